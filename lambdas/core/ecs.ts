@@ -1,0 +1,172 @@
+/**
+ * The normalized audit document: Elastic Common Schema 8.x plus a `mesh.*` namespace for what ECS lacks.
+ *
+ * Every parser produces this shape; the index template maps exactly these fields; rules and dashboards query
+ * them. Fields are optional because no source fills all of them; a field that a source does not know is
+ * absent, never `null` and never Envoy's `"-"`.
+ */
+export interface EcsDocument {
+  "@timestamp": string;
+  ecs: { version: string };
+  event: EcsEvent;
+  source?: EcsEndpoint;
+  destination?: EcsEndpoint;
+  client?: EcsEndpoint;
+  server?: EcsEndpoint;
+  network?: {
+    protocol?: string;
+    transport?: string;
+    direction?: "ingress" | "egress" | "internal" | "inbound" | "outbound" | "unknown";
+    type?: "ipv4" | "ipv6";
+    bytes?: number;
+  };
+  http?: {
+    version?: string;
+    request?: { method?: string; id?: string; bytes?: number; body?: { bytes?: number } };
+    response?: { status_code?: number; bytes?: number; body?: { bytes?: number } };
+  };
+  url?: { original?: string; path?: string; query?: string; domain?: string; scheme?: string; port?: number };
+  user_agent?: { original?: string };
+  tls?: { established?: boolean; version?: string; version_protocol?: string; cipher?: string; client?: { server_name?: string } };
+  trace?: { id?: string };
+  span?: { id?: string };
+  user?: { name?: string; id?: string; group?: { name?: string[] }; effective?: { name?: string }; roles?: string[] };
+  related?: { ip?: string[]; user?: string[]; hosts?: string[] };
+  host?: { name?: string };
+  orchestrator?: {
+    type?: "kubernetes";
+    cluster?: { name?: string };
+    namespace?: string;
+    resource?: { name?: string; type?: string; parent?: { type?: string } };
+    api_version?: string;
+  };
+  /** Kubernetes metadata from Fluent Bit's kubernetes filter (ECS `kubernetes.*` is not in core ECS; Elastic uses it). */
+  kubernetes?: {
+    pod?: { name?: string; uid?: string; ip?: string };
+    namespace?: string;
+    node?: { name?: string };
+    container?: { name?: string; image?: string };
+    labels?: Record<string, string>;
+    /** The audit event's own fields, names kept as Kubernetes writes them (`objectRef.resource`, `verb`, …). */
+    audit?: KubernetesAuditFields;
+  };
+  /** Cilium Hubble specifics that have no ECS home. */
+  cilium?: {
+    verdict?: string;
+    drop_reason?: string;
+    auth_type?: string;
+    encrypted?: boolean;
+    traffic_direction?: string;
+    source_identity?: number;
+    destination_identity?: number;
+    source_labels?: string[];
+    destination_labels?: string[];
+    node_name?: string;
+    type?: string;
+  };
+  envoy?: {
+    response_code_details?: string;
+    connection_termination_details?: string;
+    upstream_transport_failure_reason?: string;
+    upstream_cluster?: string;
+    upstream_host?: string;
+    route_name?: string;
+    requested_server_name?: string;
+    authority?: string;
+    upstream_service_time_ms?: number;
+  };
+  mesh?: MeshFields;
+  rule?: { name?: string[] };
+  /** Set when GDPR pseudonymization replaced values; lists the dotted field paths that were replaced. */
+  labels?: Record<string, string>;
+  tags?: string[];
+}
+
+export interface EcsEvent {
+  kind: "event" | "alert" | "signal";
+  category: string[];
+  type: string[];
+  /** `http_request`, `tcp_connection`, `flow`, or the audit verb (`create`, `get`, …). */
+  action?: string;
+  outcome?: "success" | "failure" | "unknown";
+  /** `istio.access`, `envoy.access`, `linkerd.access`, `consul.access`, `cilium.flow`, `kubernetes.audit`. */
+  dataset: string;
+  module?: string;
+  /** Nanoseconds. */
+  duration?: number;
+  start?: string;
+  end?: string;
+  id?: string;
+  /** When the pipeline received the record. Not used for detection windows. */
+  ingested?: string;
+  /** The raw record as received, for the archive. Kept out of the index by default. */
+  original?: string;
+  reason?: string;
+  severity?: number;
+}
+
+export interface EcsEndpoint {
+  ip?: string;
+  port?: number;
+  address?: string;
+  domain?: string;
+  bytes?: number;
+  packets?: number;
+  geo?: { country_iso_code?: string; country_name?: string };
+}
+
+export interface MeshIdentity {
+  /** The full identity as the mesh prints it: a SPIFFE URI or Linkerd's DNS-like identity. */
+  principal?: string;
+  trust_domain?: string;
+  namespace?: string;
+  service_account?: string;
+  /** Service (Consul `svc`, the Envoy cluster's FQDN, Hubble workload) when known. */
+  service?: string;
+  /** Consul datacenter. */
+  datacenter?: string;
+  workload?: string;
+}
+
+export interface MeshFields {
+  /** `istio`, `envoy`, `linkerd`, `cilium`, `consul`. */
+  name: string;
+  /** True when the connection was mutually authenticated by the mesh; absent when the source cannot tell. */
+  mtls?: boolean;
+  direction?: "inbound" | "outbound" | "unknown";
+  source?: MeshIdentity;
+  destination?: MeshIdentity;
+  response_flags?: string[];
+}
+
+export interface KubernetesAuditFields {
+  auditID?: string;
+  level?: string;
+  stage?: string;
+  verb?: string;
+  requestURI?: string;
+  apiVersion?: string;
+  user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, unknown> };
+  impersonatedUser?: { username?: string; groups?: string[] };
+  sourceIPs?: string[];
+  userAgent?: string;
+  objectRef?: {
+    resource?: string;
+    subresource?: string;
+    namespace?: string;
+    name?: string;
+    apiGroup?: string;
+    apiVersion?: string;
+    uid?: string;
+    resourceVersion?: string;
+  };
+  responseStatus?: { code?: number; status?: string; reason?: string; message?: string };
+  annotations?: Record<string, string>;
+  /** Kept as objects but not indexed (`enabled: false` in the template): rules read them in memory. */
+  requestObject?: unknown;
+  responseObject?: unknown;
+  requestReceivedTimestamp?: string;
+  stageTimestamp?: string;
+}
+
+export const ECS_VERSION = "8.17.0";
