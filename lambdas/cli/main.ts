@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * `audit-trail`: the command line. Each verb is a module under `commands/` exporting `run(argv)`, which
+ * returns the process exit status. The verbs reuse the pure modules the Lambdas run.
+ */
+import { commands } from "./commands/index.js";
+
+const USAGE = `usage: audit-trail <command> [options]
+
+commands:
+${Object.entries(commands)
+  .map(([name, command]) => `  ${name.padEnd(12)} ${command.summary}`)
+  .join("\n")}
+
+Run 'audit-trail <command> --help' for a command's options.`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`audit-trail: unknown command '${name}'\n\n${USAGE}\n`);
+    return 2;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    process.stderr.write(`audit-trail: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,98 @@
+/**
+ * The contracts between the infrastructure in `lib/` and the handlers in `lambdas/`: index names, and the
+ * environment variables each handler reads at start-up. The stack sets exactly these; handlers fail loudly
+ * when a required one is missing.
+ */
+
+/** Daily audit indices are `audit-YYYY-MM-DD` (Firehose `OneDay` rotation appends `-YYYY-MM-DD`). */
+export const AUDIT_INDEX_PREFIX = "audit";
+export const AUDIT_INDEX_PATTERN = `${AUDIT_INDEX_PREFIX}-*`;
+/** Alerts live in one index; the detector writes them with deterministic ids. */
+export const ALERTS_INDEX = "audit-alerts";
+/** The ISM policy id managing the audit indices. */
+export const ISM_POLICY_ID = "audit-trail-lifecycle";
+
+/** Keys in the Firehose backup bucket (staging) and in the archive. */
+export const ARCHIVE_PREFIXES = {
+  /** Every document Firehose delivered (S3 backup mode `AllDocuments`). */
+  documents: "documents/",
+  /** Records the transform marked `ProcessingFailed` (raw, base64 as Firehose writes them). */
+  processingFailed: "errors/processing-failed/",
+  /** Records OpenSearch refused (mapping errors, throttling beyond the retry duration). */
+  deliveryFailed: "errors/delivery-failed/",
+  /** The signed hourly digest files. */
+  digests: "digests/",
+} as const;
+
+export const TRANSFORM_ENV = {
+  environmentName: "AUDIT_TRAIL_ENVIRONMENT",
+  /** Directory (inside the bundle) holding the Sigma rule pack. */
+  rulesDir: "AUDIT_TRAIL_RULES_DIR",
+  /** JSON object of per-rule overrides (thresholds, allow lists) from the environment config. */
+  ruleOverrides: "AUDIT_TRAIL_RULE_OVERRIDES",
+  /** `true` (default) keeps `event.original` on each document. */
+  keepEventOriginal: "AUDIT_TRAIL_KEEP_EVENT_ORIGINAL",
+  /** Comma-separated dotted ECS field paths to pseudonymize (GDPR). Empty or unset: off. */
+  pseudonymizeFields: "AUDIT_TRAIL_PSEUDONYMIZE_FIELDS",
+  /** ARN of a Secrets Manager secret holding the HMAC key (one of this or the parameter name). */
+  pseudonymizationKeySecretArn: "AUDIT_TRAIL_PSEUDONYMIZATION_KEY_SECRET_ARN",
+  /** Name of an SSM SecureString parameter holding the HMAC key. */
+  pseudonymizationKeyParameterName: "AUDIT_TRAIL_PSEUDONYMIZATION_KEY_PARAMETER",
+} as const;
+
+export const ARCHIVER_ENV = {
+  archiveBucketName: "AUDIT_TRAIL_ARCHIVE_BUCKET",
+  ledgerTableName: "AUDIT_TRAIL_LEDGER_TABLE",
+  digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",
+} as const;
+
+export const DIGEST_WRITER_ENV = {
+  archiveBucketName: "AUDIT_TRAIL_ARCHIVE_BUCKET",
+  ledgerTableName: "AUDIT_TRAIL_LEDGER_TABLE",
+  signingKeyId: "AUDIT_TRAIL_DIGEST_SIGNING_KEY_ID",
+  digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",
+} as const;
+
+export const DETECTOR_ENV = {
+  environmentName: "AUDIT_TRAIL_ENVIRONMENT",
+  domainEndpoint: "AUDIT_TRAIL_DOMAIN_ENDPOINT",
+  rulesDir: "AUDIT_TRAIL_RULES_DIR",
+  ruleOverrides: "AUDIT_TRAIL_RULE_OVERRIDES",
+  /** JSON object `{ "critical": topicArn, "high": …, "medium": …, "low": … }`. */
+  topicArnsBySeverity: "AUDIT_TRAIL_TOPIC_ARNS",
+  dashboardsUrl: "AUDIT_TRAIL_DASHBOARDS_URL",
+  runbookBaseUrl: "AUDIT_TRAIL_RUNBOOK_BASE_URL",
+  /** DynamoDB table holding the detector's watermark. */
+  stateTableName: "AUDIT_TRAIL_DETECTOR_STATE_TABLE",
+} as const;
+
+/** Alert severities, one SNS topic each. Sigma `informational` alerts are indexed but not paged. */
+export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/**
+ * What the stack passes to the bootstrap custom resource (`ResourceProperties`, all strings/numbers/booleans
+ * as CloudFormation delivers them: numbers and booleans arrive as strings and must be coerced).
+ */
+export interface BootstrapProperties {
+  /** Domain endpoint host name, without scheme. */
+  DomainEndpoint: string;
+  /** Domain ARN, for the control-plane wait (`DescribeDomain` until processing is done). */
+  DomainName: string;
+  HotDays: number;
+  WarmDays: number;
+  ColdDays: number;
+  /** Age at which an index is deleted from OpenSearch (the S3 archive keeps it far longer). */
+  DeleteAfterDays: number;
+  UltraWarmEnabled: boolean;
+  ColdStorageEnabled: boolean;
+  /** Whether `event.original` is indexed (searchable); it is always stored in `_source` when kept. */
+  IndexEventOriginal: boolean;
+  /** IAM role ARNs mapped to OpenSearch fine-grained-access roles. */
+  FirehoseRoleArn: string;
+  DetectorRoleArn: string;
+  /** Optional read-only analyst role; empty string when not configured. */
+  AnalystRoleArn: string;
+  ReplicaCount: number;
+  ShardCount: number;
+}
