@@ -1,0 +1,74 @@
+/**
+ * `audit-trail normalize [--json] [--no-original] FILE…`: one ECS document per input record as NDJSON on stdout
+ * (the same `normalizeRecord` the transform Lambda runs); each record that cannot be parsed on stderr as
+ * `file:line: reason` (with `--json`: one `{"file","line","reason"}` object per line); exit status 1 if any
+ * record failed, 0 otherwise, 2 for a usage or input error.
+ */
+import { once } from "node:events";
+import { normalizeRecord } from "../../core/normalize/index.js";
+import { InputError, readLines } from "../input.js";
+import type { Command } from "./command.js";
+
+const USAGE = `usage: audit-trail normalize [--json] [--no-original] FILE...
+
+Parses log files (any supported mesh or Kubernetes audit format, plain or gzip, '-' for stdin) into ECS
+documents, one JSON object per line on stdout. Records that cannot be parsed are reported on stderr as
+'file:line: reason'; the exit status is 1 if any record failed.
+
+options:
+  --json         report failures on stderr as JSON objects {"file","line","reason"}
+  --no-original  leave event.original out of the documents`;
+
+export const command: Command = {
+  summary: "parse log files into ECS documents (NDJSON on stdout)",
+  async run(argv) {
+    let json = false;
+    let keepOriginal = true;
+    const files: string[] = [];
+    for (const arg of argv) {
+      if (arg === "--help" || arg === "-h") {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+      }
+      if (arg === "--json") json = true;
+      else if (arg === "--no-original") keepOriginal = false;
+      else if (arg.startsWith("-") && arg !== "-") {
+        process.stderr.write(`audit-trail normalize: unknown option '${arg}'\n\n${USAGE}\n`);
+        return 2;
+      } else files.push(arg);
+    }
+    if (files.length === 0) {
+      process.stderr.write(`audit-trail normalize: no input files ('-' reads stdin)\n\n${USAGE}\n`);
+      return 2;
+    }
+    let failed = 0;
+    let documents = 0;
+    try {
+      for await (const { file, line, text } of readLines(files)) {
+        const result = normalizeRecord(text, { keepOriginal });
+        if (!result.ok) {
+          failed++;
+          process.stderr.write(
+            json
+              ? `${JSON.stringify({ file, line, reason: result.reason })}\n`
+              : `${file}:${line}: ${result.reason}\n`,
+          );
+          continue;
+        }
+        let out = "";
+        for (const doc of result.documents) out += `${JSON.stringify(doc)}\n`;
+        documents += result.documents.length;
+        if (!process.stdout.write(out)) await once(process.stdout, "drain");
+      }
+    } catch (error) {
+      if (error instanceof InputError) {
+        process.stderr.write(`audit-trail normalize: ${error.message}\n`);
+        return 2;
+      }
+      throw error;
+    }
+    if (!json)
+      process.stderr.write(`audit-trail normalize: ${documents} document(s), ${failed} failed record(s)\n`);
+    return failed > 0 ? 1 : 0;
+  },
+};

@@ -1,0 +1,299 @@
+/**
+ * The Firehose data-transformation contract, as a pure function over one invocation's batch.
+ *
+ * - Every input `recordId` comes back exactly once, in input order.
+ * - A record that cannot be parsed comes back `ProcessingFailed` with its original data, so Firehose writes it to
+ *   the S3 error prefix: it is never `Dropped` and never fails its neighbours. The only `Dropped` records are
+ *   CloudWatch Logs `CONTROL_MESSAGE`s, which hold no log events (what Firehose's own CloudWatch blueprint does).
+ * - Data may be gzip (detected by magic bytes, e.g. CloudWatch Logs subscription payloads); a `DATA_MESSAGE`
+ *   yields one document per `logEvents[].message`.
+ * - Several documents from one record: Firehose's OpenSearch destination indexes a record's data as ONE document,
+ *   so newline-separated documents in one record would be refused by OpenSearch as a whole. Two modes:
+ *   `ndjson` puts them all, newline-separated, into the record's data (right for S3-only destinations and the
+ *   CLI); `overflow` (what the Lambda uses) keeps the first document in the record and returns the others in
+ *   `overflow`, for the handler to re-ingest into the same delivery stream as one record each. Re-ingested
+ *   documents are recognised by the normalizer as already normalized and pass through unchanged (same
+ *   `event.id`), so nothing is lost and nothing is parsed twice.
+ * - The response stays under the 6 MB Lambda limit: space is reserved for every record still to come at its
+ *   original size; a record whose documents would cross the limit is returned `ProcessingFailed` with its
+ *   original data (kept in S3, replayable with the CLI) and counted in `stats.oversize`.
+ * - Every document's data ends with a newline, so the S3 backup (`AllDocuments`) is newline-delimited JSON.
+ */
+import { gunzipSync } from "node:zlib";
+import type { EcsDocument } from "../ecs.js";
+import { type NormalizeOptions, normalizeRecord } from "../normalize/index.js";
+import type { Pseudonymizer } from "../normalize/pseudonymize.js";
+
+/** One input record of a Firehose transformation invocation (structurally `aws-lambda`'s type). */
+export interface FirehoseInputRecord {
+  recordId: string;
+  approximateArrivalTimestamp?: number;
+  /** Base64. */
+  data: string;
+}
+export interface FirehoseInputEvent {
+  invocationId?: string;
+  deliveryStreamArn?: string;
+  records: readonly FirehoseInputRecord[];
+}
+export type FirehoseResultStatus = "Ok" | "Dropped" | "ProcessingFailed";
+export interface FirehoseOutputRecord {
+  recordId: string;
+  result: FirehoseResultStatus;
+  /** Base64. */
+  data: string;
+}
+export interface FirehoseOutput {
+  records: FirehoseOutputRecord[];
+}
+
+export interface TransformOptions {
+  /** Keep the raw record in `event.original`. @default true */
+  keepOriginal?: boolean;
+  /** @default - no pseudonymization */
+  pseudonymizer?: Pseudonymizer;
+  /** Stateless rule matching: returns the ids of the rules a document matches, written to `rule.name`. @default - no tags */
+  tagger?: (doc: EcsDocument) => readonly string[];
+  /** How a record yielding several documents is emitted (see the module comment). @default "ndjson" */
+  multiDocument?: "ndjson" | "overflow";
+  /** The response size budget in bytes. @default 6 MiB less a 16 KiB margin */
+  maxResponseBytes?: number;
+}
+
+export interface TransformStats {
+  records: number;
+  ok: number;
+  dropped: number;
+  failed: number;
+  documents: number;
+  /** Documents per `event.dataset`. */
+  documentsByDataset: Record<string, number>;
+  /** Records per `event.dataset` of their first document. */
+  recordsByDataset: Record<string, number>;
+  /** Failed records per reason code (see `reasonCode`). */
+  failuresByReason: Record<string, number>;
+  /** Records returned `ProcessingFailed` because their documents would have crossed the response limit. */
+  oversize: number;
+  /** Documents whose tagger threw (indexed untagged). */
+  taggerErrors: number;
+}
+
+export interface Overflow {
+  recordId: string;
+  /** Serialized documents (JSON plus newline), one Firehose record each. */
+  documents: string[];
+}
+
+export interface TransformResult {
+  response: FirehoseOutput;
+  stats: TransformStats;
+  overflow: Overflow[];
+}
+
+export const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024;
+const DEFAULT_BUDGET = LAMBDA_RESPONSE_LIMIT_BYTES - 16 * 1024;
+/** Bytes around a record in the response: `{"recordId":,"result":"ProcessingFailed","data":""},` (id length counted apart). */
+const OVERHEAD = { Ok: 38, Dropped: 43, ProcessingFailed: 52 } as const;
+/** `{"records":[]}` */
+const ENVELOPE = 14;
+/**
+ * No document is shorter than this in base64: even a minimal re-ingested one carries `@timestamp`, `ecs.version`
+ * and `event.{kind,dataset,category,type}` (≥ 104 JSON characters plus the newline).
+ */
+const MIN_DOCUMENT_BASE64 = 128;
+const RESPONSE_FULL = "response size limit: documents would cross the 6 MB Lambda response limit";
+/** Decompressed size cap for one gzip record (a 1000 KiB Firehose record of highly compressible logs). */
+const MAX_GUNZIP_BYTES = 64 * 1024 * 1024;
+
+export function transformBatch(event: FirehoseInputEvent, options: TransformOptions = {}): TransformResult {
+  const budget = options.maxResponseBytes ?? DEFAULT_BUDGET;
+  const mode = options.multiDocument ?? "ndjson";
+  const records = event.records;
+  const stats: TransformStats = {
+    records: records.length,
+    ok: 0,
+    dropped: 0,
+    failed: 0,
+    documents: 0,
+    documentsByDataset: {},
+    recordsByDataset: {},
+    failuresByReason: {},
+    oversize: 0,
+    taggerErrors: 0,
+  };
+  const overflow: Overflow[] = [];
+  const out: FirehoseOutputRecord[] = new Array(records.length);
+  const ids = new Array<number>(records.length);
+  let reserved = ENVELOPE;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as FirehoseInputRecord;
+    const id = idLength(record.recordId);
+    ids[i] = id;
+    reserved += OVERHEAD.ProcessingFailed + id + record.data.length;
+  }
+  let used = 0;
+  // One options object for the whole batch; only `receivedAt` changes, and rarely (records arrive in bursts).
+  const normalizeOptions: NormalizeOptions = {};
+  if (options.keepOriginal !== undefined) normalizeOptions.keepOriginal = options.keepOriginal;
+  if (options.pseudonymizer !== undefined) normalizeOptions.pseudonymizer = options.pseudonymizer;
+  let lastArrival = Number.NaN;
+  let lastReceivedAt: string | undefined;
+
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as FirehoseInputRecord;
+    const fallback = OVERHEAD.ProcessingFailed + (ids[i] as number) + record.data.length;
+    reserved -= fallback;
+    let failure: string | undefined;
+    // Once even the smallest document could not fit, the rest go back as they came, without parsing them.
+    const full = used + reserved + OVERHEAD.Ok + (ids[i] as number) + MIN_DOCUMENT_BASE64 > budget;
+    const text = full ? { error: RESPONSE_FULL } : decode(record.data);
+    if (typeof text !== "string") {
+      if (full) stats.oversize++;
+      failure = text.error;
+    } else {
+      const arrival = record.approximateArrivalTimestamp;
+      if (arrival !== lastArrival) {
+        lastArrival = arrival ?? Number.NaN;
+        lastReceivedAt =
+          typeof arrival === "number" && Number.isFinite(arrival) ? safeIso(arrival) : undefined;
+      }
+      if (lastReceivedAt === undefined) delete normalizeOptions.receivedAt;
+      else normalizeOptions.receivedAt = lastReceivedAt;
+      const normalized = normalizeRecord(text, normalizeOptions);
+      if (!normalized.ok) {
+        failure = normalized.reason;
+      } else if (normalized.documents.length === 0) {
+        out[i] = { recordId: record.recordId, result: "Dropped", data: "" };
+        used += OVERHEAD.Dropped + (ids[i] as number);
+        stats.dropped++;
+        continue;
+      } else {
+        const docs = normalized.documents;
+        if (options.tagger !== undefined) tag(docs, options.tagger, stats);
+        let data: string;
+        let extra: string[] | undefined;
+        if (docs.length === 1) {
+          data = encodeLine(JSON.stringify(docs[0]));
+        } else if (mode === "ndjson") {
+          let joined = "";
+          for (const doc of docs) joined += `${JSON.stringify(doc)}\n`;
+          data = Buffer.from(joined, "utf8").toString("base64");
+        } else {
+          data = encodeLine(JSON.stringify(docs[0]));
+          extra = [];
+          for (let d = 1; d < docs.length; d++) extra.push(`${JSON.stringify(docs[d])}\n`);
+        }
+        const size = OVERHEAD.Ok + (ids[i] as number) + data.length;
+        if (used + size + reserved <= budget) {
+          used += size;
+          out[i] = { recordId: record.recordId, result: "Ok", data };
+          if (extra !== undefined) overflow.push({ recordId: record.recordId, documents: extra });
+          stats.ok++;
+          stats.documents += docs.length;
+          const dataset = (docs[0] as EcsDocument).event.dataset;
+          stats.recordsByDataset[dataset] = (stats.recordsByDataset[dataset] ?? 0) + 1;
+          for (const doc of docs) {
+            stats.documentsByDataset[doc.event.dataset] =
+              (stats.documentsByDataset[doc.event.dataset] ?? 0) + 1;
+          }
+          continue;
+        }
+        stats.oversize++;
+        failure = RESPONSE_FULL;
+      }
+    }
+    out[i] = { recordId: record.recordId, result: "ProcessingFailed", data: record.data };
+    used += fallback;
+    stats.failed++;
+    const code = reasonCode(failure);
+    stats.failuresByReason[code] = (stats.failuresByReason[code] ?? 0) + 1;
+  }
+  return { response: { records: out }, stats, overflow };
+}
+
+/** A scratch buffer reused for every record (the transform is synchronous), grown when a document needs it. */
+let scratch = Buffer.allocUnsafe(256 * 1024);
+
+/** Base64 of `json` plus a newline, without building the concatenated string first. */
+function encodeLine(json: string): string {
+  const worst = json.length * 3 + 1;
+  if (worst > scratch.length) scratch = Buffer.allocUnsafe(Math.max(worst, scratch.length * 2));
+  const n = scratch.write(json, 0, "utf8");
+  scratch[n] = 10;
+  return scratch.toString("base64", 0, n + 1);
+}
+
+function tag(
+  docs: EcsDocument[],
+  tagger: (doc: EcsDocument) => readonly string[],
+  stats: TransformStats,
+): void {
+  for (const doc of docs) {
+    try {
+      const tags = tagger(doc);
+      if (tags.length > 0) doc.rule = { ...doc.rule, name: [...tags] };
+    } catch {
+      stats.taggerErrors++;
+    }
+  }
+}
+
+/** The record id's length as a JSON string (quotes included); Firehose ids are plain ASCII, checked cheaply. */
+function idLength(recordId: string): number {
+  for (let i = 0; i < recordId.length; i++) {
+    const c = recordId.charCodeAt(i);
+    if (c < 32 || c === 34 || c === 92 || c > 126) return JSON.stringify(recordId).length;
+  }
+  return recordId.length + 2;
+}
+
+function safeIso(ms: number): string | undefined {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/** Base64 → text, gunzipping when the bytes start with the gzip magic number. */
+export function decode(data: string): string | { error: string } {
+  if (typeof data !== "string") return { error: "record data is not a base64 string" };
+  const bytes = Buffer.from(data, "base64");
+  if (bytes.length === 0) return { error: "empty record (no data after base64 decoding)" };
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      return gunzipSync(bytes, { maxOutputLength: MAX_GUNZIP_BYTES }).toString("utf8");
+    } catch (error) {
+      return { error: `gzip: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+  return bytes.toString("utf8");
+}
+
+/**
+ * A short, stable code for a failure reason (for metrics): the reason's first clause, without the line number,
+ * envelope and log-event prefixes, lower-cased with `_` for anything not alphanumeric.
+ */
+export function reasonCode(reason: string): string {
+  const cached = reasonCodes.get(reason);
+  if (cached !== undefined) return cached;
+  const code = computeReasonCode(reason);
+  if (reasonCodes.size >= 256) reasonCodes.clear();
+  reasonCodes.set(reason, code);
+  return code;
+}
+
+const reasonCodes = new Map<string, string>();
+
+function computeReasonCode(reason: string): string {
+  let r = reason;
+  for (;;) {
+    const next = r.replace(/^(line \d+|in Fluent Bit record|CloudWatch Logs logEvents\[\d+\]): /, "");
+    if (next === r) break;
+    r = next;
+  }
+  const colon = r.search(/[:(]/);
+  const head = (colon === -1 ? r : r.slice(0, colon)).trim().toLowerCase();
+  const code = head
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .slice(0, 48);
+  return code === "" ? "unknown" : code;
+}

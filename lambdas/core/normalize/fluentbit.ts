@@ -1,0 +1,119 @@
+/**
+ * Fluent Bit envelopes: the docker (`log`) and legacy CRI (`message`) parsers put the container's line in a string
+ * field; the `cri` multiline parser adds `time, stream, _p`; the kubernetes filter adds a `kubernetes` object (or
+ * the shape Elastic's agents use: `kubernetes.pod.name`, …); the Firehose output may add a time key. Also the raw
+ * CRI line prefix (`<RFC3339Nano> stdout|stderr F|P <line>`) when a tail input ships container files unparsed.
+ */
+import type { EcsDocument } from "../ecs.js";
+import { obj, str } from "../parsers/values.js";
+
+export type KubernetesMetadata = NonNullable<EcsDocument["kubernetes"]>;
+
+export interface FluentBitEnvelope {
+  /** The container's own line, trailing newline removed. */
+  inner: string;
+  kubernetes?: KubernetesMetadata;
+  /** What is left at the top level besides the envelope keys (a `Merge_Log` payload lifted there). */
+  merged?: Record<string, unknown>;
+}
+
+const ENVELOPE_KEYS = new Set([
+  "log",
+  "message",
+  "stream",
+  "time",
+  "date",
+  "@timestamp",
+  "timestamp",
+  "_p",
+  "logtag",
+  "kubernetes",
+  "kubernetes_namespace",
+  "log_processed",
+  "source",
+  "container_id",
+  "container_name",
+  "ecs_cluster",
+  "ecs_task_arn",
+  "ecs_task_definition",
+]);
+
+/** The envelope of a Fluent Bit record, or `undefined` when the object has no `log`/`message` string. */
+export function unwrapFluentBit(o: Record<string, unknown>): FluentBitEnvelope | undefined {
+  const payload = typeof o.log === "string" ? o.log : typeof o.message === "string" ? o.message : undefined;
+  if (payload === undefined) return undefined;
+  let end = payload.length;
+  while (end > 0 && (payload.charCodeAt(end - 1) === 10 || payload.charCodeAt(end - 1) === 13)) end--;
+  const envelope: FluentBitEnvelope = { inner: end === payload.length ? payload : payload.slice(0, end) };
+  const kubernetes = kubernetesMetadata(obj(o.kubernetes));
+  if (kubernetes !== undefined) envelope.kubernetes = kubernetes;
+  let merged: Record<string, unknown> | undefined;
+  for (const key of Object.keys(o)) {
+    if (!ENVELOPE_KEYS.has(key)) {
+      merged ??= {};
+      merged[key] = o[key];
+    }
+  }
+  const processed = obj(o.log_processed);
+  if (processed !== undefined) merged = { ...processed, ...merged };
+  if (merged !== undefined) envelope.merged = merged;
+  return envelope;
+}
+
+/** Fluent Bit's kubernetes filter keys, or Elastic's `kubernetes.pod.name` shape, onto ECS `kubernetes.*`. */
+export function kubernetesMetadata(k: Record<string, unknown> | undefined): KubernetesMetadata | undefined {
+  if (k === undefined) return undefined;
+  const out: KubernetesMetadata = {};
+  const pod = obj(k.pod);
+  const podName = str(k.pod_name) ?? str(pod?.name);
+  const podUid = str(k.pod_id) ?? str(pod?.uid);
+  const podIp = str(k.pod_ip) ?? str(pod?.ip);
+  if (podName !== undefined || podUid !== undefined || podIp !== undefined) {
+    out.pod = {};
+    if (podName !== undefined) out.pod.name = podName;
+    if (podUid !== undefined) out.pod.uid = podUid;
+    if (podIp !== undefined) out.pod.ip = podIp;
+  }
+  const namespace = str(k.namespace_name) ?? str(k.namespace);
+  if (namespace !== undefined) out.namespace = namespace;
+  const node = str(k.host) ?? str(obj(k.node)?.name);
+  if (node !== undefined) out.node = { name: node };
+  const container = obj(k.container);
+  const containerName = str(k.container_name) ?? str(container?.name);
+  const image = str(k.container_image) ?? str(obj(container?.image)?.name) ?? str(container?.image);
+  if (containerName !== undefined || image !== undefined) {
+    out.container = {};
+    if (containerName !== undefined) out.container.name = containerName;
+    if (image !== undefined) out.container.image = image;
+  }
+  const labels = obj(k.labels);
+  if (labels !== undefined) {
+    const flat: Record<string, string> = {};
+    let any = false;
+    for (const key of Object.keys(labels)) {
+      const v = labels[key];
+      if (typeof v === "string" && v !== "") {
+        flat[key] = v;
+        any = true;
+      }
+    }
+    if (any) out.labels = flat;
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/**
+ * Strips a CRI log prefix `<time> <stdout|stderr> <F|P> ` (containerd/CRI-O files); returns the line unchanged
+ * when it has none. Scanned by hand: a digit first, then the stream and tag words.
+ */
+export function stripCriPrefix(line: string): string {
+  const c = line.charCodeAt(0);
+  if (c < 48 || c > 57) return line;
+  const sp = line.indexOf(" ");
+  if (sp < 10 || sp > 40) return line;
+  const isStream = line.startsWith("stdout ", sp + 1) || line.startsWith("stderr ", sp + 1);
+  if (!isStream) return line;
+  const tag = line.charCodeAt(sp + 8);
+  if ((tag !== 70 /* F */ && tag !== 80) /* P */ || line.charCodeAt(sp + 9) !== 32) return line;
+  return line.slice(sp + 10);
+}

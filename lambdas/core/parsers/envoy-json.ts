@@ -1,0 +1,102 @@
+/**
+ * Envoy JSON access logs: Istio's default JSON (`accessLogEncoding: JSON`), Consul's default JSON (same keys;
+ * told apart by values: `local_app`, `*.consul`), any other Envoy JSON with Istio's key names, and the custom
+ * format operators commonly configure (`timestamp, source_identity, source_ip, destination_service, method, path,
+ * response_code, response_flags, duration_ms, bytes_sent, bytes_received, mtls, user_agent, request_id,
+ * trace_id`). Values come as Envoy prints them: numbers or numeric strings, `"-"`, `null` or `""` for unset.
+ */
+import { buildEnvoyDocument, type EnvoyAccess, looksLikeConsul } from "./envoy.js";
+import { type ParseResult, reject } from "./types.js";
+import { bool, int, str } from "./values.js";
+
+/** Istio/Consul default JSON: at least the request keys and one address key. */
+export function isEnvoyDefaultJson(o: Record<string, unknown>): boolean {
+  return (
+    "start_time" in o &&
+    "response_code" in o &&
+    ("downstream_remote_address" in o || "upstream_cluster" in o || "upstream_host" in o || "authority" in o)
+  );
+}
+
+/** The operators' custom format. */
+export function isEnvoyCustomJson(o: Record<string, unknown>): boolean {
+  return (
+    ("source_identity" in o || "destination_service" in o || "duration_ms" in o) &&
+    ("response_code" in o || "method" in o) &&
+    ("timestamp" in o || "start_time" in o)
+  );
+}
+
+/** A numeric field: the number, `undefined` when unset, or the rejection naming the field. */
+class BadNumber {
+  constructor(
+    readonly key: string,
+    readonly value: unknown,
+  ) {}
+}
+function number(o: Record<string, unknown>, key: string): number | undefined {
+  const raw = o[key];
+  if (raw === undefined || raw === null) return undefined;
+  const value = int(raw);
+  if (value !== undefined) return value;
+  if (str(raw) === undefined) return undefined;
+  throw new BadNumber(key, raw);
+}
+
+export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
+  const custom = !isEnvoyDefaultJson(o);
+  let access: EnvoyAccess;
+  try {
+    access = {
+      startTime: str(o.start_time) ?? str(o.timestamp),
+      method: str(o.method),
+      path: str(o.path),
+      protocol: str(o.protocol),
+      responseCode: number(o, "response_code"),
+      responseFlags: str(o.response_flags),
+      responseCodeDetails: str(o.response_code_details),
+      connectionTerminationDetails: str(o.connection_termination_details),
+      upstreamTransportFailureReason: str(o.upstream_transport_failure_reason),
+      bytesReceived: number(o, "bytes_received"),
+      bytesSent: number(o, "bytes_sent"),
+      durationMs: custom ? (number(o, "duration_ms") ?? number(o, "duration")) : number(o, "duration"),
+      upstreamServiceTimeMs: number(o, "upstream_service_time"),
+      xForwardedFor: str(o.x_forwarded_for),
+      userAgent: str(o.user_agent),
+      requestId: str(o.request_id),
+      authority: str(o.authority),
+      upstreamHost: str(o.upstream_host),
+      upstreamCluster: str(o.upstream_cluster),
+      upstreamLocalAddress: str(o.upstream_local_address),
+      downstreamLocalAddress: str(o.downstream_local_address),
+      downstreamRemoteAddress: str(o.downstream_remote_address) ?? str(o.source_ip) ?? str(o.source_address),
+      requestedServerName: str(o.requested_server_name),
+      routeName: str(o.route_name),
+      // `%DOWNSTREAM_PEER_URI_SAN%` under the names operators give it.
+      sourcePrincipal: str(o.source_identity) ?? str(o.downstream_peer_uri_san) ?? str(o.source_principal),
+      destinationService: str(o.destination_service),
+      mtls: bool(o.mtls),
+      traceId: str(o.trace_id),
+    };
+  } catch (error) {
+    if (error instanceof BadNumber) {
+      return reject(`envoy json: field "${error.key}" is not a number: ${JSON.stringify(error.value)}`);
+    }
+    throw error;
+  }
+  if (access.startTime === undefined) return reject("envoy json: missing start_time/timestamp");
+  let flavor: "istio" | "envoy" | "consul";
+  if (looksLikeConsul(access) || access.sourcePrincipal?.includes("/dc/")) {
+    flavor = "consul";
+  } else if (
+    !custom ||
+    access.sourcePrincipal?.includes("/sa/") ||
+    access.destinationService?.includes(".svc.") ||
+    access.upstreamCluster?.includes("|")
+  ) {
+    flavor = "istio";
+  } else {
+    flavor = "envoy";
+  }
+  return buildEnvoyDocument(access, flavor);
+}

@@ -1,0 +1,40 @@
+/**
+ * Format detection per record: one entry point for a text line and one for a parsed JSON object. Detection is by
+ * cheap structural checks (first character, distinguishing keys), never by trying every parser in turn.
+ */
+import { isEnvoyCustomJson, isEnvoyDefaultJson, parseEnvoyJson } from "./envoy-json.js";
+import { looksLikeEnvoyText, parseEnvoyText } from "./envoy-text.js";
+import { hubbleFlow, parseHubble } from "./hubble.js";
+import { aksAuditEvent, isAuditEvent, isGkeAudit, parseAuditEvent, parseGkeAudit } from "./k8s-audit.js";
+import { isLinkerdJson, looksLikeLinkerdApache, parseLinkerdApache, parseLinkerdJson } from "./linkerd.js";
+import { type ParseResult, reject } from "./types.js";
+
+export { DATASETS, type Dataset, type ParseResult } from "./types.js";
+
+/** Parses one non-JSON log line (Envoy/Istio text, Linkerd apache). */
+export function parseTextLine(line: string): ParseResult {
+  if (looksLikeEnvoyText(line)) return parseEnvoyText(line);
+  if (looksLikeLinkerdApache(line)) return parseLinkerdApache(line);
+  return reject(`unrecognized log line (not Envoy/Istio text, not Linkerd apache): ${preview(line)}`);
+}
+
+/**
+ * Parses one JSON object of a known format; `undefined` when the object is none of them (the caller then tries
+ * the Fluent Bit envelope).
+ */
+export function parseJsonObject(o: Record<string, unknown>): ParseResult | undefined {
+  if (isAuditEvent(o)) return parseAuditEvent(o);
+  if (hubbleFlow(o) !== undefined) return parseHubble(o);
+  if (isLinkerdJson(o)) return parseLinkerdJson(o);
+  if (isEnvoyDefaultJson(o) || isEnvoyCustomJson(o)) return parseEnvoyJson(o);
+  if (isGkeAudit(o)) return parseGkeAudit(o);
+  const aks = aksAuditEvent(o);
+  if (aks !== undefined) return parseAuditEvent(aks);
+  if (o.kind === "Event" || "auditID" in o)
+    return reject("kubernetes audit: event without auditID/verb/requestURI");
+  return undefined;
+}
+
+export function preview(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}

@@ -1,0 +1,326 @@
+/**
+ * Kubernetes API server audit events (`audit.k8s.io/v1` and `v1beta1` `Event`, also without `apiVersion` as older
+ * clusters and Falco's traces have them), plus two cloud wrappers: AKS diagnostic records (`properties.log`, an
+ * object or an escaped JSON string) and GKE Cloud Audit Logs (`protoPayload`, mapped onto the same fields).
+ */
+import { ECS_VERSION, type EcsDocument, type KubernetesAuditFields } from "../ecs.js";
+import { DATASETS, type ParseResult, reject } from "./types.js";
+import { int, ipVersion, obj, str, strings, timestamp, url } from "./values.js";
+
+export function isAuditEvent(o: Record<string, unknown>): boolean {
+  return (
+    (typeof o.auditID === "string" && (typeof o.verb === "string" || typeof o.stage === "string")) ||
+    (o.kind === "Event" && typeof o.verb === "string" && typeof o.requestURI === "string")
+  );
+}
+
+/** The audit event inside an AKS diagnostic record, when the object is one. */
+export function aksAuditEvent(o: Record<string, unknown>): Record<string, unknown> | undefined {
+  const properties = obj(o.properties);
+  if (properties === undefined) return undefined;
+  const log = properties.log;
+  if (typeof log === "string") {
+    if (log.charCodeAt(0) !== 123) return undefined;
+    try {
+      const inner = obj(JSON.parse(log));
+      return inner !== undefined && isAuditEvent(inner) ? inner : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const inner = obj(log);
+  return inner !== undefined && isAuditEvent(inner) ? inner : undefined;
+}
+
+export function isGkeAudit(o: Record<string, unknown>): boolean {
+  const payload = obj(o.protoPayload);
+  return payload !== undefined && payload.serviceName === "k8s.io";
+}
+
+function verbType(verb: string | undefined): string {
+  switch (verb) {
+    case "create":
+      return "creation";
+    case "delete":
+    case "deletecollection":
+      return "deletion";
+    case "update":
+    case "patch":
+      return "change";
+    case "get":
+    case "list":
+    case "watch":
+      return "access";
+    default:
+      return "info";
+  }
+}
+
+function stringMap(value: unknown): Record<string, string> | undefined {
+  const o = obj(value);
+  if (o === undefined) return undefined;
+  const out: Record<string, string> = {};
+  let any = false;
+  for (const key of Object.keys(o)) {
+    const v = o[key];
+    if (typeof v === "string" && v !== "") {
+      out[key] = v;
+      any = true;
+    }
+  }
+  return any ? out : undefined;
+}
+
+/** Copies the present string fields of `from` listed in `keys`. */
+function pick<T extends Record<string, unknown>>(
+  from: Record<string, unknown> | undefined,
+  keys: readonly string[],
+): T | undefined {
+  if (from === undefined) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const v = str(from[key]);
+    if (v !== undefined) out[key] = v;
+  }
+  return Object.keys(out).length === 0 ? undefined : (out as T);
+}
+
+export function parseAuditEvent(e: Record<string, unknown>): ParseResult {
+  if (!isAuditEvent(e)) return reject("kubernetes audit: not an audit Event (no auditID/verb)");
+  const ts =
+    timestamp(e.requestReceivedTimestamp) ??
+    timestamp(e.timestamp) ??
+    timestamp(e.stageTimestamp) ??
+    timestamp(obj(e.metadata)?.creationTimestamp);
+  if (ts === undefined)
+    return reject("kubernetes audit: no valid requestReceivedTimestamp/timestamp/stageTimestamp");
+  const audit: KubernetesAuditFields = {};
+  for (const key of [
+    "auditID",
+    "level",
+    "stage",
+    "verb",
+    "requestURI",
+    "apiVersion",
+    "userAgent",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+  ] as const) {
+    const v = str(e[key]);
+    if (v !== undefined) audit[key] = v;
+  }
+  const user = obj(e.user);
+  if (user !== undefined) {
+    const u: NonNullable<KubernetesAuditFields["user"]> = {};
+    const username = str(user.username);
+    if (username !== undefined) u.username = username;
+    const uid = str(user.uid);
+    if (uid !== undefined) u.uid = uid;
+    const groups = strings(user.groups);
+    if (groups !== undefined) u.groups = groups;
+    const extra = obj(user.extra);
+    if (extra !== undefined && Object.keys(extra).length > 0) u.extra = extra;
+    if (Object.keys(u).length > 0) audit.user = u;
+  }
+  const imp = obj(e.impersonatedUser);
+  if (imp !== undefined) {
+    const u: NonNullable<KubernetesAuditFields["impersonatedUser"]> = {};
+    const username = str(imp.username);
+    if (username !== undefined) u.username = username;
+    const groups = strings(imp.groups);
+    if (groups !== undefined) u.groups = groups;
+    if (Object.keys(u).length > 0) audit.impersonatedUser = u;
+  }
+  const sourceIPs = strings(e.sourceIPs);
+  if (sourceIPs !== undefined) audit.sourceIPs = sourceIPs;
+  const objectRef = pick<NonNullable<KubernetesAuditFields["objectRef"]>>(obj(e.objectRef), [
+    "resource",
+    "subresource",
+    "namespace",
+    "name",
+    "apiGroup",
+    "apiVersion",
+    "uid",
+    "resourceVersion",
+  ]);
+  if (objectRef !== undefined) audit.objectRef = objectRef;
+  const rs = obj(e.responseStatus);
+  if (rs !== undefined) {
+    const status: NonNullable<KubernetesAuditFields["responseStatus"]> = {};
+    const code = int(rs.code);
+    if (code !== undefined) status.code = code;
+    for (const key of ["status", "reason", "message"] as const) {
+      const v = str(rs[key]);
+      if (v !== undefined) status[key] = v;
+    }
+    if (Object.keys(status).length > 0) audit.responseStatus = status;
+  }
+  const annotations = stringMap(e.annotations);
+  if (annotations !== undefined) audit.annotations = annotations;
+  if (e.requestObject !== undefined && e.requestObject !== null) audit.requestObject = e.requestObject;
+  if (e.responseObject !== undefined && e.responseObject !== null) audit.responseObject = e.responseObject;
+  return { ok: true, document: auditDocument(ts, audit) };
+}
+
+/** The ECS document for audit fields, shared by native events and the GKE mapping. */
+export function auditDocument(ts: string, audit: KubernetesAuditFields): EcsDocument {
+  const code = audit.responseStatus?.code;
+  const outcome = code === undefined ? "unknown" : code >= 400 ? "failure" : "success";
+  const type = [verbType(audit.verb)];
+  if (code === 401 || code === 403) type.push("denied");
+  const doc: EcsDocument = {
+    "@timestamp": ts,
+    ecs: { version: ECS_VERSION },
+    event: {
+      kind: "event",
+      category: ["configuration", "web"],
+      type,
+      outcome,
+      dataset: DATASETS.audit,
+      module: "kubernetes",
+    },
+  };
+  if (audit.verb !== undefined) doc.event.action = audit.verb;
+  if (audit.requestReceivedTimestamp !== undefined && audit.stageTimestamp !== undefined) {
+    const start = Date.parse(audit.requestReceivedTimestamp);
+    const end = Date.parse(audit.stageTimestamp);
+    if (Number.isFinite(start) && Number.isFinite(end) && end >= start) {
+      doc.event.start = new Date(start).toISOString();
+      doc.event.end = new Date(end).toISOString();
+      doc.event.duration = (end - start) * 1_000_000;
+    }
+  }
+  if (audit.responseStatus?.reason !== undefined && outcome === "failure")
+    doc.event.reason = audit.responseStatus.reason;
+  const relatedUsers: string[] = [];
+  if (audit.user !== undefined) {
+    const user: NonNullable<EcsDocument["user"]> = {};
+    if (audit.user.username !== undefined) {
+      user.name = audit.user.username;
+      relatedUsers.push(audit.user.username);
+    }
+    if (audit.user.uid !== undefined) user.id = audit.user.uid;
+    if (audit.user.groups !== undefined) user.group = { name: audit.user.groups };
+    if (audit.impersonatedUser?.username !== undefined) {
+      user.effective = { name: audit.impersonatedUser.username };
+      relatedUsers.push(audit.impersonatedUser.username);
+    }
+    doc.user = user;
+  }
+  if (audit.sourceIPs !== undefined) {
+    const first = audit.sourceIPs[0] as string;
+    if (ipVersion(first) !== 0) {
+      doc.source = { ip: first, address: first };
+      doc.network = { type: ipVersion(first) === 4 ? "ipv4" : "ipv6" };
+    } else {
+      doc.source = { address: first };
+    }
+    const ips = audit.sourceIPs.filter((ip) => ipVersion(ip) !== 0);
+    if (ips.length > 0) doc.related = { ip: ips };
+  }
+  if (relatedUsers.length > 0) {
+    doc.related ??= {};
+    doc.related.user = relatedUsers;
+  }
+  if (audit.userAgent !== undefined) doc.user_agent = { original: audit.userAgent };
+  if (audit.requestURI !== undefined) {
+    const u = url(audit.requestURI);
+    const target: NonNullable<EcsDocument["url"]> = { original: u.original };
+    if (u.path !== undefined) target.path = u.path;
+    if (u.query !== undefined) target.query = u.query;
+    doc.url = target;
+  }
+  if (code !== undefined) doc.http = { response: { status_code: code } };
+  const ref = audit.objectRef;
+  const orchestrator: NonNullable<EcsDocument["orchestrator"]> = { type: "kubernetes" };
+  if (ref?.namespace !== undefined) orchestrator.namespace = ref.namespace;
+  if (ref?.resource !== undefined || ref?.name !== undefined) {
+    orchestrator.resource = {};
+    if (ref.name !== undefined) orchestrator.resource.name = ref.name;
+    if (ref.resource !== undefined)
+      orchestrator.resource.type =
+        ref.subresource === undefined ? ref.resource : `${ref.resource}/${ref.subresource}`;
+  }
+  if (ref?.apiVersion !== undefined) {
+    orchestrator.api_version =
+      ref.apiGroup === undefined ? ref.apiVersion : `${ref.apiGroup}/${ref.apiVersion}`;
+  }
+  doc.orchestrator = orchestrator;
+  doc.kubernetes = { audit };
+  return doc;
+}
+
+/** gRPC status codes of Cloud Audit Logs mapped to the HTTP status the API server would have answered. */
+const GRPC_TO_HTTP: Record<number, number> = {
+  0: 200,
+  3: 400,
+  5: 404,
+  6: 409,
+  7: 403,
+  9: 400,
+  10: 409,
+  16: 401,
+};
+
+/** GKE `protoPayload` (Cloud Audit Logs) mapped onto the native audit fields. */
+export function parseGkeAudit(o: Record<string, unknown>): ParseResult {
+  const p = obj(o.protoPayload);
+  if (p === undefined) return reject("gke audit: no protoPayload");
+  const ts = timestamp(o.timestamp) ?? timestamp(o.receiveTimestamp);
+  if (ts === undefined) return reject("gke audit: missing timestamp");
+  const audit: KubernetesAuditFields = {};
+  const method = str(p.methodName);
+  if (method !== undefined) {
+    const verb = method.slice(method.lastIndexOf(".") + 1);
+    if (verb !== "") audit.verb = verb;
+  }
+  const auth = obj(p.authenticationInfo);
+  const principal = str(auth?.principalEmail);
+  if (principal !== undefined) audit.user = { username: principal };
+  const meta = obj(p.requestMetadata);
+  const ip = str(meta?.callerIp);
+  if (ip !== undefined) audit.sourceIPs = [ip];
+  const ua = str(meta?.callerSuppliedUserAgent);
+  if (ua !== undefined) audit.userAgent = ua;
+  const resourceName = str(p.resourceName);
+  if (resourceName !== undefined) {
+    audit.requestURI = resourceName.startsWith("/") ? resourceName : `/${resourceName}`;
+    // `core/v1/namespaces/<ns>/pods/<name>[/<sub>]` or `<group>/<version>/…`
+    const parts = resourceName.split("/");
+    const ref: NonNullable<KubernetesAuditFields["objectRef"]> = {};
+    let i = 0;
+    if (parts.length >= 3 && /^v\d/.test(parts[1] ?? "")) {
+      if (parts[0] !== "core") ref.apiGroup = parts[0] as string;
+      ref.apiVersion = parts[1] as string;
+      i = 2;
+    }
+    if (parts[i] === "namespaces" && parts.length > i + 2) {
+      ref.namespace = parts[i + 1] as string;
+      i += 2;
+    }
+    if (parts[i] !== undefined && parts[i] !== "") ref.resource = parts[i] as string;
+    if (parts[i + 1] !== undefined && parts[i + 1] !== "") ref.name = parts[i + 1] as string;
+    if (parts[i + 2] !== undefined && parts[i + 2] !== "") ref.subresource = parts[i + 2] as string;
+    if (Object.keys(ref).length > 0) audit.objectRef = ref;
+  }
+  const status = obj(p.status);
+  const grpc = int(status?.code) ?? (status === undefined ? undefined : 0);
+  if (grpc !== undefined) {
+    audit.responseStatus = { code: GRPC_TO_HTTP[grpc] ?? 500 };
+    const message = str(status?.message);
+    if (message !== undefined) audit.responseStatus.message = message;
+  }
+  const labels = stringMap(o.labels);
+  if (labels !== undefined) audit.annotations = labels;
+  const insert = str(o.insertId);
+  if (insert !== undefined) audit.auditID = insert;
+  if (p.request !== undefined && p.request !== null) audit.requestObject = p.request;
+  if (p.response !== undefined && p.response !== null) audit.responseObject = p.response;
+  const doc = auditDocument(ts, audit);
+  const cluster = str(obj(obj(o.resource)?.labels)?.cluster_name);
+  if (cluster !== undefined) {
+    doc.orchestrator ??= { type: "kubernetes" };
+    doc.orchestrator.cluster = { name: cluster };
+  }
+  return { ok: true, document: doc };
+}

@@ -1,0 +1,69 @@
+/**
+ * The transform Lambda's configuration, read once from its environment (names in `TRANSFORM_ENV`). A missing
+ * or malformed variable fails the cold start with a message naming the variable, its value and the fix.
+ */
+import { TRANSFORM_ENV } from "../core/contracts.js";
+
+export type KeySource = { kind: "secret"; secretArn: string } | { kind: "parameter"; parameterName: string };
+
+export interface TransformConfig {
+  readonly environmentName: string;
+  readonly keepEventOriginal: boolean;
+  /** Dotted ECS paths to pseudonymize; empty: pseudonymization off. */
+  readonly pseudonymizeFields: readonly string[];
+  /** Where the HMAC key lives; set exactly when `pseudonymizeFields` is not empty. */
+  readonly keySource?: KeySource;
+}
+
+export class TransformConfigError extends Error {
+  override readonly name = "TransformConfigError";
+}
+
+export function loadTransformConfig(env: Readonly<Record<string, string | undefined>>): TransformConfig {
+  const environmentName = env[TRANSFORM_ENV.environmentName]?.trim();
+  if (!environmentName) {
+    throw new TransformConfigError(
+      `${TRANSFORM_ENV.environmentName} is not set: the stack sets it to the environment name`,
+    );
+  }
+  const keepRaw = env[TRANSFORM_ENV.keepEventOriginal]?.trim().toLowerCase();
+  if (keepRaw !== undefined && keepRaw !== "" && keepRaw !== "true" && keepRaw !== "false") {
+    throw new TransformConfigError(
+      `${TRANSFORM_ENV.keepEventOriginal} is "${env[TRANSFORM_ENV.keepEventOriginal]}": use "true" or "false"`,
+    );
+  }
+  const keepEventOriginal = keepRaw !== "false";
+  const pseudonymizeFields = (env[TRANSFORM_ENV.pseudonymizeFields] ?? "")
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
+  const secretArn = env[TRANSFORM_ENV.pseudonymizationKeySecretArn]?.trim() || undefined;
+  const parameterName = env[TRANSFORM_ENV.pseudonymizationKeyParameterName]?.trim() || undefined;
+  if (pseudonymizeFields.length === 0) {
+    return { environmentName, keepEventOriginal, pseudonymizeFields };
+  }
+  if (secretArn !== undefined && parameterName !== undefined) {
+    throw new TransformConfigError(
+      `both ${TRANSFORM_ENV.pseudonymizationKeySecretArn} and ${TRANSFORM_ENV.pseudonymizationKeyParameterName} are set: set exactly one`,
+    );
+  }
+  if (secretArn !== undefined) {
+    return {
+      environmentName,
+      keepEventOriginal,
+      pseudonymizeFields,
+      keySource: { kind: "secret", secretArn },
+    };
+  }
+  if (parameterName !== undefined) {
+    return {
+      environmentName,
+      keepEventOriginal,
+      pseudonymizeFields,
+      keySource: { kind: "parameter", parameterName },
+    };
+  }
+  throw new TransformConfigError(
+    `${TRANSFORM_ENV.pseudonymizeFields} is "${env[TRANSFORM_ENV.pseudonymizeFields]}" but no key is configured: set ${TRANSFORM_ENV.pseudonymizationKeySecretArn} (Secrets Manager) or ${TRANSFORM_ENV.pseudonymizationKeyParameterName} (SSM SecureString)`,
+  );
+}

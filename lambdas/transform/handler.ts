@@ -1,0 +1,127 @@
+/**
+ * Transform: the Firehose data-transformation Lambda. Decodes each record, normalizes it to ECS (parsers,
+ * Fluent Bit / CloudWatch Logs envelopes, GDPR pseudonymization), tags rule matches when a tagger is wired,
+ * and answers with Firehose's record contract (`core/firehose/transform.ts`). Documents beyond the first of a
+ * multi-document record are re-ingested into the same delivery stream (`reingest.ts`).
+ *
+ * Logs carry counts and record ids only, never payloads.
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { Tracer } from "@aws-lambda-powertools/tracer";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import { FirehoseClient } from "@aws-sdk/client-firehose";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import middy from "@middy/core";
+import type { FirehoseTransformationEvent, FirehoseTransformationResult } from "aws-lambda";
+import type { EcsDocument } from "../core/ecs.js";
+import { transformBatch } from "../core/firehose/transform.js";
+import { createPseudonymizer, type Pseudonymizer } from "../core/normalize/pseudonymize.js";
+import { loadTransformConfig, type TransformConfig } from "./config.js";
+import { fetchPseudonymizationKey } from "./key.js";
+import { deliveryStreamName, reingest } from "./reingest.js";
+
+export interface TransformDependencies {
+  config: TransformConfig;
+  firehose: FirehoseClient;
+  secretsManager: () => SecretsManagerClient;
+  ssm: () => SSMClient;
+  /** Stateless rule matching (the rule engine), written to `rule.name`. @default - documents are not tagged */
+  tagger?: (doc: EcsDocument) => readonly string[];
+  logger: Logger;
+  metrics: Metrics;
+  tracer: Tracer;
+}
+
+/** Builds the middy handler around its dependencies (the module's `handler` uses the real ones). */
+export function buildHandler(deps: TransformDependencies) {
+  const { config, logger, metrics, tracer } = deps;
+  let pseudonymizer: Promise<Pseudonymizer | undefined> | undefined;
+  const loadPseudonymizer = (): Promise<Pseudonymizer | undefined> => {
+    const source = config.keySource;
+    if (source === undefined) return Promise.resolve(undefined);
+    pseudonymizer ??= fetchPseudonymizationKey(source, deps).then(
+      (key) => createPseudonymizer(key, config.pseudonymizeFields),
+      (error: unknown) => {
+        pseudonymizer = undefined; // retried on the next invocation
+        throw error;
+      },
+    );
+    return pseudonymizer;
+  };
+
+  return middy<FirehoseTransformationEvent, FirehoseTransformationResult>()
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .handler(async (event) => {
+      // Without the key, pseudonymization cannot be honoured: fail the invocation so Firehose retries it and,
+      // once its retries are spent, keeps the raw records in S3 — never index unpseudonymized data.
+      const p = await loadPseudonymizer();
+      const { response, stats, overflow } = transformBatch(event, {
+        keepOriginal: config.keepEventOriginal,
+        multiDocument: "overflow",
+        ...(p === undefined ? {} : { pseudonymizer: p }),
+        ...(deps.tagger === undefined ? {} : { tagger: deps.tagger }),
+      });
+      let reingested = 0;
+      if (overflow.length > 0) {
+        const failed = await reingest(deps.firehose, deliveryStreamName(event.deliveryStreamArn), overflow);
+        for (const item of overflow) if (!failed.has(item.recordId)) reingested += item.documents.length;
+        if (failed.size > 0) {
+          const byId = new Map(event.records.map((r) => [r.recordId, r.data]));
+          for (const record of response.records) {
+            if (failed.has(record.recordId)) {
+              record.result = "ProcessingFailed";
+              record.data = byId.get(record.recordId) ?? record.data;
+            }
+          }
+          metrics.addMetric("ReingestFailedRecords", MetricUnit.Count, failed.size);
+        }
+      }
+      metrics.addMetric("Records", MetricUnit.Count, stats.records);
+      metrics.addMetric("RecordsOk", MetricUnit.Count, stats.ok);
+      metrics.addMetric("RecordsFailed", MetricUnit.Count, stats.failed);
+      metrics.addMetric("RecordsDropped", MetricUnit.Count, stats.dropped);
+      metrics.addMetric("Documents", MetricUnit.Count, stats.documents);
+      metrics.addMetric("DocumentsReingested", MetricUnit.Count, reingested);
+      metrics.addMetric("RecordsOversize", MetricUnit.Count, stats.oversize);
+      if (stats.taggerErrors > 0) metrics.addMetric("TaggerErrors", MetricUnit.Count, stats.taggerErrors);
+      for (const [dataset, count] of Object.entries(stats.recordsByDataset)) {
+        metrics.addMetric(`Records.${dataset}`, MetricUnit.Count, count);
+      }
+      for (const [reason, count] of Object.entries(stats.failuresByReason)) {
+        metrics.addMetric(`Failures.${reason}`, MetricUnit.Count, count);
+      }
+      logger.info("batch transformed", {
+        invocationId: event.invocationId,
+        records: stats.records,
+        ok: stats.ok,
+        failed: stats.failed,
+        dropped: stats.dropped,
+        documents: stats.documents,
+        reingested,
+        oversize: stats.oversize,
+        failuresByReason: stats.failuresByReason,
+      });
+      return response;
+    });
+}
+
+const config = loadTransformConfig(process.env);
+const tracer = new Tracer({ serviceName: "transform" });
+let secretsManager: SecretsManagerClient | undefined;
+let ssm: SSMClient | undefined;
+
+export const handler = buildHandler({
+  config,
+  firehose: tracer.captureAWSv3Client(new FirehoseClient({})),
+  secretsManager: () => (secretsManager ??= tracer.captureAWSv3Client(new SecretsManagerClient({}))),
+  ssm: () => (ssm ??= tracer.captureAWSv3Client(new SSMClient({}))),
+  logger: new Logger({ serviceName: "transform" }),
+  metrics: new Metrics({ namespace: "MeshAuditTrail", serviceName: "transform" }),
+  tracer,
+});

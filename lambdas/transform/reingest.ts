@@ -1,0 +1,69 @@
+/**
+ * Re-ingests the documents beyond the first of a multi-document record (see `core/firehose/transform.ts`) into
+ * the same delivery stream, one Firehose record each, with `PutRecordBatch` (≤ 500 records and ≤ 4 MiB per call).
+ * Records Firehose reports as failed are retried; the source records whose documents still could not be sent are
+ * returned, so the handler marks them `ProcessingFailed` with their original data (kept in S3, nothing lost).
+ */
+import { type FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
+import type { Overflow } from "../core/firehose/transform.js";
+
+const MAX_RECORDS = 500;
+const MAX_BYTES = 4 * 1024 * 1024 - 64 * 1024;
+const ATTEMPTS = 3;
+const BACKOFF_MS = 100;
+
+/** `arn:aws:firehose:<region>:<account>:deliverystream/<name>` → `<name>`. */
+export function deliveryStreamName(arn: string): string {
+  const slash = arn.indexOf("deliverystream/");
+  if (slash === -1) throw new Error(`not a delivery stream ARN: ${arn}`);
+  return arn.slice(slash + "deliverystream/".length);
+}
+
+/** Sends every overflow document; resolves to the record ids whose documents could not all be sent. */
+export async function reingest(
+  client: FirehoseClient,
+  streamName: string,
+  overflow: readonly Overflow[],
+): Promise<Set<string>> {
+  const failed = new Set<string>();
+  let pending: { recordId: string; data: Uint8Array }[] = [];
+  for (const item of overflow) {
+    for (const doc of item.documents)
+      pending.push({ recordId: item.recordId, data: Buffer.from(doc, "utf8") });
+  }
+  for (let attempt = 0; attempt < ATTEMPTS && pending.length > 0; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, BACKOFF_MS * 2 ** (attempt - 1)));
+    const retry: typeof pending = [];
+    for (let start = 0; start < pending.length; ) {
+      let end = start;
+      let bytes = 0;
+      while (end < pending.length && end - start < MAX_RECORDS) {
+        const size = (pending[end] as { data: Uint8Array }).data.length;
+        if (end > start && bytes + size > MAX_BYTES) break;
+        bytes += size;
+        end++;
+      }
+      const chunk = pending.slice(start, end);
+      start = end;
+      try {
+        const out = await client.send(
+          new PutRecordBatchCommand({
+            DeliveryStreamName: streamName,
+            Records: chunk.map((c) => ({ Data: c.data })),
+          }),
+        );
+        if ((out.FailedPutCount ?? 0) > 0) {
+          (out.RequestResponses ?? []).forEach((response, i) => {
+            const item = chunk[i];
+            if (response.ErrorCode !== undefined && item !== undefined) retry.push(item);
+          });
+        }
+      } catch {
+        retry.push(...chunk);
+      }
+    }
+    pending = retry;
+  }
+  for (const item of pending) failed.add(item.recordId);
+  return failed;
+}

@@ -1,0 +1,114 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { command } from "../../../lambdas/cli/commands/normalize.js";
+import { readLines } from "../../../lambdas/cli/input.js";
+
+const ISTIO =
+  '[2024-05-02T08:00:01.250Z] "GET /items HTTP/1.1" 200 - via_upstream - "-" 0 64 12 11 "-" "curl/8" "rid-1" "items:80" "10.1.2.3:80" outbound|80||items.shop.svc.cluster.local 10.1.9.9:40000 10.96.0.20:80 10.1.9.9:51000 - default';
+const LINKERD = '10.9.0.1:4000 - - [2024-06-01T12:00:01Z] "GET /live HTTP/1.1" 200';
+
+let dir: string;
+let stdout: string;
+let stderr: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "normalize-cli-"));
+  stdout = "";
+  stderr = "";
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("audit-trail normalize", () => {
+  it("prints one ECS document per record and exits 0 when every record parses", async () => {
+    // Prepare
+    const file = join(dir, "access.log");
+    writeFileSync(file, `${ISTIO}\n\n${LINKERD}\r\n`);
+    // Act
+    const status = await command.run([file]);
+    // Assess
+    expect(status).toBe(0);
+    const docs = stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(docs.map((d) => d.event.dataset)).toEqual(["istio.access", "linkerd.access"]);
+    expect(stderr).toContain("2 document(s), 0 failed");
+  });
+
+  it("reads gzip files by their magic bytes, whatever the name", async () => {
+    const file = join(dir, "access.txt");
+    writeFileSync(file, gzipSync(`${LINKERD}\n${LINKERD}\n`));
+    expect(await command.run([file])).toBe(0);
+    expect(stdout.trimEnd().split("\n")).toHaveLength(2);
+  });
+
+  it("reports failures as file:line: reason and exits 1", async () => {
+    const file = join(dir, "mixed.log");
+    writeFileSync(file, `${LINKERD}\nhello world\n`);
+    expect(await command.run([file])).toBe(1);
+    expect(stderr).toContain(`${file}:2: unrecognized log line`);
+    expect(stdout.trimEnd().split("\n")).toHaveLength(1);
+  });
+
+  it("reports failures as JSON objects with --json", async () => {
+    const file = join(dir, "bad.log");
+    writeFileSync(file, "{oops\n");
+    expect(await command.run(["--json", file])).toBe(1);
+    expect(JSON.parse(stderr.trim())).toEqual({
+      file,
+      line: 1,
+      reason: expect.stringContaining("invalid JSON"),
+    });
+  });
+
+  it("exits 2 naming the file for a corrupt gzip file", async () => {
+    const file = join(dir, "broken.gz");
+    writeFileSync(file, Buffer.concat([gzipSync("a\n").subarray(0, 12), Buffer.from("garbage")]));
+    expect(await command.run([file])).toBe(2);
+    expect(stderr).toContain(`audit-trail normalize: ${file}:`);
+  });
+
+  it("exits 2 with a clear message for a missing file, no files, or an unknown option", async () => {
+    expect(await command.run([join(dir, "missing.log")])).toBe(2);
+    expect(stderr).toContain("missing.log: no such file");
+    expect(await command.run([])).toBe(2);
+    expect(await command.run(["--bogus", "x"])).toBe(2);
+    expect(stderr).toContain("unknown option '--bogus'");
+  });
+});
+
+describe("readLines", () => {
+  it("streams stdin for '-', numbering lines and skipping blank ones", async () => {
+    const stdin = Readable.from([Buffer.from("a\n\nb"), Buffer.from("c\n")]);
+    const lines = [];
+    for await (const line of readLines(["-"], { stdin })) lines.push(line);
+    expect(lines).toEqual([
+      { file: "-", line: 1, text: "a" },
+      { file: "-", line: 3, text: "bc" },
+    ]);
+  });
+
+  it("gunzips stdin and yields nothing for an empty input", async () => {
+    const gz = Readable.from([gzipSync("x\ny\n")]);
+    const lines = [];
+    for await (const line of readLines(["-"], { stdin: gz })) lines.push(line.text);
+    expect(lines).toEqual(["x", "y"]);
+    const none = [];
+    for await (const line of readLines(["-"], { stdin: Readable.from([]) })) none.push(line);
+    expect(none).toEqual([]);
+  });
+});

@@ -1,0 +1,234 @@
+import { gzipSync } from "node:zlib";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type FirehoseInputRecord,
+  LAMBDA_RESPONSE_LIMIT_BYTES,
+  reasonCode,
+  transformBatch,
+} from "../../../../lambdas/core/firehose/transform.js";
+
+const ISTIO =
+  '[2024-05-02T08:00:01.250Z] "GET /items HTTP/1.1" 503 UH no_healthy_upstream - "-" 0 19 1 - "-" "curl/8" "rid-1" "items:80" "-" outbound|80||items.shop.svc.cluster.local - 10.96.0.20:80 10.1.9.9:51000 - default';
+const LINKERD = '10.9.0.1:4000 - - [2024-06-01T12:00:01Z] "GET /live HTTP/1.1" 200';
+
+function record(recordId: string, text: string | Buffer): FirehoseInputRecord {
+  return {
+    recordId,
+    approximateArrivalTimestamp: 1_717_243_205_000,
+    data: Buffer.from(text).toString("base64"),
+  };
+}
+function decodeData(data: string): string {
+  return Buffer.from(data, "base64").toString("utf8");
+}
+
+describe("transformBatch", () => {
+  it("returns every record once, Ok with the ECS document, ProcessingFailed with the original data", () => {
+    // Prepare
+    const records = [record("a", ISTIO), record("b", "garbage"), record("c", LINKERD)];
+    // Act
+    const { response, stats } = transformBatch({ records });
+    // Assess
+    expect(response.records.map((r) => [r.recordId, r.result])).toEqual([
+      ["a", "Ok"],
+      ["b", "ProcessingFailed"],
+      ["c", "Ok"],
+    ]);
+    expect(response.records[1]?.data).toBe(records[1]?.data);
+    const doc = JSON.parse(decodeData(response.records[0]?.data ?? ""));
+    expect(doc.event).toMatchObject({
+      dataset: "istio.access",
+      outcome: "failure",
+      ingested: "2024-06-01T12:00:05.000Z",
+    });
+    expect(decodeData(response.records[2]?.data ?? "").endsWith("}\n")).toBe(true);
+    expect(stats).toMatchObject({
+      records: 3,
+      ok: 2,
+      failed: 1,
+      documents: 2,
+      recordsByDataset: { "istio.access": 1, "linkerd.access": 1 },
+    });
+    expect(stats.failuresByReason).toEqual({ unrecognized_log_line: 1 });
+  });
+
+  it("gunzips CloudWatch Logs payloads: DATA_MESSAGE events become documents, CONTROL_MESSAGE is Dropped", () => {
+    const audit = JSON.stringify({
+      kind: "Event",
+      auditID: "x1",
+      stage: "ResponseComplete",
+      verb: "list",
+      requestURI: "/api/v1/pods",
+      requestReceivedTimestamp: "2024-01-01T00:00:00Z",
+      responseStatus: { code: 200 },
+    });
+    const data = {
+      messageType: "DATA_MESSAGE",
+      logEvents: [
+        { id: "1", timestamp: 1, message: audit },
+        { id: "2", timestamp: 2, message: audit.replace("x1", "x2") },
+      ],
+    };
+    const control = {
+      messageType: "CONTROL_MESSAGE",
+      logEvents: [
+        { id: "", timestamp: 1, message: "CWL CONTROL MESSAGE: Checking health of destination Firehose." },
+      ],
+    };
+    const { response } = transformBatch({
+      records: [record("d", gzipSync(JSON.stringify(data))), record("c", gzipSync(JSON.stringify(control)))],
+    });
+    expect(response.records.map((r) => r.result)).toEqual(["Ok", "Dropped"]);
+    const lines = decodeData(response.records[0]?.data ?? "")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((d) => d.event.id)).toEqual(["x1-ResponseComplete", "x2-ResponseComplete"]);
+  });
+
+  it("in overflow mode keeps the first document in the record and returns the rest for re-ingestion", () => {
+    const { response, overflow, stats } = transformBatch(
+      { records: [record("m", `${ISTIO}\n${LINKERD}\n\n`)] },
+      { multiDocument: "overflow" },
+    );
+    expect(response.records[0]?.result).toBe("Ok");
+    expect(JSON.parse(decodeData(response.records[0]?.data ?? "")).event.dataset).toBe("istio.access");
+    expect(overflow).toHaveLength(1);
+    expect(overflow[0]?.recordId).toBe("m");
+    expect(JSON.parse(overflow[0]?.documents[0] ?? "").event.dataset).toBe("linkerd.access");
+    expect(stats.documents).toBe(2);
+  });
+
+  it("fails a corrupt gzip record and an empty record without affecting neighbours", () => {
+    const corrupt = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.from("broken")]);
+    const { response, stats } = transformBatch({
+      records: [record("x", corrupt), record("y", ""), record("z", LINKERD)],
+    });
+    expect(response.records.map((r) => r.result)).toEqual(["ProcessingFailed", "ProcessingFailed", "Ok"]);
+    expect(stats.failuresByReason).toMatchObject({ gzip: 1, empty_record: 1 });
+  });
+
+  it("writes the tagger's rule ids to rule.name and survives a throwing tagger", () => {
+    const tagged = transformBatch(
+      { records: [record("t", ISTIO)] },
+      { tagger: (d) => (d.event.outcome === "failure" ? ["upstream-unhealthy"] : []) },
+    );
+    expect(JSON.parse(decodeData(tagged.response.records[0]?.data ?? "")).rule).toEqual({
+      name: ["upstream-unhealthy"],
+    });
+    const broken = transformBatch(
+      { records: [record("t", ISTIO)] },
+      {
+        tagger: () => {
+          throw new Error("bug");
+        },
+      },
+    );
+    expect(broken.response.records[0]?.result).toBe("Ok");
+    expect(broken.stats.taggerErrors).toBe(1);
+  });
+
+  it("returns a record ProcessingFailed with its original data when its documents would cross the response limit", () => {
+    const records = [record("1", LINKERD), record("2", LINKERD), record("3", LINKERD)];
+    const full = transformBatch({ records });
+    const okSize = JSON.stringify(full.response.records[0]).length + 1;
+    const failedSize =
+      JSON.stringify({ recordId: "2", result: "ProcessingFailed", data: records[1]?.data }).length + 1;
+    // A budget that fits one transformed record plus the other two at their original size.
+    const budget = 14 + okSize + 2 * failedSize;
+    const { response, stats } = transformBatch({ records }, { maxResponseBytes: budget });
+    expect(response.records.map((r) => r.result)).toEqual(["Ok", "ProcessingFailed", "ProcessingFailed"]);
+    expect(response.records[1]?.data).toBe(records[1]?.data);
+    expect(stats.oversize).toBe(2);
+    expect(JSON.stringify(response).length).toBeLessThanOrEqual(budget);
+  });
+
+  it("once the response is full, returns the remaining records as they came without parsing them", () => {
+    const records = [record("1", LINKERD), record("2", "not even a log line"), record("3", LINKERD)];
+    const failedSize = (r: FirehoseInputRecord) =>
+      JSON.stringify({ recordId: r.recordId, result: "ProcessingFailed", data: r.data }).length + 1;
+    const budget = 14 + records.reduce((sum, r) => sum + failedSize(r), 0);
+    const { response, stats } = transformBatch({ records }, { maxResponseBytes: budget });
+    expect(response.records.map((r) => r.result)).toEqual([
+      "ProcessingFailed",
+      "ProcessingFailed",
+      "ProcessingFailed",
+    ]);
+    expect(stats.oversize).toBe(3);
+    expect(stats.failuresByReason).toEqual({ response_size_limit: 3 });
+  });
+
+  it("keeps a full 6 MB batch of growing documents under the Lambda response limit, every record accounted for", () => {
+    const line = ISTIO;
+    const perRecord = Buffer.from(line).toString("base64").length + 60;
+    const count = Math.floor((LAMBDA_RESPONSE_LIMIT_BYTES - 1000) / perRecord);
+    const records = Array.from({ length: count }, (_, i) => record(`r${i}`, line));
+    const { response, stats } = transformBatch({ records });
+    expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThan(LAMBDA_RESPONSE_LIMIT_BYTES);
+    expect(response.records).toHaveLength(count);
+    expect(stats.oversize).toBeGreaterThan(0);
+    expect(stats.ok + stats.failed).toBe(count);
+  });
+
+  it("returns every recordId exactly once and never throws, for arbitrary bytes", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 200 }),
+            fc.string().map((s) => Buffer.from(s)),
+            fc.constant(Buffer.from(ISTIO)),
+          ),
+          { maxLength: 30 },
+        ),
+        (payloads) => {
+          const records = payloads.map((p, i) => record(`id-${i}`, Buffer.from(p)));
+          const { response } = transformBatch({ records });
+          expect(response.records.map((r) => r.recordId)).toEqual(records.map((r) => r.recordId));
+          for (const [i, r] of response.records.entries()) {
+            if (r.result === "ProcessingFailed") expect(r.data).toBe(records[i]?.data);
+            expect(r.result).not.toBe("Dropped");
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("stays under any response budget it can meet, whatever the input sizes", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 0, max: 20_000 }),
+        (repeats, slack) => {
+          const records = repeats.map((n, i) =>
+            record(`r${i}`, Array.from({ length: n + 1 }, () => LINKERD).join("\n")),
+          );
+          const minimal =
+            14 +
+            records.reduce(
+              (sum, r) =>
+                sum +
+                JSON.stringify({ recordId: r.recordId, result: "ProcessingFailed", data: r.data }).length +
+                1,
+              0,
+            );
+          const budget = minimal + slack;
+          const { response } = transformBatch({ records }, { maxResponseBytes: budget });
+          expect(JSON.stringify(response).length).toBeLessThanOrEqual(budget);
+          expect(response.records).toHaveLength(records.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("reasonCode", () => {
+  it("strips line and envelope prefixes", () => {
+    expect(reasonCode("line 3: in Fluent Bit record: envoy text: malformed request line")).toBe("envoy_text");
+    expect(reasonCode("unrecognized JSON record (keys: a)")).toBe("unrecognized_json_record");
+    expect(reasonCode("")).toBe("unknown");
+  });
+});

@@ -1,0 +1,245 @@
+import { createHash } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
+import { createPseudonymizer, normalizeRecord } from "../../../../lambdas/core/normalize/index.js";
+
+const ISTIO =
+  '[2024-05-02T08:00:01.250Z] "GET /items HTTP/1.1" 200 - via_upstream - "-" 0 64 12 11 "-" "curl/8" "rid-1" "items:80" "10.1.2.3:80" outbound|80||items.shop.svc.cluster.local 10.1.9.9:40000 10.96.0.20:80 10.1.9.9:51000 - default';
+const LINKERD = '10.9.0.1:4000 - - [2024-06-01T12:00:01Z] "GET /live HTTP/1.1" 200';
+const AUDIT = JSON.stringify({
+  kind: "Event",
+  apiVersion: "audit.k8s.io/v1",
+  auditID: "abc-123",
+  stage: "ResponseComplete",
+  verb: "get",
+  requestURI: "/api/v1/namespaces/a/secrets/s",
+  user: { username: "carol" },
+  sourceIPs: ["192.0.2.1"],
+  responseStatus: { code: 200 },
+  requestReceivedTimestamp: "2024-01-01T00:00:00.000000Z",
+});
+
+function ok(result: ReturnType<typeof normalizeRecord>): EcsDocument[] {
+  if (!result.ok) throw new Error(`expected success, got: ${result.reason}`);
+  return result.documents;
+}
+
+describe("normalizeRecord", () => {
+  it("sets a deterministic event.id from the SHA-256 of the record", () => {
+    // Act
+    const [first] = ok(normalizeRecord(ISTIO));
+    const [again] = ok(normalizeRecord(ISTIO));
+    // Assess
+    const expected = createHash("sha256").update(ISTIO).digest("hex").slice(0, 32);
+    expect(first?.event.id).toBe(expected);
+    expect(again).toEqual(first);
+  });
+
+  it("uses auditID-stage as the id of an audit event", () => {
+    const [doc] = ok(normalizeRecord(AUDIT));
+    expect(doc?.event.id).toBe("abc-123-ResponseComplete");
+  });
+
+  it("keeps the raw record in event.original unless told not to", () => {
+    expect(ok(normalizeRecord(ISTIO))[0]?.event.original).toBe(ISTIO);
+    expect(ok(normalizeRecord(ISTIO, { keepOriginal: false }))[0]?.event).not.toHaveProperty("original");
+  });
+
+  it("writes receivedAt to event.ingested", () => {
+    expect(ok(normalizeRecord(LINKERD, { receivedAt: "2024-06-01T12:00:05.000Z" }))[0]?.event.ingested).toBe(
+      "2024-06-01T12:00:05.000Z",
+    );
+  });
+
+  it("yields one document per line of a simple_aggregation payload, numbered ids", () => {
+    const payload = `${ISTIO}\n${LINKERD}\n\n`;
+    const docs = ok(normalizeRecord(payload));
+    const hash = createHash("sha256").update(payload).digest("hex").slice(0, 32);
+    expect(docs.map((d) => d.event.dataset)).toEqual(["istio.access", "linkerd.access"]);
+    expect(docs.map((d) => d.event.id)).toEqual([`${hash}-1`, `${hash}-2`]);
+    expect(docs[1]?.event.original).toBe(LINKERD);
+  });
+
+  it("fails a multi-line record as a whole, naming the bad line", () => {
+    const result = normalizeRecord(`${ISTIO}\nnot a log line\n`);
+    expect(result).toEqual({ ok: false, reason: expect.stringMatching(/^line 2: unrecognized log line/) });
+  });
+
+  it("unwraps a Fluent Bit docker record with kubernetes metadata", () => {
+    const record = JSON.stringify({
+      log: `${ISTIO}\n`,
+      stream: "stdout",
+      time: "2024-05-02T08:00:01.300000000Z",
+      kubernetes: {
+        pod_name: "items-7d9",
+        namespace_name: "shop",
+        pod_id: "uid-1",
+        labels: { app: "items" },
+        host: "node-3",
+        pod_ip: "10.1.9.9",
+        container_name: "istio-proxy",
+        container_image: "istio/proxyv2:1.22",
+      },
+    });
+    const [doc] = ok(normalizeRecord(record));
+    expect(doc?.event.dataset).toBe("istio.access");
+    expect(doc?.kubernetes).toEqual({
+      pod: { name: "items-7d9", uid: "uid-1", ip: "10.1.9.9" },
+      namespace: "shop",
+      node: { name: "node-3" },
+      container: { name: "istio-proxy", image: "istio/proxyv2:1.22" },
+      labels: { app: "items" },
+    });
+    expect(doc?.host).toEqual({ name: "node-3" });
+    // Like Filebeat: the container's own line, the envelope being kept as fields.
+    expect(doc?.event.original).toBe(ISTIO);
+  });
+
+  it("reads Elastic-shaped kubernetes metadata (pod.name, node.name, container.name)", () => {
+    const record = JSON.stringify({
+      message:
+        'ACCESS [2024-02-02T10:00:00.000Z] "GET /gw HTTP/1.1" 200 - 0 5 1 1 "198.51.100.1" "curl/8" "r-1" "gw.example" "10.2.0.4:80"\n',
+      kubernetes: {
+        pod: { name: "gw-1", uid: "u-9" },
+        node: { name: "n-1" },
+        container: { name: "ambassador" },
+        namespace: "edge",
+        labels: { service: "gw" },
+      },
+    });
+    const [doc] = ok(normalizeRecord(record));
+    expect(doc?.kubernetes).toEqual({
+      pod: { name: "gw-1", uid: "u-9" },
+      namespace: "edge",
+      node: { name: "n-1" },
+      container: { name: "ambassador" },
+      labels: { service: "gw" },
+    });
+  });
+
+  it("unwraps the legacy CRI parser's message key and a CRI-prefixed log", () => {
+    const cri = `2024-05-02T08:00:01.300000000Z stdout F ${ISTIO}`;
+    expect(ok(normalizeRecord(cri))[0]?.event).toMatchObject({ dataset: "istio.access", original: ISTIO });
+    expect(
+      ok(normalizeRecord(JSON.stringify({ message: LINKERD, logtag: "F", stream: "stderr" })))[0]?.event
+        .dataset,
+    ).toBe("linkerd.access");
+    expect(ok(normalizeRecord(JSON.stringify({ log: cri })))[0]?.event.dataset).toBe("istio.access");
+  });
+
+  it("reads a JSON payload that Merge_Log lifted to the top level", () => {
+    const linkerdJson = {
+      "client.addr": "10.0.0.1:1",
+      "client.id": "-",
+      method: "GET",
+      status: 200,
+      timestamp: "2024-01-01T00:00:00Z",
+      uri: "/",
+    };
+    const record = {
+      log: "not parseable\n",
+      stream: "stderr",
+      ...linkerdJson,
+      kubernetes: { pod_name: "p", namespace_name: "n" },
+    };
+    const [doc] = ok(normalizeRecord(JSON.stringify(record)));
+    expect(doc?.event.dataset).toBe("linkerd.access");
+    expect(doc?.kubernetes?.pod?.name).toBe("p");
+  });
+
+  it("normalizes every message of a (decompressed) CloudWatch Logs DATA_MESSAGE and none of a CONTROL_MESSAGE", () => {
+    const data = {
+      messageType: "DATA_MESSAGE",
+      logGroup: "/aws/eks/x/cluster",
+      logEvents: [
+        { id: "1", timestamp: 1, message: AUDIT },
+        { id: "2", timestamp: 2, message: LINKERD },
+      ],
+    };
+    const docs = ok(normalizeRecord(JSON.stringify(data)));
+    expect(docs.map((d) => d.event.dataset)).toEqual(["kubernetes.audit", "linkerd.access"]);
+    expect(docs[1]?.event.original).toBe(LINKERD);
+    expect(normalizeRecord(JSON.stringify({ messageType: "CONTROL_MESSAGE", logEvents: [] }))).toEqual({
+      ok: true,
+      documents: [],
+    });
+  });
+
+  it.each([
+    ["an empty record", "", /empty record/],
+    ["invalid JSON", "{not json", /invalid JSON/],
+    ["a JSON array", "[1,2]", /envoy text: expected/],
+    [
+      "an unknown JSON object",
+      '{"level":"info","msg":"hi"}',
+      /unrecognized JSON record \(keys: level, msg\)/,
+    ],
+    [
+      "a Fluent Bit record of an application log",
+      '{"log":"Started server\\n","stream":"stdout"}',
+      /in Fluent Bit record: unrecognized log line/,
+    ],
+  ])("rejects %s with a reason", (_name, text, reason) => {
+    const result = normalizeRecord(text);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+
+  it("applies the pseudonymizer and drops event.original", () => {
+    const pseudonymizer = createPseudonymizer("0123456789abcdef0123456789abcdef", [
+      "user.name",
+      "kubernetes.audit.user.username",
+      "source.ip",
+    ]);
+    const [doc] = ok(normalizeRecord(AUDIT, { pseudonymizer }));
+    expect(doc?.user?.name).toBe(pseudonymizer.token("carol"));
+    expect(doc?.kubernetes?.audit?.user?.username).toBe(pseudonymizer.token("carol"));
+    expect(doc?.related?.user).toEqual([pseudonymizer.token("carol")]);
+    expect(doc?.source?.ip).toMatch(/^fd[0-9a-f]{2}:/);
+    expect(doc?.event).not.toHaveProperty("original");
+    expect(JSON.stringify(doc)).not.toContain("carol");
+  });
+
+  it("passes through a document this pipeline already produced, unchanged", () => {
+    const [doc] = ok(normalizeRecord(ISTIO));
+    const again = ok(normalizeRecord(JSON.stringify(doc)));
+    expect(again).toEqual([doc]);
+  });
+
+  it("never throws and never emits null, '-' or empty values, for arbitrary strings", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (text) => {
+        const result = normalizeRecord(text);
+        if (result.ok)
+          for (const doc of result.documents)
+            expect(JSON.stringify({ ...doc, event: { ...doc.event, original: "x" } })).not.toMatch(
+              /:null|:"-"|:""/,
+            );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never throws for arbitrary JSON values, nor for mutated real-shaped records", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        normalizeRecord(JSON.stringify(value));
+      }),
+      { numRuns: 500 },
+    );
+    const base = JSON.parse(AUDIT) as Record<string, unknown>;
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.constantFrom(...Object.keys(base), "log", "kubernetes", "flow", "start_time"),
+          fc.jsonValue(),
+        ),
+        (patch) => {
+          normalizeRecord(JSON.stringify({ ...base, ...patch }));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
+import { loadTransformConfig } from "../../../lambdas/transform/config.js";
+
+const base = { [TRANSFORM_ENV.environmentName]: "prod" };
+
+describe("loadTransformConfig", () => {
+  it("defaults to keeping event.original and no pseudonymization", () => {
+    expect(loadTransformConfig(base)).toEqual({
+      environmentName: "prod",
+      keepEventOriginal: true,
+      pseudonymizeFields: [],
+    });
+  });
+
+  it("reads the field list and the key source", () => {
+    const config = loadTransformConfig({
+      ...base,
+      [TRANSFORM_ENV.keepEventOriginal]: "false",
+      [TRANSFORM_ENV.pseudonymizeFields]: "user.name, source.ip,",
+      [TRANSFORM_ENV.pseudonymizationKeyParameterName]: "/k",
+    });
+    expect(config).toEqual({
+      environmentName: "prod",
+      keepEventOriginal: false,
+      pseudonymizeFields: ["user.name", "source.ip"],
+      keySource: { kind: "parameter", parameterName: "/k" },
+    });
+  });
+
+  it.each([
+    [{}, TRANSFORM_ENV.environmentName],
+    [{ ...base, [TRANSFORM_ENV.keepEventOriginal]: "yes" }, `${TRANSFORM_ENV.keepEventOriginal} is "yes"`],
+    [{ ...base, [TRANSFORM_ENV.pseudonymizeFields]: "user.name" }, "no key is configured"],
+    [
+      {
+        ...base,
+        [TRANSFORM_ENV.pseudonymizeFields]: "user.name",
+        [TRANSFORM_ENV.pseudonymizationKeySecretArn]: "a",
+        [TRANSFORM_ENV.pseudonymizationKeyParameterName]: "b",
+      },
+      "set exactly one",
+    ],
+  ])("rejects a bad environment with a message naming the variable (%#)", (env, message) => {
+    expect(() => loadTransformConfig(env)).toThrow(message);
+  });
+});

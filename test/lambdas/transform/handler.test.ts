@@ -1,0 +1,204 @@
+import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import type { Context, FirehoseTransformationEvent } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
+
+const context = {
+  functionName: "transform",
+  functionVersion: "1",
+  invokedFunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:transform",
+  memoryLimitInMB: "1024",
+  awsRequestId: "req-1",
+  logGroupName: "/aws/lambda/transform",
+  logStreamName: "stream",
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+const AUDIT = JSON.stringify({
+  kind: "Event",
+  auditID: "a-1",
+  stage: "ResponseComplete",
+  verb: "get",
+  requestURI: "/api/v1/namespaces/x/secrets/y",
+  user: { username: "erin" },
+  sourceIPs: ["198.51.100.23"],
+  responseStatus: { code: 200 },
+  requestReceivedTimestamp: "2024-02-02T02:02:02Z",
+});
+const LINKERD = '10.9.0.1:4000 - - [2024-06-01T12:00:01Z] "GET /live HTTP/1.1" 200';
+
+function event(...texts: string[]): FirehoseTransformationEvent {
+  return {
+    invocationId: "inv-1",
+    deliveryStreamArn: "arn:aws:firehose:eu-west-1:111122223333:deliverystream/audit-trail",
+    region: "eu-west-1",
+    records: texts.map((text, i) => ({
+      recordId: `r${i}`,
+      approximateArrivalTimestamp: 1_700_000_000_000,
+      data: Buffer.from(text).toString("base64"),
+    })),
+  };
+}
+function decode(data: string | undefined): string {
+  return Buffer.from(data ?? "", "base64").toString("utf8");
+}
+
+const secrets = mockClient(SecretsManagerClient);
+const ssm = mockClient(SSMClient);
+const firehose = mockClient(FirehoseClient);
+
+beforeEach(() => {
+  vi.resetModules();
+  secrets.reset();
+  ssm.reset();
+  firehose.reset();
+  vi.stubEnv("AWS_REGION", "eu-west-1");
+  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
+  vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
+  vi.stubEnv(TRANSFORM_ENV.environmentName, "test");
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe("transform handler", () => {
+  it("normalizes records without fetching a key when pseudonymization is off", async () => {
+    // Prepare
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    // Act
+    const result = await handler(event(AUDIT, "nonsense"), context);
+    // Assess
+    expect(result.records.map((r) => r.result)).toEqual(["Ok", "ProcessingFailed"]);
+    expect(JSON.parse(decode(result.records[0]?.data)).user.name).toBe("erin");
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+
+  it("fetches the key from Secrets Manager once per cold start and pseudonymizes the listed fields", async () => {
+    // Prepare
+    vi.stubEnv(TRANSFORM_ENV.pseudonymizeFields, "user.name, kubernetes.audit.user.username");
+    vi.stubEnv(
+      TRANSFORM_ENV.pseudonymizationKeySecretArn,
+      "arn:aws:secretsmanager:eu-west-1:111122223333:secret:hmac",
+    );
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: "s".repeat(32) });
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    // Act
+    const first = await handler(event(AUDIT), context);
+    await handler(event(AUDIT), context);
+    // Assess
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(secrets.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({
+      SecretId: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:hmac",
+    });
+    const doc = JSON.parse(decode(first.records[0]?.data));
+    expect(doc.user.name).toMatch(/^hmac:/);
+    expect(doc.kubernetes.audit.user.username).toBe(doc.user.name);
+    expect(decode(first.records[0]?.data)).not.toContain("erin");
+  });
+
+  it("reads the key from an SSM SecureString with decryption", async () => {
+    vi.stubEnv(TRANSFORM_ENV.pseudonymizeFields, "user.name");
+    vi.stubEnv(TRANSFORM_ENV.pseudonymizationKeyParameterName, "/audit/hmac");
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: "p".repeat(32) } });
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    const result = await handler(event(AUDIT), context);
+    expect(ssm.commandCalls(GetParameterCommand)[0]?.args[0].input).toEqual({
+      Name: "/audit/hmac",
+      WithDecryption: true,
+    });
+    expect(JSON.parse(decode(result.records[0]?.data)).user.name).toMatch(/^hmac:/);
+  });
+
+  it("fails the invocation when the key cannot be fetched, and fetches again on the next one", async () => {
+    vi.stubEnv(TRANSFORM_ENV.pseudonymizeFields, "user.name");
+    vi.stubEnv(
+      TRANSFORM_ENV.pseudonymizationKeySecretArn,
+      "arn:aws:secretsmanager:eu-west-1:111122223333:secret:hmac",
+    );
+    secrets
+      .on(GetSecretValueCommand)
+      .rejectsOnce(new Error("throttled"))
+      .resolves({ SecretString: "s".repeat(32) });
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    await expect(handler(event(AUDIT), context)).rejects.toThrow(/throttled/);
+    const result = await handler(event(AUDIT), context);
+    expect(result.records[0]?.result).toBe("Ok");
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it("re-ingests the documents beyond the first of a multi-document record", async () => {
+    firehose.on(PutRecordBatchCommand).resolves({ FailedPutCount: 0, RequestResponses: [{ RecordId: "x" }] });
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    const result = await handler(event(`${AUDIT}\n${LINKERD}\n`), context);
+    expect(result.records[0]?.result).toBe("Ok");
+    expect(JSON.parse(decode(result.records[0]?.data)).event.dataset).toBe("kubernetes.audit");
+    const calls = firehose.commandCalls(PutRecordBatchCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input.DeliveryStreamName).toBe("audit-trail");
+    const sent = JSON.parse(
+      Buffer.from(calls[0]?.args[0].input.Records?.[0]?.Data ?? new Uint8Array()).toString("utf8"),
+    );
+    expect(sent.event.dataset).toBe("linkerd.access");
+  });
+
+  it("returns the source record ProcessingFailed with its original data when re-ingestion keeps failing", async () => {
+    firehose.on(PutRecordBatchCommand).rejects(new Error("AccessDenied"));
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    const input = event(`${AUDIT}\n${LINKERD}\n`, LINKERD);
+    const result = await handler(input, context);
+    expect(result.records.map((r) => r.result)).toEqual(["ProcessingFailed", "Ok"]);
+    expect(result.records[0]?.data).toBe(input.records[0]?.data);
+    expect(firehose.commandCalls(PutRecordBatchCommand)).toHaveLength(3);
+  });
+
+  it("emits records per format and failures per reason, and logs no payload", async () => {
+    // Prepare
+    const { buildHandler } = await import("../../../lambdas/transform/handler.js");
+    const { Logger } = await import("@aws-lambda-powertools/logger");
+    const { Metrics } = await import("@aws-lambda-powertools/metrics");
+    const { Tracer } = await import("@aws-lambda-powertools/tracer");
+    const metrics = new Metrics({ namespace: "Test", serviceName: "transform" });
+    const logger = new Logger({ serviceName: "transform" });
+    const added: [string, number][] = [];
+    vi.spyOn(metrics, "addMetric").mockImplementation((name, _unit, value) => {
+      added.push([name, value]);
+      return metrics;
+    });
+    const logged: unknown[] = [];
+    vi.spyOn(logger, "info").mockImplementation((...args: unknown[]) => {
+      logged.push(args);
+    });
+    const handler = buildHandler({
+      config: { environmentName: "test", keepEventOriginal: true, pseudonymizeFields: [] },
+      firehose: new FirehoseClient({}),
+      secretsManager: () => new SecretsManagerClient({}),
+      ssm: () => new SSMClient({}),
+      logger,
+      metrics,
+      tracer: new Tracer({ serviceName: "transform" }),
+    });
+    // Act
+    await handler(event(AUDIT, LINKERD, LINKERD, "{broken"), context);
+    // Assess
+    expect(added).toEqual(
+      expect.arrayContaining([
+        ["Records.kubernetes.audit", 1],
+        ["Records.linkerd.access", 2],
+        ["Failures.invalid_json", 1],
+        ["RecordsFailed", 1],
+      ]),
+    );
+    expect(JSON.stringify(logged)).not.toContain("erin");
+    expect(JSON.stringify(logged)).not.toContain("/live");
+  });
+
+  it("refuses to start without the environment name", async () => {
+    vi.stubEnv(TRANSFORM_ENV.environmentName, "");
+    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(
+      TRANSFORM_ENV.environmentName,
+    );
+  });
+});
