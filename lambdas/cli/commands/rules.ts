@@ -1,0 +1,92 @@
+/**
+ * `audit-trail rules test [DIR…]`: runs every rule's own test events (`<name>.tests.yml`) against the pack built
+ * from the directories (default: the repository's `rules/`), prints pass/fail per rule, exits 1 on any failure.
+ */
+import { defaultRulesDir, RuleError } from "../../core/rules/index.js";
+import { type RuleTestResult, runRuleTests } from "../../core/rules/testing.js";
+import type { Command } from "./command.js";
+
+const USAGE = `usage: audit-trail rules test [DIR…]
+
+Runs every rule's test events (<name>.tests.yml next to the rule) against the pack built from DIR
+(default: the bundled rules/ directory). Pass several directories to test an extra pack together with
+the default one. Exit status: 0 all passed, 1 a test failed, 2 usage or rule errors.`;
+
+export interface RulesTestOutput {
+  write(text: string): void;
+}
+
+/** Runs the tests of `dirs` and writes the report; resolves to the exit status. */
+export async function rulesTest(
+  dirs: readonly string[],
+  out: RulesTestOutput,
+  err: RulesTestOutput,
+): Promise<number> {
+  let report: Awaited<ReturnType<typeof runRuleTests>>;
+  try {
+    report = await runRuleTests(dirs);
+  } catch (error) {
+    if (error instanceof RuleError) {
+      err.write(`audit-trail rules: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const byRule = new Map<string, RuleTestResult[]>();
+  for (const result of report.results) {
+    const list = byRule.get(result.rule) ?? [];
+    list.push(result);
+    byRule.set(result.rule, list);
+  }
+  let failedRules = 0;
+  let failedCases = 0;
+  for (const [rule, results] of [...byRule.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const failures = results.filter((result) => !result.passed);
+    if (failures.length === 0) {
+      out.write(`PASS  ${rule} (${results.length} cases)\n`);
+      continue;
+    }
+    failedRules++;
+    failedCases += failures.length;
+    out.write(`FAIL  ${rule} (${failures.length} of ${results.length} cases failed)\n`);
+    for (const failure of failures) {
+      out.write(
+        `        ${failure.expectation}: ${failure.description}: ${failure.message} [${failure.file}]\n`,
+      );
+    }
+  }
+  for (const rule of report.untested) out.write(`NOTE  ${rule} has no tests\n`);
+  const total = report.results.length;
+  out.write(
+    `\n${byRule.size} rules, ${total} cases: ${failedRules === 0 ? "all passed" : `${failedCases} failed in ${failedRules} rules`}\n`,
+  );
+  return failedRules === 0 ? 0 : 1;
+}
+
+export const command: Command = {
+  summary: "'rules test [DIR]': run every rule's own test events",
+  async run(argv) {
+    const [verb, ...rest] = argv;
+    if (verb === "--help" || verb === "-h") {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (verb !== "test") {
+      process.stderr.write(
+        `audit-trail rules: expected 'test', got ${verb === undefined ? "nothing" : `'${verb}'`}\n\n${USAGE}\n`,
+      );
+      return 2;
+    }
+    const options = rest.filter((arg) => arg.startsWith("-"));
+    if (options.includes("--help") || options.includes("-h")) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (options.length > 0) {
+      process.stderr.write(`audit-trail rules: unknown option '${options[0]}'\n\n${USAGE}\n`);
+      return 2;
+    }
+    const dirs = rest.length === 0 ? [defaultRulesDir()] : rest;
+    return rulesTest(dirs, process.stdout, process.stderr);
+  },
+};

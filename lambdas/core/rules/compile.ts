@@ -1,0 +1,259 @@
+/**
+ * Compiles validated rule YAML into `SingleEventRule`s and `CorrelationRule`s. Everything that can be decided
+ * once (field mapping, modifiers, wildcards, placeholders, the condition tree) is decided here.
+ */
+import { ConditionSyntaxError, compileCondition, parseCondition } from "./condition.js";
+import { parseDuration } from "./duration.js";
+import { RuleError } from "./errors.js";
+import { type FieldMapping, mappingFor } from "./fields.js";
+import {
+  compileItem,
+  compileKeyword,
+  type DocPredicate,
+  type ItemContext,
+  type Placeholders,
+} from "./matchers.js";
+import type { CorrelationRuleYaml, DetectionRuleYaml } from "./schema.js";
+import type {
+  CorrelationCondition,
+  CorrelationRule,
+  CorrelationType,
+  RuleLevel,
+  SingleEventRule,
+} from "./types.js";
+
+/** A compiled single-event rule plus what the pack needs to evaluate it fast. */
+export interface CompiledSingle {
+  readonly rule: SingleEventRule;
+  readonly mapping: FieldMapping;
+  /** The condition without the logsource guard (the pack checks the guard once per logsource). */
+  readonly condition: DocPredicate;
+}
+
+export function durationMs(text: string, location: { file: string; rule: string; key: string }): number {
+  if (text.trim() === "0") return 0;
+  return parseDuration(text, location);
+}
+
+export function runbookFor(name: string, explicit: string | undefined): string {
+  return explicit ?? `docs/runbooks/${name}.md`;
+}
+
+export function compileSingle(
+  yaml: DetectionRuleYaml,
+  name: string,
+  file: string,
+  placeholders: Placeholders,
+): CompiledSingle {
+  const logsource = {
+    ...(yaml.logsource.product === undefined ? {} : { product: yaml.logsource.product }),
+    ...(yaml.logsource.service === undefined ? {} : { service: yaml.logsource.service }),
+    ...(yaml.logsource.category === undefined ? {} : { category: yaml.logsource.category }),
+  };
+  const mapping = mappingFor(logsource);
+  const context: ItemContext = { file, rule: name, mapping, placeholders };
+  const selections = new Map<string, DocPredicate>();
+  for (const [selectionName, body] of Object.entries(yaml.detection)) {
+    if (selectionName === "condition" || selectionName === "timeframe") continue;
+    selections.set(selectionName, compileSelection(selectionName, body, context));
+  }
+  const conditions = Array.isArray(yaml.detection.condition)
+    ? yaml.detection.condition
+    : [yaml.detection.condition];
+  const compiled: DocPredicate[] = conditions.map((condition, index) => {
+    const key = conditions.length === 1 ? "detection.condition" : `detection.condition.${index}`;
+    if (typeof condition !== "string" || condition.trim() === "") {
+      throw new RuleError("the condition must be a non-empty string", { file, rule: name, key });
+    }
+    try {
+      return compileCondition(parseCondition(condition), selections);
+    } catch (error) {
+      if (error instanceof ConditionSyntaxError)
+        throw new RuleError(error.message, { file, rule: name, key });
+      throw error;
+    }
+  });
+  const condition: DocPredicate =
+    compiled.length === 1
+      ? (compiled[0] as DocPredicate)
+      : (doc) => compiled.some((predicate) => predicate(doc));
+  const guard = mapping.guard;
+  const fields = yaml.fields.map((field) => mapping.resolve(field).path);
+  const suppressionGroupBy = (yaml.suppression?.["group-by"] ?? []).map(
+    (field) => mapping.resolve(field).path,
+  );
+  const suppressionMs =
+    yaml.suppression === undefined
+      ? 0
+      : durationMs(yaml.suppression.timespan, { file, rule: name, key: "suppression.timespan" });
+  const rule: SingleEventRule = {
+    kind: "single",
+    id: yaml.id,
+    name,
+    title: yaml.title,
+    description: yaml.description ?? "",
+    level: yaml.level as RuleLevel,
+    tags: yaml.tags,
+    fields,
+    falsepositives: yaml.falsepositives,
+    runbook: runbookFor(name, yaml.runbook),
+    generatesAlerts: true,
+    suppression: { ms: suppressionMs, groupBy: suppressionGroupBy },
+    source: file,
+    logsource,
+    matches: guard === undefined ? condition : (doc) => guard(doc) && condition(doc),
+  };
+  return { rule, mapping, condition };
+}
+
+function compileSelection(name: string, body: unknown, context: ItemContext): DocPredicate {
+  const key = `detection.${name}`;
+  if (body === null || body === undefined) {
+    throw new RuleError("a selection needs field: value pairs or a list", {
+      file: context.file,
+      rule: context.rule,
+      key,
+    });
+  }
+  if (Array.isArray(body)) {
+    if (body.length === 0) {
+      throw new RuleError("an empty selection matches nothing", {
+        file: context.file,
+        rule: context.rule,
+        key,
+      });
+    }
+    const maps = body.filter((item) => typeof item === "object" && item !== null && !Array.isArray(item));
+    if (maps.length === body.length) {
+      const alternatives = body.map((item, index) =>
+        compileMap(item as Record<string, unknown>, context, `${key}.${index}`),
+      );
+      return (doc) => {
+        for (const alternative of alternatives) if (alternative(doc)) return true;
+        return false;
+      };
+    }
+    if (maps.length > 0) {
+      throw new RuleError("a selection list holds either maps or keywords, not both", {
+        file: context.file,
+        rule: context.rule,
+        key,
+      });
+    }
+    return compileKeyword(body, context, key);
+  }
+  if (typeof body === "object") return compileMap(body as Record<string, unknown>, context, key);
+  return compileKeyword(body, context, key);
+}
+
+function compileMap(map: Record<string, unknown>, context: ItemContext, key: string): DocPredicate {
+  const entries = Object.entries(map);
+  if (entries.length === 0) {
+    throw new RuleError("an empty selection matches nothing", {
+      file: context.file,
+      rule: context.rule,
+      key,
+    });
+  }
+  const items = entries.map(([field, value]) => {
+    try {
+      return compileItem(field, value, context);
+    } catch (error) {
+      if (error instanceof RuleError && error.location.key === field) {
+        throw new RuleError(error.reason, { file: context.file, rule: context.rule, key: `${key}.${field}` });
+      }
+      throw error;
+    }
+  });
+  if (items.length === 1) return items[0] as DocPredicate;
+  return (doc) => {
+    for (const item of items) if (!item(doc)) return false;
+    return true;
+  };
+}
+
+/** A correlation before its references are resolved against the pack. */
+export interface PendingCorrelation {
+  readonly yaml: CorrelationRuleYaml;
+  readonly name: string;
+  readonly file: string;
+}
+
+export function compileCorrelation(
+  pending: PendingCorrelation,
+  resolveRule: (reference: string, key: string) => string,
+  override: {
+    timespan?: string;
+    condition?: CorrelationCondition;
+    minCount?: number;
+    suppression?: string;
+    level?: string;
+  },
+): CorrelationRule {
+  const { yaml, name, file } = pending;
+  const spec = yaml.correlation;
+  const type = spec.type as CorrelationType;
+  const location = (key: string) => ({ file, rule: name, key });
+  const timespanMs = durationMs(override.timespan ?? spec.timespan, location("correlation.timespan"));
+  if (timespanMs <= 0) throw new RuleError("the timespan must be positive", location("correlation.timespan"));
+  const rules = spec.rules.map((reference, index) => resolveRule(reference, `correlation.rules.${index}`));
+  const { field: conditionField, ...bounds } = spec.condition ?? {};
+  let condition: CorrelationCondition = override.condition ?? stripUndefined(bounds);
+  const field = spec.field ?? conditionField;
+  if (Object.keys(condition).length === 0) {
+    if (type !== "temporal")
+      throw new RuleError(`a ${type} correlation needs a condition`, location("correlation.condition"));
+    condition = { gte: rules.length };
+  }
+  if ((type === "value_count" || type === "percentile") && field === undefined) {
+    throw new RuleError(
+      type === "value_count" ? "value_count needs condition.field" : "percentile needs 'field'",
+      location("correlation.field"),
+    );
+  }
+  let failures: string | undefined;
+  if (type === "failure_ratio") {
+    if (spec.failures === undefined)
+      throw new RuleError("failure_ratio needs 'failures' (a rule name)", location("correlation.failures"));
+    failures = resolveRule(spec.failures, "correlation.failures");
+  }
+  if (type === "percentile" && spec.percentile === undefined) {
+    throw new RuleError("percentile needs 'percentile' (e.g. 99)", location("correlation.percentile"));
+  }
+  const suppressionText = override.suppression ?? yaml.suppression?.timespan;
+  const suppressionMs =
+    suppressionText === undefined
+      ? timespanMs
+      : durationMs(suppressionText, location("suppression.timespan"));
+  return {
+    kind: "correlation",
+    id: yaml.id,
+    name,
+    title: yaml.title,
+    description: yaml.description ?? "",
+    level: (override.level ?? yaml.level) as RuleLevel,
+    tags: yaml.tags,
+    fields: yaml.fields,
+    falsepositives: yaml.falsepositives,
+    runbook: runbookFor(name, yaml.runbook),
+    generatesAlerts: true,
+    suppression: { ms: suppressionMs, groupBy: [] },
+    source: file,
+    type,
+    rules,
+    groupBy: spec["group-by"],
+    timespanMs,
+    condition,
+    ...(field === undefined ? {} : { field }),
+    ...(failures === undefined ? {} : { failures }),
+    ...(spec.percentile === undefined ? {} : { percentile: spec.percentile }),
+    minCount: override.minCount ?? spec["min-count"] ?? 0,
+    generate: spec.generate,
+  };
+}
+
+function stripUndefined(condition: Record<string, number | undefined>): CorrelationCondition {
+  const result: Record<string, number> = {};
+  for (const [key, value] of Object.entries(condition)) if (value !== undefined) result[key] = value;
+  return result;
+}

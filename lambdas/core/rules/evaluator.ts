@@ -1,0 +1,444 @@
+/**
+ * The in-memory evaluator (CLI `replay`, rule tests): single-event detections per document, and correlations
+ * over hopping windows on event time (`windows.ts`). Memory is bounded by the open windows: a window closes,
+ * emits its detections and is dropped once the watermark (latest event time seen, minus the allowed lateness)
+ * passes its end. Events older than a closed window are counted as late and left out of correlations (their
+ * single-event detections still count).
+ */
+import type { EcsDocument } from "../ecs.js";
+import { pathAccessor } from "./fields.js";
+import type { CorrelationRule, Detection, RulePack, SingleEventRule } from "./types.js";
+import { DETECTION_EVENT_CAP } from "./types.js";
+import {
+  conditionHolds,
+  foldDetections,
+  groupKey,
+  isSuppressed,
+  lastFiringStart,
+  windowStartsContaining,
+} from "./windows.js";
+
+export interface EvaluatorOptions {
+  /** How far behind the latest event time an event may arrive and still be correlated. @default 120000 */
+  readonly allowedLatenessMs?: number;
+}
+
+export interface EvaluatorStats {
+  events: number;
+  /** Documents without a parsable `@timestamp` (left out of correlations). */
+  untimed: number;
+  /** Documents that arrived after all their windows had closed. */
+  late: number;
+  /** The most windows (rule × window start) open at once: the memory bound. */
+  maxOpenWindows: number;
+}
+
+interface GroupState {
+  readonly groupBy: Record<string, string>;
+  count: number;
+  failures: number;
+  readonly values: Set<string> | undefined;
+  readonly numbers: number[] | undefined;
+  readonly rulesSeen: Set<string> | undefined;
+  readonly events: EcsDocument[];
+}
+
+interface CorrelationState {
+  readonly rule: CorrelationRule;
+  readonly groupAccessors: readonly {
+    readonly path: string;
+    readonly read: (doc: unknown) => string | undefined;
+  }[];
+  readonly readValues: ((doc: unknown, sink: (value: string) => void) => void) | undefined;
+  readonly readNumber: ((doc: unknown) => number | undefined) | undefined;
+  readonly population: ReadonlySet<string>;
+  /** Window start → group key → state. */
+  readonly windows: Map<number, Map<string, GroupState>>;
+  /** Windows ending at or before this have been emitted. */
+  closedUpTo: number;
+  /** The earliest end of an open window (+Infinity when none is open). */
+  nextCloseAt: number;
+  /** Scratch space for the group-by values of the current document. */
+  readonly values: (string | undefined)[];
+}
+
+const firstStringReaders = new Map<string, (doc: unknown) => string | undefined>();
+
+/** A reader of a field's first scalar value as a string, compiled once per path. */
+function firstString(path: string): (doc: unknown) => string | undefined {
+  const cached = firstStringReaders.get(path);
+  if (cached !== undefined) return cached;
+  const access = pathAccessor(path);
+  let found: string | undefined;
+  const sink = (value: unknown): boolean => {
+    if (typeof value === "string") found = value;
+    else if (typeof value === "number" || typeof value === "boolean") found = String(value);
+    else return false;
+    return true;
+  };
+  const reader = (doc: unknown): string | undefined => {
+    found = undefined;
+    access(doc, sink);
+    return found;
+  };
+  firstStringReaders.set(path, reader);
+  return reader;
+}
+
+/** Evaluates a pack over a stream of documents in (roughly) event-time order. */
+export class StreamEvaluator {
+  readonly stats: EvaluatorStats = { events: 0, untimed: 0, late: 0, maxOpenWindows: 0 };
+  readonly #pack: RulePack;
+  readonly #lateness: number;
+  readonly #alerting: ReadonlyMap<string, SingleEventRule>;
+  readonly #byInput = new Map<string, CorrelationState[]>();
+  readonly #states: CorrelationState[];
+  #watermark = Number.NEGATIVE_INFINITY;
+  #openWindows = 0;
+
+  constructor(pack: RulePack, options: EvaluatorOptions = {}) {
+    this.#pack = pack;
+    this.#lateness = options.allowedLatenessMs ?? 120_000;
+    this.#alerting = new Map(
+      pack.singleEventRules.filter((rule) => rule.generatesAlerts).map((rule) => [rule.name, rule]),
+    );
+    this.#states = pack.correlationRules.map((rule) => {
+      const field = rule.field;
+      const access = field === undefined ? undefined : pathAccessor(field);
+      const state: CorrelationState = {
+        rule,
+        groupAccessors: rule.groupBy.map((path) => ({ path, read: firstString(path) })),
+        readValues:
+          rule.type === "value_count" && access !== undefined
+            ? (doc, sink) => {
+                access(doc, (value) => {
+                  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean")
+                    sink(String(value));
+                  return false;
+                });
+              }
+            : undefined,
+        readNumber:
+          rule.type === "percentile" && access !== undefined
+            ? (doc) => {
+                let found: number | undefined;
+                access(doc, (value) => {
+                  const number =
+                    typeof value === "number"
+                      ? value
+                      : typeof value === "string"
+                        ? Number(value)
+                        : Number.NaN;
+                  if (Number.isNaN(number)) return false;
+                  found = number;
+                  return true;
+                });
+                return found;
+              }
+            : undefined,
+        population: new Set(rule.rules),
+        windows: new Map(),
+        closedUpTo: Number.NEGATIVE_INFINITY,
+        nextCloseAt: Number.POSITIVE_INFINITY,
+        values: rule.groupBy.map(() => undefined),
+      };
+      for (const name of [...rule.rules, ...(rule.failures === undefined ? [] : [rule.failures])]) {
+        const list = this.#byInput.get(name) ?? [];
+        if (!list.includes(state)) list.push(state);
+        this.#byInput.set(name, list);
+      }
+      return state;
+    });
+  }
+
+  /**
+   * Feeds one document (with its single-event matches when already known, e.g. from `rule.name`) and returns the
+   * detections it completes: its own single-event detections and those of correlation windows that closed.
+   */
+  push(doc: EcsDocument, matched: readonly string[] = this.#pack.matchSingleEvent(doc)): Detection[] {
+    this.stats.events++;
+    const out: Detection[] = [];
+    const time = Date.parse(doc["@timestamp"]);
+    for (const name of matched) {
+      const rule = this.#alerting.get(name);
+      if (rule !== undefined) out.push(singleDetection(rule, doc));
+    }
+    if (Number.isNaN(time)) {
+      this.stats.untimed++;
+      return out;
+    }
+    if (time > this.#watermark) {
+      this.#watermark = time;
+      this.#close(this.#watermark - this.#lateness, out);
+    }
+    if (matched.length === 0) return out;
+    let late = false;
+    const touched: CorrelationState[] = [];
+    for (const name of matched) {
+      const states = this.#byInput.get(name);
+      if (states === undefined) continue;
+      for (const state of states) if (!touched.includes(state)) touched.push(state);
+    }
+    for (const state of touched) {
+      if (!this.#add(state, doc, time, matched)) late = true;
+    }
+    if (late) this.stats.late++;
+    return out;
+  }
+
+  /** Closes every open window (end of input) and returns the remaining detections. */
+  finish(): Detection[] {
+    const out: Detection[] = [];
+    this.#close(Number.POSITIVE_INFINITY, out);
+    return out;
+  }
+
+  /** The latest event time seen minus the allowed lateness: nothing earlier can still change. */
+  get safeTime(): number {
+    return this.#watermark - this.#lateness;
+  }
+
+  /** Adds the document to its two windows; false when both had already closed (late). */
+  #add(state: CorrelationState, doc: EcsDocument, time: number, matched: readonly string[]): boolean {
+    const { rule } = state;
+    let inPopulation = false;
+    for (const name of matched) {
+      if (state.population.has(name)) {
+        inPopulation = true;
+        break;
+      }
+    }
+    if (!inPopulation) return true;
+    const { groupAccessors, values } = state;
+    let key = "";
+    for (let i = 0; i < groupAccessors.length; i++) {
+      const value = groupAccessors[i]?.read(doc);
+      if (value === undefined) return true;
+      values[i] = value;
+      key = i === 0 ? value : `${key}\u0000${value}`;
+    }
+    const isFailure = rule.failures !== undefined && matched.includes(rule.failures);
+    let added = false;
+    for (const start of windowStartsContaining(time, rule.timespanMs)) {
+      if (start + rule.timespanMs <= state.closedUpTo) continue;
+      let groups = state.windows.get(start);
+      if (groups === undefined) {
+        groups = new Map();
+        state.windows.set(start, groups);
+        if (start + rule.timespanMs < state.nextCloseAt) state.nextCloseAt = start + rule.timespanMs;
+        this.#openWindows++;
+        if (this.#openWindows > this.stats.maxOpenWindows) this.stats.maxOpenWindows = this.#openWindows;
+      }
+      let group = groups.get(key);
+      if (group === undefined) {
+        const groupBy: Record<string, string> = {};
+        groupAccessors.forEach(({ path }, i) => {
+          groupBy[path] = values[i] as string;
+        });
+        group = {
+          groupBy,
+          count: 0,
+          failures: 0,
+          values: rule.type === "value_count" ? new Set() : undefined,
+          numbers: rule.type === "percentile" ? [] : undefined,
+          rulesSeen: rule.type === "temporal" ? new Set() : undefined,
+          events: [],
+        };
+        groups.set(key, group);
+      }
+      group.count++;
+      if (isFailure) group.failures++;
+      if (group.values !== undefined) {
+        const values = group.values;
+        state.readValues?.(doc, (value) => values.add(value));
+      }
+      if (group.numbers !== undefined) {
+        const number = state.readNumber?.(doc);
+        if (number !== undefined) group.numbers.push(number);
+      }
+      if (group.rulesSeen !== undefined) {
+        for (const name of matched) if (state.population.has(name)) group.rulesSeen.add(name);
+      }
+      if (group.events.length < DETECTION_EVENT_CAP) group.events.push(doc);
+      added = true;
+    }
+    return added;
+  }
+
+  /** Emits and drops every window that ends at or before `until`. */
+  #close(until: number, out: Detection[]): void {
+    for (const state of this.#states) {
+      if (state.nextCloseAt > until) {
+        if (until > state.closedUpTo && until !== Number.POSITIVE_INFINITY)
+          state.closedUpTo = alignDown(until, state.rule.timespanMs);
+        continue;
+      }
+      const starts = [...state.windows.keys()]
+        .filter((start) => start + state.rule.timespanMs <= until)
+        .sort((a, b) => a - b);
+      for (const start of starts) {
+        const groups = state.windows.get(start) as Map<string, GroupState>;
+        state.windows.delete(start);
+        this.#openWindows--;
+        for (const group of groups.values()) {
+          const detection = correlationDetection(state.rule, start, group);
+          if (detection !== undefined) out.push(detection);
+        }
+      }
+      let nextCloseAt = Number.POSITIVE_INFINITY;
+      for (const start of state.windows.keys())
+        nextCloseAt = Math.min(nextCloseAt, start + state.rule.timespanMs);
+      state.nextCloseAt = nextCloseAt;
+      if (until !== Number.POSITIVE_INFINITY && until > state.closedUpTo)
+        state.closedUpTo = alignDown(until, state.rule.timespanMs);
+    }
+  }
+}
+
+/** The latest window end at or before `time` (window ends fall on the hop grid too). */
+function alignDown(time: number, timespanMs: number): number {
+  const hop = timespanMs / 2;
+  return Math.floor(time / hop) * hop;
+}
+
+export function singleDetection(rule: SingleEventRule, doc: EcsDocument): Detection {
+  const groupBy: Record<string, string> = {};
+  for (const path of rule.suppression.groupBy) {
+    const value = firstString(path)(doc);
+    if (value !== undefined) groupBy[path] = value;
+  }
+  return {
+    rule,
+    windowStart: doc["@timestamp"],
+    windowEnd: doc["@timestamp"],
+    groupBy,
+    count: 1,
+    events: [doc],
+  };
+}
+
+/** The correlation's value over one window and group, or undefined when it does not fire. */
+export function correlationValue(
+  rule: CorrelationRule,
+  group: {
+    count: number;
+    failures: number;
+    values?: Set<string>;
+    numbers?: number[];
+    rulesSeen?: Set<string>;
+  },
+): number | undefined {
+  if (group.count < rule.minCount || group.count === 0) return undefined;
+  let value: number;
+  switch (rule.type) {
+    case "event_count":
+      value = group.count;
+      break;
+    case "value_count":
+      value = group.values?.size ?? 0;
+      break;
+    case "temporal":
+      value = group.rulesSeen?.size ?? 0;
+      break;
+    case "failure_ratio":
+      value = group.failures / group.count;
+      break;
+    case "percentile": {
+      const numbers = group.numbers ?? [];
+      if (numbers.length === 0) return undefined;
+      value = percentile(numbers, rule.percentile ?? 50);
+      break;
+    }
+  }
+  return conditionHolds(rule.condition, value) ? value : undefined;
+}
+
+/**
+ * Percentile with linear interpolation between closest ranks (`(n - 1) * p / 100`), the estimate OpenSearch's
+ * t-digest converges to for small sets. Sorts `values` in place.
+ */
+export function percentile(values: number[], p: number): number {
+  values.sort((a, b) => a - b);
+  const position = ((values.length - 1) * p) / 100;
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  const low = values[lower] as number;
+  const high = values[upper] as number;
+  return low + (high - low) * (position - lower);
+}
+
+function correlationDetection(
+  rule: CorrelationRule,
+  start: number,
+  group: GroupState,
+): Detection | undefined {
+  const value = correlationValue(rule, {
+    count: group.count,
+    failures: group.failures,
+    ...(group.values === undefined ? {} : { values: group.values }),
+    ...(group.numbers === undefined ? {} : { numbers: group.numbers }),
+    ...(group.rulesSeen === undefined ? {} : { rulesSeen: group.rulesSeen }),
+  });
+  if (value === undefined) return undefined;
+  const events = [...group.events].sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]));
+  return {
+    rule,
+    windowStart: new Date(start).toISOString(),
+    windowEnd: new Date(start + rule.timespanMs).toISOString(),
+    groupBy: group.groupBy,
+    count: group.count,
+    ...(rule.type === "event_count" ? {} : { value }),
+    events,
+  };
+}
+
+/**
+ * Streaming form of `mergeDetections` for long inputs: holds one open alert per (rule, group) and releases it
+ * once no later firing can fold into it. Fed detections in window-start order per (rule, group), it returns the
+ * same alerts as `mergeDetections`.
+ */
+export class SuppressionMerger {
+  readonly #open = new Map<string, Detection>();
+
+  /** Adds a firing; returns alerts that are now final. */
+  push(detection: Detection): Detection[] {
+    const key = `${detection.rule.name}|${groupKey(detection.groupBy)}`;
+    const anchor = this.#open.get(key);
+    const start = Date.parse(detection.windowStart);
+    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, detection.rule.suppression.ms)) {
+      this.#open.set(key, foldDetections(anchor, detection));
+      return [];
+    }
+    const out = anchor === undefined ? [] : [anchor];
+    if (detection.rule.suppression.ms === 0) {
+      this.#open.delete(key);
+      out.push(detection);
+      return out;
+    }
+    this.#open.set(key, detection);
+    return out;
+  }
+
+  /** Releases alerts whose suppression ended before `safeTimeMs` (nothing earlier can still arrive). */
+  release(safeTimeMs: number): Detection[] {
+    const out: Detection[] = [];
+    for (const [key, alert] of this.#open) {
+      if (lastFiringStart(alert) + alert.rule.suppression.ms + timespanOf(alert) <= safeTimeMs) {
+        out.push(alert);
+        this.#open.delete(key);
+      }
+    }
+    return out;
+  }
+
+  /** Releases everything (end of input). */
+  flush(): Detection[] {
+    const out = [...this.#open.values()];
+    this.#open.clear();
+    return out;
+  }
+}
+
+function timespanOf(detection: Detection): number {
+  return detection.rule.kind === "correlation" ? detection.rule.timespanMs : 0;
+}

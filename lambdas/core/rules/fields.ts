@@ -1,0 +1,227 @@
+/**
+ * Field access and the logsource field mappings.
+ *
+ * A field path is dotted (`kubernetes.audit.objectRef.resource`). Access fans out over arrays (a value matches
+ * when any element does), and where a key itself contains dots (`annotations.authorization.k8s.io/reason`) the
+ * longest key present wins. Null and absent are the same thing.
+ */
+import type { EcsDocument } from "../ecs.js";
+import type { LogSource } from "./types.js";
+
+/** A predicate over one leaf value (string, number or boolean; never null or undefined). */
+export type LeafPredicate = (value: unknown) => boolean;
+
+/** Visits the leaf values of a field; returns true as soon as `predicate` does. */
+export type FieldAccessor = (doc: unknown, predicate: LeafPredicate) => boolean;
+
+/**
+ * Maps whose keys contain dots (`authorization.k8s.io/reason`): only paths through them try joined keys, so a
+ * missing field elsewhere costs one property read.
+ */
+const DOTTED_KEY_MAPS = new Set(["annotations", "labels", "extra"]);
+const PLAIN_SEGMENT = /^[A-Za-z0-9_@$-]+$/;
+
+/**
+ * Compiles a dotted path into an accessor. Plain paths become a generated function with constant property names
+ * (monomorphic property loads, no allocation); arrays along the way and dotted keys fall back to the generic walk.
+ */
+export function pathAccessor(path: string): FieldAccessor {
+  const segments = path.split(".");
+  const generic: FieldAccessor = (doc, predicate) => anyLeaf(doc, segments, 0, predicate);
+  if (
+    segments.length > 12 ||
+    segments.some((segment) => DOTTED_KEY_MAPS.has(segment) || !PLAIN_SEGMENT.test(segment))
+  ) {
+    return generic;
+  }
+  const slow = (node: unknown, index: number, predicate: LeafPredicate): boolean =>
+    anyLeaf(node, segments, index, predicate);
+  let body = "let n = doc;\n";
+  segments.forEach((segment, index) => {
+    body += `if (n === null || n === undefined || typeof n !== "object") return false;\n`;
+    body += `if (Array.isArray(n)) return slow(n, ${index}, p);\n`;
+    body += `n = n[${JSON.stringify(segment)}];\n`;
+  });
+  body += `if (n === null || n === undefined) return false;\n`;
+  body += `if (typeof n !== "object") return p(n);\n`;
+  body += `return Array.isArray(n) ? slow(n, ${segments.length}, p) : false;`;
+  const factory = new Function("slow", `return function access(doc, p) {\n${body}\n};`) as (
+    slowPath: typeof slow,
+  ) => FieldAccessor;
+  return factory(slow);
+}
+
+function anyLeaf(
+  node: unknown,
+  segments: readonly string[],
+  index: number,
+  predicate: LeafPredicate,
+): boolean {
+  if (node === null || node === undefined) return false;
+  if (Array.isArray(node)) {
+    for (const element of node) {
+      if (anyLeaf(element, segments, index, predicate)) return true;
+    }
+    return false;
+  }
+  if (index === segments.length) {
+    return typeof node === "object" ? false : predicate(node);
+  }
+  if (typeof node !== "object") return false;
+  const record = node as Record<string, unknown>;
+  const segment = segments[index] as string;
+  const direct = record[segment];
+  if (direct !== undefined) return anyLeaf(direct, segments, index + 1, predicate);
+  if (index === 0 || !DOTTED_KEY_MAPS.has(segments[index - 1] as string)) return false;
+  // A key containing dots (inside annotations or labels): try the longer joined keys.
+  let key = segment;
+  for (let end = index + 1; end < segments.length; end++) {
+    key = `${key}.${segments[end]}`;
+    const value = record[key];
+    if (value !== undefined) return anyLeaf(value, segments, end + 1, predicate);
+  }
+  return false;
+}
+
+/** The first leaf value of a path, or undefined. */
+export function firstValue(doc: unknown, path: string): string | number | boolean | undefined {
+  let found: string | number | boolean | undefined;
+  pathAccessor(path)(doc, (value) => {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      found = value;
+      return true;
+    }
+    return false;
+  });
+  return found;
+}
+
+/** How a logsource's rule fields land on our ECS documents. */
+export interface FieldMapping {
+  /** A stable key grouping rules that share the guard. */
+  readonly key: string;
+  /** Checked once per document before any rule of this logsource (e.g. `event.dataset`). */
+  readonly guard?: (doc: EcsDocument) => boolean;
+  /** The ECS path (or virtual accessor) for a rule field name. */
+  resolve(field: string): { readonly path: string; readonly accessor: FieldAccessor };
+}
+
+/** Top-level ECS document keys, which pass through the Kubernetes audit mapping unchanged. */
+const ECS_ROOTS = new Set([
+  "@timestamp",
+  "ecs",
+  "event",
+  "source",
+  "destination",
+  "client",
+  "server",
+  "network",
+  "http",
+  "url",
+  "user_agent",
+  "tls",
+  "trace",
+  "span",
+  "related",
+  "host",
+  "orchestrator",
+  "kubernetes",
+  "cilium",
+  "envoy",
+  "mesh",
+  "rule",
+  "labels",
+  "tags",
+]);
+
+const AUDIT_PREFIX = "kubernetes.audit.";
+
+/** Containers of a pod spec that can carry a security context. */
+const CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"] as const;
+
+/**
+ * Virtual field `capabilities`: the Linux capabilities the request asks for — every `securityContext.capabilities.add`
+ * entry of the pod's containers, and `ALL` for a privileged container (privileged implies every capability).
+ */
+const capabilitiesAccessor: FieldAccessor = (doc, predicate) => {
+  const spec = podSpec(doc);
+  if (spec === undefined) return false;
+  for (const list of CONTAINER_LISTS) {
+    const containers = spec[list];
+    if (!Array.isArray(containers)) continue;
+    for (const container of containers) {
+      const context = (
+        container as { securityContext?: { privileged?: unknown; capabilities?: { add?: unknown } } }
+      )?.securityContext;
+      if (context === undefined || context === null) continue;
+      if (context.privileged === true && predicate("ALL")) return true;
+      const add = context.capabilities?.add;
+      if (Array.isArray(add)) {
+        for (const capability of add) {
+          if (typeof capability === "string" && predicate(capability)) return true;
+        }
+      }
+    }
+  }
+  return false;
+};
+
+function podSpec(doc: unknown): Record<string, unknown> | undefined {
+  const audit = (doc as { kubernetes?: { audit?: { requestObject?: unknown } } } | undefined)?.kubernetes
+    ?.audit;
+  const object = audit?.requestObject as { kind?: unknown; spec?: unknown } | undefined;
+  if (object === undefined || object === null || typeof object.spec !== "object" || object.spec === null) {
+    return undefined;
+  }
+  return object.spec as Record<string, unknown>;
+}
+
+/**
+ * Kubernetes audit (`product: kubernetes, service: audit`): SigmaHQ writes the audit event's own field names
+ * (`verb`, `objectRef.resource`, `responseStatus.code`); our documents keep them under `kubernetes.audit.*`.
+ * Special names: `apiGroup` → `objectRef.apiGroup`; `hostPath` → the pod's `hostPath` volume paths;
+ * `capabilities` → the virtual field above. Fields starting with an ECS top-level key (except `user`, which is
+ * also an audit field) pass through, so our own rules can mix in `source.ip`.
+ */
+const AUDIT_SPECIAL: Readonly<Record<string, string>> = {
+  apiGroup: "kubernetes.audit.objectRef.apiGroup",
+  hostPath: "kubernetes.audit.requestObject.spec.volumes.hostPath.path",
+};
+
+export const kubernetesAuditMapping: FieldMapping = {
+  key: "kubernetes.audit",
+  guard: (doc) => doc.event?.dataset === "kubernetes.audit",
+  resolve(field) {
+    if (field === "capabilities") return { path: "capabilities", accessor: capabilitiesAccessor };
+    const special = AUDIT_SPECIAL[field];
+    if (special !== undefined) return { path: special, accessor: pathAccessor(special) };
+    const root = field.split(".", 1)[0] ?? field;
+    const path = ECS_ROOTS.has(root) ? field : `${AUDIT_PREFIX}${field}`;
+    return { path, accessor: pathAccessor(path) };
+  },
+};
+
+/** Mesh access logs and flows (`product: mesh`): ECS paths as they are, on documents that carry `mesh.*`. */
+export const meshMapping: FieldMapping = {
+  key: "mesh",
+  guard: (doc) => doc.mesh !== undefined && doc.mesh !== null,
+  resolve(field) {
+    return { path: field, accessor: pathAccessor(field) };
+  },
+};
+
+/** Any other logsource: fields are ECS paths, no guard. */
+export const ecsMapping: FieldMapping = {
+  key: "ecs",
+  resolve(field) {
+    return { path: field, accessor: pathAccessor(field) };
+  },
+};
+
+/** Picks the mapping for a rule's logsource. */
+export function mappingFor(logsource: LogSource): FieldMapping {
+  const product = logsource.product?.toLowerCase();
+  if (product === "kubernetes" && logsource.service?.toLowerCase() === "audit") return kubernetesAuditMapping;
+  if (product === "mesh") return meshMapping;
+  return ecsMapping;
+}

@@ -1,0 +1,143 @@
+/**
+ * The YAML shapes of rules, placeholders and overrides, validated with zod. Sigma metadata we do not use
+ * (`author`, `date`, `references`, …) is accepted and ignored; our extension keys are strict.
+ */
+import { z } from "zod";
+import { RuleError } from "./errors.js";
+import { CORRELATION_TYPES, RULE_LEVELS } from "./types.js";
+
+const stringList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : [value]));
+const duration = z.union([z.string(), z.literal(0)]).transform((value) => String(value));
+
+export const conditionSchema = z
+  .object({
+    gt: z.number().optional(),
+    gte: z.number().optional(),
+    lt: z.number().optional(),
+    lte: z.number().optional(),
+    eq: z.number().optional(),
+    neq: z.number().optional(),
+  })
+  .strict()
+  .refine((condition) => Object.values(condition).some((value) => value !== undefined), {
+    message: "a condition needs at least one of gt, gte, lt, lte, eq, neq",
+  });
+
+const common = {
+  title: z.string().min(1),
+  id: z.string().min(1),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, "names are letters, digits, '_', '.' and '-'")
+    .optional(),
+  description: z.string().optional(),
+  status: z.string().optional(),
+  level: z.enum(RULE_LEVELS as [string, ...string[]]).default("medium"),
+  tags: z.array(z.string()).default([]),
+  fields: z.array(z.string()).default([]),
+  falsepositives: stringList.default([]),
+  /** Extension: repository-relative runbook path. */
+  runbook: z.string().optional(),
+};
+
+export const detectionRuleSchema = z
+  .object({
+    ...common,
+    logsource: z
+      .object({
+        product: z.string().optional(),
+        service: z.string().optional(),
+        category: z.string().optional(),
+      })
+      .loose(),
+    detection: z.record(z.string(), z.unknown()).refine((detection) => "condition" in detection, {
+      message: "detection needs a 'condition'",
+    }),
+    /** Extension: fold repeated matches of the same group into one alert. */
+    suppression: z
+      .object({ timespan: duration, "group-by": z.array(z.string()).default([]) })
+      .strict()
+      .optional(),
+  })
+  .loose();
+
+export const correlationRuleSchema = z
+  .object({
+    ...common,
+    correlation: z
+      .object({
+        type: z.enum(CORRELATION_TYPES as [string, ...string[]]),
+        rules: stringList,
+        "group-by": stringList.default([]),
+        timespan: z.string(),
+        condition: z
+          .object({
+            field: z.string().optional(),
+            gt: z.number().optional(),
+            gte: z.number().optional(),
+            lt: z.number().optional(),
+            lte: z.number().optional(),
+            eq: z.number().optional(),
+            neq: z.number().optional(),
+          })
+          .strict()
+          .optional(),
+        generate: z.boolean().default(false),
+        /** Extension (`percentile`): the numeric field. Sigma's `value_count` puts its field in `condition`. */
+        field: z.string().optional(),
+        /** Extension (`failure_ratio`): the rule whose matches are failures. */
+        failures: z.string().optional(),
+        /** Extension (`percentile`): which percentile, (0, 100]. */
+        percentile: z.number().gt(0).lte(100).optional(),
+        /** Extension: minimum events in the window and group before the condition is evaluated. */
+        "min-count": z.number().int().nonnegative().optional(),
+      })
+      .strict(),
+    /** Extension: suppression window (default: the timespan). */
+    suppression: z.object({ timespan: duration }).strict().optional(),
+  })
+  .loose();
+
+export type DetectionRuleYaml = z.infer<typeof detectionRuleSchema>;
+export type CorrelationRuleYaml = z.infer<typeof correlationRuleSchema>;
+
+const placeholderValue = z.union([z.array(z.string()), z.record(z.string(), z.array(z.string()))]);
+export const placeholdersSchema = z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), placeholderValue);
+
+export const ruleOverridesSchema = z
+  .object({
+    placeholders: placeholdersSchema.optional(),
+    rules: z
+      .record(
+        z.string(),
+        z
+          .object({
+            enabled: z.boolean().optional(),
+            level: z.enum(RULE_LEVELS as [string, ...string[]]).optional(),
+            timespan: z.string().optional(),
+            condition: conditionSchema.optional(),
+            minCount: z.number().int().nonnegative().optional(),
+            suppression: duration.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
+
+/** Turns the first zod issue into a `RuleError` naming the file, rule and key. */
+export function zodToRuleError(
+  error: z.ZodError,
+  location: { file?: string; rule?: string; prefix?: string },
+): RuleError {
+  const issue = error.issues[0];
+  const path = issue === undefined ? "" : issue.path.map(String).join(".");
+  const key = [location.prefix, path].filter((part) => part !== undefined && part !== "").join(".");
+  const loc: { file?: string; rule?: string; key?: string } = {};
+  if (location.file !== undefined) loc.file = location.file;
+  if (location.rule !== undefined) loc.rule = location.rule;
+  if (key !== "") loc.key = key;
+  return new RuleError(issue?.message ?? "invalid", loc);
+}

@@ -1,0 +1,185 @@
+/**
+ * The compiled rule model: the seam between the rule engine (`lambdas/core/rules/*`), the transform (which tags
+ * `rule.name` with `RulePack.matchSingleEvent`), the detector (which turns tags and OpenSearch aggregations into
+ * `Detection`s) and the CLI (which evaluates everything in memory with the same rules).
+ *
+ * Stable: fields are only ever added, never renamed or removed.
+ */
+import type { EcsDocument } from "../ecs.js";
+
+/** Sigma levels. `informational` detections are indexed but never paged. */
+export type RuleLevel = "informational" | "low" | "medium" | "high" | "critical";
+export const RULE_LEVELS: readonly RuleLevel[] = ["informational", "low", "medium", "high", "critical"];
+
+/** Sigma `logsource`, as written in the rule. */
+export interface LogSource {
+  readonly product?: string;
+  readonly service?: string;
+  readonly category?: string;
+}
+
+/**
+ * How repeated firings of a rule for the same group are folded into one alert (extension `suppression:` in the
+ * rule YAML, overridable per environment). A firing whose window starts before the latest merged firing's window
+ * start + `ms` is merged into that alert (see `windows.ts` `isSuppressed`, `mergeDetections`).
+ */
+export interface Suppression {
+  /** Milliseconds; 0 disables suppression. Default: the correlation's timespan, 0 for single-event rules. */
+  readonly ms: number;
+  /**
+   * ECS field paths that identify "the same incident" for single-event rules (e.g. user + pod). Correlation
+   * rules always use their own `groupBy`, so this is empty for them.
+   */
+  readonly groupBy: readonly string[];
+}
+
+/** What every compiled rule carries. */
+export interface RuleCommon {
+  /** Sigma `id` (UUID). */
+  readonly id: string;
+  /** Sigma `name`: the stable identifier tests, tags (`rule.name`) and alert routing use. */
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly level: RuleLevel;
+  /** Sigma tags as written, e.g. `attack.t1609`, `attack.execution`. */
+  readonly tags: readonly string[];
+  /** ECS field paths responders need in the alert (after field mapping). */
+  readonly fields: readonly string[];
+  readonly falsepositives: readonly string[];
+  /** Repository-relative runbook path, `docs/runbooks/<name>.md` by default (extension key `runbook:`). */
+  readonly runbook: string;
+  /** Whether a firing becomes an alert (false for the building blocks of correlations, see Sigma `generate`). */
+  readonly generatesAlerts: boolean;
+  readonly suppression: Suppression;
+  /** The file the rule came from (for error messages and the CLI). */
+  readonly source: string;
+}
+
+/** A compiled single-event (Sigma detection) rule. */
+export interface SingleEventRule extends RuleCommon {
+  readonly kind: "single";
+  readonly logsource: LogSource;
+  /** Precompiled matcher: pure, never throws, allocates nothing it can avoid. */
+  matches(doc: EcsDocument): boolean;
+}
+
+/** Correlation types: Sigma's three plus our documented extensions (`docs/rules.md`). */
+export type CorrelationType = "event_count" | "value_count" | "temporal" | "failure_ratio" | "percentile";
+export const CORRELATION_TYPES: readonly CorrelationType[] = [
+  "event_count",
+  "value_count",
+  "temporal",
+  "failure_ratio",
+  "percentile",
+];
+
+/** Sigma correlation `condition`: every present bound must hold (a range is `{gte: 1, lt: 5}`). */
+export interface CorrelationCondition {
+  readonly gt?: number;
+  readonly gte?: number;
+  readonly lt?: number;
+  readonly lte?: number;
+  readonly eq?: number;
+  readonly neq?: number;
+}
+
+/** A compiled Sigma correlation rule. */
+export interface CorrelationRule extends RuleCommon {
+  readonly kind: "correlation";
+  readonly type: CorrelationType;
+  /** Names of the single-event rules whose matches feed the correlation (documents tagged with any of them). */
+  readonly rules: readonly string[];
+  /** ECS field paths; one detection per distinct combination. A document missing one of them is not counted. */
+  readonly groupBy: readonly string[];
+  readonly timespanMs: number;
+  /**
+   * Condition on the correlation's value: the event count (`event_count`), the distinct count of `field`
+   * (`value_count`), the number of distinct referenced rules seen (`temporal`, default `gte: rules.length`), the
+   * failure share in [0, 1] (`failure_ratio`), the percentile of `field` (`percentile`).
+   */
+  readonly condition: CorrelationCondition;
+  /** `value_count`: the field whose distinct values are counted. `percentile`: the numeric field. */
+  readonly field?: string;
+  /** `failure_ratio`: name of the single-event rule whose matches are the failures (a subset of `rules`). */
+  readonly failures?: string;
+  /** `percentile`: which percentile, in (0, 100]. */
+  readonly percentile?: number;
+  /**
+   * `failure_ratio`, `percentile` (and optional elsewhere): minimum number of events in the window and group
+   * before the condition is evaluated. 0 when unset.
+   */
+  readonly minCount: number;
+  /** Sigma `generate`: whether the referenced rules also alert on their own. */
+  readonly generate: boolean;
+}
+
+export type CompiledRule = SingleEventRule | CorrelationRule;
+
+/**
+ * What a rule firing produces; the in-memory evaluator and the detector's OpenSearch queries both produce these,
+ * and the alert builder renders them.
+ */
+export interface Detection {
+  readonly rule: CompiledRule;
+  /** ISO 8601. Correlation: the hopping window `[windowStart, windowEnd)`. Single event: the event's time (twice). */
+  readonly windowStart: string;
+  readonly windowEnd: string;
+  /** Group-by field path → value (stringified). Single-event rules: their suppression `groupBy` fields. */
+  readonly groupBy: Record<string, string>;
+  /** Number of events in the window and group that fed the rule (1 for a single event). */
+  readonly count: number;
+  /** The correlation's value when it is not the count: distinct count, failure share, percentile, rules seen. */
+  readonly value?: number;
+  /** The matched events, in event-time order, at most `DETECTION_EVENT_CAP`. */
+  readonly events: EcsDocument[];
+}
+
+/** How many matched events a detection keeps. */
+export const DETECTION_EVENT_CAP = 20;
+
+/** All rules of a pack, compiled once. */
+export interface RulePack {
+  readonly rules: readonly CompiledRule[];
+  readonly singleEventRules: readonly SingleEventRule[];
+  readonly correlationRules: readonly CorrelationRule[];
+  /** By `name` (also accepts a rule `id`). */
+  get(nameOrId: string): CompiledRule | undefined;
+  /**
+   * Names of every single-event rule the document matches, in pack order, including correlation building blocks
+   * that do not alert on their own (the transform stores them in `rule.name` so correlations can aggregate).
+   */
+  matchSingleEvent(doc: EcsDocument): string[];
+}
+
+/**
+ * Per-environment overrides (`AUDIT_TRAIL_RULE_OVERRIDES`, JSON). Validated by `parseRuleOverrides`; an unknown
+ * rule name or key is an error naming it.
+ *
+ * ```json
+ * { "placeholders": { "trust_domains": ["prod.example.com"],
+ *                     "admin_allowed_identities": { "payments": ["spiffe://prod.example.com/ns/ops/sa/admin"] } },
+ *   "rules": { "mesh_auth_failure_burst": { "condition": { "gte": 5 }, "timespan": "2m", "suppression": "15m" },
+ *              "mesh_latency_p99_high": { "enabled": false } } }
+ * ```
+ */
+export interface RuleOverrides {
+  /** Values for `%name%` placeholders: a list, or (keyed placeholders `%name[field.path]%`) a record of lists. */
+  readonly placeholders?: Readonly<
+    Record<string, readonly string[] | Readonly<Record<string, readonly string[]>>>
+  >;
+  readonly rules?: Readonly<Record<string, RuleOverride>>;
+}
+
+export interface RuleOverride {
+  readonly enabled?: boolean;
+  readonly level?: RuleLevel;
+  /** Sigma duration (`30s`, `5m`, `1h`, `1d`). Correlations only. */
+  readonly timespan?: string;
+  /** Replaces the condition entirely. Correlations only. */
+  readonly condition?: CorrelationCondition;
+  /** Correlations only. */
+  readonly minCount?: number;
+  /** Sigma duration, `0` to disable. */
+  readonly suppression?: string;
+}

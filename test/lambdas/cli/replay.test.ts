@@ -1,0 +1,140 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { command, parseReplayArgs, runReplay, UsageError } from "../../../lambdas/cli/commands/replay.js";
+
+function sink() {
+  const chunks: string[] = [];
+  return { chunks, write: (text: string) => chunks.push(text) > 0, text: () => chunks.join("") };
+}
+
+async function replayArgs(argv: string[]) {
+  const args = parseReplayArgs(argv);
+  if (args === "help") throw new Error("unexpected help");
+  const out = sink();
+  const err = sink();
+  const status = await runReplay(args, out, err);
+  return { status, out: out.text(), err: err.text() };
+}
+
+const INCIDENT_ALERTS = [
+  "k8s_pod_exec",
+  "mesh_auth_failure_burst",
+  "mesh_config_change",
+  "mesh_plaintext_traffic",
+  "mesh_service_discovery_scan",
+];
+
+describe("audit-trail replay", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "replay-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("shows the bundled incident's alerts as NDJSON built by buildAlert", async () => {
+    // Act
+    const { status, out, err } = await replayArgs(["--json", "examples/incident"]);
+    // Assess
+    expect(status).toBe(0);
+    const alerts = out
+      .trim()
+      .split("\n")
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            id: string;
+            "@timestamp": string;
+            rule: { name: string; level: string };
+            group: Record<string, string>;
+            count: number;
+            events: unknown[];
+          },
+      );
+    expect(alerts.map((alert) => alert.rule.name).sort()).toEqual(INCIDENT_ALERTS);
+    for (const alert of alerts) {
+      expect(alert.rule.level).toMatch(/^(low|medium|high|critical|informational)$/);
+      expect(Date.parse(alert["@timestamp"])).not.toBeNaN();
+      expect(alert.count).toBeGreaterThan(0);
+      expect(alert.events.length).toBeGreaterThan(0);
+      expect(alert.id).toMatch(/\S/);
+    }
+    const scan = alerts.find((alert) => alert.rule.name === "mesh_service_discovery_scan");
+    expect(scan?.group).toEqual({
+      "mesh.source.principal": "spiffe://cluster.local/ns/marketing/sa/newsletter",
+    });
+    expect(err).toMatch(/4 file\(s\): \d+ records .* 0 unparseable, 0 too late to correlate/);
+    expect(err).toMatch(/alerts: 5 /);
+  });
+
+  it("prints a table sorted by time with who, runbook and a summary", async () => {
+    const { out } = await replayArgs(["examples/incident"]);
+    const rows = out.split("\n").filter((line) => /^\d{4}-\d\d-\d\d /.test(line));
+    expect(rows.map((row) => row.split(/\s+/)[3])).toEqual([
+      "mesh_config_change",
+      "mesh_plaintext_traffic",
+      "mesh_auth_failure_burst",
+      "mesh_service_discovery_scan",
+      "k8s_pod_exec",
+    ]);
+    expect(out).toMatch(/who: alice \(authenticated as kubernetes-admin\)/);
+    expect(out).toMatch(/runbook: docs\/runbooks\/k8s_pod_exec\.md/);
+    expect(out).toMatch(/alerts: 5 \(/);
+  });
+
+  it("adds rules from --rules directories, honours --overrides, and reports unparseable lines", async () => {
+    // Prepare
+    const rules = join(dir, "extra");
+    await writeFile(
+      join(dir, "overrides.json"),
+      JSON.stringify({ rules: { mesh_service_discovery_scan: { enabled: false } } }),
+    );
+    await mkdir(rules, { recursive: true });
+    await writeFile(
+      join(rules, "probe_seen.yml"),
+      "title: Probe seen\nid: probe-seen\nname: probe_seen\nlevel: low\nlogsource: { product: mesh }\ndetection:\n  sel:\n    user_agent.original|startswith: kube-probe/\n  condition: sel\nsuppression: { timespan: 1h }\n",
+    );
+    const logs = join(dir, "logs.log");
+    const linkerd = await readFile("examples/incident/linkerd-booksapp-json.log", "utf8");
+    await writeFile(logs, `${linkerd.split("\n").slice(0, 40).join("\n")}\nthis is not a log line\n`);
+    // Act
+    const { status, out, err } = await replayArgs([
+      "--json",
+      "--rules",
+      rules,
+      "--overrides",
+      join(dir, "overrides.json"),
+      logs,
+    ]);
+    // Assess
+    expect(status).toBe(0);
+    expect(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { rule: { name: string } }).rule.name),
+    ).toEqual(["probe_seen"]);
+    expect(err).toMatch(/logs\.log:41: /);
+    expect(err).toMatch(/1 unparseable/);
+  });
+
+  it("rejects bad usage with exit status 2", async () => {
+    expect(() => parseReplayArgs([])).toThrowError(UsageError);
+    expect(() => parseReplayArgs(["--bogus", "x"])).toThrowError(/unknown option '--bogus'/);
+    expect(() => parseReplayArgs(["--lateness", "soon", "x"])).toThrowError(/not a duration/);
+    expect(() => parseReplayArgs(["--no-default-rules", "x"])).toThrowError(/needs at least one --rules/);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      expect(await command.run([])).toBe(2);
+      expect(await command.run([join(dir, "missing.log")])).toBe(2);
+      expect(stderr.mock.calls.map((call) => String(call[0])).join("")).toMatch(
+        /missing\.log: no such file or directory/,
+      );
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * Every rule of the default pack (`rules/`) runs its own test events here, so `npm test` fails when a rule stops
+ * firing on its positive events or starts firing on its negative ones.
+ */
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { loadRulePack } from "../../lambdas/core/rules/index.js";
+import { runRuleTests } from "../../lambdas/core/rules/testing.js";
+
+/** The stable names of the issue's table: alert routing and tests depend on them. */
+const DEFAULT_PACK = [
+  "mesh_auth_failure_burst",
+  "mesh_plaintext_traffic",
+  "mesh_admin_path_unexpected_identity",
+  "mesh_bulk_data_access",
+  "mesh_config_change",
+  "mesh_service_discovery_scan",
+  "mesh_unknown_identity",
+  "mesh_error_rate_high",
+  "mesh_latency_p99_high",
+  "k8s_pod_exec",
+  "k8s_api_public_access_failures",
+];
+
+const report = await runRuleTests(["rules"]);
+
+describe("the default rule pack", () => {
+  it("holds exactly the alerting rules of the table", async () => {
+    const pack = await loadRulePack(["rules"]);
+    expect(
+      pack.rules
+        .filter((rule) => rule.generatesAlerts)
+        .map((rule) => rule.name)
+        .sort(),
+    ).toEqual([...DEFAULT_PACK].sort());
+  });
+
+  it("gives every alerting rule a level, ATT&CK tags, fields and an existing runbook", async () => {
+    const pack = await loadRulePack(["rules"]);
+    for (const rule of pack.rules.filter((r) => r.generatesAlerts)) {
+      expect(
+        rule.tags.some((tag) => /^attack\.t\d{4}/.test(tag)),
+        `${rule.name} technique tag`,
+      ).toBe(true);
+      expect(
+        rule.tags.some((tag) => /^attack\.[a-z_]+$/.test(tag)),
+        `${rule.name} tactic tag`,
+      ).toBe(true);
+      expect(rule.fields.length, `${rule.name} fields`).toBeGreaterThan(0);
+      expect(rule.runbook).toBe(`docs/runbooks/${rule.name}.md`);
+      expect(existsSync(rule.runbook), `${rule.runbook} exists`).toBe(true);
+    }
+  });
+
+  it("has tests for every alerting rule", () => {
+    expect(report.untested).toEqual([]);
+    const tested = new Set(report.results.map((result) => result.rule));
+    for (const name of DEFAULT_PACK) expect(tested.has(name), name).toBe(true);
+  });
+
+  for (const result of report.results) {
+    it(`${result.rule}: ${result.expectation === "fires" ? "fires on" : "does not fire on"} ${result.description}`, () => {
+      expect(result.message).toBe("");
+      expect(result.passed).toBe(true);
+    });
+  }
+});
