@@ -1,0 +1,282 @@
+/**
+ * `buildAlert`: the one place a `Detection` becomes an `Alert`. The detector (detections from OpenSearch
+ * aggregations) and `audit-trail replay` (detections from the in-memory evaluator) both call it, so they print
+ * the same alerts.
+ */
+import type { EcsDocument } from "../ecs.js";
+import { DBIP_ATTRIBUTION } from "../geo/index.js";
+import { podExecDetails } from "../rules/k8s.js";
+import type { Detection } from "../rules/types.js";
+import { DETECTION_EVENT_CAP } from "../rules/types.js";
+import { kubernetesObject, kubernetesOperator, type Scalar, sourceIp, valueAt } from "./fields.js";
+import { correlationAlertId, singleEventAlertId } from "./ids.js";
+import { DEFAULT_INDEX_PATTERN_ID, discoverUrl, joinUrl } from "./links.js";
+import type { Alert, AlertContext, AlertDetail } from "./model.js";
+import { severityOf } from "./model.js";
+
+/** A detection that cannot become an alert (a single-event detection without its event, a bad time). */
+export class AlertBuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AlertBuildError";
+  }
+}
+
+const SOURCE_COUNTRY_FIELD = "source.geo.country_iso_code";
+
+/** How far around a single event the Discover link looks. */
+const SINGLE_EVENT_LINK_MARGIN_MS = 60_000;
+
+export function buildAlert(detection: Detection, context: AlertContext): Alert {
+  const { rule } = detection;
+  const windowStartMs = parseTime(detection.windowStart, rule.name, "windowStart");
+  const windowEndMs = parseTime(detection.windowEnd, rule.name, "windowEnd");
+  const events = [...detection.events]
+    .sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]))
+    .slice(0, DETECTION_EVENT_CAP);
+  const first = events[0];
+  if (rule.kind === "single" && first === undefined) {
+    throw new AlertBuildError(`rule ${rule.name}: a single-event detection must carry its event`);
+  }
+  const id =
+    rule.kind === "single"
+      ? singleEventAlertId(rule.name, first as EcsDocument)
+      : correlationAlertId(rule.name, detection.groupBy, detection.windowStart);
+  const severity = severityOf(rule.level);
+  const group = detection.groupBy;
+
+  const ip = group["source.ip"] ?? sourceIp(first);
+  const country = ip === undefined ? undefined : context.geo?.country(ip);
+  const details = deriveDetails(detection, first, ip, country);
+  const fields: Record<string, Scalar> = {};
+  for (const path of rule.fields) {
+    const value = group[path] ?? firstValueIn(events, path);
+    if (value !== undefined) fields[path] = value;
+  }
+  // Enrichment the pipeline does not index: the caller's country, from the GeoIP database.
+  if (
+    country !== undefined &&
+    rule.fields.includes(SOURCE_COUNTRY_FIELD) &&
+    fields[SOURCE_COUNTRY_FIELD] === undefined
+  ) {
+    fields[SOURCE_COUNTRY_FIELD] = country;
+  }
+
+  const links: { runbook?: string; discover?: string } = {};
+  if (context.runbookBaseUrl !== undefined && context.runbookBaseUrl.length > 0) {
+    links.runbook = joinUrl(context.runbookBaseUrl, rule.runbook);
+  }
+  if (context.dashboardsUrl !== undefined && context.dashboardsUrl.length > 0) {
+    const single = rule.kind === "single";
+    const filters: Record<string, string> = { ...group };
+    if (single && first?.event.id !== undefined && Object.keys(group).length === 0)
+      filters["event.id"] = first.event.id;
+    links.discover = discoverUrl({
+      dashboardsUrl: context.dashboardsUrl,
+      indexPatternId: context.indexPatternId ?? DEFAULT_INDEX_PATTERN_ID,
+      ruleNames: single ? [rule.name] : rule.rules,
+      filters,
+      from: new Date(single ? windowStartMs - SINGLE_EVENT_LINK_MARGIN_MS : windowStartMs).toISOString(),
+      to: new Date(single ? windowEndMs + SINGLE_EVENT_LINK_MARGIN_MS : windowEndMs).toISOString(),
+    });
+  }
+
+  const alert: Alert = {
+    id,
+    "@timestamp": new Date(windowStartMs).toISOString(),
+    environment: context.environment,
+    severity,
+    paged: severity !== "informational",
+    rule: {
+      id: rule.id,
+      name: rule.name,
+      title: rule.title,
+      description: rule.description,
+      level: rule.level,
+      type: rule.kind === "single" ? "single" : rule.type,
+      tags: rule.tags,
+      runbook: rule.runbook,
+    },
+    window: { start: new Date(windowStartMs).toISOString(), end: new Date(windowEndMs).toISOString() },
+    group,
+    count: detection.count,
+    ...(detection.value === undefined ? {} : { value: detection.value }),
+    summary: summarize(detection, first, ip, country),
+    fields,
+    details,
+    links,
+    attribution: country === undefined ? [] : [DBIP_ATTRIBUTION],
+    events,
+  };
+  return alert;
+}
+
+function parseTime(iso: string, ruleName: string, key: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) {
+    throw new AlertBuildError(
+      `rule ${ruleName}: detection ${key} is not an ISO 8601 time: ${JSON.stringify(iso)}`,
+    );
+  }
+  return ms;
+}
+
+function firstValueIn(events: readonly EcsDocument[], path: string): Scalar | undefined {
+  for (const event of events) {
+    const value = valueAt(event, path);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+function summarize(
+  detection: Detection,
+  first: EcsDocument | undefined,
+  ip: string | undefined,
+  country: string | undefined,
+): Alert["summary"] {
+  const { rule, groupBy: group } = detection;
+  const audit = first?.kubernetes?.audit;
+  const who =
+    group["mesh.source.principal"] ??
+    group["user.name"] ??
+    kubernetesOperator(audit) ??
+    first?.mesh?.source?.principal ??
+    first?.user?.name ??
+    (ip === undefined ? undefined : `${ip} (no identity)`);
+  const from =
+    ip === undefined ? first?.mesh?.source?.namespace : country === undefined ? ip : `${ip} (${country})`;
+  const spread =
+    rule.kind === "correlation" && rule.type === "value_count" && detection.value !== undefined
+      ? `${detection.value} distinct ${rule.field ?? "values"}`
+      : undefined;
+  const to =
+    spread ??
+    group["mesh.destination.service"] ??
+    group["destination.address"] ??
+    kubernetesObject(audit) ??
+    first?.mesh?.destination?.service ??
+    first?.mesh?.destination?.principal ??
+    httpTarget(first);
+  const what = rule.kind === "single" ? actionOf(first) : correlationSentence(detection);
+  const summary: { what: string; who?: string; from?: string; to?: string } = {
+    what: what === undefined ? rule.title : `${rule.title}: ${what}`,
+  };
+  if (who !== undefined) summary.who = who;
+  if (from !== undefined) summary.from = from;
+  if (to !== undefined) summary.to = to;
+  return summary;
+}
+
+function httpTarget(doc: EcsDocument | undefined): string | undefined {
+  const host = doc?.url?.domain ?? doc?.destination?.address ?? doc?.destination?.ip;
+  const path = doc?.url?.path;
+  if (host === undefined && path === undefined) return undefined;
+  return `${host ?? ""}${path ?? ""}`;
+}
+
+function actionOf(doc: EcsDocument | undefined): string | undefined {
+  const audit = doc?.kubernetes?.audit;
+  if (audit?.verb !== undefined) {
+    const object = kubernetesObject(audit);
+    const code = audit.responseStatus?.code;
+    return [audit.verb, object, code === undefined ? undefined : `-> ${code}`].filter(Boolean).join(" ");
+  }
+  const method = doc?.http?.request?.method;
+  const status = doc?.http?.response?.status_code;
+  if (method !== undefined || status !== undefined) {
+    return [method, doc?.url?.path, status === undefined ? undefined : `-> ${status}`]
+      .filter(Boolean)
+      .join(" ");
+  }
+  return doc?.event.action;
+}
+
+function correlationSentence(detection: Detection): string {
+  const { rule, count, value } = detection;
+  if (rule.kind !== "correlation") return `${count} events`;
+  const span = formatDuration(rule.timespanMs);
+  switch (rule.type) {
+    case "failure_ratio":
+      return `${formatPercent(value)} of ${count} requests failed within ${span}`;
+    case "value_count":
+      return `${value ?? "?"} distinct ${rule.field ?? "values"} in ${count} events within ${span}`;
+    case "percentile":
+      return `p${rule.percentile ?? "?"} ${rule.field ?? "value"} ${formatMeasure(rule.field, value)} over ${count} events within ${span}`;
+    case "temporal":
+      return `${value ?? "?"} of ${rule.rules.length} related rules matched within ${span}`;
+    case "event_count":
+      return `${count} events within ${span}`;
+  }
+}
+
+function deriveDetails(
+  detection: Detection,
+  first: EcsDocument | undefined,
+  ip: string | undefined,
+  country: string | undefined,
+): AlertDetail[] {
+  const details: AlertDetail[] = [];
+  const add = (key: string, label: string, value: Scalar | undefined) => {
+    if (value !== undefined && value !== "") details.push({ key, label, value });
+  };
+  const audit = first?.kubernetes?.audit;
+  if (audit !== undefined) {
+    const ref = audit.objectRef;
+    if (ref?.resource === "pods" && ref.name !== undefined) {
+      add("pod", "Pod", ref.namespace === undefined ? ref.name : `${ref.namespace}/${ref.name}`);
+    }
+    const exec = first === undefined ? {} : podExecDetails(first);
+    add("container", "Container", exec.container ?? first?.kubernetes?.container?.name);
+    add("command", "Command", exec.command);
+    add("operator", "Operator", kubernetesOperator(audit));
+    add("audit_id", "Audit ID", audit.auditID);
+    add("time", "Time", first?.["@timestamp"]);
+  }
+  add("source_ip", "Source IP", ip);
+  add("source_country", "Country", country);
+  const { rule, count, value } = detection;
+  if (rule.kind === "correlation") {
+    add("request_count", "Requests", count);
+    switch (rule.type) {
+      case "failure_ratio":
+        add("failure_rate", "Failure rate", formatPercent(value));
+        break;
+      case "value_count":
+        add("distinct_count", `Distinct ${rule.field ?? "values"}`, value);
+        break;
+      case "percentile":
+        add(
+          "percentile",
+          `p${rule.percentile ?? "?"} ${rule.field ?? ""}`.trim(),
+          formatMeasure(rule.field, value),
+        );
+        break;
+      case "temporal":
+        add("rules_seen", "Related rules seen", value);
+        break;
+      case "event_count":
+        break;
+    }
+  }
+  return details;
+}
+
+function formatPercent(value: number | undefined): string {
+  return value === undefined ? "?" : `${(value * 100).toFixed(1)}%`;
+}
+
+/** ECS `*.duration` fields are nanoseconds. */
+function formatMeasure(field: string | undefined, value: number | undefined): string {
+  if (value === undefined) return "?";
+  if (field?.endsWith("duration")) return `${(value / 1e9).toFixed(2)} s`;
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

@@ -1,0 +1,104 @@
+/**
+ * Validation of OpenSearch response bodies. A response the detector cannot read, or one that only covers part
+ * of the data (shard failures, timeouts), fails the run with a message naming the query and the problem: a
+ * silent partial answer would lose alerts.
+ */
+import { z } from "zod";
+
+export class SearchResponseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SearchResponseError";
+  }
+}
+
+const hitSchema = z.object({
+  _index: z.string(),
+  _id: z.string(),
+  _source: z.record(z.string(), z.unknown()),
+  _seq_no: z.number().int().optional(),
+  _primary_term: z.number().int().optional(),
+});
+
+export type SearchHit = z.infer<typeof hitSchema>;
+
+const hitsSchema = z.object({
+  total: z.object({ value: z.number().int(), relation: z.string() }).optional(),
+  hits: z.array(hitSchema),
+});
+
+const searchResponseSchema = z.object({
+  timed_out: z.boolean().optional(),
+  _shards: z
+    .object({
+      total: z.number().int(),
+      successful: z.number().int(),
+      failed: z.number().int(),
+      failures: z.array(z.unknown()).optional(),
+    })
+    .optional(),
+  hits: hitsSchema,
+  aggregations: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type SearchResponse = z.infer<typeof searchResponseSchema>;
+
+/** Validates a `_search` response and rejects partial results. `purpose` names the query in errors. */
+export function parseSearchResponse(body: unknown, purpose: string): SearchResponse {
+  const parsed = searchResponseSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new SearchResponseError(`${purpose}: unexpected search response: ${z.prettifyError(parsed.error)}`);
+  }
+  const response = parsed.data;
+  if (response.timed_out === true)
+    throw new SearchResponseError(`${purpose}: the search timed out (partial results)`);
+  if (response._shards !== undefined && response._shards.failed > 0) {
+    const reason = JSON.stringify(response._shards.failures?.[0] ?? {}).slice(0, 300);
+    throw new SearchResponseError(
+      `${purpose}: ${response._shards.failed} of ${response._shards.total} shards failed (partial results): ${reason}`,
+    );
+  }
+  return response;
+}
+
+/** Reads an aggregation result with `schema`; errors name the query and the aggregation path. */
+export function parseAggregation<T extends z.ZodType>(
+  value: unknown,
+  schema: T,
+  purpose: string,
+  path: string,
+): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new SearchResponseError(
+      `${purpose}: unexpected aggregation ${path}: ${z.prettifyError(parsed.error)}`,
+    );
+  }
+  return parsed.data;
+}
+
+export const topHitsSchema = z.object({ hits: hitsSchema });
+
+/** A date_histogram bucket with the sub-aggregations the correlation queries add. */
+export const windowBucketSchema = z.object({
+  key: z.number(),
+  doc_count: z.number().int(),
+  distinct: z.object({ value: z.number() }).optional(),
+  failures: z.object({ doc_count: z.number().int() }).optional(),
+  pct: z.object({ values: z.array(z.object({ key: z.number(), value: z.number().nullable() })) }).optional(),
+  rules: z.object({ buckets: z.record(z.string(), z.object({ doc_count: z.number().int() })) }).optional(),
+});
+
+export type WindowBucket = z.infer<typeof windowBucketSchema>;
+
+export const compositeSchema = z.object({
+  after_key: z.record(z.string(), z.unknown()).optional(),
+  buckets: z.array(
+    z.object({
+      key: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+      doc_count: z.number().int(),
+      w0: z.object({ buckets: z.array(windowBucketSchema) }),
+      w1: z.object({ buckets: z.array(windowBucketSchema) }),
+    }),
+  ),
+});

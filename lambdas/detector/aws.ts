@@ -1,0 +1,95 @@
+/**
+ * AWS glue for the detector: SNS publishing by severity, and the watermark in DynamoDB.
+ *
+ * The watermark lives in DynamoDB (not in an OpenSearch document) so that it survives an index being deleted or
+ * restored, stays readable when the domain is degraded (the run then fails and keeps the old watermark), and
+ * advances monotonically under a conditional write even if two runs overlap.
+ */
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import type { SnsAlertMessage } from "../core/alerts/render.js";
+import type { AlertSeverity } from "../core/contracts.js";
+import type { AlertPublisher } from "../core/detection/ports.js";
+
+export function snsPublisher(
+  sns: SNSClient,
+  topicArns: Readonly<Record<AlertSeverity, string>>,
+): AlertPublisher {
+  return {
+    async publish(severity: AlertSeverity, message: SnsAlertMessage): Promise<string> {
+      const attribute = (value: string) => ({ DataType: "String", StringValue: value });
+      const output = await sns.send(
+        new PublishCommand({
+          TopicArn: topicArns[severity],
+          Subject: message.subject,
+          Message: message.message,
+          MessageStructure: message.messageStructure,
+          MessageAttributes: {
+            severity: attribute(message.attributes.severity),
+            rule: attribute(message.attributes.rule),
+            environment: attribute(message.attributes.environment),
+          },
+        }),
+      );
+      if (output.MessageId === undefined) throw new Error(`SNS accepted no message for ${severity}`);
+      return output.MessageId;
+    },
+  };
+}
+
+/** The detector's watermark item: `pk = "detector"`, `sk = "watermark#<environment>"`. */
+export class WatermarkStore {
+  constructor(
+    private readonly dynamodb: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly environment: string,
+  ) {}
+
+  private key() {
+    return { pk: { S: "detector" }, sk: { S: `watermark#${this.environment}` } };
+  }
+
+  /** The `now` of the last complete run, or undefined before the first. */
+  async read(): Promise<number | undefined> {
+    const output = await this.dynamodb.send(
+      new GetItemCommand({ TableName: this.tableName, Key: this.key(), ConsistentRead: true }),
+    );
+    const raw = output.Item?.watermarkMs?.N;
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value)) {
+      throw new Error(
+        `${this.tableName} watermark item holds ${JSON.stringify(raw)}, not epoch milliseconds`,
+      );
+    }
+    return value;
+  }
+
+  /** Moves the watermark forward to `ms` (never back); false when a later run already moved it further. */
+  async advance(ms: number, runId: string): Promise<boolean> {
+    try {
+      await this.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(),
+          UpdateExpression: "SET watermarkMs = :ms, updatedAt = :at, runId = :run",
+          ConditionExpression: "attribute_not_exists(watermarkMs) OR watermarkMs < :ms",
+          ExpressionAttributeValues: {
+            ":ms": { N: String(ms) },
+            ":at": { S: new Date(ms).toISOString() },
+            ":run": { S: runId },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The detector's middy chain and its production dependencies (`handler.ts` is the entry point that builds them
+ * at cold start).
+ *
+ * Detector: runs every minute (EventBridge schedule). Reads the watermark, runs the detection (outbox retries,
+ * single-event matches, correlation windows, suppression, create-only alerts published to SNS by severity), and
+ * advances the watermark only when the run was complete, so an incomplete run's windows are evaluated again.
+ *
+ * An incomplete run fails the invocation (after its metrics are flushed) so the function's error alarm fires;
+ * a retried invocation never pages twice (deterministic alert ids, create-only writes, outbox claims).
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { Tracer } from "@aws-lambda-powertools/tracer";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import middy from "@middy/core";
+import { Client } from "@opensearch-project/opensearch";
+import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
+import type { Context, ScheduledEvent } from "aws-lambda";
+import type { AlertContext } from "../core/alerts/model.js";
+import type { SearchClient } from "../core/detection/ports.js";
+import { DETECTION_DEFAULTS, type DetectionReport, runDetection } from "../core/detection/run.js";
+import { GeoIpDatabase } from "../core/geo/index.js";
+import { loadRulePack } from "../core/rules/load.js";
+import type { RulePack } from "../core/rules/types.js";
+import { snsPublisher, WatermarkStore } from "./aws.js";
+import { type DetectorConfig, loadDetectorConfig } from "./config.js";
+import { transportSearchClient } from "./opensearch.js";
+
+export interface DetectorDependencies {
+  readonly config: DetectorConfig;
+  readonly pack: RulePack;
+  readonly search: SearchClient;
+  readonly sns: SNSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly alertContext: AlertContext;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly tracer: Tracer;
+  /** @default Date.now */
+  readonly clock?: () => number;
+}
+
+export interface DetectorResult {
+  readonly complete: boolean;
+  readonly from: string;
+  readonly to: string;
+  readonly firings: number;
+  readonly published: number;
+  readonly pending: number;
+}
+
+export class DetectorRunIncompleteError extends Error {
+  override readonly name = "DetectorRunIncompleteError";
+}
+
+export function buildHandler(deps: DetectorDependencies) {
+  const { config, logger, metrics, tracer } = deps;
+  const clock = deps.clock ?? Date.now;
+  const watermarks = new WatermarkStore(deps.dynamodb, config.stateTableName, config.environmentName);
+  const publisher = snsPublisher(deps.sns, config.topicArns);
+
+  return middy<ScheduledEvent, DetectorResult>()
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .handler(async (_event: ScheduledEvent, context: Context) => {
+      const nowMs = clock();
+      const watermarkMs = await watermarks.read();
+      const report = await runDetection(
+        { search: deps.search, publisher, logger, pack: deps.pack, alertContext: deps.alertContext },
+        { nowMs, watermarkMs, runId: context.awsRequestId, clock, leaseMs: leaseFor(context) },
+      );
+      recordMetrics(metrics, report, nowMs, watermarkMs);
+      const result: DetectorResult = {
+        complete: report.complete,
+        from: new Date(report.range.fromMs).toISOString(),
+        to: new Date(report.range.toMs).toISOString(),
+        firings: report.firings,
+        published: report.delivered.published + report.retried.published,
+        pending: report.delivered.publish_failed + report.retried.publish_failed,
+      };
+      logger.info("detection run", { ...result, report: { ...report, range: undefined } });
+      if (!report.complete) {
+        throw new DetectorRunIncompleteError(
+          `detection run incomplete (rules failed: ${report.failedRules.join(", ") || "none"}; alerts not written: ${report.delivered.persist_failed}); the watermark stays at ${watermarkMs === undefined ? "unset" : new Date(watermarkMs).toISOString()}`,
+        );
+      }
+      await watermarks.advance(nowMs, context.awsRequestId);
+      return result;
+    });
+}
+
+/** A claim outlives this invocation (its remaining time plus a minute), so a live run never loses it. */
+export function leaseFor(context: Pick<Context, "getRemainingTimeInMillis">): number {
+  const remaining =
+    typeof context.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : 0;
+  return Math.max(remaining + 60_000, DETECTION_DEFAULTS.leaseMs);
+}
+
+function recordMetrics(
+  metrics: Metrics,
+  report: DetectionReport,
+  nowMs: number,
+  watermarkMs: number | undefined,
+) {
+  const both = (outcome: keyof DetectionReport["delivered"]) =>
+    report.delivered[outcome] + report.retried[outcome];
+  metrics.addMetric("Firings", MetricUnit.Count, report.firings);
+  metrics.addMetric("FiringsSuppressed", MetricUnit.Count, report.suppressed);
+  metrics.addMetric("AlertsExtended", MetricUnit.Count, report.extended);
+  metrics.addMetric("AlertsPublished", MetricUnit.Count, both("published"));
+  metrics.addMetric("AlertsDuplicate", MetricUnit.Count, report.delivered.duplicate);
+  metrics.addMetric("AlertsNotPaged", MetricUnit.Count, report.delivered.not_paged);
+  metrics.addMetric("AlertsPublishFailed", MetricUnit.Count, both("publish_failed"));
+  metrics.addMetric("AlertsPersistFailed", MetricUnit.Count, both("persist_failed"));
+  metrics.addMetric("AlertsMarkFailed", MetricUnit.Count, both("mark_failed"));
+  metrics.addMetric(
+    "AlertsRetried",
+    MetricUnit.Count,
+    Object.values(report.retried).reduce((a, b) => a + b, 0),
+  );
+  metrics.addMetric("RulesFailed", MetricUnit.Count, report.failedRules.length);
+  metrics.addMetric("RulesTruncated", MetricUnit.Count, report.truncatedRules.length);
+  if (watermarkMs !== undefined) {
+    metrics.addMetric("WatermarkLag", MetricUnit.Seconds, Math.max(0, (nowMs - watermarkMs) / 1000));
+  }
+}
+
+/** The production dependencies, built once per cold start; a bad environment or rule pack fails it loudly. */
+export async function defaultDependencies(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<DetectorDependencies> {
+  const config = loadDetectorConfig(env);
+  const tracer = new Tracer({ serviceName: "detector" });
+  const client = new Client({
+    ...AwsSigv4Signer({ region: config.region, service: "es", getCredentials: defaultProvider() }),
+    node: `https://${config.domainEndpoint}`,
+    requestTimeout: 20_000,
+    maxRetries: 2,
+  });
+  const geo = GeoIpDatabase.load(config.geoIpDir);
+  return {
+    config,
+    pack: await loadRulePack([config.rulesDir], config.ruleOverrides),
+    search: transportSearchClient(client),
+    sns: tracer.captureAWSv3Client(new SNSClient({})),
+    dynamodb: tracer.captureAWSv3Client(new DynamoDBClient({})),
+    alertContext: {
+      environment: config.environmentName,
+      geo,
+      ...(config.dashboardsUrl === undefined ? {} : { dashboardsUrl: config.dashboardsUrl }),
+      ...(config.runbookBaseUrl === undefined ? {} : { runbookBaseUrl: config.runbookBaseUrl }),
+    },
+    logger: new Logger({ serviceName: "detector" }),
+    metrics: new Metrics({ namespace: "MeshAuditTrail", serviceName: "detector" }),
+    tracer,
+  };
+}

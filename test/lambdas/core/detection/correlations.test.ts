@@ -1,0 +1,167 @@
+import { describe, expect, it } from "vitest";
+import { bucketValue, evaluateCorrelation } from "../../../../lambdas/core/detection/correlations.js";
+import type { SearchClient } from "../../../../lambdas/core/detection/ports.js";
+import { SearchResponseError } from "../../../../lambdas/core/detection/responses.js";
+import { correlationRule, publicAccessRule } from "../alerts/factories.js";
+import { fixture } from "./scenario.js";
+
+const at = (iso: string) => Date.parse(iso);
+
+/** A search client replaying `responses` in order and recording the request bodies. */
+function replaying(...responses: unknown[]): SearchClient & { bodies: Record<string, unknown>[] } {
+  const bodies: Record<string, unknown>[] = [];
+  return {
+    bodies,
+    search: async ({ body }) => {
+      bodies.push(body);
+      const next = responses.shift();
+      if (next === undefined) throw new Error("no more recorded responses");
+      return next;
+    },
+    get: async () => undefined,
+    write: async () => ({ outcome: "conflict" }),
+  };
+}
+
+const windows = {
+  firstStartMs: at("2025-03-04T10:00:30Z"),
+  lastStartMs: at("2025-03-04T10:17:00Z"),
+  eventsFromMs: at("2025-03-04T10:00:30Z"),
+  eventsToMs: at("2025-03-04T10:17:00Z"),
+};
+
+const shards = { total: 3, successful: 3, skipped: 0, failed: 0 };
+const aggregationResponse = (aggregations: unknown) => ({
+  took: 5,
+  timed_out: false,
+  _shards: shards,
+  hits: { total: { value: 0, relation: "eq" }, max_score: null, hits: [] },
+  aggregations,
+});
+
+describe("evaluateCorrelation", () => {
+  it("turns window buckets whose condition holds into detections, per group", async () => {
+    // Prepare
+    const client = replaying(fixture("auth-failure-burst.composite.json"));
+    // Act
+    const detections = await evaluateCorrelation(client, "audit-*", correlationRule(), windows, 500);
+    // Assess
+    expect(
+      detections.map(({ rule, events, ...rest }) => ({ rule: rule.name, events: events.length, ...rest })),
+    ).toEqual([
+      {
+        rule: "mesh_auth_failure_burst",
+        events: 0,
+        windowStart: "2025-03-04T10:03:00.000Z",
+        windowEnd: "2025-03-04T10:04:00.000Z",
+        groupBy: { "mesh.source.principal": "spiffe://cluster.local/ns/web/sa/frontend" },
+        count: 4,
+      },
+      {
+        rule: "mesh_auth_failure_burst",
+        events: 0,
+        windowStart: "2025-03-04T10:03:30.000Z",
+        windowEnd: "2025-03-04T10:04:30.000Z",
+        groupBy: { "mesh.source.principal": "spiffe://cluster.local/ns/web/sa/frontend" },
+        count: 3,
+      },
+    ]);
+  });
+
+  it("ignores buckets outside the evaluated windows (they hold only part of their window)", async () => {
+    const client = replaying(fixture("auth-failure-burst.composite.json"));
+    const narrow = { ...windows, firstStartMs: at("2025-03-04T10:03:30Z") };
+    const detections = await evaluateCorrelation(client, "audit-*", correlationRule(), narrow, 500);
+    expect(detections.map((detection) => detection.windowStart)).toEqual(["2025-03-04T10:03:30.000Z"]);
+  });
+
+  it("follows composite pages with after_key and stringifies numeric group values", async () => {
+    // Prepare
+    const rule = correlationRule({ groupBy: ["destination.port"], condition: { gte: 1 } });
+    const page = (port: number, afterKey: boolean) =>
+      aggregationResponse({
+        groups: {
+          ...(afterKey ? { after_key: { g0: port } } : {}),
+          buckets: [
+            {
+              key: { g0: port },
+              doc_count: 1,
+              w0: { buckets: [{ key: at("2025-03-04T10:05:00Z"), key_as_string: "x", doc_count: 1 }] },
+              w1: { buckets: [] },
+            },
+          ],
+        },
+      });
+    const client = replaying(page(8080, true), page(9090, false));
+    // Act
+    const detections = await evaluateCorrelation(client, "audit-*", rule, windows, 1);
+    // Assess
+    expect(detections.map((detection) => detection.groupBy)).toEqual([
+      { "destination.port": "8080" },
+      { "destination.port": "9090" },
+    ]);
+    const second = client.bodies[1] as { aggs: { groups: { composite: { after: unknown } } } };
+    expect(second.aggs.groups.composite.after).toEqual({ g0: 8080 });
+  });
+
+  it("reads the failure share, requiring the minimum volume", () => {
+    const rule = publicAccessRule();
+    expect(bucketValue(rule, { key: 0, doc_count: 40, failures: { doc_count: 30 } })).toBe(0.75);
+    expect(bucketValue(rule, { key: 0, doc_count: 40, failures: { doc_count: 20 } })).toBeUndefined();
+    expect(bucketValue(rule, { key: 0, doc_count: 9, failures: { doc_count: 9 } })).toBeUndefined();
+  });
+
+  it("reads distinct counts, percentiles and the related rules seen", () => {
+    const scan = correlationRule({
+      type: "value_count",
+      field: "mesh.destination.service",
+      condition: { gt: 10 },
+    });
+    expect(bucketValue(scan, { key: 0, doc_count: 30, distinct: { value: 11 } })).toBe(11);
+    expect(bucketValue(scan, { key: 0, doc_count: 30, distinct: { value: 10 } })).toBeUndefined();
+    const p99 = correlationRule({
+      type: "percentile",
+      field: "event.duration",
+      percentile: 99,
+      condition: { gt: 5e9 },
+    });
+    expect(bucketValue(p99, { key: 0, doc_count: 50, pct: { values: [{ key: 99, value: 7.5e9 }] } })).toBe(
+      7.5e9,
+    );
+    expect(
+      bucketValue(p99, { key: 0, doc_count: 50, pct: { values: [{ key: 99, value: null }] } }),
+    ).toBeUndefined();
+    const chain = correlationRule({ type: "temporal", rules: ["a", "b", "c"], condition: { gte: 3 } });
+    const seen = (c: number) => ({ a: { doc_count: 2 }, b: { doc_count: 1 }, c: { doc_count: c } });
+    expect(bucketValue(chain, { key: 0, doc_count: 4, rules: { buckets: seen(1) } })).toBe(3);
+    expect(bucketValue(chain, { key: 0, doc_count: 3, rules: { buckets: seen(0) } })).toBeUndefined();
+  });
+
+  it("fails, naming the rule, on partial results", async () => {
+    const partial = {
+      ...aggregationResponse({}),
+      _shards: {
+        total: 3,
+        successful: 2,
+        skipped: 0,
+        failed: 1,
+        failures: [{ shard: 1, reason: { type: "node_disconnected" } }],
+      },
+    };
+    const client = replaying(partial);
+    await expect(
+      evaluateCorrelation(client, "audit-*", correlationRule(), windows, 500),
+    ).rejects.toThrowError(/correlation mesh_auth_failure_burst: 1 of 3 shards failed \(partial results\)/);
+  });
+
+  it("fails, naming the rule and aggregation, on a response it cannot read", async () => {
+    const client = replaying(
+      aggregationResponse({ groups: { buckets: [{ key: { g0: "x" }, doc_count: 1 }] } }),
+    );
+    const failure = evaluateCorrelation(client, "audit-*", correlationRule(), windows, 500);
+    await expect(failure).rejects.toThrowError(SearchResponseError);
+    await expect(
+      evaluateCorrelation(replaying(aggregationResponse({})), "audit-*", correlationRule(), windows, 500),
+    ).rejects.toThrowError(/correlation mesh_auth_failure_burst: unexpected aggregation groups/);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * A fake OpenSearch for detection tests: the alerts index is a real in-memory document store with OpenSearch's
+ * `op_type=create`, `if_seq_no`/`if_primary_term` and `_seq_no` semantics and the two alert queries the detector
+ * sends; searches on the audit indices are answered from recorded responses (JSON fixtures in the real shape).
+ * Failures can be injected per operation.
+ */
+import type {
+  SearchClient,
+  StoredDocument,
+  WriteRequest,
+  WriteResult,
+} from "../../../../lambdas/core/detection/ports.js";
+
+export type AuditResponder = (body: Record<string, unknown>) => unknown;
+
+interface Stored {
+  source: Record<string, unknown>;
+  seqNo: number;
+  primaryTerm: number;
+}
+
+export class OpenSearchUnavailable extends Error {
+  constructor(operation: string) {
+    super(`ConnectionError: ${operation}: connect ECONNREFUSED`);
+    this.name = "ConnectionError";
+  }
+}
+
+export class FakeOpenSearch implements SearchClient {
+  readonly documents = new Map<string, Stored>();
+  readonly searches: { index: string; body: Record<string, unknown> }[] = [];
+  readonly writes: WriteRequest[] = [];
+  private seqNo = 0;
+  /** Return true to make the matching call fail with a connection error. */
+  failWrite: (request: WriteRequest) => boolean = () => false;
+  failSearch: (index: string, body: Record<string, unknown>) => boolean = () => false;
+  failGet = false;
+
+  constructor(
+    private readonly alertsIndex: string,
+    private readonly audit: AuditResponder,
+  ) {}
+
+  async search(request: { index: string; body: Record<string, unknown> }): Promise<unknown> {
+    this.searches.push(request);
+    await Promise.resolve();
+    if (this.failSearch(request.index, request.body)) throw new OpenSearchUnavailable("search");
+    if (request.index !== this.alertsIndex) return this.audit(request.body);
+    const query = JSON.stringify(request.body.query);
+    const hits = [...this.documents.entries()]
+      .filter(([, doc]) =>
+        query.includes("outbox.status") ? isRetryable(doc.source, query) : isRecent(doc.source, request.body),
+      )
+      .map(([id, doc]) => ({
+        _index: this.alertsIndex,
+        _id: id,
+        _score: null,
+        _seq_no: doc.seqNo,
+        _primary_term: doc.primaryTerm,
+        _source: structuredClone(doc.source),
+      }));
+    return {
+      took: 1,
+      timed_out: false,
+      _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
+      hits: { total: { value: hits.length, relation: "eq" }, max_score: null, hits },
+    };
+  }
+
+  async get(request: { index: string; id: string }): Promise<StoredDocument | undefined> {
+    await Promise.resolve();
+    if (this.failGet) throw new OpenSearchUnavailable("get");
+    const doc = this.documents.get(request.id);
+    return doc === undefined
+      ? undefined
+      : {
+          id: request.id,
+          source: structuredClone(doc.source),
+          seqNo: doc.seqNo,
+          primaryTerm: doc.primaryTerm,
+        };
+  }
+
+  async write(request: WriteRequest): Promise<WriteResult> {
+    this.writes.push(request);
+    await Promise.resolve();
+    if (this.failWrite(request)) throw new OpenSearchUnavailable("index");
+    const current = this.documents.get(request.id);
+    if (request.create === true && current !== undefined) return { outcome: "conflict" };
+    if (request.ifSeqNo !== undefined) {
+      if (
+        current === undefined ||
+        current.seqNo !== request.ifSeqNo ||
+        current.primaryTerm !== request.ifPrimaryTerm
+      ) {
+        return { outcome: "conflict" };
+      }
+    }
+    this.seqNo++;
+    this.documents.set(request.id, {
+      source: JSON.parse(JSON.stringify(request.document)) as Record<string, unknown>,
+      seqNo: this.seqNo,
+      primaryTerm: 1,
+    });
+    return { outcome: "written", seqNo: this.seqNo, primaryTerm: 1 };
+  }
+
+  /** The stored alert documents' outbox status by id. */
+  statuses(): Record<string, string> {
+    return Object.fromEntries(
+      [...this.documents.entries()].map(([id, doc]) => [
+        id,
+        (doc.source.outbox as { status: string }).status,
+      ]),
+    );
+  }
+}
+
+function isRetryable(source: Record<string, unknown>, query: string): boolean {
+  const outbox = source.outbox as { status: string; leaseUntil?: string };
+  if (outbox.status === "pending") return true;
+  if (outbox.status !== "publishing" || outbox.leaseUntil === undefined) return false;
+  const match = /"lt":"([^"]+)"/.exec(query);
+  return match !== null && outbox.leaseUntil < (match[1] as string);
+}
+
+function isRecent(source: Record<string, unknown>, body: Record<string, unknown>): boolean {
+  const text = JSON.stringify(body.query);
+  const names = /"terms":\{"rule\.name":(\[[^\]]*\])/.exec(text);
+  const since = /"gte":"([^"]+)"/.exec(text);
+  const rule = (source.rule as { name: string }).name;
+  const end = (source.window as { end: string }).end;
+  return (
+    names !== null &&
+    (JSON.parse(names[1] as string) as string[]).includes(rule) &&
+    since !== null &&
+    end >= (since[1] as string)
+  );
+}

@@ -1,0 +1,265 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  correlationQuery,
+  evaluationRange,
+  firesOnOpenWindows,
+  singleEventQuery,
+  windowEventsQuery,
+  windowRange,
+} from "../../../../lambdas/core/detection/queries.js";
+import { windowStartsContaining } from "../../../../lambdas/core/rules/windows.js";
+import { correlationRule, publicAccessRule, singleRule } from "../alerts/factories.js";
+
+const MINUTE = 60_000;
+const at = (iso: string) => Date.parse(iso);
+
+describe("evaluationRange", () => {
+  it("looks back from the watermark so late records and missed runs are covered", () => {
+    // Prepare / Act
+    const range = evaluationRange({
+      nowMs: at("2025-03-04T10:17:00Z"),
+      watermarkMs: at("2025-03-04T10:10:00Z"),
+      lookbackMs: 15 * MINUTE,
+      maxCatchUpMs: 24 * 60 * MINUTE,
+    });
+    // Assess
+    expect(range).toEqual({
+      fromMs: at("2025-03-04T09:55:00Z"),
+      toMs: at("2025-03-04T10:17:00Z"),
+      catchUpTruncated: false,
+    });
+  });
+
+  it("starts a first run one lookback before now", () => {
+    const range = evaluationRange({
+      nowMs: 10 * MINUTE * 100,
+      watermarkMs: undefined,
+      lookbackMs: 15 * MINUTE,
+      maxCatchUpMs: 60 * MINUTE,
+    });
+    expect(range.fromMs).toBe(1000 * MINUTE - 15 * MINUTE);
+  });
+
+  it("caps catch-up after a long outage and says so", () => {
+    const range = evaluationRange({
+      nowMs: at("2025-03-04T10:00:00Z"),
+      watermarkMs: at("2025-03-01T10:00:00Z"),
+      lookbackMs: 15 * MINUTE,
+      maxCatchUpMs: 24 * 60 * MINUTE,
+    });
+    expect(range.fromMs).toBe(at("2025-03-03T10:00:00Z"));
+    expect(range.catchUpTruncated).toBe(true);
+  });
+
+  it("ignores a watermark in the future (clock skew)", () => {
+    const range = evaluationRange({
+      nowMs: 100 * MINUTE,
+      watermarkMs: 200 * MINUTE,
+      lookbackMs: 15 * MINUTE,
+      maxCatchUpMs: 60 * MINUTE,
+    });
+    expect(range.fromMs).toBe(85 * MINUTE);
+  });
+});
+
+describe("windowRange", () => {
+  const range = {
+    fromMs: at("2025-03-04T10:01:00Z"),
+    toMs: at("2025-03-04T10:17:10Z"),
+    catchUpTruncated: false,
+  };
+
+  it("evaluates open windows of counting rules, so they page as soon as the threshold is crossed", () => {
+    const windows = windowRange(correlationRule(), range);
+    expect(firesOnOpenWindows(correlationRule())).toBe(true);
+    expect(windows).toEqual({
+      firstStartMs: at("2025-03-04T10:00:30Z"),
+      lastStartMs: at("2025-03-04T10:17:00Z"),
+      eventsFromMs: at("2025-03-04T10:00:30Z"),
+      eventsToMs: at("2025-03-04T10:17:10Z"),
+    });
+  });
+
+  it("evaluates ratio rules only on closed windows, whose value is final", () => {
+    const rule = publicAccessRule();
+    const windows = windowRange(rule, range);
+    expect(firesOnOpenWindows(rule)).toBe(false);
+    expect(windows?.firstStartMs).toBe(at("2025-03-04T09:57:30Z"));
+    expect(windows?.lastStartMs).toBe(at("2025-03-04T10:10:00Z"));
+    expect(windows?.eventsToMs).toBe(at("2025-03-04T10:14:59.999Z"));
+  });
+
+  it("treats upper-bounded counts as non-monotone", () => {
+    expect(firesOnOpenWindows(correlationRule({ condition: { gte: 1, lt: 5 } }))).toBe(false);
+  });
+
+  it("covers every window that ends after the range start and has started by its end (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3600 }).map((s) => s * 2000),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.integer({ min: 1, max: 4 * 3600_000 }),
+        (timespanMs, fromMs, spanMs) => {
+          const rule = correlationRule({ timespanMs });
+          const windows = windowRange(rule, { fromMs, toMs: fromMs + spanMs, catchUpTruncated: false });
+          const hop = timespanMs / 2;
+          if (windows === undefined) return;
+          expect(Math.abs(windows.firstStartMs % hop)).toBe(0);
+          expect(windows.firstStartMs + timespanMs).toBeGreaterThan(fromMs);
+          expect(windows.firstStartMs - hop + timespanMs).toBeLessThanOrEqual(fromMs);
+          expect(windows.lastStartMs).toBeLessThanOrEqual(fromMs + spanMs);
+          expect(windows.lastStartMs + hop).toBeGreaterThan(fromMs + spanMs);
+        },
+      ),
+    );
+  });
+});
+
+/** How OpenSearch keys a fixed-interval date_histogram bucket: `floor((t - offset) / interval) * interval + offset`. */
+const histogramKey = (t: number, interval: number, offset: number) =>
+  Math.floor((t - offset) / interval) * interval + offset;
+
+describe("correlationQuery", () => {
+  it("aggregates by group with two hopping-window histograms over tagged documents", () => {
+    // Prepare
+    const rule = correlationRule();
+    const windows = {
+      firstStartMs: 1000 * MINUTE,
+      lastStartMs: 1010 * MINUTE,
+      eventsFromMs: 1000 * MINUTE,
+      eventsToMs: 1010 * MINUTE + 5,
+    };
+    // Act
+    const body = correlationQuery(rule, windows, 500, { g0: "spiffe://a" });
+    // Assess
+    expect(body).toEqual({
+      size: 0,
+      track_total_hits: false,
+      query: {
+        bool: {
+          filter: [
+            { term: { "rule.name": "mesh_auth_failure" } },
+            {
+              range: { "@timestamp": { gte: 1000 * MINUTE, lte: 1010 * MINUTE + 5, format: "epoch_millis" } },
+            },
+          ],
+        },
+      },
+      aggs: {
+        groups: {
+          composite: {
+            size: 500,
+            sources: [{ g0: { terms: { field: "mesh.source.principal" } } }],
+            after: { g0: "spiffe://a" },
+          },
+          aggs: {
+            w0: { date_histogram: { field: "@timestamp", fixed_interval: "60000ms", min_doc_count: 1 } },
+            w1: {
+              date_histogram: {
+                field: "@timestamp",
+                fixed_interval: "60000ms",
+                offset: "+30000ms",
+                min_doc_count: 1,
+              },
+            },
+          },
+        },
+      },
+    });
+  });
+
+  it("builds the two histograms so their buckets are exactly the team's two windows of each event (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3600 }).map((s) => s * 2000),
+        fc.integer({ min: 0, max: 2 ** 41 }),
+        (timespanMs, t) => {
+          const body = correlationQuery(
+            correlationRule({ timespanMs }),
+            { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 },
+            1,
+          );
+          type Histogram = { date_histogram: { fixed_interval: string; offset?: string } };
+          const aggs = (body.aggs as { groups: { aggs: Record<string, Histogram> } }).groups.aggs;
+          const interval = Number.parseInt(aggs.w0?.date_histogram.fixed_interval ?? "", 10);
+          const offset = Number.parseInt(aggs.w1?.date_histogram.offset ?? "", 10);
+          const keys = [histogramKey(t, interval, 0), histogramKey(t, interval, offset)].sort(
+            (a, b) => a - b,
+          );
+          expect(keys).toEqual(windowStartsContaining(t, timespanMs));
+        },
+      ),
+    );
+  });
+
+  it("adds the value aggregation each correlation type needs", () => {
+    const windows = { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 };
+    const sub = (rule: ReturnType<typeof correlationRule>) =>
+      (correlationQuery(rule, windows, 10).aggs as { groups: { aggs: Record<string, { aggs?: unknown }> } })
+        .groups.aggs.w0?.aggs;
+    expect(sub(correlationRule({ type: "value_count", field: "mesh.destination.service" }))).toEqual({
+      distinct: { cardinality: { field: "mesh.destination.service", precision_threshold: 40000 } },
+    });
+    expect(sub(publicAccessRule())).toEqual({
+      failures: { filter: { term: { "rule.name": "k8s_api_public_request_failed" } } },
+    });
+    expect(sub(correlationRule({ type: "percentile", field: "event.duration", percentile: 99 }))).toEqual({
+      pct: { percentiles: { field: "event.duration", percents: [99], keyed: false } },
+    });
+    expect(sub(correlationRule({ type: "temporal", rules: ["a", "b"] }))).toEqual({
+      rules: {
+        filters: { filters: { a: { term: { "rule.name": "a" } }, b: { term: { "rule.name": "b" } } } },
+      },
+    });
+  });
+
+  it("puts the histograms at the top when the rule has no group-by", () => {
+    const body = correlationQuery(
+      correlationRule({ groupBy: [] }),
+      { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 },
+      10,
+    );
+    expect(Object.keys(body.aggs)).toEqual(["w0", "w1"]);
+  });
+
+  it("rejects a value_count rule without a field, naming the rule", () => {
+    const windows = { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 };
+    expect(() => correlationQuery(correlationRule({ type: "value_count" }), windows, 10)).toThrowError(
+      "rule mesh_auth_failure_burst: value_count needs 'field'",
+    );
+  });
+});
+
+describe("event queries", () => {
+  it("reads single-event matches oldest first within the range", () => {
+    const body = singleEventQuery(singleRule(), { fromMs: 1, toMs: 2, catchUpTruncated: false }, 1000);
+    expect(body).toMatchObject({
+      size: 1000,
+      sort: [{ "@timestamp": { order: "asc" } }],
+      query: {
+        bool: {
+          filter: [
+            { term: { "rule.name": "k8s_pod_exec" } },
+            { range: { "@timestamp": { gte: 1, lte: 2 } } },
+          ],
+        },
+      },
+    });
+  });
+
+  it("fetches a window's first events for its group, end excluded", () => {
+    const body = windowEventsQuery(
+      correlationRule(),
+      { "mesh.source.principal": "spiffe://a" },
+      1000,
+      61_000,
+    );
+    expect(body.query.bool.filter).toEqual([
+      { term: { "rule.name": "mesh_auth_failure" } },
+      { range: { "@timestamp": { gte: 1000, lte: 60_999, format: "epoch_millis" } } },
+      { term: { "mesh.source.principal": "spiffe://a" } },
+    ]);
+    expect(body.size).toBe(20);
+  });
+});

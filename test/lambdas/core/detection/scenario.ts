@@ -1,0 +1,124 @@
+/**
+ * A detection scenario: a small rule pack (k8s_pod_exec, mesh_auth_failure_burst), the fake OpenSearch answering
+ * audit searches from the recorded fixtures, and a recording SNS publisher with injectable failures.
+ */
+import { readFileSync } from "node:fs";
+import type { SnsAlertMessage } from "../../../../lambdas/core/alerts/render.js";
+import type { AlertSeverity } from "../../../../lambdas/core/contracts.js";
+import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
+import type { AlertPublisher, DetectionLogger } from "../../../../lambdas/core/detection/ports.js";
+import {
+  type DetectionReport,
+  type DetectionRunOptions,
+  runDetection,
+} from "../../../../lambdas/core/detection/run.js";
+import type {
+  CompiledRule,
+  CorrelationRule,
+  RulePack,
+  SingleEventRule,
+} from "../../../../lambdas/core/rules/types.js";
+import { correlationRule, singleRule } from "../alerts/factories.js";
+import { FakeOpenSearch } from "./fake-opensearch.js";
+
+export function fixture(name: string): unknown {
+  return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8"));
+}
+
+export const EMPTY_SEARCH = {
+  took: 1,
+  timed_out: false,
+  _shards: { total: 3, successful: 3, skipped: 0, failed: 0 },
+  hits: { total: { value: 0, relation: "eq" }, max_score: null, hits: [] },
+};
+
+export function packOf(rules: readonly CompiledRule[]): RulePack {
+  const singles = rules.filter((rule): rule is SingleEventRule => rule.kind === "single");
+  return {
+    rules,
+    singleEventRules: singles,
+    correlationRules: rules.filter((rule): rule is CorrelationRule => rule.kind === "correlation"),
+    get: (name) => rules.find((rule) => rule.name === name || rule.id === name),
+    matchSingleEvent: (doc) => singles.filter((rule) => rule.matches(doc)).map((rule) => rule.name),
+  };
+}
+
+/** Answers the audit searches of the scenario's rules from the fixtures. */
+export function recordedAudit(body: Record<string, unknown>): unknown {
+  const text = JSON.stringify(body);
+  if (body.aggs !== undefined && text.includes('"mesh_auth_failure"'))
+    return fixture("auth-failure-burst.composite.json");
+  if (text.includes('"mesh.source.principal":"spiffe://cluster.local/ns/web/sa/frontend"')) {
+    return fixture("auth-failure-burst.events.json");
+  }
+  if (text.includes('"k8s_pod_exec"')) return fixture("pod-exec.hits.json");
+  return EMPTY_SEARCH;
+}
+
+export class RecordingPublisher implements AlertPublisher {
+  readonly published: { severity: AlertSeverity; message: SnsAlertMessage }[] = [];
+  attempts = 0;
+  /** Return true to make the publish fail (SNS throttling, outage). */
+  fail: (message: SnsAlertMessage) => boolean = () => false;
+
+  async publish(severity: AlertSeverity, message: SnsAlertMessage): Promise<string> {
+    this.attempts++;
+    await Promise.resolve();
+    if (this.fail(message)) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottledException" });
+    this.published.push({ severity, message });
+    return `msg-${this.published.length}`;
+  }
+
+  /** Rule names paged, in order. */
+  rules(): string[] {
+    return this.published.map((entry) => entry.message.attributes.rule);
+  }
+}
+
+export const silentLogger: DetectionLogger & { errors: string[]; warnings: string[] } = {
+  errors: [],
+  warnings: [],
+  info: () => {},
+  warn(message) {
+    this.warnings.push(message);
+  },
+  error(message) {
+    this.errors.push(message);
+  },
+};
+
+/** After the recorded burst (10:03–10:04) and the recorded exec (10:15:42). */
+export const NOW = Date.parse("2025-03-04T10:17:00.000Z");
+
+export function scenario(rules: readonly CompiledRule[] = [singleRule(), correlationRule()]) {
+  const search = new FakeOpenSearch(ALERTS_INDEX, recordedAudit);
+  const publisher = new RecordingPublisher();
+  const pack = packOf(rules);
+  let clock = NOW;
+  const run = (overrides: Partial<DetectionRunOptions> = {}): Promise<DetectionReport> =>
+    runDetection(
+      {
+        search,
+        publisher,
+        logger: silentLogger,
+        pack,
+        alertContext: { environment: "prod", dashboardsUrl: "https://search.example.com/_dashboards" },
+      },
+      {
+        nowMs: clock,
+        watermarkMs: clock - 60_000,
+        runId: `run-${clock}`,
+        clock: () => clock,
+        ...overrides,
+      },
+    );
+  return {
+    search,
+    publisher,
+    pack,
+    run,
+    setClock(ms: number) {
+      clock = ms;
+    },
+  };
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
+import { runDetection } from "../../../../lambdas/core/detection/run.js";
+import type { AlertDocument, StoredAlert } from "../../../../lambdas/core/detection/store.js";
+import { planSuppression } from "../../../../lambdas/core/detection/suppression.js";
+import type { Detection } from "../../../../lambdas/core/rules/types.js";
+import { correlationRule, execEvent, meshRequest, singleDetection, singleRule } from "../alerts/factories.js";
+import { FakeOpenSearch } from "./fake-opensearch.js";
+import { EMPTY_SEARCH, packOf, RecordingPublisher, silentLogger } from "./scenario.js";
+
+const at = (iso: string) => Date.parse(iso);
+const PRINCIPAL = "spiffe://cluster.local/ns/web/sa/frontend";
+
+const firing = (start: string, count = 3): Detection => ({
+  rule: correlationRule(),
+  windowStart: new Date(at(start)).toISOString(),
+  windowEnd: new Date(at(start) + 60_000).toISOString(),
+  groupBy: { "mesh.source.principal": PRINCIPAL },
+  count,
+  events: [],
+});
+
+const stored = (start: string, end: string): StoredAlert => ({
+  id: "existing",
+  seqNo: 7,
+  primaryTerm: 1,
+  document: {
+    rule: { name: "mesh_auth_failure_burst" },
+    group: { "mesh.source.principal": PRINCIPAL },
+    window: { start, end },
+  } as unknown as AlertDocument,
+});
+
+describe("planSuppression", () => {
+  it("folds a burst's overlapping windows into one alert, as the in-memory evaluator does", () => {
+    const plan = planSuppression([firing("2025-03-04T10:03:30Z"), firing("2025-03-04T10:03:00Z", 4)], []);
+    expect(plan.fresh).toHaveLength(1);
+    expect(plan.fresh[0]).toMatchObject({
+      windowStart: "2025-03-04T10:03:00.000Z",
+      windowEnd: "2025-03-04T10:04:30.000Z",
+      count: 4,
+    });
+    expect(plan.suppressed).toBe(1);
+  });
+
+  it("opens a new alert after a quiet gap longer than the suppression", () => {
+    const plan = planSuppression([firing("2025-03-04T10:03:00Z"), firing("2025-03-04T10:05:00Z")], []);
+    expect(plan.fresh.map((detection) => detection.windowStart)).toEqual([
+      "2025-03-04T10:03:00.000Z",
+      "2025-03-04T10:05:00.000Z",
+    ]);
+  });
+
+  it("folds later firings into an alert indexed by an earlier run instead of paging again", () => {
+    const existing = stored("2025-03-04T10:03:00.000Z", "2025-03-04T10:04:30.000Z");
+    const plan = planSuppression([firing("2025-03-04T10:04:00Z", 6)], [existing]);
+    expect(plan.fresh).toEqual([]);
+    expect(plan.extensions).toHaveLength(1);
+    expect(plan.extensions[0]?.stored.id).toBe("existing");
+  });
+
+  it("covers a late firing just before an indexed alert (late records), but not one a gap earlier", () => {
+    const existing = stored("2025-03-04T10:03:00.000Z", "2025-03-04T10:04:00.000Z");
+    expect(planSuppression([firing("2025-03-04T10:02:30Z")], [existing]).fresh).toEqual([]);
+    expect(planSuppression([firing("2025-03-04T10:01:30Z")], [existing]).fresh).toHaveLength(1);
+  });
+
+  it("never suppresses single events of a rule without suppression, but skips ones already alerted", () => {
+    const rule = singleRule();
+    const first = singleDetection(rule, execEvent());
+    const second = singleDetection(
+      rule,
+      execEvent({ "@timestamp": "2025-03-04T10:15:50.000Z", event: { ...execEvent().event, id: "other" } }),
+    );
+    expect(planSuppression([first, second], []).fresh).toHaveLength(2);
+  });
+});
+
+describe("suppression across runs", () => {
+  /** A burst that keeps going: each run's composite shows the windows seen so far. */
+  function burstResponder(windows: { start: string; count: number }[]) {
+    return (body: Record<string, unknown>): unknown => {
+      if (body.aggs === undefined) {
+        const events = [
+          meshRequest(PRINCIPAL, "2025-03-04T10:03:05.000Z"),
+          meshRequest(PRINCIPAL, "2025-03-04T10:03:35.000Z"),
+        ];
+        return {
+          ...EMPTY_SEARCH,
+          hits: {
+            total: { value: events.length, relation: "eq" },
+            max_score: null,
+            hits: events.map((event, i) => ({
+              _index: "audit-2025-03-04",
+              _id: `e${i}`,
+              _score: null,
+              _source: event,
+            })),
+          },
+        };
+      }
+      const bucket = (start: string, count: number) => ({
+        key: at(start),
+        key_as_string: start,
+        doc_count: count,
+      });
+      const aligned = (offsetMs: number) =>
+        windows.filter((w) => (at(w.start) - offsetMs) % 60_000 === 0).map((w) => bucket(w.start, w.count));
+      return {
+        ...EMPTY_SEARCH,
+        aggregations: {
+          groups: {
+            buckets: [
+              {
+                key: { g0: PRINCIPAL },
+                doc_count: 9,
+                w0: { buckets: aligned(0) },
+                w1: { buckets: aligned(30_000) },
+              },
+            ],
+          },
+        },
+      };
+    };
+  }
+
+  it("pages a sustained burst once and extends the indexed alert as it grows", async () => {
+    // Prepare
+    const windows = [{ start: "2025-03-04T10:03:00.000Z", count: 4 }];
+    const search = new FakeOpenSearch(ALERTS_INDEX, burstResponder(windows));
+    const publisher = new RecordingPublisher();
+    const deps = {
+      search,
+      publisher,
+      logger: silentLogger,
+      pack: packOf([correlationRule()]),
+      alertContext: { environment: "prod" },
+    };
+    const runAt = (iso: string) =>
+      runDetection(deps, { nowMs: at(iso), watermarkMs: at(iso) - 60_000, runId: iso, clock: () => at(iso) });
+    await runAt("2025-03-04T10:04:00Z");
+    // Act: the burst continues into the next windows.
+    windows.push(
+      { start: "2025-03-04T10:03:30.000Z", count: 5 },
+      { start: "2025-03-04T10:04:00.000Z", count: 7 },
+    );
+    const second = await runAt("2025-03-04T10:05:00Z");
+    // Assess
+    expect(publisher.published).toHaveLength(1);
+    expect(second.extended).toBe(1);
+    const [doc] = [...search.documents.values()];
+    expect(doc?.source).toMatchObject({
+      window: { start: "2025-03-04T10:03:00.000Z", end: "2025-03-04T10:05:00.000Z" },
+      count: 7,
+      outbox: { status: "published" },
+    });
+    // Act: a third run sees nothing new and writes nothing.
+    const writes = search.writes.length;
+    const third = await runAt("2025-03-04T10:06:00Z");
+    expect(third.extended).toBe(0);
+    expect(search.writes.length).toBe(writes);
+  });
+});
