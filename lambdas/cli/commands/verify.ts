@@ -1,0 +1,302 @@
+/**
+ * `audit-trail verify`: checks an archive against its signed digest chain, in S3 (`--bucket`, with the user's
+ * AWS credentials) or in a local copy (`--dir`). Prints one finding per line; exits 1 on any finding.
+ *
+ * In S3, object hashes come from `GetObjectAttributes` (the SHA-256 checksum S3 stored when the archiver
+ * wrote the object), unexpected objects and delete markers from `ListObjectVersions`, and the public key from
+ * KMS `GetPublicKey` unless `--public-key` is given.
+ */
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import {
+  GetObjectAttributesCommand,
+  GetObjectCommand,
+  ListObjectVersionsCommand,
+  NoSuchKey,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { ARCHIVE_PREFIXES } from "../../core/contracts.js";
+import { DigestFormatError, parseDigest } from "../../core/digest/format.js";
+import { LocalArchiveError, localArchiveReader } from "../../core/digest/local-archive.js";
+import { PeriodError, parseInstant } from "../../core/digest/period.js";
+import { nodeVerifier, SigningKeyError, type Verifier } from "../../core/digest/signer.js";
+import {
+  type ArchiveReader,
+  formatFinding,
+  type ObjectState,
+  type StoredVersion,
+  verifyArchive,
+} from "../../core/digest/verify.js";
+import type { Command } from "./command.js";
+
+const USAGE = `usage: audit-trail verify --bucket NAME [--from TIME] [--to TIME] [--public-key FILE | --key-id KMS_KEY]
+       audit-trail verify --dir PATH --public-key FILE [--from TIME] [--to TIME]
+
+Checks every digest's signature, the chain's continuity (links, sequence, no time gap) and every object's
+size and SHA-256; reports missing, modified and unexpected objects with their keys. Exit status 1 on any
+finding, 2 on a usage error.
+
+  --bucket NAME      the archive bucket (AWS credentials from the usual chain; --region to override)
+  --dir PATH         a local copy of the archive
+  --from, --to TIME  ISO 8601; only digests whose period starts in [from, to) and objects written then.
+                     With --bucket, --to defaults to now and the chain must reach it.
+  --public-key FILE  PEM public key (SPKI) to verify signatures with
+  --key-id KMS_KEY   KMS key (id, ARN or alias) whose public key to use; default: the key the first digest names`;
+
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+function notFound(error: unknown): boolean {
+  return (
+    error instanceof NoSuchKey ||
+    (error instanceof S3ServiceException &&
+      (error.name === "NoSuchKey" ||
+        error.name === "NoSuchVersion" ||
+        error.$metadata.httpStatusCode === 404))
+  );
+}
+
+/** The S3 side of `verify`. Listing is done once and cached. */
+export function s3ArchiveReader(s3: S3Client, bucket: string): ArchiveReader {
+  let listing: Promise<StoredVersion[]> | undefined;
+  const list = async (): Promise<StoredVersion[]> => {
+    const versions: StoredVersion[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    for (;;) {
+      const page = await s3.send(
+        new ListObjectVersionsCommand({
+          Bucket: bucket,
+          KeyMarker: keyMarker,
+          VersionIdMarker: versionIdMarker,
+        }),
+      );
+      for (const v of page.Versions ?? []) {
+        if (v.Key === undefined) continue;
+        versions.push({
+          key: v.Key,
+          versionId: v.VersionId ?? "null",
+          lastModifiedMs: v.LastModified?.getTime() ?? 0,
+          deleteMarker: false,
+        });
+      }
+      for (const m of page.DeleteMarkers ?? []) {
+        if (m.Key === undefined) continue;
+        versions.push({
+          key: m.Key,
+          versionId: m.VersionId ?? "null",
+          lastModifiedMs: m.LastModified?.getTime() ?? 0,
+          deleteMarker: true,
+        });
+      }
+      if (!page.IsTruncated) return versions;
+      keyMarker = page.NextKeyMarker;
+      versionIdMarker = page.NextVersionIdMarker;
+    }
+  };
+  return {
+    listVersions: () => {
+      listing ??= list();
+      return listing;
+    },
+    async readDigest(key, versionId) {
+      try {
+        const object = await s3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId ?? undefined }),
+        );
+        return await object.Body?.transformToByteArray();
+      } catch (error: unknown) {
+        if (notFound(error)) return undefined;
+        throw error;
+      }
+    },
+    async objectState(key, versionId): Promise<ObjectState | undefined> {
+      try {
+        const attributes = await s3.send(
+          new GetObjectAttributesCommand({
+            Bucket: bucket,
+            Key: key,
+            VersionId: versionId ?? undefined,
+            ObjectAttributes: ["ObjectSize", "Checksum"],
+          }),
+        );
+        const checksum = attributes.Checksum?.ChecksumSHA256;
+        const fullObject = checksum !== undefined && !checksum.includes("-");
+        return {
+          size: attributes.ObjectSize ?? -1,
+          sha256: fullObject ? Buffer.from(checksum, "base64").toString("hex") : undefined,
+        };
+      } catch (error: unknown) {
+        if (notFound(error)) return undefined;
+        throw error;
+      }
+    },
+  };
+}
+
+/** The public key of the KMS key that signed the chain: `keyId`, or the one the earliest digest names. */
+async function kmsVerifier(
+  kms: KMSClient,
+  reader: ArchiveReader,
+  keyId: string | undefined,
+): Promise<Verifier & { keyId: string; source: string }> {
+  let id = keyId;
+  let source = "given with --key-id";
+  if (id === undefined) {
+    const digests = (await reader.listVersions())
+      .filter((v) => v.key.startsWith(ARCHIVE_PREFIXES.digests) && !v.deleteMarker)
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.lastModifiedMs - b.lastModifiedMs));
+    const first = digests[0];
+    const bytes = first === undefined ? undefined : await reader.readDigest(first.key, first.versionId);
+    if (first === undefined || bytes === undefined) {
+      throw new UsageError("no digest in the bucket names a signing key; pass --public-key or --key-id");
+    }
+    id = parseDigest(bytes, first.key).signingKeyId;
+    source = `named by ${first.key}; pass --key-id or --public-key to pin it`;
+  }
+  const key = await kms.send(new GetPublicKeyCommand({ KeyId: id }));
+  if (key.PublicKey === undefined) throw new UsageError(`KMS key ${id}: GetPublicKey returned no key`);
+  if (key.KeySpec !== "ECC_NIST_P256" || key.KeyUsage !== "SIGN_VERIFY") {
+    throw new UsageError(
+      `KMS key ${id}: expected an ECC_NIST_P256 SIGN_VERIFY key, got ${key.KeySpec} ${key.KeyUsage}`,
+    );
+  }
+  return { ...nodeVerifier(key.PublicKey, `KMS key ${id}`), keyId: id, source };
+}
+
+interface Options {
+  bucket?: string;
+  dir?: string;
+  from?: string;
+  to?: string;
+  "public-key"?: string;
+  "key-id"?: string;
+  region?: string;
+  help?: boolean;
+}
+
+export interface VerifyClients {
+  readonly s3: S3Client;
+  readonly kms: KMSClient;
+}
+
+export async function runVerify(
+  argv: readonly string[],
+  clients?: (region: string | undefined) => VerifyClients,
+): Promise<number> {
+  let values: Options;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        bucket: { type: "string" },
+        dir: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        "public-key": { type: "string" },
+        "key-id": { type: "string" },
+        region: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if ((values.bucket === undefined) === (values.dir === undefined)) {
+      throw new UsageError("give exactly one of --bucket NAME or --dir PATH");
+    }
+    if (values.dir !== undefined && values["public-key"] === undefined) {
+      throw new UsageError("--dir needs --public-key FILE");
+    }
+    if (values["public-key"] !== undefined && values["key-id"] !== undefined) {
+      throw new UsageError("give --public-key or --key-id, not both");
+    }
+  } catch (error: unknown) {
+    process.stderr.write(
+      `audit-trail verify: ${error instanceof Error ? error.message : error}\n\n${USAGE}\n`,
+    );
+    return 2;
+  }
+  try {
+    const fromMs = values.from === undefined ? undefined : parseInstant(values.from, "--from");
+    const explicitTo = values.to === undefined ? undefined : parseInstant(values.to, "--to");
+    if (fromMs !== undefined && explicitTo !== undefined && explicitTo <= fromMs) {
+      throw new UsageError(`--to ${values.to} must be after --from ${values.from}`);
+    }
+    let reader: ArchiveReader;
+    let verifier: Verifier;
+    let keyDescription: string;
+    let toMs = explicitTo;
+    if (values.bucket !== undefined) {
+      const { s3, kms } = (clients ?? defaultClients)(values.region);
+      reader = s3ArchiveReader(s3, values.bucket);
+      toMs ??= Date.now();
+      if (values["public-key"] === undefined) {
+        const fromKms = await kmsVerifier(kms, reader, values["key-id"]);
+        verifier = fromKms;
+        keyDescription = `KMS key ${fromKms.keyId} (${fromKms.source})`;
+      } else {
+        ({ verifier, keyDescription } = await fileVerifier(values["public-key"]));
+      }
+    } else {
+      reader = localArchiveReader(values.dir as string);
+      ({ verifier, keyDescription } = await fileVerifier(values["public-key"] as string));
+    }
+    const report = await verifyArchive(reader, verifier, {
+      ...(fromMs === undefined ? {} : { fromMs }),
+      ...(toMs === undefined ? {} : { toMs }),
+      pendingFrom: values.bucket !== undefined ? "last-period-start" : "last-period-end",
+    });
+    for (const finding of report.findings) process.stdout.write(`${formatFinding(finding)}\n`);
+    for (const pending of report.pending) {
+      process.stderr.write(
+        `pending ${pending.key}: newer than the last sealed period, not yet in a digest\n`,
+      );
+    }
+    const range = report.firstPeriodStart
+      ? `, periods ${report.firstPeriodStart} to ${report.lastPeriodEnd}`
+      : "";
+    process.stderr.write(
+      `${report.findings.length === 0 ? "OK" : "FAILED"}: ${report.digestsChecked} digests${range}, ` +
+        `${report.objectsChecked} objects checked with ${keyDescription}; ${report.findings.length} findings, ` +
+        `${report.pending.length} pending\n`,
+    );
+    return report.findings.length === 0 ? 0 : 1;
+  } catch (error: unknown) {
+    if (
+      error instanceof UsageError ||
+      error instanceof PeriodError ||
+      error instanceof SigningKeyError ||
+      error instanceof DigestFormatError ||
+      error instanceof LocalArchiveError
+    ) {
+      process.stderr.write(`audit-trail verify: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function fileVerifier(file: string): Promise<{ verifier: Verifier; keyDescription: string }> {
+  const pem = await readFile(file).catch((error: unknown) => {
+    throw new UsageError(`--public-key ${file}: ${error instanceof Error ? error.message : error}`);
+  });
+  const verifier = nodeVerifier(pem, `--public-key ${file}`);
+  return { verifier, keyDescription: `${verifier.keyId} (from ${file})` };
+}
+
+function defaultClients(region: string | undefined): VerifyClients {
+  const config = region === undefined ? {} : { region };
+  return { s3: new S3Client(config), kms: new KMSClient(config) };
+}
+
+export const command: Command = {
+  summary: "verify the digest chain and every object of an archive (S3 or local)",
+  run: (argv) => runVerify(argv),
+};

@@ -1,0 +1,156 @@
+/**
+ * A local copy of the archive: a directory whose relative paths (with `/`) are the object keys, modification
+ * times standing in for S3's LastModified (`aws s3 sync` keeps them). Read by `verify --dir`, extended by
+ * `audit-trail digest --dir`. Files are hashed as streams.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { ARCHIVE_PREFIXES } from "../contracts.js";
+import {
+  type ChainState,
+  type ExtendResult,
+  extendChain,
+  genesisState,
+  type RecordedObject,
+} from "./chain.js";
+import { parseDigest, periodStartFromDigestKey, sha256Hex } from "./format.js";
+import { isoUtc } from "./period.js";
+import type { Signer } from "./signer.js";
+import type { ArchiveReader, ObjectState, StoredVersion } from "./verify.js";
+
+export class LocalArchiveError extends Error {
+  override readonly name = "LocalArchiveError";
+}
+
+async function walk(root: string, dir: string, out: string[]): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await walk(root, path, out);
+    else if (entry.isFile()) out.push(relative(root, path).split(sep).join("/"));
+  }
+}
+
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+export function localArchiveReader(root: string): ArchiveReader {
+  return {
+    async listVersions() {
+      let keys: string[] = [];
+      try {
+        await walk(root, root, keys);
+      } catch (error: unknown) {
+        throw new LocalArchiveError(
+          `${root}: cannot read the archive directory (${error instanceof Error ? error.message : error})`,
+        );
+      }
+      keys = keys.sort();
+      return Promise.all(
+        keys.map(
+          async (key): Promise<StoredVersion> => ({
+            key,
+            versionId: null,
+            lastModifiedMs: (await stat(join(root, key))).mtimeMs,
+            deleteMarker: false,
+          }),
+        ),
+      );
+    },
+    async readDigest(key) {
+      try {
+        return new Uint8Array(await readFile(join(root, key)));
+      } catch {
+        return undefined;
+      }
+    },
+    async objectState(key): Promise<ObjectState | undefined> {
+      try {
+        return await hashFile(join(root, key));
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/**
+ * Extends (or starts) the chain over a local directory: every file not yet named by a digest is recorded at
+ * its modification time; every period ending at or before `untilMs` is sealed and written under `digests/`.
+ */
+export async function digestLocalArchive(options: {
+  readonly root: string;
+  readonly signer: Signer;
+  readonly periodMs: number;
+  readonly untilMs: number;
+}): Promise<ExtendResult> {
+  const { root } = options;
+  const versions = await localArchiveReader(root).listVersions();
+  const digestKeys = versions
+    .map((v) => v.key)
+    .filter((key) => key.startsWith(ARCHIVE_PREFIXES.digests))
+    .sort((a, b) => (periodStartFromDigestKey(a) ?? 0) - (periodStartFromDigestKey(b) ?? 0));
+  const named = new Set<string>();
+  let state: ChainState | undefined;
+  for (const key of digestKeys) {
+    if (periodStartFromDigestKey(key) === undefined) {
+      throw new LocalArchiveError(
+        `${key}: a file under ${ARCHIVE_PREFIXES.digests} that is not a digest; remove it or move it`,
+      );
+    }
+    const bytes = new Uint8Array(await readFile(join(root, key)));
+    const digest = parseDigest(bytes, key);
+    for (const object of digest.objects) named.add(object.key);
+    state = {
+      sequence: digest.sequence,
+      nextPeriodStartMs: Date.parse(digest.periodEnd),
+      previous: { key, sha256: sha256Hex(bytes) },
+    };
+  }
+  const objects: RecordedObject[] = [];
+  for (const version of versions) {
+    if (version.key.startsWith(ARCHIVE_PREFIXES.digests) || named.has(version.key)) continue;
+    const { sha256, size } = await hashFile(join(root, version.key));
+    objects.push({
+      key: version.key,
+      versionId: null,
+      size,
+      sha256,
+      archivedAt: isoUtc(version.lastModifiedMs),
+      recordedAtMs: version.lastModifiedMs,
+    });
+  }
+  if (state === undefined) {
+    const first = Math.min(...objects.map((o) => o.recordedAtMs));
+    if (!Number.isFinite(first))
+      return { sealed: [], state: genesisState(options.untilMs, options.periodMs), pending: [] };
+    state = genesisState(first, options.periodMs);
+  }
+  const result = await extendChain({
+    state,
+    objects,
+    periodMs: options.periodMs,
+    untilMs: options.untilMs,
+    signer: options.signer,
+  });
+  for (const sealed of result.sealed) {
+    const path = join(root, sealed.key);
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      await writeFile(path, sealed.bytes, { flag: "wx" });
+    } catch (error: unknown) {
+      throw new LocalArchiveError(
+        `${sealed.key}: cannot write the digest (${error instanceof Error ? error.message : error})`,
+      );
+    }
+  }
+  return result;
+}

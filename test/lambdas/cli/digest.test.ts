@@ -1,0 +1,106 @@
+import { readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { command } from "../../../lambdas/cli/commands/digest.js";
+import {
+  HOUR,
+  keyPair,
+  removeDir,
+  tempDir,
+  verifyDir,
+  writeObject,
+} from "../core/digest/local-archive-helpers.js";
+
+const T0 = Date.parse("2026-11-20T06:00:00Z");
+
+let dir: string;
+let root: string;
+let out: string[];
+let err: string[];
+
+beforeEach(async () => {
+  dir = await tempDir();
+  root = join(dir, "archive");
+  out = [];
+  err = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(String(chunk)) > 0);
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => err.push(String(chunk)) > 0);
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await removeDir(dir);
+});
+
+describe("audit-trail digest", () => {
+  it("builds a signed chain over a local directory that verify accepts", async () => {
+    // Prepare
+    const { privatePem, verifier } = keyPair();
+    await writeFile(join(dir, "key.pem"), privatePem);
+    await writeObject(root, "documents/a", "alpha", T0 + 60_000);
+    await writeObject(root, "documents/b", "bravo", T0 + 2 * HOUR + 60_000);
+
+    // Act
+    const status = await command.run([
+      "--dir",
+      root,
+      "--private-key",
+      join(dir, "key.pem"),
+      "--period",
+      "1h",
+      "--until",
+      "2026-11-20T09:00:00Z",
+    ]);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(out.join("")).toContain("wrote digests/2026/11/20/20261120T060000Z.json (sequence 1");
+    expect(await readdir(join(root, "digests/2026/11/20"))).toEqual([
+      "20261120T060000Z.json",
+      "20261120T070000Z.json",
+      "20261120T080000Z.json",
+    ]);
+    expect((await verifyDir(root, verifier)).findings).toEqual([]);
+  });
+
+  it("refuses to run without a private key, explaining the usage", async () => {
+    // Act
+    const status = await command.run(["--dir", root]);
+
+    // Assess
+    expect(status).toBe(2);
+    expect(err.join("")).toContain("--dir and --private-key are required");
+  });
+
+  it("rejects a period that does not divide a day, naming the option", async () => {
+    // Prepare
+    await writeFile(join(dir, "key.pem"), keyPair().privatePem);
+
+    // Act
+    const status = await command.run([
+      "--dir",
+      root,
+      "--private-key",
+      join(dir, "key.pem"),
+      "--period",
+      "7m",
+    ]);
+
+    // Assess
+    expect(status).toBe(2);
+    expect(err.join("")).toMatch(/--period '7m'.*divide a day/);
+  });
+
+  it("rejects a private key file that does not hold a key, naming the file", async () => {
+    // Prepare
+    await writeFile(join(dir, "key.pem"), "hello");
+    await writeObject(root, "documents/a", "alpha", T0);
+
+    // Act
+    const status = await command.run(["--dir", root, "--private-key", join(dir, "key.pem")]);
+
+    // Assess
+    expect(status).toBe(2);
+    expect(err.join("")).toContain(`--private-key ${join(dir, "key.pem")}: not a PEM private key`);
+  });
+});

@@ -1,0 +1,287 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { S3Client } from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { archiveObject } from "../../../lambdas/archiver/archive.js";
+import { runVerify } from "../../../lambdas/cli/commands/verify.js";
+import { digestKey } from "../../../lambdas/core/digest/format.js";
+import { writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
+import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
+import { buildArchive, HOUR, keyPair, removeDir, tempDir } from "../core/digest/local-archive-helpers.js";
+
+const BUCKET = "audit-archive";
+const keys = keyPair();
+const kms = mockClient(KMSClient);
+const clients = () => ({
+  s3: new S3Client({ region: "eu-west-1" }),
+  kms: new KMSClient({ region: "eu-west-1" }),
+});
+
+let out: string[];
+let err: string[];
+
+beforeEach(() => {
+  out = [];
+  err = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(String(chunk)) > 0);
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => err.push(String(chunk)) > 0);
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("audit-trail verify --dir", () => {
+  let dir: string;
+  const T0 = Date.parse("2026-11-20T06:00:00Z");
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    await buildArchive(
+      join(dir, "archive"),
+      {
+        "documents/a": { content: "alpha", atMs: T0 + 60_000 },
+        "documents/b": { content: "bravo", atMs: T0 + HOUR + 60_000 },
+      },
+      keys.signer,
+      T0 + 2 * HOUR,
+    );
+    await writeFile(join(dir, "public.pem"), keys.publicPem);
+  });
+
+  afterEach(async () => {
+    await removeDir(dir);
+  });
+
+  it("exits 0 and prints no finding for an intact copy", async () => {
+    // Act
+    const status = await runVerify(["--dir", join(dir, "archive"), "--public-key", join(dir, "public.pem")]);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(out).toEqual([]);
+    expect(err.join("")).toContain("OK: 2 digests");
+  });
+
+  it("exits 1 and prints one line per finding with its key", async () => {
+    // Prepare
+    await writeFile(join(dir, "archive", "documents/b"), "bravO");
+
+    // Act
+    const status = await runVerify(["--dir", join(dir, "archive"), "--public-key", join(dir, "public.pem")]);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(
+      /^modified-object documents\/b: digests\/2026\/11\/20\/20261120T070000Z\.json recorded 5 bytes/,
+    );
+  });
+
+  it("exits 1 when the copy is checked with another public key", async () => {
+    // Prepare
+    await writeFile(join(dir, "other.pem"), keyPair().publicPem);
+
+    // Act
+    const status = await runVerify(["--dir", join(dir, "archive"), "--public-key", join(dir, "other.pem")]);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(out.filter((line) => line.startsWith("bad-signature "))).toHaveLength(2);
+  });
+
+  it.each([
+    [[], "give exactly one of --bucket NAME or --dir PATH"],
+    [["--dir", "x"], "--dir needs --public-key FILE"],
+    [["--bucket", "b", "--public-key", "p", "--key-id", "k"], "give --public-key or --key-id, not both"],
+    [["--dir", "x", "--public-key", "p", "--frm", "t"], "Unknown option '--frm'"],
+  ])("exits 2 on a usage error %j", async (argv, message) => {
+    // Act
+    const status = await runVerify(argv);
+
+    // Assess
+    expect(status).toBe(2);
+    expect(err.join("")).toContain(message);
+  });
+
+  it("exits 2 naming a --from that is not a time", async () => {
+    // Act
+    const status = await runVerify([
+      "--dir",
+      join(dir, "archive"),
+      "--public-key",
+      join(dir, "public.pem"),
+      "--from",
+      "last week",
+    ]);
+
+    // Assess
+    expect(status).toBe(2);
+    expect(err.join("")).toContain("--from: expected an ISO 8601 time");
+  });
+});
+
+describe("audit-trail verify --bucket", () => {
+  let s3: FakeS3;
+  let ledger: FakeLedger;
+  const start = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
+  const spki = new Uint8Array(
+    // The DER SubjectPublicKeyInfo, as KMS GetPublicKey returns it.
+    Buffer.from(keys.publicPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"),
+  );
+
+  async function archiveAt(key: string, content: string, atMs: number) {
+    s3.now = () => new Date(atMs);
+    s3.put("staging", key, content);
+    await archiveObject(
+      {
+        s3: new S3Client({ region: "eu-west-1" }),
+        dynamo: new DynamoDBClient({ region: "eu-west-1" }),
+        archiveBucketName: BUCKET,
+        ledgerTableName: "ledger",
+        periodMs: HOUR,
+        now: () => atMs,
+      },
+      { bucket: "staging", key },
+    );
+  }
+
+  beforeEach(async () => {
+    s3 = new FakeS3();
+    ledger = new FakeLedger();
+    kms.reset();
+    kms
+      .on(GetPublicKeyCommand)
+      .resolves({ PublicKey: spki, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" });
+    await archiveAt("documents/a", "alpha", start + 60_000);
+    await archiveAt("documents/b", "bravo", start + HOUR + 60_000);
+    await writeDueDigests({
+      s3: new S3Client({ region: "eu-west-1" }),
+      dynamo: new DynamoDBClient({ region: "eu-west-1" }),
+      signer: keys.signer,
+      archiveBucketName: BUCKET,
+      ledgerTableName: "ledger",
+      periodMs: HOUR,
+      now: () => Date.now(),
+      hasTimeLeft: () => true,
+    });
+    s3.now = () => new Date();
+  });
+
+  afterEach(() => {
+    s3.mock.restore();
+    ledger.mock.restore();
+  });
+
+  it("verifies the chain with the public key of the KMS key the first digest names", async () => {
+    // Act
+    const status = await runVerify(["--bucket", BUCKET], clients);
+
+    // Assess
+    expect(err.join("")).toContain("OK: 3 digests");
+    expect(status).toBe(0);
+    expect(kms.commandCalls(GetPublicKeyCommand)[0]?.args[0].input.KeyId).toBe(keys.signer.keyId);
+  });
+
+  it("reports an object version written over an archived object as unexpected, naming key and version", async () => {
+    // Prepare
+    const replacement = s3.put(BUCKET, "documents/a", "tampered", {
+      checksum: true,
+      lastModified: new Date(start + 70 * 60_000),
+    });
+
+    // Act
+    const status = await runVerify(["--bucket", BUCKET, "--key-id", "alias/audit-trail-digests"], clients);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(out).toEqual([
+      expect.stringMatching(
+        new RegExp(`^unexpected-object documents/a \\(version ${replacement.versionId}\\): `),
+      ),
+    ]);
+    expect(kms.commandCalls(GetPublicKeyCommand)[0]?.args[0].input.KeyId).toBe("alias/audit-trail-digests");
+  });
+
+  it("reports a delete marker hiding an archived object", async () => {
+    // Prepare
+    s3.now = () => new Date(start + 2 * HOUR + 1);
+    s3.addDeleteMarker(BUCKET, "documents/b");
+
+    // Act
+    const status = await runVerify(["--bucket", BUCKET], clients);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(out.join("")).toMatch(
+      /^delete-marker documents\/b \(version v\d+\): a delete marker hides this object/,
+    );
+  });
+
+  it("reports a digest overwritten by a second version, and still verifies the original", async () => {
+    // Prepare
+    s3.put(BUCKET, digestKey(start), "{}", { lastModified: new Date(start + 2 * HOUR) });
+
+    // Act
+    const status = await runVerify(["--bucket", BUCKET], clients);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(out).toEqual([
+      expect.stringMatching(new RegExp(`^digest-overwritten ${digestKey(start)}: 2 versions`)),
+    ]);
+  });
+
+  it("reports that the chain stops when the digest writer has not run for several periods", async () => {
+    // Act
+    const status = await runVerify(
+      ["--bucket", BUCKET, "--to", new Date(Date.now() + 5 * HOUR).toISOString()],
+      clients,
+    );
+
+    // Assess
+    expect(status).toBe(1);
+    expect(out.join("")).toMatch(/^time-gap digests\/.*: the chain ends at/);
+  });
+
+  it("verifies only the requested window, checking its first digest's link to the one before", async () => {
+    // Act
+    const status = await runVerify(
+      ["--bucket", BUCKET, "--from", new Date(start + HOUR).toISOString()],
+      clients,
+    );
+
+    // Assess
+    expect(status).toBe(0);
+    expect(err.join("")).toContain("OK: 2 digests");
+  });
+
+  it("uses a given public key file instead of KMS", async () => {
+    // Prepare
+    const dir = await tempDir();
+    await writeFile(join(dir, "public.pem"), keys.publicPem);
+
+    // Act
+    const status = await runVerify(["--bucket", BUCKET, "--public-key", join(dir, "public.pem")], clients);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(kms.commandCalls(GetPublicKeyCommand)).toHaveLength(0);
+    await removeDir(dir);
+  });
+
+  it("exits 2 when the KMS key is not an ECC P-256 signing key", async () => {
+    // Prepare
+    kms.on(GetPublicKeyCommand).resolves({ PublicKey: spki, KeySpec: "RSA_2048", KeyUsage: "SIGN_VERIFY" });
+
+    // Act
+    const status = await runVerify(["--bucket", BUCKET], clients);
+
+    // Assess
+    expect(status).toBe(2);
+    expect(err.join("")).toContain("expected an ECC_NIST_P256 SIGN_VERIFY key, got RSA_2048 SIGN_VERIFY");
+  });
+});
