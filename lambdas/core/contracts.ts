@@ -64,6 +64,8 @@ export const DETECTOR_ENV = {
   runbookBaseUrl: "AUDIT_TRAIL_RUNBOOK_BASE_URL",
   /** DynamoDB table holding the detector's watermark. */
   stateTableName: "AUDIT_TRAIL_DETECTOR_STATE_TABLE",
+  /** Directory (inside the bundle) holding the DB-IP country CSVs. @default - `$LAMBDA_TASK_ROOT/geoip` */
+  geoIpDir: "AUDIT_TRAIL_GEOIP_DIR",
 } as const;
 
 /** Alert severities, one SNS topic each. Sigma `informational` alerts are indexed but not paged. */

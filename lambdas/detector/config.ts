@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { ALERT_SEVERITIES, type AlertSeverity, DETECTOR_ENV } from "../core/contracts.js";
 
 /**
- * Directory of the DB-IP CSVs inside the bundle. Not yet in `DETECTOR_ENV`; when unset, `geoip/` next to the
- * handler code (`$LAMBDA_TASK_ROOT/geoip`), where the stack copies them.
+ * Directory of the DB-IP CSVs inside the bundle; when unset, `geoip/` next to the handler code
+ * (`$LAMBDA_TASK_ROOT/geoip`), where the stack copies them.
  */
-export const GEOIP_DIR_ENV = "AUDIT_TRAIL_GEOIP_DIR";
+export const GEOIP_DIR_ENV = DETECTOR_ENV.geoIpDir;
 
 export interface DetectorConfig {
   readonly environmentName: string;

@@ -8,6 +8,10 @@ export type KeySource = { kind: "secret"; secretArn: string } | { kind: "paramet
 
 export interface TransformConfig {
   readonly environmentName: string;
+  /** The Sigma rule pack directory; every single-event rule it holds tags the documents it matches. */
+  readonly rulesDir: string;
+  /** Raw JSON rule overrides from the environment config, validated by the rule engine when the pack loads. */
+  readonly ruleOverrides: string | undefined;
   readonly keepEventOriginal: boolean;
   /** Dotted ECS paths to pseudonymize; empty: pseudonymization off. */
   readonly pseudonymizeFields: readonly string[];
@@ -26,6 +30,13 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
       `${TRANSFORM_ENV.environmentName} is not set: the stack sets it to the environment name`,
     );
   }
+  const rulesDir = env[TRANSFORM_ENV.rulesDir]?.trim();
+  if (!rulesDir) {
+    throw new TransformConfigError(
+      `${TRANSFORM_ENV.rulesDir} is not set: the stack sets it to the rule pack directory inside the bundle`,
+    );
+  }
+  const ruleOverrides = env[TRANSFORM_ENV.ruleOverrides]?.trim() || undefined;
   const keepRaw = env[TRANSFORM_ENV.keepEventOriginal]?.trim().toLowerCase();
   if (keepRaw !== undefined && keepRaw !== "" && keepRaw !== "true" && keepRaw !== "false") {
     throw new TransformConfigError(
@@ -40,7 +51,7 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
   const secretArn = env[TRANSFORM_ENV.pseudonymizationKeySecretArn]?.trim() || undefined;
   const parameterName = env[TRANSFORM_ENV.pseudonymizationKeyParameterName]?.trim() || undefined;
   if (pseudonymizeFields.length === 0) {
-    return { environmentName, keepEventOriginal, pseudonymizeFields };
+    return { environmentName, rulesDir, ruleOverrides, keepEventOriginal, pseudonymizeFields };
   }
   if (secretArn !== undefined && parameterName !== undefined) {
     throw new TransformConfigError(
@@ -50,6 +61,8 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
   if (secretArn !== undefined) {
     return {
       environmentName,
+      rulesDir,
+      ruleOverrides,
       keepEventOriginal,
       pseudonymizeFields,
       keySource: { kind: "secret", secretArn },
@@ -58,6 +71,8 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
   if (parameterName !== undefined) {
     return {
       environmentName,
+      rulesDir,
+      ruleOverrides,
       keepEventOriginal,
       pseudonymizeFields,
       keySource: { kind: "parameter", parameterName },

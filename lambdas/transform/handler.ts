@@ -1,6 +1,6 @@
 /**
  * Transform: the Firehose data-transformation Lambda. Decodes each record, normalizes it to ECS (parsers,
- * Fluent Bit / CloudWatch Logs envelopes, GDPR pseudonymization), tags rule matches when a tagger is wired,
+ * Fluent Bit / CloudWatch Logs envelopes, GDPR pseudonymization), tags the single-event rules each document matches (`rule.name`),
  * and answers with Firehose's record contract (`core/firehose/transform.ts`). Documents beyond the first of a
  * multi-document record are re-ingested into the same delivery stream (`reingest.ts`).
  *
@@ -20,6 +20,7 @@ import type { FirehoseTransformationEvent, FirehoseTransformationResult } from "
 import type { EcsDocument } from "../core/ecs.js";
 import { transformBatch } from "../core/firehose/transform.js";
 import { createPseudonymizer, type Pseudonymizer } from "../core/normalize/pseudonymize.js";
+import { loadRulePack } from "../core/rules/index.js";
 import { loadTransformConfig, type TransformConfig } from "./config.js";
 import { fetchPseudonymizationKey } from "./key.js";
 import { deliveryStreamName, reingest } from "./reingest.js";
@@ -112,6 +113,8 @@ export function buildHandler(deps: TransformDependencies) {
 }
 
 const config = loadTransformConfig(process.env);
+// Loaded once per cold start; a bad rule or override fails the cold start with the file, rule and key.
+const rulePack = await loadRulePack([config.rulesDir], config.ruleOverrides);
 const tracer = new Tracer({ serviceName: "transform" });
 let secretsManager: SecretsManagerClient | undefined;
 let ssm: SSMClient | undefined;
@@ -121,6 +124,7 @@ export const handler = buildHandler({
   firehose: tracer.captureAWSv3Client(new FirehoseClient({})),
   secretsManager: () => (secretsManager ??= tracer.captureAWSv3Client(new SecretsManagerClient({}))),
   ssm: () => (ssm ??= tracer.captureAWSv3Client(new SSMClient({}))),
+  tagger: (doc) => rulePack.matchSingleEvent(doc),
   logger: new Logger({ serviceName: "transform" }),
   metrics: new Metrics({ namespace: "MeshAuditTrail", serviceName: "transform" }),
   tracer,

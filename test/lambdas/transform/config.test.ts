@@ -2,12 +2,14 @@ import { describe, expect, it } from "vitest";
 import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
 import { loadTransformConfig } from "../../../lambdas/transform/config.js";
 
-const base = { [TRANSFORM_ENV.environmentName]: "prod" };
+const base = { [TRANSFORM_ENV.environmentName]: "prod", [TRANSFORM_ENV.rulesDir]: "/var/task/rules" };
 
 describe("loadTransformConfig", () => {
   it("defaults to keeping event.original and no pseudonymization", () => {
     expect(loadTransformConfig(base)).toEqual({
       environmentName: "prod",
+      rulesDir: "/var/task/rules",
+      ruleOverrides: undefined,
       keepEventOriginal: true,
       pseudonymizeFields: [],
     });
@@ -22,6 +24,8 @@ describe("loadTransformConfig", () => {
     });
     expect(config).toEqual({
       environmentName: "prod",
+      rulesDir: "/var/task/rules",
+      ruleOverrides: undefined,
       keepEventOriginal: false,
       pseudonymizeFields: ["user.name", "source.ip"],
       keySource: { kind: "parameter", parameterName: "/k" },
@@ -30,6 +34,7 @@ describe("loadTransformConfig", () => {
 
   it.each([
     [{}, TRANSFORM_ENV.environmentName],
+    [{ [TRANSFORM_ENV.environmentName]: "prod" }, TRANSFORM_ENV.rulesDir],
     [{ ...base, [TRANSFORM_ENV.keepEventOriginal]: "yes" }, `${TRANSFORM_ENV.keepEventOriginal} is "yes"`],
     [{ ...base, [TRANSFORM_ENV.pseudonymizeFields]: "user.name" }, "no key is configured"],
     [

@@ -5,6 +5,7 @@ import type { Context, FirehoseTransformationEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
+import { defaultRulesDir } from "../../../lambdas/core/rules/index.js";
 
 const context = {
   functionName: "transform",
@@ -59,6 +60,7 @@ beforeEach(() => {
   vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
   vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
   vi.stubEnv(TRANSFORM_ENV.environmentName, "test");
+  vi.stubEnv(TRANSFORM_ENV.rulesDir, defaultRulesDir());
 });
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -74,6 +76,34 @@ describe("transform handler", () => {
     expect(result.records.map((r) => r.result)).toEqual(["Ok", "ProcessingFailed"]);
     expect(JSON.parse(decode(result.records[0]?.data)).user.name).toBe("erin");
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+
+  it("tags each document with the single-event rules of the bundled pack that it matches", async () => {
+    // Prepare: an exec into a pod, which the default pack's k8s_pod_exec rule matches, and a health probe
+    const exec = JSON.stringify({
+      kind: "Event",
+      apiVersion: "audit.k8s.io/v1",
+      auditID: "e-1",
+      stage: "ResponseStarted",
+      verb: "create",
+      requestURI: "/api/v1/namespaces/shop/pods/cart-0/exec?command=sh&container=cart",
+      user: { username: "alice" },
+      sourceIPs: ["198.51.100.7"],
+      objectRef: { resource: "pods", subresource: "exec", namespace: "shop", name: "cart-0" },
+      responseStatus: { code: 101 },
+      requestReceivedTimestamp: "2024-02-02T02:02:02Z",
+    });
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    // Act
+    const result = await handler(event(exec, AUDIT), context);
+    // Assess
+    expect(JSON.parse(decode(result.records[0]?.data)).rule.name).toContain("k8s_pod_exec");
+    expect(JSON.parse(decode(result.records[1]?.data)).rule?.name ?? []).not.toContain("k8s_pod_exec");
+  });
+
+  it("refuses to start with a rule override that names no rule", async () => {
+    vi.stubEnv(TRANSFORM_ENV.ruleOverrides, JSON.stringify({ rules: { no_such_rule: { enabled: false } } }));
+    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(/no_such_rule/);
   });
 
   it("fetches the key from Secrets Manager once per cold start and pseudonymizes the listed fields", async () => {
@@ -172,7 +202,13 @@ describe("transform handler", () => {
       logged.push(args);
     });
     const handler = buildHandler({
-      config: { environmentName: "test", keepEventOriginal: true, pseudonymizeFields: [] },
+      config: {
+        environmentName: "test",
+        rulesDir: defaultRulesDir(),
+        ruleOverrides: undefined,
+        keepEventOriginal: true,
+        pseudonymizeFields: [],
+      },
       firehose: new FirehoseClient({}),
       secretsManager: () => new SecretsManagerClient({}),
       ssm: () => new SSMClient({}),
