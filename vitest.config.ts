@@ -1,9 +1,42 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * `npm test`: the unit project (fast, no services); the integration project, which talks to one real OpenSearch
+ * node started once by its global setup (`scripts/opensearch-node.sh`, or the node at `OPENSEARCH_URL`); and the
+ * validators project (cfn-lint and checkov on every synthesized environment, tools from `scripts/validators.sh`).
+ * `npm run test:unit` excludes the integration files, so no node is started. Acceptance checks against the shared
+ * corpus have their own config (`vitest.acceptance.config.ts`).
+ */
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 600_000,
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/integration/**", "test/validators/**", "test/acceptance/**", "**/node_modules/**"],
+          testTimeout: 60_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/integration/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "validators",
+          include: ["test/validators/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+        },
+      },
+    ],
   },
 });

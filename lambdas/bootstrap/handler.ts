@@ -1,0 +1,98 @@
+/**
+ * Bootstrap custom resource (`onEvent` of a `cr.Provider`): waits until the OpenSearch domain has finished
+ * processing (control plane, `DescribeDomain`), then applies the index templates, ISM policy and fine-grained-access
+ * role mappings with a SigV4-signed data-plane client (`bootstrapDomain`). Create and Update apply; Delete
+ * removes nothing (the audit data and its lifecycle outlive the stack) and succeeds.
+ */
+
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { Tracer } from "@aws-lambda-powertools/tracer";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import { OpenSearchClient } from "@aws-sdk/client-opensearch";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import middy from "@middy/core";
+import { Client } from "@opensearch-project/opensearch";
+import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
+import type { CloudFormationCustomResourceEvent, Context } from "aws-lambda";
+import { bootstrapDomain, type OpenSearchTransportClient } from "../core/opensearch/bootstrap.js";
+import { type BootstrapSettings, parseBootstrapProperties } from "../core/opensearch/settings.js";
+import { type DomainWaitOptions, domainNameOf, waitForDomain } from "./domain.js";
+
+/** What `cr.Provider` expects back from `onEvent`. */
+export interface OnEventResponse {
+  PhysicalResourceId: string;
+  Data?: Record<string, string>;
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "") {
+    throw new Error(`environment variable ${name} is required (the Lambda runtime sets it)`);
+  }
+  return value;
+}
+
+const region = requiredEnv("AWS_REGION");
+const logger = new Logger({ serviceName: "bootstrap" });
+const metrics = new Metrics({ namespace: "MeshAuditTrail", serviceName: "bootstrap" });
+const tracer = new Tracer({ serviceName: "bootstrap" });
+const controlPlane = tracer.captureAWSv3Client(new OpenSearchClient({ region }));
+
+/** A SigV4-signed client for the domain endpoint (service `es`). */
+export function signedClient(endpoint: string): Client {
+  return new Client({
+    ...AwsSigv4Signer({ region, service: "es", getCredentials: defaultProvider() }),
+    node: `https://${endpoint}`,
+    requestTimeout: 60_000,
+    maxRetries: 3,
+  });
+}
+
+export interface HandlerDependencies {
+  readonly controlPlane: Pick<OpenSearchClient, "send">;
+  readonly dataPlane: (endpoint: string) => OpenSearchTransportClient;
+  readonly wait?: Partial<DomainWaitOptions>;
+}
+
+/** The custom resource logic, injectable for tests. */
+export async function onEvent(
+  event: CloudFormationCustomResourceEvent,
+  context: Pick<Context, "getRemainingTimeInMillis">,
+  deps: HandlerDependencies,
+): Promise<OnEventResponse> {
+  if (event.RequestType === "Delete") {
+    logger.info("delete: leaving indices, templates, ISM policy and role mappings in place", {
+      physicalResourceId: event.PhysicalResourceId,
+    });
+    return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+  const settings: BootstrapSettings = parseBootstrapProperties(event.ResourceProperties);
+  const domainName = domainNameOf(settings.DomainName);
+  const physicalResourceId =
+    event.RequestType === "Update" ? event.PhysicalResourceId : `audit-trail-bootstrap-${domainName}`;
+
+  // Leave a minute for the data plane calls; the Provider's own timeout is the outer bound.
+  const deadline = Date.now() + Math.max(context.getRemainingTimeInMillis() - 60_000, 0);
+  await waitForDomain(deps.controlPlane, domainName, { deadline, ...deps.wait });
+
+  const steps = await bootstrapDomain(deps.dataPlane(settings.DomainEndpoint), settings, {
+    ismFlavor: "aws",
+  });
+  for (const step of steps) logger.info("bootstrap step", { ...step });
+  metrics.addMetric("BootstrapApplied", MetricUnit.Count, 1);
+  return {
+    PhysicalResourceId: physicalResourceId,
+    Data: { Steps: steps.map((step) => `${step.step}: ${step.outcome}`).join("; ") },
+  };
+}
+
+export const handler = middy<CloudFormationCustomResourceEvent, OnEventResponse>()
+  .use(captureLambdaHandler(tracer))
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .handler((event, context) =>
+    onEvent(event, context, { controlPlane, dataPlane: (endpoint) => signedClient(endpoint) }),
+  );

@@ -1,0 +1,88 @@
+/**
+ * The composable index template for the alerts index (`ALERTS_INDEX`). The detector writes each alert with a
+ * deterministic `_id` before publishing it (`status: pending`), then marks it `published`; the fields below are
+ * those of `Alert` (`../alerts/model.ts`) plus the publication bookkeeping. Matched events and free-form details are
+ * kept in `_source` only, so an alert never grows the mapping.
+ */
+import { ALERTS_INDEX } from "../contracts.js";
+import {
+  bool,
+  date,
+  double,
+  keyword,
+  long,
+  object,
+  openMap,
+  storedOnly,
+  textWithKeyword,
+} from "./mappings.js";
+
+export const ALERTS_TEMPLATE_NAME = `${ALERTS_INDEX}-template`;
+/** Above the audit template (`audit-*` also matches the alerts index). */
+export const ALERTS_TEMPLATE_PRIORITY = 200;
+
+/** Alert publication states the detector records. */
+export const ALERT_STATUSES = ["pending", "published"] as const;
+
+export interface AlertsTemplateOptions {
+  readonly replicaCount: number;
+}
+
+export function alertsProperties(): Record<string, Record<string, unknown>> {
+  return {
+    id: keyword,
+    "@timestamp": date,
+    environment: keyword,
+    severity: keyword,
+    paged: bool,
+    status: keyword,
+    created_at: date,
+    published_at: date,
+    /** The rendered notification (subject and body) as sent to SNS. */
+    message: object({ subject: textWithKeyword, body: { type: "text" } }),
+    rule: object({
+      id: keyword,
+      name: keyword,
+      title: textWithKeyword,
+      description: { type: "text" },
+      level: keyword,
+      type: keyword,
+      tags: keyword,
+      runbook: keyword,
+    }),
+    window: object({ start: date, end: date }),
+    /** Group-by field path → value (`group.source.ip`, …), searchable whatever the rule groups by. */
+    group: openMap,
+    count: long,
+    value: double,
+    summary: object({ what: textWithKeyword, who: keyword, from: keyword, to: keyword }),
+    fields: openMap,
+    details: storedOnly,
+    links: object({
+      runbook: { type: "keyword", index: false },
+      discover: { type: "keyword", index: false },
+    }),
+    attribution: { type: "keyword", index: false },
+    events: storedOnly,
+  };
+}
+
+/** Body of `PUT _index_template/audit-alerts-template`. One shard: alerts are few. */
+export function buildAlertsIndexTemplate(options: AlertsTemplateOptions): Record<string, unknown> {
+  return {
+    index_patterns: [ALERTS_INDEX],
+    priority: ALERTS_TEMPLATE_PRIORITY,
+    template: {
+      settings: {
+        "index.number_of_shards": 1,
+        "index.number_of_replicas": options.replicaCount,
+        "index.refresh_interval": "1s",
+      },
+      mappings: { dynamic: false, date_detection: false, properties: alertsProperties() },
+    },
+    _meta: {
+      managed_by: "mesh-audit-trail",
+      description: "alerts written by the detector, one per deterministic id",
+    },
+  };
+}
