@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
  * `npm test`: the unit project (fast, no services); the integration project, which talks to one real OpenSearch
  * node started once by its global setup (`scripts/opensearch-node.sh`, or the node at `OPENSEARCH_URL`); and the
  * validators project (cfn-lint and checkov on every synthesized environment, tools from `scripts/validators.sh`).
- * `npm run test:unit` excludes the integration files, so no node is started. Acceptance checks against the shared
+ * `npm run test:unit` runs the unit project alone (no node, no synthesis). Acceptance checks against the shared
  * corpus have their own config (`vitest.acceptance.config.ts`).
  */
 export default defineConfig({

@@ -163,7 +163,12 @@ describe("bootstrapDomain on a real OpenSearch node", () => {
         id: "alert-1",
         "@timestamp": "2099-01-01T10:00:00Z",
         severity: "high",
-        status: "pending",
+        outbox: {
+          status: "pending",
+          attempts: 0,
+          createdAt: "2099-01-01T10:00:00Z",
+          updatedAt: "2099-01-01T10:00:00Z",
+        },
         rule: { name: "k8s_cluster_admin_binding", level: "high", tags: ["attack.privilege_escalation"] },
         window: { start: "2099-01-01T10:00:00Z", end: "2099-01-01T10:05:00Z" },
         group: { "source.ip": "192.168.4.20", "user.name": "deployer" },
@@ -181,7 +186,7 @@ describe("bootstrapDomain on a real OpenSearch node", () => {
     expect(await search(client, ALERTS_INDEX, { term: { "group.source.ip": "192.168.4.20" } })).toEqual([
       "alert-1",
     ]);
-    expect(await search(client, ALERTS_INDEX, { term: { status: "pending" } })).toEqual(["alert-1"]);
+    expect(await search(client, ALERTS_INDEX, { term: { "outbox.status": "pending" } })).toEqual(["alert-1"]);
     expect(await search(client, ALERTS_INDEX, { range: { count: { gte: 3 } } })).toEqual(["alert-1"]);
   });
 

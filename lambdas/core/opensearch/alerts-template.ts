@@ -1,10 +1,12 @@
 /**
  * The composable index template for the alerts index (`ALERTS_INDEX`). The detector writes each alert with a
- * deterministic `_id` before publishing it (`status: pending`), then marks it `published`; the fields below are
- * those of `Alert` (`../alerts/model.ts`) plus the publication bookkeeping. Matched events and free-form details are
- * kept in `_source` only, so an alert never grows the mapping.
+ * deterministic `_id` before publishing it (`outbox.status: pending`), then marks it `published`; the fields below
+ * are those of `Alert` (`../alerts/model.ts`) plus the outbox bookkeeping (`../detection/store.ts`), which the
+ * detector queries to retry unpublished alerts. Matched events and free-form details are kept in `_source` only, so
+ * an alert never grows the mapping.
  */
 import { ALERTS_INDEX } from "../contracts.js";
+import { OUTBOX_MAPPING } from "../detection/store.js";
 import {
   bool,
   date,
@@ -21,9 +23,6 @@ export const ALERTS_TEMPLATE_NAME = `${ALERTS_INDEX}-template`;
 /** Above the audit template (`audit-*` also matches the alerts index). */
 export const ALERTS_TEMPLATE_PRIORITY = 200;
 
-/** Alert publication states the detector records. */
-export const ALERT_STATUSES = ["pending", "published"] as const;
-
 export interface AlertsTemplateOptions {
   readonly replicaCount: number;
 }
@@ -35,11 +34,8 @@ export function alertsProperties(): Record<string, Record<string, unknown>> {
     environment: keyword,
     severity: keyword,
     paged: bool,
-    status: keyword,
-    created_at: date,
-    published_at: date,
-    /** The rendered notification (subject and body) as sent to SNS. */
-    message: object({ subject: textWithKeyword, body: { type: "text" } }),
+    /** Publication state: the outbox the detector retries from (status, attempts, lease, SNS message id). */
+    outbox: OUTBOX_MAPPING,
     rule: object({
       id: keyword,
       name: keyword,

@@ -197,14 +197,13 @@ describe("alerts index template", () => {
     ["rule.level", "keyword"],
     ["rule.tags", "keyword"],
     ["severity", "keyword"],
-    ["status", "keyword"],
+    ["outbox.status", "keyword"],
+    ["outbox.leaseUntil", "date"],
+    ["outbox.publishedAt", "date"],
     ["group", "flat_object"],
     ["window.start", "date"],
     ["window.end", "date"],
     ["count", "long"],
-    ["created_at", "date"],
-    ["published_at", "date"],
-    ["message.body", "text"],
   ])("maps %s as %s", (path, type) => {
     // Act and assess
     expect(mappingAt(alertsProperties() as Record<string, Mapping>, path)?.type).toBe(type);
