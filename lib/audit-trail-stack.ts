@@ -1,0 +1,285 @@
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import type { Construct } from "constructs";
+import { Alerting } from "./alerting.js";
+import { AuditArchive } from "./archive.js";
+import type { EnvironmentConfig } from "./config/schema.js";
+import { AuditKeys } from "./encryption.js";
+import { AuditIngestion } from "./ingestion.js";
+import { PipelineMonitoring } from "./monitoring.js";
+import { AuditNetwork } from "./network.js";
+import { acknowledgeAll, compliancePackIds } from "./private/nag.js";
+import { ProducerAccess } from "./producer-access.js";
+import { SearchBootstrap } from "./search-bootstrap.js";
+import { SearchDomain } from "./search-domain.js";
+import { TamperEvidence } from "./tamper-evidence.js";
+
+export interface AuditTrailStackProps extends StackProps {
+  /** The validated environment (`loadEnvironmentConfig`). */
+  readonly config: EnvironmentConfig;
+}
+
+/**
+ * The whole audit trail for one environment, composed from one construct per concern. No logic here beyond
+ * wiring config values into construct props.
+ */
+export class AuditTrailStack extends Stack {
+  public readonly archive: AuditArchive;
+  public readonly search: SearchDomain;
+  public readonly ingestion: AuditIngestion;
+  public readonly alerting: Alerting;
+  public readonly monitoring: PipelineMonitoring;
+  public readonly tamperEvidence: TamperEvidence;
+  public readonly producer: ProducerAccess;
+  /** Role the detector function will run as (mapped in OpenSearch by the bootstrap already). */
+  public readonly detectorRole: iam.Role;
+
+  private readonly configuredAvailabilityZones: readonly string[] | undefined;
+
+  constructor(scope: Construct, id: string, props: AuditTrailStackProps) {
+    super(scope, id, props);
+    const config = props.config;
+    this.configuredAvailabilityZones =
+      config.network.type === "vpc" && config.network.existingVpc === undefined
+        ? config.network.availabilityZones
+        : undefined;
+    Tags.of(this).add("application", "mesh-audit-trail");
+    Tags.of(this).add("environment", config.name);
+    for (const [key, value] of Object.entries(config.tags)) Tags.of(this).add(key, value);
+    for (const warning of config.warnings) Annotations.of(this).addWarningV2("audit-trail:config", warning);
+
+    const logRetention = config.retention.logRetentionDays as logs.RetentionDays;
+    const keys = new AuditKeys(this, "Keys");
+
+    const network =
+      config.network.type === "vpc"
+        ? new AuditNetwork(this, "Network", {
+            cidr: config.network.cidr,
+            maxAzs: config.network.maxAzs,
+            availabilityZones: config.network.availabilityZones,
+            natGateways: config.network.natGateways,
+            existingVpc: config.network.existingVpc,
+            logsKey: keys.logsKey,
+            logRetention,
+          })
+        : undefined;
+    const placement =
+      network === undefined
+        ? {}
+        : {
+            vpc: network.vpc,
+            vpcSubnets: network.privateSubnets,
+            securityGroups: [network.clientSecurityGroup],
+          };
+
+    this.archive = new AuditArchive(this, "Archive", {
+      encryptionKey: keys.dataKey,
+      retention: Duration.days(config.archiveRetentionDays),
+      transitions: config.retention.archiveTransitions,
+      stagingExpiration: Duration.days(config.retention.stagingExpirationDays),
+    });
+
+    const lambdaPrincipal = new iam.ServicePrincipal("lambda.amazonaws.com");
+    const bootstrapRole = new iam.Role(this, "SearchMasterRole", {
+      assumedBy: lambdaPrincipal,
+      description:
+        "mesh-audit-trail: OpenSearch fine-grained-access master (the bootstrap function runs as it)",
+    });
+    this.detectorRole = new iam.Role(this, "DetectorRole", {
+      assumedBy: lambdaPrincipal,
+      description: "mesh-audit-trail: detector function (reads tagged documents, writes alerts)",
+    });
+
+    const domainName = config.search.domainName ?? `audit-trail-${config.name}`.slice(0, 28);
+    this.search = new SearchDomain(this, "Search", {
+      domainName,
+      dataNodeInstanceType: config.search.instanceType,
+      dataNodes: config.search.instanceCount,
+      dedicatedMaster: config.search.dedicatedMaster,
+      ultraWarm: config.search.ultraWarm,
+      coldStorage: config.search.coldStorage,
+      ebsVolumeSizeGiB: config.search.ebsVolumeSizeGiB,
+      ebsIops: config.search.ebsIops,
+      ebsThroughputMiBps: config.search.ebsThroughputMiBps,
+      availabilityZoneCount: config.search.zoneAwareness?.availabilityZoneCount,
+      encryptionKey: keys.dataKey,
+      logsKey: keys.logsKey,
+      logRetention,
+      masterRole: bootstrapRole,
+      vpc: network?.vpc,
+      vpcSubnets: network?.privateSubnets,
+      securityGroups: network === undefined ? undefined : [network.domainSecurityGroup],
+      allowedCidrs: config.network.type === "public" ? config.network.allowedCidrs : undefined,
+    });
+    const domain = this.search.domain;
+
+    this.ingestion = new AuditIngestion(this, "Ingestion", {
+      environmentName: config.name,
+      domain,
+      stagingBucket: this.archive.stagingBucket,
+      encryptionKey: keys.dataKey,
+      logsKey: keys.logsKey,
+      logRetention,
+      bufferingInterval: Duration.seconds(config.firehose.bufferingIntervalSeconds),
+      bufferingSizeMiB: config.firehose.bufferingSizeMiB,
+      retryDuration: Duration.seconds(config.firehose.retryDurationSeconds),
+      ruleOverrides: config.detection.ruleOverrides,
+      keepEventOriginal: config.transform.keepEventOriginal,
+      pseudonymizeFields: config.pseudonymization?.fields,
+      pseudonymizationKey: config.pseudonymization?.key,
+      eksAuditLogs: config.eksClusters.map((cluster) => ({
+        clusterName: cluster.name,
+        logGroupName: cluster.auditLogGroupName ?? `/aws/eks/${cluster.name}/cluster`,
+      })),
+      ...placement,
+    });
+
+    for (const role of [bootstrapRole, this.ingestion.firehoseRole, this.detectorRole])
+      this.search.allowAccess(role);
+    if (config.analystRoleArn !== undefined) this.search.allowAccessFromAllowList(config.analystRoleArn);
+
+    const bootstrap = new SearchBootstrap(this, "SearchBootstrap", {
+      domain,
+      masterRole: bootstrapRole,
+      hotDays: config.retention.hotDays,
+      warmDays: config.retention.warmDays,
+      coldDays: config.retention.coldDays,
+      ultraWarmEnabled: config.search.ultraWarm !== undefined,
+      coldStorageEnabled: config.search.coldStorage,
+      indexEventOriginal: config.transform.indexEventOriginal,
+      shardCount: config.search.shardCount,
+      replicaCount: config.replicaCount,
+      firehoseRole: this.ingestion.firehoseRole,
+      detectorRole: this.detectorRole,
+      analystRoleArn: config.analystRoleArn,
+      logsKey: keys.logsKey,
+      environmentKey: keys.dataKey,
+      logRetention,
+      ...placement,
+    });
+    // Index template and ISM policy must exist before the first document creates an index.
+    this.ingestion.deliveryStream.node.addDependency(bootstrap.resource);
+
+    this.tamperEvidence = new TamperEvidence(this, "TamperEvidence", {
+      archive: this.archive,
+      encryptionKey: keys.dataKey,
+      logsKey: keys.logsKey,
+      logRetention,
+      digestPeriod: Duration.minutes(config.tamperEvidence.digestPeriodMinutes),
+      ...placement,
+    });
+
+    this.alerting = new Alerting(this, "Alerting", {
+      encryptionKey: keys.dataKey,
+      severities: {
+        critical: config.alerts.critical,
+        high: config.alerts.high,
+        medium: config.alerts.medium,
+        low: config.alerts.low,
+      },
+      ops: config.alerts.ops,
+    });
+
+    this.producer = new ProducerAccess(this, "Producer", {
+      clusters: config.eksClusters.map((cluster) =>
+        cluster.producerIdentity.type === "irsa"
+          ? { name: cluster.name, identity: "irsa" as const, oidcIssuer: cluster.producerIdentity.oidcIssuer }
+          : { name: cluster.name, identity: "pod-identity" as const },
+      ),
+      namespace: config.producer.namespace,
+      serviceAccountName: config.producer.serviceAccountName,
+      grant: (grantee) => this.ingestion.grantPutRecords(grantee),
+    });
+
+    this.monitoring = new PipelineMonitoring(this, "Monitoring", {
+      opsTopic: this.alerting.opsTopic,
+      ingestion: this.ingestion,
+      domain,
+      dedicatedMasters: config.search.dedicatedMaster !== undefined,
+      ebsVolumeSizeGiB: config.search.ebsVolumeSizeGiB,
+      functions: [
+        {
+          label: "Transform",
+          function: this.ingestion.transformFunction,
+          timeout: this.ingestion.transformTimeout,
+        },
+        {
+          label: "Archiver",
+          function: this.tamperEvidence.archiverFunction,
+          timeout: this.tamperEvidence.archiverTimeout,
+        },
+        {
+          label: "DigestWriter",
+          function: this.tamperEvidence.digestWriterFunction,
+          timeout: this.tamperEvidence.digestWriterTimeout,
+        },
+      ],
+      queues: [{ label: "Archive", queue: this.tamperEvidence.archiveQueue, maxAge: Duration.hours(1) }],
+      deadLetterQueues: [
+        { label: "Archive", queue: this.tamperEvidence.archiveDeadLetterQueue },
+        { label: "Digest", queue: this.tamperEvidence.digestDeadLetterQueue },
+      ],
+    });
+
+    // Inline policies are what aws-cdk-lib grants produce: one per role, scoped to the resources that role uses.
+    for (const node of this.node.findAll()) {
+      if (node instanceof iam.CfnPolicy) {
+        acknowledgeAll(
+          node,
+          compliancePackIds("IAMNoInlinePolicy"),
+          "This policy belongs to one role of one function or service of this stack; aws-cdk-lib grant methods generate it from the resources that role touches, and it changes only through this stack's reviewed deployments. A reusable managed policy would widen, not narrow, access.",
+        );
+      }
+    }
+
+    new CfnOutput(this, "DeliveryStreamName", {
+      value: this.ingestion.deliveryStreamName,
+      description: "Firehose stream Fluent Bit ships to (kinesis_firehose output: delivery_stream)",
+    });
+    new CfnOutput(this, "Region", {
+      value: this.region,
+      description: "Region of the stream (kinesis_firehose: region)",
+    });
+    new CfnOutput(this, "ProducerRoleArn", {
+      value: this.producer.role.roleArn,
+      description: "Role Fluent Bit assumes (IRSA annotation or Pod Identity association)",
+    });
+    new CfnOutput(this, "DomainEndpoint", {
+      value: domain.domainEndpoint,
+      description: "OpenSearch endpoint (HTTPS)",
+    });
+    new CfnOutput(this, "DashboardsUrl", {
+      value: `https://${domain.domainEndpoint}/_dashboards/`,
+      description: "OpenSearch Dashboards",
+    });
+    for (const [severity, topic] of Object.entries(this.alerting.topics)) {
+      new CfnOutput(this, `${severity[0]?.toUpperCase()}${severity.slice(1)}AlertsTopicArn`, {
+        value: topic.topicArn,
+        description: `SNS topic for ${severity} alerts`,
+      });
+    }
+    new CfnOutput(this, "OpsTopicArn", {
+      value: this.alerting.opsTopic.topicArn,
+      description: "SNS topic for pipeline alarms",
+    });
+    new CfnOutput(this, "ArchiveBucketName", {
+      value: this.archive.archiveBucket.bucketName,
+      description: "Object Lock archive (COMPLIANCE mode)",
+    });
+    new CfnOutput(this, "DigestSigningKeyArn", {
+      value: this.tamperEvidence.signingKey.keyArn,
+      description: "Asymmetric key whose public key verifies the archive digests",
+    });
+  }
+
+  /**
+   * The configured AZs when the environment lists them: with account and region set, aws-cdk-lib would otherwise
+   * look the region's AZs up in the account, and synth must work offline.
+   */
+  public override get availabilityZones(): string[] {
+    return this.configuredAvailabilityZones === undefined
+      ? super.availabilityZones
+      : [...this.configuredAvailabilityZones];
+  }
+}

@@ -1,0 +1,12 @@
+export { applyCompliance, rulesFor, yearsInDays } from "./compliance.js";
+export { ENVIRONMENTS, type EnvironmentName } from "./environments.js";
+export { AuditTrailConfigError, type ConfigErrorDetails } from "./errors.js";
+export { loadEnvironmentConfig, parseEnvironmentConfig } from "./load.js";
+export { checkRuleOverrides } from "./rule-overrides.js";
+export {
+  COMPLIANCE_FRAMEWORKS,
+  type ComplianceFramework,
+  type EnvironmentConfig,
+  type EnvironmentConfigInput,
+  environmentConfigSchema,
+} from "./schema.js";

@@ -1,0 +1,234 @@
+import type { z } from "zod";
+import { applyCompliance } from "./compliance.js";
+import { AuditTrailConfigError } from "./errors.js";
+import {
+  type EnvironmentConfig,
+  type EnvironmentConfigInput,
+  environmentConfigSchema,
+  type ParsedEnvironmentConfig,
+} from "./schema.js";
+
+const ENV_FILE = "lib/config/environments.ts";
+
+function keyOf(path: readonly PropertyKey[]): string {
+  return path
+    .map((part) => (typeof part === "number" ? `[${part}]` : String(part)))
+    .join(".")
+    .replace(/\.\[/g, "[");
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = input;
+  for (const part of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[part];
+  }
+  return current;
+}
+
+function schemaError(environment: string, input: unknown, issue: z.core.$ZodIssue): AuditTrailConfigError {
+  if (issue.code === "unrecognized_keys") {
+    const parent = keyOf(issue.path);
+    const keys = issue.keys.map((key) => (parent === "" ? key : `${parent}.${key}`));
+    return new AuditTrailConfigError({
+      environment,
+      configKey: keys.join(", "),
+      problem: "unknown config key (a typo?)",
+      fix: `remove or rename it in ${ENV_FILE}; the README lists every key`,
+    });
+  }
+  const configKey = keyOf(issue.path) || "(root)";
+  return new AuditTrailConfigError({
+    environment,
+    configKey,
+    value: valueAt(input, issue.path),
+    problem: issue.message,
+    fix: `correct ${configKey} in ${ENV_FILE}`,
+  });
+}
+
+/** Rules that are not about compliance but about what AWS (or this stack) can build. */
+function checkFeasibility(environment: string, config: ParsedEnvironmentConfig): void {
+  const fail = (configKey: string, value: unknown, problem: string, fix: string): never => {
+    throw new AuditTrailConfigError({ environment, configKey, value, problem, fix: `${fix} in ${ENV_FILE}` });
+  };
+  const { search, retention, network } = config;
+  if (search.coldStorage && search.ultraWarm === undefined) {
+    fail(
+      "search.coldStorage",
+      true,
+      "OpenSearch cold storage requires UltraWarm nodes",
+      "add search.ultraWarm or set search.coldStorage to false",
+    );
+  }
+  if (search.ultraWarm !== undefined && search.dedicatedMaster === undefined) {
+    fail(
+      "search.ultraWarm",
+      search.ultraWarm,
+      "OpenSearch UltraWarm requires dedicated master nodes",
+      "add search.dedicatedMaster or remove search.ultraWarm",
+    );
+  }
+  if (retention.coldDays > 0 && !search.coldStorage) {
+    fail(
+      "retention.coldDays",
+      retention.coldDays,
+      "indices can only spend time in a cold tier when cold storage is enabled",
+      "set retention.coldDays to 0 or enable search.coldStorage",
+    );
+  }
+  const zones = search.zoneAwareness?.availabilityZoneCount;
+  if (zones !== undefined && search.instanceCount % zones !== 0) {
+    fail(
+      "search.instanceCount",
+      search.instanceCount,
+      `with zone awareness over ${zones} AZs the data node count must be a multiple of ${zones}`,
+      `set search.instanceCount to a multiple of ${zones}`,
+    );
+  }
+  if (network.type === "vpc" && network.existingVpc === undefined) {
+    const pinned = config.account !== undefined && config.region !== undefined;
+    const azs = network.availabilityZones;
+    if (azs !== undefined && config.region === undefined) {
+      fail(
+        "network.availabilityZones",
+        azs,
+        "availability zone names belong to a region, and this environment has none",
+        "set region (and account) for this environment, or remove network.availabilityZones",
+      );
+    }
+    const foreign = azs?.find((zone) => config.region !== undefined && !zone.startsWith(config.region));
+    if (foreign !== undefined) {
+      fail(
+        "network.availabilityZones",
+        azs,
+        `${foreign} is not in region ${config.region}`,
+        `list availability zones of ${config.region}`,
+      );
+    }
+    if (pinned && azs === undefined) {
+      fail(
+        "network.availabilityZones",
+        undefined,
+        "with account and region set, the new VPC's availability zones must be listed so synth needs no AWS lookup",
+        `add network.availabilityZones, e.g. ["${config.region}a", "${config.region}b"]`,
+      );
+    }
+    // An environment-agnostic stack only knows two AZs (Fn::GetAZs, indices 0 and 1).
+    const available = azs?.length ?? Math.min(network.maxAzs, 2);
+    if (zones !== undefined && available < zones) {
+      fail(
+        azs === undefined ? "search.zoneAwareness.availabilityZoneCount" : "network.availabilityZones",
+        azs === undefined ? zones : azs,
+        azs === undefined
+          ? `an environment-agnostic stack can spread a new VPC over 2 AZs only, not ${zones}`
+          : `zone awareness over ${zones} AZs needs ${zones} availability zones`,
+        azs === undefined
+          ? "set account, region and network.availabilityZones, or use 2 AZs"
+          : `list ${zones} availability zones, or lower search.zoneAwareness.availabilityZoneCount`,
+      );
+    }
+  }
+  if (zones !== undefined && network.type === "vpc" && network.existingVpc !== undefined) {
+    const available = network.existingVpc.privateSubnetIds.length;
+    if (available < zones) {
+      fail(
+        "network.existingVpc.privateSubnetIds",
+        available,
+        `zone awareness over ${zones} AZs needs a private subnet in ${zones} AZs`,
+        `list at least ${zones} private subnets or lower search.zoneAwareness.availabilityZoneCount`,
+      );
+    }
+  }
+  if (search.replicaCount !== undefined && zones !== undefined && search.replicaCount < 1) {
+    fail(
+      "search.replicaCount",
+      search.replicaCount,
+      "zone awareness only protects data that has a replica in another AZ",
+      "set search.replicaCount to at least 1",
+    );
+  }
+  const ordered = retention.archiveTransitions;
+  if (ordered.glacierAfterDays <= ordered.infrequentAccessAfterDays) {
+    fail(
+      "retention.archiveTransitions.glacierAfterDays",
+      ordered.glacierAfterDays,
+      `must come after infrequentAccessAfterDays (${ordered.infrequentAccessAfterDays})`,
+      "raise glacierAfterDays",
+    );
+  }
+  if (ordered.deepArchiveAfterDays < ordered.glacierAfterDays + 90) {
+    fail(
+      "retention.archiveTransitions.deepArchiveAfterDays",
+      ordered.deepArchiveAfterDays,
+      `must be at least 90 days after glacierAfterDays (${ordered.glacierAfterDays}), Glacier's minimum storage duration`,
+      "raise deepArchiveAfterDays",
+    );
+  }
+  const names = config.eksClusters.map((cluster) => cluster.name);
+  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+  if (duplicate !== undefined) {
+    fail(
+      "eksClusters[].name",
+      duplicate,
+      "each cluster may appear once",
+      "remove the duplicate cluster entry",
+    );
+  }
+}
+
+/**
+ * Validates one environment's raw entry and returns the typed config with every default and compliance preset
+ * applied. Throws `AuditTrailConfigError` with the config key, value, the rule and the fix.
+ */
+export function parseEnvironmentConfig(
+  name: string,
+  input: EnvironmentConfigInput | unknown,
+): EnvironmentConfig {
+  const result = environmentConfigSchema.safeParse(input);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    if (first === undefined)
+      throw new AuditTrailConfigError({ environment: name, configKey: "(root)", fix: "check the entry" });
+    throw schemaError(name, input, first);
+  }
+  const config = result.data;
+  checkFeasibility(name, config);
+  const compliance = applyCompliance(config, name);
+  return {
+    ...config,
+    name,
+    archiveRetentionDays: compliance.archiveRetentionDays,
+    deleteAfterDays: config.retention.hotDays + config.retention.warmDays + config.retention.coldDays,
+    replicaCount: config.search.replicaCount ?? (config.search.zoneAwareness === undefined ? 0 : 1),
+    warnings: compliance.warnings,
+  };
+}
+
+/**
+ * Picks the environment named by `-c env=NAME` from the shipped entries. A missing or unknown name fails with the
+ * list of valid names.
+ */
+export function loadEnvironmentConfig(
+  name: string | undefined,
+  environments: Readonly<Record<string, EnvironmentConfigInput>>,
+): EnvironmentConfig {
+  const valid = Object.keys(environments).sort();
+  if (name === undefined || name === "") {
+    throw new AuditTrailConfigError({
+      configKey: "env (CDK context)",
+      problem: `no environment selected; valid environments: ${valid.join(", ")}`,
+      fix: `pass one with -c env=NAME, e.g. npx cdk synth -c env=${valid[0] ?? "dev"}`,
+    });
+  }
+  const entry = Object.hasOwn(environments, name) ? environments[name] : undefined;
+  if (entry === undefined) {
+    throw new AuditTrailConfigError({
+      configKey: "env (CDK context)",
+      value: name,
+      problem: `unknown environment; valid environments: ${valid.join(", ")}`,
+      fix: `pass one of them with -c env=NAME, or add an entry named "${name}" to ${ENV_FILE}`,
+    });
+  }
+  return parseEnvironmentConfig(name, entry);
+}

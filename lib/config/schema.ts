@@ -1,0 +1,330 @@
+import { z } from "zod";
+
+/**
+ * The typed, zod-validated configuration of one environment (`-c env=NAME`). Input is what an entry in
+ * `environments.ts` spells out; output (`EnvironmentConfig`) has every default applied and is what the stack
+ * receives as props. Unknown keys are rejected, so a typo in a key name fails synth instead of being ignored.
+ */
+
+export const COMPLIANCE_FRAMEWORKS = ["pci-dss", "hipaa", "soc2", "iso27001", "gdpr"] as const;
+export type ComplianceFramework = (typeof COMPLIANCE_FRAMEWORKS)[number];
+
+/** Retention values CloudWatch Logs accepts (days). */
+export const CLOUDWATCH_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const days = (min: number) => z.number().int().min(min);
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3})(\.\d{1,3}){3}\/(\d|[12]\d|3[0-2])$/, "must be an IPv4 CIDR such as 203.0.113.0/24");
+const email = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, "must be an e-mail address");
+const httpsUrl = z.string().regex(/^https:\/\/[^\s]+$/, "must be an https:// URL");
+
+const subscriptions = z
+  .strictObject({
+    /** E-mail addresses subscribed to the topic (each must confirm the subscription). */
+    emails: z.array(email).default([]),
+    /** HTTPS endpoints (a pager's webhook) subscribed to the topic. */
+    httpsEndpoints: z.array(httpsUrl).default([]),
+  })
+  .default({ emails: [], httpsEndpoints: [] });
+
+const producerIdentity = z.discriminatedUnion("type", [
+  z.strictObject({
+    /** IAM Roles for Service Accounts: the cluster's OIDC issuer (without `https://`). */
+    type: z.literal("irsa"),
+    oidcIssuer: z
+      .string()
+      .regex(
+        /^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/id\/[A-Za-z0-9]+$/,
+        "must be the cluster's OIDC issuer host and path, e.g. oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+      ),
+  }),
+  z.strictObject({
+    /** EKS Pod Identity: the stack creates the pod identity association. */
+    type: z.literal("pod-identity"),
+  }),
+]);
+
+const eksCluster = z.strictObject({
+  /** EKS cluster name. */
+  name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, "must be an EKS cluster name"),
+  /**
+   * CloudWatch Logs group holding the control-plane logs (audit log type must be enabled on the cluster).
+   * @default `/aws/eks/<name>/cluster`
+   */
+  auditLogGroupName: z.string().min(1).optional(),
+  /** How Fluent Bit on this cluster assumes the producer role. */
+  producerIdentity,
+});
+
+const vpcNetwork = z.strictObject({
+  type: z.literal("vpc"),
+  /** CIDR of the VPC the stack creates (ignored when `existingVpc` is set). */
+  cidr: cidr.default("10.40.0.0/16"),
+  /** Availability zones the created VPC spans (env-agnostic stacks get at most 2). */
+  maxAzs: z.number().int().min(2).max(3).default(2),
+  /**
+   * Availability zones of the created VPC (overrides maxAzs). Required when account and region are set, so synth
+   * needs no AWS lookup; needs region.
+   */
+  availabilityZones: z
+    .array(
+      z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "must be an availability zone name such as eu-west-1a"),
+    )
+    .min(2)
+    .max(3)
+    .optional(),
+  /** NAT gateways of the created VPC (1 per AZ for AZ-independent egress). */
+  natGateways: z.number().int().min(1).max(3).default(1),
+  /** Use an existing VPC instead (imported by attributes: no lookup, synth stays offline). */
+  existingVpc: z
+    .strictObject({
+      vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, "must be a VPC id (vpc-…)"),
+      availabilityZones: z.array(z.string().min(1)).min(2),
+      privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, "must be a subnet id")).min(2),
+    })
+    .optional(),
+});
+
+const publicNetwork = z.strictObject({
+  type: z.literal("public"),
+  /** Source CIDRs allowed to reach the public endpoint (analysts); stack roles sign with SigV4. */
+  allowedCidrs: z.array(cidr).min(1),
+});
+
+const pseudonymizationKey = z.discriminatedUnion("source", [
+  z.strictObject({
+    source: z.literal("secret"),
+    /** Secrets Manager secret name holding the HMAC key. */
+    secretName: z.string().min(1),
+  }),
+  z.strictObject({
+    source: z.literal("ssm-parameter"),
+    /** SSM SecureString parameter name (starting with `/`) holding the HMAC key. */
+    parameterName: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, "must be an SSM parameter name starting with /"),
+    /** ARN of the customer-managed KMS key encrypting the parameter, when it is not `aws/ssm`. */
+    kmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/, "must be a KMS key ARN")
+      .optional(),
+  }),
+]);
+
+export const environmentConfigSchema = z.strictObject({
+  /** Target account; omit for an environment-agnostic template. */
+  account: z
+    .string()
+    .regex(/^\d{12}$/, "must be a 12-digit AWS account id")
+    .optional(),
+  /** Target region; omit for an environment-agnostic template. */
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1")
+    .optional(),
+  /** CloudFormation termination protection on the stack. */
+  terminationProtection: z.boolean().default(false),
+  /** Extra tags on every resource. */
+  tags: z.record(z.string(), z.string()).default({}),
+
+  compliance: z
+    .strictObject({
+      /** Frameworks whose retention and privacy rules the config must meet. */
+      frameworks: z.array(z.enum(COMPLIANCE_FRAMEWORKS)).default([]),
+      /** ISO 27001 has no fixed period: the organisation's log retention policy sets it. */
+      iso27001: z
+        .strictObject({
+          archiveRetentionDays: days(1),
+          searchableDays: days(0).default(0),
+        })
+        .optional(),
+      /** GDPR retention is per processing purpose; the archive must cover the longest. */
+      gdpr: z
+        .strictObject({
+          purposes: z.array(z.strictObject({ name: z.string().min(1), retentionDays: days(1) })).min(1),
+        })
+        .optional(),
+    })
+    .default({ frameworks: [] }),
+
+  retention: z.strictObject({
+    /** Days an index stays on hot nodes. */
+    hotDays: days(1),
+    /** Days in the warm state (UltraWarm when enabled, read-only on hot nodes otherwise). */
+    warmDays: days(0).default(0),
+    /** Days in cold storage (needs `search.coldStorage`). Indices are deleted at hot+warm+cold days. */
+    coldDays: days(0).default(0),
+    /** Object Lock retention of the archive; @default the longest the enabled frameworks require. */
+    archiveDays: days(1).optional(),
+    /** Lifecycle transitions of archived objects (days after creation; skipped when ≥ archive retention). */
+    archiveTransitions: z
+      .strictObject({
+        infrequentAccessAfterDays: days(30).default(30),
+        glacierAfterDays: days(60).default(90),
+        deepArchiveAfterDays: days(90).default(180),
+      })
+      .default({ infrequentAccessAfterDays: 30, glacierAfterDays: 90, deepArchiveAfterDays: 180 }),
+    /** Days the Firehose backup stays in staging (room to recover from an archiver outage). */
+    stagingExpirationDays: days(3).default(14),
+    /** CloudWatch Logs retention of the stack's own log groups. */
+    logRetentionDays: z
+      .number()
+      .refine((value) => (CLOUDWATCH_RETENTION_DAYS as readonly number[]).includes(value), {
+        message: `must be one of CloudWatch's retention values: ${CLOUDWATCH_RETENTION_DAYS.join(", ")}`,
+      })
+      .default(365),
+  }),
+
+  search: z.strictObject({
+    /** OpenSearch domain name (3–28 lower-case characters). @default `audit-trail-<env>` */
+    domainName: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{2,27}$/, "must be 3–28 characters: a-z, 0-9, '-', starting with a letter")
+      .optional(),
+    instanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, "must be an OpenSearch instance type"),
+    instanceCount: z.number().int().min(1),
+    dedicatedMaster: z
+      .strictObject({
+        instanceType: z
+          .string()
+          .regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, "must be an OpenSearch instance type"),
+        count: z.union([z.literal(3), z.literal(5)]),
+      })
+      .optional(),
+    ultraWarm: z
+      .strictObject({
+        instanceType: z.enum(["ultrawarm1.medium.search", "ultrawarm1.large.search"]),
+        count: z.number().int().min(2),
+      })
+      .optional(),
+    coldStorage: z.boolean().default(false),
+    ebsVolumeSizeGiB: z.number().int().min(10),
+    ebsIops: z.number().int().min(3000).optional(),
+    ebsThroughputMiBps: z.number().int().min(125).optional(),
+    /** Spread data nodes over 2 or 3 AZs; omit for a single-AZ domain. */
+    zoneAwareness: z
+      .strictObject({ availabilityZoneCount: z.union([z.literal(2), z.literal(3)]) })
+      .optional(),
+    shardCount: z.number().int().min(1).default(1),
+    /** Replicas per shard. @default 1 with zone awareness, 0 without */
+    replicaCount: z.number().int().min(0).optional(),
+  }),
+
+  network: z.discriminatedUnion("type", [vpcNetwork, publicNetwork]),
+
+  firehose: z
+    .strictObject({
+      bufferingIntervalSeconds: z.number().int().min(0).max(900).default(60),
+      bufferingSizeMiB: z.number().int().min(1).max(100).default(5),
+      retryDurationSeconds: z.number().int().min(0).max(7200).default(300),
+    })
+    .default({ bufferingIntervalSeconds: 60, bufferingSizeMiB: 5, retryDurationSeconds: 300 }),
+
+  alerts: z
+    .strictObject({
+      critical: subscriptions,
+      high: subscriptions,
+      medium: subscriptions,
+      low: subscriptions,
+      /** Pipeline alarms (the stack watching itself). */
+      ops: subscriptions,
+      /** Base URL of the runbooks linked from alerts. */
+      runbookBaseUrl: httpsUrl.optional(),
+    })
+    .default({
+      critical: { emails: [], httpsEndpoints: [] },
+      high: { emails: [], httpsEndpoints: [] },
+      medium: { emails: [], httpsEndpoints: [] },
+      low: { emails: [], httpsEndpoints: [] },
+      ops: { emails: [], httpsEndpoints: [] },
+    }),
+
+  /** Clusters whose control-plane audit logs are subscribed into the stream and whose Fluent Bit ships to it. */
+  eksClusters: z.array(eksCluster).default([]),
+
+  /** The Kubernetes service account Fluent Bit runs as on every cluster. */
+  producer: z
+    .strictObject({
+      namespace: z.string().min(1).default("logging"),
+      serviceAccountName: z.string().min(1).default("fluent-bit"),
+    })
+    .default({ namespace: "logging", serviceAccountName: "fluent-bit" }),
+
+  /** Existing IAM role mapped to a read-only OpenSearch role for analysts. */
+  analystRoleArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "must be an IAM role ARN")
+    .optional(),
+
+  detection: z
+    .strictObject({
+      /**
+       * Per-rule detection overrides (thresholds, allow lists, sensitive path patterns, trust domains), keyed by
+       * rule id. Opaque here; the handlers read it from `AUDIT_TRAIL_RULE_OVERRIDES`.
+       */
+      ruleOverrides: z.record(z.string(), z.json()).default({}),
+    })
+    .default({ ruleOverrides: {} }),
+
+  /** GDPR pseudonymization of personal fields in the transform (HMAC with a key from Secrets Manager or SSM). */
+  pseudonymization: z
+    .strictObject({
+      fields: z
+        .array(z.string().regex(/^[A-Za-z@_][A-Za-z0-9_@.]*$/, "must be a dotted ECS field path"))
+        .min(1),
+      key: pseudonymizationKey,
+    })
+    .optional(),
+
+  transform: z
+    .strictObject({
+      /** Keep the raw line in `event.original`. */
+      keepEventOriginal: z.boolean().default(true),
+      /** Index `event.original` (searchable) rather than only storing it. */
+      indexEventOriginal: z.boolean().default(false),
+    })
+    .default({ keepEventOriginal: true, indexEventOriginal: false }),
+
+  tamperEvidence: z
+    .strictObject({
+      /** Minutes per signed digest; must divide a day so periods align to midnight UTC. */
+      digestPeriodMinutes: z
+        .number()
+        .int()
+        .min(5)
+        .max(1440)
+        .refine((value) => 1440 % value === 0, {
+          message: "must divide 1440 (a day) evenly, e.g. 15, 60, 240",
+        })
+        .default(60),
+    })
+    .default({ digestPeriodMinutes: 60 }),
+});
+
+export type EnvironmentConfigInput = z.input<typeof environmentConfigSchema>;
+export type ParsedEnvironmentConfig = z.output<typeof environmentConfigSchema>;
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** A validated environment: parsed config plus its name and the values derived from the compliance presets. */
+export type EnvironmentConfig = DeepReadonly<
+  ParsedEnvironmentConfig & {
+    /** The `-c env=NAME` value. */
+    name: string;
+    /** Object Lock default retention (days) after applying the compliance presets. */
+    archiveRetentionDays: number;
+    /** Age (days) at which ISM deletes an index: hot + warm + cold. */
+    deleteAfterDays: number;
+    /** Replicas per shard with the default applied. */
+    replicaCount: number;
+    /** Soft findings (e.g. GDPR storage limitation) the stack reports as synth warnings. */
+    warnings: string[];
+  }
+>;

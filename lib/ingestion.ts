@@ -1,0 +1,357 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as firehose from "aws-cdk-lib/aws-kinesisfirehose";
+import * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
+import type * as s3 from "aws-cdk-lib/aws-s3";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as ssm from "aws-cdk-lib/aws-ssm";
+import { Construct } from "constructs";
+import { ARCHIVE_PREFIXES, AUDIT_INDEX_PREFIX, TRANSFORM_ENV } from "../lambdas/core/contracts.js";
+import { AuditTrailConfigError } from "./config/errors.js";
+import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
+import { defaultPolicyOf, skipCheckov, tokenFinding } from "./private/nag.js";
+
+/** Where the HMAC key for pseudonymization lives. */
+export type PseudonymizationKeySource =
+  | { readonly source: "secret"; readonly secretName: string }
+  | { readonly source: "ssm-parameter"; readonly parameterName: string; readonly kmsKeyArn?: string };
+
+export interface EksAuditLogSource {
+  /** Cluster name (for the construct id). */
+  readonly clusterName: string;
+  /** The CloudWatch Logs group holding the control-plane logs. */
+  readonly logGroupName: string;
+}
+
+export interface AuditIngestionProps {
+  /** The `-c env=NAME` value, passed to the transform. */
+  readonly environmentName: string;
+  readonly domain: opensearch.IDomain;
+  /** Firehose's S3 backup (every document plus failures). */
+  readonly stagingBucket: s3.IBucket;
+  /** Key for Firehose SSE and the staging objects. */
+  readonly encryptionKey: kms.IKey;
+  readonly logsKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  /** @default Duration.seconds(60) */
+  readonly bufferingInterval?: Duration;
+  /** Buffer size in MiB. @default 5 */
+  readonly bufferingSizeMiB?: number;
+  /** How long Firehose retries OpenSearch before writing the batch to the failure prefix. @default 300 s */
+  readonly retryDuration?: Duration;
+  /** Per-rule detection overrides, handed to the transform as JSON. @default {} */
+  readonly ruleOverrides?: Readonly<Record<string, unknown>>;
+  /** Keep `event.original`. @default true */
+  readonly keepEventOriginal?: boolean;
+  /** ECS fields to pseudonymize. @default - pseudonymization off */
+  readonly pseudonymizeFields?: readonly string[];
+  /** Required when `pseudonymizeFields` is set. */
+  readonly pseudonymizationKey?: PseudonymizationKeySource;
+  /** Transform reserved concurrency. @default 20 */
+  readonly transformConcurrency?: number;
+  /** EKS control-plane log groups subscribed into the stream. @default [] */
+  readonly eksAuditLogs?: readonly EksAuditLogSource[];
+  /** @default - not in a VPC */
+  readonly vpc?: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/**
+ * The way in: a Direct PUT Firehose stream (SSE with the CMK) whose transform Lambda parses, normalizes and tags
+ * each record, delivering into daily `audit-YYYY-MM-DD` indices and backing every document up into staging; plus
+ * CloudWatch Logs subscriptions from the EKS control-plane audit logs into the stream.
+ */
+export class AuditIngestion extends Construct {
+  public readonly deliveryStream: firehose.CfnDeliveryStream;
+  public readonly deliveryStreamName: string;
+  public readonly deliveryStreamArn: string;
+  /** The role Firehose assumes (mapped to an OpenSearch write role by the bootstrap). */
+  public readonly firehoseRole: iam.Role;
+  public readonly transformFunction: lambda.IFunction;
+  /** The transform's timeout, for duration alarms. */
+  public readonly transformTimeout: Duration;
+  /** Firehose's delivery error log group. */
+  public readonly errorLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: AuditIngestionProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    if ((props.pseudonymizeFields?.length ?? 0) > 0 && props.pseudonymizationKey === undefined) {
+      throw new AuditTrailConfigError({
+        configKey: "pseudonymization.key",
+        problem: `fields ${JSON.stringify(props.pseudonymizeFields)} are to be pseudonymized but no HMAC key source is given`,
+        fix: 'add pseudonymization.key: { source: "secret", secretName } or { source: "ssm-parameter", parameterName }',
+      });
+    }
+
+    const pseudonymizing = (props.pseudonymizeFields?.length ?? 0) > 0;
+    const environment: Record<string, string> = {
+      [TRANSFORM_ENV.environmentName]: props.environmentName,
+      [TRANSFORM_ENV.rulesDir]: `${LAMBDA_TASK_ROOT}/rules`,
+      [TRANSFORM_ENV.ruleOverrides]: JSON.stringify(props.ruleOverrides ?? {}),
+      [TRANSFORM_ENV.keepEventOriginal]: String(props.keepEventOriginal ?? true),
+      [TRANSFORM_ENV.pseudonymizeFields]: pseudonymizing ? (props.pseudonymizeFields ?? []).join(",") : "",
+    };
+
+    let grantKeyRead: ((grantee: iam.IGrantable) => void) | undefined;
+    const key = pseudonymizing ? props.pseudonymizationKey : undefined;
+    if (key?.source === "secret") {
+      const secret = secretsmanager.Secret.fromSecretNameV2(
+        this,
+        "PseudonymizationKeySecret",
+        key.secretName,
+      );
+      environment[TRANSFORM_ENV.pseudonymizationKeySecretArn] = secret.secretArn;
+      grantKeyRead = (grantee) => secret.grantRead(grantee);
+    } else if (key?.source === "ssm-parameter") {
+      const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(
+        this,
+        "PseudonymizationKeyParameter",
+        {
+          parameterName: key.parameterName,
+          encryptionKey:
+            key.kmsKeyArn === undefined
+              ? undefined
+              : kms.Key.fromKeyArn(this, "PseudonymizationKeyKmsKey", key.kmsKeyArn),
+        },
+      );
+      environment[TRANSFORM_ENV.pseudonymizationKeyParameterName] = key.parameterName;
+      grantKeyRead = (grantee) => parameter.grantRead(grantee);
+    }
+
+    this.transformTimeout = Duration.minutes(3);
+    const transform = auditFunction(this, "Transform", {
+      entry: "lambdas/transform/handler.ts",
+      description: "mesh-audit-trail: Firehose transform (parse, normalize to ECS, tag rule matches)",
+      environment,
+      logsKey: props.logsKey,
+      logRetention: props.logRetention,
+      timeout: this.transformTimeout,
+      memorySize: 1024,
+      reservedConcurrentExecutions: props.transformConcurrency ?? 20,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      environmentKey: props.encryptionKey,
+      noDeadLetterQueueReason:
+        "Firehose invokes the transform synchronously; a failed batch is retried and then written to the staging bucket's processing-failed prefix, so no record is lost and no DLQ would ever receive one.",
+      afterBundling: (inputDir, outputDir) => [`cp -R "${inputDir}/rules" "${outputDir}/rules"`],
+    });
+    grantKeyRead?.(transform);
+    this.transformFunction = transform;
+
+    this.errorLogGroup = new logs.LogGroup(this, "DeliveryLogs", {
+      retention: props.logRetention,
+      encryptionKey: props.logsKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const openSearchLogStream = this.errorLogGroup.addStream("OpenSearchDelivery", {
+      logStreamName: "OpenSearchDelivery",
+    });
+    const backupLogStream = this.errorLogGroup.addStream("S3Backup", { logStreamName: "S3Backup" });
+
+    this.firehoseRole = new iam.Role(this, "DeliveryRole", {
+      assumedBy: new iam.ServicePrincipal("firehose.amazonaws.com", {
+        conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
+      }),
+      description:
+        "mesh-audit-trail Firehose: invoke the transform, index into OpenSearch, back up to staging",
+    });
+    const role = this.firehoseRole;
+    props.domain.grantReadWrite(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig"],
+        resources: [props.domain.domainArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          "s3:AbortMultipartUpload",
+          "s3:GetBucketLocation",
+          "s3:GetObject",
+          "s3:ListBucket",
+          "s3:ListBucketMultipartUploads",
+          "s3:PutObject",
+        ],
+        resources: [props.stagingBucket.bucketArn, props.stagingBucket.arnForObjects("*")],
+      }),
+    );
+    props.encryptionKey.grantEncryptDecrypt(role);
+    transform.grantInvoke(role);
+    this.errorLogGroup.grantWrite(role);
+    if (props.vpc !== undefined) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            "ec2:DescribeVpcs",
+            "ec2:DescribeVpcAttribute",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:CreateNetworkInterface",
+            "ec2:CreateNetworkInterfacePermission",
+            "ec2:DeleteNetworkInterface",
+          ],
+          resources: ["*"],
+        }),
+      );
+    }
+    const findings: Record<string, string> = {
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(props.domain, "Arn", "/*")}]`]:
+        "Firehose indexes into daily audit-YYYY-MM-DD indices whose names are only known at delivery time; the grant is limited to this one domain.",
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(props.stagingBucket, "Arn", "/*")}]`]:
+        "Firehose writes objects under time-based prefixes of the staging bucket only.",
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(transform, "Arn", ":*")}]`]:
+        "lambda:InvokeFunction on the transform function and its versions (the wildcard is the version qualifier).",
+      "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]":
+        "Firehose encrypts staged objects with the stack's data key; GenerateDataKey* covers the with- and without-plaintext variants S3 uses.",
+      "AwsSolutions-IAM5[Action::kms:ReEncrypt*]":
+        "Granted by aws-cdk-lib's grantEncryptDecrypt on the stack's own data key only.",
+    };
+    if (props.vpc !== undefined) {
+      const reason =
+        "Firehose's VPC delivery needs the EC2 describe and network-interface actions (including CreateNetworkInterfacePermission), which do not support resource-level permissions.";
+      findings["AwsSolutions-IAM5[Resource::*]"] = reason;
+      skipCheckov(defaultPolicyOf(role), "CKV_AWS_111", reason);
+      skipCheckov(defaultPolicyOf(role), "CKV_AWS_109", reason);
+    }
+    for (const [findingId, reason] of Object.entries(findings)) {
+      Validations.of(role).acknowledge({ id: findingId, reason });
+    }
+
+    const vpcConfiguration =
+      props.vpc === undefined
+        ? undefined
+        : {
+            roleArn: role.roleArn,
+            subnetIds: props.vpc.selectSubnets(props.vpcSubnets).subnetIds,
+            securityGroupIds: (props.securityGroups ?? []).map((group) => group.securityGroupId),
+          };
+
+    this.deliveryStream = new firehose.CfnDeliveryStream(this, "DeliveryStream", {
+      deliveryStreamType: "DirectPut",
+      deliveryStreamEncryptionConfigurationInput: {
+        keyType: "CUSTOMER_MANAGED_CMK",
+        keyArn: props.encryptionKey.keyArn,
+      },
+      amazonopensearchserviceDestinationConfiguration: {
+        domainArn: props.domain.domainArn,
+        indexName: AUDIT_INDEX_PREFIX,
+        indexRotationPeriod: "OneDay",
+        roleArn: role.roleArn,
+        bufferingHints: {
+          intervalInSeconds: (props.bufferingInterval ?? Duration.seconds(60)).toSeconds(),
+          sizeInMBs: props.bufferingSizeMiB ?? 5,
+        },
+        retryOptions: { durationInSeconds: (props.retryDuration ?? Duration.seconds(300)).toSeconds() },
+        documentIdOptions: { defaultDocumentIdFormat: "FIREHOSE_DEFAULT" },
+        s3BackupMode: "AllDocuments",
+        s3Configuration: {
+          bucketArn: props.stagingBucket.bucketArn,
+          roleArn: role.roleArn,
+          prefix: `${ARCHIVE_PREFIXES.documents}!{timestamp:yyyy/MM/dd/HH}/`,
+          errorOutputPrefix: "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/",
+          bufferingHints: { intervalInSeconds: 300, sizeInMBs: 64 },
+          compressionFormat: "UNCOMPRESSED",
+          encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: props.encryptionKey.keyArn } },
+          cloudWatchLoggingOptions: {
+            enabled: true,
+            logGroupName: this.errorLogGroup.logGroupName,
+            logStreamName: backupLogStream.logStreamName,
+          },
+        },
+        processingConfiguration: {
+          enabled: true,
+          processors: [
+            {
+              type: "Lambda",
+              parameters: [
+                { parameterName: "LambdaArn", parameterValue: transform.functionArn },
+                { parameterName: "BufferSizeInMBs", parameterValue: "1" },
+                { parameterName: "BufferIntervalInSeconds", parameterValue: "60" },
+                { parameterName: "NumberOfRetries", parameterValue: "3" },
+              ],
+            },
+          ],
+        },
+        cloudWatchLoggingOptions: {
+          enabled: true,
+          logGroupName: this.errorLogGroup.logGroupName,
+          logStreamName: openSearchLogStream.logStreamName,
+        },
+        vpcConfiguration,
+      },
+    });
+    // Firehose validates its role's permissions when the stream is created.
+    this.deliveryStream.node.addDependency(defaultPolicyOf(role));
+    this.deliveryStreamName = this.deliveryStream.ref;
+    this.deliveryStreamArn = this.deliveryStream.attrArn;
+
+    const sources = props.eksAuditLogs ?? [];
+    if (sources.length > 0) {
+      const logsRole = new iam.Role(this, "SubscriptionRole", {
+        assumedBy: new iam.ServicePrincipal("logs.amazonaws.com", {
+          conditions: {
+            StringLike: {
+              "aws:SourceArn": stack.formatArn({
+                service: "logs",
+                resource: "log-group",
+                resourceName: "*",
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            },
+          },
+        }),
+        description:
+          "mesh-audit-trail: CloudWatch Logs subscription delivery of EKS audit logs into Firehose",
+      });
+      const grant = this.grantPutRecords(logsRole);
+      for (const source of sources) {
+        const filter = new logs.CfnSubscriptionFilter(this, `EksAudit${pascal(source.clusterName)}`, {
+          logGroupName: source.logGroupName,
+          destinationArn: this.deliveryStreamArn,
+          roleArn: logsRole.roleArn,
+          // Control-plane groups hold several log types; only API server audit events are `kind: Event`.
+          filterPattern: '{ $.kind = "Event" }',
+        });
+        grant.applyBefore(filter);
+      }
+    }
+  }
+
+  /** Allows `grantee` to put records into the stream, nothing else. */
+  public grantPutRecords(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ["firehose:PutRecord", "firehose:PutRecordBatch"],
+      resourceArns: [this.deliveryStreamArn],
+    });
+  }
+
+  /** A metric of the stream (namespace `AWS/Firehose`). */
+  public metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: "AWS/Firehose",
+      metricName,
+      dimensionsMap: { DeliveryStreamName: this.deliveryStreamName },
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+}
+
+function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter((part) => part.length > 0)
+    .map((part) => part[0]?.toUpperCase() + part.slice(1))
+    .join("");
+}

@@ -1,0 +1,234 @@
+import { Duration } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import type { AuditIngestion } from "./ingestion.js";
+
+export interface MonitoredFunction {
+  /** Short PascalCase label used in alarm ids and names (`Transform`, `Detector`). */
+  readonly label: string;
+  readonly function: lambda.IFunction;
+  /** The function's timeout; the duration alarm fires at 80 % of it. */
+  readonly timeout: Duration;
+}
+
+export interface MonitoredQueue {
+  readonly label: string;
+  readonly queue: sqs.IQueue;
+  /** Alarm when the oldest message is older than this. */
+  readonly maxAge: Duration;
+}
+
+export interface PipelineMonitoringProps {
+  /** Topic every alarm (and its recovery) is sent to. */
+  readonly opsTopic: sns.ITopic;
+  readonly ingestion: AuditIngestion;
+  readonly domain: opensearch.Domain;
+  /** Whether the domain has dedicated masters (adds the master JVM alarm). @default false */
+  readonly dedicatedMasters?: boolean;
+  /** The domain's per-node EBS size; the storage alarm fires below 25 % of it. */
+  readonly ebsVolumeSizeGiB: number;
+  /** Functions alarmed on for errors, throttles and duration (add the detector here). */
+  readonly functions: readonly MonitoredFunction[];
+  /** Work queues alarmed on for backlog age. @default [] */
+  readonly queues?: readonly MonitoredQueue[];
+  /** Dead-letter queues alarmed on as soon as they hold a message. @default [] */
+  readonly deadLetterQueues?: readonly { readonly label: string; readonly queue: sqs.IQueue }[];
+  /** Alarm when the data Firehose holds is older than this. @default Duration.minutes(15) */
+  readonly maxDataFreshness?: Duration;
+}
+
+/**
+ * CloudWatch alarms on the pipeline itself, all to the ops topic: Firehose delivery to OpenSearch and S3 and data
+ * freshness; errors, throttles and duration of each function; cluster red/yellow, free storage, JVM memory
+ * pressure, blocked index writes and KMS key errors of the domain; archive backlog and dead letters.
+ */
+export class PipelineMonitoring extends Construct {
+  /** Every alarm, by id. */
+  public readonly alarms: Record<string, cloudwatch.Alarm> = {};
+  private readonly action: actions.SnsAction;
+
+  constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
+    super(scope, id);
+    this.action = new actions.SnsAction(props.opsTopic);
+    const fiveMinutes = Duration.minutes(5);
+    const stream = props.ingestion;
+
+    this.add("FirehoseOpenSearchDelivery", {
+      metric: stream.metric("DeliveryToAmazonOpenSearchService.Success", {
+        statistic: "Average",
+        period: fiveMinutes,
+      }),
+      threshold: 0.99,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        "Firehose failed to deliver some records to OpenSearch (they are in staging under errors/).",
+    });
+    this.add("FirehoseS3Delivery", {
+      metric: stream.metric("DeliveryToS3.Success", { statistic: "Average", period: fiveMinutes }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: "Firehose failed to back records up into the staging bucket.",
+    });
+    const freshness = (props.maxDataFreshness ?? Duration.minutes(15)).toSeconds();
+    this.add("FirehoseOpenSearchFreshness", {
+      metric: stream.metric("DeliveryToAmazonOpenSearchService.DataFreshness", {
+        statistic: "Maximum",
+        period: fiveMinutes,
+      }),
+      threshold: freshness,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `The oldest record in Firehose is older than ${freshness} s: delivery to OpenSearch is falling behind.`,
+    });
+    this.add("FirehoseS3Freshness", {
+      metric: stream.metric("DeliveryToS3.DataFreshness", { statistic: "Maximum", period: fiveMinutes }),
+      threshold: freshness,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `The oldest record waiting for S3 backup is older than ${freshness} s.`,
+    });
+
+    for (const monitored of props.functions) this.addFunction(monitored);
+
+    const domain = props.domain;
+    const oneMinute = Duration.minutes(1);
+    this.add("ClusterRed", {
+      metric: domain.metricClusterStatusRed({ period: oneMinute }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: "At least one primary shard is unassigned: some audit data is not searchable.",
+    });
+    this.add("ClusterYellow", {
+      metric: domain.metricClusterStatusYellow({ period: oneMinute }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 15,
+      alarmDescription: "Replica shards have been unassigned for 15 minutes.",
+    });
+    const minFreeMiB = Math.floor(props.ebsVolumeSizeGiB * 1024 * 0.25);
+    this.add("LowFreeStorage", {
+      metric: domain.metricFreeStorageSpace({ period: oneMinute }),
+      threshold: minFreeMiB,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: `A data node has less than 25 % (${minFreeMiB} MiB) of its storage free.`,
+    });
+    this.add("JvmMemoryPressure", {
+      metric: domain.metricJVMMemoryPressure({ period: fiveMinutes }),
+      threshold: 80,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      alarmDescription: "Data-node JVM memory pressure has stayed at or above 80 % for 15 minutes.",
+    });
+    if (props.dedicatedMasters) {
+      this.add("MasterJvmMemoryPressure", {
+        metric: domain.metricMasterJVMMemoryPressure({ period: fiveMinutes }),
+        threshold: 80,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        alarmDescription: "Master-node JVM memory pressure has stayed at or above 80 % for 15 minutes.",
+      });
+    }
+    this.add("IndexWritesBlocked", {
+      metric: domain.metricClusterIndexWritesBlocked({ period: fiveMinutes }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription:
+        "The cluster is blocking writes: Firehose deliveries will fail into the error prefix.",
+    });
+    this.add("KmsKeyError", {
+      metric: domain.metricKMSKeyError({ period: oneMinute }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: "The domain's encryption key is disabled.",
+    });
+    this.add("KmsKeyInaccessible", {
+      metric: domain.metricKMSKeyInaccessible({ period: oneMinute }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: "The domain's encryption key was deleted or its grants revoked.",
+    });
+
+    for (const monitored of props.queues ?? []) {
+      this.add(`${monitored.label}Backlog`, {
+        metric: monitored.queue.metricApproximateAgeOfOldestMessage({
+          period: fiveMinutes,
+          statistic: "Maximum",
+        }),
+        threshold: monitored.maxAge.toSeconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${monitored.label}: the oldest queued message is older than ${monitored.maxAge.toHumanString()}.`,
+      });
+    }
+    for (const dlq of props.deadLetterQueues ?? []) {
+      this.add(`${dlq.label}DeadLetters`, {
+        metric: dlq.queue.metricApproximateNumberOfMessagesVisible({
+          period: fiveMinutes,
+          statistic: "Maximum",
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${dlq.label}: messages reached the dead-letter queue and need attention.`,
+      });
+    }
+  }
+
+  /** Adds errors, throttles and duration alarms for one function (e.g. the detector, once it exists). */
+  public addFunction(monitored: MonitoredFunction): void {
+    const fiveMinutes = Duration.minutes(5);
+    this.add(`${monitored.label}Errors`, {
+      metric: monitored.function.metricErrors({ period: fiveMinutes, statistic: "Sum" }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${monitored.label} function invocations failed.`,
+    });
+    this.add(`${monitored.label}Throttles`, {
+      metric: monitored.function.metricThrottles({ period: fiveMinutes, statistic: "Sum" }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${monitored.label} function is being throttled (reserved concurrency reached).`,
+    });
+    const limitMs = monitored.timeout.toMilliseconds() * 0.8;
+    this.add(`${monitored.label}Duration`, {
+      metric: monitored.function.metricDuration({ period: fiveMinutes, statistic: "p99" }),
+      threshold: limitMs,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${monitored.label} function p99 duration is at or above 80 % of its ${monitored.timeout.toHumanString()} timeout.`,
+    });
+  }
+
+  private add(alarmId: string, props: cloudwatch.AlarmProps): void {
+    const alarm = new cloudwatch.Alarm(this, alarmId, {
+      treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      ...props,
+    });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    this.alarms[alarmId] = alarm;
+  }
+}

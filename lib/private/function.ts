@@ -1,0 +1,178 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
+import type { Construct } from "constructs";
+import {
+  acknowledgeAll,
+  acknowledgeLambdaRuntime,
+  compliancePackIds,
+  defaultPolicyOf,
+  skipCheckov,
+} from "./nag.js";
+
+/** The repository root (this file is `lib/private/function.ts`). */
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Where a Lambda bundle is unpacked at run time; files copied next to the handler are under it. */
+export const LAMBDA_TASK_ROOT = "/var/task";
+
+/**
+ * ESM bundles cannot `require`; CommonJS dependencies bundled into them (parts of the AWS SDK and Powertools) still
+ * call it. The banner gives the module a real `require`, `__filename` and `__dirname`.
+ */
+const ESM_REQUIRE_BANNER = [
+  'import { createRequire as __auditTrailCreateRequire } from "node:module";',
+  'import { fileURLToPath as __auditTrailFileURLToPath } from "node:url";',
+  'import { dirname as __auditTrailDirname } from "node:path";',
+  "const require = __auditTrailCreateRequire(import.meta.url);",
+  "const __filename = __auditTrailFileURLToPath(import.meta.url);",
+  "const __dirname = __auditTrailDirname(__filename);",
+].join(" ");
+
+export interface AuditFunctionProps {
+  /** Handler file relative to the repository root (`lambdas/transform/handler.ts`); it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  /** Environment variables (names from `lambdas/core/contracts.ts`). */
+  readonly environment: Record<string, string>;
+  /** Key encrypting the function's log group. */
+  readonly logsKey: kms.IKey;
+  /** Key encrypting the function's environment variables at rest. */
+  readonly environmentKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** Reserved concurrency: a ceiling on what the function can consume (and on its blast radius). */
+  readonly reservedConcurrentExecutions: number;
+  /** Run inside these private subnets. @default - not in a VPC */
+  readonly vpc?: ec2.IVpc;
+  /** @default - private subnets with egress */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /** Dead-letter queue for asynchronous invocations. @default - none (synchronously invoked functions) */
+  readonly deadLetterQueue?: sqs.IQueue;
+  /** Shell commands run after esbuild, given the input (repository root) and output (bundle) directories. */
+  readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
+  /** Why the function needs no DLQ (how its failures surface instead); required when `deadLetterQueue` is absent. */
+  readonly noDeadLetterQueueReason?: string;
+  /** Execution role to use (e.g. one other resources must name before the function exists). @default - a new role */
+  readonly role?: iam.Role;
+  /** Why the function is not in a VPC; required when `vpc` is absent. */
+  readonly outsideVpcReason?: string;
+}
+
+/**
+ * The one way this project builds a Lambda function: Node 22 on ARM64, a minified ESM bundle with source maps
+ * and the AWS SDK v3 bundled (tree-shaken, pinned by the lock file), esbuild run locally (no Docker), an explicit
+ * CMK-encrypted log group with retention, X-Ray tracing, and a role holding only what the caller grants.
+ */
+export function auditFunction(scope: Construct, id: string, props: AuditFunctionProps): NodejsFunction {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: props.logRetention,
+    encryptionKey: props.logsKey,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  const role =
+    props.role ??
+    new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: `Execution role of ${props.description}`,
+    });
+  logGroup.grantWrite(role);
+  if (props.vpc !== undefined) {
+    // What AWSLambdaVPCAccessExecutionRole grants, without the managed policy. ENI actions do not support
+    // resource-level permissions (Resource "*" is the only valid value).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          "ec2:CreateNetworkInterface",
+          "ec2:DescribeNetworkInterfaces",
+          "ec2:DescribeSubnets",
+          "ec2:DeleteNetworkInterface",
+          "ec2:AssignPrivateIpAddresses",
+          "ec2:UnassignPrivateIpAddresses",
+        ],
+        resources: ["*"],
+      }),
+    );
+  }
+
+  const fn = new NodejsFunction(scope, id, {
+    entry: join(PROJECT_ROOT, props.entry),
+    handler: "handler",
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
+    description: props.description,
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: props.memorySize ?? 512,
+    timeout: props.timeout ?? Duration.seconds(30),
+    environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
+    environmentEncryption: props.environmentKey,
+    logGroup,
+    role,
+    tracing: lambda.Tracing.ACTIVE,
+    reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+    vpc: props.vpc,
+    vpcSubnets: props.vpc === undefined ? undefined : props.vpcSubnets,
+    securityGroups: props.securityGroups,
+    deadLetterQueue: props.deadLetterQueue,
+    bundling: {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      target: "node22",
+      platform: "node",
+      mainFields: ["module", "main"],
+      banner: ESM_REQUIRE_BANNER,
+      minify: true,
+      sourceMap: true,
+      sourceMapMode: SourceMapMode.EXTERNAL,
+      sourcesContent: false,
+      externalModules: [],
+      commandHooks:
+        props.afterBundling === undefined
+          ? undefined
+          : {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              afterBundling: props.afterBundling,
+            },
+    },
+  });
+
+  props.environmentKey.grantDecrypt(role);
+
+  if (props.deadLetterQueue === undefined) {
+    const reason = props.noDeadLetterQueueReason;
+    if (reason === undefined) {
+      throw new Error(
+        `${fn.node.path}: a function without a dead-letter queue must say why (noDeadLetterQueueReason)`,
+      );
+    }
+    acknowledgeAll(fn, compliancePackIds("LambdaDLQ"), reason);
+    skipCheckov(fn, "CKV_AWS_116", reason);
+  }
+  const wildcardReason =
+    "X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) and, in a VPC, EC2 network-interface actions do not support resource-level permissions; nothing else in this role uses a wildcard resource.";
+  if (props.vpc === undefined) {
+    const reason =
+      props.outsideVpcReason ??
+      "This environment has no VPC (public OpenSearch endpoint with fine-grained access control); the function only calls AWS APIs over TLS with SigV4.";
+    acknowledgeAll(fn, compliancePackIds("LambdaInsideVPC"), reason);
+    skipCheckov(fn, "CKV_AWS_117", reason);
+  } else {
+    skipCheckov(defaultPolicyOf(role), "CKV_AWS_111", wildcardReason);
+  }
+  Validations.of(role).acknowledge({ id: "AwsSolutions-IAM5[Resource::*]", reason: wildcardReason });
+  acknowledgeLambdaRuntime(fn);
+  return fn;
+}

@@ -1,0 +1,77 @@
+import { Match } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+
+describe("alerting", () => {
+  let prod: Synthesized;
+
+  beforeAll(() => {
+    prod = synthesizeShipped("prod");
+  });
+
+  it("creates one KMS-encrypted topic per severity plus the ops topic, with HTTP/S delivery-status logging", () => {
+    // Act
+    const topics = Object.values(prod.template.findResources("AWS::SNS::Topic")) as {
+      Properties: Record<string, unknown>;
+    }[];
+
+    // Assess
+    expect(topics.map((topic) => topic.Properties.DisplayName).sort()).toEqual([
+      "Audit trail critical alerts",
+      "Audit trail high alerts",
+      "Audit trail low alerts",
+      "Audit trail medium alerts",
+      "Audit trail pipeline alarms",
+    ]);
+    for (const topic of topics) {
+      expect(topic.Properties).toMatchObject({
+        KmsMasterKeyId: { "Fn::GetAtt": [expect.stringMatching(/^KeysDataKey/), "Arn"] },
+        DeliveryStatusLogging: [
+          expect.objectContaining({ Protocol: "http/s", FailureFeedbackRoleArn: expect.anything() }),
+        ],
+      });
+    }
+  });
+
+  it("denies publishing to any topic without TLS", () => {
+    // Act
+    const policies = Object.values(prod.template.findResources("AWS::SNS::TopicPolicy"));
+
+    // Assess
+    expect(policies).toHaveLength(5);
+    for (const policy of policies) {
+      expect(JSON.stringify(policy)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+
+  it("subscribes the configured e-mail addresses and HTTPS endpoints per severity", () => {
+    prod.template.resourceCountIs("AWS::SNS::Subscription", 6);
+    prod.template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "https",
+      Endpoint: "https://events.pagerduty.com/integration/example/enqueue",
+      TopicArn: { Ref: Match.stringLikeRegexp("^AlertingCriticalAlerts") },
+    });
+    prod.template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "platform-oncall@example.com",
+      TopicArn: { Ref: Match.stringLikeRegexp("^AlertingOpsAlarms") },
+    });
+    prod.template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "secops-triage@example.com",
+      TopicArn: { Ref: Match.stringLikeRegexp("^AlertingLowAlerts") },
+    });
+  });
+
+  it("creates no subscriptions when the config lists none", () => {
+    // Prepare
+    const input = variant("dev", { alerts: {} });
+
+    // Act
+    const { template } = synthesize("dev", input);
+
+    // Assess
+    template.resourceCountIs("AWS::SNS::Subscription", 0);
+    template.resourceCountIs("AWS::SNS::Topic", 5);
+  });
+});

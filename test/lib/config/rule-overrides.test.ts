@@ -1,0 +1,58 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  AuditTrailConfigError,
+  checkRuleOverrides,
+  ENVIRONMENTS,
+  loadEnvironmentConfig,
+  parseEnvironmentConfig,
+} from "../../../lib/config/index.js";
+import { REPO_ROOT } from "../fixtures.js";
+
+const RULES_DIR = join(REPO_ROOT, "rules");
+
+describe("detection rule overrides", () => {
+  for (const name of Object.keys(ENVIRONMENTS)) {
+    it(`loads the shipped rule pack with ${name}'s overrides`, async () => {
+      // Prepare
+      const config = loadEnvironmentConfig(name, ENVIRONMENTS);
+
+      // Act
+      const checked = checkRuleOverrides(config, RULES_DIR);
+
+      // Assess
+      await expect(checked).resolves.toBeUndefined();
+    });
+  }
+
+  it("fails synth on a rule the pack does not have, naming the config key and the rule", async () => {
+    // Prepare
+    const config = parseEnvironmentConfig("test", {
+      ...ENVIRONMENTS.dev,
+      detection: { ruleOverrides: { rules: { no_such_rule: { enabled: false } } } },
+    });
+
+    // Act
+    const checked = checkRuleOverrides(config, RULES_DIR);
+
+    // Assess
+    await expect(checked).rejects.toThrow(AuditTrailConfigError);
+    await expect(checked).rejects.toThrow(
+      /detection\.ruleOverrides; the rule pack rejects it: .*no_such_rule/,
+    );
+  });
+
+  it("fails synth on an override key that is not part of the format", async () => {
+    // Prepare
+    const config = parseEnvironmentConfig("test", {
+      ...ENVIRONMENTS.dev,
+      detection: { ruleOverrides: { thresholds: { anything: 3 } } },
+    });
+
+    // Act
+    const checked = checkRuleOverrides(config, RULES_DIR);
+
+    // Assess
+    await expect(checked).rejects.toThrow(/detection\.ruleOverrides; the rule pack rejects it: .*thresholds/);
+  });
+});

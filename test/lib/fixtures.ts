@@ -1,0 +1,62 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { App } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { AuditTrailStack } from "../../lib/audit-trail-stack.js";
+import { ENVIRONMENTS, type EnvironmentConfigInput, parseEnvironmentConfig } from "../../lib/config/index.js";
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The feature flags from cdk.json, so tests build exactly what `cdk synth` builds. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8")) as {
+    context?: Record<string, unknown>;
+  };
+  return cdkJson.context ?? {};
+}
+
+export interface Synthesized {
+  readonly app: App;
+  readonly stack: AuditTrailStack;
+  readonly template: Template;
+}
+
+/**
+ * Builds one environment's stack. Asset bundling is skipped (`aws:cdk:bundling-stacks: []`): the template is the same,
+ * and `test/bin/app.test.ts` runs the real `cdk synth` with esbuild for every environment.
+ */
+export function synthesize(name: string, input: EnvironmentConfigInput): Synthesized {
+  const { app, stack } = build(name, input);
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+/** Builds the stack without synthesizing it, for tests that add constructs first. */
+export function build(name: string, input: EnvironmentConfigInput): { app: App; stack: AuditTrailStack } {
+  const app = new App({ context: { ...cdkJsonContext(), "aws:cdk:bundling-stacks": [] } });
+  const config = parseEnvironmentConfig(name, input);
+  const stack = new AuditTrailStack(app, `AuditTrail-${name}`, {
+    config,
+    env: config.account === undefined ? undefined : { account: config.account, region: config.region },
+  });
+  return { app, stack };
+}
+
+export function synthesizeShipped(name: keyof typeof ENVIRONMENTS): Synthesized {
+  return synthesize(name, ENVIRONMENTS[name]);
+}
+
+/** A shipped entry with some top-level keys replaced (for override tests). */
+export function variant(
+  name: keyof typeof ENVIRONMENTS,
+  patch: Partial<EnvironmentConfigInput>,
+): EnvironmentConfigInput {
+  return { ...ENVIRONMENTS[name], ...patch } as EnvironmentConfigInput;
+}
+
+/** The single resource of `type` in the template (fails when there are zero or several). */
+export function onlyResource(template: Template, type: string): { Properties: Record<string, unknown> } {
+  const found = Object.values(template.findResources(type));
+  if (found.length !== 1) throw new Error(`expected exactly one ${type}, found ${found.length}`);
+  return found[0] as { Properties: Record<string, unknown> };
+}

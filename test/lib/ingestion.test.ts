@@ -1,0 +1,360 @@
+import { App, Stack } from "aws-cdk-lib";
+import { Match } from "aws-cdk-lib/assertions";
+import * as kms from "aws-cdk-lib/aws-kms";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as opensearch from "aws-cdk-lib/aws-opensearchservice";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ARCHIVE_PREFIXES, AUDIT_INDEX_PREFIX, TRANSFORM_ENV } from "../../lambdas/core/contracts.js";
+import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
+import { AuditIngestion } from "../../lib/ingestion.js";
+import { onlyResource, type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+
+function transformOf(synthesized: Synthesized): Record<string, unknown> {
+  const found = synthesized.template.findResources("AWS::Lambda::Function", {
+    Properties: { Description: Match.stringLikeRegexp("Firehose transform") },
+  });
+  const [transform] = Object.values(found) as { Properties: Record<string, unknown> }[];
+  if (transform === undefined) throw new Error("no transform function");
+  return transform.Properties;
+}
+
+function destinationOf(synthesized: Synthesized): Record<string, unknown> {
+  const stream = onlyResource(synthesized.template, "AWS::KinesisFirehose::DeliveryStream");
+  return stream.Properties.AmazonopensearchserviceDestinationConfiguration as Record<string, unknown>;
+}
+
+describe("ingestion", () => {
+  let dev: Synthesized;
+  let prod: Synthesized;
+
+  beforeAll(() => {
+    dev = synthesizeShipped("dev");
+    prod = synthesizeShipped("prod");
+  });
+
+  it("is a Direct PUT stream encrypted with the customer-managed key", () => {
+    prod.template.hasResourceProperties("AWS::KinesisFirehose::DeliveryStream", {
+      DeliveryStreamType: "DirectPut",
+      DeliveryStreamEncryptionConfigurationInput: {
+        KeyType: "CUSTOMER_MANAGED_CMK",
+        KeyARN: { "Fn::GetAtt": [Match.stringLikeRegexp("^KeysDataKey"), "Arn"] },
+      },
+    });
+  });
+
+  it("delivers into daily audit-YYYY-MM-DD indices on the domain", () => {
+    // Act
+    const destination = destinationOf(prod);
+
+    // Assess
+    expect(destination).toMatchObject({
+      DomainARN: { "Fn::GetAtt": [expect.stringMatching(/^SearchDomain/), "Arn"] },
+      IndexName: AUDIT_INDEX_PREFIX,
+      IndexRotationPeriod: "OneDay",
+    });
+  });
+
+  it("backs every document up into the staging bucket, failures under the error prefix", () => {
+    // Act
+    const destination = destinationOf(prod);
+
+    // Assess
+    expect(destination.S3BackupMode).toBe("AllDocuments");
+    expect(destination.S3Configuration).toMatchObject({
+      BucketARN: { "Fn::GetAtt": [expect.stringMatching(/^ArchiveStagingBucket/), "Arn"] },
+      Prefix: `${ARCHIVE_PREFIXES.documents}!{timestamp:yyyy/MM/dd/HH}/`,
+      ErrorOutputPrefix: "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/",
+      EncryptionConfiguration: {
+        KMSEncryptionConfig: {
+          AWSKMSKeyARN: { "Fn::GetAtt": [expect.stringMatching(/^KeysDataKey/), "Arn"] },
+        },
+      },
+      CloudWatchLoggingOptions: { Enabled: true },
+    });
+    expect(ARCHIVE_PREFIXES.processingFailed).toBe("errors/processing-failed/");
+  });
+
+  it("takes buffering and retry duration from the config", () => {
+    expect(destinationOf(prod)).toMatchObject({
+      BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 5 },
+      RetryOptions: { DurationInSeconds: 900 },
+    });
+    expect(destinationOf(dev)).toMatchObject({
+      BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 1 },
+      RetryOptions: { DurationInSeconds: 60 },
+    });
+  });
+
+  it("logs delivery errors to CloudWatch", () => {
+    // Act
+    const destination = destinationOf(prod);
+
+    // Assess
+    expect(destination.CloudWatchLoggingOptions).toEqual({
+      Enabled: true,
+      LogGroupName: { Ref: expect.stringMatching(/^IngestionDeliveryLogs/) },
+      LogStreamName: { Ref: expect.stringMatching(/^IngestionDeliveryLogsOpenSearchDelivery/) },
+    });
+  });
+
+  it("runs the transform Lambda as the record processor", () => {
+    // Act
+    const destination = destinationOf(prod);
+
+    // Assess
+    expect(destination.ProcessingConfiguration).toEqual({
+      Enabled: true,
+      Processors: [
+        {
+          Type: "Lambda",
+          Parameters: [
+            {
+              ParameterName: "LambdaArn",
+              ParameterValue: { "Fn::GetAtt": [expect.stringMatching(/^IngestionTransform/), "Arn"] },
+            },
+            { ParameterName: "BufferSizeInMBs", ParameterValue: "1" },
+            { ParameterName: "BufferIntervalInSeconds", ParameterValue: "60" },
+            { ParameterName: "NumberOfRetries", ParameterValue: "3" },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("reaches a VPC domain through the private subnets and the client security group", () => {
+    expect(destinationOf(prod).VpcConfiguration).toEqual({
+      RoleARN: { "Fn::GetAtt": [expect.stringMatching(/^IngestionDeliveryRole/), "Arn"] },
+      SubnetIds: [
+        { Ref: expect.stringMatching(/^NetworkVpcPrivateSubnet1/) },
+        { Ref: expect.stringMatching(/^NetworkVpcPrivateSubnet2/) },
+      ],
+      SecurityGroupIds: [{ "Fn::GetAtt": [expect.stringMatching(/^NetworkClientSecurityGroup/), "GroupId"] }],
+    });
+    expect(destinationOf(dev).VpcConfiguration).toBeUndefined();
+  });
+
+  it("creates the stream only after the bootstrap has installed templates and ISM", () => {
+    // Act
+    const stream = Object.values(prod.template.findResources("AWS::KinesisFirehose::DeliveryStream"))[0] as {
+      DependsOn: string[];
+    };
+
+    // Assess
+    expect(stream.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^SearchBootstrap/)]));
+  });
+
+  it("hands the transform its environment: name, rules directory, overrides, event.original", () => {
+    // Act
+    const variables = (transformOf(dev).Environment as { Variables: Record<string, string> }).Variables;
+
+    // Assess
+    expect(variables).toMatchObject({
+      [TRANSFORM_ENV.environmentName]: "dev",
+      [TRANSFORM_ENV.rulesDir]: "/var/task/rules",
+      [TRANSFORM_ENV.ruleOverrides]: JSON.stringify(ENVIRONMENTS.dev.detection.ruleOverrides),
+      [TRANSFORM_ENV.keepEventOriginal]: "true",
+      [TRANSFORM_ENV.pseudonymizeFields]: "",
+    });
+    expect(variables[TRANSFORM_ENV.pseudonymizationKeyParameterName]).toBeUndefined();
+    expect(variables[TRANSFORM_ENV.pseudonymizationKeySecretArn]).toBeUndefined();
+  });
+
+  it("pseudonymizes prod's fields with the key from SSM, readable by the transform only", () => {
+    // Act
+    const variables = (transformOf(prod).Environment as { Variables: Record<string, string> }).Variables;
+
+    // Assess
+    expect(variables).toMatchObject({
+      [TRANSFORM_ENV.keepEventOriginal]: "false",
+      [TRANSFORM_ENV.pseudonymizeFields]: ENVIRONMENTS.prod.pseudonymization.fields.join(","),
+      [TRANSFORM_ENV.pseudonymizationKeyParameterName]: "/audit-trail/prod/pseudonymization-key",
+    });
+    prod.template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(["ssm:GetParameter"]),
+            Resource: Match.objectLike({
+              "Fn::Join": ["", Match.arrayWith([":parameter/audit-trail/prod/pseudonymization-key"])],
+            }),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("reads the key from Secrets Manager when configured so, with kms:Decrypt on a CMK-encrypted parameter otherwise", () => {
+    // Prepare
+    const fromSecret = variant("prod", {
+      pseudonymization: {
+        fields: ["user.name"],
+        key: { source: "secret", secretName: "audit-trail/prod/hmac" },
+      },
+    });
+    const fromCmkParameter = variant("prod", {
+      pseudonymization: {
+        fields: ["user.name"],
+        key: {
+          source: "ssm-parameter",
+          parameterName: "/audit/hmac",
+          kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        },
+      },
+    });
+
+    // Act
+    const secret = synthesize("prod", fromSecret);
+    const parameter = synthesize("prod", fromCmkParameter);
+
+    // Assess
+    const variables = (transformOf(secret).Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(JSON.stringify(variables[TRANSFORM_ENV.pseudonymizationKeySecretArn])).toContain(
+      ":secret:audit-trail/prod/hmac",
+    );
+    secret.template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"] }),
+        ]),
+      },
+    });
+    parameter.template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: "kms:Decrypt",
+            Resource: Match.arrayWith([
+              "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ]),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("lets Firehose invoke only the transform, write only staging and index only into this domain", () => {
+    prod.template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: Match.stringLikeRegexp("^IngestionDeliveryRole") }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(["es:ESHttpPost", "es:ESHttpPut"]),
+            Resource: Match.arrayWith([{ "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] }]),
+          }),
+          Match.objectLike({
+            Action: Match.arrayWith(["s3:PutObject"]),
+            Resource: Match.arrayWith([
+              { "Fn::GetAtt": [Match.stringLikeRegexp("^ArchiveStagingBucket"), "Arn"] },
+            ]),
+          }),
+          Match.objectLike({
+            Action: "lambda:InvokeFunction",
+            Resource: Match.arrayWith([
+              { "Fn::GetAtt": [Match.stringLikeRegexp("^IngestionTransform"), "Arn"] },
+            ]),
+          }),
+        ]),
+      },
+    });
+    prod.template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: "firehose.amazonaws.com" },
+            Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+          }),
+        ],
+      },
+    });
+  });
+
+  it("subscribes each configured EKS cluster's audit log group into the stream", () => {
+    // Act
+    const filters = Object.values(prod.template.findResources("AWS::Logs::SubscriptionFilter"));
+
+    // Assess
+    expect(filters).toEqual([
+      expect.objectContaining({
+        Properties: {
+          LogGroupName: "/aws/eks/prod-mesh/cluster",
+          FilterPattern: '{ $.kind = "Event" }',
+          DestinationArn: { "Fn::GetAtt": [expect.stringMatching(/^IngestionDeliveryStream/), "Arn"] },
+          RoleArn: { "Fn::GetAtt": [expect.stringMatching(/^IngestionSubscriptionRole/), "Arn"] },
+        },
+      }),
+    ]);
+    dev.template.resourceCountIs("AWS::Logs::SubscriptionFilter", 0);
+  });
+
+  it("uses a cluster's own log group name when configured", () => {
+    // Prepare
+    const input = variant("dev", {
+      eksClusters: [
+        { name: "edge", auditLogGroupName: "/custom/edge-audit", producerIdentity: { type: "pod-identity" } },
+        { name: "core", producerIdentity: { type: "pod-identity" } },
+      ],
+    });
+
+    // Act
+    const { template } = synthesize("dev", input);
+
+    // Assess
+    template.resourceCountIs("AWS::Logs::SubscriptionFilter", 2);
+    template.hasResourceProperties("AWS::Logs::SubscriptionFilter", { LogGroupName: "/custom/edge-audit" });
+    template.hasResourceProperties("AWS::Logs::SubscriptionFilter", {
+      LogGroupName: "/aws/eks/core/cluster",
+    });
+  });
+
+  it("runs the transform on Node.js 22, ARM64, from the bundled ESM handler", () => {
+    // Act
+    const transform = transformOf(prod);
+
+    // Assess
+    expect(transform).toMatchObject({
+      Handler: "index.handler",
+      Runtime: "nodejs22.x",
+      Architectures: ["arm64"],
+    });
+  });
+});
+
+describe("ingestion validation", () => {
+  it("refuses pseudonymized fields without a key source", () => {
+    // Prepare
+    const stack = new Stack(new App({ context: { "aws:cdk:bundling-stacks": [] } }), "Probe");
+    const key = new kms.Key(stack, "Key");
+
+    // Act
+    const act = () =>
+      new AuditIngestion(stack, "Ingestion", {
+        environmentName: "probe",
+        domain: opensearch.Domain.fromDomainEndpoint(
+          stack,
+          "Domain",
+          "https://search-probe-abc.eu-west-1.es.amazonaws.com",
+        ),
+        stagingBucket: s3.Bucket.fromBucketName(stack, "Staging", "probe-staging"),
+        encryptionKey: key,
+        logsKey: key,
+        logRetention: logs.RetentionDays.ONE_MONTH,
+        pseudonymizeFields: ["user.name"],
+      });
+
+    // Assess
+    let thrown: unknown;
+    try {
+      act();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(AuditTrailConfigError);
+    expect((thrown as Error).message).toMatch(
+      /pseudonymization\.key; fields \["user\.name"\] are to be pseudonymized but no HMAC key source is given/,
+    );
+  });
+});

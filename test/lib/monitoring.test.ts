@@ -1,0 +1,172 @@
+import { Duration } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ENVIRONMENTS } from "../../lib/config/index.js";
+import { build, type Synthesized, synthesizeShipped } from "./fixtures.js";
+
+type Alarm = { Properties: Record<string, unknown> };
+
+function alarms(synthesized: Synthesized): Map<string, Record<string, unknown>> {
+  const found = synthesized.template.findResources("AWS::CloudWatch::Alarm") as Record<string, Alarm>;
+  const byLabel = new Map<string, Record<string, unknown>>();
+  for (const [logicalId, alarm] of Object.entries(found)) {
+    byLabel.set(logicalId.replace(/^Monitoring/, "").replace(/[0-9A-F]{8}$/, ""), alarm.Properties);
+  }
+  return byLabel;
+}
+
+describe("pipeline monitoring", () => {
+  let dev: Synthesized;
+  let prod: Synthesized;
+
+  beforeAll(() => {
+    dev = synthesizeShipped("dev");
+    prod = synthesizeShipped("prod");
+  });
+
+  it("alarms on every pipeline signal the issue lists", () => {
+    // Act
+    const labels = [...alarms(prod).keys()].sort();
+
+    // Assess
+    expect(labels).toEqual(
+      [
+        "FirehoseOpenSearchDelivery",
+        "FirehoseS3Delivery",
+        "FirehoseOpenSearchFreshness",
+        "FirehoseS3Freshness",
+        "TransformErrors",
+        "TransformThrottles",
+        "TransformDuration",
+        "ArchiverErrors",
+        "ArchiverThrottles",
+        "ArchiverDuration",
+        "DigestWriterErrors",
+        "DigestWriterThrottles",
+        "DigestWriterDuration",
+        "ClusterRed",
+        "ClusterYellow",
+        "LowFreeStorage",
+        "JvmMemoryPressure",
+        "MasterJvmMemoryPressure",
+        "IndexWritesBlocked",
+        "KmsKeyError",
+        "KmsKeyInaccessible",
+        "ArchiveBacklog",
+        "ArchiveDeadLetters",
+        "DigestDeadLetters",
+      ].sort(),
+    );
+  });
+
+  it("sends every alarm and its recovery to the ops topic", () => {
+    for (const alarm of alarms(prod).values()) {
+      const opsTopic = [{ Ref: expect.stringMatching(/^AlertingOpsAlarms/) }];
+      expect(alarm.AlarmActions).toEqual(opsTopic);
+      expect(alarm.OKActions).toEqual(opsTopic);
+    }
+  });
+
+  it("watches Firehose delivery success and freshness on this stream", () => {
+    // Act
+    const byLabel = alarms(prod);
+
+    // Assess
+    expect(byLabel.get("FirehoseOpenSearchDelivery")).toMatchObject({
+      Namespace: "AWS/Firehose",
+      MetricName: "DeliveryToAmazonOpenSearchService.Success",
+      ComparisonOperator: "LessThanThreshold",
+      Dimensions: [
+        { Name: "DeliveryStreamName", Value: { Ref: expect.stringMatching(/^IngestionDeliveryStream/) } },
+      ],
+    });
+    expect(byLabel.get("FirehoseS3Delivery")).toMatchObject({
+      MetricName: "DeliveryToS3.Success",
+      Threshold: 1,
+    });
+    expect(byLabel.get("FirehoseOpenSearchFreshness")).toMatchObject({
+      MetricName: "DeliveryToAmazonOpenSearchService.DataFreshness",
+      Statistic: "Maximum",
+      Threshold: 900,
+    });
+  });
+
+  it("watches the domain: red, yellow, storage at 25 % of EBS, JVM pressure, blocked writes, KMS errors", () => {
+    // Act
+    const byLabel = alarms(prod);
+
+    // Assess
+    const domainDimensions = expect.arrayContaining([
+      { Name: "DomainName", Value: { Ref: expect.stringMatching(/^SearchDomain/) } },
+      { Name: "ClientId", Value: { Ref: "AWS::AccountId" } },
+    ]);
+    expect(byLabel.get("ClusterRed")).toMatchObject({
+      MetricName: "ClusterStatus.red",
+      Threshold: 1,
+      Dimensions: domainDimensions,
+    });
+    expect(byLabel.get("ClusterYellow")).toMatchObject({
+      MetricName: "ClusterStatus.yellow",
+      EvaluationPeriods: 15,
+    });
+    expect(byLabel.get("LowFreeStorage")).toMatchObject({
+      MetricName: "FreeStorageSpace",
+      Statistic: "Minimum",
+      Threshold: 512 * 1024 * 0.25,
+      ComparisonOperator: "LessThanOrEqualToThreshold",
+    });
+    expect(byLabel.get("JvmMemoryPressure")).toMatchObject({
+      MetricName: "JVMMemoryPressure",
+      Threshold: 80,
+    });
+    expect(byLabel.get("IndexWritesBlocked")).toMatchObject({
+      MetricName: "ClusterIndexWritesBlocked",
+      Threshold: 1,
+    });
+    expect(byLabel.get("KmsKeyError")).toMatchObject({ MetricName: "KMSKeyError" });
+    expect(byLabel.get("KmsKeyInaccessible")).toMatchObject({ MetricName: "KMSKeyInaccessible" });
+  });
+
+  it("alarms on function duration at 80 % of its timeout", () => {
+    expect(alarms(prod).get("TransformDuration")).toMatchObject({
+      MetricName: "Duration",
+      ExtendedStatistic: "p99",
+      Threshold: 180_000 * 0.8,
+      Dimensions: [{ Name: "FunctionName", Value: { Ref: expect.stringMatching(/^IngestionTransform/) } }],
+    });
+  });
+
+  it("skips the master JVM alarm without dedicated masters and scales storage to the EBS size", () => {
+    // Act
+    const byLabel = alarms(dev);
+
+    // Assess
+    expect(byLabel.has("MasterJvmMemoryPressure")).toBe(false);
+    expect(byLabel.get("LowFreeStorage")).toMatchObject({ Threshold: 20 * 1024 * 0.25 });
+  });
+
+  it("takes further functions (the detector) through addFunction", () => {
+    // Prepare
+    const { stack } = build("dev", ENVIRONMENTS.dev);
+    const fn = new lambda.Function(stack, "Detector", {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: "index.handler",
+      code: lambda.Code.fromInline("export const handler = async () => {};"),
+    });
+
+    // Act
+    stack.monitoring.addFunction({ label: "Detector", function: fn, timeout: Duration.minutes(1) });
+
+    // Assess
+    expect(Object.keys(stack.monitoring.alarms)).toEqual(
+      expect.arrayContaining(["DetectorErrors", "DetectorThrottles", "DetectorDuration"]),
+    );
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "Duration",
+      Threshold: 48_000,
+      AlarmDescription: Match.stringLikeRegexp("^Detector function p99 duration"),
+    });
+  });
+});

@@ -1,0 +1,180 @@
+import { Match } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ARCHIVER_ENV, DIGEST_WRITER_ENV } from "../../lambdas/core/contracts.js";
+import { onlyResource, type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+
+function functionNamed(synthesized: Synthesized, description: RegExp): Record<string, unknown> {
+  const found = Object.values(synthesized.template.findResources("AWS::Lambda::Function")) as {
+    Properties: Record<string, unknown>;
+  }[];
+  const match = found.find((fn) => description.test(String(fn.Properties.Description)));
+  if (match === undefined) throw new Error(`no function ${description}`);
+  return match.Properties;
+}
+
+describe("tamper evidence", () => {
+  let prod: Synthesized;
+
+  beforeAll(() => {
+    prod = synthesizeShipped("prod");
+  });
+
+  it("keeps the ledger in an on-demand, PITR, CMK-encrypted, retained DynamoDB table keyed pk/sk", () => {
+    prod.template.hasResource("AWS::DynamoDB::Table", {
+      DeletionPolicy: "Retain",
+      Properties: {
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: "pk", AttributeType: "S" },
+          { AttributeName: "sk", AttributeType: "S" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: {
+          SSEEnabled: true,
+          SSEType: "KMS",
+          KMSMasterKeyId: { "Fn::GetAtt": [Match.stringLikeRegexp("^KeysDataKey"), "Arn"] },
+        },
+      },
+    });
+    prod.template.hasResourceProperties("AWS::Backup::BackupSelection", {
+      BackupSelection: Match.objectLike({
+        Resources: [{ "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceLedger"), "Arn"] }],
+      }),
+    });
+  });
+
+  it("signs digests with an asymmetric ECC P-256 key that is retained", () => {
+    prod.template.hasResource("AWS::KMS::Key", {
+      DeletionPolicy: "Retain",
+      Properties: { KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" },
+    });
+  });
+
+  it("feeds staged objects through a KMS-encrypted, TLS-only queue with a dead-letter queue to the archiver", () => {
+    prod.template.hasResourceProperties("AWS::SQS::Queue", {
+      KmsMasterKeyId: { "Fn::GetAtt": [Match.stringLikeRegexp("^KeysDataKey"), "Arn"] },
+      RedrivePolicy: {
+        deadLetterTargetArn: {
+          "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceArchiveDeadLetterQueue"), "Arn"],
+        },
+        maxReceiveCount: 5,
+      },
+    });
+    prod.template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      Queues: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceArchiveQueue") }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+          Match.objectLike({
+            Effect: "Allow",
+            Principal: { Service: "s3.amazonaws.com" },
+            Action: "sqs:SendMessage",
+            Condition: Match.objectLike({ StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } }),
+          }),
+        ]),
+      },
+    });
+    prod.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceArchiveQueue"), "Arn"] },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+  });
+
+  it("writes the staging bucket's notification only after the queue allows S3", () => {
+    // Act
+    const staging = Object.entries(prod.template.findResources("AWS::S3::Bucket")).find(([id]) =>
+      id.startsWith("ArchiveStagingBucket"),
+    )?.[1] as { DependsOn: string[] };
+
+    // Assess
+    expect(staging.DependsOn).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^TamperEvidenceArchiveQueuePolicy/)]),
+    );
+  });
+
+  it("gives the archiver its environment and only GetObject/PutObject on the archive", () => {
+    // Act
+    const archiver = functionNamed(prod, /Object Lock archive with SHA-256/);
+
+    // Assess
+    expect((archiver.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      [ARCHIVER_ENV.archiveBucketName]: { Ref: expect.stringMatching(/^ArchiveArchiveBucket/) },
+      [ARCHIVER_ENV.ledgerTableName]: { Ref: expect.stringMatching(/^TamperEvidenceLedger/) },
+      [ARCHIVER_ENV.digestPeriodMinutes]: "60",
+    });
+    prod.template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceArchiverRole") }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ["s3:GetObject", "s3:PutObject"],
+            Resource: {
+              "Fn::Join": [
+                "",
+                [{ "Fn::GetAtt": [Match.stringLikeRegexp("^ArchiveArchiveBucket"), "Arn"] }, "/*"],
+              ],
+            },
+          }),
+        ]),
+      },
+    });
+    const policies = JSON.stringify(prod.template.findResources("AWS::IAM::Policy"));
+    expect(policies).not.toMatch(/s3:DeleteObject|s3:PutObjectRetention|s3:BypassGovernanceRetention/);
+  });
+
+  it("runs the digest writer on the digest period with reserved concurrency 1, kms:Sign and digests/ access", () => {
+    // Act
+    const writer = functionNamed(prod, /signed, chained archive digest/);
+
+    // Assess
+    expect(writer.ReservedConcurrentExecutions).toBe(1);
+    expect((writer.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      [DIGEST_WRITER_ENV.archiveBucketName]: { Ref: expect.stringMatching(/^ArchiveArchiveBucket/) },
+      [DIGEST_WRITER_ENV.ledgerTableName]: { Ref: expect.stringMatching(/^TamperEvidenceLedger/) },
+      [DIGEST_WRITER_ENV.signingKeyId]: {
+        "Fn::GetAtt": [expect.stringMatching(/^TamperEvidenceDigestSigningKey/), "Arn"],
+      },
+      [DIGEST_WRITER_ENV.digestPeriodMinutes]: "60",
+    });
+    prod.template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(1 hour)" });
+    prod.template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceDigestWriterRole") }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: "s3:ListBucket",
+            Condition: { StringLike: { "s3:prefix": ["digests/*"] } },
+          }),
+          Match.objectLike({ Action: ["s3:GetObject", "s3:PutObject"] }),
+          Match.objectLike({
+            Action: ["kms:GetPublicKey", "kms:Sign"],
+            Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceDigestSigningKey"), "Arn"] },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("schedules digests on a configured period", () => {
+    // Prepare
+    const input = variant("prod", { tamperEvidence: { digestPeriodMinutes: 15 } });
+
+    // Act
+    const { template } = synthesize("prod", input);
+
+    // Assess
+    template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(15 minutes)" });
+    const rule = onlyResource(template, "AWS::Events::Rule");
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({
+        DeadLetterConfig: {
+          Arn: { "Fn::GetAtt": [expect.stringMatching(/^TamperEvidenceDigestDeadLetterQueue/), "Arn"] },
+        },
+      }),
+    ]);
+  });
+});
