@@ -18,8 +18,11 @@ export const ARCHIVE_PREFIXES = {
   documents: "documents/",
   /** Records the transform marked `ProcessingFailed` (raw, base64 as Firehose writes them). */
   processingFailed: "errors/processing-failed/",
-  /** Records OpenSearch refused (mapping errors, throttling beyond the retry duration). */
-  deliveryFailed: "errors/delivery-failed/",
+  /**
+   * Documents OpenSearch refused (mapping errors, throttling beyond the retry duration). Firehose names this folder
+   * itself through `!{firehose:error-output-type}` in the error output prefix.
+   */
+  deliveryFailed: "errors/AmazonOpenSearchService-failed/",
   /** The signed hourly digest files. */
   digests: "digests/",
 } as const;

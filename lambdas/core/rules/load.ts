@@ -2,6 +2,7 @@
  * Loading rule packs from directories: every `*.yml`/`*.yaml` below each directory is a rule file, except
  * `*.tests.yml` (a rule's test events) and `placeholders.yml` (default placeholder values).
  */
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,9 +10,13 @@ import { RuleError } from "./errors.js";
 import { buildRulePack, type RuleSource } from "./pack.js";
 import type { RulePack } from "./types.js";
 
-/** The repository's default pack (`rules/` at the repository root), for the CLI and tests. */
+/**
+ * The default pack (`rules/` at the package root), for the CLI and tests: found from the source tree
+ * (`lambdas/core/rules/load.ts`) and from the published CLI bundle (`dist/cli.mjs`) alike.
+ */
 export function defaultRulesDir(): string {
-  return fileURLToPath(new URL("../../../rules", import.meta.url));
+  const candidates = ["../../../rules", "../rules"].map((path) => fileURLToPath(new URL(path, import.meta.url)));
+  return candidates.find((dir) => existsSync(join(dir, PLACEHOLDERS_FILE))) ?? (candidates[0] as string);
 }
 
 export const TESTS_SUFFIX = ".tests.yml";
