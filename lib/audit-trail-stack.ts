@@ -94,6 +94,7 @@ export class AuditTrailStack extends Stack {
     const domainName = config.search.domainName ?? `audit-trail-${config.name}`.slice(0, 28);
     this.search = new SearchDomain(this, "Search", {
       domainName,
+      engineVersion: config.search.engineVersion,
       dataNodeInstanceType: config.search.instanceType,
       dataNodes: config.search.instanceCount,
       dedicatedMaster: config.search.dedicatedMaster,

@@ -10,6 +10,8 @@ import { AuditTrailConfigError } from "./config/errors.js";
 export interface SearchDomainProps {
   /** Domain name, fixed so that the access policy can name the domain without referring to itself. */
   readonly domainName: string;
+  /** OpenSearch engine version, `MAJOR.MINOR`. @default "2.19" - the version the real-node integration tests run */
+  readonly engineVersion?: string;
   readonly dataNodeInstanceType: string;
   readonly dataNodes: number;
   /** Dedicated master nodes. @default - none */
@@ -97,7 +99,7 @@ export class SearchDomain extends Construct {
     const zoneAware = props.availabilityZoneCount !== undefined;
     this.domain = new opensearch.Domain(this, "Domain", {
       domainName: props.domainName,
-      version: opensearch.EngineVersion.OPENSEARCH_3_7,
+      version: opensearch.EngineVersion.openSearch(props.engineVersion ?? "2.19"),
       capacity: {
         dataNodes: props.dataNodes,
         dataNodeInstanceType: props.dataNodeInstanceType,

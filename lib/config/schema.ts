@@ -184,6 +184,14 @@ export const environmentConfigSchema = z.strictObject({
       .string()
       .regex(/^[a-z][a-z0-9-]{2,27}$/, "must be 3–28 characters: a-z, 0-9, '-', starting with a letter")
       .optional(),
+    /**
+     * OpenSearch engine version (`MAJOR.MINOR`). @default `2.19`, the version the project's real-node integration
+     * tests run against (the index templates and ISM policy are proven on it).
+     */
+    engineVersion: z
+      .string()
+      .regex(/^\d+\.\d+$/, 'must be an OpenSearch version "MAJOR.MINOR", e.g. "2.19"')
+      .default("2.19"),
     instanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, "must be an OpenSearch instance type"),
     instanceCount: z.number().int().min(1),
     dedicatedMaster: z

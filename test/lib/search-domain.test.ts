@@ -19,9 +19,9 @@ describe("search domain", () => {
     prod = synthesizeShipped("prod");
   });
 
-  it("runs the newest OpenSearch engine aws-cdk-lib offers", () => {
+  it("runs by default the OpenSearch version the real-node integration tests run", () => {
     for (const { template } of [dev, staging, prod]) {
-      template.hasResourceProperties("AWS::OpenSearchService::Domain", { EngineVersion: "OpenSearch_3.7" });
+      template.hasResourceProperties("AWS::OpenSearchService::Domain", { EngineVersion: "OpenSearch_2.19" });
     }
   });
 
@@ -181,6 +181,25 @@ describe("search domain", () => {
       Resource: expect.anything(),
       Condition: { IpAddress: { "aws:SourceIp": ENVIRONMENTS.dev.network.allowedCidrs } },
     });
+  });
+
+  it("takes the engine version from config when set", () => {
+    // Prepare
+    const input = variant("dev", { search: { ...ENVIRONMENTS.dev.search, engineVersion: "3.7" } });
+
+    // Act
+    const { template } = synthesize("dev", input);
+
+    // Assess
+    template.hasResourceProperties("AWS::OpenSearchService::Domain", { EngineVersion: "OpenSearch_3.7" });
+  });
+
+  it("rejects an engine version that is not MAJOR.MINOR, naming the key", () => {
+    // Prepare
+    const input = variant("dev", { search: { ...ENVIRONMENTS.dev.search, engineVersion: "latest" } });
+
+    // Act and assess
+    expect(() => synthesize("dev", input)).toThrow(/search\.engineVersion.*MAJOR\.MINOR/);
   });
 
   it("takes the domain name from config when set", () => {
