@@ -25,7 +25,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 async function main(selected: readonly string[]): Promise<void> {
   const files = (await readdir(here)).filter((f) => f.endsWith(".bench.ts")).sort();
-  const chosen = selected.length === 0 ? files : files.filter((f) => selected.includes(basename(f, ".bench.ts")));
+  const chosen =
+    selected.length === 0 ? files : files.filter((f) => selected.includes(basename(f, ".bench.ts")));
   const results: Record<string, BenchResult> = {};
   for (const file of chosen) {
     const name = basename(file, ".bench.ts");
@@ -38,7 +39,12 @@ async function main(selected: readonly string[]): Promise<void> {
     }
     results[name] = result;
   }
-  const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30) };
+  const machine = {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+  };
   const output = { measuredAt: new Date().toISOString(), machine, results };
   const path = selected.length === 0 ? join(here, "results.json") : join(here, "results.local.json");
   await writeFile(path, `${JSON.stringify(output, null, 2)}\n`);

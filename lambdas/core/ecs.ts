@@ -27,10 +27,22 @@ export interface EcsDocument {
   };
   url?: { original?: string; path?: string; query?: string; domain?: string; scheme?: string; port?: number };
   user_agent?: { original?: string };
-  tls?: { established?: boolean; version?: string; version_protocol?: string; cipher?: string; client?: { server_name?: string } };
+  tls?: {
+    established?: boolean;
+    version?: string;
+    version_protocol?: string;
+    cipher?: string;
+    client?: { server_name?: string };
+  };
   trace?: { id?: string };
   span?: { id?: string };
-  user?: { name?: string; id?: string; group?: { name?: string[] }; effective?: { name?: string }; roles?: string[] };
+  user?: {
+    name?: string;
+    id?: string;
+    group?: { name?: string[] };
+    effective?: { name?: string };
+    roles?: string[];
+  };
   related?: { ip?: string[]; user?: string[]; hosts?: string[] };
   host?: { name?: string };
   orchestrator?: {

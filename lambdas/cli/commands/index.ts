@@ -9,12 +9,14 @@ function lazy(summary: string, load: () => Promise<{ command: Command }>): Comma
 
 export const commands: Readonly<Record<string, Command>> = {
   normalize: lazy("parse log files into ECS documents (NDJSON on stdout)", () => import("./normalize.js")),
-  replay: lazy("run the rules, correlations included, over log files and print the alerts", () =>
-    import("./replay.js"),
+  replay: lazy(
+    "run the rules, correlations included, over log files and print the alerts",
+    () => import("./replay.js"),
   ),
   rules: lazy("'rules test [DIR]': run every rule's own test events", () => import("./rules.js")),
   digest: lazy("build the signed digest chain over a local archive copy", () => import("./digest.js")),
-  verify: lazy("verify the digest chain and every object of an archive (S3 or local)", () =>
-    import("./verify.js"),
+  verify: lazy(
+    "verify the digest chain and every object of an archive (S3 or local)",
+    () => import("./verify.js"),
   ),
 };

@@ -15,7 +15,9 @@ import type { RulePack } from "./types.js";
  * (`lambdas/core/rules/load.ts`) and from the published CLI bundle (`dist/cli.mjs`) alike.
  */
 export function defaultRulesDir(): string {
-  const candidates = ["../../../rules", "../rules"].map((path) => fileURLToPath(new URL(path, import.meta.url)));
+  const candidates = ["../../../rules", "../rules"].map((path) =>
+    fileURLToPath(new URL(path, import.meta.url)),
+  );
   return candidates.find((dir) => existsSync(join(dir, PLACEHOLDERS_FILE))) ?? (candidates[0] as string);
 }
 
