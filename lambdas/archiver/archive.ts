@@ -32,7 +32,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { ARCHIVE_PREFIXES } from "../core/contracts.js";
-import { HEAD_KEY, objectMarkerKey, periodObjectKey } from "../core/digest/ledger.js";
+import { HEAD_KEY, type LedgerObjectItem, objectMarkerKey, periodObjectKey } from "../core/digest/ledger.js";
 import { isoUtc, periodStartFor } from "../core/digest/period.js";
 
 export interface ArchiverDeps {
@@ -50,14 +50,8 @@ export interface StagingObject {
   readonly versionId?: string;
 }
 
-export interface ArchivedRecord {
-  readonly key: string;
-  readonly versionId: string;
-  readonly size: number;
-  readonly sha256: string;
-  readonly archivedAt: string;
-  readonly periodStartMs: number;
-}
+/** What the archiver records for an object: exactly the ledger's per-period object item. */
+export type ArchivedRecord = LedgerObjectItem;
 
 export type ArchiveOutcome =
   | { readonly outcome: "archived"; readonly record: ArchivedRecord }
