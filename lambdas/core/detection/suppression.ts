@@ -112,13 +112,15 @@ function covers(
 
 /**
  * The indexed alert as a detection, folded with later firings (events deduplicated by fingerprint). Returns
- * undefined when the firings change nothing (same span, no larger count).
+ * undefined when the firings change nothing (same span, no larger count; single events already held count once).
  */
 export function extendDetection(base: Detection, firings: readonly Detection[]): Detection | undefined {
   let merged = base;
   const seen = new Set(base.events.map(documentFingerprint));
   for (const firing of [...firings].sort((a, b) => Date.parse(a.windowStart) - Date.parse(b.windowStart))) {
     const events = firing.events.filter((event) => !seen.has(documentFingerprint(event)));
+    // A single event the alert already holds was counted when it was folded in: its re-evaluation adds nothing.
+    if (firing.rule.kind === "single" && events.length === 0) continue;
     for (const event of events) seen.add(documentFingerprint(event));
     merged = foldDetections(merged, { ...firing, events });
   }

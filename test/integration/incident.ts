@@ -1,0 +1,230 @@
+/**
+ * The bundled incident (`examples/incident/*.log`) on the real node, and the two ways of turning it into alerts:
+ * `audit-trail replay` in-process, and the detector core over the indexed documents.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Client } from "@opensearch-project/opensearch";
+import { runReplay } from "../../lambdas/cli/commands/replay.js";
+import { documentFingerprint } from "../../lambdas/core/alerts/ids.js";
+import type { Alert, AlertContext } from "../../lambdas/core/alerts/model.js";
+import type { SnsAlertMessage } from "../../lambdas/core/alerts/render.js";
+import { ALERTS_INDEX, AUDIT_INDEX_PREFIX } from "../../lambdas/core/contracts.js";
+import type { AlertPublisher, DetectionLogger } from "../../lambdas/core/detection/ports.js";
+import { type DetectionReport, runDetection } from "../../lambdas/core/detection/run.js";
+import type { AlertDocument } from "../../lambdas/core/detection/store.js";
+import type { EcsDocument } from "../../lambdas/core/ecs.js";
+import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
+import type { CorrelationRule, RulePack } from "../../lambdas/core/rules/types.js";
+import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
+
+export const INCIDENT_DIR = fileURLToPath(new URL("../../examples/incident/", import.meta.url));
+
+export function incidentFiles(): string[] {
+  return readdirSync(INCIDENT_DIR)
+    .filter((name) => name.endsWith(".log"))
+    .sort()
+    .map((name) => join(INCIDENT_DIR, name));
+}
+
+/**
+ * Every line of the files as the transform makes it: one Firehose record per line, `normalizeRecord`, then
+ * `rule.name` set to `pack.matchSingleEvent` when it matched anything (`lambdas/core/firehose/transform.ts`).
+ */
+export function transformedDocuments(files: readonly string[], pack: RulePack): EcsDocument[] {
+  const documents: EcsDocument[] = [];
+  for (const file of files) {
+    for (const [index, line] of readFileSync(file, "utf8").split("\n").entries()) {
+      if (line.trim() === "") continue;
+      const result = normalizeRecord(line);
+      if (!result.ok) throw new Error(`${file}:${index + 1}: ${result.reason}`);
+      for (const doc of result.documents) {
+        const tags = pack.matchSingleEvent(doc);
+        if (tags.length > 0) doc.rule = { ...doc.rule, name: [...tags] };
+        documents.push(doc);
+      }
+    }
+  }
+  return documents;
+}
+
+/** `audit-YYYY-MM-DD` of the document's event time. */
+export function dailyIndex(doc: EcsDocument): string {
+  return `${AUDIT_INDEX_PREFIX}-${doc["@timestamp"].slice(0, 10)}`;
+}
+
+/** Bulk-indexes without ids, as Firehose does (identical lines stay separate documents), then refreshes. */
+export async function indexDocuments(client: Client, documents: readonly EcsDocument[]): Promise<string[]> {
+  const indices = [...new Set(documents.map(dailyIndex))].sort();
+  const response = await client.bulk({
+    refresh: true,
+    body: documents.flatMap((doc) => [{ index: { _index: dailyIndex(doc) } }, doc]),
+  });
+  const errors = (response.body.items as Record<string, { error?: unknown }>[])
+    .map((item) => Object.values(item)[0]?.error)
+    .filter((error) => error !== undefined);
+  if (errors.length > 0) throw new Error(`bulk indexing failed: ${JSON.stringify(errors.slice(0, 3))}`);
+  return indices;
+}
+
+/** What `audit-trail replay --json --environment ENV [--overrides FILE] FILES` prints, one alert per line. */
+export async function replayAlerts(
+  files: readonly string[],
+  environment: string,
+  overridesFile?: string,
+): Promise<Alert[]> {
+  let stdout = "";
+  let stderr = "";
+  const status = await runReplay(
+    {
+      ruleDirs: [],
+      defaultRules: true,
+      environment,
+      latenessMs: 120_000,
+      json: true,
+      inputs: [...files],
+      ...(overridesFile === undefined ? {} : { overridesFile }),
+    },
+    {
+      write(text) {
+        stdout += text;
+        return true;
+      },
+    },
+    {
+      write(text) {
+        stderr += text;
+        return true;
+      },
+    },
+  );
+  if (status !== 0) throw new Error(`replay exited ${status}: ${stderr}`);
+  return stdout
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Alert);
+}
+
+/** Records every message; `fail` makes a publish throw as SNS throttling would. */
+export class RecordingPublisher implements AlertPublisher {
+  readonly published: SnsAlertMessage[] = [];
+  attempts = 0;
+  fail: (message: SnsAlertMessage) => boolean = () => false;
+
+  async publish(_severity: string, message: SnsAlertMessage): Promise<string> {
+    this.attempts++;
+    await Promise.resolve();
+    if (this.fail(message)) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottledException" });
+    this.published.push(message);
+    return `msg-${this.published.length}`;
+  }
+
+  /** Alert ids paged, in order (from the JSON body HTTPS subscribers get). */
+  ids(): string[] {
+    return this.published.map((message) => {
+      const bodies = JSON.parse(message.message) as { https: string };
+      return (JSON.parse(bodies.https) as { id: string }).id;
+    });
+  }
+}
+
+export class RecordingLogger implements DetectionLogger {
+  readonly entries: { level: "warn" | "error"; message: string; extra: unknown[] }[] = [];
+  info(): void {}
+  warn(message: string, ...extra: Record<string, unknown>[]): void {
+    this.entries.push({ level: "warn", message, extra });
+  }
+  error(message: string, ...extra: Record<string, unknown>[]): void {
+    this.entries.push({ level: "error", message, extra });
+  }
+}
+
+/** The detector's watermark (DynamoDB in production): advanced to `nowMs` only after a complete run. */
+export class InMemoryWatermark {
+  constructor(public valueMs: number | undefined) {}
+}
+
+/** One detector run as the Lambda makes it: the production `SearchClient` over a plain HTTP client to the node. */
+export async function detectorRun(options: {
+  readonly client: Client;
+  readonly pack: RulePack;
+  readonly alertContext: AlertContext;
+  readonly publisher: AlertPublisher;
+  readonly logger: DetectionLogger;
+  readonly watermark: InMemoryWatermark;
+  readonly nowMs: number;
+  readonly runId: string;
+}): Promise<DetectionReport> {
+  const { nowMs, watermark } = options;
+  const report = await runDetection(
+    {
+      search: transportSearchClient(options.client),
+      publisher: options.publisher,
+      logger: options.logger,
+      pack: options.pack,
+      alertContext: options.alertContext,
+    },
+    { nowMs, watermarkMs: watermark.valueMs, runId: options.runId, clock: () => nowMs },
+  );
+  if (report.complete) watermark.valueMs = nowMs;
+  return report;
+}
+
+/** Every alert document in the alerts index (after a refresh), with its `_id`. */
+export async function indexedAlerts(client: Client): Promise<{ _id: string; document: AlertDocument }[]> {
+  await client.indices.refresh({ index: ALERTS_INDEX });
+  const response = await client.search({
+    index: ALERTS_INDEX,
+    body: { size: 1000, query: { match_all: {} }, sort: [{ id: { order: "asc" } }] },
+  });
+  return response.body.hits.hits.map((hit) => ({
+    _id: String(hit._id),
+    document: hit._source as unknown as AlertDocument,
+  }));
+}
+
+/**
+ * An alert in a form both paths must agree on exactly: everything but the outbox, and the matched events by
+ * fingerprint (the indexed copies carry the transform's `rule.name` tags, the replayed ones do not).
+ */
+export function comparable(alert: Alert | AlertDocument) {
+  const { events, ...rest } = alert;
+  const { outbox: _outbox, ...content } = rest as typeof rest & { outbox?: unknown };
+  return { ...content, events: events.map(documentFingerprint) };
+}
+
+/** The value at a dotted ECS path of a nested document. */
+export function fieldValue(doc: EcsDocument, path: string): unknown {
+  let value: unknown = doc;
+  for (const key of path.split(".")) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * An oracle independent of both paths: the documents the transform tagged with one of the correlation's rules, in
+ * the group, with event time in `[fromMs, toExclusiveMs)`, oldest first.
+ */
+export function matchedDocuments(
+  documents: readonly EcsDocument[],
+  rule: CorrelationRule,
+  group: Readonly<Record<string, string>>,
+  fromMs: number,
+  toExclusiveMs: number,
+): EcsDocument[] {
+  return documents
+    .filter((doc) => {
+      const time = Date.parse(doc["@timestamp"]);
+      const tags = (doc.rule?.name ?? []) as readonly string[];
+      return (
+        time >= fromMs &&
+        time < toExclusiveMs &&
+        rule.rules.some((name) => tags.includes(name)) &&
+        Object.entries(group).every(([field, value]) => String(fieldValue(doc, field)) === value)
+      );
+    })
+    .sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]));
+}
