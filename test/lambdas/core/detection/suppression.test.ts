@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
 import { runDetection } from "../../../../lambdas/core/detection/run.js";
 import type { AlertDocument, StoredAlert } from "../../../../lambdas/core/detection/store.js";
-import { planSuppression } from "../../../../lambdas/core/detection/suppression.js";
+import { extendDetection, planSuppression } from "../../../../lambdas/core/detection/suppression.js";
 import type { Detection } from "../../../../lambdas/core/rules/types.js";
 import { correlationRule, execEvent, meshRequest, singleDetection, singleRule } from "../alerts/factories.js";
 import { FakeOpenSearch } from "./fake-opensearch.js";
@@ -159,5 +159,35 @@ describe("suppression across runs", () => {
     const third = await runAt("2025-03-04T10:06:00Z");
     expect(third.extended).toBe(0);
     expect(search.writes.length).toBe(writes);
+  });
+});
+
+describe("extendDetection", () => {
+  it("does not count again a single event the alert already holds", () => {
+    // Prepare: an alert holding one exec event, re-evaluated on the next run's overlapping lookback
+    const rule = singleRule({ suppression: { ms: 10 * 60_000, groupBy: [] } });
+    const held = singleDetection(rule, execEvent());
+    // Act
+    const extended = extendDetection(held, [singleDetection(rule, execEvent())]);
+    // Assess: nothing changes, so nothing is rewritten
+    expect(extended).toBeUndefined();
+  });
+
+  it("adds a new single event to the alert that suppresses it", () => {
+    // Prepare
+    const rule = singleRule({ suppression: { ms: 10 * 60_000, groupBy: [] } });
+    const held = singleDetection(rule, execEvent());
+    const later = execEvent({
+      "@timestamp": "2025-03-04T10:17:00.000Z",
+      event: { ...execEvent().event, id: "second-exec" },
+    });
+    // Act
+    const extended = extendDetection(held, [
+      singleDetection(rule, execEvent()),
+      singleDetection(rule, later),
+    ]);
+    // Assess
+    expect(extended?.count).toBe(2);
+    expect(extended?.events.map((event) => event.event.id)).toEqual([execEvent().event.id, "second-exec"]);
   });
 });
