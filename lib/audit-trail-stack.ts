@@ -5,6 +5,7 @@ import type { Construct } from "constructs";
 import { Alerting } from "./alerting.js";
 import { AuditArchive } from "./archive.js";
 import type { EnvironmentConfig } from "./config/schema.js";
+import { AuditDetection } from "./detection.js";
 import { AuditKeys } from "./encryption.js";
 import { AuditIngestion } from "./ingestion.js";
 import { PipelineMonitoring } from "./monitoring.js";
@@ -29,10 +30,11 @@ export class AuditTrailStack extends Stack {
   public readonly search: SearchDomain;
   public readonly ingestion: AuditIngestion;
   public readonly alerting: Alerting;
+  public readonly detection: AuditDetection;
   public readonly monitoring: PipelineMonitoring;
   public readonly tamperEvidence: TamperEvidence;
   public readonly producer: ProducerAccess;
-  /** Role the detector function will run as (mapped in OpenSearch by the bootstrap already). */
+  /** Role the detector function runs as (named in the domain's access policy and mapped in OpenSearch by the bootstrap). */
   public readonly detectorRole: iam.Role;
 
   private readonly configuredAvailabilityZones: readonly string[] | undefined;
@@ -182,6 +184,21 @@ export class AuditTrailStack extends Stack {
       ops: config.alerts.ops,
     });
 
+    this.detection = new AuditDetection(this, "Detection", {
+      environmentName: config.name,
+      domain,
+      topics: this.alerting.topics,
+      encryptionKey: keys.dataKey,
+      logsKey: keys.logsKey,
+      logRetention,
+      role: this.detectorRole,
+      ruleOverrides: config.detection.ruleOverrides,
+      runbookBaseUrl: config.alerts.runbookBaseUrl,
+      ...placement,
+    });
+    // The detector's first run needs its OpenSearch role mapping and the alerts index template.
+    this.detection.schedule.node.addDependency(bootstrap.resource);
+
     this.producer = new ProducerAccess(this, "Producer", {
       clusters: config.eksClusters.map((cluster) =>
         cluster.producerIdentity.type === "irsa"
@@ -216,6 +233,7 @@ export class AuditTrailStack extends Stack {
           timeout: this.tamperEvidence.digestWriterTimeout,
         },
       ],
+      detection: this.detection,
       queues: [{ label: "Archive", queue: this.tamperEvidence.archiveQueue, maxAge: Duration.hours(1) }],
       deadLetterQueues: [
         { label: "Archive", queue: this.tamperEvidence.archiveDeadLetterQueue },
@@ -263,6 +281,14 @@ export class AuditTrailStack extends Stack {
     new CfnOutput(this, "OpsTopicArn", {
       value: this.alerting.opsTopic.topicArn,
       description: "SNS topic for pipeline alarms",
+    });
+    new CfnOutput(this, "DetectorFunctionName", {
+      value: this.detection.detectorFunction.functionName,
+      description: "Detector function (its logs and metrics show each detection run)",
+    });
+    new CfnOutput(this, "DetectorStateTableName", {
+      value: this.detection.stateTable.tableName,
+      description: "DynamoDB table holding the detector's watermark",
     });
     new CfnOutput(this, "ArchiveBucketName", {
       value: this.archive.archiveBucket.bucketName,

@@ -13,6 +13,7 @@ import * as ssm from "aws-cdk-lib/aws-ssm";
 import { Construct } from "constructs";
 import { ARCHIVE_PREFIXES, AUDIT_INDEX_PREFIX, TRANSFORM_ENV } from "../lambdas/core/contracts.js";
 import { AuditTrailConfigError } from "./config/errors.js";
+import { BUNDLED_RULES_DIR, copyRulePack } from "./private/bundle.js";
 import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
 import { defaultPolicyOf, skipCheckov, tokenFinding } from "./private/nag.js";
 
@@ -93,7 +94,7 @@ export class AuditIngestion extends Construct {
     const pseudonymizing = (props.pseudonymizeFields?.length ?? 0) > 0;
     const environment: Record<string, string> = {
       [TRANSFORM_ENV.environmentName]: props.environmentName,
-      [TRANSFORM_ENV.rulesDir]: `${LAMBDA_TASK_ROOT}/rules`,
+      [TRANSFORM_ENV.rulesDir]: `${LAMBDA_TASK_ROOT}/${BUNDLED_RULES_DIR}`,
       [TRANSFORM_ENV.ruleOverrides]: JSON.stringify(props.ruleOverrides ?? {}),
       [TRANSFORM_ENV.keepEventOriginal]: String(props.keepEventOriginal ?? true),
       [TRANSFORM_ENV.pseudonymizeFields]: pseudonymizing ? (props.pseudonymizeFields ?? []).join(",") : "",
@@ -141,7 +142,7 @@ export class AuditIngestion extends Construct {
       environmentKey: props.encryptionKey,
       noDeadLetterQueueReason:
         "Firehose invokes the transform synchronously; a failed batch is retried and then written to the staging bucket's processing-failed prefix, so no record is lost and no DLQ would ever receive one.",
-      afterBundling: (inputDir, outputDir) => [`cp -R "${inputDir}/rules" "${outputDir}/rules"`],
+      afterBundling: copyRulePack,
     });
     grantKeyRead?.(transform);
     this.transformFunction = transform;

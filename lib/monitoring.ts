@@ -6,6 +6,7 @@ import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import type { AuditDetection } from "./detection.js";
 import type { AuditIngestion } from "./ingestion.js";
 
 export interface MonitoredFunction {
@@ -14,6 +15,13 @@ export interface MonitoredFunction {
   readonly function: lambda.IFunction;
   /** The function's timeout; the duration alarm fires at 80 % of it. */
   readonly timeout: Duration;
+}
+
+export interface DetectionAlarmOptions {
+  /** PascalCase prefix of the alarm ids and names. @default "Detector" */
+  readonly label?: string;
+  /** Alarm when the watermark stays further behind than this (or unreported for as long). @default Duration.minutes(10) */
+  readonly maxWatermarkLag?: Duration;
 }
 
 export interface MonitoredQueue {
@@ -32,8 +40,10 @@ export interface PipelineMonitoringProps {
   readonly dedicatedMasters?: boolean;
   /** The domain's per-node EBS size; the storage alarm fires below 25 % of it. */
   readonly ebsVolumeSizeGiB: number;
-  /** Functions alarmed on for errors, throttles and duration (add the detector here). */
+  /** Functions alarmed on for errors, throttles and duration. */
   readonly functions: readonly MonitoredFunction[];
+  /** The detector, alarmed on as `addDetection` does. @default - none */
+  readonly detection?: AuditDetection;
   /** Work queues alarmed on for backlog age. @default [] */
   readonly queues?: readonly MonitoredQueue[];
   /** Dead-letter queues alarmed on as soon as they hold a message. @default [] */
@@ -44,8 +54,9 @@ export interface PipelineMonitoringProps {
 
 /**
  * CloudWatch alarms on the pipeline itself, all to the ops topic: Firehose delivery to OpenSearch and S3 and data
- * freshness; errors, throttles and duration of each function; cluster red/yellow, free storage, JVM memory
- * pressure, blocked index writes and KMS key errors of the domain; archive backlog and dead letters.
+ * freshness; errors, throttles and duration of each function; the detector's failed alert deliveries and watermark
+ * lag; cluster red/yellow, free storage, JVM memory pressure, blocked index writes and KMS key errors of the domain;
+ * archive backlog and dead letters.
  */
 export class PipelineMonitoring extends Construct {
   /** Every alarm, by id. */
@@ -100,6 +111,7 @@ export class PipelineMonitoring extends Construct {
     });
 
     for (const monitored of props.functions) this.addFunction(monitored);
+    if (props.detection !== undefined) this.addDetection(props.detection);
 
     const domain = props.domain;
     const oneMinute = Duration.minutes(1);
@@ -192,7 +204,7 @@ export class PipelineMonitoring extends Construct {
     }
   }
 
-  /** Adds errors, throttles and duration alarms for one function (e.g. the detector, once it exists). */
+  /** Adds errors, throttles and duration alarms for one function. */
   public addFunction(monitored: MonitoredFunction): void {
     const fiveMinutes = Duration.minutes(5);
     this.add(`${monitored.label}Errors`, {
@@ -219,6 +231,46 @@ export class PipelineMonitoring extends Construct {
       evaluationPeriods: 3,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: `${monitored.label} function p99 duration is at or above 80 % of its ${monitored.timeout.toHumanString()} timeout.`,
+    });
+  }
+
+  /**
+   * The detector's function alarms (as `addFunction`) and alarms on its Powertools metrics: alerts that could not
+   * be published, written or marked as published (the next run retries each, but a lasting failure means paging is
+   * broken), and a watermark that falls behind.
+   */
+  public addDetection(detection: AuditDetection, options: DetectionAlarmOptions = {}): void {
+    const label = options.label ?? "Detector";
+    const maxLag = options.maxWatermarkLag ?? Duration.minutes(10);
+    this.addFunction({ label, function: detection.detectorFunction, timeout: detection.detectorTimeout });
+    const fiveMinutes = Duration.minutes(5);
+    const failures = {
+      AlertsPublishFailed: "alerts were written but not published to SNS (the next run retries them)",
+      AlertsPersistFailed:
+        "alerts could not be written to the alerts index (the run is incomplete and repeats)",
+      AlertsMarkFailed: "published alerts could not be marked as published (they may be published again)",
+    };
+    for (const [metricName, what] of Object.entries(failures)) {
+      this.add(`${label}${metricName}`, {
+        metric: detection.metric(metricName, { statistic: "Sum", period: fiveMinutes }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${label}: ${what}.`,
+      });
+    }
+    // Every run that reads a watermark reports the lag, so no report for as long as `maxLag` means the watermark is
+    // at least that far behind too (the detector is failing before it reports, or not running): missing data
+    // breaches, over the number of five-minute periods that make up `maxLag`.
+    const periods = Math.max(1, Math.ceil(maxLag.toSeconds() / fiveMinutes.toSeconds()));
+    this.add(`${label}WatermarkLag`, {
+      metric: detection.metric("WatermarkLag", { statistic: "Maximum", period: fiveMinutes }),
+      threshold: maxLag.toSeconds(),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: periods,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      alarmDescription: `${label}: the watermark has been more than ${maxLag.toHumanString()} behind (or not reported) for ${maxLag.toHumanString()}: alerts are late or not being raised.`,
     });
   }
 

@@ -101,7 +101,7 @@ describe("cdk synth (offline, no credentials)", () => {
       expect(run.stderr).not.toMatch(/\bERROR\b/);
     });
 
-    it(`bundles ${name}'s handlers locally as minified ESM with source maps and the rule pack`, () => {
+    it(`bundles ${name}'s handlers locally as minified ESM with source maps, the rule pack and the GeoIP database`, () => {
       // Prepare
       const run = runs.get(name) as SynthRun;
       const bundles = readdirSync(run.outDir)
@@ -111,9 +111,10 @@ describe("cdk synth (offline, no credentials)", () => {
 
       // Act
       const withRules = bundles.filter((dir) => existsSync(join(dir, "rules")));
+      const withGeoIp = bundles.filter((dir) => existsSync(join(dir, "geoip")));
 
       // Assess
-      expect(bundles).toHaveLength(4);
+      expect(bundles).toHaveLength(5);
       for (const dir of bundles) {
         const code = readFileSync(join(dir, "index.mjs"), "utf8");
         expect(existsSync(join(dir, "index.mjs.map"))).toBe(true);
@@ -121,9 +122,16 @@ describe("cdk synth (offline, no credentials)", () => {
         // Minified: esbuild keeps newlines only inside template literals, so lines average thousands of characters.
         expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       }
-      expect(withRules).toHaveLength(1);
-      const rules = readdirSync(join(withRules[0] as string, "rules"), { recursive: true }).map(String);
-      expect(rules.some((file) => file.endsWith(".yml") || file.endsWith(".yaml"))).toBe(true);
+      // The transform and the detector load the rule pack; the detector alone resolves countries.
+      expect(withRules).toHaveLength(2);
+      for (const dir of withRules) {
+        const rules = readdirSync(join(dir, "rules"), { recursive: true }).map(String);
+        expect(rules.some((file) => file.endsWith(".yml") || file.endsWith(".yaml"))).toBe(true);
+      }
+      expect(withGeoIp).toHaveLength(1);
+      expect(readdirSync(join(withGeoIp[0] as string, "geoip"))).toEqual(
+        expect.arrayContaining(["dbip-country-ipv4-num.csv", "dbip-country-ipv6-num.csv"]),
+      );
     });
   }
 

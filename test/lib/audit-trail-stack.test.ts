@@ -27,6 +27,8 @@ describe("audit trail stack", () => {
         "MediumAlertsTopicArn",
         "LowAlertsTopicArn",
         "OpsTopicArn",
+        "DetectorFunctionName",
+        "DetectorStateTableName",
         "ArchiveBucketName",
         "DigestSigningKeyArn",
       ].sort(),

@@ -45,6 +45,13 @@ describe("pipeline monitoring", () => {
         "DigestWriterErrors",
         "DigestWriterThrottles",
         "DigestWriterDuration",
+        "DetectorErrors",
+        "DetectorThrottles",
+        "DetectorDuration",
+        "DetectorAlertsPublishFailed",
+        "DetectorAlertsPersistFailed",
+        "DetectorAlertsMarkFailed",
+        "DetectorWatermarkLag",
         "ClusterRed",
         "ClusterYellow",
         "LowFreeStorage",
@@ -146,27 +153,27 @@ describe("pipeline monitoring", () => {
     expect(byLabel.get("LowFreeStorage")).toMatchObject({ Threshold: 20 * 1024 * 0.25 });
   });
 
-  it("takes further functions (the detector) through addFunction", () => {
+  it("takes further functions through addFunction", () => {
     // Prepare
     const { stack } = build("dev", ENVIRONMENTS.dev);
-    const fn = new lambda.Function(stack, "Detector", {
+    const fn = new lambda.Function(stack, "Reporter", {
       runtime: lambda.Runtime.NODEJS_22_X,
       handler: "index.handler",
       code: lambda.Code.fromInline("export const handler = async () => {};"),
     });
 
     // Act
-    stack.monitoring.addFunction({ label: "Detector", function: fn, timeout: Duration.minutes(1) });
+    stack.monitoring.addFunction({ label: "Reporter", function: fn, timeout: Duration.minutes(1) });
 
     // Assess
     expect(Object.keys(stack.monitoring.alarms)).toEqual(
-      expect.arrayContaining(["DetectorErrors", "DetectorThrottles", "DetectorDuration"]),
+      expect.arrayContaining(["ReporterErrors", "ReporterThrottles", "ReporterDuration"]),
     );
     const template = Template.fromStack(stack);
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "Duration",
       Threshold: 48_000,
-      AlarmDescription: Match.stringLikeRegexp("^Detector function p99 duration"),
+      AlarmDescription: Match.stringLikeRegexp("^Reporter function p99 duration"),
     });
   });
 });

@@ -15,12 +15,13 @@ describe("the Lambda factory", () => {
     );
   });
 
-  it("builds the four handlers", () => {
+  it("builds the five handlers", () => {
     expect(ours.map((fn) => fn.Properties.Description)).toEqual([
       expect.stringContaining("Firehose transform"),
       expect.stringContaining("OpenSearch bootstrap"),
       expect.stringContaining("Object Lock archive"),
       expect.stringContaining("signed, chained archive digest"),
+      expect.stringContaining("detector"),
     ]);
   });
 

@@ -1,0 +1,212 @@
+import { Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import { Construct } from "constructs";
+import {
+  ALERT_SEVERITIES,
+  ALERTS_INDEX,
+  type AlertSeverity,
+  AUDIT_INDEX_PATTERN,
+  DETECTOR_ENV,
+} from "../lambdas/core/contracts.js";
+import { AuditTrailConfigError } from "./config/errors.js";
+import { BUNDLED_RULES_DIR, copyGeoIpDatabase, copyRulePack } from "./private/bundle.js";
+import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
+import { tokenFinding } from "./private/nag.js";
+
+/** Namespace and `service` dimension of the detector's Powertools metrics (`lambdas/detector/build.ts`). */
+export const DETECTOR_METRICS = { namespace: "MeshAuditTrail", service: "detector" } as const;
+
+export interface AuditDetectionProps {
+  /** The `-c env=NAME` value; alerts carry it and the watermark item is keyed by it. */
+  readonly environmentName: string;
+  /** The domain holding the tagged documents (`audit-*`) and the alerts index (`audit-alerts`). */
+  readonly domain: opensearch.IDomain;
+  /** One topic per alert severity (from `Alerting`); the detector publishes each alert to its severity's topic. */
+  readonly topics: Readonly<Record<AlertSeverity, sns.ITopic>>;
+  /** Key of the state table and of the function's environment variables. */
+  readonly encryptionKey: kms.IKey;
+  /** Key of the function's log group. */
+  readonly logsKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * Execution role, for a role that other resources (the domain's access policy, the bootstrap's role mapping)
+   * must name before the function exists.
+   * @default - a new role
+   */
+  readonly role?: iam.Role;
+  /** Per-rule detection overrides, handed to the detector as JSON (the transform gets the same). @default {} */
+  readonly ruleOverrides?: Readonly<Record<string, unknown>>;
+  /** Base URL of the runbooks linked from alerts (https). @default - alerts carry no runbook link */
+  readonly runbookBaseUrl?: string;
+  /** OpenSearch Dashboards URL linked from alerts (https). @default - the domain's own `https://<endpoint>/_dashboards/` */
+  readonly dashboardsUrl?: string;
+  /** How often the detector runs. @default events.Schedule.rate(Duration.minutes(1)) */
+  readonly schedule?: events.Schedule;
+  /** @default Duration.minutes(2) */
+  readonly timeout?: Duration;
+  /** @default 1024 */
+  readonly memorySize?: number;
+  /** Run inside these private subnets. @default - not in a VPC */
+  readonly vpc?: ec2.IVpc;
+  /** @default - private subnets with egress */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** @default - none */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/**
+ * The detector: a function run on a schedule (every minute) that turns tagged documents into alerts and evaluates
+ * correlation windows as OpenSearch aggregations, writes each alert into `audit-alerts` with a deterministic id,
+ * publishes it to its severity's SNS topic, and keeps its watermark in a DynamoDB table. One run at a time
+ * (reserved concurrency 1): runs are idempotent, and a failed run leaves the watermark for the next one.
+ */
+export class AuditDetection extends Construct {
+  public readonly detectorFunction: lambda.IFunction;
+  /** The detector's timeout, for duration alarms. */
+  public readonly detectorTimeout: Duration;
+  /** The detector's watermark (`pk`/`sk` strings; one item per environment). */
+  public readonly stateTable: dynamodb.Table;
+  public readonly schedule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: AuditDetectionProps) {
+    super(scope, id);
+    requireHttps("alerts.runbookBaseUrl", props.runbookBaseUrl);
+    requireHttps("dashboardsUrl (AuditDetection prop)", props.dashboardsUrl);
+
+    this.stateTable = new dynamodb.Table(this, "State", {
+      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.encryptionKey,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // HIPAA and NIST ask for DynamoDB tables in an AWS Backup plan (PCI DSS 3.2.1 has no such rule).
+    for (const ruleId of ["HIPAA.Security-DynamoDBInBackupPlan", "NIST.800.53.R5-DynamoDBInBackupPlan"]) {
+      Validations.of(this.stateTable).acknowledge({
+        id: ruleId,
+        reason:
+          "The table holds one item per environment, the detector's watermark (time of its last complete run), not audit data. PITR, deletion protection and RETAIN cover operator error; were it lost, the detector restarts 15 minutes back and `audit-trail replay` over the archive backfills any gap.",
+      });
+    }
+
+    const topicArns = {} as Record<AlertSeverity, string>;
+    for (const severity of ALERT_SEVERITIES) topicArns[severity] = props.topics[severity].topicArn;
+    const environment: Record<string, string> = {
+      [DETECTOR_ENV.environmentName]: props.environmentName,
+      [DETECTOR_ENV.domainEndpoint]: props.domain.domainEndpoint,
+      [DETECTOR_ENV.rulesDir]: `${LAMBDA_TASK_ROOT}/${BUNDLED_RULES_DIR}`,
+      [DETECTOR_ENV.ruleOverrides]: JSON.stringify(props.ruleOverrides ?? {}),
+      [DETECTOR_ENV.topicArnsBySeverity]: Stack.of(this).toJsonString(topicArns),
+      [DETECTOR_ENV.stateTableName]: this.stateTable.tableName,
+      [DETECTOR_ENV.dashboardsUrl]:
+        props.dashboardsUrl ?? `https://${props.domain.domainEndpoint}/_dashboards/`,
+    };
+    if (props.runbookBaseUrl !== undefined) environment[DETECTOR_ENV.runbookBaseUrl] = props.runbookBaseUrl;
+
+    this.detectorTimeout = props.timeout ?? Duration.minutes(2);
+    const detector = auditFunction(this, "Detector", {
+      entry: "lambdas/detector/handler.ts",
+      description:
+        "mesh-audit-trail: detector (tagged documents and correlation windows to alerts, published by severity)",
+      environment,
+      logsKey: props.logsKey,
+      environmentKey: props.encryptionKey,
+      logRetention: props.logRetention,
+      timeout: this.detectorTimeout,
+      memorySize: props.memorySize ?? 1024,
+      // Runs must not overlap: one run at a time keeps alert writes and the watermark simple to reason about.
+      reservedConcurrentExecutions: 1,
+      role: props.role,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      noDeadLetterQueueReason:
+        "The scheduled event carries no data: a failed run leaves the watermark where it was and the next run (a minute later) evaluates the same window again, so a dead-lettered event would have nothing to replay. Failures surface through the detector's error and watermark-lag alarms.",
+      afterBundling: (inputDir, outputDir) => [
+        ...copyRulePack(inputDir, outputDir),
+        ...copyGeoIpDatabase(outputDir),
+      ],
+    });
+    // A failed or throttled run is not retried: the next scheduled run covers the same window.
+    detector.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(2) });
+    this.detectorFunction = detector;
+
+    // Reads tagged documents and alerts (_search, GET _doc) and writes alerts create-only or conditionally
+    // (PUT _doc); nothing outside the audit indices, no delete.
+    iam.Grant.addToPrincipal({
+      grantee: detector,
+      actions: ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"],
+      resourceArns: [
+        `${props.domain.domainArn}/${AUDIT_INDEX_PATTERN}`,
+        `${props.domain.domainArn}/${ALERTS_INDEX}`,
+        `${props.domain.domainArn}/${ALERTS_INDEX}/*`,
+      ],
+    });
+    for (const severity of ALERT_SEVERITIES) props.topics[severity].grantPublish(detector);
+    this.stateTable.grant(detector, "dynamodb:GetItem", "dynamodb:UpdateItem");
+    props.encryptionKey.grantEncryptDecrypt(detector);
+
+    const findings: Record<string, string> = {
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(props.domain, "Arn", `/${AUDIT_INDEX_PATTERN}`)}]`]:
+        "The detector searches the daily audit-YYYY-MM-DD indices, whose names are known only at run time, and the alerts index; GET/HEAD/POST/PUT on this one domain's audit indices only, no delete.",
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(props.domain, "Arn", `/${ALERTS_INDEX}/*`)}]`]:
+        "The detector reads and writes alert documents (audit-alerts/_doc/<deterministic id>) and searches the alerts index; no delete.",
+      "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]":
+        "Publishing to the KMS-encrypted SNS topics and writing the encrypted state table need a data key from the stack's own data key; GenerateDataKey* covers both variants and is granted on that key only.",
+      "AwsSolutions-IAM5[Action::kms:ReEncrypt*]":
+        "aws-cdk-lib's grantEncryptDecrypt on the stack's own data key only (the state table's key).",
+    };
+    const role = detector.role ?? detector;
+    for (const [findingId, reason] of Object.entries(findings)) {
+      Validations.of(role).acknowledge({ id: findingId, reason });
+    }
+
+    this.schedule = new events.Rule(this, "Schedule", {
+      description: "mesh-audit-trail: run the detector",
+      schedule: props.schedule ?? events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(detector)],
+    });
+  }
+
+  /** One of the detector's Powertools metrics (namespace `MeshAuditTrail`, dimension `service: detector`). */
+  public metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: DETECTOR_METRICS.namespace,
+      metricName,
+      dimensionsMap: { service: DETECTOR_METRICS.service },
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+}
+
+function requireHttps(configKey: string, value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== "https:") {
+    throw new AuditTrailConfigError({
+      configKey,
+      value,
+      problem: "the detector links alerts to it and accepts only absolute https URLs",
+      fix: "give an https:// URL, or leave it unset",
+    });
+  }
+}
