@@ -19,4 +19,8 @@ export const commands: Readonly<Record<string, Command>> = {
     "verify the digest chain and every object of an archive (S3 or local)",
     () => import("./verify.js"),
   ),
+  compliance: lazy(
+    "auditor's report: each compliance control and the template setting that satisfies it",
+    () => import("./compliance.js"),
+  ),
 };

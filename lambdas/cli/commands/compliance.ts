@@ -1,0 +1,271 @@
+/**
+ * `audit-trail compliance`: the auditor's report. Synthesizes an environment's stack in-process (the stack
+ * `bin/app.ts` builds, from `lib/config`; no AWS call, no credentials) or reads a synthesized `--template`, then
+ * writes, for each enabled framework, the controls the stack addresses with the template setting that satisfies
+ * each, and those it does not address. Exit status 1 when any control's setting is missing or weaker than the
+ * framework requires: a report that quietly claims compliance is worse than none.
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { App } from "aws-cdk-lib";
+import { AuditTrailStack } from "../../../lib/audit-trail-stack.js";
+import {
+  AuditTrailConfigError,
+  checkRuleOverrides,
+  ENVIRONMENTS,
+  type EnvironmentConfig,
+  loadEnvironmentConfig,
+  rulesFor,
+} from "../../../lib/config/index.js";
+import { PROJECT_ROOT } from "../../../lib/private/function.js";
+import {
+  assess,
+  asTemplate,
+  type CfnTemplate,
+  FRAMEWORK_IDS,
+  type FrameworkId,
+  type FrameworkRequest,
+  isFrameworkId,
+  renderNoFramework,
+  renderReport,
+  TemplateShapeError,
+} from "../../core/compliance/index.js";
+import type { Command } from "./command.js";
+
+const ENV_FILE = "lib/config/environments.ts";
+
+const USAGE = `usage: audit-trail compliance [-c env=NAME | --env NAME] [--template FILE] [--framework F]… [--out FILE]
+
+Writes a markdown report, for each compliance framework the environment enables (or each --framework), of the
+controls this stack addresses, each with the resource and the setting of the synthesized template that satisfies
+it, and the controls it does not address. Exit status 1 when a setting a control relies on is missing or weaker
+than the framework requires, 2 on a usage or configuration error.
+
+  -c env=NAME, --env NAME  the environment (an entry of ${ENV_FILE}); its compliance presets set the minimums
+  --template FILE          assess this synthesized template (cdk.out/AuditTrail-NAME.template.json) instead of
+                           synthesizing; the environment defaults to the template's "environment" tag
+  --framework F            ${FRAMEWORK_IDS.join(", ")}; repeatable (default: the environment's frameworks)
+  --out FILE               write the report to FILE instead of stdout
+
+Synthesis runs in-process without bundling the Lambda code: the template's settings are those cdk synth writes,
+only the code asset hashes differ.`;
+
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+interface Options {
+  context?: string[];
+  env?: string;
+  template?: string;
+  framework?: string[];
+  out?: string;
+  help?: boolean;
+}
+
+/** `-c env=NAME` (CDK's context flag); any other context key is refused rather than ignored. */
+function environmentFrom(values: Options): string | undefined {
+  const fromContext = (values.context ?? []).map((pair) => {
+    const match = /^env=(.+)$/.exec(pair);
+    if (match?.[1] === undefined) {
+      throw new UsageError(`-c ${pair}: only -c env=NAME is understood`);
+    }
+    return match[1];
+  });
+  const names = new Set([...fromContext, ...(values.env === undefined ? [] : [values.env])]);
+  if (names.size > 1) throw new UsageError(`more than one environment given: ${[...names].join(", ")}`);
+  return [...names][0];
+}
+
+/** The `environment` tag the stack puts on every taggable resource. */
+function environmentTag(template: CfnTemplate): string | undefined {
+  for (const resource of Object.values(template.Resources ?? {})) {
+    const tags = resource.Properties?.Tags;
+    if (!Array.isArray(tags)) continue;
+    const tag = tags.find(
+      (candidate: unknown) =>
+        typeof candidate === "object" &&
+        candidate !== null &&
+        (candidate as { Key?: unknown }).Key === "environment",
+    ) as { Value?: unknown } | undefined;
+    if (typeof tag?.Value === "string") return tag.Value;
+  }
+  return undefined;
+}
+
+/** The framework's minimums, from the environment's compliance presets (`rulesFor`, what synth enforces). */
+export function frameworkRequest(framework: FrameworkId, config: EnvironmentConfig): FrameworkRequest {
+  // rulesFor only reads the config; its parameter is typed as the (mutable) parsed config.
+  const rules = rulesFor(framework, config as unknown as Parameters<typeof rulesFor>[1]);
+  const minimum = (configKey: string): number =>
+    Math.max(0, ...rules.filter((rule) => rule.configKey === configKey).map((rule) => rule.minimumDays));
+  const purposes = framework === "gdpr" ? (config.compliance.gdpr?.purposes ?? []) : [];
+  return {
+    framework,
+    requirements: {
+      archiveRetentionDays: minimum("retention.archiveDays"),
+      searchableDays: minimum("retention.hotDays + retention.warmDays"),
+      pseudonymizedFields: framework === "gdpr" ? [...(config.pseudonymization?.fields ?? [])] : [],
+      ...(purposes.length === 0
+        ? {}
+        : { longestPurposeDays: Math.max(...purposes.map((purpose) => purpose.retentionDays)) }),
+    },
+    requirementsSource: `${framework} preset of lib/config/compliance.ts for environment "${config.name}"`,
+  };
+}
+
+/**
+ * The stack `bin/app.ts` builds for `config`, synthesized into a temporary directory that is removed afterwards.
+ * Lambda bundling is skipped (`aws:cdk:bundling-stacks: []`) and cdk-nag is not attached: neither changes a setting.
+ */
+export async function synthesizeEnvironment(config: EnvironmentConfig): Promise<CfnTemplate> {
+  await checkRuleOverrides(config, join(PROJECT_ROOT, "rules"));
+  const cdkJson = JSON.parse(await readFile(join(PROJECT_ROOT, "cdk.json"), "utf8")) as {
+    context?: Record<string, unknown>;
+  };
+  const outdir = await mkdtemp(join(tmpdir(), "audit-trail-compliance-"));
+  try {
+    const app = new App({
+      outdir,
+      context: { ...cdkJson.context, env: config.name, "aws:cdk:bundling-stacks": [] },
+    });
+    const stack = new AuditTrailStack(app, `AuditTrail-${config.name}`, {
+      config,
+      env:
+        config.account !== undefined || config.region !== undefined
+          ? { account: config.account, region: config.region }
+          : undefined,
+      terminationProtection: config.terminationProtection,
+    });
+    return asTemplate(app.synth().getStackArtifact(stack.artifactId).template, `stack ${stack.stackName}`);
+  } finally {
+    await rm(outdir, { recursive: true, force: true });
+  }
+}
+
+async function readTemplate(file: string): Promise<CfnTemplate> {
+  const text = await readFile(file, "utf8").catch((error: unknown) => {
+    throw new UsageError(`--template ${file}: ${error instanceof Error ? error.message : error}`);
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error: unknown) {
+    throw new UsageError(
+      `--template ${file}: not JSON (${error instanceof Error ? error.message : error}); pass the .template.json cdk synth writes`,
+    );
+  }
+  return asTemplate(parsed, `--template ${file}`);
+}
+
+export async function runCompliance(argv: readonly string[]): Promise<number> {
+  let values: Options;
+  let frameworks: FrameworkId[];
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        context: { type: "string", short: "c", multiple: true },
+        env: { type: "string" },
+        template: { type: "string" },
+        framework: { type: "string", multiple: true },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    frameworks = [...new Set(values.framework ?? [])].map((framework) => {
+      if (!isFrameworkId(framework)) {
+        throw new UsageError(`--framework ${framework}: unknown; use one of ${FRAMEWORK_IDS.join(", ")}`);
+      }
+      return framework;
+    });
+  } catch (error: unknown) {
+    process.stderr.write(
+      `audit-trail compliance: ${error instanceof Error ? error.message : error}\n\n${USAGE}\n`,
+    );
+    return 2;
+  }
+  try {
+    let name = environmentFrom(values);
+    const template = values.template === undefined ? undefined : await readTemplate(values.template);
+    const tagged = template === undefined ? undefined : environmentTag(template);
+    if (name !== undefined && tagged !== undefined && tagged !== name) {
+      throw new UsageError(
+        `--template ${values.template} is tagged environment=${tagged}, not ${name}: its settings would be held to the wrong environment's minimums; pass -c env=${tagged} or the template of ${name}`,
+      );
+    }
+    if (name === undefined && template !== undefined) {
+      name = tagged;
+      if (name === undefined) {
+        throw new UsageError(
+          `--template ${values.template}: no "environment" tag on its resources; name the environment with -c env=NAME`,
+        );
+      }
+    }
+    if (name === undefined) {
+      throw new UsageError(
+        `no environment selected; pass -c env=NAME (one of ${Object.keys(ENVIRONMENTS).sort().join(", ")})`,
+      );
+    }
+    const config = loadEnvironmentConfig(name, ENVIRONMENTS);
+    const assessed = frameworks.length > 0 ? frameworks : [...config.compliance.frameworks];
+    const requests = assessed.map((framework) => frameworkRequest(framework, config));
+    const subject = `environment "${config.name}" (stack AuditTrail-${config.name})`;
+    const templateSource =
+      values.template === undefined
+        ? `synthesized in memory from ${ENV_FILE} ("${config.name}") and lib/audit-trail-stack.ts`
+        : `${values.template}`;
+    const resolved = template ?? (await synthesizeEnvironment(config));
+
+    let report: string;
+    let status: number;
+    if (requests.length === 0) {
+      report = renderNoFramework(
+        { subject, templateSource },
+        `compliance.frameworks is empty for "${config.name}" in ${ENV_FILE}`,
+      );
+      status = 0;
+      process.stderr.write(
+        `compliance: environment "${config.name}" enables no framework; nothing assessed, nothing claimed\n`,
+      );
+    } else {
+      const assessment = assess(resolved, requests);
+      report = renderReport({ subject, templateSource }, assessment);
+      const total = assessment.frameworks.reduce((sum, framework) => sum + framework.controls.length, 0);
+      status = assessment.failures.length === 0 ? 0 : 1;
+      process.stderr.write(
+        `compliance: ${status === 0 ? "OK" : "NOT MET"}: environment "${config.name}", ${assessed.join(", ")}: ` +
+          `${total - assessment.failures.length} of ${total} controls met` +
+          (assessment.failures.length === 0
+            ? "\n"
+            : `; not met: ${assessment.failures.map((f) => `${f.control.framework} ${f.control.id}`).join(", ")}\n`),
+      );
+    }
+    if (values.out === undefined) process.stdout.write(report);
+    else await writeFile(values.out, report);
+    return status;
+  } catch (error: unknown) {
+    if (
+      error instanceof UsageError ||
+      error instanceof AuditTrailConfigError ||
+      error instanceof TemplateShapeError
+    ) {
+      process.stderr.write(`audit-trail compliance: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+export const command: Command = {
+  summary: "auditor's report: each compliance control and the template setting that satisfies it",
+  run: (argv) => runCompliance(argv),
+};
