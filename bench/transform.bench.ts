@@ -4,6 +4,8 @@
  *
  * - throughput: MB/s of decoded input through the transform, and its ratio to an identity baseline over the same
  *   records (base64 decode + JSON.parse + JSON.stringify + base64 encode; text lines go through as JSON strings);
+ *   the Lambda also tags each document with the single-event rules it matches, so that run (default pack) is
+ *   measured too, interleaved with the other two, and reported apart;
  * - latency: p50/p99 of one Firehose invocation carrying 6 MB of request payload (the Lambda invoke limit);
  * - size: the minified handler bundle (esbuild, ESM, minify, platform node, target node22, AWS SDK bundled,
  *   `mainFields: module,main` so the SDK's ES modules are tree-shaken).
@@ -11,7 +13,9 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import type { EcsDocument } from "../lambdas/core/ecs.js";
 import { type FirehoseInputRecord, transformBatch } from "../lambdas/core/firehose/transform.js";
+import { loadRulePack } from "../lambdas/core/rules/index.js";
 import type { BenchResult } from "./run.js";
 import { generateMix, toRecords } from "./transform-mix.js";
 
@@ -91,20 +95,30 @@ export default async (): Promise<BenchResult> => {
   // are 2–3.5 times the size of their input, so a larger buffer would cross the 6 MB response limit).
   const small = batchOf(all, 1024 * 1024);
   const smallBytes = decodedBytes(small);
+  // The Lambda also tags every document with the single-event rules it matches (the default pack here).
+  const pack = await loadRulePack([join(here, "..", "rules")]);
+  const tagged = {
+    multiDocument: "overflow",
+    tagger: (doc: EcsDocument) => pack.matchSingleEvent(doc),
+  } as const;
   for (let i = 0; i < 10; i++) {
     transformBatch({ records: small }, { multiDocument: "overflow" });
+    transformBatch({ records: small }, tagged);
     identity(small);
   }
   // Interleaved runs, medians: the machine is shared, and a mean would mostly measure the neighbours.
   const transformMs: number[] = [];
+  const taggedMs: number[] = [];
   const identityMs: number[] = [];
   for (let i = 0; i < 60; i++) {
     transformMs.push(time(() => transformBatch({ records: small }, { multiDocument: "overflow" })));
+    taggedMs.push(time(() => transformBatch({ records: small }, tagged)));
     identityMs.push(time(() => identity(small)));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   const mbps = (ms: number) => smallBytes / 1e6 / (ms / 1000);
   const transformMbps = mbps(median(transformMs));
+  const taggedMbps = mbps(median(taggedMs));
   const identityMbps = mbps(median(identityMs));
   const ratio = transformMbps / identityMbps;
   const smallStats = transformBatch({ records: small }, { multiDocument: "overflow" }).stats;
@@ -129,6 +143,8 @@ export default async (): Promise<BenchResult> => {
       target: ">= 0.5",
       meetsTarget: ratio >= 0.5,
     },
+    "transform throughput, rule tagging on": { value: taggedMbps, unit: "MB/s" },
+    "transform (rule tagging on) / identity": { value: taggedMbps / identityMbps, unit: "ratio" },
     "6 MB batch: records": { value: full.length, unit: "records" },
     "6 MB batch: input (decoded)": { value: decodedBytes(full) / 1e6, unit: "MB" },
     "6 MB batch: returned for size (kept in S3)": { value: fullStats.oversize, unit: "records" },

@@ -2,7 +2,7 @@
  * Reads the staging objects named by one SQS message carrying an S3 event notification. S3's test event
  * (sent when the notification is configured) names none. Keys arrive URL-encoded with `+` for spaces.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const recordSchema = z.object({
   eventName: z.string().startsWith("ObjectCreated:"),

@@ -4,8 +4,8 @@
  * however large the input; line numbers are 1-based and count blank lines too.
  */
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import { PassThrough, type Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
 
 export interface InputLine {
@@ -38,21 +38,85 @@ export async function* readLines(
     } catch (error) {
       throw new InputError(`${file}: ${describe(error)}`);
     }
-    const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+    const splitter = new LineSplitter();
     let line = 0;
     try {
-      for await (const text of lines) {
+      for await (const chunk of stream) {
+        for (const text of splitter.push(chunk as Buffer | string)) {
+          line++;
+          if (isBlank(text)) continue;
+          yield { file, line, text };
+        }
+      }
+      const last = splitter.end();
+      if (last !== undefined) {
         line++;
-        if (text.trim() === "") continue;
-        yield { file, line, text };
+        if (!isBlank(last)) yield { file, line, text: last };
       }
     } catch (error) {
       throw new InputError(`${file}:${line + 1}: ${describe(error)}`);
     } finally {
-      lines.close();
       if (file !== "-") raw.destroy();
     }
   }
+}
+
+/**
+ * Splits a byte stream into lines as `readline` does (UTF-8; `\n`, `\r\n` and a lone `\r` end a line, a `\r\n`
+ * split across two chunks counts once; a last line without a newline is a line), one chunk at a time: without
+ * `readline`'s per-line events and async iterator, reading alone runs about 1.7 times as fast (replay bench).
+ */
+class LineSplitter {
+  readonly #decoder = new StringDecoder("utf8");
+  /** `\r\n`, `\n` or a lone `\r`. */
+  readonly #lineBreak = /\r\n|\n|\r/g;
+  /** The unfinished last line of the chunks so far. */
+  #carry = "";
+  /** The last chunk ended with `\r`: a `\n` starting the next one belongs to it. */
+  #afterReturn = false;
+
+  /** The lines the chunk completes. */
+  push(chunk: Buffer | string): string[] {
+    let text = typeof chunk === "string" ? chunk : this.#decoder.write(chunk);
+    if (this.#afterReturn) {
+      if (text.charCodeAt(0) === 10) text = text.slice(1);
+      this.#afterReturn = false;
+    }
+    if (this.#carry !== "") {
+      text = this.#carry + text;
+      this.#carry = "";
+    }
+    const lines: string[] = [];
+    let start = 0;
+    if (text.indexOf("\r") === -1) {
+      for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+        lines.push(text.slice(start, end));
+        start = end + 1;
+      }
+    } else {
+      const lineBreak = this.#lineBreak;
+      lineBreak.lastIndex = 0;
+      for (let match = lineBreak.exec(text); match !== null; match = lineBreak.exec(text)) {
+        lines.push(text.slice(start, match.index));
+        start = lineBreak.lastIndex;
+      }
+      this.#afterReturn = text.charCodeAt(text.length - 1) === 13;
+    }
+    this.#carry = start === 0 ? text : text.slice(start);
+    return lines;
+  }
+
+  /** The last line, when the stream does not end with a line break (an incomplete UTF-8 tail is dropped). */
+  end(): string | undefined {
+    return this.#carry === "" ? undefined : this.#carry;
+  }
+}
+
+/** Blank as `text.trim() === ""`, without building the trimmed copy for the usual line. */
+function isBlank(text: string): boolean {
+  const c = text.charCodeAt(0);
+  if (c > 32 && c < 127) return false;
+  return text.trim() === "";
 }
 
 /** Peeks at the first bytes: gzip (1f 8b) is piped through gunzip, anything else passes through unchanged. */

@@ -4,7 +4,7 @@
  * matched events of the alerts that will be written.
  */
 
-import { z } from "zod";
+import * as z from "zod";
 import type { EcsDocument } from "../ecs.js";
 import type { CorrelationRule, Detection, SingleEventRule } from "../rules/types.js";
 import { conditionHolds } from "../rules/windows.js";

@@ -3,7 +3,7 @@
  * of the data (shard failures, timeouts), fails the run with a message naming the query and the problem: a
  * silent partial answer would lose alerts.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export class SearchResponseError extends Error {
   constructor(message: string) {

@@ -3,7 +3,7 @@
  * See docs/digest-format.md.
  */
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { ARCHIVE_PREFIXES } from "../contracts.js";
 import { type CanonicalValue, canonicalBytes } from "./canonical.js";
 import { isoUtc } from "./period.js";

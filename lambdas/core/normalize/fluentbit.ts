@@ -99,7 +99,13 @@ export function kubernetesMetadata(k: Record<string, unknown> | undefined): Kube
     }
     if (any) out.labels = flat;
   }
-  return Object.keys(out).length === 0 ? undefined : out;
+  return out.pod === undefined &&
+    out.namespace === undefined &&
+    out.node === undefined &&
+    out.container === undefined &&
+    out.labels === undefined
+    ? undefined
+    : out;
 }
 
 /**

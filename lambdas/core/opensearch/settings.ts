@@ -2,7 +2,7 @@
  * The bootstrap custom resource's properties, validated and coerced. CloudFormation delivers every
  * `ResourceProperties` value as a string, so numbers and booleans are parsed here (never with `Boolean("false")`).
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { BootstrapProperties } from "../contracts.js";
 
 /** A boolean as CloudFormation sends it (`"true"`/`"false"`), or a real boolean. */

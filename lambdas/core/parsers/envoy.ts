@@ -166,11 +166,13 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
     const http: NonNullable<EcsDocument["http"]> = {};
     const version = httpVersion(access.protocol);
     if (version !== undefined) http.version = version;
-    const request: NonNullable<NonNullable<EcsDocument["http"]>["request"]> = {};
-    if (access.method !== undefined) request.method = access.method;
-    if (access.requestId !== undefined) request.id = access.requestId;
-    if (access.bytesReceived !== undefined) request.body = { bytes: access.bytesReceived };
-    if (Object.keys(request).length > 0) http.request = request;
+    if (access.method !== undefined || access.requestId !== undefined || access.bytesReceived !== undefined) {
+      const request: NonNullable<NonNullable<EcsDocument["http"]>["request"]> = {};
+      if (access.method !== undefined) request.method = access.method;
+      if (access.requestId !== undefined) request.id = access.requestId;
+      if (access.bytesReceived !== undefined) request.body = { bytes: access.bytesReceived };
+      http.request = request;
+    }
     if (code !== undefined || access.bytesSent !== undefined) {
       http.response = {};
       if (code !== undefined) http.response.status_code = code;
@@ -207,17 +209,36 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
   if (access.traceId !== undefined) doc.trace = { id: access.traceId };
 
   const envoy: NonNullable<EcsDocument["envoy"]> = {};
-  if (access.responseCodeDetails !== undefined) envoy.response_code_details = access.responseCodeDetails;
-  if (access.connectionTerminationDetails !== undefined)
+  let anyEnvoy = false;
+  if (access.responseCodeDetails !== undefined) {
+    envoy.response_code_details = access.responseCodeDetails;
+    anyEnvoy = true;
+  }
+  if (access.connectionTerminationDetails !== undefined) {
     envoy.connection_termination_details = access.connectionTerminationDetails;
-  if (access.upstreamTransportFailureReason !== undefined)
+    anyEnvoy = true;
+  }
+  if (access.upstreamTransportFailureReason !== undefined) {
     envoy.upstream_transport_failure_reason = access.upstreamTransportFailureReason;
-  if (access.upstreamCluster !== undefined) envoy.upstream_cluster = access.upstreamCluster;
-  if (access.routeName !== undefined) envoy.route_name = access.routeName;
-  if (access.authority !== undefined && doc.url === undefined) envoy.authority = access.authority;
-  if (access.upstreamServiceTimeMs !== undefined)
+    anyEnvoy = true;
+  }
+  if (access.upstreamCluster !== undefined) {
+    envoy.upstream_cluster = access.upstreamCluster;
+    anyEnvoy = true;
+  }
+  if (access.routeName !== undefined) {
+    envoy.route_name = access.routeName;
+    anyEnvoy = true;
+  }
+  if (access.authority !== undefined && doc.url === undefined) {
+    envoy.authority = access.authority;
+    anyEnvoy = true;
+  }
+  if (access.upstreamServiceTimeMs !== undefined) {
     envoy.upstream_service_time_ms = access.upstreamServiceTimeMs;
-  if (Object.keys(envoy).length > 0) doc.envoy = envoy;
+    anyEnvoy = true;
+  }
+  if (anyEnvoy) doc.envoy = envoy;
 
   const mesh = meshFields(access, flavor, flags);
   doc.mesh = mesh;

@@ -161,7 +161,9 @@ export interface ParsedUrl {
 export function url(target: string): ParsedUrl {
   const out: ParsedUrl = { original: target };
   let rest = target;
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(rest);
+  // The usual origin-form target (`/path?query`) cannot hold a scheme: no regular expression for it.
+  const c0 = rest.charCodeAt(0);
+  const scheme = c0 === 47 /* / */ ? null : /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(rest);
   if (scheme !== null && scheme[1] !== undefined) {
     out.scheme = scheme[1].toLowerCase();
     rest = rest.slice(scheme[0].length);

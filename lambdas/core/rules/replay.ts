@@ -95,13 +95,23 @@ export async function replay(
       emit(merger.release(evaluator.safeTime));
     }
   };
-  const heads: Head[] = streams.map((stream) => ({
+  const heads: Head[] = (streams.length === 1 ? [] : streams).map((stream) => ({
     iterator: stream[Symbol.asyncIterator](),
     queue: [],
     time: Number.NEGATIVE_INFINITY,
     done: false,
   }));
 
+  /** The documents of one record, counted; `undefined` (and reported) when it cannot be parsed. */
+  const accept = (record: ReplayRecord): EcsDocument[] | undefined => {
+    summary.records++;
+    summary.bytes += Buffer.byteLength(record.text, "utf8") + 1;
+    const result = normalize(record.text);
+    if (result.ok) return result.documents;
+    summary.rejected++;
+    options.onRejected?.(record, result.reason);
+    return undefined;
+  };
   const refill = async (head: Head): Promise<void> => {
     while (head.queue.length === 0) {
       const next = await head.iterator.next();
@@ -109,28 +119,18 @@ export async function replay(
         head.done = true;
         return;
       }
-      const record = next.value;
-      summary.records++;
-      summary.bytes += Buffer.byteLength(record.text, "utf8") + 1;
-      const result = normalize(record.text);
-      if (!result.ok) {
-        summary.rejected++;
-        options.onRejected?.(record, result.reason);
-        continue;
-      }
-      head.queue = result.documents;
+      const documents = accept(next.value);
+      if (documents !== undefined) head.queue = documents;
     }
     const time = Date.parse((head.queue[0] as EcsDocument)["@timestamp"]);
     head.time = Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time;
   };
 
-  if (heads.length === 1) {
-    const head = heads[0] as Head;
-    for (;;) {
-      await refill(head);
-      if (head.done) break;
-      for (const doc of head.queue) feed(doc);
-      head.queue = [];
+  if (streams.length === 1) {
+    // One stream: no merge, so no head bookkeeping (and one await per record, not three).
+    for await (const record of streams[0] as AsyncIterable<ReplayRecord>) {
+      const documents = accept(record);
+      if (documents !== undefined) for (const doc of documents) feed(doc);
     }
   } else {
     for (const head of heads) await refill(head);

@@ -2,7 +2,7 @@
  * The YAML shapes of rules, placeholders and overrides, validated with zod. Sigma metadata we do not use
  * (`author`, `date`, `references`, …) is accepted and ignored; our extension keys are strict.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { RuleError } from "./errors.js";
 import { CORRELATION_TYPES, RULE_LEVELS } from "./types.js";
 

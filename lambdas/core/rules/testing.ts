@@ -22,7 +22,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, relative } from "node:path";
 import { parse } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import type { EcsDocument } from "../ecs.js";
 import { parseDuration } from "./duration.js";
 import { RuleError } from "./errors.js";
