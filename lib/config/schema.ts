@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The typed, zod-validated configuration of one environment (`-c env=NAME`). Input is what an entry in
