@@ -115,28 +115,26 @@ export function parseRuleSource(source: RuleSource): ParsedRule[] {
     const declared = typeof record.name === "string" ? record.name : undefined;
     const title = typeof record.title === "string" ? record.title : undefined;
     const label = declared ?? title ?? `document ${index + 1}`;
-    if ("correlation" in record) {
-      const parsed = correlationRuleSchema.safeParse(record);
-      if (!parsed.success) throw zodToRuleError(parsed.error, { file: source.file, rule: label });
-      const name = parsed.data.name ?? (documents.length === 1 ? fallbackName : undefined);
-      if (name === undefined)
+    /** The rule's `name`, or the file's name when the file holds this one rule only. */
+    const nameOf = (name: string | undefined): string => {
+      const resolved = name ?? (documents.length === 1 ? fallbackName : undefined);
+      if (resolved === undefined) {
         throw new RuleError("every rule of a multi-document file needs a 'name'", {
           file: source.file,
           rule: label,
           key: "name",
         });
-      return { name, file: source.file, correlation: parsed.data };
+      }
+      return resolved;
+    };
+    if ("correlation" in record) {
+      const parsed = correlationRuleSchema.safeParse(record);
+      if (!parsed.success) throw zodToRuleError(parsed.error, { file: source.file, rule: label });
+      return { name: nameOf(parsed.data.name), file: source.file, correlation: parsed.data };
     }
     const parsed = detectionRuleSchema.safeParse(record);
     if (!parsed.success) throw zodToRuleError(parsed.error, { file: source.file, rule: label });
-    const name = parsed.data.name ?? (documents.length === 1 ? fallbackName : undefined);
-    if (name === undefined)
-      throw new RuleError("every rule of a multi-document file needs a 'name'", {
-        file: source.file,
-        rule: label,
-        key: "name",
-      });
-    return { name, file: source.file, single: parsed.data };
+    return { name: nameOf(parsed.data.name), file: source.file, single: parsed.data };
   });
 }
 
