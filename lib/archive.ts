@@ -102,7 +102,8 @@ export class AuditArchive extends Construct {
         transitionAfter: Duration.days(transition.days),
       }));
 
-    this.archiveBucket = new s3.Bucket(this, "ArchiveBucket", {
+    /** The secure defaults every bucket holding audit data shares: CMK, TLS 1.2 only, no public access, versions. */
+    const auditDataBucket = {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: props.encryptionKey,
       bucketKeyEnabled: true,
@@ -111,11 +112,15 @@ export class AuditArchive extends Construct {
       minimumTLSVersion: 1.2,
       versioned: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      removalPolicy: RemovalPolicy.RETAIN,
+    } satisfies s3.BucketProps;
+
+    this.archiveBucket = new s3.Bucket(this, "ArchiveBucket", {
+      ...auditDataBucket,
       objectLockEnabled: true,
       objectLockDefaultRetention: s3.ObjectLockRetention.compliance(props.retention),
-      serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: "archive/",
-      removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         {
           id: "TierThenExpireAfterRetention",
@@ -128,17 +133,8 @@ export class AuditArchive extends Construct {
     });
 
     this.stagingBucket = new s3.Bucket(this, "StagingBucket", {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: props.encryptionKey,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: this.accessLogsBucket,
+      ...auditDataBucket,
       serverAccessLogsPrefix: "staging/",
-      removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         {
           id: "ExpireStagedBackups",

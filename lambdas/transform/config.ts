@@ -50,34 +50,15 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
     .filter((f) => f !== "");
   const secretArn = env[TRANSFORM_ENV.pseudonymizationKeySecretArn]?.trim() || undefined;
   const parameterName = env[TRANSFORM_ENV.pseudonymizationKeyParameterName]?.trim() || undefined;
-  if (pseudonymizeFields.length === 0) {
-    return { environmentName, rulesDir, ruleOverrides, keepEventOriginal, pseudonymizeFields };
-  }
+  const base = { environmentName, rulesDir, ruleOverrides, keepEventOriginal, pseudonymizeFields };
+  if (pseudonymizeFields.length === 0) return base;
   if (secretArn !== undefined && parameterName !== undefined) {
     throw new TransformConfigError(
       `both ${TRANSFORM_ENV.pseudonymizationKeySecretArn} and ${TRANSFORM_ENV.pseudonymizationKeyParameterName} are set: set exactly one`,
     );
   }
-  if (secretArn !== undefined) {
-    return {
-      environmentName,
-      rulesDir,
-      ruleOverrides,
-      keepEventOriginal,
-      pseudonymizeFields,
-      keySource: { kind: "secret", secretArn },
-    };
-  }
-  if (parameterName !== undefined) {
-    return {
-      environmentName,
-      rulesDir,
-      ruleOverrides,
-      keepEventOriginal,
-      pseudonymizeFields,
-      keySource: { kind: "parameter", parameterName },
-    };
-  }
+  if (secretArn !== undefined) return { ...base, keySource: { kind: "secret", secretArn } };
+  if (parameterName !== undefined) return { ...base, keySource: { kind: "parameter", parameterName } };
   throw new TransformConfigError(
     `${TRANSFORM_ENV.pseudonymizeFields} is "${env[TRANSFORM_ENV.pseudonymizeFields]}" but no key is configured: set ${TRANSFORM_ENV.pseudonymizationKeySecretArn} (Secrets Manager) or ${TRANSFORM_ENV.pseudonymizationKeyParameterName} (SSM SecureString)`,
   );
