@@ -4,6 +4,12 @@
  * format operators commonly configure (`timestamp, source_identity, source_ip, destination_service, method, path,
  * response_code, response_flags, duration_ms, bytes_sent, bytes_received, mtls, user_agent, request_id,
  * trace_id`). Values come as Envoy prints them: numbers or numeric strings, `"-"`, `null` or `""` for unset.
+ *
+ * The custom format's `mtls` has no Envoy operator of its own. It is read as a boolean (`true`/`false`, or the
+ * strings) when a log pipeline writes one, or as what Envoy prints for `%DOWNSTREAM_PEER_FINGERPRINT_256%` (the
+ * SHA-256 of the client certificate the proxy validated; `examples/mesh/istio` configures it): a fingerprint means
+ * mutual TLS, and `null`, `"-"` or `""` mean the peer sent no certificate (plaintext or one-way TLS). A format
+ * without the key leaves `mesh.mtls` unknown.
  */
 import { buildEnvoyDocument, type EnvoyAccess, looksLikeConsul } from "./envoy.js";
 import { type ParseResult, reject } from "./types.js";
@@ -43,6 +49,17 @@ function number(o: Record<string, unknown>, key: string): number | undefined {
   throw new BadNumber(key, raw);
 }
 
+const CERTIFICATE_FINGERPRINT = /^[0-9a-f]{2}(?::?[0-9a-f]{2}){31}$/i;
+
+function mtlsFlag(o: Record<string, unknown>): boolean | undefined {
+  if (!("mtls" in o)) return undefined;
+  const raw = o.mtls;
+  const flag = bool(raw);
+  if (flag !== undefined) return flag;
+  if (raw === null || raw === "-" || raw === "") return false;
+  return typeof raw === "string" && CERTIFICATE_FINGERPRINT.test(raw) ? true : undefined;
+}
+
 export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
   const custom = !isEnvoyDefaultJson(o);
   let access: EnvoyAccess;
@@ -75,7 +92,7 @@ export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
       // `%DOWNSTREAM_PEER_URI_SAN%` under the names operators give it.
       sourcePrincipal: str(o.source_identity) ?? str(o.downstream_peer_uri_san) ?? str(o.source_principal),
       destinationService: str(o.destination_service),
-      mtls: bool(o.mtls),
+      mtls: mtlsFlag(o),
       traceId: str(o.trace_id),
     };
   } catch (error) {

@@ -116,6 +116,29 @@ describe("parseEnvoyJson", () => {
     });
   });
 
+  it("reads the custom format's mtls from the client certificate fingerprint Envoy prints", () => {
+    const custom = {
+      timestamp: "2024-04-04T04:04:04.404Z",
+      source_identity: "spiffe://cluster.local/ns/web/sa/frontend",
+      destination_service: "ledger.finance.svc.cluster.local",
+      method: "GET",
+      response_code: 200,
+    };
+    const mtlsOf = (mtls: unknown) => {
+      const result = parseEnvoyJson({ ...custom, mtls });
+      return result.ok ? result.document.mesh?.mtls : "rejected";
+    };
+    const fingerprint = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    expect(mtlsOf(fingerprint)).toBe(true);
+    expect(mtlsOf(fingerprint.toUpperCase().replace(/(..)(?!$)/g, "$1:"))).toBe(true);
+    expect(mtlsOf(null)).toBe(false);
+    expect(mtlsOf("-")).toBe(false);
+    expect(mtlsOf("")).toBe(false);
+    expect(mtlsOf("TLSv1.3")).toBeUndefined();
+    const withoutKey = parseEnvoyJson(custom);
+    expect(withoutKey.ok && withoutKey.document.mesh?.mtls).toBeUndefined();
+  });
+
   it("reads the peer identity an operator added to Istio's JSON as downstream_peer_uri_san", () => {
     const result = parseEnvoyJson({
       ...istioJson,
