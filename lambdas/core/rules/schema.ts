@@ -40,6 +40,8 @@ const common = {
   falsepositives: stringList.default([]),
   /** Extension: repository-relative runbook path. */
   runbook: z.string().optional(),
+  /** Extension: where alerts are published: the topic of their level (default) or the operators' `ops` topic. */
+  topic: z.enum(["severity", "ops"]).default("severity"),
 };
 
 export const detectionRuleSchema = z

@@ -49,12 +49,19 @@ export interface RuleCommon {
   readonly falsepositives: readonly string[];
   /** Repository-relative runbook path, `docs/runbooks/<name>.md` by default (extension key `runbook:`). */
   readonly runbook: string;
+  /**
+   * Where its alerts are published (extension key `topic:`): `severity`, the topic of the alert's level (on-call);
+   * `ops`, the operators' topic (the pipeline's own health: silent sources, the canary).
+   */
+  readonly topic: RuleTopic;
   /** Whether a firing becomes an alert (false for the building blocks of correlations, see Sigma `generate`). */
   readonly generatesAlerts: boolean;
   readonly suppression: Suppression;
   /** The file the rule came from (for error messages and the CLI). */
   readonly source: string;
 }
+
+export type RuleTopic = "severity" | "ops";
 
 /** A compiled single-event (Sigma detection) rule. */
 export interface SingleEventRule extends RuleCommon {

@@ -29,6 +29,7 @@ function correlation(timespanMs: number, suppressionMs = timespanMs): Correlatio
     fields: [],
     falsepositives: [],
     runbook: "docs/runbooks/c_rule.md",
+    topic: "severity",
     generatesAlerts: true,
     suppression: { ms: suppressionMs, groupBy: [] },
     source: "test",
