@@ -187,7 +187,7 @@ export class AuditTrailStack extends Stack {
     this.detection = new AuditDetection(this, "Detection", {
       environmentName: config.name,
       domain,
-      topics: this.alerting.topics,
+      topics: { ...this.alerting.topics, ops: this.alerting.opsTopic },
       encryptionKey: keys.dataKey,
       logsKey: keys.logsKey,
       logRetention,

@@ -12,9 +12,9 @@ import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
 import {
-  ALERT_SEVERITIES,
+  ALERT_TOPICS,
   ALERTS_INDEX,
-  type AlertSeverity,
+  type AlertTopic,
   AUDIT_INDEX_PATTERN,
   DETECTOR_ENV,
 } from "../lambdas/core/contracts.js";
@@ -31,8 +31,11 @@ export interface AuditDetectionProps {
   readonly environmentName: string;
   /** The domain holding the tagged documents (`audit-*`) and the alerts index (`audit-alerts`). */
   readonly domain: opensearch.IDomain;
-  /** One topic per alert severity (from `Alerting`); the detector publishes each alert to its severity's topic. */
-  readonly topics: Readonly<Record<AlertSeverity, sns.ITopic>>;
+  /**
+   * The alert topics (from `Alerting`): one per severity, where the detector publishes each alert of on-call's
+   * rules, and `ops`, for the rules about the pipeline itself (`topic: ops`).
+   */
+  readonly topics: Readonly<Record<AlertTopic, sns.ITopic>>;
   /** Key of the state table and of the function's environment variables. */
   readonly encryptionKey: kms.IKey;
   /** Key of the function's log group. */
@@ -102,14 +105,14 @@ export class AuditDetection extends Construct {
       });
     }
 
-    const topicArns = {} as Record<AlertSeverity, string>;
-    for (const severity of ALERT_SEVERITIES) topicArns[severity] = props.topics[severity].topicArn;
+    const topicArns = {} as Record<AlertTopic, string>;
+    for (const topic of ALERT_TOPICS) topicArns[topic] = props.topics[topic].topicArn;
     const environment: Record<string, string> = {
       [DETECTOR_ENV.environmentName]: props.environmentName,
       [DETECTOR_ENV.domainEndpoint]: props.domain.domainEndpoint,
       [DETECTOR_ENV.rulesDir]: `${LAMBDA_TASK_ROOT}/${BUNDLED_RULES_DIR}`,
       [DETECTOR_ENV.ruleOverrides]: JSON.stringify(props.ruleOverrides ?? {}),
-      [DETECTOR_ENV.topicArnsBySeverity]: Stack.of(this).toJsonString(topicArns),
+      [DETECTOR_ENV.topicArns]: Stack.of(this).toJsonString(topicArns),
       [DETECTOR_ENV.stateTableName]: this.stateTable.tableName,
       [DETECTOR_ENV.dashboardsUrl]:
         props.dashboardsUrl ?? `https://${props.domain.domainEndpoint}/_dashboards/`,
@@ -155,7 +158,7 @@ export class AuditDetection extends Construct {
         `${props.domain.domainArn}/${ALERTS_INDEX}/*`,
       ],
     });
-    for (const severity of ALERT_SEVERITIES) props.topics[severity].grantPublish(detector);
+    for (const topic of ALERT_TOPICS) props.topics[topic].grantPublish(detector);
     this.stateTable.grant(detector, "dynamodb:GetItem", "dynamodb:UpdateItem");
     props.encryptionKey.grantEncryptDecrypt(detector);
 

@@ -61,8 +61,8 @@ export const DETECTOR_ENV = {
   domainEndpoint: "AUDIT_TRAIL_DOMAIN_ENDPOINT",
   rulesDir: "AUDIT_TRAIL_RULES_DIR",
   ruleOverrides: "AUDIT_TRAIL_RULE_OVERRIDES",
-  /** JSON object `{ "critical": topicArn, "high": …, "medium": …, "low": … }`. */
-  topicArnsBySeverity: "AUDIT_TRAIL_TOPIC_ARNS",
+  /** JSON object `{ "critical": topicArn, "high": …, "medium": …, "low": …, "ops": … }` (`ALERT_TOPICS`). */
+  topicArns: "AUDIT_TRAIL_TOPIC_ARNS",
   dashboardsUrl: "AUDIT_TRAIL_DASHBOARDS_URL",
   runbookBaseUrl: "AUDIT_TRAIL_RUNBOOK_BASE_URL",
   /** DynamoDB table holding the detector's watermark. */
@@ -74,6 +74,13 @@ export const DETECTOR_ENV = {
 /** Alert severities, one SNS topic each. Sigma `informational` alerts are indexed but not paged. */
 export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/**
+ * The topics alerts are published to: one per severity (on-call), and `ops`, the operators' topic, for rules about
+ * the pipeline itself (`topic: ops`: a silent source, the canary).
+ */
+export const ALERT_TOPICS = [...ALERT_SEVERITIES, "ops"] as const;
+export type AlertTopic = (typeof ALERT_TOPICS)[number];
 
 /**
  * What the stack passes to the bootstrap custom resource (`ResourceProperties`, all strings/numbers/booleans

@@ -1,5 +1,5 @@
 /**
- * AWS glue for the detector: SNS publishing by severity, and the watermark in DynamoDB.
+ * AWS glue for the detector: SNS publishing to each alert's topic, and the watermark in DynamoDB.
  *
  * The watermark lives in DynamoDB (not in an OpenSearch document) so that it survives an index being deleted or
  * restored, stays readable when the domain is degraded (the run then fails and keeps the old watermark), and
@@ -13,19 +13,19 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { SnsAlertMessage } from "../core/alerts/render.js";
-import type { AlertSeverity } from "../core/contracts.js";
+import type { AlertTopic } from "../core/contracts.js";
 import type { AlertPublisher } from "../core/detection/ports.js";
 
 export function snsPublisher(
   sns: SNSClient,
-  topicArns: Readonly<Record<AlertSeverity, string>>,
+  topicArns: Readonly<Record<AlertTopic, string>>,
 ): AlertPublisher {
   return {
-    async publish(severity: AlertSeverity, message: SnsAlertMessage): Promise<string> {
+    async publish(topic: AlertTopic, message: SnsAlertMessage): Promise<string> {
       const attribute = (value: string) => ({ DataType: "String", StringValue: value });
       const output = await sns.send(
         new PublishCommand({
-          TopicArn: topicArns[severity],
+          TopicArn: topicArns[topic],
           Subject: message.subject,
           Message: message.message,
           MessageStructure: message.messageStructure,
@@ -36,7 +36,7 @@ export function snsPublisher(
           },
         }),
       );
-      if (output.MessageId === undefined) throw new Error(`SNS accepted no message for ${severity}`);
+      if (output.MessageId === undefined) throw new Error(`SNS accepted no message for the ${topic} topic`);
       return output.MessageId;
     },
   };

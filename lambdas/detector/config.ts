@@ -3,7 +3,7 @@
  * malformed variable fails the cold start with a message naming the variable, its value and the fix.
  */
 import { join } from "node:path";
-import { ALERT_SEVERITIES, type AlertSeverity, DETECTOR_ENV } from "../core/contracts.js";
+import { ALERT_TOPICS, type AlertTopic, DETECTOR_ENV } from "../core/contracts.js";
 
 /**
  * Directory of the DB-IP CSVs inside the bundle; when unset, `geoip/` next to the handler code
@@ -19,7 +19,8 @@ export interface DetectorConfig {
   readonly rulesDir: string;
   /** Raw JSON overrides, validated by the rule engine when the pack loads. */
   readonly ruleOverrides: string | undefined;
-  readonly topicArns: Readonly<Record<AlertSeverity, string>>;
+  /** SNS topic per alert topic: one per severity, and `ops`. */
+  readonly topicArns: Readonly<Record<AlertTopic, string>>;
   readonly stateTableName: string;
   readonly dashboardsUrl: string | undefined;
   readonly runbookBaseUrl: string | undefined;
@@ -63,9 +64,7 @@ export function loadDetectorConfig(env: Readonly<Record<string, string | undefin
       "the stack sets it to the rule pack directory inside the bundle",
     ),
     ruleOverrides: optional(DETECTOR_ENV.ruleOverrides),
-    topicArns: parseTopicArns(
-      required(DETECTOR_ENV.topicArnsBySeverity, "the stack sets it to the topics by severity"),
-    ),
+    topicArns: parseTopicArns(required(DETECTOR_ENV.topicArns, "the stack sets it to the alert topics")),
     stateTableName: required(
       DETECTOR_ENV.stateTableName,
       "the stack sets it to the detector state table name",
@@ -76,35 +75,33 @@ export function loadDetectorConfig(env: Readonly<Record<string, string | undefin
   };
 }
 
-function parseTopicArns(raw: string): Record<AlertSeverity, string> {
-  const name = DETECTOR_ENV.topicArnsBySeverity;
+function parseTopicArns(raw: string): Record<AlertTopic, string> {
+  const name = DETECTOR_ENV.topicArns;
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch {
     throw new DetectorConfigError(
-      `${name} is not JSON: expected {"critical": "arn:aws:sns:…", "high": …, "medium": …, "low": …}`,
+      `${name} is not JSON: expected {"critical": "arn:aws:sns:…", "high": …, "medium": …, "low": …, "ops": …}`,
     );
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new DetectorConfigError(`${name} must be a JSON object of severity → topic ARN`);
+    throw new DetectorConfigError(`${name} must be a JSON object of topic (severity or ops) → topic ARN`);
   }
   const record = value as Record<string, unknown>;
-  const unknown = Object.keys(record).filter((key) => !(ALERT_SEVERITIES as readonly string[]).includes(key));
+  const unknown = Object.keys(record).filter((key) => !(ALERT_TOPICS as readonly string[]).includes(key));
   if (unknown.length > 0) {
     throw new DetectorConfigError(
-      `${name} has unknown severities ${unknown.join(", ")}: use ${ALERT_SEVERITIES.join(", ")}`,
+      `${name} has unknown topics ${unknown.join(", ")}: use ${ALERT_TOPICS.join(", ")}`,
     );
   }
-  const arns = {} as Record<AlertSeverity, string>;
-  for (const severity of ALERT_SEVERITIES) {
-    const arn = record[severity];
+  const arns = {} as Record<AlertTopic, string>;
+  for (const topic of ALERT_TOPICS) {
+    const arn = record[topic];
     if (typeof arn !== "string" || !/^arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w.-]+$/.test(arn)) {
-      throw new DetectorConfigError(
-        `${name}.${severity} is ${JSON.stringify(arn)}: expected an SNS topic ARN`,
-      );
+      throw new DetectorConfigError(`${name}.${topic} is ${JSON.stringify(arn)}: expected an SNS topic ARN`);
     }
-    arns[severity] = arn;
+    arns[topic] = arn;
   }
   return arns;
 }

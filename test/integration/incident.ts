@@ -112,7 +112,7 @@ export class RecordingPublisher implements AlertPublisher {
   attempts = 0;
   fail: (message: SnsAlertMessage) => boolean = () => false;
 
-  async publish(_severity: string, message: SnsAlertMessage): Promise<string> {
+  async publish(_topic: string, message: SnsAlertMessage): Promise<string> {
     this.attempts++;
     await Promise.resolve();
     if (this.fail(message)) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottledException" });

@@ -11,7 +11,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import * as sns from "aws-cdk-lib/aws-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALERT_SEVERITIES, type AlertSeverity, DETECTOR_ENV } from "../../lambdas/core/contracts.js";
+import { ALERT_TOPICS, type AlertTopic, DETECTOR_ENV } from "../../lambdas/core/contracts.js";
 import { DBIP_FILES } from "../../lambdas/core/geo/index.js";
 import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
 import { AuditDetection, type AuditDetectionProps, DETECTOR_METRICS } from "../../lib/detection.js";
@@ -68,8 +68,8 @@ function standalone(
   overrides: Partial<AuditDetectionProps> = {},
 ): { stack: Stack; detection: AuditDetection } {
   const stack = new Stack(app, "DetectorOnly");
-  const topics = {} as Record<AlertSeverity, sns.ITopic>;
-  for (const severity of ALERT_SEVERITIES) topics[severity] = new sns.Topic(stack, `${severity}Topic`);
+  const topics = {} as Record<AlertTopic, sns.ITopic>;
+  for (const topic of ALERT_TOPICS) topics[topic] = new sns.Topic(stack, `${topic}Topic`);
   const detection = new AuditDetection(stack, "Detection", {
     environmentName: "test",
     domain: opensearch.Domain.fromDomainEndpoint(
@@ -126,7 +126,7 @@ describe("detection", () => {
       },
       [DETECTOR_ENV.rulesDir]: "/var/task/rules",
       [DETECTOR_ENV.ruleOverrides]: JSON.stringify(ENVIRONMENTS.prod.detection.ruleOverrides),
-      [DETECTOR_ENV.topicArnsBySeverity]: {
+      [DETECTOR_ENV.topicArns]: {
         "Fn::Join": [
           "",
           [
@@ -138,6 +138,8 @@ describe("detection", () => {
             { Ref: expect.stringMatching(/^AlertingMediumAlerts/) },
             '","low":"',
             { Ref: expect.stringMatching(/^AlertingLowAlerts/) },
+            '","ops":"',
+            { Ref: expect.stringMatching(/^AlertingOpsAlarms/) },
             '"}',
           ],
         ],
@@ -268,7 +270,7 @@ describe("detection", () => {
     ]);
   });
 
-  it("may publish to the four severity topics (not the ops topic) and use the data key", () => {
+  it("may publish to the four severity topics and the ops topic, and use the data key", () => {
     // Act
     const statements = detectorStatements(prod.template);
     const publish = statements.filter((statement) => actionsOf(statement).includes("sns:Publish"));
@@ -284,6 +286,7 @@ describe("detection", () => {
       expect.stringMatching(/^AlertingHighAlerts/),
       expect.stringMatching(/^AlertingLowAlerts/),
       expect.stringMatching(/^AlertingMediumAlerts/),
+      expect.stringMatching(/^AlertingOpsAlarms/),
     ]);
     expect(kmsActions).toEqual(expect.arrayContaining(["kms:Decrypt", "kms:GenerateDataKey*"]));
   });
@@ -414,7 +417,7 @@ describe("detection", () => {
     const shadow = new AuditDetection(stack, "ShadowDetection", {
       environmentName: "dev-shadow",
       domain: stack.search.domain,
-      topics: stack.alerting.topics,
+      topics: { ...stack.alerting.topics, ops: stack.alerting.opsTopic },
       encryptionKey: new kms.Key(stack, "ShadowDataKey", { enableKeyRotation: true }),
       logsKey: new kms.Key(stack, "ShadowLogsKey", { enableKeyRotation: true }),
       logRetention: logs.RetentionDays.ONE_MONTH,
@@ -527,9 +530,9 @@ describe("detection", () => {
         [DETECTOR_ENV.domainEndpoint]: "search-audit-trail-test-abc.eu-west-1.es.amazonaws.com",
         [DETECTOR_ENV.rulesDir]: join(assetDir, "rules"),
         [DETECTOR_ENV.ruleOverrides]: "{}",
-        [DETECTOR_ENV.topicArnsBySeverity]: JSON.stringify(
+        [DETECTOR_ENV.topicArns]: JSON.stringify(
           Object.fromEntries(
-            ALERT_SEVERITIES.map((severity) => [severity, `arn:aws:sns:eu-west-1:123456789012:${severity}`]),
+            ALERT_TOPICS.map((topic) => [topic, `arn:aws:sns:eu-west-1:123456789012:${topic}`]),
           ),
         ),
         [DETECTOR_ENV.stateTableName]: "state",

@@ -87,6 +87,7 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
     environment: context.environment,
     severity,
     paged: severity !== "informational",
+    ...(severity === "informational" ? {} : { topic: rule.topic === "ops" ? "ops" : severity }),
     rule: {
       id: rule.id,
       name: rule.name,

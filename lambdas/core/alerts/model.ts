@@ -2,7 +2,7 @@
  * The alert: what the detector indexes in `ALERTS_INDEX`, publishes to SNS, and what `audit-trail replay` prints.
  * Built only by `buildAlert`, so the laptop and Lambda agree byte for byte.
  */
-import type { AlertSeverity } from "../contracts.js";
+import type { AlertSeverity, AlertTopic } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import type { CountryLookup } from "../geo/index.js";
 import type { CorrelationType, RuleLevel } from "../rules/types.js";
@@ -42,6 +42,8 @@ export interface Alert {
   readonly severity: Severity;
   /** False for `informational` alerts (indexed, not published). */
   readonly paged: boolean;
+  /** The topic a paged alert is published to: its severity's, or `ops` for rules with `topic: ops`. */
+  readonly topic?: AlertTopic;
   readonly rule: {
     readonly id: string;
     readonly name: string;

@@ -504,7 +504,7 @@ export function alerting({ template, parts }: EvidenceContext): Evidence[] {
 /** The topic the detector's `AUDIT_TRAIL_TOPIC_ARNS` maps `critical` to. */
 function criticalTopic(parts: StackParts): Located | undefined {
   const variables = valueAt(parts.detector?.properties, "Environment.Variables");
-  const mapping = (variables as Record<string, unknown> | undefined)?.[DETECTOR_ENV.topicArnsBySeverity];
+  const mapping = (variables as Record<string, unknown> | undefined)?.[DETECTOR_ENV.topicArns];
   const joined = (mapping as Record<string, unknown> | undefined)?.["Fn::Join"];
   const pieces = Array.isArray(joined) && Array.isArray(joined[1]) ? (joined[1] as unknown[]) : [];
   const index = pieces.findIndex((piece) => typeof piece === "string" && piece.endsWith('"critical":"'));

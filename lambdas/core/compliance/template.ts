@@ -203,11 +203,11 @@ export function stackParts(template: CfnTemplate): StackParts {
   const digestSchedule =
     digestWriter === undefined ? undefined : rulesTargeting(template, digestWriter.logicalId)[0];
 
-  const detector = functionsWithVariable(template, DETECTOR_ENV.topicArnsBySeverity)[0];
+  const detector = functionsWithVariable(template, DETECTOR_ENV.topicArns)[0];
   const detectorSchedule =
     detector === undefined ? undefined : rulesTargeting(template, detector.logicalId)[0];
   const alertTopicIds = referencedIds(
-    valueAt(detector?.properties, `Environment.Variables.${DETECTOR_ENV.topicArnsBySeverity}`),
+    valueAt(detector?.properties, `Environment.Variables.${DETECTOR_ENV.topicArns}`),
   );
   const alertTopics = [...alertTopicIds]
     .map((id) => resourceById(template, id))

@@ -12,6 +12,7 @@
  */
 import type { Alert } from "../alerts/model.js";
 import { renderSnsMessage } from "../alerts/render.js";
+import type { AlertTopic } from "../contracts.js";
 import type { AlertPublisher, DetectionLogger } from "./ports.js";
 import type { AlertDocument, AlertStore, OutboxState, StoredAlert } from "./store.js";
 
@@ -131,7 +132,7 @@ export class Outbox {
     const { outbox, ...alert } = claimed.document;
     let messageId: string;
     try {
-      messageId = await this.publisher.publish(severityTopic(alert), renderSnsMessage(alert));
+      messageId = await this.publisher.publish(topicOf(alert), renderSnsMessage(alert));
     } catch (error) {
       const now = this.options.clock();
       this.logger.warn("publish failed; the alert stays pending for the next run", {
@@ -207,11 +208,12 @@ export class Outbox {
   }
 }
 
-function severityTopic(alert: Alert) {
+/** The alert's topic; alerts indexed before topics existed go to their severity's. */
+function topicOf(alert: Alert): AlertTopic {
   if (alert.severity === "informational") {
     throw new Error(`alert ${alert.id}: informational alerts are never published`);
   }
-  return alert.severity;
+  return alert.topic ?? alert.severity;
 }
 
 function withoutClaim(outbox: OutboxState): OutboxState {

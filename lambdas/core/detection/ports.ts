@@ -4,7 +4,7 @@
  */
 
 import type { SnsAlertMessage } from "../alerts/render.js";
-import type { AlertSeverity } from "../contracts.js";
+import type { AlertTopic } from "../contracts.js";
 
 /** The OpenSearch operations the detector uses, with the REST API's request and response bodies. */
 export interface SearchClient {
@@ -41,9 +41,9 @@ export type WriteResult =
   | { readonly outcome: "written"; readonly seqNo: number; readonly primaryTerm: number }
   | { readonly outcome: "conflict" };
 
-/** Publishes one alert to the topic of its severity; resolves to the SNS message id. */
+/** Publishes one alert to its topic (its severity's, or `ops`); resolves to the SNS message id. */
 export interface AlertPublisher {
-  publish(severity: AlertSeverity, message: SnsAlertMessage): Promise<string>;
+  publish(topic: AlertTopic, message: SnsAlertMessage): Promise<string>;
 }
 
 /** The Powertools logger satisfies this. */

@@ -7,6 +7,7 @@ const TOPICS = {
   high: "arn:aws:sns:eu-west-1:111122223333:audit-high",
   medium: "arn:aws:sns:eu-west-1:111122223333:audit-medium",
   low: "arn:aws:sns:eu-west-1:111122223333:audit-low",
+  ops: "arn:aws:sns:eu-west-1:111122223333:audit-ops",
 };
 
 const complete = (): Record<string, string | undefined> => ({
@@ -15,7 +16,7 @@ const complete = (): Record<string, string | undefined> => ({
   [DETECTOR_ENV.environmentName]: "prod",
   [DETECTOR_ENV.domainEndpoint]: "search-audit-abc.eu-west-1.es.amazonaws.com",
   [DETECTOR_ENV.rulesDir]: "/var/task/rules",
-  [DETECTOR_ENV.topicArnsBySeverity]: JSON.stringify(TOPICS),
+  [DETECTOR_ENV.topicArns]: JSON.stringify(TOPICS),
   [DETECTOR_ENV.stateTableName]: "detector-state",
   [DETECTOR_ENV.dashboardsUrl]: "https://search-audit-abc.eu-west-1.es.amazonaws.com/_dashboards",
 });
@@ -38,21 +39,24 @@ describe("loadDetectorConfig", () => {
     [DETECTOR_ENV.environmentName, /AUDIT_TRAIL_ENVIRONMENT is not set/],
     [DETECTOR_ENV.domainEndpoint, /AUDIT_TRAIL_DOMAIN_ENDPOINT is not set/],
     [DETECTOR_ENV.rulesDir, /AUDIT_TRAIL_RULES_DIR is not set/],
-    [DETECTOR_ENV.topicArnsBySeverity, /AUDIT_TRAIL_TOPIC_ARNS is not set/],
+    [DETECTOR_ENV.topicArns, /AUDIT_TRAIL_TOPIC_ARNS is not set/],
     [DETECTOR_ENV.stateTableName, /AUDIT_TRAIL_DETECTOR_STATE_TABLE is not set/],
     ["AWS_REGION", /AWS_REGION is not set/],
   ])("names %s when it is missing", (name, message) => {
     expect(() => loadDetectorConfig({ ...complete(), [name]: undefined })).toThrowError(message);
   });
 
-  it("rejects topic maps that are not JSON, miss a severity, or name an unknown one", () => {
-    const withTopics = (value: string) => ({ ...complete(), [DETECTOR_ENV.topicArnsBySeverity]: value });
+  it("rejects topic maps that are not JSON, miss a topic, or name an unknown one", () => {
+    const withTopics = (value: string) => ({ ...complete(), [DETECTOR_ENV.topicArns]: value });
     expect(() => loadDetectorConfig(withTopics("{"))).toThrowError(/AUDIT_TRAIL_TOPIC_ARNS is not JSON/);
     expect(() => loadDetectorConfig(withTopics(JSON.stringify({ ...TOPICS, low: undefined })))).toThrowError(
       "AUDIT_TRAIL_TOPIC_ARNS.low is undefined: expected an SNS topic ARN",
     );
     expect(() => loadDetectorConfig(withTopics(JSON.stringify({ ...TOPICS, info: "x" })))).toThrowError(
-      /unknown severities info/,
+      /unknown topics info: use critical, high, medium, low, ops/,
+    );
+    expect(() => loadDetectorConfig(withTopics(JSON.stringify({ ...TOPICS, ops: undefined })))).toThrowError(
+      "AUDIT_TRAIL_TOPIC_ARNS.ops is undefined: expected an SNS topic ARN",
     );
     expect(() =>
       loadDetectorConfig(withTopics(JSON.stringify({ ...TOPICS, high: "audit-high" }))),

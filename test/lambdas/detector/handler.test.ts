@@ -23,6 +23,7 @@ const TOPICS = {
   high: "arn:aws:sns:eu-west-1:111122223333:audit-high",
   medium: "arn:aws:sns:eu-west-1:111122223333:audit-medium",
   low: "arn:aws:sns:eu-west-1:111122223333:audit-low",
+  ops: "arn:aws:sns:eu-west-1:111122223333:audit-ops",
 };
 
 const context = { awsRequestId: "req-1", functionName: "detector" } as unknown as Context;
@@ -80,7 +81,7 @@ function stubCompleteEnvironment() {
   vi.stubEnv(DETECTOR_ENV.environmentName, "prod");
   vi.stubEnv(DETECTOR_ENV.domainEndpoint, config.domainEndpoint);
   vi.stubEnv(DETECTOR_ENV.rulesDir, defaultRulesDir());
-  vi.stubEnv(DETECTOR_ENV.topicArnsBySeverity, JSON.stringify(TOPICS));
+  vi.stubEnv(DETECTOR_ENV.topicArns, JSON.stringify(TOPICS));
   vi.stubEnv(DETECTOR_ENV.stateTableName, "detector-state");
   vi.stubEnv("AUDIT_TRAIL_GEOIP_DIR", dirname(require.resolve("@ip-location-db/dbip-country/package.json")));
 }

@@ -28,7 +28,7 @@ describe("a detection run", () => {
     const burst = publisher.published.find(
       (entry) => entry.message.attributes.rule === "mesh_auth_failure_burst",
     );
-    expect(burst?.severity).toBe("medium");
+    expect(burst?.topic).toBe("medium");
     const body = JSON.parse(JSON.parse(burst?.message.message ?? "{}").https) as Record<string, unknown>;
     expect(body).toMatchObject({
       count: 4,

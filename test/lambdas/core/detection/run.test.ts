@@ -1,11 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
 import { runDetection } from "../../../../lambdas/core/detection/run.js";
-import { singleRule } from "../alerts/factories.js";
+import type { CompiledRule } from "../../../../lambdas/core/rules/types.js";
+import { correlationRule, singleRule } from "../alerts/factories.js";
 import { FakeOpenSearch } from "./fake-opensearch.js";
 import { fixture, NOW, packOf, RecordingPublisher, recordedAudit, silentLogger } from "./scenario.js";
 
-const deps = (search: FakeOpenSearch, publisher: RecordingPublisher, rules = [singleRule()]) => ({
+const deps = (
+  search: FakeOpenSearch,
+  publisher: RecordingPublisher,
+  rules: readonly CompiledRule[] = [singleRule()],
+) => ({
   search,
   publisher,
   logger: silentLogger,
@@ -54,6 +59,20 @@ describe("runDetection", () => {
     expect(report.delivered.not_paged).toBe(1);
     expect(publisher.published).toHaveLength(0);
     expect(Object.values(search.statuses())).toEqual(["not_paged"]);
+  });
+
+  it("publishes alerts of rules with topic ops to the ops topic, the others to their severity's", async () => {
+    const search = new FakeOpenSearch(ALERTS_INDEX, recordedAudit);
+    const publisher = new RecordingPublisher();
+    const report = await runDetection(
+      deps(search, publisher, [singleRule({ level: "low", topic: "ops" }), correlationRule()]),
+      { nowMs: NOW, watermarkMs: undefined, runId: "r" },
+    );
+    expect(report.delivered.published).toBe(2);
+    expect(publisher.published.map(({ topic, message }) => [message.attributes.rule, topic]).sort()).toEqual([
+      ["k8s_pod_exec", "ops"],
+      ["mesh_auth_failure_burst", "medium"],
+    ]);
   });
 
   it("skips rules that do not generate alerts (correlation building blocks)", async () => {

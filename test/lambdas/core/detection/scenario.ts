@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { SnsAlertMessage } from "../../../../lambdas/core/alerts/render.js";
-import type { AlertSeverity } from "../../../../lambdas/core/contracts.js";
+import type { AlertTopic } from "../../../../lambdas/core/contracts.js";
 import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
 import type { AlertPublisher, DetectionLogger } from "../../../../lambdas/core/detection/ports.js";
 import {
@@ -56,16 +56,16 @@ export function recordedAudit(body: Record<string, unknown>): unknown {
 }
 
 export class RecordingPublisher implements AlertPublisher {
-  readonly published: { severity: AlertSeverity; message: SnsAlertMessage }[] = [];
+  readonly published: { topic: AlertTopic; message: SnsAlertMessage }[] = [];
   attempts = 0;
   /** Return true to make the publish fail (SNS throttling, outage). */
   fail: (message: SnsAlertMessage) => boolean = () => false;
 
-  async publish(severity: AlertSeverity, message: SnsAlertMessage): Promise<string> {
+  async publish(topic: AlertTopic, message: SnsAlertMessage): Promise<string> {
     this.attempts++;
     await Promise.resolve();
     if (this.fail(message)) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottledException" });
-    this.published.push({ severity, message });
+    this.published.push({ topic, message });
     return `msg-${this.published.length}`;
   }
 
