@@ -66,6 +66,10 @@ export function transportSearchClient(client: TransportClient): SearchClient {
       return { id, source: body._source, seqNo: body._seq_no, primaryTerm: body._primary_term };
     },
 
+    async refresh({ index }): Promise<void> {
+      await client.transport.request({ method: "POST", path: `/${encodeURIComponent(index)}/_refresh` });
+    },
+
     async write(request: WriteRequest): Promise<WriteResult> {
       const querystring: Record<string, string | number> = {};
       if (request.create === true) querystring.op_type = "create";

@@ -16,7 +16,7 @@ import { type DetectionReport, runDetection } from "../../lambdas/core/detection
 import type { AlertDocument } from "../../lambdas/core/detection/store.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
-import type { CorrelationRule, RulePack } from "../../lambdas/core/rules/types.js";
+import type { RulePack } from "../../lambdas/core/rules/types.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 
 export const INCIDENT_DIR = fileURLToPath(new URL("../../examples/incident/", import.meta.url));
@@ -192,39 +192,4 @@ export function comparable(alert: Alert | AlertDocument) {
   const { events, ...rest } = alert;
   const { outbox: _outbox, ...content } = rest as typeof rest & { outbox?: unknown };
   return { ...content, events: events.map(documentFingerprint) };
-}
-
-/** The value at a dotted ECS path of a nested document. */
-export function fieldValue(doc: EcsDocument, path: string): unknown {
-  let value: unknown = doc;
-  for (const key of path.split(".")) {
-    if (value === null || typeof value !== "object") return undefined;
-    value = (value as Record<string, unknown>)[key];
-  }
-  return value;
-}
-
-/**
- * An oracle independent of both paths: the documents the transform tagged with one of the correlation's rules, in
- * the group, with event time in `[fromMs, toExclusiveMs)`, oldest first.
- */
-export function matchedDocuments(
-  documents: readonly EcsDocument[],
-  rule: CorrelationRule,
-  group: Readonly<Record<string, string>>,
-  fromMs: number,
-  toExclusiveMs: number,
-): EcsDocument[] {
-  return documents
-    .filter((doc) => {
-      const time = Date.parse(doc["@timestamp"]);
-      const tags = (doc.rule?.name ?? []) as readonly string[];
-      return (
-        time >= fromMs &&
-        time < toExclusiveMs &&
-        rule.rules.some((name) => tags.includes(name)) &&
-        Object.entries(group).every(([field, value]) => String(fieldValue(doc, field)) === value)
-      );
-    })
-    .sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]));
 }

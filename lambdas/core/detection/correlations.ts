@@ -10,7 +10,13 @@ import type { CorrelationRule, Detection, SingleEventRule } from "../rules/types
 import { conditionHolds } from "../rules/windows.js";
 import type { SearchClient } from "./ports.js";
 import type { EvaluationRange, WindowRange } from "./queries.js";
-import { correlationQuery, groupSourceName, singleEventQuery, windowEventsQuery } from "./queries.js";
+import {
+  correlationQuery,
+  groupSourceName,
+  singleEventCountQuery,
+  singleEventQuery,
+  windowEventsQuery,
+} from "./queries.js";
 import {
   compositeSchema,
   parseAggregation,
@@ -146,6 +152,26 @@ export async function fetchSingleEventHits(
   );
   const documents = response.hits.hits.map((hit) => asDocument(hit, rule.name));
   return { documents, total: response.hits.total?.value ?? documents.length };
+}
+
+/** The exact number of documents a single-event alert over `[fromMs, toMs]` and its group stands for. */
+export async function countSingleEventMatches(
+  client: SearchClient,
+  index: string,
+  rule: SingleEventRule,
+  groupBy: Readonly<Record<string, string>>,
+  fromMs: number,
+  toMs: number,
+): Promise<number> {
+  const purpose = `count of ${rule.name}`;
+  const body = singleEventCountQuery(rule, groupBy, fromMs, toMs);
+  const total = parseSearchResponse(await client.search({ index, body }), purpose).hits.total;
+  if (total === undefined || total.relation !== "eq") {
+    throw new SearchResponseError(
+      `${purpose}: the response has no exact hits.total (${JSON.stringify(total)})`,
+    );
+  }
+  return total.value;
 }
 
 /** An indexed document as the ECS type, after checking the one field detection relies on. */

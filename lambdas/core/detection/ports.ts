@@ -17,6 +17,8 @@ export interface SearchClient {
    * `ifPrimaryTerm`). A 409 resolves to `{ outcome: "conflict" }`; other failures reject.
    */
   write(request: WriteRequest): Promise<WriteResult>;
+  /** `POST /{index}/_refresh`: what was written becomes searchable now rather than within the refresh interval. */
+  refresh(request: { readonly index: string }): Promise<void>;
 }
 
 export interface StoredDocument {

@@ -91,13 +91,41 @@ function taggedWith(names: readonly string[]): Record<string, unknown> {
   return names.length === 1 ? { term: { "rule.name": names[0] } } : { terms: { "rule.name": [...names] } };
 }
 
+/** The order of matched events: `compareEvents` (rules/windows.ts), which replay uses. */
+const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
+
 /** Documents the transform tagged with a single-event rule, oldest first. */
 export function singleEventQuery(rule: SingleEventRule, range: EvaluationRange, size: number) {
   return {
     size,
     track_total_hits: true,
-    sort: [{ "@timestamp": { order: "asc" } }],
+    sort: EVENT_ORDER,
     query: { bool: { filter: [taggedWith([rule.name]), timeRange(range.fromMs, range.toMs)] } },
+  };
+}
+
+/**
+ * How many documents a single-event alert stands for: tagged with the rule, in `[fromMs, toMs]`, with the alert's
+ * group values (and without a value where the group has none). Everything in an alert's span folds into it, so this
+ * is its exact count however many events it holds.
+ */
+export function singleEventCountQuery(
+  rule: SingleEventRule,
+  groupBy: Readonly<Record<string, string>>,
+  fromMs: number,
+  toMs: number,
+) {
+  const filter: Record<string, unknown>[] = [taggedWith([rule.name]), timeRange(fromMs, toMs)];
+  const mustNot: Record<string, unknown>[] = [];
+  for (const path of rule.suppression.groupBy) {
+    const value = groupBy[path];
+    if (value === undefined) mustNot.push({ exists: { field: path } });
+    else filter.push({ term: { [path]: value } });
+  }
+  return {
+    size: 0,
+    track_total_hits: true,
+    query: { bool: { filter, ...(mustNot.length === 0 ? {} : { must_not: mustNot }) } },
   };
 }
 
@@ -193,7 +221,7 @@ export function windowEventsQuery(
   return {
     size: DETECTION_EVENT_CAP,
     track_total_hits: false,
-    sort: [{ "@timestamp": { order: "asc" } }],
+    sort: EVENT_ORDER,
     query: { bool: { filter } },
   };
 }

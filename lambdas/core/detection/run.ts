@@ -18,12 +18,17 @@ import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import { singleDetection } from "../rules/evaluator.js";
 import type { CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
-import { evaluateCorrelation, fetchSingleEventHits, fetchWindowEvents } from "./correlations.js";
+import {
+  countSingleEventMatches,
+  evaluateCorrelation,
+  fetchSingleEventHits,
+  fetchWindowEvents,
+} from "./correlations.js";
 import { type DeliveryOutcome, errorMessage, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
 import { type EvaluationRange, evaluationRange, windowRange } from "./queries.js";
 import { type AlertDocument, AlertStore, type StoredAlert } from "./store.js";
-import { extendDetection, planSuppression } from "./suppression.js";
+import { extendDetection, grew, planSuppression } from "./suppression.js";
 
 /**
  * The audit indices without the alerts index: `audit-*` also matches `audit-alerts`, whose documents carry
@@ -203,7 +208,11 @@ export async function runDetection(
   const delivered = emptyOutcomes();
   for (const detection of plan.fresh) {
     try {
-      const withEvents = await withMatchedEvents(deps, auditIndex, detection);
+      // Past the per-run limit, the folded single events undercount: count them in the index.
+      const counted = truncatedRules.includes(detection.rule.name)
+        ? await withExactCount(deps, auditIndex, detection)
+        : detection;
+      const withEvents = await withMatchedEvents(deps, auditIndex, counted);
       delivered[await outbox.deliverNew(buildAlert(withEvents, deps.alertContext))]++;
     } catch (error) {
       delivered.persist_failed++;
@@ -222,6 +231,17 @@ export async function runDetection(
     } catch (error) {
       logger.warn("could not extend an alert; the next run tries again", {
         alertId: stored.id,
+        error: errorMessage(error),
+      });
+    }
+  }
+
+  if (plan.fresh.length > 0 || extended > 0) {
+    // The next run (a minute later, or at once when catching up) must find these alerts to fold into them.
+    try {
+      await deps.search.refresh({ index: options.alertsIndex ?? ALERTS_INDEX });
+    } catch (error) {
+      logger.warn("could not refresh the alerts index; it becomes searchable within its refresh interval", {
         error: errorMessage(error),
       });
     }
@@ -258,6 +278,30 @@ async function withMatchedEvents(
   return { ...detection, events };
 }
 
+/**
+ * A single-event alert with its count taken from the index (`countSingleEventMatches`) rather than from the firings
+ * folded into it: once an alert holds `DETECTION_EVENT_CAP` events, a later run cannot tell which of the firings it
+ * re-evaluates were already counted. Never below `floor` (the count an indexed alert already shows).
+ */
+async function withExactCount(
+  deps: DetectionDependencies,
+  index: string,
+  detection: Detection,
+  floor = 0,
+): Promise<Detection> {
+  const { rule } = detection;
+  if (rule.kind !== "single") return detection;
+  const count = await countSingleEventMatches(
+    deps.search,
+    index,
+    rule,
+    detection.groupBy,
+    Date.parse(detection.windowStart),
+    Date.parse(detection.windowEnd),
+  );
+  return { ...detection, count: Math.max(count, floor) };
+}
+
 /** Folds later firings into an indexed alert and rewrites it (optimistic concurrency; the outbox is kept). */
 async function extendStored(
   deps: DetectionDependencies,
@@ -278,8 +322,10 @@ async function extendStored(
     ...(document.value === undefined ? {} : { value: document.value }),
     events: [...document.events],
   };
-  const merged = extendDetection(base, later);
-  if (merged === undefined) return false;
+  const folded = extendDetection(base, later);
+  if (folded === undefined) return false;
+  const merged = await withExactCount(deps, index, folded, document.count);
+  if (!grew(merged, base)) return false;
   const withEvents =
     rule.kind === "correlation" && document.events.length < DETECTION_EVENT_CAP
       ? await withMatchedEvents(deps, index, { ...merged, events: [] })

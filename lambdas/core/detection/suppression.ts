@@ -124,9 +124,14 @@ export function extendDetection(base: Detection, firings: readonly Detection[]):
     for (const event of events) seen.add(documentFingerprint(event));
     merged = foldDetections(merged, { ...firing, events });
   }
-  const changed =
-    Date.parse(merged.windowEnd) > Date.parse(base.windowEnd) ||
-    merged.count > base.count ||
-    merged.events.length > base.events.length;
-  return changed ? merged : undefined;
+  return grew(merged, base) ? merged : undefined;
+}
+
+/** Whether the alert spans longer, counts more or holds more events than before. */
+export function grew(merged: Detection, before: Detection): boolean {
+  return (
+    Date.parse(merged.windowEnd) > Date.parse(before.windowEnd) ||
+    merged.count > before.count ||
+    merged.events.length > before.events.length
+  );
 }

@@ -61,7 +61,7 @@ export function buildSecurityRoles(options: SecurityOptions): SecurityRole[] {
         cluster_permissions: ["cluster_composite_ops", "cluster_monitor"],
         index_permissions: [
           { index_patterns: [DAILY_AUDIT_INDEX_PATTERN], allowed_actions: ["read"] },
-          { index_patterns: [ALERTS_INDEX], allowed_actions: ["read", "crud"] },
+          { index_patterns: [ALERTS_INDEX], allowed_actions: ["read", "crud", "indices:admin/refresh*"] },
         ],
       },
       backendRoles: [options.detectorRoleArn],

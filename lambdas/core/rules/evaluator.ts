@@ -8,12 +8,12 @@
 import type { EcsDocument } from "../ecs.js";
 import { pathAccessor } from "./fields.js";
 import type { CorrelationRule, Detection, RulePack, SingleEventRule } from "./types.js";
-import { DETECTION_EVENT_CAP } from "./types.js";
 import {
   conditionHolds,
   foldDetections,
   groupKey,
   isSuppressed,
+  keepEarliest,
   lastFiringStart,
   windowStartsContaining,
 } from "./windows.js";
@@ -40,7 +40,9 @@ interface GroupState {
   readonly values: Set<string> | undefined;
   readonly numbers: number[] | undefined;
   readonly rulesSeen: Set<string> | undefined;
+  /** The earliest matched events (`keepEarliest`), and their times. */
   readonly events: EcsDocument[];
+  readonly eventTimes: number[];
 }
 
 interface CorrelationState {
@@ -243,6 +245,7 @@ export class StreamEvaluator {
           numbers: rule.type === "percentile" ? [] : undefined,
           rulesSeen: rule.type === "temporal" ? new Set() : undefined,
           events: [],
+          eventTimes: [],
         };
         groups.set(key, group);
       }
@@ -259,7 +262,7 @@ export class StreamEvaluator {
       if (group.rulesSeen !== undefined) {
         for (const name of matched) if (state.population.has(name)) group.rulesSeen.add(name);
       }
-      if (group.events.length < DETECTION_EVENT_CAP) group.events.push(doc);
+      keepEarliest(group.events, group.eventTimes, doc, time);
       added = true;
     }
     return added;
@@ -354,16 +357,19 @@ export function correlationValue(
 }
 
 /**
- * Percentile with linear interpolation between closest ranks (`(n - 1) * p / 100`), the estimate OpenSearch's
- * t-digest converges to for small sets. Sorts `values` in place.
+ * The `p`-th percentile by linear interpolation at rank `n * p / 100 - 0.5` (0-based; Hazen's definition,
+ * Hyndman–Fan type 5), clamped to the smallest and largest value. This is what OpenSearch's `percentiles`
+ * aggregation (a t-digest) returns wherever the digest holds the samples around that rank as single-sample
+ * centroids, which it does for small sets and for the tails of larger ones (p99 over a few hundred requests): there
+ * replay and the detector agree. Where the digest has merged samples, its answer is an estimate of this value.
+ * Sorts `values` in place.
  */
 export function percentile(values: number[], p: number): number {
   values.sort((a, b) => a - b);
-  const position = ((values.length - 1) * p) / 100;
+  const position = Math.min(Math.max((values.length * p) / 100 - 0.5, 0), values.length - 1);
   const lower = Math.floor(position);
-  const upper = Math.ceil(position);
   const low = values[lower] as number;
-  const high = values[upper] as number;
+  const high = values[Math.ceil(position)] as number;
   return low + (high - low) * (position - lower);
 }
 
@@ -380,7 +386,7 @@ function correlationDetection(
     ...(group.rulesSeen === undefined ? {} : { rulesSeen: group.rulesSeen }),
   });
   if (value === undefined) return undefined;
-  const events = [...group.events].sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]));
+  const events = [...group.events];
   return {
     rule,
     windowStart: new Date(start).toISOString(),

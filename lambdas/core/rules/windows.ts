@@ -7,6 +7,7 @@
  * `s = floor(t / hop) * hop` and `s - hop`. A correlation fires for (rule, group, window) when its condition holds
  * over the events of that window and group.
  */
+import type { EcsDocument } from "../ecs.js";
 import type { CorrelationCondition, Detection } from "./types.js";
 import { DETECTION_EVENT_CAP } from "./types.js";
 
@@ -30,6 +31,48 @@ export function windowStartsContaining(timestampMs: number, timespanMs: number):
 /** Whether `timestampMs` lies in the window starting at `startMs`. */
 export function inWindow(timestampMs: number, startMs: number, timespanMs: number): boolean {
   return timestampMs >= startMs && timestampMs < startMs + timespanMs;
+}
+
+/**
+ * The order of an alert's events, the detector's query order too (`@timestamp` then `event.id`, missing ids last):
+ * when more events match than an alert holds, replay and the detector keep the same earliest ones.
+ */
+export function compareEvents(a: EcsDocument, b: EcsDocument): number {
+  return (
+    Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]) || compareEventIds(a.event?.id, b.event?.id)
+  );
+}
+
+function compareEventIds(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return 1;
+  if (b === undefined) return -1;
+  return a < b ? -1 : 1;
+}
+
+/**
+ * Adds `event` (at `timeMs`) to `events`, kept sorted by `compareEvents` and at most `DETECTION_EVENT_CAP` long,
+ * when it is among the earliest; `times` holds the kept events' times. In place; an event equal to one held goes
+ * after it, so ties keep arrival order.
+ */
+export function keepEarliest(
+  events: EcsDocument[],
+  times: number[],
+  event: EcsDocument,
+  timeMs: number,
+): void {
+  const before = (at: number) =>
+    timeMs < (times[at] as number) ||
+    (timeMs === times[at] && compareEventIds(event.event?.id, events[at]?.event?.id) < 0);
+  let at = events.length;
+  if (at >= DETECTION_EVENT_CAP && !before(at - 1)) return;
+  while (at > 0 && before(at - 1)) at--;
+  events.splice(at, 0, event);
+  times.splice(at, 0, timeMs);
+  if (events.length > DETECTION_EVENT_CAP) {
+    events.pop();
+    times.pop();
+  }
 }
 
 /** Whether every bound of the condition holds for `value`. An empty condition never holds. */
@@ -96,8 +139,8 @@ export function detectionKey(detection: Detection): string {
 /**
  * Merges firings under each rule's suppression: per (rule, group), in window-start order, a firing within the
  * suppression of the open alert's latest firing is folded into it (window end extended; correlations keep count and
- * value of the firing with the largest count, earliest on ties; single-event counts add up; events united up to the
- * cap); otherwise it opens a new alert.
+ * value of the firing with the largest count, earliest on ties; single-event counts add up; events united, the
+ * earliest kept up to the cap); otherwise it opens a new alert.
  * Pure; the result is sorted by window start, then rule name.
  */
 export function mergeDetections(detections: readonly Detection[]): Detection[] {
@@ -127,11 +170,9 @@ export function foldDetections(anchor: Detection, next: Detection): Detection {
   const best = next.count > anchor.count ? next : anchor;
   const count = anchor.rule.kind === "single" ? anchor.count + next.count : best.count;
   const events = [...anchor.events];
-  for (const event of next.events) {
-    if (events.length >= DETECTION_EVENT_CAP) break;
-    if (!events.includes(event)) events.push(event);
-  }
-  events.sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]));
+  for (const event of next.events) if (!events.includes(event)) events.push(event);
+  events.sort(compareEvents);
+  if (events.length > DETECTION_EVENT_CAP) events.length = DETECTION_EVENT_CAP;
   const windowEnd =
     Date.parse(next.windowEnd) > Date.parse(anchor.windowEnd) ? next.windowEnd : anchor.windowEnd;
   const merged: Detection = {

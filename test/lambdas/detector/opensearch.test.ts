@@ -90,6 +90,15 @@ describe("transportSearchClient", () => {
     expect(requests[0]?.params.querystring).toEqual({ if_seq_no: 12, if_primary_term: 1 });
   });
 
+  it("refreshes an index with POST _refresh", async () => {
+    const { client, requests } = transport({
+      statusCode: 200,
+      body: { _shards: { total: 1, successful: 1, failed: 0 } },
+    });
+    await transportSearchClient(client).refresh({ index: "audit-alerts" });
+    expect(requests[0]?.params).toMatchObject({ method: "POST", path: "/audit-alerts/_refresh" });
+  });
+
   it("gets a document with its sequence number, and undefined when it does not exist", async () => {
     const { client } = transport(
       {

@@ -20,6 +20,7 @@ function replaying(...responses: unknown[]): SearchClient & { bodies: Record<str
     },
     get: async () => undefined,
     write: async () => ({ outcome: "conflict" }),
+    refresh: async () => {},
   };
 }
 

@@ -81,6 +81,13 @@ export class FakeOpenSearch implements SearchClient {
         };
   }
 
+  /** The fake's alerts are searchable as soon as written: counts the calls only. */
+  refreshes = 0;
+  async refresh(): Promise<void> {
+    this.refreshes++;
+    await Promise.resolve();
+  }
+
   async write(request: WriteRequest): Promise<WriteResult> {
     this.writes.push(request);
     await Promise.resolve();

@@ -4,6 +4,7 @@ import {
   correlationQuery,
   evaluationRange,
   firesOnOpenWindows,
+  singleEventCountQuery,
   singleEventQuery,
   windowEventsQuery,
   windowRange,
@@ -232,17 +233,38 @@ describe("correlationQuery", () => {
 });
 
 describe("event queries", () => {
-  it("reads single-event matches oldest first within the range", () => {
+  it("reads single-event matches oldest first within the range, ties in event.id order as replay", () => {
     const body = singleEventQuery(singleRule(), { fromMs: 1, toMs: 2, catchUpTruncated: false }, 1000);
     expect(body).toMatchObject({
       size: 1000,
-      sort: [{ "@timestamp": { order: "asc" } }],
+      sort: [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }],
       query: {
         bool: {
           filter: [
             { term: { "rule.name": "k8s_pod_exec" } },
             { range: { "@timestamp": { gte: 1, lte: 2 } } },
           ],
+        },
+      },
+    });
+  });
+
+  it("counts a single-event alert's documents by its group, requiring absent group values to be absent", () => {
+    const rule = singleRule({
+      suppression: { ms: 600_000, groupBy: ["user.username", "kubernetes.audit.objectRef.name"] },
+    });
+    const body = singleEventCountQuery(rule, { "user.username": "alice" }, 1000, 5000);
+    expect(body).toEqual({
+      size: 0,
+      track_total_hits: true,
+      query: {
+        bool: {
+          filter: [
+            { term: { "rule.name": "k8s_pod_exec" } },
+            { range: { "@timestamp": { gte: 1000, lte: 5000, format: "epoch_millis" } } },
+            { term: { "user.username": "alice" } },
+          ],
+          must_not: [{ exists: { field: "kubernetes.audit.objectRef.name" } }],
         },
       },
     });

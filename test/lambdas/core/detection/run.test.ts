@@ -4,7 +4,15 @@ import { runDetection } from "../../../../lambdas/core/detection/run.js";
 import type { CompiledRule } from "../../../../lambdas/core/rules/types.js";
 import { correlationRule, singleRule } from "../alerts/factories.js";
 import { FakeOpenSearch } from "./fake-opensearch.js";
-import { fixture, NOW, packOf, RecordingPublisher, recordedAudit, silentLogger } from "./scenario.js";
+import {
+  EMPTY_SEARCH,
+  fixture,
+  NOW,
+  packOf,
+  RecordingPublisher,
+  recordedAudit,
+  silentLogger,
+} from "./scenario.js";
 
 const deps = (
   search: FakeOpenSearch,
@@ -73,6 +81,23 @@ describe("runDetection", () => {
       ["k8s_pod_exec", "ops"],
       ["mesh_auth_failure_burst", "medium"],
     ]);
+  });
+
+  it("makes the alerts it wrote searchable before it ends, so the next run folds into them", async () => {
+    const search = new FakeOpenSearch(ALERTS_INDEX, recordedAudit);
+    await runDetection(deps(search, new RecordingPublisher()), {
+      nowMs: NOW,
+      watermarkMs: undefined,
+      runId: "r",
+    });
+    expect(search.refreshes).toBe(1);
+    const quiet = new FakeOpenSearch(ALERTS_INDEX, () => EMPTY_SEARCH);
+    await runDetection(deps(quiet, new RecordingPublisher()), {
+      nowMs: NOW,
+      watermarkMs: undefined,
+      runId: "r",
+    });
+    expect(quiet.refreshes).toBe(0);
   });
 
   it("skips rules that do not generate alerts (correlation building blocks)", async () => {

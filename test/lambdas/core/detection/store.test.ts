@@ -12,6 +12,7 @@ function recording(response: unknown) {
     },
     get: async () => undefined,
     write: async () => ({ outcome: "conflict" }),
+    refresh: async () => {},
   };
   return { client, bodies };
 }

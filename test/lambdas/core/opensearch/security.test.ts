@@ -28,7 +28,7 @@ describe("buildSecurityRoles", () => {
     // Assess
     expect(detector?.body.index_permissions).toEqual([
       { index_patterns: [DAILY_AUDIT_INDEX_PATTERN], allowed_actions: ["read"] },
-      { index_patterns: [ALERTS_INDEX], allowed_actions: ["read", "crud"] },
+      { index_patterns: [ALERTS_INDEX], allowed_actions: ["read", "crud", "indices:admin/refresh*"] },
     ]);
   });
 

@@ -2,13 +2,16 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type CorrelationRule,
+  compareEvents,
   conditionHolds,
+  DETECTION_EVENT_CAP,
   type Detection,
   detectionKey,
   groupKey,
   hopMs,
   inWindow,
   isSuppressed,
+  keepEarliest,
   latestWindowStart,
   mergeDetections,
   windowStartsContaining,
@@ -84,6 +87,42 @@ describe("hopping windows", () => {
           expect(late % hopMs(timespan)).toBe(0);
         },
       ),
+    );
+  });
+});
+
+describe("the events an alert keeps", () => {
+  const at = (second: number, id?: string) =>
+    meshDoc({
+      "@timestamp": new Date(Date.UTC(2026, 2, 2, 10, 0, second)).toISOString(),
+      event: id === undefined ? {} : { id },
+    });
+  const kept = (events: readonly ReturnType<typeof at>[]) => {
+    const held: ReturnType<typeof at>[] = [];
+    const times: number[] = [];
+    for (const event of events) keepEarliest(held, times, event, Date.parse(event["@timestamp"]));
+    return held;
+  };
+
+  it("orders by event time, then event.id, events without an id last (the detector's sort)", () => {
+    const events = [at(2, "b"), at(1), at(2), at(1, "z"), at(2, "a")];
+    expect([...events].sort(compareEvents)).toEqual([at(1, "z"), at(1), at(2, "a"), at(2, "b"), at(2)]);
+  });
+
+  it("are the earliest ones, whatever order they arrive in", () => {
+    const arrivals = Array.from({ length: 30 }, (_, k) => at(29 - k, `e${k}`));
+    expect(kept(arrivals)).toEqual([...arrivals].reverse().slice(0, DETECTION_EVENT_CAP));
+  });
+
+  it("are the cap's worth of the sorted events, for any arrival order (property)", () => {
+    const event = fc
+      .tuple(fc.integer({ min: 0, max: 9 }), fc.option(fc.constantFrom("a", "b", "c"), { nil: undefined }))
+      .map(([second, id]) => at(second, id));
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), (events) => {
+        const expected = [...events].sort(compareEvents).slice(0, DETECTION_EVENT_CAP);
+        expect(kept(events)).toEqual(expected);
+      }),
     );
   });
 });

@@ -1,0 +1,129 @@
+/**
+ * A sustained single-event incident against a real OpenSearch node: 45 `kubectl exec` by one operator into one pod
+ * over a quarter of an hour, the detector running every minute with its 15-minute lookback. The alert folds them all
+ * (suppression 10 minutes, grouped by user and pod), holds the earliest `DETECTION_EVENT_CAP`, counts each exec once however
+ * many runs re-read it, pages once, and says what `audit-trail replay` says about the same log.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
+import type { EcsDocument } from "../../lambdas/core/ecs.js";
+import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
+import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
+import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
+import { DETECTION_EVENT_CAP, type RulePack } from "../../lambdas/core/rules/types.js";
+import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
+import {
+  comparable,
+  detectorRun,
+  InMemoryWatermark,
+  indexDocuments,
+  indexedAlerts,
+  RecordingLogger,
+  RecordingPublisher,
+  replayAlerts,
+} from "./incident.js";
+
+const ENVIRONMENT = "long-alert-test";
+const START_MS = Date.parse("2026-05-06T09:00:00.000Z");
+const EXECS = 45;
+const EVERY_MS = 20_000;
+
+const POD = "payments-7d9c8b6f5-x2k4q";
+
+/** One `kubectl exec` by `alice` into the same pod, as the API server logs its completion. */
+function execEvent(n: number): string {
+  const at = new Date(START_MS + n * EVERY_MS + 5_000).toISOString();
+  return JSON.stringify({
+    kind: "Event",
+    apiVersion: "audit.k8s.io/v1",
+    level: "Metadata",
+    auditID: `6f1c2d3e-0000-4000-8000-${String(n).padStart(12, "0")}`,
+    stage: "ResponseComplete",
+    requestURI: `/api/v1/namespaces/shop/pods/${POD}/exec?command=cat&command=%2Fetc%2Fsecret-${n}&container=payments`,
+    verb: "create",
+    user: { username: "alice@example.com", groups: ["sre", "system:authenticated"] },
+    sourceIPs: ["10.0.12.7"],
+    userAgent: "kubectl/v1.31.0 (linux/amd64) kubernetes/9a7f8b2",
+    objectRef: { resource: "pods", subresource: "exec", namespace: "shop", name: POD, apiVersion: "v1" },
+    responseStatus: { metadata: {}, code: 101 },
+    requestReceivedTimestamp: at,
+    stageTimestamp: at,
+  });
+}
+
+describe("a sustained single-event incident on a real OpenSearch node", () => {
+  const client = testClient();
+  const lines = Array.from({ length: EXECS }, (_, n) => execEvent(n));
+  let pack: RulePack;
+  let dailyIndices: string[] = [];
+
+  beforeAll(async () => {
+    pack = await loadRulePack([defaultRulesDir()]);
+    const documents: EcsDocument[] = lines.flatMap((line) => {
+      const result = normalizeRecord(line);
+      if (!result.ok) throw new Error(result.reason);
+      return result.documents.map((doc) => ({ ...doc, rule: { name: pack.matchSingleEvent(doc) } }));
+    });
+    expect(documents.every((doc) => doc.rule?.name?.includes("k8s_pod_exec"))).toBe(true);
+    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+    await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
+    // Indexed newest first: the query order, not the indexing order, decides which execs the alert holds.
+    dailyIndices = await indexDocuments(client, [...documents].reverse());
+  });
+
+  afterAll(async () => {
+    await client.indices.delete({
+      index: [...dailyIndices, ALERTS_INDEX].join(","),
+      ignore_unavailable: true,
+    });
+  });
+
+  it("counts every exec once across minute-by-minute runs, pages once, and agrees with replay", async () => {
+    // Prepare
+    const publisher = new RecordingPublisher();
+    const logger = new RecordingLogger();
+    const watermark = new InMemoryWatermark(START_MS);
+    const lastEventMs = START_MS + (EXECS - 1) * EVERY_MS + 5_000;
+    const dir = await mkdtemp(join(tmpdir(), "long-alert-"));
+    const file = join(dir, "kube-apiserver-audit.log");
+    await writeFile(file, `${lines.join("\n")}\n`);
+    const replayed = (await replayAlerts([file], ENVIRONMENT)).map(comparable);
+    await rm(dir, { recursive: true });
+
+    // Act
+    for (let nowMs = START_MS + 60_000; nowMs <= lastEventMs + 5 * 60_000; nowMs += 60_000) {
+      const report = await detectorRun({
+        client,
+        pack,
+        alertContext: { environment: ENVIRONMENT },
+        publisher,
+        logger,
+        watermark,
+        nowMs,
+        runId: `run-${nowMs}`,
+      });
+      expect(report.complete).toBe(true);
+    }
+
+    // Assess
+    expect(logger.entries).toEqual([]);
+    expect(publisher.published.map((message) => message.attributes.rule)).toEqual(["k8s_pod_exec"]);
+    const alerts = (await indexedAlerts(client)).map((hit) => comparable(hit.document));
+    expect(alerts).toHaveLength(1);
+    const [alert] = alerts;
+    expect(alert).toMatchObject({
+      count: EXECS,
+      group: {
+        "kubernetes.audit.user.username": "alice@example.com",
+        "kubernetes.audit.objectRef.namespace": "shop",
+        "kubernetes.audit.objectRef.name": POD,
+      },
+      window: { start: new Date(START_MS + 5_000).toISOString(), end: new Date(lastEventMs).toISOString() },
+    });
+    expect(alert?.events).toHaveLength(DETECTION_EVENT_CAP);
+    expect(alerts).toEqual(replayed);
+  });
+});
