@@ -6,8 +6,9 @@
 import type { EcsDocument } from "../ecs.js";
 import { DBIP_ATTRIBUTION } from "../geo/index.js";
 import { podExecDetails } from "../rules/k8s.js";
-import type { Detection } from "../rules/types.js";
+import type { Detection, SilenceRule } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
+import { compareEvents } from "../rules/windows.js";
 import { kubernetesObject, kubernetesOperator, type Scalar, sourceIp, valueAt } from "./fields.js";
 import { correlationAlertId, singleEventAlertId } from "./ids.js";
 import { DEFAULT_INDEX_PATTERN_ID, discoverUrl, joinUrl } from "./links.js";
@@ -31,9 +32,7 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
   const { rule } = detection;
   const windowStartMs = parseTime(detection.windowStart, rule.name, "windowStart");
   const windowEndMs = parseTime(detection.windowEnd, rule.name, "windowEnd");
-  const events = [...detection.events]
-    .sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]))
-    .slice(0, DETECTION_EVENT_CAP);
+  const events = [...detection.events].sort(compareEvents).slice(0, DETECTION_EVENT_CAP);
   const first = events[0];
   if (rule.kind === "single" && first === undefined) {
     throw new AlertBuildError(`rule ${rule.name}: a single-event detection must carry its event`);
@@ -71,12 +70,18 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
     const filters: Record<string, string> = { ...group };
     if (single && first?.event.id !== undefined && Object.keys(group).length === 0)
       filters["event.id"] = first.event.id;
+    // A silent source: its documents over the lookback, up to the moment it went silent.
+    const silence = rule.kind === "silence" ? rule : undefined;
     links.discover = discoverUrl({
       dashboardsUrl: context.dashboardsUrl,
       indexPatternId: context.indexPatternId ?? DEFAULT_INDEX_PATTERN_ID,
-      ruleNames: single ? [rule.name] : rule.rules,
+      ruleNames: single ? [rule.name] : rule.kind === "correlation" ? rule.rules : [],
       filters,
-      from: new Date(single ? windowStartMs - SINGLE_EVENT_LINK_MARGIN_MS : windowStartMs).toISOString(),
+      from: new Date(
+        single
+          ? windowStartMs - SINGLE_EVENT_LINK_MARGIN_MS
+          : windowStartMs - (silence === undefined ? 0 : silence.lookbackMs),
+      ).toISOString(),
       to: new Date(single ? windowEndMs + SINGLE_EVENT_LINK_MARGIN_MS : windowEndMs).toISOString(),
     });
   }
@@ -94,7 +99,7 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
       title: rule.title,
       description: rule.description,
       level: rule.level,
-      type: rule.kind === "single" ? "single" : rule.type,
+      type: rule.kind === "correlation" ? rule.type : rule.kind,
       tags: rule.tags,
       runbook: rule.runbook,
     },
@@ -137,6 +142,7 @@ function summarize(
   country: string | undefined,
 ): Alert["summary"] {
   const { rule, groupBy: group } = detection;
+  if (rule.kind === "silence") return silenceSummary(rule, detection);
   const audit = first?.kubernetes?.audit;
   const who =
     group["mesh.source.principal"] ??
@@ -167,6 +173,20 @@ function summarize(
   if (from !== undefined) summary.from = from;
   if (to !== undefined) summary.to = to;
   return summary;
+}
+
+/** A silent source: what stopped, since when; `to` names the source by its group values. */
+function silenceSummary(rule: SilenceRule, detection: Detection): Alert["summary"] {
+  const source = Object.keys(detection.groupBy)
+    .sort()
+    .map((path) => `${path}=${detection.groupBy[path]}`)
+    .join(" ");
+  const last = detection.events[0]?.["@timestamp"];
+  const what =
+    last === undefined
+      ? `expected, but no document within ${formatDuration(rule.lookbackMs)}`
+      : `no document for ${formatDuration(rule.timespanMs)} after ${last}`;
+  return { what: `${rule.title}: ${what}`, to: source === "" ? "every source" : source };
 }
 
 function httpTarget(doc: EcsDocument | undefined): string | undefined {
@@ -237,6 +257,15 @@ function deriveDetails(
   add("source_ip", "Source IP", ip);
   add("source_country", "Country", country);
   const { rule, count, value } = detection;
+  if (rule.kind === "silence") {
+    add(
+      "last_document",
+      "Last document",
+      first?.["@timestamp"] ?? `none within ${formatDuration(rule.lookbackMs)}`,
+    );
+    add("silent_after", "Silent after", formatDuration(rule.timespanMs));
+    for (const path of rule.groupBy) add(`source.${path}`, path, detection.groupBy[path] ?? "(none)");
+  }
   if (rule.kind === "correlation") {
     add("request_count", "Requests", count);
     switch (rule.type) {

@@ -50,7 +50,7 @@ export interface Alert {
     readonly title: string;
     readonly description: string;
     readonly level: RuleLevel;
-    readonly type: "single" | CorrelationType;
+    readonly type: "single" | "silence" | CorrelationType;
     readonly tags: readonly string[];
     /** Repository-relative runbook path. */
     readonly runbook: string;

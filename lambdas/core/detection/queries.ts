@@ -94,6 +94,12 @@ function taggedWith(names: readonly string[]): Record<string, unknown> {
 /** The order of matched events: `compareEvents` (rules/windows.ts), which replay uses. */
 const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
 
+/** `EVENT_ORDER` reversed: the latest event first (missing ids, last in ascending order, first). */
+export const LATEST_EVENT_FIRST = [
+  { "@timestamp": { order: "desc" } },
+  { "event.id": { order: "desc", missing: "_first" } },
+];
+
 /** Documents the transform tagged with a single-event rule, oldest first. */
 export function singleEventQuery(rule: SingleEventRule, range: EvaluationRange, size: number) {
   return {

@@ -16,7 +16,7 @@ import { buildAlert } from "../alerts/build.js";
 import type { AlertContext } from "../alerts/model.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import { singleDetection } from "../rules/evaluator.js";
-import type { CorrelationRule, Detection, RulePack } from "../rules/types.js";
+import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import {
   countSingleEventMatches,
@@ -27,6 +27,7 @@ import {
 import { type DeliveryOutcome, errorMessage, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
 import { type EvaluationRange, evaluationRange, windowRange } from "./queries.js";
+import { evaluateSilence } from "./silence.js";
 import { type AlertDocument, AlertStore, type StoredAlert } from "./store.js";
 import { extendDetection, grew, planSuppression } from "./suppression.js";
 
@@ -179,13 +180,22 @@ export async function runDetection(
     }
   }
 
+  for (const rule of pack.rules) {
+    if (rule.kind !== "silence" || !rule.generatesAlerts) continue;
+    try {
+      firings.push(
+        ...(await evaluateSilence(deps.search, auditIndex, rule, options.nowMs, settings.compositePageSize)),
+      );
+    } catch (error) {
+      failedRules.push(rule.name);
+      logger.error("silence evaluation failed", { rule: rule.name, error: errorMessage(error) });
+    }
+  }
+
   const ruleNames = [...new Set(firings.map((firing) => firing.rule.name))];
   const maxReachMs = Math.max(
     0,
-    ...firings.map(
-      (firing) =>
-        firing.rule.suppression.ms + (firing.rule.kind === "correlation" ? firing.rule.timespanMs : 0),
-    ),
+    ...firings.map((firing) => firing.rule.suppression.ms + reachOf(firing.rule)),
   );
   let existing: StoredAlert[];
   try {
@@ -335,6 +345,18 @@ async function extendStored(
   const replacement: AlertDocument = { ...rebuilt, outbox: document.outbox };
   const result = await store.replace(stored, replacement);
   return result.outcome === "written";
+}
+
+/** How long before its window end an alert of the rule may start: a silence starts at its source's last document. */
+function reachOf(rule: CompiledRule): number {
+  switch (rule.kind) {
+    case "single":
+      return 0;
+    case "correlation":
+      return rule.timespanMs;
+    case "silence":
+      return rule.lookbackMs;
+  }
 }
 
 function emptyOutcomes(): Record<DeliveryOutcome, number> {

@@ -90,7 +90,7 @@ export function planSuppression(
 }
 
 function timespanOf(detection: Detection): number {
-  return detection.rule.kind === "correlation" ? detection.rule.timespanMs : 0;
+  return detection.rule.kind === "single" ? 0 : detection.rule.timespanMs;
 }
 
 function covers(

@@ -13,12 +13,13 @@ import {
   type ItemContext,
   type Placeholders,
 } from "./matchers.js";
-import type { CorrelationRuleYaml, DetectionRuleYaml } from "./schema.js";
+import type { CorrelationRuleYaml, DetectionRuleYaml, SilenceRuleYaml } from "./schema.js";
 import type {
   CorrelationCondition,
   CorrelationRule,
   CorrelationType,
   RuleLevel,
+  SilenceRule,
   SingleEventRule,
 } from "./types.js";
 
@@ -258,4 +259,69 @@ function stripUndefined(condition: Record<string, number | undefined>): Correlat
   const result: Record<string, number> = {};
   for (const [key, value] of Object.entries(condition)) if (value !== undefined) result[key] = value;
   return result;
+}
+
+/**
+ * Compiles a source-silence rule. Every `expected` source must give a value for exactly the `group-by` fields it
+ * names, all of them among the rule's `group-by`.
+ */
+export function compileSilence(
+  yaml: SilenceRuleYaml,
+  name: string,
+  file: string,
+  override: {
+    timespan?: string;
+    suppression?: string;
+    level?: string;
+    expected?: readonly Readonly<Record<string, string>>[];
+  },
+): SilenceRule {
+  const spec = yaml.silence;
+  const location = (key: string) => ({ file, rule: name, key });
+  const timespanMs = durationMs(override.timespan ?? spec.timespan, location("silence.timespan"));
+  if (timespanMs <= 0) throw new RuleError("the timespan must be positive", location("silence.timespan"));
+  const lookbackMs = durationMs(spec.lookback, location("silence.lookback"));
+  if (lookbackMs <= timespanMs) {
+    throw new RuleError(
+      `the lookback (${spec.lookback}) must be longer than the timespan, or no source could be seen and then be silent`,
+      location("silence.lookback"),
+    );
+  }
+  const expected = override.expected ?? spec.expected;
+  expected.forEach((source, index) => {
+    const unknown = Object.keys(source).filter((path) => !spec["group-by"].includes(path));
+    if (unknown.length > 0 || Object.keys(source).length === 0) {
+      throw new RuleError(
+        `an expected source names ${unknown.length > 0 ? unknown.join(", ") : "no field"}: give values for the group-by fields (${spec["group-by"].join(", ")})`,
+        location(`silence.expected.${index}`),
+      );
+    }
+  });
+  const suppressionText = override.suppression ?? yaml.suppression?.timespan;
+  return {
+    kind: "silence",
+    id: yaml.id,
+    name,
+    title: yaml.title,
+    description: yaml.description ?? "",
+    level: (override.level ?? yaml.level) as RuleLevel,
+    tags: yaml.tags,
+    fields: yaml.fields,
+    falsepositives: yaml.falsepositives,
+    runbook: runbookFor(name, yaml.runbook),
+    topic: yaml.topic,
+    generatesAlerts: true,
+    suppression: {
+      ms:
+        suppressionText === undefined
+          ? timespanMs
+          : durationMs(suppressionText, location("suppression.timespan")),
+      groupBy: [],
+    },
+    source: file,
+    groupBy: spec["group-by"],
+    timespanMs,
+    lookbackMs,
+    expected,
+  };
 }

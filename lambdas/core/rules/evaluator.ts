@@ -6,8 +6,9 @@
  * single-event detections still count).
  */
 import type { EcsDocument } from "../ecs.js";
-import { pathAccessor } from "./fields.js";
-import type { CorrelationRule, Detection, RulePack, SingleEventRule } from "./types.js";
+import { firstString, pathAccessor } from "./fields.js";
+import { SilenceTracker } from "./silence.js";
+import type { CorrelationRule, Detection, RulePack, SilenceRule, SingleEventRule } from "./types.js";
 import {
   conditionHolds,
   foldDetections,
@@ -64,29 +65,6 @@ interface CorrelationState {
   readonly values: (string | undefined)[];
 }
 
-const firstStringReaders = new Map<string, (doc: unknown) => string | undefined>();
-
-/** A reader of a field's first scalar value as a string, compiled once per path. */
-function firstString(path: string): (doc: unknown) => string | undefined {
-  const cached = firstStringReaders.get(path);
-  if (cached !== undefined) return cached;
-  const access = pathAccessor(path);
-  let found: string | undefined;
-  const sink = (value: unknown): boolean => {
-    if (typeof value === "string") found = value;
-    else if (typeof value === "number" || typeof value === "boolean") found = String(value);
-    else return false;
-    return true;
-  };
-  const reader = (doc: unknown): string | undefined => {
-    found = undefined;
-    access(doc, sink);
-    return found;
-  };
-  firstStringReaders.set(path, reader);
-  return reader;
-}
-
 /** Evaluates a pack over a stream of documents in (roughly) event-time order. */
 export class StreamEvaluator {
   readonly stats: EvaluatorStats = { events: 0, untimed: 0, late: 0, maxOpenWindows: 0 };
@@ -95,6 +73,7 @@ export class StreamEvaluator {
   readonly #alerting: ReadonlyMap<string, SingleEventRule>;
   readonly #byInput = new Map<string, CorrelationState[]>();
   readonly #states: CorrelationState[];
+  readonly #silence: SilenceTracker;
   #watermark = Number.NEGATIVE_INFINITY;
   #openWindows = 0;
 
@@ -103,6 +82,9 @@ export class StreamEvaluator {
     this.#lateness = options.allowedLatenessMs ?? 120_000;
     this.#alerting = new Map(
       pack.singleEventRules.filter((rule) => rule.generatesAlerts).map((rule) => [rule.name, rule]),
+    );
+    this.#silence = new SilenceTracker(
+      pack.rules.filter((rule): rule is SilenceRule => rule.kind === "silence" && rule.generatesAlerts),
     );
     this.#states = pack.correlationRules.map((rule) => {
       const field = rule.field;
@@ -169,9 +151,12 @@ export class StreamEvaluator {
       this.stats.untimed++;
       return out;
     }
+    this.#silence.observe(doc, time);
     if (time > this.#watermark) {
       this.#watermark = time;
       this.#close(this.#watermark - this.#lateness, out);
+      // A source is judged silent only once no late document of it can still arrive.
+      this.#silence.advance(this.#watermark - this.#lateness, out);
     }
     if (matched.length === 0) return out;
     let late = false;
@@ -192,6 +177,7 @@ export class StreamEvaluator {
   finish(): Detection[] {
     const out: Detection[] = [];
     this.#close(Number.POSITIVE_INFINITY, out);
+    if (this.#watermark !== Number.NEGATIVE_INFINITY) this.#silence.finish(this.#watermark, out);
     return out;
   }
 

@@ -225,3 +225,26 @@ export function mappingFor(logsource: LogSource): FieldMapping {
   if (product === "mesh") return meshMapping;
   return ecsMapping;
 }
+
+const firstStringReaders = new Map<string, (doc: unknown) => string | undefined>();
+
+/** A reader of a field's first scalar value as a string, compiled once per path. */
+export function firstString(path: string): (doc: unknown) => string | undefined {
+  const cached = firstStringReaders.get(path);
+  if (cached !== undefined) return cached;
+  const access = pathAccessor(path);
+  let found: string | undefined;
+  const sink = (value: unknown): boolean => {
+    if (typeof value === "string") found = value;
+    else if (typeof value === "number" || typeof value === "boolean") found = String(value);
+    else return false;
+    return true;
+  };
+  const reader = (doc: unknown): string | undefined => {
+    found = undefined;
+    access(doc, sink);
+    return found;
+  };
+  firstStringReaders.set(path, reader);
+  return reader;
+}

@@ -27,5 +27,6 @@ export type { RuleSource } from "./pack.js";
 export { buildRulePack, OVERRIDES_KEY, parseRuleOverrides } from "./pack.js";
 export type { Normalizer, ReplayOptions, ReplayRecord, ReplaySummary } from "./replay.js";
 export { replay } from "./replay.js";
+export * from "./silence.js";
 export * from "./types.js";
 export * from "./windows.js";

@@ -102,7 +102,25 @@ export const correlationRuleSchema = z
   })
   .loose();
 
+export const silenceRuleSchema = z
+  .object({
+    ...common,
+    /** Extension: a source that stops sending. */
+    silence: z
+      .object({
+        "group-by": z.array(z.string()).min(1, "name at least one field that identifies a source"),
+        timespan: z.string(),
+        lookback: z.string().default("24h"),
+        expected: z.array(z.record(z.string(), z.string())).default([]),
+      })
+      .strict(),
+    /** Extension: suppression window (default: the timespan). */
+    suppression: z.object({ timespan: duration }).strict().optional(),
+  })
+  .loose();
+
 export type DetectionRuleYaml = z.infer<typeof detectionRuleSchema>;
+export type SilenceRuleYaml = z.infer<typeof silenceRuleSchema>;
 export type CorrelationRuleYaml = z.infer<typeof correlationRuleSchema>;
 
 const placeholderValue = z.union([z.array(z.string()), z.record(z.string(), z.array(z.string()))]);
@@ -122,6 +140,8 @@ export const ruleOverridesSchema = z
             condition: conditionSchema.optional(),
             minCount: z.number().int().nonnegative().optional(),
             suppression: duration.optional(),
+            /** Silence rules: sources expected in this environment even when never seen. */
+            expected: z.array(z.record(z.string(), z.string())).optional(),
           })
           .strict(),
       )

@@ -121,7 +121,25 @@ export interface CorrelationRule extends RuleCommon {
   readonly generate: boolean;
 }
 
-export type CompiledRule = SingleEventRule | CorrelationRule;
+/**
+ * A source-silence rule (extension `silence:`, `docs/rules.md`): a source (a combination of `groupBy` values, such
+ * as a cluster and a dataset) that sent documents within `lookbackMs` but none for `timespanMs` fires, as does an
+ * `expected` source that sent nothing at all. Its detections run from the source's last document to the moment it
+ * became silent: `[last, last + timespan]`.
+ */
+export interface SilenceRule extends RuleCommon {
+  readonly kind: "silence";
+  /** ECS field paths naming a source. A document without one of them counts for the source without that value. */
+  readonly groupBy: readonly string[];
+  /** How long a source may send nothing before it is silent. */
+  readonly timespanMs: number;
+  /** Sources seen within this long are expected to keep sending. */
+  readonly lookbackMs: number;
+  /** Sources expected even when never seen (group-by path → value). */
+  readonly expected: readonly Readonly<Record<string, string>>[];
+}
+
+export type CompiledRule = SingleEventRule | CorrelationRule | SilenceRule;
 
 /**
  * What a rule firing produces; the in-memory evaluator and the detector's OpenSearch queries both produce these,
@@ -129,7 +147,10 @@ export type CompiledRule = SingleEventRule | CorrelationRule;
  */
 export interface Detection {
   readonly rule: CompiledRule;
-  /** ISO 8601. Correlation: the hopping window `[windowStart, windowEnd)`. Single event: the event's time (twice). */
+  /**
+   * ISO 8601. Correlation: the hopping window `[windowStart, windowEnd)`. Single event: the event's time (twice).
+   * Silence: the source's last document, and that time plus the rule's timespan (`silenceWindow`).
+   */
   readonly windowStart: string;
   readonly windowEnd: string;
   /** Group-by field path → value (stringified). Single-event rules: their suppression `groupBy` fields. */

@@ -121,7 +121,7 @@ export function isSuppressed(
 
 /** The window start of the latest firing folded into an alert (its window end minus the rule's timespan). */
 export function lastFiringStart(detection: Detection): number {
-  const timespan = detection.rule.kind === "correlation" ? detection.rule.timespanMs : 0;
+  const timespan = detection.rule.kind === "single" ? 0 : detection.rule.timespanMs;
   return Date.parse(detection.windowEnd) - timespan;
 }
 

@@ -1,0 +1,134 @@
+/**
+ * Source-silence rules over OpenSearch: each source's latest `@timestamp` within the rule's lookback (a `composite`
+ * aggregation on the group-by fields, missing values as their own bucket, with a `max`), then the last document
+ * of each source that has gone silent, turned into the detections replay's `SilenceTracker` gives
+ * (`silenceDetection`).
+ */
+import * as z from "zod";
+import { satisfies, silenceDetection } from "../rules/silence.js";
+import type { Detection, SilenceRule } from "../rules/types.js";
+import { asDocument } from "./correlations.js";
+import type { SearchClient } from "./ports.js";
+import { groupSourceName, LATEST_EVENT_FIRST } from "./queries.js";
+import { parseAggregation, parseSearchResponse, SearchResponseError } from "./responses.js";
+
+/** Every source's latest event time in `[nowMs - lookback, nowMs]`, a page of sources at a time. */
+export function sourcesQuery(
+  rule: SilenceRule,
+  nowMs: number,
+  pageSize: number,
+  after?: Record<string, unknown>,
+) {
+  return {
+    size: 0,
+    track_total_hits: false,
+    query: {
+      bool: {
+        filter: [
+          { range: { "@timestamp": { gte: nowMs - rule.lookbackMs, lte: nowMs, format: "epoch_millis" } } },
+        ],
+      },
+    },
+    aggs: {
+      sources: {
+        composite: {
+          size: pageSize,
+          sources: rule.groupBy.map((field, index) => ({
+            [groupSourceName(index)]: { terms: { field, missing_bucket: true } },
+          })),
+          ...(after === undefined ? {} : { after }),
+        },
+        aggs: { last: { max: { field: "@timestamp" } } },
+      },
+    },
+  };
+}
+
+/** The source's last document at or before `nowMs` (the latest by `EVENT_ORDER`). */
+export function lastDocumentQuery(
+  rule: SilenceRule,
+  groupBy: Readonly<Record<string, string>>,
+  nowMs: number,
+) {
+  const filter: Record<string, unknown>[] = [
+    { range: { "@timestamp": { gte: nowMs - rule.lookbackMs, lte: nowMs, format: "epoch_millis" } } },
+  ];
+  const mustNot: Record<string, unknown>[] = [];
+  for (const field of rule.groupBy) {
+    const value = groupBy[field];
+    if (value === undefined) mustNot.push({ exists: { field } });
+    else filter.push({ term: { [field]: value } });
+  }
+  return {
+    size: 1,
+    track_total_hits: false,
+    sort: LATEST_EVENT_FIRST,
+    query: { bool: { filter, ...(mustNot.length === 0 ? {} : { must_not: mustNot }) } },
+  };
+}
+
+const sourcesSchema = z.object({
+  after_key: z.record(z.string(), z.unknown()).optional(),
+  buckets: z.array(
+    z.object({
+      key: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+      doc_count: z.number().int(),
+      last: z.object({ value: z.number().nullable() }),
+    }),
+  ),
+});
+
+/** Detections of the rule's sources silent at `nowMs`, and of its expected sources not seen in the lookback. */
+export async function evaluateSilence(
+  client: SearchClient,
+  index: string,
+  rule: SilenceRule,
+  nowMs: number,
+  pageSize: number,
+): Promise<Detection[]> {
+  const purpose = `silence ${rule.name}`;
+  const seen: Record<string, string>[] = [];
+  const silent: Record<string, string>[] = [];
+  let after: Record<string, unknown> | undefined;
+  for (let page = 0; ; page++) {
+    const response = parseSearchResponse(
+      await client.search({ index, body: sourcesQuery(rule, nowMs, pageSize, after) }),
+      purpose,
+    );
+    const sources = parseAggregation(response.aggregations?.sources, sourcesSchema, purpose, "sources");
+    for (const bucket of sources.buckets) {
+      const groupBy: Record<string, string> = {};
+      rule.groupBy.forEach((field, position) => {
+        const value = bucket.key[groupSourceName(position)];
+        if (value !== null && value !== undefined) groupBy[field] = String(value);
+      });
+      // Documents with none of the fields belong to no source.
+      if (Object.keys(groupBy).length === 0 || bucket.last.value === null) continue;
+      seen.push(groupBy);
+      if (nowMs - bucket.last.value >= rule.timespanMs) silent.push(groupBy);
+    }
+    if (sources.after_key === undefined || sources.buckets.length < pageSize) break;
+    if (page > 10_000) throw new SearchResponseError(`${purpose}: composite paging did not end`);
+    after = sources.after_key;
+  }
+  const detections: Detection[] = [];
+  for (const groupBy of silent) {
+    const response = parseSearchResponse(
+      await client.search({ index, body: lastDocumentQuery(rule, groupBy, nowMs) }),
+      `last document of ${rule.name}`,
+    );
+    const hit = response.hits.hits[0];
+    if (hit === undefined) {
+      throw new SearchResponseError(
+        `${purpose}: the aggregation saw source ${JSON.stringify(groupBy)} but its last document was not found`,
+      );
+    }
+    detections.push(silenceDetection(rule, groupBy, asDocument(hit, rule.name), nowMs));
+  }
+  for (const expected of rule.expected) {
+    if (!seen.some((source) => satisfies(source, expected))) {
+      detections.push(silenceDetection(rule, expected, undefined, nowMs));
+    }
+  }
+  return detections;
+}
