@@ -19,6 +19,10 @@ export const commands: Readonly<Record<string, Command>> = {
     "verify the digest chain and every object of an archive (S3 or local)",
     () => import("./verify.js"),
   ),
+  size: lazy(
+    "recommend instances, streams and concurrency for a daily log volume, and estimate the monthly cost",
+    () => import("./size.js"),
+  ),
   compliance: lazy(
     "auditor's report: each compliance control and the template setting that satisfies it",
     () => import("./compliance.js"),

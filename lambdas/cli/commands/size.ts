@@ -1,0 +1,334 @@
+/**
+ * `audit-trail size`: what a daily volume of logs needs and costs. Reads the flags (and, with `-c env=NAME`, an
+ * environment's frameworks, policies and settings), turns the compliance presets of `lib/config` into retention
+ * minimums, and hands everything to the pure sizing model, which prints a table or JSON. No AWS call.
+ */
+import { parseArgs } from "node:util";
+import {
+  AuditTrailConfigError,
+  COMPLIANCE_FRAMEWORKS,
+  type ComplianceFramework,
+  ENVIRONMENTS,
+  type EnvironmentConfig,
+  environmentConfigSchema,
+  loadEnvironmentConfig,
+  rulesFor,
+  yearsInDays,
+} from "../../../lib/config/index.js";
+import {
+  DEFAULT_HOT_DAYS,
+  PRICED_REGIONS,
+  type RetentionRequirement,
+  renderSizing,
+  type SizingField,
+  SizingInputError,
+  type SizingRequest,
+  sizeAuditTrail,
+  sizingJson,
+} from "../../core/sizing/index.js";
+import type { Command } from "./command.js";
+
+const ENV_FILE = "lib/config/environments.ts";
+
+/** The flag of each input of the sizing model. */
+const FLAG: Readonly<Record<SizingField, string>> = {
+  gbPerDay: "--gb-per-day",
+  region: "--region",
+  frameworks: "--framework",
+  hotDays: "--hot-days",
+  warmDays: "--warm-days",
+  coldDays: "--cold-days",
+  archiveDays: "--archive-days",
+  replicas: "--replicas",
+  availabilityZones: "--azs",
+  documentExpansion: "--expansion",
+  averageRecordBytes: "--record-bytes",
+  indexSizeRatio: "--index-ratio",
+  shardSizeGiB: "--shard-size-gib",
+  peakFactor: "--peak-factor",
+};
+
+const USAGE = `usage: audit-trail size --gb-per-day N [--framework F]… [-c env=NAME | --env NAME] [options]
+
+Recommends the OpenSearch domain (data node type and count, EBS per node, dedicated masters, UltraWarm, cold
+storage), the Firehose streams against the per-stream quotas, the transform Lambda's reserved concurrency, and the
+S3 footprint for N GB of raw logs a day, and estimates the monthly cost from the documented price table (each
+price with its region, date and source). Prints its assumptions, the AWS guidance it follows and what it leaves
+out. Exit status 2 on a usage error.
+
+  --gb-per-day N        raw log volume shipped per day, GB (10^9 bytes); required
+  --framework F         ${COMPLIANCE_FRAMEWORKS.join(", ")}; repeatable or comma-separated: sets the archive's
+                        retention and the searchable days as the compliance presets do
+  -c env=NAME, --env NAME
+                        take frameworks, their policies (iso27001, gdpr), retention, replicas, AZs, network and
+                        event.original from an environment of ${ENV_FILE}; flags override it
+                        (with --framework, the retention follows those frameworks instead)
+  --region R            price in R: ${PRICED_REGIONS.join(", ")} (default: the environment's, or ${PRICED_REGIONS[0]})
+  --hot-days N          days on hot nodes (default ${DEFAULT_HOT_DAYS})
+  --warm-days N         days warm (default: what the searchable minimum leaves after the hot days)
+  --cold-days N         days in cold storage (default: indices stay in OpenSearch for the first year of the
+                        archive's retention, or all of it if shorter)
+  --archive-days N      archive retention (default: the longest the frameworks require; required without one)
+  --replicas N          replicas per shard (default 1)
+  --azs 1|2|3           availability zones of the domain (default 2)
+  --network vpc|public  VPC domain (Firehose VPC delivery is charged) or public endpoint (default vpc)
+  --no-original         documents without event.original (GDPR environments)
+  --expansion X         document bytes per input byte (default 2.9, or 2.2 with --no-original; measured)
+  --record-bytes N      average log line in bytes (default 720; measured)
+  --index-ratio X       on-disk primary index over its documents (default 1.1, AWS's guidance)
+  --shard-size-gib N    target primary shard size (default 40)
+  --peak-factor X       busiest hour's rate over the day's average (default 2)
+  --json                one JSON document instead of the tables`;
+
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+interface Options {
+  "gb-per-day"?: string;
+  framework?: string[];
+  context?: string[];
+  env?: string;
+  region?: string;
+  "hot-days"?: string;
+  "warm-days"?: string;
+  "cold-days"?: string;
+  "archive-days"?: string;
+  replicas?: string;
+  azs?: string;
+  network?: string;
+  "no-original"?: boolean;
+  expansion?: string;
+  "record-bytes"?: string;
+  "index-ratio"?: string;
+  "shard-size-gib"?: string;
+  "peak-factor"?: string;
+  json?: boolean;
+  help?: boolean;
+}
+
+/** `--flag value` as a number; anything but a plain non-negative decimal is refused. */
+function numberFlag(values: Options, name: keyof Options): number | undefined {
+  const text = values[name];
+  if (text === undefined || typeof text !== "string") return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text)) {
+    throw new UsageError(`--${name} ${JSON.stringify(text)}: not a number; pass digits, e.g. --${name} 7`);
+  }
+  return Number(text);
+}
+
+/** `-c env=NAME` (CDK's context flag) or `--env NAME`; any other context key is refused rather than ignored. */
+function environmentName(values: Options): string | undefined {
+  const fromContext = (values.context ?? []).map((pair) => {
+    const match = /^env=(.+)$/.exec(pair);
+    if (match?.[1] === undefined) throw new UsageError(`-c ${pair}: only -c env=NAME is understood`);
+    return match[1];
+  });
+  const names = new Set([...fromContext, ...(values.env === undefined ? [] : [values.env])]);
+  if (names.size > 1) throw new UsageError(`more than one environment given: ${[...names].join(", ")}`);
+  return [...names][0];
+}
+
+function frameworksFrom(values: Options): ComplianceFramework[] | undefined {
+  if (values.framework === undefined) return undefined;
+  const names = values.framework.flatMap((value) => value.split(",")).map((name) => name.trim());
+  return [...new Set(names)].map((name) => {
+    if (!(COMPLIANCE_FRAMEWORKS as readonly string[]).includes(name)) {
+      throw new UsageError(`--framework ${name}: unknown; use one of ${COMPLIANCE_FRAMEWORKS.join(", ")}`);
+    }
+    return name as ComplianceFramework;
+  });
+}
+
+/**
+ * The minimums each framework sets, read from the compliance presets (`rulesFor`, what synth enforces). ISO 27001
+ * and GDPR take their periods from an environment's policy.
+ */
+function retentionRequirements(
+  frameworks: readonly ComplianceFramework[],
+  environment: EnvironmentConfig | undefined,
+): RetentionRequirement[] {
+  // rulesFor reads only `compliance` from the config; its parameter is typed as the (mutable) parsed config.
+  const config = (environment ?? { compliance: { frameworks } }) as unknown as Parameters<typeof rulesFor>[1];
+  return frameworks.flatMap((framework) => {
+    let rules: ReturnType<typeof rulesFor>;
+    try {
+      rules = rulesFor(framework, config);
+    } catch (error: unknown) {
+      if (!(error instanceof AuditTrailConfigError)) throw error;
+      const where =
+        environment === undefined
+          ? "pass -c env=NAME for an environment that declares it"
+          : `declare it in environment "${environment.name}" of ${ENV_FILE}`;
+      throw new UsageError(
+        `--framework ${framework}: ${error.details.problem ?? error.message}; its minimums come from ${error.details.configKey}: ${where}`,
+      );
+    }
+    return rules.map((rule): RetentionRequirement => {
+      if (
+        rule.configKey !== "retention.archiveDays" &&
+        rule.configKey !== "retention.hotDays + retention.warmDays"
+      ) {
+        throw new Error(
+          `compliance preset ${framework} constrains ${rule.configKey}, which size does not model`,
+        );
+      }
+      return {
+        framework: rule.framework,
+        rule: rule.rule,
+        applies: rule.configKey === "retention.archiveDays" ? "archive" : "searchable",
+        minimumDays: rule.minimumDays,
+      };
+    });
+  });
+}
+
+const retentionDefaults = environmentConfigSchema.shape.retention.shape;
+
+function parse(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      "gb-per-day": { type: "string" },
+      framework: { type: "string", multiple: true },
+      context: { type: "string", short: "c", multiple: true },
+      env: { type: "string" },
+      region: { type: "string" },
+      "hot-days": { type: "string" },
+      "warm-days": { type: "string" },
+      "cold-days": { type: "string" },
+      "archive-days": { type: "string" },
+      replicas: { type: "string" },
+      azs: { type: "string" },
+      network: { type: "string" },
+      "no-original": { type: "boolean" },
+      expansion: { type: "string" },
+      "record-bytes": { type: "string" },
+      "index-ratio": { type: "string" },
+      "shard-size-gib": { type: "string" },
+      "peak-factor": { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  return values;
+}
+
+type DayKey = "hotDays" | "warmDays" | "coldDays" | "archiveDays";
+
+/** The model's request from the flags and, with `-c env=NAME`, the environment's config. */
+function sizingRequest(values: Options): SizingRequest {
+  const gbPerDay = numberFlag(values, "gb-per-day");
+  if (gbPerDay === undefined) {
+    throw new UsageError(
+      "--gb-per-day is required: pass the raw log volume your clusters ship a day, in GB, e.g. --gb-per-day 100",
+    );
+  }
+  const network = values.network;
+  if (network !== undefined && network !== "vpc" && network !== "public") {
+    throw new UsageError(`--network ${network}: use vpc or public`);
+  }
+
+  const name = environmentName(values);
+  const environment = name === undefined ? undefined : loadEnvironmentConfig(name, ENVIRONMENTS);
+  const requested = frameworksFrom(values);
+  const frameworks = requested ?? [...(environment?.compliance.frameworks ?? [])];
+  // An environment's days answer its own frameworks; other frameworks get days of their own.
+  const own = requested === undefined ? environment : undefined;
+  const fromEnvironment: Record<DayKey, number | undefined> = {
+    hotDays: own?.retention.hotDays,
+    warmDays: own?.retention.warmDays,
+    coldDays: own?.retention.coldDays,
+    archiveDays: own?.archiveRetentionDays,
+  };
+  const flagOf: Record<DayKey, keyof Options> = {
+    hotDays: "hot-days",
+    warmDays: "warm-days",
+    coldDays: "cold-days",
+    archiveDays: "archive-days",
+  };
+  const days: Partial<Record<DayKey, number>> = {};
+  const origin: Partial<Record<DayKey, string>> = {};
+  for (const key of Object.keys(flagOf) as DayKey[]) {
+    const flag = numberFlag(values, flagOf[key]);
+    if (flag !== undefined) {
+      days[key] = flag;
+      origin[key] = `--${flagOf[key]}`;
+    } else if (fromEnvironment[key] !== undefined) {
+      days[key] = fromEnvironment[key];
+      origin[key] = `environment "${own?.name}" (retention.${key})`;
+    }
+  }
+
+  const region = values.region ?? environment?.region ?? PRICED_REGIONS[0] ?? "us-east-1";
+  return {
+    gbPerDay,
+    region,
+    frameworks,
+    retention: {
+      ...days,
+      origin,
+      requirements: retentionRequirements(frameworks, environment),
+      indexLifetimeCapDays: yearsInDays(1),
+      transitions:
+        environment?.retention.archiveTransitions ?? retentionDefaults.archiveTransitions.parse(undefined),
+      stagingDays:
+        environment?.retention.stagingExpirationDays ??
+        retentionDefaults.stagingExpirationDays.parse(undefined),
+    },
+    assumptions: {
+      keepEventOriginal: values["no-original"] ? false : (environment?.transform.keepEventOriginal ?? true),
+      documentExpansion: numberFlag(values, "expansion"),
+      averageRecordBytes: numberFlag(values, "record-bytes"),
+      replicas: numberFlag(values, "replicas") ?? environment?.replicaCount,
+      indexSizeRatio: numberFlag(values, "index-ratio"),
+      shardSizeGiB: numberFlag(values, "shard-size-gib"),
+      peakFactor: numberFlag(values, "peak-factor"),
+    },
+    availabilityZones:
+      numberFlag(values, "azs") ??
+      (environment === undefined ? 2 : (environment.search.zoneAwareness?.availabilityZoneCount ?? 1)),
+    network: network ?? environment?.network.type ?? "vpc",
+  };
+}
+
+/** Runs the verb: output to `out`, errors to `err`; resolves to the exit status. */
+export async function runSize(
+  argv: readonly string[],
+  out: (text: string) => void = (text) => void process.stdout.write(text),
+  err: (text: string) => void = (text) => void process.stderr.write(text),
+): Promise<number> {
+  try {
+    const values = parse(argv);
+    if (values.help) {
+      out(`${USAGE}\n`);
+      return 0;
+    }
+    const sizing = sizeAuditTrail(sizingRequest(values));
+    out(values.json ? sizingJson(sizing) : renderSizing(sizing));
+    return 0;
+  } catch (error: unknown) {
+    if (error instanceof SizingInputError) {
+      err(`audit-trail size: ${error.describe((field) => FLAG[field])}\n`);
+      return 2;
+    }
+    if (error instanceof UsageError || error instanceof AuditTrailConfigError) {
+      err(`audit-trail size: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
+      err(`audit-trail size: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** The `size` verb. */
+export const command: Command = {
+  summary:
+    "recommend instances, streams and concurrency for a daily log volume, and estimate the monthly cost",
+  run: (argv) => runSize(argv),
+};
