@@ -1,8 +1,10 @@
 /**
  * Bootstrap custom resource (`onEvent` of a `cr.Provider`): waits until the OpenSearch domain has finished
- * processing (control plane, `DescribeDomain`), then applies the index templates, ISM policy and fine-grained-access
- * role mappings with a SigV4-signed data-plane client (`bootstrapDomain`). Create and Update apply; Delete
- * removes nothing (the audit data and its lifecycle outlive the stack) and succeeds.
+ * processing (control plane, `DescribeDomain`), then applies the index templates, ISM policy, fine-grained-access
+ * role mappings and security audit configuration, and imports the OpenSearch Dashboards saved objects (at
+ * `https://<endpoint>/_dashboards`, Global tenant), all with one SigV4-signed data-plane client
+ * (`bootstrapDomain`). Create and Update apply; Delete removes nothing (the audit data and its lifecycle outlive
+ * the stack) and succeeds.
  */
 
 import { Logger } from "@aws-lambda-powertools/logger";
@@ -17,7 +19,11 @@ import middy from "@middy/core";
 import { Client } from "@opensearch-project/opensearch";
 import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import type { CloudFormationCustomResourceEvent, Context } from "aws-lambda";
-import { bootstrapDomain, type OpenSearchTransportClient } from "../core/opensearch/bootstrap.js";
+import {
+  AMAZON_OPENSEARCH_DASHBOARDS,
+  bootstrapDomain,
+  type OpenSearchTransportClient,
+} from "../core/opensearch/bootstrap.js";
 import { type BootstrapSettings, parseBootstrapProperties } from "../core/opensearch/settings.js";
 import { type DomainWaitOptions, domainNameOf, waitForDomain } from "./domain.js";
 
@@ -80,6 +86,7 @@ export async function onEvent(
 
   const steps = await bootstrapDomain(deps.dataPlane(settings.DomainEndpoint), settings, {
     ismFlavor: "aws",
+    dashboards: AMAZON_OPENSEARCH_DASHBOARDS,
   });
   for (const step of steps) logger.info("bootstrap step", { ...step });
   metrics.addMetric("BootstrapApplied", MetricUnit.Count, 1);

@@ -150,6 +150,19 @@ describe("bootstrapDomain on a real OpenSearch node", () => {
     expect(names).toEqual(expect.arrayContaining([AUDIT_TEMPLATE_NAME, ALERTS_TEMPLATE_NAME]));
     const ism = second.find((step) => step.step === `ISM policy ${ISM_POLICY_ID}`);
     expect(ism?.outcome).toBe(inject("ismUnavailableReason") === "" ? "unchanged" : "skipped");
+    // This node has neither the security plugin nor Dashboards: both steps say so instead of failing.
+    expect(
+      second.filter(
+        (step) => step.step === "security audit configuration" || step.step.startsWith("dashboards"),
+      ),
+    ).toEqual([
+      { step: "security audit configuration", outcome: "skipped", detail: "security plugin not installed" },
+      {
+        step: "dashboards saved objects",
+        outcome: "skipped",
+        detail: "no OpenSearch Dashboards endpoint given",
+      },
+    ]);
   });
 
   it("keeps alerts already written when bootstrap runs again", async () => {

@@ -1,31 +1,65 @@
 /**
- * `bootstrapDomain`: applies the index templates, the alerts index, the ISM policy and the fine-grained-access
- * roles to an OpenSearch domain through any client with the `@opensearch-project/opensearch` transport shape.
+ * `bootstrapDomain`: applies the index templates, the alerts index, the ISM policy, the fine-grained-access roles,
+ * the security audit configuration (reads of the trail are recorded) and the OpenSearch Dashboards saved objects
+ * to an OpenSearch domain through any client with the `@opensearch-project/opensearch` transport shape.
  * Every step is idempotent: templates, roles and mappings are PUTs; the ISM policy is rewritten only when its
- * content changed, with `if_seq_no`/`if_primary_term`; existing indices and their documents are never touched
+ * content changed, with `if_seq_no`/`if_primary_term`; the audit configuration only when it lacks what is needed;
+ * the saved objects are imported with `overwrite`. Existing indices and their documents are never touched
  * except to add missing mappings to the alerts index and to attach the policy to unmanaged daily indices. The only
  * DELETE is of the analyst role mapping when no analyst role is configured any more (access, not data).
  */
 import { ALERTS_INDEX, ISM_POLICY_ID } from "../contracts.js";
 import { ALERTS_TEMPLATE_NAME, alertsProperties, buildAlertsIndexTemplate } from "./alerts-template.js";
 import { AUDIT_TEMPLATE_NAME, buildAuditIndexTemplate } from "./audit-template.js";
+import { buildDashboardsSavedObjects } from "./dashboards/audit-dashboard.js";
+import { importFileField, multipartForm, renderSavedObjectsNdjson } from "./dashboards/import-file.js";
+import {
+  describeImportError,
+  type ImportResponse,
+  overwriteRetries,
+  parseImportResponse,
+} from "./dashboards/import-response.js";
 import { type AgeUnit, buildIsmPolicy, DAILY_AUDIT_INDEX_PATTERN, type IsmFlavor } from "./ism-policy.js";
 import { ANALYST_SECURITY_ROLE, buildSecurityRoles, roleMappingBody } from "./security.js";
+import { AuditConfigError, sameAuditConfig, withAuditReadHistory } from "./security-audit.js";
 import type { BootstrapSettings } from "./settings.js";
 
 export interface TransportRequest {
   method: "GET" | "PUT" | "POST" | "DELETE" | "HEAD";
   path: string;
-  body?: Record<string, unknown>;
+  /** An object is sent as JSON; a Buffer as it is, with the `content-type` of `headers`. */
+  body?: Record<string, unknown> | Buffer;
   querystring?: Record<string, string | number>;
+  /** Extra HTTP headers, passed to the client as request options (SigV4 signs them with the rest). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** The part of `@opensearch-project/opensearch`'s `Client` used here (tests pass a fake). */
 export interface OpenSearchTransportClient {
   transport: {
-    request(params: TransportRequest): Promise<{ statusCode: number | null; body: unknown }>;
+    request(
+      params: Omit<TransportRequest, "headers">,
+      options?: { headers?: Record<string, string> },
+    ): Promise<{ statusCode: number | null; body: unknown }>;
   };
 }
+
+/**
+ * Where the bootstrap reaches OpenSearch Dashboards: through the same client (same host, same signing), under
+ * `basePath`.
+ */
+export interface DashboardsTarget {
+  /** Path of Dashboards on the domain's endpoint. `/_dashboards` on Amazon OpenSearch Service. */
+  readonly basePath: string;
+  /**
+   * Security tenant the saved objects are written to (`securitytenant` header). `global` is shared by every user;
+   * without it, multi-tenancy would put them in the bootstrap role's private tenant.
+   */
+  readonly tenant: string;
+}
+
+/** OpenSearch Dashboards of an Amazon OpenSearch Service domain, saved objects in the Global tenant. */
+export const AMAZON_OPENSEARCH_DASHBOARDS: DashboardsTarget = { basePath: "/_dashboards", tenant: "global" };
 
 /** Plugins a domain may lack; `bootstrapDomain` tolerates their absence only when told so. */
 export type OptionalPlugin = "security" | "ism";
@@ -40,6 +74,11 @@ export interface BootstrapOptions {
    * @default [] - a missing plugin fails the bootstrap
    */
   readonly allowMissingPlugins?: readonly OptionalPlugin[];
+  /**
+   * Where to import the Dashboards saved objects (index patterns, visualizations, the dashboard).
+   * @default - the cluster has no OpenSearch Dashboards: the import is skipped, and reported as a skipped step
+   */
+  readonly dashboards?: DashboardsTarget;
 }
 
 export type StepOutcome = "created" | "updated" | "unchanged" | "applied" | "skipped";
@@ -123,6 +162,8 @@ export async function bootstrapDomain(
       allowMissing.has("security"),
     )),
   );
+  steps.push(await applyAuditReadHistory(client, allowMissing.has("security")));
+  steps.push(...(await importDashboards(client, options.dashboards)));
   return steps;
 }
 
@@ -131,8 +172,12 @@ async function send(
   step: string,
   request: TransportRequest,
 ): Promise<Reply> {
+  const { headers, ...params } = request;
   try {
-    const response = await client.transport.request(request);
+    const response = await client.transport.request(
+      params,
+      headers === undefined ? undefined : { headers: { ...headers } },
+    );
     return { status: response.statusCode ?? 0, body: response.body };
   } catch (error) {
     // The client throws a ResponseError for 4xx/5xx; its `meta` carries the status and body we decide on.
@@ -359,6 +404,129 @@ async function removeAnalystMapping(client: OpenSearchTransportClient): Promise<
   if (reply.status === 404) return { step, outcome: "unchanged", detail: "no analyst role configured" };
   if (!ok(reply.status)) fail(step, request, reply);
   return { step, outcome: "updated", detail: "analyst role no longer configured: mapping removed" };
+}
+
+/**
+ * Reads of the audit indices are recorded by the security plugin's compliance audit (`security-audit.ts`). The
+ * configuration is read first and rewritten only when it lacks something, keeping what an operator set.
+ */
+async function applyAuditReadHistory(
+  client: OpenSearchTransportClient,
+  allowMissing: boolean,
+): Promise<BootstrapStep> {
+  const step = "security audit configuration";
+  const get: TransportRequest = { method: "GET", path: "/_plugins/_security/api/audit" };
+  const current = await send(client, step, get);
+  if (isMissingHandler(current)) {
+    if (allowMissing) return { step, outcome: "skipped", detail: "security plugin not installed" };
+    fail(step, get, current);
+  }
+  if (!ok(current.status)) fail(step, get, current);
+  const config = asRecord(current.body).config;
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    fail(step, get, {
+      status: current.status,
+      body: `answer has no "config" object: ${describe(current.body)}`,
+    });
+  }
+  let wanted: Record<string, unknown>;
+  try {
+    wanted = withAuditReadHistory(config as Record<string, unknown>);
+  } catch (error) {
+    if (error instanceof AuditConfigError) fail(step, get, { status: current.status, body: error.message });
+    throw error;
+  }
+  if (sameAuditConfig(config as Record<string, unknown>, wanted)) {
+    return { step, outcome: "unchanged", detail: "reads of the audit indices are already recorded" };
+  }
+  const put: TransportRequest = { method: "PUT", path: "/_plugins/_security/api/audit/config", body: wanted };
+  const updated = await send(client, step, put);
+  if (!ok(updated.status)) fail(step, put, updated);
+  return {
+    step,
+    outcome: "updated",
+    detail: "compliance read history on for the audit indices (metadata only)",
+  };
+}
+
+/**
+ * Imports the saved objects with `overwrite`, so a redeployment replaces them with this version. Should the
+ * answer still report conflicts (an import that ignored `overwrite`), they are retried through
+ * `_resolve_import_errors` with `overwrite: true`. Any other error fails the step, naming each object.
+ */
+async function importDashboards(
+  client: OpenSearchTransportClient,
+  target: DashboardsTarget | undefined,
+): Promise<BootstrapStep[]> {
+  const step = "dashboards saved objects";
+  if (target === undefined) {
+    return [{ step, outcome: "skipped", detail: "no OpenSearch Dashboards endpoint given" }];
+  }
+  const objects = buildDashboardsSavedObjects();
+  const file = importFileField(renderSavedObjectsNdjson(objects));
+  const basePath = target.basePath.replace(/\/+$/, "");
+  const headers = (contentType: string) => ({
+    "content-type": contentType,
+    "osd-xsrf": "true",
+    securitytenant: target.tenant,
+  });
+
+  const form = multipartForm([file]);
+  const importRequest: TransportRequest = {
+    method: "POST",
+    path: `${basePath}/api/saved_objects/_import`,
+    querystring: { overwrite: "true" },
+    body: form.body,
+    headers: headers(form.contentType),
+  };
+  let result = await importCall(client, step, importRequest);
+  const retries = overwriteRetries(result.errors ?? []);
+  if (retries.length > 0) {
+    const retryForm = multipartForm([file, { name: "retries", value: JSON.stringify(retries) }]);
+    const resolveRequest: TransportRequest = {
+      method: "POST",
+      path: `${basePath}/api/saved_objects/_resolve_import_errors`,
+      body: retryForm.body,
+      headers: headers(retryForm.contentType),
+    };
+    const resolved = await importCall(client, step, resolveRequest);
+    const otherErrors = (result.errors ?? []).filter((failure) => failure.error.type !== "conflict");
+    result = {
+      success: resolved.success && otherErrors.length === 0,
+      successCount: result.successCount + resolved.successCount,
+      errors: [...otherErrors, ...(resolved.errors ?? [])],
+    };
+  }
+  const errors = result.errors ?? [];
+  if (!result.success || errors.length > 0) {
+    const described = errors.map(describeImportError);
+    throw new OpenSearchBootstrapError(
+      step,
+      undefined,
+      `OpenSearch Dashboards did not import ${errors.length === 0 ? "the saved objects" : `${errors.length} of ${objects.length} saved objects`}: ${described.join("; ") || "success is false and no error is listed"}`,
+    );
+  }
+  return [
+    {
+      step,
+      outcome: "applied",
+      detail: `${result.successCount} of ${objects.length} saved objects imported into tenant ${target.tenant}`,
+    },
+  ];
+}
+
+async function importCall(
+  client: OpenSearchTransportClient,
+  step: string,
+  request: TransportRequest,
+): Promise<ImportResponse> {
+  const reply = await send(client, step, request);
+  if (!ok(reply.status)) fail(step, request, reply);
+  const parsed = parseImportResponse(reply.body);
+  if (parsed === undefined) {
+    fail(step, request, { status: reply.status, body: `not an import answer: ${describe(reply.body)}` });
+  }
+  return parsed;
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -3,7 +3,7 @@ import type { CloudFormationCustomResourceEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ALERTS_INDEX } from "../../../lambdas/core/contracts.js";
-import { FakeOpenSearch } from "../core/opensearch/fake-transport.js";
+import { FakeOpenSearch, withAuditConfig } from "../core/opensearch/fake-transport.js";
 
 vi.stubEnv("AWS_REGION", "eu-west-1");
 vi.stubEnv("POWERTOOLS_DEV", "true");
@@ -58,10 +58,13 @@ function event(
   return { ...base, RequestType: "Delete", PhysicalResourceId: "existing-id" };
 }
 
+const IMPORT_PATH = "/_dashboards/api/saved_objects/_import";
+
 function domain(fake: FakeOpenSearch) {
-  return fake.on("HEAD", `/${ALERTS_INDEX}`, { statusCode: 404 }).on("GET", /^\/_plugins\/_ism\/policies\//, {
-    statusCode: 404,
-  });
+  return withAuditConfig(fake)
+    .on("HEAD", `/${ALERTS_INDEX}`, { statusCode: 404 })
+    .on("GET", /^\/_plugins\/_ism\/policies\//, { statusCode: 404 })
+    .on("POST", IMPORT_PATH, { statusCode: 200, body: { success: true, successCount: 13 } });
 }
 
 describe("bootstrap custom resource onEvent", () => {
@@ -101,6 +104,29 @@ describe("bootstrap custom resource onEvent", () => {
     expect(fake.calls()).toContain("PUT /_index_template/audit-trail-events");
     expect(response.PhysicalResourceId).toBe("audit-trail-bootstrap-audit-trail-dev");
     expect(response.Data?.Steps).toContain("ISM policy audit-trail-lifecycle: created");
+    expect(response.Data?.Steps).toContain("security audit configuration: updated");
+    expect(response.Data?.Steps).toContain("dashboards saved objects: applied");
+  });
+
+  it("imports the Dashboards saved objects through the domain endpoint's /_dashboards, into the Global tenant", async () => {
+    // Prepare
+    controlPlane
+      .on(DescribeDomainCommand)
+      .resolves({ DomainStatus: { Processing: false, Endpoint: "x" } as never });
+    const fake = domain(new FakeOpenSearch());
+
+    // Act
+    await onEvent(event("Update"), context, {
+      controlPlane: new OpenSearchClient({ region: "eu-west-1" }),
+      dataPlane: () => fake,
+      wait: noWait,
+    });
+
+    // Assess
+    const imports = fake.requests.filter((request) => request.path === IMPORT_PATH);
+    expect(imports).toHaveLength(1);
+    expect(imports[0]?.headers).toMatchObject({ "osd-xsrf": "true", securitytenant: "global" });
+    expect(imports[0]?.querystring).toEqual({ overwrite: "true" });
   });
 
   it("keeps the physical resource id on update, so CloudFormation never replaces (or deletes) it", async () => {

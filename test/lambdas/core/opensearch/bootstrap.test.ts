@@ -7,7 +7,7 @@ import {
   type TransportRequest,
 } from "../../../../lambdas/core/opensearch/index.js";
 import type { BootstrapSettings } from "../../../../lambdas/core/opensearch/settings.js";
-import { FakeOpenSearch, noHandler } from "./fake-transport.js";
+import { FakeOpenSearch, noHandler, withAuditConfig } from "./fake-transport.js";
 
 const POLICY_PATH = `/_plugins/_ism/policies/${ISM_POLICY_ID}`;
 
@@ -41,7 +41,7 @@ const policyFor = (values: BootstrapSettings) =>
 
 /** A fresh domain: no alerts index, no policy. */
 function freshDomain(): FakeOpenSearch {
-  return new FakeOpenSearch()
+  return withAuditConfig(new FakeOpenSearch())
     .on("HEAD", `/${ALERTS_INDEX}`, { statusCode: 404 })
     .on("GET", POLICY_PATH, { statusCode: 404, body: { error: { type: "status_exception" } } });
 }
@@ -72,7 +72,14 @@ describe("bootstrapDomain", () => {
       "PUT /_plugins/_security/api/rolesmapping/audit_trail_detector",
       "PUT /_plugins/_security/api/roles/audit_trail_analyst",
       "PUT /_plugins/_security/api/rolesmapping/audit_trail_analyst",
+      "GET /_plugins/_security/api/audit",
+      "PUT /_plugins/_security/api/audit/config",
     ]);
+    expect(steps.at(-1)).toEqual({
+      step: "dashboards saved objects",
+      outcome: "skipped",
+      detail: "no OpenSearch Dashboards endpoint given",
+    });
     expect(steps.find((step) => step.step === `ISM policy ${ISM_POLICY_ID}`)?.outcome).toBe("created");
     expect(bodyOf(fake, "PUT", POLICY_PATH)?.body).toEqual({ policy: policyFor(settings) });
     expect(bodyOf(fake, "PUT", "/_plugins/_security/api/rolesmapping/audit_trail_firehose")?.body).toEqual({
@@ -84,7 +91,7 @@ describe("bootstrapDomain", () => {
 
   it("leaves an unchanged policy alone and does not move managed indices", async () => {
     // Prepare
-    const fake = new FakeOpenSearch().on("GET", POLICY_PATH, {
+    const fake = withAuditConfig(new FakeOpenSearch()).on("GET", POLICY_PATH, {
       statusCode: 200,
       body: { _id: ISM_POLICY_ID, _seq_no: 4, _primary_term: 1, policy: policyFor(settings) },
     });
@@ -101,7 +108,7 @@ describe("bootstrapDomain", () => {
   it("updates a changed policy with if_seq_no/if_primary_term and switches managed indices to it", async () => {
     // Prepare
     const previous = { ...settings, DeleteAfterDays: 365 };
-    const fake = new FakeOpenSearch().on("GET", POLICY_PATH, {
+    const fake = withAuditConfig(new FakeOpenSearch()).on("GET", POLICY_PATH, {
       statusCode: 200,
       body: { _id: ISM_POLICY_ID, _seq_no: 12, _primary_term: 3, policy: policyFor(previous) },
     });
@@ -137,7 +144,7 @@ describe("bootstrapDomain", () => {
 
   it("keeps an existing alerts index and only adds missing fields to its mapping", async () => {
     // Prepare
-    const fake = new FakeOpenSearch().on("GET", POLICY_PATH, { statusCode: 404 });
+    const fake = withAuditConfig(new FakeOpenSearch()).on("GET", POLICY_PATH, { statusCode: 404 });
 
     // Act
     await bootstrapDomain(fake, settings);
@@ -159,7 +166,7 @@ describe("bootstrapDomain", () => {
     expect(fake.calls().filter((call) => call.includes("audit_trail_analyst"))).toEqual([
       "DELETE /_plugins/_security/api/rolesmapping/audit_trail_analyst",
     ]);
-    expect(steps.at(-1)?.outcome).toBe("updated");
+    expect(steps.find((step) => step.step === "role mapping audit_trail_analyst")?.outcome).toBe("updated");
   });
 
   it("treats a missing analyst mapping as already removed", async () => {
@@ -172,7 +179,7 @@ describe("bootstrapDomain", () => {
     const steps = await bootstrapDomain(fake, { ...settings, AnalystRoleArn: "" });
 
     // Assess
-    expect(steps.at(-1)).toEqual({
+    expect(steps.find((step) => step.step === "role mapping audit_trail_analyst")).toEqual({
       step: "role mapping audit_trail_analyst",
       outcome: "unchanged",
       detail: "no analyst role configured",
@@ -181,7 +188,10 @@ describe("bootstrapDomain", () => {
 
   it("fails on a domain without the security plugin unless told to skip it", async () => {
     // Prepare
-    const fake = () => freshDomain().on("PUT", /^\/_plugins\/_security\//, noHandler);
+    const fake = () =>
+      freshDomain()
+        .on("PUT", /^\/_plugins\/_security\//, noHandler)
+        .on("GET", /^\/_plugins\/_security\//, noHandler);
 
     // Act
     const rejected = bootstrapDomain(fake(), settings);
@@ -192,11 +202,15 @@ describe("bootstrapDomain", () => {
     await expect(bootstrapDomain(fake(), settings)).rejects.toThrow(
       /security role audit_trail_firehose.*HTTP 400.*no handler found/,
     );
-    expect(skipped.at(-1)).toEqual({
-      step: "security",
-      outcome: "skipped",
-      detail: "security plugin not installed",
-    });
+    expect(skipped.filter((step) => step.outcome === "skipped")).toEqual([
+      { step: "security", outcome: "skipped", detail: "security plugin not installed" },
+      { step: "security audit configuration", outcome: "skipped", detail: "security plugin not installed" },
+      {
+        step: "dashboards saved objects",
+        outcome: "skipped",
+        detail: "no OpenSearch Dashboards endpoint given",
+      },
+    ]);
   });
 
   it("fails on a domain without index management unless told to skip it", async () => {
@@ -227,7 +241,10 @@ describe("bootstrapDomain", () => {
     const fake = freshDomain();
     const answer = fake.transport.request;
     fake.transport.request = async (request: TransportRequest) => {
-      if (request.method === "HEAD" || request.method === "GET") {
+      if (
+        request.method === "HEAD" ||
+        (request.method === "GET" && request.path.startsWith("/_plugins/_ism"))
+      ) {
         const error = Object.assign(new Error("Response Error"), { meta: { statusCode: 404, body: {} } });
         throw error;
       }

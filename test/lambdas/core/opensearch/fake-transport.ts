@@ -1,4 +1,7 @@
-/** A scripted stand-in for the `@opensearch-project/opensearch` transport: records requests, answers by route. */
+/**
+ * A scripted stand-in for the `@opensearch-project/opensearch` transport: records requests (with the headers passed
+ * as request options), answers by route.
+ */
 import type {
   OpenSearchTransportClient,
   TransportRequest,
@@ -30,7 +33,12 @@ export class FakeOpenSearch implements OpenSearchTransportClient {
   }
 
   readonly transport = {
-    request: async (request: TransportRequest) => {
+    request: async (
+      params: Omit<TransportRequest, "headers">,
+      options?: { headers?: Record<string, string> },
+    ) => {
+      const request: TransportRequest =
+        options?.headers === undefined ? params : { ...params, headers: options.headers };
       this.requests.push(request);
       for (const route of this.routes) {
         const reply = route(request);
@@ -52,4 +60,53 @@ export function noHandler(request: TransportRequest): FakeReply {
     statusCode: 400,
     body: { error: `no handler found for uri [${request.path}] and method [${request.method}]` },
   };
+}
+
+/**
+ * The audit configuration of a domain whose audit log was just enabled: the security plugin's defaults (successful
+ * requests and reads not recorded).
+ */
+export const DEFAULT_AUDIT_CONFIG = {
+  enabled: true,
+  audit: {
+    enable_rest: true,
+    disabled_rest_categories: ["AUTHENTICATED", "GRANTED_PRIVILEGES"],
+    enable_transport: true,
+    disabled_transport_categories: ["AUTHENTICATED", "GRANTED_PRIVILEGES"],
+    resolve_bulk_requests: false,
+    log_request_body: true,
+    resolve_indices: true,
+    exclude_sensitive_headers: true,
+    ignore_users: ["kibanaserver"],
+    ignore_requests: [],
+  },
+  compliance: {
+    enabled: true,
+    internal_config: true,
+    external_config: false,
+    read_metadata_only: true,
+    read_watched_fields: {},
+    read_ignore_users: ["kibanaserver"],
+    write_metadata_only: true,
+    write_log_diffs: false,
+    write_watched_indices: [],
+    write_ignore_users: ["kibanaserver"],
+  },
+} as const;
+
+export const AUDIT_CONFIG_PATH = "/_plugins/_security/api/audit";
+
+/** Answers `GET _plugins/_security/api/audit` with `config` (the security plugin's answer shape). */
+export function withAuditConfig(fake: FakeOpenSearch, config: object = DEFAULT_AUDIT_CONFIG): FakeOpenSearch {
+  return fake.on("GET", AUDIT_CONFIG_PATH, { statusCode: 200, body: { _readonly: [], config } });
+}
+
+/** A domain bootstrapped for the first time: no alerts index, no ISM policy, the default audit configuration. */
+export function freshDomain(): FakeOpenSearch {
+  return withAuditConfig(new FakeOpenSearch())
+    .on("HEAD", "/audit-alerts", { statusCode: 404 })
+    .on("GET", /^\/_plugins\/_ism\/policies\//, {
+      statusCode: 404,
+      body: { error: { type: "status_exception" } },
+    });
 }
