@@ -56,7 +56,7 @@ export class SearchBootstrap extends Construct {
 
     const fn = auditFunction(this, "Function", {
       entry: "lambdas/bootstrap/handler.ts",
-      description: "mesh-audit-trail: OpenSearch bootstrap (index templates, ISM policy, role mappings)",
+      description: "mesh-audit-trail: OpenSearch bootstrap (index templates, ISM policy, role mappings, audit read history, Dashboards objects)",
       environment: {},
       role: props.masterRole,
       environmentKey: props.environmentKey,
@@ -115,6 +115,7 @@ export class SearchBootstrap extends Construct {
       AnalystRoleArn: props.analystRoleArn ?? "",
       ReplicaCount: props.replicaCount,
       ShardCount: props.shardCount,
+      AuditReadHistory: true,
     } satisfies BootstrapProperties;
 
     this.resource = new CustomResource(this, "Resource", {

@@ -107,4 +107,9 @@ export interface BootstrapProperties {
   AnalystRoleArn: string;
   ReplicaCount: number;
   ShardCount: number;
+  /**
+   * Whether the bootstrap makes the security plugin record successful reads of the audit indices (compliance read
+   * history, PCI DSS 10.2.1.3). Absent means true; the stack always sets it, so the template shows it.
+   */
+  AuditReadHistory?: boolean;
 }

@@ -249,6 +249,7 @@ describe("search bootstrap", () => {
       AnalystRoleArn: "",
       ReplicaCount: 1,
       ShardCount: 2,
+      AuditReadHistory: true,
     });
     dev.template.hasResourceProperties("Custom::AuditTrailSearchBootstrap", {
       HotDays: 7,

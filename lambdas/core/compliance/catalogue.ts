@@ -136,12 +136,6 @@ const pci: Framework = {
         "The entity: this stack receives mesh and Kubernetes API logs only; hosts, databases, payment applications and AWS accounts (CloudTrail) must log to it or to another trail.",
     },
     {
-      id: "10.2.1.3 (reads in OpenSearch)",
-      title: "Successful reads of the searchable trail",
-      owner:
-        "The platform team: OpenSearch's audit log records failed logins and denied requests by default; enable the security plugin's compliance read history for the audit-* indices (audit config) so that every successful read is logged too. Reads of the archive are logged by S3 server access logging.",
-    },
-    {
       id: "10.4.1 / 10.4.3",
       title: "Daily review by people and follow-up of exceptions",
       owner:

@@ -421,6 +421,13 @@ export function accessToTrailLogged({ parts }: EvidenceContext): Evidence[] {
       expected: "true",
       accept: isTrue,
     }),
+    checkSetting(parts.searchBootstrap, "the OpenSearch bootstrap (security audit configuration)", {
+      claim:
+        "successful reads of audit-* and audit-alerts are recorded in the OpenSearch audit log (compliance read history, metadata only)",
+      setting: "AuditReadHistory",
+      expected: "true",
+      accept: isTrue,
+    }),
     checkSetting(parts.archiveBucket, "the archive bucket", {
       claim: "every request to the archive is recorded (S3 server access logs)",
       setting: "LoggingConfiguration.DestinationBucketName",

@@ -162,7 +162,11 @@ export async function bootstrapDomain(
       allowMissing.has("security"),
     )),
   );
-  steps.push(await applyAuditReadHistory(client, allowMissing.has("security")));
+  steps.push(
+    settings.AuditReadHistory === false
+      ? { step: "security audit configuration", outcome: "skipped", detail: "AuditReadHistory is false" }
+      : await applyAuditReadHistory(client, allowMissing.has("security")),
+  );
   steps.push(...(await importDashboards(client, options.dashboards)));
   return steps;
 }

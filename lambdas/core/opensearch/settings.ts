@@ -51,6 +51,7 @@ export const bootstrapPropertiesSchema = z
     AnalystRoleArn: z.union([z.literal(""), roleArn]),
     ReplicaCount: integer(0),
     ShardCount: integer(1),
+    AuditReadHistory: flag.optional(),
   })
   .superRefine((value, context) => {
     if (value.ColdStorageEnabled && !value.UltraWarmEnabled) {

@@ -365,6 +365,21 @@ describe("assess, a broken prod template", () => {
     expect(control(assessment, "iso27001", "A.8.16").met).toBe(false);
   });
 
+  it("cites the bootstrap's read history for PCI DSS 10.2.1.3, and fails it when the stack turns it off", () => {
+    const prod = assessEnv("prod", templates.prod, ["pci-dss"]);
+    const bootstrap = onlyId(templates.prod, "Custom::AuditTrailSearchBootstrap", () => true);
+    expect(evidenceFor(control(prod, "pci-dss", "10.2"), "AuditReadHistory")).toMatchObject({
+      status: "found",
+      value: "true",
+      resource: { logicalId: bootstrap },
+    });
+    const template = copyOf("prod");
+    (template.Resources[bootstrap] as { Properties: Record<string, unknown> }).Properties.AuditReadHistory = false;
+    const assessment = assessEnv("prod", template, ["pci-dss"]);
+    expect(evidenceFor(control(assessment, "pci-dss", "10.2"), "AuditReadHistory").status).toBe("weak");
+    expect(control(assessment, "pci-dss", "10.2").met).toBe(false);
+  });
+
   it("fails PCI DSS 10.7.2 when the alarms' topic has no subscriber", () => {
     const template = copyOf("prod");
     const opsTopic = onlyId(template, "AWS::SNS::Topic", (p) => String(p.DisplayName).includes("pipeline"));
