@@ -20,6 +20,8 @@ const DEFAULT_PACK = [
   "mesh_latency_p99_high",
   "k8s_pod_exec",
   "k8s_api_public_access_failures",
+  // The pipeline's own health, published to the ops topic.
+  "pipeline_canary",
 ];
 
 const report = await runRuleTests(["rules"]);

@@ -19,6 +19,10 @@ export const commands: Readonly<Record<string, Command>> = {
     "verify the digest chain and every object of an archive (S3 or local)",
     () => import("./verify.js"),
   ),
+  canary: lazy(
+    "send a synthetic record per source and time it to OpenSearch and the canary alert",
+    () => import("./canary.js"),
+  ),
   size: lazy(
     "recommend instances, streams and concurrency for a daily log volume, and estimate the monthly cost",
     () => import("./size.js"),
