@@ -27,6 +27,7 @@ export function sourcesQuery(
         filter: [
           { range: { "@timestamp": { gte: nowMs - rule.lookbackMs, lte: nowMs, format: "epoch_millis" } } },
         ],
+        ...excluded(rule),
       },
     },
     aggs: {
@@ -53,7 +54,7 @@ export function lastDocumentQuery(
   const filter: Record<string, unknown>[] = [
     { range: { "@timestamp": { gte: nowMs - rule.lookbackMs, lte: nowMs, format: "epoch_millis" } } },
   ];
-  const mustNot: Record<string, unknown>[] = [];
+  const mustNot: Record<string, unknown>[] = [...(excluded(rule).must_not ?? [])];
   for (const field of rule.groupBy) {
     const value = groupBy[field];
     if (value === undefined) mustNot.push({ exists: { field } });
@@ -65,6 +66,13 @@ export function lastDocumentQuery(
     sort: LATEST_EVENT_FIRST,
     query: { bool: { filter, ...(mustNot.length === 0 ? {} : { must_not: mustNot }) } },
   };
+}
+
+/** Leaves out documents tagged with the rule's `excludeRules`. */
+function excluded(rule: SilenceRule): { must_not?: Record<string, unknown>[] } {
+  return rule.excludeRules.length === 0
+    ? {}
+    : { must_not: [{ terms: { "rule.name": [...rule.excludeRules] } }] };
 }
 
 const sourcesSchema = z.object({

@@ -323,5 +323,6 @@ export function compileSilence(
     timespanMs,
     lookbackMs,
     expected,
+    excludeRules: spec["exclude-rules"],
   };
 }

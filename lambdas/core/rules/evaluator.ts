@@ -151,7 +151,7 @@ export class StreamEvaluator {
       this.stats.untimed++;
       return out;
     }
-    this.#silence.observe(doc, time);
+    this.#silence.observe(doc, time, matched);
     if (time > this.#watermark) {
       this.#watermark = time;
       this.#close(this.#watermark - this.#lateness, out);

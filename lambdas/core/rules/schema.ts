@@ -112,6 +112,7 @@ export const silenceRuleSchema = z
         timespan: z.string(),
         lookback: z.string().default("24h"),
         expected: z.array(z.record(z.string(), z.string())).default([]),
+        "exclude-rules": z.array(z.string()).default([]),
       })
       .strict(),
     /** Extension: suppression window (default: the timespan). */

@@ -75,10 +75,11 @@ export class SilenceTracker {
     }));
   }
 
-  /** Notes a document of event time `timeMs`. */
-  observe(doc: EcsDocument, timeMs: number): void {
+  /** Notes a document of event time `timeMs` that matched the single-event rules `matched`. */
+  observe(doc: EcsDocument, timeMs: number, matched: readonly string[]): void {
     if (timeMs < this.#firstMs) this.#firstMs = timeMs;
     for (const state of this.#states) {
+      if (matched.length > 0 && state.rule.excludeRules.some((name) => matched.includes(name))) continue;
       const groupBy: Record<string, string> = {};
       let named = false;
       for (const { path, read } of state.readers) {

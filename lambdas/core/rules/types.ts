@@ -137,6 +137,8 @@ export interface SilenceRule extends RuleCommon {
   readonly lookbackMs: number;
   /** Sources expected even when never seen (group-by path → value). */
   readonly expected: readonly Readonly<Record<string, string>>[];
+  /** Documents tagged (`rule.name`) with any of these rules belong to no source: the canary's, say. */
+  readonly excludeRules: readonly string[];
 }
 
 export type CompiledRule = SingleEventRule | CorrelationRule | SilenceRule;

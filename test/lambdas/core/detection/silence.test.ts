@@ -29,6 +29,7 @@ const rule: SilenceRule = {
   timespanMs: 15 * MINUTE,
   lookbackMs: 24 * 60 * MINUTE,
   expected: [{ "orchestrator.cluster.name": "prod", "event.dataset": "consul.access" }],
+  excludeRules: ["pipeline_canary"],
 };
 
 const shards = { total: 2, successful: 2, skipped: 0, failed: 0 };
@@ -85,6 +86,7 @@ describe("source silence on OpenSearch", () => {
           filter: [
             { range: { "@timestamp": { gte: NOW - rule.lookbackMs, lte: NOW, format: "epoch_millis" } } },
           ],
+          must_not: [{ terms: { "rule.name": ["pipeline_canary"] } }],
         },
       },
       aggs: {
@@ -106,7 +108,10 @@ describe("source silence on OpenSearch", () => {
       query: {
         bool: {
           filter: [{ range: {} }, { term: { "event.dataset": "linkerd.access" } }],
-          must_not: [{ exists: { field: "orchestrator.cluster.name" } }],
+          must_not: [
+            { terms: { "rule.name": ["pipeline_canary"] } },
+            { exists: { field: "orchestrator.cluster.name" } },
+          ],
         },
       },
     });

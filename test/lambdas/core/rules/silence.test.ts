@@ -27,6 +27,7 @@ function silenceRule(overrides: Partial<SilenceRule> = {}): SilenceRule {
     timespanMs: 15 * MINUTE,
     lookbackMs: 24 * 60 * MINUTE,
     expected: [],
+    excludeRules: ["pipeline_canary"],
     ...overrides,
   };
 }
@@ -53,7 +54,7 @@ function track(rule: SilenceRule, docs: readonly EcsDocument[], finish = true): 
   let latest = Number.NEGATIVE_INFINITY;
   for (const doc of docs) {
     const time = Date.parse(doc["@timestamp"]);
-    tracker.observe(doc, time);
+    tracker.observe(doc, time, doc.rule?.name ?? []);
     latest = Math.max(latest, time);
     tracker.advance(latest, out);
   }
@@ -102,6 +103,18 @@ describe("source silence", () => {
     ];
     expect(track(silenceRule(), docs).map((detection) => detection.groupBy)).toEqual([
       { "event.dataset": "linkerd.access" },
+    ]);
+  });
+
+  it("leaves out documents tagged with an excluded rule (the canary's)", () => {
+    const canary = {
+      ...from("mesh-audit-trail-canary", "istio.access", 0),
+      rule: { name: ["pipeline_canary"] },
+    };
+    const docs = [canary, ...minutes(20, (minute) => from("prod", "istio.access", minute))];
+    expect(track(silenceRule(), docs)).toEqual([]);
+    expect(track(silenceRule({ excludeRules: [] }), docs).map((detection) => detection.groupBy)).toEqual([
+      { "orchestrator.cluster.name": "mesh-audit-trail-canary", "event.dataset": "istio.access" },
     ]);
   });
 
