@@ -129,6 +129,7 @@ export class AuditTrailStack extends Stack {
       retryDuration: Duration.seconds(config.firehose.retryDurationSeconds),
       ruleOverrides: config.detection.ruleOverrides,
       keepEventOriginal: config.transform.keepEventOriginal,
+      transformConcurrency: config.concurrency.transform,
       pseudonymizeFields: config.pseudonymization?.fields,
       pseudonymizationKey: config.pseudonymization?.key,
       eksAuditLogs: config.eksClusters.map((cluster) => ({
@@ -170,6 +171,7 @@ export class AuditTrailStack extends Stack {
       logsKey: keys.logsKey,
       logRetention,
       digestPeriod: Duration.minutes(config.tamperEvidence.digestPeriodMinutes),
+      archiverConcurrency: config.concurrency.archiver,
       ...placement,
     });
 

@@ -310,6 +310,19 @@ export const environmentConfigSchema = z.strictObject({
         .default(60),
     })
     .default({ digestPeriodMinutes: 60 }),
+
+  /**
+   * Reserved concurrency of the functions that scale with volume (the others reserve 1 each). Reserved units come
+   * out of the account's Lambda concurrency; `audit-trail size` says what a volume needs.
+   */
+  concurrency: z
+    .strictObject({
+      /** The Firehose transform: about 22 MB/s of raw logs per concurrent invocation on ARM64 at 1 GiB. */
+      transform: z.number().int().min(1).max(1000).default(20),
+      /** The archiver copying staging objects into the Object Lock bucket. */
+      archiver: z.number().int().min(1).max(100).default(5),
+    })
+    .default({ transform: 20, archiver: 5 }),
 });
 
 export type EnvironmentConfigInput = z.input<typeof environmentConfigSchema>;

@@ -93,6 +93,22 @@ describe("audit trail stack", () => {
     }
   });
 
+  it("reserves the configured concurrency for the transform and the archiver, 1 for every other function", () => {
+    // Prepare
+    const reserved = (template: Synthesized["template"]) =>
+      Object.values(template.findResources("AWS::Lambda::Function"))
+        .map((fn) => (fn as { Properties: { ReservedConcurrentExecutions?: number } }).Properties)
+        .map((properties) => properties.ReservedConcurrentExecutions)
+        .sort((a, b) => (a ?? 0) - (b ?? 0));
+
+    // Act
+    const small = synthesize("dev", variant("dev", { concurrency: { transform: 3, archiver: 2 } }));
+
+    // Assess
+    expect(reserved(prod.template).filter((units) => units !== undefined && units > 1)).toEqual([5, 20]);
+    expect(reserved(small.template).filter((units) => units !== undefined && units > 1)).toEqual([2, 3]);
+  });
+
   it("tags every resource with the application, environment and configured tags", () => {
     // Prepare
     const input = variant("dev", { tags: { "cost-center": "security" } });
