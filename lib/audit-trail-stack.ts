@@ -202,7 +202,7 @@ export class AuditTrailStack extends Stack {
     this.detection.schedule.node.addDependency(bootstrap.resource);
 
     this.producer = new ProducerAccess(this, "Producer", {
-      clusters: config.eksClusters.map((cluster) =>
+      clusters: [...config.eksClusters, ...config.producerClusters].map((cluster) =>
         cluster.producerIdentity.type === "irsa"
           ? { name: cluster.name, identity: "irsa" as const, oidcIssuer: cluster.producerIdentity.oidcIssuer }
           : { name: cluster.name, identity: "pod-identity" as const },

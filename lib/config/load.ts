@@ -165,14 +165,14 @@ function checkFeasibility(environment: string, config: ParsedEnvironmentConfig):
       "raise deepArchiveAfterDays",
     );
   }
-  const names = config.eksClusters.map((cluster) => cluster.name);
-  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
-  if (duplicate !== undefined) {
+  const names = [...config.eksClusters, ...config.producerClusters].map((cluster) => cluster.name);
+  const repeatAt = names.findIndex((name, index) => names.indexOf(name) !== index);
+  if (repeatAt >= 0) {
     fail(
-      "eksClusters[].name",
-      duplicate,
-      "each cluster may appear once",
-      "remove the duplicate cluster entry",
+      repeatAt < config.eksClusters.length ? "eksClusters[].name" : "producerClusters[].name",
+      names[repeatAt],
+      "each cluster may appear once, across eksClusters and producerClusters",
+      "remove the duplicate cluster entry (eksClusters when the stack subscribes its CloudWatch audit log, else producerClusters)",
     );
   }
 }

@@ -59,6 +59,27 @@ const eksCluster = z.strictObject({
   producerIdentity,
 });
 
+/**
+ * A cluster that only ships logs with Fluent Bit (no CloudWatch subscription): a self-managed cluster whose
+ * API-server audit log Fluent Bit tails, or one whose audit log stays elsewhere. Its Fluent Bit assumes the
+ * producer role through an OIDC identity provider registered in IAM (kOps, Cluster API, EKS Anywhere and others
+ * publish one), so the issuer is any host and path.
+ */
+const producerCluster = z.strictObject({
+  /** The cluster's name, as Fluent Bit sets `cluster_name`. */
+  name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_.]{0,99}$/, "must be a cluster name (letters, digits, - _ .)"),
+  producerIdentity: z.strictObject({
+    type: z.literal("irsa"),
+    /** The issuer of the cluster's service account tokens, without `https://` (an IAM OIDC provider must exist). */
+    oidcIssuer: z
+      .string()
+      .regex(
+        /^[a-z0-9.-]+\.[a-z]{2,}(\/[\w.~-]+)*$/,
+        "must be the OIDC issuer host and path without https://, e.g. my-bucket.s3.eu-west-1.amazonaws.com/cluster-a",
+      ),
+  }),
+});
+
 const vpcNetwork = z.strictObject({
   type: z.literal("vpc"),
   /** CIDR of the VPC the stack creates (ignored when `existingVpc` is set). */
@@ -252,6 +273,9 @@ export const environmentConfigSchema = z.strictObject({
 
   /** Clusters whose control-plane audit logs are subscribed into the stream and whose Fluent Bit ships to it. */
   eksClusters: z.array(eksCluster).default([]),
+
+  /** Clusters that only ship logs with Fluent Bit (see `producerCluster`), besides the EKS clusters. */
+  producerClusters: z.array(producerCluster).default([]),
 
   /** The Kubernetes service account Fluent Bit runs as on every cluster. */
   producer: z

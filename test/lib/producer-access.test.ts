@@ -62,6 +62,48 @@ describe("producer access", () => {
     ]);
   });
 
+  it("trusts a producer-only cluster's issuer without subscribing any log group", () => {
+    // Prepare
+    const issuer = "my-oidc-bucket.s3.eu-west-1.amazonaws.com/onprem-1";
+
+    // Act
+    const onPrem = synthesize(
+      "dev",
+      variant("dev", {
+        eksClusters: [],
+        producerClusters: [{ name: "onprem-1", producerIdentity: { type: "irsa", oidcIssuer: issuer } }],
+      }),
+    );
+
+    // Assess
+    expect(producerRole(onPrem).AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+          StringEquals: {
+            [`${issuer}:sub`]: "system:serviceaccount:logging:fluent-bit",
+            [`${issuer}:aud`]: "sts.amazonaws.com",
+          },
+        },
+      }),
+    ]);
+    expect(Object.keys(onPrem.template.findResources("AWS::Logs::SubscriptionFilter"))).toEqual([]);
+  });
+
+  it("refuses a cluster listed in both eksClusters and producerClusters", () => {
+    expect(() =>
+      synthesize(
+        "dev",
+        variant("dev", {
+          eksClusters: [{ name: "shared", producerIdentity: { type: "pod-identity" } }],
+          producerClusters: [
+            { name: "shared", producerIdentity: { type: "irsa", oidcIssuer: "issuer.example.com/shared" } },
+          ],
+        }),
+      ),
+    ).toThrow(/producerClusters\[\]\.name is "shared"; each cluster may appear once, across eksClusters and producerClusters/);
+  });
+
   it("trusts EKS Pod Identity for the configured cluster ARNs and creates the association", () => {
     // Act
     const role = producerRole(prod);
