@@ -56,7 +56,8 @@ export class SearchBootstrap extends Construct {
 
     const fn = auditFunction(this, "Function", {
       entry: "lambdas/bootstrap/handler.ts",
-      description: "mesh-audit-trail: OpenSearch bootstrap (index templates, ISM policy, role mappings, audit read history, Dashboards objects)",
+      description:
+        "mesh-audit-trail: OpenSearch bootstrap (index templates, ISM policy, role mappings, audit read history, Dashboards objects)",
       environment: {},
       role: props.masterRole,
       environmentKey: props.environmentKey,

@@ -67,7 +67,9 @@ const eksCluster = z.strictObject({
  */
 const producerCluster = z.strictObject({
   /** The cluster's name, as Fluent Bit sets `cluster_name`. */
-  name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_.]{0,99}$/, "must be a cluster name (letters, digits, - _ .)"),
+  name: z
+    .string()
+    .regex(/^[0-9A-Za-z][A-Za-z0-9\-_.]{0,99}$/, "must be a cluster name (letters, digits, - _ .)"),
   producerIdentity: z.strictObject({
     type: z.literal("irsa"),
     /** The issuer of the cluster's service account tokens, without `https://` (an IAM OIDC provider must exist). */

@@ -101,7 +101,9 @@ describe("producer access", () => {
           ],
         }),
       ),
-    ).toThrow(/producerClusters\[\]\.name is "shared"; each cluster may appear once, across eksClusters and producerClusters/);
+    ).toThrow(
+      /producerClusters\[\]\.name is "shared"; each cluster may appear once, across eksClusters and producerClusters/,
+    );
   });
 
   it("trusts EKS Pod Identity for the configured cluster ARNs and creates the association", () => {
