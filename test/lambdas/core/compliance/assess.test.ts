@@ -374,7 +374,8 @@ describe("assess, a broken prod template", () => {
       resource: { logicalId: bootstrap },
     });
     const template = copyOf("prod");
-    (template.Resources[bootstrap] as { Properties: Record<string, unknown> }).Properties.AuditReadHistory = false;
+    (template.Resources[bootstrap] as { Properties: Record<string, unknown> }).Properties.AuditReadHistory =
+      false;
     const assessment = assessEnv("prod", template, ["pci-dss"]);
     expect(evidenceFor(control(assessment, "pci-dss", "10.2"), "AuditReadHistory").status).toBe("weak");
     expect(control(assessment, "pci-dss", "10.2").met).toBe(false);
