@@ -43,6 +43,7 @@ import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
 import { defaultRulesDir, loadRulePack } from "../../core/rules/load.js";
 import { transportSearchClient } from "../../detector/opensearch.js";
+import { selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 const ENV_FILE = "lib/config/environments.ts";
@@ -89,10 +90,6 @@ const REQUIRED_OUTPUTS = [
   "DetectorFunctionName",
 ] as const;
 type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
-
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
 
 /** A stack that is missing, unreadable or lacks an output the canary needs. */
 export class CanaryStackError extends Error {
@@ -262,16 +259,9 @@ export async function runCanaryCommand(
   }
 }
 
-/** `-c env=NAME` (CDK's context flag) or `--env NAME`; any other context key is refused rather than ignored. */
+/** The environment the canary runs against: required. */
 function environmentFrom(values: Options): string {
-  const fromContext = (values.context ?? []).map((pair) => {
-    const match = /^env=(.+)$/.exec(pair);
-    if (match?.[1] === undefined) throw new UsageError(`-c ${pair}: only -c env=NAME is understood`);
-    return match[1];
-  });
-  const names = new Set([...fromContext, ...(values.env === undefined ? [] : [values.env])]);
-  if (names.size > 1) throw new UsageError(`more than one environment given: ${[...names].join(", ")}`);
-  const name = [...names][0];
+  const name = selectedEnvironment(values);
   if (name === undefined) {
     throw new UsageError(
       `no environment selected; pass -c env=NAME (one of ${Object.keys(ENVIRONMENTS).sort().join(", ")})`,

@@ -32,6 +32,7 @@ import {
   renderReport,
   TemplateShapeError,
 } from "../../core/compliance/index.js";
+import { selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 const ENV_FILE = "lib/config/environments.ts";
@@ -52,10 +53,6 @@ than the framework requires, 2 on a usage or configuration error.
 Synthesis runs in-process without bundling the Lambda code: the template's settings are those cdk synth writes,
 only the code asset hashes differ.`;
 
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
 interface Options {
   context?: string[];
   env?: string;
@@ -63,20 +60,6 @@ interface Options {
   framework?: string[];
   out?: string;
   help?: boolean;
-}
-
-/** `-c env=NAME` (CDK's context flag); any other context key is refused rather than ignored. */
-function environmentFrom(values: Options): string | undefined {
-  const fromContext = (values.context ?? []).map((pair) => {
-    const match = /^env=(.+)$/.exec(pair);
-    if (match?.[1] === undefined) {
-      throw new UsageError(`-c ${pair}: only -c env=NAME is understood`);
-    }
-    return match[1];
-  });
-  const names = new Set([...fromContext, ...(values.env === undefined ? [] : [values.env])]);
-  if (names.size > 1) throw new UsageError(`more than one environment given: ${[...names].join(", ")}`);
-  return [...names][0];
 }
 
 /** The `environment` tag the stack puts on every taggable resource. */
@@ -194,7 +177,7 @@ export async function runCompliance(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    let name = environmentFrom(values);
+    let name = selectedEnvironment(values);
     const template = values.template === undefined ? undefined : await readTemplate(values.template);
     const tagged = template === undefined ? undefined : environmentTag(template);
     if (name !== undefined && tagged !== undefined && tagged !== name) {

@@ -21,6 +21,7 @@ import {
 } from "../../core/rules/index.js";
 import { type ReplayRecord, type ReplaySummary, replay } from "../../core/rules/replay.js";
 import { InputError, readLines } from "../input.js";
+import { UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [options] FILE|DIR...
@@ -46,8 +47,6 @@ export interface ReplayArgs {
   json: boolean;
   inputs: string[];
 }
-
-export class UsageError extends Error {}
 
 /** Parses the verb's arguments; throws `UsageError`. */
 export function parseReplayArgs(argv: readonly string[]): ReplayArgs | "help" {

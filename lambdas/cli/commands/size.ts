@@ -26,6 +26,7 @@ import {
   sizeAuditTrail,
   sizingJson,
 } from "../../core/sizing/index.js";
+import { selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 const ENV_FILE = "lib/config/environments.ts";
@@ -80,10 +81,6 @@ out. Exit status 2 on a usage error.
   --peak-factor X       busiest hour's rate over the day's average (default 2)
   --json                one JSON document instead of the tables`;
 
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
 interface Options {
   "gb-per-day"?: string;
   framework?: string[];
@@ -115,18 +112,6 @@ function numberFlag(values: Options, name: keyof Options): number | undefined {
     throw new UsageError(`--${name} ${JSON.stringify(text)}: not a number; pass digits, e.g. --${name} 7`);
   }
   return Number(text);
-}
-
-/** `-c env=NAME` (CDK's context flag) or `--env NAME`; any other context key is refused rather than ignored. */
-function environmentName(values: Options): string | undefined {
-  const fromContext = (values.context ?? []).map((pair) => {
-    const match = /^env=(.+)$/.exec(pair);
-    if (match?.[1] === undefined) throw new UsageError(`-c ${pair}: only -c env=NAME is understood`);
-    return match[1];
-  });
-  const names = new Set([...fromContext, ...(values.env === undefined ? [] : [values.env])]);
-  if (names.size > 1) throw new UsageError(`more than one environment given: ${[...names].join(", ")}`);
-  return [...names][0];
 }
 
 function frameworksFrom(values: Options): ComplianceFramework[] | undefined {
@@ -231,7 +216,7 @@ function sizingRequest(values: Options): SizingRequest {
     throw new UsageError(`--network ${network}: use vpc or public`);
   }
 
-  const name = environmentName(values);
+  const name = selectedEnvironment(values);
   const environment = name === undefined ? undefined : loadEnvironmentConfig(name, ENVIRONMENTS);
   const requested = frameworksFrom(values);
   const frameworks = requested ?? [...(environment?.compliance.frameworks ?? [])];

@@ -29,6 +29,7 @@ import {
   type StoredVersion,
   verifyArchive,
 } from "../../core/digest/verify.js";
+import { UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail verify --bucket NAME [--from TIME] [--to TIME] [--public-key FILE | --key-id KMS_KEY]
@@ -44,10 +45,6 @@ finding, 2 on a usage error.
                      With --bucket, --to defaults to now and the chain must reach it.
   --public-key FILE  PEM public key (SPKI) to verify signatures with
   --key-id KMS_KEY   KMS key (id, ARN or alias) whose public key to use; default: the key the first digest names`;
-
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
 
 function notFound(error: unknown): boolean {
   return (

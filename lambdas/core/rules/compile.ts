@@ -18,10 +18,41 @@ import type {
   CorrelationCondition,
   CorrelationRule,
   CorrelationType,
+  RuleCommon,
   RuleLevel,
   SilenceRule,
   SingleEventRule,
 } from "./types.js";
+
+/** The metadata every compiled rule carries, from the YAML keys every rule kind shares. */
+function commonOf(
+  yaml: RuleYamlCommon,
+  name: string,
+  file: string,
+  level: string | undefined,
+  suppression: { ms: number; groupBy: readonly string[] },
+): Omit<RuleCommon, "fields"> {
+  return {
+    id: yaml.id,
+    name,
+    title: yaml.title,
+    description: yaml.description ?? "",
+    level: (level ?? yaml.level) as RuleLevel,
+    tags: yaml.tags,
+    falsepositives: yaml.falsepositives,
+    runbook: runbookFor(name, yaml.runbook),
+    topic: yaml.topic,
+    generatesAlerts: true,
+    suppression,
+    source: file,
+  };
+}
+
+/** The keys `commonOf` reads. */
+type RuleYamlCommon = Pick<
+  DetectionRuleYaml,
+  "id" | "title" | "description" | "level" | "tags" | "falsepositives" | "runbook" | "topic"
+>;
 
 /** A compiled single-event rule plus what the pack needs to evaluate it fast. */
 export interface CompiledSingle {
@@ -89,19 +120,8 @@ export function compileSingle(
       : durationMs(yaml.suppression.timespan, { file, rule: name, key: "suppression.timespan" });
   const rule: SingleEventRule = {
     kind: "single",
-    id: yaml.id,
-    name,
-    title: yaml.title,
-    description: yaml.description ?? "",
-    level: yaml.level as RuleLevel,
-    tags: yaml.tags,
+    ...commonOf(yaml, name, file, undefined, { ms: suppressionMs, groupBy: suppressionGroupBy }),
     fields,
-    falsepositives: yaml.falsepositives,
-    runbook: runbookFor(name, yaml.runbook),
-    topic: yaml.topic,
-    generatesAlerts: true,
-    suppression: { ms: suppressionMs, groupBy: suppressionGroupBy },
-    source: file,
     logsource,
     matches: guard === undefined ? condition : (doc) => guard(doc) && condition(doc),
   };
@@ -229,19 +249,8 @@ export function compileCorrelation(
       : durationMs(suppressionText, location("suppression.timespan"));
   return {
     kind: "correlation",
-    id: yaml.id,
-    name,
-    title: yaml.title,
-    description: yaml.description ?? "",
-    level: (override.level ?? yaml.level) as RuleLevel,
-    tags: yaml.tags,
+    ...commonOf(yaml, name, file, override.level, { ms: suppressionMs, groupBy: [] }),
     fields: yaml.fields,
-    falsepositives: yaml.falsepositives,
-    runbook: runbookFor(name, yaml.runbook),
-    topic: yaml.topic,
-    generatesAlerts: true,
-    suppression: { ms: suppressionMs, groupBy: [] },
-    source: file,
     type,
     rules,
     groupBy: spec["group-by"],
@@ -298,27 +307,14 @@ export function compileSilence(
     }
   });
   const suppressionText = override.suppression ?? yaml.suppression?.timespan;
+  const suppressionMs =
+    suppressionText === undefined
+      ? timespanMs
+      : durationMs(suppressionText, location("suppression.timespan"));
   return {
     kind: "silence",
-    id: yaml.id,
-    name,
-    title: yaml.title,
-    description: yaml.description ?? "",
-    level: (override.level ?? yaml.level) as RuleLevel,
-    tags: yaml.tags,
+    ...commonOf(yaml, name, file, override.level, { ms: suppressionMs, groupBy: [] }),
     fields: yaml.fields,
-    falsepositives: yaml.falsepositives,
-    runbook: runbookFor(name, yaml.runbook),
-    topic: yaml.topic,
-    generatesAlerts: true,
-    suppression: {
-      ms:
-        suppressionText === undefined
-          ? timespanMs
-          : durationMs(suppressionText, location("suppression.timespan")),
-      groupBy: [],
-    },
-    source: file,
     groupBy: spec["group-by"],
     timespanMs,
     lookbackMs,

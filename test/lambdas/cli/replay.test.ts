@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { command, parseReplayArgs, runReplay, UsageError } from "../../../lambdas/cli/commands/replay.js";
+import { command, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
+import { UsageError } from "../../../lambdas/cli/usage.js";
 
 function sink() {
   const chunks: string[] = [];
