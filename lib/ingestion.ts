@@ -13,7 +13,7 @@ import * as ssm from "aws-cdk-lib/aws-ssm";
 import { Construct } from "constructs";
 import { ARCHIVE_PREFIXES, AUDIT_INDEX_PREFIX, TRANSFORM_ENV } from "../lambdas/core/contracts.js";
 import { AuditTrailConfigError } from "./config/errors.js";
-import { BUNDLED_RULES_DIR, copyRulePack } from "./private/bundle.js";
+import { BUNDLED_RULES_DIR, precompiledRulePackCommands, TRANSFORM_BUNDLE } from "./private/bundle.js";
 import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
 import { defaultPolicyOf, skipCheckov, tokenFinding } from "./private/nag.js";
 
@@ -45,7 +45,7 @@ export interface AuditIngestionProps {
   readonly bufferingSizeMiB?: number;
   /** How long Firehose retries OpenSearch before writing the batch to the failure prefix. @default 300 s */
   readonly retryDuration?: Duration;
-  /** Per-rule detection overrides, handed to the transform as JSON. @default {} */
+  /** Per-rule detection overrides, compiled into the transform's rule pack when it is bundled. @default {} */
   readonly ruleOverrides?: Readonly<Record<string, unknown>>;
   /** Keep `event.original`. @default true */
   readonly keepEventOriginal?: boolean;
@@ -95,7 +95,6 @@ export class AuditIngestion extends Construct {
     const environment: Record<string, string> = {
       [TRANSFORM_ENV.environmentName]: props.environmentName,
       [TRANSFORM_ENV.rulesDir]: `${LAMBDA_TASK_ROOT}/${BUNDLED_RULES_DIR}`,
-      [TRANSFORM_ENV.ruleOverrides]: JSON.stringify(props.ruleOverrides ?? {}),
       [TRANSFORM_ENV.keepEventOriginal]: String(props.keepEventOriginal ?? true),
       [TRANSFORM_ENV.pseudonymizeFields]: pseudonymizing ? (props.pseudonymizeFields ?? []).join(",") : "",
     };
@@ -128,7 +127,8 @@ export class AuditIngestion extends Construct {
 
     this.transformTimeout = Duration.minutes(3);
     const transform = auditFunction(this, "Transform", {
-      entry: "lambdas/transform/handler.ts",
+      entry: TRANSFORM_BUNDLE.entry,
+      useRuntimeAwsSdk: TRANSFORM_BUNDLE.useRuntimeAwsSdk,
       description: "mesh-audit-trail: Firehose transform (parse, normalize to ECS, tag rule matches)",
       environment,
       logsKey: props.logsKey,
@@ -142,7 +142,7 @@ export class AuditIngestion extends Construct {
       environmentKey: props.encryptionKey,
       noDeadLetterQueueReason:
         "Firehose invokes the transform synchronously; a failed batch is retried and then written to the staging bucket's processing-failed prefix, so no record is lost and no DLQ would ever receive one.",
-      afterBundling: copyRulePack,
+      afterBundling: precompiledRulePackCommands(props.ruleOverrides ?? {}),
     });
     grantKeyRead?.(transform);
     this.transformFunction = transform;

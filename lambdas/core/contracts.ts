@@ -29,9 +29,12 @@ export const ARCHIVE_PREFIXES = {
 
 export const TRANSFORM_ENV = {
   environmentName: "AUDIT_TRAIL_ENVIRONMENT",
-  /** Directory (inside the bundle) holding the Sigma rule pack. */
+  /** Directory (inside the bundle) holding the rule pack precompiled at synth (`rule-pack.json`, overrides in). */
   rulesDir: "AUDIT_TRAIL_RULES_DIR",
-  /** JSON object of per-rule overrides (thresholds, allow lists) from the environment config. */
+  /**
+   * Not set by the stack: the environment's overrides are compiled into the pack at synth, and the transform
+   * refuses to start when this is set (so a pack and its overrides cannot drift apart).
+   */
   ruleOverrides: "AUDIT_TRAIL_RULE_OVERRIDES",
   /** `true` (default) keeps `event.original` on each document. */
   keepEventOriginal: "AUDIT_TRAIL_KEEP_EVENT_ORIGINAL",

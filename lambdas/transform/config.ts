@@ -8,10 +8,11 @@ export type KeySource = { kind: "secret"; secretArn: string } | { kind: "paramet
 
 export interface TransformConfig {
   readonly environmentName: string;
-  /** The Sigma rule pack directory; every single-event rule it holds tags the documents it matches. */
+  /**
+   * The bundle's rule directory, holding the precompiled pack (`rule-pack.json`: the Sigma rules with the
+   * environment's overrides, validated at synth); every single-event rule in it tags the documents it matches.
+   */
   readonly rulesDir: string;
-  /** Raw JSON rule overrides from the environment config, validated by the rule engine when the pack loads. */
-  readonly ruleOverrides: string | undefined;
   readonly keepEventOriginal: boolean;
   /** Dotted ECS paths to pseudonymize; empty: pseudonymization off. */
   readonly pseudonymizeFields: readonly string[];
@@ -36,7 +37,12 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
       `${TRANSFORM_ENV.rulesDir} is not set: the stack sets it to the rule pack directory inside the bundle`,
     );
   }
-  const ruleOverrides = env[TRANSFORM_ENV.ruleOverrides]?.trim() || undefined;
+  const ruleOverrides = env[TRANSFORM_ENV.ruleOverrides]?.trim();
+  if (ruleOverrides) {
+    throw new TransformConfigError(
+      `${TRANSFORM_ENV.ruleOverrides} is set, but the transform takes no overrides at run time: they are compiled into its rule pack when the stack is synthesized. Change detection.ruleOverrides in the environment config and deploy`,
+    );
+  }
   const keepRaw = env[TRANSFORM_ENV.keepEventOriginal]?.trim().toLowerCase();
   if (keepRaw !== undefined && keepRaw !== "" && keepRaw !== "true" && keepRaw !== "false") {
     throw new TransformConfigError(
@@ -50,7 +56,7 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
     .filter((f) => f !== "");
   const secretArn = env[TRANSFORM_ENV.pseudonymizationKeySecretArn]?.trim() || undefined;
   const parameterName = env[TRANSFORM_ENV.pseudonymizationKeyParameterName]?.trim() || undefined;
-  const base = { environmentName, rulesDir, ruleOverrides, keepEventOriginal, pseudonymizeFields };
+  const base = { environmentName, rulesDir, keepEventOriginal, pseudonymizeFields };
   if (pseudonymizeFields.length === 0) return base;
   if (secretArn !== undefined && parameterName !== undefined) {
     throw new TransformConfigError(

@@ -5,41 +5,51 @@
  * multi-document record are re-ingested into the same delivery stream (`reingest.ts`).
  *
  * Logs carry counts and record ids only, never payloads.
+ *
+ * Cold start is kept to what every invocation needs (the bundle `npm run bench` measures):
+ * - the rule pack is the precompiled JSON the stack writes into the bundle (`core/rules/precompiled.ts`), so neither
+ *   a YAML parser nor zod is loaded; the rules are compiled by the same code as on a laptop;
+ * - the AWS SDK v3 is the one the Node.js runtime ships (the stack leaves `@aws-sdk/*` out of this bundle), and it
+ *   is imported on first use: the Firehose client when a record yields several documents, the Secrets Manager or
+ *   SSM client when pseudonymization is configured;
+ * - no Powertools tracer: the function's X-Ray active tracing records each invocation without the X-Ray SDK (what
+ *   is lost are subsegments around the rare re-ingestion and key calls).
  */
+import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { Tracer } from "@aws-lambda-powertools/tracer";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
-import { FirehoseClient } from "@aws-sdk/client-firehose";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SSMClient } from "@aws-sdk/client-ssm";
+import type { FirehoseClient } from "@aws-sdk/client-firehose";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
 import type { FirehoseTransformationEvent, FirehoseTransformationResult } from "aws-lambda";
 import type { EcsDocument } from "../core/ecs.js";
 import { transformBatch } from "../core/firehose/transform.js";
 import { createPseudonymizer, type Pseudonymizer } from "../core/normalize/pseudonymize.js";
-import { loadRulePack } from "../core/rules/index.js";
+import { loadPrecompiledRulePack, PRECOMPILED_RULE_PACK_FILE } from "../core/rules/precompiled.js";
 import { loadTransformConfig, type TransformConfig } from "./config.js";
 import { fetchPseudonymizationKey } from "./key.js";
 import { deliveryStreamName, reingest } from "./reingest.js";
 
 export interface TransformDependencies {
   config: TransformConfig;
-  firehose: FirehoseClient;
-  secretsManager: () => SecretsManagerClient;
-  ssm: () => SSMClient;
+  /** The client that re-ingests extra documents, created on first use. */
+  firehose: () => Promise<FirehoseClient>;
+  /** Created on first use (only with pseudonymization). */
+  secretsManager: () => Promise<SecretsManagerClient>;
+  /** Created on first use (only with pseudonymization). */
+  ssm: () => Promise<SSMClient>;
   /** Stateless rule matching (the rule engine), written to `rule.name`. @default - documents are not tagged */
   tagger?: (doc: EcsDocument) => readonly string[];
   logger: Logger;
   metrics: Metrics;
-  tracer: Tracer;
 }
 
 /** Builds the middy handler around its dependencies (the module's `handler` uses the real ones). */
 export function buildHandler(deps: TransformDependencies) {
-  const { config, logger, metrics, tracer } = deps;
+  const { config, logger, metrics } = deps;
   let pseudonymizer: Promise<Pseudonymizer | undefined> | undefined;
   const loadPseudonymizer = (): Promise<Pseudonymizer | undefined> => {
     const source = config.keySource;
@@ -55,7 +65,6 @@ export function buildHandler(deps: TransformDependencies) {
   };
 
   return middy<FirehoseTransformationEvent, FirehoseTransformationResult>()
-    .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .handler(async (event) => {
@@ -70,7 +79,11 @@ export function buildHandler(deps: TransformDependencies) {
       });
       let reingested = 0;
       if (overflow.length > 0) {
-        const failed = await reingest(deps.firehose, deliveryStreamName(event.deliveryStreamArn), overflow);
+        const failed = await reingest(
+          await deps.firehose(),
+          deliveryStreamName(event.deliveryStreamArn),
+          overflow,
+        );
         for (const item of overflow) if (!failed.has(item.recordId)) reingested += item.documents.length;
         if (failed.size > 0) {
           const byId = new Map(event.records.map((r) => [r.recordId, r.data]));
@@ -113,19 +126,23 @@ export function buildHandler(deps: TransformDependencies) {
 }
 
 const config = loadTransformConfig(process.env);
-// Loaded once per cold start; a bad rule or override fails the cold start with the file, rule and key.
-const rulePack = await loadRulePack([config.rulesDir], config.ruleOverrides);
-const tracer = new Tracer({ serviceName: "transform" });
-let secretsManager: SecretsManagerClient | undefined;
-let ssm: SSMClient | undefined;
+// Loaded once per cold start; a missing or foreign pack fails the cold start naming the file.
+const rulePack = loadPrecompiledRulePack(join(config.rulesDir, PRECOMPILED_RULE_PACK_FILE));
+
+/** One client per cold start, from the runtime's SDK, imported the first time it is needed. */
+function lazily<T>(create: () => Promise<T>): () => Promise<T> {
+  let client: Promise<T> | undefined;
+  return () => (client ??= create());
+}
 
 export const handler = buildHandler({
   config,
-  firehose: tracer.captureAWSv3Client(new FirehoseClient({})),
-  secretsManager: () => (secretsManager ??= tracer.captureAWSv3Client(new SecretsManagerClient({}))),
-  ssm: () => (ssm ??= tracer.captureAWSv3Client(new SSMClient({}))),
+  firehose: lazily(async () => new (await import("@aws-sdk/client-firehose")).FirehoseClient({})),
+  secretsManager: lazily(
+    async () => new (await import("@aws-sdk/client-secrets-manager")).SecretsManagerClient({}),
+  ),
+  ssm: lazily(async () => new (await import("@aws-sdk/client-ssm")).SSMClient({})),
   tagger: (doc) => rulePack.matchSingleEvent(doc),
   logger: new Logger({ serviceName: "transform" }),
   metrics: new Metrics({ namespace: "MeshAuditTrail", serviceName: "transform" }),
-  tracer,
 });

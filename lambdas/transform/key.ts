@@ -1,11 +1,14 @@
-/** Fetches the pseudonymization HMAC key from Secrets Manager or an SSM SecureString parameter. */
-import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+/**
+ * Fetches the pseudonymization HMAC key from Secrets Manager or an SSM SecureString parameter. The SDK clients and
+ * commands are loaded on first use, so a transform without pseudonymization never loads them.
+ */
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SSMClient } from "@aws-sdk/client-ssm";
 import type { KeySource } from "./config.js";
 
 export interface KeyClients {
-  secretsManager: () => SecretsManagerClient;
-  ssm: () => SSMClient;
+  secretsManager: () => Promise<SecretsManagerClient>;
+  ssm: () => Promise<SSMClient>;
 }
 
 export async function fetchPseudonymizationKey(
@@ -13,16 +16,19 @@ export async function fetchPseudonymizationKey(
   clients: KeyClients,
 ): Promise<string | Uint8Array> {
   if (source.kind === "secret") {
-    const out = await clients
-      .secretsManager()
-      .send(new GetSecretValueCommand({ SecretId: source.secretArn }));
+    const [client, { GetSecretValueCommand }] = await Promise.all([
+      clients.secretsManager(),
+      import("@aws-sdk/client-secrets-manager"),
+    ]);
+    const out = await client.send(new GetSecretValueCommand({ SecretId: source.secretArn }));
     if (out.SecretString !== undefined && out.SecretString !== "") return out.SecretString;
     if (out.SecretBinary !== undefined && out.SecretBinary.length > 0) return out.SecretBinary;
     throw new Error(`secret ${source.secretArn} has no value`);
   }
-  const out = await clients
-    .ssm()
-    .send(new GetParameterCommand({ Name: source.parameterName, WithDecryption: true }));
+  const [client, { GetParameterCommand }] = await Promise.all([clients.ssm(), import("@aws-sdk/client-ssm")]);
+  const out = await client.send(
+    new GetParameterCommand({ Name: source.parameterName, WithDecryption: true }),
+  );
   const value = out.Parameter?.Value;
   if (value === undefined || value === "")
     throw new Error(`SSM parameter ${source.parameterName} has no value`);

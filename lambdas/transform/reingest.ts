@@ -3,8 +3,9 @@
  * the same delivery stream, one Firehose record each, with `PutRecordBatch` (≤ 500 records and ≤ 4 MiB per call).
  * Records Firehose reports as failed are retried; the source records whose documents still could not be sent are
  * returned, so the handler marks them `ProcessingFailed` with their original data (kept in S3, nothing lost).
+ * The SDK's command is loaded on first use: a batch of single-document records never loads the SDK.
  */
-import { type FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
+import type { FirehoseClient } from "@aws-sdk/client-firehose";
 import type { Overflow } from "../core/firehose/transform.js";
 
 const MAX_RECORDS = 500;
@@ -25,6 +26,7 @@ export async function reingest(
   streamName: string,
   overflow: readonly Overflow[],
 ): Promise<Set<string>> {
+  const { PutRecordBatchCommand } = await import("@aws-sdk/client-firehose");
   const failed = new Set<string>();
   let pending: { recordId: string; data: Uint8Array }[] = [];
   for (const item of overflow) {

@@ -5,10 +5,11 @@ import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
+import { NodejsFunction, type OutputFormat, SourceMapMode } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { externalModules, LAMBDA_BUNDLE_SETTINGS } from "./bundle.js";
 import {
   acknowledgeAll,
   acknowledgeLambdaRuntime,
@@ -22,19 +23,6 @@ export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", 
 
 /** Where a Lambda bundle is unpacked at run time; files copied next to the handler are under it. */
 export const LAMBDA_TASK_ROOT = "/var/task";
-
-/**
- * ESM bundles cannot `require`; CommonJS dependencies bundled into them (parts of the AWS SDK and Powertools) still
- * call it. The banner gives the module a real `require`, `__filename` and `__dirname`.
- */
-const ESM_REQUIRE_BANNER = [
-  'import { createRequire as __auditTrailCreateRequire } from "node:module";',
-  'import { fileURLToPath as __auditTrailFileURLToPath } from "node:url";',
-  'import { dirname as __auditTrailDirname } from "node:path";',
-  "const require = __auditTrailCreateRequire(import.meta.url);",
-  "const __filename = __auditTrailFileURLToPath(import.meta.url);",
-  "const __dirname = __auditTrailDirname(__filename);",
-].join(" ");
 
 export interface AuditFunctionProps {
   /** Handler file relative to the repository root (`lambdas/transform/handler.ts`); it exports `handler`. */
@@ -60,6 +48,12 @@ export interface AuditFunctionProps {
   readonly securityGroups?: ec2.ISecurityGroup[];
   /** Dead-letter queue for asynchronous invocations. @default - none (synchronously invoked functions) */
   readonly deadLetterQueue?: sqs.IQueue;
+  /**
+   * Leave the AWS SDK v3 (`@aws-sdk/*`) out of the bundle and import the one the Node.js runtime ships. Smaller
+   * bundle and faster cold start where the SDK is rarely called; the SDK's version is then the runtime's, not the
+   * lock file's. @default false - the SDK is bundled, tree-shaken and pinned by the lock file
+   */
+  readonly useRuntimeAwsSdk?: boolean;
   /** Shell commands run after esbuild, given the input (repository root) and output (bundle) directories. */
   readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
   /** Why the function needs no DLQ (how its failures surface instead); required when `deadLetterQueue` is absent. */
@@ -72,8 +66,9 @@ export interface AuditFunctionProps {
 
 /**
  * The one way this project builds a Lambda function: Node 22 on ARM64, a minified ESM bundle with source maps
- * and the AWS SDK v3 bundled (tree-shaken, pinned by the lock file), esbuild run locally (no Docker), an explicit
- * CMK-encrypted log group with retention, X-Ray tracing, and a role holding only what the caller grants.
+ * (`LAMBDA_BUNDLE_SETTINGS`) and the AWS SDK v3 bundled (tree-shaken, pinned by the lock file) unless the caller
+ * chooses the runtime's, esbuild run locally (no Docker), an explicit CMK-encrypted log group with retention, X-Ray
+ * tracing, and a role holding only what the caller grants.
  */
 export function auditFunction(scope: Construct, id: string, props: AuditFunctionProps): NodejsFunction {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
@@ -128,16 +123,16 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
     deadLetterQueue: props.deadLetterQueue,
     bundling: {
       forceDockerBundling: false,
-      format: OutputFormat.ESM,
-      target: "node22",
-      platform: "node",
-      mainFields: ["module", "main"],
-      banner: ESM_REQUIRE_BANNER,
-      minify: true,
+      format: LAMBDA_BUNDLE_SETTINGS.format as OutputFormat,
+      target: LAMBDA_BUNDLE_SETTINGS.target,
+      platform: LAMBDA_BUNDLE_SETTINGS.platform,
+      mainFields: [...LAMBDA_BUNDLE_SETTINGS.mainFields],
+      banner: LAMBDA_BUNDLE_SETTINGS.banner,
+      minify: LAMBDA_BUNDLE_SETTINGS.minify,
       sourceMap: true,
       sourceMapMode: SourceMapMode.EXTERNAL,
       sourcesContent: false,
-      externalModules: [],
+      externalModules: externalModules(props.useRuntimeAwsSdk ?? false),
       commandHooks:
         props.afterBundling === undefined
           ? undefined

@@ -144,7 +144,7 @@ describe("ingestion", () => {
     expect(stream.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^SearchBootstrap/)]));
   });
 
-  it("hands the transform its environment: name, rules directory, overrides, event.original", () => {
+  it("hands the transform its environment: name, rules directory, event.original (overrides are in its pack)", () => {
     // Act
     const variables = (transformOf(dev).Environment as { Variables: Record<string, string> }).Variables;
 
@@ -152,10 +152,10 @@ describe("ingestion", () => {
     expect(variables).toMatchObject({
       [TRANSFORM_ENV.environmentName]: "dev",
       [TRANSFORM_ENV.rulesDir]: "/var/task/rules",
-      [TRANSFORM_ENV.ruleOverrides]: JSON.stringify(ENVIRONMENTS.dev.detection.ruleOverrides),
       [TRANSFORM_ENV.keepEventOriginal]: "true",
       [TRANSFORM_ENV.pseudonymizeFields]: "",
     });
+    expect(variables[TRANSFORM_ENV.ruleOverrides]).toBeUndefined();
     expect(variables[TRANSFORM_ENV.pseudonymizationKeyParameterName]).toBeUndefined();
     expect(variables[TRANSFORM_ENV.pseudonymizationKeySecretArn]).toBeUndefined();
   });

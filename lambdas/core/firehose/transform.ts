@@ -255,16 +255,19 @@ function safeIso(ms: number): string | undefined {
 /** Base64 → text, gunzipping when the bytes start with the gzip magic number. */
 export function decode(data: string): string | { error: string } {
   if (typeof data !== "string") return { error: "record data is not a base64 string" };
-  const bytes = Buffer.from(data, "base64");
-  if (bytes.length === 0) return { error: "empty record (no data after base64 decoding)" };
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+  // Decoded into the scratch buffer (no Buffer per record); the text is copied out of it.
+  const worst = Math.ceil(data.length / 4) * 3;
+  if (worst > scratch.length) scratch = Buffer.allocUnsafe(Math.max(worst, scratch.length * 2));
+  const length = scratch.write(data, 0, "base64");
+  if (length === 0) return { error: "empty record (no data after base64 decoding)" };
+  if (scratch[0] === 0x1f && scratch[1] === 0x8b && length > 1) {
     try {
-      return gunzipSync(bytes, { maxOutputLength: MAX_GUNZIP_BYTES }).toString("utf8");
+      return gunzipSync(scratch.subarray(0, length), { maxOutputLength: MAX_GUNZIP_BYTES }).toString("utf8");
     } catch (error) {
       return { error: `gzip: ${error instanceof Error ? error.message : String(error)}` };
     }
   }
-  return bytes.toString("utf8");
+  return scratch.toString("utf8", 0, length);
 }
 
 /**

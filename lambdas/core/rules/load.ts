@@ -2,12 +2,13 @@
  * Loading rule packs from directories: every `*.yml`/`*.yaml` below each directory is a rule file, except
  * `*.tests.yml` (a rule's test events) and `placeholders.yml` (default placeholder values).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RuleError } from "./errors.js";
-import { buildRulePack, type RuleSource } from "./pack.js";
+import { buildRulePack, type RuleSource, validateRuleSources } from "./pack.js";
+import { PRECOMPILED_RULE_PACK_FILE, rulePackFromPrecompiled, serializeRuleSet } from "./precompiled.js";
 import type { RulePack } from "./types.js";
 
 /**
@@ -26,23 +27,35 @@ export const PLACEHOLDERS_FILE = "placeholders.yml";
 
 /** All files below `dir`, sorted, as paths joined onto `dir`. */
 export async function listFiles(dir: string): Promise<string[]> {
-  let entries: string[];
   try {
-    entries = (await readdir(dir, { recursive: true, withFileTypes: true }))
-      .filter((entry) => entry.isFile())
-      .map((entry) => join(entry.parentPath, entry.name));
+    return filePaths(await readdir(dir, { recursive: true, withFileTypes: true }));
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new RuleError(
-      code === "ENOENT"
-        ? "rule directory not found"
-        : `cannot read rule directory (${code ?? String(error)})`,
-      {
-        file: dir,
-      },
-    );
+    throw directoryError(dir, error);
   }
-  return entries.sort();
+}
+
+/** `listFiles`, synchronously (for bundling, where the caller cannot wait). */
+export function listFilesSync(dir: string): string[] {
+  try {
+    return filePaths(readdirSync(dir, { recursive: true, withFileTypes: true }));
+  } catch (error) {
+    throw directoryError(dir, error);
+  }
+}
+
+function filePaths(entries: readonly { isFile(): boolean; parentPath: string; name: string }[]): string[] {
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+function directoryError(dir: string, error: unknown): RuleError {
+  const code = (error as { code?: string }).code;
+  return new RuleError(
+    code === "ENOENT" ? "rule directory not found" : `cannot read rule directory (${code ?? String(error)})`,
+    { file: dir },
+  );
 }
 
 export function isRuleFile(path: string): boolean {
@@ -69,6 +82,39 @@ export async function readRuleSources(
     }
   }
   return { rules, placeholders };
+}
+
+/**
+ * `readRuleSources`, synchronously; paths in errors are relative to `relativeTo` (the bundle root, so they read as
+ * they would inside the Lambda: `rules/mesh/….yml`).
+ */
+export function readRuleSourcesSync(
+  dirs: readonly string[],
+  relativeTo: string,
+): { rules: RuleSource[]; placeholders: RuleSource[] } {
+  const rules: RuleSource[] = [];
+  const placeholders: RuleSource[] = [];
+  for (const dir of dirs) {
+    for (const path of listFilesSync(dir)) {
+      const file = relative(relativeTo, path) || path;
+      if (path.endsWith(`/${PLACEHOLDERS_FILE}`))
+        placeholders.push({ file, text: readFileSync(path, "utf8") });
+      else if (isRuleFile(path)) rules.push({ file, text: readFileSync(path, "utf8") });
+    }
+  }
+  return { rules, placeholders };
+}
+
+/**
+ * The rules of `dirs` with `overrides`, parsed and validated, as the JSON text of a precompiled pack
+ * (`precompiled.ts`); the stack writes it into the transform's bundle. The text is assembled once here, exactly as
+ * the Lambda will assemble it, so a rule or override the Lambda would refuse fails the build instead.
+ */
+export function precompileRulePack(dirs: readonly string[], overrides: unknown, relativeTo: string): string {
+  const { rules, placeholders } = readRuleSourcesSync(dirs, relativeTo);
+  const text = serializeRuleSet(validateRuleSources(rules, placeholders, overrides));
+  rulePackFromPrecompiled(text, PRECOMPILED_RULE_PACK_FILE);
+  return text;
 }
 
 /**

@@ -9,7 +9,6 @@ describe("loadTransformConfig", () => {
     expect(loadTransformConfig(base)).toEqual({
       environmentName: "prod",
       rulesDir: "/var/task/rules",
-      ruleOverrides: undefined,
       keepEventOriginal: true,
       pseudonymizeFields: [],
     });
@@ -25,7 +24,6 @@ describe("loadTransformConfig", () => {
     expect(config).toEqual({
       environmentName: "prod",
       rulesDir: "/var/task/rules",
-      ruleOverrides: undefined,
       keepEventOriginal: false,
       pseudonymizeFields: ["user.name", "source.ip"],
       keySource: { kind: "parameter", parameterName: "/k" },
@@ -36,6 +34,10 @@ describe("loadTransformConfig", () => {
     [{}, TRANSFORM_ENV.environmentName],
     [{ [TRANSFORM_ENV.environmentName]: "prod" }, TRANSFORM_ENV.rulesDir],
     [{ ...base, [TRANSFORM_ENV.keepEventOriginal]: "yes" }, `${TRANSFORM_ENV.keepEventOriginal} is "yes"`],
+    [
+      { ...base, [TRANSFORM_ENV.ruleOverrides]: '{"rules":{}}' },
+      `${TRANSFORM_ENV.ruleOverrides} is set, but the transform takes no overrides at run time`,
+    ],
     [{ ...base, [TRANSFORM_ENV.pseudonymizeFields]: "user.name" }, "no key is configured"],
     [
       {

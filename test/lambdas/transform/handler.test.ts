@@ -1,11 +1,16 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, FirehoseTransformationEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
 import { defaultRulesDir } from "../../../lambdas/core/rules/index.js";
+import { precompileRulePack } from "../../../lambdas/core/rules/load.js";
+import { PRECOMPILED_RULE_PACK_FILE } from "../../../lambdas/core/rules/precompiled.js";
 
 const context = {
   functionName: "transform",
@@ -51,6 +56,20 @@ const secrets = mockClient(SecretsManagerClient);
 const ssm = mockClient(SSMClient);
 const firehose = mockClient(FirehoseClient);
 
+/** A bundle's rules directory: the default pack, precompiled as the stack writes it into the transform's bundle. */
+let bundledRulesDir: string;
+beforeAll(async () => {
+  bundledRulesDir = await mkdtemp(join(tmpdir(), "transform-rules-"));
+  const rules = defaultRulesDir();
+  await writeFile(
+    join(bundledRulesDir, PRECOMPILED_RULE_PACK_FILE),
+    precompileRulePack([rules], {}, dirname(rules)),
+  );
+});
+afterAll(async () => {
+  await rm(bundledRulesDir, { recursive: true, force: true });
+});
+
 beforeEach(() => {
   vi.resetModules();
   secrets.reset();
@@ -60,7 +79,7 @@ beforeEach(() => {
   vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
   vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
   vi.stubEnv(TRANSFORM_ENV.environmentName, "test");
-  vi.stubEnv(TRANSFORM_ENV.rulesDir, defaultRulesDir());
+  vi.stubEnv(TRANSFORM_ENV.rulesDir, bundledRulesDir);
 });
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -101,9 +120,20 @@ describe("transform handler", () => {
     expect(JSON.parse(decode(result.records[1]?.data)).rule?.name ?? []).not.toContain("k8s_pod_exec");
   });
 
-  it("refuses to start with a rule override that names no rule", async () => {
-    vi.stubEnv(TRANSFORM_ENV.ruleOverrides, JSON.stringify({ rules: { no_such_rule: { enabled: false } } }));
-    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(/no_such_rule/);
+  it("refuses to start with rule overrides at run time: they are compiled into its pack at synth", async () => {
+    vi.stubEnv(TRANSFORM_ENV.ruleOverrides, JSON.stringify({ rules: { k8s_pod_exec: { enabled: false } } }));
+    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(
+      /AUDIT_TRAIL_RULE_OVERRIDES is set, but the transform takes no overrides at run time/,
+    );
+  });
+
+  it("refuses to start without a precompiled rule pack, naming the file", async () => {
+    // Prepare: the YAML sources, not a bundle's rules directory
+    vi.stubEnv(TRANSFORM_ENV.rulesDir, defaultRulesDir());
+    // Act / Assess
+    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(
+      `${join(defaultRulesDir(), PRECOMPILED_RULE_PACK_FILE)}: precompiled rule pack not found`,
+    );
   });
 
   it("fetches the key from Secrets Manager once per cold start and pseudonymizes the listed fields", async () => {
@@ -189,7 +219,6 @@ describe("transform handler", () => {
     const { buildHandler } = await import("../../../lambdas/transform/handler.js");
     const { Logger } = await import("@aws-lambda-powertools/logger");
     const { Metrics } = await import("@aws-lambda-powertools/metrics");
-    const { Tracer } = await import("@aws-lambda-powertools/tracer");
     const metrics = new Metrics({ namespace: "Test", serviceName: "transform" });
     const logger = new Logger({ serviceName: "transform" });
     const added: [string, number][] = [];
@@ -204,17 +233,15 @@ describe("transform handler", () => {
     const handler = buildHandler({
       config: {
         environmentName: "test",
-        rulesDir: defaultRulesDir(),
-        ruleOverrides: undefined,
+        rulesDir: bundledRulesDir,
         keepEventOriginal: true,
         pseudonymizeFields: [],
       },
-      firehose: new FirehoseClient({}),
-      secretsManager: () => new SecretsManagerClient({}),
-      ssm: () => new SSMClient({}),
+      firehose: async () => new FirehoseClient({}),
+      secretsManager: async () => new SecretsManagerClient({}),
+      ssm: async () => new SSMClient({}),
       logger,
       metrics,
-      tracer: new Tracer({ serviceName: "transform" }),
     });
     // Act
     await handler(event(AUDIT, LINKERD, LINKERD, "{broken"), context);
@@ -229,6 +256,36 @@ describe("transform handler", () => {
     );
     expect(JSON.stringify(logged)).not.toContain("erin");
     expect(JSON.stringify(logged)).not.toContain("/live");
+  });
+
+  it("creates no AWS client for single-document records without pseudonymization", async () => {
+    // Prepare
+    const { buildHandler } = await import("../../../lambdas/transform/handler.js");
+    const { Logger } = await import("@aws-lambda-powertools/logger");
+    const { Metrics } = await import("@aws-lambda-powertools/metrics");
+    const clients = {
+      firehose: vi.fn(async () => new FirehoseClient({})),
+      secretsManager: vi.fn(async () => new SecretsManagerClient({})),
+      ssm: vi.fn(async () => new SSMClient({})),
+    };
+    const handler = buildHandler({
+      config: {
+        environmentName: "test",
+        rulesDir: bundledRulesDir,
+        keepEventOriginal: true,
+        pseudonymizeFields: [],
+      },
+      ...clients,
+      logger: new Logger({ serviceName: "transform" }),
+      metrics: new Metrics({ namespace: "Test", serviceName: "transform" }),
+    });
+    // Act
+    const result = await handler(event(AUDIT, LINKERD, "{broken"), context);
+    // Assess
+    expect(result.records.map((r) => r.result)).toEqual(["Ok", "Ok", "ProcessingFailed"]);
+    expect(clients.firehose).not.toHaveBeenCalled();
+    expect(clients.secretsManager).not.toHaveBeenCalled();
+    expect(clients.ssm).not.toHaveBeenCalled();
   });
 
   it("refuses to start without the environment name", async () => {
