@@ -228,6 +228,8 @@ describe("one record per source, shipped by the example Fluent Bit pipeline, thr
       const wire = JSON.parse(Buffer.from(s.data, "base64").toString("utf8")) as Record<string, unknown>;
       expect(wire["@timestamp"]).toMatch(/^2025-03-04T10:00:0\d\.\d{3}Z$/);
     }
+    // Every document names its cluster: what the source-silence rule groups by.
+    expect(docs.map((doc) => doc.orchestrator?.cluster?.name)).toEqual(docs.map(() => "prod-eu-1"));
   });
 
   it("reads identities and mTLS from each mesh", () => {

@@ -22,6 +22,7 @@ const DEFAULT_PACK = [
   "k8s_api_public_access_failures",
   // The pipeline's own health, published to the ops topic.
   "pipeline_canary",
+  "pipeline_source_silent",
 ];
 
 const report = await runRuleTests(["rules"]);

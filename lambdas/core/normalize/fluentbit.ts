@@ -3,6 +3,7 @@
  * field; the `cri` multiline parser adds `time, stream, _p`; the kubernetes filter adds a `kubernetes` object (or
  * the shape Elastic's agents use: `kubernetes.pod.name`, …); the Firehose output may add a time key. Also the raw
  * CRI line prefix (`<RFC3339Nano> stdout|stderr F|P <line>`) when a tail input ships container files unparsed.
+ * `cluster_name`, which our Fluent Bit examples add to every record, names the cluster (`orchestrator.cluster.name`).
  */
 import type { EcsDocument } from "../ecs.js";
 import { obj, str } from "../parsers/values.js";
@@ -13,6 +14,8 @@ export interface FluentBitEnvelope {
   /** The container's own line, trailing newline removed. */
   inner: string;
   kubernetes?: KubernetesMetadata;
+  /** The record's `cluster_name`. */
+  clusterName?: string;
   /** What is left at the top level besides the envelope keys (a `Merge_Log` payload lifted there). */
   merged?: Record<string, unknown>;
 }
@@ -29,6 +32,7 @@ const ENVELOPE_KEYS = new Set([
   "logtag",
   "kubernetes",
   "kubernetes_namespace",
+  "cluster_name",
   "log_processed",
   "source",
   "container_id",
@@ -47,6 +51,8 @@ export function unwrapFluentBit(o: Record<string, unknown>): FluentBitEnvelope |
   const envelope: FluentBitEnvelope = { inner: end === payload.length ? payload : payload.slice(0, end) };
   const kubernetes = kubernetesMetadata(obj(o.kubernetes));
   if (kubernetes !== undefined) envelope.kubernetes = kubernetes;
+  const clusterName = str(o.cluster_name);
+  if (clusterName !== undefined) envelope.clusterName = clusterName;
   let merged: Record<string, unknown> | undefined;
   for (const key of Object.keys(o)) {
     if (!ENVELOPE_KEYS.has(key)) {

@@ -157,6 +157,8 @@ function normalizeObject(o: Record<string, unknown>, depth: number, keep: boolea
     // Merge_Log On lifts a JSON payload next to Fluent Bit's own keys, `kubernetes` included.
     const meta = typeof o.kubernetes === "object" ? kubernetesMetadata(obj(o.kubernetes)) : undefined;
     if (meta !== undefined) attachKubernetes(parsed.document, meta);
+    const clusterName = str(o.cluster_name);
+    if (clusterName !== undefined) nameCluster(parsed.document, clusterName);
     return { ok: true, documents: [parsed.document] };
   }
   const envelope = unwrapFluentBit(o);
@@ -176,8 +178,21 @@ function normalizeObject(o: Record<string, unknown>, depth: number, keep: boolea
       attachKubernetes(result.documents[i] as EcsDocument, i === 0 ? meta : structuredClone(meta));
     }
   }
+  if (envelope.clusterName !== undefined) {
+    for (const doc of result.documents) nameCluster(doc, envelope.clusterName);
+  }
   return result;
 }
+
+/** The cluster the shipper names, unless the record names its own (a Hubble flow's node, a GKE resource label). */
+function nameCluster(doc: EcsDocument, name: string): void {
+  if (doc.orchestrator?.cluster?.name !== undefined) return;
+  doc.orchestrator ??= { type: "kubernetes" };
+  doc.orchestrator.cluster = { name };
+}
+
+/** EKS sends its control-plane logs to `/aws/eks/<cluster>/cluster`. */
+const EKS_LOG_GROUP = /^\/aws\/eks\/([^/]+)\/cluster$/;
 
 /** `meta` is built fresh for each record, so it is attached as is (the audit fields, if any, moved onto it). */
 function attachKubernetes(doc: EcsDocument, meta: KubernetesMetadata): void {
@@ -201,6 +216,8 @@ function cloudWatchLogs(o: Record<string, unknown>, depth: number, keep: boolean
     if (!result.ok) return { ok: false, reason: `CloudWatch Logs logEvents[${i}]: ${result.reason}` };
     for (const doc of result.documents) documents.push(doc);
   }
+  const cluster = EKS_LOG_GROUP.exec(str(o.logGroup) ?? "")?.[1];
+  if (cluster !== undefined) for (const doc of documents) nameCluster(doc, cluster);
   return { ok: true, documents };
 }
 

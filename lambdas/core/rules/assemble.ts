@@ -11,19 +11,21 @@ import type { EcsDocument } from "../ecs.js";
 import {
   type CompiledSingle,
   compileCorrelation,
+  compileSilence,
   compileSingle,
   durationMs,
   type PendingCorrelation,
 } from "./compile.js";
 import { RuleError } from "./errors.js";
 import type { DocPredicate, Placeholders } from "./matchers.js";
-import type { CorrelationRuleYaml, DetectionRuleYaml } from "./schema.js";
+import type { CorrelationRuleYaml, DetectionRuleYaml, SilenceRuleYaml } from "./schema.js";
 import type {
   CompiledRule,
   CorrelationRule,
   RuleLevel,
   RuleOverride,
   RulePack,
+  SilenceRule,
   SingleEventRule,
 } from "./types.js";
 
@@ -36,6 +38,7 @@ export interface ParsedRule {
   readonly file: string;
   readonly single?: DetectionRuleYaml;
   readonly correlation?: CorrelationRuleYaml;
+  readonly silence?: SilenceRuleYaml;
 }
 
 /** Everything a pack is assembled from, every part already validated. */
@@ -57,7 +60,7 @@ export function assembleRulePack(set: ValidatedRuleSet): RulePack {
   const seenNames = new Map<string, string>();
   const seenIds = new Map<string, string>();
   for (const rule of parsed) {
-    const id = rule.single?.id ?? rule.correlation?.id ?? "";
+    const id = rule.single?.id ?? rule.correlation?.id ?? rule.silence?.id ?? "";
     const clash = seenNames.get(rule.name);
     if (clash !== undefined)
       throw new RuleError(`name already used by ${clash}`, { file: rule.file, rule: rule.name, key: "name" });
@@ -82,9 +85,24 @@ export function assembleRulePack(set: ValidatedRuleSet): RulePack {
   const enabled = parsed.filter((rule) => ruleOverrides[rule.name]?.enabled !== false);
   const singles: CompiledSingle[] = [];
   const pending: PendingCorrelation[] = [];
+  const silences: SilenceRule[] = [];
   for (const rule of enabled) {
     const override = ruleOverrides[rule.name] ?? {};
-    if (rule.single !== undefined) {
+    if (override.expected !== undefined && rule.silence === undefined) {
+      throw new RuleError("'expected' applies to silence rules only", {
+        key: `${OVERRIDES_KEY}.rules.${rule.name}.expected`,
+      });
+    }
+    if (rule.silence !== undefined) {
+      for (const key of ["condition", "minCount"] as const) {
+        if (override[key] !== undefined) {
+          throw new RuleError(`'${key}' applies to correlation rules only`, {
+            key: `${OVERRIDES_KEY}.rules.${rule.name}.${key}`,
+          });
+        }
+      }
+      silences.push(compileSilence(rule.silence, rule.name, rule.file, override));
+    } else if (rule.single !== undefined) {
       for (const key of ["timespan", "condition", "minCount"] as const) {
         if (override[key] !== undefined) {
           throw new RuleError(`'${key}' applies to correlation rules only`, {
@@ -144,7 +162,18 @@ export function assembleRulePack(set: ValidatedRuleSet): RulePack {
     if (generate === undefined || generate) return compiled;
     return { ...compiled, rule: { ...compiled.rule, generatesAlerts: false } };
   });
-  return new CompiledRulePack(finalSingles, correlations);
+  for (const silence of silences) {
+    silence.excludeRules.forEach((reference, index) => {
+      if (!singleByKey.has(reference) && !disabled.has(reference)) {
+        throw new RuleError(`no single-event rule named '${reference}'`, {
+          file: silence.source,
+          rule: silence.name,
+          key: `silence.exclude-rules.${index}`,
+        });
+      }
+    });
+  }
+  return new CompiledRulePack(finalSingles, correlations, silences);
 }
 
 function applySingleOverride(compiled: CompiledSingle, override: RuleOverride): CompiledSingle {
@@ -178,10 +207,14 @@ class CompiledRulePack implements RulePack {
   readonly #byKey = new Map<string, CompiledRule>();
   readonly #groups: readonly LogsourceGroup[];
 
-  constructor(singles: readonly CompiledSingle[], correlations: readonly CorrelationRule[]) {
+  constructor(
+    singles: readonly CompiledSingle[],
+    correlations: readonly CorrelationRule[],
+    silences: readonly SilenceRule[],
+  ) {
     this.singleEventRules = singles.map((compiled) => compiled.rule);
     this.correlationRules = correlations;
-    this.rules = [...this.singleEventRules, ...correlations];
+    this.rules = [...this.singleEventRules, ...correlations, ...silences];
     for (const rule of this.rules) {
       this.#byKey.set(rule.name, rule);
       this.#byKey.set(rule.id, rule);

@@ -12,6 +12,7 @@ import {
   detectionRuleSchema,
   placeholdersSchema,
   ruleOverridesSchema,
+  silenceRuleSchema,
   zodToRuleError,
 } from "./schema.js";
 import type { RuleOverrides, RulePack } from "./types.js";
@@ -105,6 +106,11 @@ export function parseRuleSource(source: RuleSource): ParsedRule[] {
       const parsed = correlationRuleSchema.safeParse(record);
       if (!parsed.success) throw zodToRuleError(parsed.error, { file: source.file, rule: label });
       return { name: nameOf(parsed.data.name), file: source.file, correlation: parsed.data };
+    }
+    if ("silence" in record) {
+      const parsed = silenceRuleSchema.safeParse(record);
+      if (!parsed.success) throw zodToRuleError(parsed.error, { file: source.file, rule: label });
+      return { name: nameOf(parsed.data.name), file: source.file, silence: parsed.data };
     }
     const parsed = detectionRuleSchema.safeParse(record);
     if (!parsed.success) throw zodToRuleError(parsed.error, { file: source.file, rule: label });

@@ -204,7 +204,7 @@ export interface RuleOverrides {
 export interface RuleOverride {
   readonly enabled?: boolean;
   readonly level?: RuleLevel;
-  /** Sigma duration (`30s`, `5m`, `1h`, `1d`). Correlations only. */
+  /** Sigma duration (`30s`, `5m`, `1h`, `1d`). Correlations and silence rules. */
   readonly timespan?: string;
   /** Replaces the condition entirely. Correlations only. */
   readonly condition?: CorrelationCondition;
@@ -212,4 +212,6 @@ export interface RuleOverride {
   readonly minCount?: number;
   /** Sigma duration, `0` to disable. */
   readonly suppression?: string;
+  /** Silence rules only: sources expected in this environment even when never seen. */
+  readonly expected?: readonly Readonly<Record<string, string>>[];
 }

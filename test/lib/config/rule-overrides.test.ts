@@ -25,6 +25,29 @@ describe("detection rule overrides", () => {
     });
   }
 
+  it("fails synth when a source would look silent between two Firehose deliveries", async () => {
+    // Prepare
+    const config = parseEnvironmentConfig("test", {
+      ...ENVIRONMENTS.dev,
+      firehose: { bufferingIntervalSeconds: 600, bufferingSizeMiB: 5, retryDurationSeconds: 300 },
+      detection: { ruleOverrides: { rules: { pipeline_source_silent: { timespan: "12m" } } } },
+    });
+
+    // Act
+    const checked = checkRuleOverrides(config, RULES_DIR);
+
+    // Assess
+    await expect(checked).rejects.toThrow(
+      /detection\.ruleOverrides\.rules\.pipeline_source_silent\.timespan[\s\S]*firehose\.bufferingIntervalSeconds \(600 s\) plus 5 minutes[\s\S]*at least 15m/,
+    );
+    const longer = parseEnvironmentConfig("test", {
+      ...ENVIRONMENTS.dev,
+      firehose: { bufferingIntervalSeconds: 600, bufferingSizeMiB: 5, retryDurationSeconds: 300 },
+      detection: { ruleOverrides: { rules: { pipeline_source_silent: { timespan: "15m" } } } },
+    });
+    await expect(checkRuleOverrides(longer, RULES_DIR)).resolves.toBeUndefined();
+  });
+
   it("fails synth on a rule the pack does not have, naming the config key and the rule", async () => {
     // Prepare
     const config = parseEnvironmentConfig("test", {

@@ -96,6 +96,24 @@ describe("normalizeRecord", () => {
     expect(doc?.event.original).toBe(ISTIO);
   });
 
+  it("names the cluster from the record's cluster_name, unless the log names its own", () => {
+    const shipped = (log: string) => JSON.stringify({ log, stream: "stdout", cluster_name: "prod-eu-1" });
+    const [access] = ok(normalizeRecord(shipped(ISTIO)));
+    expect(access?.orchestrator?.cluster).toEqual({ name: "prod-eu-1" });
+    const hubble = JSON.stringify({
+      flow: {
+        time: "2024-05-02T08:00:01Z",
+        verdict: "FORWARDED",
+        IP: { source: "10.0.0.1", destination: "10.0.0.2", ipVersion: "IPv4" },
+        l4: { TCP: { source_port: 1234, destination_port: 80 } },
+        node_name: "gke-east/node-1",
+        Type: "L3_L4",
+      },
+    });
+    const [flow] = ok(normalizeRecord(shipped(hubble)));
+    expect(flow?.orchestrator?.cluster).toEqual({ name: "gke-east" });
+  });
+
   it("reads Elastic-shaped kubernetes metadata (pod.name, node.name, container.name)", () => {
     const record = JSON.stringify({
       message:
@@ -160,6 +178,8 @@ describe("normalizeRecord", () => {
     const docs = ok(normalizeRecord(JSON.stringify(data)));
     expect(docs.map((d) => d.event.dataset)).toEqual(["kubernetes.audit", "linkerd.access"]);
     expect(docs[1]?.event.original).toBe(LINKERD);
+    // EKS's control-plane log group names the cluster.
+    expect(docs.map((d) => d.orchestrator?.cluster?.name)).toEqual(["x", "x"]);
     expect(normalizeRecord(JSON.stringify({ messageType: "CONTROL_MESSAGE", logEvents: [] }))).toEqual({
       ok: true,
       documents: [],

@@ -240,6 +240,53 @@ describe("per-environment overrides", () => {
   });
 });
 
+const SILENT = `title: Silent source
+id: silent-id
+name: silent
+level: high
+topic: ops
+silence:
+  group-by: [orchestrator.cluster.name, event.dataset]
+  timespan: 15m
+  exclude-rules: [base_denied]
+`;
+
+describe("silence rules in a pack", () => {
+  it("compiles a silence rule with its defaults and the environment's expected sources and timespan", () => {
+    const pack = packOf([BASE, SILENT], undefined, {
+      rules: { silent: { timespan: "20m", expected: [{ "orchestrator.cluster.name": "prod" }] } },
+    });
+    expect(pack.get("silent")).toMatchObject({
+      kind: "silence",
+      topic: "ops",
+      groupBy: ["orchestrator.cluster.name", "event.dataset"],
+      timespanMs: 1_200_000,
+      lookbackMs: 86_400_000,
+      suppression: { ms: 1_200_000 },
+      expected: [{ "orchestrator.cluster.name": "prod" }],
+      excludeRules: ["base_denied"],
+    });
+  });
+
+  it("rejects what a silence rule cannot mean, naming the rule and key", () => {
+    expect(() => packOf([SILENT])).toThrowError(
+      /silent.*silence\.exclude-rules\.0.*no single-event rule named 'base_denied'/,
+    );
+    expect(() =>
+      packOf([BASE, SILENT.replace("timespan: 15m", "timespan: 15m\n  lookback: 10m")]),
+    ).toThrowError(/silence\.lookback.*must be longer than the timespan/);
+    expect(() =>
+      packOf([BASE, SILENT], undefined, { rules: { silent: { expected: [{ "user.name": "x" }] } } }),
+    ).toThrowError(/silence\.expected\.0.*names user\.name: give values for the group-by fields/);
+    expect(() =>
+      packOf([BASE, SILENT], undefined, { rules: { base_denied: { expected: [{ "event.dataset": "x" }] } } }),
+    ).toThrowError(/'expected' applies to silence rules only/);
+    expect(() =>
+      packOf([BASE, SILENT], undefined, { rules: { silent: { condition: { gte: 1 } } } }),
+    ).toThrowError(/'condition' applies to correlation rules only/);
+  });
+});
+
 describe("loading from directories", () => {
   let dir: string;
   beforeAll(async () => {
