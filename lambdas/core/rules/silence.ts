@@ -10,7 +10,7 @@
 import type { EcsDocument } from "../ecs.js";
 import { firstString } from "./fields.js";
 import type { Detection, SilenceRule } from "./types.js";
-import { compareEvents, groupKey } from "./windows.js";
+import { compareEvents } from "./windows.js";
 
 /**
  * The detection of a silent source: from its last document to the moment it went silent (`[last, last +
@@ -57,7 +57,10 @@ interface SourceState {
 interface RuleState {
   readonly rule: SilenceRule;
   readonly readers: readonly { readonly path: string; readonly read: (doc: unknown) => string | undefined }[];
+  /** By the source's values, each followed by NUL, a missing one written as SOH (no allocation but the key). */
   readonly sources: Map<string, SourceState>;
+  /** Scratch space for the current document's values. */
+  readonly values: (string | undefined)[];
 }
 
 /** Tracks every source's last document over a stream in (roughly) event-time order. */
@@ -72,6 +75,7 @@ export class SilenceTracker {
       rule,
       readers: rule.groupBy.map((path) => ({ path, read: firstString(path) })),
       sources: new Map(),
+      values: rule.groupBy.map(() => undefined),
     }));
   }
 
@@ -80,18 +84,26 @@ export class SilenceTracker {
     if (timeMs < this.#firstMs) this.#firstMs = timeMs;
     for (const state of this.#states) {
       if (matched.length > 0 && state.rule.excludeRules.some((name) => matched.includes(name))) continue;
-      const groupBy: Record<string, string> = {};
+      const { readers, values } = state;
+      let key = "";
       let named = false;
-      for (const { path, read } of state.readers) {
-        const value = read(doc);
-        if (value === undefined) continue;
-        groupBy[path] = value;
-        named = true;
+      for (let i = 0; i < readers.length; i++) {
+        const value = (readers[i] as (typeof readers)[number]).read(doc);
+        values[i] = value;
+        if (value === undefined) key += "\u0001";
+        else {
+          key += `${value}\u0000`;
+          named = true;
+        }
       }
       if (!named) continue;
-      const key = groupKey(groupBy);
       const source = state.sources.get(key);
       if (source === undefined) {
+        const groupBy: Record<string, string> = {};
+        readers.forEach(({ path }, i) => {
+          const value = values[i];
+          if (value !== undefined) groupBy[path] = value;
+        });
         state.sources.set(key, { groupBy, lastMs: timeMs, last: doc, reported: false });
       } else if (
         timeMs > source.lastMs ||

@@ -61,12 +61,15 @@ export function keepEarliest(
   event: EcsDocument,
   timeMs: number,
 ): void {
-  const before = (at: number) =>
-    timeMs < (times[at] as number) ||
-    (timeMs === times[at] && compareEventIds(event.event?.id, events[at]?.event?.id) < 0);
   let at = events.length;
-  if (at >= DETECTION_EVENT_CAP && !before(at - 1)) return;
-  while (at > 0 && before(at - 1)) at--;
+  const id = event.event?.id;
+  // From the end: in-order logs stop at the first comparison.
+  while (at > 0) {
+    const held = times[at - 1] as number;
+    if (timeMs > held || (timeMs === held && compareEventIds(id, events[at - 1]?.event?.id) >= 0)) break;
+    at--;
+  }
+  if (at >= DETECTION_EVENT_CAP) return;
   events.splice(at, 0, event);
   times.splice(at, 0, timeMs);
   if (events.length > DETECTION_EVENT_CAP) {
