@@ -1,6 +1,7 @@
 /**
  * Transform benchmark: a realistic generated mix of every format (mostly Istio sidecar lines, as Fluent Bit ships
- * them), through the same `transformBatch` the Lambda runs.
+ * them), through the same `transformBatch` the Lambda runs, in a process with the transform function's V8 flags
+ * (`nodeFlags`: its semi-space size).
  *
  * - throughput: MB/s of decoded input through the transform, and its ratio to an identity baseline over the same
  *   records (base64 decode + JSON.parse + JSON.stringify + base64 encode; text lines go through as JSON strings);
@@ -29,11 +30,19 @@ import { type FirehoseInputRecord, transformBatch } from "../lambdas/core/fireho
 import { normalizeRecord } from "../lambdas/core/normalize/index.js";
 import { precompileRulePack } from "../lambdas/core/rules/load.js";
 import { PRECOMPILED_RULE_PACK_FILE, rulePackFromPrecompiled } from "../lambdas/core/rules/precompiled.js";
-import { externalModules, LAMBDA_BUNDLE_SETTINGS, TRANSFORM_BUNDLE } from "../lib/private/bundle.js";
+import {
+  externalModules,
+  LAMBDA_BUNDLE_SETTINGS,
+  semiSpaceFlag,
+  TRANSFORM_BUNDLE,
+} from "../lib/private/bundle.js";
 import type { BenchResult } from "./run.js";
 import { generateMix, toRecords } from "./transform-mix.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** The V8 flags the transform function runs with (`NODE_OPTIONS`, `lib/ingestion.ts`). */
+export const nodeFlags = [semiSpaceFlag(TRANSFORM_BUNDLE.semiSpaceMiB)];
 
 /** Records up to `bytes` of request payload (base64 data plus record envelope). */
 function batchOf(records: readonly FirehoseInputRecord[], bytes: number): FirehoseInputRecord[] {

@@ -135,6 +135,7 @@ export class AuditIngestion extends Construct {
       logRetention: props.logRetention,
       timeout: this.transformTimeout,
       memorySize: 1024,
+      semiSpaceMiB: TRANSFORM_BUNDLE.semiSpaceMiB,
       reservedConcurrentExecutions: props.transformConcurrency ?? 20,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,

@@ -9,7 +9,7 @@ import { NodejsFunction, type OutputFormat, SourceMapMode } from "aws-cdk-lib/aw
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import { externalModules, LAMBDA_BUNDLE_SETTINGS } from "./bundle.js";
+import { externalModules, LAMBDA_BUNDLE_SETTINGS, semiSpaceFlag } from "./bundle.js";
 import {
   acknowledgeAll,
   acknowledgeLambdaRuntime,
@@ -39,6 +39,8 @@ export interface AuditFunctionProps {
   readonly timeout?: Duration;
   /** @default 512 */
   readonly memorySize?: number;
+  /** V8's semi-space size in MiB (`--max-semi-space-size`), for allocation-heavy handlers. @default - V8's, from the memory size */
+  readonly semiSpaceMiB?: number;
   /** Reserved concurrency: a ceiling on what the function can consume (and on its blast radius). */
   readonly reservedConcurrentExecutions: number;
   /** Run inside these private subnets. @default - not in a VPC */
@@ -111,7 +113,13 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
     architecture: lambda.Architecture.ARM_64,
     memorySize: props.memorySize ?? 512,
     timeout: props.timeout ?? Duration.seconds(30),
-    environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
+    environment: {
+      NODE_OPTIONS: [
+        "--enable-source-maps",
+        ...(props.semiSpaceMiB === undefined ? [] : [semiSpaceFlag(props.semiSpaceMiB)]),
+      ].join(" "),
+      ...props.environment,
+    },
     environmentEncryption: props.environmentKey,
     logGroup,
     role,

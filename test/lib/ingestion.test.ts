@@ -321,6 +321,17 @@ describe("ingestion", () => {
       Architectures: ["arm64"],
     });
   });
+
+  it("gives the transform a 32 MiB semi-space, not the few MiB V8 would derive from 1024 MB", () => {
+    // Act
+    const transform = transformOf(prod);
+
+    // Assess
+    expect(transform).toMatchObject({
+      MemorySize: 1024,
+      Environment: { Variables: { NODE_OPTIONS: "--enable-source-maps --max-semi-space-size=32" } },
+    });
+  });
 });
 
 describe("ingestion validation", () => {
