@@ -23,3 +23,26 @@ export function selectedEnvironment(options: {
   if (names.size > 1) throw new UsageError(`more than one environment given: ${[...names].join(", ")}`);
   return [...names][0];
 }
+
+/** A class of error the user can act on (usage, config, input), as opposed to a bug. */
+export type UserErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * Runs a verb's work: an error of one of the `expected` classes is printed after the verb's name with exit
+ * status 2; any other error is a bug and propagates (with its stack).
+ */
+export async function withUserErrors(
+  verb: string,
+  expected: readonly UserErrorClass[],
+  work: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await work();
+  } catch (error: unknown) {
+    if (expected.some((kind) => error instanceof kind)) {
+      process.stderr.write(`audit-trail ${verb}: ${(error as Error).message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}

@@ -43,7 +43,7 @@ import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
 import { defaultRulesDir, loadRulePack } from "../../core/rules/load.js";
 import { transportSearchClient } from "../../detector/opensearch.js";
-import { selectedEnvironment, UsageError } from "../usage.js";
+import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
 const ENV_FILE = "lib/config/environments.ts";
@@ -157,106 +157,99 @@ export async function runCanaryCommand(
     return 0;
   }
   const clock = deps.clock ?? wallClock;
-  try {
-    const config = loadEnvironmentConfig(environmentFrom(values), ENVIRONMENTS);
-    const timeoutMs =
-      values.timeout === undefined
-        ? (config.firehose.bufferingIntervalSeconds + PIPELINE_ALLOWANCE_SECONDS) * 1000
-        : durationFlag("--timeout", values.timeout);
-    const intervalMs =
-      values.interval === undefined
-        ? DEFAULT_INTERVAL_SECONDS * 1000
-        : durationFlag("--interval", values.interval);
-    if (intervalMs > timeoutMs) {
-      throw new UsageError(
-        `--interval ${values.interval} is longer than the timeout (${timeoutMs / 1000} s)`,
-      );
-    }
-    if (values.region !== undefined && config.region !== undefined && values.region !== config.region) {
-      throw new UsageError(
-        `--region ${values.region}: environment "${config.name}" is deployed to ${config.region} (region in ${ENV_FILE}); drop --region or pass --region ${config.region}`,
-      );
-    }
+  return withUserErrors(
+    "canary",
+    [UsageError, AuditTrailConfigError, CanaryStackError, RuleError],
+    async () => {
+      const config = loadEnvironmentConfig(environmentFrom(values), ENVIRONMENTS);
+      const timeoutMs =
+        values.timeout === undefined
+          ? (config.firehose.bufferingIntervalSeconds + PIPELINE_ALLOWANCE_SECONDS) * 1000
+          : durationFlag("--timeout", values.timeout);
+      const intervalMs =
+        values.interval === undefined
+          ? DEFAULT_INTERVAL_SECONDS * 1000
+          : durationFlag("--interval", values.interval);
+      if (intervalMs > timeoutMs) {
+        throw new UsageError(
+          `--interval ${values.interval} is longer than the timeout (${timeoutMs / 1000} s)`,
+        );
+      }
+      if (values.region !== undefined && config.region !== undefined && values.region !== config.region) {
+        throw new UsageError(
+          `--region ${values.region}: environment "${config.name}" is deployed to ${config.region} (region in ${ENV_FILE}); drop --region or pass --region ${config.region}`,
+        );
+      }
 
-    const pack = await loadRulePack([defaultRulesDir()], config.detection.ruleOverrides);
-    const eventTimeMs = clock.now();
-    const identity = canaryIdentity(canaryRunId(eventTimeMs, (deps.randomHex ?? randomHex)()));
-    const records = buildCanaryRecords({
-      runId: identity.runId,
-      nowMs: eventTimeMs,
-      trustDomain: canaryTrustDomain(trustDomainsOf(config)),
-    });
-    const problems = preflightCanary(pack, identity, records, {
-      pseudonymizedFields: config.pseudonymization?.fields ?? [],
-    });
-    if (problems.length > 0) {
-      throw new UsageError(
-        `the canary cannot run in environment "${config.name}":\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-      );
-    }
-    if (values["dry-run"]) {
-      for (const record of records) process.stdout.write(record.data);
-      process.stderr.write(
-        `canary: dry run ${identity.runId}: ${records.length} records checked against environment "${config.name}", nothing sent\n`,
-      );
-      return 0;
-    }
+      const pack = await loadRulePack([defaultRulesDir()], config.detection.ruleOverrides);
+      const eventTimeMs = clock.now();
+      const identity = canaryIdentity(canaryRunId(eventTimeMs, (deps.randomHex ?? randomHex)()));
+      const records = buildCanaryRecords({
+        runId: identity.runId,
+        nowMs: eventTimeMs,
+        trustDomain: canaryTrustDomain(trustDomainsOf(config)),
+      });
+      const problems = preflightCanary(pack, identity, records, {
+        pseudonymizedFields: config.pseudonymization?.fields ?? [],
+      });
+      if (problems.length > 0) {
+        throw new UsageError(
+          `the canary cannot run in environment "${config.name}":\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+        );
+      }
+      if (values["dry-run"]) {
+        for (const record of records) process.stdout.write(record.data);
+        process.stderr.write(
+          `canary: dry run ${identity.runId}: ${records.length} records checked against environment "${config.name}", nothing sent\n`,
+        );
+        return 0;
+      }
 
-    const stackName = `AuditTrail-${config.name}`;
-    const region = values.region ?? config.region;
-    const outputs = await readStackOutputs(
-      (deps.cloudFormation ?? ((r) => new CloudFormationClient(r === undefined ? {} : { region: r })))(
+      const stackName = `AuditTrail-${config.name}`;
+      const region = values.region ?? config.region;
+      const outputs = await readStackOutputs(
+        (deps.cloudFormation ?? ((r) => new CloudFormationClient(r === undefined ? {} : { region: r })))(
+          region,
+        ),
+        stackName,
+        config,
         region,
-      ),
-      stackName,
-      config,
-      region,
-    );
-    const sender = firehoseSender(
-      (deps.firehose ?? ((r) => new FirehoseClient({ region: r })))(outputs.Region),
-      outputs.DeliveryStreamName,
-    );
-    const search = explainedSearch(
-      (deps.search ?? signedSearch)(outputs.DomainEndpoint, outputs.Region),
-      outputs.DomainEndpoint,
-    );
+      );
+      const sender = firehoseSender(
+        (deps.firehose ?? ((r) => new FirehoseClient({ region: r })))(outputs.Region),
+        outputs.DeliveryStreamName,
+      );
+      const search = explainedSearch(
+        (deps.search ?? signedSearch)(outputs.DomainEndpoint, outputs.Region),
+        outputs.DomainEndpoint,
+      );
 
-    process.stderr.write(
-      `canary ${identity.runId}: sending ${records.length} records to ${outputs.DeliveryStreamName} (${outputs.Region}); ` +
-        `waiting up to ${Math.round(timeoutMs / 1000)} s\n`,
-    );
-    const observations = await runCanary(
-      { sender, search, clock, onProgress: (event) => process.stderr.write(progressLine(event)) },
-      { identity, records, eventTimeMs, timeoutMs, pollIntervalMs: intervalMs },
-    );
-    const report = buildCanaryReport(
-      {
-        environment: config.name,
-        stack: stackName,
-        region: outputs.Region,
-        deliveryStream: outputs.DeliveryStreamName,
-        domainEndpoint: outputs.DomainEndpoint,
-        opsTopicArn: outputs.OpsTopicArn,
-        detectorFunctionName: outputs.DetectorFunctionName,
-      },
-      identity,
-      records,
-      observations,
-    );
-    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderCanaryReport(report));
-    return report.ok ? 0 : 1;
-  } catch (error: unknown) {
-    if (
-      error instanceof UsageError ||
-      error instanceof AuditTrailConfigError ||
-      error instanceof CanaryStackError ||
-      error instanceof RuleError
-    ) {
-      process.stderr.write(`audit-trail canary: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+      process.stderr.write(
+        `canary ${identity.runId}: sending ${records.length} records to ${outputs.DeliveryStreamName} (${outputs.Region}); ` +
+          `waiting up to ${Math.round(timeoutMs / 1000)} s\n`,
+      );
+      const observations = await runCanary(
+        { sender, search, clock, onProgress: (event) => process.stderr.write(progressLine(event)) },
+        { identity, records, eventTimeMs, timeoutMs, pollIntervalMs: intervalMs },
+      );
+      const report = buildCanaryReport(
+        {
+          environment: config.name,
+          stack: stackName,
+          region: outputs.Region,
+          deliveryStream: outputs.DeliveryStreamName,
+          domainEndpoint: outputs.DomainEndpoint,
+          opsTopicArn: outputs.OpsTopicArn,
+          detectorFunctionName: outputs.DetectorFunctionName,
+        },
+        identity,
+        records,
+        observations,
+      );
+      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderCanaryReport(report));
+      return report.ok ? 0 : 1;
+    },
+  );
 }
 
 /** The environment the canary runs against: required. */

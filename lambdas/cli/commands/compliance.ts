@@ -32,7 +32,7 @@ import {
   renderReport,
   TemplateShapeError,
 } from "../../core/compliance/index.js";
-import { selectedEnvironment, UsageError } from "../usage.js";
+import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
 const ENV_FILE = "lib/config/environments.ts";
@@ -176,7 +176,7 @@ export async function runCompliance(argv: readonly string[]): Promise<number> {
     );
     return 2;
   }
-  try {
+  return withUserErrors("compliance", [UsageError, AuditTrailConfigError, TemplateShapeError], async () => {
     let name = selectedEnvironment(values);
     const template = values.template === undefined ? undefined : await readTemplate(values.template);
     const tagged = template === undefined ? undefined : environmentTag(template);
@@ -235,17 +235,7 @@ export async function runCompliance(argv: readonly string[]): Promise<number> {
     if (values.out === undefined) process.stdout.write(report);
     else await writeFile(values.out, report);
     return status;
-  } catch (error: unknown) {
-    if (
-      error instanceof UsageError ||
-      error instanceof AuditTrailConfigError ||
-      error instanceof TemplateShapeError
-    ) {
-      process.stderr.write(`audit-trail compliance: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  });
 }
 
 export const command: Command = {

@@ -21,7 +21,7 @@ import {
 } from "../../core/rules/index.js";
 import { type ReplayRecord, type ReplaySummary, replay } from "../../core/rules/replay.js";
 import { InputError, readLines } from "../input.js";
-import { UsageError } from "../usage.js";
+import { UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [options] FILE|DIR...
@@ -253,14 +253,8 @@ export const command: Command = {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    try {
-      return await runReplay(args, process.stdout, process.stderr);
-    } catch (error) {
-      if (error instanceof RuleError || error instanceof InputError) {
-        process.stderr.write(`audit-trail replay: ${error.message}\n`);
-        return 2;
-      }
-      throw error;
-    }
+    return withUserErrors("replay", [RuleError, InputError], () =>
+      runReplay(args, process.stdout, process.stderr),
+    );
   },
 };

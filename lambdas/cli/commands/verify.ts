@@ -29,7 +29,7 @@ import {
   type StoredVersion,
   verifyArchive,
 } from "../../core/digest/verify.js";
-import { UsageError } from "../usage.js";
+import { UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail verify --bucket NAME [--from TIME] [--to TIME] [--public-key FILE | --key-id KMS_KEY]
@@ -220,64 +220,56 @@ export async function runVerify(
     );
     return 2;
   }
-  try {
-    const fromMs = values.from === undefined ? undefined : parseInstant(values.from, "--from");
-    const explicitTo = values.to === undefined ? undefined : parseInstant(values.to, "--to");
-    if (fromMs !== undefined && explicitTo !== undefined && explicitTo <= fromMs) {
-      throw new UsageError(`--to ${values.to} must be after --from ${values.from}`);
-    }
-    let reader: ArchiveReader;
-    let verifier: Verifier;
-    let keyDescription: string;
-    let toMs = explicitTo;
-    if (values.bucket !== undefined) {
-      const { s3, kms } = (clients ?? defaultClients)(values.region);
-      reader = s3ArchiveReader(s3, values.bucket);
-      toMs ??= Date.now();
-      if (values["public-key"] === undefined) {
-        const fromKms = await kmsVerifier(kms, reader, values["key-id"]);
-        verifier = fromKms;
-        keyDescription = `KMS key ${fromKms.keyId} (${fromKms.source})`;
-      } else {
-        ({ verifier, keyDescription } = await fileVerifier(values["public-key"]));
+  return withUserErrors(
+    "verify",
+    [UsageError, PeriodError, SigningKeyError, DigestFormatError, LocalArchiveError],
+    async () => {
+      const fromMs = values.from === undefined ? undefined : parseInstant(values.from, "--from");
+      const explicitTo = values.to === undefined ? undefined : parseInstant(values.to, "--to");
+      if (fromMs !== undefined && explicitTo !== undefined && explicitTo <= fromMs) {
+        throw new UsageError(`--to ${values.to} must be after --from ${values.from}`);
       }
-    } else {
-      reader = localArchiveReader(values.dir as string);
-      ({ verifier, keyDescription } = await fileVerifier(values["public-key"] as string));
-    }
-    const report = await verifyArchive(reader, verifier, {
-      ...(fromMs === undefined ? {} : { fromMs }),
-      ...(toMs === undefined ? {} : { toMs }),
-      pendingFrom: values.bucket !== undefined ? "last-period-start" : "last-period-end",
-    });
-    for (const finding of report.findings) process.stdout.write(`${formatFinding(finding)}\n`);
-    for (const pending of report.pending) {
+      let reader: ArchiveReader;
+      let verifier: Verifier;
+      let keyDescription: string;
+      let toMs = explicitTo;
+      if (values.bucket !== undefined) {
+        const { s3, kms } = (clients ?? defaultClients)(values.region);
+        reader = s3ArchiveReader(s3, values.bucket);
+        toMs ??= Date.now();
+        if (values["public-key"] === undefined) {
+          const fromKms = await kmsVerifier(kms, reader, values["key-id"]);
+          verifier = fromKms;
+          keyDescription = `KMS key ${fromKms.keyId} (${fromKms.source})`;
+        } else {
+          ({ verifier, keyDescription } = await fileVerifier(values["public-key"]));
+        }
+      } else {
+        reader = localArchiveReader(values.dir as string);
+        ({ verifier, keyDescription } = await fileVerifier(values["public-key"] as string));
+      }
+      const report = await verifyArchive(reader, verifier, {
+        ...(fromMs === undefined ? {} : { fromMs }),
+        ...(toMs === undefined ? {} : { toMs }),
+        pendingFrom: values.bucket !== undefined ? "last-period-start" : "last-period-end",
+      });
+      for (const finding of report.findings) process.stdout.write(`${formatFinding(finding)}\n`);
+      for (const pending of report.pending) {
+        process.stderr.write(
+          `pending ${pending.key}: newer than the last sealed period, not yet in a digest\n`,
+        );
+      }
+      const range = report.firstPeriodStart
+        ? `, periods ${report.firstPeriodStart} to ${report.lastPeriodEnd}`
+        : "";
       process.stderr.write(
-        `pending ${pending.key}: newer than the last sealed period, not yet in a digest\n`,
+        `${report.findings.length === 0 ? "OK" : "FAILED"}: ${report.digestsChecked} digests${range}, ` +
+          `${report.objectsChecked} objects checked with ${keyDescription}; ${report.findings.length} findings, ` +
+          `${report.pending.length} pending\n`,
       );
-    }
-    const range = report.firstPeriodStart
-      ? `, periods ${report.firstPeriodStart} to ${report.lastPeriodEnd}`
-      : "";
-    process.stderr.write(
-      `${report.findings.length === 0 ? "OK" : "FAILED"}: ${report.digestsChecked} digests${range}, ` +
-        `${report.objectsChecked} objects checked with ${keyDescription}; ${report.findings.length} findings, ` +
-        `${report.pending.length} pending\n`,
-    );
-    return report.findings.length === 0 ? 0 : 1;
-  } catch (error: unknown) {
-    if (
-      error instanceof UsageError ||
-      error instanceof PeriodError ||
-      error instanceof SigningKeyError ||
-      error instanceof DigestFormatError ||
-      error instanceof LocalArchiveError
-    ) {
-      process.stderr.write(`audit-trail verify: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+      return report.findings.length === 0 ? 0 : 1;
+    },
+  );
 }
 
 async function fileVerifier(file: string): Promise<{ verifier: Verifier; keyDescription: string }> {
