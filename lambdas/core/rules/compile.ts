@@ -48,6 +48,23 @@ function commonOf(
   };
 }
 
+/**
+ * The suppression of a rule with a window (correlation, silence): the override's, else the rule's own timespan,
+ * else one window. Its alerts are grouped by the rule's own group-by.
+ */
+function windowSuppression(
+  yaml: { suppression?: { timespan: string } },
+  override: { suppression?: string },
+  windowMs: number,
+  location: (key: string) => { file: string; rule: string; key: string },
+): { ms: number; groupBy: readonly string[] } {
+  const text = override.suppression ?? yaml.suppression?.timespan;
+  return {
+    ms: text === undefined ? windowMs : durationMs(text, location("suppression.timespan")),
+    groupBy: [],
+  };
+}
+
 /** The keys `commonOf` reads. */
 type RuleYamlCommon = Pick<
   DetectionRuleYaml,
@@ -242,14 +259,9 @@ export function compileCorrelation(
   if (type === "percentile" && spec.percentile === undefined) {
     throw new RuleError("percentile needs 'percentile' (e.g. 99)", location("correlation.percentile"));
   }
-  const suppressionText = override.suppression ?? yaml.suppression?.timespan;
-  const suppressionMs =
-    suppressionText === undefined
-      ? timespanMs
-      : durationMs(suppressionText, location("suppression.timespan"));
   return {
     kind: "correlation",
-    ...commonOf(yaml, name, file, override.level, { ms: suppressionMs, groupBy: [] }),
+    ...commonOf(yaml, name, file, override.level, windowSuppression(yaml, override, timespanMs, location)),
     fields: yaml.fields,
     type,
     rules,
@@ -306,14 +318,9 @@ export function compileSilence(
       );
     }
   });
-  const suppressionText = override.suppression ?? yaml.suppression?.timespan;
-  const suppressionMs =
-    suppressionText === undefined
-      ? timespanMs
-      : durationMs(suppressionText, location("suppression.timespan"));
   return {
     kind: "silence",
-    ...commonOf(yaml, name, file, override.level, { ms: suppressionMs, groupBy: [] }),
+    ...commonOf(yaml, name, file, override.level, windowSuppression(yaml, override, timespanMs, location)),
     fields: yaml.fields,
     groupBy: spec["group-by"],
     timespanMs,
