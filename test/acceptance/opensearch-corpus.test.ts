@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
+import { bootstrapSettings } from "../fixtures/bootstrap-settings.js";
 import { startTestNode, type TestNode } from "../integration/node.js";
 import { corpusDir } from "./corpus.js";
 
@@ -106,22 +107,13 @@ describe("corpus documents in a real OpenSearch node", () => {
     await client.indices.delete({ index: "audit-*", expand_wildcards: "all", ignore_unavailable: true });
     await bootstrapDomain(
       client,
-      {
+      bootstrapSettings({
         DomainEndpoint: "localhost",
         DomainName: "audit-trail-acceptance",
         HotDays: 1,
-        WarmDays: 0,
-        ColdDays: 0,
         DeleteAfterDays: 60,
-        UltraWarmEnabled: false,
-        ColdStorageEnabled: false,
-        IndexEventOriginal: false,
-        FirehoseRoleArn: "arn:aws:iam::123456789012:role/firehose",
-        DetectorRoleArn: "arn:aws:iam::123456789012:role/detector",
-        AnalystRoleArn: "",
         ReplicaCount: 0,
-        ShardCount: 1,
-      },
+      }),
       { ismFlavor: "plain", ageUnit: "m", allowMissingPlugins: ["security", "ism"] },
     );
   }, 900_000);

@@ -2,6 +2,7 @@
 import { Client } from "@opensearch-project/opensearch";
 import { inject } from "vitest";
 import type { BootstrapSettings } from "../../lambdas/core/opensearch/settings.js";
+import { bootstrapSettings } from "../fixtures/bootstrap-settings.js";
 
 export function testClient(): Client {
   return new Client({ node: inject("opensearchUrl"), requestTimeout: 60_000 });
@@ -9,23 +10,15 @@ export function testClient(): Client {
 
 /** Ages are minutes in these tests (`ageUnit: "m"`), so ISM transitions happen while the test watches. */
 export function testSettings(overrides: Partial<BootstrapSettings> = {}): BootstrapSettings {
-  return {
+  return bootstrapSettings({
     DomainEndpoint: "localhost",
     DomainName: "audit-trail-test",
     HotDays: 1,
     WarmDays: 1,
-    ColdDays: 0,
     DeleteAfterDays: 60,
-    UltraWarmEnabled: false,
-    ColdStorageEnabled: false,
-    IndexEventOriginal: false,
-    FirehoseRoleArn: "arn:aws:iam::123456789012:role/firehose",
-    DetectorRoleArn: "arn:aws:iam::123456789012:role/detector",
-    AnalystRoleArn: "",
     ReplicaCount: 0,
-    ShardCount: 1,
     ...overrides,
-  };
+  });
 }
 
 /** The options every integration test bootstraps with: plain ISM actions, minute ages, no security plugin. */

@@ -16,7 +16,7 @@ import {
   buildDashboardsSavedObjects,
   renderSavedObjectsNdjson,
 } from "../../../lambdas/core/opensearch/index.js";
-import type { BootstrapSettings } from "../../../lambdas/core/opensearch/settings.js";
+import { bootstrapSettings } from "../../fixtures/bootstrap-settings.js";
 import { DEFAULT_AUDIT_CONFIG } from "../core/opensearch/fake-transport.js";
 import { parseMultipart } from "../core/opensearch/multipart.js";
 
@@ -26,22 +26,13 @@ const CREDENTIALS = {
   secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
 };
 
-const settings: BootstrapSettings = {
+const settings = bootstrapSettings({
   DomainEndpoint: "localhost",
   DomainName: "audit-trail-dev",
   HotDays: 3,
-  WarmDays: 0,
-  ColdDays: 0,
   DeleteAfterDays: 30,
-  UltraWarmEnabled: false,
-  ColdStorageEnabled: false,
-  IndexEventOriginal: false,
-  FirehoseRoleArn: "arn:aws:iam::123456789012:role/firehose",
-  DetectorRoleArn: "arn:aws:iam::123456789012:role/detector",
-  AnalystRoleArn: "",
   ReplicaCount: 0,
-  ShardCount: 1,
-};
+});
 
 interface Received {
   readonly method: string;

@@ -5,7 +5,7 @@ import {
   OpenSearchBootstrapError,
   withAuditReadHistory,
 } from "../../../../lambdas/core/opensearch/index.js";
-import type { BootstrapSettings } from "../../../../lambdas/core/opensearch/settings.js";
+import { bootstrapSettings } from "../../../fixtures/bootstrap-settings.js";
 import {
   AUDIT_CONFIG_PATH,
   DEFAULT_AUDIT_CONFIG,
@@ -14,22 +14,7 @@ import {
   withAuditConfig,
 } from "./fake-transport.js";
 
-const settings: BootstrapSettings = {
-  DomainEndpoint: "search-audit.eu-west-1.es.amazonaws.com",
-  DomainName: "audit-trail-prod",
-  HotDays: 7,
-  WarmDays: 0,
-  ColdDays: 0,
-  DeleteAfterDays: 90,
-  UltraWarmEnabled: false,
-  ColdStorageEnabled: false,
-  IndexEventOriginal: false,
-  FirehoseRoleArn: "arn:aws:iam::123456789012:role/firehose",
-  DetectorRoleArn: "arn:aws:iam::123456789012:role/detector",
-  AnalystRoleArn: "",
-  ReplicaCount: 1,
-  ShardCount: 1,
-};
+const settings = bootstrapSettings();
 
 const PUT_PATH = `${AUDIT_CONFIG_PATH}/config`;
 const auditStep = (steps: BootstrapStep[]) =>

@@ -7,26 +7,11 @@ import {
   renderSavedObjectsNdjson,
   type TransportRequest,
 } from "../../../../lambdas/core/opensearch/index.js";
-import type { BootstrapSettings } from "../../../../lambdas/core/opensearch/settings.js";
+import { bootstrapSettings } from "../../../fixtures/bootstrap-settings.js";
 import { freshDomain } from "./fake-transport.js";
 import { parseMultipart } from "./multipart.js";
 
-const settings: BootstrapSettings = {
-  DomainEndpoint: "search-audit.eu-west-1.es.amazonaws.com",
-  DomainName: "audit-trail-prod",
-  HotDays: 7,
-  WarmDays: 0,
-  ColdDays: 0,
-  DeleteAfterDays: 90,
-  UltraWarmEnabled: false,
-  ColdStorageEnabled: false,
-  IndexEventOriginal: false,
-  FirehoseRoleArn: "arn:aws:iam::123456789012:role/firehose",
-  DetectorRoleArn: "arn:aws:iam::123456789012:role/detector",
-  AnalystRoleArn: "",
-  ReplicaCount: 1,
-  ShardCount: 1,
-};
+const settings = bootstrapSettings();
 
 const IMPORT_PATH = "/_dashboards/api/saved_objects/_import";
 const RESOLVE_PATH = "/_dashboards/api/saved_objects/_resolve_import_errors";

@@ -7,26 +7,20 @@ import {
   type TransportRequest,
 } from "../../../../lambdas/core/opensearch/index.js";
 import type { BootstrapSettings } from "../../../../lambdas/core/opensearch/settings.js";
+import { bootstrapSettings } from "../../../fixtures/bootstrap-settings.js";
 import { FakeOpenSearch, noHandler, withAuditConfig } from "./fake-transport.js";
 
 const POLICY_PATH = `/_plugins/_ism/policies/${ISM_POLICY_ID}`;
 
-const settings: BootstrapSettings = {
-  DomainEndpoint: "search-audit.eu-west-1.es.amazonaws.com",
-  DomainName: "audit-trail-prod",
-  HotDays: 7,
+const settings = bootstrapSettings({
   WarmDays: 30,
   ColdDays: 60,
   DeleteAfterDays: 97,
   UltraWarmEnabled: true,
   ColdStorageEnabled: true,
-  IndexEventOriginal: false,
-  FirehoseRoleArn: "arn:aws:iam::123456789012:role/firehose",
-  DetectorRoleArn: "arn:aws:iam::123456789012:role/detector",
   AnalystRoleArn: "arn:aws:iam::123456789012:role/analyst",
-  ReplicaCount: 1,
   ShardCount: 2,
-};
+});
 
 const policyFor = (values: BootstrapSettings) =>
   buildIsmPolicy({
