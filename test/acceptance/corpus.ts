@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 
 /**
  * Where the shared corpus of real logs lives: `AUDIT_TRAIL_CORPUS`, else `../shared/corpus` beside the clone.
@@ -15,4 +15,19 @@ export function corpusDir(): string {
 
 export function corpusPath(...parts: string[]): string {
   return resolve(corpusDir(), ...parts);
+}
+
+/** A sample file's non-blank lines. */
+export function lines(path: string): string[] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+}
+
+/** Every file below `dir`, depth first. */
+export function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
 }

@@ -4,8 +4,8 @@
  * searchable (an `exists` count in OpenSearch equal to the number of documents that carry the field). The node is
  * started by `scripts/opensearch-node.sh`, or taken from `OPENSEARCH_URL`.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { extname, join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { extname, relative } from "node:path";
 import { Client } from "@opensearch-project/opensearch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
@@ -13,7 +13,7 @@ import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { bootstrapSettings } from "../fixtures/bootstrap-settings.js";
 import { startTestNode, type TestNode } from "../integration/node.js";
-import { corpusDir } from "./corpus.js";
+import { corpusDir, walk } from "./corpus.js";
 
 const INDEX = "audit-2099-03-01";
 
@@ -49,13 +49,6 @@ const QUERIED_FIELDS = [
   "kubernetes.audit.sourceIPs",
   "kubernetes.audit.responseStatus.code",
 ];
-
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? walk(path) : [path];
-  });
-}
 
 /** Every document any corpus record normalizes to (records the transform rejects are the transform tests' concern). */
 function corpusDocuments(): { file: string; document: EcsDocument }[] {

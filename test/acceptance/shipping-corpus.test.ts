@@ -3,7 +3,7 @@
  * fixtures and real mesh and audit lines, put through the example Fluent Bit pipeline (examples/fluent-bit: its
  * grep, kubernetes and modify filters and the kinesis_firehose serialization) and then the real Firehose transform.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
@@ -20,7 +20,7 @@ import {
   shippedOnly,
   shipRecord,
 } from "../examples/fluent-bit-pipeline.js";
-import { corpusDir, corpusPath } from "./corpus.js";
+import { corpusDir, corpusPath, lines, walk } from "./corpus.js";
 
 const { plain } = loadFluentBitExamples();
 const CONTAINER_ID = "d".repeat(64);
@@ -60,17 +60,6 @@ const RUN: PipelineRun = {
 };
 const FIXTURES = corpusPath("fluent_bit/fluent-bit_tests_runtime_data_kubernetes");
 
-function lines(path: string): string[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "");
-}
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? walk(path) : [path];
-  });
-}
 const cri = (stream: "stdout" | "stderr", line: string) =>
   `2025-03-04T09:59:59.000000001Z ${stream} F ${line}`;
 const containerFile = (pod: string, namespace: string, container: string) =>

@@ -3,25 +3,14 @@
  * normalizes, every documented negative is rejected with a reason, Elastic's expected parse of Istio failures
  * agrees with ours, and Fluent Bit's kubernetes-filter fixtures unwrap.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { kubernetesMetadata, unwrapFluentBit } from "../../lambdas/core/normalize/fluentbit.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
-import { corpusDir, corpusPath } from "./corpus.js";
+import { corpusDir, corpusPath, lines, walk } from "./corpus.js";
 
-function lines(path: string): string[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "");
-}
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? walk(path) : [path];
-  });
-}
 function normalizeOk(text: string, where: string): EcsDocument[] {
   const result = normalizeRecord(text);
   if (!result.ok) throw new Error(`${where}: ${result.reason}`);

@@ -11,8 +11,9 @@ import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { StreamEvaluator } from "../../lambdas/core/rules/evaluator.js";
-import type { CompiledRule, RulePack, SilenceRule } from "../../lambdas/core/rules/types.js";
+import type { CompiledRule, RulePack } from "../../lambdas/core/rules/types.js";
 import { mergeDetections } from "../../lambdas/core/rules/windows.js";
+import { silenceRule } from "../lambdas/core/rules/helpers.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
   comparable,
@@ -27,27 +28,9 @@ const MINUTE = 60_000;
 const START_MS = Date.parse("2026-05-07T10:00:00.000Z");
 const ENVIRONMENT = "silence-test";
 
-const rule: SilenceRule = {
-  kind: "silence",
-  id: "78114488-d210-4466-96ad-8e36ada3bac7",
-  name: "pipeline_source_silent",
-  title: "A log source went silent",
-  description: "A source stopped sending.",
-  level: "high",
-  tags: ["attack.t1562.008"],
-  fields: ["orchestrator.cluster.name", "event.dataset"],
-  falsepositives: [],
-  runbook: "docs/runbooks/pipeline_source_silent.md",
-  topic: "ops",
-  generatesAlerts: true,
-  suppression: { ms: 15 * MINUTE, groupBy: [] },
-  source: "rules/pipeline/pipeline_source_silent.yml",
-  groupBy: ["orchestrator.cluster.name", "event.dataset"],
-  timespanMs: 15 * MINUTE,
-  lookbackMs: 24 * 60 * MINUTE,
+const rule = silenceRule({
   expected: [{ "orchestrator.cluster.name": "prod", "event.dataset": "consul.access" }],
-  excludeRules: ["pipeline_canary"],
-};
+});
 
 const pack: RulePack = {
   rules: [rule],

@@ -5,32 +5,14 @@ import {
   lastDocumentQuery,
   sourcesQuery,
 } from "../../../../lambdas/core/detection/silence.js";
-import type { SilenceRule } from "../../../../lambdas/core/rules/types.js";
+import { silenceRule } from "../rules/helpers.js";
 
 const MINUTE = 60_000;
 const NOW = Date.parse("2026-03-02T10:30:00.000Z");
 
-const rule: SilenceRule = {
-  kind: "silence",
-  id: "s",
-  name: "pipeline_source_silent",
-  title: "A log source went silent",
-  description: "",
-  level: "high",
-  tags: [],
-  fields: [],
-  falsepositives: [],
-  runbook: "docs/runbooks/pipeline_source_silent.md",
-  topic: "ops",
-  generatesAlerts: true,
-  suppression: { ms: 15 * MINUTE, groupBy: [] },
-  source: "test",
-  groupBy: ["orchestrator.cluster.name", "event.dataset"],
-  timespanMs: 15 * MINUTE,
-  lookbackMs: 24 * 60 * MINUTE,
+const rule = silenceRule({
   expected: [{ "orchestrator.cluster.name": "prod", "event.dataset": "consul.access" }],
-  excludeRules: ["pipeline_canary"],
-};
+});
 
 const shards = { total: 2, successful: 2, skipped: 0, failed: 0 };
 

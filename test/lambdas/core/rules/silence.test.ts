@@ -2,35 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { SilenceTracker, satisfies, silenceDetection } from "../../../../lambdas/core/rules/silence.js";
 import type { Detection, SilenceRule } from "../../../../lambdas/core/rules/types.js";
-import { meshDoc } from "./helpers.js";
+import { meshDoc, silenceRule } from "./helpers.js";
 
 const MINUTE = 60_000;
 const T0 = Date.parse("2026-03-02T10:00:00.000Z");
-
-function silenceRule(overrides: Partial<SilenceRule> = {}): SilenceRule {
-  return {
-    kind: "silence",
-    id: "s",
-    name: "pipeline_source_silent",
-    title: "A log source went silent",
-    description: "",
-    level: "high",
-    tags: [],
-    fields: [],
-    falsepositives: [],
-    runbook: "docs/runbooks/pipeline_source_silent.md",
-    topic: "ops",
-    generatesAlerts: true,
-    suppression: { ms: 15 * MINUTE, groupBy: [] },
-    source: "test",
-    groupBy: ["orchestrator.cluster.name", "event.dataset"],
-    timespanMs: 15 * MINUTE,
-    lookbackMs: 24 * 60 * MINUTE,
-    expected: [],
-    excludeRules: ["pipeline_canary"],
-    ...overrides,
-  };
-}
 
 /** A document of `dataset` from `cluster` (none when undefined) at `minute` past T0, with an id. */
 function from(
