@@ -50,7 +50,7 @@ function commonOf(
 
 /**
  * The suppression of a rule with a window (correlation, silence): the override's, else the rule's own timespan,
- * else one window. Its alerts are grouped by the rule's own group-by.
+ * else one window; no group-by of its own (a detection is already one group of the rule's window).
  */
 function windowSuppression(
   yaml: { suppression?: { timespan: string } },
