@@ -13,7 +13,7 @@ import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { StreamEvaluator } from "../../lambdas/core/rules/evaluator.js";
 import type { CompiledRule, RulePack } from "../../lambdas/core/rules/types.js";
 import { mergeDetections } from "../../lambdas/core/rules/windows.js";
-import { silenceRule } from "../lambdas/core/rules/helpers.js";
+import { silenceRule } from "../lambdas/core/alerts/factories.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
   comparable,

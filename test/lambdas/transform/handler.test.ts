@@ -11,6 +11,7 @@ import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
 import { defaultRulesDir } from "../../../lambdas/core/rules/index.js";
 import { precompileRulePack } from "../../../lambdas/core/rules/load.js";
 import { PRECOMPILED_RULE_PACK_FILE } from "../../../lambdas/core/rules/precompiled.js";
+import type { TransformConfig } from "../../../lambdas/transform/config.js";
 
 const context = {
   functionName: "transform",
@@ -69,6 +70,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(bundledRulesDir, { recursive: true, force: true });
 });
+
+/** The transform's configuration with the bundled pack, `event.original` kept and nothing pseudonymized. */
+function defaultConfig(): TransformConfig {
+  return {
+    environmentName: "test",
+    rulesDir: bundledRulesDir,
+    keepEventOriginal: true,
+    pseudonymizeFields: [],
+  };
+}
 
 beforeEach(() => {
   vi.resetModules();
@@ -231,12 +242,7 @@ describe("transform handler", () => {
       logged.push(args);
     });
     const handler = buildHandler({
-      config: {
-        environmentName: "test",
-        rulesDir: bundledRulesDir,
-        keepEventOriginal: true,
-        pseudonymizeFields: [],
-      },
+      config: defaultConfig(),
       firehose: async () => new FirehoseClient({}),
       secretsManager: async () => new SecretsManagerClient({}),
       ssm: async () => new SSMClient({}),
@@ -269,12 +275,7 @@ describe("transform handler", () => {
       ssm: vi.fn(async () => new SSMClient({})),
     };
     const handler = buildHandler({
-      config: {
-        environmentName: "test",
-        rulesDir: bundledRulesDir,
-        keepEventOriginal: true,
-        pseudonymizeFields: [],
-      },
+      config: defaultConfig(),
       ...clients,
       logger: new Logger({ serviceName: "transform" }),
       metrics: new Metrics({ namespace: "Test", serviceName: "transform" }),

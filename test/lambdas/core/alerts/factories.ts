@@ -3,7 +3,12 @@
  * produce. Shared by the alert, detection and detector tests.
  */
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
-import type { CorrelationRule, Detection, SingleEventRule } from "../../../../lambdas/core/rules/types.js";
+import type {
+  CorrelationRule,
+  Detection,
+  SilenceRule,
+  SingleEventRule,
+} from "../../../../lambdas/core/rules/types.js";
 
 export function singleRule(overrides: Partial<SingleEventRule> = {}): SingleEventRule {
   return {
@@ -83,6 +88,32 @@ export function publicAccessRule(overrides: Partial<CorrelationRule> = {}): Corr
 }
 
 /** A `kubectl exec` by the shared kubeadm admin whose RBAC reason names the real user. */
+/** The default pack's `pipeline_source_silent` as compiled (15-minute silence, 24 h look-back); `overrides` replace keys. */
+export function silenceRule(overrides: Partial<SilenceRule> = {}): SilenceRule {
+  return {
+    kind: "silence",
+    id: "78114488-d210-4466-96ad-8e36ada3bac7",
+    name: "pipeline_source_silent",
+    title: "A log source went silent",
+    description: "A source stopped sending.",
+    level: "high",
+    tags: ["attack.t1562.008"],
+    fields: ["orchestrator.cluster.name", "event.dataset"],
+    falsepositives: [],
+    runbook: "docs/runbooks/pipeline_source_silent.md",
+    topic: "ops",
+    generatesAlerts: true,
+    suppression: { ms: 15 * 60_000, groupBy: [] },
+    source: "rules/pipeline/pipeline_source_silent.yml",
+    groupBy: ["orchestrator.cluster.name", "event.dataset"],
+    timespanMs: 15 * 60_000,
+    lookbackMs: 24 * 60 * 60_000,
+    expected: [],
+    excludeRules: ["pipeline_canary"],
+    ...overrides,
+  };
+}
+
 export function execEvent(overrides: Partial<EcsDocument> = {}): EcsDocument {
   return {
     "@timestamp": "2025-03-04T10:15:42.120Z",

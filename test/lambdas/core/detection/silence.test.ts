@@ -5,7 +5,7 @@ import {
   lastDocumentQuery,
   sourcesQuery,
 } from "../../../../lambdas/core/detection/silence.js";
-import { silenceRule } from "../rules/helpers.js";
+import { silenceRule } from "../alerts/factories.js";
 
 const MINUTE = 60_000;
 const NOW = Date.parse("2026-03-02T10:30:00.000Z");

@@ -1,6 +1,5 @@
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { buildRulePack, type RulePack } from "../../../../lambdas/core/rules/index.js";
-import type { SilenceRule } from "../../../../lambdas/core/rules/types.js";
 
 /** Any subset of a document's keys, with values of any shape (tests build odd documents on purpose). */
 type Over<T> = { [K in keyof T]?: unknown };
@@ -106,30 +105,4 @@ ${detection
   .map((line) => `  ${line}`)
   .join("\n")}
 ${extra}`;
-}
-
-/** The default pack's `pipeline_source_silent` as compiled (15-minute silence, 24 h look-back); `overrides` replace keys. */
-export function silenceRule(overrides: Partial<SilenceRule> = {}): SilenceRule {
-  return {
-    kind: "silence",
-    id: "78114488-d210-4466-96ad-8e36ada3bac7",
-    name: "pipeline_source_silent",
-    title: "A log source went silent",
-    description: "A source stopped sending.",
-    level: "high",
-    tags: ["attack.t1562.008"],
-    fields: ["orchestrator.cluster.name", "event.dataset"],
-    falsepositives: [],
-    runbook: "docs/runbooks/pipeline_source_silent.md",
-    topic: "ops",
-    generatesAlerts: true,
-    suppression: { ms: 15 * 60_000, groupBy: [] },
-    source: "rules/pipeline/pipeline_source_silent.yml",
-    groupBy: ["orchestrator.cluster.name", "event.dataset"],
-    timespanMs: 15 * 60_000,
-    lookbackMs: 24 * 60 * 60_000,
-    expected: [],
-    excludeRules: ["pipeline_canary"],
-    ...overrides,
-  };
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { SilenceTracker, satisfies, silenceDetection } from "../../../../lambdas/core/rules/silence.js";
 import type { Detection, SilenceRule } from "../../../../lambdas/core/rules/types.js";
-import { meshDoc, silenceRule } from "./helpers.js";
+import { silenceRule } from "../alerts/factories.js";
+import { meshDoc } from "./helpers.js";
 
 const MINUTE = 60_000;
 const T0 = Date.parse("2026-03-02T10:00:00.000Z");
