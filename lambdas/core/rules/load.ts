@@ -3,7 +3,6 @@
  * `*.tests.yml` (a rule's test events) and `placeholders.yml` (default placeholder values).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { RuleError } from "./errors.js";
@@ -26,36 +25,21 @@ export const TESTS_SUFFIX = ".tests.yml";
 export const PLACEHOLDERS_FILE = "placeholders.yml";
 
 /** All files below `dir`, sorted, as paths joined onto `dir`. */
-export async function listFiles(dir: string): Promise<string[]> {
+export function listFiles(dir: string): string[] {
   try {
-    return filePaths(await readdir(dir, { recursive: true, withFileTypes: true }));
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .sort();
   } catch (error) {
-    throw directoryError(dir, error);
+    const code = (error as { code?: string }).code;
+    throw new RuleError(
+      code === "ENOENT"
+        ? "rule directory not found"
+        : `cannot read rule directory (${code ?? String(error)})`,
+      { file: dir },
+    );
   }
-}
-
-/** `listFiles`, synchronously (for bundling, where the caller cannot wait). */
-export function listFilesSync(dir: string): string[] {
-  try {
-    return filePaths(readdirSync(dir, { recursive: true, withFileTypes: true }));
-  } catch (error) {
-    throw directoryError(dir, error);
-  }
-}
-
-function filePaths(entries: readonly { isFile(): boolean; parentPath: string; name: string }[]): string[] {
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name))
-    .sort();
-}
-
-function directoryError(dir: string, error: unknown): RuleError {
-  const code = (error as { code?: string }).code;
-  return new RuleError(
-    code === "ENOENT" ? "rule directory not found" : `cannot read rule directory (${code ?? String(error)})`,
-    { file: dir },
-  );
 }
 
 export function isRuleFile(path: string): boolean {
@@ -67,35 +51,19 @@ export function isRuleFile(path: string): boolean {
   );
 }
 
-/** Reads the rule and placeholder files of the given directories. Paths in errors are relative to the cwd. */
-export async function readRuleSources(
-  dirs: readonly string[],
-): Promise<{ rules: RuleSource[]; placeholders: RuleSource[] }> {
-  const rules: RuleSource[] = [];
-  const placeholders: RuleSource[] = [];
-  for (const dir of dirs) {
-    for (const path of await listFiles(dir)) {
-      const file = relative(process.cwd(), path) || path;
-      if (path.endsWith(`/${PLACEHOLDERS_FILE}`))
-        placeholders.push({ file, text: await readFile(path, "utf8") });
-      else if (isRuleFile(path)) rules.push({ file, text: await readFile(path, "utf8") });
-    }
-  }
-  return { rules, placeholders };
-}
-
 /**
- * `readRuleSources`, synchronously; paths in errors are relative to `relativeTo` (the bundle root, so they read as
- * they would inside the Lambda: `rules/mesh/….yml`).
+ * Reads the rule and placeholder files of the given directories (a rule pack is small: read synchronously, which
+ * bundling needs). Paths in errors are relative to `relativeTo`: the cwd on a laptop, the bundle root when bundling
+ * (so they read as they would inside the Lambda: `rules/mesh/….yml`).
  */
-export function readRuleSourcesSync(
+export function readRuleSources(
   dirs: readonly string[],
-  relativeTo: string,
+  relativeTo = process.cwd(),
 ): { rules: RuleSource[]; placeholders: RuleSource[] } {
   const rules: RuleSource[] = [];
   const placeholders: RuleSource[] = [];
   for (const dir of dirs) {
-    for (const path of listFilesSync(dir)) {
+    for (const path of listFiles(dir)) {
       const file = relative(relativeTo, path) || path;
       if (path.endsWith(`/${PLACEHOLDERS_FILE}`))
         placeholders.push({ file, text: readFileSync(path, "utf8") });
@@ -111,7 +79,7 @@ export function readRuleSourcesSync(
  * the Lambda will assemble it, so a rule or override the Lambda would refuse fails the build instead.
  */
 export function precompileRulePack(dirs: readonly string[], overrides: unknown, relativeTo: string): string {
-  const { rules, placeholders } = readRuleSourcesSync(dirs, relativeTo);
+  const { rules, placeholders } = readRuleSources(dirs, relativeTo);
   const text = serializeRuleSet(validateRuleSources(rules, placeholders, overrides));
   rulePackFromPrecompiled(text, PRECOMPILED_RULE_PACK_FILE);
   return text;
@@ -122,6 +90,6 @@ export function precompileRulePack(dirs: readonly string[], overrides: unknown, 
  * per-environment `overrides` (object or JSON text, see `RuleOverrides`).
  */
 export async function loadRulePack(dirs: readonly string[], overrides?: unknown): Promise<RulePack> {
-  const { rules, placeholders } = await readRuleSources(dirs);
+  const { rules, placeholders } = readRuleSources(dirs);
   return buildRulePack(rules, placeholders, overrides);
 }

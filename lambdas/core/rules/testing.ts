@@ -289,12 +289,12 @@ export function parseRuleTestFile(file: string, text: string): RuleTestFile {
  * `overrides` when it has some). A test file that cannot be read or parsed is a failed result, not a crash.
  */
 export async function runRuleTests(dirs: readonly string[]): Promise<RuleTestReport> {
-  const sources = await readRuleSources(dirs);
+  const sources = readRuleSources(dirs);
   const basePack = buildRulePack(sources.rules, sources.placeholders);
   const results: RuleTestResult[] = [];
   const tested = new Set<string>();
   for (const dir of dirs) {
-    for (const path of (await listFiles(dir)).filter((file) => file.endsWith(TESTS_SUFFIX))) {
+    for (const path of listFiles(dir).filter((file) => file.endsWith(TESTS_SUFFIX))) {
       const file = relative(process.cwd(), path) || path;
       const fallback = basename(path).slice(0, -TESTS_SUFFIX.length);
       let test: RuleTestFile;
