@@ -94,22 +94,10 @@ export function assembleRulePack(set: ValidatedRuleSet): RulePack {
       });
     }
     if (rule.silence !== undefined) {
-      for (const key of ["condition", "minCount"] as const) {
-        if (override[key] !== undefined) {
-          throw new RuleError(`'${key}' applies to correlation rules only`, {
-            key: `${OVERRIDES_KEY}.rules.${rule.name}.${key}`,
-          });
-        }
-      }
+      refuseCorrelationOnlyKeys(rule.name, override, ["condition", "minCount"]);
       silences.push(compileSilence(rule.silence, rule.name, rule.file, override));
     } else if (rule.single !== undefined) {
-      for (const key of ["timespan", "condition", "minCount"] as const) {
-        if (override[key] !== undefined) {
-          throw new RuleError(`'${key}' applies to correlation rules only`, {
-            key: `${OVERRIDES_KEY}.rules.${rule.name}.${key}`,
-          });
-        }
-      }
+      refuseCorrelationOnlyKeys(rule.name, override, ["timespan", "condition", "minCount"]);
       const compiled = compileSingle(rule.single, rule.name, rule.file, placeholders);
       singles.push(applySingleOverride(compiled, override));
     } else if (rule.correlation !== undefined) {
@@ -174,6 +162,21 @@ export function assembleRulePack(set: ValidatedRuleSet): RulePack {
     });
   }
   return new CompiledRulePack(finalSingles, correlations, silences);
+}
+
+/** An override of a single-event or silence rule may not set the correlation keys its rule has no use for. */
+function refuseCorrelationOnlyKeys(
+  name: string,
+  override: RuleOverride,
+  keys: readonly ("timespan" | "condition" | "minCount")[],
+): void {
+  for (const key of keys) {
+    if (override[key] !== undefined) {
+      throw new RuleError(`'${key}' applies to correlation rules only`, {
+        key: `${OVERRIDES_KEY}.rules.${name}.${key}`,
+      });
+    }
+  }
 }
 
 function applySingleOverride(compiled: CompiledSingle, override: RuleOverride): CompiledSingle {
