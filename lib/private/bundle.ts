@@ -34,7 +34,7 @@ export const LAMBDA_BUNDLE_SETTINGS = {
 } as const;
 
 /** The AWS SDK v3 packages, left out of a bundle that uses the SDK the Node.js runtime ships. */
-export const RUNTIME_AWS_SDK_MODULES = ["@aws-sdk/*"] as const;
+const RUNTIME_AWS_SDK_MODULES = ["@aws-sdk/*"] as const;
 
 /** The modules esbuild leaves out of a bundle (`useRuntimeAwsSdk`: see `AuditFunctionProps`). */
 export function externalModules(useRuntimeAwsSdk: boolean): string[] {
