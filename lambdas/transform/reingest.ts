@@ -1,14 +1,18 @@
 /**
- * Re-ingests the documents beyond the first of a multi-document record (see `core/firehose/transform.ts`) into
- * the same delivery stream, one Firehose record each, with `PutRecordBatch` (≤ 500 records and ≤ 4 MiB per call).
- * Records Firehose reports as failed are retried; the source records whose documents still could not be sent are
- * returned, so the handler marks them `ProcessingFailed` with their original data (kept in S3, nothing lost).
+ * Re-ingests overflow documents (see `core/firehose/transform.ts`: those beyond the first of a multi-document
+ * record, and all those of a record that did not fit in the response) into the same delivery stream, one Firehose
+ * record each, with `PutRecordBatch` (≤ 500 records and ≤ 4 MiB per call). Records Firehose reports as failed are
+ * retried. The source records whose documents still could not be sent, or that hold a document over Firehose's
+ * 1,000 KiB record limit, are returned, so the handler answers them `ProcessingFailed` with their original data
+ * (kept in S3, nothing lost).
  * The SDK's command is loaded on first use: a batch of single-document records never loads the SDK.
  */
 import type { FirehoseClient } from "@aws-sdk/client-firehose";
 import type { Overflow } from "../core/firehose/transform.js";
 
 const MAX_RECORDS = 500;
+/** Firehose's largest record (1,000 KiB): a bigger one would fail its whole `PutRecordBatch` call. */
+const MAX_RECORD_BYTES = 1000 * 1024;
 const MAX_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 const ATTEMPTS = 3;
 const BACKOFF_MS = 100;
@@ -30,8 +34,10 @@ export async function reingest(
   const failed = new Set<string>();
   let pending: { recordId: string; data: Uint8Array }[] = [];
   for (const item of overflow) {
-    for (const doc of item.documents)
-      pending.push({ recordId: item.recordId, data: Buffer.from(doc, "utf8") });
+    const data = item.documents.map((doc) => Buffer.from(doc, "utf8"));
+    // A record with a document Firehose would refuse goes back whole: none of its documents is sent.
+    if (data.some((d) => d.length > MAX_RECORD_BYTES)) failed.add(item.recordId);
+    else for (const d of data) pending.push({ recordId: item.recordId, data: d });
   }
   for (let attempt = 0; attempt < ATTEMPTS && pending.length > 0; attempt++) {
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, BACKOFF_MS * 2 ** (attempt - 1)));

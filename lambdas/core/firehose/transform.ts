@@ -15,8 +15,11 @@
  *   documents are recognised by the normalizer as already normalized and pass through unchanged (same
  *   `event.id`), so nothing is lost and nothing is parsed twice.
  * - The response stays under the 6 MB Lambda limit: space is reserved for every record still to come at its
- *   original size; a record whose documents would cross the limit is returned `ProcessingFailed` with its
- *   original data (kept in S3, replayable with the CLI) and counted in `stats.oversize`.
+ *   original size, and a record whose documents would cross the limit is counted in `stats.oversize`. In
+ *   `overflow` mode it is answered `Dropped` and all its documents go to `overflow`, to be indexed through the
+ *   stream like a multi-document record's (its reserved space stays taken, so the handler can still answer it
+ *   `ProcessingFailed` with its original data if they cannot be sent); in `ndjson` mode it is answered
+ *   `ProcessingFailed` with its original data (kept in S3, replayable with the CLI).
  * - Every document's data ends with a newline, so the S3 backup (`AllDocuments`) is newline-delimited JSON.
  */
 import { gunzipSync } from "node:zlib";
@@ -72,13 +75,18 @@ export interface TransformStats {
   recordsByDataset: Record<string, number>;
   /** Failed records per reason code (see `reasonCode`). */
   failuresByReason: Record<string, number>;
-  /** Records returned `ProcessingFailed` because their documents would have crossed the response limit. */
+  /**
+   * Records whose documents would have crossed the response limit: in `overflow` mode answered `Dropped` with all
+   * their documents in `overflow` (and not counted in `dropped`), in `ndjson` mode answered `ProcessingFailed`
+   * (and counted in `failed`).
+   */
   oversize: number;
   /** Documents whose tagger threw (indexed untagged). */
   taggerErrors: number;
 }
 
 export interface Overflow {
+  /** The source record: answered `Ok` with its first document, or `Dropped` when none fitted in the response. */
   recordId: string;
   /** Serialized documents (JSON plus newline), one Firehose record each. */
   documents: string[];
@@ -144,8 +152,10 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
     const fallback = OVERHEAD.ProcessingFailed + (ids[i] as number) + record.data.length;
     reserved -= fallback;
     let failure: string | undefined;
-    // Once even the smallest document could not fit, the rest go back as they came, without parsing them.
-    const full = used + reserved + OVERHEAD.Ok + (ids[i] as number) + MIN_DOCUMENT_BASE64 > budget;
+    // Once even the smallest document could not fit, the rest go back as they came, without parsing them (in
+    // `overflow` mode they are still parsed: their documents can go to `overflow`).
+    const full =
+      mode === "ndjson" && used + reserved + OVERHEAD.Ok + (ids[i] as number) + MIN_DOCUMENT_BASE64 > budget;
     const text = full ? { error: RESPONSE_FULL } : decode(record.data);
     if (typeof text !== "string") {
       if (full) stats.oversize++;
@@ -171,24 +181,39 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
         const docs = normalized.documents;
         if (options.tagger !== undefined) tag(docs, options.tagger, stats);
         let data: string;
+        let first: string | undefined;
         let extra: string[] | undefined;
         if (docs.length === 1) {
-          data = encodeLine(JSON.stringify(docs[0]));
+          first = JSON.stringify(docs[0]);
+          data = encodeLine(first);
         } else if (mode === "ndjson") {
           let joined = "";
           for (const doc of docs) joined += `${JSON.stringify(doc)}\n`;
           data = Buffer.from(joined, "utf8").toString("base64");
         } else {
-          data = encodeLine(JSON.stringify(docs[0]));
+          first = JSON.stringify(docs[0]);
+          data = encodeLine(first);
           extra = [];
           for (let d = 1; d < docs.length; d++) extra.push(`${JSON.stringify(docs[d])}\n`);
         }
         const size = OVERHEAD.Ok + (ids[i] as number) + data.length;
-        if (used + size + reserved <= budget) {
-          used += size;
-          out[i] = { recordId: record.recordId, result: "Ok", data };
-          if (extra !== undefined) overflow.push({ recordId: record.recordId, documents: extra });
-          stats.ok++;
+        const fits = used + size + reserved <= budget;
+        if (fits || mode === "overflow") {
+          if (fits) {
+            used += size;
+            out[i] = { recordId: record.recordId, result: "Ok", data };
+            if (extra !== undefined) overflow.push({ recordId: record.recordId, documents: extra });
+            stats.ok++;
+          } else {
+            // Every document through the stream; the record keeps its reserved space for a failed send.
+            used += fallback;
+            out[i] = { recordId: record.recordId, result: "Dropped", data: "" };
+            overflow.push({
+              recordId: record.recordId,
+              documents: [`${first as string}\n`, ...(extra ?? [])],
+            });
+            stats.oversize++;
+          }
           stats.documents += docs.length;
           const dataset = (docs[0] as EcsDocument).event.dataset;
           stats.recordsByDataset[dataset] = (stats.recordsByDataset[dataset] ?? 0) + 1;

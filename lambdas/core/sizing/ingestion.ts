@@ -161,7 +161,7 @@ export function sizeIngestion(request: IngestionRequest): IngestionSizing {
   }
   if (responseBytesPerBuffer > LAMBDA_RESPONSE_LIMIT_BYTES) {
     notes.push(
-      `at ${assumptions.documentExpansion}× expansion a 1 MiB processor buffer returns ${(responseBytesPerBuffer / MiB).toFixed(1)} MiB, over Lambda's 6 MB response limit: records that do not fit come back ProcessingFailed (kept in S3); lower the processor buffer`,
+      `at ${assumptions.documentExpansion}× expansion a 1 MiB processor buffer returns ${(responseBytesPerBuffer / MiB).toFixed(1)} MiB, over Lambda's 6 MB response limit: the records that do not fit are re-ingested into the stream, a second pass for each (kept in S3 only if that fails); lower the processor buffer`,
     );
   }
   return { averageInputBytesPerSecond, peakInputBytesPerSecond, firehose, transform, notes };

@@ -225,6 +225,44 @@ describe("transform handler", () => {
     expect(firehose.commandCalls(PutRecordBatchCommand)).toHaveLength(3);
   });
 
+  it("re-ingests the documents of records that do not fit in the 6 MB response, answering those records Dropped", async () => {
+    firehose.on(PutRecordBatchCommand).callsFake((input: { Records: unknown[] }) => ({
+      FailedPutCount: 0,
+      RequestResponses: input.Records.map((_, i) => ({ RecordId: `put-${i}` })),
+    }));
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    const perRecord = Buffer.from(LINKERD).toString("base64").length + 60;
+    const input = event(...Array.from({ length: Math.floor(6_000_000 / perRecord) }, () => LINKERD));
+    const result = await handler(input, context);
+    expect(Buffer.byteLength(JSON.stringify(result))).toBeLessThan(6 * 1024 * 1024);
+    const dropped = result.records.filter((r) => r.result === "Dropped");
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(result.records.filter((r) => r.result === "Ok").length + dropped.length).toBe(
+      input.records.length,
+    );
+    const sent = firehose
+      .commandCalls(PutRecordBatchCommand)
+      .flatMap((call) => call.args[0].input.Records ?? [])
+      .map((r) => JSON.parse(Buffer.from(r.Data ?? new Uint8Array()).toString("utf8")));
+    expect(sent).toHaveLength(dropped.length);
+    expect(sent.every((doc) => doc.event.dataset === "linkerd.access")).toBe(true);
+  });
+
+  it("sends none of a record's documents when one is over Firehose's record limit, and returns the record as it came", async () => {
+    firehose.on(PutRecordBatchCommand).resolves({ FailedPutCount: 0, RequestResponses: [{ RecordId: "x" }] });
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    // The audit event's fields and its `event.original` make a document of about twice its ~600 KB.
+    const huge = JSON.stringify({ ...JSON.parse(AUDIT), requestObject: { data: "x".repeat(600_000) } });
+    const input = event(`${LINKERD}\n${huge}\n`, `${LINKERD}\n${AUDIT}\n`);
+    const result = await handler(input, context);
+    expect(result.records.map((r) => r.result)).toEqual(["ProcessingFailed", "Ok"]);
+    expect(result.records[0]?.data).toBe(input.records[0]?.data);
+    const sent = firehose
+      .commandCalls(PutRecordBatchCommand)
+      .flatMap((call) => call.args[0].input.Records ?? []);
+    expect(sent).toHaveLength(1);
+  });
+
   it("emits records per format and failures per reason, and logs no payload", async () => {
     // Prepare
     const { buildHandler } = await import("../../../lambdas/transform/handler.js");

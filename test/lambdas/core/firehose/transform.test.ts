@@ -172,6 +172,55 @@ describe("transformBatch", () => {
     expect(stats.ok + stats.failed).toBe(count);
   });
 
+  it("in overflow mode, answers a record that does not fit Dropped and sends all its documents through the stream", () => {
+    const records = [record("1", LINKERD), record("2", `${LINKERD}\n${ISTIO}`), record("3", LINKERD)];
+    const full = transformBatch({ records }, { multiDocument: "overflow" });
+    const okSize = JSON.stringify(full.response.records[0]).length + 1;
+    const fallbackSize = (r: FirehoseInputRecord) =>
+      JSON.stringify({ recordId: r.recordId, result: "ProcessingFailed", data: r.data }).length + 1;
+    // A budget that fits one transformed record plus the other two at their original size.
+    const budget =
+      14 +
+      okSize +
+      fallbackSize(records[1] as FirehoseInputRecord) +
+      fallbackSize(records[2] as FirehoseInputRecord);
+    const { response, stats, overflow } = transformBatch(
+      { records },
+      { multiDocument: "overflow", maxResponseBytes: budget },
+    );
+    expect(response.records.map((r) => r.result)).toEqual(["Ok", "Dropped", "Dropped"]);
+    expect(overflow.map((o) => [o.recordId, o.documents.length])).toEqual([
+      ["2", 2],
+      ["3", 1],
+    ]);
+    const sent = overflow.flatMap((o) => o.documents.map((d) => JSON.parse(d).event.dataset));
+    expect(sent).toEqual(["linkerd.access", "istio.access", "linkerd.access"]);
+    expect(overflow.every((o) => o.documents.every((d) => d.endsWith("}\n")))).toBe(true);
+    expect(stats).toMatchObject({ ok: 1, dropped: 0, failed: 0, oversize: 2, documents: 4 });
+    // Should the documents not be sent, the handler answers them ProcessingFailed with their data: that fits too.
+    for (const r of response.records) {
+      if (r.result !== "Dropped") continue;
+      r.result = "ProcessingFailed";
+      r.data = records.find((x) => x.recordId === r.recordId)?.data ?? "";
+    }
+    expect(JSON.stringify(response).length).toBeLessThanOrEqual(budget);
+  });
+
+  it("in overflow mode, keeps a full 6 MB batch under the limit and every document either in it or in overflow", () => {
+    const perRecord = Buffer.from(ISTIO).toString("base64").length + 60;
+    const count = Math.floor((LAMBDA_RESPONSE_LIMIT_BYTES - 1000) / perRecord);
+    const records = Array.from({ length: count }, (_, i) => record(`r${i}`, ISTIO));
+    const { response, stats, overflow } = transformBatch({ records }, { multiDocument: "overflow" });
+    expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThan(LAMBDA_RESPONSE_LIMIT_BYTES);
+    const results = response.records.map((r) => r.result);
+    expect(results.filter((r) => r === "Ok")).toHaveLength(stats.ok);
+    expect(results.filter((r) => r === "Dropped")).toHaveLength(stats.oversize);
+    expect(stats.ok + stats.oversize).toBe(count);
+    expect(stats.oversize).toBeGreaterThan(0);
+    expect(overflow).toHaveLength(stats.oversize);
+    expect(stats.documents).toBe(count);
+  });
+
   it("returns every recordId exactly once and never throws, for arbitrary bytes", () => {
     fc.assert(
       fc.property(
@@ -197,12 +246,13 @@ describe("transformBatch", () => {
     );
   });
 
-  it("stays under any response budget it can meet, whatever the input sizes", () => {
+  it("stays under any response budget it can meet, whatever the input sizes, even if no overflow can be sent", () => {
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 40 }),
         fc.integer({ min: 0, max: 20_000 }),
-        (repeats, slack) => {
+        fc.constantFrom("ndjson" as const, "overflow" as const),
+        (repeats, slack, multiDocument) => {
           const records = repeats.map((n, i) =>
             record(`r${i}`, Array.from({ length: n + 1 }, () => LINKERD).join("\n")),
           );
@@ -216,9 +266,31 @@ describe("transformBatch", () => {
               0,
             );
           const budget = minimal + slack;
-          const { response } = transformBatch({ records }, { maxResponseBytes: budget });
+          const { response, overflow } = transformBatch(
+            { records },
+            { maxResponseBytes: budget, multiDocument },
+          );
           expect(JSON.stringify(response).length).toBeLessThanOrEqual(budget);
           expect(response.records).toHaveLength(records.length);
+          // Every line is a document in the response or in overflow, or its record came back as it was.
+          const lines = (i: number) => (repeats[i] as number) + 1;
+          const kept = response.records.reduce(
+            (sum, r) => sum + (r.result === "Ok" ? decodeData(r.data).trimEnd().split("\n").length : 0),
+            0,
+          );
+          const sent = overflow.reduce((sum, o) => sum + o.documents.length, 0);
+          const failedLines = response.records.reduce(
+            (sum, r, i) => sum + (r.result === "ProcessingFailed" ? lines(i) : 0),
+            0,
+          );
+          expect(kept + sent + failedLines).toBe(repeats.reduce((sum, _, i) => sum + lines(i), 0));
+          // The handler's worst case: no overflow could be sent, so those records go back with their data.
+          const byId = new Map(records.map((r) => [r.recordId, r.data]));
+          for (const o of overflow) {
+            const r = response.records.find((x) => x.recordId === o.recordId);
+            if (r !== undefined) Object.assign(r, { result: "ProcessingFailed", data: byId.get(o.recordId) });
+          }
+          expect(JSON.stringify(response).length).toBeLessThanOrEqual(budget);
         },
       ),
       { numRuns: 200 },
