@@ -11,7 +11,12 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import { Construct } from "constructs";
-import { ARCHIVE_PREFIXES, AUDIT_INDEX_PREFIX, TRANSFORM_ENV } from "../lambdas/core/contracts.js";
+import {
+  ARCHIVE_PREFIXES,
+  AUDIT_INDEX_PREFIX,
+  TRANSFORM_ENV,
+  TRANSFORM_METRICS,
+} from "../lambdas/core/contracts.js";
 import { AuditTrailConfigError } from "./config/errors.js";
 import { BUNDLED_RULES_DIR, precompiledRulePackCommands, TRANSFORM_BUNDLE } from "./private/bundle.js";
 import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
@@ -335,6 +340,17 @@ export class AuditIngestion extends Construct {
       grantee,
       actions: ["firehose:PutRecord", "firehose:PutRecordBatch"],
       resourceArns: [this.deliveryStreamArn],
+    });
+  }
+
+  /** One of the transform's Powertools metrics (namespace `MeshAuditTrail`, dimension `service: transform`). */
+  public transformMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: TRANSFORM_METRICS.namespace,
+      metricName,
+      dimensionsMap: { service: TRANSFORM_METRICS.service },
+      period: Duration.minutes(5),
+      ...props,
     });
   }
 

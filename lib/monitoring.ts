@@ -6,6 +6,7 @@ import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { ARCHIVE_PREFIXES } from "../lambdas/core/contracts.js";
 import type { AuditDetection } from "./detection.js";
 import type { AuditIngestion } from "./ingestion.js";
 
@@ -50,11 +51,16 @@ export interface PipelineMonitoringProps {
   readonly deadLetterQueues?: readonly { readonly label: string; readonly queue: sqs.IQueue }[];
   /** Alarm when the data Firehose holds is older than this. @default Duration.minutes(15) */
   readonly maxDataFreshness?: Duration;
+  /**
+   * Alarm when more than this share of records (in %) fails to parse, three five-minute periods running.
+   * @default 5
+   */
+  readonly maxFailedRecordsPercent?: number;
 }
 
 /**
  * CloudWatch alarms on the pipeline itself, all to the ops topic: Firehose delivery to OpenSearch and S3 and data
- * freshness; errors, throttles and duration of each function; the detector's failed alert deliveries and watermark
+ * freshness; records the transform could not parse or re-ingest (kept in S3, not indexed); errors, throttles and duration of each function; the detector's failed alert deliveries and watermark
  * lag; cluster red/yellow, free storage, JVM memory pressure, blocked index writes and KMS key errors of the domain;
  * archive backlog and dead letters.
  */
@@ -108,6 +114,33 @@ export class PipelineMonitoring extends Construct {
       evaluationPeriods: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: `The oldest record waiting for S3 backup is older than ${freshness} s.`,
+    });
+
+    // What the transform could not index goes to the S3 error prefix, where nothing pages by itself.
+    const maxFailedPercent = props.maxFailedRecordsPercent ?? 5;
+    this.add("TransformFailedRecords", {
+      metric: new cloudwatch.MathExpression({
+        expression: "IF(records > 0, 100 * failed / records, 0)",
+        usingMetrics: {
+          failed: stream.transformMetric("RecordsFailed", { statistic: "Sum", period: fiveMinutes }),
+          records: stream.transformMetric("Records", { statistic: "Sum", period: fiveMinutes }),
+        },
+        label: "records the transform could not parse (%)",
+        period: fiveMinutes,
+      }),
+      threshold: maxFailedPercent,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `Transform: more than ${maxFailedPercent}% of records could not be parsed for 15 minutes. They are kept in S3 under ${ARCHIVE_PREFIXES.processingFailed} and not indexed or detected on; the Failures.<reason> metrics say why (a changed mesh or shipper log format?). Replay them with audit-trail once fixed.`,
+    });
+    this.add("TransformReingestFailed", {
+      metric: stream.transformMetric("ReingestFailedRecords", { statistic: "Sum", period: fiveMinutes }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `Transform: records whose documents could not be re-ingested into the stream (PutRecordBatch failed or throttled) went back ProcessingFailed. They are kept in S3 under ${ARCHIVE_PREFIXES.processingFailed} and not indexed; replay them with audit-trail.`,
     });
 
     for (const monitored of props.functions) this.addFunction(monitored);

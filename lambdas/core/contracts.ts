@@ -27,6 +27,13 @@ export const ARCHIVE_PREFIXES = {
   digests: "digests/",
 } as const;
 
+/**
+ * Namespace and `service` dimension of the transform's Powertools metrics (per invocation: `Records`, `RecordsOk`,
+ * `RecordsFailed`, `RecordsDropped`, `RecordsOversize`, `Documents`, `DocumentsReingested`, `ReingestFailedRecords`
+ * when any, `Records.<dataset>`, `Failures.<reason>`); the stack alarms on some of them.
+ */
+export const TRANSFORM_METRICS = { namespace: "MeshAuditTrail", service: "transform" } as const;
+
 export const TRANSFORM_ENV = {
   environmentName: "AUDIT_TRAIL_ENVIRONMENT",
   /** Directory (inside the bundle) holding the rule pack precompiled at synth (`rule-pack.json`, overrides in). */

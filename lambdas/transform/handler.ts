@@ -25,6 +25,7 @@ import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
 import type { FirehoseTransformationEvent, FirehoseTransformationResult } from "aws-lambda";
+import { TRANSFORM_METRICS } from "../core/contracts.js";
 import type { EcsDocument } from "../core/ecs.js";
 import { transformBatch } from "../core/firehose/transform.js";
 import { createPseudonymizer, type Pseudonymizer } from "../core/normalize/pseudonymize.js";
@@ -144,5 +145,5 @@ export const handler = buildHandler({
   ssm: lazily(async () => new (await import("@aws-sdk/client-ssm")).SSMClient({})),
   tagger: (doc) => rulePack.matchSingleEvent(doc),
   logger: new Logger({ serviceName: "transform" }),
-  metrics: new Metrics({ namespace: "MeshAuditTrail", serviceName: "transform" }),
+  metrics: new Metrics({ namespace: TRANSFORM_METRICS.namespace, serviceName: TRANSFORM_METRICS.service }),
 });

@@ -36,6 +36,8 @@ describe("pipeline monitoring", () => {
         "FirehoseS3Delivery",
         "FirehoseOpenSearchFreshness",
         "FirehoseS3Freshness",
+        "TransformFailedRecords",
+        "TransformReingestFailed",
         "TransformErrors",
         "TransformThrottles",
         "TransformDuration",
@@ -96,6 +98,49 @@ describe("pipeline monitoring", () => {
       MetricName: "DeliveryToAmazonOpenSearchService.DataFreshness",
       Statistic: "Maximum",
       Threshold: 900,
+    });
+  });
+
+  it("pages when records stop being indexed: a share that fails to parse, or documents that could not be re-ingested", () => {
+    // Act
+    const byLabel = alarms(prod);
+
+    // Assess
+    const failed = byLabel.get("TransformFailedRecords");
+    expect(failed).toMatchObject({
+      Threshold: 5,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 3,
+      TreatMissingData: "notBreaching",
+      AlarmDescription: expect.stringContaining("errors/processing-failed/"),
+    });
+    const queries = failed?.Metrics as { Id: string; Expression?: string; MetricStat?: unknown }[];
+    expect(queries.find((q) => q.Expression !== undefined)?.Expression).toBe(
+      "IF(records > 0, 100 * failed / records, 0)",
+    );
+    expect(queries.filter((q) => q.MetricStat !== undefined)).toEqual(
+      expect.arrayContaining(
+        ["RecordsFailed", "Records"].map((name) =>
+          expect.objectContaining({
+            MetricStat: expect.objectContaining({
+              Metric: {
+                Namespace: "MeshAuditTrail",
+                MetricName: name,
+                Dimensions: [{ Name: "service", Value: "transform" }],
+              },
+              Stat: "Sum",
+            }),
+          }),
+        ),
+      ),
+    );
+    expect(byLabel.get("TransformReingestFailed")).toMatchObject({
+      Namespace: "MeshAuditTrail",
+      MetricName: "ReingestFailedRecords",
+      Dimensions: [{ Name: "service", Value: "transform" }],
+      Statistic: "Sum",
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
     });
   });
 
