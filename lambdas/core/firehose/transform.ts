@@ -22,10 +22,10 @@
  *   `ProcessingFailed` with its original data (kept in S3, replayable with the CLI).
  * - Every document's data ends with a newline, so the S3 backup (`AllDocuments`) is newline-delimited JSON.
  */
-import { gunzipSync } from "node:zlib";
 import type { EcsDocument } from "../ecs.js";
 import { type NormalizeOptions, normalizeRecord } from "../normalize/index.js";
 import type { Pseudonymizer } from "../normalize/pseudonymize.js";
+import { decodeRecordData } from "./record-data.js";
 
 /** One input record of a Firehose transformation invocation (structurally `aws-lambda`'s type). */
 export interface FirehoseInputRecord {
@@ -110,8 +110,6 @@ const ENVELOPE = 14;
  */
 const MIN_DOCUMENT_BASE64 = 128;
 const RESPONSE_FULL = "response size limit: documents would cross the 6 MB Lambda response limit";
-/** Decompressed size cap for one gzip record (a 1000 KiB Firehose record of highly compressible logs). */
-const MAX_GUNZIP_BYTES = 64 * 1024 * 1024;
 
 export function transformBatch(event: FirehoseInputEvent, options: TransformOptions = {}): TransformResult {
   const budget = options.maxResponseBytes ?? DEFAULT_BUDGET;
@@ -156,7 +154,7 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
     // `overflow` mode they are still parsed: their documents can go to `overflow`).
     const full =
       mode === "ndjson" && used + reserved + OVERHEAD.Ok + (ids[i] as number) + MIN_DOCUMENT_BASE64 > budget;
-    const text = full ? { error: RESPONSE_FULL } : decode(record.data);
+    const text = full ? { error: RESPONSE_FULL } : decodeRecordData(record.data);
     if (typeof text !== "string") {
       if (full) stats.oversize++;
       failure = text.error;
@@ -236,7 +234,7 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
   return { response: { records: out }, stats, overflow };
 }
 
-/** A scratch buffer reused for every record (the transform is synchronous), grown when a document needs it. */
+/** A scratch buffer reused for every document (the transform is synchronous), grown when a document needs it. */
 let scratch = Buffer.allocUnsafe(256 * 1024);
 
 /** Base64 of `json` plus a newline, without building the concatenated string first. */
@@ -277,24 +275,6 @@ function safeIso(ms: number): string | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
-/** Base64 → text, gunzipping when the bytes start with the gzip magic number. */
-export function decode(data: string): string | { error: string } {
-  if (typeof data !== "string") return { error: "record data is not a base64 string" };
-  // Decoded into the scratch buffer (no Buffer per record); the text is copied out of it.
-  const worst = Math.ceil(data.length / 4) * 3;
-  if (worst > scratch.length) scratch = Buffer.allocUnsafe(Math.max(worst, scratch.length * 2));
-  const length = scratch.write(data, 0, "base64");
-  if (length === 0) return { error: "empty record (no data after base64 decoding)" };
-  if (scratch[0] === 0x1f && scratch[1] === 0x8b && length > 1) {
-    try {
-      return gunzipSync(scratch.subarray(0, length), { maxOutputLength: MAX_GUNZIP_BYTES }).toString("utf8");
-    } catch (error) {
-      return { error: `gzip: ${error instanceof Error ? error.message : String(error)}` };
-    }
-  }
-  return scratch.toString("utf8", 0, length);
-}
-
 /**
  * A short, stable code for a failure reason (for metrics): the reason's first clause, without the line number,
  * envelope and log-event prefixes, lower-cased with `_` for anything not alphanumeric.
@@ -313,7 +293,10 @@ const reasonCodes = new Map<string, string>();
 function computeReasonCode(reason: string): string {
   let r = reason;
   for (;;) {
-    const next = r.replace(/^(line \d+|in Fluent Bit record|CloudWatch Logs logEvents\[\d+\]): /, "");
+    const next = r.replace(
+      /^(line \d+|in Fluent Bit record|CloudWatch Logs logEvents\[\d+\]|Firehose error output): /,
+      "",
+    );
     if (next === r) break;
     r = next;
   }

@@ -12,6 +12,7 @@
  */
 import * as crypto from "node:crypto";
 import type { EcsDocument } from "../ecs.js";
+import { decodeRecordData } from "../firehose/record-data.js";
 import { parseJsonObject, parseTextLine } from "../parsers/index.js";
 import { obj, str, timestamp } from "../parsers/values.js";
 import { type KubernetesMetadata, kubernetesMetadata, stripCriPrefix, unwrapFluentBit } from "./fluentbit.js";
@@ -38,8 +39,16 @@ const MAX_LINES = 100_000;
 
 type LineResult = { ok: true; documents: EcsDocument[] } | { ok: false; reason: string };
 
-/** One record: a log line, a Fluent Bit JSON record, or a multi-line payload; may yield several documents. */
+/**
+ * One record: a log line, a Fluent Bit JSON record, or a multi-line payload; may yield several documents. Lines of
+ * Firehose's own error output replay the records they hold (see `replayErrorOutput`).
+ */
 export function normalizeRecord(text: string, options: NormalizeOptions = {}): NormalizeResult {
+  return normalizeRecordAt(text, options, 0);
+}
+
+function normalizeRecordAt(text: string, options: NormalizeOptions, depth: number): NormalizeResult {
+  if (text.startsWith(FIREHOSE_ERROR_OUTPUT)) return replayErrorOutput(text, options, depth);
   const documents: EcsDocument[] = [];
   const keepOriginal = options.keepOriginal ?? true;
   let start = 0;
@@ -68,6 +77,59 @@ export function normalizeRecord(text: string, options: NormalizeOptions = {}): N
     if (passedThrough.has(doc)) continue; // already complete when it was first normalized
     if (options.receivedAt !== undefined) doc.event.ingested = options.receivedAt;
     options.pseudonymizer?.apply(doc);
+  }
+  return { ok: true, documents };
+}
+
+/**
+ * How every line of Firehose's error output starts: `errors/processing-failed/…` holds the records the transform
+ * answered `ProcessingFailed`, `errors/AmazonOpenSearchService-failed/…` the documents OpenSearch refused, one JSON
+ * object per line: `{"attemptsMade":…,"arrivalTimestamp":…,"errorCode":…,"errorMessage":…,…,"rawData":…}`.
+ */
+const FIREHOSE_ERROR_OUTPUT = '{"attemptsMade":';
+
+/**
+ * Firehose error output (each non-blank line one failed record): the records are read back from their `rawData`
+ * and normalized as when they first arrived, with the same `event.id`s and their `arrivalTimestamp` as
+ * `event.ingested`; a refused document passes through as it was. So `audit-trail normalize` and `replay` read the
+ * error prefix as they read shipped logs, and its lines can be put back into the stream once the cause is fixed.
+ */
+function replayErrorOutput(text: string, options: NormalizeOptions, depth: number): NormalizeResult {
+  if (depth >= MAX_DEPTH) return { ok: false, reason: "envelopes nested too deeply" };
+  const documents: EcsDocument[] = [];
+  const lines = text.split("\n");
+  const multi = lines.filter((line) => !isBlank(line)).length > 1;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (isBlank(line)) continue;
+    const where = multi ? `line ${i + 1}: ` : "";
+    let output: Record<string, unknown> | undefined;
+    try {
+      output = obj(JSON.parse(line));
+    } catch (error) {
+      return {
+        ok: false,
+        reason: `${where}Firehose error output: invalid JSON: ${(error as Error).message}`,
+      };
+    }
+    const rawData = str(output?.rawData);
+    if (output === undefined || rawData === undefined) {
+      return { ok: false, reason: `${where}Firehose error output without rawData` };
+    }
+    const inner = decodeRecordData(rawData);
+    if (typeof inner !== "string")
+      return { ok: false, reason: `${where}Firehose error output rawData: ${inner.error}` };
+    const arrival =
+      typeof output.arrivalTimestamp === "number" ? new Date(output.arrivalTimestamp) : undefined;
+    const receivedAt =
+      arrival === undefined || Number.isNaN(arrival.getTime()) ? undefined : arrival.toISOString();
+    const result = normalizeRecordAt(
+      inner,
+      receivedAt === undefined ? options : { ...options, receivedAt },
+      depth + 1,
+    );
+    if (!result.ok) return { ok: false, reason: `${where}Firehose error output: ${result.reason}` };
+    for (const doc of result.documents) documents.push(doc);
   }
   return { ok: true, documents };
 }

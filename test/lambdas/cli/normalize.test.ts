@@ -56,6 +56,32 @@ describe("audit-trail normalize", () => {
     expect(stdout.trimEnd().split("\n")).toHaveLength(2);
   });
 
+  it("reads a file of Firehose's error output (the S3 error prefix) as the records it holds", async () => {
+    // Prepare: an object from errors/processing-failed/, as Firehose writes it (gzip when configured)
+    const line = (record: string) =>
+      JSON.stringify({
+        attemptsMade: 1,
+        arrivalTimestamp: Date.UTC(2024, 5, 1, 12, 0, 5),
+        errorCode: "Lambda.ProcessingFailed",
+        errorMessage: "The data could not be decoded as UTF-8 or contains an invalid record.",
+        attemptEndingTimestamp: Date.UTC(2024, 5, 1, 12, 0, 6),
+        rawData: Buffer.from(record).toString("base64"),
+        lambdaArn: "arn:aws:lambda:eu-west-1:111122223333:function:transform:$LATEST",
+      });
+    const file = join(dir, "audit-trail-1-2024-06-01-12-00-05-uuid");
+    writeFileSync(file, gzipSync(`${line(ISTIO)}\n${line("hello world")}\n`));
+    // Act
+    const status = await command.run([file]);
+    // Assess
+    expect(status).toBe(1);
+    expect(JSON.parse(stdout).event).toMatchObject({
+      dataset: "istio.access",
+      original: ISTIO,
+      ingested: "2024-06-01T12:00:05.000Z",
+    });
+    expect(stderr).toContain(`${file}:2: Firehose error output: unrecognized log line`);
+  });
+
   it("reports failures as file:line: reason and exits 1", async () => {
     const file = join(dir, "mixed.log");
     writeFileSync(file, `${LINKERD}\nhello world\n`);

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
@@ -225,6 +226,68 @@ describe("normalizeRecord", () => {
     const [doc] = ok(normalizeRecord(ISTIO));
     const again = ok(normalizeRecord(JSON.stringify(doc)));
     expect(again).toEqual([doc]);
+  });
+
+  it("replays Firehose's error output: the same documents and ids as the records it holds, arrival as event.ingested", () => {
+    // Prepare: what Firehose writes under errors/processing-failed/ for two records the transform failed
+    const arrivalTimestamp = Date.UTC(2024, 5, 1, 12, 0, 5);
+    const failed = (record: string | Buffer) =>
+      JSON.stringify({
+        attemptsMade: 1,
+        arrivalTimestamp,
+        errorCode: "Lambda.ProcessingFailed",
+        errorMessage: "The data could not be decoded as UTF-8 or contains an invalid record.",
+        attemptEndingTimestamp: arrivalTimestamp + 900,
+        rawData: Buffer.from(record).toString("base64"),
+        lambdaArn: "arn:aws:lambda:eu-west-1:111122223333:function:transform:$LATEST",
+      });
+    const gzipped = gzipSync(`${LINKERD}\n${ISTIO}\n`);
+
+    // Act
+    const one = ok(normalizeRecord(failed(ISTIO)));
+    const file = ok(normalizeRecord(`${failed(LINKERD)}\n${failed(AUDIT)}\n`));
+    const batch = ok(normalizeRecord(failed(gzipped)));
+
+    // Assess
+    const [original] = ok(normalizeRecord(ISTIO, { receivedAt: "2024-06-01T12:00:05.000Z" }));
+    expect(one).toEqual([original]);
+    expect(file.map((d) => d.event.id)).toEqual([
+      ok(normalizeRecord(LINKERD))[0]?.event.id,
+      "abc-123-ResponseComplete",
+    ]);
+    expect(file.every((d) => d.event.ingested === "2024-06-01T12:00:05.000Z")).toBe(true);
+    expect(batch.map((d) => d.event.dataset)).toEqual(["linkerd.access", "istio.access"]);
+  });
+
+  it("passes a document OpenSearch refused through unchanged when its error output is replayed", () => {
+    const [doc] = ok(normalizeRecord(ISTIO, { receivedAt: "2024-06-01T12:00:05.000Z" }));
+    const refused = JSON.stringify({
+      attemptsMade: 4,
+      arrivalTimestamp: Date.UTC(2024, 5, 1, 12, 0, 5),
+      errorCode: "400",
+      errorMessage: "mapper_parsing_exception",
+      attemptEndingTimestamp: Date.UTC(2024, 5, 1, 12, 5, 0),
+      rawData: Buffer.from(`${JSON.stringify(doc)}\n`).toString("base64"),
+      subsequenceNumber: 0,
+      esDocumentId: "49645…",
+      esIndexName: "audit-2024-06-01",
+    });
+    expect(ok(normalizeRecord(refused))).toEqual([doc]);
+  });
+
+  it("names the Firehose error output line that cannot be replayed, and why", () => {
+    const line = (rawData: string) => JSON.stringify({ attemptsMade: 1, arrivalTimestamp: 0, rawData });
+    const garbage = Buffer.from("not a log line").toString("base64");
+    const result = normalizeRecord(`${line(Buffer.from(LINKERD).toString("base64"))}\n${line(garbage)}`);
+    expect(result).toEqual({ ok: false, reason: expect.stringMatching(/^line 2: Firehose error output: /) });
+    expect(normalizeRecord('{"attemptsMade":1}')).toEqual({
+      ok: false,
+      reason: "Firehose error output without rawData",
+    });
+    expect(normalizeRecord(line(""))).toEqual({
+      ok: false,
+      reason: "Firehose error output without rawData",
+    });
   });
 
   it("never throws and never emits null, '-' or empty values, for arbitrary strings", () => {
