@@ -2,6 +2,7 @@ import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from "
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import { ARCHIVE_PREFIXES } from "../lambdas/core/contracts.js";
 import { Alerting } from "./alerting.js";
 import { AuditArchive } from "./archive.js";
 import type { EnvironmentConfig } from "./config/schema.js";
@@ -295,6 +296,10 @@ export class AuditTrailStack extends Stack {
     new CfnOutput(this, "ArchiveBucketName", {
       value: this.archive.archiveBucket.bucketName,
       description: "Object Lock archive (COMPLIANCE mode)",
+    });
+    new CfnOutput(this, "StagingBucketName", {
+      value: this.archive.stagingBucket.bucketName,
+      description: `Firehose's backup bucket: documents before archiving, and under errors/ what was not indexed (${ARCHIVE_PREFIXES.processingFailed}: records the transform could not parse)`,
     });
     new CfnOutput(this, "DigestSigningKeyArn", {
       value: this.tamperEvidence.signingKey.keyArn,

@@ -30,6 +30,7 @@ describe("audit trail stack", () => {
         "DetectorFunctionName",
         "DetectorStateTableName",
         "ArchiveBucketName",
+        "StagingBucketName",
         "DigestSigningKeyArn",
       ].sort(),
     );
