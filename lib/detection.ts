@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as events from "aws-cdk-lib/aws-events";
@@ -21,6 +21,7 @@ import {
 import { AuditTrailConfigError } from "./config/errors.js";
 import { BUNDLED_RULES_DIR, copyGeoIpDatabase, copyRulePack } from "./private/bundle.js";
 import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
+import { powertoolsMetric } from "./private/metrics.js";
 import { tokenFinding } from "./private/nag.js";
 
 /** Namespace and `service` dimension of the detector's Powertools metrics (`lambdas/detector/build.ts`). */
@@ -186,13 +187,7 @@ export class AuditDetection extends Construct {
 
   /** One of the detector's Powertools metrics (namespace `MeshAuditTrail`, dimension `service: detector`). */
   public metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: DETECTOR_METRICS.namespace,
-      metricName,
-      dimensionsMap: { service: DETECTOR_METRICS.service },
-      period: Duration.minutes(5),
-      ...props,
-    });
+    return powertoolsMetric(DETECTOR_METRICS, metricName, props);
   }
 }
 

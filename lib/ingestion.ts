@@ -20,6 +20,7 @@ import {
 import { AuditTrailConfigError } from "./config/errors.js";
 import { BUNDLED_RULES_DIR, precompiledRulePackCommands, TRANSFORM_BUNDLE } from "./private/bundle.js";
 import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
+import { powertoolsMetric } from "./private/metrics.js";
 import { defaultPolicyOf, skipCheckov, tokenFinding } from "./private/nag.js";
 
 /** Where the HMAC key for pseudonymization lives. */
@@ -345,13 +346,7 @@ export class AuditIngestion extends Construct {
 
   /** One of the transform's Powertools metrics (namespace `MeshAuditTrail`, dimension `service: transform`). */
   public transformMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: TRANSFORM_METRICS.namespace,
-      metricName,
-      dimensionsMap: { service: TRANSFORM_METRICS.service },
-      period: Duration.minutes(5),
-      ...props,
-    });
+    return powertoolsMetric(TRANSFORM_METRICS, metricName, props);
   }
 
   /** A metric of the stream (namespace `AWS/Firehose`). */
