@@ -60,9 +60,10 @@ export interface PipelineMonitoringProps {
 
 /**
  * CloudWatch alarms on the pipeline itself, all to the ops topic: Firehose delivery to OpenSearch and S3 and data
- * freshness; records the transform could not parse or re-ingest (kept in S3, not indexed); errors, throttles and duration of each function; the detector's failed alert deliveries and watermark
- * lag; cluster red/yellow, free storage, JVM memory pressure, blocked index writes and KMS key errors of the domain;
- * archive backlog and dead letters.
+ * freshness; records the transform could not parse or re-ingest (kept in S3, not indexed); errors, throttles and
+ * duration of each function; the detector's failed alert deliveries and watermark lag; cluster red/yellow, free
+ * storage, JVM memory pressure, blocked index writes and KMS key errors of the domain; archive backlog and dead
+ * letters.
  */
 export class PipelineMonitoring extends Construct {
   /** Every alarm, by id. */
@@ -132,7 +133,7 @@ export class PipelineMonitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `Transform: more than ${maxFailedPercent}% of records could not be parsed for 15 minutes. They are kept in S3 under ${ARCHIVE_PREFIXES.processingFailed} and not indexed or detected on; the Failures.<reason> metrics say why (a changed mesh or shipper log format?). Replay them with audit-trail once fixed.`,
+      alarmDescription: `Transform: more than ${maxFailedPercent}% of records could not be parsed for 15 minutes. They are kept in S3 under ${ARCHIVE_PREFIXES.processingFailed} and not indexed or detected on; the Failures.<reason> metrics say why (a changed mesh or shipper log format?). docs/shipping.md says how to read them back once fixed.`,
     });
     this.add("TransformReingestFailed", {
       metric: stream.transformMetric("ReingestFailedRecords", { statistic: "Sum", period: fiveMinutes }),
@@ -140,7 +141,7 @@ export class PipelineMonitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `Transform: records whose documents could not be re-ingested into the stream (PutRecordBatch failed or throttled) went back ProcessingFailed. They are kept in S3 under ${ARCHIVE_PREFIXES.processingFailed} and not indexed; replay them with audit-trail.`,
+      alarmDescription: `Transform: records whose documents could not be re-ingested into the stream (PutRecordBatch failed or throttled) went back ProcessingFailed. They are kept in S3 under ${ARCHIVE_PREFIXES.processingFailed} and not indexed; docs/shipping.md says how to read them back.`,
     });
 
     for (const monitored of props.functions) this.addFunction(monitored);
