@@ -87,7 +87,6 @@ export function publicAccessRule(overrides: Partial<CorrelationRule> = {}): Corr
   });
 }
 
-/** A `kubectl exec` by the shared kubeadm admin whose RBAC reason names the real user. */
 /** The default pack's `pipeline_source_silent` as compiled (15-minute silence, 24 h look-back); `overrides` replace keys. */
 export function silenceRule(overrides: Partial<SilenceRule> = {}): SilenceRule {
   return {
@@ -114,6 +113,7 @@ export function silenceRule(overrides: Partial<SilenceRule> = {}): SilenceRule {
   };
 }
 
+/** A `kubectl exec` by the shared kubeadm admin whose RBAC reason names the real user. */
 export function execEvent(overrides: Partial<EcsDocument> = {}): EcsDocument {
   return {
     "@timestamp": "2025-03-04T10:15:42.120Z",
