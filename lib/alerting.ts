@@ -1,11 +1,10 @@
-import { Validations } from "aws-cdk-lib";
+import { ArnFormat, Stack, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 import { ALERT_SEVERITIES, type AlertSeverity } from "../lambdas/core/contracts.js";
-import { defaultPolicyOf, skipCheckov } from "./private/nag.js";
 
 export interface TopicSubscribers {
   /** E-mail addresses (each confirms its subscription). @default [] */
@@ -32,11 +31,25 @@ export class Alerting extends Construct {
 
   constructor(scope: Construct, id: string, props: AlertingProps) {
     super(scope, id);
+    const stack = Stack.of(this);
+    // The topics name this role, so the trust names this account's topics rather than each topic (a cycle).
     const feedbackRole = new iam.Role(this, "DeliveryStatusRole", {
-      assumedBy: new iam.ServicePrincipal("sns.amazonaws.com"),
+      assumedBy: new iam.ServicePrincipal("sns.amazonaws.com", {
+        conditions: {
+          StringEquals: { "aws:SourceAccount": stack.account },
+          ArnLike: { "aws:SourceArn": stack.formatArn({ service: "sns", resource: "*" }) },
+        },
+      }),
       description: "mesh-audit-trail: SNS delivery-status logging to CloudWatch Logs",
     });
-    // SNS writes delivery status into log groups it names itself (`sns/<region>/<account>/<topic>`).
+    // SNS writes delivery status into log groups it names itself: `sns/<region>/<account>/<topic>` and
+    // `.../<topic>/Failure`. The role reaches those and nothing else.
+    const snsLogGroups = stack.formatArn({
+      service: "logs",
+      resource: "log-group",
+      resourceName: `sns/${stack.region}/${stack.account}/*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     feedbackRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: [
@@ -46,13 +59,14 @@ export class Alerting extends Construct {
           "logs:PutMetricFilter",
           "logs:PutRetentionPolicy",
         ],
-        resources: ["*"],
+        resources: [snsLogGroups],
       }),
     );
-    const reason =
-      "SNS delivery-status logging creates and writes its own log groups (sns/<region>/<account>/<topic>) whose names it chooses; this is the policy AWS documents for the feature.";
-    Validations.of(feedbackRole).acknowledge({ id: "AwsSolutions-IAM5[Resource::*]", reason });
-    skipCheckov(defaultPolicyOf(feedbackRole), "CKV_AWS_111", reason);
+    Validations.of(feedbackRole).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:sns/<AWS::Region>/<AWS::AccountId>/*]",
+      reason:
+        "SNS delivery-status logging creates and writes log groups it names itself (sns/<region>/<account>/<topic>[/Failure]); the wildcard is the topic part of those names, in this account and region only.",
+    });
 
     const topic = (topicId: string, displayName: string, subscribers: TopicSubscribers | undefined) => {
       const created = new sns.Topic(this, topicId, {

@@ -148,30 +148,47 @@ export class AuditDetection extends Construct {
     detector.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(2) });
     this.detectorFunction = detector;
 
-    // Reads tagged documents and alerts (_search, GET _doc) and writes alerts create-only or conditionally
-    // (PUT _doc); nothing outside the audit indices, no delete.
+    // Searches tagged documents and alerts and refreshes the alerts index (POST _search, POST _refresh); reads and
+    // writes alert documents, create-only or conditionally (GET/PUT audit-alerts/_doc/<id>). Nothing else: no
+    // DELETE, no HEAD, no writes outside the alerts index.
     iam.Grant.addToPrincipal({
       grantee: detector,
-      actions: ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"],
-      resourceArns: [
-        `${props.domain.domainArn}/${AUDIT_INDEX_PATTERN}`,
-        `${props.domain.domainArn}/${ALERTS_INDEX}`,
-        `${props.domain.domainArn}/${ALERTS_INDEX}/*`,
-      ],
+      actions: ["es:ESHttpPost"],
+      resourceArns: [`${props.domain.domainArn}/${AUDIT_INDEX_PATTERN}`],
     });
-    for (const topic of ALERT_TOPICS) props.topics[topic].grantPublish(detector);
+    iam.Grant.addToPrincipal({
+      grantee: detector,
+      actions: ["es:ESHttpGet", "es:ESHttpPut"],
+      resourceArns: [`${props.domain.domainArn}/${ALERTS_INDEX}/*`],
+    });
+    // Publish only; the topics' data key is granted below (grantPublish would add every GenerateDataKey* variant).
+    iam.Grant.addToPrincipal({
+      grantee: detector,
+      actions: ["sns:Publish"],
+      resourceArns: ALERT_TOPICS.map((topic) => props.topics[topic].topicArn),
+    });
     this.stateTable.grant(detector, "dynamodb:GetItem", "dynamodb:UpdateItem");
-    props.encryptionKey.grantEncryptDecrypt(detector);
+    // Data keys of the encrypted topics (publish) and the state table (read), through those services only.
+    detector.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+        resources: [props.encryptionKey.keyArn],
+        conditions: {
+          StringEquals: {
+            "kms:ViaService": [
+              `sns.${Stack.of(this).region}.amazonaws.com`,
+              `dynamodb.${Stack.of(this).region}.amazonaws.com`,
+            ],
+          },
+        },
+      }),
+    );
 
     const findings: Record<string, string> = {
       [`AwsSolutions-IAM5[Resource::${tokenFinding(props.domain, "Arn", `/${AUDIT_INDEX_PATTERN}`)}]`]:
-        "The detector searches the daily audit-YYYY-MM-DD indices, whose names are known only at run time, and the alerts index; GET/HEAD/POST/PUT on this one domain's audit indices only, no delete.",
+        "The detector searches (POST _search) the daily audit-YYYY-MM-DD indices, whose names are known only at run time, and searches and refreshes the alerts index; POST only, on this one domain's audit indices.",
       [`AwsSolutions-IAM5[Resource::${tokenFinding(props.domain, "Arn", `/${ALERTS_INDEX}/*`)}]`]:
-        "The detector reads and writes alert documents (audit-alerts/_doc/<deterministic id>) and searches the alerts index; no delete.",
-      "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]":
-        "Publishing to the KMS-encrypted SNS topics and writing the encrypted state table need a data key from the stack's own data key; GenerateDataKey* covers both variants and is granted on that key only.",
-      "AwsSolutions-IAM5[Action::kms:ReEncrypt*]":
-        "aws-cdk-lib's grantEncryptDecrypt on the stack's own data key only (the state table's key).",
+        "The detector reads and writes alert documents (GET/PUT audit-alerts/_doc/<deterministic id>); no delete.",
     };
     const role = detector.role ?? detector;
     for (const [findingId, reason] of Object.entries(findings)) {

@@ -3,7 +3,7 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as firehose from "aws-cdk-lib/aws-kinesisfirehose";
-import * as kms from "aws-cdk-lib/aws-kms";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
@@ -114,21 +114,38 @@ export class AuditIngestion extends Construct {
         key.secretName,
       );
       environment[TRANSFORM_ENV.pseudonymizationKeySecretArn] = secret.secretArn;
-      grantKeyRead = (grantee) => secret.grantRead(grantee);
+      // GetSecretValue only (grantRead would add DescribeSecret, which the transform never calls).
+      grantKeyRead = (grantee) =>
+        grantee.grantPrincipal.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ["secretsmanager:GetSecretValue"],
+            // A secret imported by name: its full ARN ends in six characters Secrets Manager chose.
+            resources: [`${secret.secretArn}-??????`],
+          }),
+        );
     } else if (key?.source === "ssm-parameter") {
       const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(
         this,
         "PseudonymizationKeyParameter",
-        {
-          parameterName: key.parameterName,
-          encryptionKey:
-            key.kmsKeyArn === undefined
-              ? undefined
-              : kms.Key.fromKeyArn(this, "PseudonymizationKeyKmsKey", key.kmsKeyArn),
-        },
+        { parameterName: key.parameterName },
       );
       environment[TRANSFORM_ENV.pseudonymizationKeyParameterName] = key.parameterName;
-      grantKeyRead = (grantee) => parameter.grantRead(grantee);
+      // GetParameter (with decryption) only: grantRead would add GetParameters, GetParameterHistory and
+      // DescribeParameters, none of which the transform calls.
+      grantKeyRead = (grantee) => {
+        grantee.grantPrincipal.addToPrincipalPolicy(
+          new iam.PolicyStatement({ actions: ["ssm:GetParameter"], resources: [parameter.parameterArn] }),
+        );
+        if (key.kmsKeyArn !== undefined) {
+          grantee.grantPrincipal.addToPrincipalPolicy(
+            new iam.PolicyStatement({
+              actions: ["kms:Decrypt"],
+              resources: [key.kmsKeyArn],
+              conditions: { StringEquals: { "kms:ViaService": `ssm.${stack.region}.amazonaws.com` } },
+            }),
+          );
+        }
+      };
     }
 
     this.transformTimeout = Duration.minutes(3);
@@ -165,18 +182,36 @@ export class AuditIngestion extends Construct {
     const backupLogStream = this.errorLogGroup.addStream("S3Backup", { logStreamName: "S3Backup" });
 
     this.firehoseRole = new iam.Role(this, "DeliveryRole", {
+      // The stream names this role, so the trust names the account's streams rather than this one (a cycle).
       assumedBy: new iam.ServicePrincipal("firehose.amazonaws.com", {
-        conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
+        conditions: {
+          StringEquals: { "aws:SourceAccount": stack.account },
+          ArnLike: {
+            "aws:SourceArn": stack.formatArn({
+              service: "firehose",
+              resource: "deliverystream",
+              resourceName: "*",
+            }),
+          },
+        },
       }),
       description:
         "mesh-audit-trail Firehose: invoke the transform, index into OpenSearch, back up to staging",
     });
     const role = this.firehoseRole;
-    props.domain.grantReadWrite(role);
+    // What the Amazon Data Firehose developer guide lists for an OpenSearch destination: describe the domain,
+    // write documents (`_bulk`, which creates the daily index) and read the cluster and index state it checks.
+    // No DELETE, PATCH or HEAD: Firehose never deletes or updates.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ["es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig"],
         resources: [props.domain.domainArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+        resources: [`${props.domain.domainArn}/*`],
       }),
     );
     role.addToPrincipalPolicy(
@@ -192,9 +227,28 @@ export class AuditIngestion extends Construct {
         resources: [props.stagingBucket.bucketArn, props.stagingBucket.arnForObjects("*")],
       }),
     );
-    props.encryptionKey.grantEncryptDecrypt(role);
-    transform.grantInvoke(role);
-    this.errorLogGroup.grantWrite(role);
+    // Data keys for the staged objects, through S3 only.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+        resources: [props.encryptionKey.keyArn],
+        conditions: { StringEquals: { "kms:ViaService": `s3.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    // The unqualified transform only: the processor names no version.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+        resources: [transform.functionArn],
+      }),
+    );
+    // Its own streams of the delivery log group exist already: it only writes events.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["logs:PutLogEvents"],
+        resources: [this.errorLogGroup.logGroupArn],
+      }),
+    );
     if (props.vpc !== undefined) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -214,15 +268,9 @@ export class AuditIngestion extends Construct {
     }
     const findings: Record<string, string> = {
       [`AwsSolutions-IAM5[Resource::${tokenFinding(props.domain, "Arn", "/*")}]`]:
-        "Firehose indexes into daily audit-YYYY-MM-DD indices whose names are only known at delivery time; the grant is limited to this one domain.",
+        "Firehose writes (_bulk) into daily audit-YYYY-MM-DD indices whose names are only known at delivery time and reads the cluster and index state it checks; GET/POST/PUT only (no DELETE or PATCH), on this one domain.",
       [`AwsSolutions-IAM5[Resource::${tokenFinding(props.stagingBucket, "Arn", "/*")}]`]:
         "Firehose writes objects under time-based prefixes of the staging bucket only.",
-      [`AwsSolutions-IAM5[Resource::${tokenFinding(transform, "Arn", ":*")}]`]:
-        "lambda:InvokeFunction on the transform function and its versions (the wildcard is the version qualifier).",
-      "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]":
-        "Firehose encrypts staged objects with the stack's data key; GenerateDataKey* covers the with- and without-plaintext variants S3 uses.",
-      "AwsSolutions-IAM5[Action::kms:ReEncrypt*]":
-        "Granted by aws-cdk-lib's grantEncryptDecrypt on the stack's own data key only.",
     };
     if (props.vpc !== undefined) {
       const reason =
@@ -303,18 +351,35 @@ export class AuditIngestion extends Construct {
     this.deliveryStreamName = this.deliveryStream.ref;
     this.deliveryStreamArn = this.deliveryStream.attrArn;
 
+    // The transform re-ingests the documents beyond the first of a record into this stream (PutRecordBatch).
+    // A policy of its own: the stream names the function, so the function's default policy cannot name the
+    // stream (the function waits for that policy), but this one is attached once both exist.
+    new iam.Policy(this, "TransformReingestPolicy", {
+      roles: [transform.role as iam.IRole],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ["firehose:PutRecordBatch"],
+          resources: [this.deliveryStreamArn],
+        }),
+      ],
+    });
+
     const sources = props.eksAuditLogs ?? [];
     if (sources.length > 0) {
       const logsRole = new iam.Role(this, "SubscriptionRole", {
+        // Only the subscribed control-plane log groups of this account may deliver through it.
         assumedBy: new iam.ServicePrincipal("logs.amazonaws.com", {
           conditions: {
-            StringLike: {
-              "aws:SourceArn": stack.formatArn({
-                service: "logs",
-                resource: "log-group",
-                resourceName: "*",
-                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-              }),
+            StringEquals: { "aws:SourceAccount": stack.account },
+            ArnLike: {
+              "aws:SourceArn": sources.map((source) =>
+                stack.formatArn({
+                  service: "logs",
+                  resource: "log-group",
+                  resourceName: `${source.logGroupName}:*`,
+                  arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+                }),
+              ),
             },
           },
         }),

@@ -44,6 +44,53 @@ describe("alerting", () => {
     }
   });
 
+  it("lets SNS write delivery status only into its own log groups, and only for this account's topics", () => {
+    // Act
+    const roles = prod.template.findResources("AWS::IAM::Role", {
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Statement: [Match.objectLike({ Principal: { Service: "sns.amazonaws.com" } })],
+        },
+      },
+    });
+    const [roleId, role] = Object.entries(roles)[0] ?? [];
+    const policies = Object.values(prod.template.findResources("AWS::IAM::Policy")).filter((policy) =>
+      JSON.stringify(policy).includes(`{"Ref":"${roleId}"}`),
+    );
+
+    // Assess
+    expect(Object.keys(roles)).toHaveLength(1);
+    expect(JSON.stringify(role)).toContain('"aws:SourceAccount":{"Ref":"AWS::AccountId"}');
+    expect(JSON.stringify(role)).toMatch(
+      /"aws:SourceArn":\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":sns:",\{"Ref":"AWS::Region"\},":",\{"Ref":"AWS::AccountId"\},":\*"\]\]\}/,
+    );
+    const resources = policies.flatMap((policy) =>
+      (
+        policy as { Properties: { PolicyDocument: { Statement: { Resource: unknown }[] } } }
+      ).Properties.PolicyDocument.Statement.map((statement) => statement.Resource),
+    );
+    expect(resources).toEqual([
+      {
+        "Fn::Join": [
+          "",
+          [
+            "arn:",
+            { Ref: "AWS::Partition" },
+            ":logs:",
+            { Ref: "AWS::Region" },
+            ":",
+            { Ref: "AWS::AccountId" },
+            ":log-group:sns/",
+            { Ref: "AWS::Region" },
+            "/",
+            { Ref: "AWS::AccountId" },
+            "/*",
+          ],
+        ],
+      },
+    ]);
+  });
+
   it("subscribes the configured e-mail addresses and HTTPS endpoints per severity", () => {
     prod.template.resourceCountIs("AWS::SNS::Subscription", 6);
     prod.template.hasResourceProperties("AWS::SNS::Subscription", {

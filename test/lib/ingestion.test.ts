@@ -175,7 +175,7 @@ describe("ingestion", () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: Match.arrayWith(["ssm:GetParameter"]),
+            Action: "ssm:GetParameter",
             Resource: Match.objectLike({
               "Fn::Join": ["", Match.arrayWith([":parameter/audit-trail/prod/pseudonymization-key"])],
             }),
@@ -183,6 +183,38 @@ describe("ingestion", () => {
         ]),
       },
     });
+  });
+
+  it("gives the transform only the parameter read it makes (no GetParameterHistory, DescribeParameters or GetParameters)", () => {
+    // Act
+    const policies = JSON.stringify(prod.template.findResources("AWS::IAM::Policy"));
+
+    // Assess
+    expect(policies).toContain('"ssm:GetParameter"');
+    for (const action of ["ssm:GetParameterHistory", "ssm:DescribeParameters", "ssm:GetParameters"]) {
+      expect(policies).not.toContain(action);
+    }
+  });
+
+  it("lets the transform re-ingest into its own stream only (PutRecordBatch, nothing else)", () => {
+    // Act
+    const policies = Object.values(
+      prod.template.findResources("AWS::IAM::Policy", {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }] },
+      }),
+    ) as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }[];
+    const firehose = policies
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+      .filter((statement) => JSON.stringify(statement.Action).includes("firehose:"));
+
+    // Assess
+    expect(firehose).toEqual([
+      {
+        Effect: "Allow",
+        Action: "firehose:PutRecordBatch",
+        Resource: { "Fn::GetAtt": [expect.stringMatching(/^IngestionDeliveryStream/), "Arn"] },
+      },
+    ]);
   });
 
   it("reads the key from Secrets Manager when configured so, with kms:Decrypt on a CMK-encrypted parameter otherwise", () => {
@@ -217,7 +249,12 @@ describe("ingestion", () => {
       Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }],
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"] }),
+          Match.objectLike({
+            Action: "secretsmanager:GetSecretValue",
+            Resource: Match.objectLike({
+              "Fn::Join": ["", Match.arrayWith([":secret:audit-trail/prod/hmac-??????"])],
+            }),
+          }),
         ]),
       },
     });
@@ -227,45 +264,115 @@ describe("ingestion", () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Action: "kms:Decrypt",
-            Resource: Match.arrayWith([
-              "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            ]),
+            Resource: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            Condition: {
+              StringEquals: {
+                "kms:ViaService": { "Fn::Join": ["", ["ssm.", { Ref: "AWS::Region" }, ".amazonaws.com"]] },
+              },
+            },
           }),
         ]),
       },
     });
   });
 
-  it("lets Firehose invoke only the transform, write only staging and index only into this domain", () => {
-    prod.template.hasResourceProperties("AWS::IAM::Policy", {
-      Roles: [{ Ref: Match.stringLikeRegexp("^IngestionDeliveryRole") }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Action: Match.arrayWith(["es:ESHttpPost", "es:ESHttpPut"]),
-            Resource: Match.arrayWith([{ "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] }]),
-          }),
-          Match.objectLike({
-            Action: Match.arrayWith(["s3:PutObject"]),
-            Resource: Match.arrayWith([
-              { "Fn::GetAtt": [Match.stringLikeRegexp("^ArchiveStagingBucket"), "Arn"] },
-            ]),
-          }),
-          Match.objectLike({
-            Action: "lambda:InvokeFunction",
-            Resource: Match.arrayWith([
-              { "Fn::GetAtt": [Match.stringLikeRegexp("^IngestionTransform"), "Arn"] },
-            ]),
-          }),
-        ]),
-      },
+  it("lets Firehose invoke only the transform, write only staging and only write documents into this domain", () => {
+    // Act
+    const policy = Object.values(
+      prod.template.findResources("AWS::IAM::Policy", {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp("^IngestionDeliveryRole") }] },
+      }),
+    )[0] as {
+      Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } };
+    };
+    const statements = policy.Properties.PolicyDocument.Statement;
+    const actions = statements.flatMap((statement) => [statement.Action].flat());
+
+    // Assess
+    const domainPaths = {
+      "Fn::Join": ["", [{ "Fn::GetAtt": [expect.stringMatching(/^SearchDomain/), "Arn"] }, "/*"]],
+    };
+    expect(statements).toContainEqual({
+      Effect: "Allow",
+      Action: ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+      Resource: domainPaths,
     });
+    expect(actions).not.toContain("es:ESHttpDelete");
+    expect(actions).not.toContain("es:ESHttpPatch");
+    expect(actions).not.toContain("es:ESHttpHead");
+    expect(statements).toContainEqual({
+      Effect: "Allow",
+      Action: ["lambda:GetFunctionConfiguration", "lambda:InvokeFunction"],
+      Resource: { "Fn::GetAtt": [expect.stringMatching(/^IngestionTransform/), "Arn"] },
+    });
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: expect.arrayContaining(["s3:PutObject"]),
+        Resource: expect.arrayContaining([
+          { "Fn::GetAtt": [expect.stringMatching(/^ArchiveStagingBucket/), "Arn"] },
+        ]),
+      }),
+    );
+  });
+
+  it("trusts Firehose only for delivery streams of this account", () => {
     prod.template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: {
         Statement: [
           Match.objectLike({
             Principal: { Service: "firehose.amazonaws.com" },
-            Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+            Condition: {
+              StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+              ArnLike: {
+                "aws:SourceArn": {
+                  "Fn::Join": [
+                    "",
+                    [
+                      "arn:",
+                      { Ref: "AWS::Partition" },
+                      ":firehose:",
+                      { Ref: "AWS::Region" },
+                      ":",
+                      { Ref: "AWS::AccountId" },
+                      ":deliverystream/*",
+                    ],
+                  ],
+                },
+              },
+            },
+          }),
+        ],
+      },
+    });
+  });
+
+  it("trusts CloudWatch Logs only for the subscribed EKS log groups of this account", () => {
+    prod.template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: "logs.amazonaws.com" },
+            Condition: {
+              StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+              ArnLike: {
+                "aws:SourceArn": [
+                  {
+                    "Fn::Join": [
+                      "",
+                      [
+                        "arn:",
+                        { Ref: "AWS::Partition" },
+                        ":logs:",
+                        { Ref: "AWS::Region" },
+                        ":",
+                        { Ref: "AWS::AccountId" },
+                        ":log-group:/aws/eks/prod-mesh/cluster:*",
+                      ],
+                    ],
+                  },
+                ],
+              },
+            },
           }),
         ],
       },

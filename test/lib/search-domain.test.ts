@@ -281,22 +281,55 @@ describe("search bootstrap", () => {
     });
   });
 
-  it("allows the bootstrap role the data plane of the domain and DescribeDomain", () => {
+  it("allows the bootstrap role the data-plane methods it sends (no PATCH) and DescribeDomain", () => {
     prod.template.hasResourceProperties("AWS::IAM::Policy", {
       Roles: [{ Ref: Match.stringLikeRegexp("^SearchMasterRole") }],
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({
-            Action: Match.arrayWith(["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpPut"]),
-            Resource: Match.arrayWith([{ "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] }]),
-          }),
-          Match.objectLike({
-            Action: ["es:DescribeDomain", "es:DescribeDomainConfig", "es:DescribeDomains"],
+          {
+            Effect: "Allow",
+            Action: ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"],
+            Resource: {
+              "Fn::Join": ["", [{ "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] }, "/*"]],
+            },
+          },
+          {
+            Effect: "Allow",
+            Action: "es:DescribeDomain",
             Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] },
-          }),
+          },
         ]),
       },
     });
+  });
+
+  it("gives the provider framework a role of its own: its logs, its environment key and the bootstrap invocation", () => {
+    // Act
+    const roles = prod.template.findResources("AWS::IAM::Role", {
+      Properties: { Description: Match.stringLikeRegexp("provider framework of the OpenSearch bootstrap") },
+    });
+    const [roleId, role] = Object.entries(roles)[0] ?? [];
+    const policy = Object.values(
+      prod.template.findResources("AWS::IAM::Policy", { Properties: { Roles: [{ Ref: roleId }] } }),
+    )[0] as { Properties: { PolicyDocument: { Statement: { Action: string | string[] }[] } } };
+
+    // Assess: no AWS managed policy (CreateLogGroup on *), kms:Decrypt for its encrypted environment
+    expect(JSON.stringify(role)).not.toContain("ManagedPolicyArns");
+    expect(
+      policy.Properties.PolicyDocument.Statement.flatMap((statement) => [statement.Action].flat()).sort(),
+    ).toEqual([
+      "ec2:AssignPrivateIpAddresses",
+      "ec2:CreateNetworkInterface",
+      "ec2:DeleteNetworkInterface",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSubnets",
+      "ec2:UnassignPrivateIpAddresses",
+      "kms:Decrypt",
+      "lambda:GetFunction",
+      "lambda:InvokeFunction",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]);
   });
 
   it("keeps the resource (and so the indices) when the stack is deleted", () => {

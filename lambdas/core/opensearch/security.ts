@@ -3,11 +3,12 @@
  * onto them (security plugin REST API, `_plugins/_security/api/roles/<name>` and `.../rolesmapping/<name>`).
  * With an IAM master role, IAM roles are matched as backend roles.
  *
- * The Firehose role's permissions are those AWS lists for a Firehose delivery role on a domain with fine-grained
- * access control (cluster `cluster_composite_ops`, `cluster_monitor`; index `create_index`, `manage`, `crud`:
- * Amazon OpenSearch Service Developer Guide, "Fine-grained access control", Integrations,
- * https://docs.aws.amazon.com/opensearch-service/latest/developerguide/fgac.html#fgac-integrations), restricted to
- * the daily audit indices.
+ * The Firehose role may do what delivery needs and nothing more: create the daily index, index documents into it
+ * (`_bulk`), and read the cluster, mapping and index state Firehose checks (cluster `cluster_composite_ops`,
+ * `cluster_monitor`; index `create_index`, `indices:data/write/index`, `indices:data/write/bulk*`,
+ * `indices:admin/mappings/get`, `indices_monitor`), on the daily audit indices only. The AWS developer guide's
+ * example grants `manage` and `crud` ("Fine-grained access control", Integrations), which would also let the
+ * delivery role delete, update and reconfigure the audit indices; it never does.
  */
 import { ALERTS_INDEX } from "../contracts.js";
 import { DAILY_AUDIT_INDEX_PATTERN } from "./ism-policy.js";
@@ -48,7 +49,13 @@ export function buildSecurityRoles(options: SecurityOptions): SecurityRole[] {
         index_permissions: [
           {
             index_patterns: [DAILY_AUDIT_INDEX_PATTERN],
-            allowed_actions: ["create_index", "manage", "crud"],
+            allowed_actions: [
+              "create_index",
+              "indices:data/write/index",
+              "indices:data/write/bulk*",
+              "indices:admin/mappings/get",
+              "indices_monitor",
+            ],
           },
         ],
       },

@@ -9,16 +9,44 @@ const arns = {
 };
 
 describe("buildSecurityRoles", () => {
-  it("lets Firehose create and write the daily indices with the permissions AWS documents, nothing else", () => {
+  it("lets Firehose only create the daily indices, index documents into them and read their state", () => {
     // Act
     const firehose = buildSecurityRoles(arns).find((role) => role.name === "audit_trail_firehose");
 
     // Assess
     expect(firehose?.body.cluster_permissions).toEqual(["cluster_composite_ops", "cluster_monitor"]);
     expect(firehose?.body.index_permissions).toEqual([
-      { index_patterns: [DAILY_AUDIT_INDEX_PATTERN], allowed_actions: ["create_index", "manage", "crud"] },
+      {
+        index_patterns: [DAILY_AUDIT_INDEX_PATTERN],
+        allowed_actions: [
+          "create_index",
+          "indices:data/write/index",
+          "indices:data/write/bulk*",
+          "indices:admin/mappings/get",
+          "indices_monitor",
+        ],
+      },
     ]);
     expect(firehose?.backendRoles).toEqual([arns.firehoseRoleArn]);
+  });
+
+  it("gives Firehose nothing that deletes, updates or administers an index", () => {
+    // Act
+    const actions = buildSecurityRoles(arns)
+      .filter((role) => role.name === "audit_trail_firehose")
+      .flatMap((role) => role.body.index_permissions.flatMap((permission) => permission.allowed_actions));
+
+    // Assess: no action group that includes them (manage, crud, write, delete, indices_all) and no such action
+    for (const forbidden of ["manage", "crud", "write", "delete", "indices_all", "*", "data_access"]) {
+      expect(actions).not.toContain(forbidden);
+    }
+    expect(
+      actions.filter(
+        (action) =>
+          /delete|update|admin\/(delete|close|settings\/update)|\*$/.test(action) &&
+          action !== "indices:data/write/bulk*",
+      ),
+    ).toEqual([]);
   });
 
   it("lets the detector read audit documents and write only the alerts index", () => {
