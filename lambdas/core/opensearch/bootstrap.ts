@@ -441,7 +441,11 @@ async function applyAuditReadHistory(
     throw error;
   }
   if (sameAuditConfig(config as Record<string, unknown>, wanted)) {
-    return { step, outcome: "unchanged", detail: "reads of the audit indices are already recorded" };
+    return {
+      step,
+      outcome: "unchanged",
+      detail: "reads and writes of the audit indices are already recorded",
+    };
   }
   const put: TransportRequest = { method: "PUT", path: "/_plugins/_security/api/audit/config", body: wanted };
   const updated = await send(client, step, put);
@@ -449,7 +453,7 @@ async function applyAuditReadHistory(
   return {
     step,
     outcome: "updated",
-    detail: "compliance read history on for the audit indices (metadata only)",
+    detail: "compliance read and write history on for the audit indices (metadata only)",
   };
 }
 

@@ -38,7 +38,7 @@ describe("bootstrapDomain: security audit configuration", () => {
     expect(auditStep(steps)).toEqual({
       step: "security audit configuration",
       outcome: "updated",
-      detail: "compliance read history on for the audit indices (metadata only)",
+      detail: "compliance read and write history on for the audit indices (metadata only)",
     });
   });
 

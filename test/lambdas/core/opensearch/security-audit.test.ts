@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   AUDIT_READ_WATCHED_FIELDS,
+  AUDIT_WRITE_WATCHED_INDICES,
   AuditConfigError,
   sameAuditConfig,
   withAuditReadHistory,
@@ -28,8 +29,22 @@ describe("audit read history", () => {
         enabled: true,
         read_metadata_only: true,
         read_watched_fields: { "audit-2*": ["*"], "audit-alerts": ["*"] },
+        write_watched_indices: ["audit-2*", "audit-alerts"],
+        write_metadata_only: true,
+        write_log_diffs: false,
       },
     });
+  });
+
+  it("records writes and deletes of audit documents and alerts too, as metadata only", () => {
+    // Act
+    const config = withAuditReadHistory(DEFAULT_AUDIT_CONFIG) as { compliance: Record<string, unknown> };
+
+    // Assess: compliance write history covers index, update and delete of documents in the watched indices
+    expect(AUDIT_WRITE_WATCHED_INDICES).toEqual(["audit-2*", "audit-alerts"]);
+    expect(config.compliance.write_watched_indices).toEqual(["audit-2*", "audit-alerts"]);
+    expect(config.compliance.write_metadata_only).toBe(true);
+    expect(config.compliance.write_log_diffs).toBe(false);
   });
 
   it("keeps what an operator configured: other watched indices, ignored users, disabled categories", () => {
@@ -64,7 +79,7 @@ describe("audit read history", () => {
       "audit-2*": ["*"],
       "audit-alerts": ["*"],
     });
-    expect(config.compliance.write_watched_indices).toEqual(["payments-*"]);
+    expect(config.compliance.write_watched_indices).toEqual(["payments-*", "audit-2*", "audit-alerts"]);
     expect([config.compliance.enabled, config.compliance.read_metadata_only]).toEqual([true, true]);
   });
 
@@ -92,5 +107,8 @@ describe("audit read history", () => {
       AuditConfigError,
     );
     expect(() => withAuditReadHistory({ audit: "on" })).toThrow('"audit" is not an object: "on"');
+    expect(() => withAuditReadHistory({ compliance: { write_watched_indices: "audit-*" } })).toThrow(
+      '"compliance.write_watched_indices" is not a list: "audit-*"',
+    );
   });
 });
