@@ -1,5 +1,6 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
@@ -69,8 +70,25 @@ export class AuditNetwork extends Construct {
         encryptionKey: props.logsKey,
         removalPolicy: RemovalPolicy.RETAIN,
       });
+      // The flow-log service may assume the role only for flow logs of this account (confused-deputy guard).
+      const stack = Stack.of(this);
+      const flowLogRole = new iam.Role(this, "FlowLogRole", {
+        assumedBy: new iam.ServicePrincipal("vpc-flow-logs.amazonaws.com", {
+          conditions: {
+            StringEquals: { "aws:SourceAccount": stack.account },
+            ArnLike: {
+              "aws:SourceArn": stack.formatArn({
+                service: "ec2",
+                resource: "vpc-flow-log",
+                resourceName: "*",
+              }),
+            },
+          },
+        }),
+        description: "mesh-audit-trail: VPC flow logs into the flow-log group",
+      });
       vpc.addFlowLog("FlowLog", {
-        destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+        destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs, flowLogRole),
         trafficType: ec2.FlowLogTrafficType.ALL,
       });
       // The default security group is never used: every resource here gets its own group with explicit rules.

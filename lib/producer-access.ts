@@ -23,7 +23,7 @@ export interface ProducerAccessProps {
  * The IAM role Fluent Bit ships with: assumable only by the configured service account on the configured clusters
  * (IRSA web identity per cluster OIDC issuer, or EKS Pod Identity scoped to the cluster ARNs), allowed only what
  * `grant` adds (`firehose:PutRecord`/`PutRecordBatch` on this stream). Pod Identity associations are created here.
- * With no clusters configured, Pod Identity associations of this account may use it (create them to onboard).
+ * With no clusters configured, Pod Identity associations of this account's clusters may use it (create them to onboard).
  */
 export class ProducerAccess extends Construct {
   public readonly role: iam.Role;
@@ -61,13 +61,14 @@ export class ProducerAccess extends Construct {
           new iam.ServicePrincipal("pods.eks.amazonaws.com", {
             conditions: {
               StringEquals: { "aws:SourceAccount": stack.account },
+              // The configured clusters, or (none configured yet) any cluster of this account.
               ...(podIdentityClusters.length > 0
                 ? {
                     ArnEquals: {
                       "aws:SourceArn": podIdentityClusters.map((cluster) => clusterArn(cluster.name)),
                     },
                   }
-                : {}),
+                : { ArnLike: { "aws:SourceArn": clusterArn("*") } }),
             },
           }),
         ),

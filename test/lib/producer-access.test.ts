@@ -165,7 +165,7 @@ describe("producer access", () => {
     synthesized.template.resourceCountIs("AWS::EKS::PodIdentityAssociation", 1);
   });
 
-  it("without clusters, lets Pod Identity associations of this account use it (onboarding)", () => {
+  it("without clusters, lets Pod Identity associations of this account's clusters use it (onboarding)", () => {
     // Act
     const role = producerRole(dev);
 
@@ -173,7 +173,25 @@ describe("producer access", () => {
     expect(role.AssumeRolePolicyDocument.Statement).toEqual([
       expect.objectContaining({
         Principal: { Service: "pods.eks.amazonaws.com" },
-        Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+        Condition: {
+          StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+          ArnLike: {
+            "aws:SourceArn": {
+              "Fn::Join": [
+                "",
+                [
+                  "arn:",
+                  { Ref: "AWS::Partition" },
+                  ":eks:",
+                  { Ref: "AWS::Region" },
+                  ":",
+                  { Ref: "AWS::AccountId" },
+                  ":cluster/*",
+                ],
+              ],
+            },
+          },
+        },
       }),
     ]);
     dev.template.resourceCountIs("AWS::EKS::PodIdentityAssociation", 0);
