@@ -61,6 +61,8 @@ export const ARCHIVER_ENV = {
 
 export const DIGEST_WRITER_ENV = {
   archiveBucketName: "AUDIT_TRAIL_ARCHIVE_BUCKET",
+  /** Firehose's staging bucket: the digest writer seals only objects staged there. */
+  stagingBucketName: "AUDIT_TRAIL_STAGING_BUCKET",
   ledgerTableName: "AUDIT_TRAIL_LEDGER_TABLE",
   signingKeyId: "AUDIT_TRAIL_DIGEST_SIGNING_KEY_ID",
   digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",

@@ -26,6 +26,7 @@ beforeEach(() => {
   vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
   vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
   vi.stubEnv(DIGEST_WRITER_ENV.archiveBucketName, "archive");
+  vi.stubEnv(DIGEST_WRITER_ENV.stagingBucketName, "staging");
   vi.stubEnv(DIGEST_WRITER_ENV.ledgerTableName, "ledger");
   vi.stubEnv(DIGEST_WRITER_ENV.signingKeyId, KEY_ARN);
   vi.stubEnv(DIGEST_WRITER_ENV.digestPeriodMinutes, "60");
