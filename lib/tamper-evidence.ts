@@ -1,5 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as backup from "aws-cdk-lib/aws-backup";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as events from "aws-cdk-lib/aws-events";
@@ -9,11 +11,18 @@ import * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
+import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { ARCHIVE_PREFIXES, ARCHIVER_ENV, DIGEST_WRITER_ENV } from "../lambdas/core/contracts.js";
+import {
+  ARCHIVE_PREFIXES,
+  ARCHIVER_ENV,
+  DIGEST_WRITER_ENV,
+  DIGEST_WRITER_METRICS,
+} from "../lambdas/core/contracts.js";
 import type { AuditArchive } from "./archive.js";
 import { auditFunction } from "./private/function.js";
+import { powertoolsMetric } from "./private/metrics.js";
 import { tokenFinding } from "./private/nag.js";
 
 /** The staging prefixes Firehose writes, which the archiver copies: documents and both error outputs. */
@@ -293,6 +302,17 @@ export class TamperEvidence extends Construct {
       ledgerStatement("ReadPeriodRecords", ["dynamodb:Query"], this.ledgerTable, [LEDGER_KEYS.periods]),
     );
     this.signingKey.grant(digestWriter, "kms:Sign");
+    // In the key policy too, against any IAM policy (an administrator's included): only the digest writer signs.
+    this.signingKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "OnlyTheDigestWriterSigns",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ["kms:Sign"],
+        resources: ["*"],
+        conditions: { ArnNotEquals: { "aws:PrincipalArn": digestWriter.role?.roleArn ?? "" } },
+      }),
+    );
     this.digestWriterFunction = digestWriter;
 
     // The archive's own policy, for every principal (admins included): no PUT without If-None-Match (nothing is
@@ -367,6 +387,39 @@ export class TamperEvidence extends Construct {
     };
     for (const [findingId, reason] of Object.entries(digestFindings)) {
       Validations.of(digestWriter.role ?? digestWriter).acknowledge({ id: findingId, reason });
+    }
+  }
+
+  /**
+   * Alarms `topic` when the digest writer leaves a ledger record out of a digest (an object Firehose never staged,
+   * or of another size: a forgery or a staging object expired before its period was sealed; verify reports the
+   * object as unexpected) or when a run cannot advance the chain (something other than its digest at a digest key).
+   */
+  public alarmOnChainIntegrity(topic: sns.ITopic): void {
+    const alarms = {
+      DigestObjectsRefusedAlarm: {
+        metricName: "ObjectsRefused",
+        description:
+          "The digest writer left ledger records out of a digest (not staged by Firehose, or of another size); its log names each key. See docs/digest-format.md.",
+      },
+      DigestChainConflictAlarm: {
+        metricName: "ChainConflicts",
+        description:
+          "The digest writer cannot advance the chain: a digest key holds something other than the digest it would write. Its log names the key. See docs/digest-format.md.",
+      },
+    };
+    const action = new actions.SnsAction(topic);
+    for (const [id, { metricName, description }] of Object.entries(alarms)) {
+      const alarm = new cloudwatch.Alarm(this, id, {
+        metric: powertoolsMetric(DIGEST_WRITER_METRICS, metricName, { statistic: "Sum" }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
     }
   }
 }

@@ -15,6 +15,7 @@ import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import middy from "@middy/core";
 import type { ScheduledEvent } from "aws-lambda";
+import { DIGEST_WRITER_METRICS } from "../core/contracts.js";
 import { loadDigestWriterConfig } from "../core/digest/config.js";
 import { kmsSigner } from "./kms-signer.js";
 import { ChainConflictError, type WrittenDigest, writeDueDigests } from "./write-digests.js";
@@ -24,7 +25,10 @@ const SAFETY_MARGIN_MS = 30_000;
 
 const config = loadDigestWriterConfig(process.env);
 const logger = new Logger({ serviceName: "digest-writer" });
-const metrics = new Metrics({ namespace: "MeshAuditTrail", serviceName: "digest-writer" });
+const metrics = new Metrics({
+  namespace: DIGEST_WRITER_METRICS.namespace,
+  serviceName: DIGEST_WRITER_METRICS.service,
+});
 const tracer = new Tracer({ serviceName: "digest-writer" });
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));

@@ -133,6 +133,20 @@ describe.each(Object.keys(ENVIRONMENTS) as (keyof typeof ENVIRONMENTS)[])(
       }
     });
 
+    it("lets no function role write to the staging bucket (only Firehose stages objects)", async () => {
+      const staging = view.bucketName("ArchiveStagingBucket");
+      for (const role of Object.keys(ROLES) as RoleName[]) {
+        const decision = await decide({
+          roleArn: view.roleArn(ROLES[role]),
+          identityPolicies: view.identityPolicies(ROLES[role]),
+          resourcePolicy: view.bucketPolicy("ArchiveStagingBucket"),
+          action: "s3:PutObject",
+          resource: `arn:aws:s3:::${staging}/${DOCUMENT}`,
+        });
+        expect([role, decision]).toEqual([role, "ImplicitlyDenied"]);
+      }
+    });
+
     it("lets only the archiver record objects, and the digest writer only read the period records", async () => {
       expect(await ledger("archiver", "dynamodb:PutItem", "PERIOD#1795413600000")).toBe("Allowed");
       expect(await ledger("archiver", "dynamodb:PutItem", "OBJECT#documents/a")).toBe("Allowed");

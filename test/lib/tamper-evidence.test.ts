@@ -237,3 +237,23 @@ describe("tamper evidence", () => {
     ]);
   });
 });
+
+describe("tamper evidence alarms", () => {
+  it("alarms the ops topic when the digest writer leaves a ledger record out of a digest or the chain cannot advance", () => {
+    // Prepare
+    const { template } = synthesizeShipped("prod");
+
+    // Assess
+    for (const metricName of ["ObjectsRefused", "ChainConflicts"]) {
+      template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        Namespace: "MeshAuditTrail",
+        MetricName: metricName,
+        Dimensions: [{ Name: "service", Value: "digest-writer" }],
+        Statistic: "Sum",
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        AlarmActions: [{ Ref: Match.stringLikeRegexp("^AlertingOpsAlarms") }],
+      });
+    }
+  });
+});
