@@ -224,6 +224,8 @@ export class TamperEvidence extends Construct {
       }),
     );
     props.encryptionKey.grantEncryptDecrypt(archiver);
+    // DynamoDB with a customer-managed key: what aws-cdk-lib's table grants add for item access.
+    props.encryptionKey.grant(archiver, "kms:DescribeKey");
     // Ledger: reads object markers and the chain head, writes object markers and period records, checks (never
     // writes) the head. Only the digest writer writes CHAIN/HEAD; no function deletes or batch-writes items.
     archiver.addToRolePolicy(
@@ -290,6 +292,7 @@ export class TamperEvidence extends Construct {
       }),
     );
     props.encryptionKey.grantEncryptDecrypt(digestWriter);
+    props.encryptionKey.grant(digestWriter, "kms:DescribeKey");
     digestWriter.addToRolePolicy(
       ledgerStatement(
         "MaintainTheChainHead",

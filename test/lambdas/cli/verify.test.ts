@@ -275,6 +275,29 @@ describe("audit-trail verify --bucket", () => {
     await removeDir(dir);
   });
 
+  it("takes --key-id more than once after a key rotation: valid when one of the keys verifies each digest", async () => {
+    // Prepare
+    const retired = keyPair();
+    const retiredSpki = new Uint8Array(
+      Buffer.from(retired.publicPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"),
+    );
+    kms
+      .on(GetPublicKeyCommand, { KeyId: "alias/retired" })
+      .resolves({ PublicKey: retiredSpki, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" });
+
+    // Act
+    const onlyRetired = await runVerify(["--bucket", BUCKET, "--key-id", "alias/retired"], clients);
+    const both = await runVerify(
+      ["--bucket", BUCKET, "--key-id", "alias/retired", "--key-id", "alias/current"],
+      clients,
+    );
+
+    // Assess
+    expect(onlyRetired).toBe(1);
+    expect(both).toBe(0);
+    expect(err.join("")).toContain("KMS key alias/retired (given with --key-id), KMS key alias/current");
+  });
+
   it("exits 2 when the KMS key is not an ECC P-256 signing key", async () => {
     // Prepare
     kms.on(GetPublicKeyCommand).resolves({ PublicKey: spki, KeySpec: "RSA_2048", KeyUsage: "SIGN_VERIFY" });
