@@ -85,6 +85,20 @@ describe("archiver handler", () => {
     expect(s3.versions("archive", "documents/ok-1")).toHaveLength(1);
   });
 
+  it("returns every message for retry while the digest writer has not started the chain, writing no head", async () => {
+    // Prepare
+    ledger.items.clear();
+    s3.put("staging", "documents/ok-1", "one");
+    const { handler } = await import("../../../lambdas/archiver/handler.js");
+
+    // Act
+    const result = await handler({ Records: [message("m1", "documents/ok-1")] }, context);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
+    expect(ledger.items.size).toBe(0);
+  });
+
   it("fails at start-up naming the missing environment variable", async () => {
     // Prepare
     vi.stubEnv(ARCHIVER_ENV.ledgerTableName, "");

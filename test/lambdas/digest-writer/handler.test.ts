@@ -64,6 +64,30 @@ describe("digest writer handler", () => {
     expect(parseDigest(body, "first")).toMatchObject({ signingKeyId: KEY_ARN, signature: "MAYCAQECAQI=" });
   });
 
+  it("fails the invocation with an error naming the digest key when it holds something else", async () => {
+    // Prepare
+    const start = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+    ledger.items.set(`${HEAD_KEY.pk}|${HEAD_KEY.sk}`, {
+      pk: { S: HEAD_KEY.pk },
+      sk: { S: HEAD_KEY.sk },
+      nextPeriodStartMs: { N: String(start) },
+      sequence: { N: "0" },
+    });
+    s3.put("archive", digestKey(start), "junk");
+    const { handler } = await import("../../../lambdas/digest-writer/handler.js");
+
+    // Act
+    const attempt = handler(event, context);
+
+    // Assess
+    await expect(attempt).rejects.toThrow(
+      new RegExp(
+        `${digestKey(start).replaceAll("/", "\\/")}: the key of the digest of period .* holds an object that is not a digest`,
+      ),
+    );
+    expect(s3.versions("archive", digestKey(start))).toHaveLength(1);
+  });
+
   it("fails at start-up naming a malformed period", async () => {
     // Prepare
     vi.stubEnv(DIGEST_WRITER_ENV.digestPeriodMinutes, "7");
