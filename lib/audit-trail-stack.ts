@@ -34,6 +34,8 @@ export class AuditTrailStack extends Stack {
   public readonly detection: AuditDetection;
   public readonly monitoring: PipelineMonitoring;
   public readonly tamperEvidence: TamperEvidence;
+  /** The break-glass role the key policies name (`keys.breakGlassRoleName`, or its default). */
+  public readonly breakGlassRoleName: string;
   public readonly producer: ProducerAccess;
   /** Role the detector function runs as (named in the domain's access policy and mapped in OpenSearch by the bootstrap). */
   public readonly detectorRole: iam.Role;
@@ -53,7 +55,8 @@ export class AuditTrailStack extends Stack {
     for (const warning of config.warnings) Annotations.of(this).addWarningV2("audit-trail:config", warning);
 
     const logRetention = config.retention.logRetentionDays as logs.RetentionDays;
-    const keys = new AuditKeys(this, "Keys");
+    this.breakGlassRoleName = config.keys.breakGlassRoleName ?? `audit-trail-break-glass-${config.name}`;
+    const keys = new AuditKeys(this, "Keys", { breakGlassRoleName: this.breakGlassRoleName });
 
     const network =
       config.network.type === "vpc"
@@ -186,6 +189,9 @@ export class AuditTrailStack extends Stack {
       },
       ops: config.alerts.ops,
     });
+    keys.guard(this.tamperEvidence.signingKey);
+    keys.notifyKeyAdministration(this.alerting.opsTopic);
+    this.tamperEvidence.alarmOnChainIntegrity(this.alerting.opsTopic);
 
     this.detection = new AuditDetection(this, "Detection", {
       environmentName: config.name,

@@ -1,5 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as backup from "aws-cdk-lib/aws-backup";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as events from "aws-cdk-lib/aws-events";
@@ -9,12 +11,40 @@ import * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
+import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { ARCHIVE_PREFIXES, ARCHIVER_ENV, DIGEST_WRITER_ENV } from "../lambdas/core/contracts.js";
+import {
+  ARCHIVE_PREFIXES,
+  ARCHIVER_ENV,
+  DIGEST_WRITER_ENV,
+  DIGEST_WRITER_METRICS,
+} from "../lambdas/core/contracts.js";
 import type { AuditArchive } from "./archive.js";
 import { auditFunction } from "./private/function.js";
+import { powertoolsMetric } from "./private/metrics.js";
 import { tokenFinding } from "./private/nag.js";
+
+/** The staging prefixes Firehose writes, which the archiver copies: documents and both error outputs. */
+const ARCHIVED_PREFIXES = [ARCHIVE_PREFIXES.documents, "errors/"] as const;
+
+/** Partition-key patterns of the ledger's items (lambdas/core/digest/ledger.ts). */
+const LEDGER_KEYS = { chain: "CHAIN", objectMarkers: "OBJECT#*", periods: "PERIOD#*" } as const;
+
+/** `actions` on the ledger, only for items whose partition key matches one of `leadingKeys`. */
+function ledgerStatement(
+  sid: string,
+  actions: string[],
+  table: dynamodb.ITable,
+  leadingKeys: string[],
+): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    actions,
+    resources: [table.tableArn],
+    conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": leadingKeys } },
+  });
+}
 
 export interface TamperEvidenceProps {
   /** Buckets: Firehose writes into staging, the archiver copies into the Object Lock archive. */
@@ -167,17 +197,54 @@ export class TamperEvidence extends Construct {
         reportBatchItemFailures: true,
       }),
     );
-    stagingBucket.grantRead(archiver);
-    // PutObject (conditional, IfNoneMatch) to archive; GetObject so HeadObject can adopt a copy an earlier,
-    // interrupted attempt already wrote. No delete, no retention or legal-hold changes.
+    // Least privilege, per call the archiver makes (lambdas/archiver/archive.ts):
+    // GetObject (with the notified version) on staging; PutObject (create-only, If-None-Match) and HeadObject
+    // (s3:GetObject) under the prefixes Firehose writes; never digests/, never a delete or a retention change.
     archiver.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ["s3:GetObject", "s3:PutObject"],
-        resources: [archiveBucket.arnForObjects("*")],
+        sid: "ReadStagedObjects",
+        actions: ["s3:GetObject", "s3:GetObjectVersion"],
+        resources: [stagingBucket.arnForObjects("*")],
+      }),
+    );
+    const archivedObjects = ARCHIVED_PREFIXES.map((prefix) => archiveBucket.arnForObjects(`${prefix}*`));
+    archiver.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "CreateArchiveObjectsOnly",
+        actions: ["s3:PutObject"],
+        resources: archivedObjects,
+        conditions: { Null: { "s3:if-none-match": "false" } },
+      }),
+    );
+    archiver.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "ReadArchivedObjects",
+        actions: ["s3:GetObject"],
+        resources: archivedObjects,
       }),
     );
     props.encryptionKey.grantEncryptDecrypt(archiver);
-    this.ledgerTable.grantReadWriteData(archiver);
+    // DynamoDB with a customer-managed key: what aws-cdk-lib's table grants add for item access.
+    props.encryptionKey.grant(archiver, "kms:DescribeKey");
+    // Ledger: reads object markers and the chain head, writes object markers and period records, checks (never
+    // writes) the head. Only the digest writer writes CHAIN/HEAD; no function deletes or batch-writes items.
+    archiver.addToRolePolicy(
+      ledgerStatement("ReadObjectMarkersAndChainHead", ["dynamodb:GetItem"], this.ledgerTable, [
+        LEDGER_KEYS.objectMarkers,
+        LEDGER_KEYS.chain,
+      ]),
+    );
+    archiver.addToRolePolicy(
+      ledgerStatement("RecordArchivedObjects", ["dynamodb:PutItem"], this.ledgerTable, [
+        LEDGER_KEYS.objectMarkers,
+        LEDGER_KEYS.periods,
+      ]),
+    );
+    archiver.addToRolePolicy(
+      ledgerStatement("CheckThePeriodIsOpen", ["dynamodb:ConditionCheckItem"], this.ledgerTable, [
+        LEDGER_KEYS.chain,
+      ]),
+    );
     this.archiverFunction = archiver;
 
     this.digestWriterTimeout = Duration.minutes(5);
@@ -186,6 +253,7 @@ export class TamperEvidence extends Construct {
       description: "mesh-audit-trail: writes the signed, chained archive digest for each period",
       environment: {
         [DIGEST_WRITER_ENV.archiveBucketName]: archiveBucket.bucketName,
+        [DIGEST_WRITER_ENV.stagingBucketName]: stagingBucket.bucketName,
         [DIGEST_WRITER_ENV.ledgerTableName]: this.ledgerTable.tableName,
         [DIGEST_WRITER_ENV.signingKeyId]: this.signingKey.keyArn,
         [DIGEST_WRITER_ENV.digestPeriodMinutes]: periodMinutes,
@@ -201,27 +269,91 @@ export class TamperEvidence extends Construct {
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
     });
+    // Per call the digest writer makes (lambdas/digest-writer/write-digests.ts): PutObject (create-only) and GetObject
+    // (to adopt its own earlier write) under digests/; HeadObject on staging (an object is sealed only if Firehose
+    // staged it); the chain head and the period records in the ledger; kms:Sign with the signing key.
+    const digestObjects = archiveBucket.arnForObjects(`${ARCHIVE_PREFIXES.digests}*`);
     digestWriter.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ["s3:ListBucket"],
-        resources: [archiveBucket.bucketArn],
-        conditions: { StringLike: { "s3:prefix": [`${ARCHIVE_PREFIXES.digests}*`] } },
+        sid: "CreateDigestsOnly",
+        actions: ["s3:PutObject"],
+        resources: [digestObjects],
+        conditions: { Null: { "s3:if-none-match": "false" } },
       }),
     );
     digestWriter.addToRolePolicy(
+      new iam.PolicyStatement({ sid: "ReadDigests", actions: ["s3:GetObject"], resources: [digestObjects] }),
+    );
+    digestWriter.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ["s3:GetObject", "s3:PutObject"],
-        resources: [archiveBucket.arnForObjects(`${ARCHIVE_PREFIXES.digests}*`)],
+        sid: "CheckObjectsWereStaged",
+        actions: ["s3:GetObject"],
+        resources: [stagingBucket.arnForObjects("*")],
       }),
     );
     props.encryptionKey.grantEncryptDecrypt(digestWriter);
-    this.ledgerTable.grantReadWriteData(digestWriter);
-    this.signingKey.grant(digestWriter, "kms:Sign", "kms:GetPublicKey");
+    props.encryptionKey.grant(digestWriter, "kms:DescribeKey");
+    digestWriter.addToRolePolicy(
+      ledgerStatement(
+        "MaintainTheChainHead",
+        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        this.ledgerTable,
+        [LEDGER_KEYS.chain],
+      ),
+    );
+    digestWriter.addToRolePolicy(
+      ledgerStatement("ReadPeriodRecords", ["dynamodb:Query"], this.ledgerTable, [LEDGER_KEYS.periods]),
+    );
+    this.signingKey.grant(digestWriter, "kms:Sign");
+    // In the key policy too, against any IAM policy (an administrator's included): only the digest writer signs.
+    this.signingKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "OnlyTheDigestWriterSigns",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ["kms:Sign"],
+        resources: ["*"],
+        conditions: { ArnNotEquals: { "aws:PrincipalArn": digestWriter.role?.roleArn ?? "" } },
+      }),
+    );
     this.digestWriterFunction = digestWriter;
 
+    // The archive's own policy, for every principal (admins included): no PUT without If-None-Match (nothing is
+    // ever overwritten, multipart uploads included), and digests/ belongs to the digest writer alone.
+    archiveBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "DenyWritesWithoutIfNoneMatch",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ["s3:PutObject"],
+        resources: [archiveBucket.arnForObjects("*")],
+        conditions: { Null: { "s3:if-none-match": "true" } },
+      }),
+    );
+    archiveBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "DigestsBelongToTheDigestWriter",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: [
+          "s3:PutObject",
+          "s3:DeleteObject",
+          "s3:DeleteObjectVersion",
+          "s3:PutObjectRetention",
+          "s3:PutObjectLegalHold",
+          "s3:BypassGovernanceRetention",
+        ],
+        resources: [digestObjects],
+        conditions: { ArnNotEquals: { "aws:PrincipalArn": digestWriter.role?.roleArn ?? "" } },
+      }),
+    );
+
+    // Every period, but at least every 5 minutes: the first run starts the chain (the archiver retries objects
+    // until it has), and a closed period is sealed within minutes of its end rather than up to a period later.
+    const scheduleEvery = Duration.minutes(Math.min(digestPeriod.toMinutes(), 5));
     new events.Rule(this, "DigestSchedule", {
       description: "mesh-audit-trail: close and sign the archive digest of each period",
-      schedule: events.Schedule.rate(digestPeriod),
+      schedule: events.Schedule.rate(scheduleEvery),
       targets: [
         new targets.LambdaFunction(digestWriter, {
           deadLetterQueue: this.digestDeadLetterQueue,
@@ -239,18 +371,12 @@ export class TamperEvidence extends Construct {
     };
     const archiverFindings: Record<string, string> = {
       ...kmsWildcards,
-      [`AwsSolutions-IAM5[Resource::${tokenFinding(archiveBucket, "Arn", "/*")}]`]:
-        "The archiver writes each staged object under its own key in the archive and reads it back to adopt an interrupted copy (GetObject/PutObject only: no delete, no retention change).",
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(archiveBucket, "Arn", `/${ARCHIVE_PREFIXES.documents}*`)}]`]:
+        "The archiver creates (If-None-Match only: never overwrites) each staged document object under its own key in the archive, and reads it back to adopt an interrupted copy; no delete, no retention change, never digests/.",
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(archiveBucket, "Arn", "/errors/*")}]`]:
+        "The archiver creates (If-None-Match only) each staged error-output object under its own key in the archive, and reads it back to adopt an interrupted copy; no delete, no retention change, never digests/.",
       [`AwsSolutions-IAM5[Resource::${tokenFinding(stagingBucket, "Arn", "/*")}]`]:
-        "The archiver reads whichever object S3 notified it about in the staging bucket (read-only).",
-      "AwsSolutions-IAM5[Action::s3:GetBucket*]":
-        "aws-cdk-lib's grantRead, scoped to the staging bucket: the archiver reads each object S3 notified it about and never writes or deletes there.",
-      "AwsSolutions-IAM5[Action::s3:GetObject*]":
-        "aws-cdk-lib's grantRead, scoped to the staging bucket: the archiver reads each object S3 notified it about and never writes or deletes there.",
-      "AwsSolutions-IAM5[Action::s3:List*]":
-        "aws-cdk-lib's grantRead, scoped to the staging bucket: the archiver reads each object S3 notified it about and never writes or deletes there.",
-      [`AwsSolutions-IAM5[Resource::${tokenFinding(this.ledgerTable, "Arn", "/index/*")}]`]:
-        "aws-cdk-lib's grantReadWriteData covers the ledger table's indexes (it has none today).",
+        "The archiver reads whichever object (and version) S3 notified it about in the staging bucket (read-only).",
     };
     for (const [findingId, reason] of Object.entries(archiverFindings)) {
       Validations.of(archiver.role ?? archiver).acknowledge({ id: findingId, reason });
@@ -258,12 +384,45 @@ export class TamperEvidence extends Construct {
     const digestFindings: Record<string, string> = {
       ...kmsWildcards,
       [`AwsSolutions-IAM5[Resource::${tokenFinding(archiveBucket, "Arn", `/${ARCHIVE_PREFIXES.digests}*`)}]`]:
-        "The digest writer reads and writes digest files under the digests/ prefix of the archive only.",
-      [`AwsSolutions-IAM5[Resource::${tokenFinding(this.ledgerTable, "Arn", "/index/*")}]`]:
-        "aws-cdk-lib's grantReadWriteData covers the ledger table's indexes (it has none today).",
+        "The digest writer creates (If-None-Match only) and reads digest files under the digests/ prefix of the archive only.",
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(stagingBucket, "Arn", "/*")}]`]:
+        "The digest writer reads the metadata (HeadObject) of each staged object a ledger record names, to seal only what Firehose staged (read-only).",
     };
     for (const [findingId, reason] of Object.entries(digestFindings)) {
       Validations.of(digestWriter.role ?? digestWriter).acknowledge({ id: findingId, reason });
+    }
+  }
+
+  /**
+   * Alarms `topic` when the digest writer leaves a ledger record out of a digest (an object Firehose never staged,
+   * or of another size: a forgery or a staging object expired before its period was sealed; verify reports the
+   * object as unexpected) or when a run cannot advance the chain (something other than its digest at a digest key).
+   */
+  public alarmOnChainIntegrity(topic: sns.ITopic): void {
+    const alarms = {
+      DigestObjectsRefusedAlarm: {
+        metricName: "ObjectsRefused",
+        description:
+          "The digest writer left ledger records out of a digest (not staged by Firehose, or of another size); its log names each key. See docs/digest-format.md.",
+      },
+      DigestChainConflictAlarm: {
+        metricName: "ChainConflicts",
+        description:
+          "The digest writer cannot advance the chain: a digest key holds something other than the digest it would write. Its log names the key. See docs/digest-format.md.",
+      },
+    };
+    const action = new actions.SnsAction(topic);
+    for (const [id, { metricName, description }] of Object.entries(alarms)) {
+      const alarm = new cloudwatch.Alarm(this, id, {
+        metric: powertoolsMetric(DIGEST_WRITER_METRICS, metricName, { statistic: "Sum" }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
     }
   }
 }

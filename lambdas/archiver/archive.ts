@@ -10,16 +10,18 @@
  * - The ledger record is one transaction: the object's idempotency marker (`attribute_not_exists`), its
  *   period record, and a check that the period is still open on the chain head. A period closed meanwhile
  *   sends the record to the first open period; it is never lost and never written twice.
+ * - A redelivered object that is already recorded is checked, not trusted: the archive's object at its key must
+ *   hold the staged bytes, so a forgery written there first fails here, loudly.
+ * - The archiver never writes the chain head (its role may not): the digest writer starts the chain. Until it
+ *   has, objects fail and are retried from the queue.
  */
 import { createHash } from "node:crypto";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   type AttributeValue,
-  ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -226,28 +228,9 @@ async function readNextPeriodStart(deps: ArchiverDeps): Promise<number | undefin
   return value === undefined ? undefined : Number(value);
 }
 
-/** Starts the chain at `periodStartMs` unless it has started already. */
-export async function ensureHead(
-  dynamo: DynamoDBClient,
-  tableName: string,
-  periodStartMs: number,
-): Promise<void> {
-  try {
-    await dynamo.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: { ...keyOf(HEAD_KEY), nextPeriodStartMs: n(periodStartMs), sequence: n(0) },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (error: unknown) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
-}
-
 /**
- * Records the object in the first open period; `undefined` when it was already recorded. The chain head is
- * created (starting at this period) by whichever of the archiver and the digest writer needs it first.
+ * Records the object in the first open period; `undefined` when it was already recorded. The chain head must
+ * exist: the digest writer creates it on its first run.
  */
 async function record(
   deps: ArchiverDeps,
@@ -306,10 +289,12 @@ async function record(
       if (head?.Code === "ConditionalCheckFailed") {
         const next = await readNextPeriodStart(deps);
         if (next === undefined) {
-          await ensureHead(deps.dynamo, deps.ledgerTableName, periodStartMs);
-        } else {
-          periodStartMs = Math.max(periodStartMs, next);
+          throw new ArchiveError(
+            `${record.key}: the digest chain has not started (no chain head in ${deps.ledgerTableName}); ` +
+              "the digest writer starts it on its first run, and this object is retried from the queue",
+          );
         }
+        periodStartMs = Math.max(periodStartMs, next);
         continue;
       }
       if (attempt === MAX_RECORD_ATTEMPTS) throw error;
@@ -327,7 +312,11 @@ export async function archiveObject(deps: ArchiverDeps, source: StagingObject): 
       `${source.key}: staging objects under ${ARCHIVE_PREFIXES.digests} are refused; only the digest writer writes there`,
     );
   }
-  if (await isRecorded(deps, source.key)) return { outcome: "already-recorded", key: source.key };
+  if (await isRecorded(deps, source.key)) {
+    // Only adopt what is there when it holds the staged bytes: a forgery written first is an error, not a success.
+    await adoptExisting(deps, source);
+    return { outcome: "already-recorded", key: source.key };
+  }
   const copied = await copyToArchive(deps, source);
   const recorded = await record(deps, {
     key: source.key,

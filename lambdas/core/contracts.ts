@@ -59,8 +59,16 @@ export const ARCHIVER_ENV = {
   digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",
 } as const;
 
+/**
+ * Namespace and `service` dimension of the digest writer's Powertools metrics (`DigestsWritten`, `ObjectsDigested`,
+ * `ObjectsRefused`: ledger records left out of a digest, `ChainConflicts`: a run that could not advance the chain).
+ */
+export const DIGEST_WRITER_METRICS = { namespace: "MeshAuditTrail", service: "digest-writer" } as const;
+
 export const DIGEST_WRITER_ENV = {
   archiveBucketName: "AUDIT_TRAIL_ARCHIVE_BUCKET",
+  /** Firehose's staging bucket: the digest writer seals only objects staged there. */
+  stagingBucketName: "AUDIT_TRAIL_STAGING_BUCKET",
   ledgerTableName: "AUDIT_TRAIL_LEDGER_TABLE",
   signingKeyId: "AUDIT_TRAIL_DIGEST_SIGNING_KEY_ID",
   digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",

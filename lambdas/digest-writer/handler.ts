@@ -15,16 +15,20 @@ import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import middy from "@middy/core";
 import type { ScheduledEvent } from "aws-lambda";
+import { DIGEST_WRITER_METRICS } from "../core/contracts.js";
 import { loadDigestWriterConfig } from "../core/digest/config.js";
 import { kmsSigner } from "./kms-signer.js";
-import { type WrittenDigest, writeDueDigests } from "./write-digests.js";
+import { ChainConflictError, type WrittenDigest, writeDueDigests } from "./write-digests.js";
 
 /** Leave this much of the invocation for the period in flight. */
 const SAFETY_MARGIN_MS = 30_000;
 
 const config = loadDigestWriterConfig(process.env);
 const logger = new Logger({ serviceName: "digest-writer" });
-const metrics = new Metrics({ namespace: "MeshAuditTrail", serviceName: "digest-writer" });
+const metrics = new Metrics({
+  namespace: DIGEST_WRITER_METRICS.namespace,
+  serviceName: DIGEST_WRITER_METRICS.service,
+});
 const tracer = new Tracer({ serviceName: "digest-writer" });
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
@@ -40,17 +44,32 @@ export const handler = middy<ScheduledEvent, DigestWriterResult>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
   .handler(async (_event, context) => {
-    const written = await writeDueDigests({
-      s3,
-      dynamo,
-      signer,
-      ...config,
-      now: () => Date.now(),
-      hasTimeLeft: () => context.getRemainingTimeInMillis() > SAFETY_MARGIN_MS,
-    });
+    let written: WrittenDigest[];
+    try {
+      written = await writeDueDigests({
+        s3,
+        dynamo,
+        signer,
+        ...config,
+        now: () => Date.now(),
+        hasTimeLeft: () => context.getRemainingTimeInMillis() > SAFETY_MARGIN_MS,
+      });
+    } catch (error: unknown) {
+      // The chain cannot advance: say so in a metric of its own (alarmed on) before failing the invocation.
+      if (error instanceof ChainConflictError) {
+        metrics.addMetric("ChainConflicts", MetricUnit.Count, 1);
+        logger.error("the digest chain cannot advance", { error });
+      }
+      throw error;
+    }
     for (const digest of written) {
       logger.info("digest written", { ...digest });
       metrics.addMetric("ObjectsDigested", MetricUnit.Count, digest.objectCount);
+      for (const refused of digest.refused) {
+        logger.error("ledger record left out of the digest", { digestKey: digest.key, ...refused });
+      }
+      if (digest.refused.length > 0)
+        metrics.addMetric("ObjectsRefused", MetricUnit.Count, digest.refused.length);
     }
     metrics.addMetric("DigestsWritten", MetricUnit.Count, written.length);
     return { written };

@@ -18,14 +18,20 @@ import {
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, PutObjectCommand, type S3Client, S3ServiceException } from "@aws-sdk/client-s3";
-import { ensureHead } from "../archiver/archive.js";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import { canonicalJson } from "../core/digest/canonical.js";
 import { type SealedDigest, sealDigest } from "../core/digest/chain.js";
-import { type DigestObject, parseDigest, sha256Hex } from "../core/digest/format.js";
+import { DigestFormatError, type DigestObject, parseDigest, sha256Hex } from "../core/digest/format.js";
 import { HEAD_KEY, type HeadItem, PERIOD_OBJECT_PREFIX, periodPartition } from "../core/digest/ledger.js";
 import { isoUtc, periodEndFor, periodStartFor } from "../core/digest/period.js";
 import type { Signer } from "../core/digest/signer.js";
@@ -35,6 +41,11 @@ export interface DigestWriterDeps {
   readonly dynamo: DynamoDBClient;
   readonly signer: Signer;
   readonly archiveBucketName: string;
+  /**
+   * Firehose's staging bucket: an object is sealed only if staging holds an object of the same size at its key
+   * (what the archiver copied), so an archive object and ledger item written by anything else stay unsealed.
+   */
+  readonly stagingBucketName: string;
   readonly ledgerTableName: string;
   readonly periodMs: number;
   readonly now: () => number;
@@ -48,6 +59,13 @@ export interface WrittenDigest {
   readonly periodStart: string;
   readonly objectCount: number;
   readonly adopted: boolean;
+  /** Ledger records of the period left out of the digest, each with the reason (verify reports their objects). */
+  readonly refused: readonly RefusedObject[];
+}
+
+export interface RefusedObject {
+  readonly key: string;
+  readonly reason: string;
 }
 
 export class ChainConflictError extends Error {
@@ -55,6 +73,66 @@ export class ChainConflictError extends Error {
 }
 
 const headKey: Record<string, AttributeValue> = { pk: { S: HEAD_KEY.pk }, sk: { S: HEAD_KEY.sk } };
+
+/** Starts the chain at `periodStartMs` unless it has started already. Only the digest writer writes the head. */
+export async function startChain(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  periodStartMs: number,
+): Promise<void> {
+  try {
+    await dynamo.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { ...headKey, nextPeriodStartMs: { N: String(periodStartMs) }, sequence: { N: "0" } },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  } catch (error: unknown) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof S3ServiceException &&
+    (error.name === "NotFound" || error.name === "NoSuchKey" || error.$metadata.httpStatusCode === 404)
+  );
+}
+
+/**
+ * Splits a period's records into those Firehose staged (staging holds an object of the recorded size at the key)
+ * and the rest, which are left out of the digest with a reason.
+ */
+async function stagedOnly(
+  deps: DigestWriterDeps,
+  objects: readonly DigestObject[],
+): Promise<{ sealed: DigestObject[]; refused: RefusedObject[] }> {
+  const sealed: DigestObject[] = [];
+  const refused: RefusedObject[] = [];
+  for (const object of objects) {
+    let size: number | undefined;
+    try {
+      const head = await deps.s3.send(
+        new HeadObjectCommand({ Bucket: deps.stagingBucketName, Key: object.key }),
+      );
+      size = head.ContentLength;
+    } catch (error: unknown) {
+      if (!isNotFound(error)) throw error;
+      refused.push({ key: object.key, reason: "the staging bucket holds no object at this key" });
+      continue;
+    }
+    if (size !== object.size) {
+      refused.push({
+        key: object.key,
+        reason: `the staged object has ${size ?? "an unknown number of"} bytes, the ledger records ${object.size}`,
+      });
+      continue;
+    }
+    sealed.push(object);
+  }
+  return { sealed, refused };
+}
 
 async function readHead(deps: DigestWriterDeps): Promise<HeadItem | undefined> {
   const result = await deps.dynamo.send(
@@ -158,7 +236,17 @@ async function putDigest(
   );
   const bytes = await existing.Body?.transformToByteArray();
   if (bytes === undefined) throw new ChainConflictError(`${sealed.key}: exists but has no body`);
-  const digest = parseDigest(bytes, `s3://${deps.archiveBucketName}/${sealed.key}`);
+  let digest: SealedDigest["digest"];
+  try {
+    digest = parseDigest(bytes, `s3://${deps.archiveBucketName}/${sealed.key}`);
+  } catch (error: unknown) {
+    if (!(error instanceof DigestFormatError)) throw error;
+    throw new ChainConflictError(
+      `${sealed.key}: the key of the digest of period ${sealed.digest.periodStart} holds an object that is not a ` +
+        `digest (${bytes.length} bytes: ${error.message}); the chain cannot continue past this period until an ` +
+        "operator resolves it (see docs/digest-format.md, 'A digest key holds something else')",
+    );
+  }
   if (!sameContent(digest, sealed.digest)) {
     throw new ChainConflictError(
       `${sealed.key}: a different digest already exists for period ${sealed.digest.periodStart} ` +
@@ -174,7 +262,7 @@ async function sealPeriod(
   head: HeadItem,
   periodStartMs: number,
 ): Promise<WrittenDigest | undefined> {
-  const objects = await periodObjects(deps, periodStartMs);
+  const { sealed: objects, refused } = await stagedOnly(deps, await periodObjects(deps, periodStartMs));
   const previousDigest =
     head.lastDigestKey && head.lastDigestSha256
       ? { key: head.lastDigestKey, sha256: head.lastDigestSha256 }
@@ -216,6 +304,7 @@ async function sealPeriod(
     periodStart: isoUtc(periodStartMs),
     objectCount: objects.length,
     adopted: written.adopted,
+    refused,
   };
 }
 
@@ -224,7 +313,7 @@ export async function writeDueDigests(deps: DigestWriterDeps): Promise<WrittenDi
   const written: WrittenDigest[] = [];
   let head = await readHead(deps);
   if (head === undefined) {
-    await ensureHead(deps.dynamo, deps.ledgerTableName, periodStartFor(deps.now(), deps.periodMs));
+    await startChain(deps.dynamo, deps.ledgerTableName, periodStartFor(deps.now(), deps.periodMs));
     head = await readHead(deps);
   }
   while (head !== undefined && deps.hasTimeLeft()) {

@@ -29,6 +29,7 @@ export const ENVIRONMENTS = {
       },
     },
     transform: { keepEventOriginal: true, indexEventOriginal: true },
+    keys: { breakGlassRoleName: "audit-trail-break-glass-dev" },
   },
 
   staging: {
@@ -62,6 +63,7 @@ export const ENVIRONMENTS = {
         },
       },
     ],
+    keys: { breakGlassRoleName: "audit-trail-break-glass-staging" },
   },
 
   prod: {
@@ -119,6 +121,7 @@ export const ENVIRONMENTS = {
     },
     transform: { keepEventOriginal: false, indexEventOriginal: false },
     tamperEvidence: { digestPeriodMinutes: 60 },
+    keys: { breakGlassRoleName: "audit-trail-break-glass-prod" },
   },
 } satisfies Record<string, EnvironmentConfigInput>;
 

@@ -293,6 +293,25 @@ export const environmentConfigSchema = z.strictObject({
     .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "must be an IAM role ARN")
     .optional(),
 
+  /** Guardrails of the stack's KMS keys (data, logs, digest signing). */
+  keys: z
+    .strictObject({
+      /**
+       * The break-glass role: the only principal (besides CloudFormation's execution role, which may update key
+       * policies on deploy) allowed to disable a key, schedule its deletion or replace its policy. A role name in
+       * the stack's account, without a path; the role need not exist until it is needed.
+       * @default `audit-trail-break-glass-<environment name>`
+       */
+      breakGlassRoleName: z
+        .string()
+        .regex(
+          /^[\w+=,.@-]{1,64}$/,
+          "must be an IAM role name (not an ARN, no path): 1–64 letters, digits and + = , . @ _ -",
+        )
+        .optional(),
+    })
+    .default({}),
+
   detection: z
     .strictObject({
       /**

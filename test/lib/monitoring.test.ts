@@ -65,6 +65,8 @@ describe("pipeline monitoring", () => {
         "ArchiveBacklog",
         "ArchiveDeadLetters",
         "DigestDeadLetters",
+        "TamperEvidenceDigestObjectsRefusedAlarm",
+        "TamperEvidenceDigestChainConflictAlarm",
       ].sort(),
     );
   });

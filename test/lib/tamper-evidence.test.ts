@@ -96,7 +96,7 @@ describe("tamper evidence", () => {
     );
   });
 
-  it("gives the archiver its environment and only GetObject/PutObject on the archive", () => {
+  it("gives the archiver its environment, create-only writes under the staged prefixes and scoped ledger keys", () => {
     // Act
     const archiver = functionNamed(prod, /Object Lock archive with SHA-256/);
 
@@ -106,27 +106,73 @@ describe("tamper evidence", () => {
       [ARCHIVER_ENV.ledgerTableName]: { Ref: expect.stringMatching(/^TamperEvidenceLedger/) },
       [ARCHIVER_ENV.digestPeriodMinutes]: "60",
     });
+    const archivePrefix = (prefix: string) => ({
+      "Fn::Join": [
+        "",
+        [{ "Fn::GetAtt": [Match.stringLikeRegexp("^ArchiveArchiveBucket"), "Arn"] }, `/${prefix}*`],
+      ],
+    });
     prod.template.hasResourceProperties("AWS::IAM::Policy", {
       Roles: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceArchiverRole") }],
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: ["s3:GetObject", "s3:PutObject"],
-            Resource: {
-              "Fn::Join": [
-                "",
-                [{ "Fn::GetAtt": [Match.stringLikeRegexp("^ArchiveArchiveBucket"), "Arn"] }, "/*"],
-              ],
-            },
+            Sid: "CreateArchiveObjectsOnly",
+            Action: "s3:PutObject",
+            Resource: [archivePrefix("documents/"), archivePrefix("errors/")],
+            Condition: { Null: { "s3:if-none-match": "false" } },
+          }),
+          Match.objectLike({
+            Sid: "RecordArchivedObjects",
+            Action: "dynamodb:PutItem",
+            Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["OBJECT#*", "PERIOD#*"] } },
+          }),
+          Match.objectLike({
+            Sid: "CheckThePeriodIsOpen",
+            Action: "dynamodb:ConditionCheckItem",
+            Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["CHAIN"] } },
           }),
         ]),
       },
     });
     const policies = JSON.stringify(prod.template.findResources("AWS::IAM::Policy"));
-    expect(policies).not.toMatch(/s3:DeleteObject|s3:PutObjectRetention|s3:BypassGovernanceRetention/);
+    expect(policies).not.toMatch(
+      /s3:DeleteObject|s3:PutObjectRetention|s3:BypassGovernanceRetention|dynamodb:DeleteItem|dynamodb:BatchWriteItem|dynamodb:Scan/,
+    );
   });
 
-  it("runs the digest writer on the digest period with reserved concurrency 1, kms:Sign and digests/ access", () => {
+  it("denies every principal a PUT without If-None-Match, and digests/ to all but the digest writer, in the archive's policy", () => {
+    // Assess
+    prod.template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      Bucket: { Ref: Match.stringLikeRegexp("^ArchiveArchiveBucket") },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: "DenyWritesWithoutIfNoneMatch",
+            Effect: "Deny",
+            Principal: { AWS: "*" },
+            Action: "s3:PutObject",
+            Condition: { Null: { "s3:if-none-match": "true" } },
+          }),
+          Match.objectLike({
+            Sid: "DigestsBelongToTheDigestWriter",
+            Effect: "Deny",
+            Principal: { AWS: "*" },
+            Action: Match.arrayWith(["s3:DeleteObjectVersion", "s3:PutObject"]),
+            Condition: {
+              ArnNotEquals: {
+                "aws:PrincipalArn": {
+                  "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceDigestWriterRole"), "Arn"],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it("runs the digest writer every 5 minutes with reserved concurrency 1, kms:Sign, create-only digests/ and the chain head", () => {
     // Act
     const writer = functionNamed(prod, /signed, chained archive digest/);
 
@@ -134,24 +180,30 @@ describe("tamper evidence", () => {
     expect(writer.ReservedConcurrentExecutions).toBe(1);
     expect((writer.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
       [DIGEST_WRITER_ENV.archiveBucketName]: { Ref: expect.stringMatching(/^ArchiveArchiveBucket/) },
+      [DIGEST_WRITER_ENV.stagingBucketName]: { Ref: expect.stringMatching(/^ArchiveStagingBucket/) },
       [DIGEST_WRITER_ENV.ledgerTableName]: { Ref: expect.stringMatching(/^TamperEvidenceLedger/) },
       [DIGEST_WRITER_ENV.signingKeyId]: {
         "Fn::GetAtt": [expect.stringMatching(/^TamperEvidenceDigestSigningKey/), "Arn"],
       },
       [DIGEST_WRITER_ENV.digestPeriodMinutes]: "60",
     });
-    prod.template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(1 hour)" });
+    prod.template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(5 minutes)" });
     prod.template.hasResourceProperties("AWS::IAM::Policy", {
       Roles: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceDigestWriterRole") }],
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: "s3:ListBucket",
-            Condition: { StringLike: { "s3:prefix": ["digests/*"] } },
+            Sid: "CreateDigestsOnly",
+            Action: "s3:PutObject",
+            Condition: { Null: { "s3:if-none-match": "false" } },
           }),
-          Match.objectLike({ Action: ["s3:GetObject", "s3:PutObject"] }),
           Match.objectLike({
-            Action: ["kms:GetPublicKey", "kms:Sign"],
+            Sid: "MaintainTheChainHead",
+            Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["CHAIN"] } },
+          }),
+          Match.objectLike({
+            Action: "kms:Sign",
             Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceDigestSigningKey"), "Arn"] },
           }),
         ]),
@@ -159,7 +211,7 @@ describe("tamper evidence", () => {
     });
   });
 
-  it("schedules digests on a configured period", () => {
+  it("runs the digest writer every 5 minutes whatever the configured period, which it reads from its environment", () => {
     // Prepare
     const input = variant("prod", { tamperEvidence: { digestPeriodMinutes: 15 } });
 
@@ -172,7 +224,10 @@ describe("tamper evidence", () => {
     );
     expect(rules).toHaveLength(1);
     const rule = rules[0]?.[1] as { Properties: Record<string, unknown> };
-    expect(rule.Properties.ScheduleExpression).toBe("rate(15 minutes)");
+    expect(rule.Properties.ScheduleExpression).toBe("rate(5 minutes)");
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ [DIGEST_WRITER_ENV.digestPeriodMinutes]: "15" }) },
+    });
     expect(rule.Properties.Targets).toEqual([
       expect.objectContaining({
         DeadLetterConfig: {
@@ -180,5 +235,25 @@ describe("tamper evidence", () => {
         },
       }),
     ]);
+  });
+});
+
+describe("tamper evidence alarms", () => {
+  it("alarms the ops topic when the digest writer leaves a ledger record out of a digest or the chain cannot advance", () => {
+    // Prepare
+    const { template } = synthesizeShipped("prod");
+
+    // Assess
+    for (const metricName of ["ObjectsRefused", "ChainConflicts"]) {
+      template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        Namespace: "MeshAuditTrail",
+        MetricName: metricName,
+        Dimensions: [{ Name: "service", Value: "digest-writer" }],
+        Statistic: "Sum",
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        AlarmActions: [{ Ref: Match.stringLikeRegexp("^AlertingOpsAlarms") }],
+      });
+    }
   });
 });

@@ -10,7 +10,7 @@ import { PeriodError, parseInstant, parsePeriod } from "../../core/digest/period
 import { nodeSigner, SigningKeyError } from "../../core/digest/signer.js";
 import type { Command } from "./command.js";
 
-const USAGE = `usage: audit-trail digest --dir PATH --private-key FILE [--period 1h] [--until TIME]
+const USAGE = `usage: audit-trail digest --dir PATH --private-key FILE [--period 1h] [--until TIME] [--rotate-key]
 
 Records every file of PATH not yet named by a digest (at its modification time) and writes a signed digest
 under PATH/digests/ for every period that ended by TIME (default: now), empty periods included.
@@ -18,12 +18,21 @@ under PATH/digests/ for every period that ended by TIME (default: now), empty pe
   --dir PATH          the archive copy
   --private-key FILE  PEM ECDSA P-256 private key (e.g. openssl ecparam -name prime256v1 -genkey -noout)
   --period LENGTH     period length: 15m, 1h (default), 6h, 1d; must divide a day
-  --until TIME        seal periods ending at or before this ISO 8601 time (default: now)`;
+  --until TIME        seal periods ending at or before this ISO 8601 time (default: now)
+  --rotate-key        continue a chain whose last digest was signed by another key with this one
+                      (refused without it; verify then needs every key's public key: --public-key, repeated)`;
 
 export const command: Command = {
   summary: "build the signed digest chain over a local archive copy",
   async run(argv) {
-    let values: { dir?: string; "private-key"?: string; period?: string; until?: string; help?: boolean };
+    let values: {
+      dir?: string;
+      "private-key"?: string;
+      period?: string;
+      until?: string;
+      "rotate-key"?: boolean;
+      help?: boolean;
+    };
     try {
       ({ values } = parseArgs({
         args: [...argv],
@@ -32,6 +41,7 @@ export const command: Command = {
           "private-key": { type: "string" },
           period: { type: "string" },
           until: { type: "string" },
+          "rotate-key": { type: "boolean" },
           help: { type: "boolean", short: "h" },
         },
         strict: true,
@@ -65,11 +75,22 @@ export const command: Command = {
         return 2;
       }
       const signer = nodeSigner(pem, `--private-key ${keyFile}`);
-      const result = await digestLocalArchive({ root: values.dir, signer, periodMs, untilMs });
+      const result = await digestLocalArchive({
+        root: values.dir,
+        signer,
+        periodMs,
+        untilMs,
+        rotateKey: values["rotate-key"] === true,
+      });
       for (const sealed of result.sealed) {
         process.stdout.write(
           `wrote ${sealed.key} (sequence ${sealed.digest.sequence}, ${sealed.digest.periodStart} to ${sealed.digest.periodEnd}, ` +
             `${sealed.digest.objects.length} objects)\n`,
+        );
+      }
+      if (result.rotatedFrom !== undefined) {
+        process.stderr.write(
+          `rotated the signing key from ${result.rotatedFrom} to ${signer.keyId}: verify needs both public keys\n`,
         );
       }
       process.stderr.write(

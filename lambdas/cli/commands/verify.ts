@@ -21,7 +21,7 @@ import { ARCHIVE_PREFIXES } from "../../core/contracts.js";
 import { DigestFormatError, parseDigest } from "../../core/digest/format.js";
 import { LocalArchiveError, localArchiveReader } from "../../core/digest/local-archive.js";
 import { PeriodError, parseInstant } from "../../core/digest/period.js";
-import { nodeVerifier, SigningKeyError, type Verifier } from "../../core/digest/signer.js";
+import { keyRing, nodeVerifier, SigningKeyError, type Verifier } from "../../core/digest/signer.js";
 import {
   type ArchiveReader,
   formatFinding,
@@ -32,8 +32,8 @@ import {
 import { UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
-const USAGE = `usage: audit-trail verify --bucket NAME [--from TIME] [--to TIME] [--public-key FILE | --key-id KMS_KEY]
-       audit-trail verify --dir PATH --public-key FILE [--from TIME] [--to TIME]
+const USAGE = `usage: audit-trail verify --bucket NAME [--from TIME] [--to TIME] [--public-key FILE… | --key-id KMS_KEY…]
+       audit-trail verify --dir PATH --public-key FILE… [--from TIME] [--to TIME]
 
 Checks every digest's signature, the chain's continuity (links, sequence, no time gap) and every object's
 size and SHA-256; reports missing, modified and unexpected objects with their keys. Exit status 1 on any
@@ -43,8 +43,10 @@ finding, 2 on a usage error.
   --dir PATH         a local copy of the archive
   --from, --to TIME  ISO 8601; only digests whose period starts in [from, to) and objects written then.
                      With --bucket, --to defaults to now and the chain must reach it.
-  --public-key FILE  PEM public key (SPKI) to verify signatures with
-  --key-id KMS_KEY   KMS key (id, ARN or alias) whose public key to use; default: the key the first digest names`;
+  --public-key FILE  PEM public key (SPKI) to verify signatures with; repeat it for a chain whose signing key
+                     was rotated (a digest is valid when one of the given keys verifies it)
+  --key-id KMS_KEY   KMS key (id, ARN or alias) whose public key to use, repeatable like --public-key;
+                     default: the key the first digest names`;
 
 function notFound(error: unknown): boolean {
   return (
@@ -169,8 +171,8 @@ interface Options {
   dir?: string;
   from?: string;
   to?: string;
-  "public-key"?: string;
-  "key-id"?: string;
+  "public-key"?: string[];
+  "key-id"?: string[];
   region?: string;
   help?: boolean;
 }
@@ -193,8 +195,8 @@ export async function runVerify(
         dir: { type: "string" },
         from: { type: "string" },
         to: { type: "string" },
-        "public-key": { type: "string" },
-        "key-id": { type: "string" },
+        "public-key": { type: "string", multiple: true },
+        "key-id": { type: "string", multiple: true },
         region: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -238,15 +240,16 @@ export async function runVerify(
         reader = s3ArchiveReader(s3, values.bucket);
         toMs ??= Date.now();
         if (values["public-key"] === undefined) {
-          const fromKms = await kmsVerifier(kms, reader, values["key-id"]);
-          verifier = fromKms;
-          keyDescription = `KMS key ${fromKms.keyId} (${fromKms.source})`;
+          const ids = values["key-id"] ?? [undefined];
+          const fromKms = await Promise.all(ids.map((id) => kmsVerifier(kms, reader, id)));
+          verifier = keyRing(fromKms);
+          keyDescription = fromKms.map((key) => `KMS key ${key.keyId} (${key.source})`).join(", ");
         } else {
-          ({ verifier, keyDescription } = await fileVerifier(values["public-key"]));
+          ({ verifier, keyDescription } = await fileVerifiers(values["public-key"]));
         }
       } else {
         reader = localArchiveReader(values.dir as string);
-        ({ verifier, keyDescription } = await fileVerifier(values["public-key"] as string));
+        ({ verifier, keyDescription } = await fileVerifiers(values["public-key"] as string[]));
       }
       const report = await verifyArchive(reader, verifier, {
         ...(fromMs === undefined ? {} : { fromMs }),
@@ -272,12 +275,21 @@ export async function runVerify(
   );
 }
 
-async function fileVerifier(file: string): Promise<{ verifier: Verifier; keyDescription: string }> {
-  const pem = await readFile(file).catch((error: unknown) => {
-    throw new UsageError(`--public-key ${file}: ${error instanceof Error ? error.message : error}`);
-  });
-  const verifier = nodeVerifier(pem, `--public-key ${file}`);
-  return { verifier, keyDescription: `${verifier.keyId} (from ${file})` };
+async function fileVerifiers(
+  files: readonly string[],
+): Promise<{ verifier: Verifier; keyDescription: string }> {
+  const verifiers = await Promise.all(
+    files.map(async (file) => {
+      const pem = await readFile(file).catch((error: unknown) => {
+        throw new UsageError(`--public-key ${file}: ${error instanceof Error ? error.message : error}`);
+      });
+      return { file, verifier: nodeVerifier(pem, `--public-key ${file}`) };
+    }),
+  );
+  return {
+    verifier: keyRing(verifiers.map((v) => v.verifier)),
+    keyDescription: verifiers.map(({ file, verifier }) => `${verifier.keyId} (from ${file})`).join(", "),
+  };
 }
 
 function defaultClients(region: string | undefined): VerifyClients {

@@ -45,6 +45,8 @@ export function loadArchiverConfig(env: Env): ArchiverConfig {
 }
 
 export interface DigestWriterConfig extends ArchiverConfig {
+  /** Firehose's staging bucket, where every object the digest writer seals must have been staged. */
+  readonly stagingBucketName: string;
   /** KMS key ARN (recorded in each digest, so `verify` can fetch its public key). */
   readonly signingKeyId: string;
 }
@@ -52,6 +54,7 @@ export interface DigestWriterConfig extends ArchiverConfig {
 export function loadDigestWriterConfig(env: Env): DigestWriterConfig {
   return {
     archiveBucketName: required(env, DIGEST_WRITER_ENV.archiveBucketName),
+    stagingBucketName: required(env, DIGEST_WRITER_ENV.stagingBucketName),
     ledgerTableName: required(env, DIGEST_WRITER_ENV.ledgerTableName),
     periodMs: periodMs(env, DIGEST_WRITER_ENV.digestPeriodMinutes),
     signingKeyId: required(env, DIGEST_WRITER_ENV.signingKeyId),

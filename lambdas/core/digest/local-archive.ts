@@ -24,6 +24,14 @@ export class LocalArchiveError extends Error {
   override readonly name = "LocalArchiveError";
 }
 
+/** The chain was signed by another key than the one given, and no rotation was asked for. */
+export class SigningKeyMismatchError extends LocalArchiveError {}
+
+export interface LocalDigestResult extends ExtendResult {
+  /** Set when this run rotated the chain's signing key: the key the last digest before it named. */
+  readonly rotatedFrom?: string;
+}
+
 async function walk(root: string, dir: string, out: string[]): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -91,7 +99,12 @@ export async function digestLocalArchive(options: {
   readonly signer: Signer;
   readonly periodMs: number;
   readonly untilMs: number;
-}): Promise<ExtendResult> {
+  /**
+   * Allow the chain to continue under `signer` although its last digest names another key (a deliberate key
+   * rotation: verify then needs both public keys). Without it, a chain signed by another key is refused.
+   */
+  readonly rotateKey?: boolean;
+}): Promise<LocalDigestResult> {
   const { root } = options;
   const versions = await localArchiveReader(root).listVersions();
   const digestKeys = versions
@@ -100,6 +113,7 @@ export async function digestLocalArchive(options: {
     .sort((a, b) => (periodStartFromDigestKey(a) ?? 0) - (periodStartFromDigestKey(b) ?? 0));
   const named = new Set<string>();
   let state: ChainState | undefined;
+  let lastSigner: { key: string; sequence: number; keyId: string } | undefined;
   for (const key of digestKeys) {
     if (periodStartFromDigestKey(key) === undefined) {
       throw new LocalArchiveError(
@@ -108,12 +122,23 @@ export async function digestLocalArchive(options: {
     }
     const bytes = new Uint8Array(await readFile(join(root, key)));
     const digest = parseDigest(bytes, key);
+    lastSigner = { key, sequence: digest.sequence, keyId: digest.signingKeyId };
     for (const object of digest.objects) named.add(object.key);
     state = {
       sequence: digest.sequence,
       nextPeriodStartMs: Date.parse(digest.periodEnd),
       previous: { key, sha256: sha256Hex(bytes) },
     };
+  }
+  const rotatedFrom =
+    lastSigner !== undefined && lastSigner.keyId !== options.signer.keyId ? lastSigner.keyId : undefined;
+  if (lastSigner !== undefined && rotatedFrom !== undefined && options.rotateKey !== true) {
+    throw new SigningKeyMismatchError(
+      `${lastSigner.key} (sequence ${lastSigner.sequence}) was signed by key ${lastSigner.keyId}; ` +
+        `the given private key is ${options.signer.keyId}. Extending the chain with it would make verify report ` +
+        "bad-signature unless it is given both public keys. Sign with the chain's key, or pass --rotate-key to " +
+        "rotate deliberately (keep the old public key: verify needs every key of the chain).",
+    );
   }
   const objects: RecordedObject[] = [];
   for (const version of versions) {
@@ -152,5 +177,5 @@ export async function digestLocalArchive(options: {
       );
     }
   }
-  return result;
+  return rotatedFrom === undefined || result.sealed.length === 0 ? result : { ...result, rotatedFrom };
 }

@@ -82,3 +82,20 @@ export function nodeVerifier(
     },
   };
 }
+
+/**
+ * A verifier over every key a chain was signed with (after a key rotation): a signature is valid when one of the
+ * keys verifies it. Every key is one the caller chose to trust; a digest signed by any other key stays a
+ * `bad-signature`.
+ */
+export function keyRing(verifiers: readonly (Verifier & { keyId: string })[]): Verifier & { keyId: string } {
+  if (verifiers.length === 0) throw new SigningKeyError("no public key to verify with");
+  if (verifiers.length === 1) return verifiers[0] as Verifier & { keyId: string };
+  return {
+    keyId: verifiers.map((v) => v.keyId).join(", "),
+    verify: async (message, signature) => {
+      for (const verifier of verifiers) if (await verifier.verify(message, signature)) return true;
+      return false;
+    },
+  };
+}

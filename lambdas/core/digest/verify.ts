@@ -206,7 +206,7 @@ export async function verifyArchive(
       findings.push({
         kind: "bad-signature",
         key: candidate.key,
-        detail: `signature does not verify with the given public key (digest names key ${digest.signingKeyId})`,
+        detail: `signature does not verify with the given public key(s) (digest names key ${digest.signingKeyId})`,
       });
     }
     if (Date.parse(digest.periodStart) !== candidate.startMs) {

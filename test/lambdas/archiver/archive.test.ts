@@ -4,6 +4,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ArchiveError, type ArchiverDeps, archiveObject } from "../../../lambdas/archiver/archive.js";
 import { HEAD_KEY, periodPartition } from "../../../lambdas/core/digest/ledger.js";
+import { startChain } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "./fake-aws.js";
 
 const HOUR = 3_600_000;
@@ -18,9 +19,11 @@ let s3: FakeS3;
 let ledger: FakeLedger;
 let deps: ArchiverDeps;
 
-beforeEach(() => {
+beforeEach(async () => {
   s3 = new FakeS3();
   ledger = new FakeLedger();
+  // The digest writer has started the chain at the current period (the archiver never writes the head).
+  await startChain(new DynamoDBClient({ region: "eu-west-1" }), "ledger", PERIOD);
   deps = {
     s3: new S3Client({ region: "eu-west-1" }),
     dynamo: new DynamoDBClient({ region: "eu-west-1" }),

@@ -1,6 +1,8 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ARCHIVER_ENV } from "../../../lambdas/core/contracts.js";
+import { startChain } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "./fake-aws.js";
 
 const context = {
@@ -26,7 +28,7 @@ function message(messageId: string, key: string): SQSRecord {
 let s3: FakeS3;
 let ledger: FakeLedger;
 
-beforeEach(() => {
+beforeEach(async () => {
   vi.resetModules();
   vi.stubEnv("AWS_REGION", "eu-west-1");
   vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
@@ -36,6 +38,8 @@ beforeEach(() => {
   vi.stubEnv(ARCHIVER_ENV.digestPeriodMinutes, "60");
   s3 = new FakeS3();
   ledger = new FakeLedger();
+  // The digest writer has started the chain (the archiver never writes the head).
+  await startChain(new DynamoDBClient({ region: "eu-west-1" }), "ledger", 0);
 });
 
 afterEach(() => {
@@ -79,6 +83,20 @@ describe("archiver handler", () => {
     // Assess
     expect(result).toEqual({ batchItemFailures: [] });
     expect(s3.versions("archive", "documents/ok-1")).toHaveLength(1);
+  });
+
+  it("returns every message for retry while the digest writer has not started the chain, writing no head", async () => {
+    // Prepare
+    ledger.items.clear();
+    s3.put("staging", "documents/ok-1", "one");
+    const { handler } = await import("../../../lambdas/archiver/handler.js");
+
+    // Act
+    const result = await handler({ Records: [message("m1", "documents/ok-1")] }, context);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
+    expect(ledger.items.size).toBe(0);
   });
 
   it("fails at start-up naming the missing environment variable", async () => {

@@ -11,6 +11,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveObject } from "../../../lambdas/archiver/archive.js";
 import { periodPartition } from "../../../lambdas/core/digest/ledger.js";
+import { startChain } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger } from "./fake-aws.js";
 
 const CONTENT = Buffer.alloc(300_000, '{"event":{"dataset":"cilium.hubble"}}\n');
@@ -84,6 +85,7 @@ describe("archiver copy on the wire", () => {
   it("streams the object with a SHA-256 trailer, the checksum-algorithm header and If-None-Match", async () => {
     // Prepare
     const ledger = new FakeLedger();
+    await startChain(new DynamoDBClient({ region: "eu-west-1" }), "ledger", 0);
     const s3 = new S3Client({
       region: "eu-west-1",
       endpoint,

@@ -2,6 +2,7 @@ import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { command } from "../../../lambdas/cli/commands/digest.js";
+import { runVerify } from "../../../lambdas/cli/commands/verify.js";
 import {
   HOUR,
   keyPair,
@@ -102,5 +103,104 @@ describe("audit-trail digest", () => {
     // Assess
     expect(status).toBe(2);
     expect(err.join("")).toContain(`--private-key ${join(dir, "key.pem")}: not a PEM private key`);
+  });
+});
+
+describe("audit-trail digest: the signing key of an existing chain", () => {
+  async function chainSignedWithFirstKey() {
+    const first = keyPair();
+    const second = keyPair();
+    await writeFile(join(dir, "first.pem"), first.privatePem);
+    await writeFile(join(dir, "second.pem"), second.privatePem);
+    await writeFile(join(dir, "first.pub.pem"), first.publicPem);
+    await writeFile(join(dir, "second.pub.pem"), second.publicPem);
+    await writeObject(root, "documents/a", "alpha", T0 + 60_000);
+    const status = await command.run([
+      "--dir",
+      root,
+      "--private-key",
+      join(dir, "first.pem"),
+      "--until",
+      "2026-11-20T07:00:00Z",
+    ]);
+    expect(status).toBe(0);
+    await writeObject(root, "documents/b", "bravo", T0 + HOUR + 60_000);
+    out.length = 0;
+    err.length = 0;
+    return { first, second };
+  }
+
+  it("refuses to extend a chain signed by another key, naming both keys and --rotate-key", async () => {
+    // Prepare
+    const { first, second } = await chainSignedWithFirstKey();
+
+    // Act
+    const status = await command.run([
+      "--dir",
+      root,
+      "--private-key",
+      join(dir, "second.pem"),
+      "--until",
+      "2026-11-20T08:00:00Z",
+    ]);
+
+    // Assess
+    expect(status).toBe(2);
+    const message = err.join("");
+    expect(message).toContain("digests/2026/11/20/20261120T060000Z.json");
+    expect(message).toContain(first.signer.keyId);
+    expect(message).toContain(second.signer.keyId);
+    expect(message).toContain("--rotate-key");
+    expect(await readdir(join(root, "digests/2026/11/20"))).toEqual(["20261120T060000Z.json"]);
+  });
+
+  it("extends the chain with the new key under --rotate-key, and verify follows it given both public keys", async () => {
+    // Prepare
+    const { first, second } = await chainSignedWithFirstKey();
+
+    // Act
+    const status = await command.run([
+      "--dir",
+      root,
+      "--private-key",
+      join(dir, "second.pem"),
+      "--rotate-key",
+      "--until",
+      "2026-11-20T08:00:00Z",
+    ]);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(err.join("")).toContain(
+      `rotated the signing key from ${first.signer.keyId} to ${second.signer.keyId}`,
+    );
+    const verifyStatus = await runVerify([
+      "--dir",
+      root,
+      "--public-key",
+      join(dir, "first.pub.pem"),
+      "--public-key",
+      join(dir, "second.pub.pem"),
+    ]);
+    expect(verifyStatus).toBe(0);
+  });
+
+  it("keeps extending with the chain's own key without --rotate-key", async () => {
+    // Prepare
+    await chainSignedWithFirstKey();
+
+    // Act
+    const status = await command.run([
+      "--dir",
+      root,
+      "--private-key",
+      join(dir, "first.pem"),
+      "--until",
+      "2026-11-20T08:00:00Z",
+    ]);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(await readdir(join(root, "digests/2026/11/20"))).toHaveLength(2);
   });
 });

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { archiveObject } from "../../../lambdas/archiver/archive.js";
 import { runVerify } from "../../../lambdas/cli/commands/verify.js";
 import { digestKey } from "../../../lambdas/core/digest/format.js";
-import { writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
+import { startChain, writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
 import { buildArchive, HOUR, keyPair, removeDir, tempDir } from "../core/digest/local-archive-helpers.js";
 
@@ -136,6 +136,7 @@ describe("audit-trail verify --bucket", () => {
   async function archiveAt(key: string, content: string, atMs: number) {
     s3.now = () => new Date(atMs);
     s3.put("staging", key, content);
+    await startChain(new DynamoDBClient({ region: "eu-west-1" }), "ledger", Math.floor(atMs / HOUR) * HOUR);
     await archiveObject(
       {
         s3: new S3Client({ region: "eu-west-1" }),
@@ -163,6 +164,7 @@ describe("audit-trail verify --bucket", () => {
       dynamo: new DynamoDBClient({ region: "eu-west-1" }),
       signer: keys.signer,
       archiveBucketName: BUCKET,
+      stagingBucketName: "staging",
       ledgerTableName: "ledger",
       periodMs: HOUR,
       now: () => Date.now(),
@@ -271,6 +273,29 @@ describe("audit-trail verify --bucket", () => {
     expect(status).toBe(0);
     expect(kms.commandCalls(GetPublicKeyCommand)).toHaveLength(0);
     await removeDir(dir);
+  });
+
+  it("takes --key-id more than once after a key rotation: valid when one of the keys verifies each digest", async () => {
+    // Prepare
+    const retired = keyPair();
+    const retiredSpki = new Uint8Array(
+      Buffer.from(retired.publicPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"),
+    );
+    kms
+      .on(GetPublicKeyCommand, { KeyId: "alias/retired" })
+      .resolves({ PublicKey: retiredSpki, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" });
+
+    // Act
+    const onlyRetired = await runVerify(["--bucket", BUCKET, "--key-id", "alias/retired"], clients);
+    const both = await runVerify(
+      ["--bucket", BUCKET, "--key-id", "alias/retired", "--key-id", "alias/current"],
+      clients,
+    );
+
+    // Assess
+    expect(onlyRetired).toBe(1);
+    expect(both).toBe(0);
+    expect(err.join("")).toContain("KMS key alias/retired (given with --key-id), KMS key alias/current");
   });
 
   it("exits 2 when the KMS key is not an ECC P-256 signing key", async () => {

@@ -26,6 +26,7 @@ beforeEach(() => {
   vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
   vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
   vi.stubEnv(DIGEST_WRITER_ENV.archiveBucketName, "archive");
+  vi.stubEnv(DIGEST_WRITER_ENV.stagingBucketName, "staging");
   vi.stubEnv(DIGEST_WRITER_ENV.ledgerTableName, "ledger");
   vi.stubEnv(DIGEST_WRITER_ENV.signingKeyId, KEY_ARN);
   vi.stubEnv(DIGEST_WRITER_ENV.digestPeriodMinutes, "60");
@@ -61,6 +62,30 @@ describe("digest writer handler", () => {
     expect(kms.commandCalls(SignCommand).map((c) => c.args[0].input.KeyId)).toEqual([KEY_ARN, KEY_ARN]);
     const body = s3.versions("archive", digestKey(start))[0]?.body ?? new Uint8Array();
     expect(parseDigest(body, "first")).toMatchObject({ signingKeyId: KEY_ARN, signature: "MAYCAQECAQI=" });
+  });
+
+  it("fails the invocation with an error naming the digest key when it holds something else", async () => {
+    // Prepare
+    const start = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+    ledger.items.set(`${HEAD_KEY.pk}|${HEAD_KEY.sk}`, {
+      pk: { S: HEAD_KEY.pk },
+      sk: { S: HEAD_KEY.sk },
+      nextPeriodStartMs: { N: String(start) },
+      sequence: { N: "0" },
+    });
+    s3.put("archive", digestKey(start), "junk");
+    const { handler } = await import("../../../lambdas/digest-writer/handler.js");
+
+    // Act
+    const attempt = handler(event, context);
+
+    // Assess
+    await expect(attempt).rejects.toThrow(
+      new RegExp(
+        `${digestKey(start).replaceAll("/", "\\/")}: the key of the digest of period .* holds an object that is not a digest`,
+      ),
+    );
+    expect(s3.versions("archive", digestKey(start))).toHaveLength(1);
   });
 
   it("fails at start-up naming a malformed period", async () => {

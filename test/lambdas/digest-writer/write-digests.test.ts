@@ -11,6 +11,7 @@ import { verifyArchive } from "../../../lambdas/core/digest/verify.js";
 import {
   ChainConflictError,
   type DigestWriterDeps,
+  startChain,
   writeDueDigests,
 } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
@@ -32,6 +33,7 @@ function deps(overrides: Partial<DigestWriterDeps> = {}): DigestWriterDeps {
     dynamo: new DynamoDBClient({ region: "eu-west-1" }),
     signer,
     archiveBucketName: ARCHIVE,
+    stagingBucketName: "staging",
     ledgerTableName: "ledger",
     periodMs: HOUR,
     now: () => clock,
@@ -45,6 +47,8 @@ async function archiveAt(key: string, content: string, atMs: number): Promise<vo
   clock = atMs;
   s3.now = () => new Date(atMs);
   s3.put("staging", key, content);
+  // The digest writer starts the chain on its first run; the archiver never writes the head.
+  await startChain(new DynamoDBClient({ region: "eu-west-1" }), "ledger", Math.floor(atMs / HOUR) * HOUR);
   await archiveObject(
     {
       s3: new S3Client({ region: "eu-west-1" }),

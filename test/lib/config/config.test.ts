@@ -728,6 +728,12 @@ describe("schema", () => {
       expected: /analystRoleArn is "arn:aws:iam::123456789012:user\/alice"; must be an IAM role ARN/,
     },
     {
+      title: "a break-glass role given as an ARN instead of a role name",
+      input: withPatch({ keys: { breakGlassRoleName: "arn:aws:iam::123456789012:role/BreakGlass" } }),
+      expected:
+        /keys\.breakGlassRoleName is "arn:aws:iam::123456789012:role\/BreakGlass"; must be an IAM role name \(not an ARN, no path\)/,
+    },
+    {
       title: "an account id of the wrong length",
       input: withPatch({ account: "12345" }),
       expected: /account is "12345"; must be a 12-digit AWS account id/,
