@@ -231,33 +231,59 @@ async function driveArchiver(
   recorder.track("s3", world.s3.mock);
   recorder.track("dynamodb", world.ledger.mock);
   const staging = stagingBucketName(template);
-  const key = "documents/2026/12/06/21/stream-1-2026-12-06-21-00-00-0001";
-  world.s3.put(staging, key, '{"event":{"kind":"event"}}\n');
-  // S3 notifications of a versioned bucket name the version that was written.
-  const stagedVersion = world.s3.versions(staging, key).at(-1)?.versionId;
-  const message = (id: string) =>
-    ({
-      messageId: id,
-      body: JSON.stringify({
-        Records: [
-          {
-            eventName: "ObjectCreated:Put",
-            s3: { bucket: { name: staging }, object: { key, versionId: stagedVersion } },
-          },
-        ],
-      }),
-    }) as SQSEvent["Records"][number];
-  const { handler } = await import("../../lambdas/archiver/handler.js");
-  // A first delivery, a redelivery (already recorded), and a delivery after the ledger lost the record (adopts
-  // the archived copy instead of writing a second version).
-  for (const run of ["first", "redelivered"]) {
-    const result = await handler({ Records: [message(run)] }, context("archiver"));
-    if (result.batchItemFailures.length > 0) throw new Error(`archiver scenario (${run}) failed`);
+  // What Firehose stages: documents, and records it could not deliver under errors/.
+  const keys = [
+    "documents/2026/12/06/21/stream-1-2026-12-06-21-00-00-0001",
+    "errors/processing-failed/2026/12/06/21/stream-1-2026-12-06-21-00-00-0002",
+  ];
+  for (const key of keys) world.s3.put(staging, key, '{"event":{"kind":"event"}}\n');
+  // S3 notifications of a versioned bucket name the version that was written; a notification without one reads
+  // the current version.
+  const record = (key: string, versioned: boolean) => ({
+    eventName: "ObjectCreated:Put",
+    s3: {
+      bucket: { name: staging },
+      object: { key, ...(versioned ? { versionId: world.s3.versions(staging, key).at(-1)?.versionId } : {}) },
+    },
+  });
+  const message = (id: string, records: ReturnType<typeof record>[]) =>
+    ({ messageId: id, body: JSON.stringify({ Records: records }) }) as SQSEvent["Records"][number];
+  // The digest writer seals completed periods: archive an hour and a half ago, so its run seals these objects.
+  const periodMs = Number(process.env.AUDIT_TRAIL_DIGEST_PERIOD_MINUTES ?? "60") * 60_000;
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.now() - Math.round(1.5 * periodMs));
+  try {
+    // Only the digest writer starts the chain (the archiver retries until it has): seed the head it would write.
+    world.ledger.items.set(`${HEAD_KEY.pk}|${HEAD_KEY.sk}`, {
+      pk: { S: HEAD_KEY.pk },
+      sk: { S: HEAD_KEY.sk },
+      nextPeriodStartMs: { N: String(Math.floor(Date.now() / periodMs) * periodMs - periodMs) },
+      sequence: { N: "0" },
+    });
+    const { handler } = await import("../../lambdas/archiver/handler.js");
+    // A first delivery, a redelivery (already recorded; its notification without a version), and a delivery after
+    // the ledger lost the record (adopts the archived copy instead of writing a second version).
+    const runs: [string, ReturnType<typeof record>[]][] = [
+      ["first", keys.map((key) => record(key, true))],
+      ["redelivered", [record(keys[0] as string, false), record(keys[1] as string, true)]],
+    ];
+    for (const [run, records] of runs) {
+      const result = await handler({ Records: [message(run, records)] }, context("archiver"));
+      if (result.batchItemFailures.length > 0) throw new Error(`archiver scenario (${run}) failed`);
+    }
+    const ledgerBefore = new Map(world.ledger.items);
+    for (const itemKey of [...world.ledger.items.keys()])
+      if (!itemKey.startsWith(HEAD_KEY.pk)) world.ledger.items.delete(itemKey);
+    const adopted = await handler(
+      { Records: [message("adopt", [record(keys[0] as string, true)])] },
+      context("archiver"),
+    );
+    if (adopted.batchItemFailures.length > 0) throw new Error("archiver scenario (adopt) failed");
+    // The digest writer then finds the ledger as the first deliveries left it.
+    for (const [itemKey, item] of ledgerBefore) world.ledger.items.set(itemKey, item);
+  } finally {
+    vi.useRealTimers();
   }
-  for (const itemKey of [...world.ledger.items.keys()])
-    if (!itemKey.startsWith(HEAD_KEY.pk)) world.ledger.items.delete(itemKey);
-  const adopted = await handler({ Records: [message("adopt")] }, context("archiver"));
-  if (adopted.batchItemFailures.length > 0) throw new Error("archiver scenario (adopt) failed");
   return recorder.calls(template);
 }
 
@@ -288,8 +314,14 @@ async function driveDigestWriter(
         sequence: { N: "0" },
       });
     };
-    rewind();
     const { handler } = await import("../../lambdas/digest-writer/handler.js");
+    // A first run on a ledger whose chain has not started: the digest writer starts it (only it writes the head).
+    const archived = world.ledger.items.get(head);
+    world.ledger.items.delete(head);
+    await handler({} as ScheduledEvent, context("digest-writer"));
+    if (!world.ledger.items.has(head)) throw new Error("digest writer scenario did not start the chain");
+    if (archived !== undefined) world.ledger.items.set(head, archived);
+    rewind();
     const first = await handler({} as ScheduledEvent, context("digest-writer"));
     if (first.written.length === 0) throw new Error("digest writer scenario wrote no digest");
     // A run that finds its digest already written (an earlier attempt's) reads it back instead of failing.
