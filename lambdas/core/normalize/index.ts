@@ -24,11 +24,13 @@ import * as crypto from "node:crypto";
 import type { EcsDocument } from "../ecs.js";
 import { decodeRecordData } from "../firehose/record-data.js";
 import { parseJsonObject, parseTextLine } from "../parsers/index.js";
+import { MAX_OBJECT_DEPTH } from "../parsers/k8s-redact.js";
 import { obj, str, timestamp } from "../parsers/values.js";
 import { type KubernetesMetadata, kubernetesMetadata, stripCriPrefix, unwrapFluentBit } from "./fluentbit.js";
 import type { Pseudonymizer } from "./pseudonymize.js";
 import { isSealed, type ReingestSealer, splitSealed } from "./reingest.js";
 
+export { MAX_OBJECT_DEPTH } from "../parsers/k8s-redact.js";
 export { parseIdentity } from "./identity.js";
 export { createPseudonymizer, PseudonymizationConfigError, type Pseudonymizer } from "./pseudonymize.js";
 export { createReingestSealer, isSealed, type ReingestSealer } from "./reingest.js";
@@ -79,12 +81,6 @@ export const MAX_DOCUMENTS_PER_RECORD = 10_000;
  * or a Firehose record (1,000 KiB) holds.
  */
 export const MAX_RECORD_TEXT = 8 * 1024 * 1024;
-/**
- * How deep a free-form object kept in a document (an audit event's `requestObject`/`responseObject`/`user.extra`,
- * a trusted document) may nest. Kubernetes objects stay far below; JSON.stringify and every walk over the document
- * stay far from the stack limit.
- */
-export const MAX_OBJECT_DEPTH = 64;
 
 type LineResult = { ok: true; documents: EcsDocument[] } | { ok: false; reason: string };
 

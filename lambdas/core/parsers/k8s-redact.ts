@@ -1,0 +1,153 @@
+/**
+ * Secret values out of Kubernetes audit events, whatever the cluster's audit policy logs. Rewrites the event's
+ * `requestObject`/`responseObject` in place (they are the parser's own copies, parsed from the line):
+ *
+ * - on `secrets` (and in any object of `kind: Secret`, a generic `List`'s items included): every value of `data`
+ *   and `stringData` becomes `[redacted: N bytes]` (N the decoded size), the
+ *   `kubectl.kubernetes.io/last-applied-configuration` annotation (the whole object, values included) becomes
+ *   `[redacted: N bytes]`, and a JSON patch's `value` under `/data` or `/stringData` is redacted the same way;
+ * - on `configmaps` (and in any object of `kind: ConfigMap`): the values of `data`/`binaryData` that hold
+ *   credentials — under a key named like one (`password`, `token`, `secret`, `*.key`, `*.pem`, …) or holding a
+ *   private key block or a `password=`/`token:` assignment — the same way; other values stay (feature flags, log
+ *   levels), as do every key and the rest of the object.
+ *
+ * No hash of the value is kept: a password's hash can be brute-forced, and the key and size already show that a
+ * value was set or changed. Objects nested deeper than `maxDepth` are not walked (the normalizer refuses them).
+ */
+import { obj } from "./values.js";
+
+/**
+ * How deep a free-form object kept in a document (an audit event's `requestObject`/`responseObject`/`user.extra`)
+ * may nest; the normalizer refuses deeper records. Kubernetes objects stay far below, and JSON.stringify and every
+ * walk over a document stay far from the stack limit.
+ */
+export const MAX_OBJECT_DEPTH = 64;
+
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+/** Key names of config map entries that hold credentials. */
+const CREDENTIAL_KEY =
+  /pass(word|wd|phrase)?|secret|token|credential|api[-_.]?key|access[-_.]?key|private[-_.]?key|auth|kubeconfig|connection[-_.]?string|dsn|\.(key|pem|p12|pfx|jks|keystore)$/i;
+/** Values that hold credentials whatever their key: a private key block, a password or token assignment. */
+const CREDENTIAL_VALUE =
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----|(pass(word|wd)?|secret|token|api[-_.]?key|credentials?)["']?\s*[:=]/i;
+
+type Mode = "secret" | "configmap" | undefined;
+
+/**
+ * Redacts the audit event's secret values in place; returns the paths (`requestObject.data.password`, …) that held
+ * one, empty when nothing was redacted.
+ */
+export function redactAuditSecrets(
+  holder: Record<string, unknown>,
+  keys: readonly [string, string],
+  resource: string | undefined,
+  maxDepth = MAX_OBJECT_DEPTH,
+): string[] {
+  const mode: Mode = resource === "secrets" ? "secret" : resource === "configmaps" ? "configmap" : undefined;
+  const redacted: string[] = [];
+  for (const key of keys) {
+    const value = holder[key];
+    if (typeof value !== "object" || value === null) continue;
+    walk(value, mode, key, 0, maxDepth, redacted);
+  }
+  return redacted;
+}
+
+function walk(
+  value: unknown,
+  inherited: Mode,
+  path: string,
+  depth: number,
+  max: number,
+  out: string[],
+): void {
+  if (depth >= max || typeof value !== "object" || value === null) return;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (inherited === "secret" && isPatchOp(item)) redactPatchOp(item, `${path}[${i}]`, out);
+      else walk(item, inherited, `${path}[${i}]`, depth + 1, max, out);
+    }
+    return;
+  }
+  const o = value as Record<string, unknown>;
+  const mode: Mode = o.kind === "Secret" ? "secret" : o.kind === "ConfigMap" ? "configmap" : inherited;
+  for (const key of Object.keys(o)) {
+    const child = o[key];
+    const childPath = `${path}.${key}`;
+    if (mode === "secret" && (key === "data" || key === "stringData") && obj(child) !== undefined) {
+      redactValues(child as Record<string, unknown>, key === "data", childPath, () => true, out);
+    } else if (mode === "configmap" && (key === "data" || key === "binaryData") && obj(child) !== undefined) {
+      redactValues(child as Record<string, unknown>, key === "binaryData", childPath, holdsCredential, out);
+    } else if (mode === "secret" && key === "annotations" && obj(child) !== undefined) {
+      const annotations = child as Record<string, unknown>;
+      const applied = annotations[LAST_APPLIED];
+      if (typeof applied === "string") {
+        annotations[LAST_APPLIED] = marker(Buffer.byteLength(applied));
+        out.push(`${childPath}.${LAST_APPLIED}`);
+      }
+    } else if (typeof child === "object" && child !== null) {
+      walk(child, mode, childPath, depth + 1, max, out);
+    }
+  }
+}
+
+function redactValues(
+  values: Record<string, unknown>,
+  base64: boolean,
+  path: string,
+  redact: (key: string, value: string) => boolean,
+  out: string[],
+): void {
+  for (const key of Object.keys(values)) {
+    const v = values[key];
+    if (typeof v === "string") {
+      if (!redact(key, v)) continue;
+      values[key] = marker(base64 ? Buffer.from(v, "base64").length : Buffer.byteLength(v));
+    } else if (v !== null && v !== undefined) {
+      values[key] = marker(Buffer.byteLength(JSON.stringify(v) ?? ""));
+    } else {
+      continue;
+    }
+    out.push(`${path}.${key}`);
+  }
+}
+
+function holdsCredential(key: string, value: string): boolean {
+  return CREDENTIAL_KEY.test(key) || CREDENTIAL_VALUE.test(value);
+}
+
+function marker(bytes: number): string {
+  return `[redacted: ${bytes} bytes]`;
+}
+
+/** A JSON patch (RFC 6902) operation. */
+function isPatchOp(item: unknown): item is { op: string; path: string; value?: unknown } {
+  const o = obj(item);
+  return o !== undefined && typeof o.op === "string" && typeof o.path === "string";
+}
+
+function redactPatchOp(op: { path: string; value?: unknown }, path: string, out: string[]): void {
+  if (!("value" in op)) return;
+  const target = op.path;
+  const isData = target.startsWith("/data") || target.startsWith("/stringData");
+  const isApplied =
+    target.startsWith("/metadata/annotations") && target.includes("last-applied-configuration");
+  if (!isData && !isApplied && target !== "/" && target !== "") return;
+  const value = op.value;
+  if (target === "/" || target === "") {
+    // The whole object replaced: redact inside it as a Secret.
+    walk(value, "secret", `${path}.value`, 0, MAX_OBJECT_DEPTH, out);
+    return;
+  }
+  if (typeof value === "string") {
+    const base64 = target.startsWith("/data/");
+    op.value = marker(base64 ? Buffer.from(value, "base64").length : Buffer.byteLength(value));
+    out.push(`${path}.value`);
+  } else if (obj(value) !== undefined) {
+    redactValues(value as Record<string, unknown>, target === "/data", `${path}.value`, () => true, out);
+  } else if (value !== null && value !== undefined) {
+    op.value = marker(Buffer.byteLength(JSON.stringify(value) ?? ""));
+    out.push(`${path}.value`);
+  }
+}
