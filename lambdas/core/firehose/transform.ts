@@ -175,6 +175,10 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
   if (options.keepOriginal !== undefined) normalizeOptions.keepOriginal = options.keepOriginal;
   if (options.pseudonymizer !== undefined) normalizeOptions.pseudonymizer = options.pseudonymizer;
   if (sealer !== undefined) normalizeOptions.reingest = sealer;
+  // Text nested in Firehose error output counts against the batch's budget too.
+  normalizeOptions.onDecoded = (chars) => {
+    textLeft -= chars;
+  };
   let lastArrival = Number.NaN;
   let lastReceivedAt: string | undefined;
 

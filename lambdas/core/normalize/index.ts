@@ -63,6 +63,8 @@ export interface NormalizeOptions {
    * to, all its `rawData` together. @default MAX_RECORD_TEXT
    */
   maxBytes?: number;
+  /** Told the size of each text nested error output decodes to (the transform's batch budget). @default - none */
+  onDecoded?: (chars: number) => void;
 }
 
 export type NormalizeResult = { ok: true; documents: EcsDocument[] } | { ok: false; reason: string };
@@ -243,9 +245,13 @@ function replayErrorOutput(
       return { ok: false, reason: `${where}Firehose error output without rawData` };
     }
     const inner = decodeRecordData(rawData, ctx.bytes);
-    if (typeof inner !== "string")
-      return { ok: false, reason: `${where}Firehose error output rawData: ${inner.error}` };
+    if (typeof inner !== "string") {
+      // A size limit keeps its own reason (and reason code); other decoding errors name the rawData.
+      const what = inner.error.startsWith("decompressed size limit") ? "" : "rawData: ";
+      return { ok: false, reason: `${where}Firehose error output: ${what}${inner.error}` };
+    }
     ctx.bytes -= inner.length;
+    ctx.options.onDecoded?.(inner.length);
     if (ctx.bytes < 0) {
       return {
         ok: false,

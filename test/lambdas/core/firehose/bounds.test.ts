@@ -177,4 +177,18 @@ describe("amplification", () => {
     expect(response.records).toHaveLength(5);
     expect(stats.failuresByReason.batch_decompressed_size_limit).toBeGreaterThanOrEqual(1);
   });
+
+  it("counts the text nested in Firehose error output against the batch's budget", () => {
+    // Prepare: five error-output records, each a few hundred bytes holding ~7 MiB of gzipped text
+    const line = `${LINKERD}\n`;
+    const big = gzipSync(Buffer.from(line.repeat(Math.floor((7 * 1024 * 1024) / line.length))));
+    const wrapped = JSON.stringify({ attemptsMade: 1, arrivalTimestamp: 0, rawData: big.toString("base64") });
+    // Act
+    const { response, stats } = transformBatch({
+      records: Array.from({ length: 5 }, (_, i) => record(`wrapped-${i}`, wrapped)),
+    });
+    // Assess: the first four are read (and fail on their document count), the fifth is past the budget
+    expect(response.records.map((r) => r.result)).toEqual(Array(5).fill("ProcessingFailed"));
+    expect(stats.failuresByReason).toEqual({ document_limit: 4, decompressed_size_limit: 1 });
+  });
 });
