@@ -4,7 +4,7 @@
  * object or an escaped JSON string) and GKE Cloud Audit Logs (`protoPayload`, mapped onto the same fields).
  */
 import { ECS_VERSION, type EcsDocument, type KubernetesAuditFields } from "../ecs.js";
-import { redactAuditSecrets } from "./k8s-redact.js";
+import { MAX_OBJECT_DEPTH, type Redaction, redactAuditSecrets } from "./k8s-redact.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
 import { int, ipVersion, obj, str, strings, timestamp, url } from "./values.js";
 
@@ -159,10 +159,11 @@ export function parseAuditEvent(e: Record<string, unknown>): ParseResult {
   const annotations = stringMap(e.annotations);
   if (annotations !== undefined) audit.annotations = annotations;
   const redacted = redactAuditSecrets(e, ["requestObject", "responseObject"], objectRef?.resource);
+  if (redacted.tooDeep !== undefined) return tooDeep(redacted.tooDeep);
   if (e.requestObject !== undefined && e.requestObject !== null) audit.requestObject = e.requestObject;
   if (e.responseObject !== undefined && e.responseObject !== null) audit.responseObject = e.responseObject;
   const doc = auditDocument(ts, audit);
-  if (redacted.length > 0) markRedacted(doc, redacted, e);
+  if (redacted.count > 0) markRedacted(doc, redacted, e);
   return { ok: true, document: doc };
 }
 
@@ -170,10 +171,16 @@ export function parseAuditEvent(e: Record<string, unknown>): ParseResult {
  * A document whose event had secret values redacted: `event.original` is the redacted event (the raw line still
  * holds the values), and `labels.redacted` says how many values and where.
  */
-function markRedacted(doc: EcsDocument, paths: readonly string[], event: Record<string, unknown>): void {
+function markRedacted(doc: EcsDocument, redaction: Redaction, event: Record<string, unknown>): void {
   doc.event.original = JSON.stringify(event);
-  const roots = [...new Set(paths.map((p) => p.slice(0, p.search(/[.[]|$/))))];
-  doc.labels = { ...doc.labels, redacted: `${paths.length} secret values in ${roots.join(",")}` };
+  doc.labels = {
+    ...doc.labels,
+    redacted: `${redaction.count} secret values in ${redaction.roots.join(",")}`,
+  };
+}
+
+function tooDeep(field: string): ParseResult {
+  return reject(`object too deep: kubernetes audit ${field} nests deeper than ${MAX_OBJECT_DEPTH} levels`);
 }
 
 /** The ECS document for audit fields, shared by native events and the GKE mapping. */
@@ -329,10 +336,11 @@ export function parseGkeAudit(o: Record<string, unknown>): ParseResult {
   const insert = str(o.insertId);
   if (insert !== undefined) audit.auditID = insert;
   const redacted = redactAuditSecrets(p, ["request", "response"], audit.objectRef?.resource);
+  if (redacted.tooDeep !== undefined) return tooDeep(`protoPayload.${redacted.tooDeep}`);
   if (p.request !== undefined && p.request !== null) audit.requestObject = p.request;
   if (p.response !== undefined && p.response !== null) audit.responseObject = p.response;
   const doc = auditDocument(ts, audit);
-  if (redacted.length > 0) markRedacted(doc, redacted, o);
+  if (redacted.count > 0) markRedacted(doc, redacted, o);
   const cluster = str(obj(obj(o.resource)?.labels)?.cluster_name);
   if (cluster !== undefined) {
     doc.orchestrator ??= { type: "kubernetes" };

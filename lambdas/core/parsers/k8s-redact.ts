@@ -12,7 +12,8 @@
  *   levels), as do every key and the rest of the object.
  *
  * No hash of the value is kept: a password's hash can be brute-forced, and the key and size already show that a
- * value was set or changed. Objects nested deeper than `maxDepth` are not walked (the normalizer refuses them).
+ * value was set or changed. The same walk measures nesting: an object deeper than `MAX_OBJECT_DEPTH` is reported
+ * (the parser refuses the event) and not walked further.
  */
 import { obj } from "./values.js";
 
@@ -33,72 +34,91 @@ const CREDENTIAL_VALUE =
 
 type Mode = "secret" | "configmap" | undefined;
 
-/**
- * Redacts the audit event's secret values in place; returns the paths (`requestObject.data.password`, …) that held
- * one, empty when nothing was redacted.
- */
+export interface Redaction {
+  /** How many values were redacted. */
+  count: number;
+  /** The keys of the holder (`requestObject`, …) that held them. */
+  roots: string[];
+  /** The first key whose object nests deeper than the bound, if any. */
+  tooDeep?: string;
+}
+
+interface Walk {
+  count: number;
+  tooDeep: boolean;
+  readonly max: number;
+}
+
+/** Redacts the audit event's secret values in place (`keys` of `holder`); see the module comment. */
 export function redactAuditSecrets(
   holder: Record<string, unknown>,
   keys: readonly [string, string],
   resource: string | undefined,
   maxDepth = MAX_OBJECT_DEPTH,
-): string[] {
+): Redaction {
   const mode: Mode = resource === "secrets" ? "secret" : resource === "configmaps" ? "configmap" : undefined;
-  const redacted: string[] = [];
+  const result: Redaction = { count: 0, roots: [] };
   for (const key of keys) {
     const value = holder[key];
     if (typeof value !== "object" || value === null) continue;
-    walk(value, mode, key, 0, maxDepth, redacted);
+    const w: Walk = { count: 0, tooDeep: false, max: maxDepth };
+    walk(value, mode, 1, w);
+    if (w.count > 0) {
+      result.count += w.count;
+      result.roots.push(key);
+    }
+    if (w.tooDeep && result.tooDeep === undefined) result.tooDeep = key;
   }
-  return redacted;
+  return result;
 }
 
-function walk(
-  value: unknown,
-  inherited: Mode,
-  path: string,
-  depth: number,
-  max: number,
-  out: string[],
-): void {
-  if (depth >= max || typeof value !== "object" || value === null) return;
+function walk(value: object, inherited: Mode, depth: number, w: Walk): void {
+  if (depth > w.max) {
+    w.tooDeep = true;
+    return;
+  }
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const item = value[i];
-      if (inherited === "secret" && isPatchOp(item)) redactPatchOp(item, `${path}[${i}]`, out);
-      else walk(item, inherited, `${path}[${i}]`, depth + 1, max, out);
+    for (const item of value) {
+      if (typeof item !== "object" || item === null) continue;
+      if (inherited === "secret" && isPatchOp(item)) redactPatchOp(item, depth, w);
+      else walk(item, inherited, depth + 1, w);
     }
     return;
   }
   const o = value as Record<string, unknown>;
   const mode: Mode = o.kind === "Secret" ? "secret" : o.kind === "ConfigMap" ? "configmap" : inherited;
-  for (const key of Object.keys(o)) {
+  for (const key in o) {
     const child = o[key];
-    const childPath = `${path}.${key}`;
-    if (mode === "secret" && (key === "data" || key === "stringData") && obj(child) !== undefined) {
-      redactValues(child as Record<string, unknown>, key === "data", childPath, () => true, out);
-    } else if (mode === "configmap" && (key === "data" || key === "binaryData") && obj(child) !== undefined) {
-      redactValues(child as Record<string, unknown>, key === "binaryData", childPath, holdsCredential, out);
-    } else if (mode === "secret" && key === "annotations" && obj(child) !== undefined) {
-      const annotations = child as Record<string, unknown>;
-      const applied = annotations[LAST_APPLIED];
-      if (typeof applied === "string") {
-        annotations[LAST_APPLIED] = marker(Buffer.byteLength(applied));
-        out.push(`${childPath}.${LAST_APPLIED}`);
+    if (typeof child !== "object" || child === null) continue;
+    if (mode === "secret" && (key === "data" || key === "stringData") && !Array.isArray(child)) {
+      w.count += redactValues(child as Record<string, unknown>, key === "data", always);
+    } else if (mode === "configmap" && (key === "data" || key === "binaryData") && !Array.isArray(child)) {
+      w.count += redactValues(child as Record<string, unknown>, key === "binaryData", holdsCredential);
+    } else {
+      if (mode === "secret" && key === "annotations" && !Array.isArray(child)) {
+        const annotations = child as Record<string, unknown>;
+        const applied = annotations[LAST_APPLIED];
+        if (typeof applied === "string") {
+          annotations[LAST_APPLIED] = marker(Buffer.byteLength(applied));
+          w.count++;
+        }
       }
-    } else if (typeof child === "object" && child !== null) {
-      walk(child, mode, childPath, depth + 1, max, out);
+      walk(child, mode, depth + 1, w);
     }
   }
 }
 
+function always(): boolean {
+  return true;
+}
+
+/** Redacts the chosen values of a `data`-like map; returns how many. */
 function redactValues(
   values: Record<string, unknown>,
   base64: boolean,
-  path: string,
   redact: (key: string, value: string) => boolean,
-  out: string[],
-): void {
+): number {
+  let n = 0;
   for (const key of Object.keys(values)) {
     const v = values[key];
     if (typeof v === "string") {
@@ -109,8 +129,9 @@ function redactValues(
     } else {
       continue;
     }
-    out.push(`${path}.${key}`);
+    n++;
   }
+  return n;
 }
 
 function holdsCredential(key: string, value: string): boolean {
@@ -127,27 +148,30 @@ function isPatchOp(item: unknown): item is { op: string; path: string; value?: u
   return o !== undefined && typeof o.op === "string" && typeof o.path === "string";
 }
 
-function redactPatchOp(op: { path: string; value?: unknown }, path: string, out: string[]): void {
+function redactPatchOp(op: { path: string; value?: unknown }, depth: number, w: Walk): void {
   if (!("value" in op)) return;
   const target = op.path;
-  const isData = target.startsWith("/data") || target.startsWith("/stringData");
-  const isApplied =
-    target.startsWith("/metadata/annotations") && target.includes("last-applied-configuration");
-  if (!isData && !isApplied && target !== "/" && target !== "") return;
   const value = op.value;
   if (target === "/" || target === "") {
     // The whole object replaced: redact inside it as a Secret.
-    walk(value, "secret", `${path}.value`, 0, MAX_OBJECT_DEPTH, out);
+    if (typeof value === "object" && value !== null) walk(value, "secret", depth + 1, w);
+    return;
+  }
+  const isData = target.startsWith("/data") || target.startsWith("/stringData");
+  const isApplied =
+    target.startsWith("/metadata/annotations") && target.includes("last-applied-configuration");
+  if (!isData && !isApplied) {
+    if (typeof value === "object" && value !== null) walk(value, "secret", depth + 1, w);
     return;
   }
   if (typeof value === "string") {
     const base64 = target.startsWith("/data/");
     op.value = marker(base64 ? Buffer.from(value, "base64").length : Buffer.byteLength(value));
-    out.push(`${path}.value`);
+    w.count++;
   } else if (obj(value) !== undefined) {
-    redactValues(value as Record<string, unknown>, target === "/data", `${path}.value`, () => true, out);
+    w.count += redactValues(value as Record<string, unknown>, target === "/data", always);
   } else if (value !== null && value !== undefined) {
     op.value = marker(Buffer.byteLength(JSON.stringify(value) ?? ""));
-    out.push(`${path}.value`);
+    w.count++;
   }
 }
