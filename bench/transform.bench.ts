@@ -30,7 +30,7 @@ import { promisify } from "node:util";
 import { build } from "esbuild";
 import type { EcsDocument } from "../lambdas/core/ecs.js";
 import { type FirehoseInputRecord, transformBatch } from "../lambdas/core/firehose/transform.js";
-import { normalizeRecord } from "../lambdas/core/normalize/index.js";
+import { createReingestSealer, normalizeRecord } from "../lambdas/core/normalize/index.js";
 import { precompileRulePack } from "../lambdas/core/rules/load.js";
 import { PRECOMPILED_RULE_PACK_FILE, rulePackFromPrecompiled } from "../lambdas/core/rules/precompiled.js";
 import {
@@ -141,6 +141,7 @@ async function coldImportMs(bundle: Uint8Array, rulePack: string, runs: number):
       AWS_REGION: "eu-west-1",
       AUDIT_TRAIL_ENVIRONMENT: "bench",
       AUDIT_TRAIL_RULES_DIR: join(dir, "rules"),
+      AUDIT_TRAIL_REINGEST_KEY_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:bench",
       POWERTOOLS_LOG_LEVEL: "SILENT",
       POWERTOOLS_METRICS_DISABLED: "true",
     };
@@ -246,12 +247,11 @@ export default async (): Promise<BenchResult> => {
   // as the Lambda loads it).
   const rulePack = precompileRulePack([join(root, "rules")], {}, root);
   const pack = rulePackFromPrecompiled(rulePack, PRECOMPILED_RULE_PACK_FILE);
-  const tagged = {
-    multiDocument: "overflow",
-    tagger: (doc: EcsDocument) => pack.matchSingleEvent(doc),
-  } as const;
+  // Overflow documents are sealed as the Lambda seals them (the key is fetched once per cold start, not timed).
+  const overflow = { multiDocument: "overflow", reingest: createReingestSealer("b".repeat(64)) } as const;
+  const tagged = { ...overflow, tagger: (doc: EcsDocument) => pack.matchSingleEvent(doc) } as const;
   for (let i = 0; i < 10; i++) {
-    transformBatch({ records: small }, { multiDocument: "overflow" });
+    transformBatch({ records: small }, overflow);
     transformBatch({ records: small }, tagged);
     identity(small);
   }
@@ -260,7 +260,7 @@ export default async (): Promise<BenchResult> => {
   const taggedMs: number[] = [];
   const identityMs: number[] = [];
   for (let i = 0; i < 60; i++) {
-    transformMs.push(time(() => transformBatch({ records: small }, { multiDocument: "overflow" })));
+    transformMs.push(time(() => transformBatch({ records: small }, overflow)));
     taggedMs.push(time(() => transformBatch({ records: small }, tagged)));
     identityMs.push(time(() => identity(small)));
   }
@@ -270,13 +270,13 @@ export default async (): Promise<BenchResult> => {
   const taggedMbps = mbps(median(taggedMs));
   const identityMbps = mbps(median(identityMs));
   const ratio = transformMbps / identityMbps;
-  const smallStats = transformBatch({ records: small }, { multiDocument: "overflow" }).stats;
+  const smallStats = transformBatch({ records: small }, overflow).stats;
 
   // Latency: one invocation carrying 6 MB of request payload (the Lambda invoke limit).
   const full = batchOf(all, 6 * 1024 * 1024);
-  for (let i = 0; i < 3; i++) transformBatch({ records: full }, { multiDocument: "overflow" });
-  const fullMs = measure(() => transformBatch({ records: full }, { multiDocument: "overflow" }), 30);
-  const fullStats = transformBatch({ records: full }, { multiDocument: "overflow" }).stats;
+  for (let i = 0; i < 3; i++) transformBatch({ records: full }, overflow);
+  const fullMs = measure(() => transformBatch({ records: full }, overflow), 30);
+  const fullStats = transformBatch({ records: full }, overflow).stats;
   const p50 = percentile(fullMs, 50);
   const p99 = percentile(fullMs, 99);
 

@@ -30,7 +30,8 @@ export const ARCHIVE_PREFIXES = {
 /**
  * Namespace and `service` dimension of the transform's Powertools metrics (per invocation: `Records`, `RecordsOk`,
  * `RecordsFailed`, `RecordsDropped`, `RecordsOversize`, `Documents`, `DocumentsReingested`, `ReingestFailedRecords`
- * when any, `Records.<dataset>`, `Failures.<reason>`); the stack alarms on some of them.
+ * when any, `Records.<dataset>` for the datasets the parsers produce, `Failures.<reason>`); the stack alarms on
+ * some of them.
  */
 export const TRANSFORM_METRICS = { namespace: "MeshAuditTrail", service: "transform" } as const;
 
@@ -51,6 +52,11 @@ export const TRANSFORM_ENV = {
   pseudonymizationKeySecretArn: "AUDIT_TRAIL_PSEUDONYMIZATION_KEY_SECRET_ARN",
   /** Name of an SSM SecureString parameter holding the HMAC key. */
   pseudonymizationKeyParameterName: "AUDIT_TRAIL_PSEUDONYMIZATION_KEY_PARAMETER",
+  /**
+   * ARN of the Secrets Manager secret the stack generates to seal re-ingested documents (required: the transform
+   * refuses to start without it).
+   */
+  reingestKeySecretArn: "AUDIT_TRAIL_REINGEST_KEY_SECRET_ARN",
 } as const;
 
 export const ARCHIVER_ENV = {

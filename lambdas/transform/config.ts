@@ -18,6 +18,8 @@ export interface TransformConfig {
   readonly pseudonymizeFields: readonly string[];
   /** Where the HMAC key lives; set exactly when `pseudonymizeFields` is not empty. */
   readonly keySource?: KeySource;
+  /** The Secrets Manager secret holding the key that seals re-ingested documents (`core/normalize/reingest.ts`). */
+  readonly reingestKeySecretArn: string;
 }
 
 export class TransformConfigError extends Error {
@@ -56,7 +58,13 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
     .filter((f) => f !== "");
   const secretArn = env[TRANSFORM_ENV.pseudonymizationKeySecretArn]?.trim() || undefined;
   const parameterName = env[TRANSFORM_ENV.pseudonymizationKeyParameterName]?.trim() || undefined;
-  const base = { environmentName, rulesDir, keepEventOriginal, pseudonymizeFields };
+  const reingestKeySecretArn = env[TRANSFORM_ENV.reingestKeySecretArn]?.trim();
+  if (!reingestKeySecretArn) {
+    throw new TransformConfigError(
+      `${TRANSFORM_ENV.reingestKeySecretArn} is not set: the stack sets it to the ARN of the secret it generates to seal re-ingested documents; without it no multi-document record could be indexed`,
+    );
+  }
+  const base = { environmentName, rulesDir, keepEventOriginal, pseudonymizeFields, reingestKeySecretArn };
   if (pseudonymizeFields.length === 0) return base;
   if (secretArn !== undefined && parameterName !== undefined) {
     throw new TransformConfigError(

@@ -10,8 +10,9 @@
  * - the rule pack is the precompiled JSON the stack writes into the bundle (`core/rules/precompiled.ts`), so neither
  *   a YAML parser nor zod is loaded; the rules are compiled by the same code as on a laptop;
  * - the AWS SDK v3 is the one the Node.js runtime ships (the stack leaves `@aws-sdk/*` out of this bundle), and it
- *   is imported on first use: the Firehose client when a record yields several documents, the Secrets Manager or
- *   SSM client when pseudonymization is configured;
+ *   is imported on first use: the Firehose client when a record yields several documents, the Secrets Manager
+ *   client for the re-ingest key (once per cold start) and, with pseudonymization, the Secrets Manager or SSM
+ *   client for its key;
  * - no Powertools tracer: the function's X-Ray active tracing records each invocation without the X-Ray SDK (what
  *   is lost are subsegments around the rare re-ingestion and key calls).
  */
@@ -29,16 +30,17 @@ import { TRANSFORM_METRICS } from "../core/contracts.js";
 import type { EcsDocument } from "../core/ecs.js";
 import { transformBatch } from "../core/firehose/transform.js";
 import { createPseudonymizer, type Pseudonymizer } from "../core/normalize/pseudonymize.js";
+import { createReingestSealer, type ReingestSealer } from "../core/normalize/reingest.js";
 import { loadPrecompiledRulePack, PRECOMPILED_RULE_PACK_FILE } from "../core/rules/precompiled.js";
 import { loadTransformConfig, type TransformConfig } from "./config.js";
-import { fetchPseudonymizationKey } from "./key.js";
+import { fetchPseudonymizationKey, fetchSecret } from "./key.js";
 import { deliveryStreamName, reingest } from "./reingest.js";
 
 export interface TransformDependencies {
   config: TransformConfig;
   /** The client that re-ingests extra documents, created on first use. */
   firehose: () => Promise<FirehoseClient>;
-  /** Created on first use (only with pseudonymization). */
+  /** Created on first use (the re-ingest key, and the pseudonymization key when it is a secret). */
   secretsManager: () => Promise<SecretsManagerClient>;
   /** Created on first use (only with pseudonymization). */
   ssm: () => Promise<SSMClient>;
@@ -64,6 +66,14 @@ export function buildHandler(deps: TransformDependencies) {
     );
     return pseudonymizer;
   };
+  let sealer: Promise<ReingestSealer> | undefined;
+  const loadSealer = (): Promise<ReingestSealer> => {
+    sealer ??= fetchSecret(config.reingestKeySecretArn, deps).then(createReingestSealer, (error: unknown) => {
+      sealer = undefined; // retried on the next invocation
+      throw error;
+    });
+    return sealer;
+  };
 
   return middy<FirehoseTransformationEvent, FirehoseTransformationResult>()
     .use(injectLambdaContext(logger))
@@ -71,10 +81,12 @@ export function buildHandler(deps: TransformDependencies) {
     .handler(async (event) => {
       // Without the key, pseudonymization cannot be honoured: fail the invocation so Firehose retries it and,
       // once its retries are spent, keeps the raw records in S3 — never index unpseudonymized data.
-      const p = await loadPseudonymizer();
+      // Without the re-ingest key, sealed documents could be neither sent nor verified: fail the same way.
+      const [p, reingestSealer] = await Promise.all([loadPseudonymizer(), loadSealer()]);
       const { response, stats, overflow } = transformBatch(event, {
         keepOriginal: config.keepEventOriginal,
         multiDocument: "overflow",
+        reingest: reingestSealer,
         ...(p === undefined ? {} : { pseudonymizer: p }),
         ...(deps.tagger === undefined ? {} : { tagger: deps.tagger }),
       });

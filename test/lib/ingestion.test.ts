@@ -160,6 +160,34 @@ describe("ingestion", () => {
     expect(variables[TRANSFORM_ENV.pseudonymizationKeySecretArn]).toBeUndefined();
   });
 
+  it("generates the re-ingest key as a KMS-encrypted secret, named to the transform, readable by its role only", () => {
+    for (const synthesized of [dev, prod]) {
+      // Act
+      const secrets = synthesized.template.findResources("AWS::SecretsManager::Secret", {
+        Properties: { Description: Match.stringLikeRegexp("re-ingested documents") },
+      });
+      const variables = (transformOf(synthesized).Environment as { Variables: Record<string, unknown> })
+        .Variables;
+
+      // Assess
+      const [id, secret] = Object.entries(secrets)[0] ?? [];
+      expect(Object.keys(secrets)).toHaveLength(1);
+      expect(secret).toMatchObject({
+        Properties: {
+          GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+          KmsKeyId: { "Fn::GetAtt": [expect.stringMatching(/^KeysDataKey/), "Arn"] },
+        },
+      });
+      expect(variables[TRANSFORM_ENV.reingestKeySecretArn]).toEqual({ Ref: id });
+      const readers = Object.values(synthesized.template.findResources("AWS::IAM::Policy")).filter((policy) =>
+        JSON.stringify(policy).includes(`{"Ref":"${id}"}`),
+      );
+      expect(
+        readers.map((policy) => (policy as { Properties: { Roles: unknown } }).Properties.Roles),
+      ).toEqual([[{ Ref: expect.stringMatching(/^IngestionTransformRole/) }]]);
+    }
+  });
+
   it("pseudonymizes prod's fields with the key from SSM, readable by the transform only", () => {
     // Act
     const variables = (transformOf(prod).Environment as { Variables: Record<string, string> }).Variables;

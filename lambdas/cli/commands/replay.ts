@@ -220,7 +220,9 @@ export async function runReplay(
   };
   const started = process.hrtime.bigint();
   const streams = files.map((file) => readLines([file]));
-  const summary = await replay(streams, pack, (text) => normalizeRecord(text), onAlert, {
+  // The operator chose these files (the archive, Firehose's error output): finished documents pass through.
+  const normalize = (text: string) => normalizeRecord(text, { trustDocuments: true });
+  const summary = await replay(streams, pack, normalize, onAlert, {
     allowedLatenessMs: args.latenessMs,
     onRejected,
   });

@@ -11,9 +11,9 @@
  *   so newline-separated documents in one record would be refused by OpenSearch as a whole. Two modes:
  *   `ndjson` puts them all, newline-separated, into the record's data (right for S3-only destinations and the
  *   CLI); `overflow` (what the Lambda uses) keeps the first document in the record and returns the others in
- *   `overflow`, for the handler to re-ingest into the same delivery stream as one record each. Re-ingested
- *   documents are recognised by the normalizer as already normalized and pass through unchanged (same
- *   `event.id`), so nothing is lost and nothing is parsed twice.
+ *   `overflow`, sealed (`core/normalize/reingest.ts`), for the handler to re-ingest into the same delivery stream
+ *   as one record each. A sealed document whose seal verifies passes through unchanged (same `event.id`, not
+ *   parsed twice); a producer cannot make one, so anything else that looks like a document is refused.
  * - The response stays under the 6 MB Lambda limit: space is reserved for every record still to come at its
  *   original size, and a record whose documents would cross the limit is counted in `stats.oversize`. In
  *   `overflow` mode it is answered `Dropped` and all its documents go to `overflow`, to be indexed through the
@@ -21,10 +21,19 @@
  *   `ProcessingFailed` with its original data if they cannot be sent); in `ndjson` mode it is answered
  *   `ProcessingFailed` with its original data (kept in S3, replayable with the CLI).
  * - Every document's data ends with a newline, so the S3 backup (`AllDocuments`) is newline-delimited JSON.
+ * - A record fails alone, always: anything that throws while it is read, normalized, tagged or serialized (a
+ *   document nested too deep for `JSON.stringify`, say) answers that record `ProcessingFailed` with its original
+ *   data (reason `internal_error`). Amplification is bounded: a record may decode to at most 8 MiB and yield at
+ *   most 10,000 documents, a batch may decode to at most `maxBatchText` (reasons `decompressed_size_limit`,
+ *   `document_limit`, `batch_decompressed_size_limit`).
+ * - `rule.name` is always the tagger's answer (removed when it matches nothing), and `Records.<dataset>` counts
+ *   only the datasets the parsers produce (`unknown` otherwise), whatever a record claims.
  */
 import type { EcsDocument } from "../ecs.js";
-import { type NormalizeOptions, normalizeRecord } from "../normalize/index.js";
+import { MAX_RECORD_TEXT, type NormalizeOptions, normalizeRecord } from "../normalize/index.js";
 import type { Pseudonymizer } from "../normalize/pseudonymize.js";
+import type { ReingestSealer } from "../normalize/reingest.js";
+import { DATASETS } from "../parsers/types.js";
 import { decodeRecordData } from "./record-data.js";
 
 /** One input record of a Firehose transformation invocation (structurally `aws-lambda`'s type). */
@@ -59,6 +68,13 @@ export interface TransformOptions {
   tagger?: (doc: EcsDocument) => readonly string[];
   /** How a record yielding several documents is emitted (see the module comment). @default "ndjson" */
   multiDocument?: "ndjson" | "overflow";
+  /**
+   * Seals the documents returned in `overflow` and verifies sealed records coming back; required in `overflow`
+   * mode. @default - sealed records are refused
+   */
+  reingest?: ReingestSealer;
+  /** The most text all records of the batch may decode to (gunzipped). @default MAX_BATCH_TEXT (32 MiB) */
+  maxBatchText?: number;
   /** The response size budget in bytes. @default 6 MiB less a 16 KiB margin */
   maxResponseBytes?: number;
 }
@@ -88,7 +104,7 @@ export interface TransformStats {
 export interface Overflow {
   /** The source record: answered `Ok` with its first document, or `Dropped` when none fitted in the response. */
   recordId: string;
-  /** Serialized documents (JSON plus newline), one Firehose record each. */
+  /** Sealed documents (`mat-reingest/v1 <seal> <JSON>` plus newline), one Firehose record each. */
   documents: string[];
 }
 
@@ -110,10 +126,26 @@ const ENVELOPE = 14;
  */
 const MIN_DOCUMENT_BASE64 = 128;
 const RESPONSE_FULL = "response size limit: documents would cross the 6 MB Lambda response limit";
+/**
+ * The most text one batch may decode to: four records at the per-record cap. A batch Firehose hands the transform
+ * is at most 6 MB of base64 (about 3 MB with the stack's processor buffering), a few MiB of text gunzipped.
+ */
+export const MAX_BATCH_TEXT = 4 * MAX_RECORD_TEXT;
+const KNOWN_DATASETS: ReadonlySet<string> = new Set(Object.values(DATASETS));
+
+/** The dataset a metric is named after: one the parsers produce, or `unknown`. */
+function metricDataset(dataset: unknown): string {
+  return typeof dataset === "string" && KNOWN_DATASETS.has(dataset) ? dataset : "unknown";
+}
 
 export function transformBatch(event: FirehoseInputEvent, options: TransformOptions = {}): TransformResult {
   const budget = options.maxResponseBytes ?? DEFAULT_BUDGET;
   const mode = options.multiDocument ?? "ndjson";
+  const sealer = options.reingest;
+  if (mode === "overflow" && sealer === undefined) {
+    throw new Error("transformBatch: overflow mode needs a re-ingest sealer (options.reingest)");
+  }
+  let textLeft = options.maxBatchText ?? MAX_BATCH_TEXT;
   const records = event.records;
   const stats: TransformStats = {
     records: records.length,
@@ -142,6 +174,11 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
   const normalizeOptions: NormalizeOptions = {};
   if (options.keepOriginal !== undefined) normalizeOptions.keepOriginal = options.keepOriginal;
   if (options.pseudonymizer !== undefined) normalizeOptions.pseudonymizer = options.pseudonymizer;
+  if (sealer !== undefined) normalizeOptions.reingest = sealer;
+  // Text nested in Firehose error output counts against the batch's budget too.
+  normalizeOptions.onDecoded = (chars) => {
+    textLeft -= chars;
+  };
   let lastArrival = Number.NaN;
   let lastReceivedAt: string | undefined;
 
@@ -154,76 +191,93 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
     // `overflow` mode they are still parsed: their documents can go to `overflow`).
     const full =
       mode === "ndjson" && used + reserved + OVERHEAD.Ok + (ids[i] as number) + MIN_DOCUMENT_BASE64 > budget;
-    const text = full ? { error: RESPONSE_FULL } : decodeRecordData(record.data);
-    if (typeof text !== "string") {
-      if (full) stats.oversize++;
-      failure = text.error;
-    } else {
-      const arrival = record.approximateArrivalTimestamp;
-      if (arrival !== lastArrival) {
-        lastArrival = arrival ?? Number.NaN;
-        lastReceivedAt =
-          typeof arrival === "number" && Number.isFinite(arrival) ? safeIso(arrival) : undefined;
+    try {
+      const limit = Math.min(MAX_RECORD_TEXT, textLeft);
+      let text = full ? { error: RESPONSE_FULL } : decodeRecordData(record.data, limit);
+      if (typeof text === "string") {
+        textLeft -= text.length;
+        if (textLeft < 0) text = { error: batchLimitReason(options.maxBatchText ?? MAX_BATCH_TEXT) };
+      } else if (limit < MAX_RECORD_TEXT && text.error.startsWith("decompressed size limit")) {
+        text = { error: batchLimitReason(options.maxBatchText ?? MAX_BATCH_TEXT) };
       }
-      if (lastReceivedAt === undefined) delete normalizeOptions.receivedAt;
-      else normalizeOptions.receivedAt = lastReceivedAt;
-      const normalized = normalizeRecord(text, normalizeOptions);
-      if (!normalized.ok) {
-        failure = normalized.reason;
-      } else if (normalized.documents.length === 0) {
-        out[i] = { recordId: record.recordId, result: "Dropped", data: "" };
-        used += OVERHEAD.Dropped + (ids[i] as number);
-        stats.dropped++;
-        continue;
+      if (typeof text !== "string") {
+        if (full) stats.oversize++;
+        failure = text.error;
       } else {
-        const docs = normalized.documents;
-        if (options.tagger !== undefined) tag(docs, options.tagger, stats);
-        let data: string;
-        let first: string | undefined;
-        let extra: string[] | undefined;
-        if (docs.length === 1) {
-          first = JSON.stringify(docs[0]);
-          data = encodeLine(first);
-        } else if (mode === "ndjson") {
-          let joined = "";
-          for (const doc of docs) joined += `${JSON.stringify(doc)}\n`;
-          data = Buffer.from(joined, "utf8").toString("base64");
-        } else {
-          first = JSON.stringify(docs[0]);
-          data = encodeLine(first);
-          extra = [];
-          for (let d = 1; d < docs.length; d++) extra.push(`${JSON.stringify(docs[d])}\n`);
+        const arrival = record.approximateArrivalTimestamp;
+        if (arrival !== lastArrival) {
+          lastArrival = arrival ?? Number.NaN;
+          lastReceivedAt =
+            typeof arrival === "number" && Number.isFinite(arrival) ? safeIso(arrival) : undefined;
         }
-        const size = OVERHEAD.Ok + (ids[i] as number) + data.length;
-        const fits = used + size + reserved <= budget;
-        if (fits || mode === "overflow") {
-          if (fits) {
-            used += size;
-            out[i] = { recordId: record.recordId, result: "Ok", data };
-            if (extra !== undefined) overflow.push({ recordId: record.recordId, documents: extra });
-            stats.ok++;
-          } else {
-            // Every document through the stream; the record keeps its reserved space for a failed send.
-            used += fallback;
-            out[i] = { recordId: record.recordId, result: "Dropped", data: "" };
-            overflow.push({
-              recordId: record.recordId,
-              documents: [`${first as string}\n`, ...(extra ?? [])],
-            });
-            stats.oversize++;
-          }
-          stats.documents += docs.length;
-          const dataset = (docs[0] as EcsDocument).event.dataset;
-          stats.recordsByDataset[dataset] = (stats.recordsByDataset[dataset] ?? 0) + 1;
-          for (const doc of docs) {
-            stats.documentsByDataset[doc.event.dataset] =
-              (stats.documentsByDataset[doc.event.dataset] ?? 0) + 1;
-          }
+        if (lastReceivedAt === undefined) delete normalizeOptions.receivedAt;
+        else normalizeOptions.receivedAt = lastReceivedAt;
+        normalizeOptions.maxBytes = Math.max(0, Math.min(MAX_RECORD_TEXT - text.length, textLeft));
+        const normalized = normalizeRecord(text, normalizeOptions);
+        if (!normalized.ok) {
+          failure = normalized.reason;
+        } else if (normalized.documents.length === 0) {
+          out[i] = { recordId: record.recordId, result: "Dropped", data: "" };
+          used += OVERHEAD.Dropped + (ids[i] as number);
+          stats.dropped++;
           continue;
+        } else {
+          const docs = normalized.documents;
+          if (options.tagger !== undefined) tag(docs, options.tagger, stats);
+          let data: string;
+          let first: string | undefined;
+          let extra: string[] | undefined;
+          if (docs.length === 1) {
+            first = JSON.stringify(docs[0]);
+            data = encodeLine(first);
+          } else if (mode === "ndjson") {
+            let joined = "";
+            for (const doc of docs) joined += `${JSON.stringify(doc)}\n`;
+            data = Buffer.from(joined, "utf8").toString("base64");
+          } else {
+            first = JSON.stringify(docs[0]);
+            data = encodeLine(first);
+            extra = [];
+            const seal = sealer as ReingestSealer;
+            for (let d = 1; d < docs.length; d++) extra.push(seal.seal(JSON.stringify(docs[d])));
+          }
+          // Sealed before anything is counted: a throw here leaves the batch's state as it was.
+          const sealedFirst =
+            mode === "overflow" && first !== undefined ? (sealer as ReingestSealer).seal(first) : undefined;
+          const size = OVERHEAD.Ok + (ids[i] as number) + data.length;
+          const fits = used + size + reserved <= budget;
+          if (fits || mode === "overflow") {
+            if (fits) {
+              used += size;
+              out[i] = { recordId: record.recordId, result: "Ok", data };
+              if (extra !== undefined) overflow.push({ recordId: record.recordId, documents: extra });
+              stats.ok++;
+            } else {
+              // Every document through the stream; the record keeps its reserved space for a failed send.
+              used += fallback;
+              out[i] = { recordId: record.recordId, result: "Dropped", data: "" };
+              overflow.push({
+                recordId: record.recordId,
+                documents: [sealedFirst as string, ...(extra ?? [])],
+              });
+              stats.oversize++;
+            }
+            stats.documents += docs.length;
+            const dataset = metricDataset((docs[0] as EcsDocument).event.dataset);
+            stats.recordsByDataset[dataset] = (stats.recordsByDataset[dataset] ?? 0) + 1;
+            for (const doc of docs) {
+              const d = metricDataset(doc.event.dataset);
+              stats.documentsByDataset[d] = (stats.documentsByDataset[d] ?? 0) + 1;
+            }
+            continue;
+          }
+          stats.oversize++;
+          failure = RESPONSE_FULL;
         }
-        stats.oversize++;
-        failure = RESPONSE_FULL;
       }
+    } catch (error) {
+      // Whatever threw, only this record fails, and nothing of it was counted or emitted.
+      failure = `internal error: ${error instanceof Error ? error.message : String(error)}`;
     }
     out[i] = { recordId: record.recordId, result: "ProcessingFailed", data: record.data };
     used += fallback;
@@ -246,19 +300,30 @@ function encodeLine(json: string): string {
   return scratch.toString("base64", 0, n + 1);
 }
 
+/** `rule.name` is the tagger's answer and nothing else: a record's own claim is removed. */
 function tag(
   docs: EcsDocument[],
   tagger: (doc: EcsDocument) => readonly string[],
   stats: TransformStats,
 ): void {
   for (const doc of docs) {
+    let tags: readonly string[] = [];
     try {
-      const tags = tagger(doc);
-      if (tags.length > 0) doc.rule = { ...doc.rule, name: [...tags] };
+      tags = tagger(doc);
     } catch {
       stats.taggerErrors++;
     }
+    if (tags.length > 0) doc.rule = { ...doc.rule, name: [...tags] };
+    else if (doc.rule !== undefined) {
+      const { name: _, ...rest } = doc.rule;
+      if (Object.keys(rest).length === 0) delete doc.rule;
+      else doc.rule = rest;
+    }
   }
+}
+
+function batchLimitReason(max: number): string {
+  return `batch decompressed size limit: the batch's records decode to more than ${max} characters`;
 }
 
 /** The record id's length as a JSON string (quotes included); Firehose ids are plain ASCII, checked cheaply. */

@@ -9,17 +9,31 @@
  *
  * `event.id` is deterministic: `<auditID>-<stage>` for audit events; otherwise the first 32 hex characters of the
  * SHA-256 of the record text, with `-<n>` (1-based) appended when the record yields more than one document.
+ *
+ * Who may write what: a record is a raw log line, whatever it claims. `event.dataset` comes from the parser that
+ * read it, and ids and pseudonyms are computed here. A line shaped like a finished ECS document is refused
+ * (`unauthenticated ECS document`), except the transform's own re-ingested documents, which carry a seal it
+ * verifies (`reingest.ts`), and, for the CLI reading files its operator chose, documents at the top level of a
+ * record when `trustDocuments` is set.
+ *
+ * Bounds (each failing the record alone, with a reason): `maxDocuments` documents per record, `maxBytes` of text
+ * decoded from nested Firehose error output, and free-form objects (an audit event's `requestObject`, …) at most
+ * `MAX_OBJECT_DEPTH` levels deep.
  */
 import * as crypto from "node:crypto";
 import type { EcsDocument } from "../ecs.js";
 import { decodeRecordData } from "../firehose/record-data.js";
 import { parseJsonObject, parseTextLine } from "../parsers/index.js";
+import { MAX_OBJECT_DEPTH } from "../parsers/k8s-redact.js";
 import { obj, str, timestamp } from "../parsers/values.js";
 import { type KubernetesMetadata, kubernetesMetadata, stripCriPrefix, unwrapFluentBit } from "./fluentbit.js";
 import type { Pseudonymizer } from "./pseudonymize.js";
+import { isSealed, type ReingestSealer, splitSealed } from "./reingest.js";
 
+export { MAX_OBJECT_DEPTH } from "../parsers/k8s-redact.js";
 export { parseIdentity } from "./identity.js";
 export { createPseudonymizer, PseudonymizationConfigError, type Pseudonymizer } from "./pseudonymize.js";
+export { createReingestSealer, isSealed, type ReingestSealer } from "./reingest.js";
 
 export interface NormalizeOptions {
   /** Keep the raw record in `event.original`. @default true */
@@ -28,6 +42,29 @@ export interface NormalizeOptions {
   receivedAt?: string;
   /** Replaces the configured fields by keyed HMACs. @default - no pseudonymization */
   pseudonymizer?: Pseudonymizer;
+  /**
+   * Verifies the seal of the transform's own re-ingested documents; a sealed document that verifies passes through
+   * as it was (same `event.id`, already pseudonymized). The transform always sets it.
+   * @default - a sealed record is refused, unless `trustDocuments` is set
+   */
+  reingest?: ReingestSealer;
+  /**
+   * For the CLI, which reads files its operator chose (the archive, Firehose's error output): a line at the top
+   * level of a record that is a finished ECS document passes through as it is, and a sealed line without a
+   * `reingest` key passes through unverified. Never inside an envelope (a Fluent Bit record, a CloudWatch Logs
+   * event): what a pod writes is always a raw line. The transform never sets it.
+   * @default false
+   */
+  trustDocuments?: boolean;
+  /** The most documents one record may yield. @default MAX_DOCUMENTS_PER_RECORD */
+  maxDocuments?: number;
+  /**
+   * The most text (in UTF-16 code units, about bytes for logs) the record's nested Firehose error output may decode
+   * to, all its `rawData` together. @default MAX_RECORD_TEXT
+   */
+  maxBytes?: number;
+  /** Told the size of each text nested error output decodes to (the transform's batch budget). @default - none */
+  onDecoded?: (chars: number) => void;
 }
 
 export type NormalizeResult = { ok: true; documents: EcsDocument[] } | { ok: false; reason: string };
@@ -36,21 +73,58 @@ export type NormalizeResult = { ok: true; documents: EcsDocument[] } | { ok: fal
 const MAX_DEPTH = 4;
 /** The most lines one record may hold. */
 const MAX_LINES = 100_000;
+/**
+ * The most documents one record may yield: CloudWatch Logs puts at most 10,000 events in one batch, and a Fluent
+ * Bit aggregate of 1,000 KiB holds fewer lines of any mesh's access log. More is an amplification attempt.
+ */
+export const MAX_DOCUMENTS_PER_RECORD = 10_000;
+/**
+ * The most text one record may decode to (gunzipped): eight times what a CloudWatch Logs batch (1 MiB of events)
+ * or a Firehose record (1,000 KiB) holds.
+ */
+export const MAX_RECORD_TEXT = 8 * 1024 * 1024;
 
 type LineResult = { ok: true; documents: EcsDocument[] } | { ok: false; reason: string };
+
+/** One top-level record's reading state: its options and what is left of its budgets. */
+interface Context {
+  readonly options: NormalizeOptions;
+  readonly keep: boolean;
+  readonly trust: boolean;
+  /** Documents the record may still yield. */
+  documents: number;
+  /** Text nested error output may still decode to. */
+  bytes: number;
+}
+
+function limitReason(max: number): string {
+  return `document limit: the record yields more than ${max} documents`;
+}
 
 /**
  * One record: a log line, a Fluent Bit JSON record, or a multi-line payload; may yield several documents. Lines of
  * Firehose's own error output replay the records they hold (see `replayErrorOutput`).
  */
 export function normalizeRecord(text: string, options: NormalizeOptions = {}): NormalizeResult {
-  return normalizeRecordAt(text, options, 0);
+  const ctx: Context = {
+    options,
+    keep: options.keepOriginal ?? true,
+    trust: options.trustDocuments ?? false,
+    documents: options.maxDocuments ?? MAX_DOCUMENTS_PER_RECORD,
+    bytes: options.maxBytes ?? MAX_RECORD_TEXT,
+  };
+  return normalizeRecordAt(text, ctx, 0, options.receivedAt);
 }
 
-function normalizeRecordAt(text: string, options: NormalizeOptions, depth: number): NormalizeResult {
-  if (text.startsWith(FIREHOSE_ERROR_OUTPUT)) return replayErrorOutput(text, options, depth);
+function normalizeRecordAt(
+  text: string,
+  ctx: Context,
+  depth: number,
+  receivedAt: string | undefined,
+): NormalizeResult {
+  if (text.startsWith(FIREHOSE_ERROR_OUTPUT)) return replayErrorOutput(text, ctx, depth, receivedAt);
+  if (isSealed(text)) return openSealed(text, ctx);
   const documents: EcsDocument[] = [];
-  const keepOriginal = options.keepOriginal ?? true;
   let start = 0;
   let lineNo = 0;
   let lines = 0;
@@ -64,21 +138,67 @@ function normalizeRecordAt(text: string, options: NormalizeOptions, depth: numbe
     if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
     if (isBlank(line)) continue;
     if (++lines > MAX_LINES) return { ok: false, reason: `record has more than ${MAX_LINES} lines` };
-    const result = normalizeLine(line, 0, keepOriginal);
+    const result = normalizeLine(line, 0, ctx);
     if (!result.ok) {
       return { ok: false, reason: multi ? `line ${lineNo}: ${result.reason}` : result.reason };
     }
+    ctx.documents -= result.documents.length;
+    if (ctx.documents < 0) return { ok: false, reason: limitReason(maxDocuments(ctx)) };
     for (const doc of result.documents) documents.push(doc);
   }
   // Zero documents from non-blank lines only happens for CloudWatch Logs control messages (and empty logEvents).
   if (lines === 0) return { ok: false, reason: "empty record" };
   assignIds(text, documents);
+  const pseudonymizer = ctx.options.pseudonymizer;
   for (const doc of documents) {
     if (passedThrough.has(doc)) continue; // already complete when it was first normalized
-    if (options.receivedAt !== undefined) doc.event.ingested = options.receivedAt;
-    options.pseudonymizer?.apply(doc);
+    if (receivedAt !== undefined) doc.event.ingested = receivedAt;
+    pseudonymizer?.apply(doc);
   }
   return { ok: true, documents };
+}
+
+function maxDocuments(ctx: Context): number {
+  return ctx.options.maxDocuments ?? MAX_DOCUMENTS_PER_RECORD;
+}
+
+/**
+ * A sealed re-ingested document: verified with the transform's key and passed through as it was. Without a key,
+ * only the CLI's `trustDocuments` reads it (unverified); anything else refuses it.
+ */
+function openSealed(text: string, ctx: Context): NormalizeResult {
+  const reingest = ctx.options.reingest;
+  let json: string;
+  if (reingest !== undefined) {
+    const opened = reingest.open(text);
+    if (!opened.ok) return opened;
+    json = opened.json;
+  } else if (ctx.trust) {
+    const split = splitSealed(text);
+    if (!split.ok) return split;
+    json = split.json;
+  } else {
+    return { ok: false, reason: "re-ingested document: no re-ingest key to verify its seal with" };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    return { ok: false, reason: `re-ingested document: invalid JSON: ${(error as Error).message}` };
+  }
+  const o = obj(value);
+  const doc = o === undefined ? undefined : ecsShape(o);
+  if (doc === undefined) return { ok: false, reason: "re-ingested document: not an ECS document" };
+  if (!withinDepth(doc, MAX_OBJECT_DEPTH)) {
+    return {
+      ok: false,
+      reason: `object too deep: re-ingested document nests deeper than ${MAX_OBJECT_DEPTH} levels`,
+    };
+  }
+  ctx.documents--;
+  if (ctx.documents < 0) return { ok: false, reason: limitReason(maxDocuments(ctx)) };
+  passedThrough.add(doc);
+  return { ok: true, documents: [doc] };
 }
 
 /**
@@ -91,10 +211,18 @@ const FIREHOSE_ERROR_OUTPUT = '{"attemptsMade":';
 /**
  * Firehose error output (each non-blank line one failed record): the records are read back from their `rawData`
  * and normalized as when they first arrived, with the same `event.id`s and their `arrivalTimestamp` as
- * `event.ingested`; a refused document passes through as it was. So `audit-trail normalize` and `replay` read the
- * error prefix as they read shipped logs, and its lines can be put back into the stream once the cause is fixed.
+ * `event.ingested`. A sealed re-ingested document is verified as when it first came back; a document OpenSearch
+ * refused is finished and unsealed, so only `trustDocuments` (the CLI) passes it through. So `audit-trail
+ * normalize` and `replay` read the error prefix as they read shipped logs, and the processing-failed lines can be
+ * put back into the stream once the cause is fixed. The envelope itself proves nothing (a producer can write one):
+ * what it holds is read by the same rules as any record.
  */
-function replayErrorOutput(text: string, options: NormalizeOptions, depth: number): NormalizeResult {
+function replayErrorOutput(
+  text: string,
+  ctx: Context,
+  depth: number,
+  outerReceivedAt: string | undefined,
+): NormalizeResult {
   if (depth >= MAX_DEPTH) return { ok: false, reason: "envelopes nested too deeply" };
   const documents: EcsDocument[] = [];
   const lines = text.split("\n");
@@ -116,18 +244,25 @@ function replayErrorOutput(text: string, options: NormalizeOptions, depth: numbe
     if (output === undefined || rawData === undefined) {
       return { ok: false, reason: `${where}Firehose error output without rawData` };
     }
-    const inner = decodeRecordData(rawData);
-    if (typeof inner !== "string")
-      return { ok: false, reason: `${where}Firehose error output rawData: ${inner.error}` };
+    const inner = decodeRecordData(rawData, ctx.bytes);
+    if (typeof inner !== "string") {
+      // A size limit keeps its own reason (and reason code); other decoding errors name the rawData.
+      const what = inner.error.startsWith("decompressed size limit") ? "" : "rawData: ";
+      return { ok: false, reason: `${where}Firehose error output: ${what}${inner.error}` };
+    }
+    ctx.bytes -= inner.length;
+    ctx.options.onDecoded?.(inner.length);
+    if (ctx.bytes < 0) {
+      return {
+        ok: false,
+        reason: `${where}decompressed size limit: the record's error output decodes to more than ${ctx.options.maxBytes ?? MAX_RECORD_TEXT} characters`,
+      };
+    }
     const arrival =
       typeof output.arrivalTimestamp === "number" ? new Date(output.arrivalTimestamp) : undefined;
     const receivedAt =
       arrival === undefined || Number.isNaN(arrival.getTime()) ? undefined : arrival.toISOString();
-    const result = normalizeRecordAt(
-      inner,
-      receivedAt === undefined ? options : { ...options, receivedAt },
-      depth + 1,
-    );
+    const result = normalizeRecordAt(inner, ctx, depth + 1, receivedAt ?? outerReceivedAt);
     if (!result.ok) return { ok: false, reason: `${where}Firehose error output: ${result.reason}` };
     for (const doc of result.documents) documents.push(doc);
   }
@@ -181,8 +316,9 @@ const passedThrough = new WeakSet<EcsDocument>();
  * a Fluent Bit record (as Filebeat does; the envelope's metadata is kept as fields), the line after a CRI prefix,
  * the message of a CloudWatch Logs event.
  */
-function normalizeLine(raw: string, depth: number, keep: boolean): LineResult {
+function normalizeLine(raw: string, depth: number, ctx: Context): LineResult {
   if (depth > MAX_DEPTH) return { ok: false, reason: "envelopes nested too deeply" };
+  const keep = ctx.keep;
   let line = raw;
   const last = line.length - 1;
   if (last >= 0 && (isSpace(line.charCodeAt(0)) || isSpace(line.charCodeAt(last)))) line = line.trim();
@@ -201,21 +337,41 @@ function normalizeLine(raw: string, depth: number, keep: boolean): LineResult {
   }
   const o = obj(value);
   if (o === undefined) return { ok: false, reason: "JSON record is not an object" };
-  const result = normalizeObject(o, depth, keep);
-  if (result.ok && keep) {
-    for (const doc of result.documents) if (!passedThrough.has(doc)) doc.event.original ??= line;
+  const result = normalizeObject(o, depth, ctx);
+  if (result.ok) {
+    for (const doc of result.documents) {
+      if (passedThrough.has(doc)) continue;
+      // A parser that rewrote what it read (secret values redacted) sets the rewritten event as the original.
+      if (keep) doc.event.original ??= line;
+      else delete doc.event.original;
+    }
   }
   return result;
 }
 
-function normalizeObject(o: Record<string, unknown>, depth: number, keep: boolean): LineResult {
+function normalizeObject(o: Record<string, unknown>, depth: number, ctx: Context): LineResult {
   if (o.messageType === "DATA_MESSAGE" || o.messageType === "CONTROL_MESSAGE")
-    return cloudWatchLogs(o, depth, keep);
-  const ecs = passThrough(o);
-  if (ecs !== undefined) return { ok: true, documents: [ecs] };
+    return cloudWatchLogs(o, depth, ctx);
+  const ecs = ecsShape(o);
+  if (ecs !== undefined) {
+    if (!ctx.trust || depth > 0) {
+      return {
+        ok: false,
+        reason:
+          "unauthenticated ECS document: a record shaped like a normalized document is not a log line, and only the transform's own sealed re-ingested documents pass through",
+      };
+    }
+    if (!withinDepth(ecs, MAX_OBJECT_DEPTH)) {
+      return { ok: false, reason: `object too deep: document nests deeper than ${MAX_OBJECT_DEPTH} levels` };
+    }
+    passedThrough.add(ecs);
+    return { ok: true, documents: [ecs] };
+  }
   const parsed = parseJsonObject(o);
   if (parsed !== undefined) {
     if (!parsed.ok) return parsed;
+    const deep = freeFormTooDeep(parsed.document);
+    if (deep !== undefined) return { ok: false, reason: deep };
     // Merge_Log On lifts a JSON payload next to Fluent Bit's own keys, `kubernetes` included.
     const meta = typeof o.kubernetes === "object" ? kubernetesMetadata(obj(o.kubernetes)) : undefined;
     if (meta !== undefined) attachKubernetes(parsed.document, meta);
@@ -227,11 +383,13 @@ function normalizeObject(o: Record<string, unknown>, depth: number, keep: boolea
   if (envelope === undefined) {
     return { ok: false, reason: `unrecognized JSON record (keys: ${Object.keys(o).slice(0, 8).join(", ")})` };
   }
-  let result = normalizeLine(envelope.inner, depth + 1, keep);
-  if (!result.ok && envelope.merged !== undefined) {
+  let result = normalizeLine(envelope.inner, depth + 1, ctx);
+  if (!result.ok && envelope.merged !== undefined && ecsShape(envelope.merged) === undefined) {
     // Merge_Log On lifts a JSON payload to the top level: try what is left besides the envelope keys.
     const merged = parseJsonObject(envelope.merged);
-    if (merged?.ok) result = { ok: true, documents: [merged.document] };
+    if (merged?.ok && freeFormTooDeep(merged.document) === undefined) {
+      result = { ok: true, documents: [merged.document] };
+    }
   }
   if (!result.ok) return { ok: false, reason: `in Fluent Bit record: ${result.reason}` };
   if (envelope.kubernetes !== undefined) {
@@ -265,16 +423,18 @@ function attachKubernetes(doc: EcsDocument, meta: KubernetesMetadata): void {
 }
 
 /** CloudWatch Logs subscription payload (already decompressed): every `logEvents[].message` is one record. */
-function cloudWatchLogs(o: Record<string, unknown>, depth: number, keep: boolean): LineResult {
+function cloudWatchLogs(o: Record<string, unknown>, depth: number, ctx: Context): LineResult {
   if (o.messageType === "CONTROL_MESSAGE") return { ok: true, documents: [] };
   const events = o.logEvents;
   if (!Array.isArray(events)) return { ok: false, reason: "CloudWatch Logs DATA_MESSAGE without logEvents" };
+  // Refused before any event is read: each yields at least one document.
+  if (events.length > ctx.documents) return { ok: false, reason: limitReason(maxDocuments(ctx)) };
   const documents: EcsDocument[] = [];
   for (let i = 0; i < events.length; i++) {
     const event = obj(events[i]);
     const message = str(event?.message);
     if (message === undefined) return { ok: false, reason: `CloudWatch Logs logEvents[${i}] has no message` };
-    const result = normalizeLine(message, depth + 1, keep);
+    const result = normalizeLine(message, depth + 1, ctx);
     if (!result.ok) return { ok: false, reason: `CloudWatch Logs logEvents[${i}]: ${result.reason}` };
     for (const doc of result.documents) documents.push(doc);
   }
@@ -283,15 +443,44 @@ function cloudWatchLogs(o: Record<string, unknown>, depth: number, keep: boolean
   return { ok: true, documents };
 }
 
-/** An ECS document this pipeline produced earlier (re-ingested overflow): accepted as is after a shape check. */
-function passThrough(o: Record<string, unknown>): EcsDocument | undefined {
+/** The object as an ECS document when it has a finished document's shape (what a pipeline document has). */
+function ecsShape(o: Record<string, unknown>): EcsDocument | undefined {
   const ecs = obj(o.ecs);
   const event = obj(o.event);
   if (ecs === undefined || event === undefined || typeof ecs.version !== "string") return undefined;
   if (event.kind !== "event" || typeof event.dataset !== "string" || timestamp(o["@timestamp"]) === undefined)
     return undefined;
   if (!Array.isArray(event.category) || !Array.isArray(event.type)) return undefined;
-  const doc = o as unknown as EcsDocument;
-  passedThrough.add(doc);
-  return doc;
+  return o as unknown as EcsDocument;
+}
+
+/** Why a parsed document's free-form objects are refused (nested too deep), or `undefined`. */
+function freeFormTooDeep(doc: EcsDocument): string | undefined {
+  const audit = doc.kubernetes?.audit;
+  if (audit === undefined) return undefined;
+  // requestObject and responseObject are measured by the parser (in the walk that redacts secret values).
+  if (!withinDepth(audit.user?.extra, MAX_OBJECT_DEPTH)) {
+    return `object too deep: kubernetes audit user.extra nests deeper than ${MAX_OBJECT_DEPTH} levels`;
+  }
+  return undefined;
+}
+
+/** Whether `value` nests at most `max` objects/arrays deep (iterative: no stack is spent on hostile input). */
+export function withinDepth(value: unknown, max: number): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (d > max) return false;
+    if (Array.isArray(v)) {
+      for (const item of v) if (typeof item === "object" && item !== null) stack.push([item, d + 1]);
+    } else {
+      const o = v as Record<string, unknown>;
+      for (const key in o) {
+        const item = o[key];
+        if (typeof item === "object" && item !== null) stack.push([item, d + 1]);
+      }
+    }
+  }
+  return true;
 }

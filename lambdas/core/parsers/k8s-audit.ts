@@ -4,6 +4,7 @@
  * object or an escaped JSON string) and GKE Cloud Audit Logs (`protoPayload`, mapped onto the same fields).
  */
 import { ECS_VERSION, type EcsDocument, type KubernetesAuditFields } from "../ecs.js";
+import { MAX_OBJECT_DEPTH, type Redaction, redactAuditSecrets } from "./k8s-redact.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
 import { int, ipVersion, obj, str, strings, timestamp, url } from "./values.js";
 
@@ -157,9 +158,29 @@ export function parseAuditEvent(e: Record<string, unknown>): ParseResult {
   }
   const annotations = stringMap(e.annotations);
   if (annotations !== undefined) audit.annotations = annotations;
+  const redacted = redactAuditSecrets(e, ["requestObject", "responseObject"], objectRef?.resource);
+  if (redacted.tooDeep !== undefined) return tooDeep(redacted.tooDeep);
   if (e.requestObject !== undefined && e.requestObject !== null) audit.requestObject = e.requestObject;
   if (e.responseObject !== undefined && e.responseObject !== null) audit.responseObject = e.responseObject;
-  return { ok: true, document: auditDocument(ts, audit) };
+  const doc = auditDocument(ts, audit);
+  if (redacted.count > 0) markRedacted(doc, redacted, e);
+  return { ok: true, document: doc };
+}
+
+/**
+ * A document whose event had secret values redacted: `event.original` is the redacted event (the raw line still
+ * holds the values), and `labels.redacted` says how many values and where.
+ */
+function markRedacted(doc: EcsDocument, redaction: Redaction, event: Record<string, unknown>): void {
+  doc.event.original = JSON.stringify(event);
+  doc.labels = {
+    ...doc.labels,
+    redacted: `${redaction.count} secret values in ${redaction.roots.join(",")}`,
+  };
+}
+
+function tooDeep(field: string): ParseResult {
+  return reject(`object too deep: kubernetes audit ${field} nests deeper than ${MAX_OBJECT_DEPTH} levels`);
 }
 
 /** The ECS document for audit fields, shared by native events and the GKE mapping. */
@@ -314,9 +335,12 @@ export function parseGkeAudit(o: Record<string, unknown>): ParseResult {
   if (labels !== undefined) audit.annotations = labels;
   const insert = str(o.insertId);
   if (insert !== undefined) audit.auditID = insert;
+  const redacted = redactAuditSecrets(p, ["request", "response"], audit.objectRef?.resource);
+  if (redacted.tooDeep !== undefined) return tooDeep(`protoPayload.${redacted.tooDeep}`);
   if (p.request !== undefined && p.request !== null) audit.requestObject = p.request;
   if (p.response !== undefined && p.response !== null) audit.responseObject = p.response;
   const doc = auditDocument(ts, audit);
+  if (redacted.count > 0) markRedacted(doc, redacted, o);
   const cluster = str(obj(obj(o.resource)?.labels)?.cluster_name);
   if (cluster !== undefined) {
     doc.orchestrator ??= { type: "kubernetes" };

@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { command } from "../../../lambdas/cli/commands/normalize.js";
 import { readLines } from "../../../lambdas/cli/input.js";
+import { createReingestSealer, normalizeRecord } from "../../../lambdas/core/normalize/index.js";
 
 const ISTIO =
   '[2024-05-02T08:00:01.250Z] "GET /items HTTP/1.1" 200 - via_upstream - "-" 0 64 12 11 "-" "curl/8" "rid-1" "items:80" "10.1.2.3:80" outbound|80||items.shop.svc.cluster.local 10.1.9.9:40000 10.96.0.20:80 10.1.9.9:51000 - default';
@@ -47,6 +48,34 @@ describe("audit-trail normalize", () => {
       .map((l) => JSON.parse(l));
     expect(docs.map((d) => d.event.dataset)).toEqual(["istio.access", "linkerd.access"]);
     expect(stderr).toContain("2 document(s), 0 failed");
+  });
+
+  it("reads archived documents and the transform's sealed re-ingested records as they are (the files are trusted)", async () => {
+    // Prepare: a document from the archive's documents/, and a processing-failed line holding a sealed record
+    const [doc] = (() => {
+      const result = normalizeRecord(LINKERD);
+      if (!result.ok) throw new Error(result.reason);
+      return result.documents;
+    })();
+    const sealed = createReingestSealer("s".repeat(64)).seal(
+      JSON.stringify({ ...doc, event: { ...doc?.event, id: "re-1" } }),
+    );
+    const failed = JSON.stringify({
+      attemptsMade: 1,
+      arrivalTimestamp: 0,
+      rawData: Buffer.from(sealed).toString("base64"),
+    });
+    const file = join(dir, "mixed.json");
+    writeFileSync(file, `${JSON.stringify(doc)}\n${failed}\n`);
+    // Act
+    const status = await command.run([file]);
+    // Assess
+    expect(status).toBe(0);
+    const ids = stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l).event.id);
+    expect(ids).toEqual([doc?.event.id, "re-1"]);
   });
 
   it("reads gzip files by their magic bytes, whatever the name", async () => {

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
 import { loadTransformConfig } from "../../../lambdas/transform/config.js";
 
-const base = { [TRANSFORM_ENV.environmentName]: "prod", [TRANSFORM_ENV.rulesDir]: "/var/task/rules" };
+const REINGEST = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:reingest";
+const base = {
+  [TRANSFORM_ENV.environmentName]: "prod",
+  [TRANSFORM_ENV.rulesDir]: "/var/task/rules",
+  [TRANSFORM_ENV.reingestKeySecretArn]: REINGEST,
+};
 
 describe("loadTransformConfig", () => {
   it("defaults to keeping event.original and no pseudonymization", () => {
@@ -11,6 +16,7 @@ describe("loadTransformConfig", () => {
       rulesDir: "/var/task/rules",
       keepEventOriginal: true,
       pseudonymizeFields: [],
+      reingestKeySecretArn: REINGEST,
     });
   });
 
@@ -27,6 +33,7 @@ describe("loadTransformConfig", () => {
       keepEventOriginal: false,
       pseudonymizeFields: ["user.name", "source.ip"],
       keySource: { kind: "parameter", parameterName: "/k" },
+      reingestKeySecretArn: REINGEST,
     });
   });
 
@@ -34,6 +41,10 @@ describe("loadTransformConfig", () => {
     [{}, TRANSFORM_ENV.environmentName],
     [{ [TRANSFORM_ENV.environmentName]: "prod" }, TRANSFORM_ENV.rulesDir],
     [{ ...base, [TRANSFORM_ENV.keepEventOriginal]: "yes" }, `${TRANSFORM_ENV.keepEventOriginal} is "yes"`],
+    [
+      { ...base, [TRANSFORM_ENV.reingestKeySecretArn]: " " },
+      `${TRANSFORM_ENV.reingestKeySecretArn} is not set`,
+    ],
     [
       { ...base, [TRANSFORM_ENV.ruleOverrides]: '{"rules":{}}' },
       `${TRANSFORM_ENV.ruleOverrides} is set, but the transform takes no overrides at run time`,

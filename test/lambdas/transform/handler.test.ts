@@ -36,6 +36,7 @@ const AUDIT = JSON.stringify({
   requestReceivedTimestamp: "2024-02-02T02:02:02Z",
 });
 const LINKERD = '10.9.0.1:4000 - - [2024-06-01T12:00:01Z] "GET /live HTTP/1.1" 200';
+const REINGEST_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:reingest";
 
 function event(...texts: string[]): FirehoseTransformationEvent {
   return {
@@ -48,6 +49,12 @@ function event(...texts: string[]): FirehoseTransformationEvent {
       data: Buffer.from(text).toString("base64"),
     })),
   };
+}
+/** A re-ingested record's document: the JSON after its seal (`mat-reingest/v1 <43 characters> `). */
+function unseal(data: Uint8Array | undefined): unknown {
+  const text = Buffer.from(data ?? new Uint8Array()).toString("utf8");
+  expect(text.startsWith("mat-reingest/v1 ")).toBe(true);
+  return JSON.parse(text.slice(60));
 }
 function decode(data: string | undefined): string {
   return Buffer.from(data ?? "", "base64").toString("utf8");
@@ -78,6 +85,7 @@ function defaultConfig(): TransformConfig {
     rulesDir: bundledRulesDir,
     keepEventOriginal: true,
     pseudonymizeFields: [],
+    reingestKeySecretArn: REINGEST_SECRET_ARN,
   };
 }
 
@@ -91,13 +99,24 @@ beforeEach(() => {
   vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
   vi.stubEnv(TRANSFORM_ENV.environmentName, "test");
   vi.stubEnv(TRANSFORM_ENV.rulesDir, bundledRulesDir);
+  vi.stubEnv(TRANSFORM_ENV.reingestKeySecretArn, REINGEST_SECRET_ARN);
+  secrets
+    .on(GetSecretValueCommand, { SecretId: REINGEST_SECRET_ARN })
+    .resolves({ SecretString: "r".repeat(64) });
 });
+
+/** The Secrets Manager calls for anything but the re-ingest key. */
+function pseudonymizationKeyCalls() {
+  return secrets
+    .commandCalls(GetSecretValueCommand)
+    .filter((call) => call.args[0].input.SecretId !== REINGEST_SECRET_ARN);
+}
 afterEach(() => {
   vi.unstubAllEnvs();
 });
 
 describe("transform handler", () => {
-  it("normalizes records without fetching a key when pseudonymization is off", async () => {
+  it("normalizes records without fetching a pseudonymization key when pseudonymization is off", async () => {
     // Prepare
     const { handler } = await import("../../../lambdas/transform/handler.js");
     // Act
@@ -105,7 +124,34 @@ describe("transform handler", () => {
     // Assess
     expect(result.records.map((r) => r.result)).toEqual(["Ok", "ProcessingFailed"]);
     expect(JSON.parse(decode(result.records[0]?.data)).user.name).toBe("erin");
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    expect(pseudonymizationKeyCalls()).toHaveLength(0);
+    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(0);
+  });
+
+  it("fetches the re-ingest key once per cold start", async () => {
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    await handler(event(AUDIT), context);
+    await handler(event(AUDIT), context);
+    expect(secrets.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input.SecretId)).toEqual([
+      REINGEST_SECRET_ARN,
+    ]);
+  });
+
+  it("refuses to start without the re-ingest key's secret, naming the variable", async () => {
+    vi.stubEnv(TRANSFORM_ENV.reingestKeySecretArn, "");
+    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(
+      /AUDIT_TRAIL_REINGEST_KEY_SECRET_ARN is not set/,
+    );
+  });
+
+  it("fails the invocation when the re-ingest key cannot be fetched, and fetches again on the next one", async () => {
+    secrets
+      .on(GetSecretValueCommand, { SecretId: REINGEST_SECRET_ARN })
+      .rejectsOnce(new Error("AccessDenied"))
+      .resolves({ SecretString: "r".repeat(64) });
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    await expect(handler(event(AUDIT), context)).rejects.toThrow(/AccessDenied/);
+    expect((await handler(event(AUDIT), context)).records[0]?.result).toBe("Ok");
   });
 
   it("tags each document with the single-event rules of the bundled pack that it matches", async () => {
@@ -160,8 +206,8 @@ describe("transform handler", () => {
     const first = await handler(event(AUDIT), context);
     await handler(event(AUDIT), context);
     // Assess
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
-    expect(secrets.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({
+    expect(pseudonymizationKeyCalls()).toHaveLength(1);
+    expect(pseudonymizationKeyCalls()[0]?.args[0].input).toEqual({
       SecretId: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:hmac",
     });
     const doc = JSON.parse(decode(first.records[0]?.data));
@@ -197,7 +243,7 @@ describe("transform handler", () => {
     await expect(handler(event(AUDIT), context)).rejects.toThrow(/throttled/);
     const result = await handler(event(AUDIT), context);
     expect(result.records[0]?.result).toBe("Ok");
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(pseudonymizationKeyCalls()).toHaveLength(2);
   });
 
   it("re-ingests the documents beyond the first of a multi-document record", async () => {
@@ -209,9 +255,7 @@ describe("transform handler", () => {
     const calls = firehose.commandCalls(PutRecordBatchCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.args[0].input.DeliveryStreamName).toBe("audit-trail");
-    const sent = JSON.parse(
-      Buffer.from(calls[0]?.args[0].input.Records?.[0]?.Data ?? new Uint8Array()).toString("utf8"),
-    );
+    const sent = unseal(calls[0]?.args[0].input.Records?.[0]?.Data) as { event: { dataset: string } };
     expect(sent.event.dataset).toBe("linkerd.access");
   });
 
@@ -243,7 +287,7 @@ describe("transform handler", () => {
     const sent = firehose
       .commandCalls(PutRecordBatchCommand)
       .flatMap((call) => call.args[0].input.Records ?? [])
-      .map((r) => JSON.parse(Buffer.from(r.Data ?? new Uint8Array()).toString("utf8")));
+      .map((r) => unseal(r.Data) as { event: { dataset: string } });
     expect(sent).toHaveLength(dropped.length);
     expect(sent.every((doc) => doc.event.dataset === "linkerd.access")).toBe(true);
   });
@@ -302,7 +346,7 @@ describe("transform handler", () => {
     expect(JSON.stringify(logged)).not.toContain("/live");
   });
 
-  it("creates no AWS client for single-document records without pseudonymization", async () => {
+  it("creates no client but Secrets Manager's (the re-ingest key) for single-document records without pseudonymization", async () => {
     // Prepare
     const { buildHandler } = await import("../../../lambdas/transform/handler.js");
     const { Logger } = await import("@aws-lambda-powertools/logger");
@@ -323,7 +367,8 @@ describe("transform handler", () => {
     // Assess
     expect(result.records.map((r) => r.result)).toEqual(["Ok", "Ok", "ProcessingFailed"]);
     expect(clients.firehose).not.toHaveBeenCalled();
-    expect(clients.secretsManager).not.toHaveBeenCalled();
+    expect(clients.secretsManager).toHaveBeenCalledTimes(1);
+    expect(pseudonymizationKeyCalls()).toHaveLength(0);
     expect(clients.ssm).not.toHaveBeenCalled();
   });
 

@@ -1,12 +1,14 @@
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import {
   type FirehoseInputRecord,
   LAMBDA_RESPONSE_LIMIT_BYTES,
   reasonCode,
   transformBatch,
 } from "../../../../lambdas/core/firehose/transform.js";
+import { createReingestSealer } from "../../../../lambdas/core/normalize/reingest.js";
 
 const ISTIO =
   '[2024-05-02T08:00:01.250Z] "GET /items HTTP/1.1" 503 UH no_healthy_upstream - "-" 0 19 1 - "-" "curl/8" "rid-1" "items:80" "-" outbound|80||items.shop.svc.cluster.local - 10.96.0.20:80 10.1.9.9:51000 - default';
@@ -18,6 +20,14 @@ function record(recordId: string, text: string | Buffer): FirehoseInputRecord {
     approximateArrivalTimestamp: 1_717_243_205_000,
     data: Buffer.from(text).toString("base64"),
   };
+}
+/** What the handler passes in overflow mode: the sealer of re-ingested documents. */
+const reingest = createReingestSealer("test-reingest-key-".repeat(4));
+/** A re-ingested document's JSON, its seal verified. */
+function unseal(sealed: string | undefined): unknown {
+  const opened = reingest.open(sealed ?? "");
+  if (!opened.ok) throw new Error(opened.reason);
+  return JSON.parse(opened.json);
 }
 function decodeData(data: string): string {
   return Buffer.from(data, "base64").toString("utf8");
@@ -90,13 +100,13 @@ describe("transformBatch", () => {
   it("in overflow mode keeps the first document in the record and returns the rest for re-ingestion", () => {
     const { response, overflow, stats } = transformBatch(
       { records: [record("m", `${ISTIO}\n${LINKERD}\n\n`)] },
-      { multiDocument: "overflow" },
+      { multiDocument: "overflow", reingest },
     );
     expect(response.records[0]?.result).toBe("Ok");
     expect(JSON.parse(decodeData(response.records[0]?.data ?? "")).event.dataset).toBe("istio.access");
     expect(overflow).toHaveLength(1);
     expect(overflow[0]?.recordId).toBe("m");
-    expect(JSON.parse(overflow[0]?.documents[0] ?? "").event.dataset).toBe("linkerd.access");
+    expect((unseal(overflow[0]?.documents[0]) as EcsDocument).event.dataset).toBe("linkerd.access");
     expect(stats.documents).toBe(2);
   });
 
@@ -173,7 +183,7 @@ describe("transformBatch", () => {
 
   it("in overflow mode, answers a record that does not fit Dropped and sends all its documents through the stream", () => {
     const records = [record("1", LINKERD), record("2", `${LINKERD}\n${ISTIO}`), record("3", LINKERD)];
-    const full = transformBatch({ records }, { multiDocument: "overflow" });
+    const full = transformBatch({ records }, { multiDocument: "overflow", reingest });
     const okSize = JSON.stringify(full.response.records[0]).length + 1;
     const fallbackSize = (r: FirehoseInputRecord) =>
       JSON.stringify({ recordId: r.recordId, result: "ProcessingFailed", data: r.data }).length + 1;
@@ -185,14 +195,14 @@ describe("transformBatch", () => {
       fallbackSize(records[2] as FirehoseInputRecord);
     const { response, stats, overflow } = transformBatch(
       { records },
-      { multiDocument: "overflow", maxResponseBytes: budget },
+      { multiDocument: "overflow", reingest, maxResponseBytes: budget },
     );
     expect(response.records.map((r) => r.result)).toEqual(["Ok", "Dropped", "Dropped"]);
     expect(overflow.map((o) => [o.recordId, o.documents.length])).toEqual([
       ["2", 2],
       ["3", 1],
     ]);
-    const sent = overflow.flatMap((o) => o.documents.map((d) => JSON.parse(d).event.dataset));
+    const sent = overflow.flatMap((o) => o.documents.map((d) => (unseal(d) as EcsDocument).event.dataset));
     expect(sent).toEqual(["linkerd.access", "istio.access", "linkerd.access"]);
     expect(overflow.every((o) => o.documents.every((d) => d.endsWith("}\n")))).toBe(true);
     expect(stats).toMatchObject({ ok: 1, dropped: 0, failed: 0, oversize: 2, documents: 4 });
@@ -209,7 +219,10 @@ describe("transformBatch", () => {
     const perRecord = Buffer.from(ISTIO).toString("base64").length + 60;
     const count = Math.floor((LAMBDA_RESPONSE_LIMIT_BYTES - 1000) / perRecord);
     const records = Array.from({ length: count }, (_, i) => record(`r${i}`, ISTIO));
-    const { response, stats, overflow } = transformBatch({ records }, { multiDocument: "overflow" });
+    const { response, stats, overflow } = transformBatch(
+      { records },
+      { multiDocument: "overflow", reingest },
+    );
     expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThan(LAMBDA_RESPONSE_LIMIT_BYTES);
     const results = response.records.map((r) => r.result);
     expect(results.filter((r) => r === "Ok")).toHaveLength(stats.ok);
@@ -267,7 +280,7 @@ describe("transformBatch", () => {
           const budget = minimal + slack;
           const { response, overflow } = transformBatch(
             { records },
-            { maxResponseBytes: budget, multiDocument },
+            { maxResponseBytes: budget, multiDocument, reingest },
           );
           expect(JSON.stringify(response).length).toBeLessThanOrEqual(budget);
           expect(response.records).toHaveLength(records.length);

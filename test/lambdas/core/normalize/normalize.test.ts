@@ -3,7 +3,11 @@ import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
-import { createPseudonymizer, normalizeRecord } from "../../../../lambdas/core/normalize/index.js";
+import {
+  createPseudonymizer,
+  createReingestSealer,
+  normalizeRecord,
+} from "../../../../lambdas/core/normalize/index.js";
 
 const ISTIO =
   '[2024-05-02T08:00:01.250Z] "GET /items HTTP/1.1" 200 - via_upstream - "-" 0 64 12 11 "-" "curl/8" "rid-1" "items:80" "10.1.2.3:80" outbound|80||items.shop.svc.cluster.local 10.1.9.9:40000 10.96.0.20:80 10.1.9.9:51000 - default';
@@ -222,10 +226,46 @@ describe("normalizeRecord", () => {
     expect(JSON.stringify(doc)).not.toContain("carol");
   });
 
-  it("passes through a document this pipeline already produced, unchanged", () => {
+  it("for the CLI (trustDocuments), passes through a document this pipeline already produced, unchanged", () => {
     const [doc] = ok(normalizeRecord(ISTIO));
-    const again = ok(normalizeRecord(JSON.stringify(doc)));
+    const again = ok(normalizeRecord(JSON.stringify(doc), { trustDocuments: true }));
     expect(again).toEqual([doc]);
+  });
+
+  it("refuses a line shaped like a finished document, whoever wrote it, naming why", () => {
+    // Prepare: a finished document, as a producer would copy one
+    const [doc] = ok(normalizeRecord(ISTIO));
+    const forged = JSON.stringify({ ...doc, event: { ...doc?.event, id: "mine" } });
+    // Act / Assess: at the top level, in a Fluent Bit envelope, and even for the CLI inside an envelope
+    for (const [text, options] of [
+      [forged, {}],
+      [JSON.stringify({ log: forged, kubernetes: { pod_name: "p" } }), {}],
+      [JSON.stringify({ log: forged, kubernetes: { pod_name: "p" } }), { trustDocuments: true }],
+    ] as const) {
+      expect(normalizeRecord(text, options)).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/unauthenticated ECS document/),
+      });
+    }
+  });
+
+  it("passes a sealed re-ingested document through when its seal verifies, and refuses it otherwise", () => {
+    // Prepare
+    const sealer = createReingestSealer("k".repeat(32));
+    const [doc] = ok(normalizeRecord(AUDIT));
+    const sealed = sealer.seal(JSON.stringify(doc));
+    // Act / Assess
+    expect(ok(normalizeRecord(sealed, { reingest: sealer }))).toEqual([doc]);
+    expect(normalizeRecord(sealed, { reingest: createReingestSealer("x".repeat(32)) })).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^re-ingested document: seal does not verify/),
+    });
+    expect(normalizeRecord(sealed)).toEqual({
+      ok: false,
+      reason: "re-ingested document: no re-ingest key to verify its seal with",
+    });
+    // The CLI without the key reads it unverified
+    expect(ok(normalizeRecord(sealed, { trustDocuments: true }))).toEqual([doc]);
   });
 
   it("replays Firehose's error output: the same documents and ids as the records it holds, arrival as event.ingested", () => {
@@ -259,7 +299,7 @@ describe("normalizeRecord", () => {
     expect(batch.map((d) => d.event.dataset)).toEqual(["linkerd.access", "istio.access"]);
   });
 
-  it("passes a document OpenSearch refused through unchanged when its error output is replayed", () => {
+  it("for the CLI, passes a document OpenSearch refused through unchanged when its error output is replayed", () => {
     const [doc] = ok(normalizeRecord(ISTIO, { receivedAt: "2024-06-01T12:00:05.000Z" }));
     const refused = JSON.stringify({
       attemptsMade: 4,
@@ -272,7 +312,9 @@ describe("normalizeRecord", () => {
       esDocumentId: "49645…",
       esIndexName: "audit-2024-06-01",
     });
-    expect(ok(normalizeRecord(refused))).toEqual([doc]);
+    expect(ok(normalizeRecord(refused, { trustDocuments: true }))).toEqual([doc]);
+    // The envelope proves nothing: without trust, what it holds is read like any record.
+    expect(normalizeRecord(refused)).toMatchObject({ ok: false });
   });
 
   it("names the Firehose error output line that cannot be replayed, and why", () => {

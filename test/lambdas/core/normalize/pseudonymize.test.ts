@@ -41,6 +41,17 @@ describe("createPseudonymizer", () => {
     expect(d.source?.port).toBe(1);
   });
 
+  it("replaces a value inside a longer string only where it stands as a whole word, never in the pipeline's own fields", () => {
+    const p = createPseudonymizer(KEY, ["source.ip", "user.name"]);
+    const d = doc();
+    d.url = { original: "/debug?peer=203.0.113.7&other=203.0.113.70&who=dave&d=daves" };
+    p.apply(d);
+    expect(d.url.original).toBe(
+      `/debug?peer=${d.source?.ip}&other=203.0.113.70&who=${p.token("dave")}&d=daves`,
+    );
+    expect(d.event.dataset).toBe("istio.access");
+  });
+
   it("gives the same token for the same value and key, and a different one for another key", () => {
     const a = createPseudonymizer(KEY, ["user.name"]);
     const b = createPseudonymizer("z".repeat(32), ["user.name"]);
