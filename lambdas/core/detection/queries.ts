@@ -342,6 +342,22 @@ function requireField(rule: CorrelationRule): string {
   return rule.field;
 }
 
+/**
+ * The fewest events a window needs before the rule can fire there, so the node returns no smaller window: the
+ * rule's `minCount`, and for counts, distinct counts and rules seen (none of which exceeds the event count) the
+ * count a lower bound of the condition asks for. At 1,000 principals most principal × minute windows hold a few
+ * calls, and a scan needs more than 10: this keeps them out of the response (its size and its parsing), not out
+ * of the node's aggregation state, which `AggregationBudget` bounds.
+ */
+export function minWindowCount(rule: CorrelationRule): number {
+  const { gt, gte } = rule.condition;
+  const countLike = rule.type === "event_count" || rule.type === "value_count" || rule.type === "temporal";
+  const byCondition = !countLike
+    ? 1
+    : Math.max(gt === undefined ? 1 : Math.floor(gt) + 1, gte === undefined ? 1 : Math.ceil(gte));
+  return Math.max(1, rule.minCount, byCondition);
+}
+
 /** The two hopping-window histograms, offsets 0 and timespan/2, each bucket with the rule's value aggregation. */
 export function windowAggregations(rule: CorrelationRule): Record<string, unknown> {
   return histogramsWith(rule, windowValueAggregations(rule));
@@ -354,7 +370,7 @@ function histogramsWith(rule: CorrelationRule, aggs: Record<string, unknown>): R
       field: "@timestamp",
       fixed_interval: `${timespan}ms`,
       ...(offset === 0 ? {} : { offset: `+${offset}ms` }),
-      min_doc_count: 1,
+      min_doc_count: minWindowCount(rule),
     },
     ...(Object.keys(aggs).length === 0 ? {} : { aggs }),
   });

@@ -67,7 +67,8 @@ export const DETECTION_DEFAULTS = {
   /** Matched documents one run holds at most (about 3 KB each): the detector's own memory bound. */
   maxEventsPerRun: 50_000,
   retryLimit: 100,
-  recentAlertsLimit: 2000,
+  /** Alerts per page when reading the recent alerts (all of them are read). */
+  recentAlertsPageSize: 2000,
   /** Longer than the detector's timeout, so a live run never loses its claim. */
   leaseMs: 5 * 60_000,
 } as const;
@@ -104,8 +105,8 @@ export interface DetectionRunOptions {
   readonly deadlineMs?: number;
   /** Most outbox alerts retried per run. @default 100 */
   readonly retryLimit?: number;
-  /** @default 2000 */
-  readonly recentAlertsLimit?: number;
+  /** Alerts per page when reading the recent alerts; all are read. @default 2000 */
+  readonly recentAlertsPageSize?: number;
   /** @default 5 minutes */
   readonly leaseMs?: number;
   /** Wall clock for outbox timestamps, leases and the deadline. @default Date.now */
@@ -311,7 +312,7 @@ export async function runDetection(
   const rangeStartOf = (rule: CompiledRule) => (ranges.get(rule.name) ?? range).fromMs;
   let existing: StoredAlert[];
   try {
-    existing = await store.findRecent(ruleNames, earliestFrom - maxReachMs, settings.recentAlertsLimit);
+    existing = await store.findRecent(ruleNames, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
   } catch (error) {
     logger.error("could not read recent alerts; nothing is written this run", { error: errorMessage(error) });
     for (const name of ruleNames) {
@@ -461,21 +462,17 @@ async function extendStored(
   deps: DetectionDependencies,
   store: AlertStore,
   index: string,
-  stored: StoredAlert,
+  summary: StoredAlert,
   later: readonly Detection[],
 ): Promise<boolean> {
   const rule = later[0]?.rule;
   if (rule === undefined) return false;
+  // Most re-evaluated firings add nothing to the alert they fold into: tell from the summary, read nothing more.
+  if (extendDetection(baseOf(summary.document, rule), later) === undefined) return false;
+  const stored = await store.get(summary.id);
+  if (stored === undefined) return false;
   const document = stored.document;
-  const base: Detection = {
-    rule,
-    windowStart: document.window.start,
-    windowEnd: document.window.end,
-    groupBy: { ...document.group },
-    count: document.count,
-    ...(document.value === undefined ? {} : { value: document.value }),
-    events: [...document.events],
-  };
+  const base = baseOf(document, rule);
   const folded = extendDetection(base, later);
   if (folded === undefined) return false;
   const merged = await withExactCount(deps, index, folded, document.count);
@@ -489,6 +486,19 @@ async function extendStored(
   const replacement: AlertDocument = { ...rebuilt, outbox: document.outbox };
   const result = await store.replace(stored, replacement);
   return result.outcome === "written";
+}
+
+/** An indexed alert (or its summary) as the detection later firings fold into. */
+function baseOf(document: AlertDocument, rule: CompiledRule): Detection {
+  return {
+    rule,
+    windowStart: document.window.start,
+    windowEnd: document.window.end,
+    groupBy: { ...document.group },
+    count: document.count,
+    ...(document.value === undefined ? {} : { value: document.value }),
+    events: [...(document.events ?? [])],
+  };
 }
 
 /** How long before its window end an alert of the rule may start: a silence starts at its source's last document. */

@@ -8,6 +8,7 @@ import {
   distinctPrecision,
   evaluationRange,
   firesOnOpenWindows,
+  minWindowCount,
   percentileCandidatesQuery,
   percentilePrefilter,
   singleEventCountQuery,
@@ -165,13 +166,13 @@ describe("correlationQuery", () => {
             after: { g0: "spiffe://a" },
           },
           aggs: {
-            w0: { date_histogram: { field: "@timestamp", fixed_interval: "60000ms", min_doc_count: 1 } },
+            w0: { date_histogram: { field: "@timestamp", fixed_interval: "60000ms", min_doc_count: 3 } },
             w1: {
               date_histogram: {
                 field: "@timestamp",
                 fixed_interval: "60000ms",
                 offset: "+30000ms",
-                min_doc_count: 1,
+                min_doc_count: 3,
               },
             },
           },
@@ -390,5 +391,17 @@ describe("percentile prefilter", () => {
       { "mesh.source.principal": "a" },
     ]);
     expect(body.query.bool.filter[2]).toEqual({ terms: { "mesh.source.principal": ["a", "b"] } });
+  });
+});
+
+describe("minWindowCount", () => {
+  it("asks for no window smaller than the condition or the minimum volume allows to fire", () => {
+    expect(minWindowCount(correlationRule({ type: "value_count", condition: { gt: 10 } }))).toBe(11);
+    expect(minWindowCount(correlationRule({ type: "event_count", condition: { gte: 3 } }))).toBe(3);
+    expect(minWindowCount(correlationRule({ type: "event_count", condition: { lt: 3 } }))).toBe(1);
+    expect(minWindowCount(publicAccessRule())).toBe(10);
+    expect(
+      minWindowCount(correlationRule({ type: "percentile", minCount: 10, condition: { gt: 5e9 } })),
+    ).toBe(10);
   });
 });
