@@ -60,10 +60,18 @@ function ruleOf(body: Record<string, unknown>, pack: RulePack): string {
   const names = typeof term === "string" ? [term] : Array.isArray(terms) ? (terms as string[]) : [];
   if (names.length === 0)
     return body.aggs !== undefined && "sources" in (body.aggs as object) ? "silence" : "other";
-  const correlation = pack.correlationRules.find(
+  const candidates = pack.correlationRules.filter(
     (rule) => rule.rules.length === names.length && rule.rules.every((name) => names.includes(name)),
   );
-  return correlation?.name ?? names.join("+");
+  if (candidates.length <= 1) return candidates[0]?.name ?? names.join("+");
+  // Rules over the same building blocks (the error rate and the p99 both read mesh_http_request): by aggregation.
+  const text = JSON.stringify(body.aggs ?? {});
+  const type = text.includes('"failures"')
+    ? "failure_ratio"
+    : text.includes('"pct"') || text.includes('"beyond"')
+      ? "percentile"
+      : undefined;
+  return (candidates.find((rule) => rule.type === type) ?? candidates[0])?.name ?? names.join("+");
 }
 
 /** The production search client, recording each search's `took` by rule. */
