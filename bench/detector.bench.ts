@@ -226,7 +226,12 @@ export default async function bench(): Promise<BenchResult> {
         target: "0",
         meetsTarget: failed.length === 0,
       };
-      process.stderr.write(`detector bench: ${label} done (pass ${(medianMs / 1000).toFixed(2)} s)\n`);
+      // Each step's figures as soon as it ends: a long run interrupted still leaves them.
+      for (const [name, figure] of Object.entries(result).filter(([key]) => key.startsWith(`${label}.`))) {
+        process.stderr.write(
+          `detector bench: ${name} ${Math.round(figure.value * 1000) / 1000} ${figure.unit}\n`,
+        );
+      }
     }
     await client.indices.delete({
       index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX}`,
