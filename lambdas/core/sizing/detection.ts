@@ -14,12 +14,12 @@
 /** The pass model, fitted to the benchmark's steady passes on one shard. */
 export const DETECTOR_PASS_MODEL = {
   /** Seconds a pass takes whatever the volume (searches, alert bookkeeping). */
-  fixedSeconds: 1.3,
+  fixedSeconds: 1.5,
   /**
-   * Seconds per million events in the lookback, on one shard: the 10k → 100k slope of the benchmark (1.6 s → 4.4 s),
-   * which includes reading the alerts the generated traffic raises (they grow with it). Not yet measured at 1M.
+   * Seconds per million events in the lookback, on one shard: the 10k → 1M slope of the benchmark (1.6 s → 12.4 s
+   * at 1,000 callers), which includes reading the alerts the generated traffic raises (they grow with it).
    */
-  secondsPerMillionEvents: 31,
+  secondsPerMillionEvents: 11,
   source:
     "npm run bench -- detector (bench/results.json): median steady pass of the default pack on one shard, 768 MB heap, 2 vCPU shared; docs/sizing.md",
 } as const;
