@@ -6,7 +6,7 @@ import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { ARCHIVE_PREFIXES } from "../lambdas/core/contracts.js";
+import { ARCHIVE_PREFIXES, DETECTOR_METRICS } from "../lambdas/core/contracts.js";
 import type { AuditDetection } from "./detection.js";
 import type { AuditIngestion } from "./ingestion.js";
 
@@ -283,6 +283,10 @@ export class PipelineMonitoring extends Construct {
       AlertsPersistFailed:
         "alerts could not be written to the alerts index (the run is incomplete and repeats)",
       AlertsMarkFailed: "published alerts could not be marked as published (they may be published again)",
+      [DETECTOR_METRICS.rulesFailed]:
+        "a rule's evaluation failed (the ops topic names the rule and the error; the other rules went on, this one resumes from its own point every run until it succeeds)",
+      [DETECTOR_METRICS.rangesSkipped]:
+        "a rule was further behind than the catch-up limit and part of its range was not evaluated (the log names the rule and the range)",
     };
     for (const [metricName, what] of Object.entries(failures)) {
       this.add(`${label}${metricName}`, {

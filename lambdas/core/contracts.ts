@@ -95,6 +95,18 @@ export const DETECTOR_ENV = {
   geoIpDir: "AUDIT_TRAIL_GEOIP_DIR",
 } as const;
 
+/**
+ * The detector's Powertools metrics about rules (namespace `MeshAuditTrail`, service `detector`), per run: rules
+ * whose evaluation failed (the others went on; each failed rule resumes from its own point and was announced on
+ * the ops topic), rules that ran out of the run's time or event budget (they resume where they stopped), and ranges
+ * not evaluated because a rule was further behind than the catch-up limit. The stack alarms on the first and last.
+ */
+export const DETECTOR_METRICS = {
+  rulesFailed: "RulesFailed",
+  rulesPartial: "RulesPartial",
+  rangesSkipped: "RangesSkipped",
+} as const;
+
 /** Alert severities, one SNS topic each. Sigma `informational` alerts are indexed but not paged. */
 export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];

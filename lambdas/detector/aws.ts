@@ -42,7 +42,18 @@ export function snsPublisher(
   };
 }
 
-/** The detector's watermark item: `pk = "detector"`, `sk = "watermark#<environment>"`. */
+/** What the detector keeps between runs. */
+export interface DetectorState {
+  /** The `now` of the last run; undefined before the first. */
+  readonly watermarkMs: number | undefined;
+  /** Rules behind the watermark, each with the point it resumes from (`DetectionReport.resumeFromMs`). */
+  readonly resumeFromMs: Readonly<Record<string, number>>;
+}
+
+/**
+ * The detector's watermark item: `pk = "detector"`, `sk = "watermark#<environment>"`, with `watermarkMs` and the map
+ * `resumeFromMs` (rule name → epoch ms) of rules that failed or ran out of time and resume from their own point.
+ */
 export class WatermarkStore {
   constructor(
     private readonly dynamodb: DynamoDBClient,
@@ -54,35 +65,56 @@ export class WatermarkStore {
     return { pk: { S: "detector" }, sk: { S: `watermark#${this.environment}` } };
   }
 
-  /** The `now` of the last complete run, or undefined before the first. */
-  async read(): Promise<number | undefined> {
+  /** The state the last run left, or no watermark and no lagging rules before the first. */
+  async read(): Promise<DetectorState> {
     const output = await this.dynamodb.send(
       new GetItemCommand({ TableName: this.tableName, Key: this.key(), ConsistentRead: true }),
     );
     const raw = output.Item?.watermarkMs?.N;
-    if (raw === undefined) return undefined;
+    const watermarkMs = raw === undefined ? undefined : this.epochMs(raw, "watermark");
+    const resumeFromMs: Record<string, number> = {};
+    for (const [rule, value] of Object.entries(output.Item?.resumeFromMs?.M ?? {})) {
+      if (value.N === undefined) {
+        throw new Error(`${this.tableName} resumeFromMs.${rule} is not a number attribute`);
+      }
+      resumeFromMs[rule] = this.epochMs(value.N, `resumeFromMs.${rule}`);
+    }
+    return { watermarkMs, resumeFromMs };
+  }
+
+  private epochMs(raw: string, what: string): number {
     const value = Number(raw);
     if (!Number.isSafeInteger(value)) {
-      throw new Error(
-        `${this.tableName} watermark item holds ${JSON.stringify(raw)}, not epoch milliseconds`,
-      );
+      throw new Error(`${this.tableName} ${what} item holds ${JSON.stringify(raw)}, not epoch milliseconds`);
     }
     return value;
   }
 
-  /** Moves the watermark forward to `ms` (never back); false when a later run already moved it further. */
-  async advance(ms: number, runId: string): Promise<boolean> {
+  /**
+   * Moves the watermark forward to `ms` (never back) and records the rules that resume from their own point;
+   * false when a later run already moved it further.
+   */
+  async advance(
+    ms: number,
+    runId: string,
+    resumeFromMs: Readonly<Record<string, number>> = {},
+  ): Promise<boolean> {
     try {
       await this.dynamodb.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(),
-          UpdateExpression: "SET watermarkMs = :ms, updatedAt = :at, runId = :run",
+          UpdateExpression: "SET watermarkMs = :ms, updatedAt = :at, runId = :run, resumeFromMs = :resume",
           ConditionExpression: "attribute_not_exists(watermarkMs) OR watermarkMs < :ms",
           ExpressionAttributeValues: {
             ":ms": { N: String(ms) },
             ":at": { S: new Date(ms).toISOString() },
             ":run": { S: runId },
+            ":resume": {
+              M: Object.fromEntries(
+                Object.entries(resumeFromMs).map(([rule, at]) => [rule, { N: String(at) }]),
+              ),
+            },
           },
         }),
       );

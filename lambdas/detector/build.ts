@@ -2,12 +2,15 @@
  * The detector's middy chain and its production dependencies (`handler.ts` is the entry point that builds them
  * at cold start).
  *
- * Detector: runs every minute (EventBridge schedule). Reads the watermark, runs the detection (outbox retries,
- * single-event matches, correlation windows, suppression, create-only alerts published to SNS by severity), and
- * advances the watermark only when the run was complete, so an incomplete run's windows are evaluated again.
+ * Detector: runs every minute (EventBridge schedule). Reads the watermark and the rules that lag behind it, runs
+ * the detection (outbox retries, single-event matches, correlation windows, suppression, create-only alerts
+ * published to SNS by severity) until shortly before the invocation's timeout, and advances the watermark to the
+ * run's `now` with the rules that failed or ran out of time recorded with their own resume point: one failing rule
+ * never holds the others back, and its own range is evaluated again on every run until it succeeds.
  *
- * An incomplete run fails the invocation (after its metrics are flushed) so the function's error alarm fires;
- * a retried invocation never pages twice (deterministic alert ids, create-only writes, outbox claims).
+ * A failed rule is counted (`RulesFailed`, alarmed to the ops topic) and announced once on the ops topic by the
+ * run; the invocation fails only when the state cannot be saved, and a retried invocation never pages twice
+ * (deterministic alert ids, create-only writes, outbox claims).
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
@@ -23,6 +26,7 @@ import { Client } from "@opensearch-project/opensearch";
 import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import type { AlertContext } from "../core/alerts/model.js";
+import { DETECTOR_METRICS } from "../core/contracts.js";
 import type { SearchClient } from "../core/detection/ports.js";
 import { DETECTION_DEFAULTS, type DetectionReport, runDetection } from "../core/detection/run.js";
 import { GeoIpDatabase } from "../core/geo/index.js";
@@ -48,6 +52,8 @@ export interface DetectorDependencies {
 
 export interface DetectorResult {
   readonly complete: boolean;
+  /** Rules whose evaluation failed this run (each resumes from its own point). */
+  readonly failedRules: readonly string[];
   readonly from: string;
   readonly to: string;
   readonly firings: number;
@@ -55,9 +61,8 @@ export interface DetectorResult {
   readonly pending: number;
 }
 
-export class DetectorRunIncompleteError extends Error {
-  override readonly name = "DetectorRunIncompleteError";
-}
+/** Time kept back from the invocation's timeout to write the run's alerts and state after evaluation stops. */
+export const DETECTOR_WRAP_UP_MS = 20_000;
 
 export function buildHandler(deps: DetectorDependencies) {
   const { config, logger, metrics, tracer } = deps;
@@ -71,14 +76,24 @@ export function buildHandler(deps: DetectorDependencies) {
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .handler(async (_event: ScheduledEvent, context: Context) => {
       const nowMs = clock();
-      const watermarkMs = await watermarks.read();
+      const { watermarkMs, resumeFromMs } = await watermarks.read();
+      const deadlineMs = deadlineFor(context, clock);
       const report = await runDetection(
         { search: deps.search, publisher, logger, pack: deps.pack, alertContext: deps.alertContext },
-        { nowMs, watermarkMs, runId: context.awsRequestId, clock, leaseMs: leaseFor(context) },
+        {
+          nowMs,
+          watermarkMs,
+          resumeFromMs,
+          runId: context.awsRequestId,
+          clock,
+          leaseMs: leaseFor(context),
+          ...(deadlineMs === undefined ? {} : { deadlineMs }),
+        },
       );
       recordMetrics(metrics, report, nowMs, watermarkMs);
       const result: DetectorResult = {
         complete: report.complete,
+        failedRules: report.failedRules,
         from: new Date(report.range.fromMs).toISOString(),
         to: new Date(report.range.toMs).toISOString(),
         firings: report.firings,
@@ -87,13 +102,30 @@ export function buildHandler(deps: DetectorDependencies) {
       };
       logger.info("detection run", { ...result, report: { ...report, range: undefined } });
       if (!report.complete) {
-        throw new DetectorRunIncompleteError(
-          `detection run incomplete (rules failed: ${report.failedRules.join(", ") || "none"}; alerts not written: ${report.delivered.persist_failed}); the watermark stays at ${watermarkMs === undefined ? "unset" : new Date(watermarkMs).toISOString()}`,
+        logger.error(
+          "detection run incomplete; the other rules advanced, these resume from their own point",
+          {
+            failures: report.failures,
+            partialRules: report.partialRules,
+            resumeFrom: Object.fromEntries(
+              Object.entries(report.resumeFromMs).map(([rule, ms]) => [rule, new Date(ms).toISOString()]),
+            ),
+            skipped: report.skipped,
+          },
         );
       }
-      await watermarks.advance(nowMs, context.awsRequestId);
+      await watermarks.advance(nowMs, context.awsRequestId, report.resumeFromMs);
       return result;
     });
+}
+
+/** When evaluation stops: `DETECTOR_WRAP_UP_MS` before the invocation's timeout. */
+export function deadlineFor(
+  context: Pick<Context, "getRemainingTimeInMillis">,
+  clock: () => number,
+): number | undefined {
+  if (typeof context.getRemainingTimeInMillis !== "function") return undefined;
+  return clock() + Math.max(0, context.getRemainingTimeInMillis() - DETECTOR_WRAP_UP_MS);
 }
 
 /** A claim outlives this invocation (its remaining time plus a minute), so a live run never loses it. */
@@ -125,8 +157,9 @@ function recordMetrics(
     MetricUnit.Count,
     Object.values(report.retried).reduce((a, b) => a + b, 0),
   );
-  metrics.addMetric("RulesFailed", MetricUnit.Count, report.failedRules.length);
-  metrics.addMetric("RulesTruncated", MetricUnit.Count, report.truncatedRules.length);
+  metrics.addMetric(DETECTOR_METRICS.rulesFailed, MetricUnit.Count, report.failedRules.length);
+  metrics.addMetric(DETECTOR_METRICS.rulesPartial, MetricUnit.Count, report.partialRules.length);
+  metrics.addMetric(DETECTOR_METRICS.rangesSkipped, MetricUnit.Count, report.skipped.length);
   if (watermarkMs !== undefined) {
     metrics.addMetric("WatermarkLag", MetricUnit.Seconds, Math.max(0, (nowMs - watermarkMs) / 1000));
   }

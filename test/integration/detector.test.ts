@@ -129,7 +129,7 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
 
     // Assess
     expect(logger.entries).toEqual([]);
-    expect(report).toMatchObject({ complete: true, failedRules: [], truncatedRules: [] });
+    expect(report).toMatchObject({ complete: true, failedRules: [], partialRules: [], skipped: [] });
     expect(replayed.map((alert) => alert.rule.name).sort()).toEqual([
       "k8s_pod_exec",
       "mesh_auth_failure_burst",
@@ -224,7 +224,7 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
 
     // Assess
     expect(logger.entries).toEqual([]);
-    expect(report).toMatchObject({ complete: true, failedRules: [], truncatedRules: [] });
+    expect(report).toMatchObject({ complete: true, failedRules: [], partialRules: [], skipped: [] });
     const detector = byId((await indexedAlerts(client)).map((hit) => hit.document));
     const replayedLow = byId(expected);
     expect(detector.map((alert) => alert.id)).toEqual(replayedLow.map((alert) => alert.id));

@@ -352,7 +352,13 @@ describe("detection", () => {
       MetricName: "Duration",
       Threshold: 120_000 * 0.8,
     });
-    for (const metricName of ["AlertsPublishFailed", "AlertsPersistFailed", "AlertsMarkFailed"]) {
+    for (const metricName of [
+      "AlertsPublishFailed",
+      "AlertsPersistFailed",
+      "AlertsMarkFailed",
+      "RulesFailed",
+      "RangesSkipped",
+    ]) {
       expect(alarms.get(`Detector${metricName}`), metricName).toMatchObject({
         ...detectorMetric,
         MetricName: metricName,

@@ -48,6 +48,8 @@ describe("pipeline monitoring", () => {
         "DigestWriterThrottles",
         "DigestWriterDuration",
         "DetectorErrors",
+        "DetectorRangesSkipped",
+        "DetectorRulesFailed",
         "DetectorThrottles",
         "DetectorDuration",
         "DetectorAlertsPublishFailed",

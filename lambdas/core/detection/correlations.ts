@@ -7,14 +7,20 @@
 import * as z from "zod";
 import type { EcsDocument } from "../ecs.js";
 import type { CorrelationRule, Detection, SingleEventRule } from "../rules/types.js";
-import { conditionHolds } from "../rules/windows.js";
+import { conditionHolds, groupKey } from "../rules/windows.js";
 import type { SearchClient } from "./ports.js";
-import type { EvaluationRange, WindowRange } from "./queries.js";
+import type { AggregationBudget, EvaluationRange, PercentilePrefilter, WindowRange } from "./queries.js";
 import {
+  compositePageSize,
   correlationQuery,
+  DEFAULT_AGGREGATION_BUDGET,
   groupSourceName,
+  PERCENTILE_CANDIDATE_BUCKET_BYTES,
+  percentileCandidatesQuery,
+  percentilePrefilter,
   singleEventCountQuery,
   singleEventQuery,
+  windowChunks,
   windowEventsQuery,
 } from "./queries.js";
 import {
@@ -60,24 +66,95 @@ export function bucketValue(rule: CorrelationRule, bucket: WindowBucket): number
   return conditionHolds(rule.condition, value) ? value : undefined;
 }
 
-/** Detections (without events yet) of every window of the range whose condition holds, all groups. */
+/** Detections (without events yet) of every window of `windows` whose condition holds, all groups, in one chunk. */
 export async function evaluateCorrelation(
   client: SearchClient,
   index: string,
   rule: CorrelationRule,
   windows: WindowRange,
   pageSize: number,
+  candidatePageSize = pageSize,
 ): Promise<Detection[]> {
-  const purpose = `correlation ${rule.name}`;
+  const prefilter = percentilePrefilter(rule);
+  if (prefilter === undefined) {
+    const detections: Detection[] = [];
+    await forEachWindowBucket(client, index, rule, correlationQuery, windows, pageSize, (groupBy, bucket) => {
+      const detection = detectionOf(rule, windows, groupBy, bucket);
+      if (detection !== undefined) detections.push(detection);
+    });
+    return detections;
+  }
+  return evaluatePercentileInTwoPhases(client, index, rule, prefilter, windows, pageSize, candidatePageSize);
+}
+
+/** How far a chunked evaluation got. */
+export interface CorrelationProgress {
+  readonly detections: Detection[];
+  /** The last window start every group was evaluated for; undefined when no chunk finished. */
+  readonly evaluatedThroughStartMs: number | undefined;
+  /** Every chunk evaluated (false when the deadline came first). */
+  readonly complete: boolean;
+}
+
+/**
+ * The correlation over a run's windows within the aggregation budget: the windows cut into chunks
+ * (`windowChunks`), each chunk's composite paged with the page size the budget allows (`compositePageSize`). Stops
+ * between chunks once `deadlineMs` has passed (by `clock`), saying how far it got.
+ */
+export async function evaluateCorrelationInChunks(
+  client: SearchClient,
+  index: string,
+  rule: CorrelationRule,
+  windows: WindowRange,
+  options: {
+    readonly budget?: AggregationBudget;
+    readonly deadlineMs?: number;
+    readonly clock?: () => number;
+  } = {},
+): Promise<CorrelationProgress> {
+  const budget = options.budget ?? DEFAULT_AGGREGATION_BUDGET;
+  const clock = options.clock ?? Date.now;
   const detections: Detection[] = [];
+  let evaluatedThroughStartMs: number | undefined;
+  for (const chunk of windowChunks(rule, windows, budget)) {
+    if (options.deadlineMs !== undefined && clock() >= options.deadlineMs) {
+      return { detections, evaluatedThroughStartMs, complete: false };
+    }
+    const pageSize = compositePageSize(rule, chunk, budget);
+    // A percentile rule's first phase holds counts, not digests: its pages may hold more groups.
+    const candidatePageSize = compositePageSize(rule, chunk, budget, PERCENTILE_CANDIDATE_BUCKET_BYTES);
+    detections.push(...(await evaluateCorrelation(client, index, rule, chunk, pageSize, candidatePageSize)));
+    evaluatedThroughStartMs = chunk.lastStartMs;
+  }
+  return { detections, evaluatedThroughStartMs, complete: true };
+}
+
+type QueryBuilder = (
+  rule: CorrelationRule,
+  windows: WindowRange,
+  pageSize: number,
+  after?: Record<string, unknown>,
+) => Record<string, unknown>;
+
+/** Runs a correlation-shaped query over every composite page and hands each window bucket, with its group, on. */
+async function forEachWindowBucket(
+  client: SearchClient,
+  index: string,
+  rule: CorrelationRule,
+  query: QueryBuilder,
+  windows: WindowRange,
+  pageSize: number,
+  visit: (groupBy: Record<string, string>, bucket: WindowBucket) => void,
+): Promise<void> {
+  const purpose = `correlation ${rule.name}`;
   let after: Record<string, unknown> | undefined;
   for (let page = 0; ; page++) {
-    const body = correlationQuery(rule, windows, pageSize, after);
+    const body = query(rule, windows, pageSize, after);
     const response = parseSearchResponse(await client.search({ index, body }), purpose);
     if (rule.groupBy.length === 0) {
       const histograms = parseAggregation(response.aggregations, histogramsSchema, purpose, "w0/w1");
-      collect(rule, windows, {}, [...histograms.w0.buckets, ...histograms.w1.buckets], detections);
-      return detections;
+      for (const bucket of [...histograms.w0.buckets, ...histograms.w1.buckets]) visit({}, bucket);
+      return;
     }
     const groups = parseAggregation(response.aggregations?.groups, compositeSchema, purpose, "groups");
     for (const bucket of groups.buckets) {
@@ -91,36 +168,91 @@ export async function evaluateCorrelation(
         }
         groupBy[field] = String(value);
       });
-      collect(rule, windows, groupBy, [...bucket.w0.buckets, ...bucket.w1.buckets], detections);
+      for (const window of [...bucket.w0.buckets, ...bucket.w1.buckets]) visit(groupBy, window);
     }
-    if (groups.after_key === undefined || groups.buckets.length < pageSize) return detections;
+    if (groups.after_key === undefined || groups.buckets.length < pageSize) return;
     if (page > 10_000) throw new SearchResponseError(`${purpose}: composite paging did not end`);
     after = groups.after_key;
   }
 }
 
-function collect(
+/**
+ * A percentile rule in two phases, so the expensive digest is built only where the rule can fire. Phase 1 counts,
+ * per group and window, the values and the values beyond the threshold (`percentileCandidatesQuery`: a `filter`
+ * and a `value_count`, no digest). The `p`-th percentile (rank `n·p/100 − 0.5`, interpolated between its two
+ * neighbours, `percentile` in rules/evaluator.ts) exceeds `x` only if the upper neighbour does, that is only if at
+ * least `n − ceil(rank)` of the `n` values exceed `x`: every other window is decided without a digest. Phase 2
+ * builds OpenSearch's `percentiles` for the candidate groups alone, over the same documents per window, so the value
+ * of a candidate window is exactly the single-phase one.
+ */
+async function evaluatePercentileInTwoPhases(
+  client: SearchClient,
+  index: string,
+  rule: CorrelationRule,
+  prefilter: PercentilePrefilter,
+  windows: WindowRange,
+  pageSize: number,
+  candidatePageSize: number,
+): Promise<Detection[]> {
+  const candidates = new Map<string, { groupBy: Record<string, string>; starts: Set<number> }>();
+  const phaseOne: QueryBuilder = (r, w, size, after) =>
+    percentileCandidatesQuery(r, prefilter, w, size, after);
+  await forEachWindowBucket(client, index, rule, phaseOne, windows, candidatePageSize, (groupBy, bucket) => {
+    if (!inRange(windows, bucket) || !couldExceed(rule, bucket)) return;
+    const key = groupKey(groupBy);
+    const entry = candidates.get(key) ?? { groupBy, starts: new Set<number>() };
+    entry.starts.add(bucket.key);
+    candidates.set(key, entry);
+  });
+  const detections: Detection[] = [];
+  const groups = [...candidates.values()];
+  for (let offset = 0; offset < groups.length; offset += pageSize) {
+    const batch = groups.slice(offset, offset + pageSize);
+    const only = batch.map((entry) => entry.groupBy);
+    const phaseTwo: QueryBuilder = (r, w, size, after) => correlationQuery(r, w, size, after, only);
+    await forEachWindowBucket(client, index, rule, phaseTwo, windows, pageSize, (groupBy, bucket) => {
+      if (candidates.get(groupKey(groupBy))?.starts.has(bucket.key) !== true) return;
+      const detection = detectionOf(rule, windows, groupBy, bucket);
+      if (detection !== undefined) detections.push(detection);
+    });
+  }
+  return detections;
+}
+
+/** Whether the window's counts leave room for its percentile to meet a lower-bound condition. */
+function couldExceed(rule: CorrelationRule, bucket: WindowBucket): boolean {
+  if (bucket.doc_count === 0 || bucket.doc_count < rule.minCount) return false;
+  const n = bucket.values?.value ?? 0;
+  if (n === 0) return false;
+  const rank = Math.min(Math.max((n * (rule.percentile ?? 50)) / 100 - 0.5, 0), n - 1);
+  const beyond = bucket.beyond?.doc_count ?? 0;
+  return beyond >= n - Math.ceil(rank);
+}
+
+function inRange(windows: WindowRange, bucket: WindowBucket): boolean {
+  return bucket.key >= windows.firstStartMs && bucket.key <= windows.lastStartMs;
+}
+
+/** The detection of one window bucket, or undefined when it is outside the range or its condition fails. */
+function detectionOf(
   rule: CorrelationRule,
   windows: WindowRange,
   groupBy: Record<string, string>,
-  buckets: readonly WindowBucket[],
-  out: Detection[],
-): void {
-  for (const bucket of buckets) {
-    // Histogram buckets outside the range hold only part of their window's events: never judge them.
-    if (bucket.key < windows.firstStartMs || bucket.key > windows.lastStartMs) continue;
-    const value = bucketValue(rule, bucket);
-    if (value === undefined) continue;
-    out.push({
-      rule,
-      windowStart: new Date(bucket.key).toISOString(),
-      windowEnd: new Date(bucket.key + rule.timespanMs).toISOString(),
-      groupBy: { ...groupBy },
-      count: bucket.doc_count,
-      ...(rule.type === "event_count" ? {} : { value }),
-      events: [],
-    });
-  }
+  bucket: WindowBucket,
+): Detection | undefined {
+  // Histogram buckets outside the range hold only part of their window's events: never judge them.
+  if (!inRange(windows, bucket)) return undefined;
+  const value = bucketValue(rule, bucket);
+  if (value === undefined) return undefined;
+  return {
+    rule,
+    windowStart: new Date(bucket.key).toISOString(),
+    windowEnd: new Date(bucket.key + rule.timespanMs).toISOString(),
+    groupBy: { ...groupBy },
+    count: bucket.doc_count,
+    ...(rule.type === "event_count" ? {} : { value }),
+    events: [],
+  };
 }
 
 /** The first matched events in `[fromMs, toExclusiveMs)` for the group, oldest first. */
@@ -137,21 +269,41 @@ export async function fetchWindowEvents(
   return response.hits.hits.map((hit) => asDocument(hit, rule.name));
 }
 
-/** Documents tagged with a single-event rule in the range, oldest first, at most `limit`. */
-export async function fetchSingleEventHits(
+/** One page of a single-event rule's documents, and the cursor of the next (undefined on the last page). */
+export interface SingleEventPage {
+  readonly documents: EcsDocument[];
+  readonly next: unknown[] | undefined;
+}
+
+/**
+ * Documents tagged with a single-event rule in the range, oldest first, `size` at a time: pass `next` back as
+ * `after` until it is undefined. Pages follow `@timestamp` then `event.id` (`search_after`); two documents equal in
+ * both are the same record indexed twice, and the second one is not read: it is the same alert, and single-event
+ * alerts take their count from the index (`countSingleEventMatches`).
+ */
+export async function fetchSingleEventPage(
   client: SearchClient,
   index: string,
   rule: SingleEventRule,
   range: EvaluationRange,
-  limit: number,
-): Promise<{ documents: EcsDocument[]; total: number }> {
-  const body = singleEventQuery(rule, range, limit);
+  size: number,
+  after?: readonly unknown[],
+): Promise<SingleEventPage> {
+  const body = singleEventQuery(rule, range, size, after);
   const response = parseSearchResponse(
     await client.search({ index, body }),
     `single-event rule ${rule.name}`,
   );
-  const documents = response.hits.hits.map((hit) => asDocument(hit, rule.name));
-  return { documents, total: response.hits.total?.value ?? documents.length };
+  const hits = response.hits.hits;
+  const documents = hits.map((hit) => asDocument(hit, rule.name));
+  const last = hits[hits.length - 1];
+  if (hits.length < size || last === undefined) return { documents, next: undefined };
+  if (last.sort === undefined) {
+    throw new SearchResponseError(
+      `single-event rule ${rule.name}: a sorted hit came back without its sort values`,
+    );
+  }
+  return { documents, next: last.sort };
 }
 
 /** The exact number of documents a single-event alert over `[fromMs, toMs]` and its group stands for. */

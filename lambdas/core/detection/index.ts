@@ -1,4 +1,10 @@
-export { bucketValue, evaluateCorrelation, fetchSingleEventHits, fetchWindowEvents } from "./correlations.js";
+export {
+  bucketValue,
+  evaluateCorrelation,
+  evaluateCorrelationInChunks,
+  fetchSingleEventPage,
+  fetchWindowEvents,
+} from "./correlations.js";
 export type { DeliveryOutcome, OutboxOptions } from "./outbox.js";
 export { errorMessage, Outbox } from "./outbox.js";
 export type {

@@ -100,13 +100,19 @@ export const LATEST_EVENT_FIRST = [
   { "event.id": { order: "desc", missing: "_first" } },
 ];
 
-/** Documents the transform tagged with a single-event rule, oldest first. */
-export function singleEventQuery(rule: SingleEventRule, range: EvaluationRange, size: number) {
+/** Documents the transform tagged with a single-event rule, oldest first, a page of `size` after `after`. */
+export function singleEventQuery(
+  rule: SingleEventRule,
+  range: EvaluationRange,
+  size: number,
+  after?: readonly unknown[],
+) {
   return {
     size,
-    track_total_hits: true,
+    track_total_hits: false,
     sort: EVENT_ORDER,
     query: { bool: { filter: [taggedWith([rule.name]), timeRange(range.fromMs, range.toMs)] } },
+    ...(after === undefined ? {} : { search_after: [...after] }),
   };
 }
 
@@ -135,13 +141,184 @@ export function singleEventCountQuery(
   };
 }
 
+/**
+ * How much aggregation state one correlation request may make the node hold, and how the detector keeps to it.
+ *
+ * A request holds `groups × window buckets × bytes per bucket`: a composite page of groups, for each the window
+ * buckets of the two histograms over the windows the request covers (`windows + 2`: each histogram has one bucket
+ * per window start it sees, and one partial bucket at each end), and per bucket the state of the rule's value
+ * aggregation (`bucketBytes`). The detector cuts a run's windows into chunks of at most `windowsPerRequest`
+ * (`windowChunks`) and sizes each composite page so the product stays within `bytesPerRequest` and
+ * `bucketsPerRequest` (`compositePageSize`), so the worst case per request is
+ *
+ *     min(principals, pageSize) × (min(windows, windowsPerRequest) + 2) × bucketBytes(rule) ≤ bytesPerRequest
+ *
+ * whatever the number of groups (principals, services) and windows (a day of catch-up is 2,880 one-minute
+ * windows), which only change how many requests a run makes: `ceil(groups / pageSize) × ceil(windows /
+ * windowsPerRequest)`.
+ */
+export interface AggregationBudget {
+  /** Aggregation state one request may need on the node. */
+  readonly bytesPerRequest: number;
+  /** Window buckets one request may return (OpenSearch refuses more than `search.max_buckets`, 65,535). */
+  readonly bucketsPerRequest: number;
+  /** Windows (per group) one request covers; a longer range (catch-up) is split. */
+  readonly windowsPerRequest: number;
+  /** Groups per composite page at most. */
+  readonly maxPageSize: number;
+}
+
+/**
+ * 32 MiB per request: a twelfth of the request circuit breaker (60 % of the heap) on the smallest heap the stack is
+ * tested with (768 MiB), so a detector run, a Dashboards query and indexing fit beside it.
+ */
+export const DEFAULT_AGGREGATION_BUDGET: AggregationBudget = {
+  bytesPerRequest: 32 * 1024 * 1024,
+  bucketsPerRequest: 20_000,
+  windowsPerRequest: 64,
+  maxPageSize: 1000,
+};
+
+/** A window bucket's own cost on the node (key, doc count, the histogram's and the composite's bookkeeping). */
+export const WINDOW_BUCKET_BYTES = 256;
+/** A `percentiles` t-digest (compression 100) per bucket: its centroid and merge-buffer arrays. */
+export const TDIGEST_BUCKET_BYTES = 16 * 1024;
+/** The cardinality aggregation's precision thresholds: OpenSearch caps it at 40,000. */
+export const DISTINCT_PRECISION = { floor: 100, max: 40_000 } as const;
+
+/**
+ * The `precision_threshold` of a `value_count` rule's `cardinality`, from its condition: twice the largest bound
+ * plus one, at least 100. Below the threshold OpenSearch counts distinct hashes (exact but for 64-bit hash
+ * collisions); above it HyperLogLog++ at that precision errs by a few per cent, so an estimate of a count more than
+ * twice the bound never falls to the bound: every decision is the exact count's. The value an alert shows is exact
+ * up to the threshold (100 for the default pack's scan, `gt: 10`), an estimate within a few per cent above it.
+ * Memory is about 8 bytes per unit of threshold per bucket (OpenSearch's documentation): 800 bytes here, against
+ * 320 KB at 40,000.
+ */
+export function distinctPrecision(rule: CorrelationRule): number {
+  const { gt, gte, lt, lte, eq, neq } = rule.condition;
+  const bounds = [gt, gte, lt, lte, eq, neq].filter((bound): bound is number => bound !== undefined);
+  const largest = Math.max(0, ...bounds.filter(Number.isFinite));
+  return Math.min(DISTINCT_PRECISION.max, Math.max(DISTINCT_PRECISION.floor, 2 * (Math.floor(largest) + 1)));
+}
+
+/** What one window bucket of the rule's aggregation costs on the node, its value aggregation included. */
+export function bucketBytes(rule: CorrelationRule): number {
+  switch (rule.type) {
+    case "event_count":
+      return WINDOW_BUCKET_BYTES;
+    case "value_count":
+      return WINDOW_BUCKET_BYTES + 8 * distinctPrecision(rule);
+    case "failure_ratio":
+      return 2 * WINDOW_BUCKET_BYTES;
+    case "percentile":
+      return WINDOW_BUCKET_BYTES + TDIGEST_BUCKET_BYTES;
+    case "temporal":
+      return WINDOW_BUCKET_BYTES * (1 + rule.rules.length);
+  }
+}
+
+/** Window buckets per group of a request covering `windows` window starts: one per start, a partial one at each end. */
+function bucketsPerGroup(windows: number): number {
+  return windows + 2;
+}
+
+/** Window starts in `[firstStartMs, lastStartMs]`. */
+export function windowCount(rule: CorrelationRule, windows: WindowRange): number {
+  return Math.round((windows.lastStartMs - windows.firstStartMs) / hopMs(rule.timespanMs)) + 1;
+}
+
+/** The run's windows cut into consecutive chunks of at most `budget.windowsPerRequest` window starts. */
+export function windowChunks(
+  rule: CorrelationRule,
+  windows: WindowRange,
+  budget: AggregationBudget = DEFAULT_AGGREGATION_BUDGET,
+): WindowRange[] {
+  const hop = hopMs(rule.timespanMs);
+  const perChunk = Math.max(1, Math.floor(budget.windowsPerRequest));
+  const chunks: WindowRange[] = [];
+  for (let first = windows.firstStartMs; first <= windows.lastStartMs; first += perChunk * hop) {
+    const last = Math.min(windows.lastStartMs, first + (perChunk - 1) * hop);
+    chunks.push({
+      firstStartMs: first,
+      lastStartMs: last,
+      eventsFromMs: first,
+      eventsToMs: Math.min(windows.eventsToMs, last + rule.timespanMs - 1),
+    });
+  }
+  return chunks;
+}
+
+/**
+ * Groups per composite page for a request over `chunk`: as many as the budget's bytes and buckets allow, at least
+ * one. A single group's windows always fit: `windowsPerRequest` bounds them.
+ */
+export function compositePageSize(
+  rule: CorrelationRule,
+  chunk: WindowRange,
+  budget: AggregationBudget = DEFAULT_AGGREGATION_BUDGET,
+  bytesPerBucket: number = bucketBytes(rule),
+): number {
+  const buckets = bucketsPerGroup(windowCount(rule, chunk));
+  const byBytes = Math.floor(budget.bytesPerRequest / (buckets * bytesPerBucket));
+  const byBuckets = Math.floor(budget.bucketsPerRequest / buckets);
+  return Math.max(1, Math.min(budget.maxPageSize, byBytes, byBuckets));
+}
+
+/** The most aggregation state a request over `chunk` with pages of `pageSize` groups can make the node hold. */
+export function worstCaseRequestBytes(rule: CorrelationRule, chunk: WindowRange, pageSize: number): number {
+  return pageSize * bucketsPerGroup(windowCount(rule, chunk)) * bucketBytes(rule);
+}
+
+/** A percentile rule's threshold, when its condition is a lower bound alone (`gt` or `gte`): see `evaluateCorrelation`. */
+export interface PercentilePrefilter {
+  readonly field: string;
+  readonly bound: "gt" | "gte";
+  readonly threshold: number;
+}
+
+/** The window bucket of the percentile candidates query: a `filter` and a `value_count` beside the bucket. */
+export const PERCENTILE_CANDIDATE_BUCKET_BYTES = 3 * WINDOW_BUCKET_BYTES;
+
+export function percentilePrefilter(rule: CorrelationRule): PercentilePrefilter | undefined {
+  if (rule.type !== "percentile") return undefined;
+  const { gt, gte, lt, lte, eq, neq } = rule.condition;
+  if (lt !== undefined || lte !== undefined || eq !== undefined || neq !== undefined) return undefined;
+  const field = requireField(rule);
+  if (gt !== undefined && gte === undefined) return { field, bound: "gt", threshold: gt };
+  if (gte !== undefined && gt === undefined) return { field, bound: "gte", threshold: gte };
+  return undefined;
+}
+
+/**
+ * Phase 1 of a percentile rule: per group and window, how many documents carry the field (`values`) and how many
+ * of its values lie beyond the threshold (`beyond`). No digest: a few counters per bucket.
+ */
+export function percentileCandidatesQuery(
+  rule: CorrelationRule,
+  prefilter: PercentilePrefilter,
+  windows: WindowRange,
+  pageSize: number,
+  after?: Record<string, unknown>,
+) {
+  const aggs = {
+    values: { value_count: { field: prefilter.field } },
+    beyond: { filter: { range: { [prefilter.field]: { [prefilter.bound]: prefilter.threshold } } } },
+  };
+  return windowedQuery(rule, windows, pageSize, histogramsWith(rule, aggs), after);
+}
+
 /** Sub-aggregations of each window bucket, per correlation type. */
 function windowValueAggregations(rule: CorrelationRule): Record<string, unknown> {
   switch (rule.type) {
     case "event_count":
       return {};
     case "value_count":
-      return { distinct: { cardinality: { field: requireField(rule), precision_threshold: 40000 } } };
+      return {
+        distinct: {
+          cardinality: { field: requireField(rule), precision_threshold: distinctPrecision(rule) },
+        },
+      };
     case "failure_ratio":
       if (rule.failures === undefined) throw new Error(`rule ${rule.name}: failure_ratio needs 'failures'`);
       return { failures: { filter: { term: { "rule.name": rule.failures } } } };
@@ -165,16 +342,35 @@ function requireField(rule: CorrelationRule): string {
   return rule.field;
 }
 
-/** The two hopping-window histograms, offsets 0 and timespan/2. */
+/**
+ * The fewest events a window needs before the rule can fire there, so the node returns no smaller window: the
+ * rule's `minCount`, and for counts, distinct counts and rules seen (none of which exceeds the event count) the
+ * count a lower bound of the condition asks for. At 1,000 principals most principal × minute windows hold a few
+ * calls, and a scan needs more than 10: this keeps them out of the response (its size and its parsing), not out
+ * of the node's aggregation state, which `AggregationBudget` bounds.
+ */
+export function minWindowCount(rule: CorrelationRule): number {
+  const { gt, gte } = rule.condition;
+  const countLike = rule.type === "event_count" || rule.type === "value_count" || rule.type === "temporal";
+  const byCondition = !countLike
+    ? 1
+    : Math.max(gt === undefined ? 1 : Math.floor(gt) + 1, gte === undefined ? 1 : Math.ceil(gte));
+  return Math.max(1, rule.minCount, byCondition);
+}
+
+/** The two hopping-window histograms, offsets 0 and timespan/2, each bucket with the rule's value aggregation. */
 export function windowAggregations(rule: CorrelationRule): Record<string, unknown> {
+  return histogramsWith(rule, windowValueAggregations(rule));
+}
+
+function histogramsWith(rule: CorrelationRule, aggs: Record<string, unknown>): Record<string, unknown> {
   const timespan = rule.timespanMs;
-  const aggs = windowValueAggregations(rule);
   const histogram = (offset: number) => ({
     date_histogram: {
       field: "@timestamp",
       fixed_interval: `${timespan}ms`,
       ...(offset === 0 ? {} : { offset: `+${offset}ms` }),
-      min_doc_count: 1,
+      min_doc_count: minWindowCount(rule),
     },
     ...(Object.keys(aggs).length === 0 ? {} : { aggs }),
   });
@@ -187,19 +383,42 @@ export function groupSourceName(index: number): string {
 }
 
 /**
- * The correlation's aggregation over one run's windows: `composite` on the group-by fields (paged with
- * `after`), each with the two window histograms. Without group-by fields the histograms sit at the top.
+ * The correlation's aggregation over one chunk of a run's windows: `composite` on the group-by fields (paged with
+ * `after`), each with the two window histograms. Without group-by fields the histograms sit at the top. `only`
+ * restricts it to these groups (each field to the values the groups give it).
  */
 export function correlationQuery(
   rule: CorrelationRule,
   windows: WindowRange,
   pageSize: number,
   after?: Record<string, unknown>,
+  only?: readonly Readonly<Record<string, string>>[],
 ) {
-  const filter = [taggedWith(rule.rules), timeRange(windows.eventsFromMs, windows.eventsToMs)];
+  return windowedQuery(rule, windows, pageSize, windowAggregations(rule), after, only);
+}
+
+/** Tagged documents of the windows, `histograms` per group (composite) or at the top (no group-by). */
+function windowedQuery(
+  rule: CorrelationRule,
+  windows: WindowRange,
+  pageSize: number,
+  histograms: Record<string, unknown>,
+  after?: Record<string, unknown>,
+  only?: readonly Readonly<Record<string, string>>[],
+) {
+  const filter: Record<string, unknown>[] = [
+    taggedWith(rule.rules),
+    timeRange(windows.eventsFromMs, windows.eventsToMs),
+  ];
+  if (only !== undefined) {
+    for (const field of rule.groupBy) {
+      const values = [...new Set(only.map((group) => group[field]).filter((v) => v !== undefined))].sort();
+      filter.push({ terms: { [field]: values } });
+    }
+  }
   const aggs =
     rule.groupBy.length === 0
-      ? windowAggregations(rule)
+      ? histograms
       : {
           groups: {
             composite: {
@@ -209,7 +428,7 @@ export function correlationQuery(
               })),
               ...(after === undefined ? {} : { after }),
             },
-            aggs: windowAggregations(rule),
+            aggs: histograms,
           },
         };
   return { size: 0, track_total_hits: false, query: { bool: { filter } }, aggs };

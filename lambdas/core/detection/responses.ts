@@ -18,6 +18,8 @@ const hitSchema = z.object({
   _source: z.record(z.string(), z.unknown()),
   _seq_no: z.number().int().optional(),
   _primary_term: z.number().int().optional(),
+  /** The hit's sort values, when the search was sorted (`search_after` takes them). */
+  sort: z.array(z.unknown()).optional(),
 });
 
 export type SearchHit = z.infer<typeof hitSchema>;
@@ -87,6 +89,9 @@ export const windowBucketSchema = z.object({
   failures: z.object({ doc_count: z.number().int() }).optional(),
   pct: z.object({ values: z.array(z.object({ key: z.number(), value: z.number().nullable() })) }).optional(),
   rules: z.object({ buckets: z.record(z.string(), z.object({ doc_count: z.number().int() })) }).optional(),
+  /** Percentile candidates (phase 1): documents with the field, and values beyond the threshold. */
+  values: z.object({ value: z.number() }).optional(),
+  beyond: z.object({ doc_count: z.number().int() }).optional(),
 });
 
 export type WindowBucket = z.infer<typeof windowBucketSchema>;

@@ -2,31 +2,52 @@
  * One detection run (the detector Lambda calls it every minute):
  *
  * 1. retry alerts still `pending` in the outbox;
- * 2. evaluate single-event rules (documents the transform tagged) and correlation windows (aggregations) over
- *    the evaluation range: from `min(watermark, now) - lookback` to now, so late records within `lookback` are
- *    counted and ids make re-evaluation harmless;
+ * 2. evaluate single-event rules (documents the transform tagged, paged to the end) and correlation windows
+ *    (aggregations cut to a memory budget, `queries.ts`) over each rule's evaluation range: from
+ *    `min(watermark, now) - lookback` to now, so late records within `lookback` are counted and ids make
+ *    re-evaluation harmless; a rule that fell behind resumes from its own point (`resumeFromMs`);
  * 3. fold firings under suppression, against this run's firings and the indexed alerts;
  * 4. write each new alert create-only, publish it, mark it (the outbox); extend indexed alerts that later
  *    firings fold into.
  *
- * The run is `complete` when every rule was evaluated and every new alert was written; only then may the caller
- * advance the watermark to `nowMs`.
+ * Guarantees (tested in `test/lambdas/core/detection/run.test.ts` and `test/integration/detector-isolation.test.ts`):
+ * - a rule that fails (its query errors, its response is partial, its alerts cannot be written) never holds back
+ *   the others: their alerts are written and published and the caller advances the watermark to `nowMs`; the
+ *   failed rule is named in `failedRules` with its error, published once to the ops topic when it starts failing,
+ *   and listed in `resumeFromMs` with the start of the range it did not finish, so the next run evaluates that
+ *   range again for it alone (late alerts, never lost);
+ * - a rule that runs out of the run's time (`deadlineMs`) or event budget (`maxEventsPerRun`) keeps what it
+ *   evaluated and resumes where it stopped (`resumeFromMs`, `partialRules`): nothing is truncated, what did not
+ *   fit carries over;
+ * - a rule further behind than `maxCatchUpMs` is evaluated from `now - maxCatchUpMs` on and the run lists the range
+ *   it skipped (`skipped`): the one way a range goes unevaluated, and always on record;
+ * - single-event alerts count every matching document of their span (counted in the index).
+ *
+ * The run is `complete` when every rule was evaluated to `nowMs` and every new alert was written.
  */
 import { buildAlert } from "../alerts/build.js";
 import type { AlertContext } from "../alerts/model.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
+import type { EcsDocument } from "../ecs.js";
 import { singleDetection } from "../rules/evaluator.js";
 import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import {
   countSingleEventMatches,
-  evaluateCorrelation,
-  fetchSingleEventHits,
+  evaluateCorrelationInChunks,
+  fetchSingleEventPage,
   fetchWindowEvents,
 } from "./correlations.js";
 import { type DeliveryOutcome, errorMessage, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
-import { type EvaluationRange, evaluationRange, windowRange } from "./queries.js";
+import {
+  type AggregationBudget,
+  DEFAULT_AGGREGATION_BUDGET,
+  type EvaluationRange,
+  evaluationRange,
+  windowRange,
+} from "./queries.js";
+import { ruleFailureMessage } from "./rule-failure.js";
 import { evaluateSilence } from "./silence.js";
 import { type AlertDocument, AlertStore, type StoredAlert } from "./store.js";
 import { extendDetection, grew, planSuppression } from "./suppression.js";
@@ -41,18 +62,26 @@ export const DETECTION_DEFAULTS = {
   /** ≥ Firehose's longest buffering interval (900 s), so late records are still counted. */
   lookbackMs: 15 * 60_000,
   maxCatchUpMs: 24 * 60 * 60_000,
-  singleEventLimit: 1000,
-  compositePageSize: 500,
+  /** Documents per single-event page. */
+  singleEventPageSize: 1000,
+  /** Matched documents one run holds at most (about 3 KB each): the detector's own memory bound. */
+  maxEventsPerRun: 50_000,
   retryLimit: 100,
-  recentAlertsLimit: 2000,
+  /** Alerts per page when reading the recent alerts (all of them are read). */
+  recentAlertsPageSize: 2000,
   /** Longer than the detector's timeout, so a live run never loses its claim. */
   leaseMs: 5 * 60_000,
 } as const;
 
 export interface DetectionRunOptions {
   readonly nowMs: number;
-  /** `nowMs` of the last complete run; undefined on the first run. */
+  /** `nowMs` of the last run; undefined on the first run. */
   readonly watermarkMs: number | undefined;
+  /**
+   * Rules behind the watermark (the last run's `resumeFromMs`): each is evaluated from its own point instead of
+   * `watermark - lookback`. @default none
+   */
+  readonly resumeFromMs?: Readonly<Record<string, number>>;
   /** Identifies this run's claims in the outbox. */
   readonly runId: string;
   /** @default 15 minutes */
@@ -63,17 +92,24 @@ export interface DetectionRunOptions {
   readonly auditIndex?: string;
   /** @default ALERTS_INDEX */
   readonly alertsIndex?: string;
-  /** Most documents read per single-event rule and run. @default 1000 */
-  readonly singleEventLimit?: number;
-  /** @default 500 */
-  readonly compositePageSize?: number;
+  /** Documents per single-event page. @default 1000 */
+  readonly singleEventPageSize?: number;
+  /** Matched documents one run holds at most; the rest carries over. @default 50,000 */
+  readonly maxEventsPerRun?: number;
+  /** What one correlation request may hold on the node. @default DEFAULT_AGGREGATION_BUDGET */
+  readonly aggregationBudget?: AggregationBudget;
+  /**
+   * When (by `clock`) the run stops starting new evaluation requests and writes what it has; the rest carries
+   * over. @default no deadline
+   */
+  readonly deadlineMs?: number;
   /** Most outbox alerts retried per run. @default 100 */
   readonly retryLimit?: number;
-  /** @default 2000 */
-  readonly recentAlertsLimit?: number;
+  /** Alerts per page when reading the recent alerts; all are read. @default 2000 */
+  readonly recentAlertsPageSize?: number;
   /** @default 5 minutes */
   readonly leaseMs?: number;
-  /** Wall clock for outbox timestamps and leases. @default Date.now */
+  /** Wall clock for outbox timestamps, leases and the deadline. @default Date.now */
   readonly clock?: () => number;
 }
 
@@ -85,7 +121,23 @@ export interface DetectionDependencies {
   readonly alertContext: AlertContext;
 }
 
+/** A rule whose evaluation failed this run, and why. */
+export interface RuleFailure {
+  readonly rule: string;
+  readonly error: string;
+  /** Where the rule resumes next run (epoch ms); undefined for silence rules, judged afresh every run. */
+  readonly resumeFromMs: number | undefined;
+}
+
+/** A range a rule did not evaluate because it lay beyond `maxCatchUpMs`. */
+export interface SkippedRange {
+  readonly rule: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
 export interface DetectionReport {
+  /** The range of rules not behind (from the watermark). */
   readonly range: EvaluationRange;
   /** Firings found (before suppression). */
   readonly firings: number;
@@ -97,11 +149,17 @@ export interface DetectionReport {
   readonly delivered: Readonly<Record<DeliveryOutcome, number>>;
   /** Outcomes of retried outbox alerts. */
   readonly retried: Readonly<Record<DeliveryOutcome, number>>;
-  /** Rules whose evaluation failed (the run is then incomplete). */
+  /** Rules whose evaluation failed. */
   readonly failedRules: readonly string[];
-  /** Single-event rules with more matches in the range than `singleEventLimit`. */
-  readonly truncatedRules: readonly string[];
-  /** Every rule evaluated and every new alert written: the watermark may advance to `nowMs`. */
+  /** The errors of `failedRules`. */
+  readonly failures: readonly RuleFailure[];
+  /** Rules that ran out of the run's time or event budget and resume where they stopped. */
+  readonly partialRules: readonly string[];
+  /** Rules that must resume from their own point next run (failed or partial): pass it back as `resumeFromMs`. */
+  readonly resumeFromMs: Readonly<Record<string, number>>;
+  /** Ranges beyond the catch-up limit that were not evaluated. */
+  readonly skipped: readonly SkippedRange[];
+  /** Every rule evaluated to `nowMs` and every new alert written. */
   readonly complete: boolean;
 }
 
@@ -110,14 +168,18 @@ export async function runDetection(
   options: DetectionRunOptions,
 ): Promise<DetectionReport> {
   const settings = { ...DETECTION_DEFAULTS, ...definedOnly(options) };
+  const clock = options.clock ?? Date.now;
   const auditIndex = options.auditIndex ?? AUDIT_EVENTS_INDICES;
+  const budget = options.aggregationBudget ?? DEFAULT_AGGREGATION_BUDGET;
   const store = new AlertStore(deps.search, options.alertsIndex ?? ALERTS_INDEX);
   const outbox = new Outbox(store, deps.publisher, deps.logger, {
     runId: options.runId,
-    clock: options.clock ?? Date.now,
+    clock,
     leaseMs: settings.leaseMs,
   });
   const { logger, pack } = deps;
+  const previousResume = options.resumeFromMs ?? {};
+  const outOfTime = () => options.deadlineMs !== undefined && clock() >= options.deadlineMs;
 
   const retried = emptyOutcomes();
   try {
@@ -126,111 +188,160 @@ export async function runDetection(
     logger.error("could not look for pending alerts; they stay pending", { error: errorMessage(error) });
   }
 
-  const range = evaluationRange({
+  const rangeOptions = {
     nowMs: options.nowMs,
-    watermarkMs: options.watermarkMs,
     lookbackMs: settings.lookbackMs,
     maxCatchUpMs: settings.maxCatchUpMs,
-  });
-  if (range.catchUpTruncated) {
-    logger.warn("detector was behind by more than the catch-up limit; older windows were not evaluated", {
-      watermark: options.watermarkMs === undefined ? undefined : new Date(options.watermarkMs).toISOString(),
-      from: new Date(range.fromMs).toISOString(),
-    });
-  }
+  };
+  const range = evaluationRange({ ...rangeOptions, watermarkMs: options.watermarkMs });
+  const skipped: SkippedRange[] = [];
+  /** The rule's range: its own resume point when it is behind, else the watermark's. */
+  const rangeOf = (rule: CompiledRule): EvaluationRange => {
+    const resume = previousResume[rule.name];
+    const own =
+      resume === undefined
+        ? range
+        : evaluationRange({ ...rangeOptions, watermarkMs: resume + settings.lookbackMs });
+    if (own.catchUpTruncated) {
+      const wanted =
+        resume ??
+        (options.watermarkMs === undefined ? own.fromMs : options.watermarkMs - settings.lookbackMs);
+      skipped.push({ rule: rule.name, fromMs: wanted, toMs: own.fromMs });
+      logger.warn("rule was behind by more than the catch-up limit; a range was not evaluated", {
+        rule: rule.name,
+        from: new Date(wanted).toISOString(),
+        to: new Date(own.fromMs).toISOString(),
+      });
+    }
+    return own;
+  };
 
-  const failedRules: string[] = [];
-  const truncatedRules: string[] = [];
+  const failures = new Map<string, RuleFailure>();
+  const resume = new Map<string, number>();
+  const partialRules: string[] = [];
+  const fail = (rule: CompiledRule, from: number | undefined, error: unknown, what: string) => {
+    failures.set(rule.name, { rule: rule.name, error: errorMessage(error), resumeFromMs: from });
+    if (from !== undefined) resume.set(rule.name, Math.min(from, resume.get(rule.name) ?? from));
+    logger.error(`${what} failed; the other rules go on, this one resumes next run`, {
+      rule: rule.name,
+      error: errorMessage(error),
+      ...(from === undefined ? {} : { resumeFrom: new Date(from).toISOString() }),
+    });
+  };
+  const ranges = new Map<string, EvaluationRange>();
+
   const firings: Detection[] = [];
+  let eventsHeld = 0;
   for (const rule of pack.singleEventRules) {
     if (!rule.generatesAlerts) continue;
+    const own = rangeOf(rule);
+    ranges.set(rule.name, own);
+    let after: unknown[] | undefined;
+    let lastTimeMs: number | undefined;
     try {
-      const { documents, total } = await fetchSingleEventHits(
-        deps.search,
-        auditIndex,
-        rule,
-        range,
-        settings.singleEventLimit,
-      );
-      if (total > documents.length) {
-        truncatedRules.push(rule.name);
-        logger.warn("more matches than the per-run limit; the oldest were evaluated", {
-          rule: rule.name,
-          total,
-          limit: settings.singleEventLimit,
-        });
+      for (;;) {
+        if (outOfTime() || eventsHeld >= settings.maxEventsPerRun) {
+          // Resume at the last document read: its time's other documents are read again, their ids dedupe.
+          resume.set(rule.name, lastTimeMs ?? own.fromMs);
+          partialRules.push(rule.name);
+          logger.warn("out of the run's time or event budget; the rule resumes where it stopped", {
+            rule: rule.name,
+            resumeFrom: new Date(lastTimeMs ?? own.fromMs).toISOString(),
+          });
+          break;
+        }
+        const size = Math.min(settings.singleEventPageSize, settings.maxEventsPerRun - eventsHeld);
+        const page = await fetchSingleEventPage(deps.search, auditIndex, rule, own, size, after);
+        for (const doc of page.documents) firings.push(singleDetection(rule, doc));
+        eventsHeld += page.documents.length;
+        lastTimeMs = lastTime(page.documents) ?? lastTimeMs;
+        if (page.next === undefined) break;
+        after = page.next;
       }
-      for (const doc of documents) firings.push(singleDetection(rule, doc));
     } catch (error) {
-      failedRules.push(rule.name);
-      logger.error("single-event rule evaluation failed", { rule: rule.name, error: errorMessage(error) });
+      // Firings already read stay: their alerts are written, and the rule reads its whole range again.
+      fail(rule, own.fromMs, error, "single-event rule evaluation");
     }
   }
   for (const rule of pack.correlationRules) {
     if (!rule.generatesAlerts) continue;
-    const windows = windowRange(rule, range);
+    const own = rangeOf(rule);
+    ranges.set(rule.name, own);
+    const windows = windowRange(rule, own);
     if (windows === undefined) continue;
     try {
-      firings.push(
-        ...(await evaluateCorrelation(deps.search, auditIndex, rule, windows, settings.compositePageSize)),
-      );
+      const progress = await evaluateCorrelationInChunks(deps.search, auditIndex, rule, windows, {
+        budget,
+        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+        clock,
+      });
+      firings.push(...progress.detections);
+      if (!progress.complete) {
+        // Windows starting after the last one evaluated are those ending after `resumeFrom`'s range start.
+        const from =
+          progress.evaluatedThroughStartMs === undefined
+            ? own.fromMs
+            : progress.evaluatedThroughStartMs + rule.timespanMs;
+        resume.set(rule.name, from);
+        partialRules.push(rule.name);
+        logger.warn("out of the run's time; the rule resumes where it stopped", {
+          rule: rule.name,
+          resumeFrom: new Date(from).toISOString(),
+        });
+      }
     } catch (error) {
-      failedRules.push(rule.name);
-      logger.error("correlation evaluation failed", { rule: rule.name, error: errorMessage(error) });
+      fail(rule, own.fromMs, error, "correlation evaluation");
     }
   }
 
   for (const rule of pack.rules) {
     if (rule.kind !== "silence" || !rule.generatesAlerts) continue;
     try {
-      firings.push(
-        ...(await evaluateSilence(deps.search, auditIndex, rule, options.nowMs, settings.compositePageSize)),
-      );
+      firings.push(...(await evaluateSilence(deps.search, auditIndex, rule, options.nowMs, 500)));
     } catch (error) {
-      failedRules.push(rule.name);
-      logger.error("silence evaluation failed", { rule: rule.name, error: errorMessage(error) });
+      fail(rule, undefined, error, "silence evaluation");
     }
   }
 
   const ruleNames = [...new Set(firings.map((firing) => firing.rule.name))];
+  const earliestFrom = Math.min(range.fromMs, ...[...ranges.values()].map((own) => own.fromMs));
   const maxReachMs = Math.max(
     0,
     ...firings.map((firing) => firing.rule.suppression.ms + reachOf(firing.rule)),
   );
+  const rangeStartOf = (rule: CompiledRule) => (ranges.get(rule.name) ?? range).fromMs;
   let existing: StoredAlert[];
   try {
-    existing = await store.findRecent(ruleNames, range.fromMs - maxReachMs, settings.recentAlertsLimit);
+    existing = await store.findRecent(ruleNames, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
   } catch (error) {
     logger.error("could not read recent alerts; nothing is written this run", { error: errorMessage(error) });
-    return report(
-      range,
-      firings.length,
-      0,
-      0,
-      emptyOutcomes(),
-      retried,
-      [...failedRules, ...ruleNames],
-      truncatedRules,
-    );
+    for (const name of ruleNames) {
+      const rule = pack.get(name);
+      if (rule !== undefined && !failures.has(name))
+        fail(rule, rule.kind === "silence" ? undefined : rangeStartOf(rule), error, "reading recent alerts");
+    }
+    return finish(firings.length, 0, 0, emptyOutcomes());
   }
   const plan = planSuppression(firings, existing);
 
   const delivered = emptyOutcomes();
   for (const detection of plan.fresh) {
+    let outcome: DeliveryOutcome;
+    let problem: unknown = "the alert could not be written to the alerts index";
     try {
-      // Past the per-run limit, the folded single events undercount: count them in the index.
-      const counted = truncatedRules.includes(detection.rule.name)
-        ? await withExactCount(deps, auditIndex, detection)
-        : detection;
+      // Single-event alerts count every matching document of their span, read or not (ties, duplicates).
+      const counted = await withExactCount(deps, auditIndex, detection);
       const withEvents = await withMatchedEvents(deps, auditIndex, counted);
-      delivered[await outbox.deliverNew(buildAlert(withEvents, deps.alertContext))]++;
+      outcome = await outbox.deliverNew(buildAlert(withEvents, deps.alertContext));
     } catch (error) {
-      delivered.persist_failed++;
-      logger.error("alert not built; nothing published, the window will be evaluated again", {
-        rule: detection.rule.name,
-        windowStart: detection.windowStart,
-        error: errorMessage(error),
-      });
+      outcome = "persist_failed";
+      problem = error;
+    }
+    delivered[outcome]++;
+    // Nothing was published: the rule evaluates this range again next run, the others go on.
+    const { rule } = detection;
+    if (outcome === "persist_failed" && !failures.has(rule.name)) {
+      fail(rule, rule.kind === "silence" ? undefined : rangeStartOf(rule), problem, "writing an alert");
     }
   }
 
@@ -257,16 +368,50 @@ export async function runDetection(
     }
   }
 
-  return report(
-    range,
-    firings.length,
-    plan.suppressed,
-    extended,
-    delivered,
-    retried,
-    failedRules,
-    truncatedRules,
-  );
+  return finish(firings.length, plan.suppressed, extended, delivered);
+
+  async function finish(
+    found: number,
+    suppressed: number,
+    extendedCount: number,
+    outcomes: Record<DeliveryOutcome, number>,
+  ): Promise<DetectionReport> {
+    // A rule that starts failing is news for the operators once; while it keeps failing the metric and its
+    // alarm carry it, and the next message comes when it fails again after recovering.
+    for (const failure of failures.values()) {
+      if (previousResume[failure.rule] !== undefined && failure.resumeFromMs !== undefined) continue;
+      try {
+        await deps.publisher.publish(
+          "ops",
+          ruleFailureMessage(failure, { environment: deps.alertContext.environment, nowMs: options.nowMs }),
+        );
+      } catch (error) {
+        logger.warn("could not tell the ops topic about a failed rule; its metric still counts it", {
+          rule: failure.rule,
+          error: errorMessage(error),
+        });
+      }
+    }
+    return {
+      range,
+      firings: found,
+      suppressed,
+      extended: extendedCount,
+      delivered: outcomes,
+      retried,
+      failedRules: [...failures.keys()],
+      failures: [...failures.values()],
+      partialRules,
+      resumeFromMs: Object.fromEntries(resume),
+      skipped,
+      complete: failures.size === 0 && partialRules.length === 0 && outcomes.persist_failed === 0,
+    };
+  }
+}
+
+function lastTime(documents: readonly EcsDocument[]): number | undefined {
+  const last = documents[documents.length - 1];
+  return last === undefined ? undefined : Date.parse(last["@timestamp"]);
 }
 
 /** Correlation detections come from aggregations without events: fetch the first events of their span. */
@@ -317,21 +462,17 @@ async function extendStored(
   deps: DetectionDependencies,
   store: AlertStore,
   index: string,
-  stored: StoredAlert,
+  summary: StoredAlert,
   later: readonly Detection[],
 ): Promise<boolean> {
   const rule = later[0]?.rule;
   if (rule === undefined) return false;
+  // Most re-evaluated firings add nothing to the alert they fold into: tell from the summary, read nothing more.
+  if (extendDetection(baseOf(summary.document, rule), later) === undefined) return false;
+  const stored = await store.get(summary.id);
+  if (stored === undefined) return false;
   const document = stored.document;
-  const base: Detection = {
-    rule,
-    windowStart: document.window.start,
-    windowEnd: document.window.end,
-    groupBy: { ...document.group },
-    count: document.count,
-    ...(document.value === undefined ? {} : { value: document.value }),
-    events: [...document.events],
-  };
+  const base = baseOf(document, rule);
   const folded = extendDetection(base, later);
   if (folded === undefined) return false;
   const merged = await withExactCount(deps, index, folded, document.count);
@@ -345,6 +486,19 @@ async function extendStored(
   const replacement: AlertDocument = { ...rebuilt, outbox: document.outbox };
   const result = await store.replace(stored, replacement);
   return result.outcome === "written";
+}
+
+/** An indexed alert (or its summary) as the detection later firings fold into. */
+function baseOf(document: AlertDocument, rule: CompiledRule): Detection {
+  return {
+    rule,
+    windowStart: document.window.start,
+    windowEnd: document.window.end,
+    groupBy: { ...document.group },
+    count: document.count,
+    ...(document.value === undefined ? {} : { value: document.value }),
+    events: [...(document.events ?? [])],
+  };
 }
 
 /** How long before its window end an alert of the rule may start: a silence starts at its source's last document. */
@@ -368,29 +522,6 @@ function emptyOutcomes(): Record<DeliveryOutcome, number> {
     persist_failed: 0,
     claim_lost: 0,
     mark_failed: 0,
-  };
-}
-
-function report(
-  range: EvaluationRange,
-  firings: number,
-  suppressed: number,
-  extended: number,
-  delivered: Record<DeliveryOutcome, number>,
-  retried: Record<DeliveryOutcome, number>,
-  failedRules: readonly string[],
-  truncatedRules: readonly string[],
-): DetectionReport {
-  return {
-    range,
-    firings,
-    suppressed,
-    extended,
-    delivered,
-    retried,
-    failedRules: [...new Set(failedRules)],
-    truncatedRules,
-    complete: failedRules.length === 0 && delivered.persist_failed === 0,
   };
 }
 

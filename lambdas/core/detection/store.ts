@@ -54,10 +54,24 @@ export interface AlertDocument extends Alert {
 
 export interface StoredAlert {
   readonly id: string;
+  /** The alert; from `findRecent`, a summary (`RECENT_ALERT_FIELDS`: read the whole alert with `get`). */
   readonly document: AlertDocument;
   readonly seqNo: number;
   readonly primaryTerm: number;
 }
+
+/** What `findRecent` reads of each alert: enough to plan suppression and tell whether a firing adds anything. */
+export const RECENT_ALERT_FIELDS = [
+  "id",
+  "rule.name",
+  "window",
+  "group",
+  "count",
+  "value",
+  "outbox",
+  "events.@timestamp",
+  "events.event.id",
+];
 
 export class AlertStore {
   constructor(
@@ -117,28 +131,52 @@ export class AlertStore {
     return this.search(body, "retryable alerts");
   }
 
-  /** Alerts of these rules whose span ends at or after `sinceMs` (suppression and repeats), newest first. */
-  async findRecent(ruleNames: readonly string[], sinceMs: number, limit: number): Promise<StoredAlert[]> {
+  /**
+   * Alerts of these rules whose span ends at or after `sinceMs` (suppression and repeats), newest first, every one
+   * of them: paged `pageSize` at a time (`search_after` on `window.end`, then `id`). Summaries: what suppression
+   * decides on (`RECENT_ALERT_FIELDS`), the events reduced to their id and time; `get` reads the whole alert when
+   * it is to be extended.
+   */
+  async findRecent(ruleNames: readonly string[], sinceMs: number, pageSize: number): Promise<StoredAlert[]> {
     if (ruleNames.length === 0) return [];
-    const body = {
-      size: limit,
-      seq_no_primary_term: true,
-      sort: [{ "window.end": { order: "desc", unmapped_type: "date" } }],
-      query: {
-        bool: {
-          filter: [
-            { terms: { "rule.name": [...ruleNames] } },
-            { range: { "window.end": { gte: new Date(sinceMs).toISOString() } } },
-          ],
+    const found: StoredAlert[] = [];
+    let after: unknown[] | undefined;
+    for (;;) {
+      const body = {
+        size: pageSize,
+        seq_no_primary_term: true,
+        _source: { includes: RECENT_ALERT_FIELDS },
+        sort: [
+          { "window.end": { order: "desc", unmapped_type: "date" } },
+          { id: { order: "asc", unmapped_type: "keyword" } },
+        ],
+        query: {
+          bool: {
+            filter: [
+              { terms: { "rule.name": [...ruleNames] } },
+              { range: { "window.end": { gte: new Date(sinceMs).toISOString() } } },
+            ],
+          },
         },
-      },
-    };
-    return this.search(body, "recent alerts");
+        ...(after === undefined ? {} : { search_after: after }),
+      };
+      const { alerts, last } = await this.searchPage(body, "recent alerts");
+      found.push(...alerts);
+      if (alerts.length < pageSize || last === undefined) return found;
+      after = last;
+    }
   }
 
   private async search(body: Record<string, unknown>, purpose: string): Promise<StoredAlert[]> {
+    return (await this.searchPage(body, purpose)).alerts;
+  }
+
+  private async searchPage(
+    body: Record<string, unknown>,
+    purpose: string,
+  ): Promise<{ alerts: StoredAlert[]; last: unknown[] | undefined }> {
     const response = parseSearchResponse(await this.client.search({ index: this.index, body }), purpose);
-    return response.hits.hits.map((hit) => {
+    const alerts = response.hits.hits.map((hit) => {
       if (hit._seq_no === undefined || hit._primary_term === undefined) {
         throw new SearchResponseError(`${purpose}: hit ${hit._id} lacks _seq_no/_primary_term`);
       }
@@ -147,6 +185,7 @@ export class AlertStore {
         this.index,
       );
     });
+    return { alerts, last: response.hits.hits.at(-1)?.sort };
   }
 }
 

@@ -272,6 +272,27 @@ export function renderSizing(sizing: Sizing): string {
     ),
   );
 
+  const { detection } = sizing;
+  parts.push(
+    section(
+      "Detection (one pass a minute over a 15-minute lookback)",
+      table(
+        [
+          ["events per 15 minutes", count(detection.eventsPer15Minutes, 0)],
+          [
+            `pass on ${detection.shards} primary shard(s)`,
+            `about ${detection.passSeconds.toFixed(1)} s: ${detection.keepsUp ? "keeps up with the 1-minute schedule" : "does NOT keep up with the 1-minute schedule"}`,
+          ],
+          [
+            "primary shards for a pass under 20 s",
+            `${detection.recommendedShards} (about ${detection.recommendedPassSeconds.toFixed(1)} s)`,
+          ],
+        ],
+        [1],
+      ),
+    ),
+  );
+
   parts.push(
     section(
       `Monthly cost (${cost.currency}, on-demand, ${cost.region})`,

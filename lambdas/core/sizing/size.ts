@@ -5,6 +5,7 @@
  */
 import { type ArchiveSizing, type StorageClass, sizeArchive } from "./archive.js";
 import { type AssumptionOverrides, type Assumptions, resolveAssumptions } from "./assumptions.js";
+import { DETECTOR_PASS_TARGET_SECONDS, type DetectionSizing, sizeDetection } from "./detection.js";
 import { SizingInputError } from "./errors.js";
 import { type IngestionSizing, sizeIngestion } from "./ingestion.js";
 import {
@@ -100,6 +101,8 @@ export interface Sizing {
   };
   readonly search: SearchSizing;
   readonly ingestion: IngestionSizing;
+  /** Whether the detector's one-minute schedule keeps up, and the shards it needs. */
+  readonly detection: DetectionSizing;
   readonly archive: ArchiveSizing;
   readonly cost: {
     readonly currency: "USD";
@@ -369,6 +372,7 @@ export function sizeAuditTrail(request: SizingRequest): Sizing {
   }
 
   const monthlyUsd = bill.lines.reduce((sum, line) => sum + line.monthlyUsd, 0);
+  const detection = sizeDetection(firehose.recordsPerDay, search.primaryShardsPerIndex);
   const config: SuggestedConfig = {
     retention: {
       hotDays: retention.hot.days,
@@ -388,13 +392,18 @@ export function sizeAuditTrail(request: SizingRequest): Sizing {
       ...(request.availabilityZones > 1
         ? { zoneAwareness: { availabilityZoneCount: request.availabilityZones } }
         : {}),
-      shardCount: search.primaryShardsPerIndex,
+      shardCount: Math.max(search.primaryShardsPerIndex, detection.recommendedShards),
       replicaCount: assumptions.replicas,
     },
   };
 
   const lastBand = prices.firehoseIngestion.tiers[prices.firehoseIngestion.tiers.length - 1];
   const notes = [...search.notes, ...ingestion.notes];
+  if (detection.recommendedShards > search.primaryShardsPerIndex) {
+    notes.push(
+      `the detector's pass over ${Math.round(detection.eventsPer15Minutes).toLocaleString("en-US")} events per 15 minutes would take about ${Math.round(detection.passSeconds)} s on ${search.primaryShardsPerIndex} primary shard(s)${detection.keepsUp ? "" : ", longer than its one-minute schedule"}: ${detection.recommendedShards} primary shards per daily index bring it to about ${detection.recommendedPassSeconds.toFixed(1)} s, under the ${DETECTOR_PASS_TARGET_SECONDS} s a pass may take (the suggested shardCount)`,
+    );
+  }
   if (lastBand?.upToGiB != null && firehose.billedGiBPerMonth > lastBand.upToGiB) {
     notes.push(
       "Firehose bills more than the price table's last band; the excess is priced at that band's rate",
@@ -413,6 +422,7 @@ export function sizeAuditTrail(request: SizingRequest): Sizing {
     volume: { dailyInputBytes, dailyDocumentBytes, recordsPerDay: firehose.recordsPerDay },
     search,
     ingestion,
+    detection,
     archive,
     cost: { currency: "USD", region: prices.region, lines: bill.lines, monthlyUsd },
     prices: bill.prices(),

@@ -157,16 +157,36 @@ describe("detector handler", () => {
     expect(dynamodb.commandCalls(UpdateItemCommand)).toHaveLength(2);
   });
 
-  it("fails the invocation and keeps the watermark when OpenSearch cannot answer", async () => {
+  it("advances past a failing rule, records where it resumes, and reads that back next run", async () => {
+    // Prepare: the burst rule's aggregation fails; the exec rule works.
     dynamodb.on(GetItemCommand).resolves({ Item: { watermarkMs: { N: String(NOW - 60_000) } } });
+    dynamodb.on(UpdateItemCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: "m-1" });
     const search = new FakeOpenSearch(ALERTS_INDEX, recordedAudit);
-    search.failSearch = () => true;
+    search.failSearch = (_index, body) => body.aggs !== undefined;
     const handler = await handlerWith(search);
-    await expect(handler(scheduled, context)).rejects.toThrowError(
-      /detection run incomplete \(rules failed: k8s_pod_exec, mesh_auth_failure_burst; alerts not written: 0\); the watermark stays at 2025-03-04T10:16:00.000Z/,
-    );
-    expect(dynamodb.commandCalls(UpdateItemCommand)).toHaveLength(0);
-    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
+    // Act
+    const result = await handler(scheduled, context);
+    // Assess
+    expect(result).toMatchObject({ complete: false, failedRules: ["mesh_auth_failure_burst"], published: 1 });
+    const topics = sns.commandCalls(PublishCommand).map((call) => call.args[0].input.TopicArn);
+    expect(topics.sort()).toEqual([TOPICS.high, TOPICS.ops]);
+    const update = dynamodb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(update?.ExpressionAttributeValues).toMatchObject({
+      ":ms": { N: String(NOW) },
+      ":resume": { M: { mesh_auth_failure_burst: { N: String(NOW - 60_000 - 15 * 60_000) } } },
+    });
+    // The next run reads the resume point back: the failing rule's range starts there, alone.
+    dynamodb.on(GetItemCommand).resolves({
+      Item: {
+        watermarkMs: { N: String(NOW) },
+        resumeFromMs: { M: { mesh_auth_failure_burst: { N: String(NOW - 60_000 - 15 * 60_000) } } },
+      },
+    });
+    search.searches.length = 0;
+    await handler(scheduled, context);
+    const burst = search.searches.find((request) => request.body.aggs !== undefined);
+    expect(JSON.stringify(burst?.body)).toContain(`"gte":${NOW - 60_000 - 15 * 60_000 - 30_000}`);
   });
 
   it("holds outbox claims longer than the invocation can run", async () => {

@@ -105,6 +105,61 @@ describe("evaluateCorrelation", () => {
     expect(second.aggs.groups.composite.after).toEqual({ g0: 8080 });
   });
 
+  it("builds percentile digests only for groups whose counts let the percentile pass the threshold", async () => {
+    // Prepare: 100 durations per window; group a has 1 beyond 5 s (p99's upper neighbour may be), b has none.
+    const rule = correlationRule({
+      type: "percentile",
+      field: "event.duration",
+      percentile: 99,
+      minCount: 10,
+      condition: { gt: 5e9 },
+    });
+    const start = at("2025-03-04T10:05:00Z");
+    const bucket = (extra: Record<string, unknown>) => ({ key: start, doc_count: 100, ...extra });
+    const candidates = aggregationResponse({
+      groups: {
+        buckets: ["a", "b"].map((principal, i) => ({
+          key: { g0: principal },
+          doc_count: 100,
+          w0: { buckets: [bucket({ values: { value: 100 }, beyond: { doc_count: 1 - i } })] },
+          w1: { buckets: [] },
+        })),
+      },
+    });
+    const digests = aggregationResponse({
+      groups: {
+        buckets: [
+          {
+            key: { g0: "a" },
+            doc_count: 100,
+            w0: { buckets: [bucket({ pct: { values: [{ key: 99, value: 6e9 }] } })] },
+            w1: { buckets: [] },
+          },
+        ],
+      },
+    });
+    const client = replaying(candidates, digests);
+    // Act
+    const detections = await evaluateCorrelation(client, "audit-*", rule, windows, 500);
+    // Assess
+    expect(detections.map((d) => [d.groupBy["mesh.source.principal"], d.value])).toEqual([["a", 6e9]]);
+    expect(JSON.stringify(client.bodies[0])).not.toContain("percentiles");
+    const second = client.bodies[1] as { query: { bool: { filter: unknown[] } } };
+    expect(second.query.bool.filter[2]).toEqual({ terms: { "mesh.source.principal": ["a"] } });
+  });
+
+  it("asks for no digest at all when no window can pass", async () => {
+    const rule = correlationRule({
+      type: "percentile",
+      field: "event.duration",
+      percentile: 99,
+      condition: { gt: 1 },
+    });
+    const client = replaying(aggregationResponse({ groups: { buckets: [] } }));
+    expect(await evaluateCorrelation(client, "audit-*", rule, windows, 500)).toEqual([]);
+    expect(client.bodies).toHaveLength(1);
+  });
+
   it("reads the failure share, requiring the minimum volume", () => {
     const rule = publicAccessRule();
     expect(bucketValue(rule, { key: 0, doc_count: 40, failures: { doc_count: 30 } })).toBe(0.75);

@@ -93,23 +93,38 @@ describe("a detection run", () => {
     const failed = await run();
     expect(failed.delivered.persist_failed).toBe(2);
     expect(failed.complete).toBe(false);
-    expect(publisher.published).toHaveLength(0);
-    // Act: OpenSearch is back; the caller kept the old watermark, so the same windows are evaluated again.
+    expect(publisher.published.filter((entry) => entry.topic !== "ops")).toHaveLength(0);
+    // Act: OpenSearch is back; both rules resume from the start of the range they could not write.
     search.failWrite = () => false;
     setClock(NOW + 60_000);
-    const next = await run({ watermarkMs: NOW - 60_000 });
+    const next = await run({ watermarkMs: NOW, resumeFromMs: failed.resumeFromMs });
     // Assess
+    expect(failed.resumeFromMs).toEqual({
+      k8s_pod_exec: NOW - 60_000 - 15 * 60_000,
+      mesh_auth_failure_burst: NOW - 60_000 - 15 * 60_000,
+    });
     expect(next.delivered.published).toBe(2);
-    expect(publisher.rules().sort()).toEqual(["k8s_pod_exec", "mesh_auth_failure_burst"]);
+    expect(
+      publisher.published
+        .filter((entry) => entry.topic !== "ops")
+        .map((entry) => entry.message.attributes.rule)
+        .sort(),
+    ).toEqual(["k8s_pod_exec", "mesh_auth_failure_burst"]);
   });
 
-  it("fails the run, and writes nothing, when a search returns partial results", async () => {
+  it("fails the rules, pages nothing, and tells the ops topic once, when the searches fail", async () => {
     const { run, publisher, search } = scenario();
     search.failSearch = (index) => index !== ALERTS_INDEX;
     const report = await run();
+    const again = await run({ resumeFromMs: report.resumeFromMs });
     expect(report.complete).toBe(false);
     expect([...report.failedRules].sort()).toEqual(["k8s_pod_exec", "mesh_auth_failure_burst"]);
-    expect(publisher.published).toHaveLength(0);
+    expect(again.failedRules).toHaveLength(2);
+    expect(publisher.published.map((entry) => entry.topic)).toEqual(["ops", "ops"]);
+    expect(publisher.rules().sort()).toEqual(["k8s_pod_exec", "mesh_auth_failure_burst"]);
+    expect(JSON.parse(publisher.published[0]?.message.message ?? "{}").default).toContain(
+      "Error: ConnectionError: search: connect ECONNREFUSED",
+    );
   });
 
   it("retries the published mark in the run when OpenSearch blips after SNS accepted the alert", async () => {

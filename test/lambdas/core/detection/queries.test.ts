@@ -1,13 +1,24 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  bucketBytes,
+  compositePageSize,
   correlationQuery,
+  DEFAULT_AGGREGATION_BUDGET,
+  distinctPrecision,
   evaluationRange,
   firesOnOpenWindows,
+  minWindowCount,
+  percentileCandidatesQuery,
+  percentilePrefilter,
   singleEventCountQuery,
   singleEventQuery,
+  WINDOW_BUCKET_BYTES,
+  windowChunks,
+  windowCount,
   windowEventsQuery,
   windowRange,
+  worstCaseRequestBytes,
 } from "../../../../lambdas/core/detection/queries.js";
 import { windowStartsContaining } from "../../../../lambdas/core/rules/windows.js";
 import { correlationRule, publicAccessRule, singleRule } from "../alerts/factories.js";
@@ -155,13 +166,13 @@ describe("correlationQuery", () => {
             after: { g0: "spiffe://a" },
           },
           aggs: {
-            w0: { date_histogram: { field: "@timestamp", fixed_interval: "60000ms", min_doc_count: 1 } },
+            w0: { date_histogram: { field: "@timestamp", fixed_interval: "60000ms", min_doc_count: 3 } },
             w1: {
               date_histogram: {
                 field: "@timestamp",
                 fixed_interval: "60000ms",
                 offset: "+30000ms",
-                min_doc_count: 1,
+                min_doc_count: 3,
               },
             },
           },
@@ -200,7 +211,7 @@ describe("correlationQuery", () => {
       (correlationQuery(rule, windows, 10).aggs as { groups: { aggs: Record<string, { aggs?: unknown }> } })
         .groups.aggs.w0?.aggs;
     expect(sub(correlationRule({ type: "value_count", field: "mesh.destination.service" }))).toEqual({
-      distinct: { cardinality: { field: "mesh.destination.service", precision_threshold: 40000 } },
+      distinct: { cardinality: { field: "mesh.destination.service", precision_threshold: 100 } },
     });
     expect(sub(publicAccessRule())).toEqual({
       failures: { filter: { term: { "rule.name": "k8s_api_public_request_failed" } } },
@@ -283,5 +294,114 @@ describe("event queries", () => {
       { term: { "mesh.source.principal": "spiffe://a" } },
     ]);
     expect(body.size).toBe(20);
+  });
+});
+
+describe("aggregation budget", () => {
+  const scan = correlationRule({
+    type: "value_count",
+    field: "mesh.destination.service",
+    condition: { gt: 10 },
+    timespanMs: MINUTE,
+  });
+  const day = { fromMs: 0, toMs: 24 * 60 * MINUTE, catchUpTruncated: false };
+
+  it("sizes the distinct count's precision to the condition it decides, not to 40,000", () => {
+    expect(distinctPrecision(scan)).toBe(100);
+    expect(distinctPrecision(correlationRule({ type: "value_count", condition: { gt: 500 } }))).toBe(1002);
+    expect(distinctPrecision(correlationRule({ type: "value_count", condition: { gte: 10_000_000 } }))).toBe(
+      40_000,
+    );
+    expect(bucketBytes(scan)).toBe(WINDOW_BUCKET_BYTES + 800);
+  });
+
+  it("splits a day of catch-up into requests of at most 64 windows that cover every window once", () => {
+    const windows = windowRange(scan, day);
+    if (windows === undefined) throw new Error("no windows");
+    const chunks = windowChunks(scan, windows);
+    expect(chunks.length).toBe(Math.ceil(windowCount(scan, windows) / 64));
+    expect(chunks.every((chunk) => windowCount(scan, chunk) <= 64)).toBe(true);
+    expect(chunks[0]?.firstStartMs).toBe(windows.firstStartMs);
+    expect(chunks.at(-1)?.lastStartMs).toBe(windows.lastStartMs);
+    for (let i = 1; i < chunks.length; i++) {
+      expect(chunks[i]?.firstStartMs).toBe((chunks[i - 1]?.lastStartMs ?? 0) + MINUTE / 2);
+    }
+  });
+
+  it("keeps every request within the byte and bucket budget whatever the windows (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("event_count", "value_count", "failure_ratio", "percentile", "temporal"),
+        fc.integer({ min: 1, max: 3600 }).map((s) => s * 2000),
+        fc.integer({ min: 1, max: 48 * 60 }).map((m) => m * MINUTE),
+        fc.integer({ min: 0, max: 1e6 }),
+        (type, timespanMs, spanMs, bound) => {
+          const rule = correlationRule({
+            type: type as "value_count",
+            field: "f",
+            failures: "x",
+            rules: ["a", "b"],
+            timespanMs,
+            condition: { gt: bound },
+          });
+          const windows = windowRange(rule, { fromMs: 0, toMs: spanMs, catchUpTruncated: false });
+          if (windows === undefined) return;
+          for (const chunk of windowChunks(rule, windows)) {
+            const pageSize = compositePageSize(rule, chunk);
+            const buckets = pageSize * (windowCount(rule, chunk) + 2);
+            expect(worstCaseRequestBytes(rule, chunk, pageSize)).toBeLessThanOrEqual(
+              DEFAULT_AGGREGATION_BUDGET.bytesPerRequest,
+            );
+            expect(buckets).toBeLessThanOrEqual(DEFAULT_AGGREGATION_BUDGET.bucketsPerRequest);
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe("percentile prefilter", () => {
+  const p99 = correlationRule({
+    type: "percentile",
+    field: "event.duration",
+    percentile: 99,
+    condition: { gt: 5e9 },
+  });
+  const windows = { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 };
+
+  it("counts values and values beyond the threshold, no digest", () => {
+    const prefilter = percentilePrefilter(p99);
+    expect(prefilter).toEqual({ field: "event.duration", bound: "gt", threshold: 5e9 });
+    const body = percentileCandidatesQuery(p99, prefilter as NonNullable<typeof prefilter>, windows, 10);
+    const w0 = (body.aggs as { groups: { aggs: { w0: { aggs: unknown } } } }).groups.aggs.w0.aggs;
+    expect(w0).toEqual({
+      values: { value_count: { field: "event.duration" } },
+      beyond: { filter: { range: { "event.duration": { gt: 5e9 } } } },
+    });
+  });
+
+  it("applies only to lower-bound conditions", () => {
+    expect(percentilePrefilter(correlationRule({ ...p99, condition: { lt: 5 } }))).toBeUndefined();
+    expect(percentilePrefilter(correlationRule({ type: "event_count" }))).toBeUndefined();
+  });
+
+  it("restricts the second phase to the candidate groups", () => {
+    const body = correlationQuery(p99, windows, 10, undefined, [
+      { "mesh.source.principal": "b" },
+      { "mesh.source.principal": "a" },
+    ]);
+    expect(body.query.bool.filter[2]).toEqual({ terms: { "mesh.source.principal": ["a", "b"] } });
+  });
+});
+
+describe("minWindowCount", () => {
+  it("asks for no window smaller than the condition or the minimum volume allows to fire", () => {
+    expect(minWindowCount(correlationRule({ type: "value_count", condition: { gt: 10 } }))).toBe(11);
+    expect(minWindowCount(correlationRule({ type: "event_count", condition: { gte: 3 } }))).toBe(3);
+    expect(minWindowCount(correlationRule({ type: "event_count", condition: { lt: 3 } }))).toBe(1);
+    expect(minWindowCount(publicAccessRule())).toBe(10);
+    expect(
+      minWindowCount(correlationRule({ type: "percentile", minCount: 10, condition: { gt: 5e9 } })),
+    ).toBe(10);
   });
 });

@@ -27,22 +27,57 @@ const deps = (
 });
 
 describe("runDetection", () => {
-  it("reports single-event rules with more matches than the per-run limit", async () => {
-    // Prepare: the recorded response says 5000 documents match, one is returned.
-    const recorded = fixture("pod-exec.hits.json") as { hits: { total: { value: number } } };
-    recorded.hits.total.value = 5000;
-    const search = new FakeOpenSearch(ALERTS_INDEX, () => recorded);
+  it("pages through every single-event match, never stopping at a page", async () => {
+    // Prepare: 2,500 matches of one rule, 1,000 per page, each page after the last one's sort values.
+    const recorded = fixture("pod-exec.hits.json") as { hits: { hits: Record<string, unknown>[] } };
+    const template = recorded.hits.hits[0] as { _source: { event: Record<string, unknown> } };
+    const matches = Array.from({ length: 2500 }, (_, i) => ({
+      ...template,
+      _id: `doc-${i}`,
+      sort: [NOW - 600_000 + i, `id-${String(i).padStart(5, "0")}`],
+      _source: {
+        ...template._source,
+        "@timestamp": new Date(NOW - 600_000 + i).toISOString(),
+        event: { ...template._source.event, id: `id-${String(i).padStart(5, "0")}` },
+      },
+    }));
+    const search = new FakeOpenSearch(ALERTS_INDEX, (body) => {
+      if (body.size === 0)
+        return { ...EMPTY_SEARCH, hits: { total: { value: 2500, relation: "eq" }, hits: [] } };
+      const after = body.search_after as [number, string] | undefined;
+      const from = after === undefined ? 0 : matches.findIndex((hit) => hit.sort[1] === after[1]) + 1;
+      return { ...EMPTY_SEARCH, hits: { hits: matches.slice(from, from + (body.size as number)) } };
+    });
     // Act
+    const report = await runDetection(
+      deps(search, new RecordingPublisher(), [singleRule({ suppression: { ms: 3_600_000, groupBy: [] } })]),
+      { nowMs: NOW, watermarkMs: NOW - 60_000, runId: "r" },
+    );
+    // Assess
+    const pages = search.searches.filter((s) => s.index !== ALERTS_INDEX && s.body.size === 1000);
+    expect(pages.map((page) => page.body.search_after)).toEqual([
+      undefined,
+      [NOW - 600_000 + 999, "id-00999"],
+      [NOW - 600_000 + 1999, "id-01999"],
+    ]);
+    expect(report).toMatchObject({ firings: 2500, complete: true, partialRules: [] });
+    const alert = [...search.documents.values()][0]?.source as { count: number };
+    expect(alert.count).toBe(2500);
+  });
+
+  it("stops at the run's event budget and resumes the rule from the last document it read", async () => {
+    const search = new FakeOpenSearch(ALERTS_INDEX, recordedAudit);
     const report = await runDetection(deps(search, new RecordingPublisher()), {
       nowMs: NOW,
       watermarkMs: NOW - 60_000,
       runId: "r",
-      singleEventLimit: 1,
+      maxEventsPerRun: 1,
+      singleEventPageSize: 1,
     });
-    // Assess
-    expect(report.truncatedRules).toEqual(["k8s_pod_exec"]);
+    expect(report.partialRules).toEqual(["k8s_pod_exec"]);
+    expect(report.resumeFromMs).toEqual({ k8s_pod_exec: Date.parse("2025-03-04T10:15:42.120Z") });
+    expect(report.complete).toBe(false);
     expect(report.delivered.published).toBe(1);
-    expect(search.searches[1]?.body).toMatchObject({ size: 1 });
   });
 
   it("never reads the alerts index as events (audit-* would match audit-alerts)", async () => {
@@ -125,7 +160,10 @@ describe("runDetection", () => {
     expect(report.range.catchUpTruncated).toBe(true);
     expect(report.range.fromMs).toBe(NOW - 24 * 3600_000);
     expect(silentLogger.warnings).toContain(
-      "detector was behind by more than the catch-up limit; older windows were not evaluated",
+      "rule was behind by more than the catch-up limit; a range was not evaluated",
     );
+    expect(report.skipped).toEqual([
+      { rule: "k8s_pod_exec", fromMs: NOW - 3 * 24 * 3600_000 - 15 * 60_000, toMs: NOW - 24 * 3600_000 },
+    ]);
   });
 });

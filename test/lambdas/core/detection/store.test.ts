@@ -124,6 +124,7 @@ describe("AlertStore", () => {
     const used = [...queriedFields(bodies)];
     // Assess
     expect(used.sort()).toEqual([
+      "id",
       "outbox.createdAt",
       "outbox.leaseUntil",
       "outbox.status",

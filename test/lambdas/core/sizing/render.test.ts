@@ -23,6 +23,7 @@ describe("renderSizing", () => {
       "Firehose (Direct PUT)",
       "Transform Lambda",
       "S3",
+      "Detection (one pass a minute over a 15-minute lookback)",
       "Monthly cost (USD, on-demand, us-east-1)",
       "Assumptions (override with the flags in --help)",
       "Method",

@@ -1,0 +1,244 @@
+/**
+ * Detector benchmark on a real OpenSearch node (`scripts/opensearch-node.sh` through the integration tests' helper,
+ * its default 768 MB heap unless `OPENSEARCH_HEAP` says otherwise; or the node at `OPENSEARCH_URL`), one shard.
+ *
+ * For each step (events per 15 minutes × services, always 1,000 caller identities): generated Istio traffic
+ * (`test/integration/detector-traffic.ts`: the project's normalizer and rule tagging, as the transform indexes it)
+ * spread over 15 minutes, then detection passes as the Lambda makes them (`runDetection` over the production
+ * `SearchClient`, default pack, a minute apart, each with the previous pass's `now` as watermark, so each evaluates
+ * the 15-minute lookback). Reports per step: the first pass (which writes the alerts), the median of the steady
+ * passes after it, searches per pass, each rule's summed `took` in the median pass, the node's heap high-water mark
+ * during the passes (sampled every 100 ms from `_nodes/stats/jvm`), and the request circuit breaker's trips.
+ *
+ * Steps: `AUDIT_TRAIL_BENCH_DETECTOR_STEPS`, comma-separated `EVENTSxSERVICES` (default
+ * `10000x200,100000x200,1000000x200,10000x1000,100000x1000,1000000x1000`). Indexing 1M events takes minutes on a
+ * small machine.
+ */
+import { Client } from "@opensearch-project/opensearch";
+import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../lambdas/core/contracts.js";
+import type { SearchClient } from "../lambdas/core/detection/ports.js";
+import { runDetection } from "../lambdas/core/detection/run.js";
+import { bootstrapDomain } from "../lambdas/core/opensearch/index.js";
+import { defaultRulesDir, loadRulePack } from "../lambdas/core/rules/load.js";
+import type { RulePack } from "../lambdas/core/rules/types.js";
+import { transportSearchClient } from "../lambdas/detector/opensearch.js";
+import { bootstrapSettings } from "../test/fixtures/bootstrap-settings.js";
+import { indexTraffic, trafficDocuments } from "../test/integration/detector-traffic.js";
+import { startTestNode } from "../test/integration/node.js";
+import type { BenchResult } from "./run.js";
+
+const PRINCIPALS = 1000;
+const SPAN_MS = 15 * 60_000;
+const START = Date.parse("2026-06-01T10:00:00Z");
+const STEADY_PASSES = 3;
+const DEFAULT_STEPS = "10000x200,100000x200,1000000x200,10000x1000,100000x1000,1000000x1000";
+
+interface Step {
+  readonly events: number;
+  readonly services: number;
+}
+
+function steps(): Step[] {
+  const raw = process.env.AUDIT_TRAIL_BENCH_DETECTOR_STEPS ?? DEFAULT_STEPS;
+  return raw.split(",").map((text) => {
+    const match = /^(\d+)x(\d+)$/.exec(text.trim());
+    if (match === null) {
+      throw new Error(
+        `AUDIT_TRAIL_BENCH_DETECTOR_STEPS: "${text}" is not EVENTSxSERVICES (for example 100000x200)`,
+      );
+    }
+    return { events: Number(match[1]), services: Number(match[2]) };
+  });
+}
+
+/** Which rule a search belongs to: its `rule.name` filter, mapped back from building blocks to their correlation. */
+function ruleOf(body: Record<string, unknown>, pack: RulePack): string {
+  const filter = (body.query as { bool?: { filter?: Record<string, Record<string, unknown>>[] } } | undefined)
+    ?.bool?.filter?.[0];
+  const term = filter?.term?.["rule.name"];
+  const terms = filter?.terms?.["rule.name"];
+  const names = typeof term === "string" ? [term] : Array.isArray(terms) ? (terms as string[]) : [];
+  if (names.length === 0)
+    return body.aggs !== undefined && "sources" in (body.aggs as object) ? "silence" : "other";
+  const candidates = pack.correlationRules.filter(
+    (rule) => rule.rules.length === names.length && rule.rules.every((name) => names.includes(name)),
+  );
+  if (candidates.length <= 1) return candidates[0]?.name ?? names.join("+");
+  // Rules over the same building blocks (the error rate and the p99 both read mesh_http_request): by aggregation.
+  const text = JSON.stringify(body.aggs ?? {});
+  const type = text.includes('"failures"')
+    ? "failure_ratio"
+    : text.includes('"pct"') || text.includes('"beyond"')
+      ? "percentile"
+      : undefined;
+  return (candidates.find((rule) => rule.type === type) ?? candidates[0])?.name ?? names.join("+");
+}
+
+/** The production search client, recording each search's `took` by rule. */
+function measured(inner: SearchClient, pack: RulePack) {
+  const took = new Map<string, number>();
+  let searches = 0;
+  const client: SearchClient = {
+    ...inner,
+    async search(request) {
+      const response = (await inner.search(request)) as { took?: number };
+      searches++;
+      const rule = request.index === ALERTS_INDEX ? "alerts index" : ruleOf(request.body, pack);
+      took.set(rule, (took.get(rule) ?? 0) + (response.took ?? 0));
+      return response;
+    },
+  };
+  return {
+    client,
+    take() {
+      const result = { took: Object.fromEntries(took), searches };
+      took.clear();
+      searches = 0;
+      return result;
+    },
+  };
+}
+
+async function nodeStats(url: string): Promise<{ heapUsed: number; heapMax: number; trips: number }> {
+  const response = await fetch(`${url}/_nodes/_local/stats/jvm,breaker`);
+  const body = (await response.json()) as {
+    nodes: Record<
+      string,
+      {
+        jvm: { mem: { heap_used_in_bytes: number; heap_max_in_bytes: number } };
+        breakers: Record<string, { tripped: number }>;
+      }
+    >;
+  };
+  const node = Object.values(body.nodes)[0];
+  if (node === undefined) throw new Error(`${url}/_nodes/_local/stats answered no node`);
+  return {
+    heapUsed: node.jvm.mem.heap_used_in_bytes,
+    heapMax: node.jvm.mem.heap_max_in_bytes,
+    trips: Object.values(node.breakers).reduce((sum, breaker) => sum + breaker.tripped, 0),
+  };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+
+export default async function bench(): Promise<BenchResult> {
+  const node = await startTestNode();
+  const result: BenchResult = {};
+  try {
+    const client = new Client({ node: node.url, requestTimeout: 600_000 });
+    const pack = await loadRulePack([defaultRulesDir()]);
+    const silent = { info() {}, warn() {}, error() {} };
+    const publisher = { publish: async () => "bench" };
+    for (const step of steps()) {
+      const label = `${step.events >= 1e6 ? `${step.events / 1e6}M` : `${step.events / 1e3}k`}x${step.services}`;
+      await client.indices.delete({
+        index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX}`,
+        ignore_unavailable: true,
+      });
+      await bootstrapDomain(
+        client,
+        bootstrapSettings({
+          DomainEndpoint: "localhost",
+          DomainName: "bench",
+          HotDays: 1,
+          WarmDays: 1,
+          DeleteAfterDays: 60,
+          ReplicaCount: 0,
+        }),
+        { ismFlavor: "plain", ageUnit: "m", allowMissingPlugins: ["security", "ism"] },
+      );
+      const indexStart = performance.now();
+      await indexTraffic(
+        client,
+        trafficDocuments(
+          {
+            events: step.events,
+            services: step.services,
+            principals: PRINCIPALS,
+            startMs: START,
+            spanMs: SPAN_MS,
+          },
+          pack,
+        ),
+      );
+      const indexSeconds = (performance.now() - indexStart) / 1000;
+
+      const search = measured(transportSearchClient(client), pack);
+      const before = await nodeStats(node.url);
+      let heapPeak = before.heapUsed;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          heapPeak = Math.max(heapPeak, (await nodeStats(node.url)).heapUsed);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      const passes: { ms: number; searches: number; took: Record<string, number>; failed: string[] }[] = [];
+      const end = START + SPAN_MS;
+      for (let pass = 0; pass <= STEADY_PASSES; pass++) {
+        const nowMs = end + pass * 60_000;
+        const started = performance.now();
+        const report = await runDetection(
+          { search: search.client, publisher, logger: silent, pack, alertContext: { environment: "bench" } },
+          { nowMs, watermarkMs: nowMs - 60_000, runId: `bench-${pass}`, clock: () => nowMs },
+        );
+        const ms = performance.now() - started;
+        passes.push({ ms, ...search.take(), failed: [...report.failedRules] });
+      }
+      sampling = false;
+      await sampler;
+      const after = await nodeStats(node.url);
+      const steady = passes.slice(1);
+      const medianMs = median(steady.map((pass) => pass.ms));
+      const medianPass = steady.find((pass) => pass.ms === medianMs) ?? steady[0];
+      const failed = [...new Set(passes.flatMap((pass) => pass.failed))];
+      result[`${label}.indexSeconds`] = { value: indexSeconds, unit: `s to index ${step.events} events` };
+      result[`${label}.firstPassSeconds`] = {
+        value: (passes[0]?.ms ?? 0) / 1000,
+        unit: "s (writes the alerts)",
+      };
+      result[`${label}.steadyPassSeconds`] = {
+        value: medianMs / 1000,
+        unit: `s (median of ${STEADY_PASSES})`,
+        target: "< 20",
+        meetsTarget: medianMs < 20_000,
+      };
+      result[`${label}.searchesPerPass`] = { value: medianPass?.searches ?? 0, unit: "searches" };
+      for (const [rule, took] of Object.entries(medianPass?.took ?? {}).sort((a, b) => b[1] - a[1])) {
+        result[`${label}.took.${rule}`] = { value: took, unit: "ms (sum of took)" };
+      }
+      result[`${label}.heapHighWaterMB`] = {
+        value: heapPeak / 2 ** 20,
+        unit: `MB of a ${Math.round(after.heapMax / 2 ** 20)} MB heap (sampled every 100 ms)`,
+      };
+      result[`${label}.breakerTrips`] = {
+        value: after.trips - before.trips,
+        unit: "circuit-breaker trips",
+        target: "0",
+        meetsTarget: after.trips === before.trips,
+      };
+      result[`${label}.failedRules`] = {
+        value: failed.length,
+        unit: failed.length === 0 ? "rules failed" : `rules failed: ${failed.join(", ")}`,
+        target: "0",
+        meetsTarget: failed.length === 0,
+      };
+      // Each step's figures as soon as it ends: a long run interrupted still leaves them.
+      for (const [name, figure] of Object.entries(result).filter(([key]) => key.startsWith(`${label}.`))) {
+        process.stderr.write(
+          `detector bench: ${name} ${Math.round(figure.value * 1000) / 1000} ${figure.unit}\n`,
+        );
+      }
+    }
+    await client.indices.delete({
+      index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX}`,
+      ignore_unavailable: true,
+    });
+  } finally {
+    await node.stop();
+  }
+  return result;
+}
