@@ -12,8 +12,9 @@ import type { Command } from "./command.js";
 const USAGE = `usage: audit-trail normalize [--json] [--no-original] FILE...
 
 Parses log files (any supported mesh or Kubernetes audit format, plain or gzip, '-' for stdin) into ECS
-documents, one JSON object per line on stdout. Records that cannot be parsed are reported on stderr as
-'file:line: reason'; the exit status is 1 if any record failed.
+documents, one JSON object per line on stdout. Records that cannot be parsed, and records (lines) longer than
+the 4 MiB maximum record size, are reported on stderr as 'file:line: reason'; the exit status is 1 if any record
+failed.
 
 options:
   --json         report failures on stderr as JSON objects {"file","line","reason"}
@@ -44,8 +45,11 @@ export const command: Command = {
     let failed = 0;
     let documents = 0;
     try {
-      for await (const { file, line, text } of readLines(files)) {
-        const result = normalizeRecord(text, { keepOriginal });
+      for await (const { file, line, text, error } of readLines(files)) {
+        const result =
+          error === undefined
+            ? normalizeRecord(text, { keepOriginal })
+            : { ok: false as const, reason: error };
         if (!result.ok) {
           failed++;
           process.stderr.write(

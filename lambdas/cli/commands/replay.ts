@@ -28,7 +28,9 @@ const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [options] FIL
 
 Parses and normalizes the files (every file below a DIR; plain or gzip), runs the default rule pack and any
 --rules directories over them, correlations included (on event time), and prints the alerts as a table, or
-one JSON object per alert with --json, then a summary (on stderr with --json).
+one JSON object per alert with --json, then a summary (on stderr with --json). Records that cannot be parsed
+(or are longer than the 4 MiB maximum record size) are reported as 'file:line: reason' on stderr; as with
+normalize, the exit status is then 1 (the alerts of every record that parsed are still printed).
 
 options:
   --rules DIR          also load the rules below DIR (repeatable)
@@ -233,7 +235,7 @@ export async function runReplay(
   const text = formatSummary(summary, files.length, severities, seconds);
   if (args.json) err.write(text);
   else out.write(`\n${text}`);
-  return 0;
+  return summary.rejected > 0 ? 1 : 0;
 }
 
 export const command: Command = {

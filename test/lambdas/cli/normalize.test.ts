@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { command } from "../../../lambdas/cli/commands/normalize.js";
-import { readLines } from "../../../lambdas/cli/input.js";
+import { MAX_RECORD_BYTES, readLines } from "../../../lambdas/cli/input.js";
 
 const ISTIO =
   '[2024-05-02T08:00:01.250Z] "GET /items HTTP/1.1" 200 - via_upstream - "-" 0 64 12 11 "-" "curl/8" "rid-1" "items:80" "10.1.2.3:80" outbound|80||items.shop.svc.cluster.local 10.1.9.9:40000 10.96.0.20:80 10.1.9.9:51000 - default';
@@ -88,6 +88,21 @@ describe("audit-trail normalize", () => {
     expect(await command.run([file])).toBe(1);
     expect(stderr).toContain(`${file}:2: unrecognized log line`);
     expect(stdout.trimEnd().split("\n")).toHaveLength(1);
+  });
+
+  it("reports a record over the maximum record size as a failure of its line, and normalizes the rest", async () => {
+    // Prepare
+    const file = join(dir, "long.log");
+    writeFileSync(file, `${LINKERD}\n${"{".repeat(MAX_RECORD_BYTES + 10)}\n${LINKERD}\n`);
+    // Act
+    const status = await command.run([file]);
+    // Assess
+    expect(status).toBe(1);
+    expect(stdout.trimEnd().split("\n")).toHaveLength(2);
+    expect(stderr).toContain(
+      `long.log:2: record of ${MAX_RECORD_BYTES + 10} bytes is longer than the ${MAX_RECORD_BYTES}-byte maximum record size; skipped`,
+    );
+    expect(stderr).toContain("2 document(s), 1 failed record(s)");
   });
 
   it("reports failures as JSON objects with --json", async () => {
