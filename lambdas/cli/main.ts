@@ -4,6 +4,7 @@
  * returns the process exit status. The verbs reuse the pure modules the Lambdas run.
  */
 import { commands } from "./commands/index.js";
+import { BROKEN_PIPE_STATUS, exitQuietlyOnBrokenPipe, isBrokenPipe } from "./pipes.js";
 
 const USAGE = `usage: audit-trail <command> [options]
 
@@ -28,11 +29,13 @@ async function main(argv: readonly string[]): Promise<number> {
   return command.run(rest);
 }
 
+exitQuietlyOnBrokenPipe();
 main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status;
   },
   (error: unknown) => {
+    if (isBrokenPipe(error)) process.exit(BROKEN_PIPE_STATUS);
     process.stderr.write(`audit-trail: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 2;
   },
