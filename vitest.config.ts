@@ -15,7 +15,13 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**", "test/validators/**", "test/acceptance/**", "**/node_modules/**"],
+          exclude: [
+            "test/integration/**",
+            "test/validators/**",
+            "test/acceptance/**",
+            "test/package/**",
+            "**/node_modules/**",
+          ],
           testTimeout: 60_000,
           hookTimeout: 600_000,
         },
