@@ -2,7 +2,7 @@
  * Input for the CLI verbs: an async iterator over the non-blank lines of files, gzip files (detected by their
  * magic bytes, whatever their name) and `-` for standard input. Streams line by line, so memory stays flat
  * however large the input (a line longer than `MAX_RECORD_BYTES` is reported, not kept); line numbers are 1-based
- * and count blank lines too.
+ * and count blank lines too. A binary file is one record with an `error`, and is not read further.
  */
 import { createReadStream } from "node:fs";
 import { PassThrough, type Readable } from "node:stream";
@@ -46,8 +46,16 @@ export async function* readLines(
     const maxBytes = options.maxRecordBytes ?? MAX_RECORD_BYTES;
     const splitter = new LineSplitter(maxBytes);
     let line = 0;
+    let first = true;
     try {
       for await (const chunk of stream) {
+        if (first) {
+          first = false;
+          if (isBinary(chunk as Buffer | string)) {
+            yield { file, line: 1, text: "", error: BINARY_FILE };
+            break;
+          }
+        }
         for (const text of splitter.push(chunk as Buffer | string)) {
           line++;
           if (typeof text !== "string")
@@ -168,6 +176,19 @@ class LineSplitter {
 
 function tooLongMessage(bytes: number, maxBytes: number): string {
   return `record of ${bytes} bytes is longer than the ${maxBytes}-byte maximum record size; skipped`;
+}
+
+const BINARY_SNIFF_BYTES = 8192;
+const BINARY_FILE = "binary file (NUL bytes in its first 8 KiB; not a log file nor gzip): not read";
+
+/**
+ * A file whose first 8 KiB (after gunzip) hold a NUL byte is binary, as `grep` and `git` decide: no log format
+ * has one. It is reported as one failed record rather than as its bytes, line after line.
+ */
+function isBinary(chunk: Buffer | string): boolean {
+  return typeof chunk === "string"
+    ? chunk.slice(0, BINARY_SNIFF_BYTES).includes("\u0000")
+    : chunk.subarray(0, BINARY_SNIFF_BYTES).includes(0);
 }
 
 /** Blank as `text.trim() === ""`, without building the trimmed copy for the usual line. */

@@ -1,4 +1,6 @@
 /** What the `audit-trail` verbs share about their arguments. */
+import { stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 
 /** A command line the verb cannot run with: printed after the verb's name, exit status 2. */
 export class UsageError extends Error {
@@ -72,4 +74,16 @@ export async function withUserErrors(
     }
     throw error;
   }
+}
+
+/**
+ * Refuses an output file whose folder does not exist (or is not a folder) before any work is done, rather than
+ * after it: throws `UsageError` naming the flag and the folder.
+ */
+export async function checkOutputFolder(flag: string, file: string): Promise<void> {
+  const folder = dirname(resolve(file));
+  const info = await stat(folder).catch(() => undefined);
+  if (info === undefined)
+    throw new UsageError(`${flag} ${file}: folder ${folder} does not exist; create it first`);
+  if (!info.isDirectory()) throw new UsageError(`${flag} ${file}: ${folder} is not a folder`);
 }

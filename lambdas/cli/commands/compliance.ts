@@ -32,7 +32,7 @@ import {
   renderReport,
   TemplateShapeError,
 } from "../../core/compliance/index.js";
-import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
+import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
 const ENV_FILE = "lib/config/environments.ts";
@@ -177,6 +177,7 @@ export async function runCompliance(argv: readonly string[]): Promise<number> {
     return 2;
   }
   return withUserErrors("compliance", [UsageError, AuditTrailConfigError, TemplateShapeError], async () => {
+    if (values.out !== undefined) await checkOutputFolder("--out", values.out);
     let name = selectedEnvironment(values);
     const template = values.template === undefined ? undefined : await readTemplate(values.template);
     const tagged = template === undefined ? undefined : environmentTag(template);

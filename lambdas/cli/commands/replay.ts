@@ -16,8 +16,10 @@ import {
   type Detection,
   defaultRulesDir,
   loadRulePack,
+  OVERRIDES_KEY,
   parseDuration,
   RuleError,
+  type RulePack,
 } from "../../core/rules/index.js";
 import { type ReplayRecord, type ReplaySummary, replay } from "../../core/rules/replay.js";
 import { InputError, readLines } from "../input.js";
@@ -35,7 +37,8 @@ normalize, the exit status is then 1 (the alerts of every record that parsed are
 options:
   --rules DIR          also load the rules below DIR (repeatable)
   --no-default-rules   do not load the bundled rules/ pack
-  --overrides FILE     per-environment rule overrides (JSON, see docs/rules.md); default: $AUDIT_TRAIL_RULE_OVERRIDES
+  --overrides FILE     per-environment rule overrides (JSON, see docs/rules.md); default: the JSON in the
+                       environment variable AUDIT_TRAIL_RULE_OVERRIDES, as the pipeline's functions read it
   --environment NAME   environment name shown in alerts (default: local)
   --lateness DURATION  how late (event time) a record may arrive and still be correlated (default: 2m)
   --json               NDJSON alerts on stdout`;
@@ -189,18 +192,50 @@ function formatSummary(
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * The pack with the overrides of `--overrides FILE`: errors name the file (and the key within it), not the
+ * environment variable the pipeline reads overrides from.
+ */
+async function loadWithOverridesFile(dirs: readonly string[], file: string): Promise<RulePack> {
+  const flag = `--overrides ${file}`;
+  const text = await readFile(file, "utf8").catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(`${flag}: ${code === "ENOENT" ? "no such file" : String(error)}`);
+  });
+  let overrides: unknown;
+  try {
+    overrides = JSON.parse(text);
+  } catch (error: unknown) {
+    throw new InputError(
+      `${flag}: not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  try {
+    return await loadRulePack(dirs, overrides);
+  } catch (error: unknown) {
+    if (!(error instanceof RuleError) || !error.message.includes(OVERRIDES_KEY)) throw error;
+    const key = error.location.key?.startsWith(`${OVERRIDES_KEY}.`)
+      ? error.location.key.slice(OVERRIDES_KEY.length + 1)
+      : error.location.key;
+    throw new RuleError(error.reason.replaceAll(OVERRIDES_KEY, flag), {
+      ...error.location,
+      file: error.location.file ?? flag,
+      ...(key === undefined ? {} : { key }),
+    });
+  }
+}
+
 /** Runs a replay with parsed arguments, writing to the given streams; resolves to the exit status. */
 export async function runReplay(
   args: ReplayArgs,
   out: { write(text: string): boolean },
   err: { write(text: string): boolean },
 ): Promise<number> {
-  const overrides =
-    args.overridesFile === undefined
-      ? process.env.AUDIT_TRAIL_RULE_OVERRIDES
-      : await readFile(args.overridesFile, "utf8");
   const dirs = [...(args.defaultRules ? [defaultRulesDir()] : []), ...args.ruleDirs];
-  const pack = await loadRulePack(dirs, overrides);
+  const pack =
+    args.overridesFile === undefined
+      ? await loadRulePack(dirs, process.env[OVERRIDES_KEY])
+      : await loadWithOverridesFile(dirs, args.overridesFile);
   const files = await expandInputs(args.inputs);
   const context: AlertContext = {
     environment: args.environment,

@@ -105,6 +105,25 @@ describe("audit-trail normalize", () => {
     expect(stderr).toContain("2 document(s), 1 failed record(s)");
   });
 
+  it("summarizes a binary file in one line instead of printing its bytes, and reads the next file", async () => {
+    // Prepare: an executable's bytes (NULs and all, and no line breaks worth the name), then a log file
+    const binary = join(dir, "program");
+    const bytes = Buffer.alloc(200_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 251;
+    writeFileSync(binary, bytes);
+    const log = join(dir, "after.log");
+    writeFileSync(log, `${LINKERD}\n`);
+    // Act
+    const status = await command.run([binary, log]);
+    // Assess
+    expect(status).toBe(1);
+    expect(stderr).toBe(
+      `${binary}:1: binary file (NUL bytes in its first 8 KiB; not a log file nor gzip): not read\n` +
+        "audit-trail normalize: 1 document(s), 1 failed record(s)\n",
+    );
+    expect(stdout.trimEnd().split("\n")).toHaveLength(1);
+  });
+
   it("reports failures as JSON objects with --json", async () => {
     const file = join(dir, "bad.log");
     writeFileSync(file, "{oops\n");

@@ -149,6 +149,37 @@ describe("audit-trail replay", () => {
     expect(err).toMatch(/: 3 records .* 2 documents, 1 unparseable/);
   });
 
+  it("blames the --overrides file, not an environment variable, for bad overrides", async () => {
+    // Prepare
+    const notJson = join(dir, "not-json.json");
+    await writeFile(notJson, "{ rules: ");
+    const unknownRule = join(dir, "unknown-rule.json");
+    await writeFile(unknownRule, JSON.stringify({ rules: { no_such_rule: { enabled: false } } }));
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      // Act
+      const statuses = [
+        await command.run(["--overrides", notJson, "examples/incident"]),
+        await command.run(["--overrides", unknownRule, "examples/incident"]),
+      ];
+      // Assess
+      expect(statuses).toEqual([2, 2]);
+      const text = stderr.mock.calls.map((call) => String(call[0])).join("");
+      expect(text).not.toContain("AUDIT_TRAIL_RULE_OVERRIDES");
+      expect(text).toMatch(
+        new RegExp(`^audit-trail replay: --overrides ${notJson}: not valid JSON \\(`, "m"),
+      );
+      expect(text).toMatch(
+        new RegExp(
+          `^audit-trail replay: --overrides ${unknownRule}, key 'rules\\.no_such_rule': no rule named`,
+          "m",
+        ),
+      );
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
   it("rejects bad usage with exit status 2", async () => {
     expect(() => parseReplayArgs([])).toThrowError(UsageError);
     expect(() => parseReplayArgs(["--bogus", "x"])).toThrowError(/unknown option '--bogus'/);
