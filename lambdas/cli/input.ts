@@ -4,7 +4,8 @@
  * however large the input (a line longer than `MAX_RECORD_BYTES` is reported, not kept); line numbers are 1-based
  * and count blank lines too. A binary file is one record with an `error`, and is not read further.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, type ReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import { PassThrough, type Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
@@ -29,6 +30,8 @@ export interface ReadLinesOptions {
   stdin?: Readable;
   /** Longest record in UTF-8 bytes; a longer one is yielded with `error`. @default MAX_RECORD_BYTES */
   maxRecordBytes?: number;
+  /** Told the bytes read from the file as stored (compressed for gzip) since the last call, for progress. */
+  onRead?: (bytes: number) => void;
 }
 
 export async function* readLines(
@@ -48,7 +51,14 @@ export async function* readLines(
     let line = 0;
     let first = true;
     try {
+      let reported = 0;
       for await (const chunk of stream) {
+        if (options.onRead !== undefined) {
+          const read =
+            file === "-" ? reported + (chunk as Buffer | string).length : (raw as ReadStream).bytesRead;
+          options.onRead(read - reported);
+          reported = read;
+        }
         if (first) {
           first = false;
           if (isBinary(chunk as Buffer | string)) {
@@ -176,6 +186,13 @@ class LineSplitter {
 
 function tooLongMessage(bytes: number, maxBytes: number): string {
   return `record of ${bytes} bytes is longer than the ${maxBytes}-byte maximum record size; skipped`;
+}
+
+/** The files' sizes as stored (standard input, or a file that cannot be read, counts nothing), for progress. */
+export async function totalBytes(files: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const file of files) if (file !== "-") total += (await stat(file).catch(() => undefined))?.size ?? 0;
+  return total;
 }
 
 const BINARY_SNIFF_BYTES = 8192;

@@ -22,7 +22,8 @@ import {
   type RulePack,
 } from "../../core/rules/index.js";
 import { type ReplayRecord, type ReplaySummary, replay } from "../../core/rules/replay.js";
-import { InputError, readLines } from "../input.js";
+import { InputError, readLines, totalBytes } from "../input.js";
+import { type ProgressOptions, readProgress } from "../progress.js";
 import { UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
@@ -230,6 +231,7 @@ export async function runReplay(
   args: ReplayArgs,
   out: { write(text: string): boolean },
   err: { write(text: string): boolean },
+  progressOptions: ProgressOptions = {},
 ): Promise<number> {
   const dirs = [...(args.defaultRules ? [defaultRulesDir()] : []), ...args.ruleDirs];
   const pack =
@@ -252,15 +254,32 @@ export async function runReplay(
     if (args.json) out.write(`${JSON.stringify(alert)}\n`);
     else table.push(alert);
   };
+  const progress = readProgress("replay", await totalBytes(files), progressOptions);
   const onRejected = (record: ReplayRecord, reason: string): void => {
-    if (shownRejections++ < 20) err.write(`${record.file}:${record.line}: ${reason}\n`);
+    if (shownRejections++ >= 20) return;
+    progress.done(); // the progress line, if drawn, makes way (and is redrawn on the next update)
+    err.write(`${record.file}:${record.line}: ${reason}\n`);
   };
   const started = process.hrtime.bigint();
-  const streams = files.map((file) => readLines([file]));
-  const summary = await replay(streams, pack, (text) => normalizeRecord(text), onAlert, {
-    allowedLatenessMs: args.latenessMs,
-    onRejected,
-  });
+  let bytesRead = 0;
+  let records = 0;
+  const onRead = (bytes: number): void => {
+    bytesRead += bytes;
+  };
+  const streams = files.map((file) => readLines([file], { onRead }));
+  const normalize = (text: string): ReturnType<typeof normalizeRecord> => {
+    if ((++records & 255) === 0) progress.update({ records, bytes: bytesRead });
+    return normalizeRecord(text);
+  };
+  let summary: ReplaySummary;
+  try {
+    summary = await replay(streams, pack, normalize, onAlert, {
+      allowedLatenessMs: args.latenessMs,
+      onRejected,
+    });
+  } finally {
+    progress.done();
+  }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   table.sort(
     (a, b) => a["@timestamp"].localeCompare(b["@timestamp"]) || a.rule.name.localeCompare(b.rule.name),
