@@ -4,9 +4,9 @@
  * correlations, on event time, with suppression), and prints the alerts `buildAlert` makes of the detections:
  * the detector's code path, so the CLI and Lambda show the same alerts.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type { Alert, AlertContext } from "../../core/alerts/index.js";
 import { buildAlert } from "../../core/alerts/index.js";
 import type { CountryLookup } from "../../core/geo/index.js";
@@ -22,12 +22,13 @@ import {
   type RulePack,
 } from "../../core/rules/index.js";
 import { type ReplayRecord, type ReplaySummary, replay } from "../../core/rules/replay.js";
+import { renderIncidentPage, ServiceGraph } from "../html/incident.js";
 import { InputError, readLines, totalBytes } from "../input.js";
 import { type ProgressOptions, readProgress } from "../progress.js";
-import { UsageError, withUserErrors } from "../usage.js";
+import { checkOutputFolder, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
-const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [options] FILE|DIR...
+const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [--html FILE] [options] FILE|DIR...
 
 Parses and normalizes the files (every file below a DIR; plain or gzip), runs the default rule pack and any
 --rules directories over them, correlations included (on event time), and prints the alerts as a table, or
@@ -42,7 +43,10 @@ options:
                        environment variable AUDIT_TRAIL_RULE_OVERRIDES, as the pipeline's functions read it
   --environment NAME   environment name shown in alerts (default: local)
   --lateness DURATION  how late (event time) a record may arrive and still be correlated (default: 2m)
-  --json               NDJSON alerts on stdout`;
+  --json               NDJSON alerts on stdout
+  --html FILE          also write the incident as one self-contained HTML page: a timeline of the alerts and
+                       their evidence per rule and per identity, each alert with its evidence, the graph of who
+                       called what (the calls in alerts highlighted), rule and runbook links`;
 
 export interface ReplayArgs {
   ruleDirs: string[];
@@ -51,6 +55,8 @@ export interface ReplayArgs {
   environment: string;
   latenessMs: number;
   json: boolean;
+  /** Where to write the incident page. */
+  htmlFile?: string;
   inputs: string[];
 }
 
@@ -76,6 +82,7 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs | "help" {
     else if (arg === "--rules") args.ruleDirs.push(value());
     else if (arg === "--no-default-rules") args.defaultRules = false;
     else if (arg === "--overrides") args.overridesFile = value();
+    else if (arg === "--html") args.htmlFile = value();
     else if (arg === "--environment") args.environment = value();
     else if (arg === "--lateness") {
       const text = value();
@@ -233,6 +240,7 @@ export async function runReplay(
   err: { write(text: string): boolean },
   progressOptions: ProgressOptions = {},
 ): Promise<number> {
+  if (args.htmlFile !== undefined) await checkOutputFolder("--html", args.htmlFile);
   const dirs = [...(args.defaultRules ? [defaultRulesDir()] : []), ...args.ruleDirs];
   const pack =
     args.overridesFile === undefined
@@ -248,11 +256,12 @@ export async function runReplay(
   if (!args.json) out.write(tableHeader());
   // NDJSON streams alerts as they become final; the table is sorted by time at the end (alerts are few).
   const table: Alert[] = [];
+  const graph = args.htmlFile === undefined ? undefined : new ServiceGraph();
   const onAlert = (detection: Detection): void => {
     const alert = buildAlert(detection, context);
     severities[alert.severity] = (severities[alert.severity] ?? 0) + 1;
     if (args.json) out.write(`${JSON.stringify(alert)}\n`);
-    else table.push(alert);
+    if (!args.json || graph !== undefined) table.push(alert);
   };
   const progress = readProgress("replay", await totalBytes(files), progressOptions);
   const onRejected = (record: ReplayRecord, reason: string): void => {
@@ -269,7 +278,9 @@ export async function runReplay(
   const streams = files.map((file) => readLines([file], { onRead }));
   const normalize = (text: string): ReturnType<typeof normalizeRecord> => {
     if ((++records & 255) === 0) progress.update({ records, bytes: bytesRead });
-    return normalizeRecord(text);
+    const result = normalizeRecord(text);
+    if (graph !== undefined && result.ok) for (const doc of result.documents) graph.add(doc);
+    return result;
   };
   let summary: ReplaySummary;
   try {
@@ -284,7 +295,25 @@ export async function runReplay(
   table.sort(
     (a, b) => a["@timestamp"].localeCompare(b["@timestamp"]) || a.rule.name.localeCompare(b.rule.name),
   );
-  for (const alert of table) out.write(formatAlertRow(alert));
+  if (!args.json) for (const alert of table) out.write(formatAlertRow(alert));
+  if (args.htmlFile !== undefined && graph !== undefined) {
+    const ruleFiles = Object.fromEntries(
+      pack.rules.map((rule) => [rule.name, relative(process.cwd(), rule.source)]),
+    );
+    await writeFile(
+      args.htmlFile,
+      renderIncidentPage({
+        alerts: table,
+        graph,
+        files,
+        records: summary.records,
+        ruleFiles,
+        ...(summary.firstEvent === undefined ? {} : { firstEvent: summary.firstEvent }),
+        ...(summary.lastEvent === undefined ? {} : { lastEvent: summary.lastEvent }),
+      }),
+    );
+    err.write(`audit-trail replay: wrote ${args.htmlFile}\n`);
+  }
   if (shownRejections > 20) err.write(`… and ${shownRejections - 20} more unparseable records\n`);
   const text = formatSummary(summary, files.length, severities, seconds);
   if (args.json) err.write(text);
