@@ -122,5 +122,5 @@ describe("progress of the verbs", () => {
       `${ERASE}compliance: synthesizing stack AuditTrail-prod in memory, offline (takes a few seconds)`,
       ERASE,
     ]);
-  });
+  }, 300_000); // synthesizing prod takes seconds alone, and minutes beside the whole suite on two cores
 });
