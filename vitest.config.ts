@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 /**
  * `npm test`: the unit project (fast, no services); the integration project, which talks to one real OpenSearch
  * node started once by its global setup (`scripts/opensearch-node.sh`, or the node at `OPENSEARCH_URL`); and the
- * validators project (cfn-lint and checkov on every synthesized environment, tools from `scripts/validators.sh`).
+ * validators project (cfn-lint and checkov on every synthesized environment; its global setup installs them
+ * with `scripts/validators.sh`, and where that cannot work skips them with one line, except in CI).
  * `npm run test:unit` runs the unit project alone (no node, no synthesis). Acceptance checks against the shared
  * corpus have their own config (`vitest.acceptance.config.ts`).
  */
@@ -14,7 +15,13 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**", "test/validators/**", "test/acceptance/**", "**/node_modules/**"],
+          exclude: [
+            "test/integration/**",
+            "test/validators/**",
+            "test/acceptance/**",
+            "test/package/**",
+            "**/node_modules/**",
+          ],
           testTimeout: 60_000,
           hookTimeout: 600_000,
         },
@@ -33,6 +40,7 @@ export default defineConfig({
         test: {
           name: "validators",
           include: ["test/validators/**/*.test.ts"],
+          globalSetup: ["test/validators/setup.ts"],
           testTimeout: 600_000,
           hookTimeout: 900_000,
         },

@@ -1,4 +1,6 @@
 /** What the `audit-trail` verbs share about their arguments. */
+import { stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 
 /** A command line the verb cannot run with: printed after the verb's name, exit status 2. */
 export class UsageError extends Error {
@@ -28,8 +30,30 @@ export function selectedEnvironment(options: {
 export type UserErrorClass = abstract new (...args: never[]) => Error;
 
 /**
- * Runs a verb's work: an error of one of the `expected` classes is printed after the verb's name with exit
- * status 2; any other error is a bug and propagates (with its stack).
+ * What to do about the AWS SDK's errors for a machine without AWS set up: no region ("Region is missing") or no
+ * credentials (the default provider chain found none); `undefined` for any other error.
+ */
+export function awsSetupProblem(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error.message === "Region is missing") {
+    return "no AWS region: pass --region REGION (or set AWS_REGION, or a region in your AWS profile)";
+  }
+  if (error.name === "CredentialsProviderError" && /from any providers/.test(error.message)) {
+    return (
+      "no AWS credentials found; looked in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), " +
+      "the profile AWS_PROFILE names (default: default) in ~/.aws/credentials and ~/.aws/config (keys, SSO, " +
+      "assume-role, credential_process), a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE), the container's " +
+      "credentials endpoint (ECS, EKS Pod Identity) and the EC2 instance's metadata; sign in (aws sso login, " +
+      "aws configure) or export credentials"
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Runs a verb's work: an error of one of the `expected` classes, or the AWS SDK's missing region or credentials
+ * (said as what to do), is printed after the verb's name with exit status 2; any other error is a bug and
+ * propagates (with its stack).
  */
 export async function withUserErrors(
   verb: string,
@@ -43,6 +67,23 @@ export async function withUserErrors(
       process.stderr.write(`audit-trail ${verb}: ${(error as Error).message}\n`);
       return 2;
     }
+    const problem = awsSetupProblem(error);
+    if (problem !== undefined) {
+      process.stderr.write(`audit-trail ${verb}: ${problem}\n`);
+      return 2;
+    }
     throw error;
   }
+}
+
+/**
+ * Refuses an output file whose folder does not exist (or is not a folder) before any work is done, rather than
+ * after it: throws `UsageError` naming the flag and the folder.
+ */
+export async function checkOutputFolder(flag: string, file: string): Promise<void> {
+  const folder = dirname(resolve(file));
+  const info = await stat(folder).catch(() => undefined);
+  if (info === undefined)
+    throw new UsageError(`${flag} ${file}: folder ${folder} does not exist; create it first`);
+  if (!info.isDirectory()) throw new UsageError(`${flag} ${file}: ${folder} is not a folder`);
 }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
@@ -18,8 +19,28 @@ import {
   skipCheckov,
 } from "./nag.js";
 
-/** The repository root (this file is `lib/private/function.ts`). */
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/**
+ * The package root: the nearest directory above this module holding a `package.json`. That is the repository root
+ * for the sources (`lib/private/function.ts`) and the installed package's root for the CLI bundle (`dist/cli.mjs`),
+ * which inlines this module.
+ */
+export const PROJECT_ROOT = packageRoot(dirname(fileURLToPath(import.meta.url)));
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json in ${from} or any directory above it`);
+  }
+}
+
+/**
+ * The lock file the functions are bundled against. The installed npm package has none (npm never packs
+ * `package-lock.json`); there only `audit-trail compliance` synthesizes, without bundling, and NodejsFunction only
+ * checks that the file exists, so `package.json` stands in.
+ */
+const LOCK_FILE = existsSync(join(PROJECT_ROOT, "package-lock.json"))
+  ? join(PROJECT_ROOT, "package-lock.json")
+  : join(PROJECT_ROOT, "package.json");
 
 /** Where a Lambda bundle is unpacked at run time; files copied next to the handler are under it. */
 export const LAMBDA_TASK_ROOT = "/var/task";
@@ -107,7 +128,7 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
     entry: join(PROJECT_ROOT, props.entry),
     handler: "handler",
     projectRoot: PROJECT_ROOT,
-    depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
+    depsLockFilePath: LOCK_FILE,
     description: props.description,
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,

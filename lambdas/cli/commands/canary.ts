@@ -69,7 +69,8 @@ stage it stopped at: ${CANARY_RUNBOOK}), 2 on a usage, configuration or stack er
                            firehose.bufferingIntervalSeconds plus ${PIPELINE_ALLOWANCE_SECONDS / 60} minutes
   --interval DURATION      time between two searches; default ${DEFAULT_INTERVAL_SECONDS}s
   --json                   print the report as one JSON object
-  --dry-run                check and print the records (one Firehose record per line) without sending anything
+  --dry-run                check and print the records (one Firehose record per line) without sending anything;
+                           with --json, one JSON object: the run id, the environment and each record
 
 Checked before sending: each record, normalized and pseudonymized as the environment's transform does it, matches
 ${CANARY_RULE_NAME} under the environment's rule overrides and fires no other alerting rule (the canary never pages
@@ -198,7 +199,21 @@ export async function runCanaryCommand(
         );
       }
       if (values["dry-run"]) {
-        for (const record of records) process.stdout.write(record.data);
+        if (values.json) {
+          const dryRun = {
+            dryRun: true,
+            runId: identity.runId,
+            environment: config.name,
+            records: records.map(({ source, dataset, eventId, description, data }) => ({
+              source,
+              dataset,
+              eventId,
+              description,
+              data,
+            })),
+          };
+          process.stdout.write(`${JSON.stringify(dryRun, null, 2)}\n`);
+        } else for (const record of records) process.stdout.write(record.data);
         process.stderr.write(
           `canary: dry run ${identity.runId}: ${records.length} records checked against environment "${config.name}", nothing sent\n`,
         );

@@ -32,7 +32,8 @@ import {
   renderReport,
   TemplateShapeError,
 } from "../../core/compliance/index.js";
-import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
+import { type ProgressOptions, stageProgress } from "../progress.js";
+import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
 const ENV_FILE = "lib/config/environments.ts";
@@ -143,7 +144,10 @@ async function readTemplate(file: string): Promise<CfnTemplate> {
   return asTemplate(parsed, `--template ${file}`);
 }
 
-export async function runCompliance(argv: readonly string[]): Promise<number> {
+export async function runCompliance(
+  argv: readonly string[],
+  progressOptions: ProgressOptions = {},
+): Promise<number> {
   let values: Options;
   let frameworks: FrameworkId[];
   try {
@@ -177,6 +181,7 @@ export async function runCompliance(argv: readonly string[]): Promise<number> {
     return 2;
   }
   return withUserErrors("compliance", [UsageError, AuditTrailConfigError, TemplateShapeError], async () => {
+    if (values.out !== undefined) await checkOutputFolder("--out", values.out);
     let name = selectedEnvironment(values);
     const template = values.template === undefined ? undefined : await readTemplate(values.template);
     const tagged = template === undefined ? undefined : environmentTag(template);
@@ -206,7 +211,18 @@ export async function runCompliance(argv: readonly string[]): Promise<number> {
       values.template === undefined
         ? `synthesized in memory from ${ENV_FILE} ("${config.name}") and lib/audit-trail-stack.ts`
         : `${values.template}`;
-    const resolved = template ?? (await synthesizeEnvironment(config));
+    let resolved = template;
+    if (resolved === undefined) {
+      const progress = stageProgress("compliance", progressOptions);
+      progress.update(
+        `synthesizing stack AuditTrail-${config.name} in memory, offline (takes a few seconds)`,
+      );
+      try {
+        resolved = await synthesizeEnvironment(config);
+      } finally {
+        progress.done();
+      }
+    }
 
     let report: string;
     let status: number;

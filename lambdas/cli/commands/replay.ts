@@ -4,9 +4,9 @@
  * correlations, on event time, with suppression), and prints the alerts `buildAlert` makes of the detections:
  * the detector's code path, so the CLI and Lambda show the same alerts.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type { Alert, AlertContext } from "../../core/alerts/index.js";
 import { buildAlert } from "../../core/alerts/index.js";
 import type { CountryLookup } from "../../core/geo/index.js";
@@ -16,27 +16,37 @@ import {
   type Detection,
   defaultRulesDir,
   loadRulePack,
+  OVERRIDES_KEY,
   parseDuration,
   RuleError,
+  type RulePack,
 } from "../../core/rules/index.js";
 import { type ReplayRecord, type ReplaySummary, replay } from "../../core/rules/replay.js";
-import { InputError, readLines } from "../input.js";
-import { UsageError, withUserErrors } from "../usage.js";
+import { renderIncidentPage, ServiceGraph } from "../html/incident.js";
+import { InputError, readLines, totalBytes } from "../input.js";
+import { type ProgressOptions, readProgress } from "../progress.js";
+import { checkOutputFolder, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
-const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [options] FILE|DIR...
+const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [--html FILE] [options] FILE|DIR...
 
 Parses and normalizes the files (every file below a DIR; plain or gzip), runs the default rule pack and any
 --rules directories over them, correlations included (on event time), and prints the alerts as a table, or
-one JSON object per alert with --json, then a summary (on stderr with --json).
+one JSON object per alert with --json, then a summary (on stderr with --json). Records that cannot be parsed
+(or are longer than the 4 MiB maximum record size) are reported as 'file:line: reason' on stderr; as with
+normalize, the exit status is then 1 (the alerts of every record that parsed are still printed).
 
 options:
   --rules DIR          also load the rules below DIR (repeatable)
   --no-default-rules   do not load the bundled rules/ pack
-  --overrides FILE     per-environment rule overrides (JSON, see docs/rules.md); default: $AUDIT_TRAIL_RULE_OVERRIDES
+  --overrides FILE     per-environment rule overrides (JSON, see docs/rules.md); default: the JSON in the
+                       environment variable AUDIT_TRAIL_RULE_OVERRIDES, as the pipeline's functions read it
   --environment NAME   environment name shown in alerts (default: local)
   --lateness DURATION  how late (event time) a record may arrive and still be correlated (default: 2m)
-  --json               NDJSON alerts on stdout`;
+  --json               NDJSON alerts on stdout
+  --html FILE          also write the incident as one self-contained HTML page: a timeline of the alerts and
+                       their evidence per rule and per identity, each alert with its evidence, the graph of who
+                       called what (the calls in alerts highlighted), rule and runbook links`;
 
 export interface ReplayArgs {
   ruleDirs: string[];
@@ -45,6 +55,8 @@ export interface ReplayArgs {
   environment: string;
   latenessMs: number;
   json: boolean;
+  /** Where to write the incident page. */
+  htmlFile?: string;
   inputs: string[];
 }
 
@@ -70,6 +82,7 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs | "help" {
     else if (arg === "--rules") args.ruleDirs.push(value());
     else if (arg === "--no-default-rules") args.defaultRules = false;
     else if (arg === "--overrides") args.overridesFile = value();
+    else if (arg === "--html") args.htmlFile = value();
     else if (arg === "--environment") args.environment = value();
     else if (arg === "--lateness") {
       const text = value();
@@ -187,18 +200,52 @@ function formatSummary(
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * The pack with the overrides of `--overrides FILE`: errors name the file (and the key within it), not the
+ * environment variable the pipeline reads overrides from.
+ */
+async function loadWithOverridesFile(dirs: readonly string[], file: string): Promise<RulePack> {
+  const flag = `--overrides ${file}`;
+  const text = await readFile(file, "utf8").catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(`${flag}: ${code === "ENOENT" ? "no such file" : String(error)}`);
+  });
+  let overrides: unknown;
+  try {
+    overrides = JSON.parse(text);
+  } catch (error: unknown) {
+    throw new InputError(
+      `${flag}: not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  try {
+    return await loadRulePack(dirs, overrides);
+  } catch (error: unknown) {
+    if (!(error instanceof RuleError) || !error.message.includes(OVERRIDES_KEY)) throw error;
+    const key = error.location.key?.startsWith(`${OVERRIDES_KEY}.`)
+      ? error.location.key.slice(OVERRIDES_KEY.length + 1)
+      : error.location.key;
+    throw new RuleError(error.reason.replaceAll(OVERRIDES_KEY, flag), {
+      ...error.location,
+      file: error.location.file ?? flag,
+      ...(key === undefined ? {} : { key }),
+    });
+  }
+}
+
 /** Runs a replay with parsed arguments, writing to the given streams; resolves to the exit status. */
 export async function runReplay(
   args: ReplayArgs,
   out: { write(text: string): boolean },
   err: { write(text: string): boolean },
+  progressOptions: ProgressOptions = {},
 ): Promise<number> {
-  const overrides =
-    args.overridesFile === undefined
-      ? process.env.AUDIT_TRAIL_RULE_OVERRIDES
-      : await readFile(args.overridesFile, "utf8");
+  if (args.htmlFile !== undefined) await checkOutputFolder("--html", args.htmlFile);
   const dirs = [...(args.defaultRules ? [defaultRulesDir()] : []), ...args.ruleDirs];
-  const pack = await loadRulePack(dirs, overrides);
+  const pack =
+    args.overridesFile === undefined
+      ? await loadRulePack(dirs, process.env[OVERRIDES_KEY])
+      : await loadWithOverridesFile(dirs, args.overridesFile);
   const files = await expandInputs(args.inputs);
   const context: AlertContext = {
     environment: args.environment,
@@ -209,33 +256,70 @@ export async function runReplay(
   if (!args.json) out.write(tableHeader());
   // NDJSON streams alerts as they become final; the table is sorted by time at the end (alerts are few).
   const table: Alert[] = [];
+  const graph = args.htmlFile === undefined ? undefined : new ServiceGraph();
   const onAlert = (detection: Detection): void => {
     const alert = buildAlert(detection, context);
     severities[alert.severity] = (severities[alert.severity] ?? 0) + 1;
     if (args.json) out.write(`${JSON.stringify(alert)}\n`);
-    else table.push(alert);
+    if (!args.json || graph !== undefined) table.push(alert);
   };
+  const progress = readProgress("replay", await totalBytes(files), progressOptions);
   const onRejected = (record: ReplayRecord, reason: string): void => {
-    if (shownRejections++ < 20) err.write(`${record.file}:${record.line}: ${reason}\n`);
+    if (shownRejections++ >= 20) return;
+    progress.done(); // the progress line, if drawn, makes way (and is redrawn on the next update)
+    err.write(`${record.file}:${record.line}: ${reason}\n`);
   };
   const started = process.hrtime.bigint();
-  const streams = files.map((file) => readLines([file]));
-  // The operator chose these files (the archive, Firehose's error output): finished documents pass through.
-  const normalize = (text: string) => normalizeRecord(text, { trustDocuments: true });
-  const summary = await replay(streams, pack, normalize, onAlert, {
-    allowedLatenessMs: args.latenessMs,
-    onRejected,
-  });
+  let bytesRead = 0;
+  let records = 0;
+  const onRead = (bytes: number): void => {
+    bytesRead += bytes;
+  };
+  const streams = files.map((file) => readLines([file], { onRead }));
+  const normalize = (text: string): ReturnType<typeof normalizeRecord> => {
+    if ((++records & 255) === 0) progress.update({ records, bytes: bytesRead });
+    // The operator chose these files (the archive, Firehose's error output): finished documents pass through.
+    const result = normalizeRecord(text, { trustDocuments: true });
+    if (graph !== undefined && result.ok) for (const doc of result.documents) graph.add(doc);
+    return result;
+  };
+  let summary: ReplaySummary;
+  try {
+    summary = await replay(streams, pack, normalize, onAlert, {
+      allowedLatenessMs: args.latenessMs,
+      onRejected,
+    });
+  } finally {
+    progress.done();
+  }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   table.sort(
     (a, b) => a["@timestamp"].localeCompare(b["@timestamp"]) || a.rule.name.localeCompare(b.rule.name),
   );
-  for (const alert of table) out.write(formatAlertRow(alert));
+  if (!args.json) for (const alert of table) out.write(formatAlertRow(alert));
+  if (args.htmlFile !== undefined && graph !== undefined) {
+    const ruleFiles = Object.fromEntries(
+      pack.rules.map((rule) => [rule.name, relative(process.cwd(), rule.source)]),
+    );
+    await writeFile(
+      args.htmlFile,
+      renderIncidentPage({
+        alerts: table,
+        graph,
+        files,
+        records: summary.records,
+        ruleFiles,
+        ...(summary.firstEvent === undefined ? {} : { firstEvent: summary.firstEvent }),
+        ...(summary.lastEvent === undefined ? {} : { lastEvent: summary.lastEvent }),
+      }),
+    );
+    err.write(`audit-trail replay: wrote ${args.htmlFile}\n`);
+  }
   if (shownRejections > 20) err.write(`… and ${shownRejections - 20} more unparseable records\n`);
   const text = formatSummary(summary, files.length, severities, seconds);
   if (args.json) err.write(text);
   else out.write(`\n${text}`);
-  return 0;
+  return summary.rejected > 0 ? 1 : 0;
 }
 
 export const command: Command = {

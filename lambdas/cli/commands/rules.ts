@@ -1,6 +1,7 @@
 /**
  * `audit-trail rules test [DIR…]`: runs every rule's own test events (`<name>.tests.yml`) against the pack built
- * from the directories (default: the repository's `rules/`), prints pass/fail per rule, exits 1 on any failure.
+ * from the directories (default: the repository's `rules/`), prints pass/fail per rule, exits 1 on any failure, on
+ * a rule without tests, and when the directories hold no rule (a test run that tested nothing did not pass).
  */
 import { defaultRulesDir, RuleError } from "../../core/rules/index.js";
 import { type RuleTestResult, runRuleTests } from "../../core/rules/testing.js";
@@ -10,7 +11,8 @@ const USAGE = `usage: audit-trail rules test [DIR…]
 
 Runs every rule's test events (<name>.tests.yml next to the rule) against the pack built from DIR
 (default: the bundled rules/ directory). Pass several directories to test an extra pack together with
-the default one. Exit status: 0 all passed, 1 a test failed, 2 usage or rule errors.`;
+the default one. Every rule must have tests. Exit status: 0 all passed, 1 a test failed, a rule has no tests or
+there is no rule at all, 2 usage or rule errors.`;
 
 export interface RulesTestOutput {
   write(text: string): void;
@@ -55,12 +57,18 @@ export async function rulesTest(
       );
     }
   }
-  for (const rule of report.untested) out.write(`NOTE  ${rule} has no tests\n`);
+  for (const rule of report.untested)
+    out.write(`FAIL  ${rule} has no tests (add ${rule}.tests.yml next to it)\n`);
   const total = report.results.length;
-  out.write(
-    `\n${byRule.size} rules, ${total} cases: ${failedRules === 0 ? "all passed" : `${failedCases} failed in ${failedRules} rules`}\n`,
-  );
-  return failedRules === 0 ? 0 : 1;
+  const rules = byRule.size + report.untested.length;
+  const untested = report.untested.length;
+  const problems = [
+    ...(failedRules === 0 ? [] : [`${failedCases} failed in ${failedRules} rules`]),
+    ...(untested === 0 ? [] : [`${untested} rule${untested === 1 ? "" : "s"} without tests`]),
+  ];
+  const verdict = rules === 0 ? "nothing tested" : problems.length === 0 ? "all passed" : problems.join("; ");
+  out.write(`\n${rules} rules, ${total} cases: ${verdict}\n`);
+  return rules > 0 && problems.length === 0 ? 0 : 1;
 }
 
 export const command: Command = {

@@ -49,7 +49,7 @@ const FLAG: Readonly<Record<SizingField, string>> = {
   peakFactor: "--peak-factor",
 };
 
-const USAGE = `usage: audit-trail size --gb-per-day N [--framework F]… [-c env=NAME | --env NAME] [options]
+const USAGE = `usage: audit-trail size --gb-per-day N (--framework F… | -c env=NAME | --archive-days N) [options]
 
 Recommends the OpenSearch domain (data node type and count, EBS per node, dedicated masters, UltraWarm, cold
 storage), the Firehose streams against the per-stream quotas, the transform Lambda's reserved concurrency, and the
@@ -108,11 +108,24 @@ interface Options {
 function numberFlag(values: Options, name: keyof Options): number | undefined {
   const text = values[name];
   if (text === undefined || typeof text !== "string") return undefined;
+  if (/^-\d/.test(text)) {
+    throw new UsageError(
+      `--${name} ${text}: must not be negative; pass the ${UNITS[name] ?? "number"}, e.g. --${name} 7`,
+    );
+  }
   if (!/^\d+(\.\d+)?$/.test(text)) {
     throw new UsageError(`--${name} ${JSON.stringify(text)}: not a number; pass digits, e.g. --${name} 7`);
   }
   return Number(text);
 }
+
+const UNITS: Partial<Record<keyof Options, string>> = {
+  "gb-per-day": "GB a day",
+  "hot-days": "days",
+  "warm-days": "days",
+  "cold-days": "days",
+  "archive-days": "days",
+};
 
 function frameworksFrom(values: Options): ComplianceFramework[] | undefined {
   if (values.framework === undefined) return undefined;
@@ -170,31 +183,56 @@ function retentionRequirements(
 
 const retentionDefaults = environmentConfigSchema.shape.retention.shape;
 
+/** The verb's options, for node's parser. */
+const OPTIONS = {
+  "gb-per-day": { type: "string" },
+  framework: { type: "string", multiple: true },
+  context: { type: "string", short: "c", multiple: true },
+  env: { type: "string" },
+  region: { type: "string" },
+  "hot-days": { type: "string" },
+  "warm-days": { type: "string" },
+  "cold-days": { type: "string" },
+  "archive-days": { type: "string" },
+  replicas: { type: "string" },
+  azs: { type: "string" },
+  network: { type: "string" },
+  "no-original": { type: "boolean" },
+  expansion: { type: "string" },
+  "record-bytes": { type: "string" },
+  "index-ratio": { type: "string" },
+  "shard-size-gib": { type: "string" },
+  "peak-factor": { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * `--flag -5` as `--flag=-5`: node's parser takes a value starting with a dash for an option and says the flag is
+ * "ambiguous"; read as the value it is, it gets this verb's own message.
+ */
+function negativeValuesJoined(argv: readonly string[], valued: ReadonlySet<string>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (valued.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
 function parse(argv: readonly string[]): Options {
+  const valued = new Set(
+    Object.entries(OPTIONS)
+      .filter(([, option]) => option.type === "string")
+      .map(([name]) => `--${name}`),
+  );
   const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      "gb-per-day": { type: "string" },
-      framework: { type: "string", multiple: true },
-      context: { type: "string", short: "c", multiple: true },
-      env: { type: "string" },
-      region: { type: "string" },
-      "hot-days": { type: "string" },
-      "warm-days": { type: "string" },
-      "cold-days": { type: "string" },
-      "archive-days": { type: "string" },
-      replicas: { type: "string" },
-      azs: { type: "string" },
-      network: { type: "string" },
-      "no-original": { type: "boolean" },
-      expansion: { type: "string" },
-      "record-bytes": { type: "string" },
-      "index-ratio": { type: "string" },
-      "shard-size-gib": { type: "string" },
-      "peak-factor": { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
+    args: negativeValuesJoined(argv, valued),
+    options: OPTIONS,
     strict: true,
     allowPositionals: false,
   });

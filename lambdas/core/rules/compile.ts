@@ -118,7 +118,11 @@ export function compileSingle(
       return compileCondition(parseCondition(condition), selections);
     } catch (error) {
       if (error instanceof ConditionSyntaxError)
-        throw new RuleError(error.message, { file, rule: name, key });
+        throw new RuleError(`${error.reason} at column ${error.position + 1} of '${condition}'`, {
+          file,
+          rule: name,
+          key,
+        });
       throw error;
     }
   });

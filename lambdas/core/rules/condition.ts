@@ -6,18 +6,27 @@
 import type { DocPredicate } from "./matchers.js";
 
 export type ConditionNode =
-  | { readonly type: "ref"; readonly name: string }
+  | { readonly type: "ref"; readonly name: string; readonly position: number }
   | { readonly type: "not"; readonly operand: ConditionNode }
   | { readonly type: "and" | "or"; readonly operands: readonly ConditionNode[] }
-  | { readonly type: "of"; readonly quantity: number | "all"; readonly pattern: string };
+  | {
+      readonly type: "of";
+      readonly quantity: number | "all";
+      readonly pattern: string;
+      /** Where the pattern starts in the condition (0-based), for errors. */
+      readonly position: number;
+    };
 
-/** Thrown with the offending position; the compiler wraps it in a `RuleError` naming file and rule. */
+/**
+ * Thrown with the offending position (0-based; the message counts columns from 1, as editors do); the compiler wraps
+ * it in a `RuleError` naming file, rule and the condition.
+ */
 export class ConditionSyntaxError extends Error {
   constructor(
-    message: string,
+    readonly reason: string,
     readonly position: number,
   ) {
-    super(`${message} at position ${position}`);
+    super(`${reason} at column ${position + 1}`);
   }
 }
 
@@ -97,7 +106,7 @@ export function parseCondition(condition: string): ConditionNode {
         throw new ConditionSyntaxError("'of' needs a selection pattern or 'them'", position());
       }
       index++;
-      return { type: "of", quantity, pattern: target.text };
+      return { type: "of", quantity, pattern: target.text, position: target.position };
     }
     if (["and", "or", "of", ")", "|"].includes(lower) || lower.startsWith("|")) {
       throw new ConditionSyntaxError(
@@ -108,7 +117,7 @@ export function parseCondition(condition: string): ConditionNode {
       );
     }
     index++;
-    return { type: "ref", name: token.text };
+    return { type: "ref", name: token.text, position: token.position };
   }
 
   const tree = parseOr();
@@ -153,7 +162,7 @@ export function compileCondition(
         if (predicate === undefined) {
           throw new ConditionSyntaxError(
             `unknown selection '${node.name}' (defined: ${names.join(", ")})`,
-            0,
+            node.position,
           );
         }
         return predicate;
@@ -173,7 +182,7 @@ export function compileCondition(
         if (covered.length === 0) {
           throw new ConditionSyntaxError(
             `'${node.pattern}' matches no selection (defined: ${names.join(", ")})`,
-            0,
+            node.position,
           );
         }
         if (node.quantity === "all") return all(covered);

@@ -12,6 +12,8 @@ export interface ReplayRecord {
   readonly file: string;
   readonly line: number;
   readonly text: string;
+  /** Why the reader could not read the record (e.g. longer than its maximum): rejected without normalizing. */
+  readonly error?: string;
 }
 
 export type Normalizer = (
@@ -106,7 +108,8 @@ export async function replay(
   const accept = (record: ReplayRecord): EcsDocument[] | undefined => {
     summary.records++;
     summary.bytes += Buffer.byteLength(record.text, "utf8") + 1;
-    const result = normalize(record.text);
+    const result =
+      record.error === undefined ? normalize(record.text) : { ok: false as const, reason: record.error };
     if (result.ok) return result.documents;
     summary.rejected++;
     options.onRejected?.(record, result.reason);

@@ -180,6 +180,6 @@ export const DEPLOYED_TRANSFORM = {
   processorBufferBytes: 1 * MiB,
   /** Firehose processor buffer interval, seconds: an invocation at least this often per stream with data. */
   processorBufferIntervalSeconds: 60,
-  /** Reserved concurrency the stack gives the transform. */
+  /** Reserved concurrency the stack gives the transform (`concurrency.transform`'s default in `lib/config`). */
   reservedConcurrency: 20,
 } as const;

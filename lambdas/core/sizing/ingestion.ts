@@ -156,7 +156,7 @@ export function sizeIngestion(request: IngestionRequest): IngestionSizing {
   }
   if (!transform.deployedConcurrencySuffices) {
     notes.push(
-      `the transform's reserved concurrency is ${DEPLOYED_TRANSFORM.reservedConcurrency} in lib/ingestion.ts (transformConcurrency): raise it to ${neededConcurrency}`,
+      `the transform's reserved concurrency is ${DEPLOYED_TRANSFORM.reservedConcurrency} (concurrency.transform in lib/config/environments.ts): raise it to ${neededConcurrency}`,
     );
   }
   if (responseBytesPerBuffer > LAMBDA_RESPONSE_LIMIT_BYTES) {

@@ -240,7 +240,7 @@ export function renderSizing(sizing: Sizing): string {
             `needed with ${assumptions.concurrencyHeadroom}× headroom; ${
               transform.deployedConcurrencySuffices
                 ? `the stack's ${transform.deployedConcurrency} covers it`
-                : `above the stack's ${transform.deployedConcurrency}: raise transformConcurrency`
+                : `above the stack's ${transform.deployedConcurrency}: raise concurrency.transform in lib/config/environments.ts`
             }`,
           ],
           ["invocations", `${count(transform.invocationsPerMonth / 1e6, 2)} M/month`, ""],

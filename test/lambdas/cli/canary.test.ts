@@ -406,6 +406,33 @@ describe("audit-trail canary", () => {
     expect(firehose.calls()).toHaveLength(0);
   });
 
+  it("prints the dry run as one JSON document with --json", async () => {
+    // Act
+    const status = await runCanaryCommand(["-c", "env=prod", "--dry-run", "--json"], deps());
+
+    // Assess
+    expect(status).toBe(0);
+    const report = JSON.parse(out.join("")) as {
+      dryRun: boolean;
+      environment: string;
+      runId: string;
+      records: { source: string; dataset: string; data: string }[];
+    };
+    expect(report.dryRun).toBe(true);
+    expect(report.environment).toBe("prod");
+    expect(report.runId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{6}$/);
+    expect(report.records.map((record) => record.dataset)).toEqual([
+      "istio.access",
+      "linkerd.access",
+      "cilium.flow",
+      "consul.access",
+      "kubernetes.audit",
+    ]);
+    expect(report.records.map((record) => datasetOf(record.data))).toEqual(
+      report.records.map((record) => record.dataset),
+    );
+  });
+
   it.each([
     [[], "no environment selected; pass -c env=NAME (one of dev, prod, staging)"],
     [

@@ -209,4 +209,20 @@ describe("audit-trail compliance", () => {
     expect(status).toBe(2);
     expect(err.join("")).toContain(`--template ${file}: not a CloudFormation template`);
   });
+
+  it("exits 2 before any work when --out names a folder that does not exist", async () => {
+    // Prepare
+    const out = join(dir, "no-such-folder", "report.md");
+    const started = Date.now();
+
+    // Act
+    const status = await runCompliance(["-c", "env=prod", "--out", out]);
+
+    // Assess: refused at once (synthesizing prod takes seconds), naming the folder
+    expect(status).toBe(2);
+    expect(err.join("")).toBe(
+      `audit-trail compliance: --out ${out}: folder ${join(dir, "no-such-folder")} does not exist; create it first\n`,
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
 });

@@ -2,7 +2,7 @@ import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type InputLine, readLines } from "../../../lambdas/cli/input.js";
+import { type InputLine, MAX_RECORD_BYTES, readLines } from "../../../lambdas/cli/input.js";
 
 /** What `readline` makes of the same chunks: the reference the line splitter must agree with. */
 async function readlineReference(chunks: readonly Buffer[]): Promise<InputLine[]> {
@@ -65,5 +65,57 @@ describe("readLines", () => {
       { file: "-", line: 1, text: "first" },
       { file: "-", line: 2, text: "second" },
     ]);
+  });
+
+  it("reports a record longer than the maximum as an error of its own line, and reads on after it", async () => {
+    // Prepare: a record of 1.5 times the maximum, arriving in 64 KiB chunks, between two ordinary lines
+    const long = Buffer.alloc(Math.floor(MAX_RECORD_BYTES * 1.5), "x");
+    const chunks: Buffer[] = [Buffer.from("first\n")];
+    for (let at = 0; at < long.length; at += 65_536) chunks.push(long.subarray(at, at + 65_536));
+    chunks.push(Buffer.from("\nlast\n"));
+
+    // Act
+    const lines = await splitterLines(chunks);
+
+    // Assess
+    expect(lines).toEqual([
+      { file: "-", line: 1, text: "first" },
+      {
+        file: "-",
+        line: 2,
+        text: "",
+        error: `record of ${long.length} bytes is longer than the ${MAX_RECORD_BYTES}-byte maximum record size; skipped`,
+      },
+      { file: "-", line: 3, text: "last" },
+    ]);
+  });
+
+  it("counts a multi-byte record's size in UTF-8 bytes, also when one chunk holds all of it", async () => {
+    // Prepare: one chunk whose first line is under the maximum in characters but over it in bytes
+    const text = "é".repeat(MAX_RECORD_BYTES / 2 + 1);
+
+    // Act
+    const lines = await splitterLines([Buffer.from(`${text}\nok`)]);
+
+    // Assess
+    expect(lines.map((line) => line.error ?? line.text)).toEqual([
+      `record of ${MAX_RECORD_BYTES + 2} bytes is longer than the ${MAX_RECORD_BYTES}-byte maximum record size; skipped`,
+      "ok",
+    ]);
+  });
+
+  it("accepts a record of exactly the maximum size spread over many chunks", async () => {
+    // Prepare
+    const record = Buffer.alloc(MAX_RECORD_BYTES, "y");
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < record.length; at += 16_384) chunks.push(record.subarray(at, at + 16_384));
+
+    // Act
+    const lines = await splitterLines(chunks);
+
+    // Assess
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.text.length).toBe(MAX_RECORD_BYTES);
+    expect(lines[0]?.error).toBeUndefined();
   });
 });

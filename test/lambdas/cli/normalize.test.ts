@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { command } from "../../../lambdas/cli/commands/normalize.js";
-import { readLines } from "../../../lambdas/cli/input.js";
+import { MAX_RECORD_BYTES, readLines } from "../../../lambdas/cli/input.js";
 import { createReingestSealer, normalizeRecord } from "../../../lambdas/core/normalize/index.js";
 
 const ISTIO =
@@ -116,6 +116,40 @@ describe("audit-trail normalize", () => {
     writeFileSync(file, `${LINKERD}\nhello world\n`);
     expect(await command.run([file])).toBe(1);
     expect(stderr).toContain(`${file}:2: unrecognized log line`);
+    expect(stdout.trimEnd().split("\n")).toHaveLength(1);
+  });
+
+  it("reports a record over the maximum record size as a failure of its line, and normalizes the rest", async () => {
+    // Prepare
+    const file = join(dir, "long.log");
+    writeFileSync(file, `${LINKERD}\n${"{".repeat(MAX_RECORD_BYTES + 10)}\n${LINKERD}\n`);
+    // Act
+    const status = await command.run([file]);
+    // Assess
+    expect(status).toBe(1);
+    expect(stdout.trimEnd().split("\n")).toHaveLength(2);
+    expect(stderr).toContain(
+      `long.log:2: record of ${MAX_RECORD_BYTES + 10} bytes is longer than the ${MAX_RECORD_BYTES}-byte maximum record size; skipped`,
+    );
+    expect(stderr).toContain("2 document(s), 1 failed record(s)");
+  });
+
+  it("summarizes a binary file in one line instead of printing its bytes, and reads the next file", async () => {
+    // Prepare: an executable's bytes (NULs and all, and no line breaks worth the name), then a log file
+    const binary = join(dir, "program");
+    const bytes = Buffer.alloc(200_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 251;
+    writeFileSync(binary, bytes);
+    const log = join(dir, "after.log");
+    writeFileSync(log, `${LINKERD}\n`);
+    // Act
+    const status = await command.run([binary, log]);
+    // Assess
+    expect(status).toBe(1);
+    expect(stderr).toBe(
+      `${binary}:1: binary file (NUL bytes in its first 8 KiB; not a log file nor gzip): not read\n` +
+        "audit-trail normalize: 1 document(s), 1 failed record(s)\n",
+    );
     expect(stdout.trimEnd().split("\n")).toHaveLength(1);
   });
 

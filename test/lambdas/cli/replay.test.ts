@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { command, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
+import { MAX_RECORD_BYTES } from "../../../lambdas/cli/input.js";
 import { UsageError } from "../../../lambdas/cli/usage.js";
 
 function sink() {
@@ -110,8 +111,8 @@ describe("audit-trail replay", () => {
       join(dir, "overrides.json"),
       logs,
     ]);
-    // Assess
-    expect(status).toBe(0);
+    // Assess: the alerts of what parsed, and status 1 for what did not (normalize's policy)
+    expect(status).toBe(1);
     expect(
       out
         .trim()
@@ -120,6 +121,63 @@ describe("audit-trail replay", () => {
     ).toEqual(["probe_seen"]);
     expect(err).toMatch(/logs\.log:41: /);
     expect(err).toMatch(/1 unparseable/);
+  });
+
+  it("exits 0 when every record parsed", async () => {
+    // Act
+    const { status, err } = await replayArgs(["--json", "examples/incident"]);
+
+    // Assess
+    expect(err).toMatch(/ 0 unparseable/);
+    expect(status).toBe(0);
+  });
+
+  it("reports a record over the maximum record size as unparseable, by its line, and replays the rest", async () => {
+    // Prepare
+    const logs = join(dir, "one-long-line.log");
+    const linkerd = (await readFile("examples/incident/linkerd-booksapp-json.log", "utf8")).split("\n");
+    await writeFile(logs, `${linkerd[0]}\n${"x".repeat(MAX_RECORD_BYTES + 1)}\n${linkerd[1]}\n`);
+
+    // Act
+    const { status, err } = await replayArgs(["--json", logs]);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(err).toContain(
+      `one-long-line.log:2: record of ${MAX_RECORD_BYTES + 1} bytes is longer than the ${MAX_RECORD_BYTES}-byte maximum record size; skipped`,
+    );
+    expect(err).toMatch(/: 3 records .* 2 documents, 1 unparseable/);
+  });
+
+  it("blames the --overrides file, not an environment variable, for bad overrides", async () => {
+    // Prepare
+    const notJson = join(dir, "not-json.json");
+    await writeFile(notJson, "{ rules: ");
+    const unknownRule = join(dir, "unknown-rule.json");
+    await writeFile(unknownRule, JSON.stringify({ rules: { no_such_rule: { enabled: false } } }));
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      // Act
+      const statuses = [
+        await command.run(["--overrides", notJson, "examples/incident"]),
+        await command.run(["--overrides", unknownRule, "examples/incident"]),
+      ];
+      // Assess
+      expect(statuses).toEqual([2, 2]);
+      const text = stderr.mock.calls.map((call) => String(call[0])).join("");
+      expect(text).not.toContain("AUDIT_TRAIL_RULE_OVERRIDES");
+      expect(text).toMatch(
+        new RegExp(`^audit-trail replay: --overrides ${notJson}: not valid JSON \\(`, "m"),
+      );
+      expect(text).toMatch(
+        new RegExp(
+          `^audit-trail replay: --overrides ${unknownRule}, key 'rules\\.no_such_rule': no rule named`,
+          "m",
+        ),
+      );
+    } finally {
+      stderr.mockRestore();
+    }
   });
 
   it("rejects bad usage with exit status 2", async () => {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -67,5 +67,57 @@ describe("audit-trail rules test", () => {
     } finally {
       stderr.mockRestore();
     }
+  });
+
+  it("fails on a folder without rules, saying 0 rules", async () => {
+    // Prepare
+    const empty = await mkdtemp(join(tmpdir(), "rules-empty-"));
+    const out = sink();
+    // Act
+    const status = await rulesTest([empty], out, sink());
+    // Assess
+    expect(status).toBe(1);
+    expect(out.text()).toMatch(/^0 rules, 0 cases: nothing tested$/m);
+  });
+
+  it("fails a rule that has no tests", async () => {
+    // Prepare
+    const untested = await mkdtemp(join(tmpdir(), "rules-untested-"));
+    await writeFile(
+      join(untested, "lonely.yml"),
+      "title: Lonely\nid: lonely-id\nname: lonely\nlevel: low\nlogsource: { product: mesh }\ndetection:\n  sel:\n    http.response.status_code: 418\n  condition: sel\n",
+    );
+    const out = sink();
+    // Act
+    const status = await rulesTest([untested], out, sink());
+    // Assess
+    expect(status).toBe(1);
+    expect(out.text()).toMatch(/^FAIL {2}lonely has no tests \(add lonely\.tests\.yml next to it\)$/m);
+    expect(out.text()).toMatch(/^1 rules, 0 cases: 1 rule without tests$/m);
+  });
+
+  it("points at the condition's column, counted from 1, for a syntax error", async () => {
+    // Prepare
+    const bad = await mkdtemp(join(tmpdir(), "rules-bad-condition-"));
+    await writeFile(
+      join(bad, "bad.yml"),
+      "title: Bad\nid: bad-id\nname: bad\nlevel: low\nlogsource: { product: mesh }\ndetection:\n  sel:\n    http.response.status_code: 418\n  condition: sel and and\n",
+    );
+    const err = sink();
+    // Act
+    const status = await rulesTest([bad], sink(), err);
+    // Assess: "sel and and": the second 'and' starts at column 9
+    expect(status).toBe(2);
+    expect(err.text()).toContain("key 'detection.condition': unexpected 'and' at column 9 of 'sel and and'");
+    // and the selection a condition names but does not define, from where it is named
+    await writeFile(
+      join(bad, "bad.yml"),
+      (await readFile(join(bad, "bad.yml"), "utf8")).replace("sel and and", "sel and missing"),
+    );
+    const again = sink();
+    expect(await rulesTest([bad], sink(), again)).toBe(2);
+    expect(again.text()).toContain(
+      "unknown selection 'missing' (defined: sel) at column 9 of 'sel and missing'",
+    );
   });
 });

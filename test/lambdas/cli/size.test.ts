@@ -163,7 +163,14 @@ describe("audit-trail size", () => {
   it.each([
     [["--framework", "pci-dss"], /--gb-per-day is required/],
     [["--gb-per-day", "lots"], /--gb-per-day "lots": not a number/],
-    [["--gb-per-day", "-3"], /--gb-per-day/],
+    [
+      ["--gb-per-day", "-3"],
+      /^audit-trail size: --gb-per-day -3: must not be negative; pass the GB a day, e.g./,
+    ],
+    [
+      ["--gb-per-day", "10", "--framework", "soc2", "--hot-days", "-1"],
+      /^audit-trail size: --hot-days -1: must not/,
+    ],
     [["--gb-per-day", "0", "--framework", "soc2"], /--gb-per-day 0: must be a number of GB/],
     [
       ["--gb-per-day", "10"],
@@ -198,6 +205,31 @@ describe("audit-trail size", () => {
     expect(out).toBe("");
     expect(err).toMatch(/^audit-trail size: /);
     expect(err).toMatch(message);
+  });
+
+  it("names the setting to raise when the volume needs more transform concurrency than deployed", async () => {
+    // Act
+    const { status, out } = await size("--gb-per-day", "50000", "--framework", "soc2");
+
+    // Assess
+    expect(status).toBe(0);
+    expect(out).not.toMatch(/transformConcurrency|lib\/ingestion\.ts/);
+    expect(out).toMatch(
+      /above the stack's 20: raise concurrency\.transform in lib\/config\/environments\.ts/,
+    );
+    expect(out).toMatch(
+      /the transform's reserved concurrency is 20 \(concurrency\.transform in lib\/config\/environments\.ts\): raise it to \d+/,
+    );
+  });
+
+  it("shows in its usage line that the archive's retention comes from a framework, an environment or a flag", async () => {
+    // Act
+    const { out } = await size("--help");
+
+    // Assess
+    expect(out.split("\n")[0]).toBe(
+      "usage: audit-trail size --gb-per-day N (--framework F… | -c env=NAME | --archive-days N) [options]",
+    );
   });
 
   it("prints its usage with --help, exit 0", async () => {
