@@ -2,8 +2,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { command, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
+import { command, formatAlertRow, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
+import { buildAlert } from "../../../lambdas/core/alerts/index.js";
 import { UsageError } from "../../../lambdas/cli/usage.js";
+import { execEvent, singleDetection, singleRule } from "../core/alerts/factories.js";
 
 function sink() {
   const chunks: string[] = [];
@@ -137,5 +139,30 @@ describe("audit-trail replay", () => {
     } finally {
       stderr.mockRestore();
     }
+  });
+});
+
+describe("replay's alert table", () => {
+  it("prints each value on one line, so a value cannot fake a row or a runbook", () => {
+    // Prepare: a user name carrying a line break, an escape sequence and a fake runbook line
+    const event = { ...execEvent(), user: { name: "x" } };
+    const audit = event.kubernetes?.audit ?? {};
+    const hostile = {
+      ...event,
+      kubernetes: {
+        audit: {
+          ...audit,
+          requestURI: `${audit.requestURI}&command=%0A%1B[2Jrunbook:%20https://evil.example`,
+        },
+      },
+    };
+    const alert = buildAlert(singleDetection(singleRule(), hostile), { environment: "prod" });
+    // Act
+    const row = formatAlertRow(alert);
+    // Assess: a headline, who/from/to, details, runbook: four lines, one runbook
+    expect(row.trimEnd().split("\n")).toHaveLength(4);
+    expect(row.match(/runbook:/g)).toHaveLength(2);
+    expect(row.trimEnd().split("\n")[3]?.trim()).toBe("runbook: docs/runbooks/k8s_pod_exec.md");
+    expect(row).not.toContain("\u001b");
   });
 });
