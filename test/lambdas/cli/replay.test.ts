@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { command, formatAlertRow, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
-import { buildAlert } from "../../../lambdas/core/alerts/index.js";
 import { UsageError } from "../../../lambdas/cli/usage.js";
+import { buildAlert } from "../../../lambdas/core/alerts/index.js";
 import { execEvent, singleDetection, singleRule } from "../core/alerts/factories.js";
 
 function sink() {
