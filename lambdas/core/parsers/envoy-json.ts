@@ -9,7 +9,12 @@
  * strings) when a log pipeline writes one, or as what Envoy prints for `%DOWNSTREAM_PEER_FINGERPRINT_256%` (the
  * SHA-256 of the client certificate the proxy validated; `examples/mesh/istio` configures it): a fingerprint means
  * mutual TLS, and `null`, `"-"` or `""` mean the peer sent no certificate (plaintext or one-way TLS). A format
- * without the key leaves `mesh.mtls` unknown.
+ * without the key leaves `mesh.mtls` unknown. Either way `mesh.mtls_evidence` says `peer_certificate`: that is the
+ * format that removes the doubt an inbound request without the mesh's SNI leaves (see `MtlsEvidence`).
+ *
+ * Also read when a format carries them: `grpc_status` (`%GRPC_STATUS%`, a name or a number: a non-OK status is a
+ * failure even behind HTTP 200), `connection_security_policy` (`mutual_tls`/`none`), `upstream_request_attempt_count`,
+ * `request_duration`, `response_duration`, `downstream_local_address`, `upstream_local_address`.
  */
 import { buildEnvoyDocument, type EnvoyAccess, looksLikeConsul } from "./envoy.js";
 import { type ParseResult, reject } from "./types.js";
@@ -51,6 +56,7 @@ function number(o: Record<string, unknown>, key: string): number | undefined {
 
 const CERTIFICATE_FINGERPRINT = /^[0-9a-f]{2}(?::?[0-9a-f]{2}){31}$/i;
 
+/** The custom format's `mtls`: a certificate fingerprint (or a boolean a pipeline wrote), or none presented. */
 function mtlsFlag(o: Record<string, unknown>): boolean | undefined {
   if (!("mtls" in o)) return undefined;
   const raw = o.mtls;
@@ -63,6 +69,7 @@ function mtlsFlag(o: Record<string, unknown>): boolean | undefined {
 export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
   const custom = !isEnvoyDefaultJson(o);
   let access: EnvoyAccess;
+  const mtls = mtlsFlag(o);
   try {
     access = {
       startTime: str(o.start_time) ?? str(o.timestamp),
@@ -92,7 +99,13 @@ export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
       // `%DOWNSTREAM_PEER_URI_SAN%` under the names operators give it.
       sourcePrincipal: str(o.source_identity) ?? str(o.downstream_peer_uri_san) ?? str(o.source_principal),
       destinationService: str(o.destination_service),
-      mtls: mtlsFlag(o),
+      mtls,
+      mtlsEvidence: mtls === undefined ? undefined : "peer_certificate",
+      connectionSecurityPolicy: str(o.connection_security_policy),
+      grpcStatus: str(o.grpc_status),
+      upstreamRequestAttemptCount: number(o, "upstream_request_attempt_count"),
+      requestDurationMs: number(o, "request_duration"),
+      responseDurationMs: number(o, "response_duration"),
       traceId: str(o.trace_id),
     };
   } catch (error) {

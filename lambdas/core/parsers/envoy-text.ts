@@ -149,6 +149,12 @@ export function parseEnvoyText(input: string): ParseResult {
     sourcePrincipal: undefined,
     destinationService: undefined,
     mtls: undefined,
+    mtlsEvidence: undefined,
+    connectionSecurityPolicy: undefined,
+    grpcStatus: undefined,
+    upstreamRequestAttemptCount: undefined,
+    requestDurationMs: undefined,
+    responseDurationMs: undefined,
     traceId: undefined,
   };
   const flavor = layout === "envoy" ? "envoy" : looksLikeConsul(access) ? "consul" : "istio";

@@ -56,9 +56,11 @@ describe("parseEnvoyText", () => {
     expect(result.ok && result.document.http?.version).toBe("2");
   });
 
-  it("marks an inbound request without SNI as not mutually authenticated", () => {
+  it("leaves mtls unknown for an inbound request without the mesh's SNI, naming that weak evidence", () => {
+    // Auto-mTLS clients are logged without SNI too: no SNI is a hint, never `mtls: false`.
     const result = parseEnvoyText(ISTIO_RBAC_DENY);
-    expect(result.ok && result.document.mesh?.mtls).toBe(false);
+    expect(result.ok && result.document.mesh?.mtls).toBeUndefined();
+    expect(result.ok && result.document.mesh?.mtls_evidence).toBe("no_mesh_sni");
     expect(result.ok && result.document.event).toMatchObject({
       outcome: "failure",
       type: ["access", "denied"],
