@@ -13,9 +13,16 @@
 import * as crypto from "node:crypto";
 import type { EcsDocument } from "../ecs.js";
 import { decodeRecordData } from "../firehose/record-data.js";
+import type { Sender } from "../parsers/index.js";
 import { parseJsonObject, parseTextLine } from "../parsers/index.js";
 import { obj, str, timestamp } from "../parsers/values.js";
-import { type KubernetesMetadata, kubernetesMetadata, stripCriPrefix, unwrapFluentBit } from "./fluentbit.js";
+import {
+  type KubernetesMetadata,
+  kubernetesMetadata,
+  senderOf,
+  stripCriPrefix,
+  unwrapFluentBit,
+} from "./fluentbit.js";
 import type { Pseudonymizer } from "./pseudonymize.js";
 
 export { parseIdentity } from "./identity.js";
@@ -181,14 +188,14 @@ const passedThrough = new WeakSet<EcsDocument>();
  * a Fluent Bit record (as Filebeat does; the envelope's metadata is kept as fields), the line after a CRI prefix,
  * the message of a CloudWatch Logs event.
  */
-function normalizeLine(raw: string, depth: number, keep: boolean): LineResult {
+function normalizeLine(raw: string, depth: number, keep: boolean, sender?: Sender): LineResult {
   if (depth > MAX_DEPTH) return { ok: false, reason: "envelopes nested too deeply" };
   let line = raw;
   const last = line.length - 1;
   if (last >= 0 && (isSpace(line.charCodeAt(0)) || isSpace(line.charCodeAt(last)))) line = line.trim();
   line = stripCriPrefix(line);
   if (line.charCodeAt(0) !== 123 /* { */) {
-    const parsed = parseTextLine(line);
+    const parsed = parseTextLine(line, sender);
     if (!parsed.ok) return parsed;
     if (keep) parsed.document.event.original = line;
     return { ok: true, documents: [parsed.document] };
@@ -201,23 +208,28 @@ function normalizeLine(raw: string, depth: number, keep: boolean): LineResult {
   }
   const o = obj(value);
   if (o === undefined) return { ok: false, reason: "JSON record is not an object" };
-  const result = normalizeObject(o, depth, keep);
+  const result = normalizeObject(o, depth, keep, sender);
   if (result.ok && keep) {
     for (const doc of result.documents) if (!passedThrough.has(doc)) doc.event.original ??= line;
   }
   return result;
 }
 
-function normalizeObject(o: Record<string, unknown>, depth: number, keep: boolean): LineResult {
+function normalizeObject(
+  o: Record<string, unknown>,
+  depth: number,
+  keep: boolean,
+  outerSender?: Sender,
+): LineResult {
   if (o.messageType === "DATA_MESSAGE" || o.messageType === "CONTROL_MESSAGE")
     return cloudWatchLogs(o, depth, keep);
   const ecs = passThrough(o);
   if (ecs !== undefined) return { ok: true, documents: [ecs] };
-  const parsed = parseJsonObject(o);
+  // Merge_Log On lifts a JSON payload next to Fluent Bit's own keys, `kubernetes` included.
+  const meta = typeof o.kubernetes === "object" ? kubernetesMetadata(obj(o.kubernetes)) : undefined;
+  const parsed = parseJsonObject(o, outerSender ?? senderOf(o, meta));
   if (parsed !== undefined) {
     if (!parsed.ok) return parsed;
-    // Merge_Log On lifts a JSON payload next to Fluent Bit's own keys, `kubernetes` included.
-    const meta = typeof o.kubernetes === "object" ? kubernetesMetadata(obj(o.kubernetes)) : undefined;
     if (meta !== undefined) attachKubernetes(parsed.document, meta);
     const clusterName = str(o.cluster_name);
     if (clusterName !== undefined) nameCluster(parsed.document, clusterName);
@@ -227,10 +239,11 @@ function normalizeObject(o: Record<string, unknown>, depth: number, keep: boolea
   if (envelope === undefined) {
     return { ok: false, reason: `unrecognized JSON record (keys: ${Object.keys(o).slice(0, 8).join(", ")})` };
   }
-  let result = normalizeLine(envelope.inner, depth + 1, keep);
+  const sender = envelope.sender ?? outerSender;
+  let result = normalizeLine(envelope.inner, depth + 1, keep, sender);
   if (!result.ok && envelope.merged !== undefined) {
     // Merge_Log On lifts a JSON payload to the top level: try what is left besides the envelope keys.
-    const merged = parseJsonObject(envelope.merged);
+    const merged = parseJsonObject(envelope.merged, sender);
     if (merged?.ok) result = { ok: true, documents: [merged.document] };
   }
   if (!result.ok) return { ok: false, reason: `in Fluent Bit record: ${result.reason}` };

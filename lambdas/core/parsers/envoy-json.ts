@@ -16,7 +16,7 @@
  * failure even behind HTTP 200), `connection_security_policy` (`mutual_tls`/`none`), `upstream_request_attempt_count`,
  * `request_duration`, `response_duration`, `downstream_local_address`, `upstream_local_address`.
  */
-import { buildEnvoyDocument, type EnvoyAccess, looksLikeConsul } from "./envoy.js";
+import { buildEnvoyDocument, type EnvoyAccess, type EnvoyFlavor, looksLikeConsul } from "./envoy.js";
 import { type ParseResult, reject } from "./types.js";
 import { bool, int, str } from "./values.js";
 
@@ -35,6 +35,19 @@ export function isEnvoyCustomJson(o: Record<string, unknown>): boolean {
     ("source_identity" in o || "destination_service" in o || "duration_ms" in o) &&
     ("response_code" in o || "method" in o) &&
     ("timestamp" in o || "start_time" in o)
+  );
+}
+
+/**
+ * Any JSON access-log entry a proxy's format could print: a time and a request or response key. Only used when
+ * the sender is known to be a mesh proxy, so the key names of one custom format do not decide the source.
+ */
+export function looksLikeEnvoyAccessJson(o: Record<string, unknown>): boolean {
+  // A shipper's envelope (`log`/`message` holding the line) is not the entry itself.
+  if (typeof o.log === "string" || typeof o.message === "string") return false;
+  return (
+    ("start_time" in o || "timestamp" in o) &&
+    ("response_code" in o || "method" in o || "path" in o || "upstream_cluster" in o)
   );
 }
 
@@ -66,7 +79,12 @@ function mtlsFlag(o: Record<string, unknown>): boolean | undefined {
   return typeof raw === "string" && CERTIFICATE_FINGERPRINT.test(raw) ? true : undefined;
 }
 
-export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
+/**
+ * `sender`: the flavor the shipper's metadata names. The sender decides first (a custom-format line from an
+ * `istio-proxy` container with `source_identity: null` and a short authority is still `istio.access`); the
+ * line's own values decide only when the shipper says nothing.
+ */
+export function parseEnvoyJson(o: Record<string, unknown>, sender?: EnvoyFlavor): ParseResult {
   const custom = !isEnvoyDefaultJson(o);
   let access: EnvoyAccess;
   const mtls = mtlsFlag(o);
@@ -115,8 +133,10 @@ export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
     throw error;
   }
   if (access.startTime === undefined) return reject("envoy json: missing start_time/timestamp");
-  let flavor: "istio" | "envoy" | "consul";
-  if (looksLikeConsul(access) || access.sourcePrincipal?.includes("/dc/")) {
+  let flavor: EnvoyFlavor;
+  if (sender !== undefined) {
+    flavor = sender;
+  } else if (looksLikeConsul(access) || access.sourcePrincipal?.includes("/dc/")) {
     flavor = "consul";
   } else if (
     !custom ||
