@@ -11,7 +11,14 @@ import {
 } from "./envoy-json.js";
 import { looksLikeEnvoyText, parseEnvoyText } from "./envoy-text.js";
 import { hubbleFlow, parseHubble } from "./hubble.js";
-import { aksAuditEvent, isAuditEvent, isGkeAudit, parseAuditEvent, parseGkeAudit } from "./k8s-audit.js";
+import {
+  aksInner,
+  gkeProblem,
+  isAuditEvent,
+  isGkeAudit,
+  parseAuditEvent,
+  parseGkeAudit,
+} from "./k8s-audit.js";
 import { isLinkerdJson, looksLikeLinkerdApache, parseLinkerdApache, parseLinkerdJson } from "./linkerd.js";
 import { type ParseResult, reject } from "./types.js";
 
@@ -46,8 +53,15 @@ export function parseJsonObject(o: Record<string, unknown>, sender?: Sender): Pa
   if (isLinkerdJson(o)) return parseLinkerdJson(o);
   if (isEnvoyDefaultJson(o) || isEnvoyCustomJson(o)) return parseEnvoyJson(o, proxy);
   if (isGkeAudit(o)) return parseGkeAudit(o);
-  const aks = aksAuditEvent(o);
-  if (aks !== undefined) return parseAuditEvent(aks);
+  // A cloud wrapper names the problem of its inner event, never "unrecognized JSON record".
+  const aks = aksInner(o);
+  if (aks !== undefined) {
+    if ("problem" in aks) return reject(aks.problem);
+    const parsed = parseAuditEvent(aks.event);
+    return parsed.ok ? parsed : reject(`aks audit: properties.log: ${parsed.reason}`);
+  }
+  const gke = gkeProblem(o);
+  if (gke !== undefined) return reject(gke);
   if (o.kind === "Event" || "auditID" in o)
     return reject("kubernetes audit: event without auditID/verb/requestURI");
   return undefined;
