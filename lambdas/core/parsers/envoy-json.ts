@@ -3,7 +3,7 @@
  * told apart by values: `local_app`, `*.consul`), any other Envoy JSON with Istio's key names, and the custom
  * format operators commonly configure (`timestamp, source_identity, source_ip, destination_service, method, path,
  * response_code, response_flags, duration_ms, bytes_sent, bytes_received, mtls, user_agent, request_id,
- * trace_id`). Values come as Envoy prints them: numbers or numeric strings, `"-"`, `null` or `""` for unset.
+ * trace_id, grpc_status`). Values come as Envoy prints them: numbers or numeric strings, `"-"`, `null` or `""` for unset.
  *
  * The custom format's `mtls` has no Envoy operator of its own. It is read as a boolean (`true`/`false`, or the
  * strings) when a log pipeline writes one, or as what Envoy prints for `%DOWNSTREAM_PEER_FINGERPRINT_256%` (the
