@@ -110,7 +110,7 @@ export function renderSms(alert: Alert): string {
   const parts = [
     `${alert.severity.toUpperCase()} ${displayValue(alert.environment, 20)}: ${displayValue(alert.rule.name, 80)}`,
     actors.length > 0 ? actors.join(" -> ") : undefined,
-    `${clock(alert["@timestamp"])}${alert.count > 1 ? ` x${alert.count}` : ""}`,
+    `${clock(alert.seen.first)}${alert.count > 1 ? ` x${alert.count}` : ""}`,
     alert.links.runbook,
   ].filter((part): part is string => part !== undefined);
   return truncate(oneLine(parts.join(" | ")), SMS_MAX_LENGTH);
@@ -139,9 +139,23 @@ export function renderJson(alert: Alert): string {
   }
 }
 
+/**
+ * The first and last matched event, then the window they were counted in (which can start before the first):
+ * `2024-05-01 12:00:03 UTC to 12:00:41 UTC (window 12:00:00 to 12:01:00)`.
+ */
 function whenOf(alert: Alert): string {
-  if (alert.window.start === alert.window.end) return clock(alert.window.start);
-  return `${clock(alert.window.start)} to ${clock(alert.window.end)}`;
+  const { first, last, complete } = alert.seen;
+  const span = first === last ? clock(first) : `${clock(first)} to ${sameDay(first, last)}`;
+  const events = complete ? span : `${span} or later`;
+  if (alert.window.start === alert.window.end) return events;
+  if (alert.rule.type === "silence")
+    return `${clock(alert.window.start)} to ${sameDay(alert.window.start, alert.window.end)}`;
+  return `${events} (window ${sameDay(first, alert.window.start)} to ${sameDay(alert.window.start, alert.window.end)})`;
+}
+
+/** `clock(iso)`, without the date when it is the day of `reference`. */
+function sameDay(reference: string, iso: string): string {
+  return reference.slice(0, 10) === iso.slice(0, 10) ? `${iso.slice(11, 19)} UTC` : clock(iso);
 }
 
 /** `2024-05-01 12:00:03 UTC`. */

@@ -25,7 +25,7 @@ const INCIDENT_ALERTS = [
   "k8s_pod_exec",
   "mesh_auth_failure_burst",
   "mesh_config_change",
-  "mesh_plaintext_traffic",
+  "mesh_plaintext_suspected",
   "mesh_service_discovery_scan",
 ];
 
@@ -78,12 +78,18 @@ describe("audit-trail replay", () => {
     const rows = out.split("\n").filter((line) => /^\d{4}-\d\d-\d\d /.test(line));
     expect(rows.map((row) => row.split(/\s+/)[3])).toEqual([
       "mesh_config_change",
-      "mesh_plaintext_traffic",
+      "mesh_plaintext_suspected",
       "mesh_auth_failure_burst",
       "mesh_service_discovery_scan",
       "k8s_pod_exec",
     ]);
     expect(out).toMatch(/who: alice \(authenticated as kubernetes-admin\)/);
+    // What changed, not only that something did.
+    expect(out).toContain("Change: patch: spec.mtls.mode=PERMISSIVE");
+    // Every destination of the burst, not the first one.
+    expect(out).toContain(
+      "to: payments.shop.svc.cluster.local, users.shop.svc.cluster.local, orders.shop.svc.cluster.local, billing.shop.svc.cluster.local, auth.shop.svc.cluster.local",
+    );
     expect(out).toMatch(/runbook: docs\/runbooks\/k8s_pod_exec\.md/);
     expect(out).toMatch(/alerts: 5 \(/);
   });

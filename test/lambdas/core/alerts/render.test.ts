@@ -73,12 +73,13 @@ describe("SNS message", () => {
     };
     const alert = buildAlert(detection, context);
     const text = renderText(alert);
-    expect(text).toContain("When: 2025-03-04 10:00:00 UTC to 2025-03-04 10:01:00 UTC");
+    // The first matched event and the window it was counted in; only 1 of the 5 events was kept.
+    expect(text).toContain("When: 2025-03-04 10:00:05 UTC or later (window 10:00:00 UTC to 10:01:00 UTC)");
     expect(text).toContain("How many: 5 events");
     expect(text).toContain("Who: spiffe://cluster.local/ns/web/sa/frontend");
     expect(text).toContain("To: accounts.bank.svc.cluster.local");
     expect(renderSms(alert)).toBe(
-      "MEDIUM prod: mesh_auth_failure_burst | spiffe://cluster.local/ns/web/sa/frontend -> accounts.bank.svc.cluster.local | 2025-03-04 10:00:00 UTC x5 | https://github.com/example/mesh-audit-trail/blob/main/docs/runbooks/mesh_auth_failure_burst.md",
+      "MEDIUM prod: mesh_auth_failure_burst | spiffe://cluster.local/ns/web/sa/frontend -> accounts.bank.svc.cluster.local | 2025-03-04 10:00:05 UTC x5 | https://github.com/example/mesh-audit-trail/blob/main/docs/runbooks/mesh_auth_failure_burst.md",
     );
   });
 
