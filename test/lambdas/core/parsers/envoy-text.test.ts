@@ -174,4 +174,12 @@ describe("parseEnvoyText", () => {
     expect(result.ok && result.document.http?.request?.method).toBeUndefined();
     expect(result.ok && result.document.url).toBeUndefined();
   });
+
+  it("keeps both local addresses: where the connection arrived and the proxy's own upstream address", () => {
+    const result = parseEnvoyText(ISTIO_OUTBOUND);
+    expect(result.ok && result.document.envoy).toMatchObject({
+      upstream_local_address: "10.1.9.9:40000",
+      downstream_local_address: "10.96.0.20:8080",
+    });
+  });
 });
