@@ -93,7 +93,8 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
   const country = ip === undefined ? undefined : context.geo?.country(ip);
   const values = distinctValues(events, group, rule.fields);
   const seen = seenOf(events, detection.count, windowStartMs, windowEndMs);
-  const details = deriveDetails(detection, first, ip, country, values);
+  const summary = summarize(detection, first, ip, country, values);
+  const details = deriveDetails(detection, first, ip, country, values, summary);
   const fields: Record<string, Scalar> = {};
   for (const path of rule.fields) {
     const value = group[path] ?? firstValueIn(events, path);
@@ -155,7 +156,7 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
     group,
     count: detection.count,
     ...(detection.value === undefined ? {} : { value: detection.value }),
-    summary: summarize(detection, first, ip, country, values),
+    summary,
     fields,
     values,
     details,
@@ -358,6 +359,7 @@ function deriveDetails(
   ip: string | undefined,
   country: string | undefined,
   values: Readonly<Record<string, readonly Scalar[]>>,
+  summary: Alert["summary"],
 ): AlertDetail[] {
   const details: AlertDetail[] = [];
   const add = (key: string, label: string, value: Scalar | undefined) => {
@@ -390,8 +392,10 @@ function deriveDetails(
     const list = values[path] ?? [];
     if (path === "source.ip" && list.length === 1 && list[0] === ip) continue;
     if (path.startsWith("kubernetes.audit.")) continue;
+    const shown = valueList(list);
+    if (shown === summary.who || shown === summary.to) continue;
     const label = fieldName(path);
-    add(`values.${path}`, label.charAt(0).toUpperCase() + label.slice(1), valueList(list));
+    add(`values.${path}`, label.charAt(0).toUpperCase() + label.slice(1), shown);
   }
   if (rule.kind === "silence") {
     add(
