@@ -75,6 +75,12 @@ export interface EcsDocument {
     destination_labels?: string[];
     node_name?: string;
     type?: string;
+    /** True when the flow is the server's reply (`is_reply`): `source`/`destination` still name the client/server of the call. */
+    is_reply?: boolean;
+    /** Where the flow was observed (`to-endpoint`, `to-stack`, `to-proxy`, …). */
+    trace_reason?: string;
+    source_pod?: string;
+    destination_pod?: string;
   };
   envoy?: {
     response_code_details?: string;
@@ -86,6 +92,16 @@ export interface EcsDocument {
     requested_server_name?: string;
     authority?: string;
     upstream_service_time_ms?: number;
+    /** `%UPSTREAM_REQUEST_ATTEMPT_COUNT%`: 1 for a first try, more when Envoy retried. */
+    upstream_request_attempt_count?: number;
+    /** `%REQUEST_DURATION%`: milliseconds until the last byte of the request was received. */
+    request_duration_ms?: number;
+    /** `%RESPONSE_DURATION%`: milliseconds until the first byte of the response was read from upstream. */
+    response_duration_ms?: number;
+    /** `%DOWNSTREAM_LOCAL_ADDRESS%`: the address the proxy accepted the connection on (the original destination). */
+    downstream_local_address?: string;
+    /** `%UPSTREAM_LOCAL_ADDRESS%`: the proxy's own address towards the upstream. */
+    upstream_local_address?: string;
   };
   mesh?: MeshFields;
   rule?: { name?: string[] };
@@ -140,11 +156,56 @@ export interface MeshIdentity {
   workload?: string;
 }
 
+/**
+ * What `mesh.mtls` (or its absence) rests on. `STRONG_MTLS_EVIDENCE` lists the values that establish the fact
+ * both ways (a format that logs the peer certificate, or the mesh's own verdict); the others are hints.
+ * - `peer_certificate`: a custom format's `%DOWNSTREAM_PEER_FINGERPRINT_256%` (a fingerprint, or none presented);
+ * - `peer_uri_san`: a peer URI SAN (`%DOWNSTREAM_PEER_URI_SAN%`) was logged, so a certificate was validated;
+ * - `connection_security_policy`: Istio's `mutual_tls` / `none`;
+ * - `linkerd_client_id`: Linkerd's `client.id` (the identity of the client's mesh certificate, or `-`);
+ * - `linkerd_tls`: a Linkerd `tls` field;
+ * - `hubble_auth_type`: Hubble's `auth_type` (`SPIRE`, or `DISABLED`);
+ * - `hubble_encrypted`: Hubble's `IP.encrypted` (WireGuard/IPsec);
+ * - `sni`: an inbound request carried the mesh's own SNI (`outbound_.…`, `….consul`): mTLS, by inference;
+ * - `no_mesh_sni`: an inbound request without the mesh's SNI. Not a fact: auto-mTLS clients are logged so too,
+ *   so `mesh.mtls` stays absent;
+ * - `loopback`: the client is the pod itself (127.0.0.0/8, ::1); mTLS does not apply, `mesh.mtls` stays absent.
+ */
+export type MtlsEvidence =
+  | "peer_certificate"
+  | "peer_uri_san"
+  | "connection_security_policy"
+  | "linkerd_client_id"
+  | "linkerd_tls"
+  | "hubble_auth_type"
+  | "hubble_encrypted"
+  | "sni"
+  | "no_mesh_sni"
+  | "loopback";
+
+/** Evidence that decides `mesh.mtls` both ways: what a high-severity plaintext alert may rest on. */
+export const STRONG_MTLS_EVIDENCE: readonly MtlsEvidence[] = [
+  "peer_certificate",
+  "connection_security_policy",
+  "linkerd_client_id",
+  "linkerd_tls",
+  "hubble_auth_type",
+];
+
 export interface MeshFields {
   /** `istio`, `envoy`, `linkerd`, `cilium`, `consul`. */
   name: string;
-  /** True when the connection was mutually authenticated by the mesh; absent when the source cannot tell. */
+  /**
+   * True when the connection was mutually authenticated by the mesh, false when the log shows it was not;
+   * absent when the source cannot tell (`mtls_evidence` may still say why).
+   */
   mtls?: boolean;
+  /** What `mtls` rests on (see `MtlsEvidence`). */
+  mtls_evidence?: MtlsEvidence;
+  /** The gRPC status as a number (`%GRPC_STATUS(NUMBER)%`, or the name mapped to its code); 0 is OK. */
+  grpc_status_code?: number;
+  /** The gRPC status name as gRPC spells it (`UNAVAILABLE`, `INTERNAL`, …). */
+  grpc_status?: string;
   direction?: "inbound" | "outbound" | "unknown";
   source?: MeshIdentity;
   destination?: MeshIdentity;

@@ -67,6 +67,7 @@ describe("the custom access-log format (mesh-config.yaml)", () => {
       user_agent: "%REQ(USER-AGENT)%",
       request_id: "%REQ(X-REQUEST-ID)%",
       trace_id: "%TRACE_ID%",
+      grpc_status: "%GRPC_STATUS%",
     });
   });
 
@@ -144,6 +145,15 @@ describe("what Envoy writes with the custom format normalizes", () => {
     expect(doc.mesh?.mtls).toBeUndefined();
     expect(doc.source?.ip).toBe("203.0.113.10");
     expect(rules.matchSingleEvent(doc)).not.toContain("mesh_plaintext_traffic");
+  });
+
+  it("a gRPC call failing behind HTTP 200: a failure, counted by mesh_http_error", () => {
+    const grpc: OperatorValues = { ...MTLS_REQUEST, "%GRPC_STATUS%": "Unavailable" };
+    const doc = normalizeOne(renderEnvoyJson(custom, grpc));
+    expect(doc.http?.response?.status_code).toBe(200);
+    expect(doc.event.outcome).toBe("failure");
+    expect(doc.mesh).toMatchObject({ grpc_status_code: 14, grpc_status: "UNAVAILABLE" });
+    expect(rules.matchSingleEvent(doc)).toContain("mesh_http_error");
   });
 
   it("names the operator a sample lacks instead of rendering a broken line", () => {

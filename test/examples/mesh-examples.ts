@@ -74,6 +74,7 @@ export const MTLS_REQUEST: OperatorValues = {
   "%REQ(USER-AGENT)%": "Go-http-client/1.1",
   "%REQ(X-REQUEST-ID)%": "5b0f9a52-6d0c-4f4e-9d1e-8a6b7c3e2f10",
   "%TRACE_ID%": "4bf92f3577b34da6a3ce929d0e0e4736",
+  "%GRPC_STATUS%": null,
 };
 
 /** A plaintext request from an unmeshed pod to the same service (a PERMISSIVE port): no certificate, no SAN. */

@@ -11,6 +11,7 @@ import { runRuleTests } from "../../lambdas/core/rules/testing.js";
 const DEFAULT_PACK = [
   "mesh_auth_failure_burst",
   "mesh_plaintext_traffic",
+  "mesh_plaintext_suspected",
   "mesh_admin_path_unexpected_identity",
   "mesh_bulk_data_access",
   "mesh_config_change",

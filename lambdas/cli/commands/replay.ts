@@ -8,7 +8,7 @@ import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import type { Alert, AlertContext } from "../../core/alerts/index.js";
-import { buildAlert } from "../../core/alerts/index.js";
+import { buildAlert, displayValue } from "../../core/alerts/index.js";
 import type { CountryLookup } from "../../core/geo/index.js";
 import { GeoIpDatabase } from "../../core/geo/index.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
@@ -159,22 +159,24 @@ function tableHeader(): string {
   return `${cell("TIME (UTC)", 20)} ${cell("SEVERITY", 13)} ${cell("RULE", 36)} ${"COUNT".padStart(5)}  WHAT\n`;
 }
 
-/** One alert as table rows: a headline and indented who/from/to/details/runbook lines. */
+/** One alert as table rows: a headline and indented who/from/to/details/runbook lines, every value on one line. */
 export function formatAlertRow(alert: Alert): string {
   const time = alert["@timestamp"].replace("T", " ").replace(/\.\d+Z$|Z$/, "");
   const lines = [
-    `${cell(time, 20)} ${cell(alert.severity, 13)} ${cell(alert.rule.name, 36)} ${String(alert.count).padStart(5)}  ${alert.summary.what}`,
+    `${cell(time, 20)} ${cell(alert.severity, 13)} ${cell(displayValue(alert.rule.name), 36)} ${String(alert.count).padStart(5)}  ${displayValue(alert.summary.what)}`,
   ];
   const indent = " ".repeat(22);
   const parts = [
-    alert.summary.who === undefined ? undefined : `who: ${alert.summary.who}`,
-    alert.summary.from === undefined ? undefined : `from: ${alert.summary.from}`,
-    alert.summary.to === undefined ? undefined : `to: ${alert.summary.to}`,
+    alert.summary.who === undefined ? undefined : `who: ${displayValue(alert.summary.who)}`,
+    alert.summary.from === undefined ? undefined : `from: ${displayValue(alert.summary.from)}`,
+    alert.summary.to === undefined ? undefined : `to: ${displayValue(alert.summary.to)}`,
   ].filter((part): part is string => part !== undefined);
   if (parts.length > 0) lines.push(`${indent}${parts.join("  ")}`);
-  const details = alert.details.map((detail) => `${detail.label}: ${detail.value}`);
+  const details = alert.details.map(
+    (detail) => `${displayValue(detail.label)}: ${displayValue(detail.value)}`,
+  );
   if (details.length > 0) lines.push(`${indent}${details.join("  ")}`);
-  lines.push(`${indent}runbook: ${alert.links.runbook ?? alert.rule.runbook}`);
+  lines.push(`${indent}runbook: ${displayValue(alert.links.runbook ?? alert.rule.runbook)}`);
   return `${lines.join("\n")}\n`;
 }
 

@@ -9,7 +9,8 @@ import { podExecDetails } from "../rules/k8s.js";
 import type { Detection, SilenceRule } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { compareEvents } from "../rules/windows.js";
-import { kubernetesObject, kubernetesOperator, type Scalar, sourceIp, valueAt } from "./fields.js";
+import { isMeshPolicyChange, meshConfigChange } from "./changes.js";
+import { kubernetesObject, kubernetesOperator, type Scalar, sourceIp, valueAt, valuesAt } from "./fields.js";
 import { correlationAlertId, singleEventAlertId } from "./ids.js";
 import { DEFAULT_INDEX_PATTERN_ID, discoverUrl, joinUrl } from "./links.js";
 import type { Alert, AlertContext, AlertDetail } from "./model.js";
@@ -24,6 +25,50 @@ export class AlertBuildError extends Error {
 }
 
 const SOURCE_COUNTRY_FIELD = "source.geo.country_iso_code";
+
+/** How many distinct values of one field people see before "+N more" (the JSON body keeps them all). */
+export const ALERT_VALUES_SHOWN = 5;
+
+/** Where it happened, whenever the records carry it. */
+const LOCATION_FIELDS = ["orchestrator.cluster.name", "kubernetes.namespace", "kubernetes.pod.name"] as const;
+
+/** Readable names of the fields alerts list most, for sentences and detail labels (plural). */
+const FIELD_NAMES: Readonly<Record<string, string>> = {
+  "mesh.destination.service": "destination services",
+  "mesh.source.principal": "source identities",
+  "mesh.source.service": "source services",
+  "source.ip": "source IPs",
+  "source.address": "source addresses",
+  "destination.address": "destination addresses",
+  "destination.ip": "destination IPs",
+  "url.path": "paths",
+  "http.request.method": "methods",
+  "http.response.status_code": "status codes",
+  "mesh.grpc_status": "gRPC statuses",
+  "user_agent.original": "user agents",
+  "envoy.response_code_details": "response details",
+  "mesh.mtls_evidence": "mTLS evidence",
+  "orchestrator.cluster.name": "clusters",
+  "kubernetes.namespace": "namespaces",
+  "kubernetes.pod.name": "pods",
+  "event.duration": "durations",
+};
+
+/** `destination services` for a known path, else the path itself. */
+export function fieldName(path: string): string {
+  return FIELD_NAMES[path] ?? path;
+}
+
+/** `a, b, c +2 more`: the first `shown` values, and how many more there are of `total` (default: all given). */
+export function valueList(
+  values: readonly Scalar[],
+  total = values.length,
+  shown = ALERT_VALUES_SHOWN,
+): string {
+  const head = values.slice(0, shown).map(String).join(", ");
+  const more = Math.max(total - Math.min(values.length, shown), 0);
+  return more > 0 ? `${head} +${more} more` : head;
+}
 
 /** How far around a single event the Discover link looks. */
 const SINGLE_EVENT_LINK_MARGIN_MS = 60_000;
@@ -46,7 +91,10 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
 
   const ip = group["source.ip"] ?? sourceIp(first);
   const country = ip === undefined ? undefined : context.geo?.country(ip);
-  const details = deriveDetails(detection, first, ip, country);
+  const values = distinctValues(events, group, rule.fields);
+  const seen = seenOf(events, detection.count, windowStartMs, windowEndMs);
+  const summary = summarize(detection, first, ip, country, values);
+  const details = deriveDetails(detection, first, ip, country, values, summary);
   const fields: Record<string, Scalar> = {};
   for (const path of rule.fields) {
     const value = group[path] ?? firstValueIn(events, path);
@@ -104,11 +152,13 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
       runbook: rule.runbook,
     },
     window: { start: new Date(windowStartMs).toISOString(), end: new Date(windowEndMs).toISOString() },
+    seen,
     group,
     count: detection.count,
     ...(detection.value === undefined ? {} : { value: detection.value }),
-    summary: summarize(detection, first, ip, country),
+    summary,
     fields,
+    values,
     details,
     links,
     attribution: country === undefined ? [] : [DBIP_ATTRIBUTION],
@@ -127,6 +177,53 @@ function parseTime(iso: string, ruleName: string, key: string): number {
   return ms;
 }
 
+/** First and last matched event; the window's bounds when there is no event (a silent source). */
+function seenOf(
+  events: readonly EcsDocument[],
+  count: number,
+  windowStartMs: number,
+  windowEndMs: number,
+): Alert["seen"] {
+  let firstMs = Number.POSITIVE_INFINITY;
+  let lastMs = Number.NEGATIVE_INFINITY;
+  for (const event of events) {
+    const ms = Date.parse(event["@timestamp"]);
+    if (Number.isNaN(ms)) continue;
+    if (ms < firstMs) firstMs = ms;
+    if (ms > lastMs) lastMs = ms;
+  }
+  if (firstMs === Number.POSITIVE_INFINITY) {
+    return {
+      first: new Date(windowStartMs).toISOString(),
+      last: new Date(windowEndMs).toISOString(),
+      complete: false,
+    };
+  }
+  return {
+    first: new Date(firstMs).toISOString(),
+    last: new Date(lastMs).toISOString(),
+    complete: events.length >= count,
+  };
+}
+
+/** Every distinct value of the group-by fields, the rule's fields and the location fields, first seen first. */
+function distinctValues(
+  events: readonly EcsDocument[],
+  group: Readonly<Record<string, string>>,
+  ruleFields: readonly string[],
+): Record<string, Scalar[]> {
+  const paths = [...new Set([...Object.keys(group), ...ruleFields, ...LOCATION_FIELDS])];
+  const out: Record<string, Scalar[]> = {};
+  for (const path of paths) {
+    const seen = new Set<Scalar>();
+    const grouped = group[path];
+    if (grouped !== undefined) seen.add(grouped);
+    for (const event of events) for (const value of valuesAt(event, path)) seen.add(value);
+    if (seen.size > 0) out[path] = [...seen];
+  }
+  return out;
+}
+
 function firstValueIn(events: readonly EcsDocument[], path: string): Scalar | undefined {
   for (const event of events) {
     const value = valueAt(event, path);
@@ -140,6 +237,7 @@ function summarize(
   first: EcsDocument | undefined,
   ip: string | undefined,
   country: string | undefined,
+  values: Readonly<Record<string, readonly Scalar[]>>,
 ): Alert["summary"] {
   const { rule, groupBy: group } = detection;
   if (rule.kind === "silence") return silenceSummary(rule, detection);
@@ -151,18 +249,32 @@ function summarize(
     first?.mesh?.source?.principal ??
     first?.user?.name ??
     (ip === undefined ? undefined : `${ip} (no identity)`);
+  // A service or workload name beside the address when the event has one.
+  const sourceName = first?.mesh?.source?.service ?? first?.mesh?.source?.workload;
+  const qualifiers = [sourceName, country].filter((part): part is string => part !== undefined);
   const from =
-    ip === undefined ? first?.mesh?.source?.namespace : country === undefined ? ip : `${ip} (${country})`;
+    ip === undefined
+      ? (sourceName ?? first?.mesh?.source?.namespace)
+      : qualifiers.length === 0
+        ? ip
+        : `${ip} (${qualifiers.join(", ")})`;
+  // Every destination (bounded), by service name rather than address when the events carry one.
+  const spreadField = rule.kind === "correlation" && rule.type === "value_count" ? rule.field : undefined;
   const spread =
-    rule.kind === "correlation" && rule.type === "value_count" && detection.value !== undefined
-      ? `${detection.value} distinct ${rule.field ?? "values"}`
+    spreadField !== undefined && detection.value !== undefined
+      ? `${detection.value} distinct ${fieldName(spreadField)}${
+          (values[spreadField]?.length ?? 0) > 0
+            ? `: ${valueList(values[spreadField] ?? [], detection.value)}`
+            : ""
+        }`
       : undefined;
+  const services = values["mesh.destination.service"] ?? destinationNames(detection.events);
   const to =
     spread ??
     group["mesh.destination.service"] ??
+    (services.length > 0 ? valueList(services) : undefined) ??
     group["destination.address"] ??
     kubernetesObject(audit) ??
-    first?.mesh?.destination?.service ??
     first?.mesh?.destination?.principal ??
     httpTarget(first);
   const what = rule.kind === "single" ? actionOf(first) : correlationSentence(detection);
@@ -187,6 +299,16 @@ function silenceSummary(rule: SilenceRule, detection: Detection): Alert["summary
       ? `expected, but no document within ${formatDuration(rule.lookbackMs)}`
       : `no document for ${formatDuration(rule.timespanMs)} after ${last}`;
   return { what: `${rule.title}: ${what}`, to: source === "" ? "every source" : source };
+}
+
+/** Destination service names (or Hubble workloads) of the events, first seen first. */
+function destinationNames(events: readonly EcsDocument[]): Scalar[] {
+  const names = new Set<Scalar>();
+  for (const event of events) {
+    const name = event.mesh?.destination?.service ?? event.mesh?.destination?.workload;
+    if (name !== undefined) names.add(name);
+  }
+  return [...names];
 }
 
 function httpTarget(doc: EcsDocument | undefined): string | undefined {
@@ -221,7 +343,7 @@ function correlationSentence(detection: Detection): string {
     case "failure_ratio":
       return `${formatPercent(value)} of ${count} requests failed within ${span}`;
     case "value_count":
-      return `${value ?? "?"} distinct ${rule.field ?? "values"} in ${count} events within ${span}`;
+      return `${value ?? "?"} distinct ${rule.field === undefined ? "values" : fieldName(rule.field)} in ${count} events within ${span}`;
     case "percentile":
       return `p${rule.percentile ?? "?"} ${rule.field ?? "value"} ${formatMeasure(rule.field, value)} over ${count} events within ${span}`;
     case "temporal":
@@ -236,6 +358,8 @@ function deriveDetails(
   first: EcsDocument | undefined,
   ip: string | undefined,
   country: string | undefined,
+  values: Readonly<Record<string, readonly Scalar[]>>,
+  summary: Alert["summary"],
 ): AlertDetail[] {
   const details: AlertDetail[] = [];
   const add = (key: string, label: string, value: Scalar | undefined) => {
@@ -253,10 +377,26 @@ function deriveDetails(
     add("operator", "Operator", kubernetesOperator(audit));
     add("audit_id", "Audit ID", audit.auditID);
     add("time", "Time", first?.["@timestamp"]);
+    if (first !== undefined && isMeshPolicyChange(audit)) {
+      const change = meshConfigChange(first);
+      add("change_kind", "Resource", change.resource);
+      add("change", "Change", change.summary);
+    }
   }
   add("source_ip", "Source IP", ip);
   add("source_country", "Country", country);
   const { rule, count, value } = detection;
+  // Every distinct value of the group-by and the rule's fields, and where it happened, when there is more than
+  // what the summary already says.
+  for (const path of Object.keys(values)) {
+    const list = values[path] ?? [];
+    if (path === "source.ip" && list.length === 1 && list[0] === ip) continue;
+    if (path.startsWith("kubernetes.audit.")) continue;
+    const shown = valueList(list);
+    if (shown === summary.who || shown === summary.to) continue;
+    const label = fieldName(path);
+    add(`values.${path}`, label.charAt(0).toUpperCase() + label.slice(1), shown);
+  }
   if (rule.kind === "silence") {
     add(
       "last_document",
@@ -273,7 +413,11 @@ function deriveDetails(
         add("failure_rate", "Failure rate", formatPercent(value));
         break;
       case "value_count":
-        add("distinct_count", `Distinct ${rule.field ?? "values"}`, value);
+        add(
+          "distinct_count",
+          `Distinct ${rule.field === undefined ? "values" : fieldName(rule.field)}`,
+          value,
+        );
         break;
       case "percentile":
         add(

@@ -3,7 +3,7 @@
  * (`rules/fields.ts`, `rules/k8s.ts`), so an alert shows exactly what a rule matched on.
  */
 import type { EcsDocument, KubernetesAuditFields } from "../ecs.js";
-import { firstValue } from "../rules/fields.js";
+import { type FieldAccessor, firstValue, pathAccessor } from "../rules/fields.js";
 import { resolveK8sOperator } from "../rules/k8s.js";
 
 export type Scalar = string | number | boolean;
@@ -11,6 +11,24 @@ export type Scalar = string | number | boolean;
 /** The first scalar value at a dotted path (arrays fan out; dotted keys such as annotations are found). */
 export function valueAt(doc: unknown, path: string): Scalar | undefined {
   return firstValue(doc, path);
+}
+
+/** Compiled accessors by path: alerts read the same few fields over and over. */
+const accessors = new Map<string, FieldAccessor>();
+
+/** Every scalar value at a dotted path (arrays fan out), in document order. */
+export function valuesAt(doc: unknown, path: string): Scalar[] {
+  const out: Scalar[] = [];
+  let access = accessors.get(path);
+  if (access === undefined) {
+    access = pathAccessor(path);
+    accessors.set(path, access);
+  }
+  access(doc, (value) => {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out.push(value);
+    return false;
+  });
+  return out;
 }
 
 /**

@@ -6,6 +6,7 @@ export type { Alert, AlertContext, AlertDetail, Severity } from "./model.js";
 export { severityOf } from "./model.js";
 export type { SnsAlertMessage } from "./render.js";
 export {
+  displayValue,
   renderJson,
   renderSms,
   renderSnsMessage,
@@ -13,4 +14,5 @@ export {
   renderText,
   SMS_MAX_LENGTH,
   SUBJECT_MAX_LENGTH,
+  VALUE_MAX_LENGTH,
 } from "./render.js";

@@ -56,6 +56,12 @@ export interface Alert {
     readonly runbook: string;
   };
   readonly window: { readonly start: string; readonly end: string };
+  /**
+   * When the matching events happened: the first and last matched event (not the window, which can start before
+   * the first). `complete` is false when the detection kept fewer events than it counted (`DETECTION_EVENT_CAP`):
+   * then `last` is the last of the kept events, and later ones exist.
+   */
+  readonly seen: { readonly first: string; readonly last: string; readonly complete: boolean };
   /** Group-by field path → value. */
   readonly group: Readonly<Record<string, string>>;
   readonly count: number;
@@ -70,6 +76,11 @@ export interface Alert {
   };
   /** Values of the rule's `fields` (ECS path → first value found in the matched events). */
   readonly fields: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Every distinct value of the group-by fields, the rule's `fields` and where it happened (cluster, namespace,
+   * pod), over the kept events, in first-seen order. People get the first `ALERT_VALUES_SHOWN` and "+N more".
+   */
+  readonly values: Readonly<Record<string, readonly (string | number | boolean)[]>>;
   /** Derived details responders need (pod, command, operator, country, failure rate, …), in display order. */
   readonly details: readonly AlertDetail[];
   readonly links: { readonly runbook?: string; readonly discover?: string };

@@ -10,6 +10,11 @@ export const SUBJECT_MAX_LENGTH = 99;
 export const JSON_BODY_MAX_BYTES = 160 * 1024;
 /** Longest SMS body (one or two segments; carriers split longer ones unpredictably). */
 export const SMS_MAX_LENGTH = 300;
+/**
+ * Longest value (in code points) any human channel renders for one field: a `kubectl exec` command, a user
+ * name, a path. Longer values end with `...`; the JSON body keeps them whole.
+ */
+export const VALUE_MAX_LENGTH = 400;
 
 /** What `Publish` needs; the handler maps it onto `PublishCommandInput`. */
 export interface SnsAlertMessage {
@@ -43,7 +48,7 @@ export function renderSnsMessage(alert: Alert): SnsAlertMessage {
  * gives way first (down to `SUBJECT_MIN_TITLE`) so who and what stay visible on a lock screen.
  */
 export function renderSubject(alert: Alert): string {
-  const head = `[${alert.severity.toUpperCase()}] ${truncate(oneLine(alert.environment), 20)}: `;
+  const head = `[${alert.severity.toUpperCase()}] ${displayValue(alert.environment, 20)}: `;
   const who =
     alert.summary.who === undefined ? undefined : oneLine(alert.summary.who.replace(/ \(.*\)$/, ""));
   const actors = [who, alert.summary.to === undefined ? undefined : oneLine(alert.summary.to)]
@@ -62,14 +67,20 @@ function length(text: string): number {
   return Array.from(text).length;
 }
 
-/** The email / default body: what, who, from where, to what, when, how many, severity, what to do. */
+/**
+ * The email / default body: what, who, from where, to what, when, how many, severity, what to do. Every value
+ * is one line and bounded (`displayValue`), so no value (a `kubectl exec` command with `%0A`, a header, a
+ * path) can add a line that reads like the alert's own `Severity:` or `Runbook:`.
+ */
 export function renderText(alert: Alert): string {
   const lines: string[] = [];
-  lines.push(`${alert.severity.toUpperCase()} alert in ${alert.environment}`);
-  lines.push(alert.summary.what);
+  lines.push(`${alert.severity.toUpperCase()} alert in ${displayValue(alert.environment)}`);
+  lines.push(displayValue(alert.summary.what, VALUE_MAX_LENGTH * 2));
   lines.push("");
   const row = (label: string, value: string | number | boolean | undefined) => {
-    if (value !== undefined && value !== "") lines.push(`${label}: ${value}`);
+    if (value === undefined) return;
+    const shown = displayValue(value);
+    if (shown !== "") lines.push(`${displayValue(label, 60)}: ${shown}`);
   };
   row("Who", alert.summary.who);
   row("From", alert.summary.from);
@@ -87,17 +98,19 @@ export function renderText(alert: Alert): string {
   row("Rule", `${alert.rule.name} (${alert.rule.id})`);
   row("ATT&CK", alert.rule.tags.filter((tag) => tag.startsWith("attack.")).join(", "));
   row("Alert ID", alert.id);
-  for (const credit of alert.attribution) lines.push(credit);
+  for (const credit of alert.attribution) lines.push(displayValue(credit));
   return lines.join("\n");
 }
 
 /** A short SMS: severity, environment, rule, who -> what, when, runbook. */
 export function renderSms(alert: Alert): string {
-  const actors = [alert.summary.who, alert.summary.to].filter((part): part is string => part !== undefined);
+  const actors = [alert.summary.who, alert.summary.to]
+    .filter((part): part is string => part !== undefined)
+    .map((part) => displayValue(part, 120));
   const parts = [
-    `${alert.severity.toUpperCase()} ${alert.environment}: ${alert.rule.name}`,
+    `${alert.severity.toUpperCase()} ${displayValue(alert.environment, 20)}: ${displayValue(alert.rule.name, 80)}`,
     actors.length > 0 ? actors.join(" -> ") : undefined,
-    `${clock(alert["@timestamp"])}${alert.count > 1 ? ` x${alert.count}` : ""}`,
+    `${clock(alert.seen.first)}${alert.count > 1 ? ` x${alert.count}` : ""}`,
     alert.links.runbook,
   ].filter((part): part is string => part !== undefined);
   return truncate(oneLine(parts.join(" | ")), SMS_MAX_LENGTH);
@@ -126,9 +139,23 @@ export function renderJson(alert: Alert): string {
   }
 }
 
+/**
+ * The first and last matched event, then the window they were counted in (which can start before the first):
+ * `2024-05-01 12:00:03 UTC to 12:00:41 UTC (window 12:00:00 to 12:01:00)`.
+ */
 function whenOf(alert: Alert): string {
-  if (alert.window.start === alert.window.end) return clock(alert.window.start);
-  return `${clock(alert.window.start)} to ${clock(alert.window.end)}`;
+  const { first, last, complete } = alert.seen;
+  const span = first === last ? clock(first) : `${clock(first)} to ${sameDay(first, last)}`;
+  const events = complete ? span : `${span} or later`;
+  if (alert.window.start === alert.window.end) return events;
+  if (alert.rule.type === "silence")
+    return `${clock(alert.window.start)} to ${sameDay(alert.window.start, alert.window.end)}`;
+  return `${events} (window ${sameDay(first, alert.window.start)} to ${sameDay(alert.window.start, alert.window.end)})`;
+}
+
+/** `clock(iso)`, without the date when it is the day of `reference`. */
+function sameDay(reference: string, iso: string): string {
+  return reference.slice(0, 10) === iso.slice(0, 10) ? `${iso.slice(11, 19)} UTC` : clock(iso);
 }
 
 /** `2024-05-01 12:00:03 UTC`. */
@@ -136,12 +163,29 @@ function clock(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
 
+/**
+ * A value as every human channel (subject, email, SMS, the CLI table) shows it: one line, at most `max` code
+ * points. Control characters, Unicode line/paragraph separators and bidirectional overrides become spaces (so
+ * a value can neither start a line of its own nor visually reorder one); runs of blanks collapse.
+ */
+export function displayValue(value: string | number | boolean, max = VALUE_MAX_LENGTH): string {
+  return truncate(oneLine(String(value)), max);
+}
+
 /** Control characters (line breaks included) become spaces; runs of blanks collapse. */
 function oneLine(text: string): string {
   let out = "";
   for (const char of text) {
     const code = char.codePointAt(0) as number;
-    const control = code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+    const control =
+      code < 0x20 ||
+      (code >= 0x7f && code <= 0x9f) ||
+      code === 0x2028 ||
+      code === 0x2029 ||
+      (code >= 0x202a && code <= 0x202e) ||
+      (code >= 0x2066 && code <= 0x2069) ||
+      code === 0x200e ||
+      code === 0x200f;
     out += control ? " " : char;
   }
   return out.replace(/\s+/g, " ").trim();

@@ -4,8 +4,10 @@
  * the shape Elastic's agents use: `kubernetes.pod.name`, …); the Firehose output may add a time key. Also the raw
  * CRI line prefix (`<RFC3339Nano> stdout|stderr F|P <line>`) when a tail input ships container files unparsed.
  * `cluster_name`, which our Fluent Bit examples add to every record, names the cluster (`orchestrator.cluster.name`).
+ * The container name (or the tail path) names the sender, which decides the source before the line's content does.
  */
 import type { EcsDocument } from "../ecs.js";
+import type { Sender } from "../parsers/index.js";
 import { obj, str } from "../parsers/values.js";
 
 export type KubernetesMetadata = NonNullable<EcsDocument["kubernetes"]>;
@@ -18,6 +20,8 @@ export interface FluentBitEnvelope {
   clusterName?: string;
   /** What is left at the top level besides the envelope keys (a `Merge_Log` payload lifted there). */
   merged?: Record<string, unknown>;
+  /** The mesh proxy that wrote the line, from the container name or the tail path (see `senderOf`). */
+  sender?: Sender;
 }
 
 const ENVELOPE_KEYS = new Set([
@@ -40,7 +44,48 @@ const ENVELOPE_KEYS = new Set([
   "ecs_cluster",
   "ecs_task_arn",
   "ecs_task_definition",
+  // The tail input's `path_key` under the names Fluent Bit's docs and charts use.
+  "path",
+  "filename",
+  "file",
 ]);
+
+/** The proxy containers of the meshes we read, by container name. */
+const PROXY_CONTAINERS: Readonly<Record<string, Sender>> = {
+  "istio-proxy": "istio",
+  "linkerd-proxy": "linkerd",
+  "consul-dataplane": "consul",
+  "consul-connect-envoy-sidecar": "consul",
+};
+
+/**
+ * Which mesh proxy sent a record, by what the shipper knows about the sender: the kubernetes filter's container
+ * name, else the tail input's file path (`/var/log/containers/<pod>_<ns>_<container>-<id>.log` or
+ * `/var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log`). `undefined` when neither names a proxy container.
+ */
+export function senderOf(o: Record<string, unknown>, kubernetes?: KubernetesMetadata): Sender | undefined {
+  const container = kubernetes?.container?.name;
+  if (container !== undefined) return PROXY_CONTAINERS[container];
+  const path = str(o.path) ?? str(o.filename) ?? str(o.file);
+  return path === undefined ? undefined : senderOfPath(path);
+}
+
+function senderOfPath(path: string): Sender | undefined {
+  const slash = path.lastIndexOf("/");
+  const file = path.slice(slash + 1);
+  if (path.includes("/containers/") && file.endsWith(".log")) {
+    // <pod>_<namespace>_<container>-<64 hex>.log
+    const parts = file.slice(0, -4).split("_");
+    const last = parts[parts.length - 1] ?? "";
+    const dash = last.lastIndexOf("-");
+    return dash > 0 ? PROXY_CONTAINERS[last.slice(0, dash)] : undefined;
+  }
+  if (path.includes("/pods/") && slash > 0) {
+    const dir = path.slice(0, slash);
+    return PROXY_CONTAINERS[dir.slice(dir.lastIndexOf("/") + 1)];
+  }
+  return undefined;
+}
 
 /** The envelope of a Fluent Bit record, or `undefined` when the object has no `log`/`message` string. */
 export function unwrapFluentBit(o: Record<string, unknown>): FluentBitEnvelope | undefined {
@@ -53,6 +98,8 @@ export function unwrapFluentBit(o: Record<string, unknown>): FluentBitEnvelope |
   if (kubernetes !== undefined) envelope.kubernetes = kubernetes;
   const clusterName = str(o.cluster_name);
   if (clusterName !== undefined) envelope.clusterName = clusterName;
+  const sender = senderOf(o, kubernetes);
+  if (sender !== undefined) envelope.sender = sender;
   let merged: Record<string, unknown> | undefined;
   for (const key of Object.keys(o)) {
     if (!ENVELOPE_KEYS.has(key)) {

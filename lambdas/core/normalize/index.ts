@@ -23,10 +23,17 @@
 import * as crypto from "node:crypto";
 import type { EcsDocument } from "../ecs.js";
 import { decodeRecordData } from "../firehose/record-data.js";
+import type { Sender } from "../parsers/index.js";
 import { parseJsonObject, parseTextLine } from "../parsers/index.js";
 import { MAX_OBJECT_DEPTH } from "../parsers/k8s-redact.js";
 import { obj, str, timestamp } from "../parsers/values.js";
-import { type KubernetesMetadata, kubernetesMetadata, stripCriPrefix, unwrapFluentBit } from "./fluentbit.js";
+import {
+  type KubernetesMetadata,
+  kubernetesMetadata,
+  senderOf,
+  stripCriPrefix,
+  unwrapFluentBit,
+} from "./fluentbit.js";
 import type { Pseudonymizer } from "./pseudonymize.js";
 import { isSealed, type ReingestSealer, splitSealed } from "./reingest.js";
 
@@ -316,7 +323,7 @@ const passedThrough = new WeakSet<EcsDocument>();
  * a Fluent Bit record (as Filebeat does; the envelope's metadata is kept as fields), the line after a CRI prefix,
  * the message of a CloudWatch Logs event.
  */
-function normalizeLine(raw: string, depth: number, ctx: Context): LineResult {
+function normalizeLine(raw: string, depth: number, ctx: Context, sender?: Sender): LineResult {
   if (depth > MAX_DEPTH) return { ok: false, reason: "envelopes nested too deeply" };
   const keep = ctx.keep;
   let line = raw;
@@ -324,7 +331,7 @@ function normalizeLine(raw: string, depth: number, ctx: Context): LineResult {
   if (last >= 0 && (isSpace(line.charCodeAt(0)) || isSpace(line.charCodeAt(last)))) line = line.trim();
   line = stripCriPrefix(line);
   if (line.charCodeAt(0) !== 123 /* { */) {
-    const parsed = parseTextLine(line);
+    const parsed = parseTextLine(line, sender);
     if (!parsed.ok) return parsed;
     if (keep) parsed.document.event.original = line;
     return { ok: true, documents: [parsed.document] };
@@ -337,7 +344,7 @@ function normalizeLine(raw: string, depth: number, ctx: Context): LineResult {
   }
   const o = obj(value);
   if (o === undefined) return { ok: false, reason: "JSON record is not an object" };
-  const result = normalizeObject(o, depth, ctx);
+  const result = normalizeObject(o, depth, ctx, sender);
   if (result.ok) {
     for (const doc of result.documents) {
       if (passedThrough.has(doc)) continue;
@@ -349,7 +356,12 @@ function normalizeLine(raw: string, depth: number, ctx: Context): LineResult {
   return result;
 }
 
-function normalizeObject(o: Record<string, unknown>, depth: number, ctx: Context): LineResult {
+function normalizeObject(
+  o: Record<string, unknown>,
+  depth: number,
+  ctx: Context,
+  outerSender?: Sender,
+): LineResult {
   if (o.messageType === "DATA_MESSAGE" || o.messageType === "CONTROL_MESSAGE")
     return cloudWatchLogs(o, depth, ctx);
   const ecs = ecsShape(o);
@@ -367,13 +379,13 @@ function normalizeObject(o: Record<string, unknown>, depth: number, ctx: Context
     passedThrough.add(ecs);
     return { ok: true, documents: [ecs] };
   }
-  const parsed = parseJsonObject(o);
+  // Merge_Log On lifts a JSON payload next to Fluent Bit's own keys, `kubernetes` included.
+  const meta = typeof o.kubernetes === "object" ? kubernetesMetadata(obj(o.kubernetes)) : undefined;
+  const parsed = parseJsonObject(o, outerSender ?? senderOf(o, meta));
   if (parsed !== undefined) {
     if (!parsed.ok) return parsed;
     const deep = freeFormTooDeep(parsed.document);
     if (deep !== undefined) return { ok: false, reason: deep };
-    // Merge_Log On lifts a JSON payload next to Fluent Bit's own keys, `kubernetes` included.
-    const meta = typeof o.kubernetes === "object" ? kubernetesMetadata(obj(o.kubernetes)) : undefined;
     if (meta !== undefined) attachKubernetes(parsed.document, meta);
     const clusterName = str(o.cluster_name);
     if (clusterName !== undefined) nameCluster(parsed.document, clusterName);
@@ -383,10 +395,11 @@ function normalizeObject(o: Record<string, unknown>, depth: number, ctx: Context
   if (envelope === undefined) {
     return { ok: false, reason: `unrecognized JSON record (keys: ${Object.keys(o).slice(0, 8).join(", ")})` };
   }
-  let result = normalizeLine(envelope.inner, depth + 1, ctx);
+  const sender = envelope.sender ?? outerSender;
+  let result = normalizeLine(envelope.inner, depth + 1, ctx, sender);
   if (!result.ok && envelope.merged !== undefined && ecsShape(envelope.merged) === undefined) {
     // Merge_Log On lifts a JSON payload to the top level: try what is left besides the envelope keys.
-    const merged = parseJsonObject(envelope.merged);
+    const merged = parseJsonObject(envelope.merged, sender);
     if (merged?.ok && freeFormTooDeep(merged.document) === undefined) {
       result = { ok: true, documents: [merged.document] };
     }

@@ -47,12 +47,16 @@ export function alertsProperties(): Record<string, Record<string, unknown>> {
       runbook: keyword,
     }),
     window: object({ start: date, end: date }),
+    /** First and last matched event (`complete: false` when later events were not kept). */
+    seen: object({ first: date, last: date, complete: bool }),
     /** Group-by field path → value (`group.source.ip`, …), searchable whatever the rule groups by. */
     group: openMap,
     count: long,
     value: double,
     summary: object({ what: textWithKeyword, who: keyword, from: keyword, to: keyword }),
     fields: openMap,
+    /** Every distinct value of the alert's fields: for people and machines reading the alert, not for search. */
+    values: storedOnly,
     details: storedOnly,
     links: object({
       runbook: { type: "keyword", index: false },

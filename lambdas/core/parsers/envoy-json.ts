@@ -3,15 +3,20 @@
  * told apart by values: `local_app`, `*.consul`), any other Envoy JSON with Istio's key names, and the custom
  * format operators commonly configure (`timestamp, source_identity, source_ip, destination_service, method, path,
  * response_code, response_flags, duration_ms, bytes_sent, bytes_received, mtls, user_agent, request_id,
- * trace_id`). Values come as Envoy prints them: numbers or numeric strings, `"-"`, `null` or `""` for unset.
+ * trace_id, grpc_status`). Values come as Envoy prints them: numbers or numeric strings, `"-"`, `null` or `""` for unset.
  *
  * The custom format's `mtls` has no Envoy operator of its own. It is read as a boolean (`true`/`false`, or the
  * strings) when a log pipeline writes one, or as what Envoy prints for `%DOWNSTREAM_PEER_FINGERPRINT_256%` (the
  * SHA-256 of the client certificate the proxy validated; `examples/mesh/istio` configures it): a fingerprint means
  * mutual TLS, and `null`, `"-"` or `""` mean the peer sent no certificate (plaintext or one-way TLS). A format
- * without the key leaves `mesh.mtls` unknown.
+ * without the key leaves `mesh.mtls` unknown. Either way `mesh.mtls_evidence` says `peer_certificate`: that is the
+ * format that removes the doubt an inbound request without the mesh's SNI leaves (see `MtlsEvidence`).
+ *
+ * Also read when a format carries them: `grpc_status` (`%GRPC_STATUS%`, a name or a number: a non-OK status is a
+ * failure even behind HTTP 200), `connection_security_policy` (`mutual_tls`/`none`), `upstream_request_attempt_count`,
+ * `request_duration`, `response_duration`, `downstream_local_address`, `upstream_local_address`.
  */
-import { buildEnvoyDocument, type EnvoyAccess, looksLikeConsul } from "./envoy.js";
+import { buildEnvoyDocument, type EnvoyAccess, type EnvoyFlavor, looksLikeConsul } from "./envoy.js";
 import { type ParseResult, reject } from "./types.js";
 import { bool, int, str } from "./values.js";
 
@@ -33,6 +38,19 @@ export function isEnvoyCustomJson(o: Record<string, unknown>): boolean {
   );
 }
 
+/**
+ * Any JSON access-log entry a proxy's format could print: a time and a request or response key. Only used when
+ * the sender is known to be a mesh proxy, so the key names of one custom format do not decide the source.
+ */
+export function looksLikeEnvoyAccessJson(o: Record<string, unknown>): boolean {
+  // A shipper's envelope (`log`/`message` holding the line) is not the entry itself.
+  if (typeof o.log === "string" || typeof o.message === "string") return false;
+  return (
+    ("start_time" in o || "timestamp" in o) &&
+    ("response_code" in o || "method" in o || "path" in o || "upstream_cluster" in o)
+  );
+}
+
 /** A numeric field: the number, `undefined` when unset, or the rejection naming the field. */
 class BadNumber {
   constructor(
@@ -51,6 +69,7 @@ function number(o: Record<string, unknown>, key: string): number | undefined {
 
 const CERTIFICATE_FINGERPRINT = /^[0-9a-f]{2}(?::?[0-9a-f]{2}){31}$/i;
 
+/** The custom format's `mtls`: a certificate fingerprint (or a boolean a pipeline wrote), or none presented. */
 function mtlsFlag(o: Record<string, unknown>): boolean | undefined {
   if (!("mtls" in o)) return undefined;
   const raw = o.mtls;
@@ -60,9 +79,15 @@ function mtlsFlag(o: Record<string, unknown>): boolean | undefined {
   return typeof raw === "string" && CERTIFICATE_FINGERPRINT.test(raw) ? true : undefined;
 }
 
-export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
+/**
+ * `sender`: the flavor the shipper's metadata names. The sender decides first (a custom-format line from an
+ * `istio-proxy` container with `source_identity: null` and a short authority is still `istio.access`); the
+ * line's own values decide only when the shipper says nothing.
+ */
+export function parseEnvoyJson(o: Record<string, unknown>, sender?: EnvoyFlavor): ParseResult {
   const custom = !isEnvoyDefaultJson(o);
   let access: EnvoyAccess;
+  const mtls = mtlsFlag(o);
   try {
     access = {
       startTime: str(o.start_time) ?? str(o.timestamp),
@@ -92,7 +117,13 @@ export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
       // `%DOWNSTREAM_PEER_URI_SAN%` under the names operators give it.
       sourcePrincipal: str(o.source_identity) ?? str(o.downstream_peer_uri_san) ?? str(o.source_principal),
       destinationService: str(o.destination_service),
-      mtls: mtlsFlag(o),
+      mtls,
+      mtlsEvidence: mtls === undefined ? undefined : "peer_certificate",
+      connectionSecurityPolicy: str(o.connection_security_policy),
+      grpcStatus: str(o.grpc_status),
+      upstreamRequestAttemptCount: number(o, "upstream_request_attempt_count"),
+      requestDurationMs: number(o, "request_duration"),
+      responseDurationMs: number(o, "response_duration"),
       traceId: str(o.trace_id),
     };
   } catch (error) {
@@ -102,8 +133,10 @@ export function parseEnvoyJson(o: Record<string, unknown>): ParseResult {
     throw error;
   }
   if (access.startTime === undefined) return reject("envoy json: missing start_time/timestamp");
-  let flavor: "istio" | "envoy" | "consul";
-  if (looksLikeConsul(access) || access.sourcePrincipal?.includes("/dc/")) {
+  let flavor: EnvoyFlavor;
+  if (sender !== undefined) {
+    flavor = sender;
+  } else if (looksLikeConsul(access) || access.sourcePrincipal?.includes("/dc/")) {
     flavor = "consul";
   } else if (
     !custom ||

@@ -6,7 +6,7 @@
  * - Envoy's default format (plain Envoy, Ambassador/Emissary with an `ACCESS ` prefix, Contour, …).
  * Quoted fields may hold spaces; a quoted field ends at a `"` followed by a space or the end of the line.
  */
-import { buildEnvoyDocument, type EnvoyAccess, looksLikeConsul } from "./envoy.js";
+import { buildEnvoyDocument, type EnvoyAccess, type EnvoyFlavor, looksLikeConsul } from "./envoy.js";
 import { type ParseResult, reject } from "./types.js";
 import { int, str } from "./values.js";
 
@@ -61,7 +61,8 @@ export function looksLikeEnvoyText(line: string): boolean {
   return line.charCodeAt(0) === 91 /* [ */ || line.startsWith("ACCESS [");
 }
 
-export function parseEnvoyText(input: string): ParseResult {
+/** `sender`: the flavor the shipper's metadata names (an `istio-proxy` container is Istio whatever the line shows). */
+export function parseEnvoyText(input: string, sender?: EnvoyFlavor): ParseResult {
   let line = input;
   if (line.startsWith("ACCESS ")) line = line.slice(7);
   let n = line.length;
@@ -149,8 +150,14 @@ export function parseEnvoyText(input: string): ParseResult {
     sourcePrincipal: undefined,
     destinationService: undefined,
     mtls: undefined,
+    mtlsEvidence: undefined,
+    connectionSecurityPolicy: undefined,
+    grpcStatus: undefined,
+    upstreamRequestAttemptCount: undefined,
+    requestDurationMs: undefined,
+    responseDurationMs: undefined,
     traceId: undefined,
   };
-  const flavor = layout === "envoy" ? "envoy" : looksLikeConsul(access) ? "consul" : "istio";
+  const flavor = sender ?? (layout === "envoy" ? "envoy" : looksLikeConsul(access) ? "consul" : "istio");
   return buildEnvoyDocument(access, flavor);
 }

@@ -2,10 +2,16 @@
  * The Envoy access-log model shared by the text and JSON parsers (Istio, plain Envoy, Consul, and operators'
  * custom JSON formats), and its mapping onto ECS.
  */
-import { ECS_VERSION, type EcsDocument, type MeshFields, type MeshIdentity } from "../ecs.js";
+import {
+  ECS_VERSION,
+  type EcsDocument,
+  type MeshFields,
+  type MeshIdentity,
+  type MtlsEvidence,
+} from "../ecs.js";
 import { consulServiceFromSni, istioServiceFromFqdn, parseIdentity } from "../normalize/identity.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
-import { address, httpVersion, ipVersion, timestamp, url } from "./values.js";
+import { address, grpcStatus, httpVersion, ipVersion, timestamp, url } from "./values.js";
 
 export type EnvoyFlavor = "istio" | "envoy" | "consul";
 
@@ -39,7 +45,16 @@ export interface EnvoyAccess {
   /** Custom formats: the peer identity (`%DOWNSTREAM_PEER_URI_SAN%`) and the destination service. */
   sourcePrincipal: string | undefined;
   destinationService: string | undefined;
+  /** What the format says about the peer certificate, and what that rests on (`undefined` when it says nothing). */
   mtls: boolean | undefined;
+  mtlsEvidence: MtlsEvidence | undefined;
+  /** Istio's `connection_security_policy` (`mutual_tls`, `none`). */
+  connectionSecurityPolicy: string | undefined;
+  /** `%GRPC_STATUS%` as logged: a name (`Unavailable`) or a number. */
+  grpcStatus: string | undefined;
+  upstreamRequestAttemptCount: number | undefined;
+  requestDurationMs: number | undefined;
+  responseDurationMs: number | undefined;
   traceId: string | undefined;
 }
 
@@ -89,8 +104,14 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
   const tcp = access.method === undefined && access.path === undefined && access.protocol === undefined;
   const flags = splitFlags(access.responseFlags);
   const code = access.responseCode;
+  const grpc = grpcStatus(access.grpcStatus);
   let outcome: "success" | "failure" | "unknown";
-  if ((code !== undefined && code >= 400) || flags !== undefined || (!tcp && code === 0)) {
+  if (
+    (code !== undefined && code >= 400) ||
+    flags !== undefined ||
+    (!tcp && code === 0) ||
+    (grpc !== undefined && grpc.code !== 0)
+  ) {
     outcome = "failure";
   } else if (code === undefined && !tcp) {
     outcome = "unknown";
@@ -116,6 +137,9 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
   if (access.durationMs !== undefined) doc.event.duration = access.durationMs * 1_000_000;
   if (access.responseCodeDetails !== undefined && outcome === "failure")
     doc.event.reason = access.responseCodeDetails;
+  // gRPC answers errors with HTTP 200 and a `grpc-status` trailer: the status is the outcome's reason.
+  if (grpc !== undefined && grpc.code !== 0 && (code === undefined || code < 400) && flags === undefined)
+    doc.event.reason = `grpc ${grpc.name}`;
 
   const related: string[] = [];
   const source = address(access.downstreamRemoteAddress);
@@ -238,9 +262,33 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
     envoy.upstream_service_time_ms = access.upstreamServiceTimeMs;
     anyEnvoy = true;
   }
+  if (access.upstreamRequestAttemptCount !== undefined) {
+    envoy.upstream_request_attempt_count = access.upstreamRequestAttemptCount;
+    anyEnvoy = true;
+  }
+  if (access.requestDurationMs !== undefined) {
+    envoy.request_duration_ms = access.requestDurationMs;
+    anyEnvoy = true;
+  }
+  if (access.responseDurationMs !== undefined) {
+    envoy.response_duration_ms = access.responseDurationMs;
+    anyEnvoy = true;
+  }
+  if (access.downstreamLocalAddress !== undefined) {
+    envoy.downstream_local_address = access.downstreamLocalAddress;
+    anyEnvoy = true;
+  }
+  if (access.upstreamLocalAddress !== undefined) {
+    envoy.upstream_local_address = access.upstreamLocalAddress;
+    anyEnvoy = true;
+  }
   if (anyEnvoy) doc.envoy = envoy;
 
   const mesh = meshFields(access, flavor, flags);
+  if (grpc !== undefined) {
+    mesh.grpc_status_code = grpc.code;
+    mesh.grpc_status = grpc.name;
+  }
   doc.mesh = mesh;
   if (access.requestedServerName !== undefined || mesh.mtls === true) {
     doc.tls = {};
@@ -257,11 +305,14 @@ function meshFields(access: EnvoyAccess, flavor: EnvoyFlavor, flags: string[] | 
   if (direction !== undefined) mesh.direction = direction;
   const sni = access.requestedServerName;
   let destination: MeshIdentity | undefined;
+  // The SNI is a hint, not a fact: an inbound request with the mesh's SNI was mTLS (`sni`), but one without it may
+  // be plaintext or an auto-mTLS client that sent none, so `mtls` stays unknown (`no_mesh_sni`).
+  let meshSni: boolean | undefined;
   if (flavor === "consul") {
     destination =
       (sni === undefined ? undefined : consulServiceFromSni(sni)) ??
       (access.upstreamCluster === undefined ? undefined : consulServiceFromSni(access.upstreamCluster));
-    if (direction === "inbound") mesh.mtls = sni?.endsWith(".consul") ?? false;
+    if (direction === "inbound") meshSni = sni?.endsWith(".consul") ?? false;
   } else if (flavor === "istio") {
     const cluster = access.upstreamCluster;
     // `outbound|<port>|<subset>|<fqdn>` and `outbound_.<port>_.<subset>_.<fqdn>`: the FQDN follows the third separator.
@@ -273,8 +324,13 @@ function meshFields(access: EnvoyAccess, flavor: EnvoyFlavor, flags: string[] | 
       const fqdn = afterNth(sni, "_.", 3);
       if (fqdn !== undefined) destination = istioServiceFromFqdn(fqdn);
     }
-    // Inbound: ISTIO_MUTUAL clients set the `outbound_.<port>_.<subset>_.<fqdn>` SNI; none means plaintext.
-    if (direction === "inbound") mesh.mtls = sni?.startsWith("outbound_.") ?? false;
+    if (direction === "inbound") meshSni = sni?.startsWith("outbound_.") ?? false;
+  }
+  if (meshSni === true) {
+    mesh.mtls = true;
+    mesh.mtls_evidence = "sni";
+  } else if (meshSni === false) {
+    mesh.mtls_evidence = "no_mesh_sni";
   }
   if (access.destinationService !== undefined) {
     const named = access.destinationService;
@@ -285,9 +341,24 @@ function meshFields(access: EnvoyAccess, flavor: EnvoyFlavor, flags: string[] | 
   if (destination !== undefined) mesh.destination = destination;
   if (access.sourcePrincipal !== undefined) {
     const source = parseIdentity(access.sourcePrincipal);
-    if (source !== undefined) mesh.source = source;
+    if (source !== undefined) {
+      mesh.source = source;
+      // A URI SAN is only logged from a certificate the proxy validated.
+      if (source.principal?.startsWith("spiffe://")) {
+        mesh.mtls = true;
+        mesh.mtls_evidence = "peer_uri_san";
+      }
+    }
   }
-  if (access.mtls !== undefined) mesh.mtls = access.mtls;
+  const policy = access.connectionSecurityPolicy?.toLowerCase();
+  if (policy === "mutual_tls" || policy === "none") {
+    mesh.mtls = policy === "mutual_tls";
+    mesh.mtls_evidence = "connection_security_policy";
+  }
+  if (access.mtls !== undefined) {
+    mesh.mtls = access.mtls;
+    if (access.mtlsEvidence !== undefined) mesh.mtls_evidence = access.mtlsEvidence;
+  }
   if (flags !== undefined) mesh.response_flags = flags;
   return mesh;
 }

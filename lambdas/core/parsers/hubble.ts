@@ -2,7 +2,13 @@
  * Cilium Hubble flows (`flow.proto` in protojson: enum names, zero/false/empty fields omitted), bare or in the
  * exporter's / `hubble observe -o json` wrapper `{"flow": {...}, "node_name": "...", "time": "..."}`.
  * mTLS: `auth_type: SPIRE` (Cilium mutual authentication) or `IP.encrypted` (WireGuard/IPsec) ⇒ `mesh.mtls: true`;
- * an explicit `auth_type: DISABLED` without encryption ⇒ false; otherwise unknown.
+ * an explicit `auth_type: DISABLED` without encryption ⇒ false; otherwise unknown (`mesh.mtls_evidence` names the
+ * field it rests on).
+ *
+ * A reply (`is_reply: true`) is the server's answer on a connection the client opened: the flow's `source` is the
+ * server. The document describes the call, so `source`/`mesh.source` (and ECS `client`) are the client and
+ * `destination`/`mesh.destination` (ECS `server`) the server, ports included; `cilium.is_reply` says it was the
+ * reply. Pod names (`cilium.source_pod`/`destination_pod`, same roles) and `trace_reason` are kept.
  */
 import {
   ECS_VERSION,
@@ -99,10 +105,20 @@ export function parseHubble(record: Record<string, unknown>): ParseResult {
   const latency = int(l7?.latency_ns);
   if (latency !== undefined) doc.event.duration = latency;
 
-  const src = endpoint(str(ip?.source), sport, obj(flow.source));
-  const dst = endpoint(str(ip?.destination), dport, obj(flow.destination));
+  const reply = bool(flow.is_reply) === true;
+  // Roles of the call: for a reply, the packet's destination is the client.
+  const clientIp = str(reply ? ip?.destination : ip?.source);
+  const serverIp = str(reply ? ip?.source : ip?.destination);
+  const clientEndpoint = obj(reply ? flow.destination : flow.source);
+  const serverEndpoint = obj(reply ? flow.source : flow.destination);
+  const src = endpoint(clientIp, reply ? dport : sport, clientEndpoint);
+  const dst = endpoint(serverIp, reply ? sport : dport, serverEndpoint);
   if (src.ecs !== undefined) doc.source = src.ecs;
   if (dst.ecs !== undefined) doc.destination = dst.ecs;
+  if (reply) {
+    if (src.ecs !== undefined) doc.client = { ...src.ecs };
+    if (dst.ecs !== undefined) doc.server = { ...dst.ecs };
+  }
   const related = [src.ecs?.ip, dst.ecs?.ip].filter((x): x is string => x !== undefined);
   if (related.length > 0) doc.related = { ip: related };
   const network: NonNullable<EcsDocument["network"]> = {};
@@ -145,14 +161,21 @@ export function parseHubble(record: Record<string, unknown>): ParseResult {
   if (authType !== undefined) cilium.auth_type = authType;
   if (encrypted) cilium.encrypted = true;
   if (direction !== undefined) cilium.traffic_direction = direction;
-  const sid = int(obj(flow.source)?.identity);
+  if (reply) cilium.is_reply = true;
+  const traceReason = str(flow.trace_reason);
+  if (traceReason !== undefined) cilium.trace_reason = traceReason;
+  const sid = int(clientEndpoint?.identity);
   if (sid !== undefined) cilium.source_identity = sid;
-  const did = int(obj(flow.destination)?.identity);
+  const did = int(serverEndpoint?.identity);
   if (did !== undefined) cilium.destination_identity = did;
-  const slabels = strings(obj(flow.source)?.labels);
+  const slabels = strings(clientEndpoint?.labels);
   if (slabels !== undefined) cilium.source_labels = slabels;
-  const dlabels = strings(obj(flow.destination)?.labels);
+  const dlabels = strings(serverEndpoint?.labels);
   if (dlabels !== undefined) cilium.destination_labels = dlabels;
+  const spod = str(clientEndpoint?.pod_name);
+  if (spod !== undefined) cilium.source_pod = spod;
+  const dpod = str(serverEndpoint?.pod_name);
+  if (dpod !== undefined) cilium.destination_pod = dpod;
   const nodeName = str(flow.node_name) ?? str(record.node_name);
   if (nodeName !== undefined) {
     cilium.node_name = nodeName;
@@ -165,18 +188,26 @@ export function parseHubble(record: Record<string, unknown>): ParseResult {
   doc.cilium = cilium;
 
   const mesh: MeshFields = { name: "cilium" };
-  if (authType === "SPIRE" || encrypted) mesh.mtls = true;
-  else if (authType === "DISABLED") mesh.mtls = false;
+  if (authType === "SPIRE") {
+    mesh.mtls = true;
+    mesh.mtls_evidence = "hubble_auth_type";
+  } else if (encrypted) {
+    mesh.mtls = true;
+    mesh.mtls_evidence = "hubble_encrypted";
+  } else if (authType === "DISABLED") {
+    mesh.mtls = false;
+    mesh.mtls_evidence = "hubble_auth_type";
+  }
   if (direction === "INGRESS") mesh.direction = "inbound";
   else if (direction === "EGRESS") mesh.direction = "outbound";
   if (src.mesh !== undefined) mesh.source = src.mesh;
   if (dst.mesh !== undefined) mesh.destination = dst.mesh;
-  const sourceService = str(obj(flow.source_service)?.name);
+  const sourceService = str(obj(reply ? flow.destination_service : flow.source_service)?.name);
   if (sourceService !== undefined) {
     mesh.source ??= {};
     mesh.source.service = sourceService;
   }
-  const destinationService = str(obj(flow.destination_service)?.name);
+  const destinationService = str(obj(reply ? flow.source_service : flow.destination_service)?.name);
   if (destinationService !== undefined) {
     mesh.destination ??= {};
     mesh.destination.service = destinationService;

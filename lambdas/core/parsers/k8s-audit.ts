@@ -17,20 +17,75 @@ export function isAuditEvent(o: Record<string, unknown>): boolean {
 
 /** The audit event inside an AKS diagnostic record, when the object is one. */
 export function aksAuditEvent(o: Record<string, unknown>): Record<string, unknown> | undefined {
+  const inner = aksInner(o);
+  return inner !== undefined && "event" in inner ? inner.event : undefined;
+}
+
+/** AKS's `kube-audit` / `kube-audit-admin` diagnostic categories. */
+function isAksAuditCategory(o: Record<string, unknown>): boolean {
+  const category = str(o.category);
+  return (
+    category === "kube-audit" ||
+    category === "kube-audit-admin" ||
+    (str(o.operationName)?.startsWith("Microsoft.ContainerService/managedClusters/") ?? false)
+  );
+}
+
+/**
+ * An AKS diagnostic record's inner event, or what is wrong with it when the record is plainly an AKS audit
+ * record (its category says so) but `properties.log` is not an audit event; `undefined` when the object is not
+ * an AKS record at all.
+ */
+export function aksInner(
+  o: Record<string, unknown>,
+): { event: Record<string, unknown> } | { problem: string } | undefined {
   const properties = obj(o.properties);
-  if (properties === undefined) return undefined;
-  const log = properties.log;
-  if (typeof log === "string") {
-    if (log.charCodeAt(0) !== 123) return undefined;
-    try {
-      const inner = obj(JSON.parse(log));
-      return inner !== undefined && isAuditEvent(inner) ? inner : undefined;
-    } catch {
-      return undefined;
-    }
+  const declared = isAksAuditCategory(o);
+  if (properties === undefined) {
+    return declared ? { problem: "aks audit: the record has no properties object" } : undefined;
   }
-  const inner = obj(log);
-  return inner !== undefined && isAuditEvent(inner) ? inner : undefined;
+  const log = properties.log;
+  let inner: Record<string, unknown> | undefined;
+  if (typeof log === "string") {
+    if (log.charCodeAt(0) !== 123) {
+      return declared ? { problem: "aks audit: properties.log is not a JSON object" } : undefined;
+    }
+    try {
+      inner = obj(JSON.parse(log));
+    } catch (error) {
+      if (!declared) return undefined;
+      return {
+        problem: `aks audit: properties.log is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+  } else {
+    inner = obj(log);
+  }
+  if (inner !== undefined && isAuditEvent(inner)) return { event: inner };
+  if (!declared) return undefined;
+  if (inner === undefined) return { problem: "aks audit: properties.log is missing or not an object" };
+  return {
+    problem: `aks audit: properties.log is not an audit event (needs auditID with verb or stage; keys: ${Object.keys(
+      inner,
+    )
+      .slice(0, 8)
+      .join(", ")})`,
+  };
+}
+
+/**
+ * What is wrong with a Cloud Audit Logs record that is not a GKE Kubernetes audit event (`isGkeAudit` false):
+ * `undefined` when the object is not a Cloud Audit Logs record at all.
+ */
+export function gkeProblem(o: Record<string, unknown>): string | undefined {
+  const payload = o.protoPayload;
+  const logName = str(o.logName);
+  const cloudAudit = logName?.includes("cloudaudit.googleapis.com") ?? false;
+  if (payload === undefined) return cloudAudit ? "gke audit: the record has no protoPayload" : undefined;
+  const p = obj(payload);
+  if (p === undefined) return "gke audit: protoPayload is not an object";
+  const service = str(p.serviceName);
+  return `gke audit: protoPayload.serviceName is ${service === undefined ? "missing" : JSON.stringify(service)}, not "k8s.io"`;
 }
 
 export function isGkeAudit(o: Record<string, unknown>): boolean {

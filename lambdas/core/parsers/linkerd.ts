@@ -3,12 +3,16 @@
  * apache: `<client.addr> <client.id> - [<timestamp>] "<METHOD> <uri> <version>" <status>`
  * json: `{"client.addr","client.id","host","method","processing_ns","request_bytes","response_bytes","status",
  *         "timestamp","total_ns","trace_id","uri","user_agent","version"}` (status a number, the rest strings).
- * `client.id` is the peer's mTLS identity, `-` when the peer is not identified (plaintext, kube-probe).
+ * `client.id` is the peer's mTLS identity, `-` when the peer is not identified (plaintext, kube-probe): the proxy
+ * logs it for every request, so it decides `mesh.mtls` both ways (`mesh.mtls_evidence: linkerd_client_id`), except
+ * for a loopback client (the pod talking to itself, never meshed: unknown, `loopback`). A `tls` field, when a
+ * format carries one, is the proxy's own verdict (`linkerd_tls`); `grpc_status`, when present, is parsed as in
+ * Envoy formats (a non-OK status is a failure even with HTTP 200).
  */
 import { ECS_VERSION, type EcsDocument, type MeshFields } from "../ecs.js";
 import { parseIdentity } from "../normalize/identity.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
-import { address, httpVersion, int, ipVersion, str, timestamp, url } from "./values.js";
+import { address, bool, grpcStatus, httpVersion, int, ipVersion, str, timestamp, url } from "./values.js";
 
 interface LinkerdAccess {
   clientAddr?: string;
@@ -24,6 +28,8 @@ interface LinkerdAccess {
   requestBytes?: number;
   responseBytes?: number;
   totalNs?: number;
+  tls?: boolean;
+  grpcStatus?: string;
 }
 
 export function isLinkerdJson(o: Record<string, unknown>): boolean {
@@ -85,6 +91,8 @@ export function parseLinkerdJson(o: Record<string, unknown>): ParseResult {
   put("requestBytes", int(o.request_bytes));
   put("responseBytes", int(o.response_bytes));
   put("totalNs", int(o.total_ns));
+  put("tls", bool(o.tls));
+  put("grpcStatus", str(o.grpc_status));
   if (o.status !== undefined && access.status === undefined && str(o.status) !== undefined) {
     return reject(`linkerd json: "status" is not a number: ${JSON.stringify(o.status)}`);
   }
@@ -96,7 +104,15 @@ function build(access: LinkerdAccess): ParseResult {
   if (ts === undefined)
     return reject(`linkerd: invalid timestamp ${JSON.stringify(access.timestamp ?? null)}`);
   const status = access.status;
-  const outcome = status === undefined ? "unknown" : status >= 400 || status === 0 ? "failure" : "success";
+  const grpc = grpcStatus(access.grpcStatus);
+  const outcome =
+    grpc !== undefined && grpc.code !== 0
+      ? "failure"
+      : status === undefined
+        ? "unknown"
+        : status >= 400 || status === 0
+          ? "failure"
+          : "success";
   const type = ["access"];
   if (status === 401 || status === 403) type.push("denied");
   const doc: EcsDocument = {
@@ -160,7 +176,24 @@ function build(access: LinkerdAccess): ParseResult {
   }
   if (access.userAgent !== undefined) doc.user_agent = { original: access.userAgent };
   if (access.traceId !== undefined) doc.trace = { id: access.traceId };
-  const mesh: MeshFields = { name: "linkerd", direction: "inbound", mtls: access.clientId !== undefined };
+  const mesh: MeshFields = { name: "linkerd", direction: "inbound" };
+  if (access.tls !== undefined) {
+    mesh.mtls = access.tls;
+    mesh.mtls_evidence = "linkerd_tls";
+  } else if (access.clientId !== undefined) {
+    mesh.mtls = true;
+    mesh.mtls_evidence = "linkerd_client_id";
+  } else if (source !== undefined && isLoopback(source.ip)) {
+    mesh.mtls_evidence = "loopback";
+  } else {
+    mesh.mtls = false;
+    mesh.mtls_evidence = "linkerd_client_id";
+  }
+  if (grpc !== undefined) {
+    mesh.grpc_status_code = grpc.code;
+    mesh.grpc_status = grpc.name;
+    if (grpc.code !== 0 && doc.event.reason === undefined) doc.event.reason = `grpc ${grpc.name}`;
+  }
   if (access.clientId !== undefined) {
     const identity = parseIdentity(access.clientId);
     if (identity !== undefined) mesh.source = identity;
@@ -168,4 +201,9 @@ function build(access: LinkerdAccess): ParseResult {
   }
   doc.mesh = mesh;
   return { ok: true, document: doc };
+}
+
+/** 127.0.0.0/8 and ::1: a client inside the pod itself. */
+function isLoopback(ip: string | undefined): boolean {
+  return ip !== undefined && (ip.startsWith("127.") || ip === "::1");
 }

@@ -265,3 +265,57 @@ function fastRfc3339(text: string): string | undefined {
   const fraction = text.slice(20, n - 1);
   return `${text.slice(0, 20)}${fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, "0")}Z`;
 }
+
+/** gRPC status codes by name, in the spellings Envoy (`Unavailable`) and gRPC (`UNAVAILABLE`) use. */
+const GRPC_CODES: Readonly<Record<string, number>> = {
+  ok: 0,
+  canceled: 1,
+  cancelled: 1,
+  unknown: 2,
+  invalidargument: 3,
+  deadlineexceeded: 4,
+  notfound: 5,
+  alreadyexists: 6,
+  permissiondenied: 7,
+  resourceexhausted: 8,
+  failedprecondition: 9,
+  aborted: 10,
+  outofrange: 11,
+  unimplemented: 12,
+  internal: 13,
+  unavailable: 14,
+  dataloss: 15,
+  unauthenticated: 16,
+};
+const GRPC_NAMES = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
+
+/**
+ * A logged gRPC status (`Unavailable`, `UNAVAILABLE`, `14`) as its code and gRPC's name; `undefined` for a value
+ * that is neither (kept out of the document rather than guessed).
+ */
+export function grpcStatus(raw: string | undefined): { code: number; name: string } | undefined {
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  const numeric = /^\d{1,2}$/.test(trimmed) ? Number(trimmed) : undefined;
+  const code = numeric ?? GRPC_CODES[trimmed.toLowerCase().replace(/[_\s-]/g, "")];
+  if (code === undefined || code >= GRPC_NAMES.length) return undefined;
+  return { code, name: GRPC_NAMES[code] as string };
+}

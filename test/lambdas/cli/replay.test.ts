@@ -2,9 +2,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { command, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
+import { command, formatAlertRow, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
 import { MAX_RECORD_BYTES } from "../../../lambdas/cli/input.js";
 import { UsageError } from "../../../lambdas/cli/usage.js";
+import { buildAlert } from "../../../lambdas/core/alerts/index.js";
+import { execEvent, singleDetection, singleRule } from "../core/alerts/factories.js";
 
 function sink() {
   const chunks: string[] = [];
@@ -24,7 +26,7 @@ const INCIDENT_ALERTS = [
   "k8s_pod_exec",
   "mesh_auth_failure_burst",
   "mesh_config_change",
-  "mesh_plaintext_traffic",
+  "mesh_plaintext_suspected",
   "mesh_service_discovery_scan",
 ];
 
@@ -77,12 +79,18 @@ describe("audit-trail replay", () => {
     const rows = out.split("\n").filter((line) => /^\d{4}-\d\d-\d\d /.test(line));
     expect(rows.map((row) => row.split(/\s+/)[3])).toEqual([
       "mesh_config_change",
-      "mesh_plaintext_traffic",
+      "mesh_plaintext_suspected",
       "mesh_auth_failure_burst",
       "mesh_service_discovery_scan",
       "k8s_pod_exec",
     ]);
     expect(out).toMatch(/who: alice \(authenticated as kubernetes-admin\)/);
+    // What changed, not only that something did.
+    expect(out).toContain("Change: patch: spec.mtls.mode=PERMISSIVE");
+    // Every destination of the burst, not the first one.
+    expect(out).toContain(
+      "to: payments.shop.svc.cluster.local, users.shop.svc.cluster.local, orders.shop.svc.cluster.local, billing.shop.svc.cluster.local, auth.shop.svc.cluster.local",
+    );
     expect(out).toMatch(/runbook: docs\/runbooks\/k8s_pod_exec\.md/);
     expect(out).toMatch(/alerts: 5 \(/);
   });
@@ -195,5 +203,30 @@ describe("audit-trail replay", () => {
     } finally {
       stderr.mockRestore();
     }
+  });
+});
+
+describe("replay's alert table", () => {
+  it("prints each value on one line, so a value cannot fake a row or a runbook", () => {
+    // Prepare: a user name carrying a line break, an escape sequence and a fake runbook line
+    const event = { ...execEvent(), user: { name: "x" } };
+    const audit = event.kubernetes?.audit ?? {};
+    const hostile = {
+      ...event,
+      kubernetes: {
+        audit: {
+          ...audit,
+          requestURI: `${audit.requestURI}&command=%0A%1B[2Jrunbook:%20https://evil.example`,
+        },
+      },
+    };
+    const alert = buildAlert(singleDetection(singleRule(), hostile), { environment: "prod" });
+    // Act
+    const row = formatAlertRow(alert);
+    // Assess: a headline, who/from/to, details, runbook: four lines, one runbook
+    expect(row.trimEnd().split("\n")).toHaveLength(4);
+    expect(row.match(/runbook:/g)).toHaveLength(2);
+    expect(row.trimEnd().split("\n")[3]?.trim()).toBe("runbook: docs/runbooks/k8s_pod_exec.md");
+    expect(row).not.toContain("\u001b");
   });
 });

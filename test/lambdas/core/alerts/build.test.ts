@@ -5,6 +5,8 @@ import {
   buildAlert,
   documentFingerprint,
   kubernetesOperator,
+  renderJson,
+  renderText,
   severityOf,
 } from "../../../../lambdas/core/alerts/index.js";
 import type { CountryLookup } from "../../../../lambdas/core/geo/index.js";
@@ -140,11 +142,14 @@ describe("buildAlert for a service discovery scan", () => {
       events: [meshRequest("spiffe://cluster.local/ns/web/sa/frontend", "2025-03-04T10:00:01.000Z", 404)],
     };
     const alert = buildAlert(detection, context);
-    expect(alert.summary.to).toBe("12 distinct mesh.destination.service");
-    expect(alert.summary.what).toContain("12 distinct mesh.destination.service in 14 events within 1m");
+    // The services by name, then how many more the detection counted: never the raw field name.
+    expect(alert.summary.to).toBe(
+      "12 distinct destination services: accounts.bank.svc.cluster.local +11 more",
+    );
+    expect(alert.summary.what).toContain("12 distinct destination services in 14 events within 1m");
     expect(alert.details).toContainEqual({
       key: "distinct_count",
-      label: "Distinct mesh.destination.service",
+      label: "Distinct destination services",
       value: 12,
     });
   });
@@ -250,5 +255,83 @@ describe("severity", () => {
     );
     const alert = buildAlert(singleDetection(singleRule({ level: "informational" }), execEvent()), context);
     expect(alert.paged).toBe(false);
+  });
+});
+
+describe("what an alert says about a burst", () => {
+  const principal = "spiffe://cluster.local/ns/marketing/sa/newsletter";
+  const burst = (services: string[], count = services.length): Detection => ({
+    rule: correlationRule(),
+    windowStart: "2025-03-04T10:00:00.000Z",
+    windowEnd: "2025-03-04T10:01:00.000Z",
+    groupBy: { "mesh.source.principal": principal },
+    count,
+    events: services.map((service, i) => ({
+      ...meshRequest(principal, `2025-03-04T10:00:${String(10 + i * 5).padStart(2, "0")}.000Z`),
+      mesh: {
+        ...meshRequest(principal, "2025-03-04T10:00:00Z").mesh,
+        name: "istio",
+        destination: { service },
+      },
+      orchestrator: { type: "kubernetes" as const, cluster: { name: "prod-eu" } },
+      kubernetes: { namespace: "bank", pod: { name: `${service.split(".")[0]}-7d9` } },
+    })),
+  });
+
+  it("gives the first and last matching event, not the window start", () => {
+    const alert = buildAlert(burst(["a.bank.svc.cluster.local", "b.bank.svc.cluster.local"]), context);
+    expect(alert.seen).toEqual({
+      first: "2025-03-04T10:00:10.000Z",
+      last: "2025-03-04T10:00:15.000Z",
+      complete: true,
+    });
+    expect(renderText(alert)).toContain(
+      "When: 2025-03-04 10:00:10 UTC to 10:00:15 UTC (window 10:00:00 UTC to 10:01:00 UTC)",
+    );
+  });
+
+  it("says the last event is only a lower bound when the detection kept fewer events than it counted", () => {
+    const alert = buildAlert(burst(["a.bank.svc.cluster.local", "b.bank.svc.cluster.local"], 40), context);
+    expect(alert.seen.complete).toBe(false);
+    expect(renderText(alert)).toContain("When: 2025-03-04 10:00:10 UTC to 10:00:15 UTC or later");
+  });
+
+  it("names every destination, up to a bound with +N more, and keeps them all in the JSON", () => {
+    const services = ["payments", "users", "orders", "billing", "auth", "cards", "ledger"].map(
+      (name) => `${name}.bank.svc.cluster.local`,
+    );
+    const alert = buildAlert(burst(services), context);
+    expect(alert.summary.to).toBe(
+      "payments.bank.svc.cluster.local, users.bank.svc.cluster.local, orders.bank.svc.cluster.local, billing.bank.svc.cluster.local, auth.bank.svc.cluster.local +2 more",
+    );
+    expect(alert.values["mesh.destination.service"]).toEqual(services);
+    const machine = JSON.parse(renderJson(alert)) as { values: Record<string, unknown[]> };
+    expect(machine.values["mesh.destination.service"]).toEqual(services);
+  });
+
+  it("says where: cluster, namespace and pods", () => {
+    const alert = buildAlert(burst(["a.bank.svc.cluster.local", "b.bank.svc.cluster.local"]), context);
+    expect(alert.details).toEqual(
+      expect.arrayContaining([
+        { key: "values.orchestrator.cluster.name", label: "Clusters", value: "prod-eu" },
+        { key: "values.kubernetes.namespace", label: "Namespaces", value: "bank" },
+        { key: "values.kubernetes.pod.name", label: "Pods", value: "a-7d9, b-7d9" },
+      ]),
+    );
+  });
+
+  it("names the destination by service (or workload) rather than by bare IP", () => {
+    const flow = {
+      ...meshRequest(principal, "2025-03-04T10:00:05.000Z"),
+      url: undefined,
+      destination: { ip: "10.244.1.5", address: "10.244.1.5" },
+      mesh: { name: "cilium", destination: { workload: "deathstar" }, source: { workload: "xwing" } },
+    };
+    const alert = buildAlert(
+      { ...burst([]), groupBy: { "source.ip": "10.1.2.3" }, count: 1, events: [flow] },
+      context,
+    );
+    expect(alert.summary.to).toBe("deathstar");
+    expect(alert.summary.from).toBe("10.1.2.3 (xwing)");
   });
 });

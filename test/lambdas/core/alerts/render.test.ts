@@ -73,12 +73,13 @@ describe("SNS message", () => {
     };
     const alert = buildAlert(detection, context);
     const text = renderText(alert);
-    expect(text).toContain("When: 2025-03-04 10:00:00 UTC to 2025-03-04 10:01:00 UTC");
+    // The first matched event and the window it was counted in; only 1 of the 5 events was kept.
+    expect(text).toContain("When: 2025-03-04 10:00:05 UTC or later (window 10:00:00 UTC to 10:01:00 UTC)");
     expect(text).toContain("How many: 5 events");
     expect(text).toContain("Who: spiffe://cluster.local/ns/web/sa/frontend");
     expect(text).toContain("To: accounts.bank.svc.cluster.local");
     expect(renderSms(alert)).toBe(
-      "MEDIUM prod: mesh_auth_failure_burst | spiffe://cluster.local/ns/web/sa/frontend -> accounts.bank.svc.cluster.local | 2025-03-04 10:00:00 UTC x5 | https://github.com/example/mesh-audit-trail/blob/main/docs/runbooks/mesh_auth_failure_burst.md",
+      "MEDIUM prod: mesh_auth_failure_burst | spiffe://cluster.local/ns/web/sa/frontend -> accounts.bank.svc.cluster.local | 2025-03-04 10:00:05 UTC x5 | https://github.com/example/mesh-audit-trail/blob/main/docs/runbooks/mesh_auth_failure_burst.md",
     );
   });
 
@@ -124,6 +125,71 @@ describe("SNS message", () => {
           expect(Array.from(renderSms(alert)).length).toBeLessThanOrEqual(SMS_MAX_LENGTH);
         },
       ),
+    );
+  });
+});
+
+describe("alert text injection", () => {
+  /** A `kubectl exec` whose command carries URL-encoded line breaks that spell out fake alert lines. */
+  const injected = () =>
+    execEvent({
+      kubernetes: {
+        audit: {
+          ...(execEvent().kubernetes?.audit ?? {}),
+          requestURI:
+            "/api/v1/namespaces/payments/pods/ledger-6c9d7b5f4-x2kqz/exec?command=sh%0ASeverity:%20low%20(rule%20level%20low)%0ARunbook:%20https://evil.example/ok%0D%0A&container=ledger%0AOperator:%20nobody&stdin=true",
+        },
+      },
+    });
+
+  it("keeps every value of the email/default body on its own single line", () => {
+    // Prepare
+    const alert = buildAlert(singleDetection(singleRule(), injected()), context);
+    // Act
+    const text = renderText(alert);
+    // Assess: exactly one Severity, one Runbook, one Operator line, and they are the real ones
+    const lines = text.split("\n");
+    expect(lines.filter((line) => line.startsWith("Severity:"))).toEqual([
+      "Severity: high (rule level high)",
+    ]);
+    expect(lines.filter((line) => line.startsWith("Runbook:"))).toEqual([
+      "Runbook: https://github.com/example/mesh-audit-trail/blob/main/docs/runbooks/k8s_pod_exec.md",
+    ]);
+    expect(lines.filter((line) => line.startsWith("Operator:"))).toHaveLength(1);
+    expect(text).toContain("Command: sh Severity: low (rule level low) Runbook: https://evil.example/ok");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
+    expect(text).not.toMatch(/[\r\u0000-\u0009\u000b-\u001f\u007f\u2028\u2029]/);
+  });
+
+  it("bounds every rendered value, in the body, the SMS and the subject", () => {
+    // Prepare
+    const long = `x${"y".repeat(5000)}`;
+    const alert = buildAlert(
+      singleDetection(singleRule({ title: long }), { ...injected(), user: { name: long } }),
+      { ...context, environment: long },
+    );
+    // Act
+    const text = renderText(alert);
+    // Assess
+    for (const line of text.split("\n")) expect(Array.from(line).length).toBeLessThanOrEqual(1024);
+    expect(Array.from(renderSms(alert)).length).toBeLessThanOrEqual(SMS_MAX_LENGTH);
+    expect(Array.from(renderSubject(alert)).length).toBeLessThanOrEqual(99);
+  });
+
+  it("never lets any value add a line to the body (property)", () => {
+    const control = fc.constantFrom("\n", "\r", "\u2028", "\u2029", "\u0085", "\u000b", "\t", "\u001b");
+    const hostile = fc
+      .array(fc.oneof(fc.string({ maxLength: 20 }), control), { maxLength: 12 })
+      .map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(hostile, hostile, hostile, (who, title, env) => {
+        const clean = renderText(buildAlert(singleDetection(singleRule(), execEvent()), context));
+        const alert = buildAlert(
+          singleDetection(singleRule({ title, description: title }), { ...execEvent(), user: { name: who } }),
+          { ...context, environment: env },
+        );
+        expect(renderText(alert).split("\n").length).toBe(clean.split("\n").length);
+      }),
     );
   });
 });

@@ -101,6 +101,70 @@ describe("normalizeRecord", () => {
     expect(doc?.event.original).toBe(ISTIO);
   });
 
+  describe("the source is what sent the line", () => {
+    /** The custom format of examples/mesh/istio on a plaintext request: no identity, a short authority. */
+    const customPlaintext = JSON.stringify({
+      timestamp: "2024-05-02T08:00:02.000Z",
+      source_identity: null,
+      source_ip: "10.1.7.7",
+      destination_service: "payments:8443",
+      method: "POST",
+      path: "/charge",
+      response_code: 200,
+      response_flags: "-",
+      duration_ms: 4,
+      bytes_sent: 10,
+      bytes_received: 20,
+      mtls: null,
+      user_agent: "curl/8",
+      request_id: "r-9",
+      trace_id: null,
+    });
+
+    it("files an istio-proxy container's custom-format line under istio.access, whatever its fields", () => {
+      // Prepare
+      const record = JSON.stringify({
+        log: `${customPlaintext}\n`,
+        stream: "stdout",
+        kubernetes: { pod_name: "payments-1", namespace_name: "shop", container_name: "istio-proxy" },
+      });
+      // Act
+      const [doc] = ok(normalizeRecord(record));
+      // Assess
+      expect(doc?.event.dataset).toBe("istio.access");
+      expect(doc?.mesh).toMatchObject({ name: "istio", mtls: false, mtls_evidence: "peer_certificate" });
+    });
+
+    it("reads the sender from the tail path when there is no kubernetes metadata", () => {
+      const containers = JSON.stringify({
+        log: customPlaintext,
+        path: `/var/log/containers/payments-1_shop_istio-proxy-${"a".repeat(64)}.log`,
+      });
+      const pods = JSON.stringify({
+        log: customPlaintext,
+        filename: "/var/log/pods/shop_payments-1_0f1e/istio-proxy/0.log",
+      });
+      expect(ok(normalizeRecord(containers))[0]?.event.dataset).toBe("istio.access");
+      expect(ok(normalizeRecord(pods))[0]?.event.dataset).toBe("istio.access");
+    });
+
+    it("leaves the content to decide when the sender is not a proxy", () => {
+      const record = JSON.stringify({
+        log: customPlaintext,
+        kubernetes: { pod_name: "app-1", namespace_name: "shop", container_name: "app" },
+      });
+      expect(ok(normalizeRecord(record))[0]?.event.dataset).toBe("envoy.access");
+    });
+
+    it("files a Merge_Log-lifted line from istio-proxy under istio.access too", () => {
+      const record = JSON.stringify({
+        ...(JSON.parse(customPlaintext) as Record<string, unknown>),
+        kubernetes: { pod_name: "payments-1", namespace_name: "shop", container_name: "istio-proxy" },
+      });
+      expect(ok(normalizeRecord(record))[0]?.event.dataset).toBe("istio.access");
+    });
+  });
+
   it("names the cluster from the record's cluster_name, unless the log names its own", () => {
     const shipped = (log: string) => JSON.stringify({ log, stream: "stdout", cluster_name: "prod-eu-1" });
     const [access] = ok(normalizeRecord(shipped(ISTIO)));

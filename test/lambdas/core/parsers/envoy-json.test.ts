@@ -124,19 +124,42 @@ describe("parseEnvoyJson", () => {
       method: "GET",
       response_code: 200,
     };
-    const mtlsOf = (mtls: unknown) => {
-      const result = parseEnvoyJson({ ...custom, mtls });
-      return result.ok ? result.document.mesh?.mtls : "rejected";
+    const mtlsOf = (mtls: unknown, identity: unknown = null) => {
+      const result = parseEnvoyJson({ ...custom, source_identity: identity, mtls });
+      return result.ok ? [result.document.mesh?.mtls, result.document.mesh?.mtls_evidence] : "rejected";
     };
     const fingerprint = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-    expect(mtlsOf(fingerprint)).toBe(true);
-    expect(mtlsOf(fingerprint.toUpperCase().replace(/(..)(?!$)/g, "$1:"))).toBe(true);
-    expect(mtlsOf(null)).toBe(false);
-    expect(mtlsOf("-")).toBe(false);
-    expect(mtlsOf("")).toBe(false);
-    expect(mtlsOf("TLSv1.3")).toBeUndefined();
-    const withoutKey = parseEnvoyJson(custom);
+    expect(mtlsOf(fingerprint, custom.source_identity)).toEqual([true, "peer_certificate"]);
+    expect(mtlsOf(fingerprint.toUpperCase().replace(/(..)(?!$)/g, "$1:"))).toEqual([
+      true,
+      "peer_certificate",
+    ]);
+    expect(mtlsOf(null)).toEqual([false, "peer_certificate"]);
+    expect(mtlsOf("-")).toEqual([false, "peer_certificate"]);
+    expect(mtlsOf("")).toEqual([false, "peer_certificate"]);
+    expect(mtlsOf("TLSv1.3")).toEqual([undefined, undefined]);
+    const withoutKey = parseEnvoyJson({ ...custom, source_identity: null });
     expect(withoutKey.ok && withoutKey.document.mesh?.mtls).toBeUndefined();
+  });
+
+  it("takes a logged SPIFFE URI SAN as mTLS: only a validated client certificate carries one", () => {
+    const result = parseEnvoyJson({
+      timestamp: "2024-04-04T04:04:04.404Z",
+      source_identity: "spiffe://cluster.local/ns/web/sa/frontend",
+      destination_service: "ledger.finance.svc.cluster.local",
+      method: "GET",
+      response_code: 200,
+    });
+    expect(result.ok && result.document.mesh).toMatchObject({ mtls: true, mtls_evidence: "peer_uri_san" });
+  });
+
+  it("reads Istio's connection_security_policy both ways", () => {
+    const of = (policy: string) => {
+      const result = parseEnvoyJson({ ...istioJson, connection_security_policy: policy });
+      return result.ok ? [result.document.mesh?.mtls, result.document.mesh?.mtls_evidence] : "rejected";
+    };
+    expect(of("mutual_tls")).toEqual([true, "connection_security_policy"]);
+    expect(of("none")).toEqual([false, "connection_security_policy"]);
   });
 
   it("reads the peer identity an operator added to Istio's JSON as downstream_peer_uri_san", () => {
@@ -160,5 +183,36 @@ describe("parseEnvoyJson", () => {
   it("rejects a record without a start time", () => {
     const result = parseEnvoyJson({ ...istioJson, start_time: "-" });
     expect(result.ok).toBe(false);
+  });
+
+  it("counts a non-OK gRPC status as a failure even behind HTTP 200, by name or number", () => {
+    const of = (grpc: unknown) => {
+      const result = parseEnvoyJson({ ...istioJson, protocol: "HTTP/2", grpc_status: grpc });
+      if (!result.ok) return "rejected";
+      const { mesh, event } = result.document;
+      return [event.outcome, mesh?.grpc_status_code, mesh?.grpc_status, event.reason];
+    };
+    expect(of("Unavailable")).toEqual(["failure", 14, "UNAVAILABLE", "grpc UNAVAILABLE"]);
+    expect(of("INTERNAL")).toEqual(["failure", 13, "INTERNAL", "grpc INTERNAL"]);
+    expect(of(13)).toEqual(["failure", 13, "INTERNAL", "grpc INTERNAL"]);
+    expect(of("OK")).toEqual(["success", 0, "OK", undefined]);
+    expect(of("-")).toEqual(["success", undefined, undefined, undefined]);
+    expect(of("no such status")).toEqual(["success", undefined, undefined, undefined]);
+  });
+
+  it("keeps retries, request/response durations and both local addresses", () => {
+    const result = parseEnvoyJson({
+      ...istioJson,
+      upstream_request_attempt_count: 3,
+      request_duration: "1",
+      response_duration: 5,
+    });
+    expect(result.ok && result.document.envoy).toMatchObject({
+      upstream_request_attempt_count: 3,
+      request_duration_ms: 1,
+      response_duration_ms: 5,
+      downstream_local_address: "10.2.0.5:9000",
+      upstream_local_address: "127.0.0.6:40001",
+    });
   });
 });

@@ -56,9 +56,11 @@ describe("parseEnvoyText", () => {
     expect(result.ok && result.document.http?.version).toBe("2");
   });
 
-  it("marks an inbound request without SNI as not mutually authenticated", () => {
+  it("leaves mtls unknown for an inbound request without the mesh's SNI, naming that weak evidence", () => {
+    // Auto-mTLS clients are logged without SNI too: no SNI is a hint, never `mtls: false`.
     const result = parseEnvoyText(ISTIO_RBAC_DENY);
-    expect(result.ok && result.document.mesh?.mtls).toBe(false);
+    expect(result.ok && result.document.mesh?.mtls).toBeUndefined();
+    expect(result.ok && result.document.mesh?.mtls_evidence).toBe("no_mesh_sni");
     expect(result.ok && result.document.event).toMatchObject({
       outcome: "failure",
       type: ["access", "denied"],
@@ -171,5 +173,13 @@ describe("parseEnvoyText", () => {
     expect(json).not.toMatch(/:"-"|:""|:null/);
     expect(result.ok && result.document.http?.request?.method).toBeUndefined();
     expect(result.ok && result.document.url).toBeUndefined();
+  });
+
+  it("keeps both local addresses: where the connection arrived and the proxy's own upstream address", () => {
+    const result = parseEnvoyText(ISTIO_OUTBOUND);
+    expect(result.ok && result.document.envoy).toMatchObject({
+      upstream_local_address: "10.1.9.9:40000",
+      downstream_local_address: "10.96.0.20:8080",
+    });
   });
 });

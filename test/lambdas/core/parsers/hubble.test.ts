@@ -83,4 +83,63 @@ describe("parseHubble", () => {
       reason: "hubble: missing verdict",
     });
   });
+
+  it("describes a reply as the call it answers: client as source, server as destination, pods kept", () => {
+    // Prepare: the server's SYN-ACK back to the client, as Hubble exports it
+    const result = parseHubble({
+      flow: {
+        time: "2023-08-21T12:12:18.510175415Z",
+        verdict: "FORWARDED",
+        IP: { source: "10.244.1.5", destination: "10.244.1.60", ipVersion: "IPv4" },
+        l4: { TCP: { source_port: 80, destination_port: 44916, flags: { SYN: true, ACK: true } } },
+        source: { identity: 5678, namespace: "default", pod_name: "deathstar-7848d6c4d5-th9v2" },
+        destination: { identity: 1234, namespace: "default", pod_name: "xwing" },
+        destination_service: { name: "xwing-svc", namespace: "default" },
+        source_service: { name: "deathstar", namespace: "default" },
+        Type: "L3_L4",
+        is_reply: true,
+        trace_reason: "REPLY",
+        traffic_direction: "INGRESS",
+        node_name: "kind-kind/kind-worker",
+      },
+      node_name: "kind-kind/kind-worker",
+    });
+    // Assess
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const doc = result.document;
+    expect(doc.source).toMatchObject({ ip: "10.244.1.60", port: 44916 });
+    expect(doc.destination).toMatchObject({ ip: "10.244.1.5", port: 80 });
+    expect(doc.client).toMatchObject({ ip: "10.244.1.60" });
+    expect(doc.server).toMatchObject({ ip: "10.244.1.5" });
+    expect(doc.mesh?.source).toMatchObject({ workload: "xwing", service: "xwing-svc" });
+    expect(doc.mesh?.destination).toMatchObject({
+      workload: "deathstar-7848d6c4d5-th9v2",
+      service: "deathstar",
+    });
+    expect(doc.cilium).toMatchObject({
+      is_reply: true,
+      trace_reason: "REPLY",
+      source_pod: "xwing",
+      destination_pod: "deathstar-7848d6c4d5-th9v2",
+      source_identity: 1234,
+      destination_identity: 5678,
+    });
+  });
+
+  it("names what mtls rests on", () => {
+    const base = {
+      time: "2024-07-07T07:07:07Z",
+      verdict: "FORWARDED",
+      IP: { source: "10.0.1.10", destination: "10.0.2.20" },
+    };
+    const of = (flow: Record<string, unknown>) => {
+      const result = parseHubble({ flow: { ...base, ...flow } });
+      return result.ok ? [result.document.mesh?.mtls, result.document.mesh?.mtls_evidence] : "rejected";
+    };
+    expect(of({ auth_type: "SPIRE" })).toEqual([true, "hubble_auth_type"]);
+    expect(of({ IP: { ...base.IP, encrypted: true } })).toEqual([true, "hubble_encrypted"]);
+    expect(of({ auth_type: "DISABLED" })).toEqual([false, "hubble_auth_type"]);
+    expect(of({})).toEqual([undefined, undefined]);
+  });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseJsonObject } from "../../../../lambdas/core/parsers/index.js";
 import { aksAuditEvent, parseAuditEvent, parseGkeAudit } from "../../../../lambdas/core/parsers/k8s-audit.js";
 
 const event = {
@@ -83,6 +84,45 @@ describe("parseAuditEvent", () => {
       properties: { log: JSON.stringify(event), pod: "kube-apiserver-x" },
     });
     expect(inner?.auditID).toBe("0f0f-1");
+  });
+});
+
+describe("a cloud wrapper whose inner event is bad", () => {
+  const reasonOf = (o: Record<string, unknown>) => {
+    const result = parseJsonObject(o);
+    return result === undefined ? "unrecognized" : result.ok ? "ok" : result.reason;
+  };
+
+  it("names the AKS inner problem instead of an unrecognized record", () => {
+    const aks = {
+      category: "kube-audit",
+      operationName: "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
+    };
+    expect(reasonOf({ ...aks, properties: { log: '{"kind":"Event",' } })).toMatch(
+      /^aks audit: properties.log is not valid JSON: /,
+    );
+    expect(reasonOf({ ...aks, properties: { log: { kind: "Event", level: "Metadata" } } })).toBe(
+      "aks audit: properties.log is not an audit event (needs auditID with verb or stage; keys: kind, level)",
+    );
+    expect(reasonOf({ ...aks, properties: {} })).toBe(
+      "aks audit: properties.log is missing or not an object",
+    );
+    const { requestReceivedTimestamp: _r, stageTimestamp: _s, ...untimed } = event as Record<string, unknown>;
+    expect(reasonOf({ ...aks, properties: { log: JSON.stringify(untimed) } })).toBe(
+      "aks audit: properties.log: kubernetes audit: no valid requestReceivedTimestamp/timestamp/stageTimestamp",
+    );
+  });
+
+  it("names the GKE problem: a Cloud Audit Logs record of another service, or no payload", () => {
+    expect(
+      reasonOf({
+        protoPayload: { serviceName: "compute.googleapis.com" },
+        timestamp: "2024-09-09T09:09:09Z",
+      }),
+    ).toBe('gke audit: protoPayload.serviceName is "compute.googleapis.com", not "k8s.io"');
+    expect(reasonOf({ logName: "projects/p/logs/cloudaudit.googleapis.com%2Factivity", insertId: "x" })).toBe(
+      "gke audit: the record has no protoPayload",
+    );
   });
 });
 

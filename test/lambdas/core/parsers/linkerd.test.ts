@@ -22,6 +22,7 @@ describe("parseLinkerdApache", () => {
       name: "linkerd",
       direction: "inbound",
       mtls: true,
+      mtls_evidence: "linkerd_client_id",
       source: {
         principal: "web.shop.serviceaccount.identity.linkerd.cluster.local",
         trust_domain: "cluster.local",
@@ -33,7 +34,12 @@ describe("parseLinkerdApache", () => {
 
   it("marks '-' client.id as not mutually authenticated", () => {
     const result = parseLinkerdApache('10.9.0.1:4000 - - [2024-06-01T12:00:01Z] "GET /live HTTP/1.1" 503');
-    expect(result.ok && result.document.mesh).toEqual({ name: "linkerd", direction: "inbound", mtls: false });
+    expect(result.ok && result.document.mesh).toEqual({
+      name: "linkerd",
+      direction: "inbound",
+      mtls: false,
+      mtls_evidence: "linkerd_client_id",
+    });
     expect(result.ok && result.document.event.outcome).toBe("failure");
   });
 
@@ -79,5 +85,38 @@ describe("parseLinkerdJson", () => {
     expect(
       parseLinkerdJson({ "client.addr": "1.2.3.4:5", status: "fine", timestamp: "2024-01-01T00:00:00Z" }).ok,
     ).toBe(false);
+  });
+
+  it("leaves mtls unknown for a loopback client: the pod talking to itself is never meshed", () => {
+    const result = parseLinkerdJson({
+      "client.addr": "127.0.0.1:51764",
+      "client.id": "-",
+      method: "GET",
+      status: 200,
+      timestamp: "2021-11-01T21:54:28.844393794Z",
+      uri: "http://transparency.test.svc.cluster.local/",
+    });
+    expect(result.ok && result.document.mesh?.mtls).toBeUndefined();
+    expect(result.ok && result.document.mesh?.mtls_evidence).toBe("loopback");
+  });
+
+  it("reads a tls field and a gRPC status when the format carries them", () => {
+    const result = parseLinkerdJson({
+      "client.addr": "10.42.0.70:32996",
+      "client.id": "-",
+      method: "POST",
+      status: 200,
+      grpc_status: "14",
+      tls: "true",
+      timestamp: "2022-08-23T20:33:42.321746212Z",
+      uri: "http://ledger:9000/ledger.Ledger/Post",
+    });
+    expect(result.ok && result.document.mesh).toMatchObject({
+      mtls: true,
+      mtls_evidence: "linkerd_tls",
+      grpc_status_code: 14,
+      grpc_status: "UNAVAILABLE",
+    });
+    expect(result.ok && result.document.event.outcome).toBe("failure");
   });
 });
