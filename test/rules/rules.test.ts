@@ -52,6 +52,8 @@ const DEFAULT_PACK = [
   "k8s_system_principal_public_source",
   "k8s_change_from_unapproved_network",
   "k8s_manual_change",
+  "k8s_events_deleted",
+  "k8s_service_account_permission_enumeration",
   // The pipeline's own health, published to the ops topic.
   "pipeline_canary",
   "pipeline_source_silent",
