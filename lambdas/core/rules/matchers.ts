@@ -155,8 +155,25 @@ function regexPredicate(regex: RegExp): LeafPredicate {
   return predicate;
 }
 
-/** One predicate for a list of alternatives; regular expressions with the same flags become one alternation. */
-function anyOf(input: readonly LeafPredicate[]): LeafPredicate | undefined {
+/** Predicates that are CIDR blocks, so `anyOf` can check an address against all of them with one parse. */
+const cidrPredicates = new WeakMap<LeafPredicate, readonly CidrBlock[]>();
+
+function cidrPredicate(blocks: readonly CidrBlock[]): LeafPredicate {
+  const predicate: LeafPredicate = (leaf) => typeof leaf === "string" && ipInBlocks(leaf, blocks);
+  cidrPredicates.set(predicate, blocks);
+  return predicate;
+}
+
+/**
+ * One predicate for a list of alternatives; regular expressions with the same flags become one alternation, and
+ * CIDR blocks one check (the address is parsed once, not once per block).
+ */
+function anyOf(given: readonly LeafPredicate[]): LeafPredicate | undefined {
+  const blocks = given.flatMap((predicate) => cidrPredicates.get(predicate) ?? []);
+  const input =
+    given.filter((predicate) => cidrPredicates.has(predicate)).length > 1
+      ? [...given.filter((predicate) => !cidrPredicates.has(predicate)), cidrPredicate(blocks)]
+      : given;
   let predicates = input;
   const byFlags = new Map<string, RegExp[]>();
   for (const predicate of input) {
@@ -382,8 +399,7 @@ function compileValue(
     case "cidr": {
       const block: CidrBlock | undefined = typeof value === "string" ? parseCidr(value) : undefined;
       if (block === undefined) throw new RuleError(`'${String(value)}' is not a CIDR block`, location);
-      const blocks = [block];
-      return (leaf) => typeof leaf === "string" && ipInBlocks(leaf, blocks);
+      return cidrPredicate([block]);
     }
     case "re": {
       if (typeof value !== "string") throw new RuleError("'re' takes a regular expression string", location);
