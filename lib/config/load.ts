@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { applyCompliance } from "./compliance.js";
 import { AuditTrailConfigError } from "./errors.js";
+import { withApprovedNetworks } from "./rule-overrides.js";
 import {
   type EnvironmentConfig,
   type EnvironmentConfigInput,
@@ -197,6 +198,15 @@ export function parseEnvironmentConfig(
   const compliance = applyCompliance(config, name);
   return {
     ...config,
+    detection: {
+      ...config.detection,
+      // Only JSON goes in (strings and lists of strings), so the result is JSON too.
+      ruleOverrides: withApprovedNetworks(
+        name,
+        config.detection.ruleOverrides,
+        config.detection.k8sApprovedNetworks,
+      ) as typeof config.detection.ruleOverrides,
+    },
     name,
     archiveRetentionDays: compliance.archiveRetentionDays,
     deleteAfterDays: config.retention.hotDays + config.retention.warmDays + config.retention.coldDays,

@@ -2,6 +2,49 @@ import { loadRulePack } from "../../lambdas/core/rules/load.js";
 import { AuditTrailConfigError } from "./errors.js";
 import type { EnvironmentConfig } from "./schema.js";
 
+/** The rule-pack placeholders `detection.k8sApprovedNetworks` fills. */
+export const APPROVED_NETWORK_PLACEHOLDERS = [
+  "k8s_approved_networks",
+  "k8s_network_controlled_clusters",
+] as const;
+
+/**
+ * `detection.ruleOverrides` with `detection.k8sApprovedNetworks` compiled into its placeholders: the keyed list
+ * `k8s_approved_networks` (cluster name → CIDRs, `"*"` for every cluster) and `k8s_network_controlled_clusters`
+ * (every listed cluster but `"*"`). Unchanged when no network is listed. Setting the same placeholders in
+ * `ruleOverrides` as well is an error, since one of the two would silently win.
+ */
+export function withApprovedNetworks(
+  environment: string,
+  ruleOverrides: Readonly<Record<string, unknown>>,
+  approvedNetworks: Readonly<Record<string, readonly string[]>>,
+): Record<string, unknown> {
+  const clusters = Object.keys(approvedNetworks);
+  if (clusters.length === 0) return { ...ruleOverrides };
+  const raw = ruleOverrides.placeholders;
+  const placeholders =
+    typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  for (const name of APPROVED_NETWORK_PLACEHOLDERS) {
+    if (Object.hasOwn(placeholders, name)) {
+      throw new AuditTrailConfigError({
+        environment,
+        configKey: `detection.ruleOverrides.placeholders.${name}`,
+        problem:
+          "is set while detection.k8sApprovedNetworks lists approved networks, which fill this placeholder",
+        fix: "list the approved networks in detection.k8sApprovedNetworks only",
+      });
+    }
+  }
+  return {
+    ...ruleOverrides,
+    placeholders: {
+      ...placeholders,
+      k8s_approved_networks: { "*": [], ...approvedNetworks },
+      k8s_network_controlled_clusters: clusters.filter((cluster) => cluster !== "*"),
+    },
+  };
+}
+
 /**
  * How much longer than Firehose's buffering a source-silence timespan must be: the detector's schedule, the
  * transform, and OpenSearch's refresh. A shorter one would call every source silent between two deliveries.

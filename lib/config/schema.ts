@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { parseCidr } from "../../lambdas/core/rules/ip.js";
 
 /**
  * The typed, zod-validated configuration of one environment (`-c env=NAME`). Input is what an entry in
@@ -319,8 +320,29 @@ export const environmentConfigSchema = z.strictObject({
        * rule id. Opaque here; the handlers read it from `AUDIT_TRAIL_RULE_OVERRIDES`.
        */
       ruleOverrides: z.record(z.string(), z.json()).default({}),
+      /**
+       * Seed policy "changes only from approved networks": per Kubernetes cluster (`orchestrator.cluster.name`), the
+       * source CIDRs (IPv4 or IPv6) from which create/update/patch/delete requests are expected: operators' VPN and
+       * bastion ranges, CI runners, and the cluster's own node and pod ranges (in-cluster callers). `"*"` lists
+       * ranges approved for every cluster. Each listed cluster raises `k8s_change_from_unapproved_network` for a
+       * change from anywhere else; the lists also quiet `k8s_system_principal_public_source` for nodes reaching a
+       * public control-plane endpoint. Compiled into the rule pack's placeholders `k8s_approved_networks` and
+       * `k8s_network_controlled_clusters` (which `ruleOverrides.placeholders` must then not set).
+       */
+      k8sApprovedNetworks: z
+        .record(
+          z.string().regex(/^(\*|[A-Za-z0-9][A-Za-z0-9._-]*)$/, "must be a cluster name or *"),
+          z
+            .array(
+              z.string().refine((value) => parseCidr(value) !== undefined, {
+                message: "must be a CIDR block such as 10.20.0.0/16 or 2001:db8::/32",
+              }),
+            )
+            .min(1),
+        )
+        .default({}),
     })
-    .default({ ruleOverrides: {} }),
+    .default({ ruleOverrides: {}, k8sApprovedNetworks: {} }),
 
   /** GDPR pseudonymization of personal fields in the transform (HMAC with a key from Secrets Manager or SSM). */
   pseudonymization: z

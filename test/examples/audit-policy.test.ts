@@ -313,10 +313,65 @@ function requestsSelectedByAuditRules(): { rule: string; request: AuditRequest }
 describe("the rule pack's Kubernetes rules get the events they read", () => {
   const selected = requestsSelectedByAuditRules();
 
-  it("finds the requests of k8s_pod_exec and mesh_config_change in the rule files", () => {
+  it("finds the requests of every rule that selects resources in the rule files", () => {
     const names = new Set(selected.map((s) => s.rule));
-    expect(names).toEqual(new Set(["k8s_pod_exec", "mesh_config_change"]));
+    expect(names).toEqual(
+      new Set([
+        "k8s_admin_role_binding",
+        "k8s_admission_webhook_change",
+        "k8s_configmap_credential_keys",
+        "k8s_container_runs_as_root",
+        "k8s_cronjob_outside_deploy",
+        "k8s_csr_unusual_identity",
+        "k8s_daemonset_outside_deploy",
+        "k8s_dangerous_capabilities",
+        "k8s_ephemeral_container",
+        "k8s_events_deleted",
+        "k8s_host_namespace",
+        "k8s_ingress_without_tls",
+        "k8s_manual_change",
+        "k8s_node_proxy_access",
+        "k8s_pod_exec",
+        "k8s_port_forward",
+        "k8s_privileged_container",
+        "k8s_secret_access_denied",
+        "k8s_secret_read",
+        "k8s_secrets_cluster_wide_read",
+        "k8s_sensitive_hostpath_mount",
+        "k8s_sensitive_role",
+        "k8s_service_account_in_system_namespace",
+        "k8s_service_account_permission_enumeration",
+        "k8s_service_exposed",
+        "k8s_system_role_modified",
+        "k8s_token_request",
+        "k8s_wildcard_role",
+        "k8s_workload_in_system_namespace",
+        "mesh_config_change",
+      ]),
+    );
     expect(selected.length).toBeGreaterThan(50);
+  });
+
+  it("records the request body the workload, RBAC, service and ingress rules read (not ConfigMap or Secret bodies)", () => {
+    const bodies: [string, string][] = [
+      ["", "pods"],
+      ["apps", "deployments"],
+      ["apps", "daemonsets"],
+      ["batch", "cronjobs"],
+      ["rbac.authorization.k8s.io", "clusterroles"],
+      ["rbac.authorization.k8s.io", "rolebindings"],
+      ["", "services"],
+      ["networking.k8s.io", "ingresses"],
+    ];
+    for (const [group, resource] of bodies) {
+      for (const verb of ["create", "update"]) {
+        const { level } = evaluate(resourceRequest(HUMAN, verb, group, resource));
+        expect(atLeast(level, "Request"), `${verb} ${group}/${resource} → ${level}`).toBe(true);
+      }
+    }
+    // By design the policy keeps ConfigMap and Secret bodies out, so k8s_configmap_credential_keys and the legacy
+    // token-secret branch of k8s_token_request only see them where a cluster's own policy records them.
+    expect(evaluate(resourceRequest(HUMAN, "create", "", "configmaps")).level).toBe("Metadata");
   });
 
   it("records each of them at Metadata or more, at the ResponseComplete stage the rules require", () => {

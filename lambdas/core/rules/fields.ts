@@ -176,11 +176,120 @@ function podSpec(doc: unknown): Record<string, unknown> | undefined {
   return object.spec as Record<string, unknown>;
 }
 
+/** A value's property when the value is a plain object. */
+function child(node: unknown, key: string): unknown {
+  return typeof node === "object" && node !== null && !Array.isArray(node)
+    ? (node as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/**
+ * The pod spec a create/update request carries, wherever the object keeps it: a Pod's `spec`; the pod template of a
+ * Deployment, DaemonSet, StatefulSet, ReplicaSet, ReplicationController, Job or PodTemplate (`spec.template.spec`,
+ * `template.spec`); a CronJob's `spec.jobTemplate.spec.template.spec`. Undefined for anything else (a Service has a
+ * `spec` too, so a bare `spec` counts only when the request is about pods).
+ */
+export function requestPodSpec(doc: unknown): Record<string, unknown> | undefined {
+  const audit = child(child(doc, "kubernetes"), "audit");
+  const object = child(audit, "requestObject");
+  if (object === undefined || object === null) return undefined;
+  const spec = child(object, "spec");
+  const candidates = [
+    child(child(child(child(spec, "jobTemplate"), "spec"), "template"), "spec"),
+    child(child(spec, "template"), "spec"),
+    child(child(object, "template"), "spec"),
+  ];
+  for (const candidate of candidates) {
+    if (typeof candidate === "object" && candidate !== null && !Array.isArray(candidate)) {
+      return candidate as Record<string, unknown>;
+    }
+  }
+  const resource = child(child(audit, "objectRef"), "resource");
+  if (resource === "pods" && typeof spec === "object" && spec !== null && !Array.isArray(spec)) {
+    return spec as Record<string, unknown>;
+  }
+  return undefined;
+}
+
+/** Virtual `podSpec.<path>`: `<path>` inside the request's pod spec (see `requestPodSpec`). */
+function podSpecAccessor(path: string): FieldAccessor {
+  const inner = pathAccessor(path);
+  return (doc, predicate) => {
+    const spec = requestPodSpec(doc);
+    return spec !== undefined && inner(spec, predicate);
+  };
+}
+
+/**
+ * Virtual `container.<path>`: `<path>` in each container of the request's pod spec (`containers`,
+ * `initContainers`, `ephemeralContainers`), so one value matches when any container has it. Inside one container,
+ * fields of that container only: `container.securityContext.privileged` never mixes two containers.
+ */
+function containerAccessor(path: string): FieldAccessor {
+  const inner = pathAccessor(path);
+  return (doc, predicate) => {
+    const spec = requestPodSpec(doc);
+    if (spec === undefined) return false;
+    for (const list of CONTAINER_LISTS) {
+      const containers = spec[list];
+      if (!Array.isArray(containers)) continue;
+      for (const container of containers) {
+        if (inner(container, predicate)) return true;
+      }
+    }
+    return false;
+  };
+}
+
+/**
+ * Virtual `rbacPermission`: what a Role or ClusterRole in the request grants, one `verb:resource` per verb and
+ * resource of the same rule (`create:pods`, `get:pods/exec`, `*:*`, `delete:/healthz` for a non-resource URL).
+ * Verbs and resources are paired inside each rule only, so a role that reads secrets and writes config maps
+ * never reads as writing secrets.
+ */
+const rbacPermissionAccessor: FieldAccessor = (doc, predicate) => {
+  const object = child(child(child(doc, "kubernetes"), "audit"), "requestObject");
+  const rules = child(object, "rules");
+  if (!Array.isArray(rules)) return false;
+  for (const rule of rules) {
+    const verbs = child(rule, "verbs");
+    if (!Array.isArray(verbs)) continue;
+    const targets = [child(rule, "resources"), child(rule, "nonResourceURLs")];
+    for (const list of targets) {
+      if (!Array.isArray(list)) continue;
+      for (const target of list) {
+        if (typeof target !== "string") continue;
+        for (const verb of verbs) {
+          if (typeof verb === "string" && predicate(`${verb}:${target}`)) return true;
+        }
+      }
+    }
+  }
+  return false;
+};
+
+/**
+ * Virtual `dataKey`: the keys (never the values) of the request object's `data`, `binaryData` and `stringData`
+ * (ConfigMaps, Secrets). The transform may redact secret values; keys stay, so rules on them keep working.
+ */
+const dataKeyAccessor: FieldAccessor = (doc, predicate) => {
+  const object = child(child(child(doc, "kubernetes"), "audit"), "requestObject");
+  for (const map of ["data", "binaryData", "stringData"]) {
+    const data = child(object, map);
+    if (typeof data !== "object" || data === null || Array.isArray(data)) continue;
+    for (const key of Object.keys(data)) {
+      if (predicate(key)) return true;
+    }
+  }
+  return false;
+};
+
 /**
  * Kubernetes audit (`product: kubernetes, service: audit`): SigmaHQ writes the audit event's own field names
  * (`verb`, `objectRef.resource`, `responseStatus.code`); our documents keep them under `kubernetes.audit.*`.
  * Special names: `apiGroup` → `objectRef.apiGroup`; `hostPath` → the pod's `hostPath` volume paths;
- * `capabilities` → the virtual field above. Fields starting with an ECS top-level key (except `user`, which is
+ * `capabilities` → the virtual field above; our own virtual fields `podSpec.<path>`, `container.<path>`,
+ * `rbacPermission` and `dataKey` (above). Fields starting with an ECS top-level key (except `user`, which is
  * also an audit field) pass through, so our own rules can mix in `source.ip`.
  */
 const AUDIT_SPECIAL: Readonly<Record<string, string>> = {
@@ -193,6 +302,14 @@ export const kubernetesAuditMapping: FieldMapping = {
   guard: (doc) => doc.event?.dataset === "kubernetes.audit",
   resolve(field) {
     if (field === "capabilities") return { path: "capabilities", accessor: capabilitiesAccessor };
+    if (field === "rbacPermission") return { path: field, accessor: rbacPermissionAccessor };
+    if (field === "dataKey") return { path: field, accessor: dataKeyAccessor };
+    if (field.startsWith("podSpec.")) {
+      return { path: field, accessor: podSpecAccessor(field.slice("podSpec.".length)) };
+    }
+    if (field.startsWith("container.")) {
+      return { path: field, accessor: containerAccessor(field.slice("container.".length)) };
+    }
     const special = AUDIT_SPECIAL[field];
     if (special !== undefined) return { path: special, accessor: pathAccessor(special) };
     const root = field.split(".", 1)[0] ?? field;

@@ -155,8 +155,72 @@ function regexPredicate(regex: RegExp): LeafPredicate {
   return predicate;
 }
 
-/** One predicate for a list of alternatives; regular expressions with the same flags become one alternation. */
-function anyOf(input: readonly LeafPredicate[]): LeafPredicate | undefined {
+/** Predicates that are CIDR blocks, so `anyOf` can check an address against all of them with one parse. */
+const cidrPredicates = new WeakMap<LeafPredicate, readonly CidrBlock[]>();
+
+function cidrPredicate(blocks: readonly CidrBlock[]): LeafPredicate {
+  const predicate: LeafPredicate = (leaf) => typeof leaf === "string" && ipInBlocks(leaf, blocks);
+  cidrPredicates.set(predicate, blocks);
+  return predicate;
+}
+
+/**
+ * Predicates that are equality with one literal (no wildcard, no modifier): the literal, and its lower case when
+ * the comparison ignores case (undefined when it is exact).
+ */
+const literalPredicates = new WeakMap<
+  LeafPredicate,
+  { readonly literal: string; readonly lower: string | undefined }
+>();
+
+function literalPredicate(
+  predicate: LeafPredicate,
+  literal: string,
+  lower: string | undefined,
+): LeafPredicate {
+  literalPredicates.set(predicate, { literal, lower });
+  return predicate;
+}
+
+/** Three or more literals of a list become one set lookup instead of one comparison each. */
+const LITERAL_SET_MIN = 3;
+
+function literalSet(predicates: readonly LeafPredicate[]): LeafPredicate {
+  const exact = new Set<string>();
+  const caseless = new Set<string>();
+  for (const predicate of predicates) {
+    const entry = literalPredicates.get(predicate);
+    if (entry === undefined) continue;
+    exact.add(entry.literal);
+    if (entry.lower !== undefined) caseless.add(entry.lower);
+  }
+  if (caseless.size === 0) {
+    return (leaf) => {
+      const text = leafText(leaf);
+      return text !== undefined && exact.has(text);
+    };
+  }
+  return (leaf) => {
+    const text = leafText(leaf);
+    return text !== undefined && (exact.has(text) || caseless.has(text.toLowerCase()));
+  };
+}
+
+/**
+ * One predicate for a list of alternatives; regular expressions with the same flags become one alternation, CIDR
+ * blocks one check (the address is parsed once, not once per block), and literals one set lookup.
+ */
+function anyOf(given: readonly LeafPredicate[]): LeafPredicate | undefined {
+  const blocks = given.flatMap((predicate) => cidrPredicates.get(predicate) ?? []);
+  const withCidr =
+    given.filter((predicate) => cidrPredicates.has(predicate)).length > 1
+      ? [...given.filter((predicate) => !cidrPredicates.has(predicate)), cidrPredicate(blocks)]
+      : given;
+  const literals = withCidr.filter((predicate) => literalPredicates.has(predicate));
+  const input =
+    literals.length >= LITERAL_SET_MIN
+      ? [...withCidr.filter((predicate) => !literalPredicates.has(predicate)), literalSet(literals)]
+      : withCidr;
   let predicates = input;
   const byFlags = new Map<string, RegExp[]>();
   for (const predicate of input) {
@@ -382,8 +446,7 @@ function compileValue(
     case "cidr": {
       const block: CidrBlock | undefined = typeof value === "string" ? parseCidr(value) : undefined;
       if (block === undefined) throw new RuleError(`'${String(value)}' is not a CIDR block`, location);
-      const blocks = [block];
-      return (leaf) => typeof leaf === "string" && ipInBlocks(leaf, blocks);
+      return cidrPredicate([block]);
     }
     case "re": {
       if (typeof value !== "string") throw new RuleError("'re' takes a regular expression string", location);
@@ -434,15 +497,19 @@ function compileString(value: string, match: string | undefined, cased: boolean)
     const lower = literal.toLowerCase();
     const caseless = cased || lower === literal.toUpperCase();
     if (match === undefined) {
-      if (caseless) return (leaf) => leafText(leaf) === literal;
-      return (leaf) => {
-        const text = leafText(leaf);
-        return (
-          text !== undefined &&
-          text.length === literal.length &&
-          (text === literal || text.toLowerCase() === lower)
-        );
-      };
+      if (caseless) return literalPredicate((leaf) => leafText(leaf) === literal, literal, undefined);
+      return literalPredicate(
+        (leaf) => {
+          const text = leafText(leaf);
+          return (
+            text !== undefined &&
+            text.length === literal.length &&
+            (text === literal || text.toLowerCase() === lower)
+          );
+        },
+        literal,
+        lower,
+      );
     }
     if (caseless) {
       if (match === "contains") return (leaf) => leafText(leaf)?.includes(literal) === true;

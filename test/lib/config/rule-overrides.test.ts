@@ -79,3 +79,80 @@ describe("detection rule overrides", () => {
     await expect(checked).rejects.toThrow(/detection\.ruleOverrides; the rule pack rejects it: .*thresholds/);
   });
 });
+
+describe("approved networks per cluster (detection.k8sApprovedNetworks)", () => {
+  const networks = {
+    "*": ["192.0.2.0/28"],
+    "prod-eu-1": ["10.20.0.0/16", "2001:db8:20::/48"],
+    "prod-us-1": ["10.30.0.0/16"],
+  };
+
+  it("compiles the lists into the rule pack's placeholders, keeping the other overrides", () => {
+    // Act
+    const config = parseEnvironmentConfig("test", {
+      ...ENVIRONMENTS.dev,
+      detection: {
+        ruleOverrides: { placeholders: { trust_domains: ["cluster.local"] } },
+        k8sApprovedNetworks: networks,
+      },
+    });
+
+    // Assess
+    expect(config.detection.ruleOverrides).toEqual({
+      placeholders: {
+        trust_domains: ["cluster.local"],
+        k8s_approved_networks: networks,
+        k8s_network_controlled_clusters: ["prod-eu-1", "prod-us-1"],
+      },
+    });
+  });
+
+  it("leaves the overrides alone when no network is listed", () => {
+    const config = parseEnvironmentConfig("test", ENVIRONMENTS.dev);
+    expect(config.detection.k8sApprovedNetworks).toEqual({});
+    expect(config.detection.ruleOverrides).toEqual(ENVIRONMENTS.dev.detection.ruleOverrides);
+  });
+
+  it("is accepted by the rule pack at synth", async () => {
+    const config = parseEnvironmentConfig("test", {
+      ...ENVIRONMENTS.dev,
+      detection: { k8sApprovedNetworks: networks },
+    });
+    await expect(checkRuleOverrides(config, RULES_DIR)).resolves.toBeUndefined();
+  });
+
+  it("rejects a value that is not a CIDR block, naming the key", () => {
+    expect(() =>
+      parseEnvironmentConfig("test", {
+        ...ENVIRONMENTS.dev,
+        detection: { k8sApprovedNetworks: { "prod-eu-1": ["10.20.0.0/33"] } },
+      }),
+    ).toThrow(/detection\.k8sApprovedNetworks\.prod-eu-1\[0\] is "10\.20\.0\.0\/33"; must be a CIDR block/);
+  });
+
+  it("rejects an empty list and a cluster name with spaces", () => {
+    expect(() =>
+      parseEnvironmentConfig("test", { ...ENVIRONMENTS.dev, detection: { k8sApprovedNetworks: { a: [] } } }),
+    ).toThrow(AuditTrailConfigError);
+    expect(() =>
+      parseEnvironmentConfig("test", {
+        ...ENVIRONMENTS.dev,
+        detection: { k8sApprovedNetworks: { "prod eu": ["10.0.0.0/8"] } },
+      }),
+    ).toThrow(/detection\.k8sApprovedNetworks\.prod eu is/);
+  });
+
+  it("refuses the same placeholders set in ruleOverrides as well", () => {
+    expect(() =>
+      parseEnvironmentConfig("test", {
+        ...ENVIRONMENTS.dev,
+        detection: {
+          ruleOverrides: { placeholders: { k8s_network_controlled_clusters: ["prod-eu-1"] } },
+          k8sApprovedNetworks: networks,
+        },
+      }),
+    ).toThrow(
+      /detection\.ruleOverrides\.placeholders\.k8s_network_controlled_clusters[\s\S]*k8sApprovedNetworks/,
+    );
+  });
+});

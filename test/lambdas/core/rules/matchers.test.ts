@@ -40,6 +40,25 @@ describe("value matching", () => {
     expect(starts(meshDoc({ url: { path: "/x/api" } }))).toBe(false);
   });
 
+  it("matches long lists of literals (one set lookup) with the same case rules as one value", () => {
+    const plain = matcher("sel:\n  http.request.method: [PUT, POST, PATCH, DELETE, '42']\ncondition: sel");
+    const cased = matcher("sel:\n  http.request.method|cased: [PUT, POST, PATCH, DELETE]\ncondition: sel");
+    const mixed = matcher("sel:\n  http.request.method: [PUT, POST, 'DEL*', PATCH]\ncondition: sel");
+    const method = (m: unknown) => meshDoc({ http: { request: { method: m } } });
+    expect([plain(method("POST")), plain(method("post")), plain(method(42)), plain(method("GET"))]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    expect([cased(method("PATCH")), cased(method("patch"))]).toEqual([true, false]);
+    expect([mixed(method("delete")), mixed(method("put")), mixed(method("GET"))]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+  });
+
   it("matches a list of values as OR and a map as AND", () => {
     const or = matcher("sel:\n  http.response.status_code: [401, 403]\ncondition: sel");
     const and = matcher("sel:\n  http.response.status_code: 403\n  url.path: /admin\ncondition: sel");
