@@ -4,7 +4,7 @@
  * spread evenly over a span of event time, through the project's own normalizer and rule tagging, as the transform
  * indexes them. Deterministic for a seed.
  *
- * The mix: 0.6 % plaintext requests (no peer identity: `mesh_plaintext_traffic`), 1 % 403s (`mesh_auth_failure`),
+ * The mix: 0.6 % plaintext requests (no peer identity, `connection_security_policy: none`: `mesh_plaintext_traffic`), 1 % 403s (`mesh_auth_failure`),
  * 2 % 5xx, durations of a few to a few hundred milliseconds with 0.5 % above 5 s (`mesh_latency_p99_high`'s
  * threshold), and in every 500 events a burst of 12 calls from one caller to 12 distinct services
  * (`mesh_service_discovery_scan`).
@@ -63,6 +63,8 @@ export function* trafficLines(shape: TrafficShape): Generator<string> {
     yield JSON.stringify({
       authority: `${svc}:8080`,
       bytes_received: 0,
+      // The mesh's own verdict on the connection: positive evidence either way (a high plaintext alert needs it).
+      connection_security_policy: plaintext ? "none" : "mutual_tls",
       bytes_sent: 512 + pick(4096),
       downstream_local_address: `10.44.${service % 250}.${(service >> 8) % 250}:8080`,
       downstream_remote_address: `10.45.${principal % 250}.${(principal >> 8) % 250}:${30000 + pick(30000)}`,
