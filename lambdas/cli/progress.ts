@@ -1,6 +1,6 @@
 /**
  * Progress for the verbs that can take a while (`replay` and `normalize` of large files, `compliance` while it
- * synthesizes): one line on standard error, redrawn in place (`\r`, erase line) a few times a second, that says how
+ * synthesizes, `verify` over a large archive): one line on standard error, redrawn in place (`\r`, erase line) a few times a second, that says how
  * far the work is (records, bytes of the total, rate, time left) and is erased when the work ends. Only on a
  * terminal: when standard error is a file or a pipe, nothing is written, so logs and pipelines stay clean. Nothing
  * shows for work that ends within the first second.
@@ -88,6 +88,39 @@ export function readProgress(
       ];
       if (totalBytes > 0 && rate > 0 && bytes < totalBytes)
         parts.push(`ETA ${duration((totalBytes - bytes) / rate)}`);
+      return parts.join(", ");
+    },
+    options,
+  );
+}
+
+/** How far a count of items is, in one of the work's stages (`verify`: digests, then objects). */
+export interface CountState {
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+/**
+ * Progress of a count of items per stage: items done of the total with a percentage, and for a stage that has run
+ * long enough to tell, the rate and the time left (measured from the stage's start: stages go at different rates).
+ */
+export function countProgress(label: string, options: ProgressOptions = {}): Progress<CountState> {
+  const now = options.now ?? Date.now;
+  let stage: { name: string; startedMs: number; doneAtStart: number } | undefined;
+  return progressLine<CountState>(
+    label,
+    ({ stage: name, done, total }) => {
+      const time = now();
+      if (stage?.name !== name) stage = { name, startedMs: time, doneAtStart: done };
+      const seconds = (time - stage.startedMs) / 1000;
+      const rate = seconds > 0 ? (done - stage.doneAtStart) / seconds : 0;
+      const parts = [
+        `${name} ${done.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}` +
+          (total > 0 ? ` (${Math.min(100, Math.floor((done / total) * 100))}%)` : ""),
+      ];
+      if (rate > 0) parts.push(`${rate < 10 ? rate.toFixed(1) : Math.round(rate).toLocaleString("en-US")}/s`);
+      if (rate > 0 && done < total) parts.push(`ETA ${duration((total - done) / rate)}`);
       return parts.join(", ");
     },
     options,

@@ -32,6 +32,7 @@ import {
   renderReport,
   TemplateShapeError,
 } from "../../core/compliance/index.js";
+import { renderCompliancePage } from "../html/compliance.js";
 import { type ProgressOptions, stageProgress } from "../progress.js";
 import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
@@ -39,6 +40,7 @@ import type { Command } from "./command.js";
 const ENV_FILE = "lib/config/environments.ts";
 
 const USAGE = `usage: audit-trail compliance [-c env=NAME | --env NAME] [--template FILE] [--framework F]… [--out FILE]
+                                [--html FILE]
 
 Writes a markdown report, for each compliance framework the environment enables (or each --framework), of the
 controls this stack addresses, each with the resource and the setting of the synthesized template that satisfies
@@ -50,6 +52,8 @@ than the framework requires, 2 on a usage or configuration error.
                            synthesizing; the environment defaults to the template's "environment" tag
   --framework F            ${FRAMEWORK_IDS.join(", ")}; repeatable (default: the environment's frameworks)
   --out FILE               write the report to FILE instead of stdout
+  --html FILE              also write the report as one self-contained HTML page that prints to PDF (a summary,
+                           then each framework on its own printed page); same assessment as the markdown
 
 Synthesis runs in-process without bundling the Lambda code: the template's settings are those cdk synth writes,
 only the code asset hashes differ.`;
@@ -60,6 +64,7 @@ interface Options {
   template?: string;
   framework?: string[];
   out?: string;
+  html?: string;
   help?: boolean;
 }
 
@@ -159,6 +164,7 @@ export async function runCompliance(
         template: { type: "string" },
         framework: { type: "string", multiple: true },
         out: { type: "string" },
+        html: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -182,6 +188,7 @@ export async function runCompliance(
   }
   return withUserErrors("compliance", [UsageError, AuditTrailConfigError, TemplateShapeError], async () => {
     if (values.out !== undefined) await checkOutputFolder("--out", values.out);
+    if (values.html !== undefined) await checkOutputFolder("--html", values.html);
     let name = selectedEnvironment(values);
     const template = values.template === undefined ? undefined : await readTemplate(values.template);
     const tagged = template === undefined ? undefined : environmentTag(template);
@@ -224,20 +231,21 @@ export async function runCompliance(
       }
     }
 
+    const header = { subject, templateSource };
+    // One assessment, rendered as markdown and (with --html) as a page: the two cannot disagree.
+    const assessment = assess(resolved, requests);
     let report: string;
     let status: number;
+    let noFramework: string | undefined;
     if (requests.length === 0) {
-      report = renderNoFramework(
-        { subject, templateSource },
-        `compliance.frameworks is empty for "${config.name}" in ${ENV_FILE}`,
-      );
+      noFramework = `compliance.frameworks is empty for "${config.name}" in ${ENV_FILE}`;
+      report = renderNoFramework(header, noFramework);
       status = 0;
       process.stderr.write(
         `compliance: environment "${config.name}" enables no framework; nothing assessed, nothing claimed\n`,
       );
     } else {
-      const assessment = assess(resolved, requests);
-      report = renderReport({ subject, templateSource }, assessment);
+      report = renderReport(header, assessment);
       const total = assessment.frameworks.reduce((sum, framework) => sum + framework.controls.length, 0);
       status = assessment.failures.length === 0 ? 0 : 1;
       process.stderr.write(
@@ -247,6 +255,10 @@ export async function runCompliance(
             ? "\n"
             : `; not met: ${assessment.failures.map((f) => `${f.control.framework} ${f.control.id}`).join(", ")}\n`),
       );
+    }
+    if (values.html !== undefined) {
+      await writeFile(values.html, renderCompliancePage(header, assessment, noFramework));
+      process.stderr.write(`compliance: wrote ${values.html}\n`);
     }
     if (values.out === undefined) process.stdout.write(report);
     else await writeFile(values.out, report);

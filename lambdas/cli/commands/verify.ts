@@ -27,8 +27,10 @@ import {
   formatFinding,
   type ObjectState,
   type StoredVersion,
+  type VerifyReport,
   verifyArchive,
 } from "../../core/digest/verify.js";
+import { countProgress, type ProgressOptions } from "../progress.js";
 import { UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
@@ -37,7 +39,8 @@ const USAGE = `usage: audit-trail verify --bucket NAME [--from TIME] [--to TIME]
 
 Checks every digest's signature, the chain's continuity (links, sequence, no time gap) and every object's
 size and SHA-256; reports missing, modified and unexpected objects with their keys. Exit status 1 on any
-finding, 2 on a usage error.
+finding, 2 on a usage error. On a terminal, stderr shows how far the check is (digests, then objects checked of
+the total, rate, time left); nothing when stderr is piped.
 
   --bucket NAME      the archive bucket (AWS credentials from the usual chain; --region to override)
   --dir PATH         a local copy of the archive
@@ -185,6 +188,7 @@ export interface VerifyClients {
 export async function runVerify(
   argv: readonly string[],
   clients?: (region: string | undefined) => VerifyClients,
+  progressOptions: ProgressOptions = {},
 ): Promise<number> {
   let values: Options;
   try {
@@ -251,11 +255,18 @@ export async function runVerify(
         reader = localArchiveReader(values.dir as string);
         ({ verifier, keyDescription } = await fileVerifiers(values["public-key"] as string[]));
       }
-      const report = await verifyArchive(reader, verifier, {
-        ...(fromMs === undefined ? {} : { fromMs }),
-        ...(toMs === undefined ? {} : { toMs }),
-        pendingFrom: values.bucket !== undefined ? "last-period-start" : "last-period-end",
-      });
+      const progress = countProgress("verify", progressOptions);
+      let report: VerifyReport;
+      try {
+        report = await verifyArchive(reader, verifier, {
+          ...(fromMs === undefined ? {} : { fromMs }),
+          ...(toMs === undefined ? {} : { toMs }),
+          pendingFrom: values.bucket !== undefined ? "last-period-start" : "last-period-end",
+          onProgress: (state) => progress.update(state),
+        });
+      } finally {
+        progress.done();
+      }
       for (const finding of report.findings) process.stdout.write(`${formatFinding(finding)}\n`);
       for (const pending of report.pending) {
         process.stderr.write(

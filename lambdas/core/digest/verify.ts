@@ -92,6 +92,20 @@ export interface VerifyOptions {
   readonly pendingFrom: "last-period-start" | "last-period-end";
   /** Parallel object checks. Default 16. */
   readonly concurrency?: number;
+  /**
+   * Told how far the check is, before each digest is read and after each object is checked (for a progress
+   * line); must not throw. @default - nobody is told
+   */
+  readonly onProgress?: (progress: VerifyProgress) => void;
+}
+
+/** How far `verifyArchive` is: digests are read first, then the objects they name are checked. */
+export interface VerifyProgress {
+  readonly stage: "digests" | "objects";
+  /** Digests read, or objects checked, so far. */
+  readonly done: number;
+  /** Digests, or objects, this stage has in all. */
+  readonly total: number;
 }
 
 export interface VerifyReport {
@@ -188,7 +202,9 @@ export async function verifyArchive(
   const hasContext = firstInWindow > 0 && selected.length > 0;
 
   const loaded: LoadedDigest[] = [];
+  let digestsRead = 0;
   for (const candidate of selected) {
+    options.onProgress?.({ stage: "digests", done: digestsRead++, total: selected.length });
     const bytes = await reader.readDigest(candidate.key, candidate.version.versionId);
     if (bytes === undefined) {
       findings.push({ kind: "missing-digest", key: candidate.key, detail: "listed but could not be read" });
@@ -358,8 +374,11 @@ export async function verifyArchive(
       if (entry !== loaded[0] || !hasContext) toCheck.push({ digestKey: entry.key, ...object });
     }
   }
+  let objectsChecked = 0;
+  options.onProgress?.({ stage: "objects", done: 0, total: toCheck.length });
   await mapLimit(toCheck, options.concurrency ?? 16, async (object) => {
     const state = await reader.objectState(object.key, object.versionId);
+    options.onProgress?.({ stage: "objects", done: ++objectsChecked, total: toCheck.length });
     if (state === undefined) {
       findings.push({
         kind: "missing-object",

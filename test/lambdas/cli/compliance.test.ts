@@ -225,4 +225,88 @@ describe("audit-trail compliance", () => {
     );
     expect(Date.now() - started).toBeLessThan(2_000);
   });
+
+  it("writes --html from the same assessment as the markdown: the same controls, statuses and settings", async () => {
+    // Prepare: prod with its archive's lock shortened, so that the page has controls met and not met
+    const file = await prodTemplateFile("html-short-lock.json", (template) => {
+      const lock = archiveBucket(template).ObjectLockConfiguration as {
+        Rule: { DefaultRetention: { Days: number } };
+      };
+      lock.Rule.DefaultRetention.Days = 365;
+    });
+    const page = join(dir, "report.html");
+
+    // Act
+    const status = await runCompliance(["-c", "env=prod", "--template", file, "--html", page]);
+
+    // Assess: the markdown still goes to stdout, the page to --html, and they agree control by control
+    expect(status).toBe(1);
+    const markdown = out.join("");
+    const html = await readFile(page, "utf8");
+    const markdownControls = [...markdown.matchAll(/^### (.+): (met|\*\*NOT MET\*\*)$/gm)].map(
+      (match) => `${match[1]}: ${match[2] === "met" ? "met" : "not-met"}`,
+    );
+    const pageControls = [
+      ...html.matchAll(
+        /data-control="([^"]+)" data-status="([^"]+)">\n<h3><span[^>]*>[^<]*<\/span> ([^<]+)<\/h3>/g,
+      ),
+    ].map((match) => `${match[3]}: ${match[2]}`);
+    expect(pageControls).toHaveLength(markdownControls.length);
+    expect(pageControls).toEqual(markdownControls);
+    expect(pageControls.filter((control) => control.endsWith("not-met")).length).toBeGreaterThan(0);
+    expect(pageControls.filter((control) => control.endsWith(": met")).length).toBeGreaterThan(0);
+    expect(html).toContain(
+      `<code>${archiveBucketId}</code><br><span class="type">AWS::S3::Bucket</span></td><td><code>ObjectLockConfiguration.Rule.DefaultRetention.Days</code></td><td><code>365</code></td><td>≥ 366 days</td><td class="status">WEAKER THAN REQUIRED</td>`,
+    );
+    expect(html).toMatch(/<p class="result not-met"><strong>\d+ of \d+ controls are NOT met<\/strong>/);
+    expect(html).not.toMatch(/<script|<link|src="http/);
+    expect(err.join("")).toContain(`compliance: wrote ${page}`);
+  });
+
+  it("escapes the template's values in --html: a tag in a setting is shown, not run", async () => {
+    const file = await prodTemplateFile("html-escape.json", (template) => {
+      archiveBucket(template).ObjectLockConfiguration = {
+        ObjectLockEnabled: "Enabled",
+        Rule: { DefaultRetention: { Mode: "<script>alert(1)</script>", Days: 400 } },
+      };
+    });
+    const page = join(dir, "escaped.html");
+
+    const status = await runCompliance(["-c", "env=prod", "--template", file, "--html", page]);
+
+    expect(status).toBe(1);
+    const html = await readFile(page, "utf8");
+    expect(html).not.toContain("<script>");
+    expect(html).toContain("&#60;script&#62;alert(1)&#60;/script&#62;");
+  });
+
+  it("writes an --html page that claims nothing for an environment with no framework", async () => {
+    const page = join(dir, "dev.html");
+    const devTemplate = join(dir, "dev-template.json");
+    await writeFile(
+      devTemplate,
+      JSON.stringify(await synthesizeEnvironment(loadEnvironmentConfig("dev", ENVIRONMENTS))),
+    );
+
+    const status = await runCompliance(["-c", "env=dev", "--template", devTemplate, "--html", page]);
+
+    expect(status).toBe(0);
+    const html = await readFile(page, "utf8");
+    expect(html).toContain("No framework assessed: compliance.frameworks is empty for &#34;dev&#34;");
+    expect(html).not.toContain('data-control="');
+  });
+
+  it("exits 2 before any work when --html names a folder that does not exist", async () => {
+    const page = join(dir, "no-such-folder", "report.html");
+    const started = Date.now();
+
+    const status = await runCompliance(["-c", "env=prod", "--html", page]);
+
+    expect(status).toBe(2);
+    expect(err.join("")).toBe(
+      `audit-trail compliance: --html ${page}: folder ${join(dir, "no-such-folder")} does not exist; create it first\n`,
+    );
+    expect(out.join("")).toBe("");
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
 });

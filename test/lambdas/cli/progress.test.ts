@@ -3,12 +3,15 @@
  * total, rate, time left), erased at the end; nothing at all when stderr is a file or a pipe.
  */
 import { readdirSync, statSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { runCompliance } from "../../../lambdas/cli/commands/compliance.js";
 import { runNormalize } from "../../../lambdas/cli/commands/normalize.js";
 import { parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
-import { type ProgressStream, readProgress } from "../../../lambdas/cli/progress.js";
+import { runVerify } from "../../../lambdas/cli/commands/verify.js";
+import { countProgress, type ProgressStream, readProgress } from "../../../lambdas/cli/progress.js";
+import { buildArchive, HOUR, keyPair, removeDir, tempDir } from "../core/digest/local-archive-helpers.js";
 
 function stream(isTTY: boolean): ProgressStream & { text: () => string; writes: string[] } {
   const writes: string[] = [];
@@ -55,6 +58,47 @@ describe("readProgress", () => {
     progress.done();
 
     // Assess
+    expect(piped.writes).toEqual([]);
+  });
+});
+
+describe("countProgress", () => {
+  it("draws items of the total, rate and time left per stage, the rate measured from the stage's start", () => {
+    // Prepare
+    let now = 0;
+    const tty = stream(true);
+    const progress = countProgress("verify", { stream: tty, now: () => now, intervalMs: 0 });
+
+    // Act
+    progress.update({ stage: "digests", done: 0, total: 8_760 }); // within the first second: nothing
+    now = 2_000;
+    progress.update({ stage: "digests", done: 4_000, total: 8_760 });
+    now = 4_000;
+    progress.update({ stage: "digests", done: 8_000, total: 8_760 });
+    progress.update({ stage: "objects", done: 0, total: 100_000 });
+    now = 14_000;
+    progress.update({ stage: "objects", done: 25_000, total: 100_000 });
+    progress.done();
+
+    // Assess
+    expect(tty.writes).toEqual([
+      `${ERASE}verify: digests 4,000 of 8,760 (45%)`,
+      `${ERASE}verify: digests 8,000 of 8,760 (91%), 2,000/s, ETA 1 s`,
+      `${ERASE}verify: objects 0 of 100,000 (0%)`,
+      `${ERASE}verify: objects 25,000 of 100,000 (25%), 2,500/s, ETA 30 s`,
+      ERASE,
+    ]);
+  });
+
+  it("writes nothing when the stream is not a terminal", () => {
+    let now = 0;
+    const piped = stream(false);
+    const progress = countProgress("verify", { stream: piped, now: () => now, delayMs: 0 });
+
+    now = 10_000;
+    progress.update({ stage: "objects", done: 5, total: 10 });
+    progress.done();
+
     expect(piped.writes).toEqual([]);
   });
 });
@@ -123,4 +167,70 @@ describe("progress of the verbs", () => {
       ERASE,
     ]);
   }, 300_000); // synthesizing prod takes seconds alone, and minutes beside the whole suite on two cores
+
+  describe("verify", () => {
+    const keys = keyPair();
+    const T0 = Date.parse("2026-11-20T06:00:00Z");
+
+    async function archive(): Promise<{ dir: string; argv: string[] }> {
+      const dir = await tempDir();
+      await buildArchive(
+        join(dir, "archive"),
+        {
+          "documents/a": { content: "alpha", atMs: T0 + 60_000 },
+          "documents/b": { content: "bravo", atMs: T0 + HOUR + 60_000 },
+        },
+        keys.signer,
+        T0 + 2 * HOUR,
+      );
+      await writeFile(join(dir, "public.pem"), keys.publicPem);
+      return { dir, argv: ["--dir", join(dir, "archive"), "--public-key", join(dir, "public.pem")] };
+    }
+
+    it("shows the digests and objects checked of the total on a terminal, then erases the line", async () => {
+      // Prepare
+      const { dir, argv } = await archive();
+      const tty = stream(true);
+      vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+      vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+
+      // Act
+      let status: number;
+      try {
+        status = await runVerify(argv, undefined, { stream: tty, delayMs: 0, intervalMs: 0 });
+      } finally {
+        vi.restoreAllMocks();
+        await removeDir(dir);
+      }
+
+      // Assess
+      expect(status).toBe(0);
+      expect(tty.text()).toMatch(/verify: digests 0 of \d+/);
+      expect(tty.text()).toContain("verify: objects 2 of 2 (100%)");
+      expect(tty.writes.at(-1)).toBe(ERASE);
+    });
+
+    it("writes no progress when stderr is piped, and still its findings and summary", async () => {
+      // Prepare
+      const { dir, argv } = await archive();
+      const piped = stream(false);
+      const err: string[] = [];
+      vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+      vi.spyOn(process.stderr, "write").mockImplementation((chunk) => err.push(String(chunk)) > 0);
+
+      // Act
+      let status: number;
+      try {
+        status = await runVerify(argv, undefined, { stream: piped, delayMs: 0, intervalMs: 0 });
+      } finally {
+        vi.restoreAllMocks();
+        await removeDir(dir);
+      }
+
+      // Assess
+      expect(status).toBe(0);
+      expect(piped.writes).toEqual([]);
+      expect(err.join("")).toMatch(/^OK: \d+ digests, periods .* 2 objects checked/);
+    });
+  });
 });

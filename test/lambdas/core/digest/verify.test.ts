@@ -2,8 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sealDigest } from "../../../../lambdas/core/digest/chain.js";
 import { DigestFormatError, digestKey, parseDigest } from "../../../../lambdas/core/digest/format.js";
-import { type ArchiveReader, formatFinding, verifyArchive } from "../../../../lambdas/core/digest/verify.js";
-import { HOUR, keyPair } from "./local-archive-helpers.js";
+import { localArchiveReader } from "../../../../lambdas/core/digest/local-archive.js";
+import {
+  type ArchiveReader,
+  formatFinding,
+  type VerifyProgress,
+  verifyArchive,
+} from "../../../../lambdas/core/digest/verify.js";
+import { buildArchive, HOUR, keyPair, removeDir, tempDir } from "./local-archive-helpers.js";
 
 const T0 = Date.parse("2026-11-20T00:00:00Z");
 const { signer, verifier } = keyPair();
@@ -123,5 +129,52 @@ describe("verifyArchive", () => {
 
     // Assess
     expect(report.findings.map((f) => `${f.kind} ${f.key}`)).toEqual(["unexpected-object digests/notes.txt"]);
+  });
+
+  it("tells onProgress of every digest, then of every object checked, up to the totals it reports", async () => {
+    // Prepare: three objects over three sealed periods
+    const dir = await tempDir();
+    try {
+      const files = Object.fromEntries(
+        [0, 1, 2].map((i) => [`documents/${i}`, { content: `object ${i}`, atMs: T0 + i * HOUR + 60_000 }]),
+      );
+      await buildArchive(dir, files, signer, T0 + 3 * HOUR);
+      const told: VerifyProgress[] = [];
+
+      // Act
+      const report = await verifyArchive(localArchiveReader(dir), verifier, {
+        pendingFrom: "last-period-end",
+        onProgress: (progress) => told.push(progress),
+      });
+
+      // Assess
+      expect(report.findings).toEqual([]);
+      expect(report.objectsChecked).toBe(3);
+      const digests = told.filter((progress) => progress.stage === "digests");
+      expect(digests.map((progress) => progress.done)).toEqual(
+        Array.from({ length: report.digestsChecked }, (_, i) => i),
+      );
+      expect(digests.every((progress) => progress.total === report.digestsChecked)).toBe(true);
+      expect(told.filter((progress) => progress.stage === "objects")).toEqual(
+        [0, 1, 2, 3].map((done) => ({ stage: "objects", done, total: 3 })),
+      );
+      expect(told.findIndex((progress) => progress.stage === "objects")).toBe(digests.length);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it("reports the same findings with or without onProgress", async () => {
+    const files = await chain(3);
+    files.delete(digestKey(T0 + HOUR));
+
+    const quiet = await verifyArchive(reader(files), verifier, { pendingFrom: "last-period-end" });
+    const told = await verifyArchive(reader(files), verifier, {
+      pendingFrom: "last-period-end",
+      onProgress: () => {},
+    });
+
+    expect(quiet.findings.length).toBeGreaterThan(0);
+    expect(told).toEqual(quiet);
   });
 });
