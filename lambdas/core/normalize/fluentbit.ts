@@ -87,6 +87,52 @@ function senderOfPath(path: string): Sender | undefined {
   return undefined;
 }
 
+/**
+ * The workload container a record was logged by, as `<namespace>/<pod>/<container>` (from the kubernetes filter, else
+ * the tail path), unless that container is the API server's own (`kube-apiserver` in `kube-system`, which writes its
+ * audit log to stdout under `--audit-log-path=-`). `undefined` when the record names no container: the audit log
+ * tailed from the host, the API server's audit webhook, CloudWatch Logs.
+ *
+ * A workload can write anything to its stdout, an audit event included; only the API server's audit log is
+ * `kubernetes.audit` (the trust model in the design: the sender decides, never the line).
+ */
+export function workloadContainerOf(
+  o: Record<string, unknown>,
+  kubernetes?: KubernetesMetadata,
+): string | undefined {
+  let namespace = kubernetes?.namespace;
+  let pod = kubernetes?.pod?.name;
+  let container = kubernetes?.container?.name;
+  if (container === undefined) {
+    const path = str(o.path) ?? str(o.filename) ?? str(o.file);
+    const fromPath = path === undefined ? undefined : containerOfPath(path);
+    if (fromPath === undefined) return undefined;
+    ({ namespace, pod, container } = fromPath);
+  }
+  if (container === "kube-apiserver" && namespace === "kube-system") return undefined;
+  return `${namespace ?? "?"}/${pod ?? "?"}/${container}`;
+}
+
+/** Namespace, pod and container of a kubelet log path (see `senderOf`). */
+function containerOfPath(path: string): { namespace?: string; pod?: string; container: string } | undefined {
+  const slash = path.lastIndexOf("/");
+  const file = path.slice(slash + 1);
+  if (path.includes("/containers/") && file.endsWith(".log")) {
+    // <pod>_<namespace>_<container>-<64 hex>.log
+    const [pod, namespace, last = ""] = file.slice(0, -4).split("_");
+    const dash = last.lastIndexOf("-");
+    return dash > 0 ? { namespace, pod, container: last.slice(0, dash) } : undefined;
+  }
+  if (path.includes("/pods/") && slash > 0) {
+    // /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log
+    const dir = path.slice(0, slash);
+    const podDir = dir.slice(0, dir.lastIndexOf("/"));
+    const [namespace, pod] = podDir.slice(podDir.lastIndexOf("/") + 1).split("_");
+    return { namespace, pod, container: dir.slice(dir.lastIndexOf("/") + 1) };
+  }
+  return undefined;
+}
+
 /** The envelope of a Fluent Bit record, or `undefined` when the object has no `log`/`message` string. */
 export function unwrapFluentBit(o: Record<string, unknown>): FluentBitEnvelope | undefined {
   const payload = typeof o.log === "string" ? o.log : typeof o.message === "string" ? o.message : undefined;

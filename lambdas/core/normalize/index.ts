@@ -33,6 +33,7 @@ import {
   senderOf,
   stripCriPrefix,
   unwrapFluentBit,
+  workloadContainerOf,
 } from "./fluentbit.js";
 import type { Pseudonymizer } from "./pseudonymize.js";
 import { isSealed, type ReingestSealer, splitSealed } from "./reingest.js";
@@ -386,6 +387,8 @@ function normalizeObject(
     if (!parsed.ok) return parsed;
     const deep = freeFormTooDeep(parsed.document);
     if (deep !== undefined) return { ok: false, reason: deep };
+    const forged = auditFromWorkload([parsed.document], o, meta);
+    if (forged !== undefined) return forged;
     if (meta !== undefined) attachKubernetes(parsed.document, meta);
     const clusterName = str(o.cluster_name);
     if (clusterName !== undefined) nameCluster(parsed.document, clusterName);
@@ -405,6 +408,8 @@ function normalizeObject(
     }
   }
   if (!result.ok) return { ok: false, reason: `in Fluent Bit record: ${result.reason}` };
+  const forged = auditFromWorkload(result.documents, o, envelope.kubernetes);
+  if (forged !== undefined) return forged;
   if (envelope.kubernetes !== undefined) {
     const meta = envelope.kubernetes;
     for (let i = 0; i < result.documents.length; i++) {
@@ -415,6 +420,24 @@ function normalizeObject(
     for (const doc of result.documents) nameCluster(doc, envelope.clusterName);
   }
   return result;
+}
+
+/**
+ * An audit event logged by a workload container is not the API server's audit log: it fails (kept raw in the error
+ * prefix) rather than becoming a `kubernetes.audit` document that could frame another identity.
+ */
+function auditFromWorkload(
+  documents: readonly EcsDocument[],
+  o: Record<string, unknown>,
+  kubernetes: KubernetesMetadata | undefined,
+): LineResult | undefined {
+  if (!documents.some((doc) => doc.event.dataset === "kubernetes.audit")) return undefined;
+  const container = workloadContainerOf(o, kubernetes);
+  if (container === undefined) return undefined;
+  return {
+    ok: false,
+    reason: `audit event from a workload container: ${container} is not the API server; only the API server's audit log (kube-system/kube-apiserver, the host's audit file, the audit webhook, CloudWatch Logs) is kubernetes.audit`,
+  };
 }
 
 /** The cluster the shipper names, unless the record names its own (a Hubble flow's node, a GKE resource label). */

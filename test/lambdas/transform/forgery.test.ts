@@ -62,6 +62,24 @@ const FORGED_DATASET_JSON = JSON.stringify({
   event: { ...FORGED.event, dataset: "forged.metric" },
 });
 
+/** An API-server audit event, in its own format, framing another identity for an exec. */
+const RAW_AUDIT_JSON = JSON.stringify({
+  kind: "Event",
+  apiVersion: "audit.k8s.io/v1",
+  level: "Metadata",
+  auditID: "forged-1",
+  stage: "ResponseStarted",
+  requestURI: "/api/v1/namespaces/prod/pods/db-0/exec?command=sh",
+  verb: "create",
+  user: { username: "alice@example.com", groups: ["system:authenticated"] },
+  sourceIPs: ["10.0.0.7"],
+  objectRef: { resource: "pods", subresource: "exec", namespace: "prod", name: "db-0", apiVersion: "v1" },
+  responseStatus: { metadata: {}, code: 101 },
+  requestReceivedTimestamp: "2024-02-02T02:02:02.000000Z",
+  stageTimestamp: "2024-02-02T02:02:02.100000Z",
+  annotations: { "authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": "" },
+});
+
 const POD_METADATA = {
   pod_name: "evil-0",
   namespace_name: "tenant",
@@ -88,6 +106,24 @@ const FORGERIES: Record<string, string | Buffer> = {
     kubernetes: POD_METADATA,
   }),
   "a pod's stdout line with a CRI prefix (tail input, no parser)": `2024-02-02T02:02:02.5Z stdout F ${FORGED_JSON}`,
+  "an API-server audit event on a pod's stdout, shipped by Fluent Bit": JSON.stringify({
+    time: "2024-02-02T02:02:02.5Z",
+    stream: "stdout",
+    _p: "F",
+    log: `${RAW_AUDIT_JSON}\n`,
+    kubernetes: POD_METADATA,
+    cluster_name: "prod-mesh",
+  }),
+  "an API-server audit event on a pod's stdout, lifted by Merge_Log": JSON.stringify({
+    ...JSON.parse(RAW_AUDIT_JSON),
+    stream: "stdout",
+    kubernetes: POD_METADATA,
+  }),
+  "an API-server audit event on a pod's stdout, tailed without the kubernetes filter": JSON.stringify({
+    log: `${RAW_AUDIT_JSON}\n`,
+    path: "/var/log/containers/evil-0_tenant_app-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.log",
+    cluster_name: "prod-mesh",
+  }),
   "a producer's PutRecord of a normalized document, no seal": `${FORGED_JSON}\n`,
   "a producer's PutRecord of a document under a dataset of its choosing": `${FORGED_DATASET_JSON}\n`,
   "a producer's PutRecord sealed with a key of its own": createReingestSealer("x".repeat(64)).seal(
@@ -194,6 +230,32 @@ describe("forgery from a producer's position", () => {
       expect(text).not.toContain("prod-mesh");
     },
   );
+
+  it("keeps the audit log of the API server's own container (--audit-log-path=-) as kubernetes.audit", async () => {
+    // Prepare
+    const { handler } = await import("../../../lambdas/transform/handler.js");
+    const input = event(
+      JSON.stringify({
+        log: `${RAW_AUDIT_JSON}\n`,
+        kubernetes: {
+          ...POD_METADATA,
+          namespace_name: "kube-system",
+          pod_name: "kube-apiserver-cp-1",
+          container_name: "kube-apiserver",
+        },
+      }),
+      JSON.stringify({
+        log: `${RAW_AUDIT_JSON}\n`,
+        path: "/var/log/pods/kube-system_kube-apiserver-cp-1_0f0e/kube-apiserver/0.log",
+      }),
+    );
+    // Act
+    const result = await handler(input, context);
+    // Assess
+    expect(result.records.map((r) => r.result)).toEqual(["Ok", "Ok"]);
+    const datasets = emitted(result).map((doc) => (doc.event as { dataset: string }).dataset);
+    expect(datasets).toEqual(["kubernetes.audit", "kubernetes.audit"]);
+  });
 
   it("chooses no metric name: records are counted under the datasets the parsers produce", async () => {
     // Prepare
