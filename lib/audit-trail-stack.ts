@@ -1,10 +1,11 @@
-import { Annotations, CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
+import { Annotations, Aws, CfnOutput, Duration, Stack, type StackProps, Tags } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { ARCHIVE_PREFIXES } from "../lambdas/core/contracts.js";
 import { Alerting } from "./alerting.js";
 import { AuditArchive } from "./archive.js";
+import { AuditTrailConfigError } from "./config/errors.js";
 import type { EnvironmentConfig } from "./config/schema.js";
 import { AuditDetection } from "./detection.js";
 import { AuditKeys } from "./encryption.js";
@@ -84,6 +85,7 @@ export class AuditTrailStack extends Stack {
       retention: Duration.days(config.archiveRetentionDays),
       transitions: config.retention.archiveTransitions,
       stagingExpiration: Duration.days(config.retention.stagingExpirationDays),
+      stagingBucketName: stagingBucketName(config.name),
     });
 
     const lambdaPrincipal = new iam.ServicePrincipal("lambda.amazonaws.com");
@@ -322,4 +324,23 @@ export class AuditTrailStack extends Stack {
       ? super.availabilityZones
       : [...this.configuredAvailabilityZones];
   }
+}
+
+/**
+ * The staging bucket's fixed name, unique per environment, account and region: `mat-<environment>-staging-<account>-
+ * <region>` (at most 63 characters with the longest region names).
+ */
+function stagingBucketName(environmentName: string): string {
+  const name = environmentName.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
+  if (name.length > 20 || !/^[a-z0-9]/.test(name)) {
+    throw new AuditTrailConfigError({
+      environment: environmentName,
+      configKey: "name",
+      value: environmentName,
+      problem:
+        "names the staging bucket (mat-<name>-staging-<account>-<region>), which allows at most 20 characters starting with a letter or digit",
+      fix: "choose a shorter environment name",
+    });
+  }
+  return `mat-${name}-staging-${Aws.ACCOUNT_ID}-${Aws.REGION}`;
 }

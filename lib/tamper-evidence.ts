@@ -157,14 +157,13 @@ export class TamperEvidence extends Construct {
         resources: [this.archiveQueue.queueArn],
         conditions: {
           StringEquals: { "aws:SourceAccount": archiveBucket.env.account },
-          ArnLike: { "aws:SourceArn": "arn:*:s3:::*" },
+          ArnLike: { "aws:SourceArn": props.archive.stagingBucketSourceArn ?? "arn:*:s3:::*" },
         },
       }),
     );
     // The policy construct addToResourcePolicy created (id "Policy"); the bucket's notification must wait for it.
-    // The condition names the account, not the bucket ARN: the bucket depends on this policy, so naming the bucket
-    // here would be a dependency cycle. Only buckets of this account can send, and only this staging bucket has a
-    // notification configured for the queue.
+    // The condition names the staging bucket by its fixed name (its ARN attribute would be a dependency cycle: the
+    // bucket depends on this policy); with a generated name it can only name the account.
     const queuePolicy = this.archiveQueue.node.findChild("Policy");
     props.archive.notifyStagedObjects(this.archiveQueue, queuePolicy);
 

@@ -84,6 +84,53 @@ describe("tamper evidence", () => {
     });
   });
 
+  it("lets only the staging bucket, by its fixed name, send notifications to the archive queue", () => {
+    // Act
+    const staging = Object.entries(prod.template.findResources("AWS::S3::Bucket")).find(([id]) =>
+      id.startsWith("ArchiveStagingBucket"),
+    )?.[1] as { Properties: { BucketName: unknown } };
+    const sendStatements = Object.entries(prod.template.findResources("AWS::SQS::QueuePolicy"))
+      .filter(([id]) => id.startsWith("TamperEvidenceArchiveQueuePolicy"))
+      .flatMap(([, policy]) =>
+        (policy.Properties.PolicyDocument.Statement as { Action: string; Condition?: unknown }[]).filter(
+          (statement) => statement.Action === "sqs:SendMessage",
+        ),
+      );
+
+    // Assess
+    expect(staging.Properties.BucketName).toEqual({
+      "Fn::Join": ["", ["mat-prod-staging-", { Ref: "AWS::AccountId" }, "-", { Ref: "AWS::Region" }]],
+    });
+    expect(sendStatements).toEqual([
+      expect.objectContaining({
+        Condition: {
+          StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+          ArnLike: {
+            "aws:SourceArn": {
+              "Fn::Join": [
+                "",
+                [
+                  "arn:",
+                  { Ref: "AWS::Partition" },
+                  ":s3:::mat-prod-staging-",
+                  { Ref: "AWS::AccountId" },
+                  "-",
+                  { Ref: "AWS::Region" },
+                ],
+              ],
+            },
+          },
+        },
+      }),
+    ]);
+  });
+
+  it("refuses an environment name too long to name the staging bucket, naming the key", () => {
+    expect(() => synthesize("an-environment-name-far-too-long", variant("dev", {}))).toThrow(
+      /name.*at most 20 characters/s,
+    );
+  });
+
   it("writes the staging bucket's notification only after the queue allows S3", () => {
     // Act
     const staging = Object.entries(prod.template.findResources("AWS::S3::Bucket")).find(([id]) =>
