@@ -8,7 +8,7 @@ import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
 import type { BootstrapProperties } from "../lambdas/core/contracts.js";
-import { auditFunction } from "./private/function.js";
+import { auditFunction, grantVpcNetworkInterfaces } from "./private/function.js";
 import { acknowledgeLambdaRuntime, skipCheckov, tokenFinding } from "./private/nag.js";
 
 export interface SearchBootstrapProps {
@@ -110,21 +110,7 @@ export class SearchBootstrap extends Construct {
     providerRole.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ["kms:Decrypt"], resources: [props.environmentKey.keyArn] }),
     );
-    if (props.vpc !== undefined) {
-      providerRole.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: [
-            "ec2:CreateNetworkInterface",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeSubnets",
-            "ec2:DeleteNetworkInterface",
-            "ec2:AssignPrivateIpAddresses",
-            "ec2:UnassignPrivateIpAddresses",
-          ],
-          resources: ["*"],
-        }),
-      );
-    }
+    if (props.vpc !== undefined) grantVpcNetworkInterfaces(providerRole);
     const provider = new cr.Provider(this, "Provider", {
       onEventHandler: fn,
       frameworkOnEventRole: providerRole,

@@ -106,23 +106,7 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
       description: `Execution role of ${props.description}`,
     });
   logGroup.grantWrite(role);
-  if (props.vpc !== undefined) {
-    // What AWSLambdaVPCAccessExecutionRole grants, without the managed policy. ENI actions do not support
-    // resource-level permissions (Resource "*" is the only valid value).
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          "ec2:CreateNetworkInterface",
-          "ec2:DescribeNetworkInterfaces",
-          "ec2:DescribeSubnets",
-          "ec2:DeleteNetworkInterface",
-          "ec2:AssignPrivateIpAddresses",
-          "ec2:UnassignPrivateIpAddresses",
-        ],
-        resources: ["*"],
-      }),
-    );
-  }
+  if (props.vpc !== undefined) grantVpcNetworkInterfaces(role);
 
   const fn = new NodejsFunction(scope, id, {
     entry: join(PROJECT_ROOT, props.entry),
@@ -199,4 +183,24 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
   Validations.of(role).acknowledge({ id: "AwsSolutions-IAM5[Resource::*]", reason: wildcardReason });
   acknowledgeLambdaRuntime(fn);
   return fn;
+}
+
+/**
+ * What AWSLambdaVPCAccessExecutionRole grants, without the managed policy: the network interfaces a function in a
+ * VPC needs. ENI actions do not support resource-level permissions (Resource "*" is the only valid value).
+ */
+export function grantVpcNetworkInterfaces(role: iam.IRole): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+      ],
+      resources: ["*"],
+    }),
+  );
 }
