@@ -59,39 +59,19 @@ const PROXY_CONTAINERS: Readonly<Record<string, Sender>> = {
 };
 
 /**
- * Which mesh proxy sent a record, by what the shipper knows about the sender: the kubernetes filter's container
- * name, else the tail input's file path (`/var/log/containers/<pod>_<ns>_<container>-<id>.log` or
- * `/var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log`). `undefined` when neither names a proxy container.
+ * Which mesh proxy sent a record, by what the shipper knows about the sender (see `containerOf`). `undefined` when
+ * the record names no proxy container.
  */
 export function senderOf(o: Record<string, unknown>, kubernetes?: KubernetesMetadata): Sender | undefined {
-  const container = kubernetes?.container?.name;
-  if (container !== undefined) return PROXY_CONTAINERS[container];
-  const path = str(o.path) ?? str(o.filename) ?? str(o.file);
-  return path === undefined ? undefined : senderOfPath(path);
-}
-
-function senderOfPath(path: string): Sender | undefined {
-  const slash = path.lastIndexOf("/");
-  const file = path.slice(slash + 1);
-  if (path.includes("/containers/") && file.endsWith(".log")) {
-    // <pod>_<namespace>_<container>-<64 hex>.log
-    const parts = file.slice(0, -4).split("_");
-    const last = parts[parts.length - 1] ?? "";
-    const dash = last.lastIndexOf("-");
-    return dash > 0 ? PROXY_CONTAINERS[last.slice(0, dash)] : undefined;
-  }
-  if (path.includes("/pods/") && slash > 0) {
-    const dir = path.slice(0, slash);
-    return PROXY_CONTAINERS[dir.slice(dir.lastIndexOf("/") + 1)];
-  }
-  return undefined;
+  const sender = containerOf(o, kubernetes);
+  return sender === undefined ? undefined : PROXY_CONTAINERS[sender.container];
 }
 
 /**
- * The workload container a record was logged by, as `<namespace>/<pod>/<container>` (from the kubernetes filter, else
- * the tail path), unless that container is the API server's own (`kube-apiserver` in `kube-system`, which writes its
- * audit log to stdout under `--audit-log-path=-`). `undefined` when the record names no container: the audit log
- * tailed from the host, the API server's audit webhook, CloudWatch Logs.
+ * The workload container a record was logged by, as `<namespace>/<pod>/<container>` (see `containerOf`), unless that
+ * container is the API server's own (`kube-apiserver` in `kube-system`, which writes its audit log to stdout under
+ * `--audit-log-path=-`). `undefined` when the record names no container: the audit log tailed from the host, the API
+ * server's audit webhook, CloudWatch Logs.
  *
  * A workload can write anything to its stdout, an audit event included; only the API server's audit log is
  * `kubernetes.audit` (the trust model in the design: the sender decides, never the line).
@@ -100,31 +80,46 @@ export function workloadContainerOf(
   o: Record<string, unknown>,
   kubernetes?: KubernetesMetadata,
 ): string | undefined {
-  let namespace = kubernetes?.namespace;
-  let pod = kubernetes?.pod?.name;
-  let container = kubernetes?.container?.name;
-  if (container === undefined) {
-    const path = str(o.path) ?? str(o.filename) ?? str(o.file);
-    const fromPath = path === undefined ? undefined : containerOfPath(path);
-    if (fromPath === undefined) return undefined;
-    ({ namespace, pod, container } = fromPath);
-  }
+  const sender = containerOf(o, kubernetes);
+  if (sender === undefined) return undefined;
+  const { namespace, pod, container } = sender;
   if (container === "kube-apiserver" && namespace === "kube-system") return undefined;
   return `${namespace ?? "?"}/${pod ?? "?"}/${container}`;
 }
 
-/** Namespace, pod and container of a kubelet log path (see `senderOf`). */
-function containerOfPath(path: string): { namespace?: string; pod?: string; container: string } | undefined {
+interface ContainerOfRecord {
+  readonly namespace?: string;
+  readonly pod?: string;
+  readonly container: string;
+}
+
+/**
+ * The container that logged a record: the kubernetes filter's metadata, else the tail input's file path
+ * (`/var/log/containers/<pod>_<ns>_<container>-<id>.log` or `/var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log`).
+ */
+function containerOf(
+  o: Record<string, unknown>,
+  kubernetes?: KubernetesMetadata,
+): ContainerOfRecord | undefined {
+  const container = kubernetes?.container?.name;
+  if (container !== undefined)
+    return { namespace: kubernetes?.namespace, pod: kubernetes?.pod?.name, container };
+  const path = str(o.path) ?? str(o.filename) ?? str(o.file);
+  return path === undefined ? undefined : containerOfPath(path);
+}
+
+function containerOfPath(path: string): ContainerOfRecord | undefined {
   const slash = path.lastIndexOf("/");
   const file = path.slice(slash + 1);
   if (path.includes("/containers/") && file.endsWith(".log")) {
     // <pod>_<namespace>_<container>-<64 hex>.log
-    const [pod, namespace, last = ""] = file.slice(0, -4).split("_");
+    const parts = file.slice(0, -4).split("_");
+    const last = parts[parts.length - 1] ?? "";
     const dash = last.lastIndexOf("-");
-    return dash > 0 ? { namespace, pod, container: last.slice(0, dash) } : undefined;
+    return dash > 0 ? { namespace: parts[1], pod: parts[0], container: last.slice(0, dash) } : undefined;
   }
   if (path.includes("/pods/") && slash > 0) {
-    // /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log
+    // <namespace>_<pod>_<uid>/<container>/<n>.log
     const dir = path.slice(0, slash);
     const podDir = dir.slice(0, dir.lastIndexOf("/"));
     const [namespace, pod] = podDir.slice(podDir.lastIndexOf("/") + 1).split("_");
