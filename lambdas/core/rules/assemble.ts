@@ -19,6 +19,7 @@ import {
 import { RuleError } from "./errors.js";
 import type { DocPredicate, Placeholders } from "./matchers.js";
 import type { CorrelationRuleYaml, DetectionRuleYaml, SilenceRuleYaml } from "./schema.js";
+import { specialize } from "./specialize.js";
 import type {
   CompiledRule,
   CorrelationRule,
@@ -203,12 +204,31 @@ interface LogsourceGroup {
   readonly conditions: DocPredicate[];
 }
 
+/** Appends the names of a group's rules that match `doc` to `matched`. */
+type GroupMatcher = (doc: EcsDocument, matched: string[]) => void;
+
+/**
+ * One logsource group as one specialized function: the guard once, then each rule's condition at a call site of
+ * its own (see `specialize.ts`), instead of a loop whose one call site sees every rule.
+ */
+function groupMatcher(group: LogsourceGroup): GroupMatcher {
+  const bindings: Record<string, unknown> = { guard: group.guard };
+  const lines = group.conditions.map((condition, i) => {
+    bindings[`c${i}`] = condition;
+    bindings[`n${i}`] = group.names[i];
+    return `if (c${i}(doc)) matched.push(n${i});`;
+  });
+  const guardLine = group.guard === undefined ? "" : "if (!guard(doc)) return;";
+  return specialize<GroupMatcher>(`(doc, matched) => {\n${guardLine}\n${lines.join("\n")}\n}`, bindings);
+}
+
 class CompiledRulePack implements RulePack {
   readonly rules: readonly CompiledRule[];
   readonly singleEventRules: readonly SingleEventRule[];
   readonly correlationRules: readonly CorrelationRule[];
   readonly #byKey = new Map<string, CompiledRule>();
   readonly #groups: readonly LogsourceGroup[];
+  readonly #groupMatchers: readonly GroupMatcher[];
 
   constructor(
     singles: readonly CompiledSingle[],
@@ -233,6 +253,7 @@ class CompiledRulePack implements RulePack {
       group.conditions.push(compiled.condition);
     }
     this.#groups = [...groups.values()];
+    this.#groupMatchers = this.#groups.map(groupMatcher);
   }
 
   get(nameOrId: string): CompiledRule | undefined {
@@ -242,13 +263,7 @@ class CompiledRulePack implements RulePack {
   matchSingleEvent(doc: EcsDocument): string[] {
     try {
       const matched: string[] = [];
-      for (const group of this.#groups) {
-        if (group.guard !== undefined && !group.guard(doc)) continue;
-        const { conditions, names } = group;
-        for (let i = 0; i < conditions.length; i++) {
-          if ((conditions[i] as DocPredicate)(doc)) matched.push(names[i] as string);
-        }
-      }
+      for (const match of this.#groupMatchers) match(doc, matched);
       return matched;
     } catch {
       return this.#matchSafely(doc);

@@ -14,6 +14,7 @@ import {
   type Placeholders,
 } from "./matchers.js";
 import type { CorrelationRuleYaml, DetectionRuleYaml, SilenceRuleYaml } from "./schema.js";
+import { allOf, anyOfPredicates } from "./specialize.js";
 import type {
   CorrelationCondition,
   CorrelationRule,
@@ -126,10 +127,7 @@ export function compileSingle(
       throw error;
     }
   });
-  const condition: DocPredicate =
-    compiled.length === 1
-      ? (compiled[0] as DocPredicate)
-      : (doc) => compiled.some((predicate) => predicate(doc));
+  const condition: DocPredicate = anyOfPredicates(compiled);
   const guard = mapping.guard;
   const fields = yaml.fields.map((field) => mapping.resolve(field).path);
   const suppressionGroupBy = (yaml.suppression?.["group-by"] ?? []).map(
@@ -144,7 +142,7 @@ export function compileSingle(
     ...commonOf(yaml, name, file, undefined, { ms: suppressionMs, groupBy: suppressionGroupBy }),
     fields,
     logsource,
-    matches: guard === undefined ? condition : (doc) => guard(doc) && condition(doc),
+    matches: guard === undefined ? condition : allOf([guard, condition]),
   };
   return { rule, mapping, condition };
 }
@@ -171,10 +169,7 @@ function compileSelection(name: string, body: unknown, context: ItemContext): Do
       const alternatives = body.map((item, index) =>
         compileMap(item as Record<string, unknown>, context, `${key}.${index}`),
       );
-      return (doc) => {
-        for (const alternative of alternatives) if (alternative(doc)) return true;
-        return false;
-      };
+      return anyOfPredicates(alternatives);
     }
     if (maps.length > 0) {
       throw new RuleError("a selection list holds either maps or keywords, not both", {
@@ -208,11 +203,7 @@ function compileMap(map: Record<string, unknown>, context: ItemContext, key: str
       throw error;
     }
   });
-  if (items.length === 1) return items[0] as DocPredicate;
-  return (doc) => {
-    for (const item of items) if (!item(doc)) return false;
-    return true;
-  };
+  return allOf(items);
 }
 
 /** A correlation before its references are resolved against the pack. */

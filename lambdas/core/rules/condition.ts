@@ -4,6 +4,7 @@
  * `not` binds tightest, then `and`, then `or`. Keywords are case-insensitive.
  */
 import type { DocPredicate } from "./matchers.js";
+import { allOf, anyOfPredicates, specialize } from "./specialize.js";
 
 export type ConditionNode =
   | { readonly type: "ref"; readonly name: string; readonly position: number }
@@ -169,7 +170,7 @@ export function compileCondition(
       }
       case "not": {
         const operand = build(node.operand);
-        return (doc) => !operand(doc);
+        return specialize<DocPredicate>("(doc) => !operand(doc)", { operand });
       }
       case "and":
         return all(node.operands.map(build));
@@ -188,13 +189,16 @@ export function compileCondition(
         if (node.quantity === "all") return all(covered);
         if (node.quantity === 1) return any(covered);
         const needed = node.quantity;
-        return (doc) => {
-          let count = 0;
-          for (const predicate of covered) {
-            if (predicate(doc) && ++count >= needed) return true;
-          }
-          return false;
-        };
+        return specialize<DocPredicate>(
+          `(doc) => {
+            let count = 0;
+            for (const predicate of covered) {
+              if (predicate(doc) && ++count >= needed) return true;
+            }
+            return false;
+          }`,
+          { covered, needed },
+        );
       }
     }
   };
@@ -202,25 +206,9 @@ export function compileCondition(
 }
 
 function all(predicates: readonly DocPredicate[]): DocPredicate {
-  if (predicates.length === 1) return predicates[0] as DocPredicate;
-  if (predicates.length === 2) {
-    const [a, b] = predicates as [DocPredicate, DocPredicate];
-    return (doc) => a(doc) && b(doc);
-  }
-  return (doc) => {
-    for (const predicate of predicates) if (!predicate(doc)) return false;
-    return true;
-  };
+  return allOf(predicates);
 }
 
 function any(predicates: readonly DocPredicate[]): DocPredicate {
-  if (predicates.length === 1) return predicates[0] as DocPredicate;
-  if (predicates.length === 2) {
-    const [a, b] = predicates as [DocPredicate, DocPredicate];
-    return (doc) => a(doc) || b(doc);
-  }
-  return (doc) => {
-    for (const predicate of predicates) if (predicate(doc)) return true;
-    return false;
-  };
+  return anyOfPredicates(predicates);
 }

@@ -10,6 +10,7 @@ import type { EcsDocument } from "../ecs.js";
 import { RuleError } from "./errors.js";
 import type { FieldAccessor, FieldMapping, LeafPredicate } from "./fields.js";
 import { type CidrBlock, ipInBlocks, parseCidr } from "./ip.js";
+import { allOf, anyOfPredicates, specialize } from "./specialize.js";
 
 export type DocPredicate = (doc: EcsDocument) => boolean;
 
@@ -75,7 +76,11 @@ export function compileItem(key: string, raw: unknown, context: ItemContext): Do
       throw new RuleError("'exists' takes true or false", location);
     }
     const wanted = values[0];
-    return (doc) => accessor(doc, isPresent) === wanted;
+    return specialize<DocPredicate>("(doc) => accessor(doc, isPresent) === wanted", {
+      accessor,
+      isPresent,
+      wanted,
+    });
   }
 
   // Keyed placeholder: `%name[field.path]%`, the whole value.
@@ -108,20 +113,22 @@ export function compileItem(key: string, raw: unknown, context: ItemContext): Do
   }
   if (flags.has("all")) {
     if (hasNull) throw new RuleError("'all' cannot be combined with a null value", location);
-    return (doc) => {
-      for (const predicate of predicates) {
-        if (!accessor(doc, predicate)) return false;
-      }
-      return predicates.length > 0;
-    };
+    if (predicates.length === 0) return () => false;
+    return allOf(predicates.map((predicate) => onField(accessor, predicate)));
   }
   const any = anyOf(predicates);
   if (hasNull) {
-    if (any === undefined) return (doc) => !accessor(doc, isPresent);
-    return (doc) => !accessor(doc, isPresent) || accessor(doc, any);
+    if (any === undefined) {
+      return specialize<DocPredicate>("(doc) => !accessor(doc, isPresent)", { accessor, isPresent });
+    }
+    return specialize<DocPredicate>("(doc) => !accessor(doc, isPresent) || accessor(doc, any)", {
+      accessor,
+      isPresent,
+      any,
+    });
   }
   if (any === undefined) return () => false;
-  return (doc) => accessor(doc, any);
+  return onField(accessor, any);
 }
 
 /** Compiles a keyword (a bare value in a selection list): case-insensitive substring of `event.original`. */
@@ -137,6 +144,11 @@ export function compileKeyword(raw: unknown, context: ItemContext, key: string):
     const original = doc.event?.original;
     return typeof original === "string" && any(original);
   };
+}
+
+/** `accessor(doc, predicate)` as a predicate of its own, specialized (see `specialize.ts`). */
+function onField(accessor: FieldAccessor, predicate: LeafPredicate): DocPredicate {
+  return specialize<DocPredicate>("(doc) => accessor(doc, predicate)", { accessor, predicate });
 }
 
 function isPresent(): boolean {
@@ -237,16 +249,7 @@ function anyOf(given: readonly LeafPredicate[]): LeafPredicate | undefined {
   }
   if (predicates.length === 0) return undefined;
   if (predicates.length === 1) return predicates[0];
-  if (predicates.length === 2) {
-    const [a, b] = predicates as [LeafPredicate, LeafPredicate];
-    return (value) => a(value) || b(value);
-  }
-  return (value) => {
-    for (const predicate of predicates) {
-      if (predicate(value)) return true;
-    }
-    return false;
-  };
+  return anyOfPredicates(predicates);
 }
 
 function toScalars(raw: unknown, location: { file: string; rule: string; key: string }): Scalar[] {
