@@ -17,7 +17,8 @@ import {
   type PendingCorrelation,
 } from "./compile.js";
 import { RuleError } from "./errors.js";
-import type { DocPredicate, Placeholders } from "./matchers.js";
+import type { FieldAccessor } from "./fields.js";
+import { type DocPredicate, type Placeholders, requirementsOf } from "./matchers.js";
 import type { CorrelationRuleYaml, DetectionRuleYaml, SilenceRuleYaml } from "./schema.js";
 import { specialize } from "./specialize.js";
 import type {
@@ -210,16 +211,63 @@ type GroupMatcher = (doc: EcsDocument, matched: string[]) => void;
 /**
  * One logsource group as one specialized function: the guard once, then each rule's condition at a call site of
  * its own (see `specialize.ts`), instead of a loop whose one call site sees every rule.
+ *
+ * Rules that require a field to equal one of some strings (`verb: create`, `objectRef.resource: [pods, secrets]`,
+ * see `FieldRequirement`) are gated: each such field is read once per document, and a rule whose required values
+ * do not include it is skipped without evaluating its condition. Most Kubernetes rules name a verb or resource,
+ * so a document pays for the few rules about what it is.
  */
 function groupMatcher(group: LogsourceGroup): GroupMatcher {
-  const bindings: Record<string, unknown> = { guard: group.guard };
+  const requirements = group.conditions.map(requirementsOf);
+  const frequency = new Map<string, number>();
+  for (const list of requirements) {
+    for (const requirement of list) frequency.set(requirement.key, (frequency.get(requirement.key) ?? 0) + 1);
+  }
+  const bindings: Record<string, unknown> = { guard: group.guard, MANY };
+  const readers = new Map<string, string>();
   const lines = group.conditions.map((condition, i) => {
     bindings[`c${i}`] = condition;
     bindings[`n${i}`] = group.names[i];
-    return `if (c${i}(doc)) matched.push(n${i});`;
+    const gate = [...(requirements[i] ?? [])].sort(
+      (a, b) => (frequency.get(b.key) ?? 0) - (frequency.get(a.key) ?? 0) || a.values.size - b.values.size,
+    )[0];
+    if (gate === undefined) return `if (c${i}(doc)) matched.push(n${i});`;
+    let reader = readers.get(gate.key);
+    if (reader === undefined) {
+      reader = `k${readers.size}`;
+      readers.set(gate.key, reader);
+      bindings[`read_${reader}`] = leafReader(gate.accessor);
+    }
+    bindings[`s${i}`] = gate.values;
+    return `if ((${reader} === MANY || (${reader} !== undefined && s${i}.has(${reader}))) && c${i}(doc)) matched.push(n${i});`;
   });
   const guardLine = group.guard === undefined ? "" : "if (!guard(doc)) return;";
-  return specialize<GroupMatcher>(`(doc, matched) => {\n${guardLine}\n${lines.join("\n")}\n}`, bindings);
+  const readLines = [...readers.values()].map((reader) => `const ${reader} = read_${reader}(doc);`);
+  return specialize<GroupMatcher>(
+    `(doc, matched) => {\n${guardLine}\n${readLines.join("\n")}\n${lines.join("\n")}\n}`,
+    bindings,
+  );
+}
+
+/** A field read by a gate has more than one leaf: gates let every rule through (the rules decide). */
+const MANY = Symbol("many leaves");
+
+/** Reads a field's only leaf as lower-case text: undefined for none, `MANY` for several. */
+function leafReader(accessor: FieldAccessor): (doc: EcsDocument) => string | typeof MANY | undefined {
+  let count = 0;
+  let first: string | undefined;
+  const sink = (leaf: unknown): boolean => {
+    const text = typeof leaf === "string" ? leaf : String(leaf);
+    count++;
+    if (count === 1) first = text.toLowerCase();
+    return count > 1;
+  };
+  return (doc) => {
+    count = 0;
+    first = undefined;
+    accessor(doc, sink);
+    return count === 0 ? undefined : count === 1 ? first : MANY;
+  };
 }
 
 class CompiledRulePack implements RulePack {

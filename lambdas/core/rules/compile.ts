@@ -7,11 +7,14 @@ import { parseDuration } from "./duration.js";
 import { RuleError } from "./errors.js";
 import { type FieldMapping, mappingFor } from "./fields.js";
 import {
+  commonRequirements,
   compileItem,
   compileKeyword,
   type DocPredicate,
   type ItemContext,
   type Placeholders,
+  requirementsOf,
+  withRequirements,
 } from "./matchers.js";
 import type { CorrelationRuleYaml, DetectionRuleYaml, SilenceRuleYaml } from "./schema.js";
 import { allOf, anyOfPredicates } from "./specialize.js";
@@ -127,7 +130,10 @@ export function compileSingle(
       throw error;
     }
   });
-  const condition: DocPredicate = anyOfPredicates(compiled);
+  const condition = withRequirements(
+    anyOfPredicates(compiled),
+    commonRequirements(compiled.map(requirementsOf)),
+  );
   const guard = mapping.guard;
   const fields = yaml.fields.map((field) => mapping.resolve(field).path);
   const suppressionGroupBy = (yaml.suppression?.["group-by"] ?? []).map(
@@ -169,7 +175,10 @@ function compileSelection(name: string, body: unknown, context: ItemContext): Do
       const alternatives = body.map((item, index) =>
         compileMap(item as Record<string, unknown>, context, `${key}.${index}`),
       );
-      return anyOfPredicates(alternatives);
+      return withRequirements(
+        anyOfPredicates(alternatives),
+        commonRequirements(alternatives.map(requirementsOf)),
+      );
     }
     if (maps.length > 0) {
       throw new RuleError("a selection list holds either maps or keywords, not both", {
@@ -203,7 +212,7 @@ function compileMap(map: Record<string, unknown>, context: ItemContext, key: str
       throw error;
     }
   });
-  return allOf(items);
+  return withRequirements(allOf(items), items.flatMap(requirementsOf));
 }
 
 /** A correlation before its references are resolved against the pack. */

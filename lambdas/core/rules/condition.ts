@@ -3,7 +3,7 @@
  * `all of name*`, `1 of them`, `all of them` (names starting with `_` are left out of `them`). Precedence:
  * `not` binds tightest, then `and`, then `or`. Keywords are case-insensitive.
  */
-import type { DocPredicate } from "./matchers.js";
+import { commonRequirements, type DocPredicate, requirementsOf, withRequirements } from "./matchers.js";
 import { allOf, anyOfPredicates, specialize } from "./specialize.js";
 
 export type ConditionNode =
@@ -189,7 +189,7 @@ export function compileCondition(
         if (node.quantity === "all") return all(covered);
         if (node.quantity === 1) return any(covered);
         const needed = node.quantity;
-        return specialize<DocPredicate>(
+        const counted = specialize<DocPredicate>(
           `(doc) => {
             let count = 0;
             for (const predicate of covered) {
@@ -199,16 +199,19 @@ export function compileCondition(
           }`,
           { covered, needed },
         );
+        return withRequirements(counted, commonRequirements(covered.map(requirementsOf)));
       }
     }
   };
   return build(tree);
 }
 
+/** Every operand holds: every operand's requirements hold. */
 function all(predicates: readonly DocPredicate[]): DocPredicate {
-  return allOf(predicates);
+  return withRequirements(allOf(predicates), predicates.flatMap(requirementsOf));
 }
 
+/** One operand (or N) holds: what all operands require holds. */
 function any(predicates: readonly DocPredicate[]): DocPredicate {
-  return anyOfPredicates(predicates);
+  return withRequirements(anyOfPredicates(predicates), commonRequirements(predicates.map(requirementsOf)));
 }

@@ -68,7 +68,7 @@ export function compileItem(key: string, raw: unknown, context: ItemContext): Do
       );
     }
   }
-  const { accessor } = context.mapping.resolve(field);
+  const { accessor, path } = context.mapping.resolve(field);
   const values = toScalars(raw, location);
 
   if (match === "exists") {
@@ -128,7 +128,11 @@ export function compileItem(key: string, raw: unknown, context: ItemContext): Do
     });
   }
   if (any === undefined) return () => false;
-  return onField(accessor, any);
+  const literals = predicates.map((predicate) => literalPredicates.get(predicate));
+  if (literals.some((entry) => entry === undefined)) return onField(accessor, any);
+  // Plain equality with strings: a match implies a leaf equal, ignoring case, to one of them.
+  const required = new Set(literals.map((entry) => (entry?.lower ?? entry?.literal ?? "").toLowerCase()));
+  return withRequirements(onField(accessor, any), [{ key: path, accessor, values: required }]);
 }
 
 /** Compiles a keyword (a bare value in a selection list): case-insensitive substring of `event.original`. */
@@ -144,6 +148,54 @@ export function compileKeyword(raw: unknown, context: ItemContext, key: string):
     const original = doc.event?.original;
     return typeof original === "string" && any(original);
   };
+}
+
+/**
+ * A condition every match of a predicate implies: some leaf of the field (read with `accessor`), in lower case, is
+ * one of `values`. The pack reads such a field once per document and skips the rules whose requirement it fails
+ * (see `assemble.ts`); a rule's own predicate still decides.
+ */
+export interface FieldRequirement {
+  /** The field's resolved path (equal keys read the same leaves). */
+  readonly key: string;
+  readonly accessor: FieldAccessor;
+  readonly values: ReadonlySet<string>;
+}
+
+const requirements = new WeakMap<DocPredicate, readonly FieldRequirement[]>();
+
+/** The requirements known to hold whenever `predicate` does (none when nothing is known). */
+export function requirementsOf(predicate: DocPredicate): readonly FieldRequirement[] {
+  return requirements.get(predicate) ?? [];
+}
+
+/** Records that every match of `predicate` satisfies each of `known`; returns `predicate`. */
+export function withRequirements(predicate: DocPredicate, known: readonly FieldRequirement[]): DocPredicate {
+  if (known.length > 0) requirements.set(predicate, known);
+  return predicate;
+}
+
+/** Requirements of `a or b or …`: the fields every alternative requires, with the union of their values. */
+export function commonRequirements(
+  alternatives: readonly (readonly FieldRequirement[])[],
+): FieldRequirement[] {
+  const [first, ...rest] = alternatives;
+  if (first === undefined) return [];
+  const common: FieldRequirement[] = [];
+  for (const requirement of first) {
+    const values = new Set(requirement.values);
+    let everywhere = true;
+    for (const other of rest) {
+      const same = other.find((candidate) => candidate.key === requirement.key);
+      if (same === undefined) {
+        everywhere = false;
+        break;
+      }
+      for (const value of same.values) values.add(value);
+    }
+    if (everywhere) common.push({ ...requirement, values });
+  }
+  return common;
 }
 
 /** `accessor(doc, predicate)` as a predicate of its own, specialized (see `specialize.ts`). */
