@@ -1,9 +1,17 @@
 /**
  * A Firehose record's data as text: base64 decoded and, when the bytes start with the gzip magic number (CloudWatch
- * Logs subscription payloads), gunzipped. Shared by the transform (every record it receives) and the normalizer
+ * Logs subscription payloads, Fluent Bit's `compression gzip`), gunzipped; zstd (Fluent Bit's `compression zstd`) is
+ * read where the runtime's Node.js has `zlib.zstdDecompressSync` (22.15 and later) and refused naming the fix
+ * elsewhere, and snappy-framed data is refused naming the fix: a compressed record never reaches a parser as text. Shared by the transform (every record it receives) and the normalizer
  * (the `rawData` of Firehose's own error output, replayed).
  */
+import * as zlib from "node:zlib";
 import { gunzipSync } from "node:zlib";
+
+/** `zlib.zstdDecompressSync` where this Node.js has it (22.15+, 23.8+), else `undefined`. */
+const zstdDecompressSync = (
+  zlib as { zstdDecompressSync?: (data: Uint8Array, options: { maxOutputLength: number }) => Buffer }
+).zstdDecompressSync;
 
 /**
  * Decompressed size cap for one gzip record: eight times what a CloudWatch Logs batch (1 MiB of events) or a
@@ -36,6 +44,35 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
       }
       return { error: `gzip: ${error instanceof Error ? error.message : String(error)}` };
     }
+  }
+  if (
+    length > 3 &&
+    scratch[0] === 0x28 &&
+    scratch[1] === 0xb5 &&
+    scratch[2] === 0x2f &&
+    scratch[3] === 0xfd
+  ) {
+    if (zstdDecompressSync === undefined) {
+      return {
+        error: `zstd: the record is zstd-compressed and this runtime's Node.js ${process.version} cannot read zstd (22.15 or later can): set compression gzip on Fluent Bit's kinesis_firehose output`,
+      };
+    }
+    const limit = Math.max(1, Math.min(maxBytes, MAX_GUNZIP_BYTES));
+    try {
+      return zstdDecompressSync(scratch.subarray(0, length), { maxOutputLength: limit }).toString("utf8");
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+        return { error: `decompressed size limit: zstd data expands beyond ${limit} bytes` };
+      }
+      return { error: `zstd: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+  // The snappy framing format's stream identifier: ff 06 00 00 "sNaPpY".
+  if (length > 9 && scratch[0] === 0xff && scratch.toString("latin1", 4, 10) === "sNaPpY") {
+    return {
+      error:
+        "snappy: the record is snappy-compressed, which the transform does not read: set compression gzip on Fluent Bit's kinesis_firehose output",
+    };
   }
   return scratch.toString("utf8", 0, length);
 }

@@ -4,9 +4,10 @@
  * - Every input `recordId` comes back exactly once, in input order.
  * - A record that cannot be parsed comes back `ProcessingFailed` with its original data, so Firehose writes it to
  *   the S3 error prefix: it is never `Dropped` and never fails its neighbours. The only `Dropped` records are
- *   CloudWatch Logs `CONTROL_MESSAGE`s, which hold no log events (what Firehose's own CloudWatch blueprint does).
+ *   those holding no log event: CloudWatch Logs `CONTROL_MESSAGE`s (what Firehose's own CloudWatch blueprint does)
+ *   and an audit webhook `EventList` with no items.
  * - Data may be gzip (detected by magic bytes, e.g. CloudWatch Logs subscription payloads); a `DATA_MESSAGE`
- *   yields one document per `logEvents[].message`.
+ *   yields one document per `logEvents[].message`, an audit webhook `EventList` one per event.
  * - Several documents from one record: Firehose's OpenSearch destination indexes a record's data as ONE document,
  *   so newline-separated documents in one record would be refused by OpenSearch as a whole. Two modes:
  *   `ndjson` puts them all, newline-separated, into the record's data (right for S3-only destinations and the

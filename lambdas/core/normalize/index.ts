@@ -25,6 +25,7 @@ import type { EcsDocument } from "../ecs.js";
 import { decodeRecordData } from "../firehose/record-data.js";
 import type { Sender } from "../parsers/index.js";
 import { parseJsonObject, parseTextLine } from "../parsers/index.js";
+import { auditEventListItems, isAuditEventList, parseAuditEvent } from "../parsers/k8s-audit.js";
 import { MAX_OBJECT_DEPTH } from "../parsers/k8s-redact.js";
 import { obj, str, timestamp } from "../parsers/values.js";
 import {
@@ -382,6 +383,7 @@ function normalizeObject(
   }
   // Merge_Log On lifts a JSON payload next to Fluent Bit's own keys, `kubernetes` included.
   const meta = typeof o.kubernetes === "object" ? kubernetesMetadata(obj(o.kubernetes)) : undefined;
+  if (isAuditEventList(o)) return auditEventList(o, ctx, meta);
   const parsed = parseJsonObject(o, outerSender ?? senderOf(o, meta));
   if (parsed !== undefined) {
     if (!parsed.ok) return parsed;
@@ -420,6 +422,40 @@ function normalizeObject(
     for (const doc of result.documents) nameCluster(doc, envelope.clusterName);
   }
   return result;
+}
+
+/**
+ * The API server's audit webhook batch (Fluent Bit's `http` input ships each POST as one record): one document per
+ * event, each with its own event as `event.original` and its own `auditID-stage` id. All or nothing, like a
+ * multi-line record: one bad event fails the list, naming its index, and the raw list stays in the error prefix.
+ */
+function auditEventList(
+  o: Record<string, unknown>,
+  ctx: Context,
+  meta: KubernetesMetadata | undefined,
+): LineResult {
+  const items = auditEventListItems(o);
+  if (!Array.isArray(items)) return { ok: false, reason: items.problem };
+  // Refused before any event is read: each yields one document.
+  if (items.length > ctx.documents) return { ok: false, reason: limitReason(maxDocuments(ctx)) };
+  const documents: EcsDocument[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = obj(items[i]);
+    const parsed = item === undefined ? undefined : parseAuditEvent(item);
+    if (parsed === undefined || !parsed.ok) {
+      const reason = parsed === undefined ? "not an object" : parsed.reason;
+      return { ok: false, reason: `EventList items[${i}]: ${reason}` };
+    }
+    const deep = freeFormTooDeep(parsed.document);
+    if (deep !== undefined) return { ok: false, reason: `EventList items[${i}]: ${deep}` };
+    if (ctx.keep) parsed.document.event.original ??= JSON.stringify(item);
+    documents.push(parsed.document);
+  }
+  const forged = auditFromWorkload(documents, o, meta);
+  if (forged !== undefined) return forged;
+  const clusterName = str(o.cluster_name);
+  if (clusterName !== undefined) for (const doc of documents) nameCluster(doc, clusterName);
+  return { ok: true, documents };
 }
 
 /**

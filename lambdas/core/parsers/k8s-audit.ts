@@ -1,6 +1,7 @@
 /**
  * Kubernetes API server audit events (`audit.k8s.io/v1` and `v1beta1` `Event`, also without `apiVersion` as older
- * clusters and Falco's traces have them), plus two cloud wrappers: AKS diagnostic records (`properties.log`, an
+ * clusters and Falco's traces have them), the `EventList` batches the API server's audit webhook posts, plus two
+ * cloud wrappers: AKS diagnostic records (`properties.log`, an
  * object or an escaped JSON string) and GKE Cloud Audit Logs (`protoPayload`, mapped onto the same fields).
  */
 import { ECS_VERSION, type EcsDocument, type KubernetesAuditFields } from "../ecs.js";
@@ -13,6 +14,24 @@ export function isAuditEvent(o: Record<string, unknown>): boolean {
     (typeof o.auditID === "string" && (typeof o.verb === "string" || typeof o.stage === "string")) ||
     (o.kind === "Event" && typeof o.verb === "string" && typeof o.requestURI === "string")
   );
+}
+
+/**
+ * An `audit.k8s.io` `EventList`: what the API server's audit webhook backend posts (`--audit-webhook-config-file`),
+ * one batch of events per request, which Fluent Bit's `http` input ships as one record.
+ */
+export function isAuditEventList(o: Record<string, unknown>): boolean {
+  return (
+    o.kind === "EventList" &&
+    typeof o.apiVersion === "string" &&
+    o.apiVersion.startsWith("audit.k8s.io/") &&
+    "items" in o
+  );
+}
+
+/** The events of an `EventList` (see `isAuditEventList`), or what is wrong with its `items`. */
+export function auditEventListItems(o: Record<string, unknown>): unknown[] | { problem: string } {
+  return Array.isArray(o.items) ? o.items : { problem: "EventList: items is not an array" };
 }
 
 /** The audit event inside an AKS diagnostic record, when the object is one. */

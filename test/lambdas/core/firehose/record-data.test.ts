@@ -1,3 +1,4 @@
+import * as zlib from "node:zlib";
 import { gunzipSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -35,5 +36,44 @@ describe("decodeRecordData", () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("decodeRecordData: Fluent Bit's kinesis_firehose compression", () => {
+  /** A zstd frame holding `text` in one raw block (single segment, 1-byte content size): what `zstd` writes for it. */
+  function zstdFrame(text: string): Buffer {
+    const body = Buffer.from(text, "utf8");
+    if (body.length > 255) throw new Error("the test frame holds at most 255 bytes");
+    const blockHeader = 1 | (body.length << 3);
+    return Buffer.concat([
+      Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, body.length]),
+      Buffer.from([blockHeader & 0xff, (blockHeader >> 8) & 0xff, (blockHeader >> 16) & 0xff]),
+      body,
+    ]);
+  }
+  const zstdAvailable = typeof (zlib as { zstdDecompressSync?: unknown }).zstdDecompressSync === "function";
+
+  it.runIf(zstdAvailable)("reads a zstd record (compression zstd) where the runtime has zstd", () => {
+    expect(decodeRecordData(zstdFrame("hello").toString("base64"))).toBe("hello");
+  });
+
+  it.skipIf(zstdAvailable)(
+    "refuses a zstd record naming the compression and the fix where the runtime has no zstd",
+    () => {
+      expect(decodeRecordData(zstdFrame("hello").toString("base64"))).toEqual({
+        error: expect.stringMatching(/^zstd: the record is zstd-compressed .*compression gzip/),
+      });
+    },
+  );
+
+  it("refuses a snappy-framed record naming the compression and the fix", () => {
+    const framed = Buffer.concat([
+      Buffer.from([0xff, 0x06, 0x00, 0x00]),
+      Buffer.from("sNaPpY"),
+      Buffer.from([0x01, 0x09, 0, 0, 0, 0, 0, 0, 0x61]),
+    ]);
+    expect(decodeRecordData(framed.toString("base64"))).toEqual({
+      error: expect.stringMatching(/^snappy: the record is snappy-compressed.*compression gzip/),
+    });
   });
 });

@@ -275,6 +275,89 @@ describe("normalizeRecord", () => {
     if (!result.ok) expect(result.reason).toMatch(reason);
   });
 
+  describe("the API server's audit webhook (an audit.k8s.io/v1 EventList per request)", () => {
+    const event = (auditID: string, verb: string, code: number) => ({
+      kind: "Event",
+      apiVersion: "audit.k8s.io/v1",
+      level: "Metadata",
+      auditID,
+      stage: "ResponseComplete",
+      verb,
+      requestURI: `/api/v1/namespaces/shop/pods/web-0${verb === "create" ? "/exec" : ""}`,
+      user: { username: "mallory", groups: ["system:authenticated"] },
+      sourceIPs: ["192.0.2.7"],
+      objectRef: { resource: "pods", namespace: "shop", name: "web-0", apiVersion: "v1" },
+      responseStatus: { metadata: {}, code },
+      requestReceivedTimestamp: "2024-06-01T12:00:00.000000Z",
+      stageTimestamp: "2024-06-01T12:00:00.010000Z",
+    });
+    /** What Fluent Bit's http input makes of the webhook's POST body, with the example's cluster_name and time key. */
+    const webhookRecord = (items: unknown[]) => ({
+      kind: "EventList",
+      apiVersion: "audit.k8s.io/v1",
+      metadata: {},
+      items,
+      cluster_name: "prod-eu",
+      "@timestamp": "2024-06-01T12:00:01.000Z",
+    });
+
+    it("yields one kubernetes.audit document per event, each with its own id and original", () => {
+      // Prepare
+      const items = [event("a-1", "get", 200), event("a-2", "create", 101), event("a-3", "delete", 403)];
+      // Act
+      const docs = ok(normalizeRecord(JSON.stringify(webhookRecord(items))));
+      // Assess
+      expect(docs.map((d) => d.event.dataset)).toEqual(Array(3).fill("kubernetes.audit"));
+      expect(docs.map((d) => d.event.id)).toEqual([
+        "a-1-ResponseComplete",
+        "a-2-ResponseComplete",
+        "a-3-ResponseComplete",
+      ]);
+      expect(docs.map((d) => d.event.original)).toEqual(items.map((item) => JSON.stringify(item)));
+      expect(docs.map((d) => d.orchestrator?.cluster?.name)).toEqual(["prod-eu", "prod-eu", "prod-eu"]);
+      expect(docs[2]?.event.outcome).toBe("failure");
+    });
+
+    it("accepts an empty EventList as no documents, and fails the whole list naming the bad item", () => {
+      expect(normalizeRecord(JSON.stringify(webhookRecord([])))).toEqual({ ok: true, documents: [] });
+      const result = normalizeRecord(
+        JSON.stringify(webhookRecord([event("a-1", "get", 200), { kind: "Event", verb: "get" }])),
+      );
+      expect(result).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/^EventList items\[1\]: kubernetes audit/),
+      });
+      expect(normalizeRecord(JSON.stringify({ ...webhookRecord([]), items: "x" }))).toEqual({
+        ok: false,
+        reason: "EventList: items is not an array",
+      });
+    });
+
+    it("refuses an EventList over the record's document limit before reading its events", () => {
+      const items = [event("a-1", "get", 200), event("a-2", "get", 200), event("a-3", "get", 200)];
+      const result = normalizeRecord(JSON.stringify(webhookRecord(items)), { maxDocuments: 2 });
+      expect(result).toEqual({ ok: false, reason: expect.stringMatching(/^document limit/) });
+    });
+
+    it("refuses an EventList a workload container logged, like any audit event it logs", () => {
+      const line = JSON.stringify({
+        kind: "EventList",
+        apiVersion: "audit.k8s.io/v1",
+        items: [event("a-1", "get", 200)],
+      });
+      const record = {
+        log: `${line}\n`,
+        stream: "stdout",
+        kubernetes: { pod_name: "web-0", namespace_name: "shop", container_name: "app" },
+      };
+      const result = normalizeRecord(JSON.stringify(record));
+      expect(result).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/audit event from a workload container: shop\/web-0\/app/),
+      });
+    });
+  });
+
   it("applies the pseudonymizer and drops event.original", () => {
     const pseudonymizer = createPseudonymizer("0123456789abcdef0123456789abcdef", [
       "user.name",
