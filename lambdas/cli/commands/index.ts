@@ -31,4 +31,8 @@ export const commands: Readonly<Record<string, Command>> = {
     "auditor's report: each compliance control and the template setting that satisfies it",
     () => import("./compliance.js"),
   ),
+  posture: lazy(
+    "mesh security posture per cluster, namespace and service: declared mTLS, observed traffic, policies",
+    () => import("./posture.js"),
+  ),
 };
