@@ -35,4 +35,8 @@ export const commands: Readonly<Record<string, Command>> = {
     "mesh security posture per cluster, namespace and service: declared mTLS, observed traffic, policies",
     () => import("./posture.js"),
   ),
+  review: lazy(
+    "the weekly review: alerts, exec sessions, security and RBAC changes, denials, new edges, posture",
+    () => import("./review.js"),
+  ),
 };

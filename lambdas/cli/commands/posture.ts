@@ -6,14 +6,12 @@ import { parseArgs } from "node:util";
 import type { EcsDocument } from "../../core/ecs.js";
 import {
   DEFAULT_ROOT_NAMESPACE,
-  isMeshTraffic,
-  isPolicyChange,
   PostureBuilder,
   type PostureReport,
   renderPostureText,
 } from "../../core/posture/index.js";
+import { reviewRelevant } from "../../core/review/relevant.js";
 import { parseDuration } from "../../core/rules/index.js";
-import { project, TRAFFIC_FIELDS } from "../../core/trail/project.js";
 import { InputError } from "../input.js";
 import { readTrailFiles, sinceMs, untilInstant } from "../trail.js";
 import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
@@ -98,14 +96,6 @@ export function parsePostureArgs(argv: readonly string[]): PostureArgs | "help" 
   };
 }
 
-/** The documents the posture reads: traffic (projected to the fields it uses) and policy changes. */
-export function postureRelevant(doc: EcsDocument): EcsDocument | undefined {
-  if (isPolicyChange(doc)) return doc;
-  if (doc.kubernetes?.audit !== undefined)
-    return { "@timestamp": doc["@timestamp"], kubernetes: { audit: {} } } as EcsDocument;
-  return isMeshTraffic(doc) ? project(doc, TRAFFIC_FIELDS) : undefined;
-}
-
 /** Builds the posture of the files; `err` gets the rejected records. */
 export async function postureFromFiles(
   args: PostureArgs,
@@ -117,7 +107,7 @@ export async function postureFromFiles(
   const reading = await readTrailFiles(
     files,
     (doc) => {
-      const relevant = postureRelevant(doc);
+      const relevant = reviewRelevant(doc);
       if (relevant !== undefined) kept.push(relevant);
     },
     (where, reason) => {
@@ -145,7 +135,8 @@ export async function runPosture(
   let report: PostureReport;
   let rejected = 0;
   if (args.environment !== undefined) {
-    throw new UsageError("-c env=NAME: reading the indices is not in this build yet; give files");
+    const { postureFromEnvironment } = await import("../indices.js");
+    report = await postureFromEnvironment(args, err);
   } else {
     ({ report, rejected } = await postureFromFiles(args, err));
   }

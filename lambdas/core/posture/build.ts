@@ -399,7 +399,9 @@ export class PostureBuilder {
         "no PeerAuthentication or authorization policy change in the audit events read: every declared mode is unknown to the trail (policies created before it began are invisible)",
       );
     if (this.auditEvents === 0)
-      unknowns.push("no Kubernetes audit events in the period: declared modes rest on earlier events only");
+      unknowns.push(
+        "no audit event of a mesh security or RBAC change, an exec session or a refusal in the period: declared modes rest on earlier events only",
+      );
     if (this.trafficRequests === 0) unknowns.push("no mesh traffic in the period: nothing observed");
     return {
       since: new Date(this.sinceMs).toISOString(),

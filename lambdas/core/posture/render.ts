@@ -45,7 +45,7 @@ export function renderPostureText(report: PostureReport): string {
   const lines: string[] = [];
   lines.push(`mesh security posture ${report.since} .. ${report.until}`);
   lines.push(
-    `rests on: ${report.basis.trafficRequests} mesh requests, ${report.basis.auditEvents} audit events in the period, ${report.basis.policyEvents} policy changes in the trail (root namespace ${report.rootNamespace}, rotation period ${formatAge(report.rotationPeriodSeconds)})`,
+    `rests on: ${report.basis.trafficRequests} mesh requests, ${report.basis.auditEvents} audit events in the period (policy, RBAC, exec, refusals), ${report.basis.policyEvents} policy changes in the trail (root namespace ${report.rootNamespace}, rotation period ${formatAge(report.rotationPeriodSeconds)})`,
   );
   for (const unknown of report.unknowns) lines.push(`cannot know: ${unknown}`);
   for (const cluster of report.clusters) {
