@@ -32,7 +32,11 @@ export interface EcsDocument {
     version?: string;
     version_protocol?: string;
     cipher?: string;
-    client?: { server_name?: string };
+    /**
+     * `server_name`: the SNI the client sent. `not_before`/`not_after`: the validity of the certificate the peer
+     * presented (`%DOWNSTREAM_PEER_CERT_V_START%`/`_V_END%` in the custom Istio format), ISO 8601.
+     */
+    client?: { server_name?: string; not_before?: string; not_after?: string };
   };
   trace?: { id?: string };
   span?: { id?: string };

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { applyCompliance } from "./compliance.js";
 import { AuditTrailConfigError } from "./errors.js";
-import { withApprovedNetworks } from "./rule-overrides.js";
+import { withApprovedNetworks, withCertificateRotation } from "./rule-overrides.js";
 import {
   type EnvironmentConfig,
   type EnvironmentConfigInput,
@@ -201,10 +201,10 @@ export function parseEnvironmentConfig(
     detection: {
       ...config.detection,
       // Only JSON goes in (strings and lists of strings), so the result is JSON too.
-      ruleOverrides: withApprovedNetworks(
+      ruleOverrides: withCertificateRotation(
         name,
-        config.detection.ruleOverrides,
-        config.detection.k8sApprovedNetworks,
+        withApprovedNetworks(name, config.detection.ruleOverrides, config.detection.k8sApprovedNetworks),
+        config.detection.certificateRotationHours,
       ) as typeof config.detection.ruleOverrides,
     },
     name,

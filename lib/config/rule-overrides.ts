@@ -45,6 +45,37 @@ export function withApprovedNetworks(
   };
 }
 
+/** The rule-pack placeholder `detection.certificateRotationHours` fills. */
+export const CERTIFICATE_ROTATION_PLACEHOLDER = "cert_rotation_period_seconds";
+
+/**
+ * `ruleOverrides` with `detection.certificateRotationHours` compiled into the placeholder
+ * `cert_rotation_period_seconds` (whole seconds, as a string: Sigma values are strings). Unchanged when the hours
+ * are not set; setting the placeholder in `ruleOverrides` as well is an error.
+ */
+export function withCertificateRotation(
+  environment: string,
+  ruleOverrides: Readonly<Record<string, unknown>>,
+  hours: number | undefined,
+): Record<string, unknown> {
+  if (hours === undefined) return { ...ruleOverrides };
+  const raw = ruleOverrides.placeholders;
+  const placeholders =
+    typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  if (Object.hasOwn(placeholders, CERTIFICATE_ROTATION_PLACEHOLDER)) {
+    throw new AuditTrailConfigError({
+      environment,
+      configKey: `detection.ruleOverrides.placeholders.${CERTIFICATE_ROTATION_PLACEHOLDER}`,
+      problem: "is set while detection.certificateRotationHours sets the rotation period, which fills it",
+      fix: "set the rotation period in detection.certificateRotationHours only",
+    });
+  }
+  return {
+    ...ruleOverrides,
+    placeholders: { ...placeholders, [CERTIFICATE_ROTATION_PLACEHOLDER]: [String(Math.round(hours * 3600))] },
+  };
+}
+
 /**
  * How much longer than Firehose's buffering a source-silence timespan must be: the detector's schedule, the
  * transform, and OpenSearch's refresh. A shorter one would call every source silent between two deliveries.

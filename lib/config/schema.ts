@@ -341,6 +341,14 @@ export const environmentConfigSchema = z.strictObject({
             .min(1),
         )
         .default({}),
+      /**
+       * How long a workload certificate may be in use before it counts as overdue for rotation, in hours: a mesh
+       * request presenting a client certificate issued longer ago raises `mesh_cert_rotation_overdue` (the custom
+       * Istio format of examples/mesh/istio/ logs the certificate's validity). Compiled into the rule pack's
+       * placeholder `cert_rotation_period_seconds` (which `ruleOverrides.placeholders` must then not set).
+       * @default 24 (the rule pack's placeholder: Istio's default workload certificate lifetime)
+       */
+      certificateRotationHours: z.number().positive().max(8760).optional(),
     })
     .default({ ruleOverrides: {}, k8sApprovedNetworks: {} }),
 

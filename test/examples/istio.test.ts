@@ -68,6 +68,8 @@ describe("the custom access-log format (mesh-config.yaml)", () => {
       request_id: "%REQ(X-REQUEST-ID)%",
       trace_id: "%TRACE_ID%",
       grpc_status: "%GRPC_STATUS%",
+      peer_cert_not_before: "%DOWNSTREAM_PEER_CERT_V_START%",
+      peer_cert_not_after: "%DOWNSTREAM_PEER_CERT_V_END%",
     });
   });
 
@@ -79,9 +81,9 @@ describe("the custom access-log format (mesh-config.yaml)", () => {
     expect(providers.map((p) => p.envoyFileAccessLog.path)).toEqual(["/dev/stdout", "/dev/stdout"]);
   });
 
-  it("has a gateway variant that is the same format without mtls", () => {
-    const { mtls, ...rest } = custom;
-    expect(mtls).toBeDefined();
+  it("has a gateway variant that is the same format without mtls and the client certificate's validity", () => {
+    const { mtls, peer_cert_not_before, peer_cert_not_after, ...rest } = custom;
+    expect([mtls, peer_cert_not_before, peer_cert_not_after]).not.toContain(undefined);
     expect(gateway).toEqual(rest);
   });
 });
@@ -110,7 +112,34 @@ describe("what Envoy writes with the custom format normalizes", () => {
     expect(doc.http?.response?.status_code).toBe(200);
     expect(doc.url?.path).toBe("/api/v1/accounts/42");
     expect(doc.trace?.id).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect(doc.tls?.client).toEqual({
+      not_before: "2025-03-04T07:00:00.000Z",
+      not_after: "2025-03-05T07:00:00.000Z",
+    });
     expect(rules.matchSingleEvent(doc)).not.toContain("mesh_plaintext_traffic");
+    expect(rules.matchSingleEvent(doc)).not.toContain("mesh_cert_rotation_overdue");
+  });
+
+  it("a certificate older than the rotation period: reported by mesh_cert_rotation_overdue", () => {
+    const doc = normalizeOne(
+      renderEnvoyJson(custom, {
+        ...MTLS_REQUEST,
+        "%DOWNSTREAM_PEER_CERT_V_START%": "2025-03-03T07:00:00.000Z",
+        "%DOWNSTREAM_PEER_CERT_V_END%": "2025-04-03T07:00:00.000Z",
+      }),
+    );
+    expect(doc.tls?.client?.not_before).toBe("2025-03-03T07:00:00.000Z");
+    expect(rules.matchSingleEvent(doc)).toContain("mesh_cert_rotation_overdue");
+  });
+
+  it("a certificate validity that is not a time rejects the line, naming the field", () => {
+    const result = normalizeRecord(
+      renderEnvoyJson(custom, { ...MTLS_REQUEST, "%DOWNSTREAM_PEER_CERT_V_START%": "yesterday" }),
+    );
+    expect(result).toEqual({
+      ok: false,
+      reason: expect.stringContaining('field "peer_cert_not_before" is not a time: "yesterday"'),
+    });
   });
 
   it("a plaintext request: mesh.mtls false, no client identity, reported by mesh_plaintext_traffic", () => {

@@ -75,6 +75,9 @@ export const MTLS_REQUEST: OperatorValues = {
   "%REQ(X-REQUEST-ID)%": "5b0f9a52-6d0c-4f4e-9d1e-8a6b7c3e2f10",
   "%TRACE_ID%": "4bf92f3577b34da6a3ce929d0e0e4736",
   "%GRPC_STATUS%": null,
+  // Istio's workload certificates: valid 24 hours, here issued 3 hours before the request.
+  "%DOWNSTREAM_PEER_CERT_V_START%": "2025-03-04T07:00:00.000Z",
+  "%DOWNSTREAM_PEER_CERT_V_END%": "2025-03-05T07:00:00.000Z",
 };
 
 /** A plaintext request from an unmeshed pod to the same service (a PERMISSIVE port): no certificate, no SAN. */
@@ -89,6 +92,8 @@ export const PLAINTEXT_REQUEST: OperatorValues = {
   "%DURATION%": 1,
   "%BYTES_SENT%": 19,
   "%DOWNSTREAM_PEER_FINGERPRINT_256%": null,
+  "%DOWNSTREAM_PEER_CERT_V_START%": null,
+  "%DOWNSTREAM_PEER_CERT_V_END%": null,
   "%REQ(USER-AGENT)%": "curl/8.5.0",
   "%REQ(X-REQUEST-ID)%": "0c4d1f7e-2b3a-4c5d-8e9f-a0b1c2d3e4f5",
   "%TRACE_ID%": null,

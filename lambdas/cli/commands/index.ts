@@ -31,4 +31,12 @@ export const commands: Readonly<Record<string, Command>> = {
     "auditor's report: each compliance control and the template setting that satisfies it",
     () => import("./compliance.js"),
   ),
+  posture: lazy(
+    "mesh security posture per cluster, namespace and service: declared mTLS, observed traffic, policies",
+    () => import("./posture.js"),
+  ),
+  review: lazy(
+    "the weekly review: alerts, exec sessions, security and RBAC changes, denials, new edges, posture",
+    () => import("./review.js"),
+  ),
 };

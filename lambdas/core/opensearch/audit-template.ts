@@ -139,7 +139,7 @@ export function auditProperties(options: Pick<AuditTemplateOptions, "indexEventO
       version: keyword,
       version_protocol: keyword,
       cipher: keyword,
-      client: object({ server_name: keyword }),
+      client: object({ server_name: keyword, not_before: date, not_after: date }),
     }),
     trace: object({ id: keyword }),
     span: object({ id: keyword }),

@@ -3,7 +3,7 @@
  * told apart by values: `local_app`, `*.consul`), any other Envoy JSON with Istio's key names, and the custom
  * format operators commonly configure (`timestamp, source_identity, source_ip, destination_service, method, path,
  * response_code, response_flags, duration_ms, bytes_sent, bytes_received, mtls, user_agent, request_id,
- * trace_id, grpc_status`). Values come as Envoy prints them: numbers or numeric strings, `"-"`, `null` or `""` for unset.
+ * trace_id, grpc_status, peer_cert_not_before, peer_cert_not_after`). Values come as Envoy prints them: numbers or numeric strings, `"-"`, `null` or `""` for unset.
  *
  * The custom format's `mtls` has no Envoy operator of its own. It is read as a boolean (`true`/`false`, or the
  * strings) when a log pipeline writes one, or as what Envoy prints for `%DOWNSTREAM_PEER_FINGERPRINT_256%` (the
@@ -12,13 +12,18 @@
  * without the key leaves `mesh.mtls` unknown. Either way `mesh.mtls_evidence` says `peer_certificate`: that is the
  * format that removes the doubt an inbound request without the mesh's SNI leaves (see `MtlsEvidence`).
  *
+ * The custom format's `peer_cert_not_before` / `peer_cert_not_after` (`%DOWNSTREAM_PEER_CERT_V_START%` /
+ * `%DOWNSTREAM_PEER_CERT_V_END%`: the validity of the certificate the client presented, as Envoy prints a time, or
+ * epoch seconds with a `(%s)` specifier) become `tls.client.not_before` / `tls.client.not_after`, which the
+ * certificate rotation rule and the posture read. A value that is no time rejects the line naming the field.
+ *
  * Also read when a format carries them: `grpc_status` (`%GRPC_STATUS%`, a name or a number: a non-OK status is a
  * failure even behind HTTP 200), `connection_security_policy` (`mutual_tls`/`none`), `upstream_request_attempt_count`,
  * `request_duration`, `response_duration`, `downstream_local_address`, `upstream_local_address`.
  */
 import { buildEnvoyDocument, type EnvoyAccess, type EnvoyFlavor, looksLikeConsul } from "./envoy.js";
 import { type ParseResult, reject } from "./types.js";
-import { bool, int, str } from "./values.js";
+import { bool, int, str, timestamp } from "./values.js";
 
 /** Istio/Consul default JSON: at least the request keys and one address key. */
 export function isEnvoyDefaultJson(o: Record<string, unknown>): boolean {
@@ -64,6 +69,16 @@ function number(o: Record<string, unknown>, key: string): number | undefined {
   const value = int(raw);
   if (value !== undefined) return value;
   if (str(raw) === undefined) return undefined;
+  throw new BadNumber(key, raw);
+}
+
+/** A time field: ISO 8601, `undefined` when unset, or the rejection naming the field. */
+function time(o: Record<string, unknown>, key: string): string | undefined {
+  const raw = o[key];
+  if (raw === undefined || raw === null || raw === "-" || raw === "") return undefined;
+  const numeric = typeof raw === "string" && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+  const value = timestamp(numeric);
+  if (value !== undefined) return value;
   throw new BadNumber(key, raw);
 }
 
@@ -125,10 +140,13 @@ export function parseEnvoyJson(o: Record<string, unknown>, sender?: EnvoyFlavor)
       requestDurationMs: number(o, "request_duration"),
       responseDurationMs: number(o, "response_duration"),
       traceId: str(o.trace_id),
+      peerCertNotBefore: time(o, "peer_cert_not_before"),
+      peerCertNotAfter: time(o, "peer_cert_not_after"),
     };
   } catch (error) {
     if (error instanceof BadNumber) {
-      return reject(`envoy json: field "${error.key}" is not a number: ${JSON.stringify(error.value)}`);
+      const what = error.key.startsWith("peer_cert_") ? "a time" : "a number";
+      return reject(`envoy json: field "${error.key}" is not ${what}: ${JSON.stringify(error.value)}`);
     }
     throw error;
   }

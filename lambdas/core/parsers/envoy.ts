@@ -56,6 +56,9 @@ export interface EnvoyAccess {
   requestDurationMs: number | undefined;
   responseDurationMs: number | undefined;
   traceId: string | undefined;
+  /** The validity of the client's certificate (`%DOWNSTREAM_PEER_CERT_V_START%`/`_V_END%`), ISO 8601. */
+  peerCertNotBefore?: string | undefined;
+  peerCertNotAfter?: string | undefined;
 }
 
 /** Response flags that are not failures of the request. None so far: every Envoy flag marks an anomaly. */
@@ -290,11 +293,23 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
     mesh.grpc_status = grpc.name;
   }
   doc.mesh = mesh;
-  if (access.requestedServerName !== undefined || mesh.mtls === true) {
+  const notBefore = access.peerCertNotBefore;
+  const notAfter = access.peerCertNotAfter;
+  if (
+    access.requestedServerName !== undefined ||
+    mesh.mtls === true ||
+    notBefore !== undefined ||
+    notAfter !== undefined
+  ) {
     doc.tls = {};
     if (mesh.mtls === true) doc.tls.established = true;
-    if (access.requestedServerName !== undefined)
-      doc.tls.client = { server_name: access.requestedServerName };
+    if (access.requestedServerName !== undefined || notBefore !== undefined || notAfter !== undefined) {
+      const client: NonNullable<NonNullable<EcsDocument["tls"]>["client"]> = {};
+      if (access.requestedServerName !== undefined) client.server_name = access.requestedServerName;
+      if (notBefore !== undefined) client.not_before = notBefore;
+      if (notAfter !== undefined) client.not_after = notAfter;
+      doc.tls.client = client;
+    }
   }
   return { ok: true, document: doc };
 }

@@ -318,11 +318,33 @@ export const kubernetesAuditMapping: FieldMapping = {
   },
 };
 
-/** Mesh access logs and flows (`product: mesh`): ECS paths as they are, on documents that carry `mesh.*`. */
+/**
+ * Virtual `peerCertificateAgeSeconds`: how long before the request the certificate the peer presented became valid
+ * (`@timestamp − tls.client.not_before`, whole seconds); absent without both times. The same number in the transform
+ * and replay, since both evaluate single-event rules in memory.
+ */
+export function peerCertificateAgeSeconds(doc: unknown): number | undefined {
+  const notBefore = firstValue(doc, "tls.client.not_before");
+  const at = firstValue(doc, "@timestamp");
+  if (typeof notBefore !== "string" || typeof at !== "string") return undefined;
+  const age = Date.parse(at) - Date.parse(notBefore);
+  return Number.isNaN(age) ? undefined : Math.floor(age / 1000);
+}
+
+const peerCertificateAgeAccessor: FieldAccessor = (doc, predicate) => {
+  const age = peerCertificateAgeSeconds(doc);
+  return age !== undefined && predicate(age);
+};
+
+/**
+ * Mesh access logs and flows (`product: mesh`): ECS paths as they are, on documents that carry `mesh.*`; plus the
+ * virtual `peerCertificateAgeSeconds` (above).
+ */
 export const meshMapping: FieldMapping = {
   key: "mesh",
   guard: (doc) => doc.mesh !== undefined && doc.mesh !== null,
   resolve(field) {
+    if (field === "peerCertificateAgeSeconds") return { path: field, accessor: peerCertificateAgeAccessor };
     return { path: field, accessor: pathAccessor(field) };
   },
 };

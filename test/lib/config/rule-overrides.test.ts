@@ -156,3 +156,70 @@ describe("approved networks per cluster (detection.k8sApprovedNetworks)", () => 
     );
   });
 });
+
+describe("the certificate rotation period (detection.certificateRotationHours)", () => {
+  it("compiles the hours into the rule pack's placeholder, in seconds, keeping the other overrides", async () => {
+    // Act
+    const config = parseEnvironmentConfig("test", {
+      ...ENVIRONMENTS.dev,
+      detection: {
+        ruleOverrides: { placeholders: { trust_domains: ["cluster.local"] } },
+        certificateRotationHours: 12,
+      },
+    });
+
+    // Assess
+    expect(config.detection.ruleOverrides).toEqual({
+      placeholders: { trust_domains: ["cluster.local"], cert_rotation_period_seconds: ["43200"] },
+    });
+    await expect(checkRuleOverrides(config, RULES_DIR)).resolves.toBeUndefined();
+  });
+
+  it("the rule fires past the environment's period and not before it", async () => {
+    // Prepare
+    const { loadRulePack } = await import("../../../lambdas/core/rules/index.js");
+    const config = parseEnvironmentConfig("test", {
+      ...ENVIRONMENTS.dev,
+      detection: { certificateRotationHours: 1 },
+    });
+    const pack = await loadRulePack([RULES_DIR], config.detection.ruleOverrides);
+    const request = (notBefore: string) => ({
+      "@timestamp": "2026-03-02T10:00:00Z",
+      ecs: { version: "8.17.0" },
+      event: { kind: "event", dataset: "istio.access" },
+      mesh: { name: "istio", mtls: true, source: { principal: "spiffe://cluster.local/ns/a/sa/b" } },
+      tls: { client: { not_before: notBefore } },
+    });
+
+    // Assess
+    expect(pack.matchSingleEvent(request("2026-03-02T08:30:00Z") as never)).toContain(
+      "mesh_cert_rotation_overdue",
+    );
+    expect(pack.matchSingleEvent(request("2026-03-02T09:30:00Z") as never)).not.toContain(
+      "mesh_cert_rotation_overdue",
+    );
+  });
+
+  it("leaves the pack's 24-hour default when not set", () => {
+    const config = parseEnvironmentConfig("test", ENVIRONMENTS.dev);
+    expect(config.detection.ruleOverrides).toEqual(ENVIRONMENTS.dev.detection.ruleOverrides);
+  });
+
+  it("refuses the placeholder set in ruleOverrides as well, naming the key", () => {
+    expect(() =>
+      parseEnvironmentConfig("test", {
+        ...ENVIRONMENTS.dev,
+        detection: {
+          ruleOverrides: { placeholders: { cert_rotation_period_seconds: ["60"] } },
+          certificateRotationHours: 2,
+        },
+      }),
+    ).toThrow(/detection\.ruleOverrides\.placeholders\.cert_rotation_period_seconds/);
+  });
+
+  it("refuses a period that is not positive, naming the key", () => {
+    expect(() =>
+      parseEnvironmentConfig("test", { ...ENVIRONMENTS.dev, detection: { certificateRotationHours: 0 } }),
+    ).toThrow(/detection\.certificateRotationHours/);
+  });
+});

@@ -1,0 +1,3 @@
+export * from "./build.js";
+export * from "./policies.js";
+export * from "./render.js";

@@ -1,0 +1,3 @@
+export * from "./build.js";
+export * from "./relevant.js";
+export * from "./render.js";
