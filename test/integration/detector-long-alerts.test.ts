@@ -122,6 +122,12 @@ describe("a sustained single-event incident on a real OpenSearch node", () => {
         "kubernetes.audit.objectRef.name": POD,
       },
       window: { start: new Date(START_MS + 5_000).toISOString(), end: new Date(lastEventMs).toISOString() },
+      // Every exec, not the 20 kept: the last one's time.
+      seen: {
+        first: new Date(START_MS + 5_000).toISOString(),
+        last: new Date(lastEventMs).toISOString(),
+        complete: true,
+      },
     });
     expect(alert?.events).toHaveLength(DETECTION_EVENT_CAP);
     expect(alerts).toEqual(replayed);

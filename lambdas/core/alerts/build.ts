@@ -13,6 +13,13 @@ import { isMeshPolicyChange, meshConfigChange } from "./changes.js";
 import { kubernetesObject, kubernetesOperator, type Scalar, sourceIp, valueAt, valuesAt } from "./fields.js";
 import { correlationAlertId, singleEventAlertId } from "./ids.js";
 import { DEFAULT_INDEX_PATTERN_ID, discoverUrl, joinUrl } from "./links.js";
+import {
+  ALERT_VALUES_KEPT,
+  alertValuePaths,
+  exactTypeOf,
+  type MatchedSummary,
+  summarizeTallies,
+} from "./matched.js";
 import type { Alert, AlertContext, AlertDetail } from "./model.js";
 import { severityOf } from "./model.js";
 
@@ -28,9 +35,6 @@ const SOURCE_COUNTRY_FIELD = "source.geo.country_iso_code";
 
 /** How many distinct values of one field people see before "+N more" (the JSON body keeps them all). */
 export const ALERT_VALUES_SHOWN = 5;
-
-/** Where it happened, whenever the records carry it. */
-const LOCATION_FIELDS = ["orchestrator.cluster.name", "kubernetes.namespace", "kubernetes.pod.name"] as const;
 
 /** Readable names of the fields alerts list most, for sentences and detail labels (plural). */
 const FIELD_NAMES: Readonly<Record<string, string>> = {
@@ -91,10 +95,11 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
 
   const ip = group["source.ip"] ?? sourceIp(first);
   const country = ip === undefined ? undefined : context.geo?.country(ip);
-  const values = distinctValues(events, group, rule.fields);
-  const seen = seenOf(events, detection.count, windowStartMs, windowEndMs);
-  const summary = summarize(detection, first, ip, country, values);
-  const details = deriveDetails(detection, first, ip, country, values, summary);
+  const matched = detection.matched ?? summarizeTallies(detection.tallies ?? []);
+  const { values, distinct } = distinctValues(events, group, rule.fields, matched);
+  const seen = seenOf(events, detection.count, windowStartMs, windowEndMs, matched);
+  const summary = summarize(detection, first, ip, country, values, distinct);
+  const details = deriveDetails(detection, first, ip, country, values, distinct, summary);
   const fields: Record<string, Scalar> = {};
   for (const path of rule.fields) {
     const value = group[path] ?? firstValueIn(events, path);
@@ -159,6 +164,7 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
     summary,
     fields,
     values,
+    distinct,
     details,
     links,
     attribution: country === undefined ? [] : [DBIP_ATTRIBUTION],
@@ -177,13 +183,24 @@ function parseTime(iso: string, ruleName: string, key: string): number {
   return ms;
 }
 
-/** First and last matched event; the window's bounds when there is no event (a silent source). */
+/**
+ * First and last matched event: of every one when the detection summarizes them (`matched`), else of the kept
+ * events; the window's bounds when there is no event (a silent source).
+ */
 function seenOf(
   events: readonly EcsDocument[],
   count: number,
   windowStartMs: number,
   windowEndMs: number,
+  matched: MatchedSummary | undefined,
 ): Alert["seen"] {
+  if (matched !== undefined) {
+    return {
+      first: new Date(matched.firstMs).toISOString(),
+      last: new Date(matched.lastMs).toISOString(),
+      complete: true,
+    };
+  }
   let firstMs = Number.POSITIVE_INFINITY;
   let lastMs = Number.NEGATIVE_INFINITY;
   for (const event of events) {
@@ -206,22 +223,38 @@ function seenOf(
   };
 }
 
-/** Every distinct value of the group-by fields, the rule's fields and the location fields, first seen first. */
+/**
+ * The distinct values of the group-by fields, the rule's fields and the location fields (at most
+ * `ALERT_VALUES_KEPT` each), and how many there are. Fields the index aggregates come from `matched` (every matched
+ * event, in the field's order) when the detection has it; the others from the kept events, first seen first.
+ */
 function distinctValues(
   events: readonly EcsDocument[],
   group: Readonly<Record<string, string>>,
   ruleFields: readonly string[],
-): Record<string, Scalar[]> {
-  const paths = [...new Set([...Object.keys(group), ...ruleFields, ...LOCATION_FIELDS])];
-  const out: Record<string, Scalar[]> = {};
-  for (const path of paths) {
+  matched: MatchedSummary | undefined,
+): { values: Record<string, Scalar[]>; distinct: Record<string, number> } {
+  const values: Record<string, Scalar[]> = {};
+  const distinct: Record<string, number> = {};
+  for (const path of alertValuePaths(Object.keys(group), ruleFields)) {
+    if (matched !== undefined && exactTypeOf(path) !== undefined) {
+      const found = matched.values[path];
+      if (found !== undefined && found.total > 0) {
+        values[path] = [...found.values];
+        distinct[path] = found.total;
+      }
+      continue;
+    }
     const seen = new Set<Scalar>();
     const grouped = group[path];
     if (grouped !== undefined) seen.add(grouped);
     for (const event of events) for (const value of valuesAt(event, path)) seen.add(value);
-    if (seen.size > 0) out[path] = [...seen];
+    if (seen.size > 0) {
+      values[path] = [...seen].slice(0, ALERT_VALUES_KEPT);
+      distinct[path] = seen.size;
+    }
   }
-  return out;
+  return { values, distinct };
 }
 
 function firstValueIn(events: readonly EcsDocument[], path: string): Scalar | undefined {
@@ -238,6 +271,7 @@ function summarize(
   ip: string | undefined,
   country: string | undefined,
   values: Readonly<Record<string, readonly Scalar[]>>,
+  distinct: Readonly<Record<string, number>>,
 ): Alert["summary"] {
   const { rule, groupBy: group } = detection;
   if (rule.kind === "silence") return silenceSummary(rule, detection);
@@ -264,7 +298,7 @@ function summarize(
     spreadField !== undefined && detection.value !== undefined
       ? `${detection.value} distinct ${fieldName(spreadField)}${
           (values[spreadField]?.length ?? 0) > 0
-            ? `: ${valueList(values[spreadField] ?? [], detection.value)}`
+            ? `: ${valueList(values[spreadField] ?? [], Math.max(distinct[spreadField] ?? 0, detection.value))}`
             : ""
         }`
       : undefined;
@@ -272,7 +306,7 @@ function summarize(
   const to =
     spread ??
     group["mesh.destination.service"] ??
-    (services.length > 0 ? valueList(services) : undefined) ??
+    (services.length > 0 ? valueList(services, distinct["mesh.destination.service"]) : undefined) ??
     group["destination.address"] ??
     kubernetesObject(audit) ??
     first?.mesh?.destination?.principal ??
@@ -359,6 +393,7 @@ function deriveDetails(
   ip: string | undefined,
   country: string | undefined,
   values: Readonly<Record<string, readonly Scalar[]>>,
+  distinct: Readonly<Record<string, number>>,
   summary: Alert["summary"],
 ): AlertDetail[] {
   const details: AlertDetail[] = [];
@@ -392,7 +427,7 @@ function deriveDetails(
     const list = values[path] ?? [];
     if (path === "source.ip" && list.length === 1 && list[0] === ip) continue;
     if (path.startsWith("kubernetes.audit.")) continue;
-    const shown = valueList(list);
+    const shown = valueList(list, distinct[path]);
     if (shown === summary.who || shown === summary.to) continue;
     const label = fieldName(path);
     add(`values.${path}`, label.charAt(0).toUpperCase() + label.slice(1), shown);

@@ -58,8 +58,8 @@ export interface Alert {
   readonly window: { readonly start: string; readonly end: string };
   /**
    * When the matching events happened: the first and last matched event (not the window, which can start before
-   * the first). `complete` is false when the detection kept fewer events than it counted (`DETECTION_EVENT_CAP`):
-   * then `last` is the last of the kept events, and later ones exist.
+   * the first), of every matched event of the alert's span and group (`complete: true`). `complete` is false when
+   * only the kept events were known (a detection built without its summary, a silent source's window).
    */
   readonly seen: { readonly first: string; readonly last: string; readonly complete: boolean };
   /** Group-by field path → value. */
@@ -77,10 +77,14 @@ export interface Alert {
   /** Values of the rule's `fields` (ECS path → first value found in the matched events). */
   readonly fields: Readonly<Record<string, string | number | boolean>>;
   /**
-   * Every distinct value of the group-by fields, the rule's `fields` and where it happened (cluster, namespace,
-   * pod), over the kept events, in first-seen order. People get the first `ALERT_VALUES_SHOWN` and "+N more".
+   * The distinct values of the group-by fields, the rule's `fields` and where it happened (cluster, namespace, pod),
+   * at most `ALERT_VALUES_KEPT` per field. Over every matched event of the alert for the fields the index
+   * aggregates (keyword, long, ip, boolean: in OpenSearch's term order, `alerts/matched.ts`), over the kept events
+   * (first seen first) for the others. People get the first `ALERT_VALUES_SHOWN` and "+N more" (of `distinct`).
    */
   readonly values: Readonly<Record<string, readonly (string | number | boolean)[]>>;
+  /** How many distinct values each field of `values` has (more than it lists when above `ALERT_VALUES_KEPT`). */
+  readonly distinct: Readonly<Record<string, number>>;
   /** Derived details responders need (pod, command, operator, country, failure rate, …), in display order. */
   readonly details: readonly AlertDetail[];
   readonly links: { readonly runbook?: string; readonly discover?: string };

@@ -5,6 +5,7 @@
  */
 
 import * as z from "zod";
+import { ALERT_VALUES_KEPT, exactFieldsOf, type MatchedSummary } from "../alerts/matched.js";
 import type { EcsDocument } from "../ecs.js";
 import type { CorrelationRule, Detection, SingleEventRule } from "../rules/types.js";
 import { conditionHolds, groupKey } from "../rules/windows.js";
@@ -26,6 +27,7 @@ import {
 import {
   compositeSchema,
   parseAggregation,
+  parseMatched,
   parseSearchResponse,
   type SearchHit,
   SearchResponseError,
@@ -255,7 +257,16 @@ function detectionOf(
   };
 }
 
-/** The first matched events in `[fromMs, toExclusiveMs)` for the group, oldest first. */
+/** An alert's first matched events, and what every matched event of its span and group says. */
+export interface WindowEvents {
+  readonly events: EcsDocument[];
+  readonly matched: MatchedSummary | undefined;
+}
+
+/**
+ * The first matched events in `[fromMs, toExclusiveMs)` for the group, oldest first, and the summary of every
+ * matched event there (first and last time, distinct values of the rule's exact fields): one request.
+ */
 export async function fetchWindowEvents(
   client: SearchClient,
   index: string,
@@ -263,10 +274,15 @@ export async function fetchWindowEvents(
   groupBy: Readonly<Record<string, string>>,
   fromMs: number,
   toExclusiveMs: number,
-): Promise<EcsDocument[]> {
-  const body = windowEventsQuery(rule, groupBy, fromMs, toExclusiveMs);
-  const response = parseSearchResponse(await client.search({ index, body }), `events of ${rule.name}`);
-  return response.hits.hits.map((hit) => asDocument(hit, rule.name));
+): Promise<WindowEvents> {
+  const fields = exactFieldsOf(rule);
+  const purpose = `events of ${rule.name}`;
+  const body = windowEventsQuery(rule, groupBy, fromMs, toExclusiveMs, fields);
+  const response = parseSearchResponse(await client.search({ index, body }), purpose);
+  return {
+    events: response.hits.hits.map((hit) => asDocument(hit, rule.name)),
+    matched: parseMatched(response.aggregations, fields, ALERT_VALUES_KEPT, purpose),
+  };
 }
 
 /** One page of a single-event rule's documents, and the cursor of the next (undefined on the last page). */
@@ -306,7 +322,10 @@ export async function fetchSingleEventPage(
   return { documents, next: last.sort };
 }
 
-/** The exact number of documents a single-event alert over `[fromMs, toMs]` and its group stands for. */
+/**
+ * The exact number of documents a single-event alert over `[fromMs, toMs]` and its group stands for, and what they
+ * say (first and last time, distinct values of the rule's exact fields): one request.
+ */
 export async function countSingleEventMatches(
   client: SearchClient,
   index: string,
@@ -314,16 +333,21 @@ export async function countSingleEventMatches(
   groupBy: Readonly<Record<string, string>>,
   fromMs: number,
   toMs: number,
-): Promise<number> {
+): Promise<{ count: number; matched: MatchedSummary | undefined }> {
   const purpose = `count of ${rule.name}`;
-  const body = singleEventCountQuery(rule, groupBy, fromMs, toMs);
-  const total = parseSearchResponse(await client.search({ index, body }), purpose).hits.total;
+  const fields = exactFieldsOf(rule);
+  const body = singleEventCountQuery(rule, groupBy, fromMs, toMs, fields);
+  const response = parseSearchResponse(await client.search({ index, body }), purpose);
+  const total = response.hits.total;
   if (total === undefined || total.relation !== "eq") {
     throw new SearchResponseError(
       `${purpose}: the response has no exact hits.total (${JSON.stringify(total)})`,
     );
   }
-  return total.value;
+  return {
+    count: total.value,
+    matched: parseMatched(response.aggregations, fields, ALERT_VALUES_KEPT, purpose),
+  };
 }
 
 /** An indexed document as the ECS type, after checking the one field detection relies on. */

@@ -6,6 +6,7 @@
  * offsets 0 and `timespan / 2`, under a `composite` aggregation on the group-by fields, over documents the
  * transform tagged (`rule.name`) with one of the correlation's rules.
  */
+import { ALERT_VALUES_KEPT, DISTINCT_TOTAL_PRECISION, type ExactField } from "../alerts/matched.js";
 import type { CorrelationRule, SingleEventRule } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { hopMs } from "../rules/windows.js";
@@ -126,6 +127,7 @@ export function singleEventCountQuery(
   groupBy: Readonly<Record<string, string>>,
   fromMs: number,
   toMs: number,
+  fields: readonly ExactField[] = [],
 ) {
   const filter: Record<string, unknown>[] = [taggedWith([rule.name]), timeRange(fromMs, toMs)];
   const mustNot: Record<string, unknown>[] = [];
@@ -138,7 +140,40 @@ export function singleEventCountQuery(
     size: 0,
     track_total_hits: true,
     query: { bool: { filter, ...(mustNot.length === 0 ? {} : { must_not: mustNot }) } },
+    aggs: matchedAggregations(fields),
   };
+}
+
+/** Name of the aggregation listing the values of the `index`-th exact field, and of its distinct count. */
+export function matchedValuesName(index: number): string {
+  return `values_${index}`;
+}
+export function matchedDistinctName(index: number): string {
+  return `distinct_${index}`;
+}
+
+/**
+ * What every matched event of an alert says (`alerts/matched.ts`): the first and last `@timestamp`, and per exact
+ * field its first `ALERT_VALUES_KEPT + 1` values in term order (a `composite`: it holds a page, not every term)
+ * with a `cardinality` for the total when there are more. Top-level aggregations over one alert's span and group,
+ * so a request holds at most `fields × (ALERT_VALUES_KEPT + 1)` composite entries and `fields × 8 ×
+ * DISTINCT_TOTAL_PRECISION` bytes of distinct-count state (under 1 MB for a rule listing 30 fields), whatever the
+ * number of matched events.
+ */
+export function matchedAggregations(fields: readonly ExactField[]): Record<string, unknown> {
+  const aggs: Record<string, unknown> = {
+    matched_first: { min: { field: "@timestamp" } },
+    matched_last: { max: { field: "@timestamp" } },
+  };
+  fields.forEach(({ path }, index) => {
+    aggs[matchedValuesName(index)] = {
+      composite: { size: ALERT_VALUES_KEPT + 1, sources: [{ v: { terms: { field: path } } }] },
+    };
+    aggs[matchedDistinctName(index)] = {
+      cardinality: { field: path, precision_threshold: DISTINCT_TOTAL_PRECISION },
+    };
+  });
+  return aggs;
 }
 
 /**
@@ -434,12 +469,16 @@ function windowedQuery(
   return { size: 0, track_total_hits: false, query: { bool: { filter } }, aggs };
 }
 
-/** The first matched events of one window (or merged span) and group, oldest first, for the alert. */
+/**
+ * The first matched events of one window (or merged span) and group, oldest first, for the alert, and what every
+ * matched event of it says (`matchedAggregations` over `fields`).
+ */
 export function windowEventsQuery(
   rule: CorrelationRule,
   groupBy: Readonly<Record<string, string>>,
   fromMs: number,
   toExclusiveMs: number,
+  fields: readonly ExactField[] = [],
 ) {
   const filter: Record<string, unknown>[] = [taggedWith(rule.rules), timeRange(fromMs, toExclusiveMs - 1)];
   for (const field of Object.keys(groupBy).sort()) filter.push({ term: { [field]: groupBy[field] } });
@@ -448,5 +487,6 @@ export function windowEventsQuery(
     track_total_hits: false,
     sort: EVENT_ORDER,
     query: { bool: { filter } },
+    aggs: matchedAggregations(fields),
   };
 }

@@ -4,6 +4,8 @@
  * silent partial answer would lose alerts.
  */
 import * as z from "zod";
+import type { ExactField, FieldValues, MatchedSummary } from "../alerts/matched.js";
+import { matchedDistinctName, matchedValuesName } from "./queries.js";
 
 export class SearchResponseError extends Error {
   constructor(message: string) {
@@ -107,3 +109,43 @@ export const compositeSchema = z.object({
     }),
   ),
 });
+
+const compositeValuesSchema = z.object({
+  after_key: z.record(z.string(), z.unknown()).optional(),
+  buckets: z.array(z.object({ key: z.object({ v: z.union([z.string(), z.number(), z.boolean()]) }) })),
+});
+const metricSchema = z.object({ value: z.number().nullable() });
+
+/**
+ * Reads `matchedAggregations` over `fields`: undefined when no document matched (no first time). A field's total
+ * is the number of values listed while the composite returned fewer than `kept + 1`, else the larger of that and
+ * the `cardinality`.
+ */
+export function parseMatched(
+  aggregations: Record<string, unknown> | undefined,
+  fields: readonly ExactField[],
+  kept: number,
+  purpose: string,
+): MatchedSummary | undefined {
+  const first = parseAggregation(aggregations?.matched_first, metricSchema, purpose, "matched_first").value;
+  const last = parseAggregation(aggregations?.matched_last, metricSchema, purpose, "matched_last").value;
+  if (first === null || last === null) return undefined;
+  const values: Record<string, FieldValues> = {};
+  fields.forEach(({ path }, index) => {
+    const name = matchedValuesName(index);
+    const listed = parseAggregation(aggregations?.[name], compositeValuesSchema, purpose, name).buckets.map(
+      (bucket) => bucket.key.v,
+    );
+    if (listed.length === 0) return;
+    const distinctName = matchedDistinctName(index);
+    const estimate = parseAggregation(
+      aggregations?.[distinctName],
+      metricSchema,
+      purpose,
+      distinctName,
+    ).value;
+    const total = listed.length <= kept ? listed.length : Math.max(listed.length, estimate ?? 0);
+    values[path] = { values: listed.slice(0, kept), total };
+  });
+  return { firstMs: first, lastMs: last, values };
+}

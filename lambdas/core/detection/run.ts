@@ -414,15 +414,17 @@ function lastTime(documents: readonly EcsDocument[]): number | undefined {
   return last === undefined ? undefined : Date.parse(last["@timestamp"]);
 }
 
-/** Correlation detections come from aggregations without events: fetch the first events of their span. */
+/**
+ * Correlation detections come from aggregations without events: fetch the first events of their span, and the
+ * summary of every matched event there (`matched`: first and last time, distinct values).
+ */
 async function withMatchedEvents(
   deps: DetectionDependencies,
   index: string,
   detection: Detection,
 ): Promise<Detection> {
-  if (detection.rule.kind !== "correlation" || detection.events.length >= DETECTION_EVENT_CAP)
-    return detection;
-  const events = await fetchWindowEvents(
+  if (detection.rule.kind !== "correlation") return detection;
+  const { events, matched } = await fetchWindowEvents(
     deps.search,
     index,
     detection.rule as CorrelationRule,
@@ -430,7 +432,11 @@ async function withMatchedEvents(
     Date.parse(detection.windowStart),
     Date.parse(detection.windowEnd),
   );
-  return { ...detection, events };
+  return {
+    ...detection,
+    events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
+    ...(matched === undefined ? {} : { matched }),
+  };
 }
 
 /**
@@ -446,7 +452,7 @@ async function withExactCount(
 ): Promise<Detection> {
   const { rule } = detection;
   if (rule.kind !== "single") return detection;
-  const count = await countSingleEventMatches(
+  const { count, matched } = await countSingleEventMatches(
     deps.search,
     index,
     rule,
@@ -454,7 +460,7 @@ async function withExactCount(
     Date.parse(detection.windowStart),
     Date.parse(detection.windowEnd),
   );
-  return { ...detection, count: Math.max(count, floor) };
+  return { ...detection, count: Math.max(count, floor), ...(matched === undefined ? {} : { matched }) };
 }
 
 /** Folds later firings into an indexed alert and rewrites it (optimistic concurrency; the outbox is kept). */
@@ -478,9 +484,12 @@ async function extendStored(
   const merged = await withExactCount(deps, index, folded, document.count);
   if (!grew(merged, base)) return false;
   const withEvents =
-    rule.kind === "correlation" && document.events.length < DETECTION_EVENT_CAP
-      ? await withMatchedEvents(deps, index, { ...merged, events: [] })
-      : merged;
+    rule.kind !== "correlation"
+      ? merged
+      : await withMatchedEvents(deps, index, {
+          ...merged,
+          events: document.events.length < DETECTION_EVENT_CAP ? [] : merged.events,
+        });
   const rebuilt = buildAlert(withEvents, deps.alertContext);
   if (rebuilt.id !== stored.id) return false;
   const replacement: AlertDocument = { ...rebuilt, outbox: document.outbox };

@@ -57,6 +57,8 @@ export function alertsProperties(): Record<string, Record<string, unknown>> {
     fields: openMap,
     /** Every distinct value of the alert's fields: for people and machines reading the alert, not for search. */
     values: storedOnly,
+    /** How many distinct values each field of `values` has. */
+    distinct: storedOnly,
     details: storedOnly,
     links: object({
       runbook: { type: "keyword", index: false },

@@ -5,6 +5,7 @@
  * passes its end. Events older than a closed window are counted as late and left out of correlations (their
  * single-event detections still count).
  */
+import { EventTally, type ExactField, exactFieldsOf } from "../alerts/matched.js";
 import type { EcsDocument } from "../ecs.js";
 import { firstString, pathAccessor } from "./fields.js";
 import { SilenceTracker } from "./silence.js";
@@ -13,9 +14,11 @@ import {
   conditionHolds,
   foldDetections,
   groupKey,
+  hopMs,
   isSuppressed,
   keepEarliest,
   lastFiringStart,
+  latestWindowStart,
   windowStartsContaining,
 } from "./windows.js";
 
@@ -44,6 +47,8 @@ interface GroupState {
   /** The earliest matched events (`keepEarliest`), and their times. */
   readonly events: EcsDocument[];
   readonly eventTimes: number[];
+  /** The tallies of the window's two hop slots for this group: every matched event, summarized. */
+  readonly tallies: readonly [EventTally, EventTally];
 }
 
 interface CorrelationState {
@@ -57,6 +62,9 @@ interface CorrelationState {
   readonly population: ReadonlySet<string>;
   /** Window start → group key → state. */
   readonly windows: Map<number, Map<string, GroupState>>;
+  /** Hop slot start → group key → tally of the slot's matched events (a window holds two slots). */
+  readonly slots: Map<number, Map<string, EventTally>>;
+  readonly exactFields: readonly ExactField[];
   /** Windows ending at or before this have been emitted. */
   closedUpTo: number;
   /** The earliest end of an open window (+Infinity when none is open). */
@@ -74,6 +82,7 @@ export class StreamEvaluator {
   readonly #byInput = new Map<string, CorrelationState[]>();
   readonly #states: CorrelationState[];
   readonly #silence: SilenceTracker;
+  readonly #singleFields = new Map<SingleEventRule, readonly ExactField[]>();
   #watermark = Number.NEGATIVE_INFINITY;
   #openWindows = 0;
 
@@ -122,6 +131,8 @@ export class StreamEvaluator {
             : undefined,
         population: new Set(rule.rules),
         windows: new Map(),
+        slots: new Map(),
+        exactFields: exactFieldsOf(rule),
         closedUpTo: Number.NEGATIVE_INFINITY,
         nextCloseAt: Number.POSITIVE_INFINITY,
         values: rule.groupBy.map(() => undefined),
@@ -145,7 +156,7 @@ export class StreamEvaluator {
     const time = Date.parse(doc["@timestamp"]);
     for (const name of matched) {
       const rule = this.#alerting.get(name);
-      if (rule !== undefined) out.push(singleDetection(rule, doc));
+      if (rule !== undefined) out.push(this.#singleWithTally(rule, doc, time));
     }
     if (Number.isNaN(time)) {
       this.stats.untimed++;
@@ -186,6 +197,35 @@ export class StreamEvaluator {
     return this.#watermark - this.#lateness;
   }
 
+  /** The single-event detection with the tally of its event (alerts folding many events list all their values). */
+  #singleWithTally(rule: SingleEventRule, doc: EcsDocument, time: number): Detection {
+    const detection = singleDetection(rule, doc);
+    if (Number.isNaN(time)) return detection;
+    let fields = this.#singleFields.get(rule);
+    if (fields === undefined) {
+      fields = exactFieldsOf(rule);
+      this.#singleFields.set(rule, fields);
+    }
+    const tally = new EventTally(fields);
+    tally.add(doc, time);
+    return { ...detection, tallies: [tally] };
+  }
+
+  /** The tally of the hop slot starting at `start` for group `key`, created when missing. */
+  #slot(state: CorrelationState, start: number, key: string): EventTally {
+    let groups = state.slots.get(start);
+    if (groups === undefined) {
+      groups = new Map();
+      state.slots.set(start, groups);
+    }
+    let tally = groups.get(key);
+    if (tally === undefined) {
+      tally = new EventTally(state.exactFields);
+      groups.set(key, tally);
+    }
+    return tally;
+  }
+
   /** Adds the document to its two windows; false when both had already closed (late). */
   #add(state: CorrelationState, doc: EcsDocument, time: number, matched: readonly string[]): boolean {
     const { rule } = state;
@@ -206,6 +246,10 @@ export class StreamEvaluator {
       key = i === 0 ? value : `${key}\u0000${value}`;
     }
     const isFailure = rule.failures !== undefined && matched.includes(rule.failures);
+    // The event's hop slot is the later window's first and the earlier one's second: tallied once, while the
+    // later window is open.
+    const slotStart = latestWindowStart(time, rule.timespanMs);
+    if (slotStart + rule.timespanMs > state.closedUpTo) this.#slot(state, slotStart, key).add(doc, time);
     let added = false;
     for (const start of windowStartsContaining(time, rule.timespanMs)) {
       if (start + rule.timespanMs <= state.closedUpTo) continue;
@@ -232,6 +276,7 @@ export class StreamEvaluator {
           rulesSeen: rule.type === "temporal" ? new Set() : undefined,
           events: [],
           eventTimes: [],
+          tallies: [this.#slot(state, start, key), this.#slot(state, start + hopMs(rule.timespanMs), key)],
         };
         groups.set(key, group);
       }
@@ -273,6 +318,11 @@ export class StreamEvaluator {
           const detection = correlationDetection(state.rule, start, group);
           if (detection !== undefined) out.push(detection);
         }
+      }
+      // Slots no open window holds: the detections emitted keep theirs.
+      const hop = hopMs(state.rule.timespanMs);
+      for (const slot of state.slots.keys()) {
+        if (!state.windows.has(slot) && !state.windows.has(slot - hop)) state.slots.delete(slot);
       }
       let nextCloseAt = Number.POSITIVE_INFINITY;
       for (const start of state.windows.keys())
@@ -381,6 +431,7 @@ function correlationDetection(
     count: group.count,
     ...(rule.type === "event_count" ? {} : { value }),
     events,
+    tallies: [...group.tallies],
   };
 }
 

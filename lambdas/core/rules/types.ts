@@ -5,6 +5,7 @@
  *
  * Stable: fields are only ever added, never renamed or removed.
  */
+import type { EventTally, MatchedSummary } from "../alerts/matched.js";
 import type { EcsDocument } from "../ecs.js";
 
 /** Sigma levels. `informational` detections are indexed but never paged. */
@@ -163,6 +164,13 @@ export interface Detection {
   readonly value?: number;
   /** The matched events, in event-time order, at most `DETECTION_EVENT_CAP`. */
   readonly events: EcsDocument[];
+  /**
+   * Every matched event of the alert's span and group, summarized (first and last time, distinct values): the
+   * detector reads it from the index once the alert's span is final. Absent on a firing still to be folded.
+   */
+  readonly matched?: MatchedSummary;
+  /** Replay's tallies of what the detection folds (hop slots, single events): `matched` once summarized. */
+  readonly tallies?: readonly EventTally[];
 }
 
 /** How many matched events a detection keeps. */

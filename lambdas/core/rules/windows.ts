@@ -178,6 +178,10 @@ export function foldDetections(anchor: Detection, next: Detection): Detection {
   if (events.length > DETECTION_EVENT_CAP) events.length = DETECTION_EVENT_CAP;
   const windowEnd =
     Date.parse(next.windowEnd) > Date.parse(anchor.windowEnd) ? next.windowEnd : anchor.windowEnd;
+  // What every folded event says: the tallies of both (a hop slot shared by two windows once); a summary read
+  // for one span no longer describes the folded one.
+  const tallies = [...(anchor.tallies ?? [])];
+  for (const tally of next.tallies ?? []) if (!tallies.includes(tally)) tallies.push(tally);
   const merged: Detection = {
     rule: anchor.rule,
     windowStart: anchor.windowStart,
@@ -186,6 +190,7 @@ export function foldDetections(anchor: Detection, next: Detection): Detection {
     count,
     events,
     ...(best.value === undefined ? {} : { value: best.value }),
+    ...(tallies.length === 0 ? {} : { tallies }),
   };
   return merged;
 }

@@ -89,7 +89,7 @@ describe("audit-trail replay", () => {
     expect(out).toContain("Change: patch: spec.mtls.mode=PERMISSIVE");
     // Every destination of the burst, not the first one.
     expect(out).toContain(
-      "to: payments.shop.svc.cluster.local, users.shop.svc.cluster.local, orders.shop.svc.cluster.local, billing.shop.svc.cluster.local, auth.shop.svc.cluster.local",
+      "to: auth.shop.svc.cluster.local, billing.shop.svc.cluster.local, orders.shop.svc.cluster.local, payments.shop.svc.cluster.local, users.shop.svc.cluster.local",
     );
     expect(out).toMatch(/runbook: docs\/runbooks\/k8s_pod_exec\.md/);
     expect(out).toMatch(/alerts: 5 \(/);

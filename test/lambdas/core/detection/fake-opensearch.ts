@@ -4,6 +4,8 @@
  * sends; searches on the audit indices are answered from recorded responses (JSON fixtures in the real shape).
  * Failures can be injected per operation.
  */
+import { valuesAt } from "../../../../lambdas/core/alerts/fields.js";
+import { compareIndexed, exactTypeOf, indexedValue } from "../../../../lambdas/core/alerts/matched.js";
 import type {
   SearchClient,
   StoredDocument,
@@ -45,7 +47,8 @@ export class FakeOpenSearch implements SearchClient {
     this.searches.push(request);
     await Promise.resolve();
     if (this.failSearch(request.index, request.body)) throw new OpenSearchUnavailable("search");
-    if (request.index !== this.alertsIndex) return this.audit(request.body);
+    if (request.index !== this.alertsIndex)
+      return withMatchedAggregations(request.body, this.audit(request.body));
     const query = JSON.stringify(request.body.query);
     const hits = [...this.documents.entries()]
       .filter(([, doc]) =>
@@ -143,4 +146,45 @@ function isRecent(source: Record<string, unknown>, body: Record<string, unknown>
     since !== null &&
     end >= (since[1] as string)
   );
+}
+
+/**
+ * The alert summary aggregations (`matchedAggregations`) a recorded response lacks, computed over the hits it
+ * returns as OpenSearch would over those documents (a count response has no hits: no first time, no summary).
+ */
+function withMatchedAggregations(body: Record<string, unknown>, response: unknown): unknown {
+  const aggs = body.aggs as Record<string, Record<string, unknown>> | undefined;
+  const answer = response as {
+    hits?: { hits?: { _source: Record<string, unknown> }[] };
+    aggregations?: object;
+  };
+  if (aggs?.matched_first === undefined || answer.aggregations !== undefined) return response;
+  const sources = (answer.hits?.hits ?? []).map((hit) => hit._source);
+  const times = sources.map((source) => Date.parse(String(source["@timestamp"])));
+  const aggregations: Record<string, unknown> = {
+    matched_first: { value: times.length === 0 ? null : Math.min(...times) },
+    matched_last: { value: times.length === 0 ? null : Math.max(...times) },
+  };
+  for (const [name, agg] of Object.entries(aggs)) {
+    const composite = agg.composite as
+      | { size: number; sources: { v: { terms: { field: string } } }[] }
+      | undefined;
+    if (!name.startsWith("values_") || composite === undefined) continue;
+    const field = composite.sources[0]?.v.terms.field ?? "";
+    const type = exactTypeOf(field);
+    if (type === undefined) throw new Error(`the fake aggregates only exact fields, not ${field}`);
+    const values = new Set<string | number | boolean>();
+    for (const source of sources) {
+      for (const raw of valuesAt(source, field)) {
+        const value = indexedValue(type, raw);
+        if (value !== undefined) values.add(value);
+      }
+    }
+    const sorted = [...values].sort(compareIndexed(type));
+    aggregations[name] = {
+      buckets: sorted.slice(0, composite.size).map((v) => ({ key: { v }, doc_count: 1 })),
+    };
+    aggregations[name.replace("values_", "distinct_")] = { value: values.size };
+  }
+  return { ...answer, aggregations };
 }

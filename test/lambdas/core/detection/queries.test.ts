@@ -278,6 +278,33 @@ describe("event queries", () => {
           must_not: [{ exists: { field: "kubernetes.audit.objectRef.name" } }],
         },
       },
+      aggs: {
+        matched_first: { min: { field: "@timestamp" } },
+        matched_last: { max: { field: "@timestamp" } },
+      },
+    });
+  });
+
+  it("summarizes every matched event of an alert in memory bounded by the values it lists", () => {
+    const body = windowEventsQuery(
+      correlationRule(),
+      { "mesh.source.principal": "spiffe://a" },
+      1000,
+      61_000,
+      [
+        { path: "mesh.destination.service", type: "keyword" },
+        { path: "source.ip", type: "ip" },
+      ],
+    );
+    expect(body.aggs).toEqual({
+      matched_first: { min: { field: "@timestamp" } },
+      matched_last: { max: { field: "@timestamp" } },
+      values_0: {
+        composite: { size: 51, sources: [{ v: { terms: { field: "mesh.destination.service" } } }] },
+      },
+      distinct_0: { cardinality: { field: "mesh.destination.service", precision_threshold: 3000 } },
+      values_1: { composite: { size: 51, sources: [{ v: { terms: { field: "source.ip" } } }] } },
+      distinct_1: { cardinality: { field: "source.ip", precision_threshold: 3000 } },
     });
   });
 

@@ -80,7 +80,7 @@ describe("suppression across runs", () => {
   /** A burst that keeps going: each run's composite shows the windows seen so far. */
   function burstResponder(windows: { start: string; count: number }[]) {
     return (body: Record<string, unknown>): unknown => {
-      if (body.aggs === undefined) {
+      if (body.size !== 0) {
         const events = [
           meshRequest(PRINCIPAL, "2025-03-04T10:03:05.000Z"),
           meshRequest(PRINCIPAL, "2025-03-04T10:03:35.000Z"),

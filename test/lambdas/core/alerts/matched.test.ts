@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { buildAlert } from "../../../../lambdas/core/alerts/build.js";
+import {
+  compareIndexed,
+  EventTally,
+  exactTypeOf,
+  indexedValue,
+  summarizeTallies,
+} from "../../../../lambdas/core/alerts/matched.js";
+import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
+import { mergeDetections, StreamEvaluator } from "../../../../lambdas/core/rules/index.js";
+import type { Detection } from "../../../../lambdas/core/rules/types.js";
+import { meshDoc, packOf, ruleYaml } from "../rules/helpers.js";
+
+describe("the values an alert lists, as the index holds and orders them", () => {
+  it("lists only fields the audit mapping aggregates, with their types", () => {
+    expect(exactTypeOf("mesh.destination.service")).toBe("keyword");
+    expect(exactTypeOf("http.response.status_code")).toBe("long");
+    expect(exactTypeOf("source.ip")).toBe("ip");
+    expect(exactTypeOf("mesh.mtls")).toBe("boolean");
+    // Dates, flat objects, stored-only objects, unindexed and unmapped fields are listed from the kept events.
+    expect(exactTypeOf("event.start")).toBeUndefined();
+    expect(exactTypeOf("kubernetes.audit.annotations")).toBeUndefined();
+    expect(exactTypeOf("kubernetes.audit.requestObject.spec")).toBeUndefined();
+    expect(exactTypeOf("event.original")).toBeUndefined();
+    expect(exactTypeOf("no.such.field")).toBeUndefined();
+  });
+
+  it("takes values as OpenSearch indexes them (observed on the test node)", () => {
+    expect(indexedValue("long", "200")).toBe(200);
+    expect(indexedValue("long", 1.7)).toBe(1);
+    expect(indexedValue("long", "n/a")).toBeUndefined();
+    expect(indexedValue("keyword", 403)).toBe("403");
+    expect(indexedValue("keyword", "x".repeat(1025))).toBeUndefined();
+    expect(indexedValue("boolean", "true")).toBe(true);
+    expect(indexedValue("ip", "::ffff:10.0.0.2")).toBe("10.0.0.2");
+    expect(indexedValue("ip", "2001:0db8:0000:0000:0000:0000:0000:0001")).toBe("2001:db8::1");
+    expect(indexedValue("ip", "not-an-ip")).toBeUndefined();
+  });
+
+  it("orders values as a terms aggregation does: code points, numbers, addresses, false first", () => {
+    const sort = (type: Parameters<typeof compareIndexed>[0], values: (string | number | boolean)[]) =>
+      [...values].sort(compareIndexed(type));
+    expect(sort("keyword", ["\u{1F600}", "b", "\uFFFD", "a"])).toEqual(["a", "b", "\uFFFD", "\u{1F600}"]);
+    expect(sort("long", [200, 3, 1])).toEqual([1, 3, 200]);
+    expect(sort("ip", ["10.0.0.2", "::1", "9.0.0.1"])).toEqual(["::1", "9.0.0.1", "10.0.0.2"]);
+    expect(sort("boolean", [true, false])).toEqual([false, true]);
+  });
+
+  it("unions the tallies of what an alert folds, keeping the first values and the total", () => {
+    const fields = [{ path: "url.path", type: "keyword" as const }];
+    const early = new EventTally(fields);
+    const late = new EventTally(fields);
+    for (let i = 0; i < 40; i++)
+      early.add(meshDoc({ url: { path: `/p${String(i).padStart(2, "0")}` } }), 1000 + i);
+    for (let i = 30; i < 70; i++)
+      late.add(meshDoc({ url: { path: `/p${String(i).padStart(2, "0")}` } }), 5000 + i);
+    const summary = summarizeTallies([early, late, early]);
+    expect(summary?.firstMs).toBe(1000);
+    expect(summary?.lastMs).toBe(5069);
+    expect(summary?.values["url.path"]?.total).toBe(70);
+    expect(summary?.values["url.path"]?.values).toHaveLength(50);
+    expect(summary?.values["url.path"]?.values[49]).toBe("/p49");
+  });
+});
+
+describe("replay's alerts over more events than they keep", () => {
+  const DENIED = ruleYaml("sel:\n  http.response.status_code: 403\ncondition: sel", "", "denied");
+  const BURST = `title: burst\nid: burst-id\nname: burst\nlevel: high\ncorrelation:\n  type: event_count\n  rules: [denied]\n  group-by: [mesh.source.principal]\n  timespan: 1m\n  condition: { gte: 3 }\nfields: [mesh.destination.service]\n`;
+  const services = ["payments", "users", "orders", "billing", "auth"];
+  const start = Date.parse("2026-03-02T10:00:00Z");
+  /** 20 denials to two services, then 10 to three others, 1.5 s apart. */
+  const docs: EcsDocument[] = Array.from({ length: 30 }, (_, i) =>
+    meshDoc({
+      "@timestamp": new Date(start + 5_000 + i * 1_500).toISOString(),
+      event: { id: `e${String(i).padStart(2, "0")}` } as EcsDocument["event"],
+      http: { response: { status_code: 403 } },
+      mesh: {
+        source: { principal: "spiffe://cluster.local/ns/shop/sa/frontend" },
+        destination: { service: i < 20 ? services[i % 2] : services[2 + (i % 3)] },
+      } as EcsDocument["mesh"],
+    }),
+  );
+
+  it("names every destination and the last event time, not those of the 20 events kept", () => {
+    // Prepare
+    const evaluator = new StreamEvaluator(packOf([DENIED, BURST]));
+    const firings: Detection[] = [];
+    // Act
+    for (const doc of docs) firings.push(...evaluator.push(doc));
+    firings.push(...evaluator.finish());
+    const [alert] = mergeDetections(firings.filter((firing) => firing.rule.name === "burst")).map(
+      (detection) => buildAlert(detection, { environment: "test" }),
+    );
+    // Assess
+    expect(alert?.events).toHaveLength(20);
+    expect(alert?.values["mesh.destination.service"]).toEqual([...services].sort());
+    expect(alert?.distinct["mesh.destination.service"]).toBe(5);
+    expect(alert?.seen).toEqual({
+      first: new Date(start + 5_000).toISOString(),
+      last: new Date(start + 5_000 + 29 * 1_500).toISOString(),
+      complete: true,
+    });
+  });
+});
