@@ -56,6 +56,11 @@ const DEFAULT_PACK = [
   "k8s_manual_change",
   "k8s_events_deleted",
   "k8s_service_account_permission_enumeration",
+  // Behaviour (issue 17): first-seen and location rules.
+  "mesh_new_service_edge",
+  "k8s_new_identity_bulk_create",
+  "k8s_user_new_country",
+  "k8s_user_impossible_travel",
   // The pipeline's own health, published to the ops topic.
   "pipeline_canary",
   "pipeline_source_silent",

@@ -289,6 +289,7 @@ export async function runReplay(
   try {
     summary = await replay(streams, pack, normalize, onAlert, {
       allowedLatenessMs: args.latenessMs,
+      ...(context.geo === undefined ? {} : { geo: context.geo }),
       onRejected,
     });
   } finally {

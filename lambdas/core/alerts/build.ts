@@ -384,7 +384,28 @@ function correlationSentence(detection: Detection): string {
       return `${value ?? "?"} of ${rule.rules.length} related rules matched within ${span}`;
     case "event_count":
       return `${count} events within ${span}`;
+    case "new_value":
+    case "geo":
+      return behaviourSentence(detection, span);
   }
+}
+
+/** What a behavioural detection says (docs/rules.md "Behaviour"). */
+function behaviourSentence(detection: Detection, span: string): string {
+  const { rule, count, value, groupBy } = detection;
+  if (rule.kind !== "correlation" || rule.behaviour === undefined) return `${count} events`;
+  const options = rule.behaviour;
+  const learning = formatDuration(options.learningMs);
+  const what = Object.entries(groupBy)
+    .map(([path, text]) => `${fieldName(path)}=${text}`)
+    .join(", ");
+  if (rule.type === "geo" && options.geo === "impossible_travel") {
+    const speed = value === undefined ? "?" : `${Math.round(value)}`;
+    return `travel at ≥ ${speed} km/h between two consecutive requests (${what}; plausible up to ${options.maxSpeedKmh ?? "?"} km/h)`;
+  }
+  if (rule.type === "geo") return `first request from this country in ${learning} (${what})`;
+  const first = `first seen in ${learning}: ${what}`;
+  return options.followUpRules.length === 0 ? first : `${first}; then ${count} events within ${span}`;
 }
 
 function deriveDetails(

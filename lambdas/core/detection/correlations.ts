@@ -64,6 +64,10 @@ export function bucketValue(rule: CorrelationRule, bucket: WindowBucket): number
     case "temporal":
       value = Object.values(bucket.rules?.buckets ?? {}).filter((entry) => entry.doc_count > 0).length;
       break;
+    case "new_value":
+    case "geo":
+      // Judged against a baseline (rules/behaviour.ts), never over windows.
+      return undefined;
   }
   return conditionHolds(rule.condition, value) ? value : undefined;
 }

@@ -250,6 +250,9 @@ export function bucketBytes(rule: CorrelationRule): number {
       return WINDOW_BUCKET_BYTES + TDIGEST_BUCKET_BYTES;
     case "temporal":
       return WINDOW_BUCKET_BYTES * (1 + rule.rules.length);
+    case "new_value":
+    case "geo":
+      throw new Error(`rule ${rule.name}: ${rule.type} is judged against a baseline, not over windows`);
   }
 }
 
@@ -369,6 +372,9 @@ function windowValueAggregations(rule: CorrelationRule): Record<string, unknown>
           },
         },
       };
+    case "new_value":
+    case "geo":
+      throw new Error(`rule ${rule.name}: ${rule.type} is judged against a baseline, not over windows`);
   }
 }
 

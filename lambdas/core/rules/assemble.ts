@@ -143,6 +143,7 @@ export function assembleRulePack(set: ValidatedRuleSet): RulePack {
     for (const name of [
       ...correlation.rules,
       ...(correlation.failures === undefined ? [] : [correlation.failures]),
+      ...(correlation.behaviour?.followUpRules ?? []),
     ]) {
       referenced.set(name, (referenced.get(name) ?? false) || correlation.generate);
     }

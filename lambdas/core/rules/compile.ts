@@ -240,6 +240,13 @@ export function compileCorrelation(
   const timespanMs = durationMs(override.timespan ?? spec.timespan, location("correlation.timespan"));
   if (timespanMs <= 0) throw new RuleError("the timespan must be positive", location("correlation.timespan"));
   const rules = spec.rules.map((reference, index) => resolveRule(reference, `correlation.rules.${index}`));
+  if (type === "new_value" || type === "geo") {
+    return compileBehaviour(pending, type, rules, timespanMs, resolveRule, override);
+  }
+  for (const key of ["fields", "learning", "known-for", "follow-up", "check", "max-speed-kmh"] as const) {
+    if (spec[key] !== undefined)
+      throw new RuleError(`'${key}' applies to new_value and geo rules only`, location(`correlation.${key}`));
+  }
   const { field: conditionField, ...bounds } = spec.condition ?? {};
   let condition: CorrelationCondition = override.condition ?? stripUndefined(bounds);
   const field = spec.field ?? conditionField;
@@ -277,6 +284,114 @@ export function compileCorrelation(
     ...(spec.percentile === undefined ? {} : { percentile: spec.percentile }),
     minCount: override.minCount ?? spec["min-count"] ?? 0,
     generate: spec.generate,
+  };
+}
+
+/** Default fastest plausible travel for `geo` `impossible_travel`: a commercial airliner with margin. */
+export const DEFAULT_MAX_SPEED_KMH = 1000;
+
+/**
+ * A `new_value` or `geo` rule (docs/rules.md "Behaviour"). Its key is the group-by values plus the value fields
+ * (`new_value`) or the country of `field` (`geo`); `learning` is required; `known-for` may not exceed it (the
+ * detector's periodic rebuild reads `learning + known-for` back, which then decides every group exactly).
+ */
+function compileBehaviour(
+  pending: PendingCorrelation,
+  type: "new_value" | "geo",
+  rules: readonly string[],
+  timespanMs: number,
+  resolveRule: (reference: string, key: string) => string,
+  override: { condition?: CorrelationCondition; minCount?: number; suppression?: string; level?: string },
+): CorrelationRule {
+  const { yaml, name, file } = pending;
+  const spec = yaml.correlation;
+  const location = (key: string) => ({ file, rule: name, key });
+  if (spec.learning === undefined)
+    throw new RuleError(`a ${type} rule needs 'learning' (e.g. 14d)`, location("correlation.learning"));
+  const learningMs = durationMs(spec.learning, location("correlation.learning"));
+  if (learningMs < 60_000)
+    throw new RuleError("learning must be at least 1m", location("correlation.learning"));
+  const knownForMs =
+    spec["known-for"] === undefined ? 0 : durationMs(spec["known-for"], location("correlation.known-for"));
+  if (knownForMs > learningMs)
+    throw new RuleError(
+      `known-for (${spec["known-for"]}) may not exceed learning (${spec.learning})`,
+      location("correlation.known-for"),
+    );
+  const groupBy = spec["group-by"];
+  const valueFields = spec.fields ?? [];
+  const { field: conditionField, ...bounds } = spec.condition ?? {};
+  if (conditionField !== undefined)
+    throw new RuleError(`a ${type} rule takes no condition.field`, location("correlation.condition.field"));
+  const given = override.condition ?? stripUndefined(bounds);
+  const hasCondition = Object.keys(given).length > 0;
+  let followUpRules: string[] = [];
+  if (spec["follow-up"] !== undefined) {
+    if (!hasCondition)
+      throw new RuleError("'follow-up' needs a condition on their count", location("correlation.condition"));
+    followUpRules = spec["follow-up"].map((reference, index) =>
+      resolveRule(reference, `correlation.follow-up.${index}`),
+    );
+  } else if (hasCondition) followUpRules = [...rules];
+  if (type === "new_value") {
+    if (groupBy.length + valueFields.length === 0)
+      throw new RuleError(
+        "new_value needs 'group-by' or 'fields': what must be new",
+        location("correlation"),
+      );
+    for (const key of ["check", "max-speed-kmh", "field"] as const) {
+      if (spec[key] !== undefined)
+        throw new RuleError(`'${key}' applies to geo rules only`, location(`correlation.${key}`));
+    }
+  } else {
+    if (groupBy.length === 0)
+      throw new RuleError(
+        "geo needs 'group-by': whose locations are learned",
+        location("correlation.group-by"),
+      );
+    if (spec.check === undefined)
+      throw new RuleError(
+        "geo needs 'check': new_country or impossible_travel",
+        location("correlation.check"),
+      );
+    for (const key of ["fields", "known-for", "follow-up"] as const) {
+      if (spec[key] !== undefined)
+        throw new RuleError(`'${key}' applies to new_value rules only`, location(`correlation.${key}`));
+    }
+    if (hasCondition) throw new RuleError("a geo rule takes no condition", location("correlation.condition"));
+    if (spec["max-speed-kmh"] !== undefined && spec.check !== "impossible_travel")
+      throw new RuleError(
+        "'max-speed-kmh' applies to impossible_travel",
+        location("correlation.max-speed-kmh"),
+      );
+  }
+  return {
+    kind: "correlation",
+    ...commonOf(yaml, name, file, override.level, windowSuppression(yaml, override, timespanMs, location)),
+    fields: yaml.fields,
+    type,
+    rules,
+    groupBy,
+    timespanMs,
+    condition: hasCondition ? given : { gte: 1 },
+    ...(type === "geo" ? { field: spec.field ?? "source.ip" } : {}),
+    minCount: 0,
+    generate: spec.generate,
+    behaviour: {
+      valueFields,
+      learningMs,
+      knownForMs,
+      followUpRules,
+      ...(type === "geo"
+        ? {
+            geo: spec.check,
+            ipField: spec.field ?? "source.ip",
+            ...(spec.check === "impossible_travel"
+              ? { maxSpeedKmh: spec["max-speed-kmh"] ?? DEFAULT_MAX_SPEED_KMH }
+              : {}),
+          }
+        : {}),
+    },
   };
 }
 

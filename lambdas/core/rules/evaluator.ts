@@ -7,9 +7,12 @@
  */
 import { EventTally, type ExactField, exactFieldsOf } from "../alerts/matched.js";
 import type { EcsDocument } from "../ecs.js";
+import type { CountryLookup } from "../geo/index.js";
+import { BehaviourTracker } from "./behaviour.js";
 import { firstString, pathAccessor } from "./fields.js";
 import { SilenceTracker } from "./silence.js";
 import type { CorrelationRule, Detection, RulePack, SilenceRule, SingleEventRule } from "./types.js";
+import { isBehaviourRule } from "./types.js";
 import {
   conditionHolds,
   foldDetections,
@@ -25,6 +28,8 @@ import {
 export interface EvaluatorOptions {
   /** How far behind the latest event time an event may arrive and still be correlated. @default 120000 */
   readonly allowedLatenessMs?: number;
+  /** Country of an address, for `geo` rules (a pack with one needs it). @default none */
+  readonly geo?: CountryLookup;
 }
 
 export interface EvaluatorStats {
@@ -83,6 +88,7 @@ export class StreamEvaluator {
   readonly #states: CorrelationState[];
   readonly #silence: SilenceTracker;
   readonly #singleFields = new Map<SingleEventRule, readonly ExactField[]>();
+  readonly #behaviour: BehaviourTracker;
   #watermark = Number.NEGATIVE_INFINITY;
   #openWindows = 0;
 
@@ -95,55 +101,58 @@ export class StreamEvaluator {
     this.#silence = new SilenceTracker(
       pack.rules.filter((rule): rule is SilenceRule => rule.kind === "silence" && rule.generatesAlerts),
     );
-    this.#states = pack.correlationRules.map((rule) => {
-      const field = rule.field;
-      const access = field === undefined ? undefined : pathAccessor(field);
-      const state: CorrelationState = {
-        rule,
-        groupAccessors: rule.groupBy.map((path) => ({ path, read: firstString(path) })),
-        readValues:
-          rule.type === "value_count" && access !== undefined
-            ? (doc, sink) => {
-                access(doc, (value) => {
-                  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean")
-                    sink(String(value));
-                  return false;
-                });
-              }
-            : undefined,
-        readNumber:
-          rule.type === "percentile" && access !== undefined
-            ? (doc) => {
-                let found: number | undefined;
-                access(doc, (value) => {
-                  const number =
-                    typeof value === "number"
-                      ? value
-                      : typeof value === "string"
-                        ? Number(value)
-                        : Number.NaN;
-                  if (Number.isNaN(number)) return false;
-                  found = number;
-                  return true;
-                });
-                return found;
-              }
-            : undefined,
-        population: new Set(rule.rules),
-        windows: new Map(),
-        slots: new Map(),
-        exactFields: exactFieldsOf(rule),
-        closedUpTo: Number.NEGATIVE_INFINITY,
-        nextCloseAt: Number.POSITIVE_INFINITY,
-        values: rule.groupBy.map(() => undefined),
-      };
-      for (const name of [...rule.rules, ...(rule.failures === undefined ? [] : [rule.failures])]) {
-        const list = this.#byInput.get(name) ?? [];
-        if (!list.includes(state)) list.push(state);
-        this.#byInput.set(name, list);
-      }
-      return state;
-    });
+    this.#behaviour = new BehaviourTracker(pack.correlationRules, options.geo);
+    this.#states = pack.correlationRules
+      .filter((rule) => !isBehaviourRule(rule))
+      .map((rule) => {
+        const field = rule.field;
+        const access = field === undefined ? undefined : pathAccessor(field);
+        const state: CorrelationState = {
+          rule,
+          groupAccessors: rule.groupBy.map((path) => ({ path, read: firstString(path) })),
+          readValues:
+            rule.type === "value_count" && access !== undefined
+              ? (doc, sink) => {
+                  access(doc, (value) => {
+                    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean")
+                      sink(String(value));
+                    return false;
+                  });
+                }
+              : undefined,
+          readNumber:
+            rule.type === "percentile" && access !== undefined
+              ? (doc) => {
+                  let found: number | undefined;
+                  access(doc, (value) => {
+                    const number =
+                      typeof value === "number"
+                        ? value
+                        : typeof value === "string"
+                          ? Number(value)
+                          : Number.NaN;
+                    if (Number.isNaN(number)) return false;
+                    found = number;
+                    return true;
+                  });
+                  return found;
+                }
+              : undefined,
+          population: new Set(rule.rules),
+          windows: new Map(),
+          slots: new Map(),
+          exactFields: exactFieldsOf(rule),
+          closedUpTo: Number.NEGATIVE_INFINITY,
+          nextCloseAt: Number.POSITIVE_INFINITY,
+          values: rule.groupBy.map(() => undefined),
+        };
+        for (const name of [...rule.rules, ...(rule.failures === undefined ? [] : [rule.failures])]) {
+          const list = this.#byInput.get(name) ?? [];
+          if (!list.includes(state)) list.push(state);
+          this.#byInput.set(name, list);
+        }
+        return state;
+      });
   }
 
   /**
@@ -163,14 +172,16 @@ export class StreamEvaluator {
       return out;
     }
     this.#silence.observe(doc, time, matched);
+    const behaviourLate = !this.#behaviour.observe(doc, time, matched);
     if (time > this.#watermark) {
       this.#watermark = time;
       this.#close(this.#watermark - this.#lateness, out);
+      this.#behaviour.advance(this.#watermark - this.#lateness, out);
       // A source is judged silent only once no late document of it can still arrive.
       this.#silence.advance(this.#watermark - this.#lateness, out);
     }
     if (matched.length === 0) return out;
-    let late = false;
+    let late = behaviourLate;
     const touched: CorrelationState[] = [];
     for (const name of matched) {
       const states = this.#byInput.get(name);
@@ -188,6 +199,7 @@ export class StreamEvaluator {
   finish(): Detection[] {
     const out: Detection[] = [];
     this.#close(Number.POSITIVE_INFINITY, out);
+    this.#behaviour.finish(out);
     if (this.#watermark !== Number.NEGATIVE_INFINITY) this.#silence.finish(this.#watermark, out);
     return out;
   }
@@ -379,6 +391,10 @@ export function correlationValue(
     case "temporal":
       value = group.rulesSeen?.size ?? 0;
       break;
+    case "new_value":
+    case "geo":
+      // Judged against a baseline (rules/behaviour.ts), never over windows.
+      return undefined;
     case "failure_ratio":
       value = group.failures / group.count;
       break;

@@ -4,6 +4,7 @@
  * streams and a normalizer and prints what comes out.
  */
 import type { EcsDocument } from "../ecs.js";
+import type { CountryLookup } from "../geo/index.js";
 import { StreamEvaluator, SuppressionMerger } from "./evaluator.js";
 import type { Detection, RulePack } from "./types.js";
 
@@ -23,6 +24,8 @@ export type Normalizer = (
 export interface ReplayOptions {
   /** How far behind the latest event time a document may come and still be correlated. @default 120000 */
   readonly allowedLatenessMs?: number;
+  /** Country of an address, for `geo` rules. @default none (a pack with a geo rule then fails) */
+  readonly geo?: CountryLookup;
   /** Called for each record that cannot be parsed. */
   readonly onRejected?: (record: ReplayRecord, reason: string) => void;
 }
@@ -62,7 +65,10 @@ export async function replay(
   onAlert: (alert: Detection) => void,
   options: ReplayOptions = {},
 ): Promise<ReplaySummary> {
-  const evaluator = new StreamEvaluator(pack, { allowedLatenessMs: options.allowedLatenessMs ?? 120_000 });
+  const evaluator = new StreamEvaluator(pack, {
+    allowedLatenessMs: options.allowedLatenessMs ?? 120_000,
+    ...(options.geo === undefined ? {} : { geo: options.geo }),
+  });
   const merger = new SuppressionMerger();
   const summary: ReplaySummary = {
     records: 0,

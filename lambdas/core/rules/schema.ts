@@ -95,6 +95,18 @@ export const correlationRuleSchema = z
         percentile: z.number().gt(0).lte(100).optional(),
         /** Extension: minimum events in the window and group before the condition is evaluated. */
         "min-count": z.number().int().nonnegative().optional(),
+        /** Extension (`new_value`): the fields whose combination must be new for the group. */
+        fields: stringList.optional(),
+        /** Extension (`new_value`, `geo`): how long a value stays known; the quiet start of the trail. */
+        learning: z.string().optional(),
+        /** Extension (`new_value`): only groups known at least this long may fire. */
+        "known-for": z.string().optional(),
+        /** Extension (`new_value`): rules whose events in `[first, first + timespan)` are held to `condition`. */
+        "follow-up": stringList.optional(),
+        /** Extension (`geo`): what is judged. */
+        check: z.enum(["new_country", "impossible_travel"]).optional(),
+        /** Extension (`geo` impossible_travel): the fastest plausible travel in km/h (default 1000). */
+        "max-speed-kmh": z.number().positive().optional(),
       })
       .strict(),
     /** Extension: suppression window (default: the timespan). */

@@ -24,6 +24,7 @@ import { basename, relative } from "node:path";
 import { parse } from "yaml";
 import * as z from "zod";
 import type { EcsDocument } from "../ecs.js";
+import { lazyPackagedGeoIp } from "../geo/packaged.js";
 import { parseDuration } from "./duration.js";
 import { RuleError } from "./errors.js";
 import { StreamEvaluator } from "./evaluator.js";
@@ -229,7 +230,10 @@ export function runRuleTestFile(file: string, test: RuleTestFile, pack: RulePack
 
 /** Evaluates a pack over a small list of events (any order): all windows close at the end. */
 export function evaluate(pack: RulePack, events: readonly EcsDocument[]): Detection[] {
-  const evaluator = new StreamEvaluator(pack, { allowedLatenessMs: Number.POSITIVE_INFINITY });
+  const evaluator = new StreamEvaluator(pack, {
+    allowedLatenessMs: Number.POSITIVE_INFINITY,
+    geo: lazyPackagedGeoIp(),
+  });
   const detections: Detection[] = [];
   for (const event of events) detections.push(...evaluator.push(event));
   detections.push(...evaluator.finish());

@@ -73,14 +73,53 @@ export interface SingleEventRule extends RuleCommon {
 }
 
 /** Correlation types: Sigma's three plus our documented extensions (`docs/rules.md`). */
-export type CorrelationType = "event_count" | "value_count" | "temporal" | "failure_ratio" | "percentile";
+export type CorrelationType =
+  | "event_count"
+  | "value_count"
+  | "temporal"
+  | "failure_ratio"
+  | "percentile"
+  | BehaviourType;
+/** The behavioural kinds (`rules/behaviour.ts`): judged against a learned baseline, not over hopping windows. */
+export type BehaviourType = "new_value" | "geo";
+export const BEHAVIOUR_TYPES: readonly BehaviourType[] = ["new_value", "geo"];
 export const CORRELATION_TYPES: readonly CorrelationType[] = [
   "event_count",
   "value_count",
   "temporal",
   "failure_ratio",
   "percentile",
+  ...BEHAVIOUR_TYPES,
 ];
+
+/** What a `geo` rule looks for. */
+export type GeoCheck = "new_country" | "impossible_travel";
+
+/**
+ * The baseline options of a behavioural rule (`new_value`, `geo`), see docs/rules.md "Behaviour".
+ */
+export interface BehaviourOptions {
+  /**
+   * `new_value`: the fields whose combination must be new for the group (besides the group-by values); empty when
+   * the group itself is what must be new (a new identity).
+   */
+  readonly valueFields: readonly string[];
+  /** How long a value stays known after it was last seen; also how long after the trail's start the rule stays quiet. */
+  readonly learningMs: number;
+  /** Only fire for groups known (seen without a gap longer than `learningMs`) for at least this long. 0 when unset. */
+  readonly knownForMs: number;
+  /**
+   * Rules whose events count in the follow-up window `[first, first + timespan)` against `condition`; empty when
+   * the rule fires on the first sighting itself.
+   */
+  readonly followUpRules: readonly string[];
+  /** `geo`: what is judged. */
+  readonly geo?: GeoCheck;
+  /** `geo`: the field holding the address to locate. */
+  readonly ipField?: string;
+  /** `geo` `impossible_travel`: the fastest plausible travel, km/h. */
+  readonly maxSpeedKmh?: number;
+}
 
 /** Sigma correlation `condition`: every present bound must hold (a range is `{gte: 1, lt: 5}`). */
 export interface CorrelationCondition {
@@ -120,6 +159,18 @@ export interface CorrelationRule extends RuleCommon {
   readonly minCount: number;
   /** Sigma `generate`: whether the referenced rules also alert on their own. */
   readonly generate: boolean;
+  /** `new_value` and `geo` only: the baseline options. */
+  readonly behaviour?: BehaviourOptions;
+}
+
+/** A `new_value` or `geo` rule: a correlation judged against a learned baseline rather than over windows. */
+export interface BehaviourRule extends CorrelationRule {
+  readonly type: BehaviourType;
+  readonly behaviour: BehaviourOptions;
+}
+
+export function isBehaviourRule(rule: CompiledRule): rule is BehaviourRule {
+  return rule.kind === "correlation" && rule.behaviour !== undefined;
 }
 
 /**
