@@ -9,6 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseIpv4 } from "../rules/ip.js";
 
 /** The file names inside the package (and inside the detector bundle, which copies them). */
 export const DBIP_FILES = {
@@ -316,33 +317,6 @@ function decimal128(
 
 function notANumber(source: CsvSource, line: number): GeoDatabaseError {
   return new GeoDatabaseError(`${source.name} line ${line}: range bounds must be unsigned decimal integers`);
-}
-
-/** Parses dotted-quad IPv4 in `text[from, to)`; returns the address as an unsigned number, or -1. */
-function parseIpv4(text: string, from: number, to: number): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else {
-      const digit = c - DIGIT_0;
-      if (digit < 0 || digit > 9 || digits === 3) return -1;
-      if (digits === 1 && octet === 0) return -1; // no leading zeros (octal ambiguity)
-      octet = octet * 10 + digit;
-      if (octet > 255) return -1;
-      digits++;
-    }
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return value * 256 + octet;
 }
 
 function hexValue(c: number): number {
