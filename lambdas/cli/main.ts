@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { errorMessage } from "../core/errors.js";
 /**
  * `audit-trail`: the command line. Each verb is a module under `commands/` exporting `run(argv)`, which
  * returns the process exit status. The verbs reuse the pure modules the Lambdas run.
@@ -41,7 +42,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (isBrokenPipe(error)) process.exit(BROKEN_PIPE_STATUS);
-    process.stderr.write(`audit-trail: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`audit-trail: ${errorMessage(error)}\n`);
     process.exitCode = 2;
   },
 );

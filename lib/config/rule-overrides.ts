@@ -1,3 +1,4 @@
+import { errorMessage } from "../../lambdas/core/errors.js";
 import { loadRulePack } from "../../lambdas/core/rules/load.js";
 import { AuditTrailConfigError } from "./errors.js";
 import type { EnvironmentConfig } from "./schema.js";
@@ -61,7 +62,7 @@ export async function checkRuleOverrides(config: EnvironmentConfig, rulesDir: st
   try {
     pack = await loadRulePack([rulesDir], config.detection.ruleOverrides);
   } catch (error: unknown) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     throw new AuditTrailConfigError({
       environment: config.name,
       configKey: "detection.ruleOverrides",

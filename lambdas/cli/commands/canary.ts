@@ -39,6 +39,7 @@ import {
 } from "../../core/canary/index.js";
 import { ALERTS_INDEX } from "../../core/contracts.js";
 import { AUDIT_EVENTS_INDICES } from "../../core/detection/run.js";
+import { errorDescription } from "../../core/errors.js";
 import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
 import { defaultRulesDir, loadRulePack } from "../../core/rules/load.js";
@@ -150,7 +151,7 @@ export async function runCanaryCommand(
       allowPositionals: false,
     }));
   } catch (error: unknown) {
-    process.stderr.write(`audit-trail canary: ${messageOf(error)}\n\n${USAGE}\n`);
+    process.stderr.write(`audit-trail canary: ${errorDescription(error)}\n\n${USAGE}\n`);
     return 2;
   }
   if (values.help) {
@@ -325,7 +326,7 @@ export async function readStackOutputs(
       );
     }
     throw new CanaryStackError(
-      `cannot read stack ${stackName} in ${where}: ${messageOf(error)}` +
+      `cannot read stack ${stackName} in ${where}: ${errorDescription(error)}` +
         (region === undefined ? `; environment "${config.name}" names no region, pass --region REGION` : ""),
     );
   }
@@ -397,7 +398,7 @@ export function explainedSearch(search: CanarySearch, endpoint: string): CanaryS
         }
         if (name === "ConnectionError" || name === "TimeoutError" || name === "NoLivingConnectionsError") {
           throw new CanarySearchError(
-            `cannot reach https://${endpoint} (${messageOf(error)}): a VPC domain is reachable only from inside its VPC (VPN, bastion)`,
+            `cannot reach https://${endpoint} (${errorDescription(error)}): a VPC domain is reachable only from inside its VPC (VPN, bastion)`,
           );
         }
         throw error;
@@ -429,12 +430,6 @@ const wallClock: CanaryClock = {
 
 function randomHex(): string {
   return randomBytes(3).toString("hex");
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
-    : String(error);
 }
 
 export const command: Command = {

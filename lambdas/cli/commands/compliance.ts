@@ -32,6 +32,7 @@ import {
   renderReport,
   TemplateShapeError,
 } from "../../core/compliance/index.js";
+import { errorMessage } from "../../core/errors.js";
 import { renderCompliancePage } from "../html/compliance.js";
 import { type ProgressOptions, stageProgress } from "../progress.js";
 import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
@@ -136,14 +137,14 @@ export async function synthesizeEnvironment(config: EnvironmentConfig): Promise<
 
 async function readTemplate(file: string): Promise<CfnTemplate> {
   const text = await readFile(file, "utf8").catch((error: unknown) => {
-    throw new UsageError(`--template ${file}: ${error instanceof Error ? error.message : error}`);
+    throw new UsageError(`--template ${file}: ${errorMessage(error)}`);
   });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error: unknown) {
     throw new UsageError(
-      `--template ${file}: not JSON (${error instanceof Error ? error.message : error}); pass the .template.json cdk synth writes`,
+      `--template ${file}: not JSON (${errorMessage(error)}); pass the .template.json cdk synth writes`,
     );
   }
   return asTemplate(parsed, `--template ${file}`);
@@ -181,9 +182,7 @@ export async function runCompliance(
       return framework;
     });
   } catch (error: unknown) {
-    process.stderr.write(
-      `audit-trail compliance: ${error instanceof Error ? error.message : error}\n\n${USAGE}\n`,
-    );
+    process.stderr.write(`audit-trail compliance: ${errorMessage(error)}\n\n${USAGE}\n`);
     return 2;
   }
   return withUserErrors("compliance", [UsageError, AuditTrailConfigError, TemplateShapeError], async () => {

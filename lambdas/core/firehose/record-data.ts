@@ -4,6 +4,7 @@
  * (the `rawData` of Firehose's own error output, replayed).
  */
 import { gunzipSync } from "node:zlib";
+import { errorMessage } from "../errors.js";
 
 /**
  * Decompressed size cap for one gzip record: eight times what a CloudWatch Logs batch (1 MiB of events) or a
@@ -34,7 +35,7 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
       if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
         return { error: `decompressed size limit: gzip data expands beyond ${limit} bytes` };
       }
-      return { error: `gzip: ${error instanceof Error ? error.message : String(error)}` };
+      return { error: `gzip: ${errorMessage(error)}` };
     }
   }
   return scratch.toString("utf8", 0, length);

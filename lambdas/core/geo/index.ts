@@ -9,6 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { errorMessage } from "../errors.js";
 import { parseIpv4 } from "../rules/ip.js";
 
 /** The file names inside the package (and inside the detector bundle, which copies them). */
@@ -139,7 +140,7 @@ function readFile(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new GeoDatabaseError(
       `cannot read the GeoIP database ${path}: ${reason} (the bundle must carry ${DBIP_FILES.ipv4} and ${DBIP_FILES.ipv6} from @ip-location-db/dbip-country)`,
     );
