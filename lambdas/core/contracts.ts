@@ -27,6 +27,9 @@ export const ARCHIVE_PREFIXES = {
   digests: "digests/",
 } as const;
 
+/** Where each environment's configuration is declared (`-c env=NAME` picks one); messages point users there. */
+export const ENVIRONMENTS_FILE = "lib/config/environments.ts";
+
 /** The CloudWatch namespace of every function's Powertools metrics; the function is the `service` dimension. */
 export const METRICS_NAMESPACE = "MeshAuditTrail";
 

@@ -1,3 +1,4 @@
+import { ENVIRONMENTS_FILE } from "../../lambdas/core/contracts.js";
 import { errorMessage } from "../../lambdas/core/errors.js";
 import { loadRulePack } from "../../lambdas/core/rules/load.js";
 import { AuditTrailConfigError } from "./errors.js";
@@ -67,7 +68,7 @@ export async function checkRuleOverrides(config: EnvironmentConfig, rulesDir: st
       environment: config.name,
       configKey: "detection.ruleOverrides",
       problem: `the rule pack rejects it: ${message}`,
-      fix: "use the rule names, keys and placeholders docs/rules.md lists (section: per-environment overrides) in lib/config/environments.ts",
+      fix: `use the rule names, keys and placeholders docs/rules.md lists (section: per-environment overrides) in ${ENVIRONMENTS_FILE}`,
     });
   }
   const bufferingMs = config.firehose.bufferingIntervalSeconds * 1000;

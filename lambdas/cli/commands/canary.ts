@@ -37,7 +37,7 @@ import {
   runCanary,
   wrapParagraph,
 } from "../../core/canary/index.js";
-import { ALERTS_INDEX } from "../../core/contracts.js";
+import { ALERTS_INDEX, ENVIRONMENTS_FILE } from "../../core/contracts.js";
 import { AUDIT_EVENTS_INDICES } from "../../core/detection/run.js";
 import { errorDescription } from "../../core/errors.js";
 import { parseDuration } from "../../core/rules/duration.js";
@@ -47,7 +47,6 @@ import { transportSearchClient } from "../../detector/opensearch.js";
 import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
-const ENV_FILE = "lib/config/environments.ts";
 /** Added to the environment's Firehose buffering interval for the default timeout: transform, indexing, the
  * detector's one-minute schedule and SNS. */
 const PIPELINE_ALLOWANCE_SECONDS = 300;
@@ -63,7 +62,7 @@ when it became searchable and the latency, and when the alert was published (SNS
 latency. Exit status 0 when everything arrived within the timeout, 1 otherwise (naming what did not arrive and the
 stage it stopped at: ${CANARY_RUNBOOK}), 2 on a usage, configuration or stack error.
 
-  -c env=NAME, --env NAME  the environment (an entry of ${ENV_FILE}); its stack AuditTrail-NAME gives
+  -c env=NAME, --env NAME  the environment (an entry of ${ENVIRONMENTS_FILE}); its stack AuditTrail-NAME gives
                            the stream, the domain and the topics (CloudFormation outputs)
   --region REGION          where the stack is; default: the environment's region, else your AWS configuration's
   --timeout DURATION       how long to wait (90s, 20m, or seconds); default: the environment's
@@ -179,7 +178,7 @@ export async function runCanaryCommand(
       }
       if (values.region !== undefined && config.region !== undefined && values.region !== config.region) {
         throw new UsageError(
-          `--region ${values.region}: environment "${config.name}" is deployed to ${config.region} (region in ${ENV_FILE}); drop --region or pass --region ${config.region}`,
+          `--region ${values.region}: environment "${config.name}" is deployed to ${config.region} (region in ${ENVIRONMENTS_FILE}); drop --region or pass --region ${config.region}`,
         );
       }
 

@@ -5,6 +5,7 @@
  * each, and those it does not address. Exit status 1 when any control's setting is missing or weaker than the
  * framework requires: a report that quietly claims compliance is worse than none.
  */
+
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,13 +33,12 @@ import {
   renderReport,
   TemplateShapeError,
 } from "../../core/compliance/index.js";
+import { ENVIRONMENTS_FILE } from "../../core/contracts.js";
 import { errorMessage } from "../../core/errors.js";
 import { renderCompliancePage } from "../html/compliance.js";
 import { type ProgressOptions, stageProgress } from "../progress.js";
 import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
-
-const ENV_FILE = "lib/config/environments.ts";
 
 const USAGE = `usage: audit-trail compliance [-c env=NAME | --env NAME] [--template FILE] [--framework F]… [--out FILE]
                                 [--html FILE]
@@ -48,7 +48,7 @@ controls this stack addresses, each with the resource and the setting of the syn
 it, and the controls it does not address. Exit status 1 when a setting a control relies on is missing or weaker
 than the framework requires, 2 on a usage or configuration error.
 
-  -c env=NAME, --env NAME  the environment (an entry of ${ENV_FILE}); its compliance presets set the minimums
+  -c env=NAME, --env NAME  the environment (an entry of ${ENVIRONMENTS_FILE}); its compliance presets set the minimums
   --template FILE          assess this synthesized template (cdk.out/AuditTrail-NAME.template.json) instead of
                            synthesizing; the environment defaults to the template's "environment" tag
   --framework F            ${FRAMEWORK_IDS.join(", ")}; repeatable (default: the environment's frameworks)
@@ -215,7 +215,7 @@ export async function runCompliance(
     const subject = `environment "${config.name}" (stack AuditTrail-${config.name})`;
     const templateSource =
       values.template === undefined
-        ? `synthesized in memory from ${ENV_FILE} ("${config.name}") and lib/audit-trail-stack.ts`
+        ? `synthesized in memory from ${ENVIRONMENTS_FILE} ("${config.name}") and lib/audit-trail-stack.ts`
         : `${values.template}`;
     let resolved = template;
     if (resolved === undefined) {
@@ -237,7 +237,7 @@ export async function runCompliance(
     let status: number;
     let noFramework: string | undefined;
     if (requests.length === 0) {
-      noFramework = `compliance.frameworks is empty for "${config.name}" in ${ENV_FILE}`;
+      noFramework = `compliance.frameworks is empty for "${config.name}" in ${ENVIRONMENTS_FILE}`;
       report = renderNoFramework(header, noFramework);
       status = 0;
       process.stderr.write(

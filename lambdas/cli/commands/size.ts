@@ -3,6 +3,7 @@
  * environment's frameworks, policies and settings), turns the compliance presets of `lib/config` into retention
  * minimums, and hands everything to the pure sizing model, which prints a table or JSON. No AWS call.
  */
+
 import { parseArgs } from "node:util";
 import {
   AuditTrailConfigError,
@@ -15,6 +16,7 @@ import {
   rulesFor,
   yearsInDays,
 } from "../../../lib/config/index.js";
+import { ENVIRONMENTS_FILE } from "../../core/contracts.js";
 import {
   DEFAULT_HOT_DAYS,
   PRICED_REGIONS,
@@ -28,8 +30,6 @@ import {
 } from "../../core/sizing/index.js";
 import { selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
-
-const ENV_FILE = "lib/config/environments.ts";
 
 /** The flag of each input of the sizing model. */
 const FLAG: Readonly<Record<SizingField, string>> = {
@@ -62,7 +62,7 @@ out. Exit status 2 on a usage error.
                         retention and the searchable days as the compliance presets do
   -c env=NAME, --env NAME
                         take frameworks, their policies (iso27001, gdpr), retention, replicas, AZs, network and
-                        event.original from an environment of ${ENV_FILE}; flags override it
+                        event.original from an environment of ${ENVIRONMENTS_FILE}; flags override it
                         (with --framework, the retention follows those frameworks instead)
   --region R            price in R: ${PRICED_REGIONS.join(", ")} (default: the environment's, or ${PRICED_REGIONS[0]})
   --hot-days N          days on hot nodes (default ${DEFAULT_HOT_DAYS})
@@ -157,7 +157,7 @@ function retentionRequirements(
       const where =
         environment === undefined
           ? "pass -c env=NAME for an environment that declares it"
-          : `declare it in environment "${environment.name}" of ${ENV_FILE}`;
+          : `declare it in environment "${environment.name}" of ${ENVIRONMENTS_FILE}`;
       throw new UsageError(
         `--framework ${framework}: ${error.details.problem ?? error.message}; its minimums come from ${error.details.configKey}: ${where}`,
       );
