@@ -1,5 +1,6 @@
+import type { FrameworkId } from "../../lambdas/core/compliance/catalogue.js";
 import { AuditTrailConfigError } from "./errors.js";
-import type { ComplianceFramework, ParsedEnvironmentConfig } from "./schema.js";
+import type { ParsedEnvironmentConfig } from "./schema.js";
 
 /**
  * Compliance presets: what each framework requires of the retention and privacy settings. Each rule is data
@@ -13,7 +14,7 @@ export function yearsInDays(years: number): number {
 }
 
 export interface ComplianceRule {
-  readonly framework: ComplianceFramework;
+  readonly framework: FrameworkId;
   /** The rule in words, with its source. */
   readonly rule: string;
   /** Dotted config key the rule constrains. */
@@ -34,7 +35,7 @@ const searchable = (config: ParsedEnvironmentConfig): number =>
 const ENV_FILE = "lib/config/environments.ts";
 
 /** The rules a framework imposes, given the config (ISO 27001 and GDPR read their periods from it). */
-export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironmentConfig): ComplianceRule[] {
+export function rulesFor(framework: FrameworkId, config: ParsedEnvironmentConfig): ComplianceRule[] {
   switch (framework) {
     case "pci-dss":
       return [

@@ -28,7 +28,6 @@ import {
   FRAMEWORK_IDS,
   type FrameworkId,
   type FrameworkRequest,
-  isFrameworkId,
   renderNoFramework,
   renderReport,
   TemplateShapeError,
@@ -37,7 +36,13 @@ import { ENVIRONMENTS_FILE } from "../../core/contracts.js";
 import { errorMessage } from "../../core/errors.js";
 import { renderCompliancePage } from "../html/compliance.js";
 import { type ProgressOptions, stageProgress } from "../progress.js";
-import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
+import {
+  checkOutputFolder,
+  frameworksOption,
+  selectedEnvironment,
+  UsageError,
+  withUserErrors,
+} from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail compliance [-c env=NAME | --env NAME] [--template FILE] [--framework F]… [--out FILE]
@@ -51,7 +56,8 @@ than the framework requires, 2 on a usage or configuration error.
   -c env=NAME, --env NAME  the environment (an entry of ${ENVIRONMENTS_FILE}); its compliance presets set the minimums
   --template FILE          assess this synthesized template (cdk.out/AuditTrail-NAME.template.json) instead of
                            synthesizing; the environment defaults to the template's "environment" tag
-  --framework F            ${FRAMEWORK_IDS.join(", ")}; repeatable (default: the environment's frameworks)
+  --framework F            ${FRAMEWORK_IDS.join(", ")}; repeatable or comma-separated (default: the
+                           environment's frameworks)
   --out FILE               write the report to FILE instead of stdout
   --html FILE              also write the report as one self-contained HTML page that prints to PDF (a summary,
                            then each framework on its own printed page); same assessment as the markdown
@@ -175,12 +181,7 @@ export async function runCompliance(
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    frameworks = [...new Set(values.framework ?? [])].map((framework) => {
-      if (!isFrameworkId(framework)) {
-        throw new UsageError(`--framework ${framework}: unknown; use one of ${FRAMEWORK_IDS.join(", ")}`);
-      }
-      return framework;
-    });
+    frameworks = frameworksOption(values.framework) ?? [];
   } catch (error: unknown) {
     process.stderr.write(`audit-trail compliance: ${errorMessage(error)}\n\n${USAGE}\n`);
     return 2;
