@@ -17,15 +17,14 @@ import {
   type AlertTopic,
   AUDIT_INDEX_PATTERN,
   DETECTOR_ENV,
+  DETECTOR_METRICS,
+  type DetectorMetricName,
 } from "../lambdas/core/contracts.js";
 import { AuditTrailConfigError } from "./config/errors.js";
 import { BUNDLED_RULES_DIR, copyGeoIpDatabase, copyRulePack } from "./private/bundle.js";
 import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
 import { powertoolsMetric } from "./private/metrics.js";
 import { tokenFinding } from "./private/nag.js";
-
-/** Namespace and `service` dimension of the detector's Powertools metrics (`lambdas/detector/build.ts`). */
-export const DETECTOR_METRICS = { namespace: "MeshAuditTrail", service: "detector" } as const;
 
 export interface AuditDetectionProps {
   /** The `-c env=NAME` value; alerts carry it and the watermark item is keyed by it. */
@@ -202,8 +201,8 @@ export class AuditDetection extends Construct {
     });
   }
 
-  /** One of the detector's Powertools metrics (namespace `MeshAuditTrail`, dimension `service: detector`). */
-  public metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  /** One of the detector's Powertools metrics (`DETECTOR_METRICS`: namespace, `service` dimension, names). */
+  public metric(metricName: DetectorMetricName, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return powertoolsMetric(DETECTOR_METRICS, metricName, props);
   }
 }

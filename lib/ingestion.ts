@@ -17,6 +17,7 @@ import {
   AUDIT_INDEX_PREFIX,
   TRANSFORM_ENV,
   TRANSFORM_METRICS,
+  type TransformMetricName,
 } from "../lambdas/core/contracts.js";
 import { AuditTrailConfigError } from "./config/errors.js";
 import { BUNDLED_RULES_DIR, precompiledRulePackCommands, TRANSFORM_BUNDLE } from "./private/bundle.js";
@@ -440,8 +441,11 @@ export class AuditIngestion extends Construct {
     );
   }
 
-  /** One of the transform's Powertools metrics (namespace `MeshAuditTrail`, dimension `service: transform`). */
-  public transformMetric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  /** One of the transform's Powertools metrics (`TRANSFORM_METRICS`: namespace, `service` dimension, names). */
+  public transformMetric(
+    metricName: TransformMetricName | `${"Records" | "Failures"}.${string}`,
+    props: cloudwatch.MetricOptions = {},
+  ): cloudwatch.Metric {
     return powertoolsMetric(TRANSFORM_METRICS, metricName, props);
   }
 

@@ -6,7 +6,12 @@ import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { ARCHIVE_PREFIXES, DETECTOR_METRICS } from "../lambdas/core/contracts.js";
+import {
+  ARCHIVE_PREFIXES,
+  DETECTOR_METRICS,
+  type DetectorMetricName,
+  TRANSFORM_METRICS,
+} from "../lambdas/core/contracts.js";
 import type { AuditDetection } from "./detection.js";
 import type { AuditIngestion } from "./ingestion.js";
 
@@ -123,8 +128,14 @@ export class PipelineMonitoring extends Construct {
       metric: new cloudwatch.MathExpression({
         expression: "IF(records > 0, 100 * failed / records, 0)",
         usingMetrics: {
-          failed: stream.transformMetric("RecordsFailed", { statistic: "Sum", period: fiveMinutes }),
-          records: stream.transformMetric("Records", { statistic: "Sum", period: fiveMinutes }),
+          failed: stream.transformMetric(TRANSFORM_METRICS.names.recordsFailed, {
+            statistic: "Sum",
+            period: fiveMinutes,
+          }),
+          records: stream.transformMetric(TRANSFORM_METRICS.names.records, {
+            statistic: "Sum",
+            period: fiveMinutes,
+          }),
         },
         label: "records the transform could not parse (%)",
         period: fiveMinutes,
@@ -136,7 +147,10 @@ export class PipelineMonitoring extends Construct {
       alarmDescription: `Transform: more than ${maxFailedPercent}% of records could not be parsed for 15 minutes. They are kept in S3 under ${ARCHIVE_PREFIXES.processingFailed} and not indexed or detected on; the Failures.<reason> metrics say why (a changed mesh or shipper log format?). docs/shipping.md says how to read them back once fixed.`,
     });
     this.add("TransformReingestFailed", {
-      metric: stream.transformMetric("ReingestFailedRecords", { statistic: "Sum", period: fiveMinutes }),
+      metric: stream.transformMetric(TRANSFORM_METRICS.names.reingestFailedRecords, {
+        statistic: "Sum",
+        period: fiveMinutes,
+      }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
@@ -278,17 +292,19 @@ export class PipelineMonitoring extends Construct {
     const maxLag = options.maxWatermarkLag ?? Duration.minutes(10);
     this.addFunction({ label, function: detection.detectorFunction, timeout: detection.detectorTimeout });
     const fiveMinutes = Duration.minutes(5);
+    const names = DETECTOR_METRICS.names;
     const failures = {
-      AlertsPublishFailed: "alerts were written but not published to SNS (the next run retries them)",
-      AlertsPersistFailed:
+      [names.alertsPublishFailed]: "alerts were written but not published to SNS (the next run retries them)",
+      [names.alertsPersistFailed]:
         "alerts could not be written to the alerts index (the run is incomplete and repeats)",
-      AlertsMarkFailed: "published alerts could not be marked as published (they may be published again)",
-      [DETECTOR_METRICS.rulesFailed]:
+      [names.alertsMarkFailed]:
+        "published alerts could not be marked as published (they may be published again)",
+      [names.rulesFailed]:
         "a rule's evaluation failed (the ops topic names the rule and the error; the other rules went on, this one resumes from its own point every run until it succeeds)",
-      [DETECTOR_METRICS.rangesSkipped]:
+      [names.rangesSkipped]:
         "a rule was further behind than the catch-up limit and part of its range was not evaluated (the log names the rule and the range)",
     };
-    for (const [metricName, what] of Object.entries(failures)) {
+    for (const [metricName, what] of Object.entries(failures) as [DetectorMetricName, string][]) {
       this.add(`${label}${metricName}`, {
         metric: detection.metric(metricName, { statistic: "Sum", period: fiveMinutes }),
         threshold: 0,
@@ -302,8 +318,8 @@ export class PipelineMonitoring extends Construct {
     // at least that far behind too (the detector is failing before it reports, or not running): missing data
     // breaches, over the number of five-minute periods that make up `maxLag`.
     const periods = Math.max(1, Math.ceil(maxLag.toSeconds() / fiveMinutes.toSeconds()));
-    this.add(`${label}WatermarkLag`, {
-      metric: detection.metric("WatermarkLag", { statistic: "Maximum", period: fiveMinutes }),
+    this.add(`${label}${names.watermarkLag}`, {
+      metric: detection.metric(names.watermarkLag, { statistic: "Maximum", period: fiveMinutes }),
       threshold: maxLag.toSeconds(),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: periods,

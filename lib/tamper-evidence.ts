@@ -399,12 +399,12 @@ export class TamperEvidence extends Construct {
   public alarmOnChainIntegrity(topic: sns.ITopic): void {
     const alarms = {
       DigestObjectsRefusedAlarm: {
-        metricName: "ObjectsRefused",
+        metricName: DIGEST_WRITER_METRICS.names.objectsRefused,
         description:
           "The digest writer left ledger records out of a digest (not staged by Firehose, or of another size); its log names each key. See docs/digest-format.md.",
       },
       DigestChainConflictAlarm: {
-        metricName: "ChainConflicts",
+        metricName: DIGEST_WRITER_METRICS.names.chainConflicts,
         description:
           "The digest writer cannot advance the chain: a digest key holds something other than the digest it would write. Its log names the key. See docs/digest-format.md.",
       },

@@ -14,13 +14,14 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { ARCHIVER_METRICS } from "../core/contracts.js";
 import { loadArchiverConfig } from "../core/digest/config.js";
 import { archiveObject } from "./archive.js";
 import { stagingObjectsFromMessage } from "./notification.js";
 
 const config = loadArchiverConfig(process.env);
 const logger = new Logger({ serviceName: "archiver" });
-const metrics = new Metrics({ namespace: "MeshAuditTrail", serviceName: "archiver" });
+const metrics = new Metrics({ namespace: ARCHIVER_METRICS.namespace, serviceName: ARCHIVER_METRICS.service });
 const tracer = new Tracer({ serviceName: "archiver" });
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
@@ -31,11 +32,11 @@ async function processMessage(messageId: string, body: string): Promise<void> {
   for (const object of stagingObjectsFromMessage(body, messageId)) {
     const result = await archiveObject(deps, object);
     if (result.outcome === "already-recorded") {
-      metrics.addMetric("ObjectsAlreadyRecorded", MetricUnit.Count, 1);
+      metrics.addMetric(ARCHIVER_METRICS.names.objectsAlreadyRecorded, MetricUnit.Count, 1);
       logger.info("object already recorded", { key: object.key });
     } else {
-      metrics.addMetric("ObjectsArchived", MetricUnit.Count, 1);
-      metrics.addMetric("BytesArchived", MetricUnit.Bytes, result.record.size);
+      metrics.addMetric(ARCHIVER_METRICS.names.objectsArchived, MetricUnit.Count, 1);
+      metrics.addMetric(ARCHIVER_METRICS.names.bytesArchived, MetricUnit.Bytes, result.record.size);
       logger.info("object archived", { ...result.record, outcome: result.outcome });
     }
   }
@@ -53,7 +54,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     results.forEach((result, index) => {
       const record = event.Records[index];
       if (result.status === "rejected" && record !== undefined) {
-        metrics.addMetric("ArchiveFailures", MetricUnit.Count, 1);
+        metrics.addMetric(ARCHIVER_METRICS.names.archiveFailures, MetricUnit.Count, 1);
         logger.error("archiving failed", { messageId: record.messageId, error: result.reason as Error });
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }

@@ -19,6 +19,7 @@ import middy from "@middy/core";
 import { Client } from "@opensearch-project/opensearch";
 import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import type { CloudFormationCustomResourceEvent, Context } from "aws-lambda";
+import { BOOTSTRAP_METRICS } from "../core/contracts.js";
 import {
   AMAZON_OPENSEARCH_DASHBOARDS,
   bootstrapDomain,
@@ -43,7 +44,10 @@ function requiredEnv(name: string): string {
 
 const region = requiredEnv("AWS_REGION");
 const logger = new Logger({ serviceName: "bootstrap" });
-const metrics = new Metrics({ namespace: "MeshAuditTrail", serviceName: "bootstrap" });
+const metrics = new Metrics({
+  namespace: BOOTSTRAP_METRICS.namespace,
+  serviceName: BOOTSTRAP_METRICS.service,
+});
 const tracer = new Tracer({ serviceName: "bootstrap" });
 const controlPlane = tracer.captureAWSv3Client(new OpenSearchClient({ region }));
 
@@ -89,7 +93,7 @@ export async function onEvent(
     dashboards: AMAZON_OPENSEARCH_DASHBOARDS,
   });
   for (const step of steps) logger.info("bootstrap step", { ...step });
-  metrics.addMetric("BootstrapApplied", MetricUnit.Count, 1);
+  metrics.addMetric(BOOTSTRAP_METRICS.names.bootstrapApplied, MetricUnit.Count, 1);
   return {
     PhysicalResourceId: physicalResourceId,
     Data: { Steps: steps.map((step) => `${step.step}: ${step.outcome}`).join("; ") },

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
- * `audit-trail`: the command line. Each verb is a module under `commands/` exporting `run(argv)`, which
- * returns the process exit status. The verbs reuse the pure modules the Lambdas run.
+ * `audit-trail`: the command line. Each verb is a module under `commands/` exporting a `Command` (a summary
+ * and `run(argv)`, which returns the process exit status), listed in `commands/index.ts`. The verbs reuse the pure
+ * modules the Lambdas run.
  */
+import { errorMessage } from "../core/errors.js";
 import { commands } from "./commands/index.js";
 import { BROKEN_PIPE_STATUS, exitQuietlyOnBrokenPipe, isBrokenPipe } from "./pipes.js";
 
@@ -41,7 +43,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (isBrokenPipe(error)) process.exit(BROKEN_PIPE_STATUS);
-    process.stderr.write(`audit-trail: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`audit-trail: ${errorMessage(error)}\n`);
     process.exitCode = 2;
   },
 );

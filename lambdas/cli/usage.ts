@@ -1,6 +1,7 @@
 /** What the `audit-trail` verbs share about their arguments. */
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { FRAMEWORK_IDS, type FrameworkId, isFrameworkId } from "../core/compliance/catalogue.js";
 
 /** A command line the verb cannot run with: printed after the verb's name, exit status 2. */
 export class UsageError extends Error {
@@ -86,4 +87,19 @@ export async function checkOutputFolder(flag: string, file: string): Promise<voi
   if (info === undefined)
     throw new UsageError(`${flag} ${file}: folder ${folder} does not exist; create it first`);
   if (!info.isDirectory()) throw new UsageError(`${flag} ${file}: ${folder} is not a folder`);
+}
+
+/**
+ * The frameworks a `--framework` option names: repeatable, each value one id or a comma-separated list; undefined
+ * when the option is absent.
+ */
+export function frameworksOption(values: readonly string[] | undefined): FrameworkId[] | undefined {
+  if (values === undefined) return undefined;
+  const names = values.flatMap((value) => value.split(",")).map((name) => name.trim());
+  return [...new Set(names)].map((name) => {
+    if (!isFrameworkId(name)) {
+      throw new UsageError(`--framework ${name}: unknown; use one of ${FRAMEWORK_IDS.join(", ")}`);
+    }
+    return name;
+  });
 }

@@ -27,13 +27,65 @@ export const ARCHIVE_PREFIXES = {
   digests: "digests/",
 } as const;
 
+/** Where each environment's configuration is declared (`-c env=NAME` picks one); messages point users there. */
+export const ENVIRONMENTS_FILE = "lib/config/environments.ts";
+
+/** The CloudWatch namespace of every function's Powertools metrics; the function is the `service` dimension. */
+export const METRICS_NAMESPACE = "MeshAuditTrail";
+
 /**
- * Namespace and `service` dimension of the transform's Powertools metrics (per invocation: `Records`, `RecordsOk`,
- * `RecordsFailed`, `RecordsDropped`, `RecordsOversize`, `Documents`, `DocumentsReingested`, `ReingestFailedRecords`
- * when any, `Records.<dataset>` for the datasets the parsers produce, `Failures.<reason>`); the stack alarms on
- * some of them.
+ * A function's metrics contract: where its Powertools metrics land, and the name of each metric it emits. The
+ * handler emits by these names and the stack's alarms read them, so a rename reaches both (an alarm on a metric
+ * nobody emits would sit on missing data for ever).
  */
-export const TRANSFORM_METRICS = { namespace: "MeshAuditTrail", service: "transform" } as const;
+export interface MetricsContract<Names extends Readonly<Record<string, string>>> {
+  readonly namespace: typeof METRICS_NAMESPACE;
+  /** The `service` dimension (Powertools' `serviceName`). */
+  readonly service: string;
+  readonly names: Names;
+}
+
+/** The name of one metric of a contract. */
+export type MetricName<C extends MetricsContract<Readonly<Record<string, string>>>> =
+  C["names"][keyof C["names"]];
+
+function metricsContract<const Names extends Readonly<Record<string, string>>>(
+  service: string,
+  names: Names,
+): MetricsContract<Names> {
+  return { namespace: METRICS_NAMESPACE, service, names };
+}
+
+/**
+ * The transform's metrics, per invocation; besides these, `Records.<dataset>` for the datasets the parsers produce
+ * (`transformDatasetMetric`) and `Failures.<reason>` (`transformFailureMetric`). The stack alarms on the failed
+ * and re-ingest-failed counts.
+ */
+export const TRANSFORM_METRICS = metricsContract("transform", {
+  records: "Records",
+  recordsOk: "RecordsOk",
+  recordsFailed: "RecordsFailed",
+  recordsDropped: "RecordsDropped",
+  recordsOversize: "RecordsOversize",
+  documents: "Documents",
+  documentsReingested: "DocumentsReingested",
+  /** Records whose re-ingestion failed after retries (emitted only when there are some). */
+  reingestFailedRecords: "ReingestFailedRecords",
+  /** Documents the rule tagger threw on (emitted only when there are some). */
+  taggerErrors: "TaggerErrors",
+});
+
+export type TransformMetricName = MetricName<typeof TRANSFORM_METRICS>;
+
+/** The transform's per-dataset record count. */
+export function transformDatasetMetric(dataset: string): string {
+  return `Records.${dataset}`;
+}
+
+/** The transform's count of records failed for one reason. */
+export function transformFailureMetric(reason: string): string {
+  return `Failures.${reason}`;
+}
 
 export const TRANSFORM_ENV = {
   environmentName: "AUDIT_TRAIL_ENVIRONMENT",
@@ -65,11 +117,28 @@ export const ARCHIVER_ENV = {
   digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",
 } as const;
 
-/**
- * Namespace and `service` dimension of the digest writer's Powertools metrics (`DigestsWritten`, `ObjectsDigested`,
- * `ObjectsRefused`: ledger records left out of a digest, `ChainConflicts`: a run that could not advance the chain).
- */
-export const DIGEST_WRITER_METRICS = { namespace: "MeshAuditTrail", service: "digest-writer" } as const;
+/** The digest writer's metrics; the stack alarms on refused objects and chain conflicts. */
+export const DIGEST_WRITER_METRICS = metricsContract("digest-writer", {
+  digestsWritten: "DigestsWritten",
+  objectsDigested: "ObjectsDigested",
+  /** Ledger records left out of a digest (not staged by Firehose, or not matching the stored object). */
+  objectsRefused: "ObjectsRefused",
+  /** A run that could not advance the chain: a digest key holds something other than the digest it would write. */
+  chainConflicts: "ChainConflicts",
+});
+
+/** The archiver's metrics, per object. */
+export const ARCHIVER_METRICS = metricsContract("archiver", {
+  objectsArchived: "ObjectsArchived",
+  objectsAlreadyRecorded: "ObjectsAlreadyRecorded",
+  bytesArchived: "BytesArchived",
+  archiveFailures: "ArchiveFailures",
+});
+
+/** The search bootstrap's metrics, per applied configuration. */
+export const BOOTSTRAP_METRICS = metricsContract("bootstrap", {
+  bootstrapApplied: "BootstrapApplied",
+});
 
 export const DIGEST_WRITER_ENV = {
   archiveBucketName: "AUDIT_TRAIL_ARCHIVE_BUCKET",
@@ -96,16 +165,32 @@ export const DETECTOR_ENV = {
 } as const;
 
 /**
- * The detector's Powertools metrics about rules (namespace `MeshAuditTrail`, service `detector`), per run: rules
- * whose evaluation failed (the others went on; each failed rule resumes from its own point and was announced on
- * the ops topic), rules that ran out of the run's time or event budget (they resume where they stopped), and ranges
- * not evaluated because a rule was further behind than the catch-up limit. The stack alarms on the first and last.
+ * The detector's metrics, per run. About rules: rules whose evaluation failed (the others went on; each failed
+ * rule resumes from its own point and was announced on the ops topic), rules that ran out of the run's time or
+ * event budget (they resume where they stopped), and ranges not evaluated because a rule was further behind than
+ * the catch-up limit. The stack alarms on failed rules, skipped ranges, publish failures and the watermark's lag.
  */
-export const DETECTOR_METRICS = {
+export const DETECTOR_METRICS = metricsContract("detector", {
+  firings: "Firings",
+  firingsSuppressed: "FiringsSuppressed",
+  alertsExtended: "AlertsExtended",
+  alertsPublished: "AlertsPublished",
+  alertsDuplicate: "AlertsDuplicate",
+  alertsNotPaged: "AlertsNotPaged",
+  /** Alerts written but not published to SNS (the next run retries them). */
+  alertsPublishFailed: "AlertsPublishFailed",
+  alertsPersistFailed: "AlertsPersistFailed",
+  alertsMarkFailed: "AlertsMarkFailed",
+  /** Alerts of earlier runs retried in this one. */
+  alertsRetried: "AlertsRetried",
   rulesFailed: "RulesFailed",
   rulesPartial: "RulesPartial",
   rangesSkipped: "RangesSkipped",
-} as const;
+  /** Seconds from the watermark to now, after the run. */
+  watermarkLag: "WatermarkLag",
+});
+
+export type DetectorMetricName = MetricName<typeof DETECTOR_METRICS>;
 
 /** Alert severities, one SNS topic each. Sigma `informational` alerts are indexed but not paged. */
 export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;

@@ -141,27 +141,28 @@ function recordMetrics(
   nowMs: number,
   watermarkMs: number | undefined,
 ) {
+  const names = DETECTOR_METRICS.names;
   const both = (outcome: keyof DetectionReport["delivered"]) =>
     report.delivered[outcome] + report.retried[outcome];
-  metrics.addMetric("Firings", MetricUnit.Count, report.firings);
-  metrics.addMetric("FiringsSuppressed", MetricUnit.Count, report.suppressed);
-  metrics.addMetric("AlertsExtended", MetricUnit.Count, report.extended);
-  metrics.addMetric("AlertsPublished", MetricUnit.Count, both("published"));
-  metrics.addMetric("AlertsDuplicate", MetricUnit.Count, report.delivered.duplicate);
-  metrics.addMetric("AlertsNotPaged", MetricUnit.Count, report.delivered.not_paged);
-  metrics.addMetric("AlertsPublishFailed", MetricUnit.Count, both("publish_failed"));
-  metrics.addMetric("AlertsPersistFailed", MetricUnit.Count, both("persist_failed"));
-  metrics.addMetric("AlertsMarkFailed", MetricUnit.Count, both("mark_failed"));
+  metrics.addMetric(names.firings, MetricUnit.Count, report.firings);
+  metrics.addMetric(names.firingsSuppressed, MetricUnit.Count, report.suppressed);
+  metrics.addMetric(names.alertsExtended, MetricUnit.Count, report.extended);
+  metrics.addMetric(names.alertsPublished, MetricUnit.Count, both("published"));
+  metrics.addMetric(names.alertsDuplicate, MetricUnit.Count, report.delivered.duplicate);
+  metrics.addMetric(names.alertsNotPaged, MetricUnit.Count, report.delivered.not_paged);
+  metrics.addMetric(names.alertsPublishFailed, MetricUnit.Count, both("publish_failed"));
+  metrics.addMetric(names.alertsPersistFailed, MetricUnit.Count, both("persist_failed"));
+  metrics.addMetric(names.alertsMarkFailed, MetricUnit.Count, both("mark_failed"));
   metrics.addMetric(
-    "AlertsRetried",
+    names.alertsRetried,
     MetricUnit.Count,
     Object.values(report.retried).reduce((a, b) => a + b, 0),
   );
-  metrics.addMetric(DETECTOR_METRICS.rulesFailed, MetricUnit.Count, report.failedRules.length);
-  metrics.addMetric(DETECTOR_METRICS.rulesPartial, MetricUnit.Count, report.partialRules.length);
-  metrics.addMetric(DETECTOR_METRICS.rangesSkipped, MetricUnit.Count, report.skipped.length);
+  metrics.addMetric(names.rulesFailed, MetricUnit.Count, report.failedRules.length);
+  metrics.addMetric(names.rulesPartial, MetricUnit.Count, report.partialRules.length);
+  metrics.addMetric(names.rangesSkipped, MetricUnit.Count, report.skipped.length);
   if (watermarkMs !== undefined) {
-    metrics.addMetric("WatermarkLag", MetricUnit.Seconds, Math.max(0, (nowMs - watermarkMs) / 1000));
+    metrics.addMetric(names.watermarkLag, MetricUnit.Seconds, Math.max(0, (nowMs - watermarkMs) / 1000));
   }
 }
 
@@ -191,7 +192,7 @@ export async function defaultDependencies(
       ...(config.runbookBaseUrl === undefined ? {} : { runbookBaseUrl: config.runbookBaseUrl }),
     },
     logger: new Logger({ serviceName: "detector" }),
-    metrics: new Metrics({ namespace: "MeshAuditTrail", serviceName: "detector" }),
+    metrics: new Metrics({ namespace: DETECTOR_METRICS.namespace, serviceName: DETECTOR_METRICS.service }),
     tracer,
   };
 }

@@ -57,20 +57,24 @@ export const handler = middy<ScheduledEvent, DigestWriterResult>()
     } catch (error: unknown) {
       // The chain cannot advance: say so in a metric of its own (alarmed on) before failing the invocation.
       if (error instanceof ChainConflictError) {
-        metrics.addMetric("ChainConflicts", MetricUnit.Count, 1);
+        metrics.addMetric(DIGEST_WRITER_METRICS.names.chainConflicts, MetricUnit.Count, 1);
         logger.error("the digest chain cannot advance", { error });
       }
       throw error;
     }
     for (const digest of written) {
       logger.info("digest written", { ...digest });
-      metrics.addMetric("ObjectsDigested", MetricUnit.Count, digest.objectCount);
+      metrics.addMetric(DIGEST_WRITER_METRICS.names.objectsDigested, MetricUnit.Count, digest.objectCount);
       for (const refused of digest.refused) {
         logger.error("ledger record left out of the digest", { digestKey: digest.key, ...refused });
       }
       if (digest.refused.length > 0)
-        metrics.addMetric("ObjectsRefused", MetricUnit.Count, digest.refused.length);
+        metrics.addMetric(
+          DIGEST_WRITER_METRICS.names.objectsRefused,
+          MetricUnit.Count,
+          digest.refused.length,
+        );
     }
-    metrics.addMetric("DigestsWritten", MetricUnit.Count, written.length);
+    metrics.addMetric(DIGEST_WRITER_METRICS.names.digestsWritten, MetricUnit.Count, written.length);
     return { written };
   });

@@ -26,7 +26,7 @@ import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
 import type { FirehoseTransformationEvent, FirehoseTransformationResult } from "aws-lambda";
-import { TRANSFORM_METRICS } from "../core/contracts.js";
+import { TRANSFORM_METRICS, transformDatasetMetric, transformFailureMetric } from "../core/contracts.js";
 import type { EcsDocument } from "../core/ecs.js";
 import { transformBatch } from "../core/firehose/transform.js";
 import { createPseudonymizer, type Pseudonymizer } from "../core/normalize/pseudonymize.js";
@@ -106,22 +106,23 @@ export function buildHandler(deps: TransformDependencies) {
               record.data = byId.get(record.recordId) ?? record.data;
             }
           }
-          metrics.addMetric("ReingestFailedRecords", MetricUnit.Count, failed.size);
+          metrics.addMetric(TRANSFORM_METRICS.names.reingestFailedRecords, MetricUnit.Count, failed.size);
         }
       }
-      metrics.addMetric("Records", MetricUnit.Count, stats.records);
-      metrics.addMetric("RecordsOk", MetricUnit.Count, stats.ok);
-      metrics.addMetric("RecordsFailed", MetricUnit.Count, stats.failed);
-      metrics.addMetric("RecordsDropped", MetricUnit.Count, stats.dropped);
-      metrics.addMetric("Documents", MetricUnit.Count, stats.documents);
-      metrics.addMetric("DocumentsReingested", MetricUnit.Count, reingested);
-      metrics.addMetric("RecordsOversize", MetricUnit.Count, stats.oversize);
-      if (stats.taggerErrors > 0) metrics.addMetric("TaggerErrors", MetricUnit.Count, stats.taggerErrors);
+      metrics.addMetric(TRANSFORM_METRICS.names.records, MetricUnit.Count, stats.records);
+      metrics.addMetric(TRANSFORM_METRICS.names.recordsOk, MetricUnit.Count, stats.ok);
+      metrics.addMetric(TRANSFORM_METRICS.names.recordsFailed, MetricUnit.Count, stats.failed);
+      metrics.addMetric(TRANSFORM_METRICS.names.recordsDropped, MetricUnit.Count, stats.dropped);
+      metrics.addMetric(TRANSFORM_METRICS.names.documents, MetricUnit.Count, stats.documents);
+      metrics.addMetric(TRANSFORM_METRICS.names.documentsReingested, MetricUnit.Count, reingested);
+      metrics.addMetric(TRANSFORM_METRICS.names.recordsOversize, MetricUnit.Count, stats.oversize);
+      if (stats.taggerErrors > 0)
+        metrics.addMetric(TRANSFORM_METRICS.names.taggerErrors, MetricUnit.Count, stats.taggerErrors);
       for (const [dataset, count] of Object.entries(stats.recordsByDataset)) {
-        metrics.addMetric(`Records.${dataset}`, MetricUnit.Count, count);
+        metrics.addMetric(transformDatasetMetric(dataset), MetricUnit.Count, count);
       }
       for (const [reason, count] of Object.entries(stats.failuresByReason)) {
-        metrics.addMetric(`Failures.${reason}`, MetricUnit.Count, count);
+        metrics.addMetric(transformFailureMetric(reason), MetricUnit.Count, count);
       }
       logger.info("batch transformed", {
         invocationId: event.invocationId,

@@ -1,5 +1,7 @@
+import type { FrameworkId } from "../../lambdas/core/compliance/catalogue.js";
+import { ENVIRONMENTS_FILE } from "../../lambdas/core/contracts.js";
 import { AuditTrailConfigError } from "./errors.js";
-import type { ComplianceFramework, ParsedEnvironmentConfig } from "./schema.js";
+import type { ParsedEnvironmentConfig } from "./schema.js";
 
 /**
  * Compliance presets: what each framework requires of the retention and privacy settings. Each rule is data
@@ -13,7 +15,7 @@ export function yearsInDays(years: number): number {
 }
 
 export interface ComplianceRule {
-  readonly framework: ComplianceFramework;
+  readonly framework: FrameworkId;
   /** The rule in words, with its source. */
   readonly rule: string;
   /** Dotted config key the rule constrains. */
@@ -31,10 +33,8 @@ const archive = (config: ParsedEnvironmentConfig, archiveDays: number): number =
 const searchable = (config: ParsedEnvironmentConfig): number =>
   config.retention.hotDays + config.retention.warmDays;
 
-const ENV_FILE = "lib/config/environments.ts";
-
 /** The rules a framework imposes, given the config (ISO 27001 and GDPR read their periods from it). */
-export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironmentConfig): ComplianceRule[] {
+export function rulesFor(framework: FrameworkId, config: ParsedEnvironmentConfig): ComplianceRule[] {
   switch (framework) {
     case "pci-dss":
       return [
@@ -44,7 +44,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           configKey: "retention.archiveDays",
           minimumDays: yearsInDays(1),
           actual: archive,
-          fix: `raise retention.archiveDays to at least ${yearsInDays(1)} in ${ENV_FILE}, or remove it to use the preset minimum`,
+          fix: `raise retention.archiveDays to at least ${yearsInDays(1)} in ${ENVIRONMENTS_FILE}, or remove it to use the preset minimum`,
         },
         {
           framework,
@@ -52,7 +52,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           configKey: "retention.hotDays + retention.warmDays",
           minimumDays: 90,
           actual: searchable,
-          fix: `raise retention.hotDays and/or retention.warmDays in ${ENV_FILE} so that together they reach 90`,
+          fix: `raise retention.hotDays and/or retention.warmDays in ${ENVIRONMENTS_FILE} so that together they reach 90`,
         },
       ];
     case "hipaa":
@@ -63,7 +63,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           configKey: "retention.archiveDays",
           minimumDays: yearsInDays(6),
           actual: archive,
-          fix: `raise retention.archiveDays to at least ${yearsInDays(6)} in ${ENV_FILE}, or remove it to use the preset minimum`,
+          fix: `raise retention.archiveDays to at least ${yearsInDays(6)} in ${ENVIRONMENTS_FILE}, or remove it to use the preset minimum`,
         },
       ];
     case "soc2":
@@ -74,7 +74,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           configKey: "retention.archiveDays",
           minimumDays: yearsInDays(1),
           actual: archive,
-          fix: `raise retention.archiveDays to at least ${yearsInDays(1)} in ${ENV_FILE}, or remove it to use the preset minimum`,
+          fix: `raise retention.archiveDays to at least ${yearsInDays(1)} in ${ENVIRONMENTS_FILE}, or remove it to use the preset minimum`,
         },
       ];
     case "iso27001": {
@@ -85,7 +85,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           rule: "log retention follows the organisation's policy (ISO/IEC 27001 Annex A 8.15)",
           configKey: "compliance.iso27001.archiveRetentionDays",
           problem: "ISO 27001 has no fixed period, so the policy's period must be configured",
-          fix: `add compliance: { iso27001: { archiveRetentionDays: <days from your logging policy> } } in ${ENV_FILE}`,
+          fix: `add compliance: { iso27001: { archiveRetentionDays: <days from your logging policy> } } in ${ENVIRONMENTS_FILE}`,
         });
       }
       return [
@@ -95,7 +95,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           configKey: "retention.archiveDays",
           minimumDays: policy.archiveRetentionDays,
           actual: archive,
-          fix: `raise retention.archiveDays to at least ${policy.archiveRetentionDays}, or lower compliance.iso27001.archiveRetentionDays if the policy allows, in ${ENV_FILE}`,
+          fix: `raise retention.archiveDays to at least ${policy.archiveRetentionDays}, or lower compliance.iso27001.archiveRetentionDays if the policy allows, in ${ENVIRONMENTS_FILE}`,
         },
         {
           framework,
@@ -103,7 +103,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           configKey: "retention.hotDays + retention.warmDays",
           minimumDays: policy.searchableDays,
           actual: searchable,
-          fix: `raise retention.hotDays and/or retention.warmDays to reach ${policy.searchableDays} in ${ENV_FILE}`,
+          fix: `raise retention.hotDays and/or retention.warmDays to reach ${policy.searchableDays} in ${ENVIRONMENTS_FILE}`,
         },
       ];
     }
@@ -116,7 +116,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           configKey: "compliance.gdpr.purposes",
           problem:
             "GDPR retention is per purpose, so at least one purpose with its retention must be configured",
-          fix: `add compliance: { gdpr: { purposes: [{ name: "security-monitoring", retentionDays: 365 }] } } in ${ENV_FILE}`,
+          fix: `add compliance: { gdpr: { purposes: [{ name: "security-monitoring", retentionDays: 365 }] } } in ${ENVIRONMENTS_FILE}`,
         });
       }
       const longest = Math.max(...gdpr.purposes.map((purpose) => purpose.retentionDays));
@@ -127,7 +127,7 @@ export function rulesFor(framework: ComplianceFramework, config: ParsedEnvironme
           configKey: "retention.archiveDays",
           minimumDays: longest,
           actual: archive,
-          fix: `raise retention.archiveDays to at least ${longest}, or shorten compliance.gdpr.purposes, in ${ENV_FILE}`,
+          fix: `raise retention.archiveDays to at least ${longest}, or shorten compliance.gdpr.purposes, in ${ENVIRONMENTS_FILE}`,
         },
       ];
     }
@@ -158,7 +158,7 @@ export function applyCompliance(config: ParsedEnvironmentConfig, environment: st
       environment,
       configKey: "retention.archiveDays",
       problem: "no enabled compliance framework sets a minimum archive retention",
-      fix: `set retention.archiveDays (days of Object Lock retention) in ${ENV_FILE}, or enable a framework in compliance.frameworks`,
+      fix: `set retention.archiveDays (days of Object Lock retention) in ${ENVIRONMENTS_FILE}, or enable a framework in compliance.frameworks`,
     });
   }
   const archiveRetentionDays = configured ?? archiveMinimum;
@@ -189,7 +189,7 @@ export function applyCompliance(config: ParsedEnvironmentConfig, environment: st
         configKey: "pseudonymization.fields",
         value: pseudonymization?.fields,
         minimum: "1 field",
-        fix: `add pseudonymization: { fields: ["user.name", "source.ip"], key: { source: "ssm-parameter", parameterName: "/audit-trail/<env>/pseudonymization-key" } } in ${ENV_FILE}`,
+        fix: `add pseudonymization: { fields: ["user.name", "source.ip"], key: { source: "ssm-parameter", parameterName: "/audit-trail/<env>/pseudonymization-key" } } in ${ENVIRONMENTS_FILE}`,
       });
     }
     if (config.transform.keepEventOriginal) {
@@ -200,7 +200,7 @@ export function applyCompliance(config: ParsedEnvironmentConfig, environment: st
         configKey: "transform.keepEventOriginal",
         value: true,
         minimum: "false (the raw line in event.original still holds the personal data)",
-        fix: `set transform: { keepEventOriginal: false } in ${ENV_FILE}`,
+        fix: `set transform: { keepEventOriginal: false } in ${ENVIRONMENTS_FILE}`,
       });
     }
     const longestPurpose = Math.max(...(config.compliance.gdpr?.purposes ?? []).map((p) => p.retentionDays));

@@ -4,8 +4,6 @@ export { AuditTrailConfigError, type ConfigErrorDetails } from "./errors.js";
 export { loadEnvironmentConfig, parseEnvironmentConfig } from "./load.js";
 export { checkRuleOverrides } from "./rule-overrides.js";
 export {
-  COMPLIANCE_FRAMEWORKS,
-  type ComplianceFramework,
   type EnvironmentConfig,
   type EnvironmentConfigInput,
   environmentConfigSchema,

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { ENVIRONMENTS_FILE } from "../../lambdas/core/contracts.js";
 import { applyCompliance } from "./compliance.js";
 import { AuditTrailConfigError } from "./errors.js";
 import { withApprovedNetworks, withCertificateRotation } from "./rule-overrides.js";
@@ -8,8 +9,6 @@ import {
   environmentConfigSchema,
   type ParsedEnvironmentConfig,
 } from "./schema.js";
-
-const ENV_FILE = "lib/config/environments.ts";
 
 function keyOf(path: readonly PropertyKey[]): string {
   return path
@@ -35,7 +34,7 @@ function schemaError(environment: string, input: unknown, issue: z.core.$ZodIssu
       environment,
       configKey: keys.join(", "),
       problem: "unknown config key (a typo?)",
-      fix: `remove or rename it in ${ENV_FILE}; the README lists every key`,
+      fix: `remove or rename it in ${ENVIRONMENTS_FILE}; the README lists every key`,
     });
   }
   const configKey = keyOf(issue.path) || "(root)";
@@ -44,14 +43,20 @@ function schemaError(environment: string, input: unknown, issue: z.core.$ZodIssu
     configKey,
     value: valueAt(input, issue.path),
     problem: issue.message,
-    fix: `correct ${configKey} in ${ENV_FILE}`,
+    fix: `correct ${configKey} in ${ENVIRONMENTS_FILE}`,
   });
 }
 
 /** Rules that are not about compliance but about what AWS (or this stack) can build. */
 function checkFeasibility(environment: string, config: ParsedEnvironmentConfig): void {
   const fail = (configKey: string, value: unknown, problem: string, fix: string): never => {
-    throw new AuditTrailConfigError({ environment, configKey, value, problem, fix: `${fix} in ${ENV_FILE}` });
+    throw new AuditTrailConfigError({
+      environment,
+      configKey,
+      value,
+      problem,
+      fix: `${fix} in ${ENVIRONMENTS_FILE}`,
+    });
   };
   const { search, retention, network } = config;
   if (search.coldStorage && search.ultraWarm === undefined) {
@@ -237,7 +242,7 @@ export function loadEnvironmentConfig(
       configKey: "env (CDK context)",
       value: name,
       problem: `unknown environment; valid environments: ${valid.join(", ")}`,
-      fix: `pass one of them with -c env=NAME, or add an entry named "${name}" to ${ENV_FILE}`,
+      fix: `pass one of them with -c env=NAME, or add an entry named "${name}" to ${ENVIRONMENTS_FILE}`,
     });
   }
   return parseEnvironmentConfig(name, entry);

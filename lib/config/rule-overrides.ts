@@ -1,3 +1,5 @@
+import { ENVIRONMENTS_FILE } from "../../lambdas/core/contracts.js";
+import { errorMessage } from "../../lambdas/core/errors.js";
 import { loadRulePack } from "../../lambdas/core/rules/load.js";
 import { AuditTrailConfigError } from "./errors.js";
 import type { EnvironmentConfig } from "./schema.js";
@@ -92,12 +94,12 @@ export async function checkRuleOverrides(config: EnvironmentConfig, rulesDir: st
   try {
     pack = await loadRulePack([rulesDir], config.detection.ruleOverrides);
   } catch (error: unknown) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     throw new AuditTrailConfigError({
       environment: config.name,
       configKey: "detection.ruleOverrides",
       problem: `the rule pack rejects it: ${message}`,
-      fix: "use the rule names, keys and placeholders docs/rules.md lists (section: per-environment overrides) in lib/config/environments.ts",
+      fix: `use the rule names, keys and placeholders docs/rules.md lists (section: per-environment overrides) in ${ENVIRONMENTS_FILE}`,
     });
   }
   const bufferingMs = config.firehose.bufferingIntervalSeconds * 1000;

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { FRAMEWORK_IDS } from "../../lambdas/core/compliance/catalogue.js";
 import { parseCidr } from "../../lambdas/core/rules/ip.js";
 
 /**
@@ -6,9 +7,6 @@ import { parseCidr } from "../../lambdas/core/rules/ip.js";
  * `environments.ts` spells out; output (`EnvironmentConfig`) has every default applied and is what the stack
  * receives as props. Unknown keys are rejected, so a typo in a key name fails synth instead of being ignored.
  */
-
-export const COMPLIANCE_FRAMEWORKS = ["pci-dss", "hipaa", "soc2", "iso27001", "gdpr"] as const;
-export type ComplianceFramework = (typeof COMPLIANCE_FRAMEWORKS)[number];
 
 /** Retention values CloudWatch Logs accepts (days). */
 export const CLOUDWATCH_RETENTION_DAYS = [
@@ -157,7 +155,7 @@ export const environmentConfigSchema = z.strictObject({
   compliance: z
     .strictObject({
       /** Frameworks whose retention and privacy rules the config must meet. */
-      frameworks: z.array(z.enum(COMPLIANCE_FRAMEWORKS)).default([]),
+      frameworks: z.array(z.enum(FRAMEWORK_IDS)).default([]),
       /** ISO 27001 has no fixed period: the organisation's log retention policy sets it. */
       iso27001: z
         .strictObject({

@@ -83,7 +83,10 @@ export interface AuditFunctionProps {
   readonly noDeadLetterQueueReason?: string;
   /** Execution role to use (e.g. one other resources must name before the function exists). @default - a new role */
   readonly role?: iam.Role;
-  /** Why the function is not in a VPC; required when `vpc` is absent. */
+  /**
+   * Why the function is not in a VPC, recorded on the cdk-nag and checkov findings when `vpc` is absent.
+   * @default - the environment has no VPC (public endpoint with fine-grained access control, calls over TLS with SigV4)
+   */
   readonly outsideVpcReason?: string;
 }
 

@@ -8,6 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { errorMessage } from "../../lambdas/core/errors.js";
 import { precompileRulePack } from "../../lambdas/core/rules/load.js";
 
 const [root, outFile, overridesBase64] = process.argv.slice(2);
@@ -21,8 +22,6 @@ try {
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, text);
 } catch (error) {
-  process.stderr.write(
-    `precompiling the transform's rule pack: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
+  process.stderr.write(`precompiling the transform's rule pack: ${errorMessage(error)}\n`);
   process.exit(1);
 }

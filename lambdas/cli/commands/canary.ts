@@ -37,8 +37,9 @@ import {
   runCanary,
   wrapParagraph,
 } from "../../core/canary/index.js";
-import { ALERTS_INDEX } from "../../core/contracts.js";
+import { ALERTS_INDEX, ENVIRONMENTS_FILE } from "../../core/contracts.js";
 import { AUDIT_EVENTS_INDICES } from "../../core/detection/run.js";
+import { errorDescription } from "../../core/errors.js";
 import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
 import { defaultRulesDir, loadRulePack } from "../../core/rules/load.js";
@@ -46,7 +47,6 @@ import { transportSearchClient } from "../../detector/opensearch.js";
 import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
 
-const ENV_FILE = "lib/config/environments.ts";
 /** Added to the environment's Firehose buffering interval for the default timeout: transform, indexing, the
  * detector's one-minute schedule and SNS. */
 const PIPELINE_ALLOWANCE_SECONDS = 300;
@@ -62,7 +62,7 @@ when it became searchable and the latency, and when the alert was published (SNS
 latency. Exit status 0 when everything arrived within the timeout, 1 otherwise (naming what did not arrive and the
 stage it stopped at: ${CANARY_RUNBOOK}), 2 on a usage, configuration or stack error.
 
-  -c env=NAME, --env NAME  the environment (an entry of ${ENV_FILE}); its stack AuditTrail-NAME gives
+  -c env=NAME, --env NAME  the environment (an entry of ${ENVIRONMENTS_FILE}); its stack AuditTrail-NAME gives
                            the stream, the domain and the topics (CloudFormation outputs)
   --region REGION          where the stack is; default: the environment's region, else your AWS configuration's
   --timeout DURATION       how long to wait (90s, 20m, or seconds); default: the environment's
@@ -150,7 +150,7 @@ export async function runCanaryCommand(
       allowPositionals: false,
     }));
   } catch (error: unknown) {
-    process.stderr.write(`audit-trail canary: ${messageOf(error)}\n\n${USAGE}\n`);
+    process.stderr.write(`audit-trail canary: ${errorDescription(error)}\n\n${USAGE}\n`);
     return 2;
   }
   if (values.help) {
@@ -178,7 +178,7 @@ export async function runCanaryCommand(
       }
       if (values.region !== undefined && config.region !== undefined && values.region !== config.region) {
         throw new UsageError(
-          `--region ${values.region}: environment "${config.name}" is deployed to ${config.region} (region in ${ENV_FILE}); drop --region or pass --region ${config.region}`,
+          `--region ${values.region}: environment "${config.name}" is deployed to ${config.region} (region in ${ENVIRONMENTS_FILE}); drop --region or pass --region ${config.region}`,
         );
       }
 
@@ -325,7 +325,7 @@ export async function readStackOutputs(
       );
     }
     throw new CanaryStackError(
-      `cannot read stack ${stackName} in ${where}: ${messageOf(error)}` +
+      `cannot read stack ${stackName} in ${where}: ${errorDescription(error)}` +
         (region === undefined ? `; environment "${config.name}" names no region, pass --region REGION` : ""),
     );
   }
@@ -397,7 +397,7 @@ export function explainedSearch(search: CanarySearch, endpoint: string): CanaryS
         }
         if (name === "ConnectionError" || name === "TimeoutError" || name === "NoLivingConnectionsError") {
           throw new CanarySearchError(
-            `cannot reach https://${endpoint} (${messageOf(error)}): a VPC domain is reachable only from inside its VPC (VPN, bastion)`,
+            `cannot reach https://${endpoint} (${errorDescription(error)}): a VPC domain is reachable only from inside its VPC (VPN, bastion)`,
           );
         }
         throw error;
@@ -429,12 +429,6 @@ const wallClock: CanaryClock = {
 
 function randomHex(): string {
   return randomBytes(3).toString("hex");
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
-    : String(error);
 }
 
 export const command: Command = {

@@ -5,6 +5,7 @@
  * each, and those it does not address. Exit status 1 when any control's setting is missing or weaker than the
  * framework requires: a report that quietly claims compliance is worse than none.
  */
+
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,17 +28,22 @@ import {
   FRAMEWORK_IDS,
   type FrameworkId,
   type FrameworkRequest,
-  isFrameworkId,
   renderNoFramework,
   renderReport,
   TemplateShapeError,
 } from "../../core/compliance/index.js";
+import { ENVIRONMENTS_FILE } from "../../core/contracts.js";
+import { errorMessage } from "../../core/errors.js";
 import { renderCompliancePage } from "../html/compliance.js";
 import { type ProgressOptions, stageProgress } from "../progress.js";
-import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
+import {
+  checkOutputFolder,
+  frameworksOption,
+  selectedEnvironment,
+  UsageError,
+  withUserErrors,
+} from "../usage.js";
 import type { Command } from "./command.js";
-
-const ENV_FILE = "lib/config/environments.ts";
 
 const USAGE = `usage: audit-trail compliance [-c env=NAME | --env NAME] [--template FILE] [--framework F]… [--out FILE]
                                 [--html FILE]
@@ -47,10 +53,11 @@ controls this stack addresses, each with the resource and the setting of the syn
 it, and the controls it does not address. Exit status 1 when a setting a control relies on is missing or weaker
 than the framework requires, 2 on a usage or configuration error.
 
-  -c env=NAME, --env NAME  the environment (an entry of ${ENV_FILE}); its compliance presets set the minimums
+  -c env=NAME, --env NAME  the environment (an entry of ${ENVIRONMENTS_FILE}); its compliance presets set the minimums
   --template FILE          assess this synthesized template (cdk.out/AuditTrail-NAME.template.json) instead of
                            synthesizing; the environment defaults to the template's "environment" tag
-  --framework F            ${FRAMEWORK_IDS.join(", ")}; repeatable (default: the environment's frameworks)
+  --framework F            ${FRAMEWORK_IDS.join(", ")}; repeatable or comma-separated (default: the
+                           environment's frameworks)
   --out FILE               write the report to FILE instead of stdout
   --html FILE              also write the report as one self-contained HTML page that prints to PDF (a summary,
                            then each framework on its own printed page); same assessment as the markdown
@@ -136,14 +143,14 @@ export async function synthesizeEnvironment(config: EnvironmentConfig): Promise<
 
 async function readTemplate(file: string): Promise<CfnTemplate> {
   const text = await readFile(file, "utf8").catch((error: unknown) => {
-    throw new UsageError(`--template ${file}: ${error instanceof Error ? error.message : error}`);
+    throw new UsageError(`--template ${file}: ${errorMessage(error)}`);
   });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error: unknown) {
     throw new UsageError(
-      `--template ${file}: not JSON (${error instanceof Error ? error.message : error}); pass the .template.json cdk synth writes`,
+      `--template ${file}: not JSON (${errorMessage(error)}); pass the .template.json cdk synth writes`,
     );
   }
   return asTemplate(parsed, `--template ${file}`);
@@ -174,16 +181,9 @@ export async function runCompliance(
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    frameworks = [...new Set(values.framework ?? [])].map((framework) => {
-      if (!isFrameworkId(framework)) {
-        throw new UsageError(`--framework ${framework}: unknown; use one of ${FRAMEWORK_IDS.join(", ")}`);
-      }
-      return framework;
-    });
+    frameworks = frameworksOption(values.framework) ?? [];
   } catch (error: unknown) {
-    process.stderr.write(
-      `audit-trail compliance: ${error instanceof Error ? error.message : error}\n\n${USAGE}\n`,
-    );
+    process.stderr.write(`audit-trail compliance: ${errorMessage(error)}\n\n${USAGE}\n`);
     return 2;
   }
   return withUserErrors("compliance", [UsageError, AuditTrailConfigError, TemplateShapeError], async () => {
@@ -216,7 +216,7 @@ export async function runCompliance(
     const subject = `environment "${config.name}" (stack AuditTrail-${config.name})`;
     const templateSource =
       values.template === undefined
-        ? `synthesized in memory from ${ENV_FILE} ("${config.name}") and lib/audit-trail-stack.ts`
+        ? `synthesized in memory from ${ENVIRONMENTS_FILE} ("${config.name}") and lib/audit-trail-stack.ts`
         : `${values.template}`;
     let resolved = template;
     if (resolved === undefined) {
@@ -238,7 +238,7 @@ export async function runCompliance(
     let status: number;
     let noFramework: string | undefined;
     if (requests.length === 0) {
-      noFramework = `compliance.frameworks is empty for "${config.name}" in ${ENV_FILE}`;
+      noFramework = `compliance.frameworks is empty for "${config.name}" in ${ENVIRONMENTS_FILE}`;
       report = renderNoFramework(header, noFramework);
       status = 0;
       process.stderr.write(

@@ -8,6 +8,7 @@ import { DigestFormatError } from "../../core/digest/format.js";
 import { digestLocalArchive, LocalArchiveError } from "../../core/digest/local-archive.js";
 import { PeriodError, parseInstant, parsePeriod } from "../../core/digest/period.js";
 import { nodeSigner, SigningKeyError } from "../../core/digest/signer.js";
+import { errorMessage } from "../../core/errors.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail digest --dir PATH --private-key FILE [--period 1h] [--until TIME] [--rotate-key]
@@ -48,9 +49,7 @@ export const command: Command = {
         allowPositionals: false,
       }));
     } catch (error: unknown) {
-      process.stderr.write(
-        `audit-trail digest: ${error instanceof Error ? error.message : error}\n\n${USAGE}\n`,
-      );
+      process.stderr.write(`audit-trail digest: ${errorMessage(error)}\n\n${USAGE}\n`);
       return 2;
     }
     if (values.help) {
@@ -69,9 +68,7 @@ export const command: Command = {
       try {
         pem = await readFile(keyFile);
       } catch (error: unknown) {
-        process.stderr.write(
-          `audit-trail digest: --private-key ${keyFile}: ${error instanceof Error ? error.message : error}\n`,
-        );
+        process.stderr.write(`audit-trail digest: --private-key ${keyFile}: ${errorMessage(error)}\n`);
         return 2;
       }
       const signer = nodeSigner(pem, `--private-key ${keyFile}`);

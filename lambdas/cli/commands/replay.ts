@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import type { Alert, AlertContext } from "../../core/alerts/index.js";
 import { buildAlert, displayValue } from "../../core/alerts/index.js";
+import { errorMessage } from "../../core/errors.js";
 import type { CountryLookup } from "../../core/geo/index.js";
 import { GeoIpDatabase } from "../../core/geo/index.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
@@ -143,7 +144,7 @@ function lazyGeo(warn: (message: string) => void): CountryLookup {
           database = GeoIpDatabase.load(dir);
         } catch (error) {
           failed = true;
-          warn(`countries unavailable: ${error instanceof Error ? error.message : String(error)}`);
+          warn(`countries unavailable: ${errorMessage(error)}`);
         }
       }
       return database?.country(ip);
@@ -216,9 +217,7 @@ async function loadWithOverridesFile(dirs: readonly string[], file: string): Pro
   try {
     overrides = JSON.parse(text);
   } catch (error: unknown) {
-    throw new InputError(
-      `${flag}: not valid JSON (${error instanceof Error ? error.message : String(error)})`,
-    );
+    throw new InputError(`${flag}: not valid JSON (${errorMessage(error)})`);
   }
   try {
     return await loadRulePack(dirs, overrides);

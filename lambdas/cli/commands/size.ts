@@ -3,11 +3,10 @@
  * environment's frameworks, policies and settings), turns the compliance presets of `lib/config` into retention
  * minimums, and hands everything to the pure sizing model, which prints a table or JSON. No AWS call.
  */
+
 import { parseArgs } from "node:util";
 import {
   AuditTrailConfigError,
-  COMPLIANCE_FRAMEWORKS,
-  type ComplianceFramework,
   ENVIRONMENTS,
   type EnvironmentConfig,
   environmentConfigSchema,
@@ -15,6 +14,8 @@ import {
   rulesFor,
   yearsInDays,
 } from "../../../lib/config/index.js";
+import { FRAMEWORK_IDS, type FrameworkId } from "../../core/compliance/catalogue.js";
+import { ENVIRONMENTS_FILE } from "../../core/contracts.js";
 import {
   DEFAULT_HOT_DAYS,
   PRICED_REGIONS,
@@ -26,10 +27,8 @@ import {
   sizeAuditTrail,
   sizingJson,
 } from "../../core/sizing/index.js";
-import { selectedEnvironment, UsageError } from "../usage.js";
+import { frameworksOption, selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
-
-const ENV_FILE = "lib/config/environments.ts";
 
 /** The flag of each input of the sizing model. */
 const FLAG: Readonly<Record<SizingField, string>> = {
@@ -58,11 +57,11 @@ price with its region, date and source). Prints its assumptions, the AWS guidanc
 out. Exit status 2 on a usage error.
 
   --gb-per-day N        raw log volume shipped per day, GB (10^9 bytes); required
-  --framework F         ${COMPLIANCE_FRAMEWORKS.join(", ")}; repeatable or comma-separated: sets the archive's
+  --framework F         ${FRAMEWORK_IDS.join(", ")}; repeatable or comma-separated: sets the archive's
                         retention and the searchable days as the compliance presets do
   -c env=NAME, --env NAME
                         take frameworks, their policies (iso27001, gdpr), retention, replicas, AZs, network and
-                        event.original from an environment of ${ENV_FILE}; flags override it
+                        event.original from an environment of ${ENVIRONMENTS_FILE}; flags override it
                         (with --framework, the retention follows those frameworks instead)
   --region R            price in R: ${PRICED_REGIONS.join(", ")} (default: the environment's, or ${PRICED_REGIONS[0]})
   --hot-days N          days on hot nodes (default ${DEFAULT_HOT_DAYS})
@@ -127,23 +126,12 @@ const UNITS: Partial<Record<keyof Options, string>> = {
   "archive-days": "days",
 };
 
-function frameworksFrom(values: Options): ComplianceFramework[] | undefined {
-  if (values.framework === undefined) return undefined;
-  const names = values.framework.flatMap((value) => value.split(",")).map((name) => name.trim());
-  return [...new Set(names)].map((name) => {
-    if (!(COMPLIANCE_FRAMEWORKS as readonly string[]).includes(name)) {
-      throw new UsageError(`--framework ${name}: unknown; use one of ${COMPLIANCE_FRAMEWORKS.join(", ")}`);
-    }
-    return name as ComplianceFramework;
-  });
-}
-
 /**
  * The minimums each framework sets, read from the compliance presets (`rulesFor`, what synth enforces). ISO 27001
  * and GDPR take their periods from an environment's policy.
  */
 function retentionRequirements(
-  frameworks: readonly ComplianceFramework[],
+  frameworks: readonly FrameworkId[],
   environment: EnvironmentConfig | undefined,
 ): RetentionRequirement[] {
   // rulesFor reads only `compliance` from the config; its parameter is typed as the (mutable) parsed config.
@@ -157,7 +145,7 @@ function retentionRequirements(
       const where =
         environment === undefined
           ? "pass -c env=NAME for an environment that declares it"
-          : `declare it in environment "${environment.name}" of ${ENV_FILE}`;
+          : `declare it in environment "${environment.name}" of ${ENVIRONMENTS_FILE}`;
       throw new UsageError(
         `--framework ${framework}: ${error.details.problem ?? error.message}; its minimums come from ${error.details.configKey}: ${where}`,
       );
@@ -256,7 +244,7 @@ function sizingRequest(values: Options): SizingRequest {
 
   const name = selectedEnvironment(values);
   const environment = name === undefined ? undefined : loadEnvironmentConfig(name, ENVIRONMENTS);
-  const requested = frameworksFrom(values);
+  const requested = frameworksOption(values.framework);
   const frameworks = requested ?? [...(environment?.compliance.frameworks ?? [])];
   // An environment's days answer its own frameworks; other frameworks get days of their own.
   const own = requested === undefined ? environment : undefined;

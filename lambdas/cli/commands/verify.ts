@@ -30,6 +30,7 @@ import {
   type VerifyReport,
   verifyArchive,
 } from "../../core/digest/verify.js";
+import { errorMessage } from "../../core/errors.js";
 import { countProgress, type ProgressOptions } from "../progress.js";
 import { UsageError, withUserErrors } from "../usage.js";
 import type { Command } from "./command.js";
@@ -221,9 +222,7 @@ export async function runVerify(
       throw new UsageError("give --public-key or --key-id, not both");
     }
   } catch (error: unknown) {
-    process.stderr.write(
-      `audit-trail verify: ${error instanceof Error ? error.message : error}\n\n${USAGE}\n`,
-    );
+    process.stderr.write(`audit-trail verify: ${errorMessage(error)}\n\n${USAGE}\n`);
     return 2;
   }
   return withUserErrors(
@@ -292,7 +291,7 @@ async function fileVerifiers(
   const verifiers = await Promise.all(
     files.map(async (file) => {
       const pem = await readFile(file).catch((error: unknown) => {
-        throw new UsageError(`--public-key ${file}: ${error instanceof Error ? error.message : error}`);
+        throw new UsageError(`--public-key ${file}: ${errorMessage(error)}`);
       });
       return { file, verifier: nodeVerifier(pem, `--public-key ${file}`) };
     }),

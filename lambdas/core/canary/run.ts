@@ -6,8 +6,10 @@
  * found it (so within one poll interval after it became searchable); the alert's "published at" is the
  * `outbox.publishedAt` the detector wrote when SNS accepted it, on the detector's clock.
  */
+
 import { ALERTS_INDEX } from "../contracts.js";
 import { AUDIT_EVENTS_INDICES } from "../detection/run.js";
+import { errorDescription } from "../errors.js";
 import type { CanaryClock, CanaryRecordSender, CanarySearch } from "./ports.js";
 import type { CanaryIdentity, CanaryRecord, CanarySource } from "./records.js";
 import { type SendOptions, type SendOutcome, sendCanaryRecords } from "./send.js";
@@ -126,7 +128,7 @@ export async function runCanary(
         }
       }
     } catch (error: unknown) {
-      watchError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      watchError = errorDescription(error);
       break;
     }
     if (waitingFor().length === 0 && alertDelivered(alerts)) break;

@@ -5,6 +5,7 @@
  * is not retried here: the SDK has already retried what is retryable, and the error names the cause.
  */
 
+import { errorDescription } from "../errors.js";
 import type { CanaryClock, CanaryRecordSender, RecordFailure } from "./ports.js";
 import type { CanaryRecord, CanarySource } from "./records.js";
 
@@ -50,7 +51,7 @@ export async function sendCanaryRecords(
     try {
       results = await sender.putRecordBatch(pending.map((record) => record.data));
     } catch (error: unknown) {
-      const reason = describeError(error);
+      const reason = errorDescription(error);
       for (const record of pending) {
         outcomes.set(record.source, { source: record.source, sent: false, error: reason, attempts: attempt });
       }
@@ -85,9 +86,4 @@ export async function sendCanaryRecords(
     pending = refused;
   }
   return records.map((record) => outcomes.get(record.source) as SendOutcome);
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

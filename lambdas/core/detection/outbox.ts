@@ -13,6 +13,7 @@
 import type { Alert } from "../alerts/model.js";
 import { renderSnsMessage } from "../alerts/render.js";
 import type { AlertTopic } from "../contracts.js";
+import { errorDescription } from "../errors.js";
 import type { AlertPublisher, DetectionLogger } from "./ports.js";
 import type { AlertDocument, AlertStore, OutboxState, StoredAlert } from "./store.js";
 
@@ -67,7 +68,7 @@ export class Outbox {
       this.logger.error("alert not written; nothing published, the window will be evaluated again", {
         alertId: alert.id,
         rule: alert.rule.name,
-        error: errorMessage(error),
+        error: errorDescription(error),
       });
       return "persist_failed";
     }
@@ -102,7 +103,7 @@ export class Outbox {
       } catch (error) {
         this.logger.error("could not claim a pending alert; it stays pending", {
           alertId: stored.id,
-          error: errorMessage(error),
+          error: errorDescription(error),
         });
         outcomes.push("persist_failed");
         continue;
@@ -138,7 +139,7 @@ export class Outbox {
       this.logger.warn("publish failed; the alert stays pending for the next run", {
         alertId: claimed.id,
         rule: alert.rule.name,
-        error: errorMessage(error),
+        error: errorDescription(error),
       });
       const released: AlertDocument = {
         ...claimed.document,
@@ -147,7 +148,7 @@ export class Outbox {
           status: "pending",
           attempts: outbox.attempts + 1,
           updatedAt: iso(now),
-          lastError: errorMessage(error).slice(0, 500),
+          lastError: errorDescription(error).slice(0, 500),
         },
       };
       try {
@@ -155,7 +156,7 @@ export class Outbox {
       } catch (releaseError) {
         this.logger.warn("could not release the claim; it will be retried when the lease expires", {
           alertId: claimed.id,
-          error: errorMessage(releaseError),
+          error: errorDescription(releaseError),
         });
       }
       return "publish_failed";
@@ -196,7 +197,7 @@ export class Outbox {
         this.logger.warn("marking the alert published failed; retrying", {
           alertId: claimed.id,
           attempt,
-          error: errorMessage(error),
+          error: errorDescription(error),
         });
       }
     }
@@ -223,9 +224,4 @@ function withoutClaim(outbox: OutboxState): OutboxState {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

@@ -81,8 +81,6 @@ export function parseAggregation<T extends z.ZodType>(
   return parsed.data;
 }
 
-export const topHitsSchema = z.object({ hits: hitsSchema });
-
 /** A date_histogram bucket with the sub-aggregations the correlation queries add. */
 export const windowBucketSchema = z.object({
   key: z.number(),

@@ -29,6 +29,7 @@ import { buildAlert } from "../alerts/build.js";
 import type { AlertContext } from "../alerts/model.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
+import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
@@ -38,7 +39,7 @@ import {
   fetchSingleEventPage,
   fetchWindowEvents,
 } from "./correlations.js";
-import { type DeliveryOutcome, errorMessage, Outbox } from "./outbox.js";
+import { type DeliveryOutcome, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
 import {
   type AggregationBudget,
@@ -185,7 +186,7 @@ export async function runDetection(
   try {
     for (const outcome of await outbox.retryPending(settings.retryLimit)) retried[outcome]++;
   } catch (error) {
-    logger.error("could not look for pending alerts; they stay pending", { error: errorMessage(error) });
+    logger.error("could not look for pending alerts; they stay pending", { error: errorDescription(error) });
   }
 
   const rangeOptions = {
@@ -220,11 +221,11 @@ export async function runDetection(
   const resume = new Map<string, number>();
   const partialRules: string[] = [];
   const fail = (rule: CompiledRule, from: number | undefined, error: unknown, what: string) => {
-    failures.set(rule.name, { rule: rule.name, error: errorMessage(error), resumeFromMs: from });
+    failures.set(rule.name, { rule: rule.name, error: errorDescription(error), resumeFromMs: from });
     if (from !== undefined) resume.set(rule.name, Math.min(from, resume.get(rule.name) ?? from));
     logger.error(`${what} failed; the other rules go on, this one resumes next run`, {
       rule: rule.name,
-      error: errorMessage(error),
+      error: errorDescription(error),
       ...(from === undefined ? {} : { resumeFrom: new Date(from).toISOString() }),
     });
   };
@@ -314,7 +315,9 @@ export async function runDetection(
   try {
     existing = await store.findRecent(ruleNames, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
   } catch (error) {
-    logger.error("could not read recent alerts; nothing is written this run", { error: errorMessage(error) });
+    logger.error("could not read recent alerts; nothing is written this run", {
+      error: errorDescription(error),
+    });
     for (const name of ruleNames) {
       const rule = pack.get(name);
       if (rule !== undefined && !failures.has(name))
@@ -352,7 +355,7 @@ export async function runDetection(
     } catch (error) {
       logger.warn("could not extend an alert; the next run tries again", {
         alertId: stored.id,
-        error: errorMessage(error),
+        error: errorDescription(error),
       });
     }
   }
@@ -363,7 +366,7 @@ export async function runDetection(
       await deps.search.refresh({ index: options.alertsIndex ?? ALERTS_INDEX });
     } catch (error) {
       logger.warn("could not refresh the alerts index; it becomes searchable within its refresh interval", {
-        error: errorMessage(error),
+        error: errorDescription(error),
       });
     }
   }
@@ -388,7 +391,7 @@ export async function runDetection(
       } catch (error) {
         logger.warn("could not tell the ops topic about a failed rule; its metric still counts it", {
           rule: failure.rule,
-          error: errorMessage(error),
+          error: errorDescription(error),
         });
       }
     }

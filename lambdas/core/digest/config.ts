@@ -3,6 +3,7 @@
  * malformed variable fails loudly, naming it.
  */
 import { ARCHIVER_ENV, DIGEST_WRITER_ENV } from "../contracts.js";
+import { errorMessage } from "../errors.js";
 import { periodMsFromMinutes } from "./period.js";
 
 export class ConfigError extends Error {
@@ -26,7 +27,7 @@ function periodMs(env: Env, name: string): number {
   try {
     return periodMsFromMinutes(minutes, `environment variable ${name}`);
   } catch (error: unknown) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
+    throw new ConfigError(errorMessage(error));
   }
 }
 

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import * as z from "zod";
 import { ARCHIVE_PREFIXES } from "../contracts.js";
+import { errorMessage } from "../errors.js";
 import { type CanonicalValue, canonicalBytes } from "./canonical.js";
 import { isoUtc } from "./period.js";
 
@@ -150,9 +151,7 @@ export function parseDigest(bytes: Uint8Array, source: string): Digest {
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error: unknown) {
-    throw new DigestFormatError(
-      `${source}: not a JSON document (${error instanceof Error ? error.message : error})`,
-    );
+    throw new DigestFormatError(`${source}: not a JSON document (${errorMessage(error)})`);
   }
   const result = digestSchema.safeParse(json);
   if (!result.success) {

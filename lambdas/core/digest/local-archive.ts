@@ -8,6 +8,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { ARCHIVE_PREFIXES } from "../contracts.js";
+import { errorMessage } from "../errors.js";
 import {
   type ChainState,
   type ExtendResult,
@@ -57,9 +58,7 @@ export function localArchiveReader(root: string): ArchiveReader {
       try {
         await walk(root, root, keys);
       } catch (error: unknown) {
-        throw new LocalArchiveError(
-          `${root}: cannot read the archive directory (${error instanceof Error ? error.message : error})`,
-        );
+        throw new LocalArchiveError(`${root}: cannot read the archive directory (${errorMessage(error)})`);
       }
       keys = keys.sort();
       return Promise.all(
@@ -172,9 +171,7 @@ export async function digestLocalArchive(options: {
     try {
       await writeFile(path, sealed.bytes, { flag: "wx" });
     } catch (error: unknown) {
-      throw new LocalArchiveError(
-        `${sealed.key}: cannot write the digest (${error instanceof Error ? error.message : error})`,
-      );
+      throw new LocalArchiveError(`${sealed.key}: cannot write the digest (${errorMessage(error)})`);
     }
   }
   return rotatedFrom === undefined || result.sealed.length === 0 ? result : { ...result, rotatedFrom };

@@ -4,6 +4,7 @@
  * crypto and the KMS public key, and a chain signed here with a local key verifies the same way.
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
+import { errorMessage } from "../errors.js";
 
 export interface Signer {
   /** Recorded in each digest as `signingKeyId` (a KMS key ARN, or a local key's fingerprint). */
@@ -42,9 +43,7 @@ export function nodeSigner(privateKeyPem: string | Uint8Array, source = "private
   try {
     key = createPrivateKey({ key: Buffer.from(privateKeyPem) });
   } catch (error: unknown) {
-    throw new SigningKeyError(
-      `${source}: not a PEM private key (${error instanceof Error ? error.message : error})`,
-    );
+    throw new SigningKeyError(`${source}: not a PEM private key (${errorMessage(error)})`);
   }
   requireP256(key, source);
   const keyId = publicKeyFingerprint(createPublicKey(key));
@@ -66,9 +65,7 @@ export function nodeVerifier(
       ? createPublicKey({ key: text, format: "pem" })
       : createPublicKey({ key: Buffer.from(publicKey), format: "der", type: "spki" });
   } catch (error: unknown) {
-    throw new SigningKeyError(
-      `${source}: not a public key (${error instanceof Error ? error.message : error})`,
-    );
+    throw new SigningKeyError(`${source}: not a public key (${errorMessage(error)})`);
   }
   requireP256(key, source);
   return {

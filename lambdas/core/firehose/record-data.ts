@@ -7,6 +7,7 @@
  */
 import * as zlib from "node:zlib";
 import { gunzipSync } from "node:zlib";
+import { errorMessage } from "../errors.js";
 
 /** `zlib.zstdDecompressSync` where this Node.js has it (22.15+, 23.8+), else `undefined`. */
 const zstdDecompressSync = (
@@ -42,7 +43,7 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
       if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
         return { error: `decompressed size limit: gzip data expands beyond ${limit} bytes` };
       }
-      return { error: `gzip: ${error instanceof Error ? error.message : String(error)}` };
+      return { error: `gzip: ${errorMessage(error)}` };
     }
   }
   if (

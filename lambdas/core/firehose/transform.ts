@@ -31,6 +31,7 @@
  *   only the datasets the parsers produce (`unknown` otherwise), whatever a record claims.
  */
 import type { EcsDocument } from "../ecs.js";
+import { errorMessage } from "../errors.js";
 import { MAX_RECORD_TEXT, type NormalizeOptions, normalizeRecord } from "../normalize/index.js";
 import type { Pseudonymizer } from "../normalize/pseudonymize.js";
 import type { ReingestSealer } from "../normalize/reingest.js";
@@ -278,7 +279,7 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
       }
     } catch (error) {
       // Whatever threw, only this record fails, and nothing of it was counted or emitted.
-      failure = `internal error: ${error instanceof Error ? error.message : String(error)}`;
+      failure = `internal error: ${errorMessage(error)}`;
     }
     out[i] = { recordId: record.recordId, result: "ProcessingFailed", data: record.data };
     used += fallback;

@@ -9,6 +9,8 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { errorMessage } from "../errors.js";
+import { parseIpv4 } from "../rules/ip.js";
 
 /** The file names inside the package (and inside the detector bundle, which copies them). */
 export const DBIP_FILES = {
@@ -138,7 +140,7 @@ function readFile(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new GeoDatabaseError(
       `cannot read the GeoIP database ${path}: ${reason} (the bundle must carry ${DBIP_FILES.ipv4} and ${DBIP_FILES.ipv6} from @ip-location-db/dbip-country)`,
     );
@@ -316,33 +318,6 @@ function decimal128(
 
 function notANumber(source: CsvSource, line: number): GeoDatabaseError {
   return new GeoDatabaseError(`${source.name} line ${line}: range bounds must be unsigned decimal integers`);
-}
-
-/** Parses dotted-quad IPv4 in `text[from, to)`; returns the address as an unsigned number, or -1. */
-function parseIpv4(text: string, from: number, to: number): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else {
-      const digit = c - DIGIT_0;
-      if (digit < 0 || digit > 9 || digits === 3) return -1;
-      if (digits === 1 && octet === 0) return -1; // no leading zeros (octal ambiguity)
-      octet = octet * 10 + digit;
-      if (octet > 255) return -1;
-      digits++;
-    }
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return value * 256 + octet;
 }
 
 function hexValue(c: number): number {

@@ -22,6 +22,7 @@
  */
 import * as crypto from "node:crypto";
 import type { EcsDocument } from "../ecs.js";
+import { errorMessage } from "../errors.js";
 import { decodeRecordData } from "../firehose/record-data.js";
 import type { Sender } from "../parsers/index.js";
 import { parseJsonObject, parseTextLine } from "../parsers/index.js";
@@ -342,7 +343,7 @@ function normalizeLine(raw: string, depth: number, ctx: Context, sender?: Sender
   try {
     value = JSON.parse(line);
   } catch (error) {
-    return { ok: false, reason: `invalid JSON: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, reason: `invalid JSON: ${errorMessage(error)}` };
   }
   const o = obj(value);
   if (o === undefined) return { ok: false, reason: "JSON record is not an object" };

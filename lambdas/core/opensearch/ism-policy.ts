@@ -15,7 +15,7 @@
  *   OpenSearch rejects `warm_migration`, `cold_migration` and `cold_delete` as unknown actions.
  */
 import { createHash } from "node:crypto";
-import { AUDIT_INDEX_PREFIX, ISM_POLICY_ID } from "../contracts.js";
+import { AUDIT_INDEX_PREFIX } from "../contracts.js";
 
 /**
  * ISM attaches the policy to new indices matching this pattern. It is narrower than `audit-*` on purpose: the
@@ -102,9 +102,6 @@ export function buildIsmPolicy(options: IsmPolicyOptions): Record<string, unknow
     ...body,
   };
 }
-
-/** The id under which `bootstrapDomain` stores the policy. */
-export const ismPolicyId = ISM_POLICY_ID;
 
 /** A short digest of the policy content, kept in its description so an unchanged policy is not rewritten. */
 function fingerprint(value: unknown): string {

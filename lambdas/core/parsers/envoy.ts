@@ -15,8 +15,10 @@ import { address, grpcStatus, httpVersion, ipVersion, timestamp, url } from "./v
 
 export type EnvoyFlavor = "istio" | "envoy" | "consul";
 
-/** One access-log entry with Envoy's operators; every field is already cleaned (`-`/null/"" ⇒ absent). */
-/** Every key is present (possibly `undefined`), so that all entries share one object shape. */
+/**
+ * One access-log entry with Envoy's operators; every field is already cleaned (`-`/null/"" ⇒ absent). Every key is
+ * present (possibly `undefined`), so that all entries share one object shape.
+ */
 export interface EnvoyAccess {
   startTime: string | undefined;
   method: string | undefined;
@@ -61,7 +63,7 @@ export interface EnvoyAccess {
   peerCertNotAfter?: string | undefined;
 }
 
-/** Response flags that are not failures of the request. None so far: every Envoy flag marks an anomaly. */
+/** Envoy's `%RESPONSE_FLAGS%` (`UF,URX`) as a list; `-` (no flag) as none. */
 function splitFlags(flags: string | undefined): string[] | undefined {
   if (flags === undefined) return undefined;
   const out = flags.split(",").filter((f) => f !== "" && f !== "-");

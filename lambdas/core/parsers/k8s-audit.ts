@@ -5,6 +5,7 @@
  * object or an escaped JSON string) and GKE Cloud Audit Logs (`protoPayload`, mapped onto the same fields).
  */
 import { ECS_VERSION, type EcsDocument, type KubernetesAuditFields } from "../ecs.js";
+import { errorMessage } from "../errors.js";
 import { MAX_OBJECT_DEPTH, type Redaction, redactAuditSecrets } from "./k8s-redact.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
 import { int, ipVersion, obj, str, strings, timestamp, url } from "./values.js";
@@ -74,7 +75,7 @@ export function aksInner(
     } catch (error) {
       if (!declared) return undefined;
       return {
-        problem: `aks audit: properties.log is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+        problem: `aks audit: properties.log is not valid JSON: ${errorMessage(error)}`,
       };
     }
   } else {

@@ -8,15 +8,20 @@ export type CidrBlock =
   | { readonly family: 4; readonly network: number; readonly mask: number }
   | { readonly family: 6; readonly network: bigint; readonly mask: bigint };
 
-/** Parses dotted-quad IPv4 to an unsigned 32-bit number, or -1 when it is not one. */
-export function parseIpv4(text: string): number {
+/**
+ * Parses dotted-quad IPv4 in `text[from, to)` (the whole text by default) to an unsigned 32-bit number, or -1 when
+ * it is not one. An octet with a leading zero (`010.0.0.1`) is refused: inet_aton reads it as octal (8), most
+ * other parsers as decimal (10), so it names no one address.
+ */
+export function parseIpv4(text: string, from = 0, to = text.length): number {
   let value = 0;
   let octet = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = from; i < to; i++) {
     const code = text.charCodeAt(i);
     if (code >= 48 && code <= 57) {
+      if (digits === 1 && octet === 0) return -1;
       octet = octet * 10 + (code - 48);
       digits++;
       if (digits > 3 || octet > 255) return -1;

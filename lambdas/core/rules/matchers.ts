@@ -7,6 +7,7 @@
  * does.
  */
 import type { EcsDocument } from "../ecs.js";
+import { errorMessage } from "../errors.js";
 import { RuleError } from "./errors.js";
 import type { FieldAccessor, FieldMapping, LeafPredicate } from "./fields.js";
 import { type CidrBlock, ipInBlocks, parseCidr } from "./ip.js";
@@ -519,10 +520,7 @@ function compileValue(
       try {
         regex = new RegExp(source, regexFlags);
       } catch (error) {
-        throw new RuleError(
-          `invalid regular expression: ${error instanceof Error ? error.message : String(error)}`,
-          location,
-        );
+        throw new RuleError(`invalid regular expression: ${errorMessage(error)}`, location);
       }
       return regexPredicate(regex);
     }

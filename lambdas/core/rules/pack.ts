@@ -4,6 +4,7 @@
  */
 import { basename } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { errorMessage } from "../errors.js";
 import { assembleRulePack, OVERRIDES_KEY, type ParsedRule, type ValidatedRuleSet } from "./assemble.js";
 import { RuleError } from "./errors.js";
 import type { Placeholders } from "./matchers.js";
@@ -33,7 +34,7 @@ export function parseRuleOverrides(raw: unknown): RuleOverrides {
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      throw new RuleError(`not valid JSON: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new RuleError(`not valid JSON: ${errorMessage(error)}`, {
         key: OVERRIDES_KEY,
       });
     }

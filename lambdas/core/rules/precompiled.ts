@@ -8,6 +8,7 @@
  * in `load.ts`), and a file of another format or version is refused.
  */
 import { readFileSync } from "node:fs";
+import { errorMessage } from "../errors.js";
 import { assembleRulePack, type ParsedRule, type ValidatedRuleSet } from "./assemble.js";
 import { RuleError } from "./errors.js";
 import type { Placeholders } from "./matchers.js";
@@ -65,10 +66,7 @@ export function rulePackFromPrecompiled(text: string, file: string): RulePack {
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new RuleError(
-      `not a precompiled rule pack: ${error instanceof Error ? error.message : String(error)}`,
-      { file },
-    );
+    throw new RuleError(`not a precompiled rule pack: ${errorMessage(error)}`, { file });
   }
   const pack = document as Partial<PrecompiledRulePack> | null;
   if (typeof pack !== "object" || pack === null || pack.format !== PRECOMPILED_RULE_PACK_FORMAT) {

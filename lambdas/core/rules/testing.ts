@@ -24,6 +24,7 @@ import { basename, relative } from "node:path";
 import { parse } from "yaml";
 import * as z from "zod";
 import type { EcsDocument } from "../ecs.js";
+import { errorMessage } from "../errors.js";
 import { lazyPackagedGeoIp } from "../geo/packaged.js";
 import { parseDuration } from "./duration.js";
 import { RuleError } from "./errors.js";
@@ -187,7 +188,7 @@ export function runRuleTestFile(file: string, test: RuleTestFile, pack: RulePack
         key: `${expectation}.${index}.events`,
       });
     } catch (error) {
-      results.push(result(false, error instanceof Error ? error.message : String(error)));
+      results.push(result(false, errorMessage(error)));
       continue;
     }
     if (rule.kind === "single") {
@@ -314,7 +315,7 @@ export async function runRuleTests(dirs: readonly string[]): Promise<RuleTestRep
           expectation: "fires",
           description: "test file",
           passed: false,
-          message: error instanceof Error ? error.message : String(error),
+          message: errorMessage(error),
         });
         continue;
       }

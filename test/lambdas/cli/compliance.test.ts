@@ -131,6 +131,19 @@ describe("audit-trail compliance", () => {
     expect(written).not.toContain("## PCI");
   });
 
+  it("takes --framework as a comma-separated list, like size does", async () => {
+    const file = await prodTemplateFile("intact.json");
+    const report = join(dir, "report.md");
+
+    const status = await runCompliance(["--template", file, "--framework", "hipaa,soc2", "--out", report]);
+
+    expect(status).toBe(0);
+    const written = await readFile(report, "utf8");
+    expect(written).toContain("## HIPAA Security Rule");
+    expect(written).toContain("## SOC 2");
+    expect(written).not.toContain("## PCI");
+  });
+
   it("exits 1 and marks the setting MISSING when the template's archive has no Object Lock", async () => {
     // Prepare
     const file = await prodTemplateFile("no-lock.json", (template) => {

@@ -8,7 +8,7 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ALERTS_INDEX, DETECTOR_ENV } from "../../../lambdas/core/contracts.js";
+import { ALERTS_INDEX, DETECTOR_ENV, DETECTOR_METRICS } from "../../../lambdas/core/contracts.js";
 import { defaultRulesDir } from "../../../lambdas/core/rules/load.js";
 import type { DetectorConfig } from "../../../lambdas/detector/config.js";
 import { correlationRule, singleRule } from "../core/alerts/factories.js";
@@ -60,7 +60,10 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
-async function handlerWith(search: FakeOpenSearch) {
+async function handlerWith(
+  search: FakeOpenSearch,
+  metrics = new Metrics({ namespace: "Test", serviceName: "detector" }),
+) {
   const { buildHandler } = await import("../../../lambdas/detector/build.js");
   return buildHandler({
     config,
@@ -70,7 +73,7 @@ async function handlerWith(search: FakeOpenSearch) {
     dynamodb: new DynamoDBClient({ region: "eu-west-1" }),
     alertContext: { environment: "prod", dashboardsUrl: config.dashboardsUrl ?? "" },
     logger: new Logger({ serviceName: "detector" }),
-    metrics: new Metrics({ namespace: "Test", serviceName: "detector" }),
+    metrics,
     tracer: new Tracer({ serviceName: "detector", enabled: false }),
     clock: () => NOW,
   });
@@ -87,6 +90,26 @@ function stubCompleteEnvironment() {
 }
 
 describe("detector handler", () => {
+  it("emits every metric of its contract in a run, the ones the stack alarms on included", async () => {
+    // Prepare
+    dynamodb.on(GetItemCommand).resolves({ Item: { watermarkMs: { N: String(NOW - 60_000) } } });
+    dynamodb.on(UpdateItemCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: "m-1" });
+    const metrics = new Metrics({
+      namespace: DETECTOR_METRICS.namespace,
+      serviceName: DETECTOR_METRICS.service,
+    });
+    const emitted = vi.spyOn(metrics, "addMetric");
+    const handler = await handlerWith(new FakeOpenSearch(ALERTS_INDEX, recordedAudit), metrics);
+
+    // Act
+    await handler(scheduled, context);
+
+    // Assess
+    const names = emitted.mock.calls.map(([name]) => name);
+    expect(names.sort()).toEqual(Object.values(DETECTOR_METRICS.names).sort());
+  });
+
   it("pages each alert on its severity's topic with routing attributes, then advances the watermark", async () => {
     // Prepare
     dynamodb.on(GetItemCommand).resolves({ Item: { watermarkMs: { N: String(NOW - 60_000) } } });

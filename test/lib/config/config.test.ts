@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { FRAMEWORK_IDS } from "../../../lambdas/core/compliance/catalogue.js";
 import {
   AuditTrailConfigError,
-  COMPLIANCE_FRAMEWORKS,
   ENVIRONMENTS,
   type EnvironmentConfigInput,
   loadEnvironmentConfig,
@@ -474,7 +474,7 @@ describe("compliance presets", () => {
       gdpr: 700,
     };
     fc.assert(
-      fc.property(fc.subarray([...COMPLIANCE_FRAMEWORKS], { minLength: 1 }), (frameworks) => {
+      fc.property(fc.subarray([...FRAMEWORK_IDS], { minLength: 1 }), (frameworks) => {
         // Prepare
         const input = withPatch({
           compliance: {

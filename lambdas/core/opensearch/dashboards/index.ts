@@ -3,5 +3,4 @@ export * from "./import-file.js";
 export * from "./import-response.js";
 export * from "./lucene.js";
 export * from "./saved-objects.js";
-export * from "./schema.js";
 export * from "./visualizations.js";

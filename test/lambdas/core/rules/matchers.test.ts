@@ -112,6 +112,12 @@ describe("value matching", () => {
     expect(cidr(meshDoc({ source: { ip: "not-an-ip" } }))).toBe(false);
   });
 
+  it("refuses an IPv4 octet with a leading zero in cidr, as the GeoIP lookup does (octal or decimal: ambiguous)", () => {
+    const cidr = matcher("sel:\n  source.ip|cidr: [10.0.0.0/8, 8.0.0.0/8]\ncondition: sel");
+    expect(cidr(meshDoc({ source: { ip: "010.0.0.1" } }))).toBe(false);
+    expect(cidr(meshDoc({ source: { ip: "10.0.0.1" } }))).toBe(true);
+  });
+
   it("matches regular expressions, with (?i) and the i flag", () => {
     const re = matcher("sel:\n  url.path|re: '^/api/v[0-9]+/pay'\ncondition: sel");
     const inline = matcher("sel:\n  user_agent.original|re: '(?i)^python-requests'\ncondition: sel");

@@ -4,13 +4,8 @@
  * shows, and the OpenSearch search request it becomes (Lucene queries as `query_string`, aggregations nested in
  * the order of `visState.aggs`, TSVB filter ratios as numerator/denominator `filter` aggregations).
  */
-import {
-  type AggSchema,
-  type ParsedSavedObject,
-  SAVED_SEARCH_REF,
-  SEARCH_SOURCE_INDEX_REF,
-  savedObjectSchema,
-} from "../../../../../lambdas/core/opensearch/index.js";
+import { SAVED_SEARCH_REF, SEARCH_SOURCE_INDEX_REF } from "../../../../../lambdas/core/opensearch/index.js";
+import { type AggSchema, type ParsedSavedObject, savedObjectSchema } from "./import-schema.js";
 
 export type FieldUseKind =
   | "terms"

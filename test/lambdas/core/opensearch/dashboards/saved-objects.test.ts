@@ -10,14 +10,16 @@ import {
   dashboardObject,
   indexPatternObject,
   luceneQuery,
-  type ParsedSavedObject,
   renderSavedObjectsNdjson,
   SAVED_OBJECT_ID_PREFIX,
   type SavedObject,
-  SavedObjectsDefinitionError,
   termsBucket,
-  validateSavedObjects,
 } from "../../../../../lambdas/core/opensearch/index.js";
+import {
+  type ParsedSavedObject,
+  SavedObjectsDefinitionError,
+  validateSavedObjects,
+} from "./import-schema.js";
 import { indexPatternOf, parseNdjson } from "./saved-object-queries.js";
 
 const objects = parseNdjson(renderSavedObjectsNdjson(buildDashboardsSavedObjects()));
@@ -56,6 +58,14 @@ describe("Dashboards saved objects", () => {
       return counts;
     }, {});
     expect(countByType).toEqual({ "index-pattern": 2, search: 1, visualization: 9, dashboard: 1 });
+  });
+
+  it("ships a set Dashboards accepts as a whole: every object valid for its type, ids unique, references resolved", () => {
+    // Act
+    const parsed = validateSavedObjects(buildDashboardsSavedObjects());
+
+    // Assess
+    expect(parsed).toHaveLength(13);
   });
 
   it("keeps the index pattern alert links open Discover on, and leaves the alerts index out of it", () => {

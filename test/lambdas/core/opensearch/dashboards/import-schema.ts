@@ -1,5 +1,5 @@
 /**
- * What OpenSearch Dashboards 2.x accepts on import, per saved-object type, as zod schemas: the object envelope, the
+ * Test oracle. What OpenSearch Dashboards 2.x accepts on import, per saved-object type, as zod schemas: the object envelope, the
  * attributes, and the JSON documents kept as strings inside them (`visState`, `searchSourceJSON`, `panelsJSON`,
  * `fieldFormatMap`), parsed and checked too. The TSVB panel model lists exactly the keys of Dashboards' own TSVB
  * schema (`vis_type_timeseries/common/vis_schema.ts`), which refuses any other key when the panel is rendered.
@@ -13,7 +13,7 @@ import {
   SAVED_SEARCH_REF,
   type SavedObject,
   SEARCH_SOURCE_INDEX_REF,
-} from "./saved-objects.js";
+} from "../../../../../lambdas/core/opensearch/dashboards/saved-objects.js";
 
 /** A JSON document stored as a string attribute, parsed and checked against `schema`. */
 function jsonText<T extends z.ZodType>(schema: T) {
