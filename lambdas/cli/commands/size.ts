@@ -327,6 +327,26 @@ function sizingRequest(values: Options): SizingRequest {
       indexEventOriginal: values["index-original"] ? true : environment?.transform.indexEventOriginal,
       indexCodec: codecFrom(values.codec) ?? environment?.search.indexCodec,
       archiveCompression: values["uncompressed-archive"] ? "none" : undefined,
+      origin: {
+        keepEventOriginal: values["no-original"]
+          ? "--no-original"
+          : `environment "${environment?.name}" (transform.keepEventOriginal)`,
+        indexEventOriginal: values["index-original"]
+          ? "--index-original"
+          : `environment "${environment?.name}" (transform.indexEventOriginal)`,
+        indexCodec:
+          values.codec !== undefined ? "--codec" : `environment "${environment?.name}" (search.indexCodec)`,
+        archiveCompression: "--uncompressed-archive",
+        documentExpansion: "--expansion",
+        averageRecordBytes: "--record-bytes",
+        replicas:
+          numberFlag(values, "replicas") !== undefined
+            ? "--replicas"
+            : `environment "${environment?.name}" (replicaCount)`,
+        indexSizeRatio: "--index-ratio",
+        shardSizeGiB: "--shard-size-gib",
+        peakFactor: "--peak-factor",
+      },
       documentExpansion: numberFlag(values, "expansion"),
       averageRecordBytes: numberFlag(values, "record-bytes"),
       replicas: numberFlag(values, "replicas") ?? environment?.replicaCount,

@@ -52,8 +52,13 @@ export interface Assumptions {
   readonly concurrencyHeadroom: number;
 }
 
-/** The assumptions a caller may override. */
-export type AssumptionOverrides = Partial<
+/** The assumptions a caller may override, and where each given value comes from (for the printed basis). */
+export type AssumptionOverrides = AssumptionValues & {
+  /** Where a given value comes from, e.g. a flag or an environment's config key. @default "given" */
+  readonly origin?: Readonly<Partial<Record<keyof AssumptionValues, string>>>;
+};
+
+type AssumptionValues = Partial<
   Pick<
     Assumptions,
     | "keepEventOriginal"
@@ -245,7 +250,8 @@ export function resolveAssumptionsWithBasis(
     concurrencyHeadroom: 2,
   };
 
-  const given = (key: keyof AssumptionOverrides) => overrides[key] !== undefined;
+  const given = (key: keyof AssumptionValues) => overrides[key] !== undefined;
+  const givenBy = (key: keyof AssumptionValues) => overrides.origin?.[key] ?? "given";
   const corpusNote = (value: number | undefined, unit: string) =>
     value === undefined || corpus === undefined
       ? ""
@@ -258,30 +264,32 @@ export function resolveAssumptionsWithBasis(
     : `; ${indexCodec} could not be measured (the local node lacks the custom-codecs plugin, which Maven Central does not carry), so it is priced at best_compression's ratio`;
   const basis: Record<keyof Assumptions, string> = {
     keepEventOriginal: given("keepEventOriginal")
-      ? "given"
+      ? givenBy("keepEventOriginal")
       : "the stack's default (transform.keepEventOriginal); GDPR environments turn it off",
     indexEventOriginal: given("indexEventOriginal")
-      ? "given"
+      ? givenBy("indexEventOriginal")
       : "the stack's default (transform.indexEventOriginal): stored in _source, not indexed; the archive is the evidence",
-    indexCodec: given("indexCodec") ? "given" : "the stack's default (search.indexCodec)",
+    indexCodec: given("indexCodec") ? givenBy("indexCodec") : "the stack's default (search.indexCodec)",
     documentExpansion: given("documentExpansion")
-      ? "given"
+      ? givenBy("documentExpansion")
       : `measured: ECS documents over raw input on the benchmark mix (${mix.description})${corpusNote(
           keepEventOriginal ? corpus?.documentExpansion : corpus?.documentExpansionWithoutOriginal,
           "×",
         )}; ${source}`,
     averageRecordBytes: given("averageRecordBytes")
-      ? "given"
+      ? givenBy("averageRecordBytes")
       : `measured on the benchmark mix${corpusNote(corpus?.averageRecordBytes, " B")}; ${source}`,
     firehoseBilledPerRawByte: given("averageRecordBytes")
       ? "from the given record size, rounded up to 5 KB"
       : `measured: each record of the benchmark mix rounded up to 5 KB${corpusNote(corpus?.firehoseBilledPerRawByte, "×")}; ${source}`,
-    replicas: given("replicas") ? "given" : "AWS recommends at least one replica; zone awareness needs one",
+    replicas: given("replicas")
+      ? givenBy("replicas")
+      : "AWS recommends at least one replica; zone awareness needs one",
     indexSizeRatio: given("indexSizeRatio")
-      ? "given"
+      ? givenBy("indexSizeRatio")
       : `measured: primary store after a force-merge over the documents' bytes, index variant ${storeVariant} (${fixed(storeRatio, 3)}× raw${corpusNote(corpusStoreRatio, "× raw")})${codecNote}; ${source}`,
     archiveCompression: given("archiveCompression")
-      ? "given"
+      ? givenBy("archiveCompression")
       : "the stack's default: Firehose writes the backup GZIP-compressed, and the archiver copies it byte for byte",
     archiveBytesPerRawByte:
       archiveCompression === "gzip"
@@ -290,9 +298,11 @@ export function resolveAssumptionsWithBasis(
             "×",
           )}; ${source}`
         : "uncompressed: the documents' own bytes",
-    shardSizeGiB: given("shardSizeGiB") ? "given" : "middle of AWS's 30–50 GiB for log analytics",
+    shardSizeGiB: given("shardSizeGiB")
+      ? givenBy("shardSizeGiB")
+      : "middle of AWS's 30–50 GiB for log analytics",
     peakFactor: given("peakFactor")
-      ? "given"
+      ? givenBy("peakFactor")
       : "assumed; measure your busiest hour: peak factor = busiest hour's volume × 24 / the day's volume",
     transformMBPerSecondPerVcpu:
       "measured: transform with rule tagging on, 38.9 MB/s on one core (bench/results.json, 2026-11-23, `npm run bench`, Node 20, AMD EPYC)",

@@ -135,6 +135,8 @@ describe("audit-trail size", () => {
       documentExpansion: Number(STORAGE_MEASUREMENTS.inputs.mix?.documentExpansionWithoutOriginal.toFixed(2)),
       replicas: 1,
     });
+    expect(sizing.assumptionBasis.indexCodec).toBe('environment "prod" (search.indexCodec)');
+    expect(sizing.assumptionBasis.keepEventOriginal).toBe('environment "prod" (transform.keepEventOriginal)');
   });
 
   it("lets a flag override the environment's days, and still holds them to its frameworks", async () => {
