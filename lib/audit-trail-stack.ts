@@ -158,6 +158,8 @@ export class AuditTrailStack extends Stack {
       ultraWarmEnabled: config.search.ultraWarm !== undefined,
       coldStorageEnabled: config.search.coldStorage,
       indexEventOriginal: config.transform.indexEventOriginal,
+      indexCodec: config.search.indexCodec,
+      sourceExcludes: config.search.sourceExcludes,
       shardCount: config.search.shardCount,
       replicaCount: config.replicaCount,
       firehoseRole: this.ingestion.firehoseRole,

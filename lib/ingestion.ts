@@ -325,7 +325,10 @@ export class AuditIngestion extends Construct {
           prefix: `${ARCHIVE_PREFIXES.documents}!{timestamp:yyyy/MM/dd/HH}/`,
           errorOutputPrefix: "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/",
           bufferingHints: { intervalInSeconds: 300, sizeInMBs: 64 },
-          compressionFormat: "UNCOMPRESSED",
+          // One gzip stream per object, under both prefixes (documents/ and errors/): the archiver copies it byte for
+          // byte, so the digest chain seals the compressed bytes, and the CLI's readers detect gzip by its magic
+          // bytes (docs/digest-format.md, "The archived objects").
+          compressionFormat: "GZIP",
           encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: props.encryptionKey.keyArn } },
           cloudWatchLoggingOptions: {
             enabled: true,

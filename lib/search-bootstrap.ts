@@ -8,6 +8,7 @@ import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
 import type { BootstrapProperties } from "../lambdas/core/contracts.js";
+import type { IndexCodec, SourceExcludableField } from "../lambdas/core/opensearch/audit-template.js";
 import { auditFunction, grantVpcNetworkInterfaces } from "./private/function.js";
 import { acknowledgeLambdaRuntime, skipCheckov, tokenFinding } from "./private/nag.js";
 
@@ -25,6 +26,10 @@ export interface SearchBootstrapProps {
   readonly ultraWarmEnabled: boolean;
   readonly coldStorageEnabled: boolean;
   readonly indexEventOriginal: boolean;
+  /** Stored-fields codec of the audit indices. @default "default" - OpenSearch's LZ4 */
+  readonly indexCodec?: IndexCodec;
+  /** Fields left out of the audit indices' `_source`. @default [] - none */
+  readonly sourceExcludes?: readonly SourceExcludableField[];
   readonly shardCount: number;
   readonly replicaCount: number;
   /** Roles mapped to OpenSearch roles: Firehose writes, the detector reads and writes alerts. */
@@ -138,6 +143,8 @@ export class SearchBootstrap extends Construct {
       UltraWarmEnabled: props.ultraWarmEnabled,
       ColdStorageEnabled: props.coldStorageEnabled,
       IndexEventOriginal: props.indexEventOriginal,
+      IndexCodec: props.indexCodec ?? "default",
+      SourceExcludes: [...(props.sourceExcludes ?? [])],
       FirehoseRoleArn: props.firehoseRole.roleArn,
       DetectorRoleArn: props.detectorRole.roleArn,
       AnalystRoleArn: props.analystRoleArn ?? "",

@@ -221,6 +221,14 @@ export interface BootstrapProperties {
   ColdStorageEnabled: boolean;
   /** Whether `event.original` is indexed (searchable); it is always stored in `_source` when kept. */
   IndexEventOriginal: boolean;
+  /** Stored-fields codec of the audit indices (`index.codec`). Absent means OpenSearch's `default`. */
+  IndexCodec?: "default" | "best_compression" | "zstd" | "zstd_no_dict";
+  /** Fields left out of the audit indices' `_source`. Absent means none. */
+  SourceExcludes?: (
+    | "event.original"
+    | "kubernetes.audit.requestObject"
+    | "kubernetes.audit.responseObject"
+  )[];
   /** IAM role ARNs mapped to OpenSearch fine-grained-access roles. */
   FirehoseRoleArn: string;
   DetectorRoleArn: string;

@@ -47,6 +47,12 @@ function schemaError(environment: string, input: unknown, issue: z.core.$ZodIssu
   });
 }
 
+/** Whether `MAJOR.MINOR` is older than `major.minor`. */
+function olderThan(version: string, major: number, minor: number): boolean {
+  const [actualMajor = 0, actualMinor = 0] = version.split(".").map(Number);
+  return actualMajor < major || (actualMajor === major && actualMinor < minor);
+}
+
 /** Rules that are not about compliance but about what AWS (or this stack) can build. */
 function checkFeasibility(environment: string, config: ParsedEnvironmentConfig): void {
   const fail = (configKey: string, value: unknown, problem: string, fix: string): never => {
@@ -59,6 +65,14 @@ function checkFeasibility(environment: string, config: ParsedEnvironmentConfig):
     });
   };
   const { search, retention, network } = config;
+  if (search.indexCodec.startsWith("zstd") && olderThan(search.engineVersion, 2, 9)) {
+    fail(
+      "search.indexCodec",
+      search.indexCodec,
+      `needs OpenSearch 2.9 or later, and search.engineVersion is "${search.engineVersion}"`,
+      'use "best_compression", or raise search.engineVersion to "2.9" or later',
+    );
+  }
   if (search.coldStorage && search.ultraWarm === undefined) {
     fail(
       "search.coldStorage",

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { FRAMEWORK_IDS } from "../../lambdas/core/compliance/catalogue.js";
+import { INDEX_CODECS, SOURCE_EXCLUDABLE_FIELDS } from "../../lambdas/core/opensearch/audit-template.js";
 import { parseCidr } from "../../lambdas/core/rules/ip.js";
 
 /**
@@ -239,6 +240,25 @@ export const environmentConfigSchema = z.strictObject({
       .strictObject({ availabilityZoneCount: z.union([z.literal(2), z.literal(3)]) })
       .optional(),
     shardCount: z.number().int().min(1).default(1),
+    /**
+     * Stored-fields codec of the daily audit indices (`index.codec`; applies from the next day's index).
+     * `zstd` and `zstd_no_dict` need engine 2.9 or later. @default "best_compression": measured at 0.65× the
+     * default codec's store on the benchmark mix (docs/sizing.md)
+     */
+    indexCodec: z
+      .enum(INDEX_CODECS, { error: `must be one of ${INDEX_CODECS.join(", ")}` })
+      .default("best_compression"),
+    /**
+     * Fields left out of the audit indices' `_source` (still searchable as mapped; never returned by a search, so
+     * alerts and Dashboards lose them too: the archive keeps every document whole). @default [] - none
+     */
+    sourceExcludes: z
+      .array(
+        z.enum(SOURCE_EXCLUDABLE_FIELDS, {
+          error: `must be one of ${SOURCE_EXCLUDABLE_FIELDS.join(", ")}`,
+        }),
+      )
+      .default([]),
     /** Replicas per shard. @default 1 with zone awareness, 0 without */
     replicaCount: z.number().int().min(0).optional(),
   }),

@@ -11,6 +11,7 @@ import { deleteIndices, TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from 
 
 const DAY_INDEX = "audit-2099-01-01";
 const INDEXED_ORIGINAL_INDEX = "audit-2099-01-02";
+const CODEC_INDEX = "audit-2099-01-03";
 
 function istioRequest(overrides: Partial<EcsDocument> = {}): EcsDocument {
   return {
@@ -308,6 +309,28 @@ describe("bootstrapDomain on a real OpenSearch node", () => {
     expect(await search(client, INDEXED_ORIGINAL_INDEX, { match: { "event.original": "charge" } })).toEqual([
       "doc-0",
     ]);
+    await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
+  });
+
+  it("creates the next daily index with the codec and the _source exclusions the settings give", async () => {
+    // Prepare
+    await bootstrapDomain(
+      client,
+      testSettings({ IndexCodec: "best_compression", SourceExcludes: ["kubernetes.audit.responseObject"] }),
+      TEST_BOOTSTRAP_OPTIONS,
+    );
+
+    // Act
+    await client.index({ index: CODEC_INDEX, id: "doc-0", refresh: true, body: kubernetesAudit() });
+
+    // Assess
+    const settings = await client.indices.getSettings({ index: CODEC_INDEX });
+    expect(settings.body[CODEC_INDEX]?.settings?.index?.codec).toBe("best_compression");
+    const stored = (await client.get({ index: CODEC_INDEX, id: "doc-0" })).body._source as EcsDocument;
+    expect(stored.kubernetes?.audit?.requestObject).toEqual(
+      kubernetesAudit().kubernetes?.audit?.requestObject,
+    );
+    expect(stored.kubernetes?.audit?.responseObject).toBeUndefined();
     await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
   });
 

@@ -75,6 +75,16 @@ describe("ingestion", () => {
     expect(ARCHIVE_PREFIXES.processingFailed).toBe("errors/processing-failed/");
   });
 
+  it("writes the backup GZIP-compressed, so staging and the archive hold about an eighth of the documents' bytes", () => {
+    for (const stack of [prod, dev]) {
+      // Act
+      const destination = destinationOf(stack);
+
+      // Assess
+      expect(destination.S3Configuration).toMatchObject({ CompressionFormat: "GZIP" });
+    }
+  });
+
   it("takes buffering and retry duration from the config", () => {
     expect(destinationOf(prod)).toMatchObject({
       BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 5 },

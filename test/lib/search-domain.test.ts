@@ -244,6 +244,8 @@ describe("search bootstrap", () => {
       UltraWarmEnabled: true,
       ColdStorageEnabled: true,
       IndexEventOriginal: false,
+      IndexCodec: "best_compression",
+      SourceExcludes: [],
       FirehoseRoleArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^IngestionDeliveryRole"), "Arn"] },
       DetectorRoleArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^DetectorRole"), "Arn"] },
       AnalystRoleArn: "",

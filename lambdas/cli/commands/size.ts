@@ -16,6 +16,7 @@ import {
 } from "../../../lib/config/index.js";
 import { FRAMEWORK_IDS, type FrameworkId } from "../../core/compliance/catalogue.js";
 import { ENVIRONMENTS_FILE } from "../../core/contracts.js";
+import { INDEX_CODECS, type IndexCodec } from "../../core/opensearch/audit-template.js";
 import {
   DEFAULT_HOT_DAYS,
   PRICED_REGIONS,
@@ -46,6 +47,7 @@ const FLAG: Readonly<Record<SizingField, string>> = {
   indexSizeRatio: "--index-ratio",
   shardSizeGiB: "--shard-size-gib",
   peakFactor: "--peak-factor",
+  indexCodec: "--codec",
 };
 
 const USAGE = `usage: audit-trail size --gb-per-day N (--framework F… | -c env=NAME | --archive-days N) [options]
@@ -73,9 +75,14 @@ out. Exit status 2 on a usage error.
   --azs 1|2|3           availability zones of the domain (default 2)
   --network vpc|public  VPC domain (Firehose VPC delivery is charged) or public endpoint (default vpc)
   --no-original         documents without event.original (GDPR environments)
-  --expansion X         document bytes per input byte (default 2.9, or 2.2 with --no-original; measured)
-  --record-bytes N      average log line in bytes (default 720; measured)
-  --index-ratio X       on-disk primary index over its documents (default 1.1, AWS's guidance)
+  --index-original      event.original indexed as full text, not only stored (default: stored only)
+  --codec C             stored-fields codec of the audit indices: ${INDEX_CODECS.join(", ")}
+                        (default: the environment's search.indexCodec, or best_compression)
+  --uncompressed-archive
+                        price the Firehose backup and the archive uncompressed (default: GZIP, as deployed)
+  --expansion X         document bytes per input byte (default: measured, see the Assumptions section)
+  --record-bytes N      average log line in bytes (default: measured); Firehose's 5 KB rounding follows it
+  --index-ratio X       on-disk primary index over its documents (default: measured for the codec and layout)
   --shard-size-gib N    target primary shard size (default 40)
   --peak-factor X       busiest hour's rate over the day's average (default 2)
   --json                one JSON document instead of the tables`;
@@ -94,6 +101,9 @@ interface Options {
   azs?: string;
   network?: string;
   "no-original"?: boolean;
+  "index-original"?: boolean;
+  codec?: string;
+  "uncompressed-archive"?: boolean;
   expansion?: string;
   "record-bytes"?: string;
   "index-ratio"?: string;
@@ -186,6 +196,9 @@ const OPTIONS = {
   azs: { type: "string" },
   network: { type: "string" },
   "no-original": { type: "boolean" },
+  "index-original": { type: "boolean" },
+  codec: { type: "string" },
+  "uncompressed-archive": { type: "boolean" },
   expansion: { type: "string" },
   "record-bytes": { type: "string" },
   "index-ratio": { type: "string" },
@@ -225,6 +238,14 @@ function parse(argv: readonly string[]): Options {
     allowPositionals: false,
   });
   return values;
+}
+
+function codecFrom(value: string | undefined): IndexCodec | undefined {
+  if (value === undefined) return undefined;
+  if (!(INDEX_CODECS as readonly string[]).includes(value)) {
+    throw new UsageError(`--codec ${value}: unknown; use one of ${INDEX_CODECS.join(", ")}`);
+  }
+  return value as IndexCodec;
 }
 
 type DayKey = "hotDays" | "warmDays" | "coldDays" | "archiveDays";
@@ -290,7 +311,30 @@ function sizingRequest(values: Options): SizingRequest {
         retentionDefaults.stagingExpirationDays.parse(undefined),
     },
     assumptions: {
-      keepEventOriginal: values["no-original"] ? false : (environment?.transform.keepEventOriginal ?? true),
+      keepEventOriginal: values["no-original"] ? false : environment?.transform.keepEventOriginal,
+      indexEventOriginal: values["index-original"] ? true : environment?.transform.indexEventOriginal,
+      indexCodec: codecFrom(values.codec) ?? environment?.search.indexCodec,
+      archiveCompression: values["uncompressed-archive"] ? "none" : undefined,
+      origin: {
+        keepEventOriginal: values["no-original"]
+          ? "--no-original"
+          : `environment "${environment?.name}" (transform.keepEventOriginal)`,
+        indexEventOriginal: values["index-original"]
+          ? "--index-original"
+          : `environment "${environment?.name}" (transform.indexEventOriginal)`,
+        indexCodec:
+          values.codec !== undefined ? "--codec" : `environment "${environment?.name}" (search.indexCodec)`,
+        archiveCompression: "--uncompressed-archive",
+        documentExpansion: "--expansion",
+        averageRecordBytes: "--record-bytes",
+        replicas:
+          numberFlag(values, "replicas") !== undefined
+            ? "--replicas"
+            : `environment "${environment?.name}" (replicaCount)`,
+        indexSizeRatio: "--index-ratio",
+        shardSizeGiB: "--shard-size-gib",
+        peakFactor: "--peak-factor",
+      },
       documentExpansion: numberFlag(values, "expansion"),
       averageRecordBytes: numberFlag(values, "record-bytes"),
       replicas: numberFlag(values, "replicas") ?? environment?.replicaCount,

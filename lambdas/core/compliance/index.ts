@@ -8,6 +8,7 @@ export {
   type NotAddressed,
 } from "./catalogue.js";
 export type { Evidence, EvidenceContext, EvidenceStatus, Requirements } from "./evidence.js";
+export { type OriginalsStatement, whereOriginalsLive } from "./originals.js";
 export {
   type Assessment,
   assess,

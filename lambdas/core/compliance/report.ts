@@ -4,6 +4,7 @@
  */
 import { type Control, FRAMEWORKS, type FrameworkId, type NotAddressed } from "./catalogue.js";
 import type { Evidence, Requirements } from "./evidence.js";
+import { type OriginalsStatement, whereOriginalsLive } from "./originals.js";
 import { type CfnTemplate, stackParts } from "./template.js";
 
 export interface FrameworkAssessment {
@@ -30,6 +31,8 @@ export interface FrameworkRequest {
 
 export interface Assessment {
   readonly frameworks: readonly FrameworkAssessment[];
+  /** Where the original of each event lives (archive, error prefix, index), read from the template. */
+  readonly originals: readonly OriginalsStatement[];
   /** Controls not met, over every framework. */
   readonly failures: readonly ControlResult[];
 }
@@ -59,6 +62,7 @@ export function assess(template: CfnTemplate, requests: readonly FrameworkReques
   });
   return {
     frameworks,
+    originals: whereOriginalsLive(template, parts),
     failures: frameworks.flatMap((framework) => framework.controls.filter((c) => !c.met)),
   };
 }
@@ -135,6 +139,10 @@ export function renderReport(header: ReportHeader, assessment: Assessment): stri
     "are met by the stack as defined; whether it is deployed as defined is shown by CloudFormation drift detection",
     "and AWS Config, and the controls under “Not addressed” need people and processes this stack cannot provide.",
   );
+  lines.push("", "## Where the original of each event lives", "");
+  for (const statement of assessment.originals) {
+    lines.push(`- ${statement.where} (${cell(statement.basis)})`);
+  }
   for (const framework of assessment.frameworks) {
     lines.push("", `## ${framework.name}`, "", requirementsLine(framework));
     for (const result of framework.controls) {

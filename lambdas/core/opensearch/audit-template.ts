@@ -31,7 +31,36 @@ export interface AuditTemplateOptions {
   readonly replicaCount: number;
   /** `true`: `event.original` is full-text searchable. `false`: stored in `_source` only (ECS default). */
   readonly indexEventOriginal: boolean;
+  /**
+   * Stored-fields codec (`index.codec`, static: it applies to indices created after the template changes).
+   * @default "default" - LZ4, OpenSearch's own default
+   */
+  readonly codec?: IndexCodec;
+  /**
+   * Fields left out of `_source` (still indexed as mapped, never returned by a search). Only fields the index
+   * does not need to return belong here: the archive keeps every document whole.
+   * @default [] - `_source` keeps the whole document
+   */
+  readonly sourceExcludes?: readonly SourceExcludableField[];
 }
+
+/**
+ * The stored-fields codecs of Amazon OpenSearch Service: `default` (LZ4) and `best_compression` (DEFLATE) in every
+ * version, `zstd` and `zstd_no_dict` from 2.9 (locally they need the custom-codecs plugin).
+ */
+export const INDEX_CODECS = ["default", "best_compression", "zstd", "zstd_no_dict"] as const;
+export type IndexCodec = (typeof INDEX_CODECS)[number];
+
+/**
+ * Fields that may be left out of `_source`: large stored-only values nothing in the stack reads back from the
+ * index (the detector, alerts and Dashboards read neither), and which the archive keeps in every document.
+ */
+export const SOURCE_EXCLUDABLE_FIELDS = [
+  "event.original",
+  "kubernetes.audit.requestObject",
+  "kubernetes.audit.responseObject",
+] as const;
+export type SourceExcludableField = (typeof SOURCE_EXCLUDABLE_FIELDS)[number];
 
 const endpoint: FieldMapping = object({
   ip,
@@ -229,8 +258,14 @@ export function buildAuditIndexTemplate(options: AuditTemplateOptions): Record<s
         "index.mapping.ignore_malformed": true,
         "index.mapping.total_fields.limit": 1000,
         "index.refresh_interval": "5s",
+        ...(options.codec === undefined || options.codec === "default"
+          ? {}
+          : { "index.codec": options.codec }),
       },
       mappings: {
+        ...(options.sourceExcludes === undefined || options.sourceExcludes.length === 0
+          ? {}
+          : { _source: { excludes: [...options.sourceExcludes] } }),
         dynamic: false,
         date_detection: false,
         properties: auditProperties(options),

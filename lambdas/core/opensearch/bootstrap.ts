@@ -137,6 +137,8 @@ export async function bootstrapDomain(
         shardCount: settings.ShardCount,
         replicaCount: settings.ReplicaCount,
         indexEventOriginal: settings.IndexEventOriginal,
+        codec: settings.IndexCodec ?? "default",
+        sourceExcludes: settings.SourceExcludes ?? [],
       }),
     ),
   );

@@ -4,6 +4,7 @@
  */
 import * as z from "zod";
 import type { BootstrapProperties } from "../contracts.js";
+import { INDEX_CODECS, SOURCE_EXCLUDABLE_FIELDS } from "./audit-template.js";
 
 /** A boolean as CloudFormation sends it (`"true"`/`"false"`), or a real boolean. */
 const flag = z
@@ -46,6 +47,12 @@ export const bootstrapPropertiesSchema = z
     UltraWarmEnabled: flag,
     ColdStorageEnabled: flag,
     IndexEventOriginal: flag,
+    IndexCodec: z.enum(INDEX_CODECS, { error: `must be one of ${INDEX_CODECS.join(", ")}` }).optional(),
+    SourceExcludes: z
+      .array(
+        z.enum(SOURCE_EXCLUDABLE_FIELDS, { error: `must be one of ${SOURCE_EXCLUDABLE_FIELDS.join(", ")}` }),
+      )
+      .optional(),
     FirehoseRoleArn: roleArn,
     DetectorRoleArn: roleArn,
     AnalystRoleArn: z.union([z.literal(""), roleArn]),

@@ -1,8 +1,8 @@
 /**
  * What S3 holds once the archive is full: the Firehose backup in staging, and every document in the Object Lock
  * archive for its retention, moving through the storage classes of its lifecycle (transitions at or after the
- * retention are skipped, as `lib/archive.ts` skips them). The backup is written uncompressed, so S3 holds the
- * documents' own bytes.
+ * retention are skipped, as `lib/archive.ts` skips them). The caller gives the bytes the backup stores a day
+ * (GZIP-compressed documents by default).
  */
 import type { RetentionPlan } from "./retention.js";
 import { GiB } from "./units.js";
@@ -33,9 +33,9 @@ export interface ArchiveSizing {
   readonly archiveGiB: number;
 }
 
-/** Sizes staging and the archive at steady state for `dailyDocumentBytes` a day. */
-export function sizeArchive(dailyDocumentBytes: number, retention: RetentionPlan): ArchiveSizing {
-  const dailyGiB = dailyDocumentBytes / GiB;
+/** Sizes staging and the archive at steady state for `dailyStoredBytes` a day. */
+export function sizeArchive(dailyStoredBytes: number, retention: RetentionPlan): ArchiveSizing {
+  const dailyGiB = dailyStoredBytes / GiB;
   const retentionDays = retention.archive.days;
   const { infrequentAccessAfterDays, glacierAfterDays, deepArchiveAfterDays } = retention.transitions;
   const starts: [StorageClass, number][] = [

@@ -19,7 +19,8 @@ export type SizingField =
   | "averageRecordBytes"
   | "indexSizeRatio"
   | "shardSizeGiB"
-  | "peakFactor";
+  | "peakFactor"
+  | "indexCodec";
 
 /** The parts of a `SizingInputError`. */
 export interface SizingInputErrorDetails {

@@ -50,8 +50,13 @@ export const MIN_ULTRAWARM_NODES = 2;
 export const OPENSEARCH_GUIDELINES: readonly Guideline[] = [
   {
     statement:
-      "hot storage = source data × (1 + replicas) × (1 + indexing overhead 0.10) / (1 − Linux reserve 0.05) / (1 − service reserve 0.20) = source data × (1 + replicas) × 1.45",
+      "hot storage = primary index size × (1 + replicas) / (1 − Linux reserve 0.05) / (1 − service reserve 0.20); AWS's formula takes the index as source data × (1 + indexing overhead 0.10), this estimate takes the primary store measured on a real node (codec, index structures and _source together)",
     source: STORAGE,
+  },
+  {
+    statement:
+      "hot data nodes = the most of: storage over each node's EBS limit; 1.5 vCPU per active shard (primaries and replicas of the index being written); shards over 25 per GiB of heap; 2 (one per replica copy) or the AZ count; rounded up to a multiple of the AZ count. The cheapest instance type wins, within 1 % the one with fewer nodes",
+    source: BEST_PRACTICES,
   },
   { statement: "shards of 10–50 GiB; 30–50 GiB for log analytics", source: SHARD_SIZE },
   {

@@ -1,11 +1,20 @@
+export {
+  type Alternative,
+  type AlternativeLine,
+  type AlternativesRequest,
+  priceAlternatives,
+  QUERY_LOAD,
+} from "./alternatives.js";
 export { type ArchiveBand, type ArchiveSizing, type StorageClass, sizeArchive } from "./archive.js";
 export {
-  ASSUMPTION_BASIS,
+  type ArchiveCompression,
   type AssumptionOverrides,
   type Assumptions,
-  EXPANSION_WITH_ORIGINAL,
-  EXPANSION_WITHOUT_ORIGINAL,
+  MEASURED_CODECS,
+  type ResolvedAssumptions,
   resolveAssumptions,
+  resolveAssumptionsWithBasis,
+  storeVariantFor,
 } from "./assumptions.js";
 export { type SizingField, SizingInputError, type SizingInputErrorDetails } from "./errors.js";
 export {
@@ -17,6 +26,14 @@ export {
   OPENSEARCH_GUIDELINES,
 } from "./guidance.js";
 export { type IngestionSizing, sizeIngestion } from "./ingestion.js";
+export {
+  type InputMeasurement,
+  measurementSource,
+  STORAGE_MEASUREMENTS,
+  type StorageMeasurements,
+  type StorageVariantId,
+  storePerRawByte,
+} from "./measurements.js";
 export {
   PRICE_TABLE,
   PRICED_REGIONS,

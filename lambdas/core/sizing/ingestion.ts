@@ -6,7 +6,6 @@ import { LAMBDA_RESPONSE_LIMIT_BYTES } from "../firehose/transform.js";
 import type { Assumptions } from "./assumptions.js";
 import {
   DEPLOYED_TRANSFORM,
-  FIREHOSE_BILLING_INCREMENT_BYTES,
   FIREHOSE_STREAM_QUOTAS,
   type FirehoseStreamQuota,
   LAMBDA_MB_PER_VCPU,
@@ -97,9 +96,6 @@ export function sizeIngestion(request: IngestionRequest): IngestionSizing {
   ];
   const [limitedBy, needed] = needs.reduce((best, need) => (need[1] > best[1] ? need : best));
   const streams = Math.max(1, needed);
-  const billedRecordBytes =
-    Math.ceil(assumptions.averageRecordBytes / FIREHOSE_BILLING_INCREMENT_BYTES) *
-    FIREHOSE_BILLING_INCREMENT_BYTES;
   const firehose: FirehoseSizing = {
     quota,
     peakMiBPerSecond,
@@ -119,7 +115,8 @@ export function sizeIngestion(request: IngestionRequest): IngestionSizing {
           ),
         }
       : {}),
-    billedGiBPerMonth: (recordsPerDay * DAYS_PER_MONTH * billedRecordBytes) / GiB,
+    billedGiBPerMonth:
+      (request.dailyInputBytes * assumptions.firehoseBilledPerRawByte * DAYS_PER_MONTH) / GiB,
   };
 
   const vcpuShare = Math.min(1, DEPLOYED_TRANSFORM.memoryMB / LAMBDA_MB_PER_VCPU);

@@ -66,12 +66,28 @@ export interface RegionPrices {
   readonly s3GlacierFlexibleRetrieval: SourcedPrice;
   /** S3 Glacier Deep Archive storage, per GB-month. */
   readonly s3GlacierDeepArchive: SourcedPrice;
+  /** CloudWatch Logs ingestion into a Standard log group, per GB. */
+  readonly cloudWatchLogsStandardIngestion: SourcedPrice;
+  /** CloudWatch Logs ingestion into an Infrequent Access log group, per GB. */
+  readonly cloudWatchLogsInfrequentAccessIngestion: SourcedPrice;
+  /** CloudWatch Logs storage (archival), per GB-month of compressed log data. */
+  readonly cloudWatchLogsStorage: SourcedPrice;
+  /** CloudWatch Logs Insights, per GB of log data scanned. */
+  readonly logsInsightsScan: SourcedPrice;
+  /** OpenSearch Serverless compute, per OCU-hour (indexing and search alike). */
+  readonly openSearchServerlessOcuHour: SourcedPrice;
+  /** OpenSearch Serverless managed storage, per GB-month. */
+  readonly openSearchServerlessStorage: SourcedPrice;
+  /** Athena SQL queries, per TB scanned (10 MB minimum per query). */
+  readonly athenaScan: SourcedPrice;
 }
 
 const OPENSEARCH_PRICING = "https://aws.amazon.com/opensearch-service/pricing/";
 const FIREHOSE_PRICING = "https://aws.amazon.com/firehose/pricing/";
 const LAMBDA_PRICING = "https://aws.amazon.com/lambda/pricing/";
 const S3_PRICING = "https://aws.amazon.com/s3/pricing/";
+const CLOUDWATCH_PRICING = "https://aws.amazon.com/cloudwatch/pricing/";
+const ATHENA_PRICING = "https://aws.amazon.com/athena/pricing/";
 
 const TiB_IN_GiB = 1024;
 
@@ -194,6 +210,55 @@ const US_EAST_1: RegionPrices = {
     usd: 0.00099,
     per: "GB-month",
     source: S3_PRICING,
+    asOf: "2025-06",
+    note: KNOWN_LIST_PRICE,
+  },
+  cloudWatchLogsStandardIngestion: {
+    usd: 0.5,
+    per: "GB ingested (Standard log class)",
+    source: CLOUDWATCH_PRICING,
+    asOf: "2026-06",
+    note: `${KNOWN_LIST_PRICE}; the same figure as a June 2026 us-east-1 pricing write-up (c3x.dev)`,
+  },
+  cloudWatchLogsInfrequentAccessIngestion: {
+    usd: 0.25,
+    per: "GB ingested (Infrequent Access log class)",
+    source: CLOUDWATCH_PRICING,
+    asOf: "2026-06",
+    note: `${KNOWN_LIST_PRICE}; half the Standard rate, as AWS announced the class`,
+  },
+  cloudWatchLogsStorage: {
+    usd: 0.03,
+    per: "GB-month stored (compressed)",
+    source: CLOUDWATCH_PRICING,
+    asOf: "2026-06",
+    note: `${KNOWN_LIST_PRICE}; the same for both log classes as known to the author (one 2026 write-up quotes $0.05 for Infrequent Access: check the page)`,
+  },
+  logsInsightsScan: {
+    usd: 0.005,
+    per: "GB scanned (Logs Insights)",
+    source: CLOUDWATCH_PRICING,
+    asOf: "2026-06",
+    note: KNOWN_LIST_PRICE,
+  },
+  openSearchServerlessOcuHour: {
+    usd: 0.24,
+    per: "OCU-hour",
+    source: OPENSEARCH_PRICING,
+    asOf: "2026-03",
+    note: "OpenSearch Serverless compute, indexing and search alike, as quoted from the pricing page in a March 2026 pricing write-up (cloudburn.io)",
+  },
+  openSearchServerlessStorage: {
+    usd: 0.024,
+    per: "GB-month",
+    source: OPENSEARCH_PRICING,
+    asOf: "2026-03",
+    note: "OpenSearch Serverless managed storage (S3-backed), as quoted in the same March 2026 write-up",
+  },
+  athenaScan: {
+    usd: 5,
+    per: "TB scanned (SQL queries, 10 MB minimum per query)",
+    source: ATHENA_PRICING,
     asOf: "2025-06",
     note: KNOWN_LIST_PRICE,
   },

@@ -3,7 +3,7 @@
  * assumptions (each with its basis), the guidance and prices it rests on, what it leaves out, and the config keys
  * to paste. `sizingJson` is the same content for machines.
  */
-import { ASSUMPTION_BASIS, type Assumptions } from "./assumptions.js";
+import type { Assumptions } from "./assumptions.js";
 import { INGESTION_GUIDELINES, OPENSEARCH_GUIDELINES } from "./guidance.js";
 import type { Sizing } from "./size.js";
 import { GB, MB } from "./units.js";
@@ -46,13 +46,21 @@ function rate(bytesPerSecond: number): string {
   return `${count(bytesPerSecond / 1000, 1)} KB/s`;
 }
 
-function assumptionRows(assumptions: Assumptions): string[][] {
+function assumptionRows(
+  assumptions: Assumptions,
+  basis: Readonly<Record<keyof Assumptions, string>>,
+): string[][] {
   const value: Record<keyof Assumptions, string> = {
     keepEventOriginal: assumptions.keepEventOriginal ? "kept" : "dropped",
+    indexEventOriginal: assumptions.indexEventOriginal ? "indexed" : "stored only",
+    indexCodec: assumptions.indexCodec,
     documentExpansion: `${assumptions.documentExpansion}×`,
     averageRecordBytes: `${count(assumptions.averageRecordBytes)} B`,
+    firehoseBilledPerRawByte: `${Number(assumptions.firehoseBilledPerRawByte.toFixed(2))}×`,
     replicas: String(assumptions.replicas),
     indexSizeRatio: `${assumptions.indexSizeRatio}×`,
+    archiveCompression: assumptions.archiveCompression,
+    archiveBytesPerRawByte: `${assumptions.archiveBytesPerRawByte}×`,
     shardSizeGiB: `${assumptions.shardSizeGiB} GiB`,
     peakFactor: `${assumptions.peakFactor}×`,
     transformMBPerSecondPerVcpu: `${assumptions.transformMBPerSecondPerVcpu} MB/s`,
@@ -60,20 +68,21 @@ function assumptionRows(assumptions: Assumptions): string[][] {
   };
   const label: Record<keyof Assumptions, string> = {
     keepEventOriginal: "event.original",
+    indexEventOriginal: "event.original in the index",
+    indexCodec: "index codec",
     documentExpansion: "document expansion",
     averageRecordBytes: "average record",
+    firehoseBilledPerRawByte: "Firehose billed / raw",
     replicas: "replicas",
-    indexSizeRatio: "index on disk / source",
+    indexSizeRatio: "index on disk / documents",
+    archiveCompression: "archive compression",
+    archiveBytesPerRawByte: "archive / raw",
     shardSizeGiB: "target shard size",
     peakFactor: "peak factor",
     transformMBPerSecondPerVcpu: "transform throughput",
     concurrencyHeadroom: "concurrency headroom",
   };
-  return (Object.keys(value) as (keyof Assumptions)[]).map((key) => [
-    label[key],
-    value[key],
-    ASSUMPTION_BASIS[key],
-  ]);
+  return (Object.keys(value) as (keyof Assumptions)[]).map((key) => [label[key], value[key], basis[key]]);
 }
 
 function section(title: string, body: string): string {
@@ -307,30 +316,51 @@ export function renderSizing(sizing: Sizing): string {
             dollars(line.monthlyUsd),
           ]),
           ["", "total", "", "", dollars(cost.monthlyUsd)],
+          ["", "per GB of raw input", "", "", dollars(cost.usdPerRawGb)],
         ],
         [2, 4],
       )}`,
     ),
   );
 
+  if (sizing.alternatives.length > 0) {
+    const rows = [
+      ["option", "per month", "per raw GB", "what it does not provide"],
+      ["this stack", dollars(cost.monthlyUsd), dollars(cost.usdPerRawGb), "-"],
+      ...sizing.alternatives.map((alternative) => [
+        alternative.name,
+        dollars(alternative.monthlyUsd),
+        dollars(alternative.usdPerRawGb),
+        alternative.lacks.join("; "),
+      ]),
+    ];
+    const details = sizing.alternatives.flatMap((alternative) => [
+      `  ${alternative.name}:`,
+      ...alternative.lines.map(
+        (line) =>
+          `    ${line.item}: ${line.unit === "" ? "" : `${count(line.quantity, line.quantity < 10 ? 2 : 0)} ${line.unit} × ${line.rate} = `}${dollars(line.monthlyUsd)}`,
+      ),
+      ...alternative.method.map((item) => `    - ${item}`),
+    ]);
+    parts.push(
+      section(
+        "Beside the alternatives (same volume, retention and query load; the same price table)",
+        `${table(rows, [1, 2])}\n${details.join("\n")}`,
+      ),
+    );
+  }
+
   if (sizing.notes.length > 0) {
     parts.push(section("Act on", sizing.notes.map((note) => `  - ${note}`).join("\n")));
   }
 
   parts.push(
-    section("Assumptions (override with the flags in --help)", table(assumptionRows(assumptions), [1])),
-  );
-  parts.push(
     section(
-      "Method",
-      [
-        ...sizing.method,
-        "compression: none credited beyond the index ratio above; the S3 backup is uncompressed",
-      ]
-        .map((line) => `  - ${line}`)
-        .join("\n"),
+      "Assumptions (override with the flags in --help)",
+      table(assumptionRows(assumptions, sizing.assumptionBasis), [1]),
     ),
   );
+  parts.push(section("Method", sizing.method.map((line) => `  - ${line}`).join("\n")));
   parts.push(
     section(
       "AWS guidance and quotas used",
@@ -367,7 +397,6 @@ export function sizingJson(sizing: Sizing): string {
   return `${JSON.stringify(
     {
       ...sizing,
-      assumptionBasis: ASSUMPTION_BASIS,
       guidance: [...OPENSEARCH_GUIDELINES, ...INGESTION_GUIDELINES],
     },
     null,

@@ -3,11 +3,13 @@
  * domain, Firehose streams, transform concurrency, S3 footprint, and the monthly cost at steady state priced from
  * the region's price table, every price with its provenance. Pure: no I/O, no AWS call.
  */
+import { type Alternative, priceAlternatives } from "./alternatives.js";
 import { type ArchiveSizing, type StorageClass, sizeArchive } from "./archive.js";
-import { type AssumptionOverrides, type Assumptions, resolveAssumptions } from "./assumptions.js";
+import { type AssumptionOverrides, type Assumptions, resolveAssumptionsWithBasis } from "./assumptions.js";
 import { DETECTOR_PASS_TARGET_SECONDS, type DetectionSizing, sizeDetection } from "./detection.js";
 import { SizingInputError } from "./errors.js";
 import { type IngestionSizing, sizeIngestion } from "./ingestion.js";
+import { STORAGE_MEASUREMENTS } from "./measurements.js";
 import {
   instanceHourPrice,
   pricesFor,
@@ -93,10 +95,14 @@ export interface Sizing {
     readonly network: "vpc" | "public";
   };
   readonly assumptions: Assumptions;
+  /** Where each assumption comes from (a measurement's file, date and command, a default, or the caller). */
+  readonly assumptionBasis: Readonly<Record<keyof Assumptions, string>>;
   readonly retention: RetentionPlan;
   readonly volume: {
     readonly dailyInputBytes: number;
     readonly dailyDocumentBytes: number;
+    /** Bytes the Firehose backup (and so the archive) stores a day. */
+    readonly dailyArchiveBytes: number;
     readonly recordsPerDay: number;
   };
   readonly search: SearchSizing;
@@ -109,7 +115,11 @@ export interface Sizing {
     readonly region: string;
     readonly lines: readonly CostLine[];
     readonly monthlyUsd: number;
+    /** Per GB (10^9 bytes) of raw input a month. */
+    readonly usdPerRawGb: number;
   };
+  /** The same volume and retention with what a team would pick instead, cheapest first. */
+  readonly alternatives: readonly Alternative[];
   readonly prices: readonly PriceUse[];
   readonly config: SuggestedConfig;
   /** Findings the reader should act on. */
@@ -245,11 +255,12 @@ const storageClassPrice = (prices: RegionPrices, storageClass: StorageClass) =>
 
 /** Sizes the whole stack for the request and prices it. Throws `SizingInputError` on an input it cannot size. */
 export function sizeAuditTrail(request: SizingRequest): Sizing {
-  const assumptions = resolveAssumptions(request.assumptions);
+  const { assumptions, basis } = resolveAssumptionsWithBasis(request.assumptions);
   const prices = checkRequest(request, assumptions);
   const retention = planRetention(request.retention);
   const dailyInputBytes = request.gbPerDay * GB;
   const dailyDocumentBytes = dailyInputBytes * assumptions.documentExpansion;
+  const dailyArchiveBytes = dailyInputBytes * assumptions.archiveBytesPerRawByte;
 
   const search = sizeSearch({
     dailyDocumentBytes,
@@ -259,7 +270,7 @@ export function sizeAuditTrail(request: SizingRequest): Sizing {
     prices,
   });
   const ingestion = sizeIngestion({ dailyInputBytes, region: request.region, assumptions });
-  const archive = sizeArchive(dailyDocumentBytes, retention);
+  const archive = sizeArchive(dailyArchiveBytes, retention);
 
   const bill = new Bill();
   const { hot, masters, warm, cold } = search;
@@ -372,6 +383,25 @@ export function sizeAuditTrail(request: SizingRequest): Sizing {
   }
 
   const monthlyUsd = bill.lines.reduce((sum, line) => sum + line.monthlyUsd, 0);
+  const serviceUsd = (service: Service) =>
+    bill.lines.filter((line) => line.service === service).reduce((sum, line) => sum + line.monthlyUsd, 0);
+  const measuredMix = STORAGE_MEASUREMENTS.inputs.mix;
+  const alternatives =
+    measuredMix === undefined
+      ? []
+      : priceAlternatives({
+          gbPerDay: request.gbPerDay,
+          dailyInputBytes,
+          retention,
+          assumptions,
+          measured: measuredMix,
+          prices,
+          firehoseAndTransformUsd:
+            bill.lines
+              .filter((line) => line.priceKey === "firehoseIngestion")
+              .reduce((sum, line) => sum + line.monthlyUsd, 0) + serviceUsd("Lambda"),
+          archiveUsd: serviceUsd("S3"),
+        });
   const detection = sizeDetection(firehose.recordsPerDay, search.primaryShardsPerIndex);
   const config: SuggestedConfig = {
     retention: {
@@ -418,20 +448,37 @@ export function sizeAuditTrail(request: SizingRequest): Sizing {
       network: request.network,
     },
     assumptions,
+    assumptionBasis: basis,
     retention,
-    volume: { dailyInputBytes, dailyDocumentBytes, recordsPerDay: firehose.recordsPerDay },
+    volume: {
+      dailyInputBytes,
+      dailyDocumentBytes,
+      dailyArchiveBytes,
+      recordsPerDay: firehose.recordsPerDay,
+    },
     search,
     ingestion,
     detection,
     archive,
-    cost: { currency: "USD", region: prices.region, lines: bill.lines, monthlyUsd },
+    cost: {
+      currency: "USD",
+      region: prices.region,
+      lines: bill.lines,
+      monthlyUsd,
+      usdPerRawGb: monthlyUsd / (request.gbPerDay * DAYS_PER_MONTH),
+    },
+    alternatives,
     prices: bill.prices(),
     config,
     notes,
     method: [
       `monthly figures at steady state: every tier full, the archive after ${retention.archive.days} days; ${HOURS_PER_MONTH} hours and 365/12 days a month`,
       "input in GB (10^9 bytes) of raw log lines; storage in GiB (2^30 bytes), and AWS's per-GB prices applied to GiB, which errs high by at most 7.4 %",
-      "one Firehose record per log line, as Fluent Bit's kinesis_firehose output sends them; S3 holds the documents uncompressed, as the stack's backup writes them",
+      "one Firehose record per log line, as Fluent Bit's kinesis_firehose output sends them; Firehose bills each record rounded up to 5 KB",
+      assumptions.archiveCompression === "gzip"
+        ? "S3 (staging and archive) holds the documents GZIP-compressed, as the stack's backup writes them and the archiver copies them"
+        : "S3 (staging and archive) holds the documents uncompressed",
+      "OpenSearch holds the documents at the measured store ratio (codec, index structures and _source together), after a force-merge; a daily index still being written is somewhat larger",
     ],
     excluded: EXCLUDED_COSTS,
   };

@@ -85,6 +85,22 @@ describe("audit-trail normalize", () => {
     expect(stdout.trimEnd().split("\n")).toHaveLength(2);
   });
 
+  it("reads an archived backup object as Firehose writes it with GZIP: several gzip members, no .gz in its name", async () => {
+    // Prepare: documents/ objects hold one document a line; a writer may append gzip members one after another
+    const result = normalizeRecord(LINKERD);
+    if (!result.ok) throw new Error(result.reason);
+    const document = JSON.stringify(result.documents[0]);
+    const file = join(dir, "AuditTrail-prod-DeliveryStream-1-2026-12-07-10-00-00-abc");
+    writeFileSync(file, Buffer.concat([gzipSync(`${document}\n`), gzipSync(`${document}\n${document}\n`)]));
+
+    // Act
+    const status = await command.run([file]);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(stdout.trimEnd().split("\n")).toEqual([document, document, document]);
+  });
+
   it("reads a file of Firehose's error output (the S3 error prefix) as the records it holds", async () => {
     // Prepare: an object from errors/processing-failed/, as Firehose writes it (gzip when configured)
     const line = (record: string) =>

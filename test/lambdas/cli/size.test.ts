@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { command, runSize } from "../../../lambdas/cli/commands/size.js";
 import type { Sizing } from "../../../lambdas/core/sizing/index.js";
+import { STORAGE_MEASUREMENTS } from "../../../lambdas/core/sizing/measurements.js";
 
 /** Runs `audit-trail size` with `args` and returns its exit status and what it wrote. */
 async function size(...args: string[]) {
@@ -45,7 +46,7 @@ describe("audit-trail size", () => {
     );
     expect(out).toMatch(/^ {2}warm +83 {2}UltraWarm +pci-dss: /m);
     expect(out).toMatch(/^ {2}archive +2192 {2}S3, Object Lock +hipaa: /m);
-    expect(out).toMatch(/^ {2}hot \(data\) +6 {2}r6g\.xlarge\.search/m);
+    expect(out).toMatch(/^ {2}hot \(data\) +6 {2}r6g\.large\.search/m);
     expect(out).toMatch(/^ +total +\$[\d,]+$/m);
     expect(out).toContain("Assumptions (override with the flags in --help)");
   });
@@ -129,9 +130,13 @@ describe("audit-trail size", () => {
     expect(sizing.retention.archive.days).toBe(2192);
     expect(sizing.assumptions).toMatchObject({
       keepEventOriginal: false,
-      documentExpansion: 2.2,
+      indexEventOriginal: false,
+      indexCodec: "best_compression",
+      documentExpansion: Number(STORAGE_MEASUREMENTS.inputs.mix?.documentExpansionWithoutOriginal.toFixed(2)),
       replicas: 1,
     });
+    expect(sizing.assumptionBasis.indexCodec).toBe('environment "prod" (search.indexCodec)');
+    expect(sizing.assumptionBasis.keepEventOriginal).toBe('environment "prod" (transform.keepEventOriginal)');
   });
 
   it("lets a flag override the environment's days, and still holds them to its frameworks", async () => {
@@ -247,5 +252,67 @@ describe("audit-trail size", () => {
     ]) {
       expect(out).toContain(flag);
     }
+  });
+});
+
+describe("audit-trail size: measured ratios and the alternatives", () => {
+  it("prices PCI DSS at 500 GB a day at or under $1.50 per raw GB with the measured ratios", async () => {
+    // Act
+    const { status, out } = await size("--gb-per-day", "500", "--framework", "pci-dss", "--json");
+
+    // Assess
+    expect(status).toBe(0);
+    const sizing = JSON.parse(out) as Sizing;
+    expect(sizing.cost.usdPerRawGb).toBeLessThanOrEqual(1.5);
+    expect(sizing.assumptionBasis.indexSizeRatio).toMatch(/^measured: .*best_compression/);
+  });
+
+  it("prints the alternatives beside the estimate, each with what it does not provide", async () => {
+    // Act
+    const { out } = await size("--gb-per-day", "500", "--framework", "pci-dss");
+
+    // Assess
+    for (const name of [
+      "CloudWatch Logs Standard + Logs Insights",
+      "CloudWatch Logs Infrequent Access + Logs Insights",
+      "OpenSearch Serverless (time series)",
+      "Security Lake (custom source) + Athena",
+    ]) {
+      expect(out).toMatch(
+        new RegExp(
+          `^ {2}${name.replace(/[()+]/g, "\\$&")} +\\$[\\d,]+ +\\$\\d+\\.\\d\\d  no signed, chained digests`,
+          "m",
+        ),
+      );
+    }
+    expect(out).toMatch(/^ {2}this stack +\$[\d,]+ +\$\d\.\d\d {2}-$/m);
+  });
+
+  it("prices an index that indexes event.original higher, from its own measured variant", async () => {
+    const stored = JSON.parse(
+      (await size("--gb-per-day", "500", "--framework", "pci-dss", "--json")).out,
+    ) as Sizing;
+    const indexed = JSON.parse(
+      (await size("--gb-per-day", "500", "--framework", "pci-dss", "--index-original", "--json")).out,
+    ) as Sizing;
+
+    expect(indexed.assumptionBasis.indexSizeRatio).toContain("best_compression+original_indexed");
+    expect(indexed.search.dailyPrimaryGiB).toBeGreaterThan(stored.search.dailyPrimaryGiB);
+  });
+
+  it("says a zstd codec is priced at best_compression's ratio because the node could not measure it", async () => {
+    const { status, out } = await size("--gb-per-day", "100", "--archive-days", "30", "--codec", "zstd");
+
+    expect(status).toBe(0);
+    expect(out).toMatch(/zstd could not be measured/);
+  });
+
+  it("refuses a codec OpenSearch does not have, naming the ones it has", async () => {
+    const { status, err } = await size("--gb-per-day", "100", "--archive-days", "30", "--codec", "lz5");
+
+    expect(status).toBe(2);
+    expect(err).toBe(
+      "audit-trail size: --codec lz5: unknown; use one of default, best_compression, zstd, zstd_no_dict\n",
+    );
   });
 });

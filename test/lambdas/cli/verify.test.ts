@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -78,6 +79,37 @@ describe("audit-trail verify --dir", () => {
     expect(out).toHaveLength(1);
     expect(out[0]).toMatch(
       /^modified-object documents\/b: digests\/2026\/11\/20\/20261120T070000Z\.json recorded 5 bytes/,
+    );
+  });
+
+  it("seals a GZIP backup object as stored: one changed compressed byte is a modified object", async () => {
+    // Prepare: an archive whose document object is gzip, as Firehose writes the backup
+    const gzipDir = join(dir, "gzip");
+    const compressed = gzipSync('{"event":{"original":"GET /charge"}}\n');
+    await buildArchive(
+      gzipDir,
+      {
+        "documents/2026/11/20/06/stream-1-2026-11-20-06-01-00-id.gz": {
+          content: compressed,
+          atMs: T0 + 60_000,
+        },
+      },
+      keys.signer,
+      T0 + HOUR,
+    );
+    const intact = await runVerify(["--dir", gzipDir, "--public-key", join(dir, "public.pem")]);
+    const tampered = Buffer.from(compressed);
+    tampered[tampered.length - 9] = (tampered[tampered.length - 9] ?? 0) ^ 1;
+    await writeFile(join(gzipDir, "documents/2026/11/20/06/stream-1-2026-11-20-06-01-00-id.gz"), tampered);
+
+    // Act
+    const status = await runVerify(["--dir", gzipDir, "--public-key", join(dir, "public.pem")]);
+
+    // Assess
+    expect(intact).toBe(0);
+    expect(status).toBe(1);
+    expect(out.join("")).toMatch(
+      /^modified-object documents\/2026\/11\/20\/06\/stream-1-2026-11-20-06-01-00-id\.gz: /m,
     );
   });
 

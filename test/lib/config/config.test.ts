@@ -54,6 +54,8 @@ describe("defaults", () => {
     });
     expect(config.search.coldStorage).toBe(false);
     expect(config.search.shardCount).toBe(1);
+    expect(config.search.indexCodec).toBe("best_compression");
+    expect(config.search.sourceExcludes).toEqual([]);
     expect(config.replicaCount).toBe(0);
     expect(config.firehose).toEqual({
       bufferingIntervalSeconds: 60,
@@ -631,6 +633,12 @@ describe("feasibility", () => {
         /retention\.archiveTransitions\.deepArchiveAfterDays is 120; must be at least 90 days after glacierAfterDays \(90\)/,
     },
     {
+      title: "a zstd codec on an engine older than 2.9",
+      input: withPatch({ search: { ...minimal.search, engineVersion: "2.7", indexCodec: "zstd" } }),
+      expected:
+        /search\.indexCodec is "zstd"; needs OpenSearch 2\.9 or later, and search\.engineVersion is "2\.7"\. Fix: use "best_compression", or raise search\.engineVersion/,
+    },
+    {
       title: "a cluster listed twice",
       input: withPatch({
         eksClusters: [
@@ -672,6 +680,18 @@ describe("schema", () => {
       input: withPatch({ search: { ...minimal.search, instanceCount: "two" } }),
       expected:
         /search\.instanceCount is "two"; Invalid input: expected number, received string\. Fix: correct search\.instanceCount/,
+    },
+    {
+      title: "an index codec OpenSearch does not have",
+      input: withPatch({ search: { ...minimal.search, indexCodec: "lz5" } }),
+      expected:
+        /search\.indexCodec is "lz5"; must be one of default, best_compression, zstd, zstd_no_dict\. Fix: correct search\.indexCodec/,
+    },
+    {
+      title: "a _source exclusion of a field the index must return",
+      input: withPatch({ search: { ...minimal.search, sourceExcludes: ["source.ip"] } }),
+      expected:
+        /search\.sourceExcludes\[0\] is "source\.ip"; must be one of event\.original, kubernetes\.audit\.requestObject, kubernetes\.audit\.responseObject/,
     },
     {
       title: "a CIDR that is not one",

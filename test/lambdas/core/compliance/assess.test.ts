@@ -233,6 +233,48 @@ describe("assess, shipped prod (every framework)", () => {
   });
 });
 
+describe("where the original of each event lives", () => {
+  it("states for staging that the archive holds it in event.original and the index stores it unindexed", () => {
+    // Act
+    const assessment = assessEnv("staging", templates.staging);
+    const report = renderReport({ subject: "environment staging", templateSource: "test" }, assessment);
+
+    // Assess
+    expect(report).toContain("## Where the original of each event lives");
+    const [evidence, failed, search] = assessment.originals;
+    expect(evidence?.where).toContain(
+      `in the archive bucket \`${archiveId(templates.staging)}\` (Object Lock)`,
+    );
+    expect(evidence?.where).toContain("in its document's `event.original`");
+    expect(evidence?.basis).toContain("CompressionFormat = GZIP");
+    expect(failed?.where).toContain("kept raw");
+    expect(search?.where).toContain("stored but not indexed");
+  });
+
+  it("states for prod (GDPR) that no original line is kept anywhere but in unparsed records", () => {
+    const [evidence, , search] = assessEnv("prod", templates.prod).originals;
+
+    expect(evidence?.where).toContain("without the original line");
+    expect(search?.where).toBe(
+      "Search: the index holds no original line (documents have no `event.original`).",
+    );
+  });
+
+  it("follows the template, not the config: an index that indexes it says so", () => {
+    // Prepare
+    const template = copyOf("staging");
+    const bootstrap = onlyId(template, "Custom::AuditTrailSearchBootstrap", () => true);
+    (template.Resources[bootstrap] as { Properties: Record<string, unknown> }).Properties.IndexEventOriginal =
+      true;
+
+    // Act
+    const [, , search] = assessEnv("staging", template).originals;
+
+    // Assess
+    expect(search?.where).toContain("indexes it as full text");
+  });
+});
+
 describe("assess, shipped staging (soc2 + iso27001)", () => {
   it("meets SOC 2 and ISO 27001, holding the archive to the ISO policy's days", () => {
     const assessment = assessEnv("staging", templates.staging);

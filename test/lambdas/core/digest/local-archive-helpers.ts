@@ -43,7 +43,7 @@ export async function readObject(root: string, key: string): Promise<Buffer> {
 /** Writes `files` with their modification times and seals every period up to `untilMs`. */
 export async function buildArchive(
   root: string,
-  files: Readonly<Record<string, { content: string; atMs: number }>>,
+  files: Readonly<Record<string, { content: string | Uint8Array; atMs: number }>>,
   signer: ReturnType<typeof keyPair>["signer"],
   untilMs: number,
 ) {

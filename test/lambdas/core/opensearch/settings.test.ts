@@ -77,6 +77,7 @@ describe("parseBootstrapProperties", () => {
     [{ HotDays: "" }, "HotDays: must be a whole number"],
     [{ ShardCount: "0" }, "ShardCount"],
     [{ IndexEventOriginal: "yes" }, "IndexEventOriginal"],
+    [{ IndexCodec: "lz5" }, "IndexCodec: must be one of default, best_compression, zstd, zstd_no_dict"],
     [{ DomainEndpoint: "https://search-x.es.amazonaws.com" }, "DomainEndpoint: must be a host name"],
     [{ FirehoseRoleArn: "firehose" }, "FirehoseRoleArn: must be an IAM role ARN"],
     [{ AnalystRoleArn: "arn:aws:iam::123456789012:user/bob" }, "AnalystRoleArn"],

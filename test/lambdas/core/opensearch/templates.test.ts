@@ -176,6 +176,36 @@ describe("audit index template", () => {
     expect(template.template.settings["index.number_of_replicas"]).toBe(2);
     expect(template.template.mappings.dynamic).toBe(false);
   });
+
+  it("sets no codec and keeps the whole _source unless told otherwise", () => {
+    // Act
+    const template = buildAuditIndexTemplate({
+      shardCount: 1,
+      replicaCount: 0,
+      indexEventOriginal: false,
+    }) as {
+      template: { settings: Record<string, unknown>; mappings: Record<string, unknown> };
+    };
+
+    // Assess
+    expect(template.template.settings).not.toHaveProperty("index.codec");
+    expect(template.template.mappings).not.toHaveProperty("_source");
+  });
+
+  it("sets the stored-fields codec and the fields left out of _source when asked", () => {
+    // Act
+    const template = buildAuditIndexTemplate({
+      shardCount: 1,
+      replicaCount: 0,
+      indexEventOriginal: false,
+      codec: "best_compression",
+      sourceExcludes: ["kubernetes.audit.responseObject"],
+    }) as { template: { settings: Record<string, unknown>; mappings: Record<string, unknown> } };
+
+    // Assess
+    expect(template.template.settings["index.codec"]).toBe("best_compression");
+    expect(template.template.mappings._source).toEqual({ excludes: ["kubernetes.audit.responseObject"] });
+  });
 });
 
 describe("alerts index template", () => {

@@ -23,7 +23,13 @@ export function plan(days: { hot: number; warm?: number; cold?: number; archive?
 }
 
 export const usEast1 = () => pricesFor("us-east-1");
-export const assumptions = (overrides: AssumptionOverrides = {}) => resolveAssumptions(overrides);
+/**
+ * Assumptions with fixed storage ratios (AWS's 1.1 index ratio, 2.9× documents, 720-byte records), so the tests
+ * of the model's mechanics do not move when the measurements are rerun; `assumptions.test.ts` tests the defaults.
+ */
+export const FIXED_RATIOS = { indexSizeRatio: 1.1, documentExpansion: 2.9, averageRecordBytes: 720 } as const;
+export const assumptions = (overrides: AssumptionOverrides = {}) =>
+  resolveAssumptions({ ...FIXED_RATIOS, ...overrides });
 
 /** PCI DSS's minimums as the compliance preset states them. */
 export const PCI_DSS = [
@@ -61,5 +67,6 @@ export function request(gbPerDay: number, overrides: Partial<SizingRequest> = {}
     availabilityZones: 2,
     network: "vpc",
     ...overrides,
+    assumptions: { ...FIXED_RATIOS, ...overrides.assumptions },
   };
 }

@@ -25,6 +25,7 @@ describe("renderSizing", () => {
       "S3",
       "Detection (one pass a minute over a 15-minute lookback)",
       "Monthly cost (USD, on-demand, us-east-1)",
+      "Beside the alternatives (same volume, retention and query load; the same price table)",
       "Assumptions (override with the flags in --help)",
       "Method",
       "AWS guidance and quotas used",
@@ -43,7 +44,10 @@ describe("renderSizing", () => {
   });
 
   it("prints every assumption with its value and basis", () => {
-    expect(text).toMatch(/^ {2}document expansion +2\.9× {2}measured: /m);
+    expect(text).toMatch(/^ {2}document expansion +2\.9× {2}given$/m);
+    expect(text).toMatch(
+      /^ {2}archive \/ raw +[\d.]+× {2}measured: .* lambdas\/core\/sizing\/storage-measurements\.json, \d{4}-\d\d-\d\d, `npm run bench -- storage`/m,
+    );
     expect(text).toMatch(/^ {2}target shard size +40 GiB {2}middle of AWS's 30–50 GiB/m);
     expect(text).toMatch(/^ {2}peak factor +2× {2}assumed; /m);
   });
@@ -60,7 +64,9 @@ describe("renderSizing", () => {
     expect(parsed.cost.monthlyUsd).toBeCloseTo(sizing.cost.monthlyUsd, 6);
     expect(parsed.search.hot.instanceType).toBe(sizing.search.hot.instanceType);
     expect(parsed.guidance.length).toBeGreaterThan(5);
-    expect(parsed.assumptionBasis.documentExpansion).toMatch(/measured/);
+    expect(parsed.assumptionBasis.documentExpansion).toBe("given");
+    expect(parsed.assumptionBasis.archiveBytesPerRawByte).toMatch(/^measured: /);
+    expect(parsed.alternatives).toHaveLength(4);
   });
 });
 
