@@ -149,7 +149,9 @@ export function changedKeys(before: Record<string, unknown>, after: Record<strin
     const xs = b.pipeline[plural] ?? [];
     const ys = a.pipeline[plural] ?? [];
     if (xs.length !== ys.length) out.push(`${plural}: ${xs.length} → ${ys.length} sections`);
-    xs.forEach((x, i) => compare(singular, x, ys[i] ?? {}));
+    xs.forEach((x, i) => {
+      compare(singular, x, ys[i] ?? {});
+    });
   }
   return out;
 }
@@ -159,6 +161,8 @@ export interface FluentBitRun {
   readonly logFile: string;
   /** Fluent Bit's own log so far. */
   log(): string;
+  /** The exit code once it has exited (a configuration it refuses), else `undefined`. */
+  exitCode(): number | null | undefined;
   stop(): Promise<number | null>;
 }
 
@@ -184,6 +188,7 @@ export function startFluentBit(options: {
     configFile,
     logFile,
     log: () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : ""),
+    exitCode: () => (child.exitCode === null && child.signalCode === null ? undefined : child.exitCode),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) {
