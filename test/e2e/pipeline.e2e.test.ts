@@ -146,6 +146,18 @@ describe.skipIf(missing.length > 0 && !inCi)(
       expect(option?.documents).toEqual([]);
     });
 
+    it("turns the audit webhook's EventList, through examples/fluent-bit/audit-webhook/, into one document per event", () => {
+      const { webhook } = report;
+      expect(webhook.status).toBe(200);
+      expect(webhook.events).toBeGreaterThan(10);
+      expect(webhook.accounting.problems).toEqual([]);
+      expect(webhook.clusters).toEqual(["e2e-cluster"]);
+      const allowed = new Set(
+        Object.entries(OVERRIDABLE).flatMap(([section, keys]) => keys.map((key) => `${section}.${key}`)),
+      );
+      expect(webhook.overridden.filter((key) => !allowed.has(key))).toEqual([]);
+    });
+
     it("loses nothing through a Firehose outage: the filesystem buffer holds, then every line arrives once", () => {
       expect(report.outage.outageRequests).toBeGreaterThan(0);
       expect(report.outage.accounting.problems).toEqual([]);

@@ -26,9 +26,18 @@ import {
   overrideShippedConfig,
   SHIPPED_CONFIG,
   startFluentBit,
+  WEBHOOK_CONFIG,
 } from "./pipeline/fluent-bit.js";
 import type { Pipeline } from "./pipeline/pipeline.js";
-import { execEvent, istioTextLine, NodeFiles, PODS, type WrittenLine, writeScenario } from "./scenario.js";
+import {
+  execEvent,
+  istioTextLine,
+  NodeFiles,
+  PODS,
+  type WrittenLine,
+  webhookEventList,
+  writeScenario,
+} from "./scenario.js";
 import type { DeliveryCounters } from "./stand-ins/delivery-stream.js";
 import type { PublishedMessage } from "./stand-ins/sns.js";
 
@@ -74,15 +83,18 @@ export async function fluentBitOn(
   binary: string,
   dir: string,
   outputOptions: Record<string, string> = {},
-): Promise<{ files: NodeFiles; run: FluentBitRun; changed: string[] }> {
+  configFile = SHIPPED_CONFIG,
+): Promise<{ files: NodeFiles; run: FluentBitRun; changed: string[]; httpInputPort: number }> {
   const root = join(dir, "node");
   const files = new NodeFiles(root, join(dir, "pod-metadata"));
-  const shipped = readFileSync(SHIPPED_CONFIG, "utf8");
+  const shipped = readFileSync(configFile, "utf8");
+  const httpInputPort = await freePort();
   const config = overrideShippedConfig(shipped, {
     root,
     podMetadataDir: files.podMetadataDir,
     endpoint: { host: "127.0.0.1", port: pipeline.firehose.port, caFile: pipeline.tls.certFile },
     httpPort: await freePort(),
+    httpInputPort,
     flushSeconds: INTERVALS.flushSeconds,
     refreshIntervalSeconds: INTERVALS.refreshIntervalSeconds,
     schedulerBaseSeconds: INTERVALS.schedulerBaseSeconds,
@@ -102,7 +114,12 @@ export async function fluentBitOn(
       AWS_SECRET_ACCESS_KEY: "fluent-bit-e2e-not-a-secret",
     },
   });
-  return { files, run, changed: changedKeys(parse(shipped) as Record<string, unknown>, config) };
+  return {
+    files,
+    run,
+    changed: changedKeys(parse(shipped) as Record<string, unknown>, config),
+    httpInputPort,
+  };
 }
 
 /** The custom-format lines of examples/mesh/istio/mesh-config.yaml: an mTLS request and a plaintext one, at `nowMs`. */
@@ -248,6 +265,8 @@ export interface EndToEndReport {
     readonly processingFailedRecords: string[];
     /** Messages the SNS stand-in accepted, per rule. */
     readonly alertsByRule: Record<string, number>;
+    /** Messages accepted on an SDK retry (`attempt` above 1), as `rule attempt=N`. */
+    readonly retriedPublishes: string[];
     readonly alertTopics: Record<string, string>;
     readonly detectorRuns: number;
     readonly detectorErrors: string[];
@@ -265,6 +284,14 @@ export interface EndToEndReport {
     }
   >;
   readonly outage: { accounting: Accounting; outageRequests: number; outageMs: number };
+  /** The API server's audit webhook: one EventList POSTed to the control-plane configuration's http input. */
+  readonly webhook: {
+    status: number;
+    events: number;
+    accounting: Accounting;
+    clusters: string[];
+    overridden: string[];
+  };
   readonly latency:
     | { writtenToIndexedMs: number; writtenToPublishedMs: number; auditID: string }
     | { error: string };
@@ -383,6 +410,9 @@ export async function runEndToEnd(options: RunOptions): Promise<EndToEndReport> 
       backupDocuments: pipeline.staging.lines("documents/").length,
       processingFailedRecords,
       alertsByRule,
+      retriedPublishes: pipeline.sns.published
+        .filter((m) => m.attempt > 1)
+        .map((m) => `${ruleOf(m)} attempt=${m.attempt}`),
       alertTopics,
       detectorRuns,
       detectorErrors,
@@ -390,6 +420,46 @@ export async function runEndToEnd(options: RunOptions): Promise<EndToEndReport> 
     // Latency: a fresh exec, from the line written to its alert published (the main Fluent Bit still running).
     const latency = await measureLatency(pipeline, main.files, stage);
     await main.run.stop();
+
+    // The audit webhook: an EventList POSTed as the API server posts it, to examples/fluent-bit/audit-webhook/.
+    const webhook = await fluentBitOn(
+      pipeline,
+      binary,
+      join(workDir, "fluent-bit-webhook"),
+      {},
+      WEBHOOK_CONFIG,
+    );
+    runs.push(webhook.run);
+    const webhookSince = Date.now();
+    const list = webhookEventList(Date.now());
+    const status = await waitFor("the webhook's http input", 20_000, () =>
+      fetch(`http://127.0.0.1:${webhook.httpInputPort}/`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(list.body),
+      })
+        .then((response) => response.status)
+        .catch(() => undefined),
+    );
+    await waitFor("the webhook's events", 60_000, async () => {
+      const docs = await indexedSince(pipeline, webhookSince);
+      return account(list.lines, docs).problems.length === 0 ? true : undefined;
+    }).catch((error: unknown) => stage(String(error)));
+    await pipeline.delivery.drain();
+    const webhookDocs = (await indexedSince(pipeline, webhookSince)).filter(
+      (doc) => doc.dataset === "kubernetes.audit",
+    );
+    const webhookReport = {
+      status,
+      events: list.lines.length,
+      accounting: account(list.lines, webhookDocs),
+      clusters: [...new Set(webhookDocs.map((doc) => doc.cluster ?? "none"))],
+      overridden: webhook.changed,
+    };
+    stage(
+      `audit webhook: one EventList of ${list.lines.length} events POSTed (HTTP ${status}) → ${webhookDocs.length} kubernetes.audit documents`,
+    );
+    await webhook.run.stop();
 
     // Options users reach for, one Fluent Bit each, side by side.
     const optionReports: EndToEndReport["options"] = {};
@@ -493,6 +563,7 @@ export async function runEndToEnd(options: RunOptions): Promise<EndToEndReport> 
       main: mainReport,
       options: optionReports,
       outage: { accounting: outageAccounting, outageRequests, outageMs: options.outageMs },
+      webhook: webhookReport,
       latency,
       elapsedMs: Date.now() - started,
     };
@@ -597,6 +668,11 @@ export function verdicts(report: EndToEndReport): { check: string; ok: boolean; 
       check: `nothing lost through a ${report.outage.outageMs / 1000} s Firehose outage`,
       ok: report.outage.outageRequests > 0 && report.outage.accounting.problems.length === 0,
       detail: `${report.outage.outageRequests} requests answered 500, ${report.outage.accounting.expectedDocuments} lines`,
+    },
+    {
+      check: "the audit webhook's EventList: one kubernetes.audit document per event",
+      ok: report.webhook.status === 200 && report.webhook.accounting.problems.length === 0,
+      detail: `HTTP ${report.webhook.status}, ${report.webhook.events} events, clusters ${report.webhook.clusters.join(",")}`,
     },
     {
       check: "latency measured",

@@ -379,3 +379,17 @@ export function execEvent(nowMs: number): { line: string; auditID: string } {
     }),
   };
 }
+
+/**
+ * What the API server's audit webhook POSTs: one `audit.k8s.io/v1` `EventList` (the incident's audit events with
+ * fresh ids, moved to now), and each event as a line to account for.
+ */
+export function webhookEventList(nowMs: number): { body: Record<string, unknown>; lines: WrittenLine[] } {
+  const items = incidentLines("kube-apiserver-audit.log", incidentShift(nowMs), new Map()).map(
+    (line) => JSON.parse(line) as Record<string, unknown>,
+  );
+  return {
+    body: { kind: "EventList", apiVersion: "audit.k8s.io/v1", metadata: {}, items },
+    lines: items.map((item) => ({ line: JSON.stringify(item), outcome: "kubernetes.audit", file: "POST /" })),
+  };
+}
