@@ -295,6 +295,11 @@ export interface EndToEndReport {
   readonly latency:
     | { writtenToIndexedMs: number; writtenToPublishedMs: number; auditID: string }
     | { error: string };
+  /**
+   * Messages per rule at the end of the run (every later detector run included), the latency probe's own alert
+   * left out: an alert of the incident must still have paged once.
+   */
+  readonly finalAlertsByRule: Record<string, number>;
   readonly elapsedMs: number;
 }
 
@@ -565,12 +570,21 @@ export async function runEndToEnd(options: RunOptions): Promise<EndToEndReport> 
       outage: { accounting: outageAccounting, outageRequests, outageMs: options.outageMs },
       webhook: webhookReport,
       latency,
+      finalAlertsByRule: countByRule(
+        pipeline.sns.published.filter((m) => "error" in latency || !m.message.includes(latency.auditID)),
+      ),
       elapsedMs: Date.now() - started,
     };
   } finally {
     clearInterval(schedule);
     for (const run of runs) await run.stop().catch(() => undefined);
   }
+}
+
+function countByRule(messages: readonly PublishedMessage[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const message of messages) out[ruleOf(message)] = (out[ruleOf(message)] ?? 0) + 1;
+  return out;
 }
 
 function readFileSyncSafe(path: string): string {
@@ -662,7 +676,9 @@ export function verdicts(report: EndToEndReport): { check: string; ok: boolean; 
     {
       check: "log_key refused by Fluent Bit at start-up",
       ok: /can not be used together/.test(report.options["log_key log"]?.refused ?? ""),
-      detail: report.options["log_key log"]?.refused?.split("\n")[0] ?? "not refused",
+      detail:
+        report.options["log_key log"]?.refused?.split("\n").find((line) => line.includes("log_key")) ??
+        "not refused",
     },
     {
       check: `nothing lost through a ${report.outage.outageMs / 1000} s Firehose outage`,
