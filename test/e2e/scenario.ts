@@ -8,8 +8,8 @@
  * - Istio's custom JSON format of `examples/mesh/istio/mesh-config.yaml` (an mTLS request and a plaintext one, the
  *   positive evidence `mesh_plaintext_traffic` pages on), a Consul proxy's Envoy JSON lines, Hubble flows;
  * - lines the shipped filters drop on purpose: pilot-agent and Envoy diagnostics, Linkerd's stdout, consul-dataplane's
- *   own JSON logs.
- * Each line is `Expected`: the dataset its document must carry, or `dropped`. Pod metadata files for the
+ *   own JSON logs; and one truncated access line the transform refuses (`failed`: Firehose's error output keeps it).
+ * Each line has its `Outcome`: the dataset its document must carry, `dropped` or `failed`. Pod metadata files for the
  * `kubernetes` filter's `kube_meta_preload_cache_dir` (`<namespace>_<pod>.meta`).
  */
 import { randomBytes } from "node:crypto";
@@ -22,7 +22,12 @@ export const INCIDENT_DIR = join(REPO_ROOT, "examples", "incident");
 /** The last event time of the bundled incident; the run moves it to "now". */
 const INCIDENT_END_MS = Date.parse("2026-03-02T14:15:00Z");
 
+/**
+ * The dataset of the line's document; `dropped` by a filter (never shipped); `failed`: shipped and refused by the
+ * transform (kept raw in the error output).
+ */
 export type Outcome =
+  | "failed"
   | "istio.access"
   | "linkerd.access"
   | "consul.access"
@@ -164,11 +169,24 @@ export const PODS = {
   },
 } as const satisfies Record<string, Pod>;
 
-function incidentLines(file: string, deltaMs: number): string[] {
+/**
+ * The incident file's lines, times moved by `deltaMs` and every audit id replaced by one of this run (a node kept
+ * from an earlier run already holds the alerts of the original ids, and would rightly not page them again).
+ */
+function incidentLines(file: string, deltaMs: number, auditIds: Map<string, string>): string[] {
   return readFileSync(join(INCIDENT_DIR, file), "utf8")
     .split("\n")
     .filter((line) => line.trim() !== "")
-    .map((line) => shiftTimes(line, deltaMs));
+    .map((line) =>
+      shiftTimes(line, deltaMs).replace(/"auditID":"([0-9a-f-]{36})"/g, (_all, id: string) => {
+        let fresh = auditIds.get(id);
+        if (fresh === undefined) {
+          fresh = crypto.randomUUID();
+          auditIds.set(id, fresh);
+        }
+        return `"auditID":"${fresh}"`;
+      }),
+    );
 }
 
 /** The shift that moves the incident's end to `nowMs` (whole seconds). */
@@ -269,6 +287,7 @@ export interface ScenarioInputs {
 export function writeScenario(files: NodeFiles, nowMs: number, inputs: ScenarioInputs): number {
   checkIncidentFiles();
   const delta = incidentShift(nowMs);
+  const ids = new Map<string, string>();
   const at = (offsetMs: number) => new Date(nowMs - offsetMs).toISOString();
   const kept = (outcome: Outcome) => (line: string) => ({ line, outcome });
   const dropped = (line: string) => ({ line, outcome: "dropped" as const });
@@ -276,15 +295,17 @@ export function writeScenario(files: NodeFiles, nowMs: number, inputs: ScenarioI
   files.writeContainer(PODS.catalog, "stdout", [
     dropped(`${at(900_000)}\tinfo\tFLAG: --concurrency="2"`),
     dropped(JSON.stringify({ level: "info", time: at(899_000), msg: "Envoy proxy is ready" })),
-    ...incidentLines("istio-inbound-json.log", delta).map(kept("istio.access")),
+    ...incidentLines("istio-inbound-json.log", delta, ids).map(kept("istio.access")),
     dropped(
       `[${at(1000).slice(0, 19).replace("T", " ")}.000][21][warning][config] gRPC config stream closed`,
     ),
+    // Passes the access-line filter, but no parser reads it: ProcessingFailed, kept raw in the error output.
+    { line: `[${at(500)}] "GET /truncated`, outcome: "failed" as const },
   ]);
   files.writeContainer(
     PODS.payments,
     "stdout",
-    incidentLines("istio-payments-text.log", delta).map(kept("istio.access")),
+    incidentLines("istio-payments-text.log", delta, ids).map(kept("istio.access")),
   );
   files.writeContainer(PODS.ledger, "stdout", inputs.customFormat.map(kept("istio.access")));
   files.writeContainer(PODS.webapp, "stdout", [
@@ -293,7 +314,7 @@ export function writeScenario(files: NodeFiles, nowMs: number, inputs: ScenarioI
   files.writeContainer(
     PODS.webapp,
     "stderr",
-    incidentLines("linkerd-booksapp-json.log", delta).map(kept("linkerd.access")),
+    incidentLines("linkerd-booksapp-json.log", delta, ids).map(kept("linkerd.access")),
   );
   files.writeContainer(PODS.consul, "stdout", [
     dropped(
@@ -318,9 +339,14 @@ export function writeScenario(files: NodeFiles, nowMs: number, inputs: ScenarioI
   );
   files.writeNodeFile(
     join(NODE_PATHS.audit, "audit.log"),
-    incidentLines("kube-apiserver-audit.log", delta).map(kept("kubernetes.audit")),
+    incidentLines("kube-apiserver-audit.log", delta, ids).map(kept("kubernetes.audit")),
   );
   return delta;
+}
+
+/** An Istio TEXT access line at `nowMs` with a fresh request id (unique, so it can be counted). */
+export function istioTextLine(nowMs: number): string {
+  return `[${new Date(nowMs).toISOString()}] "GET /api/v1/items HTTP/1.1" 200 - via_upstream - "-" 0 64 12 11 "-" "Go-http-client/1.1" "${crypto.randomUUID()}" "items:80" "10.44.2.9:8080" inbound|8080|| 127.0.0.6:40000 10.44.2.9:8080 10.44.1.23:51000 outbound_.8080_._.items.shop.svc.cluster.local default`;
 }
 
 /** A fresh `kubectl exec` audit event at `nowMs` (the latency probe), with its audit id. */
@@ -351,5 +377,19 @@ export function execEvent(nowMs: number): { line: string; auditID: string } {
       requestReceivedTimestamp: at,
       stageTimestamp: at,
     }),
+  };
+}
+
+/**
+ * What the API server's audit webhook POSTs: one `audit.k8s.io/v1` `EventList` (the incident's audit events with
+ * fresh ids, moved to now), and each event as a line to account for.
+ */
+export function webhookEventList(nowMs: number): { body: Record<string, unknown>; lines: WrittenLine[] } {
+  const items = incidentLines("kube-apiserver-audit.log", incidentShift(nowMs), new Map()).map(
+    (line) => JSON.parse(line) as Record<string, unknown>,
+  );
+  return {
+    body: { kind: "EventList", apiVersion: "audit.k8s.io/v1", metadata: {}, items },
+    lines: items.map((item) => ({ line: JSON.stringify(item), outcome: "kubernetes.audit", file: "POST /" })),
   };
 }

@@ -19,6 +19,8 @@ export interface TestNode {
   readonly url: string;
   /** Why the node has no index-management plugin; empty when it has one. */
   readonly ismUnavailableReason: string;
+  /** The state folder of a node this module started (`scripts/opensearch-node.sh stop STATE` stops it). */
+  readonly stateDir?: string;
   /** Stops a node this module started; does nothing for `OPENSEARCH_URL`. */
   stop(): Promise<void>;
 }
@@ -74,6 +76,7 @@ export async function startTestNode(): Promise<TestNode> {
   if (url === undefined) throw new Error(`scripts/opensearch-node.sh printed no OPENSEARCH_URL: ${stdout}`);
   return {
     url,
+    stateDir: state,
     ismUnavailableReason: await ismReason(url),
     stop: async () => {
       await run("bash", [script, "stop", state], { timeout: 120_000 });

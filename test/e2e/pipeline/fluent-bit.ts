@@ -8,7 +8,7 @@
  *   `/var/fluent-bit/state/`) moved under the test's folder, and with them the tags and tag regexes tail derives
  *   from the path (`kube.var.log.containers.…`); the pod metadata comes from `kube_meta_preload_cache_dir`;
  * - the Firehose endpoint, port and CA (the stand-in);
- * - the HTTP server's port (a free one);
+ * - the HTTP server's port and the audit webhook's `http` input port (free ones);
  * - intervals, shortened and stated: `flush`, the tail inputs' `refresh_interval`, the retry scheduler's
  *   `scheduler.base`/`scheduler.cap`;
  * - the options a test turns on (`compression`, `simple_aggregation`, `time_key`, `log_key`), each named.
@@ -23,6 +23,8 @@ import { parse, stringify } from "yaml";
 import { REPO_ROOT } from "./assembly.js";
 
 export const SHIPPED_CONFIG = join(REPO_ROOT, "examples", "fluent-bit", "fluent-bit.yaml");
+/** The control-plane configuration receiving the API server's audit webhook. */
+export const WEBHOOK_CONFIG = join(REPO_ROOT, "examples", "fluent-bit", "audit-webhook", "fluent-bit.yaml");
 
 /** The Fluent Bit binary, or why there is none. */
 export function fluentBitBinary(): { path: string } | { missing: string } {
@@ -57,6 +59,8 @@ export interface FluentBitOverrides {
   readonly podMetadataDir: string;
   readonly endpoint: { readonly host: string; readonly port: number; readonly caFile: string };
   readonly httpPort: number;
+  /** The `http` input's port (the audit webhook's), when the configuration has one. */
+  readonly httpInputPort?: number;
   readonly flushSeconds: number;
   readonly refreshIntervalSeconds: number;
   readonly schedulerBaseSeconds: number;
@@ -68,7 +72,7 @@ export interface FluentBitOverrides {
 /** Keys the override may change, per section (`service`, `input`, `filter`, `output`). */
 export const OVERRIDABLE = {
   service: ["flush", "http_port", "storage.path", "scheduler.base", "scheduler.cap"],
-  input: ["path", "db", "tag", "refresh_interval"],
+  input: ["path", "db", "tag", "refresh_interval", "port"],
   filter: ["match_regex", "kube_tag_prefix", "kube_meta_preload_cache_dir", "match"],
   output: ["endpoint", "port", "tls.ca_file", "compression", "simple_aggregation", "time_key", "log_key"],
 } as const;
@@ -109,8 +113,9 @@ export function overrideShippedConfig(shipped: string, o: FluentBitOverrides): R
   for (const input of config.pipeline.inputs) {
     for (const key of ["path", "db"]) if (key in input) input[key] = relocate(input[key]);
     if ("refresh_interval" in input) input.refresh_interval = o.refreshIntervalSeconds;
+    if (input.name === "http" && o.httpInputPort !== undefined) input.port = o.httpInputPort;
   }
-  for (const filter of config.pipeline.filters) {
+  for (const filter of config.pipeline.filters ?? []) {
     if ("match_regex" in filter) filter.match_regex = relocate(filter.match_regex);
     if (filter.name === "kubernetes") {
       filter.kube_tag_prefix = `kube.${movedContainersTag}`;
@@ -149,7 +154,9 @@ export function changedKeys(before: Record<string, unknown>, after: Record<strin
     const xs = b.pipeline[plural] ?? [];
     const ys = a.pipeline[plural] ?? [];
     if (xs.length !== ys.length) out.push(`${plural}: ${xs.length} → ${ys.length} sections`);
-    xs.forEach((x, i) => compare(singular, x, ys[i] ?? {}));
+    xs.forEach((x, i) => {
+      compare(singular, x, ys[i] ?? {});
+    });
   }
   return out;
 }
@@ -159,6 +166,8 @@ export interface FluentBitRun {
   readonly logFile: string;
   /** Fluent Bit's own log so far. */
   log(): string;
+  /** The exit code once it has exited (a configuration it refuses), else `undefined`. */
+  exitCode(): number | null | undefined;
   stop(): Promise<number | null>;
 }
 
@@ -184,6 +193,7 @@ export function startFluentBit(options: {
     configFile,
     logFile,
     log: () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : ""),
+    exitCode: () => (child.exitCode === null && child.signalCode === null ? undefined : child.exitCode),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) {

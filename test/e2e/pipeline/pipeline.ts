@@ -42,6 +42,13 @@ export interface PipelineOptions {
   readonly processorBuffer: { readonly intervalMs: number; readonly sizeBytes: number };
   /** An OpenSearch node to use instead of starting one (`OPENSEARCH_URL`). @default - one is started */
   readonly nodeUrl?: string;
+  /**
+   * Deletes the node's `audit-*` indices (documents and alerts) before the bootstrap: a node kept from an earlier run
+   * holds that run's documents and alerts, and the detector rightly folds this run's incident into them (suppression)
+   * instead of paging again. For `nodeUrl`, a scratch node only.
+   * @default false
+   */
+  readonly resetNode?: boolean;
   readonly onStage?: (line: string) => void;
 }
 
@@ -168,6 +175,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
     // The index templates, as the bootstrap custom resource applies them, with the template's properties.
     const client = new Client({ node: node.url, requestTimeout: 60_000 });
+    if (options.resetNode) {
+      await client.indices.delete({ index: "audit-*", ignore_unavailable: true, expand_wildcards: "all" });
+    }
     const bootstrap = assembly.resource("Custom::AuditTrailSearchBootstrap", "SearchBootstrap");
     const { ServiceToken: _token, ...properties } = assembly.resolve(
       bootstrap.properties,
@@ -206,7 +216,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       streamName,
     );
 
-    let firehose: FirehoseStandIn | undefined;
     const transformAsset = assembly.function("IngestionTransform");
     const detectorAsset = assembly.function("DetectionDetector");
     const delivery = new DeliveryStream({
@@ -230,13 +239,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       },
     });
     cleanup.push(async () => delivery.stop());
-    firehose = await startFirehoseStandIn({
+    const firehose = await startFirehoseStandIn({
       tls,
       streams: { [streamName]: delivery },
       accountId: ACCOUNT_ID,
     });
-    const firehoseServer = firehose;
-    cleanup.push(() => firehoseServer.close());
+    cleanup.push(() => firehose.close());
     endpoints.AWS_ENDPOINT_URL_FIREHOSE = firehose.url;
 
     const transform = new LambdaFunction({

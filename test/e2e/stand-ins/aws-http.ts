@@ -90,6 +90,9 @@ export async function serveAws(options: ServeOptions): Promise<StandInServer> {
   const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
     void respond(options, req, res);
   });
+  // AWS's endpoints keep an idle connection for about a minute; Node's 5 s default would reset the clients' pooled
+  // sockets between calls, and a request caught in that race is retried by the SDK (a second delivery).
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());

@@ -348,18 +348,22 @@ export class DeliveryStream implements RecordSink {
         body,
       });
       if (!response.ok) {
+        // The whole request refused (the node down, a body it cannot read): retried, then every document of it
+        // goes to the error output with the node's answer.
+        const answer = (await response.text()).slice(0, 1000);
         if (attempt === 4) {
-          for (const p of pending)
+          for (const p of pending) {
             refused.push(
               this.errorLine(
                 p.record,
                 attempt,
                 String(response.status),
-                await response.text(),
+                answer,
                 { esIndexName: p.index },
                 p.data,
               ),
             );
+          }
           pending = [];
         }
         continue;

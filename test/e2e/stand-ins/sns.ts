@@ -19,6 +19,8 @@ export interface PublishedMessage {
   readonly attributes: Readonly<Record<string, string>>;
   /** When the stand-in accepted it, epoch ms. */
   readonly publishedMs: number;
+  /** The SDK's attempt number (`amz-sdk-request: attempt=N`): above 1, the client retried a request it saw fail. */
+  readonly attempt: number;
 }
 
 export interface SnsStandIn extends StandInServer {
@@ -34,7 +36,7 @@ function invalid(message: string): AwsError {
 function publish(
   params: URLSearchParams,
   topics: ReadonlySet<string>,
-): Omit<PublishedMessage, "messageId" | "publishedMs"> {
+): Omit<PublishedMessage, "messageId" | "publishedMs" | "attempt"> {
   const topicArn = params.get("TopicArn") ?? params.get("TargetArn");
   if (topicArn === null) throw invalid("TopicArn or TargetArn Reason: no value for required parameter");
   if (!topics.has(topicArn)) throw new AwsError(404, "NotFound", "Topic does not exist");
@@ -104,7 +106,15 @@ export async function startSnsStandIn(options: {
     try {
       if (action !== "Publish")
         throw new AwsError(400, "InvalidAction", `the stand-in does not serve ${action}`);
-      const message = { ...publish(params, topics), messageId: crypto.randomUUID(), publishedMs: Date.now() };
+      const attempt = Number(
+        /attempt=(\d+)/.exec(String(request.headers["amz-sdk-request"] ?? ""))?.[1] ?? 1,
+      );
+      const message = {
+        ...publish(params, topics),
+        messageId: crypto.randomUUID(),
+        publishedMs: Date.now(),
+        attempt,
+      };
       published.push(message);
       return {
         contentType: "text/xml",

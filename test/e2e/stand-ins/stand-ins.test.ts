@@ -324,3 +324,57 @@ describe("SNS, Secrets Manager and DynamoDB stand-ins", () => {
     }
   });
 });
+
+describe("delivery stream: OpenSearch refusing a whole bulk request", () => {
+  it("retries it, then writes every document of it to the AmazonOpenSearchService-failed error output", async () => {
+    // Prepare: a node that answers every bulk request 400
+    const { createServer } = await import("node:http");
+    let requests = 0;
+    const node = createServer((_req, res) => {
+      requests++;
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end('{"error":"illegal_argument_exception"}');
+    });
+    await new Promise<void>((resolve) => node.listen(0, "127.0.0.1", () => resolve()));
+    const port = (node.address() as { port: number }).port;
+    const folder = new S3Folder(mkdtempSync(join(tmpdir(), "audit-trail-s3-")), "UNCOMPRESSED", "audit");
+    const s = new DeliveryStream({
+      name: "audit",
+      arn: "arn:aws:firehose:eu-west-1:123456789012:deliverystream/audit",
+      region: "eu-west-1",
+      processor: async (event) => ({
+        records: event.records.map((r) => ({ recordId: r.recordId, result: "Ok", data: r.data })),
+      }),
+      lambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:transform",
+      buffer: { intervalMs: 50, sizeBytes: 1024 * 1024 },
+      processorRetries: 0,
+      opensearch: { nodeUrl: `http://127.0.0.1:${port}`, indexName: "audit", rotation: "OneDay" },
+      backup: {
+        folder,
+        mode: "FailedDocumentsOnly",
+        prefix: "documents/",
+        errorOutputPrefix: "errors/!{firehose:error-output-type}/",
+      },
+    });
+    try {
+      // Act
+      s.put([
+        { recordId: "1", data: Buffer.from('{"a":1}'), arrivalMs: Date.UTC(2026, 10, 7) },
+        { recordId: "2", data: Buffer.from('{"a":2}'), arrivalMs: Date.UTC(2026, 10, 7) },
+      ]);
+      await s.drain();
+      // Assess
+      expect(requests).toBe(4);
+      const lines = folder.lines("errors/AmazonOpenSearchService-failed/").map((line) => JSON.parse(line));
+      expect(lines.map((l) => [l.errorCode, Buffer.from(l.rawData, "base64").toString()])).toEqual([
+        ["400", '{"a":1}'],
+        ["400", '{"a":2}'],
+      ]);
+      expect(lines[0].errorMessage).toContain("illegal_argument_exception");
+      expect(s.counters.indexFailed).toBe(2);
+    } finally {
+      s.stop();
+      node.close();
+    }
+  });
+});
