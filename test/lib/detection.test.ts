@@ -156,6 +156,13 @@ describe("detection", () => {
         ],
       },
       [DETECTOR_ENV.runbookBaseUrl]: ENVIRONMENTS.prod.alerts.runbookBaseUrl,
+      // Incremental evaluation: a record is searchable at most buffering + retries + a minute after it arrived.
+      [DETECTOR_ENV.ingestLagMs]: String(
+        (ENVIRONMENTS.prod.firehose.bufferingIntervalSeconds +
+          ENVIRONMENTS.prod.firehose.retryDurationSeconds +
+          60) *
+          1000,
+      ),
     });
     // The handler's default ($LAMBDA_TASK_ROOT/geoip) is where the bundle puts the database.
     expect(variables).not.toHaveProperty(DETECTOR_ENV.geoIpDir);

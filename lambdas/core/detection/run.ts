@@ -32,11 +32,13 @@ import type { EcsDocument } from "../ecs.js";
 import { singleDetection } from "../rules/evaluator.js";
 import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
+import { hopMs } from "../rules/windows.js";
 import {
   countSingleEventMatches,
   evaluateCorrelationInChunks,
   fetchSingleEventPage,
   fetchWindowEvents,
+  touchedWindowRanges,
 } from "./correlations.js";
 import { type DeliveryOutcome, errorMessage, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
@@ -45,6 +47,8 @@ import {
   DEFAULT_AGGREGATION_BUDGET,
   type EvaluationRange,
   evaluationRange,
+  type IngestWindow,
+  type WindowRange,
   windowRange,
 } from "./queries.js";
 import { ruleFailureMessage } from "./rule-failure.js";
@@ -71,6 +75,8 @@ export const DETECTION_DEFAULTS = {
   recentAlertsPageSize: 2000,
   /** Longer than the detector's timeout, so a live run never loses its claim. */
   leaseMs: 5 * 60_000,
+  /** Alerts written (and extended) at once. */
+  deliveryConcurrency: 8,
 } as const;
 
 export interface DetectionRunOptions {
@@ -109,6 +115,17 @@ export interface DetectionRunOptions {
   readonly recentAlertsPageSize?: number;
   /** @default 5 minutes */
   readonly leaseMs?: number;
+  /** New alerts written, and indexed alerts extended, at once. @default 8 */
+  readonly deliveryConcurrency?: number;
+  /**
+   * Incremental evaluation: how long after Firehose stamps `event.ingested` a document may first become searchable
+   * (buffering interval, retry duration, refresh). When set, a rule that is not behind reads only what may be new
+   * since the watermark (`IngestWindow`): single-event rules the documents ingested after `watermark -
+   * ingestLagMs`, correlations the windows holding one (and, for rules judged on closed windows, those that closed
+   * since the watermark), however late their event time (up to `maxCatchUpMs`). A rule that is behind, and every
+   * rule on the first run, evaluates its whole range. @default undefined: every run evaluates the whole lookback
+   */
+  readonly ingestLagMs?: number;
   /** Wall clock for outbox timestamps, leases and the deadline. @default Date.now */
   readonly clock?: () => number;
 }
@@ -229,6 +246,18 @@ export async function runDetection(
     });
   };
   const ranges = new Map<string, EvaluationRange>();
+  /** What may be new for a rule not behind (incremental evaluation), else undefined: its whole range. */
+  const ingestWindowOf = (rule: CompiledRule, own: EvaluationRange): IngestWindow | undefined =>
+    options.ingestLagMs === undefined ||
+    options.watermarkMs === undefined ||
+    previousResume[rule.name] !== undefined
+      ? undefined
+      : {
+          ingestedAfterMs: options.watermarkMs - options.ingestLagMs,
+          untaggedFromMs: own.fromMs,
+          floorMs: options.nowMs - settings.maxCatchUpMs,
+          toMs: options.nowMs,
+        };
 
   const firings: Detection[] = [];
   let eventsHeld = 0;
@@ -236,6 +265,7 @@ export async function runDetection(
     if (!rule.generatesAlerts) continue;
     const own = rangeOf(rule);
     ranges.set(rule.name, own);
+    const ingest = ingestWindowOf(rule, own);
     let after: unknown[] | undefined;
     let lastTimeMs: number | undefined;
     try {
@@ -251,7 +281,7 @@ export async function runDetection(
           break;
         }
         const size = Math.min(settings.singleEventPageSize, settings.maxEventsPerRun - eventsHeld);
-        const page = await fetchSingleEventPage(deps.search, auditIndex, rule, own, size, after);
+        const page = await fetchSingleEventPage(deps.search, auditIndex, rule, own, size, after, ingest);
         for (const doc of page.documents) firings.push(singleDetection(rule, doc));
         eventsHeld += page.documents.length;
         lastTimeMs = lastTime(page.documents) ?? lastTimeMs;
@@ -267,20 +297,43 @@ export async function runDetection(
     if (!rule.generatesAlerts) continue;
     const own = rangeOf(rule);
     ranges.set(rule.name, own);
-    const windows = windowRange(rule, own);
-    if (windows === undefined) continue;
+    const ingest = ingestWindowOf(rule, own);
     try {
-      const progress = await evaluateCorrelationInChunks(deps.search, auditIndex, rule, windows, {
-        budget,
-        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
-        clock,
-      });
-      firings.push(...progress.detections);
-      if (!progress.complete) {
-        // Windows starting after the last one evaluated are those ending after `resumeFrom`'s range start.
+      let toEvaluate: WindowRange[];
+      if (ingest === undefined) {
+        const windows = windowRange(rule, own);
+        toEvaluate = windows === undefined ? [] : [windows];
+      } else {
+        const eligible = windowRange(rule, {
+          fromMs: ingest.floorMs,
+          toMs: ingest.toMs,
+          catchUpTruncated: false,
+        });
+        toEvaluate =
+          eligible === undefined
+            ? []
+            : await touchedWindowRanges(
+                deps.search,
+                auditIndex,
+                rule,
+                ingest,
+                eligible,
+                options.watermarkMs as number,
+              );
+      }
+      for (const windows of toEvaluate) {
+        const progress = await evaluateCorrelationInChunks(deps.search, auditIndex, rule, windows, {
+          budget,
+          ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+          clock,
+        });
+        firings.push(...progress.detections);
+        if (progress.complete) continue;
+        // Windows starting after the last one evaluated are those ending after `resumeFrom`; none evaluated of
+        // this range: from its first window on.
         const from =
           progress.evaluatedThroughStartMs === undefined
-            ? own.fromMs
+            ? Math.min(own.fromMs, windows.firstStartMs + rule.timespanMs - hopMs(rule.timespanMs))
             : progress.evaluatedThroughStartMs + rule.timespanMs;
         resume.set(rule.name, from);
         partialRules.push(rule.name);
@@ -288,6 +341,7 @@ export async function runDetection(
           rule: rule.name,
           resumeFrom: new Date(from).toISOString(),
         });
+        break;
       }
     } catch (error) {
       fail(rule, own.fromMs, error, "correlation evaluation");
@@ -304,7 +358,9 @@ export async function runDetection(
   }
 
   const ruleNames = [...new Set(firings.map((firing) => firing.rule.name))];
-  const earliestFrom = Math.min(range.fromMs, ...[...ranges.values()].map((own) => own.fromMs));
+  // Late events (incremental evaluation reads them up to the catch-up limit) fold into the alerts of their time.
+  let earliestFrom = Math.min(range.fromMs, ...[...ranges.values()].map((own) => own.fromMs));
+  for (const firing of firings) earliestFrom = Math.min(earliestFrom, Date.parse(firing.windowStart));
   const maxReachMs = Math.max(
     0,
     ...firings.map((firing) => firing.rule.suppression.ms + reachOf(firing.rule)),
@@ -325,7 +381,9 @@ export async function runDetection(
   const plan = planSuppression(firings, existing);
 
   const delivered = emptyOutcomes();
-  for (const detection of plan.fresh) {
+  // Alerts are independent (each its own id, claim and publish): a few at a time, so a pass that writes hundreds
+  // of alerts does not wait for each request in turn.
+  await forEachConcurrently(plan.fresh, settings.deliveryConcurrency, async (detection) => {
     let outcome: DeliveryOutcome;
     let problem: unknown = "the alert could not be written to the alerts index";
     try {
@@ -343,19 +401,23 @@ export async function runDetection(
     if (outcome === "persist_failed" && !failures.has(rule.name)) {
       fail(rule, rule.kind === "silence" ? undefined : rangeStartOf(rule), problem, "writing an alert");
     }
-  }
+  });
 
   let extended = 0;
-  for (const { stored, firings: later } of plan.extensions) {
-    try {
-      if (await extendStored(deps, store, auditIndex, stored, later)) extended++;
-    } catch (error) {
-      logger.warn("could not extend an alert; the next run tries again", {
-        alertId: stored.id,
-        error: errorMessage(error),
-      });
-    }
-  }
+  await forEachConcurrently(
+    plan.extensions,
+    settings.deliveryConcurrency,
+    async ({ stored, firings: later }) => {
+      try {
+        if (await extendStored(deps, store, auditIndex, stored, later)) extended++;
+      } catch (error) {
+        logger.warn("could not extend an alert; the next run tries again", {
+          alertId: stored.id,
+          error: errorMessage(error),
+        });
+      }
+    },
+  );
 
   if (plan.fresh.length > 0 || extended > 0) {
     // The next run (a minute later, or at once when catching up) must find these alerts to fold into them.
@@ -520,6 +582,22 @@ function reachOf(rule: CompiledRule): number {
     case "silence":
       return rule.lookbackMs;
   }
+}
+
+/** Runs `work` on every item, at most `limit` at once, in order of start; resolves when all are done. */
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 function emptyOutcomes(): Record<DeliveryOutcome, number> {
