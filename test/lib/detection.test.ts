@@ -379,6 +379,20 @@ describe("detection", () => {
         OKActions: opsTopic,
       });
     }
+    // A rule that keeps running out of the run's time or event budget falls behind while the watermark advances:
+    // three five-minute periods running.
+    expect(alarms.get("DetectorRulesPartial")).toMatchObject({
+      ...detectorMetric,
+      MetricName: "RulesPartial",
+      Statistic: "Minimum",
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 3,
+      TreatMissingData: "notBreaching",
+      AlarmActions: opsTopic,
+      OKActions: opsTopic,
+    });
     expect(alarms.get("DetectorWatermarkLag")).toMatchObject({
       ...detectorMetric,
       MetricName: "WatermarkLag",

@@ -15,7 +15,9 @@
  *   the others: their alerts are written and published and the caller advances the watermark to `nowMs`; the
  *   failed rule is named in `failedRules` with its error, published once to the ops topic when it starts failing,
  *   and listed in `resumeFromMs` with the start of the range it did not finish, so the next run evaluates that
- *   range again for it alone (late alerts, never lost);
+ *   range again for it alone (late alerts, never lost); a silence rule's resume point is the first time it did not
+ *   judge its sources as of, and it then judges them as of every minute since (a source silent only while the rule
+ *   failed is still alerted);
  * - a rule that runs out of the run's time (`deadlineMs`) or event budget (`maxEventsPerRun`) keeps what it
  *   evaluated and resumes where it stopped (`resumeFromMs`, `partialRules`): nothing is truncated, what did not
  *   fit carries over;
@@ -61,6 +63,9 @@ import { extendDetection, grew, planSuppression } from "./suppression.js";
  * `rule.name` and `@timestamp` and would otherwise be read back as matched events (an alert loop).
  */
 export const AUDIT_EVENTS_INDICES = `${AUDIT_INDEX_PATTERN},-${ALERTS_INDEX}`;
+
+/** A silence rule behind judges its sources as of every scheduled run it missed: one a minute. */
+const SILENCE_STEP_MS = 60_000;
 
 export const DETECTION_DEFAULTS = {
   /** ≥ Firehose's longest buffering interval (900 s), so late records are still counted. */
@@ -142,7 +147,10 @@ export interface DetectionDependencies {
 export interface RuleFailure {
   readonly rule: string;
   readonly error: string;
-  /** Where the rule resumes next run (epoch ms); undefined for silence rules, judged afresh every run. */
+  /**
+   * Where the rule resumes next run (epoch ms): the start of the range it did not finish; for a silence rule, the
+   * first time it did not judge its sources as of. Undefined when the rule's alerts could not be read back.
+   */
   readonly resumeFromMs: number | undefined;
 }
 
@@ -348,12 +356,43 @@ export async function runDetection(
     }
   }
 
+  // A silence rule judges its sources as of a time. Behind (it failed, or ran out of time), it judges them as of
+  // every scheduled minute since its resume point, so a source that went silent and came back meanwhile is still
+  // alerted (the same silence judged twice is the same alert); the catch-up limit bounds how far back.
   for (const rule of pack.rules) {
     if (rule.kind !== "silence" || !rule.generatesAlerts) continue;
-    try {
-      firings.push(...(await evaluateSilence(deps.search, auditIndex, rule, options.nowMs, 500)));
-    } catch (error) {
-      fail(rule, undefined, error, "silence evaluation");
+    const resumeAt = previousResume[rule.name];
+    const times: number[] = [];
+    if (resumeAt !== undefined) {
+      const floor = options.nowMs - settings.maxCatchUpMs;
+      if (resumeAt < floor) {
+        skipped.push({ rule: rule.name, fromMs: resumeAt, toMs: floor });
+        logger.warn("rule was behind by more than the catch-up limit; a range was not evaluated", {
+          rule: rule.name,
+          from: new Date(resumeAt).toISOString(),
+          to: new Date(floor).toISOString(),
+        });
+      }
+      for (let at = Math.max(resumeAt, floor); at < options.nowMs; at += SILENCE_STEP_MS) times.push(at);
+    }
+    times.push(options.nowMs);
+    ranges.set(rule.name, { fromMs: times[0] as number, toMs: options.nowMs, catchUpTruncated: false });
+    for (const at of times) {
+      if (at !== options.nowMs && outOfTime()) {
+        resume.set(rule.name, at);
+        partialRules.push(rule.name);
+        logger.warn("out of the run's time; the rule resumes where it stopped", {
+          rule: rule.name,
+          resumeFrom: new Date(at).toISOString(),
+        });
+        break;
+      }
+      try {
+        firings.push(...(await evaluateSilence(deps.search, auditIndex, rule, at, 500)));
+      } catch (error) {
+        fail(rule, at, error, "silence evaluation");
+        break;
+      }
     }
   }
 
@@ -374,7 +413,7 @@ export async function runDetection(
     for (const name of ruleNames) {
       const rule = pack.get(name);
       if (rule !== undefined && !failures.has(name))
-        fail(rule, rule.kind === "silence" ? undefined : rangeStartOf(rule), error, "reading recent alerts");
+        fail(rule, rangeStartOf(rule), error, "reading recent alerts");
     }
     return finish(firings.length, 0, 0, emptyOutcomes());
   }
@@ -399,7 +438,7 @@ export async function runDetection(
     // Nothing was published: the rule evaluates this range again next run, the others go on.
     const { rule } = detection;
     if (outcome === "persist_failed" && !failures.has(rule.name)) {
-      fail(rule, rule.kind === "silence" ? undefined : rangeStartOf(rule), problem, "writing an alert");
+      fail(rule, rangeStartOf(rule), problem, "writing an alert");
     }
   });
 
