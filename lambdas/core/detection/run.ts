@@ -34,7 +34,7 @@ import type { EcsDocument } from "../ecs.js";
 import { singleDetection } from "../rules/evaluator.js";
 import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
-import { hopMs } from "../rules/windows.js";
+import { groupKey, hopMs } from "../rules/windows.js";
 import {
   countSingleEventMatches,
   evaluateCorrelationInChunks,
@@ -55,7 +55,7 @@ import {
 } from "./queries.js";
 import { ruleFailureMessage } from "./rule-failure.js";
 import { evaluateSilence } from "./silence.js";
-import { type AlertDocument, AlertStore, type StoredAlert } from "./store.js";
+import { type AlertDocument, type AlertGroup, AlertStore, type StoredAlert } from "./store.js";
 import { extendDetection, grew, planSuppression } from "./suppression.js";
 
 /**
@@ -407,7 +407,7 @@ export async function runDetection(
   const rangeStartOf = (rule: CompiledRule) => (ranges.get(rule.name) ?? range).fromMs;
   let existing: StoredAlert[];
   try {
-    existing = await store.findRecent(ruleNames, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
+    existing = await findRecentFor(store, firings, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
   } catch (error) {
     logger.error("could not read recent alerts; nothing is written this run", { error: errorMessage(error) });
     for (const name of ruleNames) {
@@ -621,6 +621,36 @@ function reachOf(rule: CompiledRule): number {
     case "silence":
       return rule.lookbackMs;
   }
+}
+
+/** (Rule, group) pairs per recent-alerts request: each pair is a few query clauses, under the 1,024-clause limit. */
+const RECENT_GROUPS_PER_REQUEST = 200;
+
+/**
+ * The indexed alerts the firings may fold into: of their rules and groups (an alert of another group never takes
+ * a firing), ending at or after `sinceMs`, all of them, a batch of groups per request.
+ */
+async function findRecentFor(
+  store: AlertStore,
+  firings: readonly Detection[],
+  sinceMs: number,
+  pageSize: number,
+): Promise<StoredAlert[]> {
+  const pairs = new Map<string, AlertGroup>();
+  for (const firing of firings) {
+    pairs.set(`${firing.rule.name}|${groupKey(firing.groupBy)}`, {
+      rule: firing.rule.name,
+      group: firing.groupBy,
+    });
+  }
+  const all = [...pairs.values()];
+  const found = new Map<string, StoredAlert>();
+  for (let offset = 0; offset < all.length; offset += RECENT_GROUPS_PER_REQUEST) {
+    const batch = all.slice(offset, offset + RECENT_GROUPS_PER_REQUEST);
+    const names = [...new Set(batch.map((pair) => pair.rule))];
+    for (const alert of await store.findRecent(names, sinceMs, pageSize, batch)) found.set(alert.id, alert);
+  }
+  return [...found.values()];
 }
 
 /** Runs `work` on every item, at most `limit` at once, in order of start; resolves when all are done. */
