@@ -143,7 +143,8 @@ describe("AlertStore", () => {
       { rule: "exec", group: {} },
     ]);
     // Assess: the group-by values are searchable under `group.<path>` (flat_object).
-    expect((bodies[0]?.query as { bool: { filter: unknown[] } }).bool.filter[2]).toEqual({
+    const query = bodies[0]?.query as { bool: { filter: unknown[] } } | undefined;
+    expect(query?.bool.filter[2]).toEqual({
       bool: {
         should: [
           {
