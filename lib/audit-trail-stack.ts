@@ -207,6 +207,10 @@ export class AuditTrailStack extends Stack {
       role: this.detectorRole,
       ruleOverrides: config.detection.ruleOverrides,
       runbookBaseUrl: config.alerts.runbookBaseUrl,
+      // A record is searchable at most this long after Firehose received it: buffering, every retry, a minute more.
+      ingestLag: Duration.seconds(
+        config.firehose.bufferingIntervalSeconds + config.firehose.retryDurationSeconds + 60,
+      ),
       ...placement,
     });
     // The detector's first run needs its OpenSearch role mapping and the alerts index template.

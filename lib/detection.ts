@@ -53,6 +53,12 @@ export interface AuditDetectionProps {
   readonly runbookBaseUrl?: string;
   /** OpenSearch Dashboards URL linked from alerts (https). @default - the domain's own `https://<endpoint>/_dashboards/` */
   readonly dashboardsUrl?: string;
+  /**
+   * How long after Firehose receives a record (`event.ingested`) it may first be searchable: its buffering interval,
+   * retry duration and a margin. Set, the detector evaluates incrementally (what may be new since its last run,
+   * `DetectionRunOptions.ingestLagMs`). @default - unset: every run evaluates the whole 15-minute lookback
+   */
+  readonly ingestLag?: Duration;
   /** How often the detector runs. @default events.Schedule.rate(Duration.minutes(1)) */
   readonly schedule?: events.Schedule;
   /** @default Duration.minutes(2) */
@@ -118,6 +124,8 @@ export class AuditDetection extends Construct {
         props.dashboardsUrl ?? `https://${props.domain.domainEndpoint}/_dashboards/`,
     };
     if (props.runbookBaseUrl !== undefined) environment[DETECTOR_ENV.runbookBaseUrl] = props.runbookBaseUrl;
+    if (props.ingestLag !== undefined)
+      environment[DETECTOR_ENV.ingestLagMs] = String(props.ingestLag.toMilliseconds());
 
     this.detectorTimeout = props.timeout ?? Duration.minutes(2);
     const detector = auditFunction(this, "Detector", {

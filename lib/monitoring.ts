@@ -314,6 +314,17 @@ export class PipelineMonitoring extends Construct {
         alarmDescription: `${label}: ${what}.`,
       });
     }
+    // A rule out of the run's time or event budget resumes where it stopped while the watermark advances: once is
+    // catching up, every run for a quarter of an hour is a rule that no longer keeps up (its alerts come later and
+    // later, and past the catch-up limit its range is skipped).
+    this.add(`${label}${names.rulesPartial}`, {
+      metric: detection.metric(names.rulesPartial, { statistic: "Minimum", period: fiveMinutes }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${label}: every run for 15 minutes left a rule unfinished (out of its time or event budget; the log names the rule and where it resumes): the rule is not keeping up and its alerts are late. See the detector's runbook (docs/rules.md, how the detector bounds its queries).`,
+    });
     // Every run that reads a watermark reports the lag, so no report for as long as `maxLag` means the watermark is
     // at least that far behind too (the detector is failing before it reports, or not running): missing data
     // breaches, over the number of five-minute periods that make up `maxLag`.

@@ -162,6 +162,11 @@ export const DETECTOR_ENV = {
   stateTableName: "AUDIT_TRAIL_DETECTOR_STATE_TABLE",
   /** Directory (inside the bundle) holding the DB-IP country CSVs. @default - `$LAMBDA_TASK_ROOT/geoip` */
   geoIpDir: "AUDIT_TRAIL_GEOIP_DIR",
+  /**
+   * Milliseconds after `event.ingested` a document may first become searchable (`DetectionRunOptions.ingestLagMs`):
+   * incremental evaluation. @default - unset: every run evaluates the whole lookback
+   */
+  ingestLagMs: "AUDIT_TRAIL_INGEST_LAG_MS",
 } as const;
 
 /**

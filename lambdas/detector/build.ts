@@ -87,6 +87,7 @@ export function buildHandler(deps: DetectorDependencies) {
           runId: context.awsRequestId,
           clock,
           leaseMs: leaseFor(context),
+          ...(config.ingestLagMs === undefined ? {} : { ingestLagMs: config.ingestLagMs }),
           ...(deadlineMs === undefined ? {} : { deadlineMs }),
         },
       );

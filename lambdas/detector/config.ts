@@ -25,6 +25,8 @@ export interface DetectorConfig {
   readonly dashboardsUrl: string | undefined;
   readonly runbookBaseUrl: string | undefined;
   readonly geoIpDir: string;
+  /** Incremental evaluation's ingest lag (ms); undefined evaluates the whole lookback every run. */
+  readonly ingestLagMs: number | undefined;
 }
 
 export class DetectorConfigError extends Error {
@@ -72,7 +74,19 @@ export function loadDetectorConfig(env: Readonly<Record<string, string | undefin
     dashboardsUrl: optionalUrl(DETECTOR_ENV.dashboardsUrl, optional(DETECTOR_ENV.dashboardsUrl)),
     runbookBaseUrl: optionalUrl(DETECTOR_ENV.runbookBaseUrl, optional(DETECTOR_ENV.runbookBaseUrl)),
     geoIpDir,
+    ingestLagMs: optionalMilliseconds(DETECTOR_ENV.ingestLagMs, optional(DETECTOR_ENV.ingestLagMs)),
   };
+}
+
+function optionalMilliseconds(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new DetectorConfigError(
+      `${name}: ${JSON.stringify(raw)} is not a whole number of milliseconds (>= 0)`,
+    );
+  }
+  return value;
 }
 
 function parseTopicArns(raw: string): Record<AlertTopic, string> {

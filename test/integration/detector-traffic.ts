@@ -27,6 +27,11 @@ export interface TrafficShape {
   readonly plaintextShare?: number;
   /** @default 1 */
   readonly seed?: number;
+  /**
+   * How long after its event time Firehose receives each record (`event.ingested`, which incremental evaluation
+   * reads). @default none: no `event.ingested`
+   */
+  readonly ingestDelayMs?: number;
 }
 
 /** mulberry32: a small deterministic PRNG. */
@@ -89,12 +94,21 @@ export function* trafficLines(shape: TrafficShape): Generator<string> {
   }
 }
 
-/** Each line as the transform indexes it: normalized, tagged with the single-event rules it matches. */
+/**
+ * Each line as the transform indexes it: normalized (with `event.ingested` when the shape has a delay), tagged with
+ * the single-event rules it matches.
+ */
 export function* trafficDocuments(shape: TrafficShape, pack: RulePack): Generator<EcsDocument> {
   let line = 0;
   for (const text of trafficLines(shape)) {
+    const timeMs = shape.startMs + Math.floor((line * shape.spanMs) / shape.events);
     line++;
-    const result = normalizeRecord(text);
+    const result = normalizeRecord(
+      text,
+      shape.ingestDelayMs === undefined
+        ? {}
+        : { receivedAt: new Date(timeMs + shape.ingestDelayMs).toISOString() },
+    );
     if (!result.ok) throw new Error(`generated line ${line}: ${result.reason}`);
     for (const doc of result.documents) {
       const tags = pack.matchSingleEvent(doc);

@@ -161,6 +161,13 @@ describe("detection", () => {
         ],
       },
       [DETECTOR_ENV.runbookBaseUrl]: ENVIRONMENTS.prod.alerts.runbookBaseUrl,
+      // Incremental evaluation: a record is searchable at most buffering + retries + a minute after it arrived.
+      [DETECTOR_ENV.ingestLagMs]: String(
+        (ENVIRONMENTS.prod.firehose.bufferingIntervalSeconds +
+          ENVIRONMENTS.prod.firehose.retryDurationSeconds +
+          60) *
+          1000,
+      ),
     });
     // The handler's default ($LAMBDA_TASK_ROOT/geoip) is where the bundle puts the database.
     expect(variables).not.toHaveProperty(DETECTOR_ENV.geoIpDir);
@@ -377,6 +384,20 @@ describe("detection", () => {
         OKActions: opsTopic,
       });
     }
+    // A rule that keeps running out of the run's time or event budget falls behind while the watermark advances:
+    // three five-minute periods running.
+    expect(alarms.get("DetectorRulesPartial")).toMatchObject({
+      ...detectorMetric,
+      MetricName: "RulesPartial",
+      Statistic: "Minimum",
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 3,
+      TreatMissingData: "notBreaching",
+      AlarmActions: opsTopic,
+      OKActions: opsTopic,
+    });
     expect(alarms.get("DetectorWatermarkLag")).toMatchObject({
       ...detectorMetric,
       MetricName: "WatermarkLag",

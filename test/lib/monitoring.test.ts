@@ -50,6 +50,7 @@ describe("pipeline monitoring", () => {
         "DetectorErrors",
         "DetectorRangesSkipped",
         "DetectorRulesFailed",
+        "DetectorRulesPartial",
         "DetectorThrottles",
         "DetectorDuration",
         "DetectorAlertsPublishFailed",

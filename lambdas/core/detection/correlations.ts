@@ -8,19 +8,22 @@ import * as z from "zod";
 import { ALERT_VALUES_KEPT, exactFieldsOf, type MatchedSummary } from "../alerts/matched.js";
 import type { EcsDocument } from "../ecs.js";
 import type { CorrelationRule, Detection, SingleEventRule } from "../rules/types.js";
-import { conditionHolds, groupKey } from "../rules/windows.js";
+import { conditionHolds, groupKey, hopMs } from "../rules/windows.js";
 import type { SearchClient } from "./ports.js";
 import type { AggregationBudget, EvaluationRange, PercentilePrefilter, WindowRange } from "./queries.js";
 import {
   compositePageSize,
   correlationQuery,
   DEFAULT_AGGREGATION_BUDGET,
+  firesOnOpenWindows,
   groupSourceName,
+  type IngestWindow,
   PERCENTILE_CANDIDATE_BUCKET_BYTES,
   percentileCandidatesQuery,
   percentilePrefilter,
   singleEventCountQuery,
   singleEventQuery,
+  touchedSlotsQuery,
   windowChunks,
   windowEventsQuery,
 } from "./queries.js";
@@ -133,6 +136,69 @@ export async function evaluateCorrelationInChunks(
     evaluatedThroughStartMs = chunk.lastStartMs;
   }
   return { detections, evaluatedThroughStartMs, complete: true };
+}
+
+/** Touched windows at most this many window starts apart are evaluated in one range (fewer requests). */
+const TOUCHED_RANGE_GAP = 4;
+/** More separate touched ranges than this are evaluated as one range from the first to the last. */
+const MAX_TOUCHED_RANGES = 8;
+
+/**
+ * Incremental evaluation: the windows of `eligible` (those a run may judge) that may have changed since the last
+ * run, as consecutive ranges. A window may have changed when it holds a new document (`touchedSlotsQuery`: the hop
+ * slots with one, each in two windows), and a rule judged on closed windows also judges every window that closed
+ * since the last run (`closedAfterMs`, the watermark), new documents or not.
+ */
+export async function touchedWindowRanges(
+  client: SearchClient,
+  index: string,
+  rule: CorrelationRule,
+  ingest: IngestWindow,
+  eligible: WindowRange,
+  closedAfterMs: number,
+): Promise<WindowRange[]> {
+  const purpose = `new documents of ${rule.name}`;
+  const response = parseSearchResponse(
+    await client.search({ index, body: touchedSlotsQuery(rule, ingest) }),
+    purpose,
+  );
+  const slots = parseAggregation(
+    response.aggregations?.slots,
+    z.object({ buckets: z.array(z.object({ key: z.number(), doc_count: z.number().int() })) }),
+    purpose,
+    "slots",
+  );
+  const hop = hopMs(rule.timespanMs);
+  const starts = new Set<number>();
+  for (const slot of slots.buckets) {
+    if (slot.doc_count === 0) continue;
+    starts.add(slot.key - hop);
+    starts.add(slot.key);
+  }
+  if (!firesOnOpenWindows(rule)) {
+    // Windows ending in (closedAfterMs, now]: start after closedAfterMs - timespan.
+    const first = (Math.floor((closedAfterMs - rule.timespanMs) / hop) + 1) * hop;
+    for (let start = first; start <= eligible.lastStartMs; start += hop) starts.add(start);
+  }
+  const sorted = [...starts]
+    .filter((start) => start >= eligible.firstStartMs && start <= eligible.lastStartMs)
+    .sort((a, b) => a - b);
+  const runs: [number, number][] = [];
+  for (const start of sorted) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && start - last[1] <= TOUCHED_RANGE_GAP * hop) last[1] = start;
+    else runs.push([start, start]);
+  }
+  const merged: [number, number][] =
+    runs.length > MAX_TOUCHED_RANGES
+      ? [[runs[0]?.[0] as number, runs[runs.length - 1]?.[1] as number]]
+      : runs;
+  return merged.map(([firstStartMs, lastStartMs]) => ({
+    firstStartMs,
+    lastStartMs,
+    eventsFromMs: firstStartMs,
+    eventsToMs: Math.min(eligible.eventsToMs, lastStartMs + rule.timespanMs - 1),
+  }));
 }
 
 type QueryBuilder = (
@@ -308,8 +374,9 @@ export async function fetchSingleEventPage(
   range: EvaluationRange,
   size: number,
   after?: readonly unknown[],
+  ingest?: IngestWindow,
 ): Promise<SingleEventPage> {
-  const body = singleEventQuery(rule, range, size, after);
+  const body = singleEventQuery(rule, range, size, after, ingest);
   const response = parseSearchResponse(
     await client.search({ index, body }),
     `single-event rule ${rule.name}`,

@@ -101,19 +101,84 @@ export const LATEST_EVENT_FIRST = [
   { "event.id": { order: "desc", missing: "_first" } },
 ];
 
-/** Documents the transform tagged with a single-event rule, oldest first, a page of `size` after `after`. */
+/**
+ * Incremental evaluation: the documents that may have become searchable since the last run. Firehose stamps
+ * `event.ingested` when it receives a record; the record is searchable at most `ingestLagMs` later (buffering,
+ * retries, refresh), so every document first visible after the last run has `event.ingested` after
+ * `watermark - ingestLagMs`. Documents without `event.ingested` (loaded by other means) count as new while their
+ * event time is in the rule's lookback range, as without incremental evaluation.
+ */
+export interface IngestWindow {
+  /** `event.ingested` after this (epoch ms) is new. */
+  readonly ingestedAfterMs: number;
+  /** Documents without `event.ingested`: new when their event time is at or after this. */
+  readonly untaggedFromMs: number;
+  /** No event time before this is evaluated (the catch-up limit). */
+  readonly floorMs: number;
+  readonly toMs: number;
+}
+
+/** The `ingest` window's documents: ingested after its start, or without `event.ingested` and in the lookback. */
+export function ingestedFilter(ingest: IngestWindow): Record<string, unknown>[] {
+  return [
+    timeRange(ingest.floorMs, ingest.toMs),
+    {
+      bool: {
+        should: [
+          { range: { "event.ingested": { gt: ingest.ingestedAfterMs, format: "epoch_millis" } } },
+          {
+            bool: {
+              must_not: [{ exists: { field: "event.ingested" } }],
+              filter: [timeRange(ingest.untaggedFromMs, ingest.toMs)],
+            },
+          },
+        ],
+        minimum_should_match: 1,
+      },
+    },
+  ];
+}
+
+/**
+ * Documents the transform tagged with a single-event rule, oldest first, a page of `size` after `after`: in the
+ * range, or (incremental) the new ones of the `ingest` window.
+ */
 export function singleEventQuery(
   rule: SingleEventRule,
   range: EvaluationRange,
   size: number,
   after?: readonly unknown[],
+  ingest?: IngestWindow,
 ) {
+  const when = ingest === undefined ? [timeRange(range.fromMs, range.toMs)] : ingestedFilter(ingest);
   return {
     size,
     track_total_hits: false,
     sort: EVENT_ORDER,
-    query: { bool: { filter: [taggedWith([rule.name]), timeRange(range.fromMs, range.toMs)] } },
+    query: { bool: { filter: [taggedWith([rule.name]), ...when] } },
     ...(after === undefined ? {} : { search_after: [...after] }),
+  };
+}
+
+/**
+ * The hop slots (`[k·hop, (k+1)·hop)`, by event time) holding new documents of a correlation (`ingest`): the windows
+ * that may have changed since the last run are those containing one. One bucket per slot with a document, at most
+ * `maxCatchUp / hop` (2,880 a day for one-minute windows).
+ */
+export function touchedSlotsQuery(rule: CorrelationRule, ingest: IngestWindow) {
+  return {
+    size: 0,
+    track_total_hits: false,
+    query: { bool: { filter: [taggedWith(rule.rules), ...ingestedFilter(ingest)] } },
+    aggs: {
+      slots: {
+        date_histogram: {
+          field: "@timestamp",
+          fixed_interval: `${hopMs(rule.timespanMs)}ms`,
+          min_doc_count: 1,
+        },
+      },
+    },
   };
 }
 

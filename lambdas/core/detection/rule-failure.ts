@@ -17,7 +17,7 @@ export function ruleFailureMessage(
   const at = new Date(context.nowMs).toISOString();
   const resume =
     resumeFromMs === undefined
-      ? "It is judged afresh every run (silence rules look at the present only)."
+      ? "It is evaluated again from its range's start each run until it succeeds; no other rule waits for it."
       : `Its detections from ${new Date(resumeFromMs).toISOString()} on are evaluated again each run until it succeeds; no other rule waits for it.`;
   const text = [
     `Detector rule failing in ${context.environment}: ${rule}`,

@@ -15,7 +15,9 @@
  *   the others: their alerts are written and published and the caller advances the watermark to `nowMs`; the
  *   failed rule is named in `failedRules` with its error, published once to the ops topic when it starts failing,
  *   and listed in `resumeFromMs` with the start of the range it did not finish, so the next run evaluates that
- *   range again for it alone (late alerts, never lost);
+ *   range again for it alone (late alerts, never lost); a silence rule's resume point is the first time it did not
+ *   judge its sources as of, and it then judges them as of every minute since (a source silent only while the rule
+ *   failed is still alerted);
  * - a rule that runs out of the run's time (`deadlineMs`) or event budget (`maxEventsPerRun`) keeps what it
  *   evaluated and resumes where it stopped (`resumeFromMs`, `partialRules`): nothing is truncated, what did not
  *   fit carries over;
@@ -33,11 +35,13 @@ import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
+import { groupKey, hopMs } from "../rules/windows.js";
 import {
   countSingleEventMatches,
   evaluateCorrelationInChunks,
   fetchSingleEventPage,
   fetchWindowEvents,
+  touchedWindowRanges,
 } from "./correlations.js";
 import { type DeliveryOutcome, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
@@ -46,11 +50,13 @@ import {
   DEFAULT_AGGREGATION_BUDGET,
   type EvaluationRange,
   evaluationRange,
+  type IngestWindow,
+  type WindowRange,
   windowRange,
 } from "./queries.js";
 import { ruleFailureMessage } from "./rule-failure.js";
 import { evaluateSilence } from "./silence.js";
-import { type AlertDocument, AlertStore, type StoredAlert } from "./store.js";
+import { type AlertDocument, type AlertGroup, AlertStore, type StoredAlert } from "./store.js";
 import { extendDetection, grew, planSuppression } from "./suppression.js";
 
 /**
@@ -58,6 +64,9 @@ import { extendDetection, grew, planSuppression } from "./suppression.js";
  * `rule.name` and `@timestamp` and would otherwise be read back as matched events (an alert loop).
  */
 export const AUDIT_EVENTS_INDICES = `${AUDIT_INDEX_PATTERN},-${ALERTS_INDEX}`;
+
+/** A silence rule behind judges its sources as of every scheduled run it missed: one a minute. */
+const SILENCE_STEP_MS = 60_000;
 
 export const DETECTION_DEFAULTS = {
   /** ≥ Firehose's longest buffering interval (900 s), so late records are still counted. */
@@ -72,6 +81,8 @@ export const DETECTION_DEFAULTS = {
   recentAlertsPageSize: 2000,
   /** Longer than the detector's timeout, so a live run never loses its claim. */
   leaseMs: 5 * 60_000,
+  /** Alerts written (and extended) at once. */
+  deliveryConcurrency: 8,
 } as const;
 
 export interface DetectionRunOptions {
@@ -110,6 +121,17 @@ export interface DetectionRunOptions {
   readonly recentAlertsPageSize?: number;
   /** @default 5 minutes */
   readonly leaseMs?: number;
+  /** New alerts written, and indexed alerts extended, at once. @default 8 */
+  readonly deliveryConcurrency?: number;
+  /**
+   * Incremental evaluation: how long after Firehose stamps `event.ingested` a document may first become searchable
+   * (buffering interval, retry duration, refresh). When set, a rule that is not behind reads only what may be new
+   * since the watermark (`IngestWindow`): single-event rules the documents ingested after `watermark -
+   * ingestLagMs`, correlations the windows holding one (and, for rules judged on closed windows, those that closed
+   * since the watermark), however late their event time (up to `maxCatchUpMs`). A rule that is behind, and every
+   * rule on the first run, evaluates its whole range. @default undefined: every run evaluates the whole lookback
+   */
+  readonly ingestLagMs?: number;
   /** Wall clock for outbox timestamps, leases and the deadline. @default Date.now */
   readonly clock?: () => number;
 }
@@ -126,7 +148,10 @@ export interface DetectionDependencies {
 export interface RuleFailure {
   readonly rule: string;
   readonly error: string;
-  /** Where the rule resumes next run (epoch ms); undefined for silence rules, judged afresh every run. */
+  /**
+   * Where the rule resumes next run (epoch ms): the start of the range it did not finish; for a silence rule, the
+   * first time it did not judge its sources as of. Undefined when the rule's alerts could not be read back.
+   */
   readonly resumeFromMs: number | undefined;
 }
 
@@ -230,6 +255,18 @@ export async function runDetection(
     });
   };
   const ranges = new Map<string, EvaluationRange>();
+  /** What may be new for a rule not behind (incremental evaluation), else undefined: its whole range. */
+  const ingestWindowOf = (rule: CompiledRule, own: EvaluationRange): IngestWindow | undefined =>
+    options.ingestLagMs === undefined ||
+    options.watermarkMs === undefined ||
+    previousResume[rule.name] !== undefined
+      ? undefined
+      : {
+          ingestedAfterMs: options.watermarkMs - options.ingestLagMs,
+          untaggedFromMs: own.fromMs,
+          floorMs: options.nowMs - settings.maxCatchUpMs,
+          toMs: options.nowMs,
+        };
 
   const firings: Detection[] = [];
   let eventsHeld = 0;
@@ -237,6 +274,7 @@ export async function runDetection(
     if (!rule.generatesAlerts) continue;
     const own = rangeOf(rule);
     ranges.set(rule.name, own);
+    const ingest = ingestWindowOf(rule, own);
     let after: unknown[] | undefined;
     let lastTimeMs: number | undefined;
     try {
@@ -252,7 +290,7 @@ export async function runDetection(
           break;
         }
         const size = Math.min(settings.singleEventPageSize, settings.maxEventsPerRun - eventsHeld);
-        const page = await fetchSingleEventPage(deps.search, auditIndex, rule, own, size, after);
+        const page = await fetchSingleEventPage(deps.search, auditIndex, rule, own, size, after, ingest);
         for (const doc of page.documents) firings.push(singleDetection(rule, doc));
         eventsHeld += page.documents.length;
         lastTimeMs = lastTime(page.documents) ?? lastTimeMs;
@@ -268,20 +306,43 @@ export async function runDetection(
     if (!rule.generatesAlerts) continue;
     const own = rangeOf(rule);
     ranges.set(rule.name, own);
-    const windows = windowRange(rule, own);
-    if (windows === undefined) continue;
+    const ingest = ingestWindowOf(rule, own);
     try {
-      const progress = await evaluateCorrelationInChunks(deps.search, auditIndex, rule, windows, {
-        budget,
-        ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
-        clock,
-      });
-      firings.push(...progress.detections);
-      if (!progress.complete) {
-        // Windows starting after the last one evaluated are those ending after `resumeFrom`'s range start.
+      let toEvaluate: WindowRange[];
+      if (ingest === undefined) {
+        const windows = windowRange(rule, own);
+        toEvaluate = windows === undefined ? [] : [windows];
+      } else {
+        const eligible = windowRange(rule, {
+          fromMs: ingest.floorMs,
+          toMs: ingest.toMs,
+          catchUpTruncated: false,
+        });
+        toEvaluate =
+          eligible === undefined
+            ? []
+            : await touchedWindowRanges(
+                deps.search,
+                auditIndex,
+                rule,
+                ingest,
+                eligible,
+                options.watermarkMs as number,
+              );
+      }
+      for (const windows of toEvaluate) {
+        const progress = await evaluateCorrelationInChunks(deps.search, auditIndex, rule, windows, {
+          budget,
+          ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+          clock,
+        });
+        firings.push(...progress.detections);
+        if (progress.complete) continue;
+        // Windows starting after the last one evaluated are those ending after `resumeFrom`; none evaluated of
+        // this range: from its first window on.
         const from =
           progress.evaluatedThroughStartMs === undefined
-            ? own.fromMs
+            ? Math.min(own.fromMs, windows.firstStartMs + rule.timespanMs - hopMs(rule.timespanMs))
             : progress.evaluatedThroughStartMs + rule.timespanMs;
         resume.set(rule.name, from);
         partialRules.push(rule.name);
@@ -289,23 +350,57 @@ export async function runDetection(
           rule: rule.name,
           resumeFrom: new Date(from).toISOString(),
         });
+        break;
       }
     } catch (error) {
       fail(rule, own.fromMs, error, "correlation evaluation");
     }
   }
 
+  // A silence rule judges its sources as of a time. Behind (it failed, or ran out of time), it judges them as of
+  // every scheduled minute since its resume point, so a source that went silent and came back meanwhile is still
+  // alerted (the same silence judged twice is the same alert); the catch-up limit bounds how far back.
   for (const rule of pack.rules) {
     if (rule.kind !== "silence" || !rule.generatesAlerts) continue;
-    try {
-      firings.push(...(await evaluateSilence(deps.search, auditIndex, rule, options.nowMs, 500)));
-    } catch (error) {
-      fail(rule, undefined, error, "silence evaluation");
+    const resumeAt = previousResume[rule.name];
+    const times: number[] = [];
+    if (resumeAt !== undefined) {
+      const floor = options.nowMs - settings.maxCatchUpMs;
+      if (resumeAt < floor) {
+        skipped.push({ rule: rule.name, fromMs: resumeAt, toMs: floor });
+        logger.warn("rule was behind by more than the catch-up limit; a range was not evaluated", {
+          rule: rule.name,
+          from: new Date(resumeAt).toISOString(),
+          to: new Date(floor).toISOString(),
+        });
+      }
+      for (let at = Math.max(resumeAt, floor); at < options.nowMs; at += SILENCE_STEP_MS) times.push(at);
+    }
+    times.push(options.nowMs);
+    ranges.set(rule.name, { fromMs: times[0] as number, toMs: options.nowMs, catchUpTruncated: false });
+    for (const at of times) {
+      if (at !== options.nowMs && outOfTime()) {
+        resume.set(rule.name, at);
+        partialRules.push(rule.name);
+        logger.warn("out of the run's time; the rule resumes where it stopped", {
+          rule: rule.name,
+          resumeFrom: new Date(at).toISOString(),
+        });
+        break;
+      }
+      try {
+        firings.push(...(await evaluateSilence(deps.search, auditIndex, rule, at, 500)));
+      } catch (error) {
+        fail(rule, at, error, "silence evaluation");
+        break;
+      }
     }
   }
 
   const ruleNames = [...new Set(firings.map((firing) => firing.rule.name))];
-  const earliestFrom = Math.min(range.fromMs, ...[...ranges.values()].map((own) => own.fromMs));
+  // Late events (incremental evaluation reads them up to the catch-up limit) fold into the alerts of their time.
+  let earliestFrom = Math.min(range.fromMs, ...[...ranges.values()].map((own) => own.fromMs));
+  for (const firing of firings) earliestFrom = Math.min(earliestFrom, Date.parse(firing.windowStart));
   const maxReachMs = Math.max(
     0,
     ...firings.map((firing) => firing.rule.suppression.ms + reachOf(firing.rule)),
@@ -313,7 +408,7 @@ export async function runDetection(
   const rangeStartOf = (rule: CompiledRule) => (ranges.get(rule.name) ?? range).fromMs;
   let existing: StoredAlert[];
   try {
-    existing = await store.findRecent(ruleNames, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
+    existing = await findRecentFor(store, firings, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
   } catch (error) {
     logger.error("could not read recent alerts; nothing is written this run", {
       error: errorDescription(error),
@@ -321,14 +416,16 @@ export async function runDetection(
     for (const name of ruleNames) {
       const rule = pack.get(name);
       if (rule !== undefined && !failures.has(name))
-        fail(rule, rule.kind === "silence" ? undefined : rangeStartOf(rule), error, "reading recent alerts");
+        fail(rule, rangeStartOf(rule), error, "reading recent alerts");
     }
     return finish(firings.length, 0, 0, emptyOutcomes());
   }
   const plan = planSuppression(firings, existing);
 
   const delivered = emptyOutcomes();
-  for (const detection of plan.fresh) {
+  // Alerts are independent (each its own id, claim and publish): a few at a time, so a pass that writes hundreds
+  // of alerts does not wait for each request in turn.
+  await forEachConcurrently(plan.fresh, settings.deliveryConcurrency, async (detection) => {
     let outcome: DeliveryOutcome;
     let problem: unknown = "the alert could not be written to the alerts index";
     try {
@@ -344,21 +441,25 @@ export async function runDetection(
     // Nothing was published: the rule evaluates this range again next run, the others go on.
     const { rule } = detection;
     if (outcome === "persist_failed" && !failures.has(rule.name)) {
-      fail(rule, rule.kind === "silence" ? undefined : rangeStartOf(rule), problem, "writing an alert");
+      fail(rule, rangeStartOf(rule), problem, "writing an alert");
     }
-  }
+  });
 
   let extended = 0;
-  for (const { stored, firings: later } of plan.extensions) {
-    try {
-      if (await extendStored(deps, store, auditIndex, stored, later)) extended++;
-    } catch (error) {
-      logger.warn("could not extend an alert; the next run tries again", {
-        alertId: stored.id,
-        error: errorDescription(error),
-      });
-    }
-  }
+  await forEachConcurrently(
+    plan.extensions,
+    settings.deliveryConcurrency,
+    async ({ stored, firings: later }) => {
+      try {
+        if (await extendStored(deps, store, auditIndex, stored, later)) extended++;
+      } catch (error) {
+        logger.warn("could not extend an alert; the next run tries again", {
+          alertId: stored.id,
+          error: errorDescription(error),
+        });
+      }
+    },
+  );
 
   if (plan.fresh.length > 0 || extended > 0) {
     // The next run (a minute later, or at once when catching up) must find these alerts to fold into them.
@@ -523,6 +624,52 @@ function reachOf(rule: CompiledRule): number {
     case "silence":
       return rule.lookbackMs;
   }
+}
+
+/** (Rule, group) pairs per recent-alerts request: each pair is a few query clauses, under the 1,024-clause limit. */
+const RECENT_GROUPS_PER_REQUEST = 200;
+
+/**
+ * The indexed alerts the firings may fold into: of their rules and groups (an alert of another group never takes
+ * a firing), ending at or after `sinceMs`, all of them, a batch of groups per request.
+ */
+async function findRecentFor(
+  store: AlertStore,
+  firings: readonly Detection[],
+  sinceMs: number,
+  pageSize: number,
+): Promise<StoredAlert[]> {
+  const pairs = new Map<string, AlertGroup>();
+  for (const firing of firings) {
+    pairs.set(`${firing.rule.name}|${groupKey(firing.groupBy)}`, {
+      rule: firing.rule.name,
+      group: firing.groupBy,
+    });
+  }
+  const all = [...pairs.values()];
+  const found = new Map<string, StoredAlert>();
+  for (let offset = 0; offset < all.length; offset += RECENT_GROUPS_PER_REQUEST) {
+    const batch = all.slice(offset, offset + RECENT_GROUPS_PER_REQUEST);
+    const names = [...new Set(batch.map((pair) => pair.rule))];
+    for (const alert of await store.findRecent(names, sinceMs, pageSize, batch)) found.set(alert.id, alert);
+  }
+  return [...found.values()];
+}
+
+/** Runs `work` on every item, at most `limit` at once, in order of start; resolves when all are done. */
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 function emptyOutcomes(): Record<DeliveryOutcome, number> {

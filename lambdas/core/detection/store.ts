@@ -73,6 +73,12 @@ export const RECENT_ALERT_FIELDS = [
   "events.event.id",
 ];
 
+/** A rule and group-by values an alert may be filed under. */
+export interface AlertGroup {
+  readonly rule: string;
+  readonly group: Readonly<Record<string, string>>;
+}
+
 export class AlertStore {
   constructor(
     private readonly client: SearchClient,
@@ -137,8 +143,34 @@ export class AlertStore {
    * decides on (`RECENT_ALERT_FIELDS`), the events reduced to their id and time; `get` reads the whole alert when
    * it is to be extended.
    */
-  async findRecent(ruleNames: readonly string[], sinceMs: number, pageSize: number): Promise<StoredAlert[]> {
+  async findRecent(
+    ruleNames: readonly string[],
+    sinceMs: number,
+    pageSize: number,
+    groups?: readonly AlertGroup[],
+  ): Promise<StoredAlert[]> {
     if (ruleNames.length === 0) return [];
+    // Only the alerts of these (rule, group) pairs: the ones a firing can fold into.
+    const ofGroups =
+      groups === undefined
+        ? []
+        : [
+            {
+              bool: {
+                should: groups.map(({ rule, group }) => ({
+                  bool: {
+                    filter: [
+                      { term: { "rule.name": rule } },
+                      ...Object.keys(group)
+                        .sort()
+                        .map((path) => ({ term: { [`group.${path}`]: group[path] } })),
+                    ],
+                  },
+                })),
+                minimum_should_match: 1,
+              },
+            },
+          ];
     const found: StoredAlert[] = [];
     let after: unknown[] | undefined;
     for (;;) {
@@ -155,6 +187,7 @@ export class AlertStore {
             filter: [
               { terms: { "rule.name": [...ruleNames] } },
               { range: { "window.end": { gte: new Date(sinceMs).toISOString() } } },
+              ...ofGroups,
             ],
           },
         },

@@ -47,7 +47,7 @@ export function alertsProperties(): Record<string, Record<string, unknown>> {
       runbook: keyword,
     }),
     window: object({ start: date, end: date }),
-    /** First and last matched event (`complete: false` when later events were not kept). */
+    /** First and last matched event of the alert (`complete: false` when only the kept events were known). */
     seen: object({ first: date, last: date, complete: bool }),
     /** Group-by field path → value (`group.source.ip`, …), searchable whatever the rule groups by. */
     group: openMap,

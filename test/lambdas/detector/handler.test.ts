@@ -45,6 +45,7 @@ const config: DetectorConfig = {
   dashboardsUrl: "https://search.example.com/_dashboards",
   runbookBaseUrl: "https://github.com/example/mesh-audit-trail/blob/main",
   geoIpDir: "geoip",
+  ingestLagMs: undefined,
 };
 
 beforeEach(() => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
 import { runDetection } from "../../../../lambdas/core/detection/run.js";
 import type { CompiledRule } from "../../../../lambdas/core/rules/types.js";
-import { correlationRule, singleRule } from "../alerts/factories.js";
+import { correlationRule, silenceRule, singleRule } from "../alerts/factories.js";
 import { FakeOpenSearch } from "./fake-opensearch.js";
 import {
   EMPTY_SEARCH,
@@ -165,5 +165,79 @@ describe("runDetection", () => {
     expect(report.skipped).toEqual([
       { rule: "k8s_pod_exec", fromMs: NOW - 3 * 24 * 3600_000 - 15 * 60_000, toMs: NOW - 24 * 3600_000 },
     ]);
+  });
+});
+
+describe("silence rules that fail", () => {
+  const CLUSTER = "prod-eu-1";
+  /** Sending until 09:40, silent until 10:20 (the detector failing meanwhile), sending again from 10:20. */
+  const STOPPED = Date.parse("2026-03-02T09:40:00.000Z");
+  const RESUMED = Date.parse("2026-03-02T10:20:00.000Z");
+  const FAILED_AT = Date.parse("2026-03-02T09:50:00.000Z");
+  const RECOVERED_AT = Date.parse("2026-03-02T10:21:00.000Z");
+  const lastBefore = (t: number) => (t >= RESUMED ? Math.min(t, RESUMED + 30_000) : STOPPED);
+  const doc = (ms: number) => ({
+    "@timestamp": new Date(ms).toISOString(),
+    event: { kind: "event", dataset: "kubernetes.audit" },
+    orchestrator: { cluster: { name: CLUSTER } },
+  });
+  /** Answers a silence rule's queries as of the time they name (`lte`). */
+  function node(failUntil: number) {
+    return new FakeOpenSearch(ALERTS_INDEX, (body) => {
+      const text = JSON.stringify(body);
+      const asOf = Number(/"lte":(\d+)/.exec(text)?.[1]);
+      if (asOf < failUntil) throw new Error("search_phase_execution_exception");
+      const last = lastBefore(asOf);
+      if (body.aggs !== undefined) {
+        return {
+          ...EMPTY_SEARCH,
+          aggregations: {
+            sources: {
+              buckets: [
+                { key: { g0: CLUSTER, g1: "kubernetes.audit" }, doc_count: 5, last: { value: last } },
+              ],
+            },
+          },
+        };
+      }
+      return {
+        ...EMPTY_SEARCH,
+        hits: { hits: [{ _index: "audit-2026-03-02", _id: "d", _source: doc(last) }] },
+      };
+    });
+  }
+
+  it("resumes from the time it failed, so a source silent only while it failed is still alerted", async () => {
+    // Prepare: the first run fails (OpenSearch refuses the silence query); the source goes silent and comes back
+    // before the rule works again.
+    const rules = [silenceRule()];
+    const failing = node(RECOVERED_AT);
+    const first = await runDetection(deps(failing, new RecordingPublisher(), rules), {
+      nowMs: FAILED_AT,
+      watermarkMs: FAILED_AT - 60_000,
+      runId: "r1",
+    });
+    const publisher = new RecordingPublisher();
+
+    // Act
+    const second = await runDetection(deps(node(0), publisher, rules), {
+      nowMs: RECOVERED_AT,
+      watermarkMs: FAILED_AT,
+      resumeFromMs: first.resumeFromMs,
+      runId: "r2",
+    });
+
+    // Assess
+    expect(first.failedRules).toEqual(["pipeline_source_silent"]);
+    expect(first.resumeFromMs).toEqual({ pipeline_source_silent: FAILED_AT });
+    expect(second).toMatchObject({ complete: true, failedRules: [], resumeFromMs: {} });
+    expect(publisher.rules()).toEqual(["pipeline_source_silent"]);
+    const alert = JSON.parse(JSON.parse(publisher.published[0]?.message.message ?? "{}").https) as {
+      window: { start: string; end: string };
+    };
+    expect(alert.window).toEqual({
+      start: new Date(STOPPED).toISOString(),
+      end: new Date(STOPPED + 15 * 60_000).toISOString(),
+    });
   });
 });

@@ -133,4 +133,32 @@ describe("AlertStore", () => {
     ]);
     for (const field of used) expect(mapped.has(field), field).toBe(true);
   });
+
+  it("reads back only the alerts of the firings' groups when it is given them", async () => {
+    // Prepare
+    const { client, bodies } = recording(hitsOf([]));
+    // Act
+    await new AlertStore(client, "audit-alerts").findRecent(["burst", "exec"], 0, 10, [
+      { rule: "burst", group: { "mesh.source.principal": "spiffe://a" } },
+      { rule: "exec", group: {} },
+    ]);
+    // Assess: the group-by values are searchable under `group.<path>` (flat_object).
+    const query = bodies[0]?.query as { bool: { filter: unknown[] } } | undefined;
+    expect(query?.bool.filter[2]).toEqual({
+      bool: {
+        should: [
+          {
+            bool: {
+              filter: [
+                { term: { "rule.name": "burst" } },
+                { term: { "group.mesh.source.principal": "spiffe://a" } },
+              ],
+            },
+          },
+          { bool: { filter: [{ term: { "rule.name": "exec" } }] } },
+        ],
+        minimum_should_match: 1,
+      },
+    });
+  });
 });
