@@ -31,7 +31,8 @@ import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { singleDetection } from "../rules/evaluator.js";
 import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
-import { DETECTION_EVENT_CAP } from "../rules/types.js";
+import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
+import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
 import {
   countSingleEventMatches,
   evaluateCorrelationInChunks,
@@ -111,6 +112,8 @@ export interface DetectionRunOptions {
   readonly leaseMs?: number;
   /** Wall clock for outbox timestamps, leases and the deadline. @default Date.now */
   readonly clock?: () => number;
+  /** How often behavioural rules rebuild their baseline from the indices. @default 24 hours */
+  readonly baselineRebuildEveryMs?: number;
 }
 
 export interface DetectionDependencies {
@@ -264,7 +267,7 @@ export async function runDetection(
     }
   }
   for (const rule of pack.correlationRules) {
-    if (!rule.generatesAlerts) continue;
+    if (!rule.generatesAlerts || isBehaviourRule(rule)) continue;
     const own = rangeOf(rule);
     ranges.set(rule.name, own);
     const windows = windowRange(rule, own);
@@ -291,6 +294,41 @@ export async function runDetection(
       }
     } catch (error) {
       fail(rule, own.fromMs, error, "correlation evaluation");
+    }
+  }
+
+  // Behavioural rules judge from their own baseline's point (`behaviour.ts`); the baseline moves on only once
+  // their alerts are written (below), so a failed write judges the same events again next run.
+  const behaviours = new Map<string, BehaviourProgress>();
+  for (const rule of pack.correlationRules) {
+    if (!rule.generatesAlerts || !isBehaviourRule(rule)) continue;
+    try {
+      const progress = await evaluateBehaviour(deps.search, rule, {
+        nowMs: options.nowMs,
+        lookbackMs: settings.lookbackMs,
+        maxCatchUpMs: settings.maxCatchUpMs,
+        index: auditIndex,
+        alertsIndex: options.alertsIndex ?? ALERTS_INDEX,
+        ...(deps.alertContext.geo === undefined ? {} : { geo: deps.alertContext.geo }),
+        ...(options.baselineRebuildEveryMs === undefined
+          ? {}
+          : { rebuildEveryMs: options.baselineRebuildEveryMs }),
+      });
+      behaviours.set(rule.name, progress);
+      firings.push(...progress.detections);
+      if (progress.skipped !== undefined) {
+        skipped.push({ rule: rule.name, ...progress.skipped });
+        logger.warn(
+          "rule was behind by more than the catch-up limit; a range was folded into its baseline unjudged",
+          {
+            rule: rule.name,
+            from: new Date(progress.skipped.fromMs).toISOString(),
+            to: new Date(progress.skipped.toMs).toISOString(),
+          },
+        );
+      }
+    } catch (error) {
+      fail(rule, options.nowMs - settings.lookbackMs, error, "behaviour evaluation");
     }
   }
 
@@ -342,6 +380,19 @@ export async function runDetection(
     const { rule } = detection;
     if (outcome === "persist_failed" && !failures.has(rule.name)) {
       fail(rule, rule.kind === "silence" ? undefined : rangeStartOf(rule), problem, "writing an alert");
+    }
+  }
+
+  for (const [name, progress] of behaviours) {
+    if (failures.has(name)) continue;
+    try {
+      if (!(await progress.commit()))
+        logger.warn("another run moved the rule's baseline first; kept theirs", { rule: name });
+    } catch (error) {
+      logger.warn("could not save the rule's baseline; the next run judges the same events again", {
+        rule: name,
+        error: errorMessage(error),
+      });
     }
   }
 
@@ -420,7 +471,11 @@ async function withMatchedEvents(
   index: string,
   detection: Detection,
 ): Promise<Detection> {
-  if (detection.rule.kind !== "correlation" || detection.events.length >= DETECTION_EVENT_CAP)
+  if (
+    detection.rule.kind !== "correlation" ||
+    isBehaviourRule(detection.rule) ||
+    detection.events.length >= DETECTION_EVENT_CAP
+  )
     return detection;
   const events = await fetchWindowEvents(
     deps.search,
@@ -478,7 +533,7 @@ async function extendStored(
   const merged = await withExactCount(deps, index, folded, document.count);
   if (!grew(merged, base)) return false;
   const withEvents =
-    rule.kind === "correlation" && document.events.length < DETECTION_EVENT_CAP
+    rule.kind === "correlation" && !isBehaviourRule(rule) && document.events.length < DETECTION_EVENT_CAP
       ? await withMatchedEvents(deps, index, { ...merged, events: [] })
       : merged;
   const rebuilt = buildAlert(withEvents, deps.alertContext);
