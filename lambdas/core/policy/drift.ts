@@ -9,7 +9,7 @@
  * - **undecidable**: calls whose decision rests on what logs do not say (`when` conditions, hosts, ports).
  */
 import type { EcsDocument } from "../ecs.js";
-import { evaluate, type IstioPolicy, policyFromObject } from "./istio.js";
+import { appliesTo, evaluate, type IstioPolicy, policyFromObject, ruleMatches } from "./istio.js";
 import { istioPrincipal, type ObservedCall } from "./traffic.js";
 
 /** Tracks the AuthorizationPolicies the audit log shows being created, replaced and deleted; the latest wins. */
@@ -118,7 +118,12 @@ export function drift(policies: readonly IstioPolicy[], calls: Iterable<Observed
     if (!call.allowed) continue;
     const decision = evaluate(policies, call);
     if (decision.verdict === "allow") {
-      for (const { policy, rule } of decision.by) used.add(`${policy.namespace}/${policy.name}#${rule}`);
+      // Every ALLOW rule that would let the call through is in use, not only the first one Istio stops at.
+      for (const policy of policies) {
+        if (policy.action !== "ALLOW" || !appliesTo(policy, call)) continue;
+        for (const [index, rule] of (policy.rules ?? []).entries())
+          if (ruleMatches(rule, call) === true) used.add(`${policy.namespace}/${policy.name}#${index}`);
+      }
     } else if (decision.verdict === "deny") count(notAllowed, call);
     else count(undecidable, call);
   }

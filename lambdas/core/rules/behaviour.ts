@@ -21,6 +21,7 @@
 import type { EcsDocument } from "../ecs.js";
 import { minDistanceKm } from "../geo/countries.js";
 import type { CountryLookup } from "../geo/index.js";
+import { sharedPackagedGeoIp } from "../geo/packaged.js";
 import { firstString } from "./fields.js";
 import type { BehaviourRule, CompiledRule, Detection } from "./types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "./types.js";
@@ -445,13 +446,9 @@ export class BehaviourTracker {
   late = 0;
 
   constructor(rules: readonly CompiledRule[], geo: CountryLookup | undefined) {
-    this.#trackers = rules.filter(isBehaviourRule).map((rule) => {
-      if (rule.type === "geo" && geo === undefined)
-        throw new Error(
-          `rule ${rule.name}: a geo rule needs the GeoIP database (no country lookup was given)`,
-        );
-      return new RuleTracker(rule, geo);
-    });
+    // Without a lookup, geo rules read the installed DB-IP package on first use (CLI, tests, benches).
+    const lookup = geo ?? sharedPackagedGeoIp();
+    this.#trackers = rules.filter(isBehaviourRule).map((rule) => new RuleTracker(rule, lookup));
   }
 
   get active(): boolean {

@@ -24,7 +24,7 @@ import { basename, relative } from "node:path";
 import { parse } from "yaml";
 import * as z from "zod";
 import type { EcsDocument } from "../ecs.js";
-import { lazyPackagedGeoIp } from "../geo/packaged.js";
+import { sharedPackagedGeoIp } from "../geo/packaged.js";
 import { parseDuration } from "./duration.js";
 import { RuleError } from "./errors.js";
 import { StreamEvaluator } from "./evaluator.js";
@@ -232,7 +232,7 @@ export function runRuleTestFile(file: string, test: RuleTestFile, pack: RulePack
 export function evaluate(pack: RulePack, events: readonly EcsDocument[]): Detection[] {
   const evaluator = new StreamEvaluator(pack, {
     allowedLatenessMs: Number.POSITIVE_INFINITY,
-    geo: lazyPackagedGeoIp(),
+    geo: sharedPackagedGeoIp(),
   });
   const detections: Detection[] = [];
   for (const event of events) detections.push(...evaluator.push(event));
