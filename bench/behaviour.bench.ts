@@ -281,7 +281,8 @@ export default async function bench(): Promise<BenchResult> {
     result.detectorAlerts = {
       value: detectorScore.alerts,
       unit: "alerts",
-      target: `${planted.length} planted`,
+      target: `= ${planted.length} (planted)`,
+      meetsTarget: detectorScore.alerts === planted.length,
     };
 
     // Cost per run at 1, 7 and 30 days of history.
@@ -301,8 +302,9 @@ export default async function bench(): Promise<BenchResult> {
           });
           await progress.commit();
         }
+        const ms = performance.now() - started;
         await raw.indices.refresh({ index: ALERTS_INDEX });
-        return { ms: performance.now() - started, took: stats.took, searches: stats.searches };
+        return { ms, took: stats.took, searches: stats.searches };
       };
       const first = await measure(now - MINUTE);
       const steadyRuns = [];
@@ -310,7 +312,10 @@ export default async function bench(): Promise<BenchResult> {
       steadyRuns.sort((a, b) => a.ms - b.ms);
       const steady = steadyRuns[2] as { ms: number; took: number; searches: number };
       const rebuild = await measure(now + 5 * MINUTE, 1);
-      result[`steadyRunMs_${days}d`] = { value: steady.ms, unit: "ms (median of 5, 3 rules)" };
+      result[`steadyRunMs_${days}d`] = {
+        value: steady.ms,
+        unit: `ms per run (median of 5; ${rules.length} rules)`,
+      };
       result[`steadyRunTookMs_${days}d`] = { value: steady.took, unit: "ms OpenSearch took" };
       result[`steadyRunSearches_${days}d`] = { value: steady.searches, unit: "searches" };
       result[`firstRunMs_${days}d`] = { value: first.ms, unit: "ms (history folded)" };
