@@ -3,6 +3,7 @@
  * its look-back late (indexed as they arrive, between runs), raises exactly the first-seen alerts `replay`'s evaluator
  * raises over the same documents in arrival order (fast-check over random traffic, with and without a follow-up
  * condition and `known-for`). A baseline rebuilt from the indices gives the same decisions as the incremental one.
+ * The `geo` rules (new country, impossible travel) raise the same alerts as replay with DB-IP's countries.
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,8 @@ import type { AlertContext } from "../../lambdas/core/alerts/model.js";
 import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { DETECTION_DEFAULTS } from "../../lambdas/core/detection/run.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
+import { GeoIpDatabase } from "../../lambdas/core/geo/index.js";
+import { packagedGeoIpDir } from "../../lambdas/core/geo/packaged.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { buildRulePack, StreamEvaluator } from "../../lambdas/core/rules/index.js";
 import type { Detection, RulePack } from "../../lambdas/core/rules/types.js";
@@ -87,6 +90,41 @@ correlation:
   follow-up: [post]
   timespan: 30m
   condition: { gte: 2 }
+`;
+
+const GEO_RULES = `title: person
+id: person-id
+name: person
+level: informational
+logsource: { product: kubernetes, service: audit }
+detection:
+  sel:
+    user.username|exists: true
+  condition: sel
+---
+title: new country
+id: geo-new-id
+name: geo_new_country
+level: medium
+correlation:
+  type: geo
+  check: new_country
+  rules: [person]
+  group-by: [kubernetes.audit.user.username]
+  learning: 1d
+  timespan: 10m
+---
+title: travel
+id: geo-travel-id
+name: geo_travel
+level: high
+correlation:
+  type: geo
+  check: impossible_travel
+  rules: [person]
+  group-by: [kubernetes.audit.user.username]
+  learning: 1d
+  timespan: 1h
 `;
 
 interface Planned {
@@ -242,5 +280,62 @@ describe("behavioural rules: detector on a real node against replay", () => {
     // Assess
     expect(expected.length).toBeGreaterThan(0);
     expect(rebuilt.ids).toEqual(expected);
+  });
+  it("judges new countries and impossible travel as replay does (DB-IP countries)", async () => {
+    // Prepare: alice works from Germany daily; on day 2 she is in Brazil 30 minutes after a German request.
+    const geoPack = buildRulePack([{ file: "test/geo.yml", text: GEO_RULES }], []);
+    const geo = GeoIpDatabase.load(packagedGeoIpDir());
+    const request = (ms: number, user: string, ip: string, i: number) =>
+      ({
+        "@timestamp": new Date(ms).toISOString(),
+        ecs: { version: "8.17.0" },
+        event: { id: `geo-${i}`, kind: "event", dataset: "kubernetes.audit" },
+        source: { ip },
+        kubernetes: { audit: { stage: "ResponseComplete", verb: "get", user: { username: user } } },
+      }) as unknown as EcsDocument;
+    const docs: EcsDocument[] = [];
+    for (let day = 0; day < 3; day++) {
+      docs.push(request(T0 + day * 24 * HOUR + 8 * HOUR, "alice", "5.9.0.1", docs.length));
+      docs.push(request(T0 + day * 24 * HOUR + 9 * HOUR, "bob", "62.210.0.1", docs.length));
+    }
+    docs.push(request(T0 + 2 * 24 * HOUR + 8.5 * HOUR, "alice", "200.160.0.8", docs.length));
+    docs.push(request(T0 + 2 * 24 * HOUR + 10 * HOUR, "bob", "10.1.2.3", docs.length));
+    docs.sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]));
+    const evaluator = new StreamEvaluator(geoPack, { allowedLatenessMs: LOOKBACK, geo });
+    const replayed: Detection[] = [];
+    for (const doc of docs) replayed.push(...evaluator.push(structuredClone(doc)));
+    replayed.push(...evaluator.finish());
+    const context = { environment: ENVIRONMENT, geo };
+    const expected = replayed.map((d) => `${buildAlert(d, context).id} ${d.rule.name}`).sort();
+    await deleteIndices(client, "audit-2030-*");
+    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+    await client.indices.create({ index: ALERTS_INDEX });
+    await indexDocuments(
+      client,
+      docs.map((doc) => {
+        const copy = structuredClone(doc);
+        copy.rule = { name: geoPack.matchSingleEvent(copy) };
+        return copy;
+      }),
+    );
+    // Act: a run every 6 hours.
+    const watermark = new InMemoryWatermark(undefined);
+    for (let now = T0 + 6 * HOUR; now <= T0 + 4 * 24 * HOUR; now += 6 * HOUR) {
+      const report = await detectorRun({
+        client,
+        pack: geoPack,
+        alertContext: context,
+        publisher: new RecordingPublisher(),
+        logger: new RecordingLogger(),
+        watermark,
+        nowMs: now,
+        runId: `geo-${now}`,
+      });
+      expect(report.failures).toEqual([]);
+    }
+    const alerts = await indexedAlerts(client);
+    // Assess
+    expect(expected.map((line) => line.split(" ")[1]).sort()).toEqual(["geo_new_country", "geo_travel"]);
+    expect(alerts.map((alert) => `${alert._id} ${alert.document.rule.name}`).sort()).toEqual(expected);
   });
 });
