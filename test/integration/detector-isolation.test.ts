@@ -15,6 +15,7 @@ import { runDetection } from "../../lambdas/core/detection/run.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
+import { isBehaviourRule as isBehaviourRuleImport } from "../../lambdas/core/rules/types.js";
 import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
@@ -65,9 +66,11 @@ describe("detector with a rule whose query fails (real node, bundled incident)",
     startMs = Math.floor(Math.min(...times) / 60_000) * 60_000;
     const lastMs = Math.max(...times);
     nowMs = Math.max(
-      ...pack.correlationRules.map(
-        (rule) => Math.floor(lastMs / hopMs(rule.timespanMs)) * hopMs(rule.timespanMs) + rule.timespanMs,
-      ),
+      ...pack.correlationRules
+        .filter((rule) => !isBehaviourRuleImport(rule))
+        .map(
+          (rule) => Math.floor(lastMs / hopMs(rule.timespanMs)) * hopMs(rule.timespanMs) + rule.timespanMs,
+        ),
     );
     await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
     await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);

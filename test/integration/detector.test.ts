@@ -18,7 +18,11 @@ import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { GeoIpDatabase } from "../../lambdas/core/geo/index.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
-import { DETECTION_EVENT_CAP, type RulePack } from "../../lambdas/core/rules/types.js";
+import {
+  DETECTION_EVENT_CAP,
+  isBehaviourRule as isBehaviourRuleImport,
+  type RulePack,
+} from "../../lambdas/core/rules/types.js";
 import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
@@ -90,10 +94,12 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
     const lastMs = Math.max(...times);
     startMs = Math.floor(firstMs / 60_000) * 60_000;
     nowMs = Math.max(
-      ...pack.correlationRules.map((rule) => {
-        const hop = hopMs(rule.timespanMs);
-        return Math.floor(lastMs / hop) * hop + rule.timespanMs;
-      }),
+      ...pack.correlationRules
+        .filter((rule) => !isBehaviourRuleImport(rule))
+        .map((rule) => {
+          const hop = hopMs(rule.timespanMs);
+          return Math.floor(lastMs / hop) * hop + rule.timespanMs;
+        }),
     );
     // The same country lookup the CLI uses (`@ip-location-db/dbip-country`), so both paths render alike.
     const geoDir = dirname(

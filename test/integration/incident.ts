@@ -171,12 +171,15 @@ export async function detectorRun(options: {
   return report;
 }
 
-/** Every alert document in the alerts index (after a refresh), with its `_id`. */
+/**
+ * Every alert document in the alerts index (after a refresh), with its `_id`; the behavioural rules' baseline
+ * documents (`baseline.<rule>`, no `rule.name`) are not alerts.
+ */
 export async function indexedAlerts(client: Client): Promise<{ _id: string; document: AlertDocument }[]> {
   await client.indices.refresh({ index: ALERTS_INDEX });
   const response = await client.search({
     index: ALERTS_INDEX,
-    body: { size: 1000, query: { match_all: {} }, sort: [{ id: { order: "asc" } }] },
+    body: { size: 1000, query: { exists: { field: "rule.name" } }, sort: [{ id: { order: "asc" } }] },
   });
   return response.body.hits.hits.map((hit) => ({
     _id: String(hit._id),

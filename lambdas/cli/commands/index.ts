@@ -27,6 +27,10 @@ export const commands: Readonly<Record<string, Command>> = {
     "recommend instances, streams and concurrency for a daily log volume, and estimate the monthly cost",
     () => import("./size.js"),
   ),
+  policy: lazy(
+    "'policy suggest|drift': least-privilege mesh policies from the trail, and drift from declared ones",
+    () => import("./policy.js"),
+  ),
   compliance: lazy(
     "auditor's report: each compliance control and the template setting that satisfies it",
     () => import("./compliance.js"),

@@ -34,8 +34,9 @@ import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
-import { DETECTION_EVENT_CAP } from "../rules/types.js";
+import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
+import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
 import {
   countSingleEventMatches,
   evaluateCorrelationInChunks,
@@ -134,6 +135,8 @@ export interface DetectionRunOptions {
   readonly ingestLagMs?: number;
   /** Wall clock for outbox timestamps, leases and the deadline. @default Date.now */
   readonly clock?: () => number;
+  /** How often behavioural rules rebuild their baseline from the indices. @default 24 hours */
+  readonly baselineRebuildEveryMs?: number;
 }
 
 export interface DetectionDependencies {
@@ -303,7 +306,7 @@ export async function runDetection(
     }
   }
   for (const rule of pack.correlationRules) {
-    if (!rule.generatesAlerts) continue;
+    if (!rule.generatesAlerts || isBehaviourRule(rule)) continue;
     const own = rangeOf(rule);
     ranges.set(rule.name, own);
     const ingest = ingestWindowOf(rule, own);
@@ -354,6 +357,41 @@ export async function runDetection(
       }
     } catch (error) {
       fail(rule, own.fromMs, error, "correlation evaluation");
+    }
+  }
+
+  // Behavioural rules judge from their own baseline's point (`behaviour.ts`); the baseline moves on only once
+  // their alerts are written (below), so a failed write judges the same events again next run.
+  const behaviours = new Map<string, BehaviourProgress>();
+  for (const rule of pack.correlationRules) {
+    if (!rule.generatesAlerts || !isBehaviourRule(rule)) continue;
+    try {
+      const progress = await evaluateBehaviour(deps.search, rule, {
+        nowMs: options.nowMs,
+        lookbackMs: settings.lookbackMs,
+        maxCatchUpMs: settings.maxCatchUpMs,
+        index: auditIndex,
+        alertsIndex: options.alertsIndex ?? ALERTS_INDEX,
+        ...(deps.alertContext.geo === undefined ? {} : { geo: deps.alertContext.geo }),
+        ...(options.baselineRebuildEveryMs === undefined
+          ? {}
+          : { rebuildEveryMs: options.baselineRebuildEveryMs }),
+      });
+      behaviours.set(rule.name, progress);
+      firings.push(...progress.detections);
+      if (progress.skipped !== undefined) {
+        skipped.push({ rule: rule.name, ...progress.skipped });
+        logger.warn(
+          "rule was behind by more than the catch-up limit; a range was folded into its baseline unjudged",
+          {
+            rule: rule.name,
+            from: new Date(progress.skipped.fromMs).toISOString(),
+            to: new Date(progress.skipped.toMs).toISOString(),
+          },
+        );
+      }
+    } catch (error) {
+      fail(rule, options.nowMs - settings.lookbackMs, error, "behaviour evaluation");
     }
   }
 
@@ -445,6 +483,19 @@ export async function runDetection(
     }
   });
 
+  for (const [name, progress] of behaviours) {
+    if (failures.has(name)) continue;
+    try {
+      if (!(await progress.commit()))
+        logger.warn("another run moved the rule's baseline first; kept theirs", { rule: name });
+    } catch (error) {
+      logger.warn("could not save the rule's baseline; the next run judges the same events again", {
+        rule: name,
+        error: errorDescription(error),
+      });
+    }
+  }
+
   let extended = 0;
   await forEachConcurrently(
     plan.extensions,
@@ -527,7 +578,7 @@ async function withMatchedEvents(
   index: string,
   detection: Detection,
 ): Promise<Detection> {
-  if (detection.rule.kind !== "correlation") return detection;
+  if (detection.rule.kind !== "correlation" || isBehaviourRule(detection.rule)) return detection;
   const { events, matched } = await fetchWindowEvents(
     deps.search,
     index,
@@ -588,7 +639,7 @@ async function extendStored(
   const merged = await withExactCount(deps, index, folded, document.count);
   if (!grew(merged, base)) return false;
   const withEvents =
-    rule.kind !== "correlation"
+    rule.kind !== "correlation" || isBehaviourRule(rule)
       ? merged
       : await withMatchedEvents(deps, index, {
           ...merged,

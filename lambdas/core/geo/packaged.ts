@@ -31,3 +31,11 @@ export function lazyPackagedGeoIp(onError?: (message: string) => void): CountryL
     },
   };
 }
+
+let shared: CountryLookup | undefined;
+
+/** One lazily loaded lookup for the whole process (rule tests and replays build many evaluators). */
+export function sharedPackagedGeoIp(): CountryLookup {
+  shared ??= lazyPackagedGeoIp();
+  return shared;
+}

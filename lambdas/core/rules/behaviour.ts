@@ -21,6 +21,7 @@
 import type { EcsDocument } from "../ecs.js";
 import { minDistanceKm } from "../geo/countries.js";
 import type { CountryLookup } from "../geo/index.js";
+import { sharedPackagedGeoIp } from "../geo/packaged.js";
 import { firstString } from "./fields.js";
 import type { BehaviourRule, CompiledRule, Detection } from "./types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "./types.js";
@@ -251,9 +252,6 @@ class RuleTracker {
   readonly #rule: BehaviourRule;
   readonly #inputs: ReadonlySet<string>;
   readonly #followUps: ReadonlySet<string>;
-  readonly #groupReaders: readonly ((doc: unknown) => string | undefined)[];
-  readonly #valueReaders: readonly ((doc: unknown) => string | undefined)[];
-  readonly #ipReader: ((doc: unknown) => string | undefined) | undefined;
   readonly #geo: CountryLookup | undefined;
   /** Follow-up windows still open, by key. */
   readonly #open = new Map<string, OpenFollowUp[]>();
@@ -262,10 +260,6 @@ class RuleTracker {
     this.#rule = rule;
     this.#inputs = new Set(rule.rules);
     this.#followUps = new Set(rule.behaviour.followUpRules);
-    this.#groupReaders = rule.groupBy.map((path) => firstString(path));
-    this.#valueReaders = rule.behaviour.valueFields.map((path) => firstString(path));
-    const ipField = rule.behaviour.ipField;
-    this.#ipReader = ipField === undefined ? undefined : firstString(ipField);
     this.#geo = geo;
   }
 
@@ -345,56 +339,86 @@ class RuleTracker {
     }
   }
 
-  #travel(
-    read: { groupKey: string; groupBy: Record<string, string>; country: string | undefined },
-    item: Buffered,
-    out: Detection[],
-  ): void {
-    if (read.country === undefined) return;
-    const current: LocatedEvent = { ms: item.time, country: read.country };
-    const previous = this.state.located[read.groupKey];
-    if (previous !== undefined) {
-      const speed = travelSpeed(this.#rule, previous, current);
-      if (speed !== undefined)
-        out.push(travelDetection(this.#rule, read.groupBy, previous, current, speed, item.doc));
-    }
-    this.state.located[read.groupKey] = current;
+  #travel(read: BehaviourKey, item: Buffered, out: Detection[]): void {
+    const detection = travelStep(this.#rule, this.state, read, item.time, item.doc);
+    if (detection !== undefined) out.push(detection);
   }
 
-  #read(
-    doc: EcsDocument,
-  ):
-    | { key: string; groupKey: string; groupBy: Record<string, string>; country: string | undefined }
-    | undefined {
-    const rule = this.#rule;
-    const groupBy: Record<string, string> = {};
-    const groupValues: string[] = [];
-    for (let i = 0; i < this.#groupReaders.length; i++) {
-      const value = this.#groupReaders[i]?.(doc);
-      if (value === undefined) return undefined;
-      groupBy[rule.groupBy[i] as string] = value;
-      groupValues.push(value);
-    }
-    const values = [...groupValues];
-    let country: string | undefined;
-    if (rule.type === "geo") {
-      const ip = this.#ipReader?.(doc);
-      country = ip === undefined ? undefined : this.#geo?.country(ip);
-      if (rule.behaviour.geo === "new_country") {
-        if (country === undefined) return undefined;
-        values.push(country);
-        groupBy[COUNTRY_FIELD] = country;
-      }
-    } else {
-      for (let i = 0; i < this.#valueReaders.length; i++) {
-        const value = this.#valueReaders[i]?.(doc);
-        if (value === undefined) return undefined;
-        groupBy[rule.behaviour.valueFields[i] as string] = value;
-        values.push(value);
-      }
-    }
-    return { key: keyOf(values), groupKey: keyOf(groupValues), groupBy, country };
+  #read(doc: EcsDocument): BehaviourKey | undefined {
+    return readBehaviourKey(this.#rule, doc, this.#geo);
   }
+}
+
+/** What one event says for a behavioural rule: its key, its group and (geo) its country. */
+export interface BehaviourKey {
+  readonly key: string;
+  readonly groupKey: string;
+  /** Group-by values, plus the value fields (`new_value`) or the country (`geo` `new_country`). */
+  readonly groupBy: Record<string, string>;
+  readonly groupValues: Record<string, string>;
+  readonly country: string | undefined;
+}
+
+/**
+ * The key of an event (the first value of each field, as every rule reads fields), or undefined when the event lacks
+ * a group-by or value field, or (`new_country`) its address has no country.
+ */
+export function readBehaviourKey(
+  rule: BehaviourRule,
+  doc: EcsDocument,
+  geo: CountryLookup | undefined,
+): BehaviourKey | undefined {
+  const groupValues: Record<string, string> = {};
+  const values: string[] = [];
+  for (const path of rule.groupBy) {
+    const value = firstString(path)(doc);
+    if (value === undefined) return undefined;
+    groupValues[path] = value;
+    values.push(value);
+  }
+  const groupKey = keyOf(values);
+  const groupBy: Record<string, string> = { ...groupValues };
+  let country: string | undefined;
+  if (rule.type === "geo") {
+    const ipField = rule.behaviour.ipField;
+    const ip = ipField === undefined ? undefined : firstString(ipField)(doc);
+    country = ip === undefined ? undefined : geo?.country(ip);
+    if (rule.behaviour.geo === "new_country") {
+      if (country === undefined) return undefined;
+      values.push(country);
+      groupBy[COUNTRY_FIELD] = country;
+    }
+  } else {
+    for (const path of rule.behaviour.valueFields) {
+      const value = firstString(path)(doc);
+      if (value === undefined) return undefined;
+      groupBy[path] = value;
+      values.push(value);
+    }
+  }
+  return { key: keyOf(values), groupKey, groupBy, groupValues, country };
+}
+
+/**
+ * `impossible_travel`: judges one located event against the group's previous one and makes it the group's latest.
+ * Events must come in `compareEvents` order.
+ */
+export function travelStep(
+  rule: BehaviourRule,
+  state: BaselineState,
+  read: BehaviourKey,
+  time: number,
+  doc: EcsDocument,
+): Detection | undefined {
+  if (read.country === undefined) return undefined;
+  const current: LocatedEvent = { ms: time, country: read.country };
+  const previous = state.located[read.groupKey];
+  state.located[read.groupKey] = current;
+  if (previous === undefined) return undefined;
+  const speed = travelSpeed(rule, previous, current);
+  return speed === undefined
+    ? undefined
+    : travelDetection(rule, read.groupValues, previous, current, speed, doc);
 }
 
 /** Whether a follow-up count meets the rule's condition (the lower and upper bounds of `condition`). */
@@ -422,13 +446,9 @@ export class BehaviourTracker {
   late = 0;
 
   constructor(rules: readonly CompiledRule[], geo: CountryLookup | undefined) {
-    this.#trackers = rules.filter(isBehaviourRule).map((rule) => {
-      if (rule.type === "geo" && geo === undefined)
-        throw new Error(
-          `rule ${rule.name}: a geo rule needs the GeoIP database (no country lookup was given)`,
-        );
-      return new RuleTracker(rule, geo);
-    });
+    // Without a lookup, geo rules read the installed DB-IP package on first use (CLI, tests, benches).
+    const lookup = geo ?? sharedPackagedGeoIp();
+    this.#trackers = rules.filter(isBehaviourRule).map((rule) => new RuleTracker(rule, lookup));
   }
 
   get active(): boolean {

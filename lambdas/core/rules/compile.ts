@@ -306,6 +306,11 @@ function compileBehaviour(
   const { yaml, name, file } = pending;
   const spec = yaml.correlation;
   const location = (key: string) => ({ file, rule: name, key });
+  if (override.minCount !== undefined)
+    throw new RuleError("'minCount' does not apply to new_value and geo rules", {
+      rule: name,
+      key: `AUDIT_TRAIL_RULE_OVERRIDES.rules.${name}.minCount`,
+    });
   if (spec.learning === undefined)
     throw new RuleError(`a ${type} rule needs 'learning' (e.g. 14d)`, location("correlation.learning"));
   const learningMs = durationMs(spec.learning, location("correlation.learning"));

@@ -25,7 +25,7 @@ import { parse } from "yaml";
 import * as z from "zod";
 import type { EcsDocument } from "../ecs.js";
 import { errorMessage } from "../errors.js";
-import { lazyPackagedGeoIp } from "../geo/packaged.js";
+import { sharedPackagedGeoIp } from "../geo/packaged.js";
 import { parseDuration } from "./duration.js";
 import { RuleError } from "./errors.js";
 import { StreamEvaluator } from "./evaluator.js";
@@ -233,7 +233,7 @@ export function runRuleTestFile(file: string, test: RuleTestFile, pack: RulePack
 export function evaluate(pack: RulePack, events: readonly EcsDocument[]): Detection[] {
   const evaluator = new StreamEvaluator(pack, {
     allowedLatenessMs: Number.POSITIVE_INFINITY,
-    geo: lazyPackagedGeoIp(),
+    geo: sharedPackagedGeoIp(),
   });
   const detections: Detection[] = [];
   for (const event of events) detections.push(...evaluator.push(event));

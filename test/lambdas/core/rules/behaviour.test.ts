@@ -69,6 +69,9 @@ describe("new_value rules", () => {
         newValue("type: geo\nrules: [call]\ngroup-by: [mesh.source.principal]\nlearning: 1d\ntimespan: 1m"),
       ]),
     ).toThrow(/geo needs 'check'/);
+    expect(() => packOf([CALL, EDGE], undefined, { rules: { edge: { minCount: 3 } } })).toThrow(
+      /'minCount' does not apply to new_value and geo rules/,
+    );
   });
 
   it("stays quiet until the learning period has passed since the first event, then fires once per new key", () => {

@@ -1,0 +1,341 @@
+/**
+ * Behavioural rules on a real OpenSearch node: the detector, run every few hours over documents that arrive up to
+ * its look-back late (indexed as they arrive, between runs), raises exactly the first-seen alerts `replay`'s evaluator
+ * raises over the same documents in arrival order (fast-check over random traffic, with and without a follow-up
+ * condition and `known-for`). A baseline rebuilt from the indices gives the same decisions as the incremental one.
+ * The `geo` rules (new country, impossible travel) raise the same alerts as replay with DB-IP's countries.
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildAlert } from "../../lambdas/core/alerts/build.js";
+import type { AlertContext } from "../../lambdas/core/alerts/model.js";
+import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
+import { DETECTION_DEFAULTS } from "../../lambdas/core/detection/run.js";
+import type { EcsDocument } from "../../lambdas/core/ecs.js";
+import { GeoIpDatabase } from "../../lambdas/core/geo/index.js";
+import { packagedGeoIpDir } from "../../lambdas/core/geo/packaged.js";
+import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
+import { buildRulePack, StreamEvaluator } from "../../lambdas/core/rules/index.js";
+import type { Detection, RulePack } from "../../lambdas/core/rules/types.js";
+import { deleteIndices, TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
+import {
+  detectorRun,
+  InMemoryWatermark,
+  indexDocuments,
+  indexedAlerts,
+  RecordingLogger,
+  RecordingPublisher,
+} from "./incident.js";
+
+const ENVIRONMENT = "behaviour-test";
+const HOUR = 3_600_000;
+const T0 = Date.parse("2030-01-01T00:00:00Z");
+const LOOKBACK = DETECTION_DEFAULTS.lookbackMs;
+
+const RULES = `title: call
+id: call-id
+name: call
+level: informational
+logsource: { product: mesh }
+detection:
+  sel:
+    mesh.source.principal|exists: true
+  condition: sel
+---
+title: post
+id: post-id
+name: post
+level: informational
+logsource: { product: mesh }
+detection:
+  sel:
+    http.request.method: POST
+  condition: sel
+---
+title: new edge
+id: edge-id
+name: edge
+level: medium
+tags: [attack.lateral_movement, attack.t1021]
+correlation:
+  type: new_value
+  rules: [call]
+  group-by: [mesh.source.principal]
+  fields: [mesh.destination.service]
+  learning: 1d
+  timespan: 10m
+---
+title: new edge of an established caller
+id: edge-known-id
+name: edge_known
+level: medium
+correlation:
+  type: new_value
+  rules: [call]
+  group-by: [mesh.source.principal]
+  fields: [mesh.destination.service]
+  learning: 1d
+  known-for: 12h
+  timespan: 10m
+---
+title: new caller posting
+id: bulk-id
+name: bulk
+level: high
+correlation:
+  type: new_value
+  rules: [call]
+  group-by: [mesh.source.principal]
+  learning: 1d
+  follow-up: [post]
+  timespan: 30m
+  condition: { gte: 2 }
+`;
+
+const GEO_RULES = `title: person
+id: person-id
+name: person
+level: informational
+logsource: { product: kubernetes, service: audit }
+detection:
+  sel:
+    user.username|exists: true
+  condition: sel
+---
+title: new country
+id: geo-new-id
+name: geo_new_country
+level: medium
+correlation:
+  type: geo
+  check: new_country
+  rules: [person]
+  group-by: [kubernetes.audit.user.username]
+  learning: 1d
+  timespan: 10m
+---
+title: travel
+id: geo-travel-id
+name: geo_travel
+level: high
+correlation:
+  type: geo
+  check: impossible_travel
+  rules: [person]
+  group-by: [kubernetes.audit.user.username]
+  learning: 1d
+  timespan: 1h
+`;
+
+interface Planned {
+  readonly doc: EcsDocument;
+  readonly arrivalMs: number;
+}
+
+function plan(
+  events: readonly { minute: number; principal: number; service: number; post: boolean; delay: number }[],
+): Planned[] {
+  return events.map((e, i) => {
+    const ms = T0 + e.minute * 60_000;
+    const doc = {
+      "@timestamp": new Date(ms).toISOString(),
+      ecs: { version: "8.17.0" },
+      event: { id: `evt-${String(i).padStart(4, "0")}`, kind: "event", dataset: "istio.access" },
+      mesh: {
+        name: "istio",
+        source: { principal: `spiffe://cluster.local/ns/shop/sa/p${e.principal}` },
+        destination: { service: `s${e.service}.shop.svc.cluster.local` },
+      },
+      http: { request: { method: e.post ? "POST" : "GET" }, response: { status_code: 200 } },
+    } as unknown as EcsDocument;
+    return { doc, arrivalMs: ms + e.delay };
+  });
+}
+
+describe("behavioural rules: detector on a real node against replay", () => {
+  const client = testClient();
+  let pack: RulePack;
+  const context: AlertContext = { environment: ENVIRONMENT };
+
+  beforeAll(async () => {
+    pack = buildRulePack([{ file: "test/behaviour.yml", text: RULES }], []);
+    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+    await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
+  });
+
+  afterAll(async () => {
+    await deleteIndices(client, "audit-2030-*");
+    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+  });
+
+  const replayIds = (planned: readonly Planned[]): string[] => {
+    const evaluator = new StreamEvaluator(pack, { allowedLatenessMs: LOOKBACK });
+    const detections: Detection[] = [];
+    for (const item of [...planned].sort((a, b) => a.arrivalMs - b.arrivalMs)) {
+      detections.push(...evaluator.push(structuredClone(item.doc)));
+    }
+    detections.push(...evaluator.finish());
+    expect(evaluator.stats.late).toBe(0);
+    return detections
+      .filter((d) => d.rule.kind === "correlation")
+      .map((d) => {
+        const alert = buildAlert(d, context);
+        return `${alert.id} ${alert.rule.name} ${alert.count}`;
+      })
+      .sort();
+  };
+
+  const detectorIds = async (planned: readonly Planned[], runEveryMs: number, rebuildEveryMs?: number) => {
+    await deleteIndices(client, "audit-2030-*");
+    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+    await client.indices.create({ index: ALERTS_INDEX });
+    const tagged = planned.map((item) => {
+      const doc = structuredClone(item.doc);
+      const tags = pack.matchSingleEvent(doc);
+      if (tags.length > 0) doc.rule = { ...doc.rule, name: tags };
+      return { doc, arrivalMs: item.arrivalMs };
+    });
+    const lastMs = Math.max(...tagged.map((item) => Date.parse(item.doc["@timestamp"])));
+    const endMs = lastMs + LOOKBACK + 2 * HOUR;
+    const watermark = new InMemoryWatermark(undefined);
+    let indexed = 0;
+    const byArrival = [...tagged].sort((a, b) => a.arrivalMs - b.arrivalMs);
+    let requests = 0;
+    for (let now = T0 + runEveryMs; ; now += runEveryMs) {
+      const at = Math.min(now, endMs);
+      const arrived = byArrival.slice(indexed).filter((item) => item.arrivalMs <= at);
+      if (arrived.length > 0)
+        await indexDocuments(
+          client,
+          arrived.map((item) => item.doc),
+        );
+      indexed += arrived.length;
+      const report = await detectorRun({
+        client,
+        pack,
+        alertContext: context,
+        publisher: new RecordingPublisher(),
+        logger: new RecordingLogger(),
+        watermark,
+        nowMs: at,
+        runId: `run-${at}`,
+        ...(rebuildEveryMs === undefined ? {} : { baselineRebuildEveryMs: rebuildEveryMs }),
+      });
+      expect(report.failures).toEqual([]);
+      requests++;
+      if (at === endMs) break;
+    }
+    const alerts = await indexedAlerts(client);
+    return {
+      ids: alerts
+        .filter((alert) => alert.document.rule !== undefined)
+        .map((alert) => `${alert._id} ${alert.document.rule.name} ${alert.document.count}`)
+        .sort(),
+      runs: requests,
+    };
+  };
+
+  it("raises the same first-seen alerts as replay, with records up to the look-back late", async () => {
+    const event = fc.record({
+      minute: fc.integer({ min: 0, max: 3 * 24 * 60 }),
+      principal: fc.integer({ min: 0, max: 3 }),
+      service: fc.integer({ min: 0, max: 4 }),
+      post: fc.boolean(),
+      delay: fc.integer({ min: 0, max: LOOKBACK - 1 }),
+    });
+    let alerts = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(event, { minLength: 5, maxLength: 80 }), async (events) => {
+        const planned = plan(events);
+        const expected = replayIds(planned);
+        alerts += expected.length;
+        const actual = await detectorIds(planned, 6 * HOUR);
+        expect(actual.ids).toEqual(expected);
+      }),
+      { numRuns: 12, endOnFailure: true },
+    );
+    // The cases are not all quiet: the comparison covers alerts of every kind.
+    expect(alerts).toBeGreaterThan(0);
+  });
+
+  it("decides the same after its baseline is rebuilt from the indices at every run", async () => {
+    // Prepare: steady edges for two days, then new ones, with a rebuild at every run.
+    const events = [];
+    for (let minute = 0; minute < 3 * 24 * 60; minute += 47) {
+      events.push({
+        minute,
+        principal: minute % 3,
+        service: minute % 2,
+        post: false,
+        delay: (minute * 7919) % LOOKBACK,
+      });
+    }
+    events.push({ minute: 2 * 24 * 60 + 5, principal: 1, service: 4, post: false, delay: 0 });
+    events.push({ minute: 2 * 24 * 60 + 9, principal: 3, service: 0, post: true, delay: 60_000 });
+    events.push({ minute: 2 * 24 * 60 + 12, principal: 3, service: 0, post: true, delay: 0 });
+    const planned = plan(events);
+    // Act
+    const expected = replayIds(planned);
+    const rebuilt = await detectorIds(planned, 4 * HOUR, 1);
+    // Assess
+    expect(expected.length).toBeGreaterThan(0);
+    expect(rebuilt.ids).toEqual(expected);
+  });
+  it("judges new countries and impossible travel as replay does (DB-IP countries)", async () => {
+    // Prepare: alice works from Germany daily; on day 2 she is in Brazil 30 minutes after a German request.
+    const geoPack = buildRulePack([{ file: "test/geo.yml", text: GEO_RULES }], []);
+    const geo = GeoIpDatabase.load(packagedGeoIpDir());
+    const request = (ms: number, user: string, ip: string, i: number) =>
+      ({
+        "@timestamp": new Date(ms).toISOString(),
+        ecs: { version: "8.17.0" },
+        event: { id: `geo-${i}`, kind: "event", dataset: "kubernetes.audit" },
+        source: { ip },
+        kubernetes: { audit: { stage: "ResponseComplete", verb: "get", user: { username: user } } },
+      }) as unknown as EcsDocument;
+    const docs: EcsDocument[] = [];
+    for (let day = 0; day < 3; day++) {
+      docs.push(request(T0 + day * 24 * HOUR + 8 * HOUR, "alice", "5.9.0.1", docs.length));
+      docs.push(request(T0 + day * 24 * HOUR + 9 * HOUR, "bob", "62.210.0.1", docs.length));
+    }
+    docs.push(request(T0 + 2 * 24 * HOUR + 8.5 * HOUR, "alice", "200.160.0.8", docs.length));
+    docs.push(request(T0 + 2 * 24 * HOUR + 10 * HOUR, "bob", "10.1.2.3", docs.length));
+    docs.sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]));
+    const evaluator = new StreamEvaluator(geoPack, { allowedLatenessMs: LOOKBACK, geo });
+    const replayed: Detection[] = [];
+    for (const doc of docs) replayed.push(...evaluator.push(structuredClone(doc)));
+    replayed.push(...evaluator.finish());
+    const context = { environment: ENVIRONMENT, geo };
+    const expected = replayed.map((d) => `${buildAlert(d, context).id} ${d.rule.name}`).sort();
+    await deleteIndices(client, "audit-2030-*");
+    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+    await client.indices.create({ index: ALERTS_INDEX });
+    await indexDocuments(
+      client,
+      docs.map((doc) => {
+        const copy = structuredClone(doc);
+        copy.rule = { name: geoPack.matchSingleEvent(copy) };
+        return copy;
+      }),
+    );
+    // Act: a run every 6 hours.
+    const watermark = new InMemoryWatermark(undefined);
+    for (let now = T0 + 6 * HOUR; now <= T0 + 4 * 24 * HOUR; now += 6 * HOUR) {
+      const report = await detectorRun({
+        client,
+        pack: geoPack,
+        alertContext: context,
+        publisher: new RecordingPublisher(),
+        logger: new RecordingLogger(),
+        watermark,
+        nowMs: now,
+        runId: `geo-${now}`,
+      });
+      expect(report.failures).toEqual([]);
+    }
+    const alerts = await indexedAlerts(client);
+    // Assess
+    expect(expected.map((line) => line.split(" ")[1]).sort()).toEqual(["geo_new_country", "geo_travel"]);
+    expect(alerts.map((alert) => `${alert._id} ${alert.document.rule.name}`).sort()).toEqual(expected);
+  });
+});

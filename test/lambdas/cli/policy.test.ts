@@ -1,0 +1,80 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runPolicy } from "../../../lambdas/cli/commands/policy.js";
+import { parsePolicies } from "../../../lambdas/core/policy/istio.js";
+
+const INCIDENT = join(import.meta.dirname, "../../../examples/incident");
+
+async function policy(...argv: string[]) {
+  let stdout = "";
+  let stderr = "";
+  const status = await runPolicy(argv, {
+    out: {
+      write(text) {
+        stdout += text;
+        return true;
+      },
+    },
+    err: {
+      write(text) {
+        stderr += text;
+        return true;
+      },
+    },
+  });
+  return { status, stdout, stderr };
+}
+
+describe("audit-trail policy", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "policy-cli-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("suggest: one Istio AuthorizationPolicy per destination of the namespace, with call counts", async () => {
+    // Act
+    const result = await policy("suggest", "--namespace", "shop", INCIDENT);
+    // Assess
+    expect(result.status).toBe(0);
+    const policies = parsePolicies(result.stdout, "stdout");
+    expect(policies.map((p) => p.name)).toContain("cart-allow-observed");
+    expect(policies.every((p) => p.namespace === "shop" && p.action === "ALLOW")).toBe(true);
+    expect(result.stdout).toMatch(/# GET: \d+ calls/);
+  });
+
+  it("drift: the suggested policies leave nothing unused and allow all traffic; the newsletter's 403s are denied by policy (exit 1)", async () => {
+    // Prepare
+    const suggested = await policy("suggest", INCIDENT);
+    await writeFile(join(dir, "suggested.yaml"), suggested.stdout);
+    // Act
+    const result = await policy("drift", "--policies", dir, "--json", INCIDENT);
+    // Assess
+    expect(result.status).toBe(1);
+    const report = JSON.parse(result.stdout) as {
+      unused: unknown[];
+      notAllowed: unknown[];
+      denied: { principal: string }[];
+    };
+    expect(report.unused).toEqual([]);
+    expect(report.notAllowed).toEqual([]);
+    expect(new Set(report.denied.map((d) => d.principal))).toEqual(
+      new Set(["cluster.local/ns/marketing/sa/newsletter"]),
+    );
+  });
+
+  it("refuses an unknown mesh, a missing policies directory and no input, with status 2", async () => {
+    expect((await policy("suggest", "--mesh", "kuma", INCIDENT)).stderr).toMatch(
+      /--mesh: 'kuma' is not one of istio, linkerd, consul/,
+    );
+    const missing = await policy("drift", "--policies", join(dir, "nope"), INCIDENT);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--policies .*nope: not a directory/);
+    expect((await policy("suggest")).status).toBe(2);
+    expect((await policy("explain", INCIDENT)).status).toBe(2);
+  });
+});
