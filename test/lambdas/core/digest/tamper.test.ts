@@ -109,7 +109,12 @@ describe("verifying a local archive against its digest chain", () => {
 
   it("leaves the stored weekly reviews under reports/ out: Object Lock holds them, the chain does not seal them", async () => {
     // Prepare
-    await writeObject(root, "reports/weekly/2026-11-20/review.md", "# Weekly audit review", T0 + HOUR + 30 * 60_000);
+    await writeObject(
+      root,
+      "reports/weekly/2026-11-20/review.md",
+      "# Weekly audit review",
+      T0 + HOUR + 30 * 60_000,
+    );
 
     // Act
     const report = await verifyDir(root, verifier, UNTIL);
