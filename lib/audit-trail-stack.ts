@@ -6,6 +6,7 @@ import { ARCHIVE_PREFIXES } from "../lambdas/core/contracts.js";
 import { Alerting } from "./alerting.js";
 import { AuditArchive } from "./archive.js";
 import { AuditTrailConfigError } from "./config/errors.js";
+import { frameworkRequest } from "./config/framework-request.js";
 import type { EnvironmentConfig } from "./config/schema.js";
 import { AuditDetection } from "./detection.js";
 import { AuditKeys } from "./encryption.js";
@@ -232,6 +233,9 @@ export class AuditTrailStack extends Stack {
       logRetention,
       role: reviewerRole,
       certificateRotationHours: config.detection.certificateRotationHours,
+      complianceRequests: config.compliance.frameworks.map((framework) =>
+        frameworkRequest(framework, config),
+      ),
       ...placement,
     });
     // The review reads through its OpenSearch role mapping, which the bootstrap creates.

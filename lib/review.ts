@@ -10,7 +10,13 @@ import type * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
-import { ARCHIVE_PREFIXES, AUDIT_INDEX_PATTERN, REVIEWER_ENV } from "../lambdas/core/contracts.js";
+import type { FrameworkRequest } from "../lambdas/core/compliance/index.js";
+import {
+  ARCHIVE_PREFIXES,
+  AUDIT_INDEX_PATTERN,
+  QUARTERLY_COMPLIANCE_INPUT,
+  REVIEWER_ENV,
+} from "../lambdas/core/contracts.js";
 import { auditFunction } from "./private/function.js";
 import { tokenFinding } from "./private/nag.js";
 
@@ -50,6 +56,13 @@ export interface AuditReviewProps {
   readonly certificateRotationHours?: number;
   /** When the review runs. @default Monday 06:00 UTC (events.Schedule.cron) */
   readonly schedule?: events.Schedule;
+  /**
+   * The environment's compliance frameworks and their minimums, for the quarterly compliance report of the deployed
+   * template. @default [] (the report then lists the stored weekly reviews only)
+   */
+  readonly complianceRequests?: readonly FrameworkRequest[];
+  /** When the quarterly compliance report is made. @default 07:00 UTC on 1 January, April, July and October */
+  readonly quarterlySchedule?: events.Schedule;
   /** @default Duration.minutes(10) */
   readonly timeout?: Duration;
   /** @default 2048 (a week of traffic documents, projected, in memory) */
@@ -72,6 +85,7 @@ export interface AuditReviewProps {
 export class AuditReview extends Construct {
   public readonly reviewFunction: lambda.IFunction;
   public readonly schedule: events.Rule;
+  public readonly quarterlySchedule: events.Rule;
 
   constructor(scope: Construct, id: string, props: AuditReviewProps) {
     super(scope, id);
@@ -81,6 +95,8 @@ export class AuditReview extends Construct {
       [REVIEWER_ENV.archiveBucketName]: props.archiveBucket.bucketName,
       [REVIEWER_ENV.opsTopicArn]: props.opsTopic.topicArn,
       [REVIEWER_ENV.digestPeriodMinutes]: String(props.digestPeriod.toMinutes()),
+      [REVIEWER_ENV.stackName]: Stack.of(this).stackName,
+      [REVIEWER_ENV.complianceRequests]: JSON.stringify(props.complianceRequests ?? []),
     };
     if (props.certificateRotationHours !== undefined)
       environment[REVIEWER_ENV.certificateRotationHours] = String(props.certificateRotationHours);
@@ -116,7 +132,11 @@ export class AuditReview extends Construct {
       grantee: reviewer,
       actions: ["s3:ListBucket"],
       resourceArns: [props.archiveBucket.bucketArn],
-      conditions: { StringLike: { "s3:prefix": ["errors/*", `${ARCHIVE_PREFIXES.digests}*`] } },
+      conditions: {
+        StringLike: {
+          "s3:prefix": ["errors/*", `${ARCHIVE_PREFIXES.digests}*`, `${ARCHIVE_PREFIXES.reports}weekly/*`],
+        },
+      },
     });
     const reports = props.archiveBucket.arnForObjects(`${ARCHIVE_PREFIXES.reports}*`);
     iam.Grant.addToPrincipal({ grantee: reviewer, actions: ["s3:PutObject"], resourceArns: [reports] });
@@ -124,6 +144,18 @@ export class AuditReview extends Construct {
       grantee: reviewer,
       actions: ["sns:Publish"],
       resourceArns: [props.opsTopic.topicArn],
+    });
+    // The quarterly compliance report reads its own stack's deployed template.
+    iam.Grant.addToPrincipal({
+      grantee: reviewer,
+      actions: ["cloudformation:GetTemplate"],
+      resourceArns: [
+        Stack.of(this).formatArn({
+          service: "cloudformation",
+          resource: "stack",
+          resourceName: `${Stack.of(this).stackName}/*`,
+        }),
+      ],
     });
     const region = Stack.of(this).region;
     reviewer.addToRolePolicy(
@@ -156,6 +188,18 @@ export class AuditReview extends Construct {
       description: "mesh-audit-trail: build, store and announce the weekly audit review",
       schedule: props.schedule ?? events.Schedule.cron({ weekDay: "MON", hour: "6", minute: "0" }),
       targets: [new targets.LambdaFunction(reviewer)],
+    });
+    this.quarterlySchedule = new events.Rule(this, "QuarterlySchedule", {
+      description:
+        "mesh-audit-trail: store and announce the quarterly compliance report of the deployed template",
+      schedule:
+        props.quarterlySchedule ??
+        events.Schedule.cron({ day: "1", month: "1,4,7,10", hour: "7", minute: "0" }),
+      targets: [
+        new targets.LambdaFunction(reviewer, {
+          event: events.RuleTargetInput.fromObject(QUARTERLY_COMPLIANCE_INPUT),
+        }),
+      ],
     });
   }
 }

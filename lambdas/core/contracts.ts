@@ -42,7 +42,14 @@ export const REVIEWER_ENV = {
   digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",
   /** Hours a workload certificate may be in use (`detection.certificateRotationHours`); unset: 24. */
   certificateRotationHours: "AUDIT_TRAIL_CERTIFICATE_ROTATION_HOURS",
+  /** The stack whose deployed template the quarterly compliance report assesses. */
+  stackName: "AUDIT_TRAIL_STACK_NAME",
+  /** JSON list of `FrameworkRequest` (the environment's frameworks and their minimums); `[]` for none. */
+  complianceRequests: "AUDIT_TRAIL_COMPLIANCE_REQUESTS",
 } as const;
+
+/** The input of the quarterly schedule's event (the weekly one is EventBridge's scheduled event). */
+export const QUARTERLY_COMPLIANCE_INPUT = { report: "quarterly-compliance" } as const;
 
 /**
  * Namespace and `service` dimension of the transform's Powertools metrics (per invocation: `Records`, `RecordsOk`,

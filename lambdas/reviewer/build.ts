@@ -5,11 +5,17 @@
  * `reports/weekly/<date>/` of the archive (JSON, markdown, HTML; the archive's Object Lock retention applies), and
  * publishes a short summary with the links to the ops topic. A retried invocation reviews the same week and finds
  * the report already stored (412 on the create-only write): it publishes the summary again rather than failing.
+ *
+ * Quarterly (the schedule's input `QUARTERLY_COMPLIANCE_INPUT`): the compliance report of the deployed template
+ * (CloudFormation `GetTemplate` of its own stack, assessed by the code of `audit-trail compliance` against the
+ * environment's framework minimums), with the weekly reviews stored in the quarter listed as the evidence of weekly
+ * review, stored create-only under `reports/quarterly/<date>/compliance.md`, and a summary to the ops topic.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
 import { ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
@@ -17,16 +23,19 @@ import middy from "@middy/core";
 import { Client } from "@opensearch-project/opensearch";
 import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import type { ScheduledEvent } from "aws-lambda";
-import { REVIEWER_ENV } from "../core/contracts.js";
+import { assess, asTemplate, type FrameworkRequest, renderReport } from "../core/compliance/index.js";
+import { ARCHIVE_PREFIXES, QUARTERLY_COMPLIANCE_INPUT, REVIEWER_ENV } from "../core/contracts.js";
 import {
   digestChainOf,
   digestDayPrefixes,
   errorDayPrefixes,
   errorRecordsOf,
+  quarterlyReportKey,
   renderReviewHtml,
   renderReviewMarkdown,
   reviewPeriod,
   reviewSummary,
+  storedReviewsSection,
   weeklyReportKey,
 } from "../core/review/index.js";
 import { type IndexSearch, reviewFromSearch } from "../core/review/indices.js";
@@ -40,6 +49,8 @@ export interface ReviewerConfig {
   readonly digestPeriodMinutes: number;
   readonly certificateRotationHours?: number;
   readonly region: string;
+  readonly stackName: string;
+  readonly complianceRequests: readonly FrameworkRequest[];
 }
 
 /** Reads `REVIEWER_ENV` once; a missing or malformed variable fails the cold start naming it. */
@@ -64,7 +75,20 @@ export function loadReviewerConfig(env: Readonly<Record<string, string | undefin
     digestPeriodMinutes,
     ...(rotationHours === undefined ? {} : { certificateRotationHours: rotationHours }),
     region: required("AWS_REGION"),
+    stackName: required(REVIEWER_ENV.stackName),
+    complianceRequests: parseRequests(required(REVIEWER_ENV.complianceRequests)),
   };
+}
+
+function parseRequests(text: string): FrameworkRequest[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${REVIEWER_ENV.complianceRequests} is not JSON`);
+  }
+  if (!Array.isArray(value)) throw new Error(`${REVIEWER_ENV.complianceRequests} must be a JSON list`);
+  return value as FrameworkRequest[];
 }
 
 export interface ReviewerDependencies {
@@ -72,8 +96,11 @@ export interface ReviewerDependencies {
   readonly search: IndexSearch;
   readonly s3: S3Client;
   readonly sns: SNSClient;
+  readonly cloudFormation: CloudFormationClient;
   readonly logger: Logger;
   readonly tracer: Tracer;
+  /** @default Date.now */
+  readonly clock?: () => number;
 }
 
 export interface ReviewerResult {
@@ -110,12 +137,91 @@ function preconditionFailed(error: unknown): boolean {
   return error instanceof S3ServiceException && error.$metadata.httpStatusCode === 412;
 }
 
+/** Stores a report create-only; `false` when it was already stored (a retried run). */
+async function storeOnce(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string,
+  type: string,
+): Promise<boolean> {
+  try {
+    // Create-only (the archive refuses any PUT without If-None-Match); Object Lock needs a checksum.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentType: type,
+        IfNoneMatch: "*",
+        ChecksumAlgorithm: "SHA256",
+      }),
+    );
+    return true;
+  } catch (error: unknown) {
+    if (!preconditionFailed(error)) throw error;
+    return false;
+  }
+}
+
+/** The quarterly compliance report of the deployed template, with the stored weekly reviews as evidence. */
+async function quarterlyCompliance(deps: ReviewerDependencies): Promise<ReviewerResult> {
+  const { config } = deps;
+  const at = new Date((deps.clock ?? Date.now)()).toISOString();
+  const deployed = await deps.cloudFormation.send(
+    new GetTemplateCommand({ StackName: config.stackName, TemplateStage: "Processed" }),
+  );
+  const template = asTemplate(JSON.parse(deployed.TemplateBody ?? "{}"), `stack ${config.stackName}`);
+  const assessment = assess(template, config.complianceRequests);
+  const weekly = await listKeys(deps.s3, config.archiveBucketName, [`${ARCHIVE_PREFIXES.reports}weekly/`]);
+  const body = `${renderReport(
+    {
+      subject: `environment "${config.environmentName}" (stack ${config.stackName}), quarterly`,
+      templateSource: `the deployed template (CloudFormation GetTemplate), ${at}`,
+    },
+    assessment,
+  )}${storedReviewsSection(
+    weekly.map((o) => o.key),
+    at,
+  )}`;
+  const key = quarterlyReportKey(at);
+  const stored = await storeOnce(
+    deps.s3,
+    config.archiveBucketName,
+    key,
+    body,
+    "text/markdown; charset=utf-8",
+  );
+  const met = assessment.frameworks.reduce((n, f) => n + f.controls.filter((c) => c.met).length, 0);
+  const all = assessment.frameworks.reduce((n, f) => n + f.controls.length, 0);
+  const published = await deps.sns.send(
+    new PublishCommand({
+      TopicArn: config.opsTopicArn,
+      Subject: `[REVIEW] ${config.environmentName}: quarterly compliance report ${at.slice(0, 10)}`.slice(
+        0,
+        99,
+      ),
+      Message: [
+        `Quarterly compliance report for ${config.environmentName}: ${met} of ${all} controls met (${assessment.failures.length} not met).`,
+        `Report: s3://${config.archiveBucketName}/${key}`,
+      ].join("\n"),
+    }),
+  );
+  deps.logger.info("quarterly compliance report stored and announced", { key, met, all });
+  return { since: at, until: at, keys: [key], alreadyStored: !stored, messageId: published.MessageId ?? "" };
+}
+
+function isQuarterly(event: unknown): boolean {
+  return (event as { report?: unknown } | null)?.report === QUARTERLY_COMPLIANCE_INPUT.report;
+}
+
 export function buildHandler(deps: ReviewerDependencies) {
   const { config, logger, tracer } = deps;
   return middy<ScheduledEvent, ReviewerResult>()
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger))
     .handler(async (event) => {
+      if (isQuarterly(event)) return quarterlyCompliance(deps);
       const { since, until } = reviewPeriod(event.time);
       const bucket = config.archiveBucketName;
       const errors = await listKeys(deps.s3, bucket, errorDayPrefixes(since, until));
@@ -154,22 +260,7 @@ export function buildHandler(deps: ReviewerDependencies) {
       ][]) {
         const key = weeklyReportKey(until, extension);
         keys.push(key);
-        try {
-          // Create-only (the archive refuses any PUT without If-None-Match); Object Lock needs a checksum.
-          await deps.s3.send(
-            new PutObjectCommand({
-              Bucket: bucket,
-              Key: key,
-              Body: body,
-              ContentType: type,
-              IfNoneMatch: "*",
-              ChecksumAlgorithm: "SHA256",
-            }),
-          );
-        } catch (error: unknown) {
-          if (!preconditionFailed(error)) throw error;
-          alreadyStored = true;
-        }
+        if (!(await storeOnce(deps.s3, bucket, key, body, type))) alreadyStored = true;
       }
       const console = `https://${config.region}.console.aws.amazon.com/s3/object/${bucket}?prefix=${encodeURIComponent(weeklyReportKey(until, "html"))}`;
       const summary = reviewSummary(report, {
@@ -210,6 +301,7 @@ export function defaultDependencies(env: Readonly<Record<string, string | undefi
     search: transportSearchClient(client),
     s3: tracer.captureAWSv3Client(new S3Client({ region: config.region })),
     sns: tracer.captureAWSv3Client(new SNSClient({ region: config.region })),
+    cloudFormation: tracer.captureAWSv3Client(new CloudFormationClient({ region: config.region })),
     logger: new Logger({ serviceName: "reviewer" }),
     tracer,
   };

@@ -16,6 +16,7 @@ import { gzipSync } from "node:zlib";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
+import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   FirehoseClient,
@@ -533,6 +534,8 @@ async function driveReviewer(template: ResolvedTemplate, functionId: string): Pr
   const env = stubFunctionEnvironment(template, functionId);
   const s3 = recorder.track("s3", mockClient(S3Client));
   const sns = recorder.track("sns", mockClient(SNSClient));
+  const cloudFormation = recorder.track("cloudformation", mockClient(CloudFormationClient));
+  cloudFormation.on(GetTemplateCommand).resolves({ TemplateBody: JSON.stringify({ Resources: {} }) });
   s3.on(ListObjectsV2Command).callsFake((input: { Prefix?: string }) => ({
     Contents: [{ Key: `${input.Prefix ?? ""}object-1`, LastModified: new Date(NOW - 3_600_000) }],
     IsTruncated: false,
@@ -570,6 +573,7 @@ async function driveReviewer(template: ResolvedTemplate, functionId: string): Pr
       search: transportSearchClient(transport),
       s3: new S3Client({ region: REGION }),
       sns: new SNSClient({ region: REGION }),
+      cloudFormation: new CloudFormationClient({ region: REGION }),
       logger: new Logger({ serviceName: "reviewer" }),
       tracer: new Tracer({ serviceName: "reviewer", enabled: false }),
     });
@@ -578,6 +582,8 @@ async function driveReviewer(template: ResolvedTemplate, functionId: string): Pr
     const retried = await handler(event, context("reviewer"));
     if (first.alreadyStored || !retried.alreadyStored)
       throw new Error("reviewer scenario did not store once and find the reports on the retry");
+    const quarterly = await handler({ report: "quarterly-compliance" } as never, context("reviewer"));
+    if (quarterly.keys.length !== 1) throw new Error("reviewer scenario stored no quarterly report");
     return recorder.calls(template);
   } finally {
     recorder.restore();

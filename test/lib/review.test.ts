@@ -36,6 +36,7 @@ describe("the scheduled weekly review (AuditReview)", () => {
       .sort();
     expect(actions).toEqual(
       [
+        "cloudformation:GetTemplate",
         "es:ESHttpPost",
         "kms:Decrypt",
         "kms:Decrypt",
@@ -49,7 +50,25 @@ describe("the scheduled weekly review (AuditReview)", () => {
     const put = reviewerPolicy(template).find((s) => s.Action === "s3:PutObject");
     expect(JSON.stringify(put?.Resource)).toContain("/reports/*");
     const list = reviewerPolicy(template).find((s) => s.Action === "s3:ListBucket");
-    expect(list?.Condition).toEqual({ StringLike: { "s3:prefix": ["errors/*", "digests/*"] } });
+    expect(list?.Condition).toEqual({
+      StringLike: { "s3:prefix": ["errors/*", "digests/*", "reports/weekly/*"] },
+    });
+  });
+
+  it("makes the quarterly compliance report on the first day of each quarter, with the environment's frameworks", () => {
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "cron(0 7 1 1,4,7,10 ? *)",
+      Targets: [Match.objectLike({ Input: JSON.stringify({ report: "quarterly-compliance" }) })],
+    });
+    const fn = Object.values(
+      template.findResources("AWS::Lambda::Function", { Properties: { Description: REVIEWER_DESCRIPTION } }),
+    )[0] as { Properties: { Environment: { Variables: Record<string, string> } } };
+    const requests = JSON.parse(
+      fn.Properties.Environment.Variables.AUDIT_TRAIL_COMPLIANCE_REQUESTS ?? "[]",
+    ) as {
+      framework: string;
+    }[];
+    expect(requests.length).toBeGreaterThan(0);
   });
 
   it("hands the function the certificate rotation period when the environment sets one", () => {

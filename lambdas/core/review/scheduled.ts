@@ -89,6 +89,32 @@ export function digestChainOf(
   };
 }
 
+/** `reports/quarterly/2026-04-01/compliance.md` for the report made on that day. */
+export function quarterlyReportKey(at: string): string {
+  return `${ARCHIVE_PREFIXES.reports}quarterly/${at.slice(0, 10)}/compliance.md`;
+}
+
+/** The weekly reviews stored in the quarter before `at` (92 days), as the evidence of weekly review. */
+export function storedReviewsSection(keys: readonly string[], at: string): string {
+  const from = new Date(Date.parse(at) - 92 * 86_400_000).toISOString().slice(0, 10);
+  const to = at.slice(0, 10);
+  const reviews = keys
+    .map((key) => /^reports\/weekly\/(\d{4}-\d\d-\d\d)\/review\.html$/.exec(key))
+    .filter((m): m is RegExpExecArray => m !== null && (m[1] as string) >= from && (m[1] as string) <= to)
+    .map((m) => `- ${m[1]}: \`${m[0]}\` (with \`review.md\` and \`review.json\`)`)
+    .sort();
+  const weeks = Math.floor(92 / 7);
+  return [
+    "",
+    "## Evidence: audit logs reviewed weekly",
+    "",
+    `The weekly reviews stored under ${ARCHIVE_PREFIXES.reports}weekly/ of the Object Lock archive from ${from} to ${to}: ${reviews.length} of about ${weeks} weeks.`,
+    "",
+    ...(reviews.length === 0 ? ["_none stored: the weekly review did not run in this quarter_"] : reviews),
+    "",
+  ].join("\n");
+}
+
 /** The ops topic's message: a subject and a few lines with the link to the stored report. */
 export function reviewSummary(
   report: ReviewReport,

@@ -1,5 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Tracer } from "@aws-lambda-powertools/tracer";
+import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context, ScheduledEvent } from "aws-lambda";
@@ -22,6 +23,8 @@ afterEach(() => {
 });
 
 const ENV = {
+  AUDIT_TRAIL_STACK_NAME: "AuditTrail-prod",
+  AUDIT_TRAIL_COMPLIANCE_REQUESTS: "[]",
   AUDIT_TRAIL_ENVIRONMENT: "prod",
   AUDIT_TRAIL_DOMAIN_ENDPOINT: "search-prod.eu-west-1.es.amazonaws.com",
   AUDIT_TRAIL_ARCHIVE_BUCKET: "archive",
@@ -51,6 +54,7 @@ describe("the scheduled weekly review", () => {
       },
       s3: new S3Client({ region: "eu-west-1" }),
       sns: new SNSClient({ region: "eu-west-1" }),
+      cloudFormation: new CloudFormationClient({ region: "eu-west-1" }),
       logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
       tracer: new Tracer({ serviceName: "reviewer", enabled: false }),
     });
@@ -73,6 +77,55 @@ describe("the scheduled weekly review", () => {
     expect(message?.Subject).toBe("[REVIEW] prod: weekly audit review 2026-03-09");
     expect(message?.Message).toContain("s3://archive/reports/weekly/2026-03-09/review.html");
     expect(searched).toContain("audit-alerts");
+  });
+
+  it("quarterly: assesses the deployed template and lists the weekly reviews stored in the quarter as evidence", async () => {
+    // Prepare
+    const cloudFormation = mockClient(CloudFormationClient);
+    cloudFormation.on(GetTemplateCommand).resolves({ TemplateBody: JSON.stringify({ Resources: {} }) });
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: ["2026-03-09", "2026-03-16", "2025-11-03"].map((day) => ({
+        Key: `reports/weekly/${day}/review.html`,
+      })),
+    });
+    s3.on(PutObjectCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: "m-2" });
+    const requests = [
+      {
+        framework: "hipaa",
+        requirements: { archiveRetentionDays: 2192, searchableDays: 0, pseudonymizedFields: [] },
+        requirementsSource: "test",
+      },
+    ];
+    const handler = buildHandler({
+      config: loadReviewerConfig({ ...ENV, AUDIT_TRAIL_COMPLIANCE_REQUESTS: JSON.stringify(requests) }),
+      search: { search: async () => ({}) },
+      s3: new S3Client({ region: "eu-west-1" }),
+      sns: new SNSClient({ region: "eu-west-1" }),
+      cloudFormation: new CloudFormationClient({ region: "eu-west-1" }),
+      logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
+      tracer: new Tracer({ serviceName: "reviewer", enabled: false }),
+      clock: () => Date.parse("2026-04-01T07:00:00Z"),
+    });
+
+    // Act
+    const result = await handler({ report: "quarterly-compliance" } as never, {} as Context);
+
+    // Assess
+    expect(result.keys).toEqual(["reports/quarterly/2026-04-01/compliance.md"]);
+    expect(cloudFormation.commandCalls(GetTemplateCommand)[0]?.args[0].input.StackName).toBe(
+      "AuditTrail-prod",
+    );
+    const body = String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body);
+    expect(body).toContain("HIPAA");
+    expect(body).toContain("## Evidence: audit logs reviewed weekly");
+    expect(body).toContain("reports/weekly/2026-03-09/review.html");
+    expect(body).toContain("reports/weekly/2026-03-16/review.html");
+    expect(body).not.toContain("2025-11-03");
+    expect(sns.commandCalls(PublishCommand)[0]?.args[0].input.Subject).toBe(
+      "[REVIEW] prod: quarterly compliance report 2026-04-01",
+    );
+    cloudFormation.restore();
   });
 
   it("refuses to start without a variable it needs, naming it", () => {
