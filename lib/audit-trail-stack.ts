@@ -6,6 +6,7 @@ import { ARCHIVE_PREFIXES } from "../lambdas/core/contracts.js";
 import { Alerting } from "./alerting.js";
 import { AuditArchive } from "./archive.js";
 import { AuditTrailConfigError } from "./config/errors.js";
+import { frameworkRequest } from "./config/framework-request.js";
 import type { EnvironmentConfig } from "./config/schema.js";
 import { AuditDetection } from "./detection.js";
 import { AuditKeys } from "./encryption.js";
@@ -14,6 +15,7 @@ import { PipelineMonitoring } from "./monitoring.js";
 import { AuditNetwork } from "./network.js";
 import { acknowledgeAll, compliancePackIds } from "./private/nag.js";
 import { ProducerAccess } from "./producer-access.js";
+import { AuditReview } from "./review.js";
 import { SearchBootstrap } from "./search-bootstrap.js";
 import { SearchDomain } from "./search-domain.js";
 import { TamperEvidence } from "./tamper-evidence.js";
@@ -40,6 +42,8 @@ export class AuditTrailStack extends Stack {
   public readonly producer: ProducerAccess;
   /** Role the detector function runs as (named in the domain's access policy and mapped in OpenSearch by the bootstrap). */
   public readonly detectorRole: iam.Role;
+  /** The scheduled weekly review (reports under the archive's reports/ prefix, summary to the ops topic). */
+  public readonly review: AuditReview;
 
   private readonly configuredAvailabilityZones: readonly string[] | undefined;
 
@@ -98,6 +102,11 @@ export class AuditTrailStack extends Stack {
       assumedBy: lambdaPrincipal,
       description: "mesh-audit-trail: detector function (reads tagged documents, writes alerts)",
     });
+    const reviewerRole = new iam.Role(this, "ReviewerRole", {
+      assumedBy: lambdaPrincipal,
+      description:
+        "mesh-audit-trail: weekly review function (reads audit documents and alerts, stores reports)",
+    });
 
     const domainName = config.search.domainName ?? `audit-trail-${config.name}`.slice(0, 28);
     this.search = new SearchDomain(this, "Search", {
@@ -145,7 +154,7 @@ export class AuditTrailStack extends Stack {
       ...placement,
     });
 
-    for (const role of [bootstrapRole, this.ingestion.firehoseRole, this.detectorRole])
+    for (const role of [bootstrapRole, this.ingestion.firehoseRole, this.detectorRole, reviewerRole])
       this.search.allowAccess(role);
     if (config.analystRoleArn !== undefined) this.search.allowAccessFromAllowList(config.analystRoleArn);
 
@@ -164,6 +173,7 @@ export class AuditTrailStack extends Stack {
       replicaCount: config.replicaCount,
       firehoseRole: this.ingestion.firehoseRole,
       detectorRole: this.detectorRole,
+      reviewerRole,
       analystRoleArn: config.analystRoleArn,
       logsKey: keys.logsKey,
       environmentKey: keys.dataKey,
@@ -216,6 +226,27 @@ export class AuditTrailStack extends Stack {
     // The detector's first run needs its OpenSearch role mapping and the alerts index template.
     this.detection.schedule.node.addDependency(bootstrap.resource);
 
+    this.review = new AuditReview(this, "Review", {
+      environmentName: config.name,
+      domain,
+      archiveBucket: this.archive.archiveBucket,
+      archiveKey: keys.dataKey,
+      digestPeriod: Duration.minutes(config.tamperEvidence.digestPeriodMinutes),
+      opsTopic: this.alerting.opsTopic,
+      opsTopicKey: keys.dataKey,
+      environmentKey: keys.dataKey,
+      logsKey: keys.logsKey,
+      logRetention,
+      role: reviewerRole,
+      certificateRotationHours: config.detection.certificateRotationHours,
+      complianceRequests: config.compliance.frameworks.map((framework) =>
+        frameworkRequest(framework, config),
+      ),
+      ...placement,
+    });
+    // The review reads through its OpenSearch role mapping, which the bootstrap creates.
+    this.review.schedule.node.addDependency(bootstrap.resource);
+
     this.producer = new ProducerAccess(this, "Producer", {
       clusters: [...config.eksClusters, ...config.producerClusters].map((cluster) =>
         cluster.producerIdentity.type === "irsa"
@@ -249,6 +280,7 @@ export class AuditTrailStack extends Stack {
           function: this.tamperEvidence.digestWriterFunction,
           timeout: this.tamperEvidence.digestWriterTimeout,
         },
+        { label: "Review", function: this.review.reviewFunction, timeout: Duration.minutes(10) },
       ],
       detection: this.detection,
       queues: [{ label: "Archive", queue: this.tamperEvidence.archiveQueue, maxAge: Duration.hours(1) }],

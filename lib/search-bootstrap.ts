@@ -37,6 +37,8 @@ export interface SearchBootstrapProps {
   readonly detectorRole: iam.IRole;
   /** Existing role mapped read-only for analysts. @default - none */
   readonly analystRoleArn?: string;
+  /** The scheduled review function's role, mapped read-only. @default - none */
+  readonly reviewerRole?: iam.IRole;
   readonly logsKey: kms.IKey;
   /** Encrypts the functions' environment variables. */
   readonly environmentKey: kms.IKey;
@@ -148,6 +150,7 @@ export class SearchBootstrap extends Construct {
       FirehoseRoleArn: props.firehoseRole.roleArn,
       DetectorRoleArn: props.detectorRole.roleArn,
       AnalystRoleArn: props.analystRoleArn ?? "",
+      ...(props.reviewerRole === undefined ? {} : { ReviewerRoleArn: props.reviewerRole.roleArn }),
       ReplicaCount: props.replicaCount,
       ShardCount: props.shardCount,
       AuditReadHistory: true,

@@ -25,7 +25,31 @@ export const ARCHIVE_PREFIXES = {
   deliveryFailed: "errors/AmazonOpenSearchService-failed/",
   /** The signed hourly digest files. */
   digests: "digests/",
+  /**
+   * The scheduled weekly reviews and quarterly compliance reports (`reports/weekly/…`, `reports/quarterly/…`):
+   * written create-only under the archive's Object Lock retention; not archived log data, so the digest chain does
+   * not seal them and `verify` leaves them out.
+   */
+  reports: "reports/",
 } as const;
+
+/** The environment variables of the scheduled review function (`lambdas/reviewer`). */
+export const REVIEWER_ENV = {
+  environmentName: "AUDIT_TRAIL_ENVIRONMENT",
+  domainEndpoint: "AUDIT_TRAIL_DOMAIN_ENDPOINT",
+  archiveBucketName: "AUDIT_TRAIL_ARCHIVE_BUCKET",
+  opsTopicArn: "AUDIT_TRAIL_OPS_TOPIC_ARN",
+  digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",
+  /** Hours a workload certificate may be in use (`detection.certificateRotationHours`); unset: 24. */
+  certificateRotationHours: "AUDIT_TRAIL_CERTIFICATE_ROTATION_HOURS",
+  /** The stack whose deployed template the quarterly compliance report assesses. */
+  stackName: "AUDIT_TRAIL_STACK_NAME",
+  /** JSON list of `FrameworkRequest` (the environment's frameworks and their minimums); `[]` for none. */
+  complianceRequests: "AUDIT_TRAIL_COMPLIANCE_REQUESTS",
+} as const;
+
+/** The input of the quarterly schedule's event (the weekly one is EventBridge's scheduled event). */
+export const QUARTERLY_COMPLIANCE_INPUT = { report: "quarterly-compliance" } as const;
 
 /** Where each environment's configuration is declared (`-c env=NAME` picks one); messages point users there. */
 export const ENVIRONMENTS_FILE = "lib/config/environments.ts";
@@ -239,6 +263,8 @@ export interface BootstrapProperties {
   DetectorRoleArn: string;
   /** Optional read-only analyst role; empty string when not configured. */
   AnalystRoleArn: string;
+  /** The scheduled review function's role, mapped read-only; empty or absent when the stack has none. */
+  ReviewerRoleArn?: string;
   ReplicaCount: number;
   ShardCount: number;
   /**

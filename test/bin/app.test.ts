@@ -114,7 +114,7 @@ describe("cdk synth (offline, no credentials)", () => {
       const withGeoIp = bundles.filter((dir) => existsSync(join(dir, "geoip")));
 
       // Assess
-      expect(bundles).toHaveLength(5);
+      expect(bundles).toHaveLength(6);
       for (const dir of bundles) {
         const code = readFileSync(join(dir, "index.mjs"), "utf8");
         expect(existsSync(join(dir, "index.mjs.map"))).toBe(true);

@@ -89,8 +89,8 @@ describe.skipIf(executablePath === undefined && !inCi)("the replay --html page i
   });
 
   it("shows each alert with its rule and runbook links", () => {
-    expect(counts.articles).toBe(5);
-    expect(counts.runbookLinks).toBe(5);
+    expect(counts.articles).toBe(6);
+    expect(counts.runbookLinks).toBe(6);
   });
 
   it("draws a timeline lane per rule with each alert's window, and every evidence event by identity", () => {

@@ -248,6 +248,16 @@ export function iamCallsOfCommand(sent: SentCommand, template: ResolvedTemplate)
         ),
       ];
     }
+    case "cloudformation:GetTemplateCommand": {
+      const stack = text(input.StackName, "StackName", name);
+      return [
+        {
+          via,
+          action: "cloudformation:GetTemplate",
+          resource: regional("cloudformation", `stack/${stack}/*`),
+        },
+      ];
+    }
     case "es:DescribeDomainCommand": {
       const domain = text(input.DomainName, "DomainName", name);
       return [{ via, action: "es:DescribeDomain", resource: regional("es", `domain/${domain}`) }];

@@ -16,6 +16,7 @@ import { gzipSync } from "node:zlib";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
+import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   FirehoseClient,
@@ -24,6 +25,7 @@ import {
 } from "@aws-sdk/client-firehose";
 import { KMSClient, SignCommand } from "@aws-sdk/client-kms";
 import { DescribeDomainCommand, OpenSearchClient } from "@aws-sdk/client-opensearch";
+import { ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -523,6 +525,71 @@ async function driveBootstrap(template: ResolvedTemplate, functionId: string): P
   }
 }
 
+/**
+ * The weekly review: one scheduled run that searches the indices and the alerts, lists the error prefixes and the
+ * digests, stores the three reports and publishes the summary; and a retried run that finds them stored (412).
+ */
+async function driveReviewer(template: ResolvedTemplate, functionId: string): Promise<AwsCall[]> {
+  const recorder = new Recorder();
+  const env = stubFunctionEnvironment(template, functionId);
+  const s3 = recorder.track("s3", mockClient(S3Client));
+  const sns = recorder.track("sns", mockClient(SNSClient));
+  const cloudFormation = recorder.track("cloudformation", mockClient(CloudFormationClient));
+  cloudFormation.on(GetTemplateCommand).resolves({ TemplateBody: JSON.stringify({ Resources: {} }) });
+  s3.on(ListObjectsV2Command).callsFake((input: { Prefix?: string }) => ({
+    Contents: [{ Key: `${input.Prefix ?? ""}object-1`, LastModified: new Date(NOW - 3_600_000) }],
+    IsTruncated: false,
+  }));
+  s3.on(PutObjectCommand)
+    .resolvesOnce({})
+    .resolvesOnce({})
+    .resolvesOnce({})
+    .rejects(
+      new S3ServiceException({
+        name: "PreconditionFailed",
+        $fault: "client",
+        $metadata: { httpStatusCode: 412 },
+        message: "At least one of the pre-conditions you specified did not hold",
+      }),
+    );
+  sns.on(PublishCommand).resolves({ MessageId: "m-1" });
+  try {
+    const { buildHandler, loadReviewerConfig } = await import("../../lambdas/reviewer/build.js");
+    const config = loadReviewerConfig(env);
+    const domainArn = domainArnFor(template, config.domainEndpoint);
+    const transport = {
+      transport: {
+        async request(params: TransportRequest): Promise<{ statusCode: number | null; body: unknown }> {
+          recorder.http.push({ domainArn, method: params.method, path: params.path });
+          if (params.method !== "POST" || !params.path.endsWith("/_search"))
+            throw new Error(`contract transport: unexpected ${params.method} ${params.path}`);
+          return { statusCode: 200, body: { hits: { hits: [] }, aggregations: { edges: { buckets: [] } } } };
+        },
+      },
+    };
+    const { transportSearchClient } = await import("../../lambdas/detector/opensearch.js");
+    const handler = buildHandler({
+      config,
+      search: transportSearchClient(transport),
+      s3: new S3Client({ region: REGION }),
+      sns: new SNSClient({ region: REGION }),
+      cloudFormation: new CloudFormationClient({ region: REGION }),
+      logger: new Logger({ serviceName: "reviewer" }),
+      tracer: new Tracer({ serviceName: "reviewer", enabled: false }),
+    });
+    const event = { time: new Date(NOW).toISOString() } as ScheduledEvent;
+    const first = await handler(event, context("reviewer"));
+    const retried = await handler(event, context("reviewer"));
+    if (first.alreadyStored || !retried.alreadyStored)
+      throw new Error("reviewer scenario did not store once and find the reports on the retry");
+    const quarterly = await handler({ report: "quarterly-compliance" } as never, context("reviewer"));
+    if (quarterly.keys.length !== 1) throw new Error("reviewer scenario stored no quarterly report");
+    return recorder.calls(template);
+  } finally {
+    recorder.restore();
+  }
+}
+
 export interface DrivenFunction {
   /** Readable name in messages (`transform`, `archiver`, …). */
   readonly label: string;
@@ -537,6 +604,7 @@ const DRIVERS: { label: string; description: RegExp }[] = [
   { label: "archiver", description: /^mesh-audit-trail: copies staged Firehose objects/ },
   { label: "digest writer", description: /^mesh-audit-trail: writes the signed, chained archive digest/ },
   { label: "detector", description: /^mesh-audit-trail: detector/ },
+  { label: "reviewer", description: /^mesh-audit-trail: scheduled weekly audit review/ },
   { label: "bootstrap", description: /^mesh-audit-trail: OpenSearch bootstrap/ },
   { label: "bootstrap provider framework", description: /^AWS CDK resource provider framework - onEvent/ },
 ];
@@ -592,6 +660,7 @@ export async function driveAll(
     }
     await drive("transform", (id) => driveTransform(template, id));
     await drive("detector", (id) => driveDetector(template, id));
+    await drive("reviewer", (id) => driveReviewer(template, id));
     await drive("bootstrap", (id) => driveBootstrap(template, id));
     await drive("bootstrap provider framework", async (id) => providerCalls(id));
   } finally {

@@ -67,6 +67,7 @@ const SUBJECTS = [
   "archiver",
   "digest writer",
   "detector",
+  "reviewer",
   "bootstrap",
   "bootstrap provider framework",
   "Firehose delivery role",

@@ -140,6 +140,7 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
       "k8s_pod_exec",
       "mesh_auth_failure_burst",
       "mesh_config_change",
+      "mesh_namespace_not_strict",
       "mesh_plaintext_suspected",
       "mesh_service_discovery_scan",
     ]);

@@ -132,6 +132,7 @@ describe("search domain", () => {
           { "Fn::GetAtt": [expect.stringMatching(/^SearchMasterRole/), "Arn"] },
           { "Fn::GetAtt": [expect.stringMatching(/^IngestionDeliveryRole/), "Arn"] },
           { "Fn::GetAtt": [expect.stringMatching(/^DetectorRole/), "Arn"] },
+          { "Fn::GetAtt": [expect.stringMatching(/^ReviewerRole/), "Arn"] },
         ],
       },
     });

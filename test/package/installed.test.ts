@@ -88,13 +88,13 @@ describe("the installed npm package", () => {
     expect(JSON.parse(result.stdout.split("\n")[0] as string).event.dataset).toBe("linkerd.access");
   });
 
-  it("replay: the bundled incident's five alerts", async () => {
+  it("replay: the bundled incident's six alerts", async () => {
     // Act
     const result = await auditTrail("replay", shipped("examples", "incident"));
 
     // Assess
     expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/alerts: 5 \(/);
+    expect(result.stdout).toMatch(/alerts: 6 \(/);
   });
 
   it("rules test: the bundled pack's tests pass", async () => {

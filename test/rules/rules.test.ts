@@ -19,6 +19,7 @@ const DEFAULT_PACK = [
   "mesh_unknown_identity",
   "mesh_error_rate_high",
   "mesh_latency_p99_high",
+  "mesh_namespace_not_strict",
   "mesh_cert_rotation_overdue",
   "k8s_pod_exec",
   "k8s_api_public_access_failures",

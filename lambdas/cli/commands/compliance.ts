@@ -12,13 +12,13 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { App } from "aws-cdk-lib";
 import { AuditTrailStack } from "../../../lib/audit-trail-stack.js";
+import { frameworkRequest } from "../../../lib/config/framework-request.js";
 import {
   AuditTrailConfigError,
   checkRuleOverrides,
   ENVIRONMENTS,
   type EnvironmentConfig,
   loadEnvironmentConfig,
-  rulesFor,
 } from "../../../lib/config/index.js";
 import { PROJECT_ROOT } from "../../../lib/private/function.js";
 import {
@@ -27,7 +27,6 @@ import {
   type CfnTemplate,
   FRAMEWORK_IDS,
   type FrameworkId,
-  type FrameworkRequest,
   renderNoFramework,
   renderReport,
   TemplateShapeError,
@@ -91,26 +90,7 @@ function environmentTag(template: CfnTemplate): string | undefined {
   return undefined;
 }
 
-/** The framework's minimums, from the environment's compliance presets (`rulesFor`, what synth enforces). */
-export function frameworkRequest(framework: FrameworkId, config: EnvironmentConfig): FrameworkRequest {
-  // rulesFor only reads the config; its parameter is typed as the (mutable) parsed config.
-  const rules = rulesFor(framework, config as unknown as Parameters<typeof rulesFor>[1]);
-  const minimum = (configKey: string): number =>
-    Math.max(0, ...rules.filter((rule) => rule.configKey === configKey).map((rule) => rule.minimumDays));
-  const purposes = framework === "gdpr" ? (config.compliance.gdpr?.purposes ?? []) : [];
-  return {
-    framework,
-    requirements: {
-      archiveRetentionDays: minimum("retention.archiveDays"),
-      searchableDays: minimum("retention.hotDays + retention.warmDays"),
-      pseudonymizedFields: framework === "gdpr" ? [...(config.pseudonymization?.fields ?? [])] : [],
-      ...(purposes.length === 0
-        ? {}
-        : { longestPurposeDays: Math.max(...purposes.map((purpose) => purpose.retentionDays)) }),
-    },
-    requirementsSource: `${framework} preset of lib/config/compliance.ts for environment "${config.name}"`,
-  };
-}
+export { frameworkRequest } from "../../../lib/config/framework-request.js";
 
 /**
  * The stack `bin/app.ts` builds for `config`, synthesized into a temporary directory that is removed afterwards.

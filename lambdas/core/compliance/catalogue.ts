@@ -30,6 +30,7 @@ import {
   searchAuditLogRetention,
   searchableWindow,
   searchInTransit,
+  weeklyReview,
 } from "./evidence.js";
 
 export const FRAMEWORK_IDS = ["pci-dss", "hipaa", "soc2", "iso27001", "gdpr"] as const;
@@ -104,7 +105,7 @@ const pci: Framework = {
       framework: "pci-dss",
       title: "Automated mechanisms are used to perform audit log reviews",
       requirement: "Audit logs are reviewed at least daily, with automated mechanisms (10.4.1, 10.4.1.1).",
-      evidence: (context) => [detectorSchedule(context), ...alerting(context)],
+      evidence: (context) => [detectorSchedule(context), ...alerting(context), ...weeklyReview(context)],
     },
     {
       id: "10.5.1",
@@ -184,6 +185,14 @@ const hipaa: Framework = {
       ],
     },
     {
+      id: "164.308(a)(1)(ii)(D)",
+      framework: "hipaa",
+      title: "Information system activity review",
+      requirement:
+        "Regularly review records of information system activity, such as audit logs, access reports and security incident tracking reports.",
+      evidence: (context) => [...weeklyReview(context), detectorSchedule(context)],
+    },
+    {
       id: "164.312(c)(1)",
       framework: "hipaa",
       title: "Integrity",
@@ -216,10 +225,10 @@ const hipaa: Framework = {
   ],
   notAddressed: [
     {
-      id: "164.308(a)(1)(ii)(D)",
-      title: "Information system activity review",
+      id: "164.308(a)(1)(ii)(D) (sign-off)",
+      title: "Information system activity review by people",
       owner:
-        "The covered entity's security official: regularly review the alerts and audit reports under a written procedure.",
+        "The covered entity's security official: read and sign off each stored weekly review (reports/weekly/ of the archive) under a written procedure, and follow up what it shows.",
     },
     {
       id: "164.308(a)(6)",

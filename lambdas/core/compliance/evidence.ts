@@ -3,7 +3,7 @@
  * it is there (`found`), absent (`missing`, the resource or the setting) or present but short of what the control
  * needs (`weak`), always with the logical id, the setting's path and the value as the template has it.
  */
-import { ARCHIVER_ENV, DETECTOR_ENV, TRANSFORM_ENV } from "../contracts.js";
+import { ARCHIVE_PREFIXES, ARCHIVER_ENV, DETECTOR_ENV, REVIEWER_ENV, TRANSFORM_ENV } from "../contracts.js";
 import {
   bucketPolicyOf,
   type CfnTemplate,
@@ -482,6 +482,50 @@ export function detectorSchedule({ parts }: EvidenceContext): Evidence {
     accept: (value) =>
       valueAt(parts.detectorSchedule?.properties, "State") !== "DISABLED" && scheduleMinutes(value) <= 1440,
   });
+}
+
+/**
+ * Minutes between runs of a weekly-or-more-often schedule: `rate(...)` as `scheduleMinutes`; a cron expression with
+ * a day of the week (`cron(0 6 ? * MON *)`) runs weekly, one with every day daily; anything else: Infinity.
+ */
+export function reviewScheduleMinutes(expression: unknown): number {
+  if (typeof expression !== "string") return Number.POSITIVE_INFINITY;
+  const cron = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+)(?: (\S+))?\)$/.exec(expression);
+  if (cron === null) return scheduleMinutes(expression);
+  const [, , , dayOfMonth = "", month = "", dayOfWeek = ""] = cron;
+  if (month !== "*") return Number.POSITIVE_INFINITY;
+  if (dayOfMonth === "*" || (dayOfMonth === "?" && dayOfWeek === "*")) return 1440;
+  if (dayOfMonth === "?" && /^[A-Z]{3}(,[A-Z]{3})*$|^[1-7](,[1-7])*$/.test(dayOfWeek)) return 10_080;
+  return Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The weekly audit review: a function scheduled at least weekly builds it from the trail and stores each report under
+ * `reports/weekly/` of the Object Lock archive (the reports an auditor asks for as evidence of weekly review).
+ */
+export function weeklyReview({ parts }: EvidenceContext): Evidence[] {
+  const variables = valueAt(parts.reviewer?.properties, "Environment.Variables");
+  const archiveId = parts.archiveBucket?.logicalId;
+  return [
+    checkSetting(parts.reviewSchedule, "the weekly review's schedule", {
+      claim:
+        "the audit logs are reviewed weekly: a report of alerts, exec sessions, security and RBAC changes, denials, new service edges, posture and pipeline health is built for sign-off",
+      setting: "ScheduleExpression",
+      expected: "at most 7 days between runs, rule ENABLED",
+      accept: (value) =>
+        valueAt(parts.reviewSchedule?.properties, "State") !== "DISABLED" &&
+        reviewScheduleMinutes(value) <= 10_080,
+    }),
+    checkSetting(parts.reviewer, "the weekly review function", {
+      claim: `each weekly review is stored create-only under ${ARCHIVE_PREFIXES.reports}weekly/<date>/ of the Object Lock archive, under its retention: the stored reviews are the evidence`,
+      setting: `Environment.Variables.${REVIEWER_ENV.archiveBucketName}`,
+      expected: "the Object Lock archive bucket",
+      accept: () =>
+        archiveId !== undefined &&
+        referencedId(valueAt(variables, REVIEWER_ENV.archiveBucketName)) === archiveId,
+      read: () => valueAt(variables, REVIEWER_ENV.archiveBucketName),
+    }),
+  ];
 }
 
 /** Alerts page people (the critical topic has a subscriber) through KMS-encrypted topics. */

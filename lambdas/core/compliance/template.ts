@@ -4,7 +4,7 @@
  * stack itself wires (the Firehose processor's Lambda, the digest writer's bucket variable, an alarm's action), not
  * by logical-id spelling, so a renamed construct is still found and a removed setting reads as missing.
  */
-import { DETECTOR_ENV, DIGEST_WRITER_ENV, TRANSFORM_ENV } from "../contracts.js";
+import { DETECTOR_ENV, DIGEST_WRITER_ENV, REVIEWER_ENV, TRANSFORM_ENV } from "../contracts.js";
 
 export interface CfnResource {
   readonly Type: string;
@@ -156,6 +156,9 @@ export interface StackParts {
   readonly digestSchedule?: Located;
   readonly detector?: Located;
   readonly detectorSchedule?: Located;
+  /** The scheduled weekly review function and its schedule. */
+  readonly reviewer?: Located;
+  readonly reviewSchedule?: Located;
   /** Alert topics the detector publishes to. */
   readonly alertTopics: readonly Located[];
   /** Topics the alarms notify (the ops topic). */
@@ -206,6 +209,8 @@ export function stackParts(template: CfnTemplate): StackParts {
   const detector = functionsWithVariable(template, DETECTOR_ENV.topicArns)[0];
   const detectorSchedule =
     detector === undefined ? undefined : rulesTargeting(template, detector.logicalId)[0];
+  const reviewer = functionsWithVariable(template, REVIEWER_ENV.opsTopicArn)[0];
+  const reviewSchedule = reviewer === undefined ? undefined : rulesTargeting(template, reviewer.logicalId)[0];
   const alertTopicIds = referencedIds(
     valueAt(detector?.properties, `Environment.Variables.${DETECTOR_ENV.topicArns}`),
   );
@@ -230,6 +235,8 @@ export function stackParts(template: CfnTemplate): StackParts {
     digestSchedule,
     detector,
     detectorSchedule,
+    reviewer,
+    reviewSchedule,
     alertTopics,
     alarmTopics,
     alarms,

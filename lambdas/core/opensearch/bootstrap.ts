@@ -160,6 +160,7 @@ export async function bootstrapDomain(
         firehoseRoleArn: settings.FirehoseRoleArn,
         detectorRoleArn: settings.DetectorRoleArn,
         analystRoleArn: settings.AnalystRoleArn,
+        ...(settings.ReviewerRoleArn === undefined ? {} : { reviewerRoleArn: settings.ReviewerRoleArn }),
       },
       allowMissing.has("security"),
     )),

@@ -32,11 +32,14 @@ export interface SecurityOptions {
   readonly detectorRoleArn: string;
   /** Empty or absent: no analyst role. */
   readonly analystRoleArn?: string;
+  /** The scheduled review function's role (reads audit documents and alerts). Empty or absent: none. */
+  readonly reviewerRoleArn?: string;
 }
 
 export const FIREHOSE_SECURITY_ROLE = "audit_trail_firehose";
 export const DETECTOR_SECURITY_ROLE = "audit_trail_detector";
 export const ANALYST_SECURITY_ROLE = "audit_trail_analyst";
+export const REVIEWER_SECURITY_ROLE = "audit_trail_reviewer";
 
 /** The roles to create and map, in apply order. */
 export function buildSecurityRoles(options: SecurityOptions): SecurityRole[] {
@@ -85,6 +88,19 @@ export function buildSecurityRoles(options: SecurityOptions): SecurityRole[] {
         ],
       },
       backendRoles: [options.analystRoleArn],
+    });
+  }
+  if (options.reviewerRoleArn !== undefined && options.reviewerRoleArn !== "") {
+    roles.push({
+      name: REVIEWER_SECURITY_ROLE,
+      body: {
+        description: "mesh-audit-trail: the scheduled review reads audit documents and alerts, read-only",
+        cluster_permissions: ["cluster_composite_ops_ro"],
+        index_permissions: [
+          { index_patterns: [DAILY_AUDIT_INDEX_PATTERN, ALERTS_INDEX], allowed_actions: ["read"] },
+        ],
+      },
+      backendRoles: [options.reviewerRoleArn],
     });
   }
   return roles;

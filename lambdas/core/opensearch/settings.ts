@@ -56,6 +56,7 @@ export const bootstrapPropertiesSchema = z
     FirehoseRoleArn: roleArn,
     DetectorRoleArn: roleArn,
     AnalystRoleArn: z.union([z.literal(""), roleArn]),
+    ReviewerRoleArn: z.union([z.literal(""), roleArn]).optional(),
     ReplicaCount: integer(0),
     ShardCount: integer(1),
     AuditReadHistory: flag.optional(),

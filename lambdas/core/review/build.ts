@@ -102,8 +102,11 @@ export interface PipelineHealth {
   readonly silentSources: readonly string[];
   /** Records that could not be parsed: in the files read, or under the error prefix in the period. */
   readonly errorRecords: { readonly count: number; readonly basis: string };
-  /** The digest chain: `verified`, `broken`, or `not checked` with why. */
-  readonly digestChain: { readonly status: "verified" | "broken" | "not checked"; readonly detail: string };
+  /**
+   * The digest chain: `complete` (a digest for every period of the review), `gaps` (periods without one), or
+   * `not checked` with why. Signatures and objects are `audit-trail verify`'s.
+   */
+  readonly digestChain: { readonly status: "complete" | "gaps" | "not checked"; readonly detail: string };
 }
 
 export interface ReviewReport {

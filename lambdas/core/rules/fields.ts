@@ -349,10 +349,38 @@ export const meshMapping: FieldMapping = {
   },
 };
 
-/** Any other logsource: fields are ECS paths, no guard. */
+/**
+ * Virtual `workloadSelector`: `true` when the audit event's recorded object (`responseObject`, else `requestObject`)
+ * has a workload selector with labels (`spec.selector.matchLabels`: an Istio policy that applies to some pods, not
+ * to the whole namespace), `false` when it has none; absent when no object was recorded or the request is a patch
+ * that does not touch the selector. Sigma's `exists` reads leaves, and a selector is a map of arbitrary labels.
+ */
+export function workloadSelector(doc: unknown): boolean | undefined {
+  const audit = (doc as EcsDocument | undefined)?.kubernetes?.audit;
+  const spec = (object: unknown): Record<string, unknown> | undefined => {
+    const value = (object as { spec?: unknown } | undefined)?.spec;
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  };
+  const recorded = spec(audit?.responseObject) ?? spec(audit?.requestObject);
+  if (recorded === undefined) return undefined;
+  if (!("selector" in recorded))
+    return audit?.verb === "patch" && spec(audit?.responseObject) === undefined ? undefined : false;
+  const labels = (recorded.selector as { matchLabels?: unknown } | null)?.matchLabels;
+  return typeof labels === "object" && labels !== null && Object.keys(labels).length > 0;
+}
+
+const workloadSelectorAccessor: FieldAccessor = (doc, predicate) => {
+  const value = workloadSelector(doc);
+  return value !== undefined && predicate(value);
+};
+
+/** Any other logsource: fields are ECS paths, no guard; plus the virtual `workloadSelector` (above). */
 export const ecsMapping: FieldMapping = {
   key: "ecs",
   resolve(field) {
+    if (field === "workloadSelector") return { path: field, accessor: workloadSelectorAccessor };
     return { path: field, accessor: pathAccessor(field) };
   },
 };

@@ -26,6 +26,7 @@ const INCIDENT_ALERTS = [
   "k8s_pod_exec",
   "mesh_auth_failure_burst",
   "mesh_config_change",
+  "mesh_namespace_not_strict",
   "mesh_plaintext_suspected",
   "mesh_service_discovery_scan",
 ];
@@ -71,7 +72,7 @@ describe("audit-trail replay", () => {
       "mesh.source.principal": "spiffe://cluster.local/ns/marketing/sa/newsletter",
     });
     expect(err).toMatch(/4 file\(s\): \d+ records .* 0 unparseable, 0 too late to correlate/);
-    expect(err).toMatch(/alerts: 5 /);
+    expect(err).toMatch(/alerts: 6 /);
   });
 
   it("prints a table sorted by time with who, runbook and a summary", async () => {
@@ -79,6 +80,7 @@ describe("audit-trail replay", () => {
     const rows = out.split("\n").filter((line) => /^\d{4}-\d\d-\d\d /.test(line));
     expect(rows.map((row) => row.split(/\s+/)[3])).toEqual([
       "mesh_config_change",
+      "mesh_namespace_not_strict",
       "mesh_plaintext_suspected",
       "mesh_auth_failure_burst",
       "mesh_service_discovery_scan",
@@ -92,7 +94,7 @@ describe("audit-trail replay", () => {
       "to: auth.shop.svc.cluster.local, billing.shop.svc.cluster.local, orders.shop.svc.cluster.local, payments.shop.svc.cluster.local, users.shop.svc.cluster.local",
     );
     expect(out).toMatch(/runbook: docs\/runbooks\/k8s_pod_exec\.md/);
-    expect(out).toMatch(/alerts: 5 \(/);
+    expect(out).toMatch(/alerts: 6 \(/);
   });
 
   it("adds rules from --rules directories, honours --overrides, and reports unparseable lines", async () => {

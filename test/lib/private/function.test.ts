@@ -15,13 +15,14 @@ describe("the Lambda factory", () => {
     );
   });
 
-  it("builds the five handlers", () => {
+  it("builds the six handlers", () => {
     expect(ours.map((fn) => fn.Properties.Description)).toEqual([
       expect.stringContaining("Firehose transform"),
       expect.stringContaining("OpenSearch bootstrap"),
       expect.stringContaining("Object Lock archive"),
       expect.stringContaining("signed, chained archive digest"),
       expect.stringContaining("detector"),
+      expect.stringContaining("scheduled weekly audit review"),
     ]);
   });
 

@@ -229,7 +229,38 @@ describe("assess, shipped prod (every framework)", () => {
       `| \`${archiveId(templates.prod)}\` \`AWS::S3::Bucket\` | \`${LOCK_DAYS}\` | \`2192\` | ≥ 2192 days | met |`,
     );
     expect(report).toContain("### Not addressed by this stack");
-    expect(report).toContain("all 5 controls below are met");
+    expect(report).toContain("all 6 controls below are met");
+  });
+
+  it("lists the stored weekly reviews as the evidence for audit logs reviewed weekly", () => {
+    const assessment = assessEnv("prod", templates.prod, ["pci-dss", "hipaa"]);
+    const review = control(assessment, "hipaa", "164.308(a)(1)(ii)(D)");
+    expect(review.met).toBe(true);
+    expect(review.evidence.map((e) => [e.setting, e.value, e.status])).toEqual(
+      expect.arrayContaining([
+        ["ScheduleExpression", "cron(0 6 ? * MON *)", "found"],
+        [
+          "Environment.Variables.AUDIT_TRAIL_ARCHIVE_BUCKET",
+          expect.stringContaining(archiveId(templates.prod)),
+          "found",
+        ],
+      ]),
+    );
+    expect(review.evidence.some((e) => e.claim.includes("reports/weekly/"))).toBe(true);
+    expect(
+      control(assessment, "pci-dss", "10.4.1.1").evidence.some((e) => e.claim.includes("reviewed weekly")),
+    ).toBe(true);
+  });
+
+  it("does not call a monthly review weekly", () => {
+    const template = structuredClone(templates.prod) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    for (const resource of Object.values(template.Resources))
+      if (resource.Properties?.ScheduleExpression === "cron(0 6 ? * MON *)")
+        resource.Properties.ScheduleExpression = "cron(0 6 1 * ? *)";
+    const review = control(assessEnv("prod", template as never, ["hipaa"]), "hipaa", "164.308(a)(1)(ii)(D)");
+    expect(review.met).toBe(false);
   });
 });
 

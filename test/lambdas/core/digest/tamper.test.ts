@@ -107,6 +107,22 @@ describe("verifying a local archive against its digest chain", () => {
     expect(kinds(report)).toEqual([`unexpected-object ${key}`]);
   });
 
+  it("leaves the stored weekly reviews under reports/ out: Object Lock holds them, the chain does not seal them", async () => {
+    // Prepare
+    await writeObject(
+      root,
+      "reports/weekly/2026-11-20/review.md",
+      "# Weekly audit review",
+      T0 + HOUR + 30 * 60_000,
+    );
+
+    // Act
+    const report = await verifyDir(root, verifier, UNTIL);
+
+    // Assess
+    expect(kinds(report)).toEqual([]);
+  });
+
   it("reports an object newer than the last sealed period as pending, not as a finding", async () => {
     // Prepare
     await writeObject(root, "documents/2026/11/20/10/stream-e", "{}", UNTIL + 60_000);

@@ -64,6 +64,7 @@ describe("the review of the bundled incident", () => {
     ]);
     expect(report.alertsByRule.map((g) => `${g.rule} ${g.severity}`)).toEqual([
       "k8s_pod_exec high",
+      "mesh_namespace_not_strict high",
       "mesh_auth_failure_burst medium",
       "mesh_config_change medium",
       "mesh_service_discovery_scan medium",
