@@ -7,9 +7,11 @@
  * the calls in the files (`core/policy/drift.ts`). Exit status 1 when traffic was denied by policy or succeeded
  * where the policies would deny it, 0 otherwise, 2 for a usage or input error.
  */
+
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { EcsDocument } from "../../core/ecs.js";
+import { errorMessage } from "../../core/errors.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
 import { AuditedPolicies, drift, renderDrift } from "../../core/policy/drift.js";
 import { type IstioPolicy, PolicyInputError, parsePolicies } from "../../core/policy/istio.js";
@@ -116,9 +118,7 @@ export async function runPolicy(argv: readonly string[], streams: Streams): Prom
       else if (arg.startsWith("-")) throw new InputError(`unknown option '${arg}'`);
       else inputs.push(arg);
     } catch (error) {
-      err.write(
-        `audit-trail policy ${verb}: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`,
-      );
+      err.write(`audit-trail policy ${verb}: ${errorMessage(error)}\n\n${USAGE}\n`);
       return 2;
     }
   }

@@ -2,8 +2,10 @@
  * `audit-trail posture [-c env=NAME | FILE|DIR…] [--since 7d] [--json]`: the mesh security posture the trail shows,
  * per cluster, namespace and service (`lambdas/core/posture`), from log files or from an environment's indices.
  */
+
 import { parseArgs } from "node:util";
 import type { EcsDocument } from "../../core/ecs.js";
+import { errorMessage } from "../../core/errors.js";
 import {
   DEFAULT_ROOT_NAMESPACE,
   PostureBuilder,
@@ -68,7 +70,7 @@ export function parsePostureArgs(argv: readonly string[]): PostureArgs | "help" 
   try {
     parsed = parse();
   } catch (error: unknown) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
   const { values, positionals } = parsed;
   if (values.help === true) return "help";

@@ -4,10 +4,12 @@
  * correlations included, with `--overrides`), so the review shows what the detector would have raised; from an
  * environment, the alerts index with each alert's state.
  */
+
 import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { buildAlert } from "../../core/alerts/index.js";
 import type { EcsDocument } from "../../core/ecs.js";
+import { errorMessage } from "../../core/errors.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
 import {
   ReviewBuilder,
@@ -86,7 +88,7 @@ export function parseReviewArgs(argv: readonly string[]): ReviewArgs | "help" {
       },
     }));
   } catch (error: unknown) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
   if (values.help === true) return "help";
   const environment = selectedEnvironment({
@@ -122,9 +124,7 @@ async function overridesOf(file: string | undefined): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error: unknown) {
-    throw new InputError(
-      `--overrides ${file}: not valid JSON (${error instanceof Error ? error.message : String(error)})`,
-    );
+    throw new InputError(`--overrides ${file}: not valid JSON (${errorMessage(error)})`);
   }
 }
 

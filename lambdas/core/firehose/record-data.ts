@@ -65,7 +65,7 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
       if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
         return { error: `decompressed size limit: zstd data expands beyond ${limit} bytes` };
       }
-      return { error: `zstd: ${error instanceof Error ? error.message : String(error)}` };
+      return { error: `zstd: ${errorMessage(error)}` };
     }
   }
   // The snappy framing format's stream identifier: ff 06 00 00 "sNaPpY".

@@ -2,8 +2,10 @@
  * The DB-IP country data as installed with the npm package `@ip-location-db/dbip-country` (the CLI and rule tests;
  * the detector reads its bundled copy with `GeoIpDatabase.load`).
  */
+
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
+import { errorMessage } from "../errors.js";
 import { type CountryLookup, GeoIpDatabase } from "./index.js";
 
 /** The directory of the installed package's CSV files. */
@@ -22,7 +24,7 @@ export function lazyPackagedGeoIp(onError?: (message: string) => void): CountryL
           database = GeoIpDatabase.load(packagedGeoIpDir());
         } catch (error) {
           failed = true;
-          const message = `countries unavailable: ${error instanceof Error ? error.message : String(error)}`;
+          const message = `countries unavailable: ${errorMessage(error)}`;
           if (onError === undefined) throw new Error(message);
           onError(message);
         }
