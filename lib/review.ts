@@ -178,6 +178,8 @@ export class AuditReview extends Construct {
         "The review searches (POST _search) the daily audit-YYYY-MM-DD indices, whose names are known only at run time, and the alerts index; POST only, on this one domain; its OpenSearch role is read-only.",
       [`AwsSolutions-IAM5[Resource::${tokenFinding(props.archiveBucket, "Arn", `/${ARCHIVE_PREFIXES.reports}*`)}]`]:
         "The review creates (If-None-Match only, so never overwrites) its weekly reports under reports/weekly/<date>/ of the archive; no read, no delete, no retention change.",
+      [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/${Stack.of(this).stackName}/*]`]:
+        "The quarterly compliance report reads (GetTemplate only) this stack's own deployed template; a stack's ARN ends in an id CloudFormation generates, so the stack's name followed by /* is the narrowest ARN that names it.",
     };
     const role = reviewer.role ?? reviewer;
     for (const [findingId, reason] of Object.entries(findings)) {
