@@ -53,7 +53,7 @@ try {
     pipeline,
     binary: (binary as { path: string }).path,
     workDir,
-    outageMs: 20_000,
+    outageMs: 60_000,
     onStage: stage,
   });
   console.log(`\n${report.fluentBitVersion}; ${((Date.now() - started) / 1000).toFixed(0)} s in all\n`);

@@ -166,8 +166,13 @@ describe("mesh_plaintext_traffic and mesh_plaintext_suspected", () => {
     expect(doc.event.dataset).toBe("istio.access");
     expect(doc.mesh).toMatchObject({ mtls: false, mtls_evidence: "peer_certificate" });
     const alerts = await alertsOf([record]);
-    expect(alerts.map((a) => `${a.rule.name}@${a.severity}`)).toEqual(["mesh_plaintext_traffic@high"]);
-    const [alert] = alerts;
+    // The caller's alert, and the namespace's: proven plaintext from a named client into a namespace not on the
+    // permissive allow list (one a day per namespace).
+    expect(alerts.map((a) => `${a.rule.name}@${a.severity}`).sort()).toEqual([
+      "mesh_namespace_not_strict@high",
+      "mesh_plaintext_traffic@high",
+    ]);
+    const alert = alerts.find((a) => a.rule.name === "mesh_plaintext_traffic");
     expect(alert?.fields["mesh.mtls_evidence"]).toBe("peer_certificate");
     expect(alert?.values["kubernetes.pod.name"]).toEqual(["reviews-v1-6b8f7c9d5-abcde"]);
     expect(alert?.values["orchestrator.cluster.name"]).toEqual(["corpus"]);

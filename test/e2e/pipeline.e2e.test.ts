@@ -50,7 +50,7 @@ describe.skipIf(missing.length > 0 && !inCi)(
         pipeline,
         binary: (binary as { path: string }).path,
         workDir,
-        outageMs: 20_000,
+        outageMs: 60_000,
         onStage: stage,
       });
       console.log(`e2e (work folder ${workDir}):\n${stages.join("\n")}`);
