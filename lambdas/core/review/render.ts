@@ -12,10 +12,7 @@ function md(text: string | number | undefined): string {
     .replace(/[\r\n]+/g, " ");
 }
 
-function table(
-  headers: readonly string[],
-  rows: readonly (readonly (string | number | undefined)[])[],
-): string {
+function markdownTable({ headers, rows }: ReviewTable): string {
   if (rows.length === 0) return "_none_\n";
   return `| ${headers.join(" | ")} |\n|${headers.map(() => "---").join("|")}|\n${rows
     .map((row) => `| ${row.map(md).join(" | ")} |`)
@@ -28,29 +25,39 @@ function states(states: Readonly<Record<string, number>>): string {
     .join(", ");
 }
 
-export function renderReviewMarkdown(report: ReviewReport): string {
-  const parts: string[] = [];
-  parts.push(`# ${report.title}\n\n`);
-  parts.push(
-    `Period ${report.since} .. ${report.until} (compared with ${report.previousSince} .. ${report.since}). Source: ${report.source}. Rests on ${report.basis.documents} documents and ${report.basis.alerts} alerts.\n`,
-  );
-  parts.push("\n## Alerts by rule and severity\n\n");
-  parts.push(
-    table(
+type Cell = string | number | undefined;
+
+/** One table of the review: its id (the HTML page's `data-table`), headers and rows. */
+interface ReviewTable {
+  readonly id: string;
+  readonly headers: readonly string[];
+  readonly rows: readonly (readonly Cell[])[];
+}
+
+/** The review's tables, built once for both renderers. */
+function reviewTables(report: ReviewReport) {
+  const tableOf = (
+    id: string,
+    headers: readonly string[],
+    rows: readonly (readonly Cell[])[],
+  ): ReviewTable => ({
+    id,
+    headers,
+    rows,
+  });
+  return {
+    alertsByRule: tableOf(
+      "alerts-by-rule",
       ["rule", "severity", "alerts", "events", "state"],
       report.alertsByRule.map((g) => [g.rule, g.severity, g.alerts, g.events, states(g.states)]),
     ),
-  );
-  parts.push("\n### Each alert\n\n");
-  parts.push(
-    table(
+    alerts: tableOf(
+      "alerts",
       ["time", "rule", "severity", "state", "count", "what", "who"],
       report.alerts.map((a) => [a.time, a.rule, a.severity, a.state, a.count, a.what, a.who]),
     ),
-  );
-  parts.push("\n## Exec sessions\n\n");
-  parts.push(
-    table(
+    execs: tableOf(
+      "exec-sessions",
       ["time", "who", "pod", "container", "command", "from"],
       report.execSessions.map((e) => [
         e.time,
@@ -61,17 +68,13 @@ export function renderReviewMarkdown(report: ReviewReport): string {
         e.sourceIp,
       ]),
     ),
-  );
-  parts.push("\n## Changes to mesh security and RBAC\n\n");
-  parts.push(
-    table(
+    changes: tableOf(
+      "changes",
       ["time", "who", "kind", "resource", "change"],
       report.changes.map((c) => [c.time, c.who, c.kind, c.resource, c.change]),
     ),
-  );
-  parts.push("\n## Top identities by denied requests\n\n");
-  parts.push(
-    table(
+    denied: tableOf(
+      "denied",
       ["identity", "where", "denied", "first", "last", "on"],
       report.deniedIdentities.map((d) => [
         d.identity,
@@ -82,26 +85,18 @@ export function renderReviewMarkdown(report: ReviewReport): string {
         d.targets.join(", "),
       ]),
     ),
-  );
-  parts.push(
-    `\n## New service edges\n\n${report.newEdges.length} new of ${report.edgesInPeriod} edges in the period (${report.edgesBasis}).\n\n`,
-  );
-  parts.push(
-    table(
+    edges: tableOf(
+      "new-edges",
       ["first seen", "from", "to", "requests"],
       report.newEdges.map((e) => [e.firstSeen, e.source, e.destination, e.requests]),
     ),
-  );
-  parts.push("\n## Posture\n\n### Changes since the previous period\n\n");
-  parts.push(
-    table(
+    postureChanges: tableOf(
+      "posture-changes",
       ["cluster", "namespace", "change"],
       report.postureChanges.map((c) => [c.cluster, c.namespace, c.what]),
     ),
-  );
-  parts.push("\n### Namespaces now\n\n");
-  parts.push(
-    table(
+    namespaces: tableOf(
+      "namespaces",
       ["cluster", "namespace", "declared", "observed", "services not covered"],
       report.posture.clusters.flatMap((c) =>
         c.namespaces.map((n) => [
@@ -116,20 +111,47 @@ export function renderReviewMarkdown(report: ReviewReport): string {
         ]),
       ),
     ),
+    certificates: tableOf(
+      "certificates",
+      ["identity", "oldest", "lifetime", "requests past rotation"],
+      report.posture.certificates.map((c) => [
+        c.principal,
+        formatAge(c.maxAgeSeconds),
+        formatAge(c.maxLifetimeSeconds),
+        `${c.overdue} of ${c.requests}`,
+      ]),
+    ),
+  };
+}
+
+export function renderReviewMarkdown(report: ReviewReport): string {
+  const t = reviewTables(report);
+  const parts: string[] = [];
+  parts.push(`# ${report.title}\n\n`);
+  parts.push(
+    `Period ${report.since} .. ${report.until} (compared with ${report.previousSince} .. ${report.since}). Source: ${report.source}. Rests on ${report.basis.documents} documents and ${report.basis.alerts} alerts.\n`,
   );
+  parts.push("\n## Alerts by rule and severity\n\n");
+  parts.push(markdownTable(t.alertsByRule));
+  parts.push("\n### Each alert\n\n");
+  parts.push(markdownTable(t.alerts));
+  parts.push("\n## Exec sessions\n\n");
+  parts.push(markdownTable(t.execs));
+  parts.push("\n## Changes to mesh security and RBAC\n\n");
+  parts.push(markdownTable(t.changes));
+  parts.push("\n## Top identities by denied requests\n\n");
+  parts.push(markdownTable(t.denied));
+  parts.push(
+    `\n## New service edges\n\n${report.newEdges.length} new of ${report.edgesInPeriod} edges in the period (${report.edgesBasis}).\n\n`,
+  );
+  parts.push(markdownTable(t.edges));
+  parts.push("\n## Posture\n\n### Changes since the previous period\n\n");
+  parts.push(markdownTable(t.postureChanges));
+  parts.push("\n### Namespaces now\n\n");
+  parts.push(markdownTable(t.namespaces));
   if (report.posture.certificates.length > 0) {
     parts.push("\n### Peer certificates (oldest first)\n\n");
-    parts.push(
-      table(
-        ["identity", "oldest", "lifetime", "requests past rotation"],
-        report.posture.certificates.map((c) => [
-          c.principal,
-          formatAge(c.maxAgeSeconds),
-          formatAge(c.maxLifetimeSeconds),
-          `${c.overdue} of ${c.requests}`,
-        ]),
-      ),
-    );
+    parts.push(markdownTable(t.certificates));
   }
   parts.push("\n## Pipeline health\n\n");
   parts.push(
@@ -151,11 +173,7 @@ function h(text: string | number | undefined): string {
   return String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function htmlTable(
-  id: string,
-  headers: readonly string[],
-  rows: readonly (readonly (string | number | undefined)[])[],
-): string {
+function htmlTable({ id, headers, rows }: ReviewTable): string {
   if (rows.length === 0) return `<p class="none" data-table="${h(id)}">none</p>`;
   return `<table data-table="${h(id)}"><thead><tr>${headers.map((x) => `<th>${h(x)}</th>`).join("")}</tr></thead><tbody>${rows
     .map((row) => `<tr>${row.map((cell) => `<td>${h(cell)}</td>`).join("")}</tr>`)
@@ -178,81 +196,18 @@ section.page{break-before:page}section.signoff{break-inside:avoid}}
 `;
 
 export function renderReviewHtml(report: ReviewReport): string {
-  const alertsByRule = htmlTable(
-    "alerts-by-rule",
-    ["rule", "severity", "alerts", "events", "state"],
-    report.alertsByRule.map((g) => [g.rule, g.severity, g.alerts, g.events, states(g.states)]),
-  );
-  const alerts = htmlTable(
-    "alerts",
-    ["time", "rule", "severity", "state", "count", "what", "who"],
-    report.alerts.map((a) => [a.time, a.rule, a.severity, a.state, a.count, a.what, a.who]),
-  );
-  const execs = htmlTable(
-    "exec-sessions",
-    ["time", "who", "pod", "container", "command", "from"],
-    report.execSessions.map((e) => [
-      e.time,
-      e.who,
-      `${e.namespace ?? "?"}/${e.pod ?? "?"}`,
-      e.container,
-      e.command ?? `(${e.subresource}, no command in the request)`,
-      e.sourceIp,
-    ]),
-  );
-  const changes = htmlTable(
-    "changes",
-    ["time", "who", "kind", "resource", "change"],
-    report.changes.map((c) => [c.time, c.who, c.kind, c.resource, c.change]),
-  );
-  const denied = htmlTable(
-    "denied",
-    ["identity", "where", "denied", "first", "last", "on"],
-    report.deniedIdentities.map((d) => [
-      d.identity,
-      d.where,
-      d.denied,
-      d.first,
-      d.last,
-      d.targets.join(", "),
-    ]),
-  );
-  const edges = htmlTable(
-    "new-edges",
-    ["first seen", "from", "to", "requests"],
-    report.newEdges.map((e) => [e.firstSeen, e.source, e.destination, e.requests]),
-  );
-  const postureChanges = htmlTable(
-    "posture-changes",
-    ["cluster", "namespace", "change"],
-    report.postureChanges.map((c) => [c.cluster, c.namespace, c.what]),
-  );
-  const namespaces = htmlTable(
-    "namespaces",
-    ["cluster", "namespace", "declared", "observed", "services not covered"],
-    report.posture.clusters.flatMap((c) =>
-      c.namespaces.map((n) => [
-        c.name,
-        n.name,
-        formatDeclared(n.declared),
-        formatShare(n.traffic),
-        n.services
-          .filter((s) => s.authorization.status === "not covered")
-          .map((s) => s.name)
-          .join(", "),
-      ]),
-    ),
-  );
-  const certificates = htmlTable(
-    "certificates",
-    ["identity", "oldest", "lifetime", "requests past rotation"],
-    report.posture.certificates.map((c) => [
-      c.principal,
-      formatAge(c.maxAgeSeconds),
-      formatAge(c.maxLifetimeSeconds),
-      `${c.overdue} of ${c.requests}`,
-    ]),
-  );
+  const t = reviewTables(report);
+  const [alertsByRule, alerts, execs, changes, denied, edges, postureChanges, namespaces, certificates] = [
+    t.alertsByRule,
+    t.alerts,
+    t.execs,
+    t.changes,
+    t.denied,
+    t.edges,
+    t.postureChanges,
+    t.namespaces,
+    t.certificates,
+  ].map(htmlTable);
   const p = report.pipeline;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${h(report.title)}</title><style>${CSS}</style></head>
