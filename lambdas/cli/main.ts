@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * `audit-trail`: the command line. Each verb is a module under `commands/` exporting a `Command` (a summary
- * and `run(argv)`, which returns the process exit status), listed in `commands/index.ts`. The verbs reuse the pure
- * modules the Lambdas run.
+ * `audit-trail`: the command line. Each verb is a module under `commands/` exporting a `Command` (a summary, and
+ * `run(argv)` with the arguments after the verb's name, resolving to the process exit status), listed in
+ * `commands/index.ts`. Every verb reads its arguments and says its usage and errors through `runVerb` in `usage.ts`.
+ * The verbs reuse the pure modules the Lambdas run.
  */
 import { errorMessage } from "../core/errors.js";
 import { commands } from "./commands/index.js";

@@ -1,6 +1,11 @@
-/** What the `audit-trail` verbs share about their arguments. */
+/**
+ * What the `audit-trail` verbs share about their arguments: one parser (`parseVerbArgs`, `subVerb`), one way to run
+ * a verb (`runVerb`: `--help`, usage errors and user errors said the same way by every verb, with the same exit
+ * statuses), and the options several verbs take (`-c env=NAME`, `--framework`, output files).
+ */
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { FRAMEWORK_IDS, type FrameworkId, isFrameworkId } from "../core/compliance/catalogue.js";
 
 /** A command line the verb cannot run with: printed after the verb's name, exit status 2. */
@@ -52,7 +57,7 @@ export function awsSetupProblem(error: unknown): string | undefined {
 }
 
 /**
- * Runs a verb's work: an error of one of the `expected` classes, or the AWS SDK's missing region or credentials
+ * Runs a verb's work (`runVerb` calls it): an error of one of the `expected` classes, or the AWS SDK's missing region or credentials
  * (said as what to do), is printed after the verb's name with exit status 2; any other error is a bug and
  * propagates (with its stack).
  */
@@ -60,17 +65,18 @@ export async function withUserErrors(
   verb: string,
   expected: readonly UserErrorClass[],
   work: () => Promise<number>,
+  err: VerbStreams["err"] = process.stderr,
 ): Promise<number> {
   try {
     return await work();
   } catch (error: unknown) {
     if (expected.some((kind) => error instanceof kind)) {
-      process.stderr.write(`audit-trail ${verb}: ${(error as Error).message}\n`);
+      err.write(`audit-trail ${verb}: ${(error as Error).message}\n`);
       return 2;
     }
     const problem = awsSetupProblem(error);
     if (problem !== undefined) {
-      process.stderr.write(`audit-trail ${verb}: ${problem}\n`);
+      err.write(`audit-trail ${verb}: ${problem}\n`);
       return 2;
     }
     throw error;
@@ -102,4 +108,145 @@ export function frameworksOption(values: readonly string[] | undefined): Framewo
     }
     return name;
   });
+}
+
+/** Where a verb writes: its output, and its messages (usage errors, failures, summaries). */
+export interface VerbStreams {
+  readonly out: { write(text: string): unknown };
+  readonly err: { write(text: string): unknown };
+}
+
+/** The process's own stdout and stderr, looked up when a verb runs (so tests that spy on them see its writes). */
+function processStreams(): VerbStreams {
+  return { out: process.stdout, err: process.stderr };
+}
+
+/** One option of a verb: a flag (`boolean`) or an option with a value (`string`, repeatable with `multiple`). */
+export interface VerbOption {
+  readonly type: "string" | "boolean";
+  /** A one-letter alias (`c` for `-c`). */
+  readonly short?: string;
+  /** Collects every occurrence into a list. @default false: the last one wins */
+  readonly multiple?: boolean;
+}
+
+/** A verb's options by long name (`"dry-run"` for `--dry-run`). `-h`/`--help` are every verb's and need no entry. */
+export type VerbOptions = Readonly<Record<string, VerbOption>>;
+
+/** The values given for `O`: `true` for a flag, the text for a value, a list for a repeatable one. */
+export type OptionValues<O extends VerbOptions> = {
+  -readonly [K in keyof O]?: O[K] extends { readonly type: "boolean" }
+    ? boolean
+    : O[K] extends { readonly multiple: true }
+      ? string[]
+      : string;
+};
+
+/** A verb's arguments: option values and the other arguments (files, directories, `-` for stdin), in order. */
+export interface VerbArgs<O extends VerbOptions> {
+  readonly values: OptionValues<O>;
+  readonly positionals: string[];
+}
+
+/**
+ * Parses a verb's arguments (`node:util` `parseArgs` underneath, so `--name value`, `--name=value`, `-c value` and
+ * `--` all work) with one set of messages for every verb; `"help"` when `-h` or `--help` is anywhere before `--`.
+ * Throws `UsageError`: `unknown option '--x'`, `--x needs a value`, `--x takes no value`, `unexpected argument 'y'`
+ * (only when `positionals` is false). A value is whatever follows its option, even one starting with a dash
+ * (`--hot-days -5`, refused by the verb as a number, not as an option).
+ */
+export function parseVerbArgs<O extends VerbOptions>(
+  argv: readonly string[],
+  options: O,
+  { positionals: allowPositionals = false }: { readonly positionals?: boolean } = {},
+): VerbArgs<O> | "help" {
+  const config = { ...options, help: { type: "boolean", short: "h" } } as const;
+  const { tokens } = parseArgs({ args: [...argv], options: config, strict: false, tokens: true });
+  if (tokens.some((token) => token.kind === "option" && token.name === "help")) return "help";
+  const values: Record<string, string | boolean | string[]> = {};
+  const positionals: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === "positional") {
+      if (!allowPositionals) throw new UsageError(`unexpected argument '${token.value}'`);
+      positionals.push(token.value);
+      continue;
+    }
+    if (token.kind !== "option") continue;
+    const option = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
+    if (option === undefined) throw new UsageError(`unknown option '${token.rawName}'`);
+    if (option.type === "boolean") {
+      if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value`);
+      values[token.name] = true;
+    } else if (token.value === undefined) {
+      throw new UsageError(`${token.rawName} needs a value`);
+    } else if (option.multiple === true) {
+      values[token.name] = [...((values[token.name] as string[] | undefined) ?? []), token.value];
+    } else {
+      values[token.name] = token.value;
+    }
+  }
+  return { values: values as OptionValues<O>, positionals };
+}
+
+/**
+ * The sub-verb that starts `argv` (`test` of `rules test`, `drift` of `policy drift`) and the arguments after it;
+ * `"help"` for `-h`/`--help` in its place. Throws `UsageError` naming the sub-verbs when it is missing or unknown.
+ */
+export function subVerb<S extends string>(
+  argv: readonly string[],
+  names: readonly S[],
+): { readonly name: S; readonly rest: string[] } | "help" {
+  const [first, ...rest] = argv;
+  if (first === "-h" || first === "--help") return "help";
+  if (first !== undefined && (names as readonly string[]).includes(first)) return { name: first as S, rest };
+  const expected = names.map((name) => `'${name}'`).join(" or ");
+  throw new UsageError(`expected ${expected}, got ${first === undefined ? "nothing" : `'${first}'`}`);
+}
+
+/** A verb of the command line: how it reads its arguments and what it does with them. */
+export interface Verb<A> {
+  /** As typed after `audit-trail` (`replay`, `policy drift`): every message starts `audit-trail <name>: `. */
+  readonly name: string;
+  /** The text `-h`/`--help` prints, and a usage error prints after its message. */
+  readonly usage: string;
+  /** Reads the arguments (usually with `parseVerbArgs`); throws `UsageError` for arguments the verb cannot run with. */
+  readonly parse: (argv: readonly string[]) => A | "help";
+  /** Does the work; resolves to the exit status. */
+  readonly run: (args: A) => Promise<number>;
+  /**
+   * The errors a user can act on while the verb runs (bad input, config, keys): said as their message alone, exit
+   * status 2. `UsageError` and the AWS SDK's missing region or credentials always are. @default none
+   */
+  readonly userErrors?: readonly UserErrorClass[];
+}
+
+/**
+ * Runs a verb the same way for every verb: `-h`/`--help` prints the usage on stdout (exit 0); an argument error
+ * prints `audit-trail <name>: <message>`, a blank line and the usage on stderr (exit 2); then the work runs under
+ * `withUserErrors`: a user error is `audit-trail <name>: <message>` (exit 2), anything else a bug that propagates.
+ */
+export async function runVerb<A>(
+  verb: Verb<A>,
+  argv: readonly string[],
+  streams: VerbStreams = processStreams(),
+): Promise<number> {
+  let args: A | "help";
+  try {
+    args = verb.parse(argv);
+  } catch (error: unknown) {
+    if (!(error instanceof UsageError)) throw error;
+    streams.err.write(`audit-trail ${verb.name}: ${error.message}\n\n${verb.usage}\n`);
+    return 2;
+  }
+  if (args === "help") {
+    streams.out.write(`${verb.usage}\n`);
+    return 0;
+  }
+  const parsed = args;
+  return withUserErrors(
+    verb.name,
+    [UsageError, ...(verb.userErrors ?? [])],
+    () => verb.run(parsed),
+    streams.err,
+  );
 }

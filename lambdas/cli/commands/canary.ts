@@ -6,7 +6,6 @@
  * environment and the stack's outputs and wires Firehose and the SigV4-signed OpenSearch client to them.
  */
 import { randomBytes } from "node:crypto";
-import { parseArgs } from "node:util";
 import { CloudFormationClient, DescribeStacksCommand, type Stack } from "@aws-sdk/client-cloudformation";
 import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
@@ -44,7 +43,7 @@ import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
 import { defaultRulesDir, loadRulePack } from "../../core/rules/load.js";
 import { transportSearchClient } from "../../detector/opensearch.js";
-import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
+import { type OptionValues, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 /** Added to the environment's Firehose buffering interval for the default timeout: transform, indexing, the
@@ -116,15 +115,21 @@ export interface CanaryCommandDependencies {
   readonly randomHex?: () => string;
 }
 
-interface Options {
-  context?: string[];
-  env?: string;
-  region?: string;
-  timeout?: string;
-  interval?: string;
-  json?: boolean;
-  "dry-run"?: boolean;
-  help?: boolean;
+const OPTIONS = {
+  context: { type: "string", short: "c", multiple: true },
+  env: { type: "string" },
+  region: { type: "string" },
+  timeout: { type: "string" },
+  interval: { type: "string" },
+  json: { type: "boolean" },
+  "dry-run": { type: "boolean" },
+} as const;
+
+type Options = OptionValues<typeof OPTIONS>;
+
+function parseCanaryArgs(argv: readonly string[]): Options | "help" {
+  const args = parseVerbArgs(argv, OPTIONS);
+  return args === "help" ? "help" : args.values;
 }
 
 /** Runs the verb; resolves to the exit status (0 everything arrived, 1 something did not, 2 usage or setup). */
@@ -132,139 +137,117 @@ export async function runCanaryCommand(
   argv: readonly string[],
   deps: CanaryCommandDependencies = {},
 ): Promise<number> {
-  let values: Options;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        context: { type: "string", short: "c", multiple: true },
-        env: { type: "string" },
-        region: { type: "string" },
-        timeout: { type: "string" },
-        interval: { type: "string" },
-        json: { type: "boolean" },
-        "dry-run": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error: unknown) {
-    process.stderr.write(`audit-trail canary: ${errorDescription(error)}\n\n${USAGE}\n`);
-    return 2;
+  return runVerb(
+    {
+      name: "canary",
+      usage: USAGE,
+      parse: parseCanaryArgs,
+      run: (values) => canary(values, deps),
+      userErrors: [AuditTrailConfigError, CanaryStackError, RuleError],
+    },
+    argv,
+  );
+}
+
+async function canary(values: Options, deps: CanaryCommandDependencies): Promise<number> {
+  const clock = deps.clock ?? wallClock;
+  const config = loadEnvironmentConfig(environmentFrom(values), ENVIRONMENTS);
+  const timeoutMs =
+    values.timeout === undefined
+      ? (config.firehose.bufferingIntervalSeconds + PIPELINE_ALLOWANCE_SECONDS) * 1000
+      : durationFlag("--timeout", values.timeout);
+  const intervalMs =
+    values.interval === undefined
+      ? DEFAULT_INTERVAL_SECONDS * 1000
+      : durationFlag("--interval", values.interval);
+  if (intervalMs > timeoutMs) {
+    throw new UsageError(`--interval ${values.interval} is longer than the timeout (${timeoutMs / 1000} s)`);
   }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+  if (values.region !== undefined && config.region !== undefined && values.region !== config.region) {
+    throw new UsageError(
+      `--region ${values.region}: environment "${config.name}" is deployed to ${config.region} (region in ${ENVIRONMENTS_FILE}); drop --region or pass --region ${config.region}`,
+    );
+  }
+
+  const pack = await loadRulePack([defaultRulesDir()], config.detection.ruleOverrides);
+  const eventTimeMs = clock.now();
+  const identity = canaryIdentity(canaryRunId(eventTimeMs, (deps.randomHex ?? randomHex)()));
+  const records = buildCanaryRecords({
+    runId: identity.runId,
+    nowMs: eventTimeMs,
+    trustDomain: canaryTrustDomain(trustDomainsOf(config)),
+  });
+  const problems = preflightCanary(pack, identity, records, {
+    pseudonymizedFields: config.pseudonymization?.fields ?? [],
+  });
+  if (problems.length > 0) {
+    throw new UsageError(
+      `the canary cannot run in environment "${config.name}":\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
+  if (values["dry-run"]) {
+    if (values.json) {
+      const dryRun = {
+        dryRun: true,
+        runId: identity.runId,
+        environment: config.name,
+        records: records.map(({ source, dataset, eventId, description, data }) => ({
+          source,
+          dataset,
+          eventId,
+          description,
+          data,
+        })),
+      };
+      process.stdout.write(`${JSON.stringify(dryRun, null, 2)}\n`);
+    } else for (const record of records) process.stdout.write(record.data);
+    process.stderr.write(
+      `canary: dry run ${identity.runId}: ${records.length} records checked against environment "${config.name}", nothing sent\n`,
+    );
     return 0;
   }
-  const clock = deps.clock ?? wallClock;
-  return withUserErrors(
-    "canary",
-    [UsageError, AuditTrailConfigError, CanaryStackError, RuleError],
-    async () => {
-      const config = loadEnvironmentConfig(environmentFrom(values), ENVIRONMENTS);
-      const timeoutMs =
-        values.timeout === undefined
-          ? (config.firehose.bufferingIntervalSeconds + PIPELINE_ALLOWANCE_SECONDS) * 1000
-          : durationFlag("--timeout", values.timeout);
-      const intervalMs =
-        values.interval === undefined
-          ? DEFAULT_INTERVAL_SECONDS * 1000
-          : durationFlag("--interval", values.interval);
-      if (intervalMs > timeoutMs) {
-        throw new UsageError(
-          `--interval ${values.interval} is longer than the timeout (${timeoutMs / 1000} s)`,
-        );
-      }
-      if (values.region !== undefined && config.region !== undefined && values.region !== config.region) {
-        throw new UsageError(
-          `--region ${values.region}: environment "${config.name}" is deployed to ${config.region} (region in ${ENVIRONMENTS_FILE}); drop --region or pass --region ${config.region}`,
-        );
-      }
 
-      const pack = await loadRulePack([defaultRulesDir()], config.detection.ruleOverrides);
-      const eventTimeMs = clock.now();
-      const identity = canaryIdentity(canaryRunId(eventTimeMs, (deps.randomHex ?? randomHex)()));
-      const records = buildCanaryRecords({
-        runId: identity.runId,
-        nowMs: eventTimeMs,
-        trustDomain: canaryTrustDomain(trustDomainsOf(config)),
-      });
-      const problems = preflightCanary(pack, identity, records, {
-        pseudonymizedFields: config.pseudonymization?.fields ?? [],
-      });
-      if (problems.length > 0) {
-        throw new UsageError(
-          `the canary cannot run in environment "${config.name}":\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-        );
-      }
-      if (values["dry-run"]) {
-        if (values.json) {
-          const dryRun = {
-            dryRun: true,
-            runId: identity.runId,
-            environment: config.name,
-            records: records.map(({ source, dataset, eventId, description, data }) => ({
-              source,
-              dataset,
-              eventId,
-              description,
-              data,
-            })),
-          };
-          process.stdout.write(`${JSON.stringify(dryRun, null, 2)}\n`);
-        } else for (const record of records) process.stdout.write(record.data);
-        process.stderr.write(
-          `canary: dry run ${identity.runId}: ${records.length} records checked against environment "${config.name}", nothing sent\n`,
-        );
-        return 0;
-      }
-
-      const stackName = `AuditTrail-${config.name}`;
-      const region = values.region ?? config.region;
-      const outputs = await readStackOutputs(
-        (deps.cloudFormation ?? ((r) => new CloudFormationClient(r === undefined ? {} : { region: r })))(
-          region,
-        ),
-        stackName,
-        config,
-        region,
-      );
-      const sender = firehoseSender(
-        (deps.firehose ?? ((r) => new FirehoseClient({ region: r })))(outputs.Region),
-        outputs.DeliveryStreamName,
-      );
-      const search = explainedSearch(
-        (deps.search ?? signedSearch)(outputs.DomainEndpoint, outputs.Region),
-        outputs.DomainEndpoint,
-      );
-
-      process.stderr.write(
-        `canary ${identity.runId}: sending ${records.length} records to ${outputs.DeliveryStreamName} (${outputs.Region}); ` +
-          `waiting up to ${Math.round(timeoutMs / 1000)} s\n`,
-      );
-      const observations = await runCanary(
-        { sender, search, clock, onProgress: (event) => process.stderr.write(progressLine(event)) },
-        { identity, records, eventTimeMs, timeoutMs, pollIntervalMs: intervalMs },
-      );
-      const report = buildCanaryReport(
-        {
-          environment: config.name,
-          stack: stackName,
-          region: outputs.Region,
-          deliveryStream: outputs.DeliveryStreamName,
-          domainEndpoint: outputs.DomainEndpoint,
-          opsTopicArn: outputs.OpsTopicArn,
-          detectorFunctionName: outputs.DetectorFunctionName,
-        },
-        identity,
-        records,
-        observations,
-      );
-      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderCanaryReport(report));
-      return report.ok ? 0 : 1;
-    },
+  const stackName = `AuditTrail-${config.name}`;
+  const region = values.region ?? config.region;
+  const outputs = await readStackOutputs(
+    (deps.cloudFormation ?? ((r) => new CloudFormationClient(r === undefined ? {} : { region: r })))(region),
+    stackName,
+    config,
+    region,
   );
+  const sender = firehoseSender(
+    (deps.firehose ?? ((r) => new FirehoseClient({ region: r })))(outputs.Region),
+    outputs.DeliveryStreamName,
+  );
+  const search = explainedSearch(
+    (deps.search ?? signedSearch)(outputs.DomainEndpoint, outputs.Region),
+    outputs.DomainEndpoint,
+  );
+
+  process.stderr.write(
+    `canary ${identity.runId}: sending ${records.length} records to ${outputs.DeliveryStreamName} (${outputs.Region}); ` +
+      `waiting up to ${Math.round(timeoutMs / 1000)} s\n`,
+  );
+  const observations = await runCanary(
+    { sender, search, clock, onProgress: (event) => process.stderr.write(progressLine(event)) },
+    { identity, records, eventTimeMs, timeoutMs, pollIntervalMs: intervalMs },
+  );
+  const report = buildCanaryReport(
+    {
+      environment: config.name,
+      stack: stackName,
+      region: outputs.Region,
+      deliveryStream: outputs.DeliveryStreamName,
+      domainEndpoint: outputs.DomainEndpoint,
+      opsTopicArn: outputs.OpsTopicArn,
+      detectorFunctionName: outputs.DetectorFunctionName,
+    },
+    identity,
+    records,
+    observations,
+  );
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderCanaryReport(report));
+  return report.ok ? 0 : 1;
 }
 
 /** The environment the canary runs against: required. */

@@ -9,7 +9,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { App } from "aws-cdk-lib";
 import { AuditTrailStack } from "../../../lib/audit-trail-stack.js";
 import { frameworkRequest } from "../../../lib/config/framework-request.js";
@@ -38,9 +37,11 @@ import { type ProgressOptions, stageProgress } from "../progress.js";
 import {
   checkOutputFolder,
   frameworksOption,
+  type OptionValues,
+  parseVerbArgs,
+  runVerb,
   selectedEnvironment,
   UsageError,
-  withUserErrors,
 } from "../usage.js";
 import type { Command } from "./command.js";
 
@@ -64,14 +65,24 @@ than the framework requires, 2 on a usage or configuration error.
 Synthesis runs in-process without bundling the Lambda code: the template's settings are those cdk synth writes,
 only the code asset hashes differ.`;
 
-interface Options {
-  context?: string[];
-  env?: string;
-  template?: string;
-  framework?: string[];
-  out?: string;
-  html?: string;
-  help?: boolean;
+const OPTIONS = {
+  context: { type: "string", short: "c", multiple: true },
+  env: { type: "string" },
+  template: { type: "string" },
+  framework: { type: "string", multiple: true },
+  out: { type: "string" },
+  html: { type: "string" },
+} as const;
+
+interface ComplianceArgs {
+  readonly values: OptionValues<typeof OPTIONS>;
+  readonly frameworks: readonly FrameworkId[];
+}
+
+function parseComplianceArgs(argv: readonly string[]): ComplianceArgs | "help" {
+  const args = parseVerbArgs(argv, OPTIONS);
+  if (args === "help") return "help";
+  return { values: args.values, frameworks: frameworksOption(args.values.framework) ?? [] };
 }
 
 /** The `environment` tag the stack puts on every taggable resource. */
@@ -140,110 +151,96 @@ export async function runCompliance(
   argv: readonly string[],
   progressOptions: ProgressOptions = {},
 ): Promise<number> {
-  let values: Options;
-  let frameworks: FrameworkId[];
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        context: { type: "string", short: "c", multiple: true },
-        env: { type: "string" },
-        template: { type: "string" },
-        framework: { type: "string", multiple: true },
-        out: { type: "string" },
-        html: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    frameworks = frameworksOption(values.framework) ?? [];
-  } catch (error: unknown) {
-    process.stderr.write(`audit-trail compliance: ${errorMessage(error)}\n\n${USAGE}\n`);
-    return 2;
+  return runVerb(
+    {
+      name: "compliance",
+      usage: USAGE,
+      parse: parseComplianceArgs,
+      run: (args) => complianceReport(args, progressOptions),
+      userErrors: [AuditTrailConfigError, TemplateShapeError],
+    },
+    argv,
+  );
+}
+
+async function complianceReport(
+  { values, frameworks }: ComplianceArgs,
+  progressOptions: ProgressOptions,
+): Promise<number> {
+  if (values.out !== undefined) await checkOutputFolder("--out", values.out);
+  if (values.html !== undefined) await checkOutputFolder("--html", values.html);
+  let name = selectedEnvironment(values);
+  const template = values.template === undefined ? undefined : await readTemplate(values.template);
+  const tagged = template === undefined ? undefined : environmentTag(template);
+  if (name !== undefined && tagged !== undefined && tagged !== name) {
+    throw new UsageError(
+      `--template ${values.template} is tagged environment=${tagged}, not ${name}: its settings would be held to the wrong environment's minimums; pass -c env=${tagged} or the template of ${name}`,
+    );
   }
-  return withUserErrors("compliance", [UsageError, AuditTrailConfigError, TemplateShapeError], async () => {
-    if (values.out !== undefined) await checkOutputFolder("--out", values.out);
-    if (values.html !== undefined) await checkOutputFolder("--html", values.html);
-    let name = selectedEnvironment(values);
-    const template = values.template === undefined ? undefined : await readTemplate(values.template);
-    const tagged = template === undefined ? undefined : environmentTag(template);
-    if (name !== undefined && tagged !== undefined && tagged !== name) {
-      throw new UsageError(
-        `--template ${values.template} is tagged environment=${tagged}, not ${name}: its settings would be held to the wrong environment's minimums; pass -c env=${tagged} or the template of ${name}`,
-      );
-    }
-    if (name === undefined && template !== undefined) {
-      name = tagged;
-      if (name === undefined) {
-        throw new UsageError(
-          `--template ${values.template}: no "environment" tag on its resources; name the environment with -c env=NAME`,
-        );
-      }
-    }
+  if (name === undefined && template !== undefined) {
+    name = tagged;
     if (name === undefined) {
       throw new UsageError(
-        `no environment selected; pass -c env=NAME (one of ${Object.keys(ENVIRONMENTS).sort().join(", ")})`,
+        `--template ${values.template}: no "environment" tag on its resources; name the environment with -c env=NAME`,
       );
     }
-    const config = loadEnvironmentConfig(name, ENVIRONMENTS);
-    const assessed = frameworks.length > 0 ? frameworks : [...config.compliance.frameworks];
-    const requests = assessed.map((framework) => frameworkRequest(framework, config));
-    const subject = `environment "${config.name}" (stack AuditTrail-${config.name})`;
-    const templateSource =
-      values.template === undefined
-        ? `synthesized in memory from ${ENVIRONMENTS_FILE} ("${config.name}") and lib/audit-trail-stack.ts`
-        : `${values.template}`;
-    let resolved = template;
-    if (resolved === undefined) {
-      const progress = stageProgress("compliance", progressOptions);
-      progress.update(
-        `synthesizing stack AuditTrail-${config.name} in memory, offline (takes a few seconds)`,
-      );
-      try {
-        resolved = await synthesizeEnvironment(config);
-      } finally {
-        progress.done();
-      }
+  }
+  if (name === undefined) {
+    throw new UsageError(
+      `no environment selected; pass -c env=NAME (one of ${Object.keys(ENVIRONMENTS).sort().join(", ")})`,
+    );
+  }
+  const config = loadEnvironmentConfig(name, ENVIRONMENTS);
+  const assessed = frameworks.length > 0 ? frameworks : [...config.compliance.frameworks];
+  const requests = assessed.map((framework) => frameworkRequest(framework, config));
+  const subject = `environment "${config.name}" (stack AuditTrail-${config.name})`;
+  const templateSource =
+    values.template === undefined
+      ? `synthesized in memory from ${ENVIRONMENTS_FILE} ("${config.name}") and lib/audit-trail-stack.ts`
+      : `${values.template}`;
+  let resolved = template;
+  if (resolved === undefined) {
+    const progress = stageProgress("compliance", progressOptions);
+    progress.update(`synthesizing stack AuditTrail-${config.name} in memory, offline (takes a few seconds)`);
+    try {
+      resolved = await synthesizeEnvironment(config);
+    } finally {
+      progress.done();
     }
+  }
 
-    const header = { subject, templateSource };
-    // One assessment, rendered as markdown and (with --html) as a page: the two cannot disagree.
-    const assessment = assess(resolved, requests);
-    let report: string;
-    let status: number;
-    let noFramework: string | undefined;
-    if (requests.length === 0) {
-      noFramework = `compliance.frameworks is empty for "${config.name}" in ${ENVIRONMENTS_FILE}`;
-      report = renderNoFramework(header, noFramework);
-      status = 0;
-      process.stderr.write(
-        `compliance: environment "${config.name}" enables no framework; nothing assessed, nothing claimed\n`,
-      );
-    } else {
-      report = renderReport(header, assessment);
-      const total = assessment.frameworks.reduce((sum, framework) => sum + framework.controls.length, 0);
-      status = assessment.failures.length === 0 ? 0 : 1;
-      process.stderr.write(
-        `compliance: ${status === 0 ? "OK" : "NOT MET"}: environment "${config.name}", ${assessed.join(", ")}: ` +
-          `${total - assessment.failures.length} of ${total} controls met` +
-          (assessment.failures.length === 0
-            ? "\n"
-            : `; not met: ${assessment.failures.map((f) => `${f.control.framework} ${f.control.id}`).join(", ")}\n`),
-      );
-    }
-    if (values.html !== undefined) {
-      await writeFile(values.html, renderCompliancePage(header, assessment, noFramework));
-      process.stderr.write(`compliance: wrote ${values.html}\n`);
-    }
-    if (values.out === undefined) process.stdout.write(report);
-    else await writeFile(values.out, report);
-    return status;
-  });
+  const header = { subject, templateSource };
+  // One assessment, rendered as markdown and (with --html) as a page: the two cannot disagree.
+  const assessment = assess(resolved, requests);
+  let report: string;
+  let status: number;
+  let noFramework: string | undefined;
+  if (requests.length === 0) {
+    noFramework = `compliance.frameworks is empty for "${config.name}" in ${ENVIRONMENTS_FILE}`;
+    report = renderNoFramework(header, noFramework);
+    status = 0;
+    process.stderr.write(
+      `compliance: environment "${config.name}" enables no framework; nothing assessed, nothing claimed\n`,
+    );
+  } else {
+    report = renderReport(header, assessment);
+    const total = assessment.frameworks.reduce((sum, framework) => sum + framework.controls.length, 0);
+    status = assessment.failures.length === 0 ? 0 : 1;
+    process.stderr.write(
+      `compliance: ${status === 0 ? "OK" : "NOT MET"}: environment "${config.name}", ${assessed.join(", ")}: ` +
+        `${total - assessment.failures.length} of ${total} controls met` +
+        (assessment.failures.length === 0
+          ? "\n"
+          : `; not met: ${assessment.failures.map((f) => `${f.control.framework} ${f.control.id}`).join(", ")}\n`),
+    );
+  }
+  if (values.html !== undefined) {
+    await writeFile(values.html, renderCompliancePage(header, assessment, noFramework));
+    process.stderr.write(`compliance: wrote ${values.html}\n`);
+  }
+  if (values.out === undefined) process.stdout.write(report);
+  else await writeFile(values.out, report);
+  return status;
 }
 
 export const command: Command = {

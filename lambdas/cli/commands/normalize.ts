@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { normalizeRecord } from "../../core/normalize/index.js";
 import { InputError, readLines, totalBytes } from "../input.js";
 import { type ProgressOptions, readProgress } from "../progress.js";
+import { parseVerbArgs, runVerb, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail normalize [--json] [--no-original] FILE...
@@ -30,31 +31,48 @@ export interface NormalizeStreams {
   readonly progress?: ProgressOptions;
 }
 
+const OPTIONS = { json: { type: "boolean" }, "no-original": { type: "boolean" } } as const;
+
+interface NormalizeArgs {
+  readonly json: boolean;
+  readonly keepOriginal: boolean;
+  readonly files: readonly string[];
+}
+
+function parseNormalizeArgs(argv: readonly string[]): NormalizeArgs | "help" {
+  const args = parseVerbArgs(argv, OPTIONS, { positionals: true });
+  if (args === "help") return "help";
+  if (args.positionals.length === 0) throw new UsageError("no input files ('-' reads stdin)");
+  return {
+    json: args.values.json === true,
+    keepOriginal: args.values["no-original"] !== true,
+    files: args.positionals,
+  };
+}
+
 /** Runs the verb; resolves to the exit status. */
 export async function runNormalize(
   argv: readonly string[],
   streams: NormalizeStreams = { out: process.stdout, err: process.stderr },
 ): Promise<number> {
+  return runVerb(
+    {
+      name: "normalize",
+      usage: USAGE,
+      parse: parseNormalizeArgs,
+      run: (args) => normalizeFiles(args, streams),
+      userErrors: [InputError],
+    },
+    argv,
+    streams,
+  );
+}
+
+async function normalizeFiles(
+  { json, keepOriginal, files }: NormalizeArgs,
+  streams: NormalizeStreams,
+): Promise<number> {
   const { out, err } = streams;
-  let json = false;
-  let keepOriginal = true;
-  const files: string[] = [];
-  for (const arg of argv) {
-    if (arg === "--help" || arg === "-h") {
-      out.write(`${USAGE}\n`);
-      return 0;
-    }
-    if (arg === "--json") json = true;
-    else if (arg === "--no-original") keepOriginal = false;
-    else if (arg.startsWith("-") && arg !== "-") {
-      err.write(`audit-trail normalize: unknown option '${arg}'\n\n${USAGE}\n`);
-      return 2;
-    } else files.push(arg);
-  }
-  if (files.length === 0) {
-    err.write(`audit-trail normalize: no input files ('-' reads stdin)\n\n${USAGE}\n`);
-    return 2;
-  }
   let failed = 0;
   let documents = 0;
   let records = 0;
@@ -86,15 +104,9 @@ export async function runNormalize(
       documents += result.documents.length;
       if (!out.write(lines)) await once(out as NodeJS.WritableStream, "drain");
     }
-  } catch (error) {
+  } finally {
     progress.done();
-    if (error instanceof InputError) {
-      err.write(`audit-trail normalize: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
   }
-  progress.done();
   if (!json) err.write(`audit-trail normalize: ${documents} document(s), ${failed} failed record(s)\n`);
   return failed > 0 ? 1 : 0;
 }

@@ -11,13 +11,20 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { EcsDocument } from "../../core/ecs.js";
-import { errorMessage } from "../../core/errors.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
 import { AuditedPolicies, drift, renderDrift } from "../../core/policy/drift.js";
 import { type IstioPolicy, PolicyInputError, parsePolicies } from "../../core/policy/istio.js";
 import { type MeshKind, suggest } from "../../core/policy/suggest.js";
 import { type ObservedCall, observeCall } from "../../core/policy/traffic.js";
 import { InputError, readLines } from "../input.js";
+import {
+  type OptionValues,
+  parseVerbArgs,
+  runVerb,
+  subVerb,
+  UsageError,
+  type VerbOptions,
+} from "../usage.js";
 import type { Command } from "./command.js";
 import { expandInputs } from "./replay.js";
 
@@ -80,77 +87,81 @@ async function readPolicyDir(dir: string): Promise<IstioPolicy[]> {
   return policies;
 }
 
+/** The options of each sub-verb. */
+const OPTIONS = {
+  suggest: { namespace: { type: "string" }, mesh: { type: "string" } },
+  drift: { policies: { type: "string", multiple: true }, json: { type: "boolean" } },
+} as const;
+
+interface PolicyArgs {
+  readonly namespace?: string;
+  readonly mesh: MeshKind;
+  readonly json: boolean;
+  readonly policyDirs: readonly string[];
+  readonly inputs: readonly string[];
+}
+
+function parsePolicyArgs(verb: keyof typeof OPTIONS, argv: readonly string[]): PolicyArgs | "help" {
+  const parsed = parseVerbArgs(argv, OPTIONS[verb] as VerbOptions, { positionals: true });
+  if (parsed === "help") return "help";
+  const values = parsed.values as OptionValues<typeof OPTIONS.suggest & typeof OPTIONS.drift>;
+  const kind = values.mesh ?? "istio";
+  if (kind !== "istio" && kind !== "linkerd" && kind !== "consul")
+    throw new UsageError(`--mesh: '${kind}' is not one of istio, linkerd, consul`);
+  if (parsed.positionals.length === 0) throw new UsageError("no input files");
+  return {
+    ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
+    mesh: kind,
+    json: values.json === true,
+    policyDirs: values.policies ?? [],
+    inputs: parsed.positionals,
+  };
+}
+
 export async function runPolicy(argv: readonly string[], streams: Streams): Promise<number> {
+  return runVerb(
+    {
+      name: "policy",
+      usage: USAGE,
+      parse: (args) => subVerb(args, ["suggest", "drift"] as const),
+      run: ({ name: verb, rest }) =>
+        runVerb(
+          {
+            name: `policy ${verb}`,
+            usage: USAGE,
+            parse: (args) => parsePolicyArgs(verb, args),
+            run: (args) => policy(verb, args, streams),
+            userErrors: [InputError, PolicyInputError],
+          },
+          rest,
+          streams,
+        ),
+    },
+    argv,
+    streams,
+  );
+}
+
+async function policy(verb: keyof typeof OPTIONS, args: PolicyArgs, streams: Streams): Promise<number> {
   const { out, err } = streams;
-  const [verb, ...rest] = argv;
-  if (verb === undefined || verb === "--help" || verb === "-h") {
-    (verb === undefined ? err : out).write(`${USAGE}\n`);
-    return verb === undefined ? 2 : 0;
+  const { namespace, mesh, json, policyDirs, inputs } = args;
+  if (verb === "suggest") {
+    const { calls, failed } = await readCalls(inputs, undefined, err);
+    const text = suggest(calls, mesh, namespace);
+    if (text === "")
+      err.write(
+        `audit-trail policy suggest: no allowed mesh calls${namespace === undefined ? "" : ` to namespace ${namespace}`} in the files\n`,
+      );
+    out.write(text);
+    return failed > 0 ? 1 : 0;
   }
-  if (verb !== "suggest" && verb !== "drift") {
-    err.write(`audit-trail policy: unknown verb '${verb}' (suggest, drift)\n\n${USAGE}\n`);
-    return 2;
-  }
-  let namespace: string | undefined;
-  let mesh: MeshKind = "istio";
-  let json = false;
-  const policyDirs: string[] = [];
-  const inputs: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i] as string;
-    const value = () => {
-      const next = rest[++i];
-      if (next === undefined) throw new InputError(`${arg} needs a value`);
-      return next;
-    };
-    try {
-      if (arg === "--help" || arg === "-h") {
-        out.write(`${USAGE}\n`);
-        return 0;
-      } else if (arg === "--namespace" && verb === "suggest") namespace = value();
-      else if (arg === "--mesh" && verb === "suggest") {
-        const kind = value();
-        if (kind !== "istio" && kind !== "linkerd" && kind !== "consul")
-          throw new InputError(`--mesh: '${kind}' is not one of istio, linkerd, consul`);
-        mesh = kind;
-      } else if (arg === "--policies" && verb === "drift") policyDirs.push(value());
-      else if (arg === "--json" && verb === "drift") json = true;
-      else if (arg.startsWith("-")) throw new InputError(`unknown option '${arg}'`);
-      else inputs.push(arg);
-    } catch (error) {
-      err.write(`audit-trail policy ${verb}: ${errorMessage(error)}\n\n${USAGE}\n`);
-      return 2;
-    }
-  }
-  if (inputs.length === 0) {
-    err.write(`audit-trail policy ${verb}: no input files\n\n${USAGE}\n`);
-    return 2;
-  }
-  try {
-    if (verb === "suggest") {
-      const { calls, failed } = await readCalls(inputs, undefined, err);
-      const text = suggest(calls, mesh, namespace);
-      if (text === "")
-        err.write(
-          `audit-trail policy suggest: no allowed mesh calls${namespace === undefined ? "" : ` to namespace ${namespace}`} in the files\n`,
-        );
-      out.write(text);
-      return failed > 0 ? 1 : 0;
-    }
-    const declared: IstioPolicy[] = [];
-    for (const dir of policyDirs) declared.push(...(await readPolicyDir(dir)));
-    const audited = new AuditedPolicies();
-    const { calls, failed } = await readCalls(inputs, audited, err);
-    const report = drift([...declared, ...audited.policies()], calls);
-    out.write(json ? `${JSON.stringify(report)}\n` : renderDrift(report));
-    return failed > 0 || report.denied.length > 0 || report.notAllowed.length > 0 ? 1 : 0;
-  } catch (error) {
-    if (error instanceof InputError || error instanceof PolicyInputError) {
-      err.write(`audit-trail policy ${verb}: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const declared: IstioPolicy[] = [];
+  for (const dir of policyDirs) declared.push(...(await readPolicyDir(dir)));
+  const audited = new AuditedPolicies();
+  const { calls, failed } = await readCalls(inputs, audited, err);
+  const report = drift([...declared, ...audited.policies()], calls);
+  out.write(json ? `${JSON.stringify(report)}\n` : renderDrift(report));
+  return failed > 0 || report.denied.length > 0 || report.notAllowed.length > 0 ? 1 : 0;
 }
 
 export const command: Command = {

@@ -3,9 +3,7 @@
  * per cluster, namespace and service (`lambdas/core/posture`), from log files or from an environment's indices.
  */
 
-import { parseArgs } from "node:util";
 import type { EcsDocument } from "../../core/ecs.js";
-import { errorMessage } from "../../core/errors.js";
 import {
   DEFAULT_ROOT_NAMESPACE,
   PostureBuilder,
@@ -16,7 +14,7 @@ import { reviewRelevant } from "../../core/review/relevant.js";
 import { parseDuration } from "../../core/rules/index.js";
 import { InputError } from "../input.js";
 import { readTrailFiles, sinceMs, untilInstant } from "../trail.js";
-import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
+import { parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 import { expandInputs } from "./replay.js";
 
@@ -50,30 +48,21 @@ export interface PostureArgs {
 }
 
 export function parsePostureArgs(argv: readonly string[]): PostureArgs | "help" {
-  let parsed: ReturnType<typeof parse>;
-  function parse() {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        context: { type: "string", short: "c", multiple: true },
-        env: { type: "string" },
-        since: { type: "string" },
-        until: { type: "string" },
-        "root-namespace": { type: "string" },
-        rotation: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  }
-  try {
-    parsed = parse();
-  } catch (error: unknown) {
-    throw new UsageError(errorMessage(error));
-  }
+  const parsed = parseVerbArgs(
+    argv,
+    {
+      context: { type: "string", short: "c", multiple: true },
+      env: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      "root-namespace": { type: "string" },
+      rotation: { type: "string" },
+      json: { type: "boolean" },
+    },
+    { positionals: true },
+  );
+  if (parsed === "help") return "help";
   const { values, positionals } = parsed;
-  if (values.help === true) return "help";
   const environment = selectedEnvironment({ context: values.context ?? [], env: values.env });
   if (environment !== undefined && positionals.length > 0)
     throw new UsageError("give either -c env=NAME or files, not both");
@@ -149,24 +138,15 @@ export async function runPosture(
 export const command: Command = {
   summary:
     "mesh security posture per cluster, namespace and service: declared mTLS, observed traffic, policies",
-  async run(argv) {
-    let args: PostureArgs | "help";
-    try {
-      args = parsePostureArgs(argv);
-    } catch (error) {
-      if (error instanceof UsageError) {
-        process.stderr.write(`audit-trail posture: ${error.message}\n\n${USAGE}\n`);
-        return 2;
-      }
-      throw error;
-    }
-    if (args === "help") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const parsed = args;
-    return withUserErrors("posture", [InputError, UsageError], () =>
-      runPosture(parsed, process.stdout, process.stderr),
-    );
-  },
+  run: (argv) =>
+    runVerb(
+      {
+        name: "posture",
+        usage: USAGE,
+        parse: parsePostureArgs,
+        run: (args) => runPosture(args, process.stdout, process.stderr),
+        userErrors: [InputError],
+      },
+      argv,
+    ),
 };

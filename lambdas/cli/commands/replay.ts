@@ -26,7 +26,7 @@ import { type ReplayRecord, type ReplaySummary, replay } from "../../core/rules/
 import { renderIncidentPage, ServiceGraph } from "../html/incident.js";
 import { InputError, readLines, totalBytes } from "../input.js";
 import { type ProgressOptions, readProgress } from "../progress.js";
-import { checkOutputFolder, UsageError, withUserErrors } from "../usage.js";
+import { checkOutputFolder, parseVerbArgs, runVerb, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [--html FILE] [options] FILE|DIR...
@@ -61,40 +61,39 @@ export interface ReplayArgs {
   inputs: string[];
 }
 
+const OPTIONS = {
+  rules: { type: "string", multiple: true },
+  "no-default-rules": { type: "boolean" },
+  overrides: { type: "string" },
+  environment: { type: "string" },
+  lateness: { type: "string" },
+  json: { type: "boolean" },
+  html: { type: "string" },
+} as const;
+
 /** Parses the verb's arguments; throws `UsageError`. */
 export function parseReplayArgs(argv: readonly string[]): ReplayArgs | "help" {
-  const args: ReplayArgs = {
-    ruleDirs: [],
-    defaultRules: true,
-    environment: "local",
-    latenessMs: 120_000,
-    json: false,
-    inputs: [],
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
-    if (arg === "--help" || arg === "-h") return "help";
-    if (arg === "--json") args.json = true;
-    else if (arg === "--rules") args.ruleDirs.push(value());
-    else if (arg === "--no-default-rules") args.defaultRules = false;
-    else if (arg === "--overrides") args.overridesFile = value();
-    else if (arg === "--html") args.htmlFile = value();
-    else if (arg === "--environment") args.environment = value();
-    else if (arg === "--lateness") {
-      const text = value();
-      try {
-        args.latenessMs = parseDuration(text);
-      } catch {
-        throw new UsageError(`--lateness: '${text}' is not a duration (e.g. 2m)`);
-      }
-    } else if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option '${arg}'`);
-    else args.inputs.push(arg);
+  const parsed = parseVerbArgs(argv, OPTIONS, { positionals: true });
+  if (parsed === "help") return "help";
+  const { values, positionals } = parsed;
+  let latenessMs = 120_000;
+  if (values.lateness !== undefined) {
+    try {
+      latenessMs = parseDuration(values.lateness);
+    } catch {
+      throw new UsageError(`--lateness: '${values.lateness}' is not a duration (e.g. 2m)`);
+    }
   }
+  const args: ReplayArgs = {
+    ruleDirs: values.rules ?? [],
+    defaultRules: values["no-default-rules"] !== true,
+    environment: values.environment ?? "local",
+    latenessMs,
+    json: values.json === true,
+    inputs: positionals,
+    ...(values.overrides === undefined ? {} : { overridesFile: values.overrides }),
+    ...(values.html === undefined ? {} : { htmlFile: values.html }),
+  };
   if (args.inputs.length === 0) throw new UsageError("no input files");
   if (!args.defaultRules && args.ruleDirs.length === 0)
     throw new UsageError("--no-default-rules needs at least one --rules DIR");
@@ -326,23 +325,15 @@ export async function runReplay(
 
 export const command: Command = {
   summary: "run the rules, correlations included, over log files and print the alerts",
-  async run(argv) {
-    let args: ReplayArgs | "help";
-    try {
-      args = parseReplayArgs(argv);
-    } catch (error) {
-      if (error instanceof UsageError) {
-        process.stderr.write(`audit-trail replay: ${error.message}\n\n${USAGE}\n`);
-        return 2;
-      }
-      throw error;
-    }
-    if (args === "help") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    return withUserErrors("replay", [RuleError, InputError], () =>
-      runReplay(args, process.stdout, process.stderr),
-    );
-  },
+  run: (argv) =>
+    runVerb(
+      {
+        name: "replay",
+        usage: USAGE,
+        parse: parseReplayArgs,
+        run: (args) => runReplay(args, process.stdout, process.stderr),
+        userErrors: [RuleError, InputError],
+      },
+      argv,
+    ),
 };

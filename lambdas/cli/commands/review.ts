@@ -6,7 +6,6 @@
  */
 
 import { readFile, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { buildAlert } from "../../core/alerts/index.js";
 import type { EcsDocument } from "../../core/ecs.js";
 import { errorMessage } from "../../core/errors.js";
@@ -28,7 +27,7 @@ import {
 import { type ReplayRecord, replay } from "../../core/rules/replay.js";
 import { InputError, readLines } from "../input.js";
 import { sinceMs, untilInstant } from "../trail.js";
-import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
+import { checkOutputFolder, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 import { expandInputs } from "./replay.js";
 
@@ -67,30 +66,25 @@ export interface ReviewArgs {
 }
 
 export function parseReviewArgs(argv: readonly string[]): ReviewArgs | "help" {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        context: { type: "string", short: "c", multiple: true },
-        env: { type: "string" },
-        since: { type: "string" },
-        until: { type: "string" },
-        html: { type: "string" },
-        markdown: { type: "string" },
-        json: { type: "boolean" },
-        environment: { type: "string" },
-        overrides: { type: "string" },
-        region: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error: unknown) {
-    throw new UsageError(errorMessage(error));
-  }
-  if (values.help === true) return "help";
+  const parsed = parseVerbArgs(
+    argv,
+    {
+      context: { type: "string", short: "c", multiple: true },
+      env: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      html: { type: "string" },
+      markdown: { type: "string" },
+      json: { type: "boolean" },
+      environment: { type: "string" },
+      overrides: { type: "string" },
+      region: { type: "string" },
+    },
+    { positionals: true },
+  );
+  if (parsed === "help") return "help";
+  const { positionals } = parsed;
+  const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
   const environment = selectedEnvironment({
     context: (values.context as string[] | undefined) ?? [],
     env: values.env as string | undefined,
@@ -225,24 +219,15 @@ export async function runReview(
 
 export const command: Command = {
   summary: "the weekly review: alerts, exec sessions, security and RBAC changes, denials, new edges, posture",
-  async run(argv) {
-    let args: ReviewArgs | "help";
-    try {
-      args = parseReviewArgs(argv);
-    } catch (error) {
-      if (error instanceof UsageError) {
-        process.stderr.write(`audit-trail review: ${error.message}\n\n${USAGE}\n`);
-        return 2;
-      }
-      throw error;
-    }
-    if (args === "help") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const parsed = args;
-    return withUserErrors("review", [InputError, UsageError, RuleError], () =>
-      runReview(parsed, process.stdout, process.stderr),
-    );
-  },
+  run: (argv) =>
+    runVerb(
+      {
+        name: "review",
+        usage: USAGE,
+        parse: parseReviewArgs,
+        run: (args) => runReview(args, process.stdout, process.stderr),
+        userErrors: [InputError, RuleError],
+      },
+      argv,
+    ),
 };

@@ -5,6 +5,7 @@
  */
 import { defaultRulesDir, RuleError } from "../../core/rules/index.js";
 import { type RuleTestResult, runRuleTests } from "../../core/rules/testing.js";
+import { parseVerbArgs, runVerb, subVerb } from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail rules test [DIR…]
@@ -71,30 +72,31 @@ export async function rulesTest(
   return rules > 0 && problems.length === 0 ? 0 : 1;
 }
 
+function parseDirs(argv: readonly string[]): string[] | "help" {
+  const args = parseVerbArgs(argv, {}, { positionals: true });
+  if (args === "help") return "help";
+  return args.positionals.length === 0 ? [defaultRulesDir()] : args.positionals;
+}
+
 export const command: Command = {
   summary: "'rules test [DIR]': run every rule's own test events",
-  async run(argv) {
-    const [verb, ...rest] = argv;
-    if (verb === "--help" || verb === "-h") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    if (verb !== "test") {
-      process.stderr.write(
-        `audit-trail rules: expected 'test', got ${verb === undefined ? "nothing" : `'${verb}'`}\n\n${USAGE}\n`,
-      );
-      return 2;
-    }
-    const options = rest.filter((arg) => arg.startsWith("-"));
-    if (options.includes("--help") || options.includes("-h")) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    if (options.length > 0) {
-      process.stderr.write(`audit-trail rules: unknown option '${options[0]}'\n\n${USAGE}\n`);
-      return 2;
-    }
-    const dirs = rest.length === 0 ? [defaultRulesDir()] : rest;
-    return rulesTest(dirs, process.stdout, process.stderr);
-  },
+  run: (argv) =>
+    runVerb(
+      {
+        name: "rules",
+        usage: USAGE,
+        parse: (args) => subVerb(args, ["test"] as const),
+        run: ({ rest }) =>
+          runVerb(
+            {
+              name: "rules test",
+              usage: USAGE,
+              parse: parseDirs,
+              run: (dirs) => rulesTest(dirs, process.stdout, process.stderr),
+            },
+            rest,
+          ),
+      },
+      argv,
+    ),
 };

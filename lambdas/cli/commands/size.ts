@@ -4,7 +4,6 @@
  * minimums, and hands everything to the pure sizing model, which prints a table or JSON. No AWS call.
  */
 
-import { parseArgs } from "node:util";
 import {
   AuditTrailConfigError,
   ENVIRONMENTS,
@@ -28,7 +27,14 @@ import {
   sizeAuditTrail,
   sizingJson,
 } from "../../core/sizing/index.js";
-import { frameworksOption, selectedEnvironment, UsageError } from "../usage.js";
+import {
+  frameworksOption,
+  type OptionValues,
+  parseVerbArgs,
+  runVerb,
+  selectedEnvironment,
+  UsageError,
+} from "../usage.js";
 import type { Command } from "./command.js";
 
 /** The flag of each input of the sizing model. */
@@ -87,31 +93,7 @@ out. Exit status 2 on a usage error.
   --peak-factor X       busiest hour's rate over the day's average (default 2)
   --json                one JSON document instead of the tables`;
 
-interface Options {
-  "gb-per-day"?: string;
-  framework?: string[];
-  context?: string[];
-  env?: string;
-  region?: string;
-  "hot-days"?: string;
-  "warm-days"?: string;
-  "cold-days"?: string;
-  "archive-days"?: string;
-  replicas?: string;
-  azs?: string;
-  network?: string;
-  "no-original"?: boolean;
-  "index-original"?: boolean;
-  codec?: string;
-  "uncompressed-archive"?: boolean;
-  expansion?: string;
-  "record-bytes"?: string;
-  "index-ratio"?: string;
-  "shard-size-gib"?: string;
-  "peak-factor"?: string;
-  json?: boolean;
-  help?: boolean;
-}
+type Options = OptionValues<typeof OPTIONS>;
 
 /** `--flag value` as a number; anything but a plain non-negative decimal is refused. */
 function numberFlag(values: Options, name: keyof Options): number | undefined {
@@ -181,7 +163,7 @@ function retentionRequirements(
 
 const retentionDefaults = environmentConfigSchema.shape.retention.shape;
 
-/** The verb's options, for node's parser. */
+/** The verb's options. */
 const OPTIONS = {
   "gb-per-day": { type: "string" },
   framework: { type: "string", multiple: true },
@@ -205,40 +187,7 @@ const OPTIONS = {
   "shard-size-gib": { type: "string" },
   "peak-factor": { type: "string" },
   json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 } as const;
-
-/**
- * `--flag -5` as `--flag=-5`: node's parser takes a value starting with a dash for an option and says the flag is
- * "ambiguous"; read as the value it is, it gets this verb's own message.
- */
-function negativeValuesJoined(argv: readonly string[], valued: ReadonlySet<string>): string[] {
-  const joined: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const next = argv[i + 1];
-    if (valued.has(arg) && next !== undefined && /^-\d/.test(next)) {
-      joined.push(`${arg}=${next}`);
-      i++;
-    } else joined.push(arg);
-  }
-  return joined;
-}
-
-function parse(argv: readonly string[]): Options {
-  const valued = new Set(
-    Object.entries(OPTIONS)
-      .filter(([, option]) => option.type === "string")
-      .map(([name]) => `--${name}`),
-  );
-  const { values } = parseArgs({
-    args: negativeValuesJoined(argv, valued),
-    options: OPTIONS,
-    strict: true,
-    allowPositionals: false,
-  });
-  return values;
-}
 
 function codecFrom(value: string | undefined): IndexCodec | undefined {
   if (value === undefined) return undefined;
@@ -349,36 +298,38 @@ function sizingRequest(values: Options): SizingRequest {
   };
 }
 
+function parseSizeArgs(argv: readonly string[]): Options | "help" {
+  const args = parseVerbArgs(argv, OPTIONS);
+  return args === "help" ? "help" : args.values;
+}
+
 /** Runs the verb: output to `out`, errors to `err`; resolves to the exit status. */
 export async function runSize(
   argv: readonly string[],
   out: (text: string) => void = (text) => void process.stdout.write(text),
   err: (text: string) => void = (text) => void process.stderr.write(text),
 ): Promise<number> {
-  try {
-    const values = parse(argv);
-    if (values.help) {
-      out(`${USAGE}\n`);
-      return 0;
-    }
-    const sizing = sizeAuditTrail(sizingRequest(values));
-    out(values.json ? sizingJson(sizing) : renderSizing(sizing));
-    return 0;
-  } catch (error: unknown) {
-    if (error instanceof SizingInputError) {
-      err(`audit-trail size: ${error.describe((field) => FLAG[field])}\n`);
-      return 2;
-    }
-    if (error instanceof UsageError || error instanceof AuditTrailConfigError) {
-      err(`audit-trail size: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
-      err(`audit-trail size: ${error.message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  return runVerb(
+    {
+      name: "size",
+      usage: USAGE,
+      parse: parseSizeArgs,
+      run: async (values) => {
+        let sizing: ReturnType<typeof sizeAuditTrail>;
+        try {
+          sizing = sizeAuditTrail(sizingRequest(values));
+        } catch (error: unknown) {
+          if (error instanceof SizingInputError) throw new UsageError(error.describe((field) => FLAG[field]));
+          throw error;
+        }
+        out(values.json ? sizingJson(sizing) : renderSizing(sizing));
+        return 0;
+      },
+      userErrors: [AuditTrailConfigError],
+    },
+    argv,
+    { out: { write: out }, err: { write: err } },
+  );
 }
 
 /** The `size` verb. */

@@ -7,7 +7,6 @@
  * KMS `GetPublicKey` unless `--public-key` is given.
  */
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   GetObjectAttributesCommand,
@@ -32,7 +31,7 @@ import {
 } from "../../core/digest/verify.js";
 import { errorMessage } from "../../core/errors.js";
 import { countProgress, type ProgressOptions } from "../progress.js";
-import { UsageError, withUserErrors } from "../usage.js";
+import { type OptionValues, parseVerbArgs, runVerb, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 
 const USAGE = `usage: audit-trail verify --bucket NAME [--from TIME] [--to TIME] [--public-key FILE… | --key-id KMS_KEY…]
@@ -170,15 +169,32 @@ async function kmsVerifier(
   return { ...nodeVerifier(key.PublicKey, `KMS key ${id}`), keyId: id, source };
 }
 
-interface Options {
-  bucket?: string;
-  dir?: string;
-  from?: string;
-  to?: string;
-  "public-key"?: string[];
-  "key-id"?: string[];
-  region?: string;
-  help?: boolean;
+const OPTIONS = {
+  bucket: { type: "string" },
+  dir: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  "public-key": { type: "string", multiple: true },
+  "key-id": { type: "string", multiple: true },
+  region: { type: "string" },
+} as const;
+
+type Options = OptionValues<typeof OPTIONS>;
+
+function parseVerifyArgs(argv: readonly string[]): Options | "help" {
+  const args = parseVerbArgs(argv, OPTIONS);
+  if (args === "help") return "help";
+  const values = args.values;
+  if ((values.bucket === undefined) === (values.dir === undefined)) {
+    throw new UsageError("give exactly one of --bucket NAME or --dir PATH");
+  }
+  if (values.dir !== undefined && values["public-key"] === undefined) {
+    throw new UsageError("--dir needs --public-key FILE");
+  }
+  if (values["public-key"] !== undefined && values["key-id"] !== undefined) {
+    throw new UsageError("give --public-key or --key-id, not both");
+  }
+  return values;
 }
 
 export interface VerifyClients {
@@ -191,98 +207,73 @@ export async function runVerify(
   clients?: (region: string | undefined) => VerifyClients,
   progressOptions: ProgressOptions = {},
 ): Promise<number> {
-  let values: Options;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        bucket: { type: "string" },
-        dir: { type: "string" },
-        from: { type: "string" },
-        to: { type: "string" },
-        "public-key": { type: "string", multiple: true },
-        "key-id": { type: "string", multiple: true },
-        region: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    if ((values.bucket === undefined) === (values.dir === undefined)) {
-      throw new UsageError("give exactly one of --bucket NAME or --dir PATH");
-    }
-    if (values.dir !== undefined && values["public-key"] === undefined) {
-      throw new UsageError("--dir needs --public-key FILE");
-    }
-    if (values["public-key"] !== undefined && values["key-id"] !== undefined) {
-      throw new UsageError("give --public-key or --key-id, not both");
-    }
-  } catch (error: unknown) {
-    process.stderr.write(`audit-trail verify: ${errorMessage(error)}\n\n${USAGE}\n`);
-    return 2;
-  }
-  return withUserErrors(
-    "verify",
-    [UsageError, PeriodError, SigningKeyError, DigestFormatError, LocalArchiveError],
-    async () => {
-      const fromMs = values.from === undefined ? undefined : parseInstant(values.from, "--from");
-      const explicitTo = values.to === undefined ? undefined : parseInstant(values.to, "--to");
-      if (fromMs !== undefined && explicitTo !== undefined && explicitTo <= fromMs) {
-        throw new UsageError(`--to ${values.to} must be after --from ${values.from}`);
-      }
-      let reader: ArchiveReader;
-      let verifier: Verifier;
-      let keyDescription: string;
-      let toMs = explicitTo;
-      if (values.bucket !== undefined) {
-        const { s3, kms } = (clients ?? defaultClients)(values.region);
-        reader = s3ArchiveReader(s3, values.bucket);
-        toMs ??= Date.now();
-        if (values["public-key"] === undefined) {
-          const ids = values["key-id"] ?? [undefined];
-          const fromKms = await Promise.all(ids.map((id) => kmsVerifier(kms, reader, id)));
-          verifier = keyRing(fromKms);
-          keyDescription = fromKms.map((key) => `KMS key ${key.keyId} (${key.source})`).join(", ");
-        } else {
-          ({ verifier, keyDescription } = await fileVerifiers(values["public-key"]));
-        }
-      } else {
-        reader = localArchiveReader(values.dir as string);
-        ({ verifier, keyDescription } = await fileVerifiers(values["public-key"] as string[]));
-      }
-      const progress = countProgress("verify", progressOptions);
-      let report: VerifyReport;
-      try {
-        report = await verifyArchive(reader, verifier, {
-          ...(fromMs === undefined ? {} : { fromMs }),
-          ...(toMs === undefined ? {} : { toMs }),
-          pendingFrom: values.bucket !== undefined ? "last-period-start" : "last-period-end",
-          onProgress: (state) => progress.update(state),
-        });
-      } finally {
-        progress.done();
-      }
-      for (const finding of report.findings) process.stdout.write(`${formatFinding(finding)}\n`);
-      for (const pending of report.pending) {
-        process.stderr.write(
-          `pending ${pending.key}: newer than the last sealed period, not yet in a digest\n`,
-        );
-      }
-      const range = report.firstPeriodStart
-        ? `, periods ${report.firstPeriodStart} to ${report.lastPeriodEnd}`
-        : "";
-      process.stderr.write(
-        `${report.findings.length === 0 ? "OK" : "FAILED"}: ${report.digestsChecked} digests${range}, ` +
-          `${report.objectsChecked} objects checked with ${keyDescription}; ${report.findings.length} findings, ` +
-          `${report.pending.length} pending\n`,
-      );
-      return report.findings.length === 0 ? 0 : 1;
+  return runVerb(
+    {
+      name: "verify",
+      usage: USAGE,
+      parse: parseVerifyArgs,
+      run: (values) => verify(values, clients, progressOptions),
+      userErrors: [PeriodError, SigningKeyError, DigestFormatError, LocalArchiveError],
     },
+    argv,
   );
+}
+
+async function verify(
+  values: Options,
+  clients: ((region: string | undefined) => VerifyClients) | undefined,
+  progressOptions: ProgressOptions,
+): Promise<number> {
+  const fromMs = values.from === undefined ? undefined : parseInstant(values.from, "--from");
+  const explicitTo = values.to === undefined ? undefined : parseInstant(values.to, "--to");
+  if (fromMs !== undefined && explicitTo !== undefined && explicitTo <= fromMs) {
+    throw new UsageError(`--to ${values.to} must be after --from ${values.from}`);
+  }
+  let reader: ArchiveReader;
+  let verifier: Verifier;
+  let keyDescription: string;
+  let toMs = explicitTo;
+  if (values.bucket !== undefined) {
+    const { s3, kms } = (clients ?? defaultClients)(values.region);
+    reader = s3ArchiveReader(s3, values.bucket);
+    toMs ??= Date.now();
+    if (values["public-key"] === undefined) {
+      const ids = values["key-id"] ?? [undefined];
+      const fromKms = await Promise.all(ids.map((id) => kmsVerifier(kms, reader, id)));
+      verifier = keyRing(fromKms);
+      keyDescription = fromKms.map((key) => `KMS key ${key.keyId} (${key.source})`).join(", ");
+    } else {
+      ({ verifier, keyDescription } = await fileVerifiers(values["public-key"]));
+    }
+  } else {
+    reader = localArchiveReader(values.dir as string);
+    ({ verifier, keyDescription } = await fileVerifiers(values["public-key"] as string[]));
+  }
+  const progress = countProgress("verify", progressOptions);
+  let report: VerifyReport;
+  try {
+    report = await verifyArchive(reader, verifier, {
+      ...(fromMs === undefined ? {} : { fromMs }),
+      ...(toMs === undefined ? {} : { toMs }),
+      pendingFrom: values.bucket !== undefined ? "last-period-start" : "last-period-end",
+      onProgress: (state) => progress.update(state),
+    });
+  } finally {
+    progress.done();
+  }
+  for (const finding of report.findings) process.stdout.write(`${formatFinding(finding)}\n`);
+  for (const pending of report.pending) {
+    process.stderr.write(`pending ${pending.key}: newer than the last sealed period, not yet in a digest\n`);
+  }
+  const range = report.firstPeriodStart
+    ? `, periods ${report.firstPeriodStart} to ${report.lastPeriodEnd}`
+    : "";
+  process.stderr.write(
+    `${report.findings.length === 0 ? "OK" : "FAILED"}: ${report.digestsChecked} digests${range}, ` +
+      `${report.objectsChecked} objects checked with ${keyDescription}; ${report.findings.length} findings, ` +
+      `${report.pending.length} pending\n`,
+  );
+  return report.findings.length === 0 ? 0 : 1;
 }
 
 async function fileVerifiers(

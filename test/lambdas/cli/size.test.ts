@@ -202,7 +202,7 @@ describe("audit-trail size", () => {
       /unknown environment; valid environments: dev, prod, staging/,
     ],
     [["--gb-per-day", "10", "-c", "stage=prod"], /-c stage=prod: only -c env=NAME is understood/],
-    [["--gb-per-day", "10", "--bogus"], /Unknown option '--bogus'/],
+    [["--gb-per-day", "10", "--bogus"], /unknown option '--bogus'/],
   ])("refuses %j with exit 2 and a message naming the flag", async (args, message) => {
     const { status, out, err } = await size(...args);
 

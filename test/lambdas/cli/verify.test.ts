@@ -129,7 +129,7 @@ describe("audit-trail verify --dir", () => {
     [[], "give exactly one of --bucket NAME or --dir PATH"],
     [["--dir", "x"], "--dir needs --public-key FILE"],
     [["--bucket", "b", "--public-key", "p", "--key-id", "k"], "give --public-key or --key-id, not both"],
-    [["--dir", "x", "--public-key", "p", "--frm", "t"], "Unknown option '--frm'"],
+    [["--dir", "x", "--public-key", "p", "--frm", "t"], "unknown option '--frm'"],
   ])("exits 2 on a usage error %j", async (argv, message) => {
     // Act
     const status = await runVerify(argv);
