@@ -30,7 +30,8 @@ import { DETECTOR_METRICS } from "../core/contracts.js";
 import type { SearchClient } from "../core/detection/ports.js";
 import { DETECTION_DEFAULTS, type DetectionReport, runDetection } from "../core/detection/run.js";
 import { GeoIpDatabase } from "../core/geo/index.js";
-import { loadRulePack } from "../core/rules/load.js";
+import { loadPack } from "../core/rules/assemble.js";
+import { ruleFiles } from "../core/rules/load.js";
 import type { RulePack } from "../core/rules/types.js";
 import { snsPublisher, WatermarkStore } from "./aws.js";
 import { type DetectorConfig, loadDetectorConfig } from "./config.js";
@@ -182,7 +183,7 @@ export async function defaultDependencies(
   const geo = GeoIpDatabase.load(config.geoIpDir);
   return {
     config,
-    pack: await loadRulePack([config.rulesDir], config.ruleOverrides),
+    pack: loadPack({ source: ruleFiles([config.rulesDir]), overrides: config.ruleOverrides }),
     search: transportSearchClient(client),
     sns: tracer.captureAWSv3Client(new SNSClient({})),
     dynamodb: tracer.captureAWSv3Client(new DynamoDBClient({})),

@@ -31,7 +31,8 @@ import type { EcsDocument } from "../core/ecs.js";
 import { transformBatch } from "../core/firehose/transform.js";
 import { createPseudonymizer, type Pseudonymizer } from "../core/normalize/pseudonymize.js";
 import { createReingestSealer, type ReingestSealer } from "../core/normalize/reingest.js";
-import { loadPrecompiledRulePack, PRECOMPILED_RULE_PACK_FILE } from "../core/rules/precompiled.js";
+import { loadPack } from "../core/rules/assemble.js";
+import { PRECOMPILED_RULE_PACK_FILE, precompiledPack } from "../core/rules/precompiled.js";
 import { loadTransformConfig, type TransformConfig } from "./config.js";
 import { fetchPseudonymizationKey, fetchSecret } from "./key.js";
 import { deliveryStreamName, reingest } from "./reingest.js";
@@ -141,7 +142,7 @@ export function buildHandler(deps: TransformDependencies) {
 
 const config = loadTransformConfig(process.env);
 // Loaded once per cold start; a missing or foreign pack fails the cold start naming the file.
-const rulePack = loadPrecompiledRulePack(join(config.rulesDir, PRECOMPILED_RULE_PACK_FILE));
+const rulePack = loadPack({ source: precompiledPack(join(config.rulesDir, PRECOMPILED_RULE_PACK_FILE)) });
 
 /** One client per cold start, from the runtime's SDK, imported the first time it is needed. */
 function lazily<T>(create: () => Promise<T>): () => Promise<T> {

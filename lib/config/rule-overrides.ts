@@ -1,6 +1,8 @@
 import { ENVIRONMENTS_FILE } from "../../lambdas/core/contracts.js";
 import { errorMessage } from "../../lambdas/core/errors.js";
-import { loadRulePack } from "../../lambdas/core/rules/load.js";
+import { loadPack } from "../../lambdas/core/rules/assemble.js";
+import { ruleFiles } from "../../lambdas/core/rules/load.js";
+import type { RulePack } from "../../lambdas/core/rules/types.js";
 import { AuditTrailConfigError } from "./errors.js";
 import type { EnvironmentConfig } from "./schema.js";
 
@@ -90,9 +92,9 @@ export const SILENCE_MARGIN_MS = 5 * 60_000;
  * that every source-silence rule waits longer than documents can take to arrive.
  */
 export async function checkRuleOverrides(config: EnvironmentConfig, rulesDir: string): Promise<void> {
-  let pack: Awaited<ReturnType<typeof loadRulePack>>;
+  let pack: RulePack;
   try {
-    pack = await loadRulePack([rulesDir], config.detection.ruleOverrides);
+    pack = loadPack({ source: ruleFiles([rulesDir]), overrides: config.detection.ruleOverrides });
   } catch (error: unknown) {
     const message = errorMessage(error);
     throw new AuditTrailConfigError({

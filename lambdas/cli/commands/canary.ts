@@ -39,9 +39,10 @@ import {
 import { ALERTS_INDEX, ENVIRONMENTS_FILE } from "../../core/contracts.js";
 import { AUDIT_EVENTS_INDICES } from "../../core/detection/run.js";
 import { errorDescription } from "../../core/errors.js";
+import { loadPack } from "../../core/rules/assemble.js";
 import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
-import { defaultRulesDir, loadRulePack } from "../../core/rules/load.js";
+import { defaultRulesDir, ruleFiles } from "../../core/rules/load.js";
 import { transportSearchClient } from "../../detector/opensearch.js";
 import { type OptionValues, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
@@ -169,7 +170,10 @@ async function canary(values: Options, deps: CanaryCommandDependencies): Promise
     );
   }
 
-  const pack = await loadRulePack([defaultRulesDir()], config.detection.ruleOverrides);
+  const pack = loadPack({
+    source: ruleFiles([defaultRulesDir()]),
+    overrides: config.detection.ruleOverrides,
+  });
   const eventTimeMs = clock.now();
   const identity = canaryIdentity(canaryRunId(eventTimeMs, (deps.randomHex ?? randomHex)()));
   const records = buildCanaryRecords({

@@ -4,7 +4,7 @@
  * correlations, on event time, with suppression), and prints the alerts `buildAlert` makes of the detections:
  * the detector's code path, so the CLI and Lambda show the same alerts.
  */
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import type { Alert, AlertContext } from "../../core/alerts/index.js";
@@ -16,11 +16,13 @@ import { normalizeRecord } from "../../core/normalize/index.js";
 import {
   type Detection,
   defaultRulesDir,
-  loadRulePack,
+  loadPack,
   OVERRIDES_KEY,
   parseDuration,
   RuleError,
   type RulePack,
+  readOverridesFile,
+  ruleFiles,
 } from "../../core/rules/index.js";
 import { type ReplayRecord, type ReplaySummary, replay } from "../../core/rules/replay.js";
 import { renderIncidentPage, ServiceGraph } from "../html/incident.js";
@@ -203,34 +205,19 @@ function formatSummary(
 }
 
 /**
- * The pack with the overrides of `--overrides FILE`: errors name the file (and the key within it), not the
- * environment variable the pipeline reads overrides from.
+ * The pack `replay` and `review` run: the rule files of `dirs` with the overrides of `--overrides FILE` (errors name
+ * the file and the key within it), else those of the environment variable the pipeline's functions read.
  */
-async function loadWithOverridesFile(dirs: readonly string[], file: string): Promise<RulePack> {
-  const flag = `--overrides ${file}`;
-  const text = await readFile(file, "utf8").catch((error: unknown) => {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(`${flag}: ${code === "ENOENT" ? "no such file" : String(error)}`);
+export function replayRulePack(dirs: readonly string[], overridesFile: string | undefined): RulePack {
+  if (overridesFile === undefined) {
+    return loadPack({ source: ruleFiles(dirs), overrides: process.env[OVERRIDES_KEY] });
+  }
+  const flag = `--overrides ${overridesFile}`;
+  return loadPack({
+    source: ruleFiles(dirs),
+    overrides: readOverridesFile(overridesFile, flag),
+    overridesFrom: flag,
   });
-  let overrides: unknown;
-  try {
-    overrides = JSON.parse(text);
-  } catch (error: unknown) {
-    throw new InputError(`${flag}: not valid JSON (${errorMessage(error)})`);
-  }
-  try {
-    return await loadRulePack(dirs, overrides);
-  } catch (error: unknown) {
-    if (!(error instanceof RuleError) || !error.message.includes(OVERRIDES_KEY)) throw error;
-    const key = error.location.key?.startsWith(`${OVERRIDES_KEY}.`)
-      ? error.location.key.slice(OVERRIDES_KEY.length + 1)
-      : error.location.key;
-    throw new RuleError(error.reason.replaceAll(OVERRIDES_KEY, flag), {
-      ...error.location,
-      file: error.location.file ?? flag,
-      ...(key === undefined ? {} : { key }),
-    });
-  }
 }
 
 /** Runs a replay with parsed arguments, writing to the given streams; resolves to the exit status. */
@@ -242,10 +229,7 @@ export async function runReplay(
 ): Promise<number> {
   if (args.htmlFile !== undefined) await checkOutputFolder("--html", args.htmlFile);
   const dirs = [...(args.defaultRules ? [defaultRulesDir()] : []), ...args.ruleDirs];
-  const pack =
-    args.overridesFile === undefined
-      ? await loadRulePack(dirs, process.env[OVERRIDES_KEY])
-      : await loadWithOverridesFile(dirs, args.overridesFile);
+  const pack = replayRulePack(dirs, args.overridesFile);
   const files = await expandInputs(args.inputs);
   const context: AlertContext = {
     environment: args.environment,

@@ -5,10 +5,9 @@
  * environment, the alerts index with each alert's state.
  */
 
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { buildAlert } from "../../core/alerts/index.js";
 import type { EcsDocument } from "../../core/ecs.js";
-import { errorMessage } from "../../core/errors.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
 import {
   ReviewBuilder,
@@ -17,19 +16,13 @@ import {
   renderReviewMarkdown,
   reviewRelevant,
 } from "../../core/review/index.js";
-import {
-  type Detection,
-  defaultRulesDir,
-  loadRulePack,
-  OVERRIDES_KEY,
-  RuleError,
-} from "../../core/rules/index.js";
+import { type Detection, defaultRulesDir, RuleError } from "../../core/rules/index.js";
 import { type ReplayRecord, replay } from "../../core/rules/replay.js";
 import { InputError, readLines } from "../input.js";
 import { sinceMs, untilInstant } from "../trail.js";
 import { checkOutputFolder, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
-import { expandInputs } from "./replay.js";
+import { expandInputs, replayRulePack } from "./replay.js";
 
 const USAGE = `usage: audit-trail review [--since 7d] [-c env=NAME | FILE|DIR...] [--html FILE] [--markdown FILE] [--json]
                             [--until TIME] [--environment NAME] [--overrides FILE]
@@ -108,26 +101,12 @@ export function parseReviewArgs(argv: readonly string[]): ReviewArgs | "help" {
   };
 }
 
-async function overridesOf(file: string | undefined): Promise<unknown> {
-  if (file === undefined) return process.env[OVERRIDES_KEY];
-  const text = await readFile(file, "utf8").catch((error: unknown) => {
-    throw new InputError(
-      `--overrides ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error)}`,
-    );
-  });
-  try {
-    return JSON.parse(text);
-  } catch (error: unknown) {
-    throw new InputError(`--overrides ${file}: not valid JSON (${errorMessage(error)})`);
-  }
-}
-
 /** The review of files: replay's alerts, and the documents the review reads. */
 export async function reviewFromFiles(
   args: ReviewArgs,
   err: { write(text: string): boolean },
 ): Promise<{ report: ReviewReport; rejected: number }> {
-  const pack = await loadRulePack([defaultRulesDir()], await overridesOf(args.overridesFile));
+  const pack = replayRulePack([defaultRulesDir()], args.overridesFile);
   const files = await expandInputs(args.inputs);
   const kept: EcsDocument[] = [];
   const detections: Detection[] = [];

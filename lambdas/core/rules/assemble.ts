@@ -3,9 +3,10 @@
  * per-environment overrides, compilation (`compile.ts`), correlation references, and the logsource index that lets
  * a document pay for each logsource guard once.
  *
- * Nothing here parses YAML or runs zod. The laptop path (`pack.ts`: YAML files → `ValidatedRuleSet`) and the
- * transform Lambda (`precompiled.ts`: the same set, validated at synth and bundled as JSON) both end here, so the
- * Lambda and the CLI compile every rule with the same code.
+ * Nothing here parses YAML or runs zod. Every pack is loaded with `loadPack` from a `RulePackSource`: rule files
+ * (`load.ts` `ruleFiles`, through `pack.ts`: YAML → `ValidatedRuleSet`) for the detector, the CLI and the synth-time
+ * check, or the same set validated at synth and bundled as JSON (`precompiled.ts` `precompiledPack`) for the
+ * transform. All of them end here, so the Lambdas and the CLI compile every rule with the same code.
  */
 import type { EcsDocument } from "../ecs.js";
 import {
@@ -51,6 +52,57 @@ export interface ValidatedRuleSet {
   readonly placeholders: Placeholders;
   /** Per-rule overrides by rule name. */
   readonly ruleOverrides: Readonly<Record<string, RuleOverride>>;
+}
+
+/**
+ * Where a pack's rules come from: the rule files below directories (`ruleFiles` in `load.ts`: YAML, parsed and
+ * validated with the overrides) or a pack precompiled at synth (`precompiledPack` in `precompiled.ts`: JSON, the
+ * overrides already in it). Kept apart from `loadPack` so that the transform's bundle holds no YAML parser.
+ */
+export interface RulePackSource {
+  /** The validated rule set with `overrides` (an object, its JSON text, or undefined for none) applied. */
+  readonly read: (overrides: unknown) => ValidatedRuleSet;
+}
+
+/** What `loadPack` loads. */
+export interface LoadPackOptions {
+  readonly source: RulePackSource;
+  /**
+   * The per-environment overrides (`RuleOverrides`): an object, or its JSON text as the detector's environment
+   * variable holds it. @default none
+   */
+  readonly overrides?: unknown;
+  /**
+   * What errors in the overrides name as their origin, such as the file they were read from (`--overrides FILE`).
+   * @default the environment variable `OVERRIDES_KEY`
+   */
+  readonly overridesFrom?: string;
+}
+
+/**
+ * The one way to a `RulePack`, for the transform (a precompiled pack), the detector, the CLI and the synth-time
+ * check (rule files with an environment's overrides): read the source, then check and compile it here. Every
+ * problem is a `RuleError` naming the file (or the overrides' origin), the rule and the key.
+ */
+export function loadPack({ source, overrides, overridesFrom }: LoadPackOptions): RulePack {
+  try {
+    return assembleRulePack(source.read(overrides));
+  } catch (error: unknown) {
+    if (
+      overridesFrom === undefined ||
+      !(error instanceof RuleError) ||
+      !error.message.includes(OVERRIDES_KEY)
+    )
+      throw error;
+    const key = error.location.key?.startsWith(`${OVERRIDES_KEY}.`)
+      ? error.location.key.slice(OVERRIDES_KEY.length + 1)
+      : error.location.key;
+    throw new RuleError(error.reason.replaceAll(OVERRIDES_KEY, overridesFrom), {
+      ...error.location,
+      file: error.location.file ?? overridesFrom,
+      ...(key === undefined ? {} : { key }),
+    });
+  }
 }
 
 /**

@@ -1,8 +1,12 @@
 /**
- * The Sigma rule engine: pure TypeScript, no AWS. Lambdas and the CLI load a pack with `loadRulePack`; the
+ * The Sigma rule engine: pure TypeScript, no AWS. Lambdas and the CLI load a pack with `loadPack` (from
+ * `ruleFiles(dirs)`, or `precompiledPack(file)` in the transform; `loadRulePack(dirs, overrides)` for short); the
  * transform tags documents with `pack.matchSingleEvent`; the CLI evaluates correlations with `StreamEvaluator`;
  * the detector builds the same windows (`windows.ts`) with OpenSearch aggregations.
  */
+
+export type { LoadPackOptions, RulePackSource } from "./assemble.js";
+export { loadPack } from "./assemble.js";
 export { formatDuration, parseDuration } from "./duration.js";
 export { RuleError } from "./errors.js";
 export type { EvaluatorOptions, EvaluatorStats } from "./evaluator.js";
@@ -22,7 +26,7 @@ export {
   podExecDetails,
   resolveK8sOperator,
 } from "./k8s.js";
-export { defaultRulesDir, loadRulePack, readRuleSources } from "./load.js";
+export { defaultRulesDir, loadRulePack, readOverridesFile, readRuleSources, ruleFiles } from "./load.js";
 export type { RuleSource } from "./pack.js";
 export { buildRulePack, OVERRIDES_KEY, parseRuleOverrides } from "./pack.js";
 export type { Normalizer, ReplayOptions, ReplayRecord, ReplaySummary } from "./replay.js";

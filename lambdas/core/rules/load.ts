@@ -1,13 +1,16 @@
 /**
- * Loading rule packs from directories: every `*.yml`/`*.yaml` below each directory is a rule file, except
- * `*.tests.yml` (a rule's test events) and `placeholders.yml` (default placeholder values).
+ * Rule packs from directories (`ruleFiles`: the `loadPack` source of the detector, the CLI and the synth-time
+ * check): every `*.yml`/`*.yaml` below each directory is a rule file, except `*.tests.yml` (a rule's test events)
+ * and `placeholders.yml` (default placeholder values).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { errorMessage } from "../errors.js";
+import { loadPack, type RulePackSource } from "./assemble.js";
 import { RuleError } from "./errors.js";
-import { buildRulePack, type RuleSource, validateRuleSources } from "./pack.js";
-import { PRECOMPILED_RULE_PACK_FILE, rulePackFromPrecompiled, serializeRuleSet } from "./precompiled.js";
+import { type RuleSource, validateRuleSources } from "./pack.js";
+import { PRECOMPILED_RULE_PACK_FILE, precompiledPack, serializeRuleSet } from "./precompiled.js";
 import type { RulePack } from "./types.js";
 
 /**
@@ -74,22 +77,49 @@ export function readRuleSources(
 }
 
 /**
- * The rules of `dirs` with `overrides`, parsed and validated, as the JSON text of a precompiled pack
- * (`precompiled.ts`); the stack writes it into the transform's bundle. The text is assembled once here, exactly as
- * the Lambda will assemble it, so a rule or override the Lambda would refuse fails the build instead.
+ * The rule files of `dirs` (in order; a rule name may appear once across all of them) as a `loadPack` source, read
+ * when the pack is loaded. Paths in errors are relative to `relativeTo` (see `readRuleSources`).
  */
-export function precompileRulePack(dirs: readonly string[], overrides: unknown, relativeTo: string): string {
-  const { rules, placeholders } = readRuleSources(dirs, relativeTo);
-  const text = serializeRuleSet(validateRuleSources(rules, placeholders, overrides));
-  rulePackFromPrecompiled(text, PRECOMPILED_RULE_PACK_FILE);
-  return text;
+export function ruleFiles(dirs: readonly string[], relativeTo?: string): RulePackSource {
+  return {
+    read(overrides) {
+      const { rules, placeholders } = readRuleSources(dirs, relativeTo);
+      return validateRuleSources(rules, placeholders, overrides);
+    },
+  };
 }
 
 /**
- * Loads and compiles the rules of `dirs` (in order; a rule name may appear once across all of them) with the
- * per-environment `overrides` (object or JSON text, see `RuleOverrides`).
+ * The rules of `dirs` with `overrides`, parsed and validated, as the JSON text of a precompiled pack
+ * (`precompiled.ts`); the stack writes it into the transform's bundle. The text is loaded once here, exactly as
+ * the Lambda will load it, so a rule or override the Lambda would refuse fails the build instead.
  */
+export function precompileRulePack(dirs: readonly string[], overrides: unknown, relativeTo: string): string {
+  const text = serializeRuleSet(ruleFiles(dirs, relativeTo).read(overrides));
+  loadPack({ source: precompiledPack(PRECOMPILED_RULE_PACK_FILE, text) });
+  return text;
+}
+
+/** `loadPack` of the rule files of `dirs` with the per-environment `overrides` (object or JSON text). */
 export async function loadRulePack(dirs: readonly string[], overrides?: unknown): Promise<RulePack> {
-  const { rules, placeholders } = readRuleSources(dirs);
-  return buildRulePack(rules, placeholders, overrides);
+  return loadPack({ source: ruleFiles(dirs), overrides });
+}
+
+/**
+ * The overrides of a JSON file (`--overrides FILE`), for `loadPack` with `overridesFrom: flag`; a missing file or
+ * text that is not JSON is a `RuleError` naming `flag`.
+ */
+export function readOverridesFile(file: string, flag: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error: unknown) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new RuleError(code === "ENOENT" ? "no such file" : String(error), { file: flag });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error: unknown) {
+    throw new RuleError(`not valid JSON (${errorMessage(error)})`, { file: flag });
+  }
 }

@@ -1,11 +1,11 @@
 /**
- * Builds a `RulePack` from rule texts: parse (YAML, several documents per file allowed) and validate (zod) here,
- * then check, apply per-environment overrides and compile in `assemble.ts`, the part the transform Lambda shares.
+ * Rule texts to a validated rule set: parse (YAML, several documents per file allowed) and validate (zod) here;
+ * `loadPack` in `assemble.ts` then checks, applies per-environment overrides and compiles, as for every pack.
  */
 import { basename } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { errorMessage } from "../errors.js";
-import { assembleRulePack, OVERRIDES_KEY, type ParsedRule, type ValidatedRuleSet } from "./assemble.js";
+import { loadPack, OVERRIDES_KEY, type ParsedRule, type ValidatedRuleSet } from "./assemble.js";
 import { RuleError } from "./errors.js";
 import type { Placeholders } from "./matchers.js";
 import {
@@ -121,7 +121,7 @@ export function parseRuleSource(source: RuleSource): ParsedRule[] {
 
 /**
  * Parses and validates rule and placeholder files with the per-environment `overrides` (object or JSON text), without
- * compiling anything: what `assembleRulePack` takes, and what `precompiled.ts` bundles for the transform.
+ * compiling anything: what a `loadPack` source reads, and what `precompiled.ts` bundles for the transform.
  */
 export function validateRuleSources(
   ruleSources: readonly RuleSource[],
@@ -149,5 +149,8 @@ export function buildRulePack(
   placeholderSources: readonly RuleSource[] = [],
   overridesRaw?: unknown,
 ): RulePack {
-  return assembleRulePack(validateRuleSources(ruleSources, placeholderSources, overridesRaw));
+  return loadPack({
+    source: { read: (overrides) => validateRuleSources(ruleSources, placeholderSources, overrides) },
+    overrides: overridesRaw,
+  });
 }

@@ -1,15 +1,21 @@
 /**
  * The precompiled rule pack: a `ValidatedRuleSet` (rule YAML parsed and validated, defaults applied, an
  * environment's overrides checked) written as JSON when the transform is bundled, so the Lambda loads its pack at
- * cold start without a YAML parser or zod. Loading runs `assembleRulePack`, the same checks and rule compiler the
- * CLI runs on YAML files, so the Lambda and the laptop agree on every match.
+ * cold start without a YAML parser or zod. It is loaded with `loadPack` (`precompiledPack` is its source), the same
+ * checks and rule compiler the CLI runs on YAML files, so the Lambda and the laptop agree on every match.
  *
  * This module reads no YAML and validates no schema: the set was validated when it was written (`precompileRulePack`
  * in `load.ts`), and a file of another format or version is refused.
  */
 import { readFileSync } from "node:fs";
 import { errorMessage } from "../errors.js";
-import { assembleRulePack, type ParsedRule, type ValidatedRuleSet } from "./assemble.js";
+import {
+  loadPack,
+  OVERRIDES_KEY,
+  type ParsedRule,
+  type RulePackSource,
+  type ValidatedRuleSet,
+} from "./assemble.js";
 import { RuleError } from "./errors.js";
 import type { Placeholders } from "./matchers.js";
 import type { RuleOverride, RulePack } from "./types.js";
@@ -60,8 +66,8 @@ export function serializeRuleSet(set: ValidatedRuleSet): string {
   return text;
 }
 
-/** Assembles the pack of a precompiled JSON text; `file` names it in errors. */
-export function rulePackFromPrecompiled(text: string, file: string): RulePack {
+/** The validated set a precompiled JSON text holds; `file` names it in errors. */
+function readPrecompiled(text: string, file: string): ValidatedRuleSet {
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -81,14 +87,40 @@ export function rulePackFromPrecompiled(text: string, file: string): RulePack {
     const wanted = key === "rules" ? Array.isArray(value) : typeof value === "object" && value !== null;
     if (!wanted) throw new RuleError(`missing or malformed`, { file, key });
   }
-  return assembleRulePack(pack as PrecompiledRulePack);
+  return pack as PrecompiledRulePack;
 }
 
-/** Reads and assembles a precompiled pack file (the transform's cold start). */
+/**
+ * A precompiled pack as a `loadPack` source: `text` when given (`file` then only names it), else the file read
+ * (the transform's cold start). It carries the overrides it was compiled with, so it refuses any others.
+ */
+export function precompiledPack(file: string, text?: string): RulePackSource {
+  return {
+    read(overrides) {
+      if (overrides !== undefined && overrides !== null && overrides !== "") {
+        throw new RuleError(
+          "a precompiled pack carries the overrides it was compiled with; change them where it is compiled (detection.ruleOverrides) instead",
+          { file, key: OVERRIDES_KEY },
+        );
+      }
+      return readPrecompiled(text ?? readPackFile(file), file);
+    },
+  };
+}
+
+/** Assembles the pack of a precompiled JSON text; `file` names it in errors. */
+export function rulePackFromPrecompiled(text: string, file: string): RulePack {
+  return loadPack({ source: precompiledPack(file, text) });
+}
+
+/** Reads and assembles a precompiled pack file. */
 export function loadPrecompiledRulePack(path: string): RulePack {
-  let text: string;
+  return loadPack({ source: precompiledPack(path) });
+}
+
+function readPackFile(path: string): string {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new RuleError(
@@ -98,7 +130,6 @@ export function loadPrecompiledRulePack(path: string): RulePack {
       { file: path },
     );
   }
-  return rulePackFromPrecompiled(text, path);
 }
 
 /** Where two JSON-like values first differ (`undefined`-valued keys count as absent, as JSON has them). */
