@@ -11,8 +11,8 @@ import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { StreamEvaluator } from "../../lambdas/core/rules/evaluator.js";
+import { mergeDetections } from "../../lambdas/core/rules/suppression.js";
 import type { CompiledRule, RulePack } from "../../lambdas/core/rules/types.js";
-import { mergeDetections } from "../../lambdas/core/rules/windows.js";
 import { silenceRule } from "../lambdas/core/alerts/factories.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {

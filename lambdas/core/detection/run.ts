@@ -33,6 +33,7 @@ import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
+import { extendDetection, grew, planSuppression } from "../rules/suppression.js";
 import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
@@ -56,9 +57,8 @@ import {
   windowRange,
 } from "./queries.js";
 import { ruleFailureMessage } from "./rule-failure.js";
-import { evaluateSilence } from "./silence.js";
+import { evaluateSilence } from "./silence-search.js";
 import { type AlertDocument, type AlertGroup, AlertStore, type StoredAlert } from "./store.js";
-import { extendDetection, grew, planSuppression } from "./suppression.js";
 
 /**
  * The audit indices without the alerts index: `audit-*` also matches `audit-alerts`, whose documents carry

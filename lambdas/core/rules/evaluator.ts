@@ -13,17 +13,7 @@ import { firstString, pathAccessor } from "./fields.js";
 import { SilenceTracker } from "./silence.js";
 import type { CorrelationRule, Detection, RulePack, SilenceRule, SingleEventRule } from "./types.js";
 import { isBehaviourRule } from "./types.js";
-import {
-  conditionHolds,
-  foldDetections,
-  groupKey,
-  hopMs,
-  isSuppressed,
-  keepEarliest,
-  lastFiringStart,
-  latestWindowStart,
-  windowStartsContaining,
-} from "./windows.js";
+import { conditionHolds, hopMs, keepEarliest, latestWindowStart, windowStartsContaining } from "./windows.js";
 
 export interface EvaluatorOptions {
   /** How far behind the latest event time an event may arrive and still be correlated. @default 120000 */
@@ -449,55 +439,4 @@ function correlationDetection(
     events,
     tallies: [...group.tallies],
   };
-}
-
-/**
- * Streaming form of `mergeDetections` for long inputs: holds one open alert per (rule, group) and releases it
- * once no later firing can fold into it. Fed detections in window-start order per (rule, group), it returns the
- * same alerts as `mergeDetections`.
- */
-export class SuppressionMerger {
-  readonly #open = new Map<string, Detection>();
-
-  /** Adds a firing; returns alerts that are now final. */
-  push(detection: Detection): Detection[] {
-    const key = `${detection.rule.name}|${groupKey(detection.groupBy)}`;
-    const anchor = this.#open.get(key);
-    const start = Date.parse(detection.windowStart);
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, detection.rule.suppression.ms)) {
-      this.#open.set(key, foldDetections(anchor, detection));
-      return [];
-    }
-    const out = anchor === undefined ? [] : [anchor];
-    if (detection.rule.suppression.ms === 0) {
-      this.#open.delete(key);
-      out.push(detection);
-      return out;
-    }
-    this.#open.set(key, detection);
-    return out;
-  }
-
-  /** Releases alerts whose suppression ended before `safeTimeMs` (nothing earlier can still arrive). */
-  release(safeTimeMs: number): Detection[] {
-    const out: Detection[] = [];
-    for (const [key, alert] of this.#open) {
-      if (lastFiringStart(alert) + alert.rule.suppression.ms + timespanOf(alert) <= safeTimeMs) {
-        out.push(alert);
-        this.#open.delete(key);
-      }
-    }
-    return out;
-  }
-
-  /** Releases everything (end of input). */
-  flush(): Detection[] {
-    const out = [...this.#open.values()];
-    this.#open.clear();
-    return out;
-  }
-}
-
-function timespanOf(detection: Detection): number {
-  return detection.rule.kind === "correlation" ? detection.rule.timespanMs : 0;
 }

@@ -2,7 +2,8 @@
  * The Sigma rule engine: pure TypeScript, no AWS. Lambdas and the CLI load a pack with `loadPack` (from
  * `ruleFiles(dirs)`, or `precompiledPack(file)` in the transform; `loadRulePack(dirs, overrides)` for short); the
  * transform tags documents with `pack.matchSingleEvent`; the CLI evaluates correlations with `StreamEvaluator`;
- * the detector builds the same windows (`windows.ts`) with OpenSearch aggregations.
+ * the detector builds the same windows (`windows.ts`) with OpenSearch aggregations. Suppression (one alert per burst)
+ * is `suppression.ts`, source silence `silence.ts`, for replay and the detector alike.
  */
 
 export type { LoadPackOptions, RulePackSource } from "./assemble.js";
@@ -14,7 +15,6 @@ export {
   correlationValue,
   percentile,
   StreamEvaluator,
-  SuppressionMerger,
   singleDetection,
 } from "./evaluator.js";
 export { firstValue, kubernetesAuditMapping, mappingFor, pathAccessor } from "./fields.js";
@@ -32,5 +32,6 @@ export { buildRulePack, OVERRIDES_KEY, parseRuleOverrides } from "./pack.js";
 export type { Normalizer, ReplayOptions, ReplayRecord, ReplaySummary } from "./replay.js";
 export { replay } from "./replay.js";
 export * from "./silence.js";
+export * from "./suppression.js";
 export * from "./types.js";
 export * from "./windows.js";

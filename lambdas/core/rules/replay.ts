@@ -5,7 +5,8 @@
  */
 import type { EcsDocument } from "../ecs.js";
 import type { CountryLookup } from "../geo/index.js";
-import { StreamEvaluator, SuppressionMerger } from "./evaluator.js";
+import { StreamEvaluator } from "./evaluator.js";
+import { SuppressionMerger } from "./suppression.js";
 import type { Detection, RulePack } from "./types.js";
 
 /** One input record (a line, usually), as the CLI's input reader yields it. */

@@ -32,8 +32,8 @@ import { StreamEvaluator } from "./evaluator.js";
 import { listFiles, readRuleSources, TESTS_SUFFIX } from "./load.js";
 import { buildRulePack } from "./pack.js";
 import { zodToRuleError } from "./schema.js";
+import { mergeDetections } from "./suppression.js";
 import type { Detection, RulePack } from "./types.js";
-import { mergeDetections } from "./windows.js";
 
 const repeatSchema = z
   .object({

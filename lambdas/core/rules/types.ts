@@ -22,7 +22,7 @@ export interface LogSource {
 /**
  * How repeated firings of a rule for the same group are folded into one alert (extension `suppression:` in the
  * rule YAML, overridable per environment). A firing whose window starts before the latest merged firing's window
- * start + `ms` is merged into that alert (see `windows.ts` `isSuppressed`, `mergeDetections`).
+ * start + `ms` is merged into that alert (see `suppression.ts`: `isSuppressed`, `mergeDetections`).
  */
 export interface Suppression {
   /** Milliseconds; 0 disables suppression. Default: the correlation's timespan, 0 for single-event rules. */

@@ -1,11 +1,11 @@
 /**
- * Correlation windows and suppression: the team's single definition, shared by the in-memory evaluator (CLI) and
+ * Correlation windows: the team's single definition, shared by the in-memory evaluator (CLI) and
  * the detector (which builds the same windows with two `date_histogram`s, offsets 0 and timespan/2).
  *
  * Windows are hopping: length `timespan`, a new one every `timespan / 2`, aligned to the Unix epoch
  * (`start = k * timespan / 2`). An event at `t` belongs to exactly two windows, `[s, s + timespan)` for
  * `s = floor(t / hop) * hop` and `s - hop`. A correlation fires for (rule, group, window) when its condition holds
- * over the events of that window and group.
+ * over the events of that window and group. How firings of one (rule, group) become one alert is `suppression.ts`.
  */
 import type { EcsDocument } from "../ecs.js";
 import type { CorrelationCondition, Detection } from "./types.js";
@@ -108,26 +108,6 @@ export function conditionHolds(condition: CorrelationCondition, value: number): 
   return bounded;
 }
 
-/**
- * Suppression: a firing for the same rule and group whose window starts before `lastFiringStartMs +
- * suppressionMs` (the latest firing already folded into the open alert) belongs to that alert. With the default
- * suppression (= timespan) overlapping windows merge, so a sustained burst is one alert that grows, and a new
- * alert opens only after a quiet gap. 0 disables suppression.
- */
-export function isSuppressed(
-  lastFiringStartMs: number,
-  firingWindowStartMs: number,
-  suppressionMs: number,
-): boolean {
-  return firingWindowStartMs >= lastFiringStartMs && firingWindowStartMs < lastFiringStartMs + suppressionMs;
-}
-
-/** The window start of the latest firing folded into an alert (its window end minus the rule's timespan). */
-export function lastFiringStart(detection: Detection): number {
-  const timespan = detection.rule.kind === "single" ? 0 : detection.rule.timespanMs;
-  return Date.parse(detection.windowEnd) - timespan;
-}
-
 /** A stable string for a group-by record (keys sorted), for ids and maps. */
 export function groupKey(groupBy: Readonly<Record<string, string>>): string {
   const keys = Object.keys(groupBy).sort();
@@ -137,68 +117,4 @@ export function groupKey(groupBy: Readonly<Record<string, string>>): string {
 /** The deterministic identity of a firing: rule, group and window start. */
 export function detectionKey(detection: Detection): string {
   return `${detection.rule.name}|${groupKey(detection.groupBy)}|${detection.windowStart}`;
-}
-
-/**
- * Merges firings under each rule's suppression: per (rule, group), in window-start order, a firing within the
- * suppression of the open alert's latest firing is folded into it (window end extended; correlations keep count and
- * value of the firing with the largest count, earliest on ties; single-event counts add up; events united, the
- * earliest kept up to the cap); otherwise it opens a new alert.
- * Pure; the result is sorted by window start, then rule name.
- */
-export function mergeDetections(detections: readonly Detection[]): Detection[] {
-  const sorted = [...detections].sort(compareDetections);
-  const open = new Map<string, Detection>();
-  const result: Detection[] = [];
-  for (const detection of sorted) {
-    const key = `${detection.rule.name}|${groupKey(detection.groupBy)}`;
-    const anchor = open.get(key);
-    const start = Date.parse(detection.windowStart);
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, detection.rule.suppression.ms)) {
-      const merged = foldDetections(anchor, detection);
-      open.set(key, merged);
-      result[result.indexOf(anchor)] = merged;
-      continue;
-    }
-    open.set(key, detection);
-    result.push(detection);
-  }
-  return result;
-}
-
-/** Folds a later firing into the alert opened by `anchor` (see `mergeDetections`). */
-export function foldDetections(anchor: Detection, next: Detection): Detection {
-  // Single-event firings are distinct events and add up; overlapping correlation windows share events, so the
-  // alert keeps the largest window's count (and its value).
-  const best = next.count > anchor.count ? next : anchor;
-  const count = anchor.rule.kind === "single" ? anchor.count + next.count : best.count;
-  const events = [...anchor.events];
-  for (const event of next.events) if (!events.includes(event)) events.push(event);
-  events.sort(compareEvents);
-  if (events.length > DETECTION_EVENT_CAP) events.length = DETECTION_EVENT_CAP;
-  const windowEnd =
-    Date.parse(next.windowEnd) > Date.parse(anchor.windowEnd) ? next.windowEnd : anchor.windowEnd;
-  // What every folded event says: the tallies of both (a hop slot shared by two windows once); a summary read
-  // for one span no longer describes the folded one.
-  const tallies = [...(anchor.tallies ?? [])];
-  for (const tally of next.tallies ?? []) if (!tallies.includes(tally)) tallies.push(tally);
-  const merged: Detection = {
-    rule: anchor.rule,
-    windowStart: anchor.windowStart,
-    windowEnd,
-    groupBy: anchor.groupBy,
-    count,
-    events,
-    ...(best.value === undefined ? {} : { value: best.value }),
-    ...(tallies.length === 0 ? {} : { tallies }),
-  };
-  return merged;
-}
-
-function compareDetections(a: Detection, b: Detection): number {
-  const byStart = Date.parse(a.windowStart) - Date.parse(b.windowStart);
-  if (byStart !== 0) return byStart;
-  const byEnd = Date.parse(a.windowEnd) - Date.parse(b.windowEnd);
-  if (byEnd !== 0) return byEnd;
-  return a.rule.name < b.rule.name ? -1 : a.rule.name > b.rule.name ? 1 : 0;
 }

@@ -15,8 +15,8 @@ import type { AlertDocument } from "../../../../lambdas/core/detection/store.js"
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../../../lambdas/core/normalize/index.js";
 import { singleDetection } from "../../../../lambdas/core/rules/evaluator.js";
+import { foldDetections } from "../../../../lambdas/core/rules/suppression.js";
 import type { Detection, RulePack, SingleEventRule } from "../../../../lambdas/core/rules/types.js";
-import { foldDetections } from "../../../../lambdas/core/rules/windows.js";
 
 /** A clock that only moves when the code under test sleeps. */
 export class FakeClock implements CanaryClock {

@@ -19,8 +19,8 @@ import { normalizeRecord } from "../../../../lambdas/core/normalize/index.js";
 import { singleDetection } from "../../../../lambdas/core/rules/evaluator.js";
 import { pathAccessor } from "../../../../lambdas/core/rules/fields.js";
 import { defaultRulesDir, loadRulePack } from "../../../../lambdas/core/rules/load.js";
+import { mergeDetections } from "../../../../lambdas/core/rules/suppression.js";
 import type { RulePack, SingleEventRule } from "../../../../lambdas/core/rules/types.js";
-import { mergeDetections } from "../../../../lambdas/core/rules/windows.js";
 
 const NOW = Date.parse("2026-03-02T14:00:00.123Z");
 const RUN_ID = canaryRunId(NOW, "3f9a1c");

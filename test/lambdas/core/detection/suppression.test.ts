@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
 import { runDetection } from "../../../../lambdas/core/detection/run.js";
 import type { AlertDocument, StoredAlert } from "../../../../lambdas/core/detection/store.js";
-import { extendDetection, planSuppression } from "../../../../lambdas/core/detection/suppression.js";
+import { extendDetection, planSuppression } from "../../../../lambdas/core/rules/suppression.js";
 import type { Detection } from "../../../../lambdas/core/rules/types.js";
 import { correlationRule, execEvent, meshRequest, singleDetection, singleRule } from "../alerts/factories.js";
 import { FakeOpenSearch } from "./fake-opensearch.js";

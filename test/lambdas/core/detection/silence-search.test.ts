@@ -4,7 +4,7 @@ import {
   evaluateSilence,
   lastDocumentQuery,
   sourcesQuery,
-} from "../../../../lambdas/core/detection/silence.js";
+} from "../../../../lambdas/core/detection/silence-search.js";
 import { silenceRule } from "../alerts/factories.js";
 
 const MINUTE = 60_000;

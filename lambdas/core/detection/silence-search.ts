@@ -1,8 +1,9 @@
 /**
- * Source-silence rules over OpenSearch: each source's latest `@timestamp` within the rule's lookback (a `composite`
- * aggregation on the group-by fields, missing values as their own bucket, with a `max`), then the last document
- * of each source that has gone silent, turned into the detections replay's `SilenceTracker` gives
- * (`silenceDetection`).
+ * The searches behind source-silence rules in the detector: each source's latest `@timestamp` within the rule's
+ * lookback (a `composite` aggregation on the group-by fields, missing values as their own bucket, with a `max`),
+ * then the last document of each source that has gone silent. What a source is and when it is silent is
+ * `rules/silence.ts` (the one definition, which replay's `SilenceTracker` also follows); the detections come from
+ * its `silenceDetection`.
  */
 import * as z from "zod";
 import { satisfies, silenceDetection } from "../rules/silence.js";
