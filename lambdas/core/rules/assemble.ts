@@ -19,7 +19,7 @@ import {
 } from "./compile.js";
 import { RuleError } from "./errors.js";
 import type { FieldAccessor } from "./fields.js";
-import { type DocPredicate, type Placeholders, requirementsOf } from "./matchers.js";
+import { type DocPredicate, type Placeholders, requirementsOf } from "./item-match.js";
 import type { CorrelationRuleYaml, DetectionRuleYaml, SilenceRuleYaml } from "./schema.js";
 import { specialize } from "./specialize.js";
 import type {

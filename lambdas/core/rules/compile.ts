@@ -1,6 +1,7 @@
 /**
- * Compiles validated rule YAML into `SingleEventRule`s and `CorrelationRule`s. Everything that can be decided
- * once (field mapping, modifiers, wildcards, placeholders, the condition tree) is decided here.
+ * The rule compiler: validated rule YAML into `SingleEventRule`s, `CorrelationRule`s, silence and behaviour rules.
+ * Everything that can be decided once (field mapping, modifiers, wildcards, placeholders, the condition tree) is
+ * decided here; how a single detection item matches a document is `item-match.ts`.
  */
 import { ConditionSyntaxError, compileCondition, parseCondition } from "./condition.js";
 import { parseDuration } from "./duration.js";
@@ -15,7 +16,7 @@ import {
   type Placeholders,
   requirementsOf,
   withRequirements,
-} from "./matchers.js";
+} from "./item-match.js";
 import type { CorrelationRuleYaml, DetectionRuleYaml, SilenceRuleYaml } from "./schema.js";
 import { allOf, anyOfPredicates } from "./specialize.js";
 import type {

@@ -3,7 +3,7 @@
  * `all of name*`, `1 of them`, `all of them` (names starting with `_` are left out of `them`). Precedence:
  * `not` binds tightest, then `and`, then `or`. Keywords are case-insensitive.
  */
-import { commonRequirements, type DocPredicate, requirementsOf, withRequirements } from "./matchers.js";
+import { commonRequirements, type DocPredicate, requirementsOf, withRequirements } from "./item-match.js";
 import { allOf, anyOfPredicates, specialize } from "./specialize.js";
 
 export type ConditionNode =

@@ -7,7 +7,7 @@ import { parseAllDocuments } from "yaml";
 import { errorMessage } from "../errors.js";
 import { loadPack, OVERRIDES_KEY, type ParsedRule, type ValidatedRuleSet } from "./assemble.js";
 import { RuleError } from "./errors.js";
-import type { Placeholders } from "./matchers.js";
+import type { Placeholders } from "./item-match.js";
 import {
   correlationRuleSchema,
   detectionRuleSchema,

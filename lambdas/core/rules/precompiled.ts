@@ -17,7 +17,7 @@ import {
   type ValidatedRuleSet,
 } from "./assemble.js";
 import { RuleError } from "./errors.js";
-import type { Placeholders } from "./matchers.js";
+import type { Placeholders } from "./item-match.js";
 import type { RuleOverride, RulePack } from "./types.js";
 
 /** The file name of a precompiled pack inside a bundle's rules directory. */

@@ -1,5 +1,7 @@
 /**
- * Compiles one Sigma detection item (`field|modifier|…: value(s)`) into a document predicate, once.
+ * Single-event matching: how one Sigma detection item (`field|modifier|…: value(s)`, or a keyword) matches a
+ * document, decided once per item and kept as a predicate. `compile.ts` builds whole rules from these predicates
+ * (and `condition.ts` combines them); the gates that skip rules unevaluated (`FieldRequirement`) live here too.
  *
  * Matching follows the Sigma specification: string comparison is case-insensitive unless `|cased`; `*` and `?` are
  * wildcards (`\*`, `\?`, `\\` escape them); a list of values is OR (AND with `|all`); `null` matches an absent
