@@ -7,7 +7,10 @@ import { describe, expect, it } from "vitest";
 import { loadRulePack } from "../../lambdas/core/rules/index.js";
 import { runRuleTests } from "../../lambdas/core/rules/testing.js";
 
-/** The stable names of the issue's table: alert routing and tests depend on them. */
+/**
+ * The default pack's rule names, which must stay stable: alert ids, routing, runbook file names (docs/runbooks/)
+ * and per-environment overrides name rules by them.
+ */
 const DEFAULT_PACK = [
   "mesh_auth_failure_burst",
   "mesh_plaintext_traffic",
@@ -23,7 +26,7 @@ const DEFAULT_PACK = [
   "mesh_cert_rotation_overdue",
   "k8s_pod_exec",
   "k8s_api_public_access_failures",
-  // Kubernetes audit coverage (issue 16): workload risk, RBAC and identity, credential access, exposure and
+  // Kubernetes audit coverage (docs/coverage.md): workload risk, RBAC and identity, credential access, exposure and
   // persistence, access, and the approved-network seed policy.
   "k8s_privileged_container",
   "k8s_dangerous_capabilities",
@@ -57,7 +60,7 @@ const DEFAULT_PACK = [
   "k8s_manual_change",
   "k8s_events_deleted",
   "k8s_service_account_permission_enumeration",
-  // Behaviour (issue 17): first-seen and location rules.
+  // Behaviour (docs/rules.md, rule kinds new_value and geo): first-seen and location rules.
   "mesh_new_service_edge",
   "k8s_new_identity_bulk_create",
   "k8s_user_new_country",

@@ -2,6 +2,8 @@
  * The way in for a daily volume: Firehose streams against the per-stream Direct PUT quotas at the busiest hour,
  * the bytes Firehose bills, and the transform Lambda's concurrency and compute from its measured throughput.
  */
+
+import { ENVIRONMENTS_FILE } from "../contracts.js";
 import { LAMBDA_RESPONSE_LIMIT_BYTES } from "../firehose/transform.js";
 import type { Assumptions } from "./assumptions.js";
 import {
@@ -153,7 +155,7 @@ export function sizeIngestion(request: IngestionRequest): IngestionSizing {
   }
   if (!transform.deployedConcurrencySuffices) {
     notes.push(
-      `the transform's reserved concurrency is ${DEPLOYED_TRANSFORM.reservedConcurrency} (concurrency.transform in lib/config/environments.ts): raise it to ${neededConcurrency}`,
+      `the transform's reserved concurrency is ${DEPLOYED_TRANSFORM.reservedConcurrency} (concurrency.transform in ${ENVIRONMENTS_FILE}): raise it to ${neededConcurrency}`,
     );
   }
   if (responseBytesPerBuffer > LAMBDA_RESPONSE_LIMIT_BYTES) {

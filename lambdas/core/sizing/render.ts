@@ -3,6 +3,8 @@
  * assumptions (each with its basis), the guidance and prices it rests on, what it leaves out, and the config keys
  * to paste. `sizingJson` is the same content for machines.
  */
+
+import { ENVIRONMENTS_FILE } from "../contracts.js";
 import type { Assumptions } from "./assumptions.js";
 import { INGESTION_GUIDELINES, OPENSEARCH_GUIDELINES } from "./guidance.js";
 import type { Sizing } from "./size.js";
@@ -249,7 +251,7 @@ export function renderSizing(sizing: Sizing): string {
             `needed with ${assumptions.concurrencyHeadroom}× headroom; ${
               transform.deployedConcurrencySuffices
                 ? `the stack's ${transform.deployedConcurrency} covers it`
-                : `above the stack's ${transform.deployedConcurrency}: raise concurrency.transform in lib/config/environments.ts`
+                : `above the stack's ${transform.deployedConcurrency}: raise concurrency.transform in ${ENVIRONMENTS_FILE}`
             }`,
           ],
           ["invocations", `${count(transform.invocationsPerMonth / 1e6, 2)} M/month`, ""],
@@ -382,7 +384,7 @@ export function renderSizing(sizing: Sizing): string {
   parts.push(section("Not included", sizing.excluded.map((item) => `  - ${item}`).join("\n")));
   parts.push(
     section(
-      "As config (an entry of lib/config/environments.ts)",
+      `As config (an entry of ${ENVIRONMENTS_FILE})`,
       JSON.stringify(sizing.config, null, 2)
         .split("\n")
         .map((line) => `  ${line}`)

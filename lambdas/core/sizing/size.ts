@@ -64,7 +64,7 @@ export interface PriceUse {
   readonly note: string;
 }
 
-/** The sizing as `lib/config/environments.ts` keys, ready to paste into an environment entry. */
+/** The sizing as keys of an environment entry (`ENVIRONMENTS_FILE`), ready to paste into one. */
 export interface SuggestedConfig {
   readonly retention: {
     readonly hotDays: number;
