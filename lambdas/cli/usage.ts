@@ -13,6 +13,12 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** The options that select an environment, for `selectedEnvironment`: `-c env=NAME` (repeatable) and `--env NAME`. */
+export const ENVIRONMENT_OPTIONS = {
+  context: { type: "string", short: "c", multiple: true },
+  env: { type: "string" },
+} as const;
+
 /**
  * The environment selected by `-c env=NAME` (CDK's context flag, so the command a user typed for `cdk deploy`
  * works here too) or `--env NAME`; undefined when neither is given. Any other context key is refused rather than

@@ -44,7 +44,14 @@ import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
 import { defaultRulesDir, ruleFiles } from "../../core/rules/load.js";
 import { transportSearchClient } from "../../detector/opensearch.js";
-import { type OptionValues, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
+import {
+  ENVIRONMENT_OPTIONS,
+  type OptionValues,
+  parseVerbArgs,
+  runVerb,
+  selectedEnvironment,
+  UsageError,
+} from "../usage.js";
 import type { Command } from "./command.js";
 
 /** Added to the environment's Firehose buffering interval for the default timeout: transform, indexing, the
@@ -117,8 +124,7 @@ export interface CanaryCommandDependencies {
 }
 
 const OPTIONS = {
-  context: { type: "string", short: "c", multiple: true },
-  env: { type: "string" },
+  ...ENVIRONMENT_OPTIONS,
   region: { type: "string" },
   timeout: { type: "string" },
   interval: { type: "string" },

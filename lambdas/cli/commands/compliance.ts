@@ -36,6 +36,7 @@ import { renderCompliancePage } from "../html/compliance.js";
 import { type ProgressOptions, stageProgress } from "../progress.js";
 import {
   checkOutputFolder,
+  ENVIRONMENT_OPTIONS,
   frameworksOption,
   type OptionValues,
   parseVerbArgs,
@@ -66,8 +67,7 @@ Synthesis runs in-process without bundling the Lambda code: the template's setti
 only the code asset hashes differ.`;
 
 const OPTIONS = {
-  context: { type: "string", short: "c", multiple: true },
-  env: { type: "string" },
+  ...ENVIRONMENT_OPTIONS,
   template: { type: "string" },
   framework: { type: "string", multiple: true },
   out: { type: "string" },

@@ -14,7 +14,7 @@ import { reviewRelevant } from "../../core/review/relevant.js";
 import { parseDuration } from "../../core/rules/index.js";
 import { InputError } from "../input.js";
 import { readTrailFiles, sinceMs, untilInstant } from "../trail.js";
-import { parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
+import { ENVIRONMENT_OPTIONS, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 import { expandInputs } from "./replay.js";
 
@@ -51,8 +51,7 @@ export function parsePostureArgs(argv: readonly string[]): PostureArgs | "help" 
   const parsed = parseVerbArgs(
     argv,
     {
-      context: { type: "string", short: "c", multiple: true },
-      env: { type: "string" },
+      ...ENVIRONMENT_OPTIONS,
       since: { type: "string" },
       until: { type: "string" },
       "root-namespace": { type: "string" },

@@ -20,7 +20,14 @@ import { type Detection, defaultRulesDir, RuleError } from "../../core/rules/ind
 import { type ReplayRecord, replay } from "../../core/rules/replay.js";
 import { InputError, readLines } from "../input.js";
 import { sinceMs, untilInstant } from "../trail.js";
-import { checkOutputFolder, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
+import {
+  checkOutputFolder,
+  ENVIRONMENT_OPTIONS,
+  parseVerbArgs,
+  runVerb,
+  selectedEnvironment,
+  UsageError,
+} from "../usage.js";
 import type { Command } from "./command.js";
 import { expandInputs, replayRulePack } from "./replay.js";
 
@@ -62,8 +69,7 @@ export function parseReviewArgs(argv: readonly string[]): ReviewArgs | "help" {
   const parsed = parseVerbArgs(
     argv,
     {
-      context: { type: "string", short: "c", multiple: true },
-      env: { type: "string" },
+      ...ENVIRONMENT_OPTIONS,
       since: { type: "string" },
       until: { type: "string" },
       html: { type: "string" },

@@ -28,6 +28,7 @@ import {
   sizingJson,
 } from "../../core/sizing/index.js";
 import {
+  ENVIRONMENT_OPTIONS,
   frameworksOption,
   type OptionValues,
   parseVerbArgs,
@@ -167,8 +168,7 @@ const retentionDefaults = environmentConfigSchema.shape.retention.shape;
 const OPTIONS = {
   "gb-per-day": { type: "string" },
   framework: { type: "string", multiple: true },
-  context: { type: "string", short: "c", multiple: true },
-  env: { type: "string" },
+  ...ENVIRONMENT_OPTIONS,
   region: { type: "string" },
   "hot-days": { type: "string" },
   "warm-days": { type: "string" },

@@ -9,7 +9,7 @@ import {
   type PutRecordBatchCommandInput,
 } from "@aws-sdk/client-firehose";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type CanaryCommandDependencies, runCanaryCommand } from "../../../lambdas/cli/commands/canary.js";
 import type { CanaryReport, CanarySearch } from "../../../lambdas/core/canary/index.js";
 import { buildCanaryRecords, canaryRunId } from "../../../lambdas/core/canary/index.js";
@@ -17,6 +17,7 @@ import { normalizeRecord } from "../../../lambdas/core/normalize/index.js";
 import { defaultRulesDir, loadRulePack } from "../../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../../lambdas/core/rules/types.js";
 import { FakeClock, FakePipeline, type PipelineScenario } from "../core/canary/fake-pipeline.js";
+import { captureProcessOutput } from "./helpers.js";
 
 const T0 = Date.parse("2026-03-02T14:00:00.000Z");
 const OUTPUTS = {
@@ -31,8 +32,7 @@ const OUTPUTS = {
 const cloudFormation = mockClient(CloudFormationClient);
 const firehose = mockClient(FirehoseClient);
 let pack: RulePack;
-let out: string[];
-let err: string[];
+const { out, err } = captureProcessOutput();
 let clock: FakeClock;
 let pipeline: FakePipeline;
 let firehoseRegions: string[];
@@ -43,20 +43,12 @@ beforeAll(async () => {
 });
 
 beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => err.push(String(chunk)) > 0);
   cloudFormation.reset();
   firehose.reset();
   clock = new FakeClock(T0);
   firehoseRegions = [];
   searchTargets = [];
   stackWithOutputs(OUTPUTS);
-});
-
-afterEach(() => {
-  vi.restoreAllMocks();
 });
 
 function stackWithOutputs(outputs: Record<string, string>): void {

@@ -1,16 +1,16 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCompliance, synthesizeEnvironment } from "../../../lambdas/cli/commands/compliance.js";
 import { commands } from "../../../lambdas/cli/commands/index.js";
 import type { CfnTemplate } from "../../../lambdas/core/compliance/index.js";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../../lib/config/index.js";
 import { removeDir, tempDir } from "../core/digest/local-archive-helpers.js";
+import { captureProcessOutput } from "./helpers.js";
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
-let out: string[];
-let err: string[];
+const { out, err } = captureProcessOutput();
 let dir: string;
 /** Prod synthesized once by the command's own synthesis (the path `-c env=prod` takes). */
 let prod: CfnTemplate & { Resources: Resources };
@@ -31,17 +31,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeDir(dir);
-});
-
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => err.push(String(chunk)) > 0);
-});
-
-afterEach(() => {
-  vi.restoreAllMocks();
 });
 
 /** Writes a copy of prod's template, changed by `edit`, and returns its path. */

@@ -1,6 +1,6 @@
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { command } from "../../../lambdas/cli/commands/digest.js";
 import { runVerify } from "../../../lambdas/cli/commands/verify.js";
 import {
@@ -11,25 +11,20 @@ import {
   verifyDir,
   writeObject,
 } from "../core/digest/local-archive-helpers.js";
+import { captureProcessOutput } from "./helpers.js";
 
 const T0 = Date.parse("2026-11-20T06:00:00Z");
 
 let dir: string;
 let root: string;
-let out: string[];
-let err: string[];
+const { out, err } = captureProcessOutput();
 
 beforeEach(async () => {
   dir = await tempDir();
   root = join(dir, "archive");
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => err.push(String(chunk)) > 0);
 });
 
 afterEach(async () => {
-  vi.restoreAllMocks();
   await removeDir(dir);
 });
 

@@ -6,11 +6,7 @@ import { parsePostureArgs, runPosture } from "../../../lambdas/cli/commands/post
 import { UsageError } from "../../../lambdas/cli/usage.js";
 import type { PostureReport } from "../../../lambdas/core/posture/index.js";
 import { plantedLines } from "../core/posture/planted.js";
-
-function sink() {
-  const chunks: string[] = [];
-  return { write: (text: string) => chunks.push(text) > 0, text: () => chunks.join("") };
-}
+import { sink } from "./helpers.js";
 
 async function posture(argv: string[]) {
   const args = parsePostureArgs(argv);

@@ -7,11 +7,7 @@ import { MAX_RECORD_BYTES } from "../../../lambdas/cli/input.js";
 import { UsageError } from "../../../lambdas/cli/usage.js";
 import { buildAlert } from "../../../lambdas/core/alerts/index.js";
 import { execEvent, singleDetection, singleRule } from "../core/alerts/factories.js";
-
-function sink() {
-  const chunks: string[] = [];
-  return { chunks, write: (text: string) => chunks.push(text) > 0, text: () => chunks.join("") };
-}
+import { sink } from "./helpers.js";
 
 async function replayArgs(argv: string[]) {
   const args = parseReplayArgs(argv);

@@ -3,11 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { command, rulesTest } from "../../../lambdas/cli/commands/rules.js";
-
-function sink() {
-  const chunks: string[] = [];
-  return { write: (text: string) => void chunks.push(text), text: () => chunks.join("") };
-}
+import { sink } from "./helpers.js";
 
 describe("audit-trail rules test", () => {
   let dir: string;

@@ -1,17 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { commands } from "../../../lambdas/cli/commands/index.js";
 import { parseVerbArgs, runVerb, subVerb, UsageError, type Verb } from "../../../lambdas/cli/usage.js";
+import { captureProcessOutput, sink } from "./helpers.js";
 
 const OPTIONS = {
   context: { type: "string", short: "c", multiple: true },
   days: { type: "string" },
   json: { type: "boolean" },
 } as const;
-
-function sink() {
-  const chunks: string[] = [];
-  return { write: (text: string) => chunks.push(text) > 0, text: () => chunks.join("") };
-}
 
 describe("parseVerbArgs", () => {
   it("reads flags, values (spaced, with '=', by their letter), repeated values and positionals in order", () => {
@@ -163,17 +159,7 @@ describe("runVerb", () => {
 });
 
 describe("every verb", () => {
-  let out: string[];
-  let err: string[];
-  beforeEach(() => {
-    out = [];
-    err = [];
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(String(chunk)) > 0);
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => err.push(String(chunk)) > 0);
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
+  const { out, err } = captureProcessOutput();
 
   /** The words before the options: the verb, and its sub-verb where it has several. */
   const invocations = Object.keys(commands).map((name) =>

@@ -5,13 +5,14 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { archiveObject } from "../../../lambdas/archiver/archive.js";
 import { runVerify } from "../../../lambdas/cli/commands/verify.js";
 import { digestKey } from "../../../lambdas/core/digest/format.js";
 import { startChain, writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
 import { buildArchive, HOUR, keyPair, removeDir, tempDir } from "../core/digest/local-archive-helpers.js";
+import { captureProcessOutput } from "./helpers.js";
 
 const BUCKET = "audit-archive";
 const keys = keyPair();
@@ -21,19 +22,7 @@ const clients = () => ({
   kms: new KMSClient({ region: "eu-west-1" }),
 });
 
-let out: string[];
-let err: string[];
-
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => out.push(String(chunk)) > 0);
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => err.push(String(chunk)) > 0);
-});
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const { out, err } = captureProcessOutput();
 
 describe("audit-trail verify --dir", () => {
   let dir: string;
