@@ -5,13 +5,10 @@
  * the detector's code path, so the CLI and Lambda show the same alerts.
  */
 import { readdir, stat, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { dirname, join, relative } from "node:path";
+import { join, relative } from "node:path";
 import type { Alert, AlertContext } from "../../core/alerts/index.js";
 import { buildAlert, displayValue } from "../../core/alerts/index.js";
-import { errorMessage } from "../../core/errors.js";
-import type { CountryLookup } from "../../core/geo/index.js";
-import { GeoIpDatabase } from "../../core/geo/index.js";
+import { lazyPackagedGeoIp } from "../../core/geo/packaged.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
 import {
   type Detection,
@@ -131,28 +128,6 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
   return files;
 }
 
-/** Looks countries up in the DB-IP database of `@ip-location-db/dbip-country`, loaded on first use. */
-function lazyGeo(warn: (message: string) => void): CountryLookup {
-  let database: GeoIpDatabase | undefined;
-  let failed = false;
-  return {
-    country(ip) {
-      if (database === undefined && !failed) {
-        try {
-          const dir = dirname(
-            createRequire(import.meta.url).resolve("@ip-location-db/dbip-country/package.json"),
-          );
-          database = GeoIpDatabase.load(dir);
-        } catch (error) {
-          failed = true;
-          warn(`countries unavailable: ${errorMessage(error)}`);
-        }
-      }
-      return database?.country(ip);
-    },
-  };
-}
-
 function cell(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 }
@@ -233,7 +208,7 @@ export async function runReplay(
   const files = await expandInputs(args.inputs);
   const context: AlertContext = {
     environment: args.environment,
-    geo: lazyGeo((message) => err.write(`audit-trail replay: ${message}\n`)),
+    geo: lazyPackagedGeoIp((message) => err.write(`audit-trail replay: ${message}\n`)),
   };
   const severities: Record<string, number> = {};
   let shownRejections = 0;

@@ -307,6 +307,13 @@ function compileBehaviour(
   const { yaml, name, file } = pending;
   const spec = yaml.correlation;
   const location = (key: string) => ({ file, rule: name, key });
+  /** Refuses the keys of the other behaviour kind, which a `kind` rule does not take. */
+  const refuseOthers = (keys: readonly (keyof typeof spec)[], kind: string): void => {
+    for (const key of keys) {
+      if (spec[key] !== undefined)
+        throw new RuleError(`'${key}' applies to ${kind} rules only`, location(`correlation.${key}`));
+    }
+  };
   if (override.minCount !== undefined)
     throw new RuleError("'minCount' does not apply to new_value and geo rules", {
       rule: name,
@@ -345,10 +352,7 @@ function compileBehaviour(
         "new_value needs 'group-by' or 'fields': what must be new",
         location("correlation"),
       );
-    for (const key of ["check", "max-speed-kmh", "field"] as const) {
-      if (spec[key] !== undefined)
-        throw new RuleError(`'${key}' applies to geo rules only`, location(`correlation.${key}`));
-    }
+    refuseOthers(["check", "max-speed-kmh", "field"], "geo");
   } else {
     if (groupBy.length === 0)
       throw new RuleError(
@@ -360,10 +364,7 @@ function compileBehaviour(
         "geo needs 'check': new_country or impossible_travel",
         location("correlation.check"),
       );
-    for (const key of ["fields", "known-for", "follow-up"] as const) {
-      if (spec[key] !== undefined)
-        throw new RuleError(`'${key}' applies to new_value rules only`, location(`correlation.${key}`));
-    }
+    refuseOthers(["fields", "known-for", "follow-up"], "new_value");
     if (hasCondition) throw new RuleError("a geo rule takes no condition", location("correlation.condition"));
     if (spec["max-speed-kmh"] !== undefined && spec.check !== "impossible_travel")
       throw new RuleError(

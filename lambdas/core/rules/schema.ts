@@ -11,15 +11,18 @@ const stringList = z
   .transform((value) => (Array.isArray(value) ? value : [value]));
 const duration = z.union([z.string(), z.literal(0)]).transform((value) => String(value));
 
+/** The bounds of a correlation condition (`gte: 20`), every one optional. */
+const conditionBounds = {
+  gt: z.number().optional(),
+  gte: z.number().optional(),
+  lt: z.number().optional(),
+  lte: z.number().optional(),
+  eq: z.number().optional(),
+  neq: z.number().optional(),
+};
+
 export const conditionSchema = z
-  .object({
-    gt: z.number().optional(),
-    gte: z.number().optional(),
-    lt: z.number().optional(),
-    lte: z.number().optional(),
-    eq: z.number().optional(),
-    neq: z.number().optional(),
-  })
+  .object(conditionBounds)
   .strict()
   .refine((condition) => Object.values(condition).some((value) => value !== undefined), {
     message: "a condition needs at least one of gt, gte, lt, lte, eq, neq",
@@ -75,15 +78,7 @@ export const correlationRuleSchema = z
         "group-by": stringList.default([]),
         timespan: z.string(),
         condition: z
-          .object({
-            field: z.string().optional(),
-            gt: z.number().optional(),
-            gte: z.number().optional(),
-            lt: z.number().optional(),
-            lte: z.number().optional(),
-            eq: z.number().optional(),
-            neq: z.number().optional(),
-          })
+          .object({ field: z.string().optional(), ...conditionBounds })
           .strict()
           .optional(),
         generate: z.boolean().default(false),
