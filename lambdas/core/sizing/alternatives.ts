@@ -31,24 +31,31 @@ export const SERVERLESS_MIN_OCUS = 2;
 const SERVERLESS_OCU =
   "https://aws.amazon.com/blogs/big-data/amazon-opensearch-serverless-cost-effective-search-capabilities-at-any-scale";
 
-/** One line of an alternative's monthly bill. */
-export interface AlternativeLine {
+/** One line of a monthly bill: this stack's (`CostLine`, which adds the service) or an alternative's. */
+export interface BillLine {
   readonly item: string;
   readonly quantity: number;
   readonly unit: string;
+  /** The rate in words, e.g. "$0.167/instance-hour"; for a tiered price, the average rate. */
   readonly rate: string;
   readonly monthlyUsd: number;
-  /** Key of the price in the region's table. */
+  /** Key of the price in the region's table (`Sizing.prices`). */
   readonly priceKey: string;
 }
 
-/** What an alternative costs and lacks. */
-export interface Alternative {
-  readonly name: string;
-  readonly lines: readonly AlternativeLine[];
+/** A monthly bill: its lines, the total, and the total per GB (10^9 bytes) of raw input. */
+export interface MonthlyBill<Line extends BillLine = BillLine> {
+  readonly lines: readonly Line[];
   readonly monthlyUsd: number;
-  /** Per GB of raw input a month. */
   readonly usdPerRawGb: number;
+}
+
+/** One line of an alternative's monthly bill. */
+export type AlternativeLine = BillLine;
+
+/** What an alternative costs and lacks. */
+export interface Alternative extends MonthlyBill<AlternativeLine> {
+  readonly name: string;
   /** What it does not provide that this stack does. */
   readonly lacks: readonly string[];
   /** How it is counted. */

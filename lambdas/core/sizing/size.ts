@@ -3,7 +3,7 @@
  * domain, Firehose streams, transform concurrency, S3 footprint, and the monthly cost at steady state priced from
  * the region's price table, every price with its provenance. Pure: no I/O, no AWS call.
  */
-import { type Alternative, priceAlternatives } from "./alternatives.js";
+import { type Alternative, type BillLine, type MonthlyBill, priceAlternatives } from "./alternatives.js";
 import { type ArchiveSizing, type StorageClass, sizeArchive } from "./archive.js";
 import { type AssumptionOverrides, type Assumptions, resolveAssumptionsWithBasis } from "./assumptions.js";
 import { DETECTOR_PASS_TARGET_SECONDS, type DetectionSizing, sizeDetection } from "./detection.js";
@@ -42,16 +42,8 @@ export interface SizingRequest {
 export type Service = "OpenSearch" | "Firehose" | "Lambda" | "S3";
 
 /** One line of the monthly bill. */
-export interface CostLine {
+export interface CostLine extends BillLine {
   readonly service: Service;
-  readonly item: string;
-  readonly quantity: number;
-  readonly unit: string;
-  /** The rate in words, e.g. "$0.167/instance-hour"; for a tiered price, the average rate. */
-  readonly rate: string;
-  readonly monthlyUsd: number;
-  /** Key of the price in `Sizing.prices`. */
-  readonly priceKey: string;
 }
 
 /** A price the estimate used, with its provenance. */
@@ -110,14 +102,7 @@ export interface Sizing {
   /** Whether the detector's one-minute schedule keeps up, and the shards it needs. */
   readonly detection: DetectionSizing;
   readonly archive: ArchiveSizing;
-  readonly cost: {
-    readonly currency: "USD";
-    readonly region: string;
-    readonly lines: readonly CostLine[];
-    readonly monthlyUsd: number;
-    /** Per GB (10^9 bytes) of raw input a month. */
-    readonly usdPerRawGb: number;
-  };
+  readonly cost: MonthlyBill<CostLine> & { readonly currency: "USD"; readonly region: string };
   /** The same volume and retention with what a team would pick instead, cheapest first. */
   readonly alternatives: readonly Alternative[];
   readonly prices: readonly PriceUse[];
