@@ -285,12 +285,9 @@ export function digestChain({ parts }: EvidenceContext): Evidence[] {
       accept: (value) => value === "SIGN_VERIFY",
     }),
     retainedOnDelete(parts.signingKey, "the digest signing key"),
-    checkSetting(parts.digestSchedule, "the digest writer's schedule", {
+    enabledDailySchedule(parts.digestSchedule, "the digest writer's schedule", {
       claim: "each period's objects are sealed into a signed digest chained to the previous one",
-      setting: "ScheduleExpression",
       expected: "a schedule of at most 1 day, rule ENABLED",
-      accept: (value) =>
-        valueAt(parts.digestSchedule?.properties, "State") !== "DISABLED" && scheduleMinutes(value) <= 1440,
     }),
   ];
 }
@@ -475,12 +472,22 @@ export function searchableWindow({ parts, requirements }: EvidenceContext): Evid
 
 /** The detector runs on a schedule of at most a day. */
 export function detectorSchedule({ parts }: EvidenceContext): Evidence {
-  return checkSetting(parts.detectorSchedule, "the detector's schedule", {
+  return enabledDailySchedule(parts.detectorSchedule, "the detector's schedule", {
     claim: "the trail is reviewed automatically (rules and correlations) at least daily",
-    setting: "ScheduleExpression",
     expected: "at most 1 day between runs, rule ENABLED",
-    accept: (value) =>
-      valueAt(parts.detectorSchedule?.properties, "State") !== "DISABLED" && scheduleMinutes(value) <= 1440,
+  });
+}
+
+/** An EventBridge rule that is not DISABLED and runs at least once a day (`scheduleMinutes` ≤ 1440). */
+function enabledDailySchedule(
+  rule: Located | undefined,
+  part: string,
+  check: Pick<SettingCheck, "claim" | "expected">,
+): Evidence {
+  return checkSetting(rule, part, {
+    ...check,
+    setting: "ScheduleExpression",
+    accept: (value) => valueAt(rule?.properties, "State") !== "DISABLED" && scheduleMinutes(value) <= 1440,
   });
 }
 
