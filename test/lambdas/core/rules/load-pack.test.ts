@@ -5,7 +5,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   defaultRulesDir,
   loadPack,
@@ -20,14 +20,6 @@ const RULES = defaultRulesDir();
 const OVERRIDES = { rules: { mesh_latency_p99_high: { enabled: false } } };
 
 describe("loadPack", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "load-pack-"));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   it("gives the same rules from the rule files with overrides and from the pack precompiled with them", () => {
     // Prepare
     const text = precompileRulePack([RULES], OVERRIDES, dirname(RULES));
@@ -65,17 +57,22 @@ describe("loadPack", () => {
 
   it("reads an overrides file, naming it when it is missing or not JSON", async () => {
     // Prepare
+    const dir = await mkdtemp(join(tmpdir(), "load-pack-"));
     const good = join(dir, "good.json");
     const bad = join(dir, "bad.json");
     await writeFile(good, JSON.stringify(OVERRIDES));
     await writeFile(bad, "{ rules:");
-    // Act / Assess
-    expect(readOverridesFile(good, "--overrides good.json")).toEqual(OVERRIDES);
-    expect(() => readOverridesFile(bad, "--overrides bad.json")).toThrowError(
-      /^--overrides bad\.json: not valid JSON \(/,
-    );
-    expect(() => readOverridesFile(join(dir, "none.json"), "--overrides none.json")).toThrowError(
-      new RuleError("no such file", { file: "--overrides none.json" }),
-    );
+    try {
+      // Act / Assess
+      expect(readOverridesFile(good, "--overrides good.json")).toEqual(OVERRIDES);
+      expect(() => readOverridesFile(bad, "--overrides bad.json")).toThrowError(
+        /^--overrides bad\.json: not valid JSON \(/,
+      );
+      expect(() => readOverridesFile(join(dir, "none.json"), "--overrides none.json")).toThrowError(
+        new RuleError("no such file", { file: "--overrides none.json" }),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
