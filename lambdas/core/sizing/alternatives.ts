@@ -77,18 +77,20 @@ export interface AlternativesRequest {
   readonly archiveUsd: number;
 }
 
-const money = (usd: number) => {
+/** A rate as AWS writes it: the figure as given, at least to the cent. */
+export function money(usd: number): string {
   const decimals = String(usd).split(".")[1]?.length ?? 0;
   return `$${decimals < 2 ? usd.toFixed(2) : String(usd)}`;
-};
+}
 
-function line(
+/** A bill line of `quantity` units at a flat price (the rate as `money` writes it, per the price's unit). */
+export function billLine(
   item: string,
   quantity: number,
   unit: string,
   key: string,
   price: SourcedPrice,
-): AlternativeLine {
+): BillLine {
   return {
     item,
     quantity,
@@ -153,21 +155,21 @@ export function priceAlternatives(request: AlternativesRequest): Alternative[] {
       `CloudWatch Logs ${infrequentAccess ? "Infrequent Access" : "Standard"} + Logs Insights`,
       monthlyRawGb,
       [
-        line(
+        billLine(
           `ingestion (each event + ${CLOUDWATCH_EVENT_OVERHEAD_BYTES} B)`,
           ingestedGiB,
           "GB",
           ingestion[0],
           ingestion[1],
         ),
-        line(
+        billLine(
           `storage, ${archiveDays} days, compressed ${measured.rawGzipPerRawByte}× (raw lines gzipped, measured)`,
           storedGiB,
           "GB-month",
           "cloudWatchLogsStorage",
           prices.cloudWatchLogsStorage,
         ),
-        line("Logs Insights scans", scannedRawGiB, "GB", "logsInsightsScan", prices.logsInsightsScan),
+        billLine("Logs Insights scans", scannedRawGiB, "GB", "logsInsightsScan", prices.logsInsightsScan),
       ],
       lacks,
       [
@@ -200,21 +202,21 @@ export function priceAlternatives(request: AlternativesRequest): Alternative[] {
         monthlyUsd: request.firehoseAndTransformUsd,
         priceKey: "firehoseIngestion",
       },
-      line(
+      billLine(
         `indexing OCUs (the redundant floor)`,
         SERVERLESS_MIN_OCUS * HOURS_PER_MONTH,
         "OCU-hours",
         "openSearchServerlessOcuHour",
         prices.openSearchServerlessOcuHour,
       ),
-      line(
+      billLine(
         `search OCUs: ${retention.hot.days} hot days cached, ${SERVERLESS_OCU_STORAGE_GB} GB each, doubled`,
         searchOcus * HOURS_PER_MONTH,
         "OCU-hours",
         "openSearchServerlessOcuHour",
         prices.openSearchServerlessOcuHour,
       ),
-      line(
+      billLine(
         `managed storage, ${indexDays} days at the default codec's ${storePerRaw}× raw`,
         serverlessStoredGiB,
         "GB-month",
@@ -262,7 +264,7 @@ export function priceAlternatives(request: AlternativesRequest): Alternative[] {
         monthlyUsd: request.archiveUsd,
         priceKey: "s3Standard",
       },
-      line(
+      billLine(
         `Athena scans (Parquet at ${assumptions.archiveBytesPerRawByte}× raw)`,
         lakeScannedTb,
         "TB",

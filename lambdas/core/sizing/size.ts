@@ -3,7 +3,14 @@
  * domain, Firehose streams, transform concurrency, S3 footprint, and the monthly cost at steady state priced from
  * the region's price table, every price with its provenance. Pure: no I/O, no AWS call.
  */
-import { type Alternative, type BillLine, type MonthlyBill, priceAlternatives } from "./alternatives.js";
+import {
+  type Alternative,
+  type BillLine,
+  billLine,
+  type MonthlyBill,
+  money,
+  priceAlternatives,
+} from "./alternatives.js";
 import { type ArchiveSizing, type StorageClass, sizeArchive } from "./archive.js";
 import { type AssumptionOverrides, type Assumptions, resolveAssumptionsWithBasis } from "./assumptions.js";
 import { DETECTOR_PASS_TARGET_SECONDS, type DetectionSizing, sizeDetection } from "./detection.js";
@@ -128,27 +135,14 @@ export const EXCLUDED_COSTS: readonly string[] = [
 
 const MAX_GB_PER_DAY = 1_000_000;
 
-/** A rate as AWS writes it: the figure as given, at least to the cent. */
-function money(usd: number): string {
-  const decimals = String(usd).split(".")[1]?.length ?? 0;
-  return `$${decimals < 2 ? usd.toFixed(2) : String(usd)}`;
-}
-
 class Bill {
   readonly lines: CostLine[] = [];
   private readonly used = new Map<string, PriceUse>();
 
   flat(service: Service, item: string, quantity: number, unit: string, key: string, price: SourcedPrice) {
-    this.use(key, price, `${money(price.usd)}/${price.per}`);
-    this.lines.push({
-      service,
-      item,
-      quantity,
-      unit,
-      rate: `${money(price.usd)}/${price.per}`,
-      monthlyUsd: quantity * price.usd,
-      priceKey: key,
-    });
+    const line = billLine(item, quantity, unit, key, price);
+    this.use(key, price, line.rate);
+    this.lines.push({ service, ...line });
   }
 
   /** A line whose quantity is charged per instance-hour: `quantity` instances for a month. */
