@@ -5,8 +5,8 @@
  * already alerted) folds into that alert instead of opening a new one, so a sustained burst pages once.
  */
 import { correlationAlertId, documentFingerprint, singleEventAlertId } from "../alerts/ids.js";
-import type { Detection } from "../rules/types.js";
-import { foldDetections, groupKey, isSuppressed, lastFiringStart } from "../rules/windows.js";
+import type { Detection, Suppression } from "../rules/types.js";
+import { foldDetections, groupKey, isSuppressed, lastFiringStart, sameSpan } from "../rules/windows.js";
 import type { StoredAlert } from "./store.js";
 
 /** The id `buildAlert` will give the detection. */
@@ -62,12 +62,12 @@ export function planSuppression(
   for (const firing of sorted) {
     const key = `${firing.rule.name}|${groupKey(firing.groupBy)}`;
     const start = Date.parse(firing.windowStart);
-    const suppressionMs = firing.rule.suppression.ms;
+    const suppression = firing.rule.suppression;
     const covering =
       existingById.get(detectionAlertId(firing)) ??
       existingByKey
         .get(key)
-        ?.find((stored) => covers(stored, latest.get(stored.id), start, suppressionMs, timespanOf(firing)));
+        ?.find((stored) => covers(stored, latest.get(stored.id), start, suppression, timespanOf(firing)));
     if (covering !== undefined) {
       latest.set(covering.id, Math.max(latest.get(covering.id) ?? Number.NEGATIVE_INFINITY, start));
       const entry = extensions.get(covering.id) ?? { stored: covering, firings: [] };
@@ -78,7 +78,10 @@ export function planSuppression(
     }
     const openIndex = open.get(key);
     const anchor = openIndex === undefined ? undefined : fresh[openIndex];
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, suppressionMs)) {
+    if (
+      anchor !== undefined &&
+      isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)
+    ) {
       fresh[openIndex as number] = foldDetections(anchor, firing);
       suppressed++;
       continue;
@@ -97,11 +100,14 @@ function covers(
   stored: StoredAlert,
   foldedMs: number | undefined,
   startMs: number,
-  suppressionMs: number,
+  suppression: Suppression,
   timespanMs: number,
 ): boolean {
+  const suppressionMs = suppression.ms;
   if (suppressionMs <= 0) return false;
   const alertStart = Date.parse(stored.document.window.start);
+  // Aligned: one alert per span (a UTC day for 24 hours), whatever the order the span's firings come in.
+  if (suppression.aligned === true) return sameSpan(alertStart, startMs, suppressionMs);
   const latestFiring = Math.max(
     alertStart,
     Date.parse(stored.document.window.end) - timespanMs,

@@ -195,7 +195,7 @@ function applySingleOverride(compiled: CompiledSingle, override: RuleOverride): 
   const rule: SingleEventRule = {
     ...compiled.rule,
     level: (override.level ?? compiled.rule.level) as RuleLevel,
-    suppression: { ms: suppressionMs, groupBy: compiled.rule.suppression.groupBy },
+    suppression: { ...compiled.rule.suppression, ms: suppressionMs },
   };
   return { ...compiled, rule };
 }

@@ -26,6 +26,7 @@ import type {
   RuleLevel,
   SilenceRule,
   SingleEventRule,
+  Suppression,
 } from "./types.js";
 
 /** The metadata every compiled rule carries, from the YAML keys every rule kind shares. */
@@ -34,7 +35,7 @@ function commonOf(
   name: string,
   file: string,
   level: string | undefined,
-  suppression: { ms: number; groupBy: readonly string[] },
+  suppression: Suppression,
 ): Omit<RuleCommon, "fields"> {
   return {
     id: yaml.id,
@@ -145,7 +146,11 @@ export function compileSingle(
       : durationMs(yaml.suppression.timespan, { file, rule: name, key: "suppression.timespan" });
   const rule: SingleEventRule = {
     kind: "single",
-    ...commonOf(yaml, name, file, undefined, { ms: suppressionMs, groupBy: suppressionGroupBy }),
+    ...commonOf(yaml, name, file, undefined, {
+      ms: suppressionMs,
+      groupBy: suppressionGroupBy,
+      ...(yaml.suppression?.aligned === true ? { aligned: true } : {}),
+    }),
     fields,
     logsource,
     matches: guard === undefined ? condition : allOf([guard, condition]),

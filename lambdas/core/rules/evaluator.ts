@@ -22,6 +22,7 @@ import {
   keepEarliest,
   lastFiringStart,
   latestWindowStart,
+  suppressionEndMs,
   windowStartsContaining,
 } from "./windows.js";
 
@@ -464,7 +465,11 @@ export class SuppressionMerger {
     const key = `${detection.rule.name}|${groupKey(detection.groupBy)}`;
     const anchor = this.#open.get(key);
     const start = Date.parse(detection.windowStart);
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, detection.rule.suppression.ms)) {
+    const { suppression } = detection.rule;
+    if (
+      anchor !== undefined &&
+      isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)
+    ) {
       this.#open.set(key, foldDetections(anchor, detection));
       return [];
     }
@@ -482,7 +487,10 @@ export class SuppressionMerger {
   release(safeTimeMs: number): Detection[] {
     const out: Detection[] = [];
     for (const [key, alert] of this.#open) {
-      if (lastFiringStart(alert) + alert.rule.suppression.ms + timespanOf(alert) <= safeTimeMs) {
+      if (
+        suppressionEndMs(lastFiringStart(alert), alert.rule.suppression) + timespanOf(alert) <=
+        safeTimeMs
+      ) {
         out.push(alert);
         this.#open.delete(key);
       }

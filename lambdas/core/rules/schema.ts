@@ -59,7 +59,12 @@ export const detectionRuleSchema = z
     }),
     /** Extension: fold repeated matches of the same group into one alert. */
     suppression: z
-      .object({ timespan: duration, "group-by": z.array(z.string()).default([]) })
+      .object({
+        timespan: duration,
+        "group-by": z.array(z.string()).default([]),
+        /** Extension: fold only matches of the same epoch-aligned span (24h: the same UTC day). */
+        aligned: z.boolean().default(false),
+      })
       .strict()
       .optional(),
   })

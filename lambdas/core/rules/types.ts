@@ -32,6 +32,12 @@ export interface Suppression {
    * rules always use their own `groupBy`, so this is empty for them.
    */
   readonly groupBy: readonly string[];
+  /**
+   * Fold only firings of the same span of `ms` aligned to the Unix epoch (with 24 hours: the same UTC calendar day),
+   * instead of firings within `ms` of the alert's latest one: one alert per group per span (extension key
+   * `suppression.aligned`). Absent: false.
+   */
+  readonly aligned?: boolean;
 }
 
 /** What every compiled rule carries. */

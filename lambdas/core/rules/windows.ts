@@ -8,7 +8,7 @@
  * over the events of that window and group.
  */
 import type { EcsDocument } from "../ecs.js";
-import type { CorrelationCondition, Detection } from "./types.js";
+import type { CorrelationCondition, Detection, Suppression } from "./types.js";
 import { DETECTION_EVENT_CAP } from "./types.js";
 
 /** The hop between window starts. Timespans are whole seconds, so this is an integer number of milliseconds. */
@@ -118,8 +118,26 @@ export function isSuppressed(
   lastFiringStartMs: number,
   firingWindowStartMs: number,
   suppressionMs: number,
+  aligned = false,
 ): boolean {
-  return firingWindowStartMs >= lastFiringStartMs && firingWindowStartMs < lastFiringStartMs + suppressionMs;
+  if (firingWindowStartMs < lastFiringStartMs) return false;
+  if (aligned) return suppressionMs > 0 && sameSpan(lastFiringStartMs, firingWindowStartMs, suppressionMs);
+  return firingWindowStartMs < lastFiringStartMs + suppressionMs;
+}
+
+/** Whether two instants lie in the same span of `spanMs` aligned to the Unix epoch (24 hours: the same UTC day). */
+export function sameSpan(aMs: number, bMs: number, spanMs: number): boolean {
+  return Math.floor(aMs / spanMs) === Math.floor(bMs / spanMs);
+}
+
+/**
+ * The instant from which no firing can fold into an alert whose latest firing started at `lastFiringStartMs`: that
+ * plus the suppression, or (aligned) the end of its span.
+ */
+export function suppressionEndMs(lastFiringStartMs: number, suppression: Suppression): number {
+  if (suppression.aligned === true && suppression.ms > 0)
+    return (Math.floor(lastFiringStartMs / suppression.ms) + 1) * suppression.ms;
+  return lastFiringStartMs + suppression.ms;
 }
 
 /** The window start of the latest firing folded into an alert (its window end minus the rule's timespan). */
@@ -154,7 +172,11 @@ export function mergeDetections(detections: readonly Detection[]): Detection[] {
     const key = `${detection.rule.name}|${groupKey(detection.groupBy)}`;
     const anchor = open.get(key);
     const start = Date.parse(detection.windowStart);
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, detection.rule.suppression.ms)) {
+    const { suppression } = detection.rule;
+    if (
+      anchor !== undefined &&
+      isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)
+    ) {
       const merged = foldDetections(anchor, detection);
       open.set(key, merged);
       result[result.indexOf(anchor)] = merged;
