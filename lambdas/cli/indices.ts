@@ -13,20 +13,24 @@ import type { PostureReport } from "../core/posture/index.js";
 import type { ReviewReport } from "../core/review/index.js";
 import { type IndexSearch, postureFromSearch, reviewFromSearch } from "../core/review/indices.js";
 import { transportSearchClient } from "../detector/opensearch.js";
-import { explainedSearch, readStackOutputs } from "./commands/canary.js";
+import { CanarySearchError, CanaryStackError, explainedSearch, readStackOutputs } from "./commands/canary.js";
 import type { PostureArgs } from "./commands/posture.js";
 import type { ReviewArgs } from "./commands/review.js";
+import { EnvironmentAccessError } from "./indices-errors.js";
 
 /** What the from-indices path needs from the outside world; tests replace it. */
 export interface IndicesDependencies {
   readonly cloudFormation?: (region: string | undefined) => CloudFormationClient;
   readonly search?: (endpoint: string, region: string) => IndexSearch;
+  /** The URL of the domain's endpoint. @default `https://${endpoint}` */
+  readonly nodeUrl?: (endpoint: string) => string;
 }
 
-function signedSearch(endpoint: string, region: string): IndexSearch {
+/** The SigV4-signed client (service `es`) with the credentials of the SDK's default chain. */
+export function signedSearch(endpoint: string, region: string, node = `https://${endpoint}`): IndexSearch {
   const client = new Client({
     ...AwsSigv4Signer({ region, service: "es", getCredentials: defaultProvider() }),
-    node: `https://${endpoint}`,
+    node,
     requestTimeout: 60_000,
     maxRetries: 2,
   });
@@ -40,19 +44,35 @@ async function environmentSearch(
 ): Promise<{ search: IndexSearch; rotationHours?: number }> {
   const config = loadEnvironmentConfig(environment, ENVIRONMENTS);
   const where = region ?? config.region;
-  const outputs = await readStackOutputs(
-    (deps.cloudFormation ?? ((r) => new CloudFormationClient(r === undefined ? {} : { region: r })))(where),
-    `AuditTrail-${config.name}`,
-    config,
-    where,
+  const outputs = await userFacing(() =>
+    readStackOutputs(
+      (deps.cloudFormation ?? ((r) => new CloudFormationClient(r === undefined ? {} : { region: r })))(where),
+      `AuditTrail-${config.name}`,
+      config,
+      where,
+    ),
   );
-  const search = (deps.search ?? signedSearch)(outputs.DomainEndpoint, outputs.Region);
+  const search =
+    deps.search?.(outputs.DomainEndpoint, outputs.Region) ??
+    signedSearch(outputs.DomainEndpoint, outputs.Region, deps.nodeUrl?.(outputs.DomainEndpoint));
+  const explained = explainedSearch(search, outputs.DomainEndpoint);
   return {
-    search: explainedSearch(search, outputs.DomainEndpoint),
+    search: { search: (request) => userFacing(() => explained.search(request)) },
     ...(config.detection.certificateRotationHours === undefined
       ? {}
       : { rotationHours: config.detection.certificateRotationHours }),
   };
+}
+
+/** The stack's and the domain's errors the user can act on, as `EnvironmentAccessError`. */
+async function userFacing<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error: unknown) {
+    if (error instanceof CanaryStackError || error instanceof CanarySearchError)
+      throw new EnvironmentAccessError(error.message);
+    throw error;
+  }
 }
 
 export async function postureFromEnvironment(

@@ -14,6 +14,7 @@ import {
 } from "../../core/posture/index.js";
 import { reviewRelevant } from "../../core/review/relevant.js";
 import { parseDuration } from "../../core/rules/index.js";
+import { EnvironmentAccessError } from "../indices-errors.js";
 import { InputError } from "../input.js";
 import { readTrailFiles, sinceMs, untilInstant } from "../trail.js";
 import { selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
@@ -165,7 +166,7 @@ export const command: Command = {
       return 0;
     }
     const parsed = args;
-    return withUserErrors("posture", [InputError, UsageError], () =>
+    return withUserErrors("posture", [InputError, UsageError, EnvironmentAccessError], () =>
       runPosture(parsed, process.stdout, process.stderr),
     );
   },

@@ -26,6 +26,7 @@ import {
   RuleError,
 } from "../../core/rules/index.js";
 import { type ReplayRecord, replay } from "../../core/rules/replay.js";
+import { EnvironmentAccessError } from "../indices-errors.js";
 import { InputError, readLines } from "../input.js";
 import { sinceMs, untilInstant } from "../trail.js";
 import { checkOutputFolder, selectedEnvironment, UsageError, withUserErrors } from "../usage.js";
@@ -241,7 +242,7 @@ export const command: Command = {
       return 0;
     }
     const parsed = args;
-    return withUserErrors("review", [InputError, UsageError, RuleError], () =>
+    return withUserErrors("review", [InputError, UsageError, RuleError, EnvironmentAccessError], () =>
       runReview(parsed, process.stdout, process.stderr),
     );
   },
