@@ -144,6 +144,9 @@ export function assembleRulePack(set: ValidatedRuleSet): RulePack {
       ...correlation.rules,
       ...(correlation.failures === undefined ? [] : [correlation.failures]),
       ...(correlation.behaviour?.followUpRules ?? []),
+      ...(correlation.behaviour?.mode?.namespaceRules ?? []),
+      ...(correlation.behaviour?.mode?.meshRules ?? []),
+      ...(correlation.behaviour?.mode?.plaintextRules ?? []),
     ]) {
       referenced.set(name, (referenced.get(name) ?? false) || correlation.generate);
     }

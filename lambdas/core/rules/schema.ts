@@ -112,6 +112,15 @@ export const correlationRuleSchema = z
         check: z.enum(["new_country", "impossible_travel"]).optional(),
         /** Extension (`geo` impossible_travel): the fastest plausible travel in km/h (default 1000). */
         "max-speed-kmh": z.number().positive().optional(),
+        /** Extension (`mtls_mode`): the rules that declare the mode and those that prove plaintext. */
+        mode: z
+          .object({
+            namespace: stringList,
+            mesh: stringList,
+            plaintext: stringList.default([]),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     /** Extension: suppression window (default: the timespan). */
