@@ -7,12 +7,19 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { archiveObject } from "../../../lambdas/archiver/archive.js";
 import { parsePostureArgs, command as postureCommand } from "../../../lambdas/cli/commands/posture.js";
-import { command as reviewCommand } from "../../../lambdas/cli/commands/review.js";
-import { postureFromEnvironment } from "../../../lambdas/cli/indices.js";
+import { parseReviewArgs, command as reviewCommand } from "../../../lambdas/cli/commands/review.js";
+import { postureFromEnvironment, reviewFromEnvironment } from "../../../lambdas/cli/indices.js";
 import { EnvironmentAccessError } from "../../../lambdas/cli/indices-errors.js";
+import { startChain, writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
+import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
+import { HOUR, keyPair } from "../core/digest/local-archive-helpers.js";
 
 const REGION = "eu-central-1";
 const ACCESS_KEY = "AKIDINDICESTEST";
@@ -245,6 +252,155 @@ describe("what the user sees when the environment cannot be reached", () => {
       new RegExp(
         `^cannot reach https://${deadEndpoint} \\(.*\\): a VPC domain is reachable only from inside its VPC`,
       ),
+    );
+  });
+});
+
+describe("review -c env=NAME reads the pipeline's health from the archive", () => {
+  const ARCHIVE = "audit-archive-dev";
+  const KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/digests";
+  const keys = keyPair();
+  const kms = mockClient(KMSClient);
+  let s3: FakeS3;
+  let ledger: FakeLedger;
+  const start = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
+  const spki = new Uint8Array(
+    Buffer.from(keys.publicPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"),
+  );
+  const archiveClients = () => ({
+    s3: new S3Client({ region: REGION }),
+    kms: new KMSClient({ region: REGION }),
+  });
+
+  async function archiveAt(key: string, content: string, atMs: number) {
+    s3.now = () => new Date(atMs);
+    s3.put("staging", key, content);
+    await startChain(new DynamoDBClient({ region: REGION }), "ledger", Math.floor(atMs / HOUR) * HOUR);
+    await archiveObject(
+      {
+        s3: new S3Client({ region: REGION }),
+        dynamo: new DynamoDBClient({ region: REGION }),
+        archiveBucketName: ARCHIVE,
+        ledgerTableName: "ledger",
+        periodMs: HOUR,
+        now: () => atMs,
+      },
+      { bucket: "staging", key },
+    );
+  }
+
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 13).replace(/-/g, "/").replace("T", "/");
+
+  beforeEach(async () => {
+    s3 = new FakeS3();
+    ledger = new FakeLedger();
+    kms.reset();
+    kms
+      .on(GetPublicKeyCommand)
+      .resolves({ PublicKey: spki, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" });
+    // The archive's listing by prefix (what the scheduled review and this path read of the error prefixes).
+    s3.mock.on(ListObjectsV2Command).callsFake(async (input) => {
+      const objects = s3.buckets.get(input.Bucket ?? "") ?? new Map();
+      const contents = [...objects.entries()]
+        .filter(([key, versions]) => key.startsWith(input.Prefix ?? "") && versions.length > 0)
+        .map(([key, versions]) => ({ Key: key, LastModified: versions.at(-1)?.lastModified }));
+      return { Contents: contents, IsTruncated: false };
+    });
+    await archiveAt("documents/a", "alpha", start + 60_000);
+    await archiveAt(`errors/processing-failed/${day(start)}/firehose-1`, "bad record", start + 2 * 60_000);
+    await archiveAt(
+      `errors/processing-failed/${day(start + HOUR)}/firehose-2`,
+      "bad record",
+      start + HOUR + 60_000,
+    );
+    await archiveAt(
+      `errors/AmazonOpenSearchService-failed/${day(start + HOUR)}/firehose-3`,
+      "refused",
+      start + HOUR + 2 * 60_000,
+    );
+    await writeDueDigests({
+      s3: new S3Client({ region: REGION }),
+      dynamo: new DynamoDBClient({ region: REGION }),
+      signer: keys.signer,
+      archiveBucketName: ARCHIVE,
+      stagingBucketName: "staging",
+      ledgerTableName: "ledger",
+      periodMs: HOUR,
+      now: () => Date.now(),
+      hasTimeLeft: () => true,
+    });
+    s3.now = () => new Date();
+    const stack = stackWith(endpoint);
+    cloudFormation.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          ...stack.Stacks[0],
+          Outputs: [
+            ...(stack.Stacks[0]?.Outputs ?? []),
+            { OutputKey: "ArchiveBucketName", OutputValue: ARCHIVE },
+            { OutputKey: "DigestSigningKeyArn", OutputValue: KEY_ARN },
+          ],
+        },
+      ],
+    } as never);
+  });
+
+  afterEach(() => {
+    s3.mock.restore();
+    ledger.mock.restore();
+  });
+
+  function reviewArgs() {
+    const args = parseReviewArgs(["-c", "env=dev", "--since", "1d"]);
+    if (args === "help") throw new Error("unexpected help");
+    return args;
+  }
+
+  it("counts the error prefix's objects of the period per reason and verifies the digest chain with KMS's key", async () => {
+    // Act
+    const report = await reviewFromEnvironment(reviewArgs(), sink, { ...plainHttp, archive: archiveClients });
+
+    // Assess
+    expect(report.pipeline.errorRecords).toMatchObject({
+      count: 3,
+      byReason: { "processing-failed": 2, "AmazonOpenSearchService-failed": 1 },
+    });
+    expect(report.pipeline.digestChain.status).toBe("verified");
+    expect(report.pipeline.digestChain.detail).toMatch(
+      /signatures, links and continuity verified; 4 objects/,
+    );
+    expect(kms.commandCalls(GetPublicKeyCommand)[0]?.args[0].input.KeyId).toBe(KEY_ARN);
+  });
+
+  it("reports a modified archived object as a failed chain, naming the object", async () => {
+    // Prepare: a version written over an archived object.
+    s3.put(ARCHIVE, "documents/a", "tampered", {
+      checksum: true,
+      lastModified: new Date(start + 70 * 60_000),
+    });
+
+    // Act
+    const report = await reviewFromEnvironment(reviewArgs(), sink, { ...plainHttp, archive: archiveClients });
+
+    // Assess
+    expect(report.pipeline.digestChain.status).toBe("failed");
+    expect(report.pipeline.digestChain.detail).toContain("documents/a");
+  });
+
+  it("a stack without the archive's outputs: which output, and to deploy this version", async () => {
+    // Prepare
+    cloudFormation.on(DescribeStacksCommand).resolves(stackWith(endpoint));
+
+    // Act
+    const failure = await reviewFromEnvironment(reviewArgs(), sink, {
+      ...plainHttp,
+      archive: archiveClients,
+    }).catch((error: unknown) => error as Error);
+
+    // Assess
+    expect(failure).toBeInstanceOf(EnvironmentAccessError);
+    expect((failure as Error).message).toMatch(
+      /^stack AuditTrail-dev has no output ArchiveBucketName, DigestSigningKeyArn: /,
     );
   });
 });
