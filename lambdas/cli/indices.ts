@@ -4,29 +4,48 @@
  * client with the user's AWS credentials (the usual chain). The reports come from the same core as from files
  * (`lambdas/core/review/indices.ts`). Loaded only for these paths, so the files path does not pay for the SDK.
  */
-import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { S3Client } from "@aws-sdk/client-s3";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { Client } from "@opensearch-project/opensearch";
 import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../lib/config/index.js";
+import { verifyArchive } from "../core/digest/verify.js";
+import { errorDescription } from "../core/errors.js";
 import type { PostureReport } from "../core/posture/index.js";
 import type { ReviewReport } from "../core/review/index.js";
+import {
+  digestChainOfVerify,
+  errorDayPrefixes,
+  errorRecordsOf,
+  type PipelineHealth,
+} from "../core/review/index.js";
 import { type IndexSearch, postureFromSearch, reviewFromSearch } from "../core/review/indices.js";
 import { transportSearchClient } from "../detector/opensearch.js";
-import { explainedSearch, readStackOutputs } from "./commands/canary.js";
+import { listKeys } from "../reviewer/archive.js";
+import { CanarySearchError, CanaryStackError, explainedSearch, readStackOutputs } from "./commands/canary.js";
 import type { PostureArgs } from "./commands/posture.js";
 import type { ReviewArgs } from "./commands/review.js";
+import { kmsVerifier, s3ArchiveReader } from "./commands/verify.js";
+import { EnvironmentAccessError } from "./indices-errors.js";
+import { awsSetupProblem } from "./usage.js";
 
 /** What the from-indices path needs from the outside world; tests replace it. */
 export interface IndicesDependencies {
   readonly cloudFormation?: (region: string | undefined) => CloudFormationClient;
+  /** The archive's clients (the review's pipeline health), in the stack's region. */
+  readonly archive?: (region: string) => { readonly s3: S3Client; readonly kms: KMSClient };
   readonly search?: (endpoint: string, region: string) => IndexSearch;
+  /** The URL of the domain's endpoint. @default `https://${endpoint}` */
+  readonly nodeUrl?: (endpoint: string) => string;
 }
 
-function signedSearch(endpoint: string, region: string): IndexSearch {
+/** The SigV4-signed client (service `es`) with the credentials of the SDK's default chain. */
+export function signedSearch(endpoint: string, region: string, node = `https://${endpoint}`): IndexSearch {
   const client = new Client({
     ...AwsSigv4Signer({ region, service: "es", getCredentials: defaultProvider() }),
-    node: `https://${endpoint}`,
+    node,
     requestTimeout: 60_000,
     maxRetries: 2,
   });
@@ -37,22 +56,103 @@ async function environmentSearch(
   environment: string,
   region: string | undefined,
   deps: IndicesDependencies,
-): Promise<{ search: IndexSearch; rotationHours?: number }> {
+): Promise<{
+  search: IndexSearch;
+  rotationHours?: number;
+  region: string;
+  archive: () => Promise<ArchiveOutputs>;
+}> {
   const config = loadEnvironmentConfig(environment, ENVIRONMENTS);
   const where = region ?? config.region;
-  const outputs = await readStackOutputs(
-    (deps.cloudFormation ?? ((r) => new CloudFormationClient(r === undefined ? {} : { region: r })))(where),
-    `AuditTrail-${config.name}`,
-    config,
-    where,
-  );
-  const search = (deps.search ?? signedSearch)(outputs.DomainEndpoint, outputs.Region);
+  const cloudFormation = (
+    deps.cloudFormation ?? ((r) => new CloudFormationClient(r === undefined ? {} : { region: r }))
+  )(where);
+  const stackName = `AuditTrail-${config.name}`;
+  const outputs = await userFacing(() => readStackOutputs(cloudFormation, stackName, config, where));
+  const search =
+    deps.search?.(outputs.DomainEndpoint, outputs.Region) ??
+    signedSearch(outputs.DomainEndpoint, outputs.Region, deps.nodeUrl?.(outputs.DomainEndpoint));
+  const explained = explainedSearch(search, outputs.DomainEndpoint);
   return {
-    search: explainedSearch(search, outputs.DomainEndpoint),
+    search: { search: (request) => userFacing(() => explained.search(request)) },
+    region: outputs.Region,
+    archive: () => archiveOutputs(cloudFormation, stackName, config.name),
     ...(config.detection.certificateRotationHours === undefined
       ? {}
       : { rotationHours: config.detection.certificateRotationHours }),
   };
+}
+
+interface ArchiveOutputs {
+  readonly bucket: string;
+  readonly signingKeyArn: string;
+}
+
+/** The archive bucket and the digest signing key, from the stack's outputs. */
+async function archiveOutputs(
+  cloudFormation: CloudFormationClient,
+  stackName: string,
+  environment: string,
+): Promise<ArchiveOutputs> {
+  const stack = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+  const outputs = new Map((stack?.Outputs ?? []).map((output) => [output.OutputKey, output.OutputValue]));
+  const bucket = outputs.get("ArchiveBucketName");
+  const signingKeyArn = outputs.get("DigestSigningKeyArn");
+  if (!bucket || !signingKeyArn) {
+    const missing = [
+      bucket ? [] : ["ArchiveBucketName"],
+      signingKeyArn ? [] : ["DigestSigningKeyArn"],
+    ].flat();
+    throw new EnvironmentAccessError(
+      `stack ${stackName} has no output ${missing.join(", ")}: the review reads the archive's error records and digest chain from it; deploy this version (npx cdk deploy -c env=${environment})`,
+    );
+  }
+  return { bucket, signingKeyArn };
+}
+
+/**
+ * The pipeline's health from the archive, with the user's credentials: the objects under the error prefixes written
+ * in the period, per reason (`ListObjectsV2`), and the digest chain of the period as `audit-trail verify --bucket`
+ * checks it (its reader and KMS verifier, the core's `verifyArchive`).
+ */
+async function archivePipeline(
+  archive: ArchiveOutputs,
+  clients: { readonly s3: S3Client; readonly kms: KMSClient },
+  since: string,
+  until: string,
+): Promise<Omit<PipelineHealth, "silentSources">> {
+  try {
+    const errors = await listKeys(clients.s3, archive.bucket, errorDayPrefixes(since, until));
+    const reader = s3ArchiveReader(clients.s3, archive.bucket);
+    const verifier = await kmsVerifier(clients.kms, reader, archive.signingKeyArn);
+    const report = await verifyArchive(reader, verifier, {
+      fromMs: Date.parse(since),
+      toMs: Date.parse(until),
+      pendingFrom: "last-period-start",
+    });
+    return {
+      errorRecords: errorRecordsOf(errors, since, until),
+      digestChain: digestChainOfVerify(report, since, until),
+    };
+  } catch (error: unknown) {
+    if (awsSetupProblem(error) !== undefined) throw error;
+    if (error instanceof Error && /AccessDenied|Forbidden|NoSuchBucket/.test(error.name))
+      throw new EnvironmentAccessError(
+        `cannot read archive ${archive.bucket} (${errorDescription(error)}): the review needs s3:ListBucket, s3:ListBucketVersions, s3:GetObject and s3:GetObjectAttributes on it, and kms:GetPublicKey on ${archive.signingKeyArn} (what audit-trail verify needs)`,
+      );
+    throw error;
+  }
+}
+
+/** The stack's and the domain's errors the user can act on, as `EnvironmentAccessError`. */
+async function userFacing<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error: unknown) {
+    if (error instanceof CanaryStackError || error instanceof CanarySearchError)
+      throw new EnvironmentAccessError(error.message);
+    throw error;
+  }
 }
 
 export async function postureFromEnvironment(
@@ -75,28 +175,24 @@ export async function reviewFromEnvironment(
   _err: { write(text: string): boolean },
   deps: IndicesDependencies = {},
 ): Promise<ReviewReport> {
-  const { search, rotationHours } = await environmentSearch(args.environment as string, args.region, deps);
+  const environment = await environmentSearch(args.environment as string, args.region, deps);
+  const { search, rotationHours } = environment;
   const until = args.until ?? new Date().toISOString();
+  const since = new Date(Date.parse(until) - args.sinceMs).toISOString();
+  const archive = await environment.archive();
+  const clients = (
+    deps.archive ?? ((region) => ({ s3: new S3Client({ region }), kms: new KMSClient({ region }) }))
+  )(environment.region);
+  const pipeline = await archivePipeline(archive, clients, since, until);
   return reviewFromSearch(
     search,
     {
-      since: new Date(Date.parse(until) - args.sinceMs).toISOString(),
+      since,
       until,
       environment: args.label,
       source: `indices of environment ${args.label}`,
       ...(rotationHours === undefined ? {} : { rotationPeriodMs: rotationHours * 3_600_000 }),
     },
-    {
-      errorRecords: {
-        count: 0,
-        basis:
-          "not counted from the command line: the scheduled review counts the objects under the error prefix (see the stored weekly reports)",
-      },
-      digestChain: {
-        status: "not checked",
-        detail:
-          "run 'audit-trail verify --bucket <archive>' for the period; the scheduled review reports the chain",
-      },
-    },
+    pipeline,
   );
 }

@@ -16,7 +16,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
-import { ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import middy from "@middy/core";
@@ -40,6 +40,7 @@ import {
 } from "../core/review/index.js";
 import { type IndexSearch, reviewFromSearch } from "../core/review/indices.js";
 import { transportSearchClient } from "../detector/opensearch.js";
+import { listKeys } from "./archive.js";
 
 export interface ReviewerConfig {
   readonly environmentName: string;
@@ -109,28 +110,6 @@ export interface ReviewerResult {
   readonly keys: readonly string[];
   readonly alreadyStored: boolean;
   readonly messageId: string;
-}
-
-/** Every key (and its time) under each prefix. */
-async function listKeys(
-  s3: S3Client,
-  bucket: string,
-  prefixes: readonly string[],
-): Promise<{ key: string; lastModifiedMs: number }[]> {
-  const out: { key: string; lastModifiedMs: number }[] = [];
-  for (const prefix of prefixes) {
-    let token: string | undefined;
-    do {
-      const page = await s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const object of page.Contents ?? [])
-        if (object.Key !== undefined)
-          out.push({ key: object.Key, lastModifiedMs: object.LastModified?.getTime() ?? 0 });
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-  }
-  return out;
 }
 
 function preconditionFailed(error: unknown): boolean {

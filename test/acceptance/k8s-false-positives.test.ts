@@ -28,7 +28,7 @@ describe("default pack false-positive budget", () => {
       "k8s_pod_exec",
       "mesh_auth_failure_burst",
       "mesh_config_change",
-      // The same PeerAuthentication patch leaves the shop namespace PERMISSIVE.
+      // The shop namespace carries traffic after the same PeerAuthentication patch left it PERMISSIVE.
       "mesh_namespace_not_strict",
       // The incident's plaintext calls are Istio TEXT lines without the mesh's SNI: weak evidence, the low finding.
       "mesh_plaintext_suspected",

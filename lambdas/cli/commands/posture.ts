@@ -12,6 +12,7 @@ import {
 } from "../../core/posture/index.js";
 import { reviewRelevant } from "../../core/review/relevant.js";
 import { parseDuration } from "../../core/rules/index.js";
+import { EnvironmentAccessError } from "../indices-errors.js";
 import { InputError } from "../input.js";
 import { readTrailFiles, sinceMs, untilInstant } from "../trail.js";
 import { ENVIRONMENT_OPTIONS, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
@@ -144,7 +145,7 @@ export const command: Command = {
         usage: USAGE,
         parse: parsePostureArgs,
         run: (args) => runPosture(args, process.stdout, process.stderr),
-        userErrors: [InputError],
+        userErrors: [InputError, EnvironmentAccessError],
       },
       argv,
     ),

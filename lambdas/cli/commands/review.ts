@@ -18,6 +18,7 @@ import {
 } from "../../core/review/index.js";
 import { type Detection, defaultRulesDir, RuleError } from "../../core/rules/index.js";
 import { type ReplayRecord, replay } from "../../core/rules/replay.js";
+import { EnvironmentAccessError } from "../indices-errors.js";
 import { InputError, readLines } from "../input.js";
 import { sinceMs, untilInstant } from "../trail.js";
 import {
@@ -211,7 +212,7 @@ export const command: Command = {
         usage: USAGE,
         parse: parseReviewArgs,
         run: (args) => runReview(args, process.stdout, process.stderr),
-        userErrors: [InputError, RuleError],
+        userErrors: [InputError, RuleError, EnvironmentAccessError],
       },
       argv,
     ),

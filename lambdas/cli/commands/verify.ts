@@ -140,7 +140,7 @@ export function s3ArchiveReader(s3: S3Client, bucket: string): ArchiveReader {
 }
 
 /** The public key of the KMS key that signed the chain: `keyId`, or the one the earliest digest names. */
-async function kmsVerifier(
+export async function kmsVerifier(
   kms: KMSClient,
   reader: ArchiveReader,
   keyId: string | undefined,

@@ -386,6 +386,7 @@ function correlationSentence(detection: Detection): string {
       return `${count} events within ${span}`;
     case "new_value":
     case "geo":
+    case "mtls_mode":
       return behaviourSentence(detection, span);
   }
 }
@@ -404,6 +405,8 @@ function behaviourSentence(detection: Detection, span: string): string {
     return `travel at ≥ ${speed} km/h between two consecutive requests (${what}; plausible up to ${options.maxSpeedKmh ?? "?"} km/h)`;
   }
   if (rule.type === "geo") return `first request from this country in ${learning} (${what})`;
+  if (rule.type === "mtls_mode")
+    return `${count} request(s) on ${detection.windowStart.slice(0, 10)} (UTC) while the namespace's effective mTLS mode was PERMISSIVE or DISABLE, or in proven plaintext (${what})`;
   const first = `first seen in ${learning}: ${what}`;
   return options.followUpRules.length === 0 ? first : `${first}; then ${count} events within ${span}`;
 }

@@ -41,6 +41,7 @@ import {
 import type { BehaviourRule, Detection } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { asDocument } from "./correlations.js";
+import { evaluateMode } from "./mode.js";
 import type { SearchClient } from "./ports.js";
 import { parseSearchResponse, SearchResponseError } from "./responses.js";
 
@@ -90,6 +91,8 @@ export async function evaluateBehaviour(
   rule: BehaviourRule,
   options: BehaviourRunOptions,
 ): Promise<BehaviourProgress> {
+  // The effective-mode kind keeps its own state (`mode.ts`), in the same place.
+  if (rule.type === "mtls_mode") return evaluateMode(client, rule, options);
   const counter: Counter = { requests: 0 };
   const settleMs = options.nowMs - options.lookbackMs;
   const id = baselineId(rule);

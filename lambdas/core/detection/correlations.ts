@@ -69,6 +69,7 @@ export function bucketValue(rule: CorrelationRule, bucket: WindowBucket): number
       break;
     case "new_value":
     case "geo":
+    case "mtls_mode":
       // Judged against a baseline (rules/behaviour.ts), never over windows.
       return undefined;
   }

@@ -317,6 +317,7 @@ export function bucketBytes(rule: CorrelationRule): number {
       return WINDOW_BUCKET_BYTES * (1 + rule.rules.length);
     case "new_value":
     case "geo":
+    case "mtls_mode":
       throw new Error(`rule ${rule.name}: ${rule.type} is judged against a baseline, not over windows`);
   }
 }
@@ -439,6 +440,7 @@ function windowValueAggregations(rule: CorrelationRule): Record<string, unknown>
       };
     case "new_value":
     case "geo":
+    case "mtls_mode":
       throw new Error(`rule ${rule.name}: ${rule.type} is judged against a baseline, not over windows`);
   }
 }

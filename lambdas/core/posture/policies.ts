@@ -224,6 +224,65 @@ function fromPatch(kind: PolicyKind, patch: unknown, before: PolicyState | undef
   return content;
 }
 
+/** The key of the policy object an audit event of a policy change names. */
+export function policyKeyOf(doc: EcsDocument): string {
+  const audit = doc.kubernetes?.audit as KubernetesAuditFields;
+  return policyKey({
+    kind: policyKindOf(audit) as PolicyKind,
+    cluster: doc.orchestrator?.cluster?.name ?? "",
+    namespace: namespaceOf(audit),
+    name: audit.objectRef?.name ?? "(unnamed)",
+  });
+}
+
+/**
+ * What one policy change (`isPolicyChange`) at `ms` leaves of the object the trail last saw as `before`: the whole
+ * object a create or update records, a patch read over `before`, a delete (`present: false`, the selector kept).
+ */
+export function applyPolicyChange(
+  before: PolicyState | undefined,
+  doc: EcsDocument,
+  ms: number,
+): PolicyState {
+  const audit = doc.kubernetes?.audit as KubernetesAuditFields;
+  const kind = policyKindOf(audit) as PolicyKind;
+  const base = {
+    kind,
+    cluster: doc.orchestrator?.cluster?.name ?? "",
+    namespace: namespaceOf(audit),
+    name: audit.objectRef?.name ?? "(unnamed)",
+  };
+  const verb = audit.verb as string;
+  const by = changedBy(doc);
+  let content: Content | undefined;
+  if (verb !== "delete") {
+    const response = record(audit.responseObject);
+    const request = audit.requestObject;
+    if (response !== undefined && record(response.spec) !== undefined) content = fromObject(kind, response);
+    else if (verb === "patch") content = fromPatch(kind, request, before);
+    else if (record(request) !== undefined) content = fromObject(kind, record(request) ?? {});
+  }
+  return {
+    ...base,
+    ...(kind === "PeerAuthentication" ? { mode: content?.mode ?? "unknown" } : {}),
+    ...(content?.portModes === undefined || content.portModes.length === 0
+      ? {}
+      : { portModes: content.portModes }),
+    ...(content?.selector === undefined
+      ? verb === "delete" && before?.selector !== undefined
+        ? { selector: before.selector }
+        : {}
+      : { selector: content.selector }),
+    ...(content?.targets === undefined ? {} : { targets: content.targets }),
+    ...(content?.action === undefined ? {} : { action: content.action }),
+    changedAt: new Date(ms).toISOString(),
+    changedBy: by,
+    verb,
+    ...(audit.level === undefined ? {} : { auditLevel: audit.level }),
+    present: verb !== "delete",
+  };
+}
+
 /**
  * The policy objects the trail declares, replayed in event time. `apply` takes audit events in any order; `at`
  * replays those up to an instant.
@@ -262,46 +321,9 @@ export class PolicyLedger {
     const states = new Map<string, PolicyState>();
     const changes: PolicyChange[] = [];
     for (const { ms, doc } of ordered) {
-      const audit = doc.kubernetes?.audit as KubernetesAuditFields;
-      const kind = policyKindOf(audit) as PolicyKind;
-      const base = {
-        kind,
-        cluster: doc.orchestrator?.cluster?.name ?? "",
-        namespace: namespaceOf(audit),
-        name: audit.objectRef?.name ?? "(unnamed)",
-      };
-      const key = policyKey(base);
+      const key = policyKeyOf(doc);
       const before = states.get(key);
-      const verb = audit.verb as string;
-      const by = changedBy(doc);
-      let content: Content | undefined;
-      if (verb !== "delete") {
-        const response = record(audit.responseObject);
-        const request = audit.requestObject;
-        if (response !== undefined && record(response.spec) !== undefined)
-          content = fromObject(kind, response);
-        else if (verb === "patch") content = fromPatch(kind, request, before);
-        else if (record(request) !== undefined) content = fromObject(kind, record(request) ?? {});
-      }
-      const after: PolicyState = {
-        ...base,
-        ...(kind === "PeerAuthentication" ? { mode: content?.mode ?? "unknown" } : {}),
-        ...(content?.portModes === undefined || content.portModes.length === 0
-          ? {}
-          : { portModes: content.portModes }),
-        ...(content?.selector === undefined
-          ? verb === "delete" && before?.selector !== undefined
-            ? { selector: before.selector }
-            : {}
-          : { selector: content.selector }),
-        ...(content?.targets === undefined ? {} : { targets: content.targets }),
-        ...(content?.action === undefined ? {} : { action: content.action }),
-        changedAt: new Date(ms).toISOString(),
-        changedBy: by,
-        verb,
-        ...(audit.level === undefined ? {} : { auditLevel: audit.level }),
-        present: verb !== "delete",
-      };
+      const after = applyPolicyChange(before, doc, ms);
       states.set(key, after);
       if (ms >= sinceMs) changes.push(before === undefined ? { after } : { before, after });
     }

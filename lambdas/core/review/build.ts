@@ -101,12 +101,23 @@ export interface PipelineHealth {
   /** Sources that went silent in the period (`pipeline_source_silent` alerts). */
   readonly silentSources: readonly string[];
   /** Records that could not be parsed: in the files read, or under the error prefix in the period. */
-  readonly errorRecords: { readonly count: number; readonly basis: string };
+  readonly errorRecords: {
+    readonly count: number;
+    readonly basis: string;
+    /** Objects per reason (the error prefix Firehose wrote them under), when read from the archive. */
+    readonly byReason?: Readonly<Record<string, number>>;
+  };
   /**
-   * The digest chain: `complete` (a digest for every period of the review), `gaps` (periods without one), or
-   * `not checked` with why. Signatures and objects are `audit-trail verify`'s.
+   * The digest chain of the period.
    */
-  readonly digestChain: { readonly status: "complete" | "gaps" | "not checked"; readonly detail: string };
+  readonly digestChain: {
+    /**
+     * `verified` / `failed`: `audit-trail verify`'s check of the period (signatures, links, continuity, every
+     * object's size and SHA-256); `complete` / `gaps`: digests listed per period only; `not checked`.
+     */
+    readonly status: "verified" | "failed" | "complete" | "gaps" | "not checked";
+    readonly detail: string;
+  };
 }
 
 export interface ReviewReport {

@@ -158,7 +158,7 @@ export function renderReviewMarkdown(report: ReviewReport): string {
     `- Silent sources: ${report.pipeline.silentSources.length === 0 ? "none" : report.pipeline.silentSources.map(md).join("; ")}\n`,
   );
   parts.push(
-    `- Error records: ${report.pipeline.errorRecords.count} (${md(report.pipeline.errorRecords.basis)})\n`,
+    `- Error records: ${report.pipeline.errorRecords.count}${byReasonText(report.pipeline.errorRecords.byReason, md)} (${md(report.pipeline.errorRecords.basis)})\n`,
   );
   parts.push(
     `- Digest chain: ${report.pipeline.digestChain.status} (${md(report.pipeline.digestChain.detail)})\n`,
@@ -222,10 +222,22 @@ export function renderReviewHtml(report: ReviewReport): string {
 <section id="posture" class="page"><h2>Posture</h2><h3>Changes since the previous period</h3>${postureChanges}<h3>Namespaces now</h3>${namespaces}<h3>Peer certificates</h3>${certificates}</section>
 <section id="pipeline"><h2>Pipeline health</h2><ul>
 <li>Silent sources: ${p.silentSources.length === 0 ? "none" : p.silentSources.map(h).join("; ")}</li>
-<li>Error records: ${h(p.errorRecords.count)} (${h(p.errorRecords.basis)})</li>
+<li>Error records: ${h(p.errorRecords.count)}${byReasonText(p.errorRecords.byReason, h)} (${h(p.errorRecords.basis)})</li>
 <li>Digest chain: <strong>${h(p.digestChain.status)}</strong> (${h(p.digestChain.detail)})</li></ul></section>
 <section id="signoff" class="signoff"><h2>Sign-off</h2><ul class="signoff">${report.signOff.map((item) => `<li>${h(item)}</li>`).join("")}</ul>
 <div class="signature"><span>Reviewed by</span><span>Date</span><span>Signature</span></div></section>
 </body></html>
 `;
+}
+
+/** `: 3 processing-failed, 1 AmazonOpenSearchService-failed` when the counts per reason are known. */
+function byReasonText(
+  byReason: Readonly<Record<string, number>> | undefined,
+  quote: (text: string) => string,
+): string {
+  if (byReason === undefined || Object.keys(byReason).length === 0) return "";
+  const parts = Object.entries(byReason)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([reason, count]) => `${count} ${reason}`);
+  return quote(`: ${parts.join(", ")}`);
 }

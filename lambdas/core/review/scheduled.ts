@@ -4,6 +4,7 @@
  */
 import { ARCHIVE_PREFIXES } from "../contracts.js";
 import { digestKey, periodStartFromDigestKey } from "../digest/format.js";
+import { formatFinding, type VerifyReport } from "../digest/verify.js";
 import type { PipelineHealth, ReviewReport } from "./build.js";
 
 export const REVIEW_PERIOD_MS = 7 * 86_400_000;
@@ -44,9 +45,38 @@ export function errorRecordsOf(
   const to = Date.parse(until);
   const inPeriod = objects.filter((o) => o.lastModifiedMs >= from && o.lastModifiedMs < to);
   const processing = inPeriod.filter((o) => o.key.startsWith(ARCHIVE_PREFIXES.processingFailed)).length;
+  const byReason: Record<string, number> = {};
+  for (const { key } of inPeriod) {
+    // `errors/<reason>/yyyy/MM/dd/HH/…`
+    const reason = key.split("/")[1] ?? key;
+    byReason[reason] = (byReason[reason] ?? 0) + 1;
+  }
   return {
     count: inPeriod.length,
+    byReason,
     basis: `objects under ${ARCHIVE_PREFIXES.processingFailed} (${processing}) and ${ARCHIVE_PREFIXES.deliveryFailed} (${inPeriod.length - processing}) of the archive written in the period; each holds the records Firehose could not transform or deliver`,
+  };
+}
+
+/** The digest chain as `audit-trail verify` found it for the period (`verifyArchive` over the archive). */
+export function digestChainOfVerify(
+  report: VerifyReport,
+  since: string,
+  until: string,
+): PipelineHealth["digestChain"] {
+  const periods =
+    report.firstPeriodStart === undefined
+      ? ""
+      : `, periods ${report.firstPeriodStart} to ${report.lastPeriodEnd}`;
+  if (report.findings.length === 0)
+    return {
+      status: "verified",
+      detail: `audit-trail verify for ${since} .. ${until}: ${report.digestsChecked} digests${periods}, signatures, links and continuity verified; ${report.objectsChecked} objects' size and SHA-256 match; ${report.pending.length} newer than the last sealed period`,
+    };
+  const shown = report.findings.slice(0, 3).map(formatFinding).join("; ");
+  return {
+    status: "failed",
+    detail: `audit-trail verify for ${since} .. ${until}: ${report.findings.length} finding(s) in ${report.digestsChecked} digests and ${report.objectsChecked} objects: ${shown}${report.findings.length > 3 ? "; …" : ""}; see docs/runbooks/pipeline_source_silent.md and run audit-trail verify for the list`,
   };
 }
 

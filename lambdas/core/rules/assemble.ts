@@ -196,6 +196,9 @@ export function assembleRulePack(set: ValidatedRuleSet): RulePack {
       ...correlation.rules,
       ...(correlation.failures === undefined ? [] : [correlation.failures]),
       ...(correlation.behaviour?.followUpRules ?? []),
+      ...(correlation.behaviour?.mode?.namespaceRules ?? []),
+      ...(correlation.behaviour?.mode?.meshRules ?? []),
+      ...(correlation.behaviour?.mode?.plaintextRules ?? []),
     ]) {
       referenced.set(name, (referenced.get(name) ?? false) || correlation.generate);
     }
@@ -247,7 +250,7 @@ function applySingleOverride(compiled: CompiledSingle, override: RuleOverride): 
   const rule: SingleEventRule = {
     ...compiled.rule,
     level: (override.level ?? compiled.rule.level) as RuleLevel,
-    suppression: { ms: suppressionMs, groupBy: compiled.rule.suppression.groupBy },
+    suppression: { ...compiled.rule.suppression, ms: suppressionMs },
   };
   return { ...compiled, rule };
 }

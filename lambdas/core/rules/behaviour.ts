@@ -23,6 +23,7 @@ import { minDistanceKm } from "../geo/countries.js";
 import type { CountryLookup } from "../geo/index.js";
 import { sharedPackagedGeoIp } from "../geo/packaged.js";
 import { firstString } from "./fields.js";
+import { type ModeState, ModeTracker } from "./mode.js";
 import type { BehaviourRule, CompiledRule, Detection } from "./types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "./types.js";
 import { compareEvents, keepEarliest } from "./windows.js";
@@ -440,7 +441,7 @@ export function conditionMet(rule: BehaviourRule, count: number): boolean {
  * is late: it is counted and left out (as the detector leaves out events later than its lookback).
  */
 export class BehaviourTracker {
-  readonly #trackers: RuleTracker[];
+  readonly #trackers: (RuleTracker | ModeTracker)[];
   #buffer: Buffered[] = [];
   #judgedUpTo = Number.NEGATIVE_INFINITY;
   late = 0;
@@ -448,7 +449,9 @@ export class BehaviourTracker {
   constructor(rules: readonly CompiledRule[], geo: CountryLookup | undefined) {
     // Without a lookup, geo rules read the installed DB-IP package on first use (CLI, tests, benches).
     const lookup = geo ?? sharedPackagedGeoIp();
-    this.#trackers = rules.filter(isBehaviourRule).map((rule) => new RuleTracker(rule, lookup));
+    this.#trackers = rules
+      .filter(isBehaviourRule)
+      .map((rule) => (rule.type === "mtls_mode" ? new ModeTracker(rule) : new RuleTracker(rule, lookup)));
   }
 
   get active(): boolean {
@@ -492,7 +495,7 @@ export class BehaviourTracker {
   }
 
   /** The learned state of each rule (for tests and the CLI's summary). */
-  states(): ReadonlyMap<string, BaselineState> {
+  states(): ReadonlyMap<string, BaselineState | ModeState> {
     return new Map(this.#trackers.map((tracker) => [tracker.name, tracker.state]));
   }
 }

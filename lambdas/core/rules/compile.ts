@@ -27,6 +27,7 @@ import type {
   RuleLevel,
   SilenceRule,
   SingleEventRule,
+  Suppression,
 } from "./types.js";
 
 /** The metadata every compiled rule carries, from the YAML keys every rule kind shares. */
@@ -35,7 +36,7 @@ function commonOf(
   name: string,
   file: string,
   level: string | undefined,
-  suppression: { ms: number; groupBy: readonly string[] },
+  suppression: Suppression,
 ): Omit<RuleCommon, "fields"> {
   return {
     id: yaml.id,
@@ -146,7 +147,11 @@ export function compileSingle(
       : durationMs(yaml.suppression.timespan, { file, rule: name, key: "suppression.timespan" });
   const rule: SingleEventRule = {
     kind: "single",
-    ...commonOf(yaml, name, file, undefined, { ms: suppressionMs, groupBy: suppressionGroupBy }),
+    ...commonOf(yaml, name, file, undefined, {
+      ms: suppressionMs,
+      groupBy: suppressionGroupBy,
+      ...(yaml.suppression?.aligned === true ? { aligned: true } : {}),
+    }),
     fields,
     logsource,
     matches: guard === undefined ? condition : allOf([guard, condition]),
@@ -244,10 +249,13 @@ export function compileCorrelation(
   if (type === "new_value" || type === "geo") {
     return compileBehaviour(pending, type, rules, timespanMs, resolveRule, override);
   }
+  if (type === "mtls_mode") return compileMode(pending, rules, timespanMs, resolveRule, override);
   for (const key of ["fields", "learning", "known-for", "follow-up", "check", "max-speed-kmh"] as const) {
     if (spec[key] !== undefined)
       throw new RuleError(`'${key}' applies to new_value and geo rules only`, location(`correlation.${key}`));
   }
+  if (spec.mode !== undefined)
+    throw new RuleError("'mode' applies to mtls_mode rules only", location("correlation.mode"));
   const { field: conditionField, ...bounds } = spec.condition ?? {};
   let condition: CorrelationCondition = override.condition ?? stripUndefined(bounds);
   const field = spec.field ?? conditionField;
@@ -398,6 +406,89 @@ function compileBehaviour(
               : {}),
           }
         : {}),
+    },
+  };
+}
+
+/** One alert per group per UTC day: the day is the `mtls_mode` rule's window. */
+export const MODE_DAY_MS = 86_400_000;
+
+/**
+ * An `mtls_mode` rule (docs/rules.md "Effective mTLS mode"): its `rules` are the traffic judged, grouped by
+ * `group-by` (the cluster and the destination namespace, in that order); `mode` names the building blocks that
+ * declare the namespace's and the mesh's mode and those that prove plaintext. One detection per group and UTC day,
+ * so the timespan is a day; no condition (every request judged not STRICT counts).
+ */
+function compileMode(
+  pending: PendingCorrelation,
+  rules: readonly string[],
+  timespanMs: number,
+  resolveRule: (reference: string, key: string) => string,
+  override: { condition?: CorrelationCondition; minCount?: number; suppression?: string; level?: string },
+): CorrelationRule {
+  const { yaml, name, file } = pending;
+  const spec = yaml.correlation;
+  const location = (key: string) => ({ file, rule: name, key });
+  for (const key of [
+    "fields",
+    "learning",
+    "known-for",
+    "follow-up",
+    "check",
+    "max-speed-kmh",
+    "field",
+  ] as const) {
+    if (spec[key] !== undefined)
+      throw new RuleError(`'${key}' does not apply to mtls_mode rules`, location(`correlation.${key}`));
+  }
+  if (spec.condition !== undefined || override.condition !== undefined || override.minCount !== undefined)
+    throw new RuleError("an mtls_mode rule takes no condition: every request judged not STRICT counts", {
+      file,
+      rule: name,
+      key:
+        spec.condition !== undefined ? "correlation.condition" : `AUDIT_TRAIL_RULE_OVERRIDES.rules.${name}`,
+    });
+  if (timespanMs !== MODE_DAY_MS)
+    throw new RuleError(
+      "an mtls_mode rule alerts once per UTC day: its timespan is 1d",
+      location("correlation.timespan"),
+    );
+  if (spec["group-by"].length !== 2)
+    throw new RuleError(
+      "mtls_mode needs 'group-by': the cluster field, then the destination namespace field",
+      location("correlation.group-by"),
+    );
+  if (spec.mode === undefined)
+    throw new RuleError(
+      "mtls_mode needs 'mode': {namespace: [rules], mesh: [rules], plaintext: [rules]}",
+      location("correlation.mode"),
+    );
+  const resolveAll = (list: readonly string[], key: string) =>
+    list.map((reference, index) => resolveRule(reference, `correlation.mode.${key}.${index}`));
+  return {
+    kind: "correlation",
+    ...commonOf(yaml, name, file, override.level, {
+      ...windowSuppression(yaml, override, timespanMs, location),
+      aligned: true,
+    }),
+    fields: yaml.fields,
+    type: "mtls_mode",
+    rules,
+    groupBy: spec["group-by"],
+    timespanMs,
+    condition: { gte: 1 },
+    minCount: 0,
+    generate: spec.generate,
+    behaviour: {
+      valueFields: [],
+      learningMs: 0,
+      knownForMs: 0,
+      followUpRules: [],
+      mode: {
+        namespaceRules: resolveAll(spec.mode.namespace, "namespace"),
+        meshRules: resolveAll(spec.mode.mesh, "mesh"),
+        plaintextRules: resolveAll(spec.mode.plaintext, "plaintext"),
+      },
     },
   };
 }

@@ -383,6 +383,7 @@ export function correlationValue(
       break;
     case "new_value":
     case "geo":
+    case "mtls_mode":
       // Judged against a baseline (rules/behaviour.ts), never over windows.
       return undefined;
     case "failure_ratio":

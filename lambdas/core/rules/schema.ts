@@ -62,7 +62,12 @@ export const detectionRuleSchema = z
     }),
     /** Extension: fold repeated matches of the same group into one alert. */
     suppression: z
-      .object({ timespan: duration, "group-by": z.array(z.string()).default([]) })
+      .object({
+        timespan: duration,
+        "group-by": z.array(z.string()).default([]),
+        /** Extension: fold only matches of the same epoch-aligned span (24h: the same UTC day). */
+        aligned: z.boolean().default(false),
+      })
       .strict()
       .optional(),
   })
@@ -102,6 +107,15 @@ export const correlationRuleSchema = z
         check: z.enum(["new_country", "impossible_travel"]).optional(),
         /** Extension (`geo` impossible_travel): the fastest plausible travel in km/h (default 1000). */
         "max-speed-kmh": z.number().positive().optional(),
+        /** Extension (`mtls_mode`): the rules that declare the mode and those that prove plaintext. */
+        mode: z
+          .object({
+            namespace: stringList,
+            mesh: stringList,
+            plaintext: stringList.default([]),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     /** Extension: suppression window (default: the timespan). */

@@ -11,7 +11,7 @@
 
 import { correlationAlertId, documentFingerprint, singleEventAlertId } from "../alerts/ids.js";
 import type { Alert } from "../alerts/model.js";
-import type { Detection } from "./types.js";
+import type { Detection, Suppression } from "./types.js";
 import { DETECTION_EVENT_CAP } from "./types.js";
 import { compareEvents, groupKey } from "./windows.js";
 
@@ -31,8 +31,26 @@ export function isSuppressed(
   lastFiringStartMs: number,
   firingWindowStartMs: number,
   suppressionMs: number,
+  aligned = false,
 ): boolean {
-  return firingWindowStartMs >= lastFiringStartMs && firingWindowStartMs < lastFiringStartMs + suppressionMs;
+  if (firingWindowStartMs < lastFiringStartMs) return false;
+  if (aligned) return suppressionMs > 0 && sameSpan(lastFiringStartMs, firingWindowStartMs, suppressionMs);
+  return firingWindowStartMs < lastFiringStartMs + suppressionMs;
+}
+
+/** Whether two instants lie in the same span of `spanMs` aligned to the Unix epoch (24 hours: the same UTC day). */
+export function sameSpan(aMs: number, bMs: number, spanMs: number): boolean {
+  return Math.floor(aMs / spanMs) === Math.floor(bMs / spanMs);
+}
+
+/**
+ * The instant from which no firing can fold into an alert whose latest firing started at `lastFiringStartMs`: that
+ * plus the suppression, or (aligned) the end of its span.
+ */
+export function suppressionEndMs(lastFiringStartMs: number, suppression: Suppression): number {
+  if (suppression.aligned === true && suppression.ms > 0)
+    return (Math.floor(lastFiringStartMs / suppression.ms) + 1) * suppression.ms;
+  return lastFiringStartMs + suppression.ms;
 }
 
 /** The window start of the latest firing folded into an alert (its window end minus the rule's timespan). */
@@ -56,7 +74,8 @@ export function mergeDetections(detections: readonly Detection[]): Detection[] {
     const key = `${detection.rule.name}|${groupKey(detection.groupBy)}`;
     const anchor = open.get(key);
     const start = Date.parse(detection.windowStart);
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, detection.rule.suppression.ms)) {
+    const { suppression } = detection.rule;
+    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)) {
       const merged = foldDetections(anchor, detection);
       open.set(key, merged);
       result[result.indexOf(anchor)] = merged;
@@ -118,7 +137,8 @@ export class SuppressionMerger {
     const key = `${detection.rule.name}|${groupKey(detection.groupBy)}`;
     const anchor = this.#open.get(key);
     const start = Date.parse(detection.windowStart);
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, detection.rule.suppression.ms)) {
+    const { suppression } = detection.rule;
+    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)) {
       this.#open.set(key, foldDetections(anchor, detection));
       return [];
     }
@@ -136,7 +156,7 @@ export class SuppressionMerger {
   release(safeTimeMs: number): Detection[] {
     const out: Detection[] = [];
     for (const [key, alert] of this.#open) {
-      if (lastFiringStart(alert) + alert.rule.suppression.ms + correlationSpanOf(alert) <= safeTimeMs) {
+      if (suppressionEndMs(lastFiringStart(alert), alert.rule.suppression) + correlationSpanOf(alert) <= safeTimeMs) {
         out.push(alert);
         this.#open.delete(key);
       }
@@ -210,12 +230,12 @@ export function planSuppression<A extends IndexedAlert>(
   for (const firing of sorted) {
     const key = `${firing.rule.name}|${groupKey(firing.groupBy)}`;
     const start = Date.parse(firing.windowStart);
-    const suppressionMs = firing.rule.suppression.ms;
+    const suppression = firing.rule.suppression;
     const covering =
       existingById.get(detectionAlertId(firing)) ??
       existingByKey
         .get(key)
-        ?.find((stored) => covers(stored, latest.get(stored.id), start, suppressionMs, spanOf(firing)));
+        ?.find((stored) => covers(stored, latest.get(stored.id), start, suppression, spanOf(firing)));
     if (covering !== undefined) {
       latest.set(covering.id, Math.max(latest.get(covering.id) ?? Number.NEGATIVE_INFINITY, start));
       const entry = extensions.get(covering.id) ?? { stored: covering, firings: [] };
@@ -226,7 +246,7 @@ export function planSuppression<A extends IndexedAlert>(
     }
     const openIndex = open.get(key);
     const anchor = openIndex === undefined ? undefined : fresh[openIndex];
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, suppressionMs)) {
+    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)) {
       fresh[openIndex as number] = foldDetections(anchor, firing);
       suppressed++;
       continue;
@@ -245,11 +265,14 @@ function covers(
   stored: IndexedAlert,
   foldedMs: number | undefined,
   startMs: number,
-  suppressionMs: number,
+  suppression: Suppression,
   timespanMs: number,
 ): boolean {
+  const suppressionMs = suppression.ms;
   if (suppressionMs <= 0) return false;
   const alertStart = Date.parse(stored.document.window.start);
+  // Aligned: one alert per span (a UTC day for 24 hours), whatever the order the span's firings come in.
+  if (suppression.aligned === true) return sameSpan(alertStart, startMs, suppressionMs);
   const latestFiring = Math.max(
     alertStart,
     Date.parse(stored.document.window.end) - timespanMs,

@@ -32,6 +32,12 @@ export interface Suppression {
    * rules always use their own `groupBy`, so this is empty for them.
    */
   readonly groupBy: readonly string[];
+  /**
+   * Fold only firings of the same span of `ms` aligned to the Unix epoch (with 24 hours: the same UTC calendar day),
+   * instead of firings within `ms` of the alert's latest one: one alert per group per span (extension key
+   * `suppression.aligned`). Absent: false.
+   */
+  readonly aligned?: boolean;
 }
 
 /** What every compiled rule carries. */
@@ -80,9 +86,12 @@ export type CorrelationType =
   | "failure_ratio"
   | "percentile"
   | BehaviourType;
-/** The behavioural kinds (`rules/behaviour.ts`): judged against a learned baseline, not over hopping windows. */
-export type BehaviourType = "new_value" | "geo";
-export const BEHAVIOUR_TYPES: readonly BehaviourType[] = ["new_value", "geo"];
+/**
+ * The behavioural kinds (`rules/behaviour.ts`): judged against a learned baseline, not over hopping windows.
+ * `mtls_mode` (`rules/mode.ts`): traffic judged against the effective mTLS mode the audit events declare.
+ */
+export type BehaviourType = "new_value" | "geo" | "mtls_mode";
+export const BEHAVIOUR_TYPES: readonly BehaviourType[] = ["new_value", "geo", "mtls_mode"];
 export const CORRELATION_TYPES: readonly CorrelationType[] = [
   "event_count",
   "value_count",
@@ -119,6 +128,21 @@ export interface BehaviourOptions {
   readonly ipField?: string;
   /** `geo` `impossible_travel`: the fastest plausible travel, km/h. */
   readonly maxSpeedKmh?: number;
+  /** `mtls_mode`: the rules whose events declare the mode, and those that prove plaintext. */
+  readonly mode?: ModeRoles;
+}
+
+/**
+ * The roles of an `mtls_mode` rule's building blocks (docs/rules.md "Effective mTLS mode"). The rule's `rules` are
+ * the traffic judged, grouped by `group-by` (cluster, destination namespace).
+ */
+export interface ModeRoles {
+  /** PeerAuthentication changes in a namespace (create, update, patch, delete; completed, not refused). */
+  readonly namespaceRules: readonly string[];
+  /** PeerAuthentication changes in the mesh's root namespace: the mesh-wide default. */
+  readonly meshRules: readonly string[];
+  /** Traffic that proves plaintext whatever the declared mode (positive evidence). */
+  readonly plaintextRules: readonly string[];
 }
 
 /** Sigma correlation `condition`: every present bound must hold (a range is `{gte: 1, lt: 5}`). */

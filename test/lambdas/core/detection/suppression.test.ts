@@ -74,6 +74,47 @@ describe("planSuppression", () => {
     );
     expect(planSuppression([first, second], []).fresh).toHaveLength(2);
   });
+
+  describe("aligned to the UTC day (one alert per group per calendar day)", () => {
+    const daily = singleRule({
+      name: "daily_rule",
+      suppression: { ms: 86_400_000, groupBy: [], aligned: true },
+    });
+    const indexedDay = (start: string, end: string): StoredAlert => ({
+      id: "day-one",
+      seqNo: 1,
+      primaryTerm: 1,
+      document: {
+        rule: { name: "daily_rule" },
+        group: {},
+        window: { start, end },
+      } as unknown as AlertDocument,
+    });
+    const at = (time: string) =>
+      singleDetection(daily, execEvent({ "@timestamp": time, event: { ...execEvent().event, id: time } }));
+
+    it("folds the same day's later firings into the day's indexed alert", () => {
+      const existing = indexedDay("2025-03-04T00:10:00.000Z", "2025-03-04T20:00:00.000Z");
+      const plan = planSuppression([at("2025-03-04T23:59:59.000Z")], [existing]);
+      expect(plan.fresh).toEqual([]);
+      expect(plan.extensions[0]?.stored.id).toBe("day-one");
+    });
+
+    it("opens the next day's alert a second after midnight, though within 24 hours of the last firing", () => {
+      const existing = indexedDay("2025-03-04T00:10:00.000Z", "2025-03-04T23:59:59.000Z");
+      const plan = planSuppression(
+        [at("2025-03-05T00:00:00.000Z"), at("2025-03-05T09:00:00.000Z")],
+        [existing],
+      );
+      expect(plan.extensions).toEqual([]);
+      expect(plan.fresh).toHaveLength(1);
+      expect(plan.fresh[0]).toMatchObject({
+        windowStart: "2025-03-05T00:00:00.000Z",
+        windowEnd: "2025-03-05T09:00:00.000Z",
+        count: 2,
+      });
+    });
+  });
 });
 
 describe("suppression across runs", () => {

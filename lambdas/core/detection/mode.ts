@@ -1,0 +1,336 @@
+/**
+ * `mtls_mode` rules (`mesh_namespace_not_strict`) in the detector: the semantics of `rules/mode.ts`, fed by
+ * OpenSearch. The rule's state (every PeerAuthentication as the audit events left it, and the running tally of each
+ * group's current UTC day) lives in one document of the alerts index, `_id` `baseline.<rule>` like the behavioural
+ * rules' baselines, with `throughMs`: every event before it has been judged. A run:
+ *
+ * 1. reads the state (none yet: the PeerAuthentication changes before the judged range are folded in unjudged);
+ *    every `rebuildEveryMs` the policies are refolded from every change event before `throughMs`, which takes in
+ *    changes indexed later than the look-back;
+ * 2. judges `[throughMs, now - lookback)` a UTC day at most at a time: reads the stretch's PeerAuthentication changes
+ *    in event order, and cuts the stretch at each change's time, so the mode is constant within each piece (a change
+ *    at `t` applies from `t` on); per piece, one `composite` aggregation of the traffic by cluster and destination
+ *    namespace gives each group's requests and, in a `filter` sub-aggregation, those that prove plaintext: all of
+ *    them count while the effective mode is PERMISSIVE or DISABLE, else only the proven ones;
+ * 3. adds them to the group's day (count, first and latest request) and fetches the earliest events until the day
+ *    holds `DETECTION_EVENT_CAP`; each group whose day grew is one detection with the day's running count, so the
+ *    alert (its id made by the day's first request) grows run after run to the day's exact count;
+ * 4. after the run's alerts are written (`commit`), writes the state back (optimistic concurrency).
+ *
+ * So a run reads the new events once, and decides each as replay does: same order, same mode, same day.
+ */
+import type { EcsDocument } from "../ecs.js";
+import {
+  allowsPlaintext,
+  DAY_MS,
+  type DayTally,
+  dayKey,
+  effectiveMode,
+  emptyModeState,
+  foldModeChange,
+  type ModeGroup,
+  type ModeState,
+  modeDetection,
+  modeGroup,
+  modeRoles,
+  utcDayStart,
+} from "../rules/mode.js";
+import type { BehaviourRule, Detection } from "../rules/types.js";
+import { DETECTION_EVENT_CAP } from "../rules/types.js";
+import type { BehaviourProgress, BehaviourRunOptions } from "./behaviour.js";
+import { asDocument } from "./correlations.js";
+import type { SearchClient } from "./ports.js";
+import { parseSearchResponse, SearchResponseError } from "./responses.js";
+
+const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
+const DEFAULT_REBUILD_EVERY_MS = DAY_MS;
+
+interface StoredModeState extends ModeState {
+  rebuiltAtMs?: number;
+}
+
+function taggedWith(names: readonly string[]): Record<string, unknown> {
+  return { terms: { "rule.name": [...names] } };
+}
+
+function timeRange(fromMs: number | undefined, toExclusiveMs: number): Record<string, unknown> {
+  return {
+    range: {
+      "@timestamp": {
+        ...(fromMs === undefined ? {} : { gte: fromMs }),
+        lt: toExclusiveMs,
+        format: "epoch_millis",
+      },
+    },
+  };
+}
+
+function tagsOf(doc: EcsDocument): readonly string[] {
+  const name = (doc as { rule?: { name?: unknown } }).rule?.name;
+  return Array.isArray(name)
+    ? name.filter((n): n is string => typeof n === "string")
+    : typeof name === "string"
+      ? [name]
+      : [];
+}
+
+/** Reads a stored state; one that cannot be read is an error naming the rule. */
+export function parseModeState(source: Record<string, unknown>, rule: BehaviourRule): StoredModeState {
+  const text = (source.baseline as { state?: unknown } | undefined)?.state;
+  if (typeof text !== "string")
+    throw new SearchResponseError(`state of ${rule.name}: no state in the document`);
+  const state = JSON.parse(text) as StoredModeState;
+  if (state.version !== 1 || state.kind !== "mtls_mode" || typeof state.throughMs !== "number")
+    throw new SearchResponseError(`state of ${rule.name}: not an mtls_mode state of version 1`);
+  return state;
+}
+
+interface Counter {
+  requests: number;
+}
+
+/** Evaluates one `mtls_mode` rule up to `now - lookback`. */
+export async function evaluateMode(
+  client: SearchClient,
+  rule: BehaviourRule,
+  options: BehaviourRunOptions,
+): Promise<BehaviourProgress> {
+  const roles = modeRoles(rule);
+  const changeRules = [...roles.namespaceRules, ...roles.meshRules];
+  const meshRules = new Set(roles.meshRules);
+  const trafficRules = [...new Set([...rule.rules, ...roles.plaintextRules])];
+  const counter: Counter = { requests: 0 };
+  const settleMs = options.nowMs - options.lookbackMs;
+  const judgeFrom = settleMs - options.maxCatchUpMs;
+  const id = `baseline.${rule.name}`;
+  const stored = await client.get({ index: options.alertsIndex, id });
+  counter.requests++;
+
+  /** Every change in `[from, to)` (from the start when `from` is undefined), in event order. */
+  const changes = async (from: number | undefined, to: number): Promise<EcsDocument[]> =>
+    readAll(
+      client,
+      options,
+      counter,
+      [taggedWith(changeRules), timeRange(from, to)],
+      `changes of ${rule.name}`,
+    );
+  const fold = (state: ModeState, doc: EcsDocument) =>
+    foldModeChange(
+      state,
+      doc,
+      Date.parse(doc["@timestamp"]),
+      tagsOf(doc).some((tag) => meshRules.has(tag)),
+    );
+
+  let state: StoredModeState;
+  const first = stored === undefined;
+  if (stored === undefined) {
+    state = emptyModeState(Math.min(judgeFrom, settleMs));
+    for (const doc of await changes(undefined, state.throughMs)) fold(state, doc);
+    state.rebuiltAtMs = options.nowMs;
+  } else {
+    state = parseModeState(stored.source, rule);
+    if ((state.rebuiltAtMs ?? 0) + (options.rebuildEveryMs ?? DEFAULT_REBUILD_EVERY_MS) <= options.nowMs) {
+      state.policies = {};
+      for (const doc of await changes(undefined, state.throughMs)) fold(state, doc);
+      state.rebuiltAtMs = options.nowMs;
+    }
+  }
+
+  const touched = new Map<string, { group: ModeGroup; events: EcsDocument[] }>();
+  let skipped: { fromMs: number; toMs: number } | undefined;
+  while (state.throughMs < settleMs) {
+    const from = state.throughMs;
+    let to = Math.min(utcDayStart(from) + DAY_MS, settleMs);
+    const judge = from >= judgeFrom;
+    if (!judge) {
+      to = Math.min(to, judgeFrom);
+      if (!first) skipped = { fromMs: skipped?.fromMs ?? from, toMs: to };
+    }
+    const stretchChanges = await changes(from, to);
+    const cuts = [...new Set(stretchChanges.map((doc) => Date.parse(doc["@timestamp"])))].filter(
+      (ms) => ms > from,
+    );
+    const starts = [from, ...cuts];
+    let next = 0;
+    for (const [index, start] of starts.entries()) {
+      while (
+        next < stretchChanges.length &&
+        Date.parse((stretchChanges[next] as EcsDocument)["@timestamp"]) <= start
+      )
+        fold(state, stretchChanges[next++] as EcsDocument);
+      const end = starts[index + 1] ?? to;
+      if (judge) await judgePiece(start, end);
+    }
+    state.throughMs = to;
+  }
+
+  /** Judges the traffic of `[start, end)`, within one UTC day, under the current mode. */
+  async function judgePiece(start: number, end: number): Promise<void> {
+    const [clusterField, namespaceField] = rule.groupBy as [string, string];
+    const size = options.pageSize ?? 1000;
+    let after: Record<string, unknown> | undefined;
+    for (let page = 0; ; page++) {
+      const body = {
+        size: 0,
+        track_total_hits: false,
+        query: { bool: { filter: [taggedWith(trafficRules), timeRange(start, end)] } },
+        aggs: {
+          groups: {
+            composite: {
+              size,
+              sources: [
+                { cluster: { terms: { field: clusterField, missing_bucket: true } } },
+                { namespace: { terms: { field: namespaceField } } },
+              ],
+              ...(after === undefined ? {} : { after }),
+            },
+            aggs: {
+              first: { min: { field: "@timestamp" } },
+              last: { max: { field: "@timestamp" } },
+              proof: {
+                filter:
+                  roles.plaintextRules.length === 0 ? { match_none: {} } : taggedWith(roles.plaintextRules),
+                aggs: { first: { min: { field: "@timestamp" } }, last: { max: { field: "@timestamp" } } },
+              },
+            },
+          },
+        },
+      };
+      counter.requests++;
+      const purpose = `traffic of ${rule.name}`;
+      const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
+      const groups = response.aggregations?.groups as
+        | {
+            after_key?: Record<string, unknown>;
+            buckets: {
+              key: { cluster?: unknown; namespace?: unknown };
+              doc_count: number;
+              first: { value: number | null };
+              last: { value: number | null };
+              proof: { doc_count: number; first: { value: number | null }; last: { value: number | null } };
+            }[];
+          }
+        | undefined;
+      // No aggregations at all: no index matched the pattern (nothing indexed yet).
+      if (groups === undefined && response.aggregations === undefined) return;
+      if (groups === undefined)
+        throw new SearchResponseError(`${purpose}: no composite aggregation in the response`);
+      for (const bucket of groups.buckets) {
+        const cluster = typeof bucket.key.cluster === "string" ? bucket.key.cluster : "";
+        const group = modeGroup(rule, cluster, String(bucket.key.namespace));
+        const all = allowsPlaintext(effectiveMode(state, group.cluster, group.namespace));
+        const counted = all ? bucket : bucket.proof;
+        if (counted.doc_count === 0 || counted.first.value === null || counted.last.value === null) continue;
+        await count(group, start, end, all, counted.doc_count, counted.first.value, counted.last.value);
+      }
+      if (groups.after_key === undefined || groups.buckets.length < size) return;
+      if (page > 100_000) throw new SearchResponseError(`${purpose}: composite paging did not end`);
+      after = groups.after_key;
+    }
+  }
+
+  /** Adds a piece's counted requests to the group's day, with the earliest events while the day holds fewer than the cap. */
+  async function count(
+    group: ModeGroup,
+    start: number,
+    end: number,
+    all: boolean,
+    requests: number,
+    firstMs: number,
+    lastMs: number,
+  ): Promise<void> {
+    const key = dayKey(group, utcDayStart(start));
+    const tally: DayTally = state.days[key] ?? { count: 0, firstMs, lastMs, held: 0 };
+    state.days[key] = tally;
+    tally.count += requests;
+    tally.firstMs = Math.min(tally.firstMs, firstMs);
+    tally.lastMs = Math.max(tally.lastMs, lastMs);
+    const entry = touched.get(key) ?? { group, events: [] };
+    touched.set(key, entry);
+    if (tally.held >= DETECTION_EVENT_CAP) return;
+    const [clusterField, namespaceField] = rule.groupBy as [string, string];
+    const filter: Record<string, unknown>[] = [
+      taggedWith(all ? trafficRules : roles.plaintextRules),
+      timeRange(start, end),
+      { term: { [namespaceField]: group.namespace } },
+    ];
+    const mustNot = group.cluster === "" ? [{ exists: { field: clusterField } }] : [];
+    if (group.cluster !== "") filter.push({ term: { [clusterField]: group.cluster } });
+    const body = {
+      size: DETECTION_EVENT_CAP - tally.held,
+      track_total_hits: false,
+      sort: EVENT_ORDER,
+      query: { bool: { filter, must_not: mustNot } },
+    };
+    counter.requests++;
+    const response = parseSearchResponse(
+      await client.search({ index: options.index, body }),
+      `events of ${rule.name}`,
+    );
+    const events = response.hits.hits.map((hit) => asDocument(hit, rule.name));
+    tally.held += events.length;
+    entry.events.push(...events);
+  }
+
+  const detections: Detection[] = [];
+  for (const [key, { group, events }] of touched) {
+    const tally = state.days[key] as DayTally;
+    detections.push(modeDetection(rule, group, tally.firstMs, tally.lastMs, tally.count, events));
+  }
+  // A day that ended before the judged point is final: its alert holds its count.
+  for (const [key, tally] of Object.entries(state.days))
+    if (utcDayStart(tally.firstMs) + DAY_MS <= state.throughMs) delete state.days[key];
+
+  return {
+    detections,
+    skipped,
+    get requests() {
+      return counter.requests;
+    },
+    async commit() {
+      const document = { baseline: { rule: rule.name, state: JSON.stringify(state) } };
+      const result =
+        stored === undefined
+          ? await client.write({ index: options.alertsIndex, id, document, create: true })
+          : await client.write({
+              index: options.alertsIndex,
+              id,
+              document,
+              ifSeqNo: stored.seqNo,
+              ifPrimaryTerm: stored.primaryTerm,
+            });
+      return result.outcome === "written";
+    },
+  };
+}
+
+/** Every document matching `filter`, in event order (`search_after` pages). */
+async function readAll(
+  client: SearchClient,
+  options: BehaviourRunOptions,
+  counter: Counter,
+  filter: Record<string, unknown>[],
+  purpose: string,
+): Promise<EcsDocument[]> {
+  const size = options.pageSize ?? 1000;
+  const out: EcsDocument[] = [];
+  let after: unknown[] | undefined;
+  for (;;) {
+    const body = {
+      size,
+      track_total_hits: false,
+      sort: EVENT_ORDER,
+      query: { bool: { filter } },
+      ...(after === undefined ? {} : { search_after: after }),
+    };
+    counter.requests++;
+    const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
+    for (const hit of response.hits.hits) out.push(asDocument(hit, purpose));
+    const last = response.hits.hits[response.hits.hits.length - 1];
+    if (response.hits.hits.length < size || last === undefined) return out;
+    if (last.sort === undefined) throw new SearchResponseError(`${purpose}: a hit without sort values`);
+    after = last.sort;
+  }
+}
