@@ -1,7 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
+import {
+  type BaselineState,
+  emptyBaseline,
+  MAX_TRAVEL_LOCATIONS,
+  prune,
+  travelStep,
+  upgradeBaseline,
+} from "../../../../lambdas/core/rules/behaviour.js";
 import { type Detection, StreamEvaluator } from "../../../../lambdas/core/rules/index.js";
+import { isBehaviourRule } from "../../../../lambdas/core/rules/types.js";
 import { meshDoc, packOf, ruleYaml } from "./helpers.js";
 
 const CALL = ruleYaml("sel:\n  mesh.source.principal|exists: true\ncondition: sel", "", "call");
@@ -186,5 +195,59 @@ describe("new_value rules", () => {
         new Date(start + 600_000).toISOString(),
       ],
     ]);
+  });
+});
+
+describe("impossible_travel state", () => {
+  const TRAVEL = newValue(
+    "type: geo\ncheck: impossible_travel\nrules: [call]\ngroup-by: [mesh.source.principal]\nlearning: 1d\ntimespan: 1h",
+    "travel",
+  );
+  const rule = packOf([CALL, TRAVEL]).correlationRules.find((r) => r.name === "travel");
+  if (rule === undefined || !isBehaviourRule(rule)) throw new Error("no travel rule");
+  const step = (state: BaselineState, ms: number, country: string) =>
+    travelStep(
+      rule,
+      state,
+      { key: "[]", groupKey: '["alice"]', groupBy: {}, groupValues: { user: "alice" }, country },
+      ms,
+      meshDoc({ "@timestamp": new Date(ms).toISOString() }),
+    );
+
+  it("keeps at most MAX_TRAVEL_LOCATIONS countries per identity, most recent first, and forgets them after learning", () => {
+    // Prepare
+    const state = emptyBaseline();
+    const countries = ["DE", "FR", "ES", "IT", "PT", "NL", "BE", "AT", "CH", "PL"];
+    // Act: ten countries an hour apart.
+    for (const [i, country] of countries.entries()) step(state, T0 + i * 3_600_000, country);
+    // Assess
+    expect(state.located['["alice"]']?.map((event) => event.country)).toEqual(
+      [...countries].reverse().slice(0, MAX_TRAVEL_LOCATIONS),
+    );
+    prune(rule, state, T0 + 9 * 3_600_000 + DAY + 1);
+    expect(state.located).toEqual({});
+  });
+
+  it("reads a baseline stored with one located event per identity (version 1) as the latest of the list", () => {
+    // Prepare
+    const stored = {
+      version: 1,
+      trailStartMs: T0,
+      throughMs: T0 + 60_000,
+      keys: {},
+      groups: {},
+      located: { '["alice"]': { ms: T0, country: "DE" } },
+      pending: [],
+    };
+    // Act
+    const state = upgradeBaseline(JSON.parse(JSON.stringify(stored)));
+    // Assess
+    expect(state?.version).toBe(2);
+    expect(state?.located).toEqual({ '["alice"]': [{ ms: T0, country: "DE" }] });
+    expect(step(state as BaselineState, T0 + 20 * 60_000, "US")?.groupBy).toMatchObject({
+      "previous.source.geo.country_iso_code": "DE",
+      "source.geo.country_iso_code": "US",
+    });
+    expect(upgradeBaseline({ version: 7, throughMs: 0 })).toBeUndefined();
   });
 });
