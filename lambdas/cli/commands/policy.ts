@@ -2,9 +2,10 @@
  * `audit-trail policy suggest [--namespace N] [--mesh istio|linkerd|consul] FILE|DIR…`: least-privilege mesh
  * authorization policies from the calls the files show succeeding (`core/policy/suggest.ts`), as YAML on stdout.
  *
- * `audit-trail policy drift [--policies DIR]… FILE|DIR…`: the declared Istio AuthorizationPolicies (YAML files under
- * each `--policies` directory, plus those the files' own Kubernetes audit events create, replace or delete) against
- * the calls in the files (`core/policy/drift.ts`). Exit status 1 when traffic was denied by policy or succeeded
+ * `audit-trail policy drift [--policies DIR]… FILE|DIR…`: the declared mesh authorization (Istio AuthorizationPolicy;
+ * Linkerd Server, AuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication; Consul ServiceIntentions: YAML
+ * files under each `--policies` directory, plus those the files' own Kubernetes audit events create, replace or
+ * delete) against the calls in the files (`core/policy/drift.ts`), each call judged by its own mesh's policies. Exit status 1 when traffic was denied by policy or succeeded
  * where the policies would deny it, 0 otherwise, 2 for a usage or input error.
  */
 
@@ -13,8 +14,9 @@ import { join } from "node:path";
 import type { EcsDocument } from "../../core/ecs.js";
 import { errorMessage } from "../../core/errors.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
-import { AuditedPolicies, drift, renderDrift } from "../../core/policy/drift.js";
-import { type IstioPolicy, PolicyInputError, parsePolicies } from "../../core/policy/istio.js";
+import { type DeclaredPolicies, emptyDeclared, parseDeclared } from "../../core/policy/declared.js";
+import { AuditedPolicies, drift, mergeDeclared, renderDrift } from "../../core/policy/drift.js";
+import { PolicyInputError } from "../../core/policy/istio.js";
 import { type MeshKind, suggest } from "../../core/policy/suggest.js";
 import { type ObservedCall, observeCall } from "../../core/policy/traffic.js";
 import { InputError, readLines } from "../input.js";
@@ -28,10 +30,12 @@ suggest  Turns the successful mesh calls in the files (caller identity -> destin
          least-privilege authorization policies, one per destination workload, with comments counting the calls
          each rule allows: Istio AuthorizationPolicy (default), Linkerd Server + MeshTLSAuthentication +
          AuthorizationPolicy, or Consul ServiceIntentions. --namespace keeps destinations of one namespace.
-drift    Compares declared Istio AuthorizationPolicies (YAML under each --policies directory, and those the files'
-         Kubernetes audit events create, update or delete) with the calls in the files: rules never used, calls
-         denied by policy (rbac_access_denied), and calls that succeeded but the policies would deny. Exit status 1
-         when there are denied or not-allowed calls.
+drift    Compares declared mesh authorization (Istio AuthorizationPolicy; Linkerd Server, AuthorizationPolicy,
+         MeshTLSAuthentication, NetworkAuthentication; Consul ServiceIntentions: YAML under each --policies
+         directory, and those the files' Kubernetes audit events create, update or delete) with the calls in the
+         files, each judged by its own mesh's policies: rules never used, calls denied by policy
+         (rbac_access_denied), and calls that succeeded but the policies would deny. Exit status 1 when there are
+         denied or not-allowed calls.
 
 Workload labels are not in the logs: a destination's workload is taken to carry app=<service name>.`;
 
@@ -67,7 +71,7 @@ async function readCalls(
   return { calls, failed };
 }
 
-async function readPolicyDir(dir: string): Promise<IstioPolicy[]> {
+async function readPolicyDir(dir: string, into: DeclaredPolicies): Promise<void> {
   const info = await stat(dir).catch(() => undefined);
   if (info === undefined || !info.isDirectory()) throw new InputError(`--policies ${dir}: not a directory`);
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -75,9 +79,7 @@ async function readPolicyDir(dir: string): Promise<IstioPolicy[]> {
     .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
     .map((entry) => join(entry.parentPath, entry.name))
     .sort();
-  const policies: IstioPolicy[] = [];
-  for (const file of files) policies.push(...parsePolicies(await readFile(file, "utf8"), file));
-  return policies;
+  for (const file of files) parseDeclared(await readFile(file, "utf8"), file, into);
 }
 
 export async function runPolicy(argv: readonly string[], streams: Streams): Promise<number> {
@@ -137,11 +139,11 @@ export async function runPolicy(argv: readonly string[], streams: Streams): Prom
       out.write(text);
       return failed > 0 ? 1 : 0;
     }
-    const declared: IstioPolicy[] = [];
-    for (const dir of policyDirs) declared.push(...(await readPolicyDir(dir)));
+    const declared = emptyDeclared();
+    for (const dir of policyDirs) await readPolicyDir(dir, declared);
     const audited = new AuditedPolicies();
     const { calls, failed } = await readCalls(inputs, audited, err);
-    const report = drift([...declared, ...audited.policies()], calls);
+    const report = drift(mergeDeclared(declared, audited.declared()), calls);
     out.write(json ? `${JSON.stringify(report)}\n` : renderDrift(report));
     return failed > 0 || report.denied.length > 0 || report.notAllowed.length > 0 ? 1 : 0;
   } catch (error) {
