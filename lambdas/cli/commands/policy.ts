@@ -19,12 +19,23 @@ import { AuditedPolicies, drift, mergeDeclared, renderDrift } from "../../core/p
 import { PolicyInputError } from "../../core/policy/istio.js";
 import { type MeshKind, suggest } from "../../core/policy/suggest.js";
 import { type ObservedCall, observeCall } from "../../core/policy/traffic.js";
+import type { IndicesDependencies } from "../indices.js";
 import { InputError, readLines } from "../input.js";
+import { sinceMs, untilInstant } from "../trail.js";
+import { awsSetupProblem, selectedEnvironment, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
 import { expandInputs } from "./replay.js";
 
-const USAGE = `usage: audit-trail policy suggest [--namespace N] [--mesh istio|linkerd|consul] FILE|DIR...
-       audit-trail policy drift [--policies DIR]... [--json] FILE|DIR...
+const USAGE = `usage: audit-trail policy suggest [--namespace N] [--mesh istio|linkerd|consul] [PERIOD] (FILE|DIR... | -c env=NAME)
+       audit-trail policy drift [--policies DIR]... [--json] [PERIOD] (FILE|DIR... | -c env=NAME)
+
+  FILE|DIR...        log files or archived documents (every file below a DIR; plain or gzip)
+  -c env=NAME        read the environment's indices instead, through the stack's outputs (CloudFormation) and the
+                     SigV4-signed OpenSearch client with your AWS credentials: the calls as one paged aggregation
+                     (no documents downloaded), the policies' audit events up to the period's end
+  --region REGION    where the stack is (default: the environment's region)
+  PERIOD             --since DURATION (default for -c: 7d; for files: all of them) and --until TIME (ISO 8601;
+                     default: now for -c, the files' last call for files)
 
 suggest  Turns the successful mesh calls in the files (caller identity -> destination service, methods, paths) into
          least-privilege authorization policies, one per destination workload, with comments counting the calls
@@ -82,7 +93,30 @@ async function readPolicyDir(dir: string, into: DeclaredPolicies): Promise<void>
   for (const file of files) parseDeclared(await readFile(file, "utf8"), file, into);
 }
 
-export async function runPolicy(argv: readonly string[], streams: Streams): Promise<number> {
+/** Errors of the `-c env=NAME` path the user can act on (stack not found, search refused, too many combinations). */
+const ENVIRONMENT_ERRORS = new Set(["CanaryStackError", "CanarySearchError", "PolicyIndicesError"]);
+
+/** The calls in `[until - since, until]`; `until` defaults to the last call. */
+function inPeriod(
+  calls: readonly ObservedCall[],
+  since: number | undefined,
+  until: string | undefined,
+): ObservedCall[] {
+  if (since === undefined && until === undefined) return [...calls];
+  const end = until ?? calls.reduce((last, call) => (call.time > last ? call.time : last), "");
+  const endMs = Date.parse(end);
+  const startMs = since === undefined ? Number.NEGATIVE_INFINITY : endMs - since;
+  return calls.filter((call) => {
+    const ms = Date.parse(call.time);
+    return ms >= startMs && ms <= endMs;
+  });
+}
+
+export async function runPolicy(
+  argv: readonly string[],
+  streams: Streams,
+  deps: IndicesDependencies = {},
+): Promise<number> {
   const { out, err } = streams;
   const [verb, ...rest] = argv;
   if (verb === undefined || verb === "--help" || verb === "-h") {
@@ -96,6 +130,10 @@ export async function runPolicy(argv: readonly string[], streams: Streams): Prom
   let namespace: string | undefined;
   let mesh: MeshKind = "istio";
   let json = false;
+  let since: number | undefined;
+  let until: string | undefined;
+  let region: string | undefined;
+  const contexts: string[] = [];
   const policyDirs: string[] = [];
   const inputs: string[] = [];
   for (let i = 0; i < rest.length; i++) {
@@ -117,6 +155,10 @@ export async function runPolicy(argv: readonly string[], streams: Streams): Prom
         mesh = kind;
       } else if (arg === "--policies" && verb === "drift") policyDirs.push(value());
       else if (arg === "--json" && verb === "drift") json = true;
+      else if (arg === "-c" || arg === "--context") contexts.push(value());
+      else if (arg === "--region") region = value();
+      else if (arg === "--since") since = sinceMs(value());
+      else if (arg === "--until") until = untilInstant(value());
       else if (arg.startsWith("-")) throw new InputError(`unknown option '${arg}'`);
       else inputs.push(arg);
     } catch (error) {
@@ -124,31 +166,72 @@ export async function runPolicy(argv: readonly string[], streams: Streams): Prom
       return 2;
     }
   }
-  if (inputs.length === 0) {
-    err.write(`audit-trail policy ${verb}: no input files\n\n${USAGE}\n`);
+  let environment: string | undefined;
+  try {
+    environment = selectedEnvironment({ context: contexts });
+    if (environment !== undefined && inputs.length > 0)
+      throw new UsageError("give either -c env=NAME or files, not both");
+  } catch (error) {
+    err.write(`audit-trail policy ${verb}: ${errorMessage(error)}\n\n${USAGE}\n`);
     return 2;
   }
+  if (inputs.length === 0 && environment === undefined) {
+    err.write(
+      `audit-trail policy ${verb}: no input: give files or directories, or -c env=NAME\n\n${USAGE}\n`,
+    );
+    return 2;
+  }
+  const where = environment === undefined ? "the files" : `the indices of ${environment}`;
   try {
+    const declared = emptyDeclared();
+    if (verb === "drift") for (const dir of policyDirs) await readPolicyDir(dir, declared);
+    let calls: ObservedCall[];
+    let audited: AuditedPolicies | undefined;
+    let failed = 0;
+    if (environment !== undefined) {
+      const end = until ?? new Date().toISOString();
+      const start = new Date(Date.parse(end) - (since ?? 7 * 86_400_000)).toISOString();
+      const { policyFromEnvironment } = await import("../indices.js");
+      const read = await policyFromEnvironment(
+        { environment, region, since: start, until: end, drift: verb === "drift" },
+        deps,
+      );
+      calls = read.calls;
+      audited = read.audited;
+      err.write(
+        `audit-trail policy ${verb}: ${start} .. ${end} from ${where}: ${calls.length} distinct calls in ${read.requests} aggregation page(s)\n`,
+      );
+    } else {
+      audited = verb === "drift" ? new AuditedPolicies(until) : undefined;
+      const read = await readCalls(inputs, audited, err);
+      calls = inPeriod(read.calls, since, until);
+      failed = read.failed;
+    }
     if (verb === "suggest") {
-      const { calls, failed } = await readCalls(inputs, undefined, err);
       const text = suggest(calls, mesh, namespace);
       if (text === "")
         err.write(
-          `audit-trail policy suggest: no allowed mesh calls${namespace === undefined ? "" : ` to namespace ${namespace}`} in the files\n`,
+          `audit-trail policy suggest: no allowed mesh calls${namespace === undefined ? "" : ` to namespace ${namespace}`} in ${where}\n`,
         );
       out.write(text);
       return failed > 0 ? 1 : 0;
     }
-    const declared = emptyDeclared();
-    for (const dir of policyDirs) await readPolicyDir(dir, declared);
-    const audited = new AuditedPolicies();
-    const { calls, failed } = await readCalls(inputs, audited, err);
-    const report = drift(mergeDeclared(declared, audited.declared()), calls);
+    const report = drift(mergeDeclared(declared, audited?.declared() ?? emptyDeclared()), calls);
     out.write(json ? `${JSON.stringify(report)}\n` : renderDrift(report));
     return failed > 0 || report.denied.length > 0 || report.notAllowed.length > 0 ? 1 : 0;
   } catch (error) {
-    if (error instanceof InputError || error instanceof PolicyInputError) {
+    if (
+      error instanceof InputError ||
+      error instanceof PolicyInputError ||
+      error instanceof UsageError ||
+      (error instanceof Error && ENVIRONMENT_ERRORS.has(error.name))
+    ) {
       err.write(`audit-trail policy ${verb}: ${error.message}\n`);
+      return 2;
+    }
+    const problem = awsSetupProblem(error);
+    if (problem !== undefined) {
+      err.write(`audit-trail policy ${verb}: ${problem}\n`);
       return 2;
     }
     throw error;

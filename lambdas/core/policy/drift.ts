@@ -42,6 +42,12 @@ const AUDITED: Readonly<Record<string, readonly string[]>> = {
  */
 export class AuditedPolicies {
   readonly #latest = new Map<string, { time: string; object: unknown; origin: string }>();
+  readonly #untilMs: number;
+
+  /** @param until events after it are not taken in (the end of the period judged). */
+  constructor(until?: string) {
+    this.#untilMs = until === undefined ? Number.POSITIVE_INFINITY : Date.parse(until);
+  }
 
   observe(doc: EcsDocument): void {
     const audit = doc.kubernetes?.audit as
@@ -58,6 +64,7 @@ export class AuditedPolicies {
     if (audit === undefined || ref?.resource === undefined || ref.apiGroup === undefined) return;
     if (!(AUDITED[ref.apiGroup] ?? []).includes(ref.resource)) return;
     if (audit.stage === "RequestReceived" || (audit.responseStatus?.code ?? 200) >= 400) return;
+    if (Date.parse(doc["@timestamp"]) > this.#untilMs) return;
     const key = `${ref.apiGroup}/${ref.resource}/${ref.namespace ?? "default"}/${ref.name ?? ""}`;
     const previous = this.#latest.get(key);
     if (previous !== undefined && previous.time > doc["@timestamp"]) return;
@@ -114,6 +121,7 @@ export interface EdgeCount {
 
 export interface DriftReport {
   readonly policies: number;
+  /** Calls that succeeded or that a policy refused (the others say nothing about authorization). */
   readonly calls: number;
   readonly unused: {
     readonly policy: string;
@@ -131,22 +139,24 @@ function count(map: Map<string, EdgeCount>, call: ObservedCall, policy?: string)
   const path = call.path ?? "-";
   const key = `${principal}\u0000${call.service}\u0000${method}\u0000${path}\u0000${policy ?? ""}`;
   const entry = map.get(key);
+  const first = new Date(Date.parse(call.time)).toISOString();
+  const last = new Date(Date.parse(call.lastTime ?? call.time)).toISOString();
   if (entry === undefined) {
     map.set(key, {
       principal,
       service: call.service,
       method,
       path,
-      count: 1,
-      first: call.time,
-      last: call.time,
+      count: call.count ?? 1,
+      first,
+      last,
       ...(policy === undefined ? {} : { policy }),
     });
     return;
   }
-  entry.count++;
-  if (call.time < entry.first) entry.first = call.time;
-  if (call.time > entry.last) entry.last = call.time;
+  entry.count += call.count ?? 1;
+  if (first < entry.first) entry.first = first;
+  if (last > entry.last) entry.last = last;
 }
 
 /** The verdict on one call by its mesh's declared policies (undefined: its mesh has none), and the rules it used. */
@@ -251,7 +261,7 @@ export function drift(
   const undecidable = new Map<string, EdgeCount>();
   let total = 0;
   for (const call of calls) {
-    total++;
+    if (call.deniedByPolicy || call.allowed) total += call.count ?? 1;
     if (call.deniedByPolicy) {
       count(denied, call, call.denyingPolicy);
       continue;
@@ -278,7 +288,9 @@ export function drift(
 
 /** The report as text, one finding a line. */
 export function renderDrift(report: DriftReport): string {
-  const lines = [`${report.policies} declared policy objects, ${report.calls} calls`];
+  const lines = [
+    `${report.policies} declared policy objects, ${report.calls} calls that succeeded or were denied by policy`,
+  ];
   const edge = (e: EdgeCount) =>
     `  ${e.principal} -> ${e.service} ${e.method} ${e.path}: ${e.count} (${e.first} .. ${e.last})${e.policy === undefined ? "" : ` by ${e.policy}`}`;
   lines.push(`\nallowed but never used: ${report.unused.length} rule(s)`);

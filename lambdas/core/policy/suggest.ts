@@ -54,6 +54,12 @@ export function pathPattern(path: string): string {
   return index < 0 ? path : `${segments.slice(0, index).join("/")}/*`;
 }
 
+/** A time as `toISOString` writes it (the files' own precision and the indices' milliseconds read the same). */
+function isoTime(time: string): string {
+  const ms = Date.parse(time);
+  return Number.isNaN(ms) ? time : new Date(ms).toISOString();
+}
+
 /** The allowed calls grouped by destination, caller and operation. */
 export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): Destination[] {
   const destinations = new Map<string, Destination>();
@@ -61,6 +67,9 @@ export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): D
     if (!call.allowed) continue;
     if (namespace !== undefined && call.namespace !== namespace) continue;
     const key = `${call.namespace}/${call.workload}`;
+    const n = call.count ?? 1;
+    const first = isoTime(call.time);
+    const last = isoTime(call.lastTime ?? call.time);
     let destination = destinations.get(key);
     if (destination === undefined) {
       destination = {
@@ -68,16 +77,16 @@ export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): D
         namespace: call.namespace,
         workload: call.workload,
         calls: 0,
-        first: call.time,
-        last: call.time,
+        first,
+        last,
         callers: new Map(),
         ports: new Set(),
       };
       destinations.set(key, destination);
     }
-    destination.calls++;
-    if (call.time < destination.first) destination.first = call.time;
-    if (call.time > destination.last) destination.last = call.time;
+    destination.calls += n;
+    if (first < destination.first) destination.first = first;
+    if (last > destination.last) destination.last = last;
     if (call.port !== undefined) destination.ports.add(call.port);
     const callerKey = call.principal ?? "";
     let caller = destination.callers.get(callerKey);
@@ -85,7 +94,7 @@ export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): D
       caller = { principal: call.principal, calls: 0, operations: new Map(), ports: new Set() };
       destination.callers.set(callerKey, caller);
     }
-    caller.calls++;
+    caller.calls += n;
     if (call.port !== undefined) caller.ports.add(call.port);
     const methodKey = call.method ?? "";
     let operation = caller.operations.get(methodKey);
@@ -93,9 +102,9 @@ export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): D
       operation = { method: call.method, paths: new Map(), calls: 0 };
       caller.operations.set(methodKey, operation);
     }
-    operation.calls++;
+    operation.calls += n;
     const pattern = call.path === undefined ? undefined : pathPattern(call.path);
-    operation.paths.set(pattern, (operation.paths.get(pattern) ?? 0) + 1);
+    operation.paths.set(pattern, (operation.paths.get(pattern) ?? 0) + n);
   }
   for (const destination of destinations.values())
     for (const caller of destination.callers.values())

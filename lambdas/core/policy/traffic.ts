@@ -25,7 +25,12 @@ export interface ObservedCall {
   /** The policy Envoy names in the refusal (`ns[NS]-policy[NAME]-rule[N]`), when it does. */
   readonly denyingPolicy: string | undefined;
   readonly mesh: string;
+  /** When it happened (ISO 8601); for a call standing for several (`count`), the first of them. */
   readonly time: string;
+  /** How many identical calls this one stands for (an aggregation bucket of the indices). @default 1 */
+  readonly count?: number;
+  /** The last of the `count` calls. @default time */
+  readonly lastTime?: string;
 }
 
 /** The destination's namespace and short name from its service FQDN (`name.ns.svc…`) or the mesh fields. */
