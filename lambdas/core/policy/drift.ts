@@ -274,8 +274,17 @@ export function drift(
   const unused = allowingRules(declared)
     .filter((rule) => !used.has(rule.key))
     .map(({ key: _key, ...rule }) => rule);
+  // A total order, so that the files (in time order) and the indices (in bucket order) list the same edges alike.
   const sorted = (map: Map<string, EdgeCount>) =>
-    [...map.values()].sort((a, b) => b.count - a.count || a.principal.localeCompare(b.principal));
+    [...map.values()].sort(
+      (a, b) =>
+        b.count - a.count ||
+        a.principal.localeCompare(b.principal) ||
+        a.service.localeCompare(b.service) ||
+        a.method.localeCompare(b.method) ||
+        a.path.localeCompare(b.path) ||
+        (a.policy ?? "").localeCompare(b.policy ?? ""),
+    );
   return {
     policies: declaredCount(declared),
     calls: total,
