@@ -31,6 +31,10 @@ const CALL_FIELDS = [
   ["principal", "mesh.source.principal"],
   ["service", "mesh.destination.service"],
   ["namespace", "mesh.destination.namespace"],
+  ["workload", "mesh.destination.workload"],
+  ["domain", "url.domain"],
+  ["authority", "envoy.authority"],
+  ["pod_namespace", "kubernetes.namespace"],
   ["method", "http.request.method"],
   ["path", "url.path"],
   ["port", "destination.port"],
@@ -71,7 +75,7 @@ function callsQuery(query: CallQuery): Record<string, unknown> {
   return {
     bool: {
       filter: [
-        { exists: { field: "mesh.destination.service" } },
+        { exists: { field: "mesh.name" } },
         { range: { "@timestamp": { gte: query.since, lte: query.until } } },
         query.withDenied
           ? { bool: { should: [mayHaveSucceeded, refused], minimum_should_match: 1 } }
@@ -132,8 +136,10 @@ function bucketDocument(key: Record<string, unknown>, time: string): EcsDocument
       destination: {
         ...set(text("service"), (service) => ({ service })),
         ...set(text("namespace"), (namespace) => ({ namespace })),
+        ...set(text("workload"), (workload) => ({ workload })),
       },
     },
+    ...set(text("pod_namespace"), (namespace) => ({ kubernetes: { namespace } })),
     ...(text("method") === undefined && number("status") === undefined
       ? {}
       : {
@@ -142,9 +148,23 @@ function bucketDocument(key: Record<string, unknown>, time: string): EcsDocument
             ...set(number("status"), (status_code) => ({ response: { status_code } })),
           },
         }),
-    ...set(text("path"), (path) => ({ url: { path } })),
+    ...(text("path") === undefined && text("domain") === undefined
+      ? {}
+      : {
+          url: {
+            ...set(text("path"), (path) => ({ path })),
+            ...set(text("domain"), (domain) => ({ domain })),
+          },
+        }),
     ...set(number("port"), (port) => ({ destination: { port } })),
-    ...set(text("details"), (response_code_details) => ({ envoy: { response_code_details } })),
+    ...(text("details") === undefined && text("authority") === undefined
+      ? {}
+      : {
+          envoy: {
+            ...set(text("details"), (response_code_details) => ({ response_code_details })),
+            ...set(text("authority"), (authority) => ({ authority })),
+          },
+        }),
   } as unknown as EcsDocument;
 }
 

@@ -131,6 +131,15 @@ function foldPaths(operation: Operation): void {
 }
 
 const q = (value: string) => JSON.stringify(value);
+
+/** Operations and paths in a fixed order (by method, by path), whatever order the calls came in. */
+function sortedOperations(caller: Caller): Operation[] {
+  return [...caller.operations.values()].sort((a, b) => (a.method ?? "").localeCompare(b.method ?? ""));
+}
+
+function sortedPaths(operation: Operation): [string | undefined, number][] {
+  return [...operation.paths.entries()].sort(([a], [b]) => String(a).localeCompare(String(b)));
+}
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 
 function header(destination: Destination, mesh: MeshKind): string[] {
@@ -245,10 +254,12 @@ export function suggestLinkerd(destinations: readonly Destination[]): string {
     let included = 0;
     for (const caller of identities) {
       const identity = linkerdIdentity(caller.principal as string);
-      const used = [...caller.operations.values()]
+      const used = sortedOperations(caller)
         .map(
           (operation) =>
-            `${operation.method ?? "any"} ${[...operation.paths.keys()].map((p) => p ?? "*").join(" ")}`,
+            `${operation.method ?? "any"} ${sortedPaths(operation)
+              .map(([p]) => p ?? "*")
+              .join(" ")}`,
         )
         .join("; ");
       if (identity === undefined) {
@@ -389,8 +400,8 @@ export function suggestConsul(destinations: readonly Destination[]): string {
         continue;
       }
       lines.push("      permissions:");
-      for (const operation of caller.operations.values()) {
-        for (const [path, count] of operation.paths) {
+      for (const operation of sortedOperations(caller)) {
+        for (const [path, count] of sortedPaths(operation)) {
           lines.push(
             `        - action: allow # ${operation.method ?? "any method"} ${path ?? ""}: ${plural(count, "call")}`,
           );
