@@ -251,3 +251,63 @@ describe("impossible_travel state", () => {
     expect(upgradeBaseline({ version: 7, throughMs: 0 })).toBeUndefined();
   });
 });
+
+describe("impossible_travel in replay", () => {
+  // DE, RU (0 km from DE and US in the table), US, FR (DE's neighbour), JP, BR.
+  const IPS = ["5.9.0.1", "77.88.8.8", "8.8.8.8", "62.210.0.1", "133.242.0.1", "200.160.0.8"];
+  const TRAVEL = newValue(
+    "type: geo\ncheck: impossible_travel\nrules: [call]\ngroup-by: [mesh.source.principal]\nlearning: 1d\ntimespan: 1h",
+    "travel",
+  );
+  const located = (ms: number, principal: string, ip: string, id: string) =>
+    meshDoc({
+      "@timestamp": new Date(ms).toISOString(),
+      event: { id },
+      source: { ip },
+      mesh: { source: { principal }, destination: { service: "orders" } },
+    });
+
+  it("judges on event time: any arrival order within the allowed lateness gives the same travel alerts, each one move too fast", () => {
+    const lateness = 10 * 60_000;
+    const event = fc.record({
+      at: fc.integer({ min: 0, max: 36 * 60 }),
+      principal: fc.constantFrom("a", "b"),
+      ip: fc.constantFrom(...IPS),
+      delay: fc.integer({ min: 0, max: lateness - 1 }),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 40 }), (events) => {
+        // Prepare
+        const docs = events.map((e, i) => ({
+          doc: located(T0 + e.at * 60_000, e.principal, e.ip, `id-${String(i).padStart(3, "0")}`),
+          arrival: T0 + e.at * 60_000 + e.delay,
+        }));
+        const inTimeOrder = [...docs].sort(
+          (x, y) => Date.parse(x.doc["@timestamp"]) - Date.parse(y.doc["@timestamp"]),
+        );
+        const inArrivalOrder = [...docs].sort((x, y) => x.arrival - y.arrival);
+        // Act
+        const sorted = run(
+          [CALL, TRAVEL],
+          inTimeOrder.map((d) => d.doc),
+          lateness,
+        );
+        const arrived = run(
+          [CALL, TRAVEL],
+          inArrivalOrder.map((d) => d.doc),
+          lateness,
+        );
+        // Assess
+        expect(arrived.late).toBe(0);
+        expect(arrived.detections.map(keyOf).sort()).toEqual(sorted.detections.map(keyOf).sort());
+        for (const detection of sorted.detections) {
+          const previous = detection.groupBy["previous.source.geo.country_iso_code"];
+          const current = detection.groupBy["source.geo.country_iso_code"];
+          expect(previous).not.toBe(current);
+          expect(detection.value).toBeGreaterThanOrEqual(1000);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
