@@ -1,5 +1,5 @@
 /**
- * `posture -c env=NAME` and `review -c env=NAME`: the environment's indices, reached as `canary` reaches them: the
+ * `posture -c env=NAME`, `review -c env=NAME` and `policy suggest|drift -c env=NAME`: the environment's indices, reached as `canary` reaches them: the
  * stack's outputs (CloudFormation `DescribeStacks`: `DomainEndpoint`, `Region`) and the SigV4-signed OpenSearch
  * client with the user's AWS credentials (the usual chain). The reports come from the same core as from files
  * (`lambdas/core/review/indices.ts`). Loaded only for these paths, so the files path does not pay for the SDK.
@@ -13,6 +13,9 @@ import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../lib/config/index.js";
 import { verifyArchive } from "../core/digest/verify.js";
 import { errorDescription } from "../core/errors.js";
+import type { AuditedPolicies } from "../core/policy/drift.js";
+import { auditedPoliciesFromSearch, callsFromSearch } from "../core/policy/indices.js";
+import type { ObservedCall } from "../core/policy/traffic.js";
 import type { PostureReport } from "../core/posture/index.js";
 import type { ReviewReport } from "../core/review/index.js";
 import {
@@ -195,4 +198,25 @@ export async function reviewFromEnvironment(
     },
     pipeline,
   );
+}
+
+/** `policy suggest|drift -c env=NAME`: the period's calls (and, for drift, the policies the audit events left). */
+export async function policyFromEnvironment(
+  args: {
+    readonly environment: string;
+    readonly region: string | undefined;
+    readonly since: string;
+    readonly until: string;
+    readonly drift: boolean;
+  },
+  deps: IndicesDependencies = {},
+): Promise<{ calls: ObservedCall[]; audited: AuditedPolicies | undefined; requests: number }> {
+  const { search } = await environmentSearch(args.environment, args.region, deps);
+  const { calls, requests } = await callsFromSearch(search, {
+    since: args.since,
+    until: args.until,
+    withDenied: args.drift,
+  });
+  const audited = args.drift ? await auditedPoliciesFromSearch(search, args.until) : undefined;
+  return { calls, audited, requests };
 }

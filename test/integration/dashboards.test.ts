@@ -18,7 +18,9 @@ import {
   SAVED_OBJECT_ID_PREFIX,
 } from "../../lambdas/core/opensearch/index.js";
 import {
+  indexPatternOf,
   parseNdjson,
+  queryOf,
   type SearchRequest,
   searchRequests,
 } from "../lambdas/core/opensearch/dashboards/saved-object-queries.js";
@@ -160,6 +162,14 @@ const alerts = [
   },
 ];
 
+/** A behavioural rule's baseline as the detector keeps it in the alerts index (`detection/behaviour.ts`). */
+const BASELINE = {
+  id: "baseline.k8s_user_new_country",
+  document: {
+    baseline: { rule: "k8s_user_new_country", state: JSON.stringify({ version: 1, throughMs: 0 }) },
+  },
+};
+
 type Aggregations = Record<string, unknown>;
 interface Bucket {
   key: string | number;
@@ -232,6 +242,8 @@ describe("Dashboards visualizations on a real OpenSearch node", () => {
       body: [
         ...documents.flatMap((document) => [{ create: { _index: DAY_INDEX } }, document]),
         ...alerts.flatMap((alert) => [{ create: { _index: ALERTS_INDEX, _id: alert.id } }, alert]),
+        { create: { _index: ALERTS_INDEX, _id: BASELINE.id } },
+        BASELINE.document,
       ],
     });
   });
@@ -368,6 +380,35 @@ describe("Dashboards visualizations on a real OpenSearch node", () => {
       (hit) => hit._source.url.path,
     );
     expect(paths).toEqual(["/api/v1/customers/2", "/api/v1/customers/1"]);
+  });
+
+  it("leaves the detector's baseline documents out of every panel on the alerts index, with or without a time range", async () => {
+    // Prepare
+    const onAlerts = objects.flatMap((object) =>
+      (object.type === "visualization" || object.type === "search") &&
+      indexPatternOf(objects, object).attributes.title === ALERTS_INDEX
+        ? [object]
+        : [],
+    );
+
+    // Act
+    const matched: Record<string, number> = {};
+    for (const object of onAlerts) {
+      const query = queryOf(objects, object);
+      const response = await client.search({
+        index: ALERTS_INDEX,
+        body: {
+          size: 100,
+          query: { query_string: { query: query?.query ?? "*", analyze_wildcard: true } },
+        },
+      });
+      const ids = (response.body.hits.hits as { _id: string }[]).map((hit) => hit._id).sort();
+      matched[object.id] = ids.includes(BASELINE.id) ? -1 : ids.length;
+    }
+
+    // Assess
+    expect(onAlerts.length).toBeGreaterThan(0);
+    expect(matched).toEqual(Object.fromEntries(onAlerts.map((object) => [object.id, alerts.length])));
   });
 
   it("counts alerts per severity from the alerts index only", async () => {

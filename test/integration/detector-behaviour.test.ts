@@ -338,4 +338,78 @@ describe("behavioural rules: detector on a real node against replay", () => {
     expect(expected.map((line) => line.split(" ")[1]).sort()).toEqual(["geo_new_country", "geo_travel"]);
     expect(alerts.map((alert) => `${alert._id} ${alert.document.rule.name}`).sort()).toEqual(expected);
   });
+
+  it("remembers each person's recent countries across runs: a move hidden behind a neighbouring country fires once, as in replay", async () => {
+    // Prepare: Germany, Russia 10 minutes later (0 km in the table), the US 10 minutes after that (4,000 km from
+    // Germany), with a detector run judging between Russia and the US; then the US again (no second alert). Carol
+    // makes the same hops with a flight's time before the US: no alert.
+    const travelPack = buildRulePack([{ file: "test/geo.yml", text: GEO_RULES }], []);
+    const geo = GeoIpDatabase.load(packagedGeoIpDir());
+    const request = (ms: number, user: string, ip: string, i: number) =>
+      ({
+        "@timestamp": new Date(ms).toISOString(),
+        ecs: { version: "8.17.0" },
+        event: { id: `hop-${String(i).padStart(3, "0")}`, kind: "event", dataset: "kubernetes.audit" },
+        source: { ip },
+        kubernetes: { audit: { stage: "ResponseComplete", verb: "get", user: { username: user } } },
+      }) as unknown as EcsDocument;
+    const judgedUpTo = T0 + 6 * HOUR - LOOKBACK;
+    const docs = [
+      request(judgedUpTo - 20 * 60_000, "alice", "5.9.0.1", 0),
+      request(judgedUpTo - 10 * 60_000, "alice", "77.88.8.8", 1),
+      request(judgedUpTo + 60_000, "alice", "8.8.8.8", 2),
+      request(judgedUpTo + 11 * 60_000, "alice", "8.8.8.8", 3),
+      request(judgedUpTo - 20 * 60_000, "carol", "5.9.0.1", 4),
+      request(judgedUpTo - 10 * 60_000, "carol", "77.88.8.8", 5),
+      request(judgedUpTo + 10 * HOUR, "carol", "8.8.8.8", 6),
+    ].sort((a, b) => a["@timestamp"].localeCompare(b["@timestamp"]));
+    const evaluator = new StreamEvaluator(travelPack, { allowedLatenessMs: LOOKBACK, geo });
+    const replayed: Detection[] = [];
+    for (const doc of docs) replayed.push(...evaluator.push(structuredClone(doc)));
+    replayed.push(...evaluator.finish());
+    const context = { environment: ENVIRONMENT, geo };
+    const travels = replayed.filter((d) => d.rule.name === "geo_travel");
+    const expected = travels.map((d) => `${buildAlert(d, context).id} ${d.rule.name}`).sort();
+    await deleteIndices(client, "audit-2030-*");
+    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+    await client.indices.create({ index: ALERTS_INDEX });
+    await indexDocuments(
+      client,
+      docs.map((doc) => {
+        const copy = structuredClone(doc);
+        copy.rule = { name: travelPack.matchSingleEvent(copy) };
+        return copy;
+      }),
+    );
+    // Act: a run every 6 hours; the first judges up to the US request.
+    const watermark = new InMemoryWatermark(undefined);
+    for (let now = T0 + 6 * HOUR; now <= T0 + 24 * HOUR; now += 6 * HOUR) {
+      const report = await detectorRun({
+        client,
+        pack: travelPack,
+        alertContext: context,
+        publisher: new RecordingPublisher(),
+        logger: new RecordingLogger(),
+        watermark,
+        nowMs: now,
+        runId: `hops-${now}`,
+      });
+      expect(report.failures).toEqual([]);
+    }
+    const alerts = await indexedAlerts(client);
+    // Assess
+    expect(travels.map((d) => d.groupBy)).toEqual([
+      {
+        "kubernetes.audit.user.username": "alice",
+        "previous.source.geo.country_iso_code": "DE",
+        "source.geo.country_iso_code": "US",
+      },
+    ]);
+    expect(
+      alerts
+        .filter((alert) => alert.document.rule.name === "geo_travel")
+        .map((alert) => `${alert._id} ${alert.document.rule.name}`)
+        .sort(),
+    ).toEqual(expected);
+  });
 });

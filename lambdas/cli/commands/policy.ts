@@ -2,9 +2,10 @@
  * `audit-trail policy suggest [--namespace N] [--mesh istio|linkerd|consul] FILE|DIR…`: least-privilege mesh
  * authorization policies from the calls the files show succeeding (`core/policy/suggest.ts`), as YAML on stdout.
  *
- * `audit-trail policy drift [--policies DIR]… FILE|DIR…`: the declared Istio AuthorizationPolicies (YAML files under
- * each `--policies` directory, plus those the files' own Kubernetes audit events create, replace or delete) against
- * the calls in the files (`core/policy/drift.ts`). Exit status 1 when traffic was denied by policy or succeeded
+ * `audit-trail policy drift [--policies DIR]… FILE|DIR…`: the declared mesh authorization (Istio AuthorizationPolicy;
+ * Linkerd Server, AuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication; Consul ServiceIntentions: YAML
+ * files under each `--policies` directory, plus those the files' own Kubernetes audit events create, replace or
+ * delete) against the calls in the files (`core/policy/drift.ts`), each call judged by its own mesh's policies. Exit status 1 when traffic was denied by policy or succeeded
  * where the policies would deny it, 0 otherwise, 2 for a usage or input error.
  */
 
@@ -12,15 +13,22 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { EcsDocument } from "../../core/ecs.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
-import { AuditedPolicies, drift, renderDrift } from "../../core/policy/drift.js";
-import { type IstioPolicy, PolicyInputError, parsePolicies } from "../../core/policy/istio.js";
+import { type DeclaredPolicies, emptyDeclared, parseDeclared } from "../../core/policy/declared.js";
+import { AuditedPolicies, drift, mergeDeclared, renderDrift } from "../../core/policy/drift.js";
+import { PolicyIndicesError } from "../../core/policy/indices.js";
+import { PolicyInputError } from "../../core/policy/istio.js";
 import { type MeshKind, suggest } from "../../core/policy/suggest.js";
 import { type ObservedCall, observeCall } from "../../core/policy/traffic.js";
+import type { IndicesDependencies } from "../indices.js";
+import { EnvironmentAccessError } from "../indices-errors.js";
 import { InputError, readLines } from "../input.js";
+import { sinceMs, untilInstant } from "../trail.js";
 import {
+  ENVIRONMENT_OPTIONS,
   type OptionValues,
   parseVerbArgs,
   runVerb,
+  selectedEnvironment,
   subVerb,
   UsageError,
   type VerbOptions,
@@ -28,17 +36,27 @@ import {
 import type { Command } from "./command.js";
 import { expandInputs } from "./replay.js";
 
-const USAGE = `usage: audit-trail policy suggest [--namespace N] [--mesh istio|linkerd|consul] FILE|DIR...
-       audit-trail policy drift [--policies DIR]... [--json] FILE|DIR...
+const USAGE = `usage: audit-trail policy suggest [--namespace N] [--mesh istio|linkerd|consul] [PERIOD] (FILE|DIR... | -c env=NAME)
+       audit-trail policy drift [--policies DIR]... [--json] [PERIOD] (FILE|DIR... | -c env=NAME)
+
+  FILE|DIR...        log files or archived documents (every file below a DIR; plain or gzip)
+  -c env=NAME        read the environment's indices instead, through the stack's outputs (CloudFormation) and the
+                     SigV4-signed OpenSearch client with your AWS credentials: the calls as one paged aggregation
+                     (no documents downloaded), the policies' audit events up to the period's end
+  --region REGION    where the stack is (default: the environment's region)
+  PERIOD             --since DURATION (default for -c: 7d; for files: all of them) and --until TIME (ISO 8601;
+                     default: now for -c, the files' last call for files)
 
 suggest  Turns the successful mesh calls in the files (caller identity -> destination service, methods, paths) into
          least-privilege authorization policies, one per destination workload, with comments counting the calls
          each rule allows: Istio AuthorizationPolicy (default), Linkerd Server + MeshTLSAuthentication +
          AuthorizationPolicy, or Consul ServiceIntentions. --namespace keeps destinations of one namespace.
-drift    Compares declared Istio AuthorizationPolicies (YAML under each --policies directory, and those the files'
-         Kubernetes audit events create, update or delete) with the calls in the files: rules never used, calls
-         denied by policy (rbac_access_denied), and calls that succeeded but the policies would deny. Exit status 1
-         when there are denied or not-allowed calls.
+drift    Compares declared mesh authorization (Istio AuthorizationPolicy; Linkerd Server, AuthorizationPolicy,
+         MeshTLSAuthentication, NetworkAuthentication; Consul ServiceIntentions: YAML under each --policies
+         directory, and those the files' Kubernetes audit events create, update or delete) with the calls in the
+         files, each judged by its own mesh's policies: rules never used, calls denied by policy
+         (rbac_access_denied), and calls that succeeded but the policies would deny. Exit status 1 when there are
+         denied or not-allowed calls.
 
 Workload labels are not in the logs: a destination's workload is taken to carry app=<service name>.`;
 
@@ -74,7 +92,7 @@ async function readCalls(
   return { calls, failed };
 }
 
-async function readPolicyDir(dir: string): Promise<IstioPolicy[]> {
+async function readPolicyDir(dir: string, into: DeclaredPolicies): Promise<void> {
   const info = await stat(dir).catch(() => undefined);
   if (info === undefined || !info.isDirectory()) throw new InputError(`--policies ${dir}: not a directory`);
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -82,15 +100,35 @@ async function readPolicyDir(dir: string): Promise<IstioPolicy[]> {
     .filter((entry) => entry.isFile() && /\.ya?ml$/.test(entry.name))
     .map((entry) => join(entry.parentPath, entry.name))
     .sort();
-  const policies: IstioPolicy[] = [];
-  for (const file of files) policies.push(...parsePolicies(await readFile(file, "utf8"), file));
-  return policies;
+  for (const file of files) parseDeclared(await readFile(file, "utf8"), file, into);
 }
 
-/** The options of each sub-verb. */
+/** The calls in `[until - since, until]`; `until` defaults to the last call. */
+function inPeriod(
+  calls: readonly ObservedCall[],
+  since: number | undefined,
+  until: string | undefined,
+): ObservedCall[] {
+  if (since === undefined && until === undefined) return [...calls];
+  const end = until ?? calls.reduce((last, call) => (call.time > last ? call.time : last), "");
+  const endMs = Date.parse(end);
+  const startMs = since === undefined ? Number.NEGATIVE_INFINITY : endMs - since;
+  return calls.filter((call) => {
+    const ms = Date.parse(call.time);
+    return ms >= startMs && ms <= endMs;
+  });
+}
+
+/** The options of each sub-verb; both read files or, with `-c env=NAME`, the environment's indices. */
+const PERIOD_OPTIONS = {
+  ...ENVIRONMENT_OPTIONS,
+  region: { type: "string" },
+  since: { type: "string" },
+  until: { type: "string" },
+} as const;
 const OPTIONS = {
-  suggest: { namespace: { type: "string" }, mesh: { type: "string" } },
-  drift: { policies: { type: "string", multiple: true }, json: { type: "boolean" } },
+  suggest: { ...PERIOD_OPTIONS, namespace: { type: "string" }, mesh: { type: "string" } },
+  drift: { ...PERIOD_OPTIONS, policies: { type: "string", multiple: true }, json: { type: "boolean" } },
 } as const;
 
 interface PolicyArgs {
@@ -99,6 +137,10 @@ interface PolicyArgs {
   readonly json: boolean;
   readonly policyDirs: readonly string[];
   readonly inputs: readonly string[];
+  readonly environment: string | undefined;
+  readonly region: string | undefined;
+  readonly since: number | undefined;
+  readonly until: string | undefined;
 }
 
 function parsePolicyArgs(verb: keyof typeof OPTIONS, argv: readonly string[]): PolicyArgs | "help" {
@@ -108,17 +150,29 @@ function parsePolicyArgs(verb: keyof typeof OPTIONS, argv: readonly string[]): P
   const kind = values.mesh ?? "istio";
   if (kind !== "istio" && kind !== "linkerd" && kind !== "consul")
     throw new UsageError(`--mesh: '${kind}' is not one of istio, linkerd, consul`);
-  if (parsed.positionals.length === 0) throw new UsageError("no input files");
+  const environment = selectedEnvironment(values);
+  if (environment !== undefined && parsed.positionals.length > 0)
+    throw new UsageError("give either -c env=NAME or files, not both");
+  if (environment === undefined && parsed.positionals.length === 0)
+    throw new UsageError("no input: give files or directories, or -c env=NAME");
   return {
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
     mesh: kind,
     json: values.json === true,
     policyDirs: values.policies ?? [],
     inputs: parsed.positionals,
+    environment,
+    region: values.region,
+    since: values.since === undefined ? undefined : sinceMs(values.since),
+    until: values.until === undefined ? undefined : untilInstant(values.until),
   };
 }
 
-export async function runPolicy(argv: readonly string[], streams: Streams): Promise<number> {
+export async function runPolicy(
+  argv: readonly string[],
+  streams: Streams,
+  deps: IndicesDependencies = {},
+): Promise<number> {
   return runVerb(
     {
       name: "policy",
@@ -130,8 +184,8 @@ export async function runPolicy(argv: readonly string[], streams: Streams): Prom
             name: `policy ${verb}`,
             usage: USAGE,
             parse: (args) => parsePolicyArgs(verb, args),
-            run: (args) => policy(verb, args, streams),
-            userErrors: [InputError, PolicyInputError],
+            run: (args) => policy(verb, args, streams, deps),
+            userErrors: [InputError, PolicyInputError, PolicyIndicesError, EnvironmentAccessError],
           },
           rest,
           streams,
@@ -142,24 +196,49 @@ export async function runPolicy(argv: readonly string[], streams: Streams): Prom
   );
 }
 
-async function policy(verb: keyof typeof OPTIONS, args: PolicyArgs, streams: Streams): Promise<number> {
+async function policy(
+  verb: keyof typeof OPTIONS,
+  args: PolicyArgs,
+  streams: Streams,
+  deps: IndicesDependencies,
+): Promise<number> {
   const { out, err } = streams;
-  const { namespace, mesh, json, policyDirs, inputs } = args;
+  const { namespace, mesh, json, policyDirs, inputs, environment, region, since, until } = args;
+  const where = environment === undefined ? "the files" : `the indices of ${environment}`;
+  const declared = emptyDeclared();
+  if (verb === "drift") for (const dir of policyDirs) await readPolicyDir(dir, declared);
+  let calls: ObservedCall[];
+  let audited: AuditedPolicies | undefined;
+  let failed = 0;
+  if (environment !== undefined) {
+    const end = until ?? new Date().toISOString();
+    const start = new Date(Date.parse(end) - (since ?? 7 * 86_400_000)).toISOString();
+    const { policyFromEnvironment } = await import("../indices.js");
+    const read = await policyFromEnvironment(
+      { environment, region, since: start, until: end, drift: verb === "drift" },
+      deps,
+    );
+    calls = read.calls;
+    audited = read.audited;
+    err.write(
+      `audit-trail policy ${verb}: ${start} .. ${end} from ${where}: ${calls.length} distinct calls in ${read.requests} aggregation page(s)\n`,
+    );
+  } else {
+    audited = verb === "drift" ? new AuditedPolicies(until) : undefined;
+    const read = await readCalls(inputs, audited, err);
+    calls = inPeriod(read.calls, since, until);
+    failed = read.failed;
+  }
   if (verb === "suggest") {
-    const { calls, failed } = await readCalls(inputs, undefined, err);
     const text = suggest(calls, mesh, namespace);
     if (text === "")
       err.write(
-        `audit-trail policy suggest: no allowed mesh calls${namespace === undefined ? "" : ` to namespace ${namespace}`} in the files\n`,
+        `audit-trail policy suggest: no allowed mesh calls${namespace === undefined ? "" : ` to namespace ${namespace}`} in ${where}\n`,
       );
     out.write(text);
     return failed > 0 ? 1 : 0;
   }
-  const declared: IstioPolicy[] = [];
-  for (const dir of policyDirs) declared.push(...(await readPolicyDir(dir)));
-  const audited = new AuditedPolicies();
-  const { calls, failed } = await readCalls(inputs, audited, err);
-  const report = drift([...declared, ...audited.policies()], calls);
+  const report = drift(mergeDeclared(declared, audited?.declared() ?? emptyDeclared()), calls);
   out.write(json ? `${JSON.stringify(report)}\n` : renderDrift(report));
   return failed > 0 || report.denied.length > 0 || report.notAllowed.length > 0 ? 1 : 0;
 }

@@ -17,8 +17,8 @@
  * and judges an event once no event before it can still arrive within the look-back: the same decisions as replay
  * on the same events. An event later than the look-back is never judged, and reaches the baseline at the next
  * rebuild: every `rebuildEveryMs` the baseline is recomputed from `learning + known-for` of history (which decides
- * every later event exactly as the incremental one), picking up such late events. `impossible_travel` keeps only
- * each group's latest located event and is not rebuilt.
+ * every later event exactly as the incremental one), picking up such late events. `impossible_travel` keeps each
+ * group's last event in each of its most recent countries (`MAX_TRAVEL_LOCATIONS`) and is not rebuilt.
  */
 import type { EcsDocument } from "../ecs.js";
 import type { CountryLookup } from "../geo/index.js";
@@ -37,6 +37,7 @@ import {
   prune,
   readBehaviourKey,
   travelStep,
+  upgradeBaseline,
 } from "../rules/behaviour.js";
 import type { BehaviourRule, Detection } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
@@ -164,9 +165,12 @@ export function parseBaseline(source: Record<string, unknown>, rule: BehaviourRu
   const text = baseline?.state;
   if (typeof text !== "string")
     throw new SearchResponseError(`baseline of ${rule.name}: no state in the document`);
-  const state = JSON.parse(text) as BaselineState;
-  if (state.version !== 1 || typeof state.throughMs !== "number")
-    throw new SearchResponseError(`baseline of ${rule.name}: unknown state version ${String(state.version)}`);
+  const parsed = JSON.parse(text) as { version?: unknown };
+  const state = upgradeBaseline(parsed);
+  if (state === undefined)
+    throw new SearchResponseError(
+      `baseline of ${rule.name}: unknown state version ${String(parsed.version)}`,
+    );
   return state;
 }
 

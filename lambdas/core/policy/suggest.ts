@@ -5,10 +5,14 @@
  * the calls each rule and operation allows. Istio `AuthorizationPolicy`, Linkerd `Server` +
  * `MeshTLSAuthentication` + `AuthorizationPolicy`, or Consul `ServiceIntentions`.
  *
- * Property (tested with the Istio evaluator, `istio.ts`): the suggested Istio policies applied to the same calls
- * deny none that was allowed.
+ * Property (tested with the evaluators of each mesh's semantics, `istio.ts`, `linkerd.ts`, `consul.ts`): the
+ * suggested policies applied to the same calls deny none that was allowed. Calls without a caller identity are kept
+ * working by an explicit rule (Istio: any caller for those operations; Linkerd: a NetworkAuthentication of every
+ * address), with a comment to remove it; Consul intentions cannot name such a caller (its `MutualTLSMode` decides).
  */
-import { identityParts, istioPrincipal, type ObservedCall } from "./traffic.js";
+import { consulSource } from "./consul.js";
+import { linkerdIdentity } from "./linkerd.js";
+import { istioPrincipal, type ObservedCall } from "./traffic.js";
 
 export type MeshKind = "istio" | "linkerd" | "consul";
 
@@ -50,6 +54,12 @@ export function pathPattern(path: string): string {
   return index < 0 ? path : `${segments.slice(0, index).join("/")}/*`;
 }
 
+/** A time as `toISOString` writes it (the files' own precision and the indices' milliseconds read the same). */
+function isoTime(time: string): string {
+  const ms = Date.parse(time);
+  return Number.isNaN(ms) ? time : new Date(ms).toISOString();
+}
+
 /** The allowed calls grouped by destination, caller and operation. */
 export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): Destination[] {
   const destinations = new Map<string, Destination>();
@@ -57,6 +67,9 @@ export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): D
     if (!call.allowed) continue;
     if (namespace !== undefined && call.namespace !== namespace) continue;
     const key = `${call.namespace}/${call.workload}`;
+    const n = call.count ?? 1;
+    const first = isoTime(call.time);
+    const last = isoTime(call.lastTime ?? call.time);
     let destination = destinations.get(key);
     if (destination === undefined) {
       destination = {
@@ -64,16 +77,16 @@ export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): D
         namespace: call.namespace,
         workload: call.workload,
         calls: 0,
-        first: call.time,
-        last: call.time,
+        first,
+        last,
         callers: new Map(),
         ports: new Set(),
       };
       destinations.set(key, destination);
     }
-    destination.calls++;
-    if (call.time < destination.first) destination.first = call.time;
-    if (call.time > destination.last) destination.last = call.time;
+    destination.calls += n;
+    if (first < destination.first) destination.first = first;
+    if (last > destination.last) destination.last = last;
     if (call.port !== undefined) destination.ports.add(call.port);
     const callerKey = call.principal ?? "";
     let caller = destination.callers.get(callerKey);
@@ -81,7 +94,7 @@ export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): D
       caller = { principal: call.principal, calls: 0, operations: new Map(), ports: new Set() };
       destination.callers.set(callerKey, caller);
     }
-    caller.calls++;
+    caller.calls += n;
     if (call.port !== undefined) caller.ports.add(call.port);
     const methodKey = call.method ?? "";
     let operation = caller.operations.get(methodKey);
@@ -89,9 +102,9 @@ export function groupCalls(calls: Iterable<ObservedCall>, namespace?: string): D
       operation = { method: call.method, paths: new Map(), calls: 0 };
       caller.operations.set(methodKey, operation);
     }
-    operation.calls++;
+    operation.calls += n;
     const pattern = call.path === undefined ? undefined : pathPattern(call.path);
-    operation.paths.set(pattern, (operation.paths.get(pattern) ?? 0) + 1);
+    operation.paths.set(pattern, (operation.paths.get(pattern) ?? 0) + n);
   }
   for (const destination of destinations.values())
     for (const caller of destination.callers.values())
@@ -118,6 +131,15 @@ function foldPaths(operation: Operation): void {
 }
 
 const q = (value: string) => JSON.stringify(value);
+
+/** Operations and paths in a fixed order (by method, by path), whatever order the calls came in. */
+function sortedOperations(caller: Caller): Operation[] {
+  return [...caller.operations.values()].sort((a, b) => (a.method ?? "").localeCompare(b.method ?? ""));
+}
+
+function sortedPaths(operation: Operation): [string | undefined, number][] {
+  return [...operation.paths.entries()].sort(([a], [b]) => String(a).localeCompare(String(b)));
+}
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 
 function header(destination: Destination, mesh: MeshKind): string[] {
@@ -202,14 +224,6 @@ export function suggestIstio(destinations: readonly Destination[]): string {
   return `${documents.join("\n---\n")}\n`;
 }
 
-/** The Linkerd identity of a caller: Linkerd's own form as is, an Istio-form SPIFFE id mapped to it. */
-export function linkerdIdentity(principal: string): string | undefined {
-  if (/\.serviceaccount\.identity\.linkerd\./.test(principal)) return principal;
-  const parts = identityParts(principal);
-  if (parts.account === undefined || parts.namespace === undefined) return undefined;
-  return `${parts.account}.${parts.namespace}.serviceaccount.identity.linkerd.cluster.local`;
-}
-
 /** Linkerd `Server`, `MeshTLSAuthentication` and `AuthorizationPolicy` per destination workload and port. */
 export function suggestLinkerd(destinations: readonly Destination[]): string {
   const documents: string[] = [];
@@ -222,10 +236,12 @@ export function suggestLinkerd(destinations: readonly Destination[]): string {
     const ports = [...destination.ports].sort((a, b) => a - b);
     const base = destination.workload;
     const authName = `${base}-observed-clients`;
-    const mtls = [
+    const intro = [
       ...header(destination, "linkerd"),
       "# Linkerd authorizes per Server (or per HTTPRoute): methods and paths are listed as comments; attach HTTPRoutes",
       "# to narrow them further.",
+    ];
+    const mtls = [
       "apiVersion: policy.linkerd.io/v1alpha1",
       "kind: MeshTLSAuthentication",
       "metadata:",
@@ -234,33 +250,59 @@ export function suggestLinkerd(destinations: readonly Destination[]): string {
       "spec:",
       "  identities:",
     ];
+    const notIncluded: string[] = [];
+    let included = 0;
     for (const caller of identities) {
       const identity = linkerdIdentity(caller.principal as string);
-      const used = [...caller.operations.values()]
+      const used = sortedOperations(caller)
         .map(
           (operation) =>
-            `${operation.method ?? "any"} ${[...operation.paths.keys()].map((p) => p ?? "*").join(" ")}`,
+            `${operation.method ?? "any"} ${sortedPaths(operation)
+              .map(([p]) => p ?? "*")
+              .join(" ")}`,
         )
         .join("; ");
       if (identity === undefined) {
-        mtls.push(
-          `    # ${caller.principal}: ${plural(caller.calls, "call")}, not a Linkerd or SPIFFE identity: not included`,
+        notIncluded.push(
+          `# ${caller.principal}: ${plural(caller.calls, "call")}, not a Linkerd or SPIFFE identity: not included`,
         );
         continue;
       }
+      included++;
       mtls.push(`    - ${q(identity)} # ${plural(caller.calls, "call")}: ${used}`);
     }
     if (anonymous !== undefined) {
-      mtls.push(
-        `    # ${plural(anonymous.calls, "call")} came without a caller identity: they are not allowed here; a`,
-        "    # NetworkAuthentication would keep them working, at the cost of allowing unauthenticated callers.",
+      intro.push(
+        `# ${plural(anonymous.calls, "call")} came without a caller identity: the NetworkAuthentication ${q(`${base}-unauthenticated`)}`,
+        "# keeps them working; remove it and its AuthorizationPolicies once every caller uses mTLS.",
       );
     }
-    documents.push(mtls.join("\n"));
+    intro.push(...notIncluded);
+    // A MeshTLSAuthentication needs at least one identity: without one, the comments go with the Server.
+    if (included > 0) documents.push([...intro, ...mtls].join("\n"));
+    const networkName = `${base}-unauthenticated`;
+    if (anonymous !== undefined) {
+      documents.push(
+        [
+          `# ${plural(anonymous.calls, "call")} without a caller identity (plaintext, or a log format without the peer's identity):`,
+          "# this allows any unauthenticated caller. Remove it once every caller uses mTLS.",
+          "apiVersion: policy.linkerd.io/v1alpha1",
+          "kind: NetworkAuthentication",
+          "metadata:",
+          `  name: ${q(networkName)}`,
+          `  namespace: ${q(destination.namespace)}`,
+          "spec:",
+          "  networks:",
+          '    - cidr: "0.0.0.0/0"',
+          '    - cidr: "::/0"',
+        ].join("\n"),
+      );
+    }
     for (const port of ports.length === 0 ? [undefined] : ports) {
       const serverName = port === undefined ? base : `${base}-${port}`;
       documents.push(
         [
+          ...(included === 0 && port === (ports[0] ?? undefined) ? intro : []),
           `# The podSelector assumes the workload carries the label app=${base}.`,
           "apiVersion: policy.linkerd.io/v1beta3",
           "kind: Server",
@@ -275,32 +317,48 @@ export function suggestLinkerd(destinations: readonly Destination[]): string {
             ? "  port: 8080 # no destination port in the logs: set the workload's port"
             : `  port: ${port}`,
         ].join("\n"),
-        [
-          "apiVersion: policy.linkerd.io/v1alpha1",
-          "kind: AuthorizationPolicy",
-          "metadata:",
-          `  name: ${q(`${serverName}-observed`)}`,
-          `  namespace: ${q(destination.namespace)}`,
-          "spec:",
-          "  targetRef:",
-          "    group: policy.linkerd.io",
-          "    kind: Server",
-          `    name: ${q(serverName)}`,
-          "  requiredAuthenticationRefs:",
-          "    - group: policy.linkerd.io",
-          "      kind: MeshTLSAuthentication",
-          `      name: ${q(authName)}`,
-        ].join("\n"),
       );
+      if (included > 0)
+        documents.push(
+          [
+            "apiVersion: policy.linkerd.io/v1alpha1",
+            "kind: AuthorizationPolicy",
+            "metadata:",
+            `  name: ${q(`${serverName}-observed`)}`,
+            `  namespace: ${q(destination.namespace)}`,
+            "spec:",
+            "  targetRef:",
+            "    group: policy.linkerd.io",
+            "    kind: Server",
+            `    name: ${q(serverName)}`,
+            "  requiredAuthenticationRefs:",
+            "    - group: policy.linkerd.io",
+            "      kind: MeshTLSAuthentication",
+            `      name: ${q(authName)}`,
+          ].join("\n"),
+        );
+      if (anonymous !== undefined)
+        documents.push(
+          [
+            "apiVersion: policy.linkerd.io/v1alpha1",
+            "kind: AuthorizationPolicy",
+            "metadata:",
+            `  name: ${q(`${serverName}-unauthenticated`)}`,
+            `  namespace: ${q(destination.namespace)}`,
+            "spec:",
+            "  targetRef:",
+            "    group: policy.linkerd.io",
+            "    kind: Server",
+            `    name: ${q(serverName)}`,
+            "  requiredAuthenticationRefs:",
+            "    - group: policy.linkerd.io",
+            "      kind: NetworkAuthentication",
+            `      name: ${q(networkName)}`,
+          ].join("\n"),
+        );
     }
   }
   return `${documents.join("\n---\n")}\n`;
-}
-
-/** The Consul service name of a caller: a Consul SPIFFE id's `svc`, else the service account's name. */
-export function consulSource(principal: string): string | undefined {
-  const parts = identityParts(principal);
-  return parts.service ?? parts.account;
 }
 
 /** Consul `ServiceIntentions`, one per destination service. */
@@ -330,13 +388,20 @@ export function suggestConsul(destinations: readonly Destination[]): string {
         );
         continue;
       }
-      lines.push(
-        `    # ${caller.principal}: ${plural(caller.calls, "call")}`,
-        `    - name: ${q(name)}`,
-        "      permissions:",
+      lines.push(`    # ${caller.principal}: ${plural(caller.calls, "call")}`, `    - name: ${q(name)}`);
+      const tcp = [...caller.operations.values()].find(
+        (operation) => operation.method === undefined && operation.paths.has(undefined),
       );
-      for (const operation of caller.operations.values()) {
-        for (const [path, count] of operation.paths) {
+      if (tcp !== undefined) {
+        // An intention is L4 or L7: calls without method or path need the L4 one, which allows everything.
+        lines.push(
+          `      action: allow # ${plural(tcp.calls, "call")} without method or path (TCP): every request is allowed`,
+        );
+        continue;
+      }
+      lines.push("      permissions:");
+      for (const operation of sortedOperations(caller)) {
+        for (const [path, count] of sortedPaths(operation)) {
           lines.push(
             `        - action: allow # ${operation.method ?? "any method"} ${path ?? ""}: ${plural(count, "call")}`,
           );

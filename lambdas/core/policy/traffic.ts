@@ -25,19 +25,49 @@ export interface ObservedCall {
   /** The policy Envoy names in the refusal (`ns[NS]-policy[NAME]-rule[N]`), when it does. */
   readonly denyingPolicy: string | undefined;
   readonly mesh: string;
+  /** When it happened (ISO 8601); for a call standing for several (`count`), the first of them. */
   readonly time: string;
+  /** How many identical calls this one stands for (an aggregation bucket of the indices). @default 1 */
+  readonly count?: number;
+  /** The last of the `count` calls. @default time */
+  readonly lastTime?: string;
 }
 
-/** The destination's namespace and short name from its service FQDN (`name.ns.svc…`) or the mesh fields. */
+/**
+ * The destination's namespace and short name: from its service FQDN (`name.ns.svc…`) or the mesh fields; without a
+ * service (Linkerd's access log names only the `Host`), from the workload, the URL's host or Envoy's authority (an
+ * address is no name), its namespace from the host (`name.ns`, `name.ns.svc…`), else from the pod that logged an
+ * inbound line (the destination's own proxy), else, for a short host, the caller's namespace (Kubernetes resolves a
+ * short name in the client's namespace). Undefined when neither name nor namespace can be told.
+ */
 export function destinationOf(
   doc: EcsDocument,
 ): { service: string; namespace: string; workload: string } | undefined {
   const service = doc.mesh?.destination?.service;
-  if (service === undefined || service === "") return undefined;
-  const labels = service.split(".");
-  const workload = labels[0] as string;
-  const namespace = doc.mesh?.destination?.namespace ?? labels[1] ?? "default";
-  return { service, namespace, workload };
+  if (service !== undefined && service !== "") {
+    const labels = service.split(".");
+    const workload = labels[0] as string;
+    const namespace = doc.mesh?.destination?.namespace ?? labels[1] ?? "default";
+    return { service, namespace, workload };
+  }
+  const named =
+    doc.mesh?.destination?.workload ??
+    doc.url?.domain ??
+    (doc as { envoy?: { authority?: string } }).envoy?.authority;
+  if (named === undefined || named === "") return undefined;
+  const host = named.replace(/:\d+$/, "");
+  const labels = host.split(".");
+  if (/^\d+$/.test(labels[labels.length - 1] ?? "") || host.includes(":") || host.includes("["))
+    return undefined;
+  const fromHost = labels.length >= 2 && (labels.length === 2 || labels[2] === "svc") ? labels[1] : undefined;
+  const caller = doc.mesh?.source?.principal;
+  const namespace =
+    doc.mesh?.destination?.namespace ??
+    fromHost ??
+    (doc.mesh?.direction === "inbound" ? doc.kubernetes?.namespace : undefined) ??
+    (labels.length === 1 && caller !== undefined ? identityParts(caller).namespace : undefined);
+  if (namespace === undefined) return undefined;
+  return { service: host, namespace, workload: labels[0] as string };
 }
 
 const RBAC_DENIED = /^rbac_access_denied(?:_matched_policy\[(.*)\])?/;

@@ -11,9 +11,12 @@
  *   least `known-for` before `t` (a new deployment does not page for each of its first edges);
  * - with a follow-up condition, a new key fires only when the count of follow-up events of the same key in
  *   `[t, t + timespan)` meets the condition;
- * - `impossible_travel` compares each located event of a group with the group's previous located event (within
- *   `learning`): countries whose smallest possible distance (`geo/countries.ts`) could not be covered at
- *   `max-speed-kmh` in the time between them fire.
+ * - `impossible_travel` compares each located event of a group with the group's last event in each other country
+ *   it was seen in since the group's last event in this one (within `learning`, the `MAX_TRAVEL_LOCATIONS` most
+ *   recent countries): countries whose smallest possible distance (`geo/countries.ts`) could not be covered at
+ *   `max-speed-kmh` in the time between them fire. Comparing with the latest event only would miss a move hidden
+ *   behind an intermediate country (Germany, then Russia, then the US 20 minutes later: each hop has a smallest
+ *   distance of 0 km, the whole move 4,000 km), or behind a country without coordinates.
  *
  * Everything is judged on event time, in `(@timestamp, event.id)` order, once no earlier event can still arrive
  * (replay: the allowed lateness; the detector: its lookback), so the result does not depend on arrival order.
@@ -33,7 +36,13 @@ export const COUNTRY_FIELD = "source.geo.country_iso_code";
 /** The group entry of an `impossible_travel` detection naming where the previous request came from. */
 export const PREVIOUS_COUNTRY_FIELD = "previous.source.geo.country_iso_code";
 
-/** The previous located event of a group (`impossible_travel`). */
+/**
+ * The distinct countries an `impossible_travel` group keeps, most recent first: a bound on the state per identity.
+ * A move from an older country is judged only while fewer than this many other countries came after it.
+ */
+export const MAX_TRAVEL_LOCATIONS = 8;
+
+/** A group's last located event in one country (`impossible_travel`). */
 export interface LocatedEvent {
   readonly ms: number;
   readonly country: string;
@@ -43,7 +52,7 @@ export interface LocatedEvent {
  * What a behavioural rule has learned, as JSON (the detector persists it between runs). Keys are `keyOf` strings.
  */
 export interface BaselineState {
-  readonly version: 1;
+  readonly version: 2;
   /** The first event the rule ever saw; undefined while it has seen none. */
   trailStartMs: number | undefined;
   /** Every event before this has been folded in (detector; replay folds event by event). */
@@ -52,8 +61,11 @@ export interface BaselineState {
   keys: Record<string, number>;
   /** Group key → [known since (start of its current sighting streak), last seen]. */
   groups: Record<string, [number, number]>;
-  /** Group key → its latest located event (`impossible_travel`). */
-  located: Record<string, LocatedEvent>;
+  /**
+   * Group key → its last located event in each country, most recent first (in event order), at most
+   * `MAX_TRAVEL_LOCATIONS` (`impossible_travel`).
+   */
+  located: Record<string, LocatedEvent[]>;
   /** New keys waiting for their follow-up window to settle. */
   pending: PendingFollowUp[];
   /** When the detector last rebuilt the state from the indices. */
@@ -68,7 +80,7 @@ export interface PendingFollowUp {
 
 export function emptyBaseline(throughMs = Number.NEGATIVE_INFINITY): BaselineState {
   return {
-    version: 1,
+    version: 2,
     trailStartMs: undefined,
     throughMs,
     keys: {},
@@ -154,8 +166,11 @@ export function prune(rule: BehaviourRule, state: BaselineState, fromMs: number)
   const horizon = fromMs - rule.behaviour.learningMs;
   for (const [key, last] of Object.entries(state.keys)) if (last < horizon) delete state.keys[key];
   for (const [key, [, last]] of Object.entries(state.groups)) if (last < horizon) delete state.groups[key];
-  for (const [key, located] of Object.entries(state.located))
-    if (located.ms < horizon) delete state.located[key];
+  for (const [key, located] of Object.entries(state.located)) {
+    const recent = located.filter((event) => event.ms >= horizon);
+    if (recent.length === 0) delete state.located[key];
+    else if (recent.length < located.length) state.located[key] = recent;
+  }
 }
 
 /**
@@ -401,8 +416,10 @@ export function readBehaviourKey(
 }
 
 /**
- * `impossible_travel`: judges one located event against the group's previous one and makes it the group's latest.
- * Events must come in `compareEvents` order.
+ * `impossible_travel`: judges one located event against the group's last event in each country it was seen in since
+ * its last event in this country (a move from a country seen before that was judged then, over a shorter time), and
+ * makes it the group's latest. The most recent of those moves that is too fast fires: at most one detection per
+ * event. Events must come in `compareEvents` order.
  */
 export function travelStep(
   rule: BehaviourRule,
@@ -413,13 +430,34 @@ export function travelStep(
 ): Detection | undefined {
   if (read.country === undefined) return undefined;
   const current: LocatedEvent = { ms: time, country: read.country };
-  const previous = state.located[read.groupKey];
-  state.located[read.groupKey] = current;
-  if (previous === undefined) return undefined;
-  const speed = travelSpeed(rule, previous, current);
-  return speed === undefined
-    ? undefined
-    : travelDetection(rule, read.groupValues, previous, current, speed, doc);
+  const located = state.located[read.groupKey] ?? [];
+  const here = located.findIndex((event) => event.country === current.country);
+  const since = here < 0 ? located : located.slice(0, here);
+  state.located[read.groupKey] = [
+    current,
+    ...located.filter((event) => event.country !== current.country),
+  ].slice(0, MAX_TRAVEL_LOCATIONS);
+  for (const previous of since) {
+    const speed = travelSpeed(rule, previous, current);
+    if (speed !== undefined) return travelDetection(rule, read.groupValues, previous, current, speed, doc);
+  }
+  return undefined;
+}
+
+/**
+ * A state as stored by an earlier version: version 1 kept one located event per group (its latest), which is the
+ * first entry of version 2's list.
+ */
+export function upgradeBaseline(state: unknown): BaselineState | undefined {
+  if (typeof state !== "object" || state === null) return undefined;
+  const stored = state as { version?: unknown; throughMs?: unknown; located?: Record<string, unknown> };
+  if (typeof stored.throughMs !== "number") return undefined;
+  if (stored.version === 2) return state as BaselineState;
+  if (stored.version !== 1) return undefined;
+  const located: Record<string, LocatedEvent[]> = {};
+  for (const [key, event] of Object.entries(stored.located ?? {}))
+    located[key] = Array.isArray(event) ? (event as LocatedEvent[]) : [event as LocatedEvent];
+  return { ...(state as Omit<BaselineState, "version" | "located">), version: 2, located };
 }
 
 /** Whether a follow-up count meets the rule's condition (the lower and upper bounds of `condition`). */

@@ -75,7 +75,10 @@ export function mergeDetections(detections: readonly Detection[]): Detection[] {
     const anchor = open.get(key);
     const start = Date.parse(detection.windowStart);
     const { suppression } = detection.rule;
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)) {
+    if (
+      anchor !== undefined &&
+      isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)
+    ) {
       const merged = foldDetections(anchor, detection);
       open.set(key, merged);
       result[result.indexOf(anchor)] = merged;
@@ -138,7 +141,10 @@ export class SuppressionMerger {
     const anchor = this.#open.get(key);
     const start = Date.parse(detection.windowStart);
     const { suppression } = detection.rule;
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)) {
+    if (
+      anchor !== undefined &&
+      isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)
+    ) {
       this.#open.set(key, foldDetections(anchor, detection));
       return [];
     }
@@ -156,7 +162,10 @@ export class SuppressionMerger {
   release(safeTimeMs: number): Detection[] {
     const out: Detection[] = [];
     for (const [key, alert] of this.#open) {
-      if (suppressionEndMs(lastFiringStart(alert), alert.rule.suppression) + correlationSpanOf(alert) <= safeTimeMs) {
+      if (
+        suppressionEndMs(lastFiringStart(alert), alert.rule.suppression) + correlationSpanOf(alert) <=
+        safeTimeMs
+      ) {
         out.push(alert);
         this.#open.delete(key);
       }
@@ -246,7 +255,10 @@ export function planSuppression<A extends IndexedAlert>(
     }
     const openIndex = open.get(key);
     const anchor = openIndex === undefined ? undefined : fresh[openIndex];
-    if (anchor !== undefined && isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)) {
+    if (
+      anchor !== undefined &&
+      isSuppressed(lastFiringStart(anchor), start, suppression.ms, suppression.aligned)
+    ) {
       fresh[openIndex as number] = foldDetections(anchor, firing);
       suppressed++;
       continue;

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,7 +47,7 @@ describe("audit-trail policy", () => {
     expect(result.stdout).toMatch(/# GET: \d+ calls/);
   });
 
-  it("drift: the suggested policies leave nothing unused and allow all traffic; the newsletter's 403s are denied by policy (exit 1)", async () => {
+  it("drift: the suggested Istio policies allow all Istio traffic and only the Linkerd workload's goes unused; the newsletter's 403s are denied by policy (exit 1)", async () => {
     // Prepare
     const suggested = await policy("suggest", INCIDENT);
     await writeFile(join(dir, "suggested.yaml"), suggested.stdout);
@@ -56,15 +56,46 @@ describe("audit-trail policy", () => {
     // Assess
     expect(result.status).toBe(1);
     const report = JSON.parse(result.stdout) as {
-      unused: unknown[];
+      unused: { policy: string }[];
       notAllowed: unknown[];
       denied: { principal: string }[];
     };
-    expect(report.unused).toEqual([]);
+    // Linkerd's calls (booksapp) are judged by Linkerd's policies, of which there are none: the Istio policy
+    // suggested for that workload is never what lets them through.
+    expect(report.unused.map((u) => u.policy)).toEqual(["booksapp/webapp-allow-observed"]);
     expect(report.notAllowed).toEqual([]);
     expect(new Set(report.denied.map((d) => d.principal))).toEqual(
       new Set(["cluster.local/ns/marketing/sa/newsletter"]),
     );
+  });
+
+  it("drift: reads Linkerd policies from --policies and judges the Linkerd workload's calls by them", async () => {
+    // Prepare
+    const linkerdDir = join(dir, "linkerd");
+    const suggested = await policy("suggest", "--mesh", "linkerd", "--namespace", "booksapp", INCIDENT);
+    await mkdir(linkerdDir);
+    // The declared policy lets no identity in: every successful Linkerd call would have been refused.
+    await writeFile(
+      join(linkerdDir, "policies.yaml"),
+      suggested.stdout.replace(
+        /- "traffic\.booksapp[^\n]*/,
+        '- "nobody.booksapp.serviceaccount.identity.linkerd.cluster.local"',
+      ),
+    );
+    // Act
+    const result = await policy("drift", "--policies", linkerdDir, "--json", INCIDENT);
+    // Assess
+    const report = JSON.parse(result.stdout) as {
+      policies: number;
+      unused: { policy: string }[];
+      notAllowed: { principal: string; service: string; count: number }[];
+    };
+    expect(report.policies).toBe(3);
+    expect(report.unused.map((u) => u.policy)).toEqual(["booksapp/webapp-observed"]);
+    expect(new Set(report.notAllowed.map((e) => `${e.principal} -> ${e.service}`))).toEqual(
+      new Set(["traffic.booksapp.serviceaccount.identity.linkerd.cluster.local -> webapp"]),
+    );
+    expect(report.notAllowed.reduce((sum, e) => sum + e.count, 0)).toBe(219);
   });
 
   it("refuses an unknown mesh, a missing policies directory and no input, with status 2", async () => {

@@ -55,12 +55,18 @@ export const AUDIT_EVENTS_INDEX_PATTERN: IndexPatternSpec = {
   },
 };
 
-/** The alerts the detector writes. */
+/**
+ * The alerts the detector writes. The same index holds each behavioural rule's baseline (`_id` `baseline.<rule>`,
+ * no `rule.name`, no `@timestamp`): every object on this index pattern queries `ALERTS_ONLY_QUERY`.
+ */
 export const ALERTS_INDEX_PATTERN: IndexPatternSpec = {
   id: ALERTS_INDEX,
   title: ALERTS_INDEX,
   timeField: "@timestamp",
 };
+
+/** Alerts only: every alert names its rule, a baseline document does not. */
+export const ALERTS_ONLY_QUERY = lucene(exists("rule.name"));
 
 /**
  * The single-event rules the transform tags a sensitive read with: the building block of `mesh_bulk_data_access`
@@ -309,7 +315,7 @@ const alertsOverTime = aggregationVisualizationObject({
       label: "Severity",
     }),
   ],
-  source: { indexPattern: ALERTS_INDEX_PATTERN, query: luceneQuery(MATCH_ALL) },
+  source: { indexPattern: ALERTS_INDEX_PATTERN, query: luceneQuery(ALERTS_ONLY_QUERY) },
 });
 
 const sensitiveReadsSearch = savedSearchObject(sensitiveReads);

@@ -5,8 +5,11 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../../../lambdas/core/normalize/index.js";
+import { evaluateConsul } from "../../../../lambdas/core/policy/consul.js";
+import { parseDeclared } from "../../../../lambdas/core/policy/declared.js";
 import { AuditedPolicies, drift } from "../../../../lambdas/core/policy/drift.js";
 import { evaluate, parsePolicies } from "../../../../lambdas/core/policy/istio.js";
+import { evaluateLinkerd } from "../../../../lambdas/core/policy/linkerd.js";
 import {
   groupCalls,
   pathPattern,
@@ -55,8 +58,36 @@ const callArbitrary = fc.record({
       .map(([base, id]) => (id === undefined ? base : `${base}/${id}`)),
     { nil: undefined },
   ),
+  port: fc.option(fc.constantFrom(8080, 9090), { nil: undefined }),
   allowed: fc.boolean(),
 });
+
+/** The generated calls as observed calls, a second apart. */
+function observed(generated: readonly GeneratedCall[]) {
+  return generated.map((g, i) =>
+    call({
+      principal: g.principal,
+      workload: g.workload,
+      service: `${g.workload}.shop.svc.cluster.local`,
+      method: g.method,
+      path: g.path,
+      port: g.port,
+      allowed: g.allowed,
+      time: new Date(Date.parse("2026-03-02T10:00:00Z") + i * 1000).toISOString(),
+    }),
+  );
+}
+
+type GeneratedCall = {
+  principal: string | undefined;
+  workload: string;
+  method: string | undefined;
+  path: string | undefined;
+  port: number | undefined;
+  allowed: boolean;
+};
+
+const STRANGER = "spiffe://cluster.local/ns/evil/sa/intruder";
 
 describe("policy suggest", () => {
   it("cuts paths at their first identifier segment", () => {
@@ -70,17 +101,7 @@ describe("policy suggest", () => {
     fc.assert(
       fc.property(fc.array(callArbitrary, { minLength: 1, maxLength: 80 }), (generated) => {
         // Prepare
-        const calls = generated.map((g, i) =>
-          call({
-            principal: g.principal,
-            workload: g.workload,
-            service: `${g.workload}.shop.svc.cluster.local`,
-            method: g.method,
-            path: g.path,
-            allowed: g.allowed,
-            time: new Date(Date.parse("2026-03-02T10:00:00Z") + i * 1000).toISOString(),
-          }),
-        );
+        const calls = observed(generated);
         // Act
         const policies = parsePolicies(suggest(calls, "istio"), "suggested.yaml");
         // Assess
@@ -88,7 +109,7 @@ describe("policy suggest", () => {
           expect(evaluate(policies, observed).verdict, JSON.stringify(observed)).toBe("allow");
         }
         const stranger = call({
-          principal: "spiffe://cluster.local/ns/evil/sa/intruder",
+          principal: STRANGER,
           workload: calls.find((c) => c.allowed)?.workload ?? "orders",
         });
         const anonymousAllowed = calls.some(
@@ -96,6 +117,50 @@ describe("policy suggest", () => {
         );
         if (!anonymousAllowed && calls.some((c) => c.allowed))
           expect(evaluate(policies, stranger).verdict).toBe("deny");
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("denies nothing that was allowed when applied to the same calls (Linkerd semantics), and lets no unknown identity in", () => {
+    fc.assert(
+      fc.property(fc.array(callArbitrary, { minLength: 1, maxLength: 80 }), (generated) => {
+        // Prepare
+        const calls = observed(generated);
+        // Act
+        const policies = parseDeclared(suggest(calls, "linkerd"), "suggested.yaml").linkerd;
+        // Assess
+        for (const c of calls.filter((c) => c.allowed))
+          expect(evaluateLinkerd(policies, c).verdict, JSON.stringify(c)).toBe("allow");
+        for (const target of new Set(calls.filter((c) => c.allowed).map((c) => c.workload))) {
+          const anonymous = calls.some(
+            (c) => c.allowed && c.workload === target && c.principal === undefined,
+          );
+          const stranger = call({ principal: STRANGER, workload: target, port: undefined });
+          expect(evaluateLinkerd(policies, stranger).verdict).toBe(anonymous ? "allow" : "deny");
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("denies nothing that was allowed when applied to the same calls (Consul semantics), and lets no unknown service in", () => {
+    fc.assert(
+      fc.property(fc.array(callArbitrary, { minLength: 1, maxLength: 80 }), (generated) => {
+        // Prepare
+        const calls = observed(generated);
+        // Act
+        const intentions = parseDeclared(suggest(calls, "consul"), "suggested.yaml").consul;
+        // Assess: a caller Consul can name is allowed; one it cannot (no mTLS identity) is left to the
+        // service's MutualTLSMode, never denied by the suggestion.
+        for (const c of calls.filter((c) => c.allowed)) {
+          const verdict = evaluateConsul(intentions, c).verdict;
+          expect(verdict, JSON.stringify(c)).toBe(c.principal === undefined ? "undecidable" : "allow");
+        }
+        for (const target of new Set(calls.filter((c) => c.allowed).map((c) => c.workload)))
+          expect(evaluateConsul(intentions, call({ principal: STRANGER, workload: target })).verdict).toBe(
+            "deny",
+          );
       }),
       { numRuns: 300 },
     );
@@ -142,13 +207,19 @@ describe("policy suggest", () => {
     const consul = suggestConsul(destinations);
     // Assess
     const kinds = parseAllDocuments(linkerd).map((doc) => (doc.toJS() as { kind: string }).kind);
-    expect(kinds).toEqual(["MeshTLSAuthentication", "Server", "AuthorizationPolicy"]);
+    expect(kinds).toEqual([
+      "MeshTLSAuthentication",
+      "NetworkAuthentication",
+      "Server",
+      "AuthorizationPolicy",
+      "AuthorizationPolicy",
+    ]);
     const auth = parseAllDocuments(linkerd)[0]?.toJS() as { spec: { identities: string[] } };
     expect(auth.spec.identities).toEqual([
       "frontend.shop.serviceaccount.identity.linkerd.cluster.local",
       "web.shop.serviceaccount.identity.linkerd.cluster.local",
     ]);
-    expect(linkerd).toContain("1 call came without a caller identity");
+    expect(linkerd).toContain("1 call came without a caller identity: the NetworkAuthentication");
     const intentions = parseAllDocuments(consul)[0]?.toJS() as {
       spec: { sources: { name: string; permissions?: { http?: Record<string, unknown> }[] }[] };
     };

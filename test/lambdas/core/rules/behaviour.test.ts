@@ -1,7 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
+import {
+  type BaselineState,
+  emptyBaseline,
+  MAX_TRAVEL_LOCATIONS,
+  prune,
+  travelStep,
+  upgradeBaseline,
+} from "../../../../lambdas/core/rules/behaviour.js";
 import { type Detection, StreamEvaluator } from "../../../../lambdas/core/rules/index.js";
+import { isBehaviourRule } from "../../../../lambdas/core/rules/types.js";
 import { meshDoc, packOf, ruleYaml } from "./helpers.js";
 
 const CALL = ruleYaml("sel:\n  mesh.source.principal|exists: true\ncondition: sel", "", "call");
@@ -186,5 +195,119 @@ describe("new_value rules", () => {
         new Date(start + 600_000).toISOString(),
       ],
     ]);
+  });
+});
+
+describe("impossible_travel state", () => {
+  const TRAVEL = newValue(
+    "type: geo\ncheck: impossible_travel\nrules: [call]\ngroup-by: [mesh.source.principal]\nlearning: 1d\ntimespan: 1h",
+    "travel",
+  );
+  const rule = packOf([CALL, TRAVEL]).correlationRules.find((r) => r.name === "travel");
+  if (rule === undefined || !isBehaviourRule(rule)) throw new Error("no travel rule");
+  const step = (state: BaselineState, ms: number, country: string) =>
+    travelStep(
+      rule,
+      state,
+      { key: "[]", groupKey: '["alice"]', groupBy: {}, groupValues: { user: "alice" }, country },
+      ms,
+      meshDoc({ "@timestamp": new Date(ms).toISOString() }),
+    );
+
+  it("keeps at most MAX_TRAVEL_LOCATIONS countries per identity, most recent first, and forgets them after learning", () => {
+    // Prepare
+    const state = emptyBaseline();
+    const countries = ["DE", "FR", "ES", "IT", "PT", "NL", "BE", "AT", "CH", "PL"];
+    // Act: ten countries an hour apart.
+    for (const [i, country] of countries.entries()) step(state, T0 + i * 3_600_000, country);
+    // Assess
+    expect(state.located['["alice"]']?.map((event) => event.country)).toEqual(
+      [...countries].reverse().slice(0, MAX_TRAVEL_LOCATIONS),
+    );
+    prune(rule, state, T0 + 9 * 3_600_000 + DAY + 1);
+    expect(state.located).toEqual({});
+  });
+
+  it("reads a baseline stored with one located event per identity (version 1) as the latest of the list", () => {
+    // Prepare
+    const stored = {
+      version: 1,
+      trailStartMs: T0,
+      throughMs: T0 + 60_000,
+      keys: {},
+      groups: {},
+      located: { '["alice"]': { ms: T0, country: "DE" } },
+      pending: [],
+    };
+    // Act
+    const state = upgradeBaseline(JSON.parse(JSON.stringify(stored)));
+    // Assess
+    expect(state?.version).toBe(2);
+    expect(state?.located).toEqual({ '["alice"]': [{ ms: T0, country: "DE" }] });
+    expect(step(state as BaselineState, T0 + 20 * 60_000, "US")?.groupBy).toMatchObject({
+      "previous.source.geo.country_iso_code": "DE",
+      "source.geo.country_iso_code": "US",
+    });
+    expect(upgradeBaseline({ version: 7, throughMs: 0 })).toBeUndefined();
+  });
+});
+
+describe("impossible_travel in replay", () => {
+  // DE, RU (0 km from DE and US in the table), US, FR (DE's neighbour), JP, BR.
+  const IPS = ["5.9.0.1", "77.88.8.8", "8.8.8.8", "62.210.0.1", "133.242.0.1", "200.160.0.8"];
+  const TRAVEL = newValue(
+    "type: geo\ncheck: impossible_travel\nrules: [call]\ngroup-by: [mesh.source.principal]\nlearning: 1d\ntimespan: 1h",
+    "travel",
+  );
+  const located = (ms: number, principal: string, ip: string, id: string) =>
+    meshDoc({
+      "@timestamp": new Date(ms).toISOString(),
+      event: { id },
+      source: { ip },
+      mesh: { source: { principal }, destination: { service: "orders" } },
+    });
+
+  it("judges on event time: any arrival order within the allowed lateness gives the same travel alerts, each one move too fast", () => {
+    const lateness = 10 * 60_000;
+    const event = fc.record({
+      at: fc.integer({ min: 0, max: 36 * 60 }),
+      principal: fc.constantFrom("a", "b"),
+      ip: fc.constantFrom(...IPS),
+      delay: fc.integer({ min: 0, max: lateness - 1 }),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 40 }), (events) => {
+        // Prepare
+        const docs = events.map((e, i) => ({
+          doc: located(T0 + e.at * 60_000, e.principal, e.ip, `id-${String(i).padStart(3, "0")}`),
+          arrival: T0 + e.at * 60_000 + e.delay,
+        }));
+        const inTimeOrder = [...docs].sort(
+          (x, y) => Date.parse(x.doc["@timestamp"]) - Date.parse(y.doc["@timestamp"]),
+        );
+        const inArrivalOrder = [...docs].sort((x, y) => x.arrival - y.arrival);
+        // Act
+        const sorted = run(
+          [CALL, TRAVEL],
+          inTimeOrder.map((d) => d.doc),
+          lateness,
+        );
+        const arrived = run(
+          [CALL, TRAVEL],
+          inArrivalOrder.map((d) => d.doc),
+          lateness,
+        );
+        // Assess
+        expect(arrived.late).toBe(0);
+        expect(arrived.detections.map(keyOf).sort()).toEqual(sorted.detections.map(keyOf).sort());
+        for (const detection of sorted.detections) {
+          const previous = detection.groupBy["previous.source.geo.country_iso_code"];
+          const current = detection.groupBy["source.geo.country_iso_code"];
+          expect(previous).not.toBe(current);
+          expect(detection.value).toBeGreaterThanOrEqual(1000);
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_INDEX_PATTERN_ID } from "../../../../../lambdas/core/alerts/links.js";
 import {
   ALERTS_INDEX_PATTERN,
+  ALERTS_ONLY_QUERY,
   AUDIT_EVENTS_INDEX_PATTERN,
   aggregationVisualizationObject,
   buildDashboardsSavedObjects,
@@ -20,7 +21,7 @@ import {
   SavedObjectsDefinitionError,
   validateSavedObjects,
 } from "./import-schema.js";
-import { indexPatternOf, parseNdjson } from "./saved-object-queries.js";
+import { indexPatternOf, parseNdjson, queryOf } from "./saved-object-queries.js";
 
 const objects = parseNdjson(renderSavedObjectsNdjson(buildDashboardsSavedObjects()));
 
@@ -145,6 +146,26 @@ describe("Dashboards saved objects", () => {
       "@timestamp",
       "severity",
     ]);
+  });
+
+  it("leaves the detector's baseline documents (baseline.<rule>, no rule.name) out of every object on the alerts index", () => {
+    // Prepare
+    const onAlerts = objects.flatMap((object) =>
+      (object.type === "visualization" || object.type === "search") &&
+      indexPatternOf(objects, object).id === ALERTS_INDEX_PATTERN.id
+        ? [object]
+        : [],
+    );
+
+    // Act
+    const queries = onAlerts.map((object) => [object.id, queryOf(objects, object)]);
+
+    // Assess
+    expect(onAlerts.length).toBeGreaterThan(0);
+    expect(queries).toEqual(
+      onAlerts.map((object) => [object.id, { query: ALERTS_ONLY_QUERY, language: "lucene" }]),
+    );
+    expect(ALERTS_ONLY_QUERY).toBe("_exists_:rule.name");
   });
 
   it("resolves every reference to an object of the set, and shows every visualization and search on the dashboard", () => {
