@@ -28,7 +28,7 @@
  * The run is `complete` when every rule was evaluated to `nowMs` and every new alert was written.
  */
 import { buildAlert } from "../alerts/build.js";
-import type { AlertContext } from "../alerts/model.js";
+import type { Alert, AlertContext } from "../alerts/model.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
@@ -37,12 +37,16 @@ import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rule
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
 import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
+import { chunks, forEachConcurrently } from "./concurrency.js";
 import {
   countSingleEventMatches,
   evaluateCorrelationInChunks,
   fetchSingleEventPage,
   fetchWindowEvents,
+  type SearchRequest,
+  singleEventCountRequest,
   touchedWindowRanges,
+  windowEventsRequest,
 } from "./correlations.js";
 import { type DeliveryOutcome, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
@@ -82,8 +86,10 @@ export const DETECTION_DEFAULTS = {
   recentAlertsPageSize: 2000,
   /** Longer than the detector's timeout, so a live run never loses its claim. */
   leaseMs: 5 * 60_000,
-  /** Alerts written (and extended) at once. */
+  /** Alerts published (and indexed alerts extended) at once. */
   deliveryConcurrency: 8,
+  /** New alerts per batch: one `_msearch` of their counts and events, one `_bulk` to create, one to mark. */
+  writeBatchSize: 100,
 } as const;
 
 export interface DetectionRunOptions {
@@ -122,8 +128,17 @@ export interface DetectionRunOptions {
   readonly recentAlertsPageSize?: number;
   /** @default 5 minutes */
   readonly leaseMs?: number;
-  /** New alerts written, and indexed alerts extended, at once. @default 8 */
+  /** New alerts published, and indexed alerts extended, at once. @default 8 */
   readonly deliveryConcurrency?: number;
+  /** New alerts per batch (one `_msearch` of their counts and events, one `_bulk` to create, one to mark). @default 100 */
+  readonly writeBatchSize?: number;
+  /**
+   * When (by `clock`) the run stops starting alert writes (new alerts a batch at a time, extensions one at a time):
+   * the rules of what is left resume from before those alerts (`resumeFromMs`, `partialRules`), so the next run
+   * evaluates and writes them. Later than `deadlineMs`, so that the writes of what was evaluated have time of
+   * their own. @default no deadline
+   */
+  readonly writeDeadlineMs?: number;
   /**
    * Incremental evaluation: how long after Firehose stamps `event.ingested` a document may first become searchable
    * (buffering interval, retry duration, refresh). When set, a rule that is not behind reads only what may be new
@@ -205,6 +220,7 @@ export async function runDetection(
     runId: options.runId,
     clock,
     leaseMs: settings.leaseMs,
+    publishConcurrency: settings.deliveryConcurrency,
   });
   const { logger, pack } = deps;
   const previousResume = options.resumeFromMs ?? {};
@@ -257,7 +273,30 @@ export async function runDetection(
       ...(from === undefined ? {} : { resumeFrom: new Date(from).toISOString() }),
     });
   };
+  const outOfWriteTime = () => options.writeDeadlineMs !== undefined && clock() >= options.writeDeadlineMs;
+  /** Rules with alerts left unwritten at the write deadline: they resume from before those alerts. */
+  const carried = new Set<string>();
+  const carry = (rule: CompiledRule, unwritten: readonly Detection[]) => {
+    let from = rangeStartOf(rule);
+    // A silence rule resumes as of the time it judged; the others from the earliest unwritten alert's start.
+    if (rule.kind !== "silence") {
+      for (const detection of unwritten) from = Math.min(from, Date.parse(detection.windowStart));
+    }
+    resume.set(rule.name, Math.min(from, resume.get(rule.name) ?? from));
+    if (!carried.has(rule.name)) {
+      carried.add(rule.name);
+      if (!partialRules.includes(rule.name)) partialRules.push(rule.name);
+      logger.warn(
+        "out of the run's time to write alerts; the rule's unwritten alerts carry over to the next run",
+        {
+          rule: rule.name,
+          resumeFrom: new Date(resume.get(rule.name) as number).toISOString(),
+        },
+      );
+    }
+  };
   const ranges = new Map<string, EvaluationRange>();
+  const rangeStartOf = (rule: CompiledRule) => (ranges.get(rule.name) ?? range).fromMs;
   /** What may be new for a rule not behind (incremental evaluation), else undefined: its whole range. */
   const ingestWindowOf = (rule: CompiledRule, own: EvaluationRange): IngestWindow | undefined =>
     options.ingestLagMs === undefined ||
@@ -443,7 +482,6 @@ export async function runDetection(
     0,
     ...firings.map((firing) => firing.rule.suppression.ms + reachOf(firing.rule)),
   );
-  const rangeStartOf = (rule: CompiledRule) => (ranges.get(rule.name) ?? range).fromMs;
   let existing: StoredAlert[];
   try {
     existing = await findRecentFor(store, firings, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
@@ -461,30 +499,46 @@ export async function runDetection(
   const plan = planSuppression(firings, existing);
 
   const delivered = emptyOutcomes();
-  // Alerts are independent (each its own id, claim and publish): a few at a time, so a pass that writes hundreds
-  // of alerts does not wait for each request in turn.
-  await forEachConcurrently(plan.fresh, settings.deliveryConcurrency, async (detection) => {
-    let outcome: DeliveryOutcome;
-    let problem: unknown = "the alert could not be written to the alerts index";
-    try {
-      // Single-event alerts count every matching document of their span, read or not (ties, duplicates).
-      const counted = await withExactCount(deps, auditIndex, detection);
-      const withEvents = await withMatchedEvents(deps, auditIndex, counted);
-      outcome = await outbox.deliverNew(buildAlert(withEvents, deps.alertContext));
-    } catch (error) {
-      outcome = "persist_failed";
-      problem = error;
+  // New alerts a batch at a time: one `_msearch` reads every alert's count and events, one `_bulk` creates them,
+  // SNS takes the paging ones a few at a time, one `_bulk` marks them. A batch not started by the write deadline
+  // carries over: its rules resume from before its alerts (next run evaluates and writes them again).
+  for (const batch of chunks(plan.fresh, settings.writeBatchSize)) {
+    if (outOfWriteTime()) {
+      for (const detection of batch) carry(detection.rule, [detection]);
+      continue;
     }
-    delivered[outcome]++;
-    // Nothing was published: the rule evaluates this range again next run, the others go on.
-    const { rule } = detection;
-    if (outcome === "persist_failed" && !failures.has(rule.name)) {
-      fail(rule, rangeStartOf(rule), problem, "writing an alert");
-    }
-  });
+    const summarized = await withSummaries(deps, auditIndex, batch);
+    const alerts: Alert[] = [];
+    const rules: CompiledRule[] = [];
+    summarized.forEach((entry, position) => {
+      const { rule } = batch[position] as Detection;
+      try {
+        if ("error" in entry) throw entry.error;
+        alerts.push(buildAlert(entry.detection, deps.alertContext));
+        rules.push(rule);
+      } catch (error) {
+        delivered.persist_failed++;
+        // Nothing was published: the rule evaluates this range again next run, the others go on.
+        if (!failures.has(rule.name)) fail(rule, rangeStartOf(rule), error, "writing an alert");
+      }
+    });
+    const outcomes = await outbox.deliverMany(alerts);
+    outcomes.forEach((outcome, position) => {
+      delivered[outcome]++;
+      const rule = rules[position] as CompiledRule;
+      if (outcome === "persist_failed" && !failures.has(rule.name)) {
+        fail(
+          rule,
+          rangeStartOf(rule),
+          "the alert could not be written to the alerts index",
+          "writing an alert",
+        );
+      }
+    });
+  }
 
   for (const [name, progress] of behaviours) {
-    if (failures.has(name)) continue;
+    if (failures.has(name) || carried.has(name)) continue;
     try {
       if (!(await progress.commit()))
         logger.warn("another run moved the rule's baseline first; kept theirs", { rule: name });
@@ -501,6 +555,10 @@ export async function runDetection(
     plan.extensions,
     settings.deliveryConcurrency,
     async ({ stored, firings: later }) => {
+      if (outOfWriteTime()) {
+        carry(later[0]?.rule as CompiledRule, later);
+        return;
+      }
       try {
         if (await extendStored(deps, store, auditIndex, stored, later)) extended++;
       } catch (error) {
@@ -567,6 +625,73 @@ export async function runDetection(
 function lastTime(documents: readonly EcsDocument[]): number | undefined {
   const last = documents[documents.length - 1];
   return last === undefined ? undefined : Date.parse(last["@timestamp"]);
+}
+
+/**
+ * What a new alert needs from the index besides its firing, for a batch of detections in one `_msearch`: a
+ * single-event alert's exact count (`withExactCount`), a correlation's first events and matched summary
+ * (`withMatchedEvents`). An answer per detection, in order; a search that fails fails its detection alone.
+ */
+async function withSummaries(
+  deps: DetectionDependencies,
+  index: string,
+  detections: readonly Detection[],
+): Promise<({ detection: Detection } | { error: unknown })[]> {
+  const requests = detections.map((detection) => summaryRequest(detection));
+  const bodies = requests.flatMap((request) => (request === undefined ? [] : [request.body]));
+  let answers: Awaited<ReturnType<SearchClient["msearch"]>>;
+  try {
+    answers = await deps.search.msearch({ index, bodies });
+    if (answers.length !== bodies.length) {
+      throw new Error(`${bodies.length} searches sent, ${answers.length} answers`);
+    }
+  } catch (error) {
+    return detections.map((detection, position) =>
+      requests[position] === undefined ? { detection } : { error },
+    );
+  }
+  let next = 0;
+  return detections.map((detection, position) => {
+    const request = requests[position];
+    if (request === undefined) return { detection };
+    const answer = answers[next++] as (typeof answers)[number];
+    if (!answer.ok) return { error: new Error(`search for the alert's events: ${answer.error}`) };
+    try {
+      return { detection: request.read(answer.body) };
+    } catch (error) {
+      return { error };
+    }
+  });
+}
+
+/** The search a new alert of `detection` needs (see `withSummaries`), or undefined when it needs none. */
+function summaryRequest(detection: Detection): SearchRequest<Detection> | undefined {
+  const { rule } = detection;
+  const fromMs = Date.parse(detection.windowStart);
+  const toMs = Date.parse(detection.windowEnd);
+  if (rule.kind === "single") {
+    const request = singleEventCountRequest(rule, detection.groupBy, fromMs, toMs);
+    return {
+      body: request.body,
+      read(response) {
+        const { count, matched } = request.read(response);
+        return { ...detection, count, ...(matched === undefined ? {} : { matched }) };
+      },
+    };
+  }
+  if (rule.kind !== "correlation" || isBehaviourRule(rule)) return undefined;
+  const request = windowEventsRequest(rule, detection.groupBy, fromMs, toMs);
+  return {
+    body: request.body,
+    read(response) {
+      const { events, matched } = request.read(response);
+      return {
+        ...detection,
+        events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
+        ...(matched === undefined ? {} : { matched }),
+      };
+    },
+  };
 }
 
 /**
@@ -705,22 +830,6 @@ async function findRecentFor(
     for (const alert of await store.findRecent(names, sinceMs, pageSize, batch)) found.set(alert.id, alert);
   }
   return [...found.values()];
-}
-
-/** Runs `work` on every item, at most `limit` at once, in order of start; resolves when all are done. */
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 function emptyOutcomes(): Record<DeliveryOutcome, number> {

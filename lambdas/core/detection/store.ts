@@ -11,7 +11,7 @@
  * retried like `pending`.
  */
 import type { Alert } from "../alerts/model.js";
-import type { SearchClient, StoredDocument, WriteResult } from "./ports.js";
+import type { BulkResult, SearchClient, StoredDocument, WriteResult } from "./ports.js";
 import { parseSearchResponse, SearchResponseError } from "./responses.js";
 
 export const OUTBOX_STATUSES = ["pending", "publishing", "published", "not_paged"] as const;
@@ -103,6 +103,29 @@ export class AlertStore {
       document: toRecord(document),
       ifSeqNo: stored.seqNo,
       ifPrimaryTerm: stored.primaryTerm,
+    });
+  }
+
+  /** `create` for each alert in one `_bulk` request: a result per alert, in order. */
+  createMany(documents: readonly AlertDocument[]): Promise<BulkResult[]> {
+    return this.client.bulk({
+      index: this.index,
+      writes: documents.map((document) => ({ id: document.id, document: toRecord(document), create: true })),
+    });
+  }
+
+  /** `replace` for each alert in one `_bulk` request: a result per alert, in order. */
+  replaceMany(
+    entries: readonly { stored: Pick<StoredAlert, "seqNo" | "primaryTerm">; document: AlertDocument }[],
+  ): Promise<BulkResult[]> {
+    return this.client.bulk({
+      index: this.index,
+      writes: entries.map(({ stored, document }) => ({
+        id: document.id,
+        document: toRecord(document),
+        ifSeqNo: stored.seqNo,
+        ifPrimaryTerm: stored.primaryTerm,
+      })),
     });
   }
 
