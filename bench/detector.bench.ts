@@ -92,26 +92,64 @@ function ruleOf(body: Record<string, unknown>, pack: RulePack): string {
   return (candidates.find((rule) => rule.type === type) ?? candidates[0])?.name ?? names.join("+");
 }
 
-/** The production search client, recording each search's `took` by rule. */
+/**
+ * The production search client, recording each search's `took` by rule (the new alerts' summaries, sent in
+ * `_msearch` batches, as "alert summaries"), the requests sent, and the wall time spent writing alerts (the
+ * summaries, `_bulk`, single writes and reads of the alerts index) as the client sees it.
+ */
 function measured(inner: SearchClient, pack: RulePack) {
   const took = new Map<string, number>();
   let searches = 0;
+  let requests = 0;
+  let writeMs = 0;
+  const add = (rule: string, ms: number | undefined) => took.set(rule, (took.get(rule) ?? 0) + (ms ?? 0));
+  const timed = async <T>(work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      writeMs += performance.now() - started;
+    }
+  };
   const client: SearchClient = {
     ...inner,
     async search(request) {
       const response = (await inner.search(request)) as { took?: number };
       searches++;
-      const rule = request.index === ALERTS_INDEX ? "alerts index" : ruleOf(request.body, pack);
-      took.set(rule, (took.get(rule) ?? 0) + (response.took ?? 0));
+      requests++;
+      add(request.index === ALERTS_INDEX ? "alerts index" : ruleOf(request.body, pack), response.took);
       return response;
+    },
+    async msearch(request) {
+      const answers = await timed(() => inner.msearch(request));
+      requests++;
+      searches += request.bodies.length;
+      for (const answer of answers) {
+        if (answer.ok) add("alert summaries", (answer.body as { took?: number }).took);
+      }
+      return answers;
+    },
+    async bulk(request) {
+      requests++;
+      return timed(() => inner.bulk(request));
+    },
+    async write(request) {
+      requests++;
+      return timed(() => inner.write(request));
+    },
+    async get(request) {
+      requests++;
+      return timed(() => inner.get(request));
     },
   };
   return {
     client,
     take() {
-      const result = { took: Object.fromEntries(took), searches };
+      const result = { took: Object.fromEntries(took), searches, requests, writeMs };
       took.clear();
       searches = 0;
+      requests = 0;
+      writeMs = 0;
       return result;
     },
   };
@@ -201,7 +239,15 @@ export default async function bench(): Promise<BenchResult> {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       })();
-      const passes: { ms: number; searches: number; took: Record<string, number>; failed: string[] }[] = [];
+      const passes: {
+        ms: number;
+        searches: number;
+        requests: number;
+        writeMs: number;
+        took: Record<string, number>;
+        alerts: number;
+        failed: string[];
+      }[] = [];
       const end = START + SPAN_MS;
       for (let pass = 0; pass <= STEADY_PASSES; pass++) {
         const nowMs = end + pass * 60_000;
@@ -217,7 +263,8 @@ export default async function bench(): Promise<BenchResult> {
           },
         );
         const ms = performance.now() - started;
-        passes.push({ ms, ...search.take(), failed: [...report.failedRules] });
+        const alerts = Object.values(report.delivered).reduce((sum, count) => sum + count, 0);
+        passes.push({ ms, ...search.take(), alerts, failed: [...report.failedRules] });
       }
       sampling = false;
       await sampler;
@@ -238,6 +285,15 @@ export default async function bench(): Promise<BenchResult> {
         meetsTarget: medianMs < 20_000,
       };
       result[`${label}.searchesPerPass`] = { value: medianPass?.searches ?? 0, unit: "searches" };
+      result[`${label}.requestsPerPass`] = {
+        value: medianPass?.requests ?? 0,
+        unit: "requests (a _msearch or _bulk is one)",
+      };
+      result[`${label}.newAlertsPerPass`] = { value: medianPass?.alerts ?? 0, unit: "new alerts" };
+      result[`${label}.alertWriteSeconds`] = {
+        value: (medianPass?.writeMs ?? 0) / 1000,
+        unit: "s writing alerts (summaries, _bulk, reads and writes of the alerts index)",
+      };
       for (const [rule, took] of Object.entries(medianPass?.took ?? {}).sort((a, b) => b[1] - a[1])) {
         result[`${label}.took.${rule}`] = { value: took, unit: "ms (sum of took)" };
       }
