@@ -363,19 +363,6 @@ export function windowEventsRequest(
   };
 }
 
-/** `windowEventsRequest` sent alone. */
-export async function fetchWindowEvents(
-  client: SearchClient,
-  index: string,
-  rule: CorrelationRule,
-  groupBy: Readonly<Record<string, string>>,
-  fromMs: number,
-  toExclusiveMs: number,
-): Promise<WindowEvents> {
-  const request = windowEventsRequest(rule, groupBy, fromMs, toExclusiveMs);
-  return request.read(await client.search({ index, body: request.body }));
-}
-
 /** One page of a single-event rule's documents, and the cursor of the next (undefined on the last page). */
 export interface SingleEventPage {
   readonly documents: EcsDocument[];
@@ -448,19 +435,6 @@ export function singleEventCountRequest(
       };
     },
   };
-}
-
-/** `singleEventCountRequest` sent alone. */
-export async function countSingleEventMatches(
-  client: SearchClient,
-  index: string,
-  rule: SingleEventRule,
-  groupBy: Readonly<Record<string, string>>,
-  fromMs: number,
-  toMs: number,
-): Promise<SingleEventCount> {
-  const request = singleEventCountRequest(rule, groupBy, fromMs, toMs);
-  return request.read(await client.search({ index, body: request.body }));
 }
 
 /** An indexed document as the ECS type, after checking the one field detection relies on. */

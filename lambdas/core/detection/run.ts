@@ -7,8 +7,9 @@
  *    `min(watermark, now) - lookback` to now, so late records within `lookback` are counted and ids make
  *    re-evaluation harmless; a rule that fell behind resumes from its own point (`resumeFromMs`);
  * 3. fold firings under suppression, against this run's firings and the indexed alerts;
- * 4. write each new alert create-only, publish it, mark it (the outbox); extend indexed alerts that later
- *    firings fold into.
+ * 4. write the new alerts create-only, publish them, mark them (the outbox), a batch at a time: one `_msearch` for
+ *    their counts and events, one `_bulk` to create, SNS a few at a time, one `_bulk` to mark; extend the indexed
+ *    alerts that later firings fold into, a batch at a time too (a search by id, an `_msearch`, a `_bulk`).
  *
  * Guarantees (tested in `test/lambdas/core/detection/run.test.ts` and `test/integration/detector-isolation.test.ts`):
  * - a rule that fails (its query errors, its response is partial, its alerts cannot be written) never holds back
@@ -23,6 +24,9 @@
  *   fit carries over;
  * - a rule further behind than `maxCatchUpMs` is evaluated from `now - maxCatchUpMs` on and the run lists the range
  *   it skipped (`skipped`): the one way a range goes unevaluated, and always on record;
+ * - alert writes stop at `writeDeadlineMs`: the rules of the alerts not written (or extended) by then resume from
+ *   before them (`resumeFromMs`, `partialRules`), so the next run evaluates and writes them; a behavioural rule's
+ *   baseline stays where it was;
  * - single-event alerts count every matching document of their span (counted in the index).
  *
  * The run is `complete` when every rule was evaluated to `nowMs` and every new alert was written.
@@ -33,16 +37,14 @@ import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
-import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
+import type { CompiledRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
 import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
-import { chunks, forEachConcurrently } from "./concurrency.js";
+import { chunks } from "./concurrency.js";
 import {
-  countSingleEventMatches,
   evaluateCorrelationInChunks,
   fetchSingleEventPage,
-  fetchWindowEvents,
   type SearchRequest,
   singleEventCountRequest,
   touchedWindowRanges,
@@ -550,25 +552,16 @@ export async function runDetection(
     }
   }
 
+  // Indexed alerts that later firings fold into, a batch at a time (one search for the documents, one `_msearch` for
+  // their counts and events, one `_bulk` to rewrite them); a batch not started by the write deadline carries over.
   let extended = 0;
-  await forEachConcurrently(
-    plan.extensions,
-    settings.deliveryConcurrency,
-    async ({ stored, firings: later }) => {
-      if (outOfWriteTime()) {
-        carry(later[0]?.rule as CompiledRule, later);
-        return;
-      }
-      try {
-        if (await extendStored(deps, store, auditIndex, stored, later)) extended++;
-      } catch (error) {
-        logger.warn("could not extend an alert; the next run tries again", {
-          alertId: stored.id,
-          error: errorDescription(error),
-        });
-      }
-    },
-  );
+  for (const batch of chunks(plan.extensions, settings.writeBatchSize)) {
+    if (outOfWriteTime()) {
+      for (const { firings: later } of batch) carry(later[0]?.rule as CompiledRule, later);
+      continue;
+    }
+    extended += await extendBatch(deps, store, auditIndex, batch);
+  }
 
   if (plan.fresh.length > 0 || extended > 0) {
     // The next run (a minute later, or at once when catching up) must find these alerts to fold into them.
@@ -695,86 +688,98 @@ function summaryRequest(detection: Detection): SearchRequest<Detection> | undefi
 }
 
 /**
- * Correlation detections come from aggregations without events: fetch the first events of their span, and the
- * summary of every matched event there (`matched`: first and last time, distinct values).
+ * Folds later firings into indexed alerts and rewrites those that grew (optimistic concurrency; the outbox is kept):
+ * the number rewritten. Most re-evaluated firings add nothing to the alert they fold into, which the summary
+ * tells: only the others are read whole (one search), counted or given their events (one `_msearch`) and rewritten
+ * (one `_bulk`). An alert that cannot be read, counted or written is left as it is, with a warning; one that
+ * changed meanwhile (a conflict) is left to the run that changed it.
  */
-async function withMatchedEvents(
-  deps: DetectionDependencies,
-  index: string,
-  detection: Detection,
-): Promise<Detection> {
-  if (detection.rule.kind !== "correlation" || isBehaviourRule(detection.rule)) return detection;
-  const { events, matched } = await fetchWindowEvents(
-    deps.search,
-    index,
-    detection.rule as CorrelationRule,
-    detection.groupBy,
-    Date.parse(detection.windowStart),
-    Date.parse(detection.windowEnd),
-  );
-  return {
-    ...detection,
-    events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
-    ...(matched === undefined ? {} : { matched }),
-  };
-}
-
-/**
- * A single-event alert with its count taken from the index (`countSingleEventMatches`) rather than from the firings
- * folded into it: once an alert holds `DETECTION_EVENT_CAP` events, a later run cannot tell which of the firings it
- * re-evaluates were already counted. Never below `floor` (the count an indexed alert already shows).
- */
-async function withExactCount(
-  deps: DetectionDependencies,
-  index: string,
-  detection: Detection,
-  floor = 0,
-): Promise<Detection> {
-  const { rule } = detection;
-  if (rule.kind !== "single") return detection;
-  const { count, matched } = await countSingleEventMatches(
-    deps.search,
-    index,
-    rule,
-    detection.groupBy,
-    Date.parse(detection.windowStart),
-    Date.parse(detection.windowEnd),
-  );
-  return { ...detection, count: Math.max(count, floor), ...(matched === undefined ? {} : { matched }) };
-}
-
-/** Folds later firings into an indexed alert and rewrites it (optimistic concurrency; the outbox is kept). */
-async function extendStored(
+async function extendBatch(
   deps: DetectionDependencies,
   store: AlertStore,
   index: string,
-  summary: StoredAlert,
-  later: readonly Detection[],
-): Promise<boolean> {
-  const rule = later[0]?.rule;
-  if (rule === undefined) return false;
-  // Most re-evaluated firings add nothing to the alert they fold into: tell from the summary, read nothing more.
-  if (extendDetection(baseOf(summary.document, rule), later) === undefined) return false;
-  const stored = await store.get(summary.id);
-  if (stored === undefined) return false;
-  const document = stored.document;
-  const base = baseOf(document, rule);
-  const folded = extendDetection(base, later);
-  if (folded === undefined) return false;
-  const merged = await withExactCount(deps, index, folded, document.count);
-  if (!grew(merged, base)) return false;
-  const withEvents =
-    rule.kind !== "correlation" || isBehaviourRule(rule)
-      ? merged
-      : await withMatchedEvents(deps, index, {
-          ...merged,
-          events: document.events.length < DETECTION_EVENT_CAP ? [] : merged.events,
-        });
-  const rebuilt = buildAlert(withEvents, deps.alertContext);
-  if (rebuilt.id !== stored.id) return false;
-  const replacement: AlertDocument = { ...rebuilt, outbox: document.outbox };
-  const result = await store.replace(stored, replacement);
-  return result.outcome === "written";
+  batch: readonly { stored: StoredAlert; firings: Detection[] }[],
+): Promise<number> {
+  const { logger } = deps;
+  const warn = (alertId: string, error: unknown) =>
+    logger.warn("could not extend an alert; the next run tries again", {
+      alertId,
+      error: errorDescription(error),
+    });
+  const candidates = batch.filter(({ stored, firings: later }) => {
+    const rule = later[0]?.rule;
+    return rule !== undefined && extendDetection(baseOf(stored.document, rule), later) !== undefined;
+  });
+  if (candidates.length === 0) return 0;
+  let documents: Map<string, StoredAlert>;
+  try {
+    documents = await store.getMany(candidates.map(({ stored }) => stored.id));
+  } catch (error) {
+    for (const { stored } of candidates) warn(stored.id, error);
+    return 0;
+  }
+  const folds: { stored: StoredAlert; base: Detection; folded: Detection }[] = [];
+  for (const { stored: summary, firings: later } of candidates) {
+    const stored = documents.get(summary.id);
+    const rule = later[0]?.rule as CompiledRule;
+    if (stored === undefined) continue;
+    const base = baseOf(stored.document, rule);
+    const folded = extendDetection(base, later);
+    if (folded === undefined) continue;
+    // A correlation's count is its window's: it grew or not before its events are read again.
+    if (rule.kind === "correlation" && !grew(folded, base)) continue;
+    folds.push({
+      stored,
+      base,
+      folded:
+        rule.kind !== "correlation" ||
+        isBehaviourRule(rule) ||
+        stored.document.events.length >= DETECTION_EVENT_CAP
+          ? folded
+          : { ...folded, events: [] },
+    });
+  }
+  const summarized = await withSummaries(
+    deps,
+    index,
+    folds.map(({ folded }) => folded),
+  );
+  const rewrites: { stored: StoredAlert; document: AlertDocument }[] = [];
+  summarized.forEach((entry, position) => {
+    const { stored, base, folded } = folds[position] as (typeof folds)[number];
+    if ("error" in entry) {
+      warn(stored.id, entry.error);
+      return;
+    }
+    // A single-event alert never counts fewer than it already shows.
+    const merged =
+      folded.rule.kind === "single"
+        ? { ...entry.detection, count: Math.max(entry.detection.count, stored.document.count) }
+        : entry.detection;
+    if (folded.rule.kind !== "correlation" && !grew(merged, base)) return;
+    try {
+      const rebuilt = buildAlert(merged, deps.alertContext);
+      if (rebuilt.id === stored.id) {
+        rewrites.push({ stored, document: { ...rebuilt, outbox: stored.document.outbox } });
+      }
+    } catch (error) {
+      warn(stored.id, error);
+    }
+  });
+  if (rewrites.length === 0) return 0;
+  let results: Awaited<ReturnType<AlertStore["replaceMany"]>>;
+  try {
+    results = await store.replaceMany(rewrites);
+  } catch (error) {
+    for (const { stored } of rewrites) warn(stored.id, error);
+    return 0;
+  }
+  let written = 0;
+  results.forEach((result, position) => {
+    if (result.outcome === "written") written++;
+    else if (result.outcome === "failed") warn(rewrites[position]?.stored.id as string, result.error);
+  });
+  return written;
 }
 
 /** An indexed alert (or its summary) as the detection later firings fold into. */

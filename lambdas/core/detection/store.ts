@@ -134,6 +134,16 @@ export class AlertStore {
     return found === undefined ? undefined : fromStored(found, this.index);
   }
 
+  /**
+   * The alerts with these ids, whole, by id (one search: what the last refresh made searchable, which is every
+   * alert an earlier run wrote; writes stay guarded by their sequence numbers).
+   */
+  async getMany(ids: readonly string[]): Promise<Map<string, StoredAlert>> {
+    if (ids.length === 0) return new Map();
+    const body = { size: ids.length, seq_no_primary_term: true, query: { ids: { values: [...ids] } } };
+    return new Map((await this.search(body, "alerts by id")).map((alert) => [alert.id, alert]));
+  }
+
   /** `pending` alerts, and `publishing` ones whose lease expired, oldest first. */
   async findRetryable(nowMs: number, limit: number): Promise<StoredAlert[]> {
     const body = {

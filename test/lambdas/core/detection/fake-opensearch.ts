@@ -58,9 +58,14 @@ export class FakeOpenSearch implements SearchClient {
     if (request.index !== this.alertsIndex)
       return withMatchedAggregations(request.body, this.audit(request.body));
     const query = JSON.stringify(request.body.query);
+    const ids = (request.body.query as { ids?: { values: string[] } } | undefined)?.ids?.values;
     const hits = [...this.documents.entries()]
-      .filter(([, doc]) =>
-        query.includes("outbox.status") ? isRetryable(doc.source, query) : isRecent(doc.source, request.body),
+      .filter(([id, doc]) =>
+        ids !== undefined
+          ? ids.includes(id)
+          : query.includes("outbox.status")
+            ? isRetryable(doc.source, query)
+            : isRecent(doc.source, request.body),
       )
       .map(([id, doc]) => ({
         _index: this.alertsIndex,
