@@ -12,7 +12,8 @@
  *
  * Steps: `AUDIT_TRAIL_BENCH_DETECTOR_STEPS`, comma-separated `EVENTSxSERVICES` (default
  * `10000x200,100000x200,1000000x200,10000x1000,100000x1000,1000000x1000`). Indexing 1M events takes minutes on a
- * small machine.
+ * small machine. With the default steps and ingest lag, the figures `audit-trail size` reads are written to
+ * `lambdas/core/sizing/detector-measurements.json`.
  *
  * The traffic keeps its rate past the first pass (15 minutes, then one more minute per steady pass), each record
  * received by Firehose 5 s after its event (`event.ingested`), so every pass finds a full lookback behind it and
@@ -20,6 +21,10 @@
  * `AUDIT_TRAIL_BENCH_DETECTOR_INGEST_LAG` (seconds; default 180, the dev stack's 60 s buffering + 60 s retries +
  * 60 s), or the whole lookback every pass when it is `off`.
  */
+import { writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Client } from "@opensearch-project/opensearch";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../lambdas/core/contracts.js";
 import type { SearchClient } from "../lambdas/core/detection/ports.js";
@@ -27,11 +32,16 @@ import { runDetection } from "../lambdas/core/detection/run.js";
 import { bootstrapDomain } from "../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../lambdas/core/rules/load.js";
 import type { RulePack } from "../lambdas/core/rules/types.js";
+import type { DetectorMeasurements, DetectorStep } from "../lambdas/core/sizing/detection.js";
 import { transportSearchClient } from "../lambdas/detector/opensearch.js";
 import { bootstrapSettings } from "../test/fixtures/bootstrap-settings.js";
 import { indexTraffic, trafficDocuments } from "../test/integration/detector-traffic.js";
 import { startTestNode } from "../test/integration/node.js";
 import type { BenchResult } from "./run.js";
+
+/** The figures `audit-trail size` reads (written when the bench runs its default steps). */
+const MEASUREMENTS_FILE = "lambdas/core/sizing/detector-measurements.json";
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 const PRINCIPALS = 1000;
 const SPAN_MS = 15 * 60_000;
@@ -175,6 +185,8 @@ async function nodeStats(url: string): Promise<{ heapUsed: number; heapMax: numb
   };
 }
 
+const round = (value: number) => Math.round(value * 1000) / 1000;
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
@@ -183,6 +195,8 @@ const median = (values: number[]) => {
 export default async function bench(): Promise<BenchResult> {
   const node = await startTestNode();
   const result: BenchResult = {};
+  const measuredSteps: DetectorStep[] = [];
+  const loads: number[] = [];
   try {
     const client = new Client({ node: node.url, requestTimeout: 600_000 });
     const pack = await loadRulePack([defaultRulesDir()]);
@@ -313,6 +327,19 @@ export default async function bench(): Promise<BenchResult> {
         target: "0",
         meetsTarget: failed.length === 0,
       };
+      loads.push(loadavg()[0] ?? 0);
+      measuredSteps.push({
+        eventsPer15Minutes: step.events,
+        services: step.services,
+        principals: PRINCIPALS,
+        steadyPassSeconds: round(medianMs / 1000),
+        alertWriteSeconds: round((medianPass?.writeMs ?? 0) / 1000),
+        newAlertsPerPass: medianPass?.alerts ?? 0,
+        searchesPerPass: medianPass?.searches ?? 0,
+        requestsPerPass: medianPass?.requests ?? 0,
+        heapHighWaterMB: Math.round(heapPeak / 2 ** 20),
+        breakerTrips: after.trips - before.trips,
+      });
       // Each step's figures as soon as it ends: a long run interrupted still leaves them.
       for (const [name, figure] of Object.entries(result).filter(([key]) => key.startsWith(`${label}.`))) {
         process.stderr.write(
@@ -324,6 +351,23 @@ export default async function bench(): Promise<BenchResult> {
       index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX}`,
       ignore_unavailable: true,
     });
+    if (process.env.AUDIT_TRAIL_BENCH_DETECTOR_STEPS === undefined && lagMs !== undefined) {
+      const info = (await client.info()).body as { version: { number: string } };
+      const heapMB = Math.round((await nodeStats(node.url)).heapMax / 2 ** 20);
+      const output: DetectorMeasurements = {
+        measuredAt: new Date().toISOString().slice(0, 10),
+        command: "npm run bench -- detector",
+        file: MEASUREMENTS_FILE,
+        opensearch: `OpenSearch ${info.version.number}, one shard, ${heapMB} MB heap`,
+        machine: `${cpus().length} × ${cpus()[0]?.model ?? "unknown"}, Node.js ${process.version}, 1-minute load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the steps' ends (shared)`,
+        notes: [
+          `incremental evaluation, ingest lag ${lagMs / 1000} s; ${PRINCIPALS} callers; median of ${STEADY_PASSES} steady passes while the traffic keeps arriving`,
+        ],
+        steps: measuredSteps,
+      };
+      await writeFile(join(root, MEASUREMENTS_FILE), `${JSON.stringify(output, null, 2)}\n`);
+      process.stderr.write(`detector bench: wrote ${MEASUREMENTS_FILE}\n`);
+    }
   } finally {
     await node.stop();
   }
