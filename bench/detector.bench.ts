@@ -12,7 +12,8 @@
  *
  * Steps: `AUDIT_TRAIL_BENCH_DETECTOR_STEPS`, comma-separated `EVENTSxSERVICES` (default
  * `10000x200,100000x200,1000000x200,10000x1000,100000x1000,1000000x1000`). Indexing 1M events takes minutes on a
- * small machine.
+ * small machine. With the default steps and ingest lag, the figures `audit-trail size` reads are written to
+ * `lambdas/core/sizing/detector-measurements.json`.
  *
  * The traffic keeps its rate past the first pass (15 minutes, then one more minute per steady pass), each record
  * received by Firehose 5 s after its event (`event.ingested`), so every pass finds a full lookback behind it and
@@ -20,6 +21,10 @@
  * `AUDIT_TRAIL_BENCH_DETECTOR_INGEST_LAG` (seconds; default 180, the dev stack's 60 s buffering + 60 s retries +
  * 60 s), or the whole lookback every pass when it is `off`.
  */
+import { writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Client } from "@opensearch-project/opensearch";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../lambdas/core/contracts.js";
 import type { SearchClient } from "../lambdas/core/detection/ports.js";
@@ -27,11 +32,16 @@ import { runDetection } from "../lambdas/core/detection/run.js";
 import { bootstrapDomain } from "../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../lambdas/core/rules/load.js";
 import type { RulePack } from "../lambdas/core/rules/types.js";
+import type { DetectorMeasurements, DetectorStep } from "../lambdas/core/sizing/detection.js";
 import { transportSearchClient } from "../lambdas/detector/opensearch.js";
 import { bootstrapSettings } from "../test/fixtures/bootstrap-settings.js";
 import { indexTraffic, trafficDocuments } from "../test/integration/detector-traffic.js";
 import { startTestNode } from "../test/integration/node.js";
 import type { BenchResult } from "./run.js";
+
+/** The figures `audit-trail size` reads (written when the bench runs its default steps). */
+const MEASUREMENTS_FILE = "lambdas/core/sizing/detector-measurements.json";
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 const PRINCIPALS = 1000;
 const SPAN_MS = 15 * 60_000;
@@ -92,26 +102,64 @@ function ruleOf(body: Record<string, unknown>, pack: RulePack): string {
   return (candidates.find((rule) => rule.type === type) ?? candidates[0])?.name ?? names.join("+");
 }
 
-/** The production search client, recording each search's `took` by rule. */
+/**
+ * The production search client, recording each search's `took` by rule (the new alerts' summaries, sent in
+ * `_msearch` batches, as "alert summaries"), the requests sent, and the wall time spent writing alerts (the
+ * summaries, `_bulk`, single writes and reads of the alerts index) as the client sees it.
+ */
 function measured(inner: SearchClient, pack: RulePack) {
   const took = new Map<string, number>();
   let searches = 0;
+  let requests = 0;
+  let writeMs = 0;
+  const add = (rule: string, ms: number | undefined) => took.set(rule, (took.get(rule) ?? 0) + (ms ?? 0));
+  const timed = async <T>(work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      writeMs += performance.now() - started;
+    }
+  };
   const client: SearchClient = {
     ...inner,
     async search(request) {
       const response = (await inner.search(request)) as { took?: number };
       searches++;
-      const rule = request.index === ALERTS_INDEX ? "alerts index" : ruleOf(request.body, pack);
-      took.set(rule, (took.get(rule) ?? 0) + (response.took ?? 0));
+      requests++;
+      add(request.index === ALERTS_INDEX ? "alerts index" : ruleOf(request.body, pack), response.took);
       return response;
+    },
+    async msearch(request) {
+      const answers = await timed(() => inner.msearch(request));
+      requests++;
+      searches += request.bodies.length;
+      for (const answer of answers) {
+        if (answer.ok) add("alert summaries", (answer.body as { took?: number }).took);
+      }
+      return answers;
+    },
+    async bulk(request) {
+      requests++;
+      return timed(() => inner.bulk(request));
+    },
+    async write(request) {
+      requests++;
+      return timed(() => inner.write(request));
+    },
+    async get(request) {
+      requests++;
+      return timed(() => inner.get(request));
     },
   };
   return {
     client,
     take() {
-      const result = { took: Object.fromEntries(took), searches };
+      const result = { took: Object.fromEntries(took), searches, requests, writeMs };
       took.clear();
       searches = 0;
+      requests = 0;
+      writeMs = 0;
       return result;
     },
   };
@@ -137,6 +185,8 @@ async function nodeStats(url: string): Promise<{ heapUsed: number; heapMax: numb
   };
 }
 
+const round = (value: number) => Math.round(value * 1000) / 1000;
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
@@ -145,6 +195,8 @@ const median = (values: number[]) => {
 export default async function bench(): Promise<BenchResult> {
   const node = await startTestNode();
   const result: BenchResult = {};
+  const measuredSteps: DetectorStep[] = [];
+  const loads: number[] = [];
   try {
     const client = new Client({ node: node.url, requestTimeout: 600_000 });
     const pack = await loadRulePack([defaultRulesDir()]);
@@ -201,7 +253,15 @@ export default async function bench(): Promise<BenchResult> {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       })();
-      const passes: { ms: number; searches: number; took: Record<string, number>; failed: string[] }[] = [];
+      const passes: {
+        ms: number;
+        searches: number;
+        requests: number;
+        writeMs: number;
+        took: Record<string, number>;
+        alerts: number;
+        failed: string[];
+      }[] = [];
       const end = START + SPAN_MS;
       for (let pass = 0; pass <= STEADY_PASSES; pass++) {
         const nowMs = end + pass * 60_000;
@@ -217,7 +277,8 @@ export default async function bench(): Promise<BenchResult> {
           },
         );
         const ms = performance.now() - started;
-        passes.push({ ms, ...search.take(), failed: [...report.failedRules] });
+        const alerts = Object.values(report.delivered).reduce((sum, count) => sum + count, 0);
+        passes.push({ ms, ...search.take(), alerts, failed: [...report.failedRules] });
       }
       sampling = false;
       await sampler;
@@ -238,6 +299,15 @@ export default async function bench(): Promise<BenchResult> {
         meetsTarget: medianMs < 20_000,
       };
       result[`${label}.searchesPerPass`] = { value: medianPass?.searches ?? 0, unit: "searches" };
+      result[`${label}.requestsPerPass`] = {
+        value: medianPass?.requests ?? 0,
+        unit: "requests (a _msearch or _bulk is one)",
+      };
+      result[`${label}.newAlertsPerPass`] = { value: medianPass?.alerts ?? 0, unit: "new alerts" };
+      result[`${label}.alertWriteSeconds`] = {
+        value: (medianPass?.writeMs ?? 0) / 1000,
+        unit: "s writing alerts (summaries, _bulk, reads and writes of the alerts index)",
+      };
       for (const [rule, took] of Object.entries(medianPass?.took ?? {}).sort((a, b) => b[1] - a[1])) {
         result[`${label}.took.${rule}`] = { value: took, unit: "ms (sum of took)" };
       }
@@ -257,6 +327,19 @@ export default async function bench(): Promise<BenchResult> {
         target: "0",
         meetsTarget: failed.length === 0,
       };
+      loads.push(loadavg()[0] ?? 0);
+      measuredSteps.push({
+        eventsPer15Minutes: step.events,
+        services: step.services,
+        principals: PRINCIPALS,
+        steadyPassSeconds: round(medianMs / 1000),
+        alertWriteSeconds: round((medianPass?.writeMs ?? 0) / 1000),
+        newAlertsPerPass: medianPass?.alerts ?? 0,
+        searchesPerPass: medianPass?.searches ?? 0,
+        requestsPerPass: medianPass?.requests ?? 0,
+        heapHighWaterMB: Math.round(heapPeak / 2 ** 20),
+        breakerTrips: after.trips - before.trips,
+      });
       // Each step's figures as soon as it ends: a long run interrupted still leaves them.
       for (const [name, figure] of Object.entries(result).filter(([key]) => key.startsWith(`${label}.`))) {
         process.stderr.write(
@@ -268,6 +351,23 @@ export default async function bench(): Promise<BenchResult> {
       index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX}`,
       ignore_unavailable: true,
     });
+    if (process.env.AUDIT_TRAIL_BENCH_DETECTOR_STEPS === undefined && lagMs !== undefined) {
+      const info = (await client.info()).body as { version: { number: string } };
+      const heapMB = Math.round((await nodeStats(node.url)).heapMax / 2 ** 20);
+      const output: DetectorMeasurements = {
+        measuredAt: new Date().toISOString().slice(0, 10),
+        command: "npm run bench -- detector",
+        file: MEASUREMENTS_FILE,
+        opensearch: `OpenSearch ${info.version.number}, one shard, ${heapMB} MB heap`,
+        machine: `${cpus().length} × ${cpus()[0]?.model ?? "unknown"}, Node.js ${process.version}, 1-minute load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the steps' ends (shared)`,
+        notes: [
+          `incremental evaluation, ingest lag ${lagMs / 1000} s; ${PRINCIPALS} callers; median of ${STEADY_PASSES} steady passes while the traffic keeps arriving`,
+        ],
+        steps: measuredSteps,
+      };
+      await writeFile(join(root, MEASUREMENTS_FILE), `${JSON.stringify(output, null, 2)}\n`);
+      process.stderr.write(`detector bench: wrote ${MEASUREMENTS_FILE}\n`);
+    }
   } finally {
     await node.stop();
   }

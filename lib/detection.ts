@@ -155,9 +155,10 @@ export class AuditDetection extends Construct {
     detector.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(2) });
     this.detectorFunction = detector;
 
-    // Searches tagged documents and alerts and refreshes the alerts index (POST _search, POST _refresh); reads and
-    // writes alert documents, create-only or conditionally (GET/PUT audit-alerts/_doc/<id>). Nothing else: no
-    // DELETE, no HEAD, no writes outside the alerts index.
+    // Searches tagged documents and alerts and refreshes the alerts index (POST _search, _msearch, _refresh); writes
+    // alert documents in batches (POST audit-alerts/_bulk, create-only or conditionally), and reads and writes single
+    // ones (GET/PUT audit-alerts/_doc/<id>). No DELETE, no HEAD; the detector's code writes only the alerts index
+    // (the POST grant on audit-* is wider than that: IAM cannot tell a search from a write by the method).
     iam.Grant.addToPrincipal({
       grantee: detector,
       actions: ["es:ESHttpPost"],

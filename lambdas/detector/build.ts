@@ -4,7 +4,9 @@
  *
  * Detector: runs every minute (EventBridge schedule). Reads the watermark and the rules that lag behind it, runs
  * the detection (outbox retries, single-event matches, correlation windows, suppression, create-only alerts
- * published to SNS by severity) until shortly before the invocation's timeout, and advances the watermark to the
+ * published to SNS by severity) until shortly before the invocation's timeout (evaluation stops
+ * `DETECTOR_WRAP_UP_MS` before it, alert writes `DETECTOR_STATE_SAVE_MS` before it: alerts not written by then carry
+ * over with their rules' resume points), and advances the watermark to the
  * run's `now` with the rules that failed or ran out of time recorded with their own resume point: one failing rule
  * never holds the others back, and its own range is evaluated again on every run until it succeeds.
  *
@@ -64,6 +66,8 @@ export interface DetectorResult {
 
 /** Time kept back from the invocation's timeout to write the run's alerts and state after evaluation stops. */
 export const DETECTOR_WRAP_UP_MS = 20_000;
+/** Time kept back from the invocation's timeout to save the watermark after alert writes stop. */
+export const DETECTOR_STATE_SAVE_MS = 5_000;
 
 export function buildHandler(deps: DetectorDependencies) {
   const { config, logger, metrics, tracer } = deps;
@@ -79,6 +83,7 @@ export function buildHandler(deps: DetectorDependencies) {
       const nowMs = clock();
       const { watermarkMs, resumeFromMs } = await watermarks.read();
       const deadlineMs = deadlineFor(context, clock);
+      const writeDeadlineMs = deadlineFor(context, clock, DETECTOR_STATE_SAVE_MS);
       const report = await runDetection(
         { search: deps.search, publisher, logger, pack: deps.pack, alertContext: deps.alertContext },
         {
@@ -90,6 +95,7 @@ export function buildHandler(deps: DetectorDependencies) {
           leaseMs: leaseFor(context),
           ...(config.ingestLagMs === undefined ? {} : { ingestLagMs: config.ingestLagMs }),
           ...(deadlineMs === undefined ? {} : { deadlineMs }),
+          ...(writeDeadlineMs === undefined ? {} : { writeDeadlineMs }),
         },
       );
       recordMetrics(metrics, report, nowMs, watermarkMs);
@@ -121,13 +127,17 @@ export function buildHandler(deps: DetectorDependencies) {
     });
 }
 
-/** When evaluation stops: `DETECTOR_WRAP_UP_MS` before the invocation's timeout. */
+/**
+ * When evaluation stops: `keepMs` (`DETECTOR_WRAP_UP_MS`) before the invocation's timeout; with
+ * `DETECTOR_STATE_SAVE_MS`, when alert writes stop (what is left carries over to the next run).
+ */
 export function deadlineFor(
   context: Pick<Context, "getRemainingTimeInMillis">,
   clock: () => number,
+  keepMs = DETECTOR_WRAP_UP_MS,
 ): number | undefined {
   if (typeof context.getRemainingTimeInMillis !== "function") return undefined;
-  return clock() + Math.max(0, context.getRemainingTimeInMillis() - DETECTOR_WRAP_UP_MS);
+  return clock() + Math.max(0, context.getRemainingTimeInMillis() - keepMs);
 }
 
 /** A claim outlives this invocation (its remaining time plus a minute), so a live run never loses it. */

@@ -1,15 +1,27 @@
 /**
  * The detection run's `SearchClient` over the OpenSearch client's transport (SigV4-signed in the handler):
- * `_search`, real-time `GET _doc`, and `PUT _doc` with `op_type=create` or `if_seq_no`/`if_primary_term`, a 409
- * answered as a conflict rather than an error.
+ * `_search` and `_msearch`, real-time `GET _doc`, and `PUT _doc` or `_bulk` with `op_type=create` or
+ * `if_seq_no`/`if_primary_term`, a 409 answered as a conflict rather than an error. `_msearch` and `_bulk` name the
+ * index in the path only (never in their action lines), so the path the domain's access policy sees is the index
+ * every search and write of the request goes to.
  */
-import type { SearchClient, StoredDocument, WriteRequest, WriteResult } from "../core/detection/ports.js";
+import type {
+  BulkResult,
+  BulkWrite,
+  MultiSearchAnswer,
+  SearchClient,
+  StoredDocument,
+  WriteRequest,
+  WriteResult,
+} from "../core/detection/ports.js";
 
 export interface TransportRequest {
   readonly method: "GET" | "POST" | "PUT";
   readonly path: string;
   readonly querystring?: Record<string, string | number | boolean>;
   readonly body?: Record<string, unknown>;
+  /** NDJSON lines (`_msearch`, `_bulk`), one object a line. */
+  readonly bulkBody?: Record<string, unknown>[];
 }
 
 /** What the detector uses of `@opensearch-project/opensearch`'s `Client`. */
@@ -66,6 +78,62 @@ export function transportSearchClient(client: TransportClient): SearchClient {
       return { id, source: body._source, seqNo: body._seq_no, primaryTerm: body._primary_term };
     },
 
+    async msearch({ index, bodies }): Promise<MultiSearchAnswer[]> {
+      if (bodies.length === 0) return [];
+      // The alerts index does not exist before the first alert: each search answers no hits rather than an error.
+      const header = { ignore_unavailable: true, allow_no_indices: true };
+      const response = await client.transport.request({
+        method: "POST",
+        path: `/${indexPath(index)}/_msearch`,
+        bulkBody: bodies.flatMap((body) => [header, body]),
+      });
+      const answers = (response.body as { responses?: unknown }).responses;
+      if (!Array.isArray(answers) || answers.length !== bodies.length) {
+        throw new OpenSearchRequestError(
+          `POST ${index}/_msearch: ${bodies.length} searches sent, ${Array.isArray(answers) ? answers.length : "no"} responses`,
+        );
+      }
+      return answers.map((answer: { error?: unknown; status?: number }) =>
+        answer.error === undefined
+          ? { ok: true, body: answer }
+          : { ok: false, error: `status ${answer.status ?? "?"}: ${reasonOf(answer.error)}` },
+      );
+    },
+
+    async bulk({ index, writes }): Promise<BulkResult[]> {
+      if (writes.length === 0) return [];
+      const response = await client.transport.request({
+        method: "POST",
+        path: `/${encodeURIComponent(index)}/_bulk`,
+        bulkBody: writes.flatMap((write) => [actionOf(write), write.document]),
+      });
+      const items = (response.body as { items?: unknown }).items;
+      if (!Array.isArray(items) || items.length !== writes.length) {
+        throw new OpenSearchRequestError(
+          `POST ${index}/_bulk: ${writes.length} writes sent, ${Array.isArray(items) ? items.length : "no"} results`,
+        );
+      }
+      return items.map((item: Record<string, BulkItem | undefined>, position): BulkResult => {
+        const result = item.create ?? item.index;
+        const id = writes[position]?.id;
+        if (result === undefined || result._id !== id) {
+          throw new OpenSearchRequestError(
+            `POST ${index}/_bulk: result ${position} is not the write of ${id} (${JSON.stringify(item)})`,
+          );
+        }
+        if (result.status === 409) return { outcome: "conflict" };
+        if (result.error !== undefined || result.status >= 300) {
+          return { outcome: "failed", error: `status ${result.status}: ${reasonOf(result.error)}` };
+        }
+        if (result._seq_no === undefined || result._primary_term === undefined) {
+          throw new OpenSearchRequestError(
+            `POST ${index}/_bulk: the result of ${id} lacks _seq_no or _primary_term`,
+          );
+        }
+        return { outcome: "written", seqNo: result._seq_no, primaryTerm: result._primary_term };
+      });
+    },
+
     async refresh({ index }): Promise<void> {
       await client.transport.request({ method: "POST", path: `/${encodeURIComponent(index)}/_refresh` });
     },
@@ -96,4 +164,36 @@ export function transportSearchClient(client: TransportClient): SearchClient {
       return { outcome: "written", seqNo: body._seq_no, primaryTerm: body._primary_term };
     },
   };
+}
+
+interface BulkItem {
+  readonly _id?: string;
+  readonly status: number;
+  readonly error?: unknown;
+  readonly _seq_no?: number;
+  readonly _primary_term?: number;
+}
+
+/** A `_bulk` action line: `create` (fails on an existing id) or `index` guarded by the sequence number. */
+function actionOf(write: BulkWrite): Record<string, unknown> {
+  if (write.create === true) return { create: { _id: write.id } };
+  return {
+    index: {
+      _id: write.id,
+      ...(write.ifSeqNo === undefined || write.ifPrimaryTerm === undefined
+        ? {}
+        : { if_seq_no: write.ifSeqNo, if_primary_term: write.ifPrimaryTerm }),
+    },
+  };
+}
+
+/** The node's reason for refusing one search or write: its `type: reason`, else the error as JSON. */
+function reasonOf(error: unknown): string {
+  if (typeof error === "object" && error !== null) {
+    const { type, reason } = error as { type?: unknown; reason?: unknown };
+    if (typeof type === "string" || typeof reason === "string") {
+      return [type, reason].filter((part) => typeof part === "string").join(": ");
+    }
+  }
+  return typeof error === "string" ? error : JSON.stringify(error);
 }

@@ -386,6 +386,64 @@ function recordingTransport(fake: FakeDetectionSearch, domainArn: string, http: 
           if (result.outcome === "conflict") return { statusCode: 409, body: {} };
           return { statusCode: 201, body: { _seq_no: result.seqNo, _primary_term: result.primaryTerm } };
         }
+        if (params.method === "POST" && operation === "_msearch") {
+          const lines = params.bulkBody ?? [];
+          const responses: unknown[] = [];
+          for (let line = 1; line < lines.length; line += 2) {
+            responses.push({
+              ...((await fake.search({ index, body: lines[line] ?? {} })) as object),
+              status: 200,
+            });
+          }
+          return { statusCode: 200, body: { took: 1, responses } };
+        }
+        if (params.method === "POST" && operation === "_bulk") {
+          const lines = params.bulkBody ?? [];
+          const items: unknown[] = [];
+          for (let line = 0; line < lines.length; line += 2) {
+            const action = lines[line] as {
+              create?: { _id: string };
+              index?: { _id: string; if_seq_no?: number; if_primary_term?: number };
+            };
+            const document = lines[line + 1] ?? {};
+            const kind = action.create === undefined ? "index" : "create";
+            const target = action.create ?? action.index ?? { _id: "" };
+            const guard = action.index;
+            const outbox = (document as { outbox?: { status?: string } }).outbox;
+            if (guard?.if_seq_no !== undefined && outbox?.status === "published" && !conflicted) {
+              conflicted = true;
+              items.push({
+                [kind]: {
+                  _id: target._id,
+                  status: 409,
+                  error: { type: "version_conflict_engine_exception" },
+                },
+              });
+              continue;
+            }
+            const result = await fake.write({
+              index,
+              id: target._id,
+              document,
+              ...(kind === "create" ? { create: true } : {}),
+              ...(guard?.if_seq_no === undefined
+                ? {}
+                : { ifSeqNo: guard.if_seq_no, ifPrimaryTerm: Number(guard.if_primary_term) }),
+            });
+            items.push({
+              [kind]:
+                result.outcome === "conflict"
+                  ? { _id: target._id, status: 409, error: { type: "version_conflict_engine_exception" } }
+                  : {
+                      _id: target._id,
+                      status: 201,
+                      _seq_no: result.seqNo,
+                      _primary_term: result.primaryTerm,
+                    },
+            });
+          }
+          return { statusCode: 200, body: { took: 1, errors: false, items } };
+        }
         throw new Error(`contract transport: unexpected ${params.method} ${params.path}`);
       },
     },

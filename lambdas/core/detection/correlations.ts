@@ -334,25 +334,33 @@ export interface WindowEvents {
   readonly matched: MatchedSummary | undefined;
 }
 
+/** One search and how to read its response: requests of this shape can travel together in one `_msearch`. */
+export interface SearchRequest<T> {
+  readonly body: Record<string, unknown>;
+  read(response: unknown): T;
+}
+
 /**
  * The first matched events in `[fromMs, toExclusiveMs)` for the group, oldest first, and the summary of every
  * matched event there (first and last time, distinct values of the rule's exact fields): one request.
  */
-export async function fetchWindowEvents(
-  client: SearchClient,
-  index: string,
+export function windowEventsRequest(
   rule: CorrelationRule,
   groupBy: Readonly<Record<string, string>>,
   fromMs: number,
   toExclusiveMs: number,
-): Promise<WindowEvents> {
+): SearchRequest<WindowEvents> {
   const fields = exactFieldsOf(rule);
   const purpose = `events of ${rule.name}`;
-  const body = windowEventsQuery(rule, groupBy, fromMs, toExclusiveMs, fields);
-  const response = parseSearchResponse(await client.search({ index, body }), purpose);
   return {
-    events: response.hits.hits.map((hit) => asDocument(hit, rule.name)),
-    matched: parseMatched(response.aggregations, fields, ALERT_VALUES_KEPT, purpose),
+    body: windowEventsQuery(rule, groupBy, fromMs, toExclusiveMs, fields),
+    read(raw) {
+      const response = parseSearchResponse(raw, purpose);
+      return {
+        events: response.hits.hits.map((hit) => asDocument(hit, rule.name)),
+        matched: parseMatched(response.aggregations, fields, ALERT_VALUES_KEPT, purpose),
+      };
+    },
   };
 }
 
@@ -394,31 +402,39 @@ export async function fetchSingleEventPage(
   return { documents, next: last.sort };
 }
 
+/** An alert's exact count and what its documents say. */
+export interface SingleEventCount {
+  readonly count: number;
+  readonly matched: MatchedSummary | undefined;
+}
+
 /**
  * The exact number of documents a single-event alert over `[fromMs, toMs]` and its group stands for, and what they
  * say (first and last time, distinct values of the rule's exact fields): one request.
  */
-export async function countSingleEventMatches(
-  client: SearchClient,
-  index: string,
+export function singleEventCountRequest(
   rule: SingleEventRule,
   groupBy: Readonly<Record<string, string>>,
   fromMs: number,
   toMs: number,
-): Promise<{ count: number; matched: MatchedSummary | undefined }> {
+): SearchRequest<SingleEventCount> {
   const purpose = `count of ${rule.name}`;
   const fields = exactFieldsOf(rule);
-  const body = singleEventCountQuery(rule, groupBy, fromMs, toMs, fields);
-  const response = parseSearchResponse(await client.search({ index, body }), purpose);
-  const total = response.hits.total;
-  if (total === undefined || total.relation !== "eq") {
-    throw new SearchResponseError(
-      `${purpose}: the response has no exact hits.total (${JSON.stringify(total)})`,
-    );
-  }
   return {
-    count: total.value,
-    matched: parseMatched(response.aggregations, fields, ALERT_VALUES_KEPT, purpose),
+    body: singleEventCountQuery(rule, groupBy, fromMs, toMs, fields),
+    read(raw) {
+      const response = parseSearchResponse(raw, purpose);
+      const total = response.hits.total;
+      if (total === undefined || total.relation !== "eq") {
+        throw new SearchResponseError(
+          `${purpose}: the response has no exact hits.total (${JSON.stringify(total)})`,
+        );
+      }
+      return {
+        count: total.value,
+        matched: parseMatched(response.aggregations, fields, ALERT_VALUES_KEPT, purpose),
+      };
+    },
   };
 }
 

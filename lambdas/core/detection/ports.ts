@@ -19,7 +19,31 @@ export interface SearchClient {
   write(request: WriteRequest): Promise<WriteResult>;
   /** `POST /{index}/_refresh`: what was written becomes searchable now rather than within the refresh interval. */
   refresh(request: { readonly index: string }): Promise<void>;
+  /**
+   * `POST /{index}/_msearch`: the searches in one request, all on `index`. Resolves to one answer per body, in
+   * order: the search's response body, or the error the node gave that search alone; rejects when the request as
+   * a whole fails.
+   */
+  msearch(request: {
+    readonly index: string;
+    readonly bodies: readonly Record<string, unknown>[];
+  }): Promise<MultiSearchAnswer[]>;
+  /**
+   * `POST /{index}/_bulk`: the writes in one request, each as `write` makes it (`create`, or `ifSeqNo` and
+   * `ifPrimaryTerm`). Resolves to one result per write, in order: a 409 is a `conflict`, any other refusal of that
+   * write alone `failed` with the node's reason; rejects when the request as a whole fails.
+   */
+  bulk(request: { readonly index: string; readonly writes: readonly BulkWrite[] }): Promise<BulkResult[]>;
 }
+
+export type MultiSearchAnswer =
+  | { readonly ok: true; readonly body: unknown }
+  | { readonly ok: false; readonly error: string };
+
+/** One write of a `_bulk` request: a `WriteRequest` on the request's index. */
+export type BulkWrite = Omit<WriteRequest, "index">;
+
+export type BulkResult = WriteResult | { readonly outcome: "failed"; readonly error: string };
 
 export interface StoredDocument {
   readonly id: string;

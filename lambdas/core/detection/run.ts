@@ -7,8 +7,9 @@
  *    `min(watermark, now) - lookback` to now, so late records within `lookback` are counted and ids make
  *    re-evaluation harmless; a rule that fell behind resumes from its own point (`resumeFromMs`);
  * 3. fold firings under suppression, against this run's firings and the indexed alerts;
- * 4. write each new alert create-only, publish it, mark it (the outbox); extend indexed alerts that later
- *    firings fold into.
+ * 4. write the new alerts create-only, publish them, mark them (the outbox), a batch at a time: one `_msearch` for
+ *    their counts and events, one `_bulk` to create, SNS a few at a time, one `_bulk` to mark; extend the indexed
+ *    alerts that later firings fold into, a batch at a time too (a search by id, an `_msearch`, a `_bulk`).
  *
  * Guarantees (tested in `test/lambdas/core/detection/run.test.ts` and `test/integration/detector-isolation.test.ts`):
  * - a rule that fails (its query errors, its response is partial, its alerts cannot be written) never holds back
@@ -23,27 +24,32 @@
  *   fit carries over;
  * - a rule further behind than `maxCatchUpMs` is evaluated from `now - maxCatchUpMs` on and the run lists the range
  *   it skipped (`skipped`): the one way a range goes unevaluated, and always on record;
+ * - alert writes stop at `writeDeadlineMs`: the rules of the alerts not written (or extended) by then resume from
+ *   before them (`resumeFromMs`, `partialRules`), so the next run evaluates and writes them; a behavioural rule's
+ *   baseline stays where it was;
  * - single-event alerts count every matching document of their span (counted in the index).
  *
  * The run is `complete` when every rule was evaluated to `nowMs` and every new alert was written.
  */
 import { buildAlert } from "../alerts/build.js";
-import type { AlertContext } from "../alerts/model.js";
+import type { Alert, AlertContext } from "../alerts/model.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import { extendDetection, grew, planSuppression } from "../rules/suppression.js";
-import type { CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
+import type { CompiledRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
 import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
+import { chunks } from "./concurrency.js";
 import {
-  countSingleEventMatches,
   evaluateCorrelationInChunks,
   fetchSingleEventPage,
-  fetchWindowEvents,
+  type SearchRequest,
+  singleEventCountRequest,
   touchedWindowRanges,
+  windowEventsRequest,
 } from "./correlations.js";
 import { type DeliveryOutcome, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
@@ -82,8 +88,10 @@ export const DETECTION_DEFAULTS = {
   recentAlertsPageSize: 2000,
   /** Longer than the detector's timeout, so a live run never loses its claim. */
   leaseMs: 5 * 60_000,
-  /** Alerts written (and extended) at once. */
+  /** Alerts published (and indexed alerts extended) at once. */
   deliveryConcurrency: 8,
+  /** New alerts per batch: one `_msearch` of their counts and events, one `_bulk` to create, one to mark. */
+  writeBatchSize: 100,
 } as const;
 
 export interface DetectionRunOptions {
@@ -122,8 +130,17 @@ export interface DetectionRunOptions {
   readonly recentAlertsPageSize?: number;
   /** @default 5 minutes */
   readonly leaseMs?: number;
-  /** New alerts written, and indexed alerts extended, at once. @default 8 */
+  /** New alerts published, and indexed alerts extended, at once. @default 8 */
   readonly deliveryConcurrency?: number;
+  /** New alerts per batch (one `_msearch` of their counts and events, one `_bulk` to create, one to mark). @default 100 */
+  readonly writeBatchSize?: number;
+  /**
+   * When (by `clock`) the run stops starting alert writes (new alerts a batch at a time, extensions one at a time):
+   * the rules of what is left resume from before those alerts (`resumeFromMs`, `partialRules`), so the next run
+   * evaluates and writes them. Later than `deadlineMs`, so that the writes of what was evaluated have time of
+   * their own. @default no deadline
+   */
+  readonly writeDeadlineMs?: number;
   /**
    * Incremental evaluation: how long after Firehose stamps `event.ingested` a document may first become searchable
    * (buffering interval, retry duration, refresh). When set, a rule that is not behind reads only what may be new
@@ -205,6 +222,7 @@ export async function runDetection(
     runId: options.runId,
     clock,
     leaseMs: settings.leaseMs,
+    publishConcurrency: settings.deliveryConcurrency,
   });
   const { logger, pack } = deps;
   const previousResume = options.resumeFromMs ?? {};
@@ -257,7 +275,30 @@ export async function runDetection(
       ...(from === undefined ? {} : { resumeFrom: new Date(from).toISOString() }),
     });
   };
+  const outOfWriteTime = () => options.writeDeadlineMs !== undefined && clock() >= options.writeDeadlineMs;
+  /** Rules with alerts left unwritten at the write deadline: they resume from before those alerts. */
+  const carried = new Set<string>();
+  const carry = (rule: CompiledRule, unwritten: readonly Detection[]) => {
+    let from = rangeStartOf(rule);
+    // A silence rule resumes as of the time it judged; the others from the earliest unwritten alert's start.
+    if (rule.kind !== "silence") {
+      for (const detection of unwritten) from = Math.min(from, Date.parse(detection.windowStart));
+    }
+    resume.set(rule.name, Math.min(from, resume.get(rule.name) ?? from));
+    if (!carried.has(rule.name)) {
+      carried.add(rule.name);
+      if (!partialRules.includes(rule.name)) partialRules.push(rule.name);
+      logger.warn(
+        "out of the run's time to write alerts; the rule's unwritten alerts carry over to the next run",
+        {
+          rule: rule.name,
+          resumeFrom: new Date(resume.get(rule.name) as number).toISOString(),
+        },
+      );
+    }
+  };
   const ranges = new Map<string, EvaluationRange>();
+  const rangeStartOf = (rule: CompiledRule) => (ranges.get(rule.name) ?? range).fromMs;
   /** What may be new for a rule not behind (incremental evaluation), else undefined: its whole range. */
   const ingestWindowOf = (rule: CompiledRule, own: EvaluationRange): IngestWindow | undefined =>
     options.ingestLagMs === undefined ||
@@ -443,7 +484,6 @@ export async function runDetection(
     0,
     ...firings.map((firing) => firing.rule.suppression.ms + reachOf(firing.rule)),
   );
-  const rangeStartOf = (rule: CompiledRule) => (ranges.get(rule.name) ?? range).fromMs;
   let existing: StoredAlert[];
   try {
     existing = await findRecentFor(store, firings, earliestFrom - maxReachMs, settings.recentAlertsPageSize);
@@ -461,30 +501,46 @@ export async function runDetection(
   const plan = planSuppression(firings, existing);
 
   const delivered = emptyOutcomes();
-  // Alerts are independent (each its own id, claim and publish): a few at a time, so a pass that writes hundreds
-  // of alerts does not wait for each request in turn.
-  await forEachConcurrently(plan.fresh, settings.deliveryConcurrency, async (detection) => {
-    let outcome: DeliveryOutcome;
-    let problem: unknown = "the alert could not be written to the alerts index";
-    try {
-      // Single-event alerts count every matching document of their span, read or not (ties, duplicates).
-      const counted = await withExactCount(deps, auditIndex, detection);
-      const withEvents = await withMatchedEvents(deps, auditIndex, counted);
-      outcome = await outbox.deliverNew(buildAlert(withEvents, deps.alertContext));
-    } catch (error) {
-      outcome = "persist_failed";
-      problem = error;
+  // New alerts a batch at a time: one `_msearch` reads every alert's count and events, one `_bulk` creates them,
+  // SNS takes the paging ones a few at a time, one `_bulk` marks them. A batch not started by the write deadline
+  // carries over: its rules resume from before its alerts (next run evaluates and writes them again).
+  for (const batch of chunks(plan.fresh, settings.writeBatchSize)) {
+    if (outOfWriteTime()) {
+      for (const detection of batch) carry(detection.rule, [detection]);
+      continue;
     }
-    delivered[outcome]++;
-    // Nothing was published: the rule evaluates this range again next run, the others go on.
-    const { rule } = detection;
-    if (outcome === "persist_failed" && !failures.has(rule.name)) {
-      fail(rule, rangeStartOf(rule), problem, "writing an alert");
-    }
-  });
+    const summarized = await withSummaries(deps, auditIndex, batch);
+    const alerts: Alert[] = [];
+    const rules: CompiledRule[] = [];
+    summarized.forEach((entry, position) => {
+      const { rule } = batch[position] as Detection;
+      try {
+        if ("error" in entry) throw entry.error;
+        alerts.push(buildAlert(entry.detection, deps.alertContext));
+        rules.push(rule);
+      } catch (error) {
+        delivered.persist_failed++;
+        // Nothing was published: the rule evaluates this range again next run, the others go on.
+        if (!failures.has(rule.name)) fail(rule, rangeStartOf(rule), error, "writing an alert");
+      }
+    });
+    const outcomes = await outbox.deliverMany(alerts);
+    outcomes.forEach((outcome, position) => {
+      delivered[outcome]++;
+      const rule = rules[position] as CompiledRule;
+      if (outcome === "persist_failed" && !failures.has(rule.name)) {
+        fail(
+          rule,
+          rangeStartOf(rule),
+          "the alert could not be written to the alerts index",
+          "writing an alert",
+        );
+      }
+    });
+  }
 
   for (const [name, progress] of behaviours) {
-    if (failures.has(name)) continue;
+    if (failures.has(name) || carried.has(name)) continue;
     try {
       if (!(await progress.commit()))
         logger.warn("another run moved the rule's baseline first; kept theirs", { rule: name });
@@ -496,21 +552,16 @@ export async function runDetection(
     }
   }
 
+  // Indexed alerts that later firings fold into, a batch at a time (one search for the documents, one `_msearch` for
+  // their counts and events, one `_bulk` to rewrite them); a batch not started by the write deadline carries over.
   let extended = 0;
-  await forEachConcurrently(
-    plan.extensions,
-    settings.deliveryConcurrency,
-    async ({ stored, firings: later }) => {
-      try {
-        if (await extendStored(deps, store, auditIndex, stored, later)) extended++;
-      } catch (error) {
-        logger.warn("could not extend an alert; the next run tries again", {
-          alertId: stored.id,
-          error: errorDescription(error),
-        });
-      }
-    },
-  );
+  for (const batch of chunks(plan.extensions, settings.writeBatchSize)) {
+    if (outOfWriteTime()) {
+      for (const { firings: later } of batch) carry(later[0]?.rule as CompiledRule, later);
+      continue;
+    }
+    extended += await extendBatch(deps, store, auditIndex, batch);
+  }
 
   if (plan.fresh.length > 0 || extended > 0) {
     // The next run (a minute later, or at once when catching up) must find these alerts to fold into them.
@@ -570,86 +621,165 @@ function lastTime(documents: readonly EcsDocument[]): number | undefined {
 }
 
 /**
- * Correlation detections come from aggregations without events: fetch the first events of their span, and the
- * summary of every matched event there (`matched`: first and last time, distinct values).
+ * What a new alert needs from the index besides its firing, for a batch of detections in one `_msearch`: a
+ * single-event alert's exact count (`withExactCount`), a correlation's first events and matched summary
+ * (`withMatchedEvents`). An answer per detection, in order; a search that fails fails its detection alone.
  */
-async function withMatchedEvents(
+async function withSummaries(
   deps: DetectionDependencies,
   index: string,
-  detection: Detection,
-): Promise<Detection> {
-  if (detection.rule.kind !== "correlation" || isBehaviourRule(detection.rule)) return detection;
-  const { events, matched } = await fetchWindowEvents(
-    deps.search,
-    index,
-    detection.rule as CorrelationRule,
-    detection.groupBy,
-    Date.parse(detection.windowStart),
-    Date.parse(detection.windowEnd),
-  );
+  detections: readonly Detection[],
+): Promise<({ detection: Detection } | { error: unknown })[]> {
+  const requests = detections.map((detection) => summaryRequest(detection));
+  const bodies = requests.flatMap((request) => (request === undefined ? [] : [request.body]));
+  let answers: Awaited<ReturnType<SearchClient["msearch"]>>;
+  try {
+    answers = await deps.search.msearch({ index, bodies });
+    if (answers.length !== bodies.length) {
+      throw new Error(`${bodies.length} searches sent, ${answers.length} answers`);
+    }
+  } catch (error) {
+    return detections.map((detection, position) =>
+      requests[position] === undefined ? { detection } : { error },
+    );
+  }
+  let next = 0;
+  return detections.map((detection, position) => {
+    const request = requests[position];
+    if (request === undefined) return { detection };
+    const answer = answers[next++] as (typeof answers)[number];
+    if (!answer.ok) return { error: new Error(`search for the alert's events: ${answer.error}`) };
+    try {
+      return { detection: request.read(answer.body) };
+    } catch (error) {
+      return { error };
+    }
+  });
+}
+
+/** The search a new alert of `detection` needs (see `withSummaries`), or undefined when it needs none. */
+function summaryRequest(detection: Detection): SearchRequest<Detection> | undefined {
+  const { rule } = detection;
+  const fromMs = Date.parse(detection.windowStart);
+  const toMs = Date.parse(detection.windowEnd);
+  if (rule.kind === "single") {
+    const request = singleEventCountRequest(rule, detection.groupBy, fromMs, toMs);
+    return {
+      body: request.body,
+      read(response) {
+        const { count, matched } = request.read(response);
+        return { ...detection, count, ...(matched === undefined ? {} : { matched }) };
+      },
+    };
+  }
+  if (rule.kind !== "correlation" || isBehaviourRule(rule)) return undefined;
+  const request = windowEventsRequest(rule, detection.groupBy, fromMs, toMs);
   return {
-    ...detection,
-    events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
-    ...(matched === undefined ? {} : { matched }),
+    body: request.body,
+    read(response) {
+      const { events, matched } = request.read(response);
+      return {
+        ...detection,
+        events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
+        ...(matched === undefined ? {} : { matched }),
+      };
+    },
   };
 }
 
 /**
- * A single-event alert with its count taken from the index (`countSingleEventMatches`) rather than from the firings
- * folded into it: once an alert holds `DETECTION_EVENT_CAP` events, a later run cannot tell which of the firings it
- * re-evaluates were already counted. Never below `floor` (the count an indexed alert already shows).
+ * Folds later firings into indexed alerts and rewrites those that grew (optimistic concurrency; the outbox is kept):
+ * the number rewritten. Most re-evaluated firings add nothing to the alert they fold into, which the summary
+ * tells: only the others are read whole (one search), counted or given their events (one `_msearch`) and rewritten
+ * (one `_bulk`). An alert that cannot be read, counted or written is left as it is, with a warning; one that
+ * changed meanwhile (a conflict) is left to the run that changed it.
  */
-async function withExactCount(
-  deps: DetectionDependencies,
-  index: string,
-  detection: Detection,
-  floor = 0,
-): Promise<Detection> {
-  const { rule } = detection;
-  if (rule.kind !== "single") return detection;
-  const { count, matched } = await countSingleEventMatches(
-    deps.search,
-    index,
-    rule,
-    detection.groupBy,
-    Date.parse(detection.windowStart),
-    Date.parse(detection.windowEnd),
-  );
-  return { ...detection, count: Math.max(count, floor), ...(matched === undefined ? {} : { matched }) };
-}
-
-/** Folds later firings into an indexed alert and rewrites it (optimistic concurrency; the outbox is kept). */
-async function extendStored(
+async function extendBatch(
   deps: DetectionDependencies,
   store: AlertStore,
   index: string,
-  summary: StoredAlert,
-  later: readonly Detection[],
-): Promise<boolean> {
-  const rule = later[0]?.rule;
-  if (rule === undefined) return false;
-  // Most re-evaluated firings add nothing to the alert they fold into: tell from the summary, read nothing more.
-  if (extendDetection(baseOf(summary.document, rule), later) === undefined) return false;
-  const stored = await store.get(summary.id);
-  if (stored === undefined) return false;
-  const document = stored.document;
-  const base = baseOf(document, rule);
-  const folded = extendDetection(base, later);
-  if (folded === undefined) return false;
-  const merged = await withExactCount(deps, index, folded, document.count);
-  if (!grew(merged, base)) return false;
-  const withEvents =
-    rule.kind !== "correlation" || isBehaviourRule(rule)
-      ? merged
-      : await withMatchedEvents(deps, index, {
-          ...merged,
-          events: document.events.length < DETECTION_EVENT_CAP ? [] : merged.events,
-        });
-  const rebuilt = buildAlert(withEvents, deps.alertContext);
-  if (rebuilt.id !== stored.id) return false;
-  const replacement: AlertDocument = { ...rebuilt, outbox: document.outbox };
-  const result = await store.replace(stored, replacement);
-  return result.outcome === "written";
+  batch: readonly { stored: StoredAlert; firings: Detection[] }[],
+): Promise<number> {
+  const { logger } = deps;
+  const warn = (alertId: string, error: unknown) =>
+    logger.warn("could not extend an alert; the next run tries again", {
+      alertId,
+      error: errorDescription(error),
+    });
+  const candidates = batch.filter(({ stored, firings: later }) => {
+    const rule = later[0]?.rule;
+    return rule !== undefined && extendDetection(baseOf(stored.document, rule), later) !== undefined;
+  });
+  if (candidates.length === 0) return 0;
+  let documents: Map<string, StoredAlert>;
+  try {
+    documents = await store.getMany(candidates.map(({ stored }) => stored.id));
+  } catch (error) {
+    for (const { stored } of candidates) warn(stored.id, error);
+    return 0;
+  }
+  const folds: { stored: StoredAlert; base: Detection; folded: Detection }[] = [];
+  for (const { stored: summary, firings: later } of candidates) {
+    const stored = documents.get(summary.id);
+    const rule = later[0]?.rule as CompiledRule;
+    if (stored === undefined) continue;
+    const base = baseOf(stored.document, rule);
+    const folded = extendDetection(base, later);
+    if (folded === undefined) continue;
+    // A correlation's count is its window's: it grew or not before its events are read again.
+    if (rule.kind === "correlation" && !grew(folded, base)) continue;
+    folds.push({
+      stored,
+      base,
+      folded:
+        rule.kind !== "correlation" ||
+        isBehaviourRule(rule) ||
+        stored.document.events.length >= DETECTION_EVENT_CAP
+          ? folded
+          : { ...folded, events: [] },
+    });
+  }
+  const summarized = await withSummaries(
+    deps,
+    index,
+    folds.map(({ folded }) => folded),
+  );
+  const rewrites: { stored: StoredAlert; document: AlertDocument }[] = [];
+  summarized.forEach((entry, position) => {
+    const { stored, base, folded } = folds[position] as (typeof folds)[number];
+    if ("error" in entry) {
+      warn(stored.id, entry.error);
+      return;
+    }
+    // A single-event alert never counts fewer than it already shows.
+    const merged =
+      folded.rule.kind === "single"
+        ? { ...entry.detection, count: Math.max(entry.detection.count, stored.document.count) }
+        : entry.detection;
+    if (folded.rule.kind !== "correlation" && !grew(merged, base)) return;
+    try {
+      const rebuilt = buildAlert(merged, deps.alertContext);
+      if (rebuilt.id === stored.id) {
+        rewrites.push({ stored, document: { ...rebuilt, outbox: stored.document.outbox } });
+      }
+    } catch (error) {
+      warn(stored.id, error);
+    }
+  });
+  if (rewrites.length === 0) return 0;
+  let results: Awaited<ReturnType<AlertStore["replaceMany"]>>;
+  try {
+    results = await store.replaceMany(rewrites);
+  } catch (error) {
+    for (const { stored } of rewrites) warn(stored.id, error);
+    return 0;
+  }
+  let written = 0;
+  results.forEach((result, position) => {
+    if (result.outcome === "written") written++;
+    else if (result.outcome === "failed") warn(rewrites[position]?.stored.id as string, result.error);
+  });
+  return written;
 }
 
 /** An indexed alert (or its summary) as the detection later firings fold into. */
@@ -705,22 +835,6 @@ async function findRecentFor(
     for (const alert of await store.findRecent(names, sinceMs, pageSize, batch)) found.set(alert.id, alert);
   }
   return [...found.values()];
-}
-
-/** Runs `work` on every item, at most `limit` at once, in order of start; resolves when all are done. */
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 function emptyOutcomes(): Record<DeliveryOutcome, number> {

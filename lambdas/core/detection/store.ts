@@ -11,7 +11,7 @@
  * retried like `pending`.
  */
 import type { Alert } from "../alerts/model.js";
-import type { SearchClient, StoredDocument, WriteResult } from "./ports.js";
+import type { BulkResult, SearchClient, StoredDocument, WriteResult } from "./ports.js";
 import { parseSearchResponse, SearchResponseError } from "./responses.js";
 
 export const OUTBOX_STATUSES = ["pending", "publishing", "published", "not_paged"] as const;
@@ -106,9 +106,42 @@ export class AlertStore {
     });
   }
 
+  /** `create` for each alert in one `_bulk` request: a result per alert, in order. */
+  createMany(documents: readonly AlertDocument[]): Promise<BulkResult[]> {
+    return this.client.bulk({
+      index: this.index,
+      writes: documents.map((document) => ({ id: document.id, document: toRecord(document), create: true })),
+    });
+  }
+
+  /** `replace` for each alert in one `_bulk` request: a result per alert, in order. */
+  replaceMany(
+    entries: readonly { stored: Pick<StoredAlert, "seqNo" | "primaryTerm">; document: AlertDocument }[],
+  ): Promise<BulkResult[]> {
+    return this.client.bulk({
+      index: this.index,
+      writes: entries.map(({ stored, document }) => ({
+        id: document.id,
+        document: toRecord(document),
+        ifSeqNo: stored.seqNo,
+        ifPrimaryTerm: stored.primaryTerm,
+      })),
+    });
+  }
+
   async get(id: string): Promise<StoredAlert | undefined> {
     const found = await this.client.get({ index: this.index, id });
     return found === undefined ? undefined : fromStored(found, this.index);
+  }
+
+  /**
+   * The alerts with these ids, whole, by id (one search: what the last refresh made searchable, which is every
+   * alert an earlier run wrote; writes stay guarded by their sequence numbers).
+   */
+  async getMany(ids: readonly string[]): Promise<Map<string, StoredAlert>> {
+    if (ids.length === 0) return new Map();
+    const body = { size: ids.length, seq_no_primary_term: true, query: { ids: { values: [...ids] } } };
+    return new Map((await this.search(body, "alerts by id")).map((alert) => [alert.id, alert]));
   }
 
   /** `pending` alerts, and `publishing` ones whose lease expired, oldest first. */

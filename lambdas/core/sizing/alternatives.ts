@@ -3,9 +3,10 @@
  * dated price table: CloudWatch Logs (Standard and Infrequent Access) with Logs Insights, Amazon OpenSearch
  * Serverless, and Amazon Security Lake (a custom source) with Athena. Each says what it does not provide.
  *
- * Every alternative carries the same query load, so the comparison is of storage and search, not of usage: the
- * detection this stack runs (a query every minute over the last 15 minutes, so every byte is scanned 15 times) plus
- * one scan of the whole searchable window a month (an audit or an investigation). Pure: no I/O.
+ * Every alternative carries the same query load, so the comparison is of storage and search, not of usage: this
+ * stack's detection as a service without its incremental reads (by `event.ingested`) would run it, a query every
+ * minute over the last 15 minutes so that late records are counted (every byte scanned 15 times), plus one scan of
+ * the whole searchable window a month (an audit or an investigation). Pure: no I/O.
  */
 import type { Assumptions } from "./assumptions.js";
 import type { InputMeasurement } from "./measurements.js";
@@ -15,7 +16,7 @@ import { DAYS_PER_MONTH, GiB, HOURS_PER_MONTH } from "./units.js";
 
 /** The query load every alternative carries. */
 export const QUERY_LOAD = {
-  /** Each byte is read by this many detection passes (a query a minute over a 15-minute lookback). */
+  /** Each byte is read by this many detection passes (a query a minute over a 15-minute lookback, not incremental). */
   detectionScansPerByte: 15,
   /** Full scans of the searchable window a month. */
   windowScansPerMonth: 1,
@@ -128,7 +129,7 @@ export function priceAlternatives(request: AlternativesRequest): Alternative[] {
   const scannedRawGiB =
     monthlyRawGiB * QUERY_LOAD.detectionScansPerByte +
     rawGiBPerDay * searchableDays * QUERY_LOAD.windowScansPerMonth;
-  const queryMethod = `queries: a detection query a minute over the last 15 minutes (each byte scanned ${QUERY_LOAD.detectionScansPerByte} times) and ${QUERY_LOAD.windowScansPerMonth} scan of the ${searchableDays}-day searchable window a month`;
+  const queryMethod = `queries: a detection query a minute over the last 15 minutes, as a service without incremental reads runs it (each byte scanned ${QUERY_LOAD.detectionScansPerByte} times) and ${QUERY_LOAD.windowScansPerMonth} scan of the ${searchableDays}-day searchable window a month`;
 
   const cloudWatch = (infrequentAccess: boolean): Alternative => {
     const records = request.dailyInputBytes / assumptions.averageRecordBytes;

@@ -13,7 +13,12 @@ import {
 } from "./alternatives.js";
 import { type ArchiveSizing, type StorageClass, sizeArchive } from "./archive.js";
 import { type AssumptionOverrides, type Assumptions, resolveAssumptionsWithBasis } from "./assumptions.js";
-import { DETECTOR_PASS_TARGET_SECONDS, type DetectionSizing, sizeDetection } from "./detection.js";
+import {
+  DETECTOR_PASS_TARGET_SECONDS,
+  type DetectionSizing,
+  detectionMethod,
+  sizeDetection,
+} from "./detection.js";
 import { SizingInputError } from "./errors.js";
 import { type IngestionSizing, sizeIngestion } from "./ingestion.js";
 import { STORAGE_MEASUREMENTS } from "./measurements.js";
@@ -458,6 +463,7 @@ export function sizeAuditTrail(request: SizingRequest): Sizing {
         ? "S3 (staging and archive) holds the documents GZIP-compressed, as the stack's backup writes them and the archiver copies them"
         : "S3 (staging and archive) holds the documents uncompressed",
       "OpenSearch holds the documents at the measured store ratio (codec, index structures and _source together), after a force-merge; a daily index still being written is somewhat larger",
+      detectionMethod(),
     ],
     excluded: EXCLUDED_COSTS,
   };

@@ -219,6 +219,13 @@ describe("detector handler", () => {
     expect(leaseFor({ getRemainingTimeInMillis: () => 30_000 })).toBe(300_000);
   });
 
+  it("stops evaluating 20 s and writing alerts 5 s before the invocation's timeout", async () => {
+    const { deadlineFor, DETECTOR_STATE_SAVE_MS } = await import("../../../lambdas/detector/build.js");
+    const remaining = { getRemainingTimeInMillis: () => 60_000 };
+    expect(deadlineFor(remaining, () => NOW)).toBe(NOW + 40_000);
+    expect(deadlineFor(remaining, () => NOW, DETECTOR_STATE_SAVE_MS)).toBe(NOW + 55_000);
+  });
+
   it("rejects a corrupt watermark item naming the table", async () => {
     dynamodb.on(GetItemCommand).resolves({ Item: { watermarkMs: { N: "soon" } } });
     const handler = await handlerWith(new FakeOpenSearch(ALERTS_INDEX, recordedAudit));

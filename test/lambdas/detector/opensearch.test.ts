@@ -146,4 +146,112 @@ describe("transportSearchClient", () => {
       transportSearchClient(client).write({ index: "audit-alerts", id: "a1", document: {} }),
     ).rejects.toThrowError("PUT audit-alerts/_doc/a1: response lacks _seq_no or _primary_term");
   });
+
+  it("sends a batch of writes as one _bulk request and reads each item's result", async () => {
+    // Prepare: a created alert, an existing one (409), a mark, and a write the node rejects alone.
+    const { client, requests } = transport({
+      statusCode: 200,
+      body: {
+        took: 3,
+        errors: true,
+        items: [
+          { create: { _index: "audit-alerts", _id: "a1", status: 201, _seq_no: 4, _primary_term: 1 } },
+          {
+            create: {
+              _index: "audit-alerts",
+              _id: "a2",
+              status: 409,
+              error: { type: "version_conflict_engine_exception", reason: "[a2]: document already exists" },
+            },
+          },
+          { index: { _index: "audit-alerts", _id: "a3", status: 200, _seq_no: 5, _primary_term: 1 } },
+          {
+            index: {
+              _index: "audit-alerts",
+              _id: "a4",
+              status: 429,
+              error: { type: "es_rejected_execution_exception", reason: "rejected execution" },
+            },
+          },
+        ],
+      },
+    });
+    // Act
+    const results = await transportSearchClient(client).bulk({
+      index: "audit-alerts",
+      writes: [
+        { id: "a1", document: { id: "a1" }, create: true },
+        { id: "a2", document: { id: "a2" }, create: true },
+        { id: "a3", document: { id: "a3" }, ifSeqNo: 2, ifPrimaryTerm: 1 },
+        { id: "a4", document: { id: "a4" }, ifSeqNo: 3, ifPrimaryTerm: 1 },
+      ],
+    });
+    // Assess
+    expect(results).toEqual([
+      { outcome: "written", seqNo: 4, primaryTerm: 1 },
+      { outcome: "conflict" },
+      { outcome: "written", seqNo: 5, primaryTerm: 1 },
+      { outcome: "failed", error: "status 429: es_rejected_execution_exception: rejected execution" },
+    ]);
+    expect(requests[0]?.params).toEqual({
+      method: "POST",
+      path: "/audit-alerts/_bulk",
+      bulkBody: [
+        { create: { _id: "a1" } },
+        { id: "a1" },
+        { create: { _id: "a2" } },
+        { id: "a2" },
+        { index: { _id: "a3", if_seq_no: 2, if_primary_term: 1 } },
+        { id: "a3" },
+        { index: { _id: "a4", if_seq_no: 3, if_primary_term: 1 } },
+        { id: "a4" },
+      ],
+    });
+  });
+
+  it("refuses a _bulk answer whose items do not match the writes sent", async () => {
+    const { client } = transport({
+      statusCode: 200,
+      body: { took: 1, errors: false, items: [{ create: { _id: "other", status: 201 } }] },
+    });
+    await expect(
+      transportSearchClient(client).bulk({
+        index: "audit-alerts",
+        writes: [{ id: "a1", document: {}, create: true }],
+      }),
+    ).rejects.toThrow("POST audit-alerts/_bulk: result 0 is not the write of a1");
+  });
+
+  it("sends searches as one _msearch on the index of the path, and a search's own error answers it alone", async () => {
+    // Prepare
+    const { client, requests } = transport({
+      statusCode: 200,
+      body: {
+        took: 7,
+        responses: [
+          { took: 2, timed_out: false, hits: { hits: [] }, status: 200 },
+          {
+            error: { type: "search_phase_execution_exception", reason: "all shards failed" },
+            status: 500,
+          },
+        ],
+      },
+    });
+    // Act
+    const answers = await transportSearchClient(client).msearch({
+      index: "audit-*,-audit-alerts",
+      bodies: [{ size: 0 }, { size: 1 }],
+    });
+    // Assess
+    expect(answers).toEqual([
+      { ok: true, body: { took: 2, timed_out: false, hits: { hits: [] }, status: 200 } },
+      { ok: false, error: "status 500: search_phase_execution_exception: all shards failed" },
+    ]);
+    const header = { ignore_unavailable: true, allow_no_indices: true };
+    expect(requests[0]?.params).toEqual({
+      method: "POST",
+      path: "/audit-*,-audit-alerts/_msearch",
+      bulkBody: [header, { size: 0 }, header, { size: 1 }],
+    });
+  });
 });

@@ -21,6 +21,12 @@ function replaying(...responses: unknown[]): SearchClient & { bodies: Record<str
     get: async () => undefined,
     write: async () => ({ outcome: "conflict" }),
     refresh: async () => {},
+    msearch: async () => {
+      throw new Error("this test expects no _msearch");
+    },
+    bulk: async () => {
+      throw new Error("this test expects no _bulk");
+    },
   };
 }
 

@@ -7,6 +7,9 @@
 import { valuesAt } from "../../../../lambdas/core/alerts/fields.js";
 import { compareIndexed, exactTypeOf, indexedValue } from "../../../../lambdas/core/alerts/matched.js";
 import type {
+  BulkResult,
+  BulkWrite,
+  MultiSearchAnswer,
   SearchClient,
   StoredDocument,
   WriteRequest,
@@ -37,6 +40,11 @@ export class FakeOpenSearch implements SearchClient {
   failWrite: (request: WriteRequest) => boolean = () => false;
   failSearch: (index: string, body: Record<string, unknown>) => boolean = () => false;
   failGet = false;
+  /** Return true to make a whole `_bulk` (or `_msearch`) request fail with a connection error. */
+  failBulk: (writes: readonly BulkWrite[]) => boolean = () => false;
+  failMsearch = false;
+  /** Requests per kind, as the detector sent them. */
+  readonly requests = { msearch: 0, bulk: 0 };
 
   constructor(
     private readonly alertsIndex: string,
@@ -50,9 +58,14 @@ export class FakeOpenSearch implements SearchClient {
     if (request.index !== this.alertsIndex)
       return withMatchedAggregations(request.body, this.audit(request.body));
     const query = JSON.stringify(request.body.query);
+    const ids = (request.body.query as { ids?: { values: string[] } } | undefined)?.ids?.values;
     const hits = [...this.documents.entries()]
-      .filter(([, doc]) =>
-        query.includes("outbox.status") ? isRetryable(doc.source, query) : isRecent(doc.source, request.body),
+      .filter(([id, doc]) =>
+        ids !== undefined
+          ? ids.includes(id)
+          : query.includes("outbox.status")
+            ? isRetryable(doc.source, query)
+            : isRecent(doc.source, request.body),
       )
       .map(([id, doc]) => ({
         _index: this.alertsIndex,
@@ -113,6 +126,41 @@ export class FakeOpenSearch implements SearchClient {
       primaryTerm: 1,
     });
     return { outcome: "written", seqNo: this.seqNo, primaryTerm: 1 };
+  }
+
+  /** Each search as `search` answers it; a search `failSearch` picks fails alone, as the node reports it. */
+  async msearch(request: {
+    index: string;
+    bodies: readonly Record<string, unknown>[];
+  }): Promise<MultiSearchAnswer[]> {
+    this.requests.msearch++;
+    await Promise.resolve();
+    if (this.failMsearch) throw new OpenSearchUnavailable("msearch");
+    const answers: MultiSearchAnswer[] = [];
+    for (const body of request.bodies) {
+      try {
+        answers.push({ ok: true, body: await this.search({ index: request.index, body }) });
+      } catch (error) {
+        answers.push({ ok: false, error: `status 503: ${(error as Error).message}` });
+      }
+    }
+    return answers;
+  }
+
+  /** Each write as `write` makes it; a write `failWrite` picks fails alone, as the node reports it. */
+  async bulk(request: { index: string; writes: readonly BulkWrite[] }): Promise<BulkResult[]> {
+    this.requests.bulk++;
+    await Promise.resolve();
+    if (this.failBulk(request.writes)) throw new OpenSearchUnavailable("bulk");
+    const results: BulkResult[] = [];
+    for (const write of request.writes) {
+      try {
+        results.push(await this.write({ ...write, index: request.index }));
+      } catch (error) {
+        results.push({ outcome: "failed", error: `status 503: ${(error as Error).message}` });
+      }
+    }
+    return results;
   }
 
   /** The stored alert documents' outbox status by id. */

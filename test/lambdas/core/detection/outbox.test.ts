@@ -127,6 +127,41 @@ describe("a detection run", () => {
     );
   });
 
+  it("reads the counts and events of the pass's new alerts in one _msearch and writes them in one _bulk", async () => {
+    // Prepare
+    const { run, search } = scenario();
+    // Act
+    const report = await run();
+    // Assess: one create and one mark for both alerts; no per-alert search on the audit indices.
+    expect(report.delivered.published).toBe(2);
+    expect(search.requests).toEqual({ msearch: 1, bulk: 2 });
+    expect(search.writes).toHaveLength(4);
+  });
+
+  it("carries over the alerts not written by the write deadline: their rule resumes and the next run pages them", async () => {
+    // Prepare: one alert per batch; publishing the first uses up the run's write time.
+    const { run, publisher, search, setClock } = scenario();
+    publisher.fail = () => {
+      setClock(NOW + 30_000);
+      return false;
+    };
+    // Act
+    const first = await run({ writeBatchSize: 1, writeDeadlineMs: NOW + 10_000 });
+    publisher.fail = () => false;
+    setClock(NOW + 60_000);
+    const next = await run({ watermarkMs: NOW, resumeFromMs: first.resumeFromMs });
+    // Assess: the burst (the earlier window) was written, the exec carried over; each paged once in all.
+    expect(first.delivered.published).toBe(1);
+    expect(first.partialRules).toEqual(["k8s_pod_exec"]);
+    expect(first.failedRules).toEqual([]);
+    expect(first.complete).toBe(false);
+    expect(first.resumeFromMs).toEqual({ k8s_pod_exec: NOW - 60_000 - 15 * 60_000 });
+    expect(publisher.rules()).toEqual(["mesh_auth_failure_burst", "k8s_pod_exec"]);
+    expect(next.delivered.published).toBe(1);
+    expect(next.complete).toBe(true);
+    expect(Object.values(search.statuses())).toEqual(["published", "published"]);
+  });
+
   it("retries the published mark in the run when OpenSearch blips after SNS accepted the alert", async () => {
     // Prepare: the first mark (the write after create) fails once per alert.
     const { run, publisher, search } = scenario();
@@ -240,6 +275,82 @@ describe("the outbox", () => {
     expect(search.statuses()).toEqual({ [created.id]: "published" });
     expect(search.documents.get(created.id)?.source.count).toBe(9);
     expect(publisher.published).toHaveLength(1);
+  });
+
+  const alertAt = (second: number) =>
+    buildAlert(
+      singleDetection(
+        singleRule(),
+        execEvent({
+          "@timestamp": `2025-03-04T10:15:${String(second).padStart(2, "0")}.000Z`,
+          event: { ...execEvent().event, id: `exec-${second}` },
+        }),
+      ),
+      { environment: "prod" },
+    );
+
+  it("creates a batch of alerts in one _bulk request and marks the published ones in one more", async () => {
+    // Prepare
+    const search = new FakeOpenSearch(ALERTS_INDEX, () => EMPTY_SEARCH);
+    const publisher = new RecordingPublisher();
+    const alerts = [1, 2, 3, 4, 5].map(alertAt);
+    // Act
+    const outcomes = await setup("r1", () => NOW, search, publisher).deliverMany(alerts);
+    // Assess
+    expect(outcomes).toEqual(["published", "published", "published", "published", "published"]);
+    expect(search.requests.bulk).toBe(2);
+    expect(publisher.published).toHaveLength(5);
+    expect(Object.values(search.statuses())).toEqual(Array(5).fill("published"));
+  });
+
+  it("reports the one alert the node refuses in a batch as persist_failed and publishes the others", async () => {
+    // Prepare
+    const search = new FakeOpenSearch(ALERTS_INDEX, () => EMPTY_SEARCH);
+    const publisher = new RecordingPublisher();
+    const alerts = [1, 2, 3].map(alertAt);
+    const refused = alerts[1]?.id;
+    search.failWrite = (request) => request.create === true && request.id === refused;
+    // Act
+    const outcomes = await setup("r1", () => NOW, search, publisher).deliverMany(alerts);
+    // Assess
+    expect(outcomes).toEqual(["published", "persist_failed", "published"]);
+    expect(publisher.published).toHaveLength(2);
+    expect(search.documents.has(refused as string)).toBe(false);
+    expect(silentLogger.errors).toEqual([
+      "alert not written; nothing published, the window will be evaluated again",
+    ]);
+  });
+
+  it("publishes nothing of a batch whose _bulk request fails as a whole", async () => {
+    const search = new FakeOpenSearch(ALERTS_INDEX, () => EMPTY_SEARCH);
+    const publisher = new RecordingPublisher();
+    search.failBulk = (writes) => writes.some((write) => write.create === true);
+    const outcomes = await setup("r1", () => NOW, search, publisher).deliverMany([1, 2].map(alertAt));
+    expect(outcomes).toEqual(["persist_failed", "persist_failed"]);
+    expect(publisher.published).toHaveLength(0);
+    expect(search.documents.size).toBe(0);
+  });
+
+  it("sends again, in a _bulk of their own, only the marks the node refused", async () => {
+    // Prepare: the mark of the second alert fails once.
+    const search = new FakeOpenSearch(ALERTS_INDEX, () => EMPTY_SEARCH);
+    const publisher = new RecordingPublisher();
+    const alerts = [1, 2, 3].map(alertAt);
+    let failed = false;
+    search.failWrite = (request) => {
+      const status = (request.document.outbox as { status: string }).status;
+      if (status !== "published" || request.id !== alerts[1]?.id || failed) return false;
+      failed = true;
+      return true;
+    };
+    // Act
+    const outcomes = await setup("r1", () => NOW, search, publisher).deliverMany(alerts);
+    // Assess
+    expect(outcomes).toEqual(["published", "published", "published"]);
+    expect(search.requests.bulk).toBe(3);
+    expect(search.writes.filter((write) => write.id === alerts[1]?.id)).toHaveLength(3);
+    expect(search.writes.filter((write) => write.id === alerts[0]?.id)).toHaveLength(2);
+    expect(publisher.published).toHaveLength(3);
   });
 
   it("reports mark_failed, and keeps the alert, when every mark after a publish fails", async () => {

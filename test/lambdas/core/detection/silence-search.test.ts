@@ -48,6 +48,12 @@ function recorded(pages: unknown[][], lastDocuments: Record<string, unknown>) {
     get: async () => undefined,
     write: async () => ({ outcome: "conflict" }),
     refresh: async () => {},
+    msearch: async () => {
+      throw new Error("this test expects no _msearch");
+    },
+    bulk: async () => {
+      throw new Error("this test expects no _bulk");
+    },
   };
   return { client, bodies };
 }

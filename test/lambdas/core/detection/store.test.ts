@@ -13,6 +13,12 @@ function recording(response: unknown) {
     get: async () => undefined,
     write: async () => ({ outcome: "conflict" }),
     refresh: async () => {},
+    msearch: async () => {
+      throw new Error("this test expects no _msearch");
+    },
+    bulk: async () => {
+      throw new Error("this test expects no _bulk");
+    },
   };
   return { client, bodies };
 }

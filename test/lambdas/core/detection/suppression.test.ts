@@ -185,10 +185,17 @@ describe("suppression across runs", () => {
       { start: "2025-03-04T10:03:30.000Z", count: 5 },
       { start: "2025-03-04T10:04:00.000Z", count: 7 },
     );
+    const requests = { ...search.requests };
+    const gets = search.searches.length;
     const second = await runAt("2025-03-04T10:05:00Z");
-    // Assess
+    // Assess: read, given its events and rewritten in one request each (a search by id, an _msearch, a _bulk).
     expect(publisher.published).toHaveLength(1);
     expect(second.extended).toBe(1);
+    expect(search.requests.bulk - requests.bulk).toBe(1);
+    expect(search.requests.msearch - requests.msearch).toBe(1);
+    expect(
+      search.searches.slice(gets).filter((request) => JSON.stringify(request.body).includes('"ids"')),
+    ).toHaveLength(1);
     const [doc] = [...search.documents.values()];
     expect(doc?.source).toMatchObject({
       window: { start: "2025-03-04T10:03:00.000Z", end: "2025-03-04T10:05:00.000Z" },

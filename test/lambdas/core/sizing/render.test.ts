@@ -23,9 +23,11 @@ describe("renderSizing", () => {
       "Firehose (Direct PUT)",
       "Transform Lambda",
       "S3",
-      "Detection (one pass a minute over a 15-minute lookback)",
+      "Detection (a pass a minute over what arrived since the last, by event.ingested)",
       "Monthly cost (USD, on-demand, us-east-1)",
       "Beside the alternatives (same volume, retention and query load; the same price table)",
+      // The notes (the detector's shards follow the committed benchmark figures).
+      ...(sizing.notes.length > 0 ? ["Act on"] : []),
       "Assumptions (override with the flags in --help)",
       "Method",
       "AWS guidance and quotas used",
