@@ -5,7 +5,6 @@ import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import {
   type FirehoseInputRecord,
   LAMBDA_RESPONSE_LIMIT_BYTES,
-  reasonCode,
   transformBatch,
 } from "../../../../lambdas/core/firehose/transform.js";
 import { createReingestSealer } from "../../../../lambdas/core/normalize/reingest.js";
@@ -307,13 +306,5 @@ describe("transformBatch", () => {
       ),
       { numRuns: 200 },
     );
-  });
-});
-
-describe("reasonCode", () => {
-  it("strips line and envelope prefixes", () => {
-    expect(reasonCode("line 3: in Fluent Bit record: envoy text: malformed request line")).toBe("envoy_text");
-    expect(reasonCode("unrecognized JSON record (keys: a)")).toBe("unrecognized_json_record");
-    expect(reasonCode("")).toBe("unknown");
   });
 });
