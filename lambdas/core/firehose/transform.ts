@@ -13,7 +13,8 @@
  *   `ndjson` puts them all, newline-separated, into the record's data (right for S3-only destinations and the
  *   CLI); `overflow` (what the Lambda uses) keeps the first document in the record and returns the others in
  *   `overflow`, sealed (`core/normalize/reingest.ts`), for the handler to re-ingest into the same delivery stream
- *   as one record each. A sealed document whose seal verifies passes through unchanged (same `event.id`, not
+ *   as one record each; `settleOverflow` then answers a record whose documents could not all be sent
+ *   `ProcessingFailed` with its original data. A sealed document whose seal verifies passes through unchanged (same `event.id`, not
  *   parsed twice); a producer cannot make one, so anything else that looks like a document is refused.
  * - The response stays under the 6 MB Lambda limit: space is reserved for every record still to come at its
  *   original size, and a record whose documents would cross the limit is counted in `stats.oversize`. In
@@ -30,6 +31,7 @@
  * - `rule.name` is always the tagger's answer (removed when it matches nothing), and `Records.<dataset>` counts
  *   only the datasets the parsers produce (`unknown` otherwise), whatever a record claims.
  */
+import { TRANSFORM_METRICS, transformDatasetMetric, transformFailureMetric } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { errorMessage } from "../errors.js";
 import { MAX_RECORD_TEXT, type NormalizeOptions, normalizeRecord } from "../normalize/index.js";
@@ -293,6 +295,71 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
     stats.failuresByReason[failure.code] = (stats.failuresByReason[failure.code] ?? 0) + 1;
   }
   return { response: { records: out }, stats, overflow };
+}
+
+export interface SettledBatch {
+  /** The answer to Firehose. */
+  response: FirehoseOutput;
+  /** Documents sent through the stream. */
+  reingested: number;
+  /** Records answered `ProcessingFailed` because their overflow could not all be sent. */
+  reingestFailed: number;
+}
+
+/**
+ * The batch's answer once its overflow was sent (or not): a record whose documents could not all be re-ingested
+ * comes back `ProcessingFailed` with its original data, whatever `transformBatch` answered for it (Firehose then
+ * keeps it under the error prefix: nothing is lost, and documents of it that were sent keep their `event.id`, so a
+ * replay overwrites them); every other record as `transformBatch` answered it. Every input `recordId` once, in
+ * input order, and the response within `transformBatch`'s budget (it kept each record's original size in reserve).
+ */
+export function settleOverflow(
+  event: FirehoseInputEvent,
+  result: TransformResult,
+  unsent: ReadonlySet<string>,
+): SettledBatch {
+  let reingested = 0;
+  for (const item of result.overflow) if (!unsent.has(item.recordId)) reingested += item.documents.length;
+  if (unsent.size === 0) return { response: result.response, reingested, reingestFailed: 0 };
+  let reingestFailed = 0;
+  const records = result.response.records.map((answer, i) => {
+    if (!unsent.has(answer.recordId)) return answer;
+    reingestFailed++;
+    const data = (event.records[i] as FirehoseInputRecord).data;
+    return { recordId: answer.recordId, result: "ProcessingFailed" as const, data };
+  });
+  return { response: { records }, reingested, reingestFailed };
+}
+
+/**
+ * The transform's metrics for one invocation, as `[name, count]`: the `TRANSFORM_METRICS` counts, `Records.<dataset>`
+ * and `Failures.<code>`; the counts emitted only when there are some (`reingestFailedRecords`, `taggerErrors`) are
+ * left out at zero.
+ */
+export function transformMetrics(
+  stats: TransformStats,
+  settled: SettledBatch,
+): [name: string, count: number][] {
+  const names = TRANSFORM_METRICS.names;
+  const out: [string, number][] = [];
+  if (settled.reingestFailed > 0) out.push([names.reingestFailedRecords, settled.reingestFailed]);
+  out.push(
+    [names.records, stats.records],
+    [names.recordsOk, stats.ok],
+    [names.recordsFailed, stats.failed],
+    [names.recordsDropped, stats.dropped],
+    [names.documents, stats.documents],
+    [names.documentsReingested, settled.reingested],
+    [names.recordsOversize, stats.oversize],
+  );
+  if (stats.taggerErrors > 0) out.push([names.taggerErrors, stats.taggerErrors]);
+  for (const [dataset, count] of Object.entries(stats.recordsByDataset)) {
+    out.push([transformDatasetMetric(dataset), count]);
+  }
+  for (const [code, count] of Object.entries(stats.failuresByReason)) {
+    out.push([transformFailureMetric(code as FailureCode), count as number]);
+  }
+  return out;
 }
 
 /** A scratch buffer reused for every document (the transform is synchronous), grown when a document needs it. */
