@@ -1,5 +1,4 @@
 import { Duration, Stack, Validations } from "aws-cdk-lib";
-import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -17,6 +16,7 @@ import {
   QUARTERLY_COMPLIANCE_INPUT,
   REVIEWER_ENV,
 } from "../lambdas/core/contracts.js";
+import { type FunctionPlacement, placementOf } from "./network.js";
 import { auditFunction } from "./private/function.js";
 import { tokenFinding } from "./private/nag.js";
 
@@ -24,7 +24,7 @@ import { tokenFinding } from "./private/nag.js";
 export const REVIEWER_DESCRIPTION =
   "mesh-audit-trail: scheduled weekly audit review (report stored under Object Lock, summary to the ops topic)";
 
-export interface AuditReviewProps {
+export interface AuditReviewProps extends FunctionPlacement {
   /** The `-c env=NAME` value, named in the report. */
   readonly environmentName: string;
   /** The domain holding the audit indices and the alerts index, searched read-only. */
@@ -67,12 +67,6 @@ export interface AuditReviewProps {
   readonly timeout?: Duration;
   /** @default 2048 (a week of traffic documents, projected, in memory) */
   readonly memorySize?: number;
-  /** Run inside these private subnets. @default - not in a VPC */
-  readonly vpc?: ec2.IVpc;
-  /** @default - private subnets with egress */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  /** @default - none */
-  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -112,9 +106,7 @@ export class AuditReview extends Construct {
       memorySize: props.memorySize ?? 2048,
       reservedConcurrentExecutions: 1,
       role: props.role,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
+      ...placementOf(props),
       noDeadLetterQueueReason:
         "The scheduled event carries no data but its time: a failed review is retried by EventBridge (two attempts), and the week can be reviewed again at any time with `audit-trail review -c env=NAME --until <time>`; failures surface through the function's error alarm.",
     });

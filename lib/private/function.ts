@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
-import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -10,6 +9,7 @@ import { NodejsFunction, type OutputFormat, SourceMapMode } from "aws-cdk-lib/aw
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import type { FunctionPlacement } from "../network.js";
 import { externalModules, LAMBDA_BUNDLE_SETTINGS, semiSpaceFlag } from "./bundle.js";
 import {
   acknowledgeAll,
@@ -45,7 +45,7 @@ const LOCK_FILE = existsSync(join(PROJECT_ROOT, "package-lock.json"))
 /** Where a Lambda bundle is unpacked at run time; files copied next to the handler are under it. */
 export const LAMBDA_TASK_ROOT = "/var/task";
 
-export interface AuditFunctionProps {
+export interface AuditFunctionProps extends FunctionPlacement {
   /** Handler file relative to the repository root (`lambdas/transform/handler.ts`); it exports `handler`. */
   readonly entry: string;
   readonly description: string;
@@ -64,11 +64,6 @@ export interface AuditFunctionProps {
   readonly semiSpaceMiB?: number;
   /** Reserved concurrency: a ceiling on what the function can consume (and on its blast radius). */
   readonly reservedConcurrentExecutions: number;
-  /** Run inside these private subnets. @default - not in a VPC */
-  readonly vpc?: ec2.IVpc;
-  /** @default - private subnets with egress */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  readonly securityGroups?: ec2.ISecurityGroup[];
   /** Dead-letter queue for asynchronous invocations. @default - none (synchronously invoked functions) */
   readonly deadLetterQueue?: sqs.IQueue;
   /**

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FRAMEWORK_IDS } from "../../../lambdas/core/compliance/catalogue.js";
+import { DEFAULTS } from "../../../lib/config/defaults.js";
 import {
   AuditTrailConfigError,
   ENVIRONMENTS,
@@ -782,4 +783,28 @@ describe("schema", () => {
       expect(error.message).toContain("Fix: ");
     });
   }
+});
+
+describe("defaults shared with the constructs", () => {
+  it("fills omitted keys with DEFAULTS, the values the constructs fall back to on their own", () => {
+    // Act
+    const config = parseEnvironmentConfig("test", {
+      ...minimal,
+      network: { type: "vpc" },
+      search: { ...minimal.search, instanceCount: 2, zoneAwareness: { availabilityZoneCount: 2 } },
+    });
+    // Assess
+    expect(config.network).toMatchObject(DEFAULTS.network);
+    expect(config.firehose).toEqual(DEFAULTS.firehose);
+    expect(config.retention.stagingExpirationDays).toBe(DEFAULTS.stagingExpirationDays);
+    expect(config.concurrency).toEqual(DEFAULTS.concurrency);
+    expect(config.tamperEvidence.digestPeriodMinutes).toBe(DEFAULTS.digestPeriodMinutes);
+    expect(config.transform.keepEventOriginal).toBe(DEFAULTS.keepEventOriginal);
+    expect(config.search).toMatchObject({
+      engineVersion: DEFAULTS.engineVersion,
+      coldStorage: DEFAULTS.coldStorage,
+      indexCodec: DEFAULTS.indexCodec,
+    });
+    expect(config.producer).toEqual(DEFAULTS.producer);
+  });
 });
