@@ -128,7 +128,7 @@ export class AuditDetection extends Construct {
         "mesh-audit-trail: detector (tagged documents and correlation windows to alerts, published by severity)",
       environment,
       logsKey: props.logsKey,
-      environmentKey: props.encryptionKey,
+      encryptionKey: props.encryptionKey,
       logRetention: props.logRetention,
       timeout: this.detectorTimeout,
       memorySize: props.memorySize ?? 1024,

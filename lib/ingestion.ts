@@ -45,8 +45,6 @@ export interface EksAuditLogSource {
 }
 
 export interface AuditIngestionProps extends FunctionPlacement {
-  /** The `-c env=NAME` value, passed to the transform. */
-  readonly environmentName: string;
   readonly domain: opensearch.IDomain;
   /** Firehose's S3 backup (every document plus failures). */
   readonly stagingBucket: s3.IBucket;
@@ -104,7 +102,6 @@ export class AuditIngestion extends Construct {
 
     const pseudonymizing = (props.pseudonymizeFields?.length ?? 0) > 0;
     const environment: Record<string, string> = {
-      [TRANSFORM_ENV.environmentName]: props.environmentName,
       [TRANSFORM_ENV.rulesDir]: `${LAMBDA_TASK_ROOT}/${BUNDLED_RULES_DIR}`,
       [TRANSFORM_ENV.keepEventOriginal]: String(props.keepEventOriginal ?? DEFAULTS.keepEventOriginal),
       [TRANSFORM_ENV.pseudonymizeFields]: pseudonymizing ? (props.pseudonymizeFields ?? []).join(",") : "",
@@ -166,7 +163,7 @@ export class AuditIngestion extends Construct {
       semiSpaceMiB: TRANSFORM_BUNDLE.semiSpaceMiB,
       reservedConcurrentExecutions: props.transformConcurrency ?? DEFAULTS.concurrency.transform,
       ...placementOf(props),
-      environmentKey: props.encryptionKey,
+      encryptionKey: props.encryptionKey,
       noDeadLetterQueueReason:
         "Firehose invokes the transform synchronously; a failed batch is retried and then written to the staging bucket's processing-failed prefix, so no record is lost and no DLQ would ever receive one.",
       afterBundling: precompiledRulePackCommands(props.ruleOverrides ?? {}),

@@ -42,8 +42,8 @@ export interface AuditReviewProps extends FunctionPlacement {
   readonly opsTopic: sns.ITopic;
   /** The ops topic's key. */
   readonly opsTopicKey: kms.IKey;
-  /** Key of the function's environment variables. */
-  readonly environmentKey: kms.IKey;
+  /** The environment's data key: encrypts the function's environment variables. */
+  readonly encryptionKey: kms.IKey;
   /** Key of the function's log group. */
   readonly logsKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
@@ -100,7 +100,7 @@ export class AuditReview extends Construct {
       description: REVIEWER_DESCRIPTION,
       environment,
       logsKey: props.logsKey,
-      environmentKey: props.environmentKey,
+      encryptionKey: props.encryptionKey,
       logRetention: props.logRetention,
       timeout: props.timeout ?? Duration.minutes(10),
       memorySize: props.memorySize ?? 2048,

@@ -47,8 +47,8 @@ export interface SearchBootstrapProps extends FunctionPlacement {
   /** The scheduled review function's role, mapped read-only. @default - none */
   readonly reviewerRole?: iam.IRole;
   readonly logsKey: kms.IKey;
-  /** Encrypts the functions' environment variables. */
-  readonly environmentKey: kms.IKey;
+  /** The environment's data key: encrypts the functions' environment variables. */
+  readonly encryptionKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -70,7 +70,7 @@ export class SearchBootstrap extends Construct {
         "mesh-audit-trail: OpenSearch bootstrap (index templates, ISM policy, role mappings, audit read history, Dashboards objects)",
       environment: {},
       role: props.masterRole,
-      environmentKey: props.environmentKey,
+      encryptionKey: props.encryptionKey,
       noDeadLetterQueueReason:
         "The custom-resource provider invokes the bootstrap synchronously and reports its failure to CloudFormation, which rolls the deployment back; a DLQ would never receive anything.",
       logsKey: props.logsKey,
@@ -116,7 +116,7 @@ export class SearchBootstrap extends Construct {
       }),
     );
     providerRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ["kms:Decrypt"], resources: [props.environmentKey.keyArn] }),
+      new iam.PolicyStatement({ actions: ["kms:Decrypt"], resources: [props.encryptionKey.keyArn] }),
     );
     if (props.vpc !== undefined) grantVpcNetworkInterfaces(providerRole);
     const provider = new cr.Provider(this, "Provider", {
@@ -124,7 +124,7 @@ export class SearchBootstrap extends Construct {
       frameworkOnEventRole: providerRole,
       logGroup: providerLogs,
       ...placementOf(props),
-      providerFunctionEnvEncryption: props.environmentKey,
+      providerFunctionEnvEncryption: props.encryptionKey,
     });
     acknowledgeProviderFramework(provider, providerRole, fn, props.vpc !== undefined);
     if (props.vpc !== undefined) {

@@ -114,7 +114,6 @@ export function transformFailureMetric(code: FailureCode): string {
 }
 
 export const TRANSFORM_ENV = {
-  environmentName: "AUDIT_TRAIL_ENVIRONMENT",
   /** Directory (inside the bundle) holding the rule pack precompiled at synth (`rule-pack.json`, overrides in). */
   rulesDir: "AUDIT_TRAIL_RULES_DIR",
   /**

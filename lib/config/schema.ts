@@ -433,17 +433,24 @@ type DeepReadonly<T> = T extends (infer U)[]
     ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
     : T;
 
-/** A validated environment: parsed config plus its name and the values derived from the compliance presets. */
+/**
+ * A validated environment: parsed config plus its name and the values derived from the compliance presets. The
+ * keys a config may leave out for a derived value hold the value, under the config's own name.
+ */
 export type EnvironmentConfig = DeepReadonly<
-  ParsedEnvironmentConfig & {
+  Omit<ParsedEnvironmentConfig, "retention" | "search"> & {
+    retention: Omit<ParsedEnvironmentConfig["retention"], "archiveDays"> & {
+      /** Object Lock default retention (days): the config's, or the longest the compliance presets require. */
+      archiveDays: number;
+    };
+    search: Omit<ParsedEnvironmentConfig["search"], "replicaCount"> & {
+      /** Replicas per shard: the config's, or 1 with zone awareness and 0 without. */
+      replicaCount: number;
+    };
     /** The `-c env=NAME` value. */
     name: string;
-    /** Object Lock default retention (days) after applying the compliance presets. */
-    archiveRetentionDays: number;
     /** Age (days) at which ISM deletes an index: hot + warm + cold. */
     deleteAfterDays: number;
-    /** Replicas per shard with the default applied. */
-    replicaCount: number;
     /** Soft findings (e.g. GDPR storage limitation) the stack reports as synth warnings. */
     warnings: string[];
   }

@@ -54,7 +54,7 @@ export interface AuditFunctionProps extends FunctionPlacement {
   /** Key encrypting the function's log group. */
   readonly logsKey: kms.IKey;
   /** Key encrypting the function's environment variables at rest. */
-  readonly environmentKey: kms.IKey;
+  readonly encryptionKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
   /** @default Duration.seconds(30) */
   readonly timeout?: Duration;
@@ -123,7 +123,7 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
       ].join(" "),
       ...props.environment,
     },
-    environmentEncryption: props.environmentKey,
+    environmentEncryption: props.encryptionKey,
     logGroup,
     role,
     tracing: lambda.Tracing.ACTIVE,
@@ -155,7 +155,7 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
     },
   });
 
-  props.environmentKey.grantDecrypt(role);
+  props.encryptionKey.grantDecrypt(role);
 
   if (props.deadLetterQueue === undefined) {
     const reason = props.noDeadLetterQueueReason;

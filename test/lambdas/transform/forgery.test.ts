@@ -180,7 +180,6 @@ beforeEach(() => {
   vi.stubEnv("AWS_REGION", "eu-west-1");
   vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
   vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv(TRANSFORM_ENV.environmentName, "test");
   vi.stubEnv(TRANSFORM_ENV.rulesDir, bundledRulesDir);
   vi.stubEnv(TRANSFORM_ENV.reingestKeySecretArn, REINGEST_SECRET_ARN);
   secrets

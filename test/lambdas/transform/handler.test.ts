@@ -81,7 +81,6 @@ afterAll(async () => {
 /** The transform's configuration with the bundled pack, `event.original` kept and nothing pseudonymized. */
 function defaultConfig(): TransformConfig {
   return {
-    environmentName: "test",
     rulesDir: bundledRulesDir,
     keepEventOriginal: true,
     pseudonymizeFields: [],
@@ -97,7 +96,6 @@ beforeEach(() => {
   vi.stubEnv("AWS_REGION", "eu-west-1");
   vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
   vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv(TRANSFORM_ENV.environmentName, "test");
   vi.stubEnv(TRANSFORM_ENV.rulesDir, bundledRulesDir);
   vi.stubEnv(TRANSFORM_ENV.reingestKeySecretArn, REINGEST_SECRET_ARN);
   secrets
@@ -372,10 +370,8 @@ describe("transform handler", () => {
     expect(clients.ssm).not.toHaveBeenCalled();
   });
 
-  it("refuses to start without the environment name", async () => {
-    vi.stubEnv(TRANSFORM_ENV.environmentName, "");
-    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(
-      TRANSFORM_ENV.environmentName,
-    );
+  it("refuses to start without the rule pack directory", async () => {
+    vi.stubEnv(TRANSFORM_ENV.rulesDir, "");
+    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(TRANSFORM_ENV.rulesDir);
   });
 });
