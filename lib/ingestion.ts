@@ -20,9 +20,9 @@ import {
 } from "../lambdas/core/contracts.js";
 import { DEFAULTS } from "./config/defaults.js";
 import { AuditTrailConfigError } from "./config/errors.js";
-import { type FunctionPlacement, placementOf } from "./network.js";
+import type { FunctionPlacement } from "./network.js";
 import { BUNDLED_RULES_DIR, precompiledRulePackCommands, TRANSFORM_BUNDLE } from "./private/bundle.js";
-import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
+import { auditFunction, functionSetup, LAMBDA_TASK_ROOT } from "./private/function.js";
 import { powertoolsMetric } from "./private/metrics.js";
 import {
   acknowledgeAll,
@@ -31,6 +31,7 @@ import {
   skipCheckov,
   tokenFinding,
 } from "./private/nag.js";
+import { accountServicePrincipal } from "./private/resources.js";
 
 /** Where the HMAC key for pseudonymization lives. */
 export type PseudonymizationKeySource =
@@ -156,14 +157,11 @@ export class AuditIngestion extends Construct {
       useRuntimeAwsSdk: TRANSFORM_BUNDLE.useRuntimeAwsSdk,
       description: "mesh-audit-trail: Firehose transform (parse, normalize to ECS, tag rule matches)",
       environment,
-      logsKey: props.logsKey,
-      logRetention: props.logRetention,
       timeout: this.transformTimeout,
       memorySize: 1024,
       semiSpaceMiB: TRANSFORM_BUNDLE.semiSpaceMiB,
       reservedConcurrentExecutions: props.transformConcurrency ?? DEFAULTS.concurrency.transform,
-      ...placementOf(props),
-      encryptionKey: props.encryptionKey,
+      ...functionSetup(props),
       noDeadLetterQueueReason:
         "Firehose invokes the transform synchronously; a failed batch is retried and then written to the staging bucket's processing-failed prefix, so no record is lost and no DLQ would ever receive one.",
       afterBundling: precompiledRulePackCommands(props.ruleOverrides ?? {}),
@@ -184,17 +182,9 @@ export class AuditIngestion extends Construct {
 
     this.firehoseRole = new iam.Role(this, "DeliveryRole", {
       // The stream names this role, so the trust names the account's streams rather than this one (a cycle).
-      assumedBy: new iam.ServicePrincipal("firehose.amazonaws.com", {
-        conditions: {
-          StringEquals: { "aws:SourceAccount": stack.account },
-          ArnLike: {
-            "aws:SourceArn": stack.formatArn({
-              service: "firehose",
-              resource: "deliverystream",
-              resourceName: "*",
-            }),
-          },
-        },
+      assumedBy: accountServicePrincipal(this, "firehose.amazonaws.com", {
+        service: "firehose",
+        resource: "deliverystream",
       }),
       description:
         "mesh-audit-trail Firehose: invoke the transform, index into OpenSearch, back up to staging",

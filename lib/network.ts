@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from "aws-cdk-lib";
+import { RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
@@ -6,6 +6,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { DEFAULTS } from "./config/defaults.js";
 import { acknowledgeAll, compliancePackIds } from "./private/nag.js";
+import { accountServicePrincipal } from "./private/resources.js";
 
 /**
  * Where a construct's functions run: every construct that creates a Lambda function takes these props (the stack
@@ -90,19 +91,10 @@ export class AuditNetwork extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
       // The flow-log service may assume the role only for flow logs of this account (confused-deputy guard).
-      const stack = Stack.of(this);
       const flowLogRole = new iam.Role(this, "FlowLogRole", {
-        assumedBy: new iam.ServicePrincipal("vpc-flow-logs.amazonaws.com", {
-          conditions: {
-            StringEquals: { "aws:SourceAccount": stack.account },
-            ArnLike: {
-              "aws:SourceArn": stack.formatArn({
-                service: "ec2",
-                resource: "vpc-flow-log",
-                resourceName: "*",
-              }),
-            },
-          },
+        assumedBy: accountServicePrincipal(this, "vpc-flow-logs.amazonaws.com", {
+          service: "ec2",
+          resource: "vpc-flow-log",
         }),
         description: "mesh-audit-trail: VPC flow logs into the flow-log group",
       });

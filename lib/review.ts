@@ -16,8 +16,8 @@ import {
   QUARTERLY_COMPLIANCE_INPUT,
   REVIEWER_ENV,
 } from "../lambdas/core/contracts.js";
-import { type FunctionPlacement, placementOf } from "./network.js";
-import { auditFunction } from "./private/function.js";
+import type { FunctionPlacement } from "./network.js";
+import { auditFunction, functionSetup } from "./private/function.js";
 import { tokenFinding } from "./private/nag.js";
 
 /** The description the function carries (the permission contract recognizes the function by it). */
@@ -99,14 +99,11 @@ export class AuditReview extends Construct {
       entry: "lambdas/reviewer/handler.ts",
       description: REVIEWER_DESCRIPTION,
       environment,
-      logsKey: props.logsKey,
-      encryptionKey: props.encryptionKey,
-      logRetention: props.logRetention,
       timeout: props.timeout ?? Duration.minutes(10),
       memorySize: props.memorySize ?? 2048,
       reservedConcurrentExecutions: 1,
       role: props.role,
-      ...placementOf(props),
+      ...functionSetup(props),
       noDeadLetterQueueReason:
         "The scheduled event carries no data but its time: a failed review is retried by EventBridge (two attempts), and the week can be reviewed again at any time with `audit-trail review -c env=NAME --until <time>`; failures surface through the function's error alarm.",
     });

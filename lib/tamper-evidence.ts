@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as backup from "aws-cdk-lib/aws-backup";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
-import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -20,10 +20,11 @@ import {
 } from "../lambdas/core/contracts.js";
 import type { AuditArchive } from "./archive.js";
 import { DEFAULTS } from "./config/defaults.js";
-import { type FunctionPlacement, placementOf } from "./network.js";
-import { auditFunction } from "./private/function.js";
+import type { FunctionPlacement } from "./network.js";
+import { auditFunction, functionSetup } from "./private/function.js";
 import { powertoolsMetric } from "./private/metrics.js";
 import { tokenFinding } from "./private/nag.js";
+import { bookkeepingTable } from "./private/resources.js";
 
 /** The staging prefixes Firehose writes, which the archiver copies: documents and both error outputs. */
 const ARCHIVED_PREFIXES = [ARCHIVE_PREFIXES.documents, "errors/"] as const;
@@ -81,16 +82,7 @@ export class TamperEvidence extends Construct {
     const periodMinutes = String(digestPeriod.toMinutes());
     const { archiveBucket, stagingBucket } = props.archive;
 
-    this.ledgerTable = new dynamodb.Table(this, "Ledger", {
-      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
-      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: props.encryptionKey,
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.ledgerTable = bookkeepingTable(this, "Ledger", props.encryptionKey);
 
     // PITR covers 35 days of operator error; AWS Backup keeps daily copies for a year in a vault of its own.
     const vault = new backup.BackupVault(this, "LedgerBackupVault", {
@@ -173,13 +165,10 @@ export class TamperEvidence extends Construct {
         [ARCHIVER_ENV.ledgerTableName]: this.ledgerTable.tableName,
         [ARCHIVER_ENV.digestPeriodMinutes]: periodMinutes,
       },
-      logsKey: props.logsKey,
-      encryptionKey: props.encryptionKey,
-      logRetention: props.logRetention,
       timeout: this.archiverTimeout,
       memorySize: 1024,
       reservedConcurrentExecutions: props.archiverConcurrency ?? DEFAULTS.concurrency.archiver,
-      ...placementOf(props),
+      ...functionSetup(props),
       noDeadLetterQueueReason:
         "Invoked by an SQS event source mapping: failed messages go to the queue's own dead-letter queue (maxReceiveCount 5), which is alarmed on.",
     });
@@ -260,14 +249,11 @@ export class TamperEvidence extends Construct {
         [DIGEST_WRITER_ENV.signingKeyId]: this.signingKey.keyArn,
         [DIGEST_WRITER_ENV.digestPeriodMinutes]: periodMinutes,
       },
-      logsKey: props.logsKey,
-      encryptionKey: props.encryptionKey,
-      logRetention: props.logRetention,
       timeout: this.digestWriterTimeout,
       memorySize: 512,
       reservedConcurrentExecutions: 1,
       deadLetterQueue: this.digestDeadLetterQueue,
-      ...placementOf(props),
+      ...functionSetup(props),
     });
     // Per call the digest writer makes (lambdas/digest-writer/write-digests.ts): PutObject (create-only) and GetObject
     // (to adopt its own earlier write) under digests/; HeadObject on staging (an object is sealed only if Firehose

@@ -9,7 +9,7 @@ import { NodejsFunction, type OutputFormat, SourceMapMode } from "aws-cdk-lib/aw
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import type { FunctionPlacement } from "../network.js";
+import { type FunctionPlacement, placementOf } from "../network.js";
 import { externalModules, LAMBDA_BUNDLE_SETTINGS, semiSpaceFlag } from "./bundle.js";
 import {
   acknowledgeAll,
@@ -45,17 +45,31 @@ const LOCK_FILE = existsSync(join(PROJECT_ROOT, "package-lock.json"))
 /** Where a Lambda bundle is unpacked at run time; files copied next to the handler are under it. */
 export const LAMBDA_TASK_ROOT = "/var/task";
 
-export interface AuditFunctionProps extends FunctionPlacement {
-  /** Handler file relative to the repository root (`lambdas/transform/handler.ts`); it exports `handler`. */
-  readonly entry: string;
-  readonly description: string;
-  /** Environment variables (names from `lambdas/core/contracts.ts`). */
-  readonly environment: Record<string, string>;
+/** What a construct gives each function it creates: its keys, log retention and placement. */
+export interface FunctionSetup extends FunctionPlacement {
   /** Key encrypting the function's log group. */
   readonly logsKey: kms.IKey;
   /** Key encrypting the function's environment variables at rest. */
   readonly encryptionKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
+}
+
+/** Just the function set-up of a construct's props (to spread into `auditFunction`'s). */
+export function functionSetup(props: FunctionSetup): FunctionSetup {
+  return {
+    logsKey: props.logsKey,
+    encryptionKey: props.encryptionKey,
+    logRetention: props.logRetention,
+    ...placementOf(props),
+  };
+}
+
+export interface AuditFunctionProps extends FunctionSetup {
+  /** Handler file relative to the repository root (`lambdas/transform/handler.ts`); it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  /** Environment variables (names from `lambdas/core/contracts.ts`). */
+  readonly environment: Record<string, string>;
   /** @default Duration.seconds(30) */
   readonly timeout?: Duration;
   /** @default 512 */
