@@ -139,7 +139,6 @@ async function coldImportMs(bundle: Uint8Array, rulePack: string, runs: number):
     const env = {
       PATH: process.env.PATH,
       AWS_REGION: "eu-west-1",
-      AUDIT_TRAIL_ENVIRONMENT: "bench",
       AUDIT_TRAIL_RULES_DIR: join(dir, "rules"),
       AUDIT_TRAIL_REINGEST_KEY_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:bench",
       POWERTOOLS_LOG_LEVEL: "SILENT",

@@ -3,8 +3,9 @@ import type * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { DEFAULTS } from "./config/defaults.js";
 import { AuditTrailConfigError } from "./config/errors.js";
-import { skipCheckov } from "./private/nag.js";
+import { acknowledgeAll, compliancePackIds, skipCheckov } from "./private/nag.js";
 
 export interface ArchiveTransitions {
   /** Days after creation to move archived objects to S3 Standard-IA. */
@@ -22,7 +23,7 @@ export interface AuditArchiveProps {
   readonly retention: Duration;
   /** Storage-class transitions; any at or after the retention is skipped. */
   readonly transitions: ArchiveTransitions;
-  /** How long the Firehose backup stays in staging. @default Duration.days(14) */
+  /** How long the Firehose backup stays in staging. @default - `DEFAULTS.stagingExpirationDays` (14 days) */
   readonly stagingExpiration?: Duration;
   /** How long S3 server access logs are kept. @default - the archive retention */
   readonly accessLogsExpiration?: Duration;
@@ -83,26 +84,19 @@ export class AuditArchive extends Construct {
         },
       ],
     });
-    const reasons: Record<string, string> = {
-      "AwsSolutions-S1":
-        "This is the server-access-log target itself; logging it into itself would loop, and it holds no audit records.",
-      "HIPAA.Security-S3BucketLoggingEnabled":
-        "This is the server-access-log target itself; logging it into itself would loop, and it holds no audit records.",
-      "PCI.DSS.321-S3BucketLoggingEnabled":
-        "This is the server-access-log target itself; logging it into itself would loop, and it holds no audit records.",
-      "NIST.800.53.R5-S3BucketLoggingEnabled":
-        "This is the server-access-log target itself; logging it into itself would loop, and it holds no audit records.",
-      "HIPAA.Security-S3DefaultEncryptionKMS":
-        "S3 server access log delivery only supports SSE-S3 (AES-256) on the target bucket; SSE-KMS would drop the logs.",
-      "PCI.DSS.321-S3DefaultEncryptionKMS":
-        "S3 server access log delivery only supports SSE-S3 (AES-256) on the target bucket; SSE-KMS would drop the logs.",
-      "NIST.800.53.R5-S3DefaultEncryptionKMS":
-        "S3 server access log delivery only supports SSE-S3 (AES-256) on the target bucket; SSE-KMS would drop the logs.",
-    };
-    for (const [rule, reason] of Object.entries(reasons)) {
-      Validations.of(this.accessLogsBucket).acknowledge({ id: rule, reason });
-    }
-    skipCheckov(this.accessLogsBucket, "CKV_AWS_18", reasons["AwsSolutions-S1"] ?? "");
+    const selfLogging =
+      "This is the server-access-log target itself; logging it into itself would loop, and it holds no audit records.";
+    acknowledgeAll(
+      this.accessLogsBucket,
+      ["AwsSolutions-S1", ...compliancePackIds("S3BucketLoggingEnabled")],
+      selfLogging,
+    );
+    acknowledgeAll(
+      this.accessLogsBucket,
+      compliancePackIds("S3DefaultEncryptionKMS"),
+      "S3 server access log delivery only supports SSE-S3 (AES-256) on the target bucket; SSE-KMS would drop the logs.",
+    );
+    skipCheckov(this.accessLogsBucket, "CKV_AWS_18", selfLogging);
 
     const transitions: s3.Transition[] = [
       { storageClass: s3.StorageClass.INFREQUENT_ACCESS, days: props.transitions.infrequentAccessAfterDays },
@@ -152,7 +146,7 @@ export class AuditArchive extends Construct {
       lifecycleRules: [
         {
           id: "ExpireStagedBackups",
-          expiration: props.stagingExpiration ?? Duration.days(14),
+          expiration: props.stagingExpiration ?? Duration.days(DEFAULTS.stagingExpirationDays),
           noncurrentVersionExpiration: Duration.days(1),
           abortIncompleteMultipartUploadAfter: Duration.days(1),
         },
@@ -164,11 +158,7 @@ export class AuditArchive extends Construct {
     }
 
     for (const bucket of [this.accessLogsBucket, this.archiveBucket, this.stagingBucket]) {
-      for (const rule of [
-        "HIPAA.Security-S3BucketReplicationEnabled",
-        "PCI.DSS.321-S3BucketReplicationEnabled",
-        "NIST.800.53.R5-S3BucketReplicationEnabled",
-      ]) {
+      for (const rule of compliancePackIds("S3BucketReplicationEnabled")) {
         Validations.of(bucket).acknowledge({
           id: rule,
           reason:

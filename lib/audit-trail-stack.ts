@@ -9,8 +9,8 @@ import { AuditTrailConfigError } from "./config/errors.js";
 import { frameworkRequest } from "./config/framework-request.js";
 import type { EnvironmentConfig } from "./config/schema.js";
 import { AuditDetection } from "./detection.js";
-import { AuditKeys } from "./encryption.js";
 import { AuditIngestion } from "./ingestion.js";
+import { AuditKeys } from "./keys.js";
 import { PipelineMonitoring } from "./monitoring.js";
 import { AuditNetwork } from "./network.js";
 import { acknowledgeAll, compliancePackIds } from "./private/nag.js";
@@ -86,7 +86,7 @@ export class AuditTrailStack extends Stack {
 
     this.archive = new AuditArchive(this, "Archive", {
       encryptionKey: keys.dataKey,
-      retention: Duration.days(config.archiveRetentionDays),
+      retention: Duration.days(config.retention.archiveDays),
       transitions: config.retention.archiveTransitions,
       stagingExpiration: Duration.days(config.retention.stagingExpirationDays),
       stagingBucketName: stagingBucketName(config.name),
@@ -133,7 +133,6 @@ export class AuditTrailStack extends Stack {
     const domain = this.search.domain;
 
     this.ingestion = new AuditIngestion(this, "Ingestion", {
-      environmentName: config.name,
       domain,
       stagingBucket: this.archive.stagingBucket,
       encryptionKey: keys.dataKey,
@@ -170,13 +169,13 @@ export class AuditTrailStack extends Stack {
       indexCodec: config.search.indexCodec,
       sourceExcludes: config.search.sourceExcludes,
       shardCount: config.search.shardCount,
-      replicaCount: config.replicaCount,
+      replicaCount: config.search.replicaCount,
       firehoseRole: this.ingestion.firehoseRole,
       detectorRole: this.detectorRole,
       reviewerRole,
       analystRoleArn: config.analystRoleArn,
       logsKey: keys.logsKey,
-      environmentKey: keys.dataKey,
+      encryptionKey: keys.dataKey,
       logRetention,
       ...placement,
     });
@@ -234,7 +233,7 @@ export class AuditTrailStack extends Stack {
       digestPeriod: Duration.minutes(config.tamperEvidence.digestPeriodMinutes),
       opsTopic: this.alerting.opsTopic,
       opsTopicKey: keys.dataKey,
-      environmentKey: keys.dataKey,
+      encryptionKey: keys.dataKey,
       logsKey: keys.logsKey,
       logRetention,
       role: reviewerRole,

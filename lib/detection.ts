@@ -1,7 +1,6 @@
-import { Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import { Duration, Stack, Token, Validations } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -21,12 +20,14 @@ import {
   type DetectorMetricName,
 } from "../lambdas/core/contracts.js";
 import { AuditTrailConfigError } from "./config/errors.js";
+import type { FunctionPlacement } from "./network.js";
 import { BUNDLED_RULES_DIR, copyGeoIpDatabase, copyRulePack } from "./private/bundle.js";
-import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
+import { auditFunction, functionSetup, LAMBDA_TASK_ROOT } from "./private/function.js";
 import { powertoolsMetric } from "./private/metrics.js";
-import { tokenFinding } from "./private/nag.js";
+import { compliancePackIds, tokenFinding } from "./private/nag.js";
+import { bookkeepingTable } from "./private/resources.js";
 
-export interface AuditDetectionProps {
+export interface AuditDetectionProps extends FunctionPlacement {
   /** The `-c env=NAME` value; alerts carry it and the watermark item is keyed by it. */
   readonly environmentName: string;
   /** The domain holding the tagged documents (`audit-*`) and the alerts index (`audit-alerts`). */
@@ -65,12 +66,6 @@ export interface AuditDetectionProps {
   readonly timeout?: Duration;
   /** @default 1024 */
   readonly memorySize?: number;
-  /** Run inside these private subnets. @default - not in a VPC */
-  readonly vpc?: ec2.IVpc;
-  /** @default - private subnets with egress */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  /** @default - none */
-  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -92,18 +87,9 @@ export class AuditDetection extends Construct {
     requireHttps("alerts.runbookBaseUrl", props.runbookBaseUrl);
     requireHttps("dashboardsUrl (AuditDetection prop)", props.dashboardsUrl);
 
-    this.stateTable = new dynamodb.Table(this, "State", {
-      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
-      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: props.encryptionKey,
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.stateTable = bookkeepingTable(this, "State", props.encryptionKey);
     // HIPAA and NIST ask for DynamoDB tables in an AWS Backup plan (PCI DSS 3.2.1 has no such rule).
-    for (const ruleId of ["HIPAA.Security-DynamoDBInBackupPlan", "NIST.800.53.R5-DynamoDBInBackupPlan"]) {
+    for (const ruleId of compliancePackIds("DynamoDBInBackupPlan", ["HIPAA.Security", "NIST.800.53.R5"])) {
       Validations.of(this.stateTable).acknowledge({
         id: ruleId,
         reason:
@@ -133,17 +119,12 @@ export class AuditDetection extends Construct {
       description:
         "mesh-audit-trail: detector (tagged documents and correlation windows to alerts, published by severity)",
       environment,
-      logsKey: props.logsKey,
-      environmentKey: props.encryptionKey,
-      logRetention: props.logRetention,
       timeout: this.detectorTimeout,
       memorySize: props.memorySize ?? 1024,
       // Runs must not overlap: one run at a time keeps alert writes and the watermark simple to reason about.
       reservedConcurrentExecutions: 1,
       role: props.role,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
+      ...functionSetup(props),
       noDeadLetterQueueReason:
         "The scheduled event carries no data: a failed run leaves the watermark where it was and the next run (a minute later) evaluates the same window again, so a dead-lettered event would have nothing to replay. Failures surface through the detector's error and watermark-lag alarms.",
       afterBundling: (inputDir, outputDir) => [

@@ -1,6 +1,5 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as firehose from "aws-cdk-lib/aws-kinesisfirehose";
 import type * as kms from "aws-cdk-lib/aws-kms";
@@ -19,9 +18,11 @@ import {
   TRANSFORM_METRICS,
   type TransformMetricName,
 } from "../lambdas/core/contracts.js";
+import { DEFAULTS } from "./config/defaults.js";
 import { AuditTrailConfigError } from "./config/errors.js";
+import type { FunctionPlacement } from "./network.js";
 import { BUNDLED_RULES_DIR, precompiledRulePackCommands, TRANSFORM_BUNDLE } from "./private/bundle.js";
-import { auditFunction, LAMBDA_TASK_ROOT } from "./private/function.js";
+import { auditFunction, functionSetup, LAMBDA_TASK_ROOT } from "./private/function.js";
 import { powertoolsMetric } from "./private/metrics.js";
 import {
   acknowledgeAll,
@@ -30,6 +31,7 @@ import {
   skipCheckov,
   tokenFinding,
 } from "./private/nag.js";
+import { accountServicePrincipal } from "./private/resources.js";
 
 /** Where the HMAC key for pseudonymization lives. */
 export type PseudonymizationKeySource =
@@ -43,9 +45,7 @@ export interface EksAuditLogSource {
   readonly logGroupName: string;
 }
 
-export interface AuditIngestionProps {
-  /** The `-c env=NAME` value, passed to the transform. */
-  readonly environmentName: string;
+export interface AuditIngestionProps extends FunctionPlacement {
   readonly domain: opensearch.IDomain;
   /** Firehose's S3 backup (every document plus failures). */
   readonly stagingBucket: s3.IBucket;
@@ -53,28 +53,24 @@ export interface AuditIngestionProps {
   readonly encryptionKey: kms.IKey;
   readonly logsKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
-  /** @default Duration.seconds(60) */
+  /** @default - `DEFAULTS.firehose.bufferingIntervalSeconds` (60 s) */
   readonly bufferingInterval?: Duration;
-  /** Buffer size in MiB. @default 5 */
+  /** Buffer size in MiB. @default - `DEFAULTS.firehose.bufferingSizeMiB` (5) */
   readonly bufferingSizeMiB?: number;
-  /** How long Firehose retries OpenSearch before writing the batch to the failure prefix. @default 300 s */
+  /** How long Firehose retries OpenSearch before writing the batch to the failure prefix. @default - `DEFAULTS.firehose.retryDurationSeconds` (300 s) */
   readonly retryDuration?: Duration;
   /** Per-rule detection overrides, compiled into the transform's rule pack when it is bundled. @default {} */
   readonly ruleOverrides?: Readonly<Record<string, unknown>>;
-  /** Keep `event.original`. @default true */
+  /** Keep `event.original`. @default - `DEFAULTS.keepEventOriginal` (true) */
   readonly keepEventOriginal?: boolean;
   /** ECS fields to pseudonymize. @default - pseudonymization off */
   readonly pseudonymizeFields?: readonly string[];
   /** Required when `pseudonymizeFields` is set. */
   readonly pseudonymizationKey?: PseudonymizationKeySource;
-  /** Transform reserved concurrency. @default 20 */
+  /** Transform reserved concurrency. @default - `DEFAULTS.concurrency.transform` (20) */
   readonly transformConcurrency?: number;
   /** EKS control-plane log groups subscribed into the stream. @default [] */
   readonly eksAuditLogs?: readonly EksAuditLogSource[];
-  /** @default - not in a VPC */
-  readonly vpc?: ec2.IVpc;
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -107,9 +103,8 @@ export class AuditIngestion extends Construct {
 
     const pseudonymizing = (props.pseudonymizeFields?.length ?? 0) > 0;
     const environment: Record<string, string> = {
-      [TRANSFORM_ENV.environmentName]: props.environmentName,
       [TRANSFORM_ENV.rulesDir]: `${LAMBDA_TASK_ROOT}/${BUNDLED_RULES_DIR}`,
-      [TRANSFORM_ENV.keepEventOriginal]: String(props.keepEventOriginal ?? true),
+      [TRANSFORM_ENV.keepEventOriginal]: String(props.keepEventOriginal ?? DEFAULTS.keepEventOriginal),
       [TRANSFORM_ENV.pseudonymizeFields]: pseudonymizing ? (props.pseudonymizeFields ?? []).join(",") : "",
     };
 
@@ -162,16 +157,11 @@ export class AuditIngestion extends Construct {
       useRuntimeAwsSdk: TRANSFORM_BUNDLE.useRuntimeAwsSdk,
       description: "mesh-audit-trail: Firehose transform (parse, normalize to ECS, tag rule matches)",
       environment,
-      logsKey: props.logsKey,
-      logRetention: props.logRetention,
       timeout: this.transformTimeout,
       memorySize: 1024,
       semiSpaceMiB: TRANSFORM_BUNDLE.semiSpaceMiB,
-      reservedConcurrentExecutions: props.transformConcurrency ?? 20,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
-      environmentKey: props.encryptionKey,
+      reservedConcurrentExecutions: props.transformConcurrency ?? DEFAULTS.concurrency.transform,
+      ...functionSetup(props),
       noDeadLetterQueueReason:
         "Firehose invokes the transform synchronously; a failed batch is retried and then written to the staging bucket's processing-failed prefix, so no record is lost and no DLQ would ever receive one.",
       afterBundling: precompiledRulePackCommands(props.ruleOverrides ?? {}),
@@ -192,17 +182,9 @@ export class AuditIngestion extends Construct {
 
     this.firehoseRole = new iam.Role(this, "DeliveryRole", {
       // The stream names this role, so the trust names the account's streams rather than this one (a cycle).
-      assumedBy: new iam.ServicePrincipal("firehose.amazonaws.com", {
-        conditions: {
-          StringEquals: { "aws:SourceAccount": stack.account },
-          ArnLike: {
-            "aws:SourceArn": stack.formatArn({
-              service: "firehose",
-              resource: "deliverystream",
-              resourceName: "*",
-            }),
-          },
-        },
+      assumedBy: accountServicePrincipal(this, "firehose.amazonaws.com", {
+        service: "firehose",
+        resource: "deliverystream",
       }),
       description:
         "mesh-audit-trail Firehose: invoke the transform, index into OpenSearch, back up to staging",
@@ -313,10 +295,16 @@ export class AuditIngestion extends Construct {
         indexRotationPeriod: "OneDay",
         roleArn: role.roleArn,
         bufferingHints: {
-          intervalInSeconds: (props.bufferingInterval ?? Duration.seconds(60)).toSeconds(),
-          sizeInMBs: props.bufferingSizeMiB ?? 5,
+          intervalInSeconds: (
+            props.bufferingInterval ?? Duration.seconds(DEFAULTS.firehose.bufferingIntervalSeconds)
+          ).toSeconds(),
+          sizeInMBs: props.bufferingSizeMiB ?? DEFAULTS.firehose.bufferingSizeMiB,
         },
-        retryOptions: { durationInSeconds: (props.retryDuration ?? Duration.seconds(300)).toSeconds() },
+        retryOptions: {
+          durationInSeconds: (
+            props.retryDuration ?? Duration.seconds(DEFAULTS.firehose.retryDurationSeconds)
+          ).toSeconds(),
+        },
         documentIdOptions: { defaultDocumentIdFormat: "FIREHOSE_DEFAULT" },
         s3BackupMode: "AllDocuments",
         s3Configuration: {

@@ -1,19 +1,39 @@
-import { RemovalPolicy, Stack } from "aws-cdk-lib";
+import { RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { DEFAULTS } from "./config/defaults.js";
 import { acknowledgeAll, compliancePackIds } from "./private/nag.js";
+import { accountServicePrincipal } from "./private/resources.js";
+
+/**
+ * Where a construct's functions run: every construct that creates a Lambda function takes these props (the stack
+ * passes the network's private subnets and client security group), and passes them on with `placementOf`.
+ */
+export interface FunctionPlacement {
+  /** Run inside these private subnets. @default - not in a VPC */
+  readonly vpc?: ec2.IVpc;
+  /** @default - private subnets with egress (when `vpc` is set) */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** @default - none */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/** Just the placement of `props` (to pass on to a function without the rest of the props). */
+export function placementOf(props: FunctionPlacement): FunctionPlacement {
+  return { vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups };
+}
 
 export interface AuditNetworkProps {
-  /** CIDR of the VPC to create. @default "10.40.0.0/16" */
+  /** CIDR of the VPC to create. @default - `DEFAULTS.network.cidr` ("10.40.0.0/16") */
   readonly cidr?: string;
-  /** AZs of the VPC to create. @default 2 */
+  /** AZs of the VPC to create. @default - `DEFAULTS.network.maxAzs` (2) */
   readonly maxAzs?: number;
   /** AZ names of the VPC to create (no lookup); overrides maxAzs. @default - maxAzs of the stack's AZs */
   readonly availabilityZones?: readonly string[];
-  /** NAT gateways of the VPC to create (egress for Lambda calls to AWS APIs). @default 1 */
+  /** NAT gateways of the VPC to create (egress for Lambda calls to AWS APIs). @default - `DEFAULTS.network.natGateways` (1) */
   readonly natGateways?: number;
   /** Import this VPC (by attributes: no lookup) instead of creating one. @default - a new VPC */
   readonly existingVpc?: {
@@ -50,11 +70,11 @@ export class AuditNetwork extends Construct {
       });
     } else {
       const vpc = new ec2.Vpc(this, "Vpc", {
-        ipAddresses: ec2.IpAddresses.cidr(props.cidr ?? "10.40.0.0/16"),
+        ipAddresses: ec2.IpAddresses.cidr(props.cidr ?? DEFAULTS.network.cidr),
         ...(props.availabilityZones === undefined
-          ? { maxAzs: props.maxAzs ?? 2 }
+          ? { maxAzs: props.maxAzs ?? DEFAULTS.network.maxAzs }
           : { availabilityZones: [...props.availabilityZones] }),
-        natGateways: props.natGateways ?? 1,
+        natGateways: props.natGateways ?? DEFAULTS.network.natGateways,
         restrictDefaultSecurityGroup: false,
         subnetConfiguration: [
           { name: "Public", subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
@@ -71,19 +91,10 @@ export class AuditNetwork extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
       // The flow-log service may assume the role only for flow logs of this account (confused-deputy guard).
-      const stack = Stack.of(this);
       const flowLogRole = new iam.Role(this, "FlowLogRole", {
-        assumedBy: new iam.ServicePrincipal("vpc-flow-logs.amazonaws.com", {
-          conditions: {
-            StringEquals: { "aws:SourceAccount": stack.account },
-            ArnLike: {
-              "aws:SourceArn": stack.formatArn({
-                service: "ec2",
-                resource: "vpc-flow-log",
-                resourceName: "*",
-              }),
-            },
-          },
+        assumedBy: accountServicePrincipal(this, "vpc-flow-logs.amazonaws.com", {
+          service: "ec2",
+          resource: "vpc-flow-log",
         }),
         description: "mesh-audit-trail: VPC flow logs into the flow-log group",
       });

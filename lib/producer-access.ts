@@ -2,6 +2,7 @@ import { Stack } from "aws-cdk-lib";
 import * as eks from "aws-cdk-lib/aws-eks";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
+import { DEFAULTS } from "./config/defaults.js";
 
 /** How Fluent Bit on a cluster obtains the producer role. */
 export type ProducerCluster =
@@ -11,9 +12,9 @@ export type ProducerCluster =
 export interface ProducerAccessProps {
   /** Clusters whose Fluent Bit may assume the role. */
   readonly clusters: readonly ProducerCluster[];
-  /** Kubernetes namespace of Fluent Bit's service account. @default "logging" */
+  /** Kubernetes namespace of Fluent Bit's service account. @default - `DEFAULTS.producer.namespace` ("logging") */
   readonly namespace?: string;
-  /** Fluent Bit's service account. @default "fluent-bit" */
+  /** Fluent Bit's service account. @default - `DEFAULTS.producer.serviceAccountName` ("fluent-bit") */
   readonly serviceAccountName?: string;
   /** Grants the role what it may do (put records into the stream). */
   readonly grant: (grantee: iam.IGrantable) => void;
@@ -31,8 +32,8 @@ export class ProducerAccess extends Construct {
   constructor(scope: Construct, id: string, props: ProducerAccessProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const namespace = props.namespace ?? "logging";
-    const serviceAccount = props.serviceAccountName ?? "fluent-bit";
+    const namespace = props.namespace ?? DEFAULTS.producer.namespace;
+    const serviceAccount = props.serviceAccountName ?? DEFAULTS.producer.serviceAccountName;
     const podIdentityClusters = props.clusters.filter((cluster) => cluster.identity === "pod-identity");
     const clusterArn = (name: string) =>
       stack.formatArn({ service: "eks", resource: "cluster", resourceName: name });

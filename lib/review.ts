@@ -1,5 +1,4 @@
 import { Duration, Stack, Validations } from "aws-cdk-lib";
-import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -17,14 +16,15 @@ import {
   QUARTERLY_COMPLIANCE_INPUT,
   REVIEWER_ENV,
 } from "../lambdas/core/contracts.js";
-import { auditFunction } from "./private/function.js";
+import type { FunctionPlacement } from "./network.js";
+import { auditFunction, functionSetup } from "./private/function.js";
 import { tokenFinding } from "./private/nag.js";
 
 /** The description the function carries (the permission contract recognizes the function by it). */
 export const REVIEWER_DESCRIPTION =
   "mesh-audit-trail: scheduled weekly audit review (report stored under Object Lock, summary to the ops topic)";
 
-export interface AuditReviewProps {
+export interface AuditReviewProps extends FunctionPlacement {
   /** The `-c env=NAME` value, named in the report. */
   readonly environmentName: string;
   /** The domain holding the audit indices and the alerts index, searched read-only. */
@@ -42,8 +42,8 @@ export interface AuditReviewProps {
   readonly opsTopic: sns.ITopic;
   /** The ops topic's key. */
   readonly opsTopicKey: kms.IKey;
-  /** Key of the function's environment variables. */
-  readonly environmentKey: kms.IKey;
+  /** The environment's data key: encrypts the function's environment variables. */
+  readonly encryptionKey: kms.IKey;
   /** Key of the function's log group. */
   readonly logsKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
@@ -67,12 +67,6 @@ export interface AuditReviewProps {
   readonly timeout?: Duration;
   /** @default 2048 (a week of traffic documents, projected, in memory) */
   readonly memorySize?: number;
-  /** Run inside these private subnets. @default - not in a VPC */
-  readonly vpc?: ec2.IVpc;
-  /** @default - private subnets with egress */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  /** @default - none */
-  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -105,16 +99,11 @@ export class AuditReview extends Construct {
       entry: "lambdas/reviewer/handler.ts",
       description: REVIEWER_DESCRIPTION,
       environment,
-      logsKey: props.logsKey,
-      environmentKey: props.environmentKey,
-      logRetention: props.logRetention,
       timeout: props.timeout ?? Duration.minutes(10),
       memorySize: props.memorySize ?? 2048,
       reservedConcurrentExecutions: 1,
       role: props.role,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
+      ...functionSetup(props),
       noDeadLetterQueueReason:
         "The scheduled event carries no data but its time: a failed review is retried by EventBridge (two attempts), and the week can be reviewed again at any time with `audit-trail review -c env=NAME --until <time>`; failures surface through the function's error alarm.",
     });

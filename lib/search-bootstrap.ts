@@ -1,5 +1,4 @@
 import { CustomResource, Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
-import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
@@ -9,10 +8,18 @@ import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
 import type { BootstrapProperties } from "../lambdas/core/contracts.js";
 import type { IndexCodec, SourceExcludableField } from "../lambdas/core/opensearch/audit-template.js";
+import { DEFAULTS } from "./config/defaults.js";
+import { type FunctionPlacement, placementOf } from "./network.js";
 import { auditFunction, grantVpcNetworkInterfaces } from "./private/function.js";
-import { acknowledgeLambdaRuntime, skipCheckov, tokenFinding } from "./private/nag.js";
+import {
+  acknowledgeAll,
+  acknowledgeLambdaRuntime,
+  compliancePackIds,
+  skipCheckov,
+  tokenFinding,
+} from "./private/nag.js";
 
-export interface SearchBootstrapProps {
+export interface SearchBootstrapProps extends FunctionPlacement {
   readonly domain: opensearch.IDomain;
   /**
    * Role the bootstrap function runs as; it must be the domain's fine-grained-access master role (it creates the
@@ -26,7 +33,7 @@ export interface SearchBootstrapProps {
   readonly ultraWarmEnabled: boolean;
   readonly coldStorageEnabled: boolean;
   readonly indexEventOriginal: boolean;
-  /** Stored-fields codec of the audit indices. @default "default" - OpenSearch's LZ4 */
+  /** Stored-fields codec of the audit indices. @default DEFAULTS.indexCodec ("best_compression", as `search.indexCodec`) */
   readonly indexCodec?: IndexCodec;
   /** Fields left out of the audit indices' `_source`. @default [] - none */
   readonly sourceExcludes?: readonly SourceExcludableField[];
@@ -40,13 +47,9 @@ export interface SearchBootstrapProps {
   /** The scheduled review function's role, mapped read-only. @default - none */
   readonly reviewerRole?: iam.IRole;
   readonly logsKey: kms.IKey;
-  /** Encrypts the functions' environment variables. */
-  readonly environmentKey: kms.IKey;
+  /** The environment's data key: encrypts the functions' environment variables. */
+  readonly encryptionKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
-  /** @default - not in a VPC */
-  readonly vpc?: ec2.IVpc;
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -67,7 +70,7 @@ export class SearchBootstrap extends Construct {
         "mesh-audit-trail: OpenSearch bootstrap (index templates, ISM policy, role mappings, audit read history, Dashboards objects)",
       environment: {},
       role: props.masterRole,
-      environmentKey: props.environmentKey,
+      encryptionKey: props.encryptionKey,
       noDeadLetterQueueReason:
         "The custom-resource provider invokes the bootstrap synchronously and reports its failure to CloudFormation, which rolls the deployment back; a DLQ would never receive anything.",
       logsKey: props.logsKey,
@@ -75,9 +78,7 @@ export class SearchBootstrap extends Construct {
       timeout: Duration.minutes(14),
       memorySize: 256,
       reservedConcurrentExecutions: 1,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
+      ...placementOf(props),
     });
     // The data-plane requests the bootstrap sends (templates, ISM, security plugin API, Dashboards import), under
     // the domain's paths; no PATCH. The control plane: DescribeDomain, to wait until the domain is ready.
@@ -115,17 +116,15 @@ export class SearchBootstrap extends Construct {
       }),
     );
     providerRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ["kms:Decrypt"], resources: [props.environmentKey.keyArn] }),
+      new iam.PolicyStatement({ actions: ["kms:Decrypt"], resources: [props.encryptionKey.keyArn] }),
     );
     if (props.vpc !== undefined) grantVpcNetworkInterfaces(providerRole);
     const provider = new cr.Provider(this, "Provider", {
       onEventHandler: fn,
       frameworkOnEventRole: providerRole,
       logGroup: providerLogs,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
-      providerFunctionEnvEncryption: props.environmentKey,
+      ...placementOf(props),
+      providerFunctionEnvEncryption: props.encryptionKey,
     });
     acknowledgeProviderFramework(provider, providerRole, fn, props.vpc !== undefined);
     if (props.vpc !== undefined) {
@@ -145,7 +144,7 @@ export class SearchBootstrap extends Construct {
       UltraWarmEnabled: props.ultraWarmEnabled,
       ColdStorageEnabled: props.coldStorageEnabled,
       IndexEventOriginal: props.indexEventOriginal,
-      IndexCodec: props.indexCodec ?? "default",
+      IndexCodec: props.indexCodec ?? DEFAULTS.indexCodec,
       SourceExcludes: [...(props.sourceExcludes ?? [])],
       FirehoseRoleArn: props.firehoseRole.roleArn,
       DetectorRoleArn: props.detectorRole.roleArn,
@@ -177,38 +176,17 @@ function acknowledgeProviderFramework(
     reason:
       "cr.Provider grants its framework function lambda:InvokeFunction on the bootstrap handler and its versions; the wildcard is the version qualifier of that one function.",
   });
-  const reasons: Record<string, string> = {
-    "HIPAA.Security-LambdaConcurrency":
-      "The provider framework function only relays CloudFormation custom-resource events for this stack (a handful per deployment); aws-cdk-lib exposes no reserved-concurrency setting for it.",
-    "PCI.DSS.321-LambdaConcurrency":
-      "The provider framework function only relays CloudFormation custom-resource events for this stack (a handful per deployment); aws-cdk-lib exposes no reserved-concurrency setting for it.",
-    "NIST.800.53.R5-LambdaConcurrency":
-      "The provider framework function only relays CloudFormation custom-resource events for this stack (a handful per deployment); aws-cdk-lib exposes no reserved-concurrency setting for it.",
-    "HIPAA.Security-LambdaDLQ":
-      "CloudFormation invokes the provider framework synchronously and receives failures as FAILED responses; a DLQ would never receive anything.",
-    "PCI.DSS.321-LambdaDLQ":
-      "CloudFormation invokes the provider framework synchronously and receives failures as FAILED responses; a DLQ would never receive anything.",
-    "NIST.800.53.R5-LambdaDLQ":
-      "CloudFormation invokes the provider framework synchronously and receives failures as FAILED responses; a DLQ would never receive anything.",
-  };
-  if (!inVpc) {
-    for (const rule of [
-      "HIPAA.Security-LambdaInsideVPC",
-      "PCI.DSS.321-LambdaInsideVPC",
-      "NIST.800.53.R5-LambdaInsideVPC",
-    ]) {
-      reasons[rule] =
-        "This environment has no VPC (public OpenSearch endpoint); the framework function only calls Lambda and CloudFormation's response URL over TLS.";
-    }
-  }
-  for (const [id, reason] of Object.entries(reasons)) {
-    Validations.of(framework).acknowledge({ id, reason });
-  }
-  const checkov: Record<string, string> = {
-    CKV_AWS_115: reasons["NIST.800.53.R5-LambdaConcurrency"] ?? "",
-    CKV_AWS_116: reasons["NIST.800.53.R5-LambdaDLQ"] ?? "",
-  };
-  if (!inVpc) checkov.CKV_AWS_117 = reasons["NIST.800.53.R5-LambdaInsideVPC"] ?? "";
-  for (const [id, comment] of Object.entries(checkov)) skipCheckov(framework, id, comment);
+  const concurrency =
+    "The provider framework function only relays CloudFormation custom-resource events for this stack (a handful per deployment); aws-cdk-lib exposes no reserved-concurrency setting for it.";
+  const dlq =
+    "CloudFormation invokes the provider framework synchronously and receives failures as FAILED responses; a DLQ would never receive anything.";
+  const outsideVpc =
+    "This environment has no VPC (public OpenSearch endpoint); the framework function only calls Lambda and CloudFormation's response URL over TLS.";
+  acknowledgeAll(framework, compliancePackIds("LambdaConcurrency"), concurrency);
+  acknowledgeAll(framework, compliancePackIds("LambdaDLQ"), dlq);
+  if (!inVpc) acknowledgeAll(framework, compliancePackIds("LambdaInsideVPC"), outsideVpc);
+  skipCheckov(framework, "CKV_AWS_115", concurrency);
+  skipCheckov(framework, "CKV_AWS_116", dlq);
+  if (!inVpc) skipCheckov(framework, "CKV_AWS_117", outsideVpc);
   acknowledgeLambdaRuntime(framework);
 }

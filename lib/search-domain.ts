@@ -5,12 +5,14 @@ import type * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import { Construct } from "constructs";
+import { DEFAULTS } from "./config/defaults.js";
 import { AuditTrailConfigError } from "./config/errors.js";
+import { compliancePackIds } from "./private/nag.js";
 
 export interface SearchDomainProps {
   /** Domain name, fixed so that the access policy can name the domain without referring to itself. */
   readonly domainName: string;
-  /** OpenSearch engine version, `MAJOR.MINOR`. @default "2.19" - the version the real-node integration tests run */
+  /** OpenSearch engine version, `MAJOR.MINOR`. @default - `DEFAULTS.engineVersion` ("2.19"), the version the real-node integration tests run */
   readonly engineVersion?: string;
   readonly dataNodeInstanceType: string;
   readonly dataNodes: number;
@@ -18,7 +20,7 @@ export interface SearchDomainProps {
   readonly dedicatedMaster?: { readonly instanceType: string; readonly count: number };
   /** UltraWarm nodes. @default - none */
   readonly ultraWarm?: { readonly instanceType: string; readonly count: number };
-  /** Cold storage (needs UltraWarm). @default false */
+  /** Cold storage (needs UltraWarm). @default - `DEFAULTS.coldStorage` (false) */
   readonly coldStorage?: boolean;
   readonly ebsVolumeSizeGiB: number;
   /** gp3 IOPS. @default - gp3 baseline (3000) */
@@ -99,7 +101,7 @@ export class SearchDomain extends Construct {
     const zoneAware = props.availabilityZoneCount !== undefined;
     this.domain = new opensearch.Domain(this, "Domain", {
       domainName: props.domainName,
-      version: opensearch.EngineVersion.openSearch(props.engineVersion ?? "2.19"),
+      version: opensearch.EngineVersion.openSearch(props.engineVersion ?? DEFAULTS.engineVersion),
       capacity: {
         dataNodes: props.dataNodes,
         dataNodeInstanceType: props.dataNodeInstanceType,
@@ -109,7 +111,7 @@ export class SearchDomain extends Construct {
         warmInstanceType: props.ultraWarm?.instanceType,
         multiAzWithStandbyEnabled: false,
       },
-      coldStorageEnabled: props.coldStorage ?? false,
+      coldStorageEnabled: props.coldStorage ?? DEFAULTS.coldStorage,
       ebs: {
         enabled: true,
         volumeType: ec2.EbsDeviceVolumeType.GP3,
@@ -165,11 +167,7 @@ export class SearchDomain extends Construct {
         reason:
           "This environment chose the public endpoint (network.type = public): requests must be SigV4-signed by a role the access policy names, fine-grained access control maps each role, and human access is limited to the IP allow list.",
       });
-      for (const rule of [
-        "HIPAA.Security-OpenSearchInVPCOnly",
-        "PCI.DSS.321-OpenSearchInVPCOnly",
-        "NIST.800.53.R5-OpenSearchInVPCOnly",
-      ]) {
+      for (const rule of compliancePackIds("OpenSearchInVPCOnly")) {
         Validations.of(this.domain).acknowledge({
           id: rule,
           reason:

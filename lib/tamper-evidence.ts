@@ -2,8 +2,7 @@ import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as backup from "aws-cdk-lib/aws-backup";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
-import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -20,9 +19,12 @@ import {
   DIGEST_WRITER_METRICS,
 } from "../lambdas/core/contracts.js";
 import type { AuditArchive } from "./archive.js";
-import { auditFunction } from "./private/function.js";
+import { DEFAULTS } from "./config/defaults.js";
+import type { FunctionPlacement } from "./network.js";
+import { auditFunction, functionSetup } from "./private/function.js";
 import { powertoolsMetric } from "./private/metrics.js";
 import { tokenFinding } from "./private/nag.js";
+import { bookkeepingTable } from "./private/resources.js";
 
 /** The staging prefixes Firehose writes, which the archiver copies: documents and both error outputs. */
 const ARCHIVED_PREFIXES = [ARCHIVE_PREFIXES.documents, "errors/"] as const;
@@ -45,20 +47,16 @@ function ledgerStatement(
   });
 }
 
-export interface TamperEvidenceProps {
+export interface TamperEvidenceProps extends FunctionPlacement {
   /** Buckets: Firehose writes into staging, the archiver copies into the Object Lock archive. */
   readonly archive: AuditArchive;
   readonly encryptionKey: kms.IKey;
   readonly logsKey: kms.IKey;
   readonly logRetention: logs.RetentionDays;
-  /** Length of one signed digest period. @default Duration.minutes(60) */
+  /** Length of one signed digest period. @default - `DEFAULTS.digestPeriodMinutes` (60 minutes) */
   readonly digestPeriod?: Duration;
-  /** Archiver reserved concurrency. @default 5 */
+  /** Archiver reserved concurrency. @default - `DEFAULTS.concurrency.archiver` (5) */
   readonly archiverConcurrency?: number;
-  /** @default - not in a VPC */
-  readonly vpc?: ec2.IVpc;
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -80,20 +78,11 @@ export class TamperEvidence extends Construct {
 
   constructor(scope: Construct, id: string, props: TamperEvidenceProps) {
     super(scope, id);
-    const digestPeriod = props.digestPeriod ?? Duration.minutes(60);
+    const digestPeriod = props.digestPeriod ?? Duration.minutes(DEFAULTS.digestPeriodMinutes);
     const periodMinutes = String(digestPeriod.toMinutes());
     const { archiveBucket, stagingBucket } = props.archive;
 
-    this.ledgerTable = new dynamodb.Table(this, "Ledger", {
-      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
-      sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: props.encryptionKey,
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    this.ledgerTable = bookkeepingTable(this, "Ledger", props.encryptionKey);
 
     // PITR covers 35 days of operator error; AWS Backup keeps daily copies for a year in a vault of its own.
     const vault = new backup.BackupVault(this, "LedgerBackupVault", {
@@ -176,15 +165,10 @@ export class TamperEvidence extends Construct {
         [ARCHIVER_ENV.ledgerTableName]: this.ledgerTable.tableName,
         [ARCHIVER_ENV.digestPeriodMinutes]: periodMinutes,
       },
-      logsKey: props.logsKey,
-      environmentKey: props.encryptionKey,
-      logRetention: props.logRetention,
       timeout: this.archiverTimeout,
       memorySize: 1024,
-      reservedConcurrentExecutions: props.archiverConcurrency ?? 5,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
+      reservedConcurrentExecutions: props.archiverConcurrency ?? DEFAULTS.concurrency.archiver,
+      ...functionSetup(props),
       noDeadLetterQueueReason:
         "Invoked by an SQS event source mapping: failed messages go to the queue's own dead-letter queue (maxReceiveCount 5), which is alarmed on.",
     });
@@ -265,16 +249,11 @@ export class TamperEvidence extends Construct {
         [DIGEST_WRITER_ENV.signingKeyId]: this.signingKey.keyArn,
         [DIGEST_WRITER_ENV.digestPeriodMinutes]: periodMinutes,
       },
-      logsKey: props.logsKey,
-      environmentKey: props.encryptionKey,
-      logRetention: props.logRetention,
       timeout: this.digestWriterTimeout,
       memorySize: 512,
       reservedConcurrentExecutions: 1,
       deadLetterQueue: this.digestDeadLetterQueue,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
+      ...functionSetup(props),
     });
     // Per call the digest writer makes (lambdas/digest-writer/write-digests.ts): PutObject (create-only) and GetObject
     // (to adopt its own earlier write) under digests/; HeadObject on staging (an object is sealed only if Firehose

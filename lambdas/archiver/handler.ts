@@ -15,8 +15,8 @@ import { S3Client } from "@aws-sdk/client-s3";
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { ARCHIVER_METRICS } from "../core/contracts.js";
-import { loadArchiverConfig } from "../core/digest/config.js";
 import { archiveObject } from "./archive.js";
+import { loadArchiverConfig } from "./config.js";
 import { stagingObjectsFromMessage } from "./notification.js";
 
 const config = loadArchiverConfig(process.env);

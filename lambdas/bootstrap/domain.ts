@@ -3,6 +3,7 @@
  * upgrade) may refuse or lose data-plane writes, so the bootstrap waits until `DescribeDomain` says it is done.
  */
 import { DescribeDomainCommand, type OpenSearchClient } from "@aws-sdk/client-opensearch";
+import { BootstrapPropertiesError } from "../core/opensearch/settings.js";
 
 export interface DomainWaitOptions {
   /** Epoch milliseconds after which waiting fails. */
@@ -22,14 +23,17 @@ export class DomainNotReadyError extends Error {
   }
 }
 
-/** Accepts a domain name or a domain ARN (`arn:aws:es:region:account:domain/NAME`). */
+/**
+ * Accepts a domain name or a domain ARN (`arn:aws:es:region:account:domain/NAME`); anything else is a bad
+ * `DomainName` property (`BootstrapPropertiesError`), not a domain that is not ready.
+ */
 export function domainNameOf(nameOrArn: string): string {
   if (!nameOrArn.startsWith("arn:")) return nameOrArn;
   const match = /:domain\/([a-z][a-z0-9-]{2,27})$/.exec(nameOrArn);
   if (match?.[1] === undefined) {
-    throw new DomainNotReadyError(
-      `DomainName "${nameOrArn}" is neither a domain name nor an OpenSearch domain ARN`,
-    );
+    throw new BootstrapPropertiesError([
+      `DomainName: "${nameOrArn}" is neither a domain name nor an OpenSearch domain ARN`,
+    ]);
   }
   return match[1];
 }

@@ -4,6 +4,8 @@
  * when a required one is missing.
  */
 
+import type { FailureCode } from "./parsers/types.js";
+
 /** Daily audit indices are `audit-YYYY-MM-DD` (Firehose `OneDay` rotation appends `-YYYY-MM-DD`). */
 export const AUDIT_INDEX_PREFIX = "audit";
 export const AUDIT_INDEX_PATTERN = `${AUDIT_INDEX_PREFIX}-*`;
@@ -82,7 +84,7 @@ function metricsContract<const Names extends Readonly<Record<string, string>>>(
 
 /**
  * The transform's metrics, per invocation; besides these, `Records.<dataset>` for the datasets the parsers produce
- * (`transformDatasetMetric`) and `Failures.<reason>` (`transformFailureMetric`). The stack alarms on the failed
+ * (`transformDatasetMetric`) and `Failures.<code>` (`transformFailureMetric`). The stack alarms on the failed
  * and re-ingest-failed counts.
  */
 export const TRANSFORM_METRICS = metricsContract("transform", {
@@ -106,13 +108,12 @@ export function transformDatasetMetric(dataset: string): string {
   return `Records.${dataset}`;
 }
 
-/** The transform's count of records failed for one reason. */
-export function transformFailureMetric(reason: string): string {
-  return `Failures.${reason}`;
+/** The transform's count of records failed for one reason (a `FAILURE_CODES` code: add codes, never rename one). */
+export function transformFailureMetric(code: FailureCode): string {
+  return `Failures.${code}`;
 }
 
 export const TRANSFORM_ENV = {
-  environmentName: "AUDIT_TRAIL_ENVIRONMENT",
   /** Directory (inside the bundle) holding the rule pack precompiled at synth (`rule-pack.json`, overrides in). */
   rulesDir: "AUDIT_TRAIL_RULES_DIR",
   /**

@@ -16,7 +16,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import middy from "@middy/core";
 import type { ScheduledEvent } from "aws-lambda";
 import { DIGEST_WRITER_METRICS } from "../core/contracts.js";
-import { loadDigestWriterConfig } from "../core/digest/config.js";
+import { loadDigestWriterConfig } from "./config.js";
 import { kmsSigner } from "./kms-signer.js";
 import { ChainConflictError, type WrittenDigest, writeDueDigests } from "./write-digests.js";
 

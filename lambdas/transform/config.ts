@@ -4,10 +4,12 @@
  */
 import { TRANSFORM_ENV } from "../core/contracts.js";
 
-export type KeySource = { kind: "secret"; secretArn: string } | { kind: "parameter"; parameterName: string };
+/** Where the pseudonymization key lives: the deployed form of the config's `pseudonymization.key` (same `source` names). */
+export type KeySource =
+  | { source: "secret"; secretArn: string }
+  | { source: "ssm-parameter"; parameterName: string };
 
 export interface TransformConfig {
-  readonly environmentName: string;
   /**
    * The bundle's rule directory, holding the precompiled pack (`rule-pack.json`: the Sigma rules with the
    * environment's overrides, validated at synth); every single-event rule in it tags the documents it matches.
@@ -27,12 +29,6 @@ export class TransformConfigError extends Error {
 }
 
 export function loadTransformConfig(env: Readonly<Record<string, string | undefined>>): TransformConfig {
-  const environmentName = env[TRANSFORM_ENV.environmentName]?.trim();
-  if (!environmentName) {
-    throw new TransformConfigError(
-      `${TRANSFORM_ENV.environmentName} is not set: the stack sets it to the environment name`,
-    );
-  }
   const rulesDir = env[TRANSFORM_ENV.rulesDir]?.trim();
   if (!rulesDir) {
     throw new TransformConfigError(
@@ -64,15 +60,15 @@ export function loadTransformConfig(env: Readonly<Record<string, string | undefi
       `${TRANSFORM_ENV.reingestKeySecretArn} is not set: the stack sets it to the ARN of the secret it generates to seal re-ingested documents; without it no multi-document record could be indexed`,
     );
   }
-  const base = { environmentName, rulesDir, keepEventOriginal, pseudonymizeFields, reingestKeySecretArn };
+  const base = { rulesDir, keepEventOriginal, pseudonymizeFields, reingestKeySecretArn };
   if (pseudonymizeFields.length === 0) return base;
   if (secretArn !== undefined && parameterName !== undefined) {
     throw new TransformConfigError(
       `both ${TRANSFORM_ENV.pseudonymizationKeySecretArn} and ${TRANSFORM_ENV.pseudonymizationKeyParameterName} are set: set exactly one`,
     );
   }
-  if (secretArn !== undefined) return { ...base, keySource: { kind: "secret", secretArn } };
-  if (parameterName !== undefined) return { ...base, keySource: { kind: "parameter", parameterName } };
+  if (secretArn !== undefined) return { ...base, keySource: { source: "secret", secretArn } };
+  if (parameterName !== undefined) return { ...base, keySource: { source: "ssm-parameter", parameterName } };
   throw new TransformConfigError(
     `${TRANSFORM_ENV.pseudonymizeFields} is "${env[TRANSFORM_ENV.pseudonymizeFields]}" but no key is configured: set ${TRANSFORM_ENV.pseudonymizationKeySecretArn} (Secrets Manager) or ${TRANSFORM_ENV.pseudonymizationKeyParameterName} (SSM SecureString)`,
   );

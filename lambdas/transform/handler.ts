@@ -26,9 +26,9 @@ import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
 import type { FirehoseTransformationEvent, FirehoseTransformationResult } from "aws-lambda";
-import { TRANSFORM_METRICS, transformDatasetMetric, transformFailureMetric } from "../core/contracts.js";
+import { TRANSFORM_METRICS } from "../core/contracts.js";
 import type { EcsDocument } from "../core/ecs.js";
-import { transformBatch } from "../core/firehose/transform.js";
+import { settleOverflow, transformBatch, transformMetrics } from "../core/firehose/transform.js";
 import { createPseudonymizer, type Pseudonymizer } from "../core/normalize/pseudonymize.js";
 import { createReingestSealer, type ReingestSealer } from "../core/normalize/reingest.js";
 import { loadPack } from "../core/rules/assemble.js";
@@ -50,6 +50,8 @@ export interface TransformDependencies {
   logger: Logger;
   metrics: Metrics;
 }
+
+const NOTHING_UNSENT: ReadonlySet<string> = new Set();
 
 /** Builds the middy handler around its dependencies (the module's `handler` uses the real ones). */
 export function buildHandler(deps: TransformDependencies) {
@@ -84,46 +86,25 @@ export function buildHandler(deps: TransformDependencies) {
       // once its retries are spent, keeps the raw records in S3 — never index unpseudonymized data.
       // Without the re-ingest key, sealed documents could be neither sent nor verified: fail the same way.
       const [p, reingestSealer] = await Promise.all([loadPseudonymizer(), loadSealer()]);
-      const { response, stats, overflow } = transformBatch(event, {
+      const result = transformBatch(event, {
         keepOriginal: config.keepEventOriginal,
         multiDocument: "overflow",
         reingest: reingestSealer,
         ...(p === undefined ? {} : { pseudonymizer: p }),
         ...(deps.tagger === undefined ? {} : { tagger: deps.tagger }),
       });
-      let reingested = 0;
-      if (overflow.length > 0) {
-        const failed = await reingest(
-          await deps.firehose(),
-          deliveryStreamName(event.deliveryStreamArn),
-          overflow,
-        );
-        for (const item of overflow) if (!failed.has(item.recordId)) reingested += item.documents.length;
-        if (failed.size > 0) {
-          const byId = new Map(event.records.map((r) => [r.recordId, r.data]));
-          for (const record of response.records) {
-            if (failed.has(record.recordId)) {
-              record.result = "ProcessingFailed";
-              record.data = byId.get(record.recordId) ?? record.data;
-            }
-          }
-          metrics.addMetric(TRANSFORM_METRICS.names.reingestFailedRecords, MetricUnit.Count, failed.size);
-        }
-      }
-      metrics.addMetric(TRANSFORM_METRICS.names.records, MetricUnit.Count, stats.records);
-      metrics.addMetric(TRANSFORM_METRICS.names.recordsOk, MetricUnit.Count, stats.ok);
-      metrics.addMetric(TRANSFORM_METRICS.names.recordsFailed, MetricUnit.Count, stats.failed);
-      metrics.addMetric(TRANSFORM_METRICS.names.recordsDropped, MetricUnit.Count, stats.dropped);
-      metrics.addMetric(TRANSFORM_METRICS.names.documents, MetricUnit.Count, stats.documents);
-      metrics.addMetric(TRANSFORM_METRICS.names.documentsReingested, MetricUnit.Count, reingested);
-      metrics.addMetric(TRANSFORM_METRICS.names.recordsOversize, MetricUnit.Count, stats.oversize);
-      if (stats.taggerErrors > 0)
-        metrics.addMetric(TRANSFORM_METRICS.names.taggerErrors, MetricUnit.Count, stats.taggerErrors);
-      for (const [dataset, count] of Object.entries(stats.recordsByDataset)) {
-        metrics.addMetric(transformDatasetMetric(dataset), MetricUnit.Count, count);
-      }
-      for (const [reason, count] of Object.entries(stats.failuresByReason)) {
-        metrics.addMetric(transformFailureMetric(reason), MetricUnit.Count, count);
+      const unsent =
+        result.overflow.length === 0
+          ? NOTHING_UNSENT
+          : await reingest(
+              await deps.firehose(),
+              deliveryStreamName(event.deliveryStreamArn),
+              result.overflow,
+            );
+      const settled = settleOverflow(event, result, unsent);
+      const stats = result.stats;
+      for (const [name, count] of transformMetrics(stats, settled)) {
+        metrics.addMetric(name, MetricUnit.Count, count);
       }
       logger.info("batch transformed", {
         invocationId: event.invocationId,
@@ -132,11 +113,11 @@ export function buildHandler(deps: TransformDependencies) {
         failed: stats.failed,
         dropped: stats.dropped,
         documents: stats.documents,
-        reingested,
+        reingested: settled.reingested,
         oversize: stats.oversize,
         failuresByReason: stats.failuresByReason,
       });
-      return response;
+      return settled.response;
     });
 }
 

@@ -16,7 +16,7 @@ export async function fetchPseudonymizationKey(
   source: KeySource,
   clients: KeyClients,
 ): Promise<string | Uint8Array> {
-  if (source.kind === "secret") return fetchSecret(source.secretArn, clients);
+  if (source.source === "secret") return fetchSecret(source.secretArn, clients);
   const [client, { GetParameterCommand }] = await Promise.all([clients.ssm(), import("@aws-sdk/client-ssm")]);
   const out = await client.send(
     new GetParameterCommand({ Name: source.parameterName, WithDecryption: true }),

@@ -3,7 +3,7 @@
  * record, and all those of a record that did not fit in the response) into the same delivery stream, one Firehose
  * record each, with `PutRecordBatch` (≤ 500 records and ≤ 4 MiB per call). Records Firehose reports as failed are
  * retried. The source records whose documents still could not be sent, or that hold a document over Firehose's
- * 1,000 KiB record limit, are returned, so the handler answers them `ProcessingFailed` with their original data
+ * 1,000 KiB record limit, are returned, so `settleOverflow` (`core/firehose/transform.ts`) answers them `ProcessingFailed` with their original data
  * (kept in S3, nothing lost).
  * The SDK's command is loaded on first use: a batch of single-document records never loads the SDK.
  */

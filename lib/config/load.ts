@@ -226,10 +226,13 @@ export function parseEnvironmentConfig(
         config.detection.certificateRotationHours,
       ) as typeof config.detection.ruleOverrides,
     },
+    retention: { ...config.retention, archiveDays: compliance.archiveRetentionDays },
+    search: {
+      ...config.search,
+      replicaCount: config.search.replicaCount ?? (config.search.zoneAwareness === undefined ? 0 : 1),
+    },
     name,
-    archiveRetentionDays: compliance.archiveRetentionDays,
     deleteAfterDays: config.retention.hotDays + config.retention.warmDays + config.retention.coldDays,
-    replicaCount: config.search.replicaCount ?? (config.search.zoneAwareness === undefined ? 0 : 1),
     warnings: compliance.warnings,
   };
 }

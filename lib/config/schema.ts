@@ -2,6 +2,7 @@ import * as z from "zod";
 import { FRAMEWORK_IDS } from "../../lambdas/core/compliance/catalogue.js";
 import { INDEX_CODECS, SOURCE_EXCLUDABLE_FIELDS } from "../../lambdas/core/opensearch/audit-template.js";
 import { parseCidr } from "../../lambdas/core/rules/ip.js";
+import { DEFAULTS } from "./defaults.js";
 
 /**
  * The typed, zod-validated configuration of one environment (`-c env=NAME`). Input is what an entry in
@@ -85,9 +86,9 @@ const producerCluster = z.strictObject({
 const vpcNetwork = z.strictObject({
   type: z.literal("vpc"),
   /** CIDR of the VPC the stack creates (ignored when `existingVpc` is set). */
-  cidr: cidr.default("10.40.0.0/16"),
+  cidr: cidr.default(DEFAULTS.network.cidr),
   /** Availability zones the created VPC spans (env-agnostic stacks get at most 2). */
-  maxAzs: z.number().int().min(2).max(3).default(2),
+  maxAzs: z.number().int().min(2).max(3).default(DEFAULTS.network.maxAzs),
   /**
    * Availability zones of the created VPC (overrides maxAzs). Required when account and region are set, so synth
    * needs no AWS lookup; needs region.
@@ -102,7 +103,7 @@ const vpcNetwork = z.strictObject({
     .max(3)
     .optional(),
   /** NAT gateways of the created VPC (1 per AZ for AZ-independent egress). */
-  natGateways: z.number().int().min(1).max(3).default(1),
+  natGateways: z.number().int().min(1).max(3).default(DEFAULTS.network.natGateways),
   /** Use an existing VPC instead (imported by attributes: no lookup, synth stays offline). */
   existingVpc: z
     .strictObject({
@@ -191,7 +192,7 @@ export const environmentConfigSchema = z.strictObject({
       })
       .default({ infrequentAccessAfterDays: 30, glacierAfterDays: 90, deepArchiveAfterDays: 180 }),
     /** Days the Firehose backup stays in staging (room to recover from an archiver outage). */
-    stagingExpirationDays: days(3).default(14),
+    stagingExpirationDays: days(3).default(DEFAULTS.stagingExpirationDays),
     /** CloudWatch Logs retention of the stack's own log groups. */
     logRetentionDays: z
       .number()
@@ -214,7 +215,7 @@ export const environmentConfigSchema = z.strictObject({
     engineVersion: z
       .string()
       .regex(/^\d+\.\d+$/, 'must be an OpenSearch version "MAJOR.MINOR", e.g. "2.19"')
-      .default("2.19"),
+      .default(DEFAULTS.engineVersion),
     instanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, "must be an OpenSearch instance type"),
     instanceCount: z.number().int().min(1),
     dedicatedMaster: z
@@ -231,7 +232,7 @@ export const environmentConfigSchema = z.strictObject({
         count: z.number().int().min(2),
       })
       .optional(),
-    coldStorage: z.boolean().default(false),
+    coldStorage: z.boolean().default(DEFAULTS.coldStorage),
     ebsVolumeSizeGiB: z.number().int().min(10),
     ebsIops: z.number().int().min(3000).optional(),
     ebsThroughputMiBps: z.number().int().min(125).optional(),
@@ -247,7 +248,7 @@ export const environmentConfigSchema = z.strictObject({
      */
     indexCodec: z
       .enum(INDEX_CODECS, { error: `must be one of ${INDEX_CODECS.join(", ")}` })
-      .default("best_compression"),
+      .default(DEFAULTS.indexCodec),
     /**
      * Fields left out of the audit indices' `_source` (still searchable as mapped; never returned by a search, so
      * alerts and Dashboards lose them too: the archive keeps every document whole). @default [] - none
@@ -267,11 +268,16 @@ export const environmentConfigSchema = z.strictObject({
 
   firehose: z
     .strictObject({
-      bufferingIntervalSeconds: z.number().int().min(0).max(900).default(60),
-      bufferingSizeMiB: z.number().int().min(1).max(100).default(5),
-      retryDurationSeconds: z.number().int().min(0).max(7200).default(300),
+      bufferingIntervalSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(900)
+        .default(DEFAULTS.firehose.bufferingIntervalSeconds),
+      bufferingSizeMiB: z.number().int().min(1).max(100).default(DEFAULTS.firehose.bufferingSizeMiB),
+      retryDurationSeconds: z.number().int().min(0).max(7200).default(DEFAULTS.firehose.retryDurationSeconds),
     })
-    .default({ bufferingIntervalSeconds: 60, bufferingSizeMiB: 5, retryDurationSeconds: 300 }),
+    .default(DEFAULTS.firehose),
 
   alerts: z
     .strictObject({
@@ -301,10 +307,10 @@ export const environmentConfigSchema = z.strictObject({
   /** The Kubernetes service account Fluent Bit runs as on every cluster. */
   producer: z
     .strictObject({
-      namespace: z.string().min(1).default("logging"),
-      serviceAccountName: z.string().min(1).default("fluent-bit"),
+      namespace: z.string().min(1).default(DEFAULTS.producer.namespace),
+      serviceAccountName: z.string().min(1).default(DEFAULTS.producer.serviceAccountName),
     })
-    .default({ namespace: "logging", serviceAccountName: "fluent-bit" }),
+    .default(DEFAULTS.producer),
 
   /** Existing IAM role mapped to a read-only OpenSearch role for analysts. */
   analystRoleArn: z
@@ -383,11 +389,11 @@ export const environmentConfigSchema = z.strictObject({
   transform: z
     .strictObject({
       /** Keep the raw line in `event.original`. */
-      keepEventOriginal: z.boolean().default(true),
+      keepEventOriginal: z.boolean().default(DEFAULTS.keepEventOriginal),
       /** Index `event.original` (searchable) rather than only storing it. */
       indexEventOriginal: z.boolean().default(false),
     })
-    .default({ keepEventOriginal: true, indexEventOriginal: false }),
+    .default({ keepEventOriginal: DEFAULTS.keepEventOriginal, indexEventOriginal: false }),
 
   tamperEvidence: z
     .strictObject({
@@ -400,9 +406,9 @@ export const environmentConfigSchema = z.strictObject({
         .refine((value) => 1440 % value === 0, {
           message: "must divide 1440 (a day) evenly, e.g. 15, 60, 240",
         })
-        .default(60),
+        .default(DEFAULTS.digestPeriodMinutes),
     })
-    .default({ digestPeriodMinutes: 60 }),
+    .default({ digestPeriodMinutes: DEFAULTS.digestPeriodMinutes }),
 
   /**
    * Reserved concurrency of the functions that scale with volume (the others reserve 1 each). Reserved units come
@@ -411,11 +417,11 @@ export const environmentConfigSchema = z.strictObject({
   concurrency: z
     .strictObject({
       /** The Firehose transform: about 22 MB/s of raw logs per concurrent invocation on ARM64 at 1 GiB. */
-      transform: z.number().int().min(1).max(1000).default(20),
+      transform: z.number().int().min(1).max(1000).default(DEFAULTS.concurrency.transform),
       /** The archiver copying staging objects into the Object Lock bucket. */
-      archiver: z.number().int().min(1).max(100).default(5),
+      archiver: z.number().int().min(1).max(100).default(DEFAULTS.concurrency.archiver),
     })
-    .default({ transform: 20, archiver: 5 }),
+    .default(DEFAULTS.concurrency),
 });
 
 export type EnvironmentConfigInput = z.input<typeof environmentConfigSchema>;
@@ -427,17 +433,24 @@ type DeepReadonly<T> = T extends (infer U)[]
     ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
     : T;
 
-/** A validated environment: parsed config plus its name and the values derived from the compliance presets. */
+/**
+ * A validated environment: parsed config plus its name and the values derived from the compliance presets. The
+ * keys a config may leave out for a derived value hold the value, under the config's own name.
+ */
 export type EnvironmentConfig = DeepReadonly<
-  ParsedEnvironmentConfig & {
+  Omit<ParsedEnvironmentConfig, "retention" | "search"> & {
+    retention: Omit<ParsedEnvironmentConfig["retention"], "archiveDays"> & {
+      /** Object Lock default retention (days): the config's, or the longest the compliance presets require. */
+      archiveDays: number;
+    };
+    search: Omit<ParsedEnvironmentConfig["search"], "replicaCount"> & {
+      /** Replicas per shard: the config's, or 1 with zone awareness and 0 without. */
+      replicaCount: number;
+    };
     /** The `-c env=NAME` value. */
     name: string;
-    /** Object Lock default retention (days) after applying the compliance presets. */
-    archiveRetentionDays: number;
     /** Age (days) at which ISM deletes an index: hot + warm + cold. */
     deleteAfterDays: number;
-    /** Replicas per shard with the default applied. */
-    replicaCount: number;
     /** Soft findings (e.g. GDPR storage limitation) the stack reports as synth warnings. */
     warnings: string[];
   }

@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
-import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -10,6 +9,7 @@ import { NodejsFunction, type OutputFormat, SourceMapMode } from "aws-cdk-lib/aw
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { type FunctionPlacement, placementOf } from "../network.js";
 import { externalModules, LAMBDA_BUNDLE_SETTINGS, semiSpaceFlag } from "./bundle.js";
 import {
   acknowledgeAll,
@@ -45,17 +45,31 @@ const LOCK_FILE = existsSync(join(PROJECT_ROOT, "package-lock.json"))
 /** Where a Lambda bundle is unpacked at run time; files copied next to the handler are under it. */
 export const LAMBDA_TASK_ROOT = "/var/task";
 
-export interface AuditFunctionProps {
+/** What a construct gives each function it creates: its keys, log retention and placement. */
+export interface FunctionSetup extends FunctionPlacement {
+  /** Key encrypting the function's log group. */
+  readonly logsKey: kms.IKey;
+  /** Key encrypting the function's environment variables at rest. */
+  readonly encryptionKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** Just the function set-up of a construct's props (to spread into `auditFunction`'s). */
+export function functionSetup(props: FunctionSetup): FunctionSetup {
+  return {
+    logsKey: props.logsKey,
+    encryptionKey: props.encryptionKey,
+    logRetention: props.logRetention,
+    ...placementOf(props),
+  };
+}
+
+export interface AuditFunctionProps extends FunctionSetup {
   /** Handler file relative to the repository root (`lambdas/transform/handler.ts`); it exports `handler`. */
   readonly entry: string;
   readonly description: string;
   /** Environment variables (names from `lambdas/core/contracts.ts`). */
   readonly environment: Record<string, string>;
-  /** Key encrypting the function's log group. */
-  readonly logsKey: kms.IKey;
-  /** Key encrypting the function's environment variables at rest. */
-  readonly environmentKey: kms.IKey;
-  readonly logRetention: logs.RetentionDays;
   /** @default Duration.seconds(30) */
   readonly timeout?: Duration;
   /** @default 512 */
@@ -64,11 +78,6 @@ export interface AuditFunctionProps {
   readonly semiSpaceMiB?: number;
   /** Reserved concurrency: a ceiling on what the function can consume (and on its blast radius). */
   readonly reservedConcurrentExecutions: number;
-  /** Run inside these private subnets. @default - not in a VPC */
-  readonly vpc?: ec2.IVpc;
-  /** @default - private subnets with egress */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  readonly securityGroups?: ec2.ISecurityGroup[];
   /** Dead-letter queue for asynchronous invocations. @default - none (synchronously invoked functions) */
   readonly deadLetterQueue?: sqs.IQueue;
   /**
@@ -128,7 +137,7 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
       ].join(" "),
       ...props.environment,
     },
-    environmentEncryption: props.environmentKey,
+    environmentEncryption: props.encryptionKey,
     logGroup,
     role,
     tracing: lambda.Tracing.ACTIVE,
@@ -160,7 +169,7 @@ export function auditFunction(scope: Construct, id: string, props: AuditFunction
     },
   });
 
-  props.environmentKey.grantDecrypt(role);
+  props.encryptionKey.grantDecrypt(role);
 
   if (props.deadLetterQueue === undefined) {
     const reason = props.noDeadLetterQueueReason;

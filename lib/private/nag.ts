@@ -16,9 +16,19 @@ export function acknowledgeAll(scope: IConstruct, ids: readonly string[], reason
   for (const id of ids) Validations.of(scope).acknowledge({ id, reason });
 }
 
-/** The three compliance packs' variant of one rule name (`LambdaDLQ` → HIPAA, PCI, NIST ids). */
-export function compliancePackIds(rule: string): string[] {
-  return [`HIPAA.Security-${rule}`, `PCI.DSS.321-${rule}`, `NIST.800.53.R5-${rule}`];
+/** The rule-id prefixes of the compliance packs the stack is checked against (besides AwsSolutions). */
+export const COMPLIANCE_PACKS = ["HIPAA.Security", "PCI.DSS.321", "NIST.800.53.R5"] as const;
+export type CompliancePack = (typeof COMPLIANCE_PACKS)[number];
+
+/**
+ * The compliance packs' variant of one rule name (`LambdaDLQ` → HIPAA, PCI, NIST ids); `packs` when only some of
+ * them have the rule.
+ */
+export function compliancePackIds(
+  rule: string,
+  packs: readonly CompliancePack[] = COMPLIANCE_PACKS,
+): string[] {
+  return packs.map((pack) => `${pack}-${rule}`);
 }
 
 /** Node.js 22 is the team's pinned runtime; AwsSolutions-L1 asks for the newest family member. */

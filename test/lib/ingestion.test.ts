@@ -160,7 +160,6 @@ describe("ingestion", () => {
 
     // Assess
     expect(variables).toMatchObject({
-      [TRANSFORM_ENV.environmentName]: "dev",
       [TRANSFORM_ENV.rulesDir]: "/var/task/rules",
       [TRANSFORM_ENV.keepEventOriginal]: "true",
       [TRANSFORM_ENV.pseudonymizeFields]: "",
@@ -488,7 +487,6 @@ describe("ingestion validation", () => {
     // Act
     const act = () =>
       new AuditIngestion(stack, "Ingestion", {
-        environmentName: "probe",
         domain: opensearch.Domain.fromDomainEndpoint(
           stack,
           "Domain",

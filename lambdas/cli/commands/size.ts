@@ -222,7 +222,7 @@ function sizingRequest(values: Options): SizingRequest {
     hotDays: own?.retention.hotDays,
     warmDays: own?.retention.warmDays,
     coldDays: own?.retention.coldDays,
-    archiveDays: own?.archiveRetentionDays,
+    archiveDays: own?.retention.archiveDays,
   };
   const flagOf: Record<DayKey, keyof Options> = {
     hotDays: "hot-days",
@@ -286,7 +286,7 @@ function sizingRequest(values: Options): SizingRequest {
       },
       documentExpansion: numberFlag(values, "expansion"),
       averageRecordBytes: numberFlag(values, "record-bytes"),
-      replicas: numberFlag(values, "replicas") ?? environment?.replicaCount,
+      replicas: numberFlag(values, "replicas") ?? environment?.search.replicaCount,
       indexSizeRatio: numberFlag(values, "index-ratio"),
       shardSizeGiB: numberFlag(values, "shard-size-gib"),
       peakFactor: numberFlag(values, "peak-factor"),

@@ -8,6 +8,7 @@
 import * as zlib from "node:zlib";
 import { gunzipSync } from "node:zlib";
 import { errorMessage } from "../errors.js";
+import { type Rejected, reject } from "../parsers/types.js";
 
 /** `zlib.zstdDecompressSync` where this Node.js has it (22.15+, 23.8+), else `undefined`. */
 const zstdDecompressSync = (
@@ -28,22 +29,26 @@ let scratch = Buffer.allocUnsafe(256 * 1024);
  * Base64 → text, gunzipping when the bytes start with the gzip magic number; gzip data that would expand beyond
  * `maxBytes` is refused (`decompressed size limit: …`) before it is held in memory.
  */
-export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): string | { error: string } {
-  if (typeof data !== "string") return { error: "record data is not a base64 string" };
+export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): string | Rejected {
+  if (typeof data !== "string")
+    return reject("record_data_is_not_a_base64_string", "record data is not a base64 string");
   // Decoded into the scratch buffer (no Buffer per record); the text is copied out of it.
   const worst = Math.ceil(data.length / 4) * 3;
   if (worst > scratch.length) scratch = Buffer.allocUnsafe(Math.max(worst, scratch.length * 2));
   const length = scratch.write(data, 0, "base64");
-  if (length === 0) return { error: "empty record (no data after base64 decoding)" };
+  if (length === 0) return reject("empty_record", "empty record (no data after base64 decoding)");
   if (scratch[0] === 0x1f && scratch[1] === 0x8b && length > 1) {
     const limit = Math.max(1, Math.min(maxBytes, MAX_GUNZIP_BYTES));
     try {
       return gunzipSync(scratch.subarray(0, length), { maxOutputLength: limit }).toString("utf8");
     } catch (error) {
       if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
-        return { error: `decompressed size limit: gzip data expands beyond ${limit} bytes` };
+        return reject(
+          "decompressed_size_limit",
+          `decompressed size limit: gzip data expands beyond ${limit} bytes`,
+        );
       }
-      return { error: `gzip: ${errorMessage(error)}` };
+      return reject("gzip", `gzip: ${errorMessage(error)}`);
     }
   }
   if (
@@ -54,26 +59,30 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
     scratch[3] === 0xfd
   ) {
     if (zstdDecompressSync === undefined) {
-      return {
-        error: `zstd: the record is zstd-compressed and this runtime's Node.js ${process.version} cannot read zstd (22.15 or later can): set compression gzip on Fluent Bit's kinesis_firehose output`,
-      };
+      return reject(
+        "zstd",
+        `zstd: the record is zstd-compressed and this runtime's Node.js ${process.version} cannot read zstd (22.15 or later can): set compression gzip on Fluent Bit's kinesis_firehose output`,
+      );
     }
     const limit = Math.max(1, Math.min(maxBytes, MAX_GUNZIP_BYTES));
     try {
       return zstdDecompressSync(scratch.subarray(0, length), { maxOutputLength: limit }).toString("utf8");
     } catch (error) {
       if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
-        return { error: `decompressed size limit: zstd data expands beyond ${limit} bytes` };
+        return reject(
+          "decompressed_size_limit",
+          `decompressed size limit: zstd data expands beyond ${limit} bytes`,
+        );
       }
-      return { error: `zstd: ${errorMessage(error)}` };
+      return reject("zstd", `zstd: ${errorMessage(error)}`);
     }
   }
   // The snappy framing format's stream identifier: ff 06 00 00 "sNaPpY".
   if (length > 9 && scratch[0] === 0xff && scratch.toString("latin1", 4, 10) === "sNaPpY") {
-    return {
-      error:
-        "snappy: the record is snappy-compressed, which the transform does not read: set compression gzip on Fluent Bit's kinesis_firehose output",
-    };
+    return reject(
+      "snappy",
+      "snappy: the record is snappy-compressed, which the transform does not read: set compression gzip on Fluent Bit's kinesis_firehose output",
+    );
   }
   return scratch.toString("utf8", 0, length);
 }

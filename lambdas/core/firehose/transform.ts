@@ -13,7 +13,8 @@
  *   `ndjson` puts them all, newline-separated, into the record's data (right for S3-only destinations and the
  *   CLI); `overflow` (what the Lambda uses) keeps the first document in the record and returns the others in
  *   `overflow`, sealed (`core/normalize/reingest.ts`), for the handler to re-ingest into the same delivery stream
- *   as one record each. A sealed document whose seal verifies passes through unchanged (same `event.id`, not
+ *   as one record each; `settleOverflow` then answers a record whose documents could not all be sent
+ *   `ProcessingFailed` with its original data. A sealed document whose seal verifies passes through unchanged (same `event.id`, not
  *   parsed twice); a producer cannot make one, so anything else that looks like a document is refused.
  * - The response stays under the 6 MB Lambda limit: space is reserved for every record still to come at its
  *   original size, and a record whose documents would cross the limit is counted in `stats.oversize`. In
@@ -30,12 +31,13 @@
  * - `rule.name` is always the tagger's answer (removed when it matches nothing), and `Records.<dataset>` counts
  *   only the datasets the parsers produce (`unknown` otherwise), whatever a record claims.
  */
+import { TRANSFORM_METRICS, transformDatasetMetric, transformFailureMetric } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { errorMessage } from "../errors.js";
 import { MAX_RECORD_TEXT, type NormalizeOptions, normalizeRecord } from "../normalize/index.js";
 import type { Pseudonymizer } from "../normalize/pseudonymize.js";
 import type { ReingestSealer } from "../normalize/reingest.js";
-import { DATASETS } from "../parsers/types.js";
+import { DATASETS, type Failure, type FailureCode } from "../parsers/types.js";
 import { decodeRecordData } from "./record-data.js";
 
 /** One input record of a Firehose transformation invocation (structurally `aws-lambda`'s type). */
@@ -91,8 +93,8 @@ export interface TransformStats {
   documentsByDataset: Record<string, number>;
   /** Records per `event.dataset` of their first document. */
   recordsByDataset: Record<string, number>;
-  /** Failed records per reason code (see `reasonCode`). */
-  failuresByReason: Record<string, number>;
+  /** Failed records per failure code (`Failure.code`). */
+  failuresByReason: Partial<Record<FailureCode, number>>;
   /**
    * Records whose documents would have crossed the response limit: in `overflow` mode answered `Dropped` with all
    * their documents in `overflow` (and not counted in `dropped`), in `ndjson` mode answered `ProcessingFailed`
@@ -127,7 +129,10 @@ const ENVELOPE = 14;
  * and `event.{kind,dataset,category,type}` (≥ 104 JSON characters plus the newline).
  */
 const MIN_DOCUMENT_BASE64 = 128;
-const RESPONSE_FULL = "response size limit: documents would cross the 6 MB Lambda response limit";
+const RESPONSE_FULL: Failure = {
+  code: "response_size_limit",
+  detail: "response size limit: documents would cross the 6 MB Lambda response limit",
+};
 /**
  * The most text one batch may decode to: four records at the per-record cap. A batch Firehose hands the transform
  * is at most 6 MB of base64 (about 3 MB with the stack's processor buffering), a few MiB of text gunzipped.
@@ -188,23 +193,26 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
     const record = records[i] as FirehoseInputRecord;
     const fallback = OVERHEAD.ProcessingFailed + (ids[i] as number) + record.data.length;
     reserved -= fallback;
-    let failure: string | undefined;
+    let failure: Failure;
     // Once even the smallest document could not fit, the rest go back as they came, without parsing them (in
     // `overflow` mode they are still parsed: their documents can go to `overflow`).
     const full =
       mode === "ndjson" && used + reserved + OVERHEAD.Ok + (ids[i] as number) + MIN_DOCUMENT_BASE64 > budget;
     try {
       const limit = Math.min(MAX_RECORD_TEXT, textLeft);
-      let text = full ? { error: RESPONSE_FULL } : decodeRecordData(record.data, limit);
+      let text = full ? RESPONSE_FULL : decodeRecordData(record.data, limit);
       if (typeof text === "string") {
         textLeft -= text.length;
-        if (textLeft < 0) text = { error: batchLimitReason(options.maxBatchText ?? MAX_BATCH_TEXT) };
-      } else if (limit < MAX_RECORD_TEXT && text.error.startsWith("decompressed size limit")) {
-        text = { error: batchLimitReason(options.maxBatchText ?? MAX_BATCH_TEXT) };
+        if (textLeft < 0) text = batchLimit(options.maxBatchText ?? MAX_BATCH_TEXT);
+      } else if ("failure" in text) {
+        text =
+          limit < MAX_RECORD_TEXT && text.failure.code === "decompressed_size_limit"
+            ? batchLimit(options.maxBatchText ?? MAX_BATCH_TEXT)
+            : text.failure;
       }
       if (typeof text !== "string") {
         if (full) stats.oversize++;
-        failure = text.error;
+        failure = text;
       } else {
         const arrival = record.approximateArrivalTimestamp;
         if (arrival !== lastArrival) {
@@ -217,7 +225,7 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
         normalizeOptions.maxBytes = Math.max(0, Math.min(MAX_RECORD_TEXT - text.length, textLeft));
         const normalized = normalizeRecord(text, normalizeOptions);
         if (!normalized.ok) {
-          failure = normalized.reason;
+          failure = normalized.failure;
         } else if (normalized.documents.length === 0) {
           out[i] = { recordId: record.recordId, result: "Dropped", data: "" };
           used += OVERHEAD.Dropped + (ids[i] as number);
@@ -279,15 +287,79 @@ export function transformBatch(event: FirehoseInputEvent, options: TransformOpti
       }
     } catch (error) {
       // Whatever threw, only this record fails, and nothing of it was counted or emitted.
-      failure = `internal error: ${errorMessage(error)}`;
+      failure = { code: "internal_error", detail: `internal error: ${errorMessage(error)}` };
     }
     out[i] = { recordId: record.recordId, result: "ProcessingFailed", data: record.data };
     used += fallback;
     stats.failed++;
-    const code = reasonCode(failure);
-    stats.failuresByReason[code] = (stats.failuresByReason[code] ?? 0) + 1;
+    stats.failuresByReason[failure.code] = (stats.failuresByReason[failure.code] ?? 0) + 1;
   }
   return { response: { records: out }, stats, overflow };
+}
+
+export interface SettledBatch {
+  /** The answer to Firehose. */
+  response: FirehoseOutput;
+  /** Documents sent through the stream. */
+  reingested: number;
+  /** Records answered `ProcessingFailed` because their overflow could not all be sent. */
+  reingestFailed: number;
+}
+
+/**
+ * The batch's answer once its overflow was sent (or not): a record whose documents could not all be re-ingested
+ * comes back `ProcessingFailed` with its original data, whatever `transformBatch` answered for it (Firehose then
+ * keeps it under the error prefix: nothing is lost, and documents of it that were sent keep their `event.id`, so a
+ * replay overwrites them); every other record as `transformBatch` answered it. Every input `recordId` once, in
+ * input order, and the response within `transformBatch`'s budget (it kept each record's original size in reserve).
+ */
+export function settleOverflow(
+  event: FirehoseInputEvent,
+  result: TransformResult,
+  unsent: ReadonlySet<string>,
+): SettledBatch {
+  let reingested = 0;
+  for (const item of result.overflow) if (!unsent.has(item.recordId)) reingested += item.documents.length;
+  if (unsent.size === 0) return { response: result.response, reingested, reingestFailed: 0 };
+  let reingestFailed = 0;
+  const records = result.response.records.map((answer, i) => {
+    if (!unsent.has(answer.recordId)) return answer;
+    reingestFailed++;
+    const data = (event.records[i] as FirehoseInputRecord).data;
+    return { recordId: answer.recordId, result: "ProcessingFailed" as const, data };
+  });
+  return { response: { records }, reingested, reingestFailed };
+}
+
+/**
+ * The transform's metrics for one invocation, as `[name, count]`: the `TRANSFORM_METRICS` counts, `Records.<dataset>`
+ * and `Failures.<code>`; the counts emitted only when there are some (`reingestFailedRecords`, `taggerErrors`) are
+ * left out at zero.
+ */
+export function transformMetrics(
+  stats: TransformStats,
+  settled: SettledBatch,
+): [name: string, count: number][] {
+  const names = TRANSFORM_METRICS.names;
+  const out: [string, number][] = [];
+  if (settled.reingestFailed > 0) out.push([names.reingestFailedRecords, settled.reingestFailed]);
+  out.push(
+    [names.records, stats.records],
+    [names.recordsOk, stats.ok],
+    [names.recordsFailed, stats.failed],
+    [names.recordsDropped, stats.dropped],
+    [names.documents, stats.documents],
+    [names.documentsReingested, settled.reingested],
+    [names.recordsOversize, stats.oversize],
+  );
+  if (stats.taggerErrors > 0) out.push([names.taggerErrors, stats.taggerErrors]);
+  for (const [dataset, count] of Object.entries(stats.recordsByDataset)) {
+    out.push([transformDatasetMetric(dataset), count]);
+  }
+  for (const [code, count] of Object.entries(stats.failuresByReason)) {
+    out.push([transformFailureMetric(code as FailureCode), count as number]);
+  }
+  return out;
 }
 
 /** A scratch buffer reused for every document (the transform is synchronous), grown when a document needs it. */
@@ -324,8 +396,11 @@ function tag(
   }
 }
 
-function batchLimitReason(max: number): string {
-  return `batch decompressed size limit: the batch's records decode to more than ${max} characters`;
+function batchLimit(max: number): Failure {
+  return {
+    code: "batch_decompressed_size_limit",
+    detail: `batch decompressed size limit: the batch's records decode to more than ${max} characters`,
+  };
 }
 
 /** The record id's length as a JSON string (quotes included); Firehose ids are plain ASCII, checked cheaply. */
@@ -340,38 +415,4 @@ function idLength(recordId: string): number {
 function safeIso(ms: number): string | undefined {
   const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
-}
-
-/**
- * A short, stable code for a failure reason (for metrics): the reason's first clause, without the line number,
- * envelope and log-event prefixes, lower-cased with `_` for anything not alphanumeric.
- */
-export function reasonCode(reason: string): string {
-  const cached = reasonCodes.get(reason);
-  if (cached !== undefined) return cached;
-  const code = computeReasonCode(reason);
-  if (reasonCodes.size >= 256) reasonCodes.clear();
-  reasonCodes.set(reason, code);
-  return code;
-}
-
-const reasonCodes = new Map<string, string>();
-
-function computeReasonCode(reason: string): string {
-  let r = reason;
-  for (;;) {
-    const next = r.replace(
-      /^(line \d+|in Fluent Bit record|CloudWatch Logs logEvents\[\d+\]|Firehose error output): /,
-      "",
-    );
-    if (next === r) break;
-    r = next;
-  }
-  const colon = r.search(/[:(]/);
-  const head = (colon === -1 ? r : r.slice(0, colon)).trim().toLowerCase();
-  const code = head
-    .replace(/[^a-z0-9]+/g, "_")
-    .replace(/^_+|_+$/g, "")
-    .slice(0, 48);
-  return code === "" ? "unknown" : code;
 }

@@ -28,6 +28,14 @@ import type { Sender } from "../parsers/index.js";
 import { parseJsonObject, parseTextLine } from "../parsers/index.js";
 import { auditEventListItems, isAuditEventList, parseAuditEvent } from "../parsers/k8s-audit.js";
 import { MAX_OBJECT_DEPTH } from "../parsers/k8s-redact.js";
+import {
+  type Failure,
+  type Rejected,
+  reject,
+  rejectAtLine,
+  rejected,
+  rejectWithin,
+} from "../parsers/types.js";
 import { obj, str, timestamp } from "../parsers/values.js";
 import {
   type KubernetesMetadata,
@@ -77,7 +85,8 @@ export interface NormalizeOptions {
   onDecoded?: (chars: number) => void;
 }
 
-export type NormalizeResult = { ok: true; documents: EcsDocument[] } | { ok: false; reason: string };
+/** What the normalizer returns for a record, and for each line or envelope inside it. */
+export type NormalizeResult = { ok: true; documents: EcsDocument[] } | Rejected;
 
 /** How deep envelopes may nest (Fluent Bit in CloudWatch Logs in …) before a record is refused. */
 const MAX_DEPTH = 4;
@@ -94,8 +103,6 @@ export const MAX_DOCUMENTS_PER_RECORD = 10_000;
  */
 export const MAX_RECORD_TEXT = 8 * 1024 * 1024;
 
-type LineResult = { ok: true; documents: EcsDocument[] } | { ok: false; reason: string };
-
 /** One top-level record's reading state: its options and what is left of its budgets. */
 interface Context {
   readonly options: NormalizeOptions;
@@ -107,8 +114,8 @@ interface Context {
   bytes: number;
 }
 
-function limitReason(max: number): string {
-  return `document limit: the record yields more than ${max} documents`;
+function documentLimit(max: number): Rejected {
+  return reject("document_limit", `document limit: the record yields more than ${max} documents`);
 }
 
 /**
@@ -147,17 +154,18 @@ function normalizeRecordAt(
     start = end + 1;
     if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
     if (isBlank(line)) continue;
-    if (++lines > MAX_LINES) return { ok: false, reason: `record has more than ${MAX_LINES} lines` };
+    if (++lines > MAX_LINES)
+      return reject("record_has_more_than_100000_lines", `record has more than ${MAX_LINES} lines`);
     const result = normalizeLine(line, 0, ctx);
     if (!result.ok) {
-      return { ok: false, reason: multi ? `line ${lineNo}: ${result.reason}` : result.reason };
+      return multi ? rejectAtLine(lineNo, result.failure) : result;
     }
     ctx.documents -= result.documents.length;
-    if (ctx.documents < 0) return { ok: false, reason: limitReason(maxDocuments(ctx)) };
+    if (ctx.documents < 0) return documentLimit(maxDocuments(ctx));
     for (const doc of result.documents) documents.push(doc);
   }
   // Zero documents from non-blank lines only happens for CloudWatch Logs control messages (and empty logEvents).
-  if (lines === 0) return { ok: false, reason: "empty record" };
+  if (lines === 0) return reject("empty_record", "empty record");
   assignIds(text, documents);
   const pseudonymizer = ctx.options.pseudonymizer;
   for (const doc of documents) {
@@ -188,25 +196,25 @@ function openSealed(text: string, ctx: Context): NormalizeResult {
     if (!split.ok) return split;
     json = split.json;
   } else {
-    return { ok: false, reason: "re-ingested document: no re-ingest key to verify its seal with" };
+    return reject("re_ingested_document", "re-ingested document: no re-ingest key to verify its seal with");
   }
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch (error) {
-    return { ok: false, reason: `re-ingested document: invalid JSON: ${(error as Error).message}` };
+    return reject("re_ingested_document", `re-ingested document: invalid JSON: ${(error as Error).message}`);
   }
   const o = obj(value);
   const doc = o === undefined ? undefined : ecsShape(o);
-  if (doc === undefined) return { ok: false, reason: "re-ingested document: not an ECS document" };
+  if (doc === undefined) return reject("re_ingested_document", "re-ingested document: not an ECS document");
   if (!withinDepth(doc, MAX_OBJECT_DEPTH)) {
-    return {
-      ok: false,
-      reason: `object too deep: re-ingested document nests deeper than ${MAX_OBJECT_DEPTH} levels`,
-    };
+    return reject(
+      "object_too_deep",
+      `object too deep: re-ingested document nests deeper than ${MAX_OBJECT_DEPTH} levels`,
+    );
   }
   ctx.documents--;
-  if (ctx.documents < 0) return { ok: false, reason: limitReason(maxDocuments(ctx)) };
+  if (ctx.documents < 0) return documentLimit(maxDocuments(ctx));
   passedThrough.add(doc);
   return { ok: true, documents: [doc] };
 }
@@ -233,47 +241,56 @@ function replayErrorOutput(
   depth: number,
   outerReceivedAt: string | undefined,
 ): NormalizeResult {
-  if (depth >= MAX_DEPTH) return { ok: false, reason: "envelopes nested too deeply" };
+  if (depth >= MAX_DEPTH) return reject("envelopes_nested_too_deeply", "envelopes nested too deeply");
   const documents: EcsDocument[] = [];
   const lines = text.split("\n");
   const multi = lines.filter((line) => !isBlank(line)).length > 1;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string;
     if (isBlank(line)) continue;
-    const where = multi ? `line ${i + 1}: ` : "";
+    const at = (failure: Failure): Rejected => (multi ? rejectAtLine(i + 1, failure) : rejected(failure));
     let output: Record<string, unknown> | undefined;
     try {
       output = obj(JSON.parse(line));
     } catch (error) {
-      return {
-        ok: false,
-        reason: `${where}Firehose error output: invalid JSON: ${(error as Error).message}`,
-      };
+      return at({
+        code: "invalid_json",
+        detail: `Firehose error output: invalid JSON: ${(error as Error).message}`,
+      });
     }
     const rawData = str(output?.rawData);
     if (output === undefined || rawData === undefined) {
-      return { ok: false, reason: `${where}Firehose error output without rawData` };
+      return at({
+        code: "firehose_error_output_without_rawdata",
+        detail: "Firehose error output without rawData",
+      });
     }
     const inner = decodeRecordData(rawData, ctx.bytes);
     if (typeof inner !== "string") {
-      // A size limit keeps its own reason (and reason code); other decoding errors name the rawData.
-      const what = inner.error.startsWith("decompressed size limit") ? "" : "rawData: ";
-      return { ok: false, reason: `${where}Firehose error output: ${what}${inner.error}` };
+      // A size limit keeps its own code; other decoding errors name the rawData.
+      const sizeLimit = inner.failure.code === "decompressed_size_limit";
+      return at({
+        code: sizeLimit ? inner.failure.code : "rawdata",
+        detail: `Firehose error output: ${sizeLimit ? "" : "rawData: "}${inner.failure.detail}`,
+      });
     }
     ctx.bytes -= inner.length;
     ctx.options.onDecoded?.(inner.length);
     if (ctx.bytes < 0) {
-      return {
-        ok: false,
-        reason: `${where}decompressed size limit: the record's error output decodes to more than ${ctx.options.maxBytes ?? MAX_RECORD_TEXT} characters`,
-      };
+      return at({
+        code: "decompressed_size_limit",
+        detail: `decompressed size limit: the record's error output decodes to more than ${ctx.options.maxBytes ?? MAX_RECORD_TEXT} characters`,
+      });
     }
     const arrival =
       typeof output.arrivalTimestamp === "number" ? new Date(output.arrivalTimestamp) : undefined;
     const receivedAt =
       arrival === undefined || Number.isNaN(arrival.getTime()) ? undefined : arrival.toISOString();
     const result = normalizeRecordAt(inner, ctx, depth + 1, receivedAt ?? outerReceivedAt);
-    if (!result.ok) return { ok: false, reason: `${where}Firehose error output: ${result.reason}` };
+    if (!result.ok) {
+      const inner = rejectWithin("Firehose error output", result.failure);
+      return at(inner.failure);
+    }
     for (const doc of result.documents) documents.push(doc);
   }
   return { ok: true, documents };
@@ -326,8 +343,8 @@ const passedThrough = new WeakSet<EcsDocument>();
  * a Fluent Bit record (as Filebeat does; the envelope's metadata is kept as fields), the line after a CRI prefix,
  * the message of a CloudWatch Logs event.
  */
-function normalizeLine(raw: string, depth: number, ctx: Context, sender?: Sender): LineResult {
-  if (depth > MAX_DEPTH) return { ok: false, reason: "envelopes nested too deeply" };
+function normalizeLine(raw: string, depth: number, ctx: Context, sender?: Sender): NormalizeResult {
+  if (depth > MAX_DEPTH) return reject("envelopes_nested_too_deeply", "envelopes nested too deeply");
   const keep = ctx.keep;
   let line = raw;
   const last = line.length - 1;
@@ -343,10 +360,10 @@ function normalizeLine(raw: string, depth: number, ctx: Context, sender?: Sender
   try {
     value = JSON.parse(line);
   } catch (error) {
-    return { ok: false, reason: `invalid JSON: ${errorMessage(error)}` };
+    return reject("invalid_json", `invalid JSON: ${errorMessage(error)}`);
   }
   const o = obj(value);
-  if (o === undefined) return { ok: false, reason: "JSON record is not an object" };
+  if (o === undefined) return reject("json_record_is_not_an_object", "JSON record is not an object");
   const result = normalizeObject(o, depth, ctx, sender);
   if (result.ok) {
     for (const doc of result.documents) {
@@ -364,20 +381,22 @@ function normalizeObject(
   depth: number,
   ctx: Context,
   outerSender?: Sender,
-): LineResult {
+): NormalizeResult {
   if (o.messageType === "DATA_MESSAGE" || o.messageType === "CONTROL_MESSAGE")
     return cloudWatchLogs(o, depth, ctx);
   const ecs = ecsShape(o);
   if (ecs !== undefined) {
     if (!ctx.trust || depth > 0) {
-      return {
-        ok: false,
-        reason:
-          "unauthenticated ECS document: a record shaped like a normalized document is not a log line, and only the transform's own sealed re-ingested documents pass through",
-      };
+      return reject(
+        "unauthenticated_ecs_document",
+        "unauthenticated ECS document: a record shaped like a normalized document is not a log line, and only the transform's own sealed re-ingested documents pass through",
+      );
     }
     if (!withinDepth(ecs, MAX_OBJECT_DEPTH)) {
-      return { ok: false, reason: `object too deep: document nests deeper than ${MAX_OBJECT_DEPTH} levels` };
+      return reject(
+        "object_too_deep",
+        `object too deep: document nests deeper than ${MAX_OBJECT_DEPTH} levels`,
+      );
     }
     passedThrough.add(ecs);
     return { ok: true, documents: [ecs] };
@@ -389,7 +408,7 @@ function normalizeObject(
   if (parsed !== undefined) {
     if (!parsed.ok) return parsed;
     const deep = freeFormTooDeep(parsed.document);
-    if (deep !== undefined) return { ok: false, reason: deep };
+    if (deep !== undefined) return deep;
     const forged = auditFromWorkload([parsed.document], o, meta);
     if (forged !== undefined) return forged;
     if (meta !== undefined) attachKubernetes(parsed.document, meta);
@@ -399,7 +418,10 @@ function normalizeObject(
   }
   const envelope = unwrapFluentBit(o);
   if (envelope === undefined) {
-    return { ok: false, reason: `unrecognized JSON record (keys: ${Object.keys(o).slice(0, 8).join(", ")})` };
+    return reject(
+      "unrecognized_json_record",
+      `unrecognized JSON record (keys: ${Object.keys(o).slice(0, 8).join(", ")})`,
+    );
   }
   const sender = envelope.sender ?? outerSender;
   let result = normalizeLine(envelope.inner, depth + 1, ctx, sender);
@@ -410,7 +432,7 @@ function normalizeObject(
       result = { ok: true, documents: [merged.document] };
     }
   }
-  if (!result.ok) return { ok: false, reason: `in Fluent Bit record: ${result.reason}` };
+  if (!result.ok) return rejectWithin("in Fluent Bit record", result.failure);
   const forged = auditFromWorkload(result.documents, o, envelope.kubernetes);
   if (forged !== undefined) return forged;
   if (envelope.kubernetes !== undefined) {
@@ -434,21 +456,19 @@ function auditEventList(
   o: Record<string, unknown>,
   ctx: Context,
   meta: KubernetesMetadata | undefined,
-): LineResult {
+): NormalizeResult {
   const items = auditEventListItems(o);
-  if (!Array.isArray(items)) return { ok: false, reason: items.problem };
+  if (!Array.isArray(items)) return reject("eventlist", items.problem);
   // Refused before any event is read: each yields one document.
-  if (items.length > ctx.documents) return { ok: false, reason: limitReason(maxDocuments(ctx)) };
+  if (items.length > ctx.documents) return documentLimit(maxDocuments(ctx));
   const documents: EcsDocument[] = [];
   for (let i = 0; i < items.length; i++) {
     const item = obj(items[i]);
     const parsed = item === undefined ? undefined : parseAuditEvent(item);
-    if (parsed === undefined || !parsed.ok) {
-      const reason = parsed === undefined ? "not an object" : parsed.reason;
-      return { ok: false, reason: `EventList items[${i}]: ${reason}` };
-    }
+    if (parsed === undefined) return reject("eventlist", `EventList items[${i}]: not an object`);
+    if (!parsed.ok) return rejectWithin(`EventList items[${i}]`, parsed.failure);
     const deep = freeFormTooDeep(parsed.document);
-    if (deep !== undefined) return { ok: false, reason: `EventList items[${i}]: ${deep}` };
+    if (deep !== undefined) return rejectWithin(`EventList items[${i}]`, deep.failure);
     if (ctx.keep) parsed.document.event.original ??= JSON.stringify(item);
     documents.push(parsed.document);
   }
@@ -467,14 +487,14 @@ function auditFromWorkload(
   documents: readonly EcsDocument[],
   o: Record<string, unknown>,
   kubernetes: KubernetesMetadata | undefined,
-): LineResult | undefined {
+): NormalizeResult | undefined {
   if (!documents.some((doc) => doc.event.dataset === "kubernetes.audit")) return undefined;
   const container = workloadContainerOf(o, kubernetes);
   if (container === undefined) return undefined;
-  return {
-    ok: false,
-    reason: `audit event from a workload container: ${container} is not the API server; only the API server's audit log (kube-system/kube-apiserver, the host's audit file, the audit webhook, CloudWatch Logs) is kubernetes.audit`,
-  };
+  return reject(
+    "audit_event_from_a_workload_container",
+    `audit event from a workload container: ${container} is not the API server; only the API server's audit log (kube-system/kube-apiserver, the host's audit file, the audit webhook, CloudWatch Logs) is kubernetes.audit`,
+  );
 }
 
 /** The cluster the shipper names, unless the record names its own (a Hubble flow's node, a GKE resource label). */
@@ -496,19 +516,29 @@ function attachKubernetes(doc: EcsDocument, meta: KubernetesMetadata): void {
 }
 
 /** CloudWatch Logs subscription payload (already decompressed): every `logEvents[].message` is one record. */
-function cloudWatchLogs(o: Record<string, unknown>, depth: number, ctx: Context): LineResult {
+function cloudWatchLogs(o: Record<string, unknown>, depth: number, ctx: Context): NormalizeResult {
   if (o.messageType === "CONTROL_MESSAGE") return { ok: true, documents: [] };
   const events = o.logEvents;
-  if (!Array.isArray(events)) return { ok: false, reason: "CloudWatch Logs DATA_MESSAGE without logEvents" };
+  if (!Array.isArray(events)) {
+    return reject(
+      "cloudwatch_logs_data_message_without_logevents",
+      "CloudWatch Logs DATA_MESSAGE without logEvents",
+    );
+  }
   // Refused before any event is read: each yields at least one document.
-  if (events.length > ctx.documents) return { ok: false, reason: limitReason(maxDocuments(ctx)) };
+  if (events.length > ctx.documents) return documentLimit(maxDocuments(ctx));
   const documents: EcsDocument[] = [];
   for (let i = 0; i < events.length; i++) {
     const event = obj(events[i]);
     const message = str(event?.message);
-    if (message === undefined) return { ok: false, reason: `CloudWatch Logs logEvents[${i}] has no message` };
+    if (message === undefined) {
+      return reject(
+        "cloudwatch_logs_event_without_message",
+        `CloudWatch Logs logEvents[${i}] has no message`,
+      );
+    }
     const result = normalizeLine(message, depth + 1, ctx);
-    if (!result.ok) return { ok: false, reason: `CloudWatch Logs logEvents[${i}]: ${result.reason}` };
+    if (!result.ok) return rejectWithin(`CloudWatch Logs logEvents[${i}]`, result.failure);
     for (const doc of result.documents) documents.push(doc);
   }
   const cluster = EKS_LOG_GROUP.exec(str(o.logGroup) ?? "")?.[1];
@@ -528,12 +558,15 @@ function ecsShape(o: Record<string, unknown>): EcsDocument | undefined {
 }
 
 /** Why a parsed document's free-form objects are refused (nested too deep), or `undefined`. */
-function freeFormTooDeep(doc: EcsDocument): string | undefined {
+function freeFormTooDeep(doc: EcsDocument): Rejected | undefined {
   const audit = doc.kubernetes?.audit;
   if (audit === undefined) return undefined;
   // requestObject and responseObject are measured by the parser (in the walk that redacts secret values).
   if (!withinDepth(audit.user?.extra, MAX_OBJECT_DEPTH)) {
-    return `object too deep: kubernetes audit user.extra nests deeper than ${MAX_OBJECT_DEPTH} levels`;
+    return reject(
+      "object_too_deep",
+      `object too deep: kubernetes audit user.extra nests deeper than ${MAX_OBJECT_DEPTH} levels`,
+    );
   }
   return undefined;
 }

@@ -11,6 +11,7 @@
  * is indexed without it). It is not a JSON object, so no parser would take it for a log line.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { type Rejected, reject } from "../parsers/types.js";
 
 /** How a sealed record starts. */
 export const REINGEST_PREFIX = "mat-reingest/v1 ";
@@ -23,7 +24,7 @@ export interface ReingestSealer {
   /** The sealed record for one document's JSON (no trailing newline), with a trailing newline. */
   seal(json: string): string;
   /** The document JSON of a sealed record, or why it is refused. */
-  open(record: string): { ok: true; json: string } | { ok: false; reason: string };
+  open(record: string): { ok: true; json: string } | Rejected;
 }
 
 export class ReingestKeyError extends Error {
@@ -52,11 +53,10 @@ export function createReingestSealer(key: string | Uint8Array): ReingestSealer {
       const expected = mac(split.json);
       const given = Buffer.from(split.seal, "base64url");
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        return {
-          ok: false,
-          reason:
-            "re-ingested document: seal does not verify (not sealed by this pipeline's transform, or altered since)",
-        };
+        return reject(
+          "re_ingested_document",
+          "re-ingested document: seal does not verify (not sealed by this pipeline's transform, or altered since)",
+        );
       }
       return { ok: true, json: split.json };
     },
@@ -67,21 +67,19 @@ export function createReingestSealer(key: string | Uint8Array): ReingestSealer {
  * The seal and document of a sealed record, unverified: what the CLI reads when it is given no key (see
  * `NormalizeOptions.trustDocuments`).
  */
-export function splitSealed(
-  record: string,
-): { ok: true; seal: string; json: string } | { ok: false; reason: string } {
+export function splitSealed(record: string): { ok: true; seal: string; json: string } | Rejected {
   const start = REINGEST_PREFIX.length;
   if (!record.startsWith(REINGEST_PREFIX) || record.charCodeAt(start + SEAL_LENGTH) !== 32) {
-    return {
-      ok: false,
-      reason: `re-ingested document: malformed seal (expected "${REINGEST_PREFIX}<seal> {…}")`,
-    };
+    return reject(
+      "re_ingested_document",
+      `re-ingested document: malformed seal (expected "${REINGEST_PREFIX}<seal> {…}")`,
+    );
   }
   let end = record.length;
   while (end > 0 && (record.charCodeAt(end - 1) === 10 || record.charCodeAt(end - 1) === 13)) end--;
   const json = record.slice(start + SEAL_LENGTH + 1, end);
   if (json.indexOf("\n") !== -1) {
-    return { ok: false, reason: "re-ingested document: a sealed record holds exactly one line" };
+    return reject("re_ingested_document", "re-ingested document: a sealed record holds exactly one line");
   }
   return { ok: true, seal: record.slice(start, start + SEAL_LENGTH), json };
 }

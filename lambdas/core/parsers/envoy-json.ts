@@ -146,11 +146,14 @@ export function parseEnvoyJson(o: Record<string, unknown>, sender?: EnvoyFlavor)
   } catch (error) {
     if (error instanceof BadNumber) {
       const what = error.key.startsWith("peer_cert_") ? "a time" : "a number";
-      return reject(`envoy json: field "${error.key}" is not ${what}: ${JSON.stringify(error.value)}`);
+      return reject(
+        "envoy_json",
+        `envoy json: field "${error.key}" is not ${what}: ${JSON.stringify(error.value)}`,
+      );
     }
     throw error;
   }
-  if (access.startTime === undefined) return reject("envoy json: missing start_time/timestamp");
+  if (access.startTime === undefined) return reject("envoy_json", "envoy json: missing start_time/timestamp");
   let flavor: EnvoyFlavor;
   if (sender !== undefined) {
     flavor = sender;

@@ -72,25 +72,28 @@ export function parseEnvoyText(input: string, sender?: EnvoyFlavor): ParseResult
   )
     n--;
   if (n !== line.length) line = line.slice(0, n);
-  if (line.charCodeAt(0) !== 91) return reject("envoy text: line does not start with '[time]'");
+  if (line.charCodeAt(0) !== 91) return reject("envoy_text", "envoy text: line does not start with '[time]'");
   const close = line.indexOf("]");
   if (close === -1 || line.charCodeAt(close + 1) !== 32 || line.charCodeAt(close + 2) !== 34) {
-    return reject("envoy text: expected '[time] \"METHOD PATH PROTOCOL\"' (an Envoy application log line?)");
+    return reject(
+      "envoy_text",
+      "envoy text: expected '[time] \"METHOD PATH PROTOCOL\"' (an Envoy application log line?)",
+    );
   }
   const startTime = line.slice(1, close);
   const t = tokenize(line, close + 2);
-  if (t === undefined) return reject("envoy text: unterminated quoted field");
+  if (t === undefined) return reject("envoy_text", "envoy text: unterminated quoted field");
   const v = t.values;
   const request = v[0] as string;
   const s1 = request.indexOf(" ");
   const s2 = request.lastIndexOf(" ");
-  if (s1 <= 0 || s2 === s1) return reject(`envoy text: malformed request line "${request}"`);
+  if (s1 <= 0 || s2 === s1) return reject("envoy_text", `envoy text: malformed request line "${request}"`);
   const method = request.slice(0, s1);
   const path = request.slice(s1 + 1, s2);
   const protocol = request.slice(s2 + 1);
   const httpProtocol = protocol.startsWith("HTTP/");
   if (!httpProtocol && !(protocol === "-" && method === "-" && path === "-")) {
-    return reject(`envoy text: malformed request line "${request}"`);
+    return reject("envoy_text", `envoy text: malformed request line "${request}"`);
   }
 
   const count = v.length;
@@ -110,13 +113,13 @@ export function parseEnvoyText(input: string, sender?: EnvoyFlavor): ParseResult
     layout = "envoy";
     b = 3;
   } else {
-    return reject(`envoy text: unrecognized layout (${count} fields)`);
+    return reject("envoy_text", `envoy text: unrecognized layout (${count} fields)`);
   }
   const code = int(v[1]);
-  if (code === undefined) return reject(`envoy text: response code "${v[1]}" is not a number`);
+  if (code === undefined) return reject("envoy_text", `envoy text: response code "${v[1]}" is not a number`);
   for (let k = b; k < b + 3; k++) {
     if (int(v[k]) === undefined && str(v[k]) !== undefined) {
-      return reject(`envoy text: field ${k + 2} "${v[k]}" is not a number`);
+      return reject("envoy_text", `envoy text: field ${k + 2} "${v[k]}" is not a number`);
     }
   }
   const mesh = layout !== "envoy";

@@ -103,6 +103,7 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
   const ts = timestamp(access.startTime);
   if (ts === undefined) {
     return reject(
+      "invalid_start_time",
       `invalid start time: ${access.startTime === undefined ? "missing" : JSON.stringify(access.startTime)}`,
     );
   }

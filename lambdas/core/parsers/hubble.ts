@@ -58,11 +58,11 @@ function endpoint(
 
 export function parseHubble(record: Record<string, unknown>): ParseResult {
   const flow = hubbleFlow(record);
-  if (flow === undefined) return reject("hubble: no flow object");
+  if (flow === undefined) return reject("hubble", "hubble: no flow object");
   const ts = timestamp(flow.time) ?? timestamp(record.time);
-  if (ts === undefined) return reject("hubble: missing or invalid flow time");
+  if (ts === undefined) return reject("hubble", "hubble: missing or invalid flow time");
   const verdict = str(flow.verdict);
-  if (verdict === undefined) return reject("hubble: missing verdict");
+  if (verdict === undefined) return reject("hubble", "hubble: missing verdict");
   const ip = obj(flow.IP);
   const l4 = obj(flow.l4);
   const l7 = obj(flow.l7);

@@ -22,7 +22,16 @@ import {
 import { isLinkerdJson, looksLikeLinkerdApache, parseLinkerdApache, parseLinkerdJson } from "./linkerd.js";
 import { type ParseResult, reject } from "./types.js";
 
-export { DATASETS, type Dataset, type ParseResult } from "./types.js";
+export {
+  DATASETS,
+  type Dataset,
+  describeFailure,
+  FAILURE_CODES,
+  type Failure,
+  type FailureCode,
+  type ParseResult,
+  type Rejected,
+} from "./types.js";
 
 /**
  * Who sent a line, by the shipper's metadata (the container, the tail path), never by the line's content:
@@ -38,7 +47,10 @@ function envoySender(sender: Sender | undefined): EnvoyFlavor | undefined {
 export function parseTextLine(line: string, sender?: Sender): ParseResult {
   if (looksLikeEnvoyText(line)) return parseEnvoyText(line, envoySender(sender));
   if (looksLikeLinkerdApache(line)) return parseLinkerdApache(line);
-  return reject(`unrecognized log line (not Envoy/Istio text, not Linkerd apache): ${preview(line)}`);
+  return reject(
+    "unrecognized_log_line",
+    `unrecognized log line (not Envoy/Istio text, not Linkerd apache): ${preview(line)}`,
+  );
 }
 
 /**
@@ -56,14 +68,14 @@ export function parseJsonObject(o: Record<string, unknown>, sender?: Sender): Pa
   // A cloud wrapper names the problem of its inner event, never "unrecognized JSON record".
   const aks = aksInner(o);
   if (aks !== undefined) {
-    if ("problem" in aks) return reject(aks.problem);
+    if ("problem" in aks) return reject("aks_audit", aks.problem);
     const parsed = parseAuditEvent(aks.event);
-    return parsed.ok ? parsed : reject(`aks audit: properties.log: ${parsed.reason}`);
+    return parsed.ok ? parsed : reject("aks_audit", `aks audit: properties.log: ${parsed.reason}`);
   }
   const gke = gkeProblem(o);
-  if (gke !== undefined) return reject(gke);
+  if (gke !== undefined) return reject("gke_audit", gke);
   if (o.kind === "Event" || "auditID" in o)
-    return reject("kubernetes audit: event without auditID/verb/requestURI");
+    return reject("kubernetes_audit", "kubernetes audit: event without auditID/verb/requestURI");
   return undefined;
 }
 

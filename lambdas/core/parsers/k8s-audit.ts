@@ -162,14 +162,18 @@ function pick<T extends Record<string, unknown>>(
 }
 
 export function parseAuditEvent(e: Record<string, unknown>): ParseResult {
-  if (!isAuditEvent(e)) return reject("kubernetes audit: not an audit Event (no auditID/verb)");
+  if (!isAuditEvent(e))
+    return reject("kubernetes_audit", "kubernetes audit: not an audit Event (no auditID/verb)");
   const ts =
     timestamp(e.requestReceivedTimestamp) ??
     timestamp(e.timestamp) ??
     timestamp(e.stageTimestamp) ??
     timestamp(obj(e.metadata)?.creationTimestamp);
   if (ts === undefined)
-    return reject("kubernetes audit: no valid requestReceivedTimestamp/timestamp/stageTimestamp");
+    return reject(
+      "kubernetes_audit",
+      "kubernetes audit: no valid requestReceivedTimestamp/timestamp/stageTimestamp",
+    );
   const audit: KubernetesAuditFields = {};
   for (const key of [
     "auditID",
@@ -255,7 +259,10 @@ function markRedacted(doc: EcsDocument, redaction: Redaction, event: Record<stri
 }
 
 function tooDeep(field: string): ParseResult {
-  return reject(`object too deep: kubernetes audit ${field} nests deeper than ${MAX_OBJECT_DEPTH} levels`);
+  return reject(
+    "object_too_deep",
+    `object too deep: kubernetes audit ${field} nests deeper than ${MAX_OBJECT_DEPTH} levels`,
+  );
 }
 
 /** The ECS document for audit fields, shared by native events and the GKE mapping. */
@@ -361,9 +368,9 @@ const GRPC_TO_HTTP: Record<number, number> = {
 /** GKE `protoPayload` (Cloud Audit Logs) mapped onto the native audit fields. */
 export function parseGkeAudit(o: Record<string, unknown>): ParseResult {
   const p = obj(o.protoPayload);
-  if (p === undefined) return reject("gke audit: no protoPayload");
+  if (p === undefined) return reject("gke_audit", "gke audit: no protoPayload");
   const ts = timestamp(o.timestamp) ?? timestamp(o.receiveTimestamp);
-  if (ts === undefined) return reject("gke audit: missing timestamp");
+  if (ts === undefined) return reject("gke_audit", "gke audit: missing timestamp");
   const audit: KubernetesAuditFields = {};
   const method = str(p.methodName);
   if (method !== undefined) {

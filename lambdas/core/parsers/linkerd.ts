@@ -46,19 +46,21 @@ export function parseLinkerdApache(line: string): ParseResult {
   const sp1 = line.indexOf(" ");
   const sp2 = sp1 === -1 ? -1 : line.indexOf(" ", sp1 + 1);
   if (sp2 === -1 || !line.startsWith(" - [", sp2)) {
-    return reject("linkerd apache: expected '<client.addr> <client.id> - [<timestamp>]'");
+    return reject("linkerd_apache", "linkerd apache: expected '<client.addr> <client.id> - [<timestamp>]'");
   }
   const tsEnd = line.indexOf('] "', sp2 + 4);
-  if (tsEnd === -1) return reject("linkerd apache: missing '] \"' after the timestamp");
+  if (tsEnd === -1) return reject("linkerd_apache", "linkerd apache: missing '] \"' after the timestamp");
   const reqEnd = line.lastIndexOf('" ');
-  if (reqEnd <= tsEnd + 2) return reject("linkerd apache: missing request line");
+  if (reqEnd <= tsEnd + 2) return reject("linkerd_apache", "linkerd apache: missing request line");
   const request = line.slice(tsEnd + 3, reqEnd);
   const r1 = request.indexOf(" ");
   const r2 = request.lastIndexOf(" ");
-  if (r1 <= 0 || r2 === r1) return reject(`linkerd apache: malformed request line "${request}"`);
+  if (r1 <= 0 || r2 === r1)
+    return reject("linkerd_apache", `linkerd apache: malformed request line "${request}"`);
   const statusText = line.slice(reqEnd + 2).trim();
   const status = int(statusText);
-  if (status === undefined) return reject(`linkerd apache: status "${statusText}" is not a number`);
+  if (status === undefined)
+    return reject("linkerd_apache", `linkerd apache: status "${statusText}" is not a number`);
   const access: LinkerdAccess = {
     timestamp: line.slice(sp2 + 4, tsEnd),
     method: request.slice(0, r1),
@@ -94,7 +96,7 @@ export function parseLinkerdJson(o: Record<string, unknown>): ParseResult {
   put("tls", bool(o.tls));
   put("grpcStatus", str(o.grpc_status));
   if (o.status !== undefined && access.status === undefined && str(o.status) !== undefined) {
-    return reject(`linkerd json: "status" is not a number: ${JSON.stringify(o.status)}`);
+    return reject("linkerd_json", `linkerd json: "status" is not a number: ${JSON.stringify(o.status)}`);
   }
   return build(access);
 }
@@ -102,7 +104,7 @@ export function parseLinkerdJson(o: Record<string, unknown>): ParseResult {
 function build(access: LinkerdAccess): ParseResult {
   const ts = timestamp(access.timestamp);
   if (ts === undefined)
-    return reject(`linkerd: invalid timestamp ${JSON.stringify(access.timestamp ?? null)}`);
+    return reject("linkerd", `linkerd: invalid timestamp ${JSON.stringify(access.timestamp ?? null)}`);
   const status = access.status;
   const grpc = grpcStatus(access.grpcStatus);
   const outcome =

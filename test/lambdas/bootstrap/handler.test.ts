@@ -10,6 +10,7 @@ vi.stubEnv("POWERTOOLS_DEV", "true");
 vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
 const { onEvent } = await import("../../../lambdas/bootstrap/handler.js");
 const { DomainNotReadyError, domainNameOf } = await import("../../../lambdas/bootstrap/domain.js");
+const { BootstrapPropertiesError } = await import("../../../lambdas/core/opensearch/settings.js");
 
 const controlPlane = mockClient(OpenSearchClient);
 const context = { getRemainingTimeInMillis: () => 14 * 60_000 };
@@ -213,7 +214,8 @@ describe("bootstrap custom resource onEvent", () => {
     );
     expect(domainNameOf("audit-trail-prod")).toBe("audit-trail-prod");
     expect(() => domainNameOf("arn:aws:s3:::bucket")).toThrow(
-      /neither a domain name nor an OpenSearch domain ARN/,
+      /DomainName: "arn:aws:s3:::bucket" is neither a domain name nor an OpenSearch domain ARN/,
     );
+    expect(() => domainNameOf("arn:aws:s3:::bucket")).toThrow(BootstrapPropertiesError);
   });
 });

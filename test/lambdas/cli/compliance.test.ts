@@ -88,7 +88,7 @@ describe("audit-trail compliance", () => {
       expect(report).toMatch(new RegExp(`${control.replace(/[.()]/g, "\\$&")}.*: met\\n`));
     }
     expect(report).toContain(
-      `| \`${archiveBucketId}\` \`AWS::S3::Bucket\` | \`ObjectLockConfiguration.Rule.DefaultRetention.Days\` | \`${loadEnvironmentConfig("prod", ENVIRONMENTS).archiveRetentionDays}\` | ≥ 2192 days | met |`,
+      `| \`${archiveBucketId}\` \`AWS::S3::Bucket\` | \`ObjectLockConfiguration.Rule.DefaultRetention.Days\` | \`${loadEnvironmentConfig("prod", ENVIRONMENTS).retention.archiveDays}\` | ≥ 2192 days | met |`,
     );
     expect(report).not.toContain("NOT MET");
     expect(report).toContain("### Not addressed by this stack");

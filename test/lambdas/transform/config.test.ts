@@ -4,7 +4,6 @@ import { loadTransformConfig } from "../../../lambdas/transform/config.js";
 
 const REINGEST = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:reingest";
 const base = {
-  [TRANSFORM_ENV.environmentName]: "prod",
   [TRANSFORM_ENV.rulesDir]: "/var/task/rules",
   [TRANSFORM_ENV.reingestKeySecretArn]: REINGEST,
 };
@@ -12,7 +11,6 @@ const base = {
 describe("loadTransformConfig", () => {
   it("defaults to keeping event.original and no pseudonymization", () => {
     expect(loadTransformConfig(base)).toEqual({
-      environmentName: "prod",
       rulesDir: "/var/task/rules",
       keepEventOriginal: true,
       pseudonymizeFields: [],
@@ -28,18 +26,16 @@ describe("loadTransformConfig", () => {
       [TRANSFORM_ENV.pseudonymizationKeyParameterName]: "/k",
     });
     expect(config).toEqual({
-      environmentName: "prod",
       rulesDir: "/var/task/rules",
       keepEventOriginal: false,
       pseudonymizeFields: ["user.name", "source.ip"],
-      keySource: { kind: "parameter", parameterName: "/k" },
+      keySource: { source: "ssm-parameter", parameterName: "/k" },
       reingestKeySecretArn: REINGEST,
     });
   });
 
   it.each([
-    [{}, TRANSFORM_ENV.environmentName],
-    [{ [TRANSFORM_ENV.environmentName]: "prod" }, TRANSFORM_ENV.rulesDir],
+    [{}, TRANSFORM_ENV.rulesDir],
     [{ ...base, [TRANSFORM_ENV.keepEventOriginal]: "yes" }, `${TRANSFORM_ENV.keepEventOriginal} is "yes"`],
     [
       { ...base, [TRANSFORM_ENV.reingestKeySecretArn]: " " },

@@ -1,31 +1,18 @@
-/**
- * Forgery from a producer's position: what a pod can write to its own stdout (shipped by Fluent Bit, with the
- * kubernetes filter's metadata) and what a producer-role credential can `PutRecord` into the delivery stream, each
- * run through the transform handler exactly as deployed (bundled rule pack, re-ingest key from Secrets Manager).
- * None may come out as a genuine-looking document carrying the forger's dataset, ids, cluster or rule tags.
- */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { Context, FirehoseTransformationEvent, FirehoseTransformationResult } from "aws-lambda";
+import type { FirehoseTransformationResult } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createReingestSealer } from "../../../lambdas/core/normalize/reingest.js";
-import { defaultRulesDir } from "../../../lambdas/core/rules/index.js";
-import { precompileRulePack } from "../../../lambdas/core/rules/load.js";
-import { PRECOMPILED_RULE_PACK_FILE } from "../../../lambdas/core/rules/precompiled.js";
+import {
+  firehoseEvent,
+  lambdaContext,
+  REINGEST_SECRET_ARN,
+  stubTransformEnvironment,
+  useBundledRulesDir,
+} from "./fixtures.js";
 
-const context = {
-  functionName: "transform",
-  awsRequestId: "req-1",
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
-const STREAM_ARN = "arn:aws:firehose:eu-west-1:111122223333:deliverystream/audit-trail";
-const REINGEST_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:reingest";
 const REINGEST_KEY = "k".repeat(64);
 
 /** What a pipeline-made `kubernetes.audit` document looks like, with the forger's own claims. */
@@ -145,44 +132,18 @@ const FORGERIES: Record<string, string | Buffer> = {
   ),
 };
 
-function event(...payloads: (string | Buffer)[]): FirehoseTransformationEvent {
-  return {
-    invocationId: "inv-1",
-    deliveryStreamArn: STREAM_ARN,
-    region: "eu-west-1",
-    records: payloads.map((payload, i) => ({
-      recordId: `r${i}`,
-      approximateArrivalTimestamp: 1_700_000_000_000,
-      data: Buffer.from(payload).toString("base64"),
-    })),
-  };
-}
+const event = firehoseEvent;
+const context = lambdaContext;
 
 const secrets = mockClient(SecretsManagerClient);
 const firehose = mockClient(FirehoseClient);
 
-let bundledRulesDir: string;
-beforeAll(async () => {
-  bundledRulesDir = await mkdtemp(join(tmpdir(), "transform-forgery-"));
-  const rules = defaultRulesDir();
-  await writeFile(
-    join(bundledRulesDir, PRECOMPILED_RULE_PACK_FILE),
-    precompileRulePack([rules], {}, dirname(rules)),
-  );
-});
-afterAll(async () => {
-  await rm(bundledRulesDir, { recursive: true, force: true });
-});
+const bundledRulesDir = useBundledRulesDir();
 beforeEach(() => {
   vi.resetModules();
   secrets.reset();
   firehose.reset();
-  vi.stubEnv("AWS_REGION", "eu-west-1");
-  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
-  vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv(TRANSFORM_ENV.environmentName, "test");
-  vi.stubEnv(TRANSFORM_ENV.rulesDir, bundledRulesDir);
-  vi.stubEnv(TRANSFORM_ENV.reingestKeySecretArn, REINGEST_SECRET_ARN);
+  stubTransformEnvironment(bundledRulesDir());
   secrets
     .on(GetSecretValueCommand, { SecretId: REINGEST_SECRET_ARN })
     .resolves({ SecretString: REINGEST_KEY });

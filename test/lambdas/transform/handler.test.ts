@@ -1,28 +1,22 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import type { Context, FirehoseTransformationEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
 import { defaultRulesDir } from "../../../lambdas/core/rules/index.js";
-import { precompileRulePack } from "../../../lambdas/core/rules/load.js";
 import { PRECOMPILED_RULE_PACK_FILE } from "../../../lambdas/core/rules/precompiled.js";
 import type { TransformConfig } from "../../../lambdas/transform/config.js";
+import {
+  firehoseEvent,
+  lambdaContext,
+  REINGEST_SECRET_ARN,
+  stubTransformEnvironment,
+  useBundledRulesDir,
+} from "./fixtures.js";
 
-const context = {
-  functionName: "transform",
-  functionVersion: "1",
-  invokedFunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:transform",
-  memoryLimitInMB: "1024",
-  awsRequestId: "req-1",
-  logGroupName: "/aws/lambda/transform",
-  logStreamName: "stream",
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+const context = lambdaContext;
 
 const AUDIT = JSON.stringify({
   kind: "Event",
@@ -36,20 +30,8 @@ const AUDIT = JSON.stringify({
   requestReceivedTimestamp: "2024-02-02T02:02:02Z",
 });
 const LINKERD = '10.9.0.1:4000 - - [2024-06-01T12:00:01Z] "GET /live HTTP/1.1" 200';
-const REINGEST_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:reingest";
 
-function event(...texts: string[]): FirehoseTransformationEvent {
-  return {
-    invocationId: "inv-1",
-    deliveryStreamArn: "arn:aws:firehose:eu-west-1:111122223333:deliverystream/audit-trail",
-    region: "eu-west-1",
-    records: texts.map((text, i) => ({
-      recordId: `r${i}`,
-      approximateArrivalTimestamp: 1_700_000_000_000,
-      data: Buffer.from(text).toString("base64"),
-    })),
-  };
-}
+const event = firehoseEvent;
 /** A re-ingested record's document: the JSON after its seal (`mat-reingest/v1 <43 characters> `). */
 function unseal(data: Uint8Array | undefined): unknown {
   const text = Buffer.from(data ?? new Uint8Array()).toString("utf8");
@@ -65,24 +47,12 @@ const ssm = mockClient(SSMClient);
 const firehose = mockClient(FirehoseClient);
 
 /** A bundle's rules directory: the default pack, precompiled as the stack writes it into the transform's bundle. */
-let bundledRulesDir: string;
-beforeAll(async () => {
-  bundledRulesDir = await mkdtemp(join(tmpdir(), "transform-rules-"));
-  const rules = defaultRulesDir();
-  await writeFile(
-    join(bundledRulesDir, PRECOMPILED_RULE_PACK_FILE),
-    precompileRulePack([rules], {}, dirname(rules)),
-  );
-});
-afterAll(async () => {
-  await rm(bundledRulesDir, { recursive: true, force: true });
-});
+const bundledRulesDir = useBundledRulesDir();
 
 /** The transform's configuration with the bundled pack, `event.original` kept and nothing pseudonymized. */
 function defaultConfig(): TransformConfig {
   return {
-    environmentName: "test",
-    rulesDir: bundledRulesDir,
+    rulesDir: bundledRulesDir(),
     keepEventOriginal: true,
     pseudonymizeFields: [],
     reingestKeySecretArn: REINGEST_SECRET_ARN,
@@ -94,12 +64,7 @@ beforeEach(() => {
   secrets.reset();
   ssm.reset();
   firehose.reset();
-  vi.stubEnv("AWS_REGION", "eu-west-1");
-  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
-  vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv(TRANSFORM_ENV.environmentName, "test");
-  vi.stubEnv(TRANSFORM_ENV.rulesDir, bundledRulesDir);
-  vi.stubEnv(TRANSFORM_ENV.reingestKeySecretArn, REINGEST_SECRET_ARN);
+  stubTransformEnvironment(bundledRulesDir());
   secrets
     .on(GetSecretValueCommand, { SecretId: REINGEST_SECRET_ARN })
     .resolves({ SecretString: "r".repeat(64) });
@@ -372,10 +337,8 @@ describe("transform handler", () => {
     expect(clients.ssm).not.toHaveBeenCalled();
   });
 
-  it("refuses to start without the environment name", async () => {
-    vi.stubEnv(TRANSFORM_ENV.environmentName, "");
-    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(
-      TRANSFORM_ENV.environmentName,
-    );
+  it("refuses to start without the rule pack directory", async () => {
+    vi.stubEnv(TRANSFORM_ENV.rulesDir, "");
+    await expect(import("../../../lambdas/transform/handler.js")).rejects.toThrow(TRANSFORM_ENV.rulesDir);
   });
 });

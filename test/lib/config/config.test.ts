@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FRAMEWORK_IDS } from "../../../lambdas/core/compliance/catalogue.js";
+import { DEFAULTS } from "../../../lib/config/defaults.js";
 import {
   AuditTrailConfigError,
   ENVIRONMENTS,
@@ -56,7 +57,7 @@ describe("defaults", () => {
     expect(config.search.shardCount).toBe(1);
     expect(config.search.indexCodec).toBe("best_compression");
     expect(config.search.sourceExcludes).toEqual([]);
-    expect(config.replicaCount).toBe(0);
+    expect(config.search.replicaCount).toBe(0);
     expect(config.firehose).toEqual({
       bufferingIntervalSeconds: 60,
       bufferingSizeMiB: 5,
@@ -70,7 +71,7 @@ describe("defaults", () => {
     expect(config.pseudonymization).toBeUndefined();
     expect(config.transform).toEqual({ keepEventOriginal: true, indexEventOriginal: false });
     expect(config.tamperEvidence.digestPeriodMinutes).toBe(60);
-    expect(config.archiveRetentionDays).toBe(30);
+    expect(config.retention.archiveDays).toBe(30);
     expect(config.deleteAfterDays).toBe(7);
     expect(config.warnings).toEqual([]);
   });
@@ -85,7 +86,7 @@ describe("defaults", () => {
     const config = parseEnvironmentConfig("test", input);
 
     // Assess
-    expect(config.replicaCount).toBe(1);
+    expect(config.search.replicaCount).toBe(1);
   });
 
   it("deletes indices at hot + warm + cold days", () => {
@@ -139,7 +140,7 @@ describe("shipped environments", () => {
 
     // Assess
     expect(prod.compliance.frameworks).toEqual(["pci-dss", "hipaa", "soc2", "iso27001", "gdpr"]);
-    expect(prod.archiveRetentionDays).toBe(yearsInDays(6));
+    expect(prod.retention.archiveDays).toBe(yearsInDays(6));
     expect(prod.retention.hotDays + prod.retention.warmDays).toBeGreaterThanOrEqual(90);
     expect(prod.pseudonymization?.fields.length).toBeGreaterThan(0);
     expect(prod.transform.keepEventOriginal).toBe(false);
@@ -151,7 +152,7 @@ describe("shipped environments", () => {
     const staging = loadEnvironmentConfig("staging", ENVIRONMENTS);
 
     // Assess
-    expect(staging.archiveRetentionDays).toBe(400);
+    expect(staging.retention.archiveDays).toBe(400);
   });
 
   it("keeps dev free of frameworks with an explicit short archive", () => {
@@ -160,7 +161,7 @@ describe("shipped environments", () => {
 
     // Assess
     expect(dev.compliance.frameworks).toEqual([]);
-    expect(dev.archiveRetentionDays).toBe(30);
+    expect(dev.retention.archiveDays).toBe(30);
     expect(dev.network.type).toBe("public");
   });
 });
@@ -399,7 +400,7 @@ describe("compliance presets", () => {
     const config = parseEnvironmentConfig("test", input);
 
     // Assess
-    expect(config.archiveRetentionDays).toBe(366);
+    expect(config.retention.archiveDays).toBe(366);
     expect(config.warnings).toEqual([
       expect.stringContaining("GDPR storage limitation: the archive keeps data 366 days"),
     ]);
@@ -413,7 +414,7 @@ describe("compliance presets", () => {
     const config = parseEnvironmentConfig("test", input);
 
     // Assess
-    expect(config.archiveRetentionDays).toBe(2192);
+    expect(config.retention.archiveDays).toBe(2192);
   });
 
   it("lets the archive retention be raised above the presets", () => {
@@ -427,7 +428,7 @@ describe("compliance presets", () => {
     const config = parseEnvironmentConfig("test", input);
 
     // Assess
-    expect(config.archiveRetentionDays).toBe(3653);
+    expect(config.retention.archiveDays).toBe(3653);
   });
 
   it("requires archiveDays when no framework sets a minimum", () => {
@@ -452,7 +453,7 @@ describe("compliance presets", () => {
         let accepted: number | undefined;
         let message = "";
         try {
-          accepted = parseEnvironmentConfig("test", input).archiveRetentionDays;
+          accepted = parseEnvironmentConfig("test", input).retention.archiveDays;
         } catch (error) {
           if (!(error instanceof AuditTrailConfigError)) throw error;
           message = error.message;
@@ -494,7 +495,7 @@ describe("compliance presets", () => {
 
         // Assess
         return (
-          config.archiveRetentionDays ===
+          config.retention.archiveDays ===
           Math.max(...frameworks.map((framework) => minimumOf[framework] ?? 0))
         );
       }),
@@ -782,4 +783,28 @@ describe("schema", () => {
       expect(error.message).toContain("Fix: ");
     });
   }
+});
+
+describe("defaults shared with the constructs", () => {
+  it("fills omitted keys with DEFAULTS, the values the constructs fall back to on their own", () => {
+    // Act
+    const config = parseEnvironmentConfig("test", {
+      ...minimal,
+      network: { type: "vpc" },
+      search: { ...minimal.search, instanceCount: 2, zoneAwareness: { availabilityZoneCount: 2 } },
+    });
+    // Assess
+    expect(config.network).toMatchObject(DEFAULTS.network);
+    expect(config.firehose).toEqual(DEFAULTS.firehose);
+    expect(config.retention.stagingExpirationDays).toBe(DEFAULTS.stagingExpirationDays);
+    expect(config.concurrency).toEqual(DEFAULTS.concurrency);
+    expect(config.tamperEvidence.digestPeriodMinutes).toBe(DEFAULTS.digestPeriodMinutes);
+    expect(config.transform.keepEventOriginal).toBe(DEFAULTS.keepEventOriginal);
+    expect(config.search).toMatchObject({
+      engineVersion: DEFAULTS.engineVersion,
+      coldStorage: DEFAULTS.coldStorage,
+      indexCodec: DEFAULTS.indexCodec,
+    });
+    expect(config.producer).toEqual(DEFAULTS.producer);
+  });
 });

@@ -151,7 +151,7 @@ describe("assess, shipped prod (every framework)", () => {
     for (const [framework, id, minimum] of expectations) {
       const lock = evidenceFor(control(assessment, framework, id), LOCK_DAYS);
       expect(lock.resource).toEqual({ logicalId: bucket, type: "AWS::S3::Bucket" });
-      expect(lock.value).toBe(String(configs.prod.archiveRetentionDays));
+      expect(lock.value).toBe(String(configs.prod.retention.archiveDays));
       expect(lock.expected).toBe(`≥ ${minimum} days`);
     }
     const mode = evidenceFor(
@@ -312,7 +312,7 @@ describe("assess, shipped staging (soc2 + iso27001)", () => {
     expect(assessment.failures).toEqual([]);
     const lock = evidenceFor(control(assessment, "iso27001", "A.8.15"), LOCK_DAYS);
     expect(lock.resource?.logicalId).toBe(archiveId(templates.staging));
-    expect(lock.value).toBe(String(configs.staging.archiveRetentionDays));
+    expect(lock.value).toBe(String(configs.staging.retention.archiveDays));
     expect(lock.expected).toBe(`≥ ${ENVIRONMENTS.staging.compliance.iso27001.archiveRetentionDays} days`);
   });
 

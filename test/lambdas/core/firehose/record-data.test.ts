@@ -3,6 +3,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeRecordData } from "../../../../lambdas/core/firehose/record-data.js";
+import { reject } from "../../../../lambdas/core/parsers/types.js";
 
 describe("decodeRecordData", () => {
   it("reads each record exactly as Buffer.from(data, 'base64') does, whatever came before it", () => {
@@ -21,13 +22,13 @@ describe("decodeRecordData", () => {
           const bytes = Buffer.from(data, "base64");
           const expected =
             bytes.length === 0
-              ? { error: "empty record (no data after base64 decoding)" }
+              ? reject("empty_record", "empty record (no data after base64 decoding)")
               : bytes[0] === 0x1f && bytes[1] === 0x8b
                 ? (() => {
                     try {
                       return gunzipSync(bytes).toString("utf8");
                     } catch (error) {
-                      return { error: `gzip: ${(error as Error).message}` };
+                      return reject("gzip", `gzip: ${(error as Error).message}`);
                     }
                   })()
                 : bytes.toString("utf8");
@@ -60,8 +61,9 @@ describe("decodeRecordData: Fluent Bit's kinesis_firehose compression", () => {
   it.skipIf(zstdAvailable)(
     "refuses a zstd record naming the compression and the fix where the runtime has no zstd",
     () => {
-      expect(decodeRecordData(zstdFrame("hello").toString("base64"))).toEqual({
-        error: expect.stringMatching(/^zstd: the record is zstd-compressed .*compression gzip/),
+      expect(decodeRecordData(zstdFrame("hello").toString("base64"))).toMatchObject({
+        failure: { code: "zstd" },
+        reason: expect.stringMatching(/^zstd: the record is zstd-compressed .*compression gzip/),
       });
     },
   );
@@ -72,8 +74,9 @@ describe("decodeRecordData: Fluent Bit's kinesis_firehose compression", () => {
       Buffer.from("sNaPpY"),
       Buffer.from([0x01, 0x09, 0, 0, 0, 0, 0, 0, 0x61]),
     ]);
-    expect(decodeRecordData(framed.toString("base64"))).toEqual({
-      error: expect.stringMatching(/^snappy: the record is snappy-compressed.*compression gzip/),
+    expect(decodeRecordData(framed.toString("base64"))).toMatchObject({
+      failure: { code: "snappy" },
+      reason: expect.stringMatching(/^snappy: the record is snappy-compressed.*compression gzip/),
     });
   });
 });

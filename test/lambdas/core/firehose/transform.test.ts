@@ -5,7 +5,7 @@ import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import {
   type FirehoseInputRecord,
   LAMBDA_RESPONSE_LIMIT_BYTES,
-  reasonCode,
+  settleOverflow,
   transformBatch,
 } from "../../../../lambdas/core/firehose/transform.js";
 import { createReingestSealer } from "../../../../lambdas/core/normalize/reingest.js";
@@ -32,6 +32,13 @@ function unseal(sealed: string | undefined): unknown {
 function decodeData(data: string): string {
   return Buffer.from(data, "base64").toString("utf8");
 }
+
+/** Arbitrary record data: random bytes, random text, and a line the parsers read. */
+const anyPayload = fc.oneof(
+  fc.uint8Array({ maxLength: 200 }),
+  fc.string().map((s) => Buffer.from(s)),
+  fc.constant(Buffer.from(ISTIO)),
+);
 
 describe("transformBatch", () => {
   it("returns every record once, Ok with the ECS document, ProcessingFailed with the original data", () => {
@@ -235,36 +242,66 @@ describe("transformBatch", () => {
 
   it("returns every recordId exactly once and never throws, for arbitrary bytes", () => {
     fc.assert(
+      fc.property(fc.array(anyPayload, { maxLength: 30 }), (payloads) => {
+        const records = payloads.map((p, i) => record(`id-${i}`, Buffer.from(p)));
+        const { response } = transformBatch({ records });
+        expect(response.records.map((r) => r.recordId)).toEqual(records.map((r) => r.recordId));
+        for (const [i, r] of response.records.entries()) {
+          if (r.result === "ProcessingFailed") expect(r.data).toBe(records[i]?.data);
+          expect(r.result).not.toBe("Dropped");
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("returns every recordId exactly once, whatever overflow could not be sent, failed ones with their original data", () => {
+    fc.assert(
       fc.property(
         fc.array(
           fc.oneof(
-            fc.uint8Array({ maxLength: 200 }),
-            fc.string().map((s) => Buffer.from(s)),
-            fc.constant(Buffer.from(ISTIO)),
+            anyPayload,
+            fc.integer({ min: 2, max: 4 }).map((n) => Buffer.from(Array(n).fill(LINKERD).join("\n"))),
           ),
           { maxLength: 30 },
         ),
-        (payloads) => {
+        fc.infiniteStream(fc.boolean()),
+        (payloads, sendFails) => {
+          // Prepare
           const records = payloads.map((p, i) => record(`id-${i}`, Buffer.from(p)));
-          const { response } = transformBatch({ records });
+          const event = { records };
+          const result = transformBatch(event, { multiDocument: "overflow", reingest });
+          const failures = sendFails.take(result.overflow.length);
+          const unsent = new Set(result.overflow.filter(() => failures.next().value).map((o) => o.recordId));
+          // Act
+          const { response, reingested, reingestFailed } = settleOverflow(event, result, unsent);
+          // Assess
           expect(response.records.map((r) => r.recordId)).toEqual(records.map((r) => r.recordId));
           for (const [i, r] of response.records.entries()) {
+            const before = result.response.records[i];
+            if (unsent.has(r.recordId))
+              expect(r).toEqual({ ...before, result: "ProcessingFailed", data: records[i]?.data });
+            else expect(r).toEqual(before);
             if (r.result === "ProcessingFailed") expect(r.data).toBe(records[i]?.data);
-            expect(r.result).not.toBe("Dropped");
           }
+          expect(reingestFailed).toBe(unsent.size);
+          expect(reingested).toBe(
+            result.overflow.reduce((sum, o) => sum + (unsent.has(o.recordId) ? 0 : o.documents.length), 0),
+          );
         },
       ),
       { numRuns: 200 },
     );
   });
 
-  it("stays under any response budget it can meet, whatever the input sizes, even if no overflow can be sent", () => {
+  it("stays under any response budget it can meet, whatever the input sizes and whatever overflow could not be sent", () => {
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 40 }),
         fc.integer({ min: 0, max: 20_000 }),
         fc.constantFrom("ndjson" as const, "overflow" as const),
-        (repeats, slack, multiDocument) => {
+        fc.infiniteStream(fc.boolean()),
+        (repeats, slack, multiDocument, sendFails) => {
           const records = repeats.map((n, i) =>
             record(`r${i}`, Array.from({ length: n + 1 }, () => LINKERD).join("\n")),
           );
@@ -278,10 +315,9 @@ describe("transformBatch", () => {
               0,
             );
           const budget = minimal + slack;
-          const { response, overflow } = transformBatch(
-            { records },
-            { maxResponseBytes: budget, multiDocument, reingest },
-          );
+          const event = { records };
+          const result = transformBatch(event, { maxResponseBytes: budget, multiDocument, reingest });
+          const { response, overflow } = result;
           expect(JSON.stringify(response).length).toBeLessThanOrEqual(budget);
           expect(response.records).toHaveLength(records.length);
           // Every line is a document in the response or in overflow, or its record came back as it was.
@@ -296,24 +332,16 @@ describe("transformBatch", () => {
             0,
           );
           expect(kept + sent + failedLines).toBe(repeats.reduce((sum, _, i) => sum + lines(i), 0));
-          // The handler's worst case: no overflow could be sent, so those records go back with their data.
-          const byId = new Map(records.map((r) => [r.recordId, r.data]));
-          for (const o of overflow) {
-            const r = response.records.find((x) => x.recordId === o.recordId);
-            if (r !== undefined) Object.assign(r, { result: "ProcessingFailed", data: byId.get(o.recordId) });
-          }
-          expect(JSON.stringify(response).length).toBeLessThanOrEqual(budget);
+          // Any part of the overflow, up to all of it, may fail to send: those records go back with their data.
+          const failures = sendFails.take(overflow.length);
+          const unsent = new Set(overflow.filter(() => failures.next().value).map((o) => o.recordId));
+          const settled = settleOverflow(event, result, unsent);
+          expect(JSON.stringify(settled.response).length).toBeLessThanOrEqual(budget);
+          const all = settleOverflow(event, result, new Set(overflow.map((o) => o.recordId)));
+          expect(JSON.stringify(all.response).length).toBeLessThanOrEqual(budget);
         },
       ),
       { numRuns: 200 },
     );
-  });
-});
-
-describe("reasonCode", () => {
-  it("strips line and envelope prefixes", () => {
-    expect(reasonCode("line 3: in Fluent Bit record: envoy text: malformed request line")).toBe("envoy_text");
-    expect(reasonCode("unrecognized JSON record (keys: a)")).toBe("unrecognized_json_record");
-    expect(reasonCode("")).toBe("unknown");
   });
 });

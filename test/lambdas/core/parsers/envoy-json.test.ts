@@ -177,7 +177,7 @@ describe("parseEnvoyJson", () => {
 
   it("rejects a non-numeric status code with the field name", () => {
     const result = parseEnvoyJson({ ...istioJson, response_code: "two hundred" });
-    expect(result).toEqual({ ok: false, reason: expect.stringContaining('"response_code"') });
+    expect(result).toMatchObject({ ok: false, reason: expect.stringContaining('"response_code"') });
   });
 
   it("rejects a record without a start time", () => {

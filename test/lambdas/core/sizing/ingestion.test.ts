@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DEPLOYED_TRANSFORM } from "../../../../lambdas/core/sizing/guidance.js";
 import { firehoseQuotaFor, sizeIngestion } from "../../../../lambdas/core/sizing/ingestion.js";
 import { GB, GiB } from "../../../../lambdas/core/sizing/units.js";
+import { DEFAULTS } from "../../../../lib/config/defaults.js";
 import { assumptions } from "./helpers.js";
 
 const ingest = (gbPerDay: number, overrides: Parameters<typeof assumptions>[0] = {}) =>
@@ -102,9 +103,11 @@ describe("DEPLOYED_TRANSFORM", () => {
     const source = await readFile(new URL("../../../../lib/ingestion.ts", import.meta.url), "utf8");
 
     expect(source).toContain(`memorySize: ${DEPLOYED_TRANSFORM.memoryMB},`);
+    // The construct falls back to the default the config schema fills in (lib/config/defaults.ts).
     expect(source).toContain(
-      `reservedConcurrentExecutions: props.transformConcurrency ?? ${DEPLOYED_TRANSFORM.reservedConcurrency},`,
+      "reservedConcurrentExecutions: props.transformConcurrency ?? DEFAULTS.concurrency.transform,",
     );
+    expect(DEPLOYED_TRANSFORM.reservedConcurrency).toBe(DEFAULTS.concurrency.transform);
     expect(source).toContain(
       `{ parameterName: "BufferSizeInMBs", parameterValue: "${DEPLOYED_TRANSFORM.processorBufferBytes / 2 ** 20}" }`,
     );

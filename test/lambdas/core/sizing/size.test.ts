@@ -83,7 +83,7 @@ describe("sizeAuditTrail from 1 GB to 5 TB a day (PCI DSS and HIPAA)", () => {
       const config = parseEnvironmentConfig(`sized-${sizing.input.gbPerDay}`, entry);
 
       expect(config.search.instanceCount).toBe(sizing.search.hot.nodes);
-      expect(config.archiveRetentionDays).toBe(2192);
+      expect(config.retention.archiveDays).toBe(2192);
     }
   });
 });
