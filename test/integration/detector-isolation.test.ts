@@ -15,8 +15,6 @@ import { runDetection } from "../../lambdas/core/detection/run.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
-import { isBehaviourRule as isBehaviourRuleImport } from "../../lambdas/core/rules/types.js";
-import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
@@ -24,6 +22,8 @@ import {
   incidentFiles,
   indexDocuments,
   indexedAlerts,
+  judgedAllMs,
+  QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
   replayAlerts,
@@ -60,22 +60,16 @@ describe("detector with a rule whose query fails (real node, bundled incident)",
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "detector-isolation-"));
     await writeFile(join(dir, "test_unaggregatable_grouping.yml"), BROKEN);
-    pack = await loadRulePack([defaultRulesDir(), dir]);
+    pack = await loadRulePack([defaultRulesDir(), dir], QUIET_SOURCES);
     const documents = transformedDocuments(incidentFiles(), pack);
     const times = documents.map((doc) => Date.parse(doc["@timestamp"]));
     startMs = Math.floor(Math.min(...times) / 60_000) * 60_000;
     const lastMs = Math.max(...times);
-    nowMs = Math.max(
-      ...pack.correlationRules
-        .filter((rule) => !isBehaviourRuleImport(rule))
-        .map(
-          (rule) => Math.floor(lastMs / hopMs(rule.timespanMs)) * hopMs(rule.timespanMs) + rule.timespanMs,
-        ),
-    );
+    nowMs = judgedAllMs(pack, lastMs);
     await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
     await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
     indices = await indexDocuments(client, documents);
-    replayed = await replayAlerts(incidentFiles(), ENVIRONMENT);
+    replayed = await replayAlerts(incidentFiles(), ENVIRONMENT, QUIET_SOURCES);
   });
 
   afterAll(async () => {

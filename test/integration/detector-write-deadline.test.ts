@@ -10,8 +10,7 @@ import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { runDetection } from "../../lambdas/core/detection/run.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
-import { isBehaviourRule, type RulePack } from "../../lambdas/core/rules/types.js";
-import { hopMs } from "../../lambdas/core/rules/windows.js";
+import type { RulePack } from "../../lambdas/core/rules/types.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
@@ -19,6 +18,8 @@ import {
   incidentFiles,
   indexDocuments,
   indexedAlerts,
+  judgedAllMs,
+  QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
   replayAlerts,
@@ -37,22 +38,16 @@ describe("detector whose write time runs out (real node, bundled incident)", () 
   let nowMs: number;
 
   beforeAll(async () => {
-    pack = await loadRulePack([defaultRulesDir()]);
+    pack = await loadRulePack([defaultRulesDir()], QUIET_SOURCES);
     const documents = transformedDocuments(incidentFiles(), pack);
     const times = documents.map((doc) => Date.parse(doc["@timestamp"]));
     startMs = Math.floor(Math.min(...times) / 60_000) * 60_000;
     const lastMs = Math.max(...times);
-    nowMs = Math.max(
-      ...pack.correlationRules
-        .filter((rule) => !isBehaviourRule(rule))
-        .map(
-          (rule) => Math.floor(lastMs / hopMs(rule.timespanMs)) * hopMs(rule.timespanMs) + rule.timespanMs,
-        ),
-    );
+    nowMs = judgedAllMs(pack, lastMs);
     await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
     await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
     indices = await indexDocuments(client, documents);
-    replayed = await replayAlerts(incidentFiles(), ENVIRONMENT);
+    replayed = await replayAlerts(incidentFiles(), ENVIRONMENT, QUIET_SOURCES);
   });
 
   afterAll(async () => {

@@ -13,17 +13,12 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Alert, AlertContext } from "../../lambdas/core/alerts/model.js";
 import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
-import { DETECTION_DEFAULTS, type DetectionReport } from "../../lambdas/core/detection/run.js";
+import type { DetectionReport } from "../../lambdas/core/detection/run.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { GeoIpDatabase } from "../../lambdas/core/geo/index.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
-import {
-  DETECTION_EVENT_CAP,
-  isBehaviourRule as isBehaviourRuleImport,
-  type RulePack,
-} from "../../lambdas/core/rules/types.js";
-import { hopMs } from "../../lambdas/core/rules/windows.js";
+import { DETECTION_EVENT_CAP, type RulePack } from "../../lambdas/core/rules/types.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
   comparable,
@@ -32,6 +27,8 @@ import {
   incidentFiles,
   indexDocuments,
   indexedAlerts,
+  judgedAllMs,
+  QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
   replayAlerts,
@@ -44,14 +41,6 @@ const ENVIRONMENT = "incident-test";
  * aggregation the detector reads fires on the incident in many windows and groups: event counts, distinct counts
  * (`cardinality`), failure shares (`filter`) and percentiles (`percentiles`, OpenSearch's t-digest).
  */
-/**
- * The incident ends abruptly: a quarter of an hour after its last event, when the detector has judged every event
- * for `mesh_namespace_not_strict` (older than the look-back, as replay judges them at the end of its input), every
- * source reads as silent, which replay does not report for the sources its input ends with. Silence has its own
- * node tests (detector-silence.test.ts).
- */
-const QUIET_SOURCES = { rules: { pipeline_source_silent: { enabled: false } } };
-
 const LOW_THRESHOLDS = {
   rules: {
     ...QUIET_SOURCES.rules,
@@ -102,16 +91,7 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
     const firstMs = Math.min(...times);
     const lastMs = Math.max(...times);
     startMs = Math.floor(firstMs / 60_000) * 60_000;
-    nowMs = Math.max(
-      ...pack.correlationRules
-        .filter((rule) => !isBehaviourRuleImport(rule))
-        .map((rule) => {
-          const hop = hopMs(rule.timespanMs);
-          return Math.floor(lastMs / hop) * hop + rule.timespanMs;
-        }),
-      // mesh_namespace_not_strict judges an event once it is older than the look-back, as replay does at the end.
-      lastMs + DETECTION_DEFAULTS.lookbackMs + 1,
-    );
+    nowMs = judgedAllMs(pack, lastMs);
     // The same country lookup the CLI uses (`@ip-location-db/dbip-country`), so both paths render alike.
     const geoDir = dirname(
       createRequire(import.meta.url).resolve("@ip-location-db/dbip-country/package.json"),
@@ -121,10 +101,7 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
     await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
     await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
     dailyIndices = await indexDocuments(client, documents);
-    const dir = await mkdtemp(join(tmpdir(), "detector-test-"));
-    await writeFile(join(dir, "quiet.json"), JSON.stringify(QUIET_SOURCES));
-    replayed = await replayAlerts(files, ENVIRONMENT, join(dir, "quiet.json"));
-    await rm(dir, { recursive: true });
+    replayed = await replayAlerts(files, ENVIRONMENT, QUIET_SOURCES);
   });
 
   beforeEach(async () => {

@@ -2,7 +2,8 @@
  * The bundled incident (`examples/incident/*.log`) on the real node, and the two ways of turning it into alerts:
  * `audit-trail replay` in-process, and the detector core over the indexed documents.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Client } from "@opensearch-project/opensearch";
@@ -12,11 +13,12 @@ import type { Alert, AlertContext } from "../../lambdas/core/alerts/model.js";
 import type { SnsAlertMessage } from "../../lambdas/core/alerts/render.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PREFIX } from "../../lambdas/core/contracts.js";
 import type { AlertPublisher, DetectionLogger } from "../../lambdas/core/detection/ports.js";
-import { type DetectionReport, runDetection } from "../../lambdas/core/detection/run.js";
+import { DETECTION_DEFAULTS, type DetectionReport, runDetection } from "../../lambdas/core/detection/run.js";
 import type { AlertDocument } from "../../lambdas/core/detection/store.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
-import type { RulePack } from "../../lambdas/core/rules/types.js";
+import { isBehaviourRule, type RulePack } from "../../lambdas/core/rules/types.js";
+import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 
 export const INCIDENT_DIR = fileURLToPath(new URL("../../examples/incident/", import.meta.url));
@@ -69,11 +71,44 @@ export async function indexDocuments(client: Client, documents: readonly EcsDocu
 }
 
 /** What `audit-trail replay --json --environment ENV [--overrides FILE] FILES` prints, one alert per line. */
+/**
+ * Overrides for comparing the detector with replay on the incident. It ends abruptly: once the detector has judged
+ * every event (`judgedAllMs`), every source reads as silent, which replay does not report for the sources its input
+ * ends with. Silence has its own node tests (detector-silence.test.ts).
+ */
+export const QUIET_SOURCES = { rules: { pipeline_source_silent: { enabled: false } } };
+
+/**
+ * The first run time at which the detector has judged every event up to `lastMs` as replay does at the end of its
+ * input: every window of the pack's correlations has closed (behavioural rules have none to close), and every event
+ * is older than the look-back (`mesh_namespace_not_strict` judges an event only then).
+ */
+export function judgedAllMs(pack: RulePack, lastMs: number): number {
+  return Math.max(
+    ...pack.correlationRules
+      .filter((rule) => !isBehaviourRule(rule))
+      .map((rule) => Math.floor(lastMs / hopMs(rule.timespanMs)) * hopMs(rule.timespanMs) + rule.timespanMs),
+    lastMs + DETECTION_DEFAULTS.lookbackMs + 1,
+  );
+}
+
+/** `audit-trail replay --json` in-process; `overrides` as a file, or as an object written to a temporary one. */
 export async function replayAlerts(
   files: readonly string[],
   environment: string,
-  overridesFile?: string,
+  overrides?: string | object,
 ): Promise<Alert[]> {
+  if (overrides !== undefined && typeof overrides !== "string") {
+    const dir = mkdtempSync(join(tmpdir(), "replay-overrides-"));
+    try {
+      const file = join(dir, "overrides.json");
+      writeFileSync(file, JSON.stringify(overrides));
+      return await replayAlerts(files, environment, file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const overridesFile = overrides;
   let stdout = "";
   let stderr = "";
   const status = await runReplay(

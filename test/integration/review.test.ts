@@ -8,15 +8,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseReviewArgs, reviewFromFiles } from "../../lambdas/cli/commands/review.js";
 import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
-import { DETECTION_DEFAULTS } from "../../lambdas/core/detection/run.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { PostureBuilder, type PostureReport } from "../../lambdas/core/posture/index.js";
 import type { ReviewReport } from "../../lambdas/core/review/index.js";
 import { postureFromSearch, reviewFromSearch } from "../../lambdas/core/review/indices.js";
 import { reviewRelevant } from "../../lambdas/core/review/relevant.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
-import { isBehaviourRule } from "../../lambdas/core/rules/types.js";
-import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
@@ -25,6 +22,8 @@ import {
   InMemoryWatermark,
   incidentFiles,
   indexDocuments,
+  judgedAllMs,
+  QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
   transformedDocuments,
@@ -55,27 +54,12 @@ describe("the weekly review from a real OpenSearch node and from the files (bund
 
   beforeAll(async () => {
     const files = incidentFiles();
-    // The incident ends abruptly: once the detector has judged every event (below), every source reads as silent,
-    // which replay does not report for the sources its input ends with (silence has its own node tests).
-    const pack = await loadRulePack([defaultRulesDir()], {
-      rules: { pipeline_source_silent: { enabled: false } },
-    });
+    const pack = await loadRulePack([defaultRulesDir()], QUIET_SOURCES);
     const documents = transformedDocuments(files, pack);
     const times = documents.map((doc) => Date.parse(doc["@timestamp"]));
     const startMs = Math.floor(Math.min(...times) / 60_000) * 60_000;
     const lastMs = Math.max(...times);
-    // When every window has closed: behavioural rules have no window to close (their learning period would put
-    // "now" an hour or more after the incident, where every source reads as silent).
-    const nowMs = Math.max(
-      ...pack.correlationRules
-        .filter((rule) => !isBehaviourRule(rule))
-        .map((rule) => {
-          const hop = hopMs(rule.timespanMs);
-          return Math.floor(lastMs / hop) * hop + rule.timespanMs;
-        }),
-      // mesh_namespace_not_strict judges an event once it is older than the look-back, as replay does at the end.
-      lastMs + DETECTION_DEFAULTS.lookbackMs + 1,
-    );
+    const nowMs = judgedAllMs(pack, lastMs);
     await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
     // The bootstrap creates the alerts index with its template.
     await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
