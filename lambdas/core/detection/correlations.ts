@@ -12,8 +12,11 @@ import { conditionHolds, groupKey, hopMs } from "../rules/windows.js";
 import type { SearchClient } from "./ports.js";
 import type { AggregationBudget, EvaluationRange, PercentilePrefilter, WindowRange } from "./queries.js";
 import {
+  COUNTED_ALERTS,
+  type CountSpan,
   compositePageSize,
   correlationQuery,
+  countedAlertName,
   DEFAULT_AGGREGATION_BUDGET,
   firesOnOpenWindows,
   groupSourceName,
@@ -21,7 +24,7 @@ import {
   PERCENTILE_CANDIDATE_BUCKET_BYTES,
   percentileCandidatesQuery,
   percentilePrefilter,
-  singleEventCountQuery,
+  singleEventCountsQuery,
   singleEventQuery,
   touchedSlotsQuery,
   windowChunks,
@@ -408,32 +411,42 @@ export interface SingleEventCount {
   readonly matched: MatchedSummary | undefined;
 }
 
+const countedAlertsSchema = z.object({
+  buckets: z.record(z.string(), z.object({ doc_count: z.number().int() }).loose()),
+});
+
 /**
- * The exact number of documents a single-event alert over `[fromMs, toMs]` and its group stands for, and what they
- * say (first and last time, distinct values of the rule's exact fields): one request.
+ * `singleEventCountRequest` for several alerts of one rule in one request (`singleEventCountsQuery`): each alert's
+ * exact count (its bucket's `doc_count`, the documents its own count query would find) and summary, in the order of
+ * `spans`. Keep `spans` to `countedAlertsPerRequest(exactFieldsOf(rule))`.
  */
-export function singleEventCountRequest(
+export function singleEventCountsRequest(
   rule: SingleEventRule,
-  groupBy: Readonly<Record<string, string>>,
-  fromMs: number,
-  toMs: number,
-): SearchRequest<SingleEventCount> {
-  const purpose = `count of ${rule.name}`;
+  spans: readonly CountSpan[],
+): SearchRequest<SingleEventCount[]> {
+  const purpose = `counts of ${rule.name}`;
   const fields = exactFieldsOf(rule);
   return {
-    body: singleEventCountQuery(rule, groupBy, fromMs, toMs, fields),
+    body: singleEventCountsQuery(rule, spans, fields),
     read(raw) {
       const response = parseSearchResponse(raw, purpose);
-      const total = response.hits.total;
-      if (total === undefined || total.relation !== "eq") {
-        throw new SearchResponseError(
-          `${purpose}: the response has no exact hits.total (${JSON.stringify(total)})`,
-        );
-      }
-      return {
-        count: total.value,
-        matched: parseMatched(response.aggregations, fields, ALERT_VALUES_KEPT, purpose),
-      };
+      const { buckets } = parseAggregation(
+        response.aggregations?.[COUNTED_ALERTS],
+        countedAlertsSchema,
+        purpose,
+        COUNTED_ALERTS,
+      );
+      return spans.map((_, position) => {
+        const name = countedAlertName(position);
+        const bucket = buckets[name];
+        if (bucket === undefined) {
+          throw new SearchResponseError(`${purpose}: the response has no bucket ${name}`);
+        }
+        return {
+          count: bucket.doc_count,
+          matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
+        };
+      });
     },
   };
 }

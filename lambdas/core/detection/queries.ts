@@ -209,6 +209,83 @@ export function singleEventCountQuery(
   };
 }
 
+/** One single-event alert's span and group, as `singleEventCountQuery` counts it. */
+export interface CountSpan {
+  readonly groupBy: Readonly<Record<string, string>>;
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+/** Name of the `filters` aggregation holding one bucket per alert (`singleEventCountsQuery`), and of a bucket. */
+export const COUNTED_ALERTS = "alerts";
+export function countedAlertName(position: number): string {
+  return `a${position}`;
+}
+
+/**
+ * How many terms buckets one `singleEventCountsQuery` may ask for (`alerts × fields × (ALERT_VALUES_KEPT + 1)`):
+ * under the node's `search.max_buckets` (65,535) with room to spare.
+ */
+export const COUNTED_BUCKETS_PER_REQUEST = 20_000;
+
+/** Alerts of a rule counted in one request: as many as `COUNTED_BUCKETS_PER_REQUEST` allows, 1 to 100. */
+export function countedAlertsPerRequest(fields: readonly ExactField[]): number {
+  const perAlert = fields.length * (ALERT_VALUES_KEPT + 1) + 1;
+  return Math.max(1, Math.min(100, Math.floor(COUNTED_BUCKETS_PER_REQUEST / perAlert)));
+}
+
+/**
+ * The exact counts and summaries of several alerts of one single-event rule in one request: a `filters`
+ * aggregation with one bucket per alert whose filter is exactly that alert's `singleEventCountQuery` (its
+ * `doc_count` is the alert's exact count), each bucket with `matchedBucketAggregations`. The query keeps the rule's
+ * documents in the spans' overall range, so the node reads them once for all the alerts instead of once each.
+ */
+export function singleEventCountsQuery(
+  rule: SingleEventRule,
+  spans: readonly CountSpan[],
+  fields: readonly ExactField[] = [],
+) {
+  if (spans.length === 0) throw new Error(`counts of ${rule.name}: no alert to count`);
+  const filters: Record<string, unknown> = {};
+  spans.forEach((span, position) => {
+    filters[countedAlertName(position)] = singleEventCountQuery(
+      rule,
+      span.groupBy,
+      span.fromMs,
+      span.toMs,
+    ).query;
+  });
+  const fromMs = Math.min(...spans.map((span) => span.fromMs));
+  const toMs = Math.max(...spans.map((span) => span.toMs));
+  return {
+    size: 0,
+    track_total_hits: false,
+    query: { bool: { filter: [taggedWith([rule.name]), timeRange(fromMs, toMs)] } },
+    aggs: { [COUNTED_ALERTS]: { filters: { filters }, aggs: matchedBucketAggregations(fields) } },
+  };
+}
+
+/**
+ * `matchedAggregations` as sub-aggregations of a bucket (a `composite` must be top-level): per exact field its first
+ * `ALERT_VALUES_KEPT + 1` values by a `terms` in ascending key order, which is exact on any number of shards (each
+ * shard returns its smallest keys, and the overall smallest are among them), and the same `cardinality`.
+ */
+export function matchedBucketAggregations(fields: readonly ExactField[]): Record<string, unknown> {
+  const aggs: Record<string, unknown> = {
+    matched_first: { min: { field: "@timestamp" } },
+    matched_last: { max: { field: "@timestamp" } },
+  };
+  fields.forEach(({ path }, index) => {
+    aggs[matchedValuesName(index)] = {
+      terms: { field: path, size: ALERT_VALUES_KEPT + 1, order: { _key: "asc" } },
+    };
+    aggs[matchedDistinctName(index)] = {
+      cardinality: { field: path, precision_threshold: DISTINCT_TOTAL_PRECISION },
+    };
+  });
+  return aggs;
+}
+
 /** Name of the aggregation listing the values of the `index`-th exact field, and of its distinct count. */
 export function matchedValuesName(index: number): string {
   return `values_${index}`;

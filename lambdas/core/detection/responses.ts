@@ -113,27 +113,59 @@ const compositeValuesSchema = z.object({
   buckets: z.array(z.object({ key: z.object({ v: z.union([z.string(), z.number(), z.boolean()]) }) })),
 });
 const metricSchema = z.object({ value: z.number().nullable() });
+const termsValuesSchema = z.object({
+  buckets: z.array(
+    z.object({ key: z.union([z.string(), z.number(), z.boolean()]), key_as_string: z.string().optional() }),
+  ),
+});
+
+/** How `values_<i>` lists its values: a top-level `composite` or a `terms` under a bucket. */
+export type ListedShape = "composite" | "terms";
 
 /**
- * Reads `matchedAggregations` over `fields`: undefined when no document matched (no first time). A field's total
- * is the number of values listed while the composite returned fewer than `kept + 1`, else the larger of that and
- * the `cardinality`.
+ * The values a `values_<i>` aggregation lists, in its order: a top-level `composite` (`matchedAggregations`) or a
+ * `terms` in key order under a bucket (`matchedBucketAggregations`, where a boolean's key is 1 or 0 and its text
+ * `key_as_string`).
+ */
+function listedValues(
+  aggregation: unknown,
+  field: ExactField,
+  shape: ListedShape,
+  purpose: string,
+  name: string,
+): (string | number | boolean)[] {
+  if (shape === "composite") {
+    return parseAggregation(aggregation, compositeValuesSchema, purpose, name).buckets.map(
+      (bucket) => bucket.key.v,
+    );
+  }
+  return parseAggregation(aggregation, termsValuesSchema, purpose, name).buckets.map((bucket) =>
+    field.type === "boolean" && typeof bucket.key !== "boolean"
+      ? bucket.key_as_string === "true" || bucket.key === 1
+      : bucket.key,
+  );
+}
+
+/**
+ * Reads `matchedAggregations` over `fields` (`shape` "terms": `matchedBucketAggregations` under a bucket):
+ * undefined when no document matched (no first time). A field's total is the number of values listed while fewer
+ * than `kept + 1` came back, else the larger of that and the `cardinality`.
  */
 export function parseMatched(
   aggregations: Record<string, unknown> | undefined,
   fields: readonly ExactField[],
   kept: number,
   purpose: string,
+  shape: ListedShape = "composite",
 ): MatchedSummary | undefined {
   const first = parseAggregation(aggregations?.matched_first, metricSchema, purpose, "matched_first").value;
   const last = parseAggregation(aggregations?.matched_last, metricSchema, purpose, "matched_last").value;
   if (first === null || last === null) return undefined;
   const values: Record<string, FieldValues> = {};
-  fields.forEach(({ path }, index) => {
+  fields.forEach((field, index) => {
+    const { path } = field;
     const name = matchedValuesName(index);
-    const listed = parseAggregation(aggregations?.[name], compositeValuesSchema, purpose, name).buckets.map(
-      (bucket) => bucket.key.v,
-    );
+    const listed = listedValues(aggregations?.[name], field, shape, purpose, name);
     if (listed.length === 0) return;
     const distinctName = matchedDistinctName(index);
     const estimate = parseAggregation(

@@ -32,13 +32,14 @@
  * The run is `complete` when every rule was evaluated to `nowMs` and every new alert was written.
  */
 import { buildAlert } from "../alerts/build.js";
+import { exactFieldsOf } from "../alerts/matched.js";
 import type { Alert, AlertContext } from "../alerts/model.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import { extendDetection, grew, planSuppression } from "../rules/suppression.js";
-import type { CompiledRule, Detection, RulePack } from "../rules/types.js";
+import type { CompiledRule, Detection, RulePack, SingleEventRule } from "../rules/types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
 import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
@@ -47,7 +48,7 @@ import {
   evaluateCorrelationInChunks,
   fetchSingleEventPage,
   type SearchRequest,
-  singleEventCountRequest,
+  singleEventCountsRequest,
   touchedWindowRanges,
   windowEventsRequest,
 } from "./correlations.js";
@@ -55,6 +56,7 @@ import { type DeliveryOutcome, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
 import {
   type AggregationBudget,
+  countedAlertsPerRequest,
   DEFAULT_AGGREGATION_BUDGET,
   type EvaluationRange,
   evaluationRange,
@@ -621,70 +623,113 @@ function lastTime(documents: readonly EcsDocument[]): number | undefined {
 }
 
 /**
- * What a new alert needs from the index besides its firing, for a batch of detections in one `_msearch`: a
- * single-event alert's exact count (`withExactCount`), a correlation's first events and matched summary
- * (`withMatchedEvents`). An answer per detection, in order; a search that fails fails its detection alone.
+ * What a new (or grown) alert needs from the index besides its firing, for a batch of detections in one `_msearch`:
+ * a single-event alert's exact count and matched summary, a correlation's first events and matched summary. The
+ * single-event alerts of one rule are counted together, up to `countedAlertsPerRequest` per search
+ * (`singleEventCountsRequest`: one `filters` bucket each), so a batch makes about one search per rule, not one per
+ * alert; each correlation alert has its own (`windowEventsRequest`). An answer per detection, in order; a search
+ * that fails fails the detections it was for, and only those.
  */
 async function withSummaries(
   deps: DetectionDependencies,
   index: string,
   detections: readonly Detection[],
 ): Promise<({ detection: Detection } | { error: unknown })[]> {
-  const requests = detections.map((detection) => summaryRequest(detection));
-  const bodies = requests.flatMap((request) => (request === undefined ? [] : [request.body]));
+  const requests = summaryRequests(detections);
+  const results: ({ detection: Detection } | { error: unknown })[] = detections.map((detection) => ({
+    detection,
+  }));
+  if (requests.length === 0) return results;
   let answers: Awaited<ReturnType<SearchClient["msearch"]>>;
   try {
-    answers = await deps.search.msearch({ index, bodies });
-    if (answers.length !== bodies.length) {
-      throw new Error(`${bodies.length} searches sent, ${answers.length} answers`);
+    answers = await deps.search.msearch({ index, bodies: requests.map((request) => request.body) });
+    if (answers.length !== requests.length) {
+      throw new Error(`${requests.length} searches sent, ${answers.length} answers`);
     }
   } catch (error) {
-    return detections.map((detection, position) =>
-      requests[position] === undefined ? { detection } : { error },
-    );
+    for (const request of requests) for (const position of request.positions) results[position] = { error };
+    return results;
   }
-  let next = 0;
-  return detections.map((detection, position) => {
-    const request = requests[position];
-    if (request === undefined) return { detection };
-    const answer = answers[next++] as (typeof answers)[number];
-    if (!answer.ok) return { error: new Error(`search for the alert's events: ${answer.error}`) };
+  requests.forEach((request, at) => {
+    const answer = answers[at] as (typeof answers)[number];
+    let read: Detection[];
     try {
-      return { detection: request.read(answer.body) };
+      if (!answer.ok) throw new Error(`search for the alert's events: ${answer.error}`);
+      read = request.read(answer.body);
     } catch (error) {
-      return { error };
+      for (const position of request.positions) results[position] = { error };
+      return;
     }
+    request.positions.forEach((position, offset) => {
+      results[position] = { detection: read[offset] as Detection };
+    });
   });
+  return results;
 }
 
-/** The search a new alert of `detection` needs (see `withSummaries`), or undefined when it needs none. */
-function summaryRequest(detection: Detection): SearchRequest<Detection> | undefined {
-  const { rule } = detection;
-  const fromMs = Date.parse(detection.windowStart);
-  const toMs = Date.parse(detection.windowEnd);
-  if (rule.kind === "single") {
-    const request = singleEventCountRequest(rule, detection.groupBy, fromMs, toMs);
-    return {
+/** A search of `withSummaries` and the detections (by position) it completes, in the order `read` returns them. */
+type SummaryRequest = SearchRequest<Detection[]> & { readonly positions: readonly number[] };
+
+/** The searches `detections` need (see `withSummaries`); a detection that needs none has none. */
+function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
+  const requests: SummaryRequest[] = [];
+  const singles = new Map<string, number[]>();
+  detections.forEach((detection, position) => {
+    const { rule } = detection;
+    if (rule.kind === "single") {
+      const positions = singles.get(rule.name) ?? [];
+      positions.push(position);
+      singles.set(rule.name, positions);
+      return;
+    }
+    if (rule.kind !== "correlation" || isBehaviourRule(rule)) return;
+    const request = windowEventsRequest(
+      rule,
+      detection.groupBy,
+      Date.parse(detection.windowStart),
+      Date.parse(detection.windowEnd),
+    );
+    requests.push({
+      positions: [position],
       body: request.body,
       read(response) {
-        const { count, matched } = request.read(response);
-        return { ...detection, count, ...(matched === undefined ? {} : { matched }) };
+        const { events, matched } = request.read(response);
+        return [
+          {
+            ...detection,
+            events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
+            ...(matched === undefined ? {} : { matched }),
+          },
+        ];
       },
-    };
+    });
+  });
+  for (const all of singles.values()) {
+    const rule = (detections[all[0] as number] as Detection).rule as SingleEventRule;
+    for (const positions of chunks(all, countedAlertsPerRequest(exactFieldsOf(rule)))) {
+      const counted = positions.map((position) => detections[position] as Detection);
+      const request = singleEventCountsRequest(
+        rule,
+        counted.map((detection) => ({
+          groupBy: detection.groupBy,
+          fromMs: Date.parse(detection.windowStart),
+          toMs: Date.parse(detection.windowEnd),
+        })),
+      );
+      requests.push({
+        positions,
+        body: request.body,
+        read(response) {
+          return request.read(response).map(({ count, matched }, offset) => ({
+            ...(counted[offset] as Detection),
+            count,
+            ...(matched === undefined ? {} : { matched }),
+          }));
+        },
+      });
+    }
   }
-  if (rule.kind !== "correlation" || isBehaviourRule(rule)) return undefined;
-  const request = windowEventsRequest(rule, detection.groupBy, fromMs, toMs);
-  return {
-    body: request.body,
-    read(response) {
-      const { events, matched } = request.read(response);
-      return {
-        ...detection,
-        events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
-        ...(matched === undefined ? {} : { matched }),
-      };
-    },
-  };
+  return requests;
 }
 
 /**

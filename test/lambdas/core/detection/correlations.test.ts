@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { bucketValue, evaluateCorrelation } from "../../../../lambdas/core/detection/correlations.js";
+import {
+  bucketValue,
+  evaluateCorrelation,
+  singleEventCountsRequest,
+} from "../../../../lambdas/core/detection/correlations.js";
 import type { SearchClient } from "../../../../lambdas/core/detection/ports.js";
 import { SearchResponseError } from "../../../../lambdas/core/detection/responses.js";
-import { correlationRule, publicAccessRule } from "../alerts/factories.js";
+import { correlationRule, publicAccessRule, singleRule } from "../alerts/factories.js";
 import { fixture } from "./scenario.js";
 
 const at = (iso: string) => Date.parse(iso);
@@ -225,5 +229,78 @@ describe("evaluateCorrelation", () => {
     await expect(
       evaluateCorrelation(replaying(aggregationResponse({})), "audit-*", correlationRule(), windows, 500),
     ).rejects.toThrowError(/correlation mesh_auth_failure_burst: unexpected aggregation groups/);
+  });
+});
+
+describe("singleEventCountsRequest", () => {
+  const rule = singleRule({ fields: ["mesh.mtls"], suppression: { ms: 3_600_000, groupBy: ["user.name"] } });
+  const spans: { groupBy: Record<string, string>; fromMs: number; toMs: number }[] = [
+    {
+      groupBy: { "user.name": "alice" },
+      fromMs: at("2025-03-04T10:00:00Z"),
+      toMs: at("2025-03-04T10:30:00Z"),
+    },
+    { groupBy: {}, fromMs: at("2025-03-04T10:10:00Z"), toMs: at("2025-03-04T11:00:00Z") },
+  ];
+  const terms = (keys: unknown[], asString?: string[]) => ({
+    buckets: keys.map((key, i) => ({
+      key,
+      doc_count: 1,
+      ...(asString ? { key_as_string: asString[i] } : {}),
+    })),
+  });
+
+  it("asks for every alert's own count in one request: a filters bucket each, the rule's documents of their spans", () => {
+    const { body } = singleEventCountsRequest(rule, spans);
+    const filters = (
+      (body.aggs as Record<string, unknown>).alerts as { filters: { filters: Record<string, unknown> } }
+    ).filters.filters;
+    expect(Object.keys(filters)).toEqual(["a0", "a1"]);
+    expect(JSON.stringify(filters.a0)).toContain('{"term":{"user.name":"alice"}}');
+    expect(JSON.stringify(filters.a1)).toContain('"must_not":[{"exists":{"field":"user.name"}}]');
+    expect(JSON.stringify(body.query)).toContain(
+      `"gte":${at("2025-03-04T10:00:00Z")},"lte":${at("2025-03-04T11:00:00Z")}`,
+    );
+  });
+
+  it("reads each alert's exact count and values from its bucket, booleans from their text", () => {
+    const request = singleEventCountsRequest(rule, spans);
+    const bucket = (count: number, mtls: unknown[], asString: string[]) => ({
+      doc_count: count,
+      matched_first: { value: at("2025-03-04T10:01:00Z") },
+      matched_last: { value: at("2025-03-04T10:02:00Z") },
+      values_0: terms(count === 0 ? [] : ["alice"]),
+      distinct_0: { value: count === 0 ? 0 : 1 },
+      values_1: terms(mtls, asString),
+      distinct_1: { value: mtls.length },
+      // Where it happened: no value in these documents.
+      ...Object.fromEntries(
+        [2, 3, 4].flatMap((i) => [
+          [`values_${i}`, terms([])],
+          [`distinct_${i}`, { value: 0 }],
+        ]),
+      ),
+    });
+    const counted = request.read({
+      hits: { hits: [] },
+      aggregations: {
+        alerts: {
+          buckets: { a0: bucket(1234, [0, 1], ["false", "true"]), a1: bucket(7, [1], ["true"]) },
+        },
+      },
+    });
+    expect(counted.map(({ count }) => count)).toEqual([1234, 7]);
+    expect(counted[0]?.matched?.values).toMatchObject({
+      "user.name": { values: ["alice"], total: 1 },
+      "mesh.mtls": { values: [false, true], total: 2 },
+    });
+    expect(counted[1]?.matched?.values["mesh.mtls"]).toEqual({ values: [true], total: 1 });
+  });
+
+  it("refuses an answer missing an alert's bucket rather than counting it zero", () => {
+    const request = singleEventCountsRequest(rule, spans);
+    expect(() =>
+      request.read({ hits: { hits: [] }, aggregations: { alerts: { buckets: { a0: { doc_count: 0 } } } } }),
+    ).toThrow(SearchResponseError);
   });
 });

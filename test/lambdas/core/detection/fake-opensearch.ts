@@ -55,8 +55,12 @@ export class FakeOpenSearch implements SearchClient {
     this.searches.push(request);
     await Promise.resolve();
     if (this.failSearch(request.index, request.body)) throw new OpenSearchUnavailable("search");
-    if (request.index !== this.alertsIndex)
+    if (request.index !== this.alertsIndex) {
+      if ((request.body.aggs as Record<string, unknown> | undefined)?.alerts !== undefined) {
+        return countedAlerts(request.body, (body) => withMatchedAggregations(body, this.audit(body)));
+      }
       return withMatchedAggregations(request.body, this.audit(request.body));
+    }
     const query = JSON.stringify(request.body.query);
     const ids = (request.body.query as { ids?: { values: string[] } } | undefined)?.ids?.values;
     const hits = [...this.documents.entries()]
@@ -235,4 +239,54 @@ function withMatchedAggregations(body: Record<string, unknown>, response: unknow
     aggregations[name.replace("values_", "distinct_")] = { value: values.size };
   }
   return { ...answer, aggregations };
+}
+
+/**
+ * A counts query (`singleEventCountsQuery`: a `filters` bucket per alert) answered as the alerts' own count queries
+ * would be, each bucket from the recorded answer to its filter alone: its `doc_count` that answer's exact total,
+ * its values (`terms` in key order) and distinct counts those of the answer's documents.
+ */
+function countedAlerts(
+  body: Record<string, unknown>,
+  answer: (body: Record<string, unknown>) => unknown,
+): unknown {
+  const counted = (
+    body.aggs as {
+      alerts: {
+        filters: { filters: Record<string, unknown> };
+        aggs: Record<string, Record<string, unknown>>;
+      };
+    }
+  ).alerts;
+  const sub = counted.aggs;
+  const aggs: Record<string, unknown> = {};
+  for (const [name, agg] of Object.entries(sub)) {
+    const terms = agg.terms as { field: string; size: number } | undefined;
+    aggs[name] =
+      terms === undefined
+        ? agg
+        : { composite: { size: terms.size, sources: [{ v: { terms: { field: terms.field } } }] } };
+  }
+  const buckets: Record<string, unknown> = {};
+  for (const [name, query] of Object.entries(counted.filters.filters)) {
+    const one = answer({ size: 0, track_total_hits: true, query, aggs }) as {
+      hits: { total?: { value: number }; hits?: unknown[] };
+      aggregations?: Record<string, { buckets?: { key: { v: unknown } }[] }>;
+    };
+    const aggregations: Record<string, unknown> = {};
+    for (const [aggName, value] of Object.entries(one.aggregations ?? {})) {
+      aggregations[aggName] =
+        value.buckets === undefined
+          ? value
+          : { buckets: value.buckets.map((bucket) => ({ key: bucket.key.v, doc_count: 1 })) };
+    }
+    buckets[name] = { doc_count: one.hits.total?.value ?? one.hits.hits?.length ?? 0, ...aggregations };
+  }
+  return {
+    took: 1,
+    timed_out: false,
+    _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
+    hits: { hits: [] },
+    aggregations: { alerts: { buckets } },
+  };
 }

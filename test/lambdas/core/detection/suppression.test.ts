@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { exactFieldsOf } from "../../../../lambdas/core/alerts/matched.js";
 import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
+import { countedAlertsPerRequest } from "../../../../lambdas/core/detection/queries.js";
 import { runDetection } from "../../../../lambdas/core/detection/run.js";
 import type { AlertDocument, StoredAlert } from "../../../../lambdas/core/detection/store.js";
+import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { extendDetection, planSuppression } from "../../../../lambdas/core/rules/suppression.js";
 import type { Detection } from "../../../../lambdas/core/rules/types.js";
 import { correlationRule, execEvent, meshRequest, singleDetection, singleRule } from "../alerts/factories.js";
@@ -207,6 +210,68 @@ describe("suppression across runs", () => {
     const third = await runAt("2025-03-04T10:06:00Z");
     expect(third.extended).toBe(0);
     expect(search.writes.length).toBe(writes);
+  });
+
+  it("counts the grown alerts of a rule together: one search for a batch, not one per alert", async () => {
+    // Prepare: 40 users each exec into a pod once (40 alerts), then once more a minute later (40 grown alerts).
+    const rule = singleRule({ suppression: { ms: 3_600_000, groupBy: ["user.name"] } });
+    const users = Array.from({ length: 40 }, (_, i) => `user-${String(i).padStart(2, "0")}`);
+    const indexed: EcsDocument[] = [];
+    let arriving: EcsDocument[] = [];
+    const arrive = (iso: string) => {
+      arriving = users.map((name, i) =>
+        execEvent({
+          "@timestamp": iso,
+          user: { name },
+          event: { ...execEvent().event, id: `${iso}-${i}` },
+        } as Partial<EcsDocument>),
+      );
+      indexed.push(...arriving);
+    };
+    const hits = (documents: readonly EcsDocument[]) =>
+      documents.map((source, i) => ({
+        _index: "audit-2025-03-04",
+        _id: `d${i}`,
+        _score: null,
+        sort: [Date.parse(source["@timestamp"]), source.event?.id],
+        _source: source,
+      }));
+    const search = new FakeOpenSearch(ALERTS_INDEX, (body) => {
+      if (body.size !== 0) {
+        return { ...EMPTY_SEARCH, hits: { hits: body.search_after === undefined ? hits(arriving) : [] } };
+      }
+      // An alert's own count query: the user's documents so far, exactly.
+      const user = /"user\.name":"([^"]+)"/.exec(JSON.stringify(body.query))?.[1];
+      const own = indexed.filter((document) => document.user?.name === user);
+      return { ...EMPTY_SEARCH, hits: { total: { value: own.length, relation: "eq" }, hits: hits(own) } };
+    });
+    const deps = {
+      search,
+      publisher: new RecordingPublisher(),
+      logger: silentLogger,
+      pack: packOf([rule]),
+      alertContext: { environment: "prod" },
+    };
+    const runAt = (iso: string) =>
+      runDetection(deps, { nowMs: at(iso), watermarkMs: at(iso) - 60_000, runId: iso, clock: () => at(iso) });
+    arrive("2025-03-04T10:03:30.000Z");
+    await runAt("2025-03-04T10:04:00Z");
+    arrive("2025-03-04T10:04:30.000Z");
+    const before = search.searches.length;
+    // Act
+    const second = await runAt("2025-03-04T10:05:00Z");
+    // Assess: every alert grew to its exact count, from one count search for the rule's 40 alerts.
+    expect(second.extended).toBe(40);
+    const counts = search.searches
+      .slice(before)
+      .filter((request) => request.index !== ALERTS_INDEX && request.body.size === 0);
+    expect(counts).toHaveLength(Math.ceil(40 / countedAlertsPerRequest(exactFieldsOf(rule))));
+    expect(counts).toHaveLength(1);
+    const alerts = [...search.documents.values()].map(
+      (doc) => doc.source as { count: number; group: Record<string, string> },
+    );
+    expect(alerts).toHaveLength(40);
+    expect(alerts.every((alert) => alert.count === 2)).toBe(true);
   });
 });
 
