@@ -1,7 +1,14 @@
+import { generateKeyPairSync } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import {
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -17,9 +24,11 @@ import { buildHandler, loadReviewerConfig } from "../../../lambdas/reviewer/buil
 
 const s3 = mockClient(S3Client);
 const sns = mockClient(SNSClient);
+const kms = mockClient(KMSClient);
 afterEach(() => {
   s3.reset();
   sns.reset();
+  kms.reset();
 });
 
 const ENV = {
@@ -30,6 +39,7 @@ const ENV = {
   AUDIT_TRAIL_ARCHIVE_BUCKET: "archive",
   AUDIT_TRAIL_OPS_TOPIC_ARN: "arn:aws:sns:eu-west-1:111122223333:ops",
   AUDIT_TRAIL_DIGEST_PERIOD_MINUTES: "60",
+  AUDIT_TRAIL_DIGEST_SIGNING_KEY_ARN: "arn:aws:kms:eu-west-1:111122223333:key/digests",
   AWS_REGION: "eu-west-1",
 };
 
@@ -42,8 +52,19 @@ describe("the scheduled weekly review", () => {
         ? [{ Key: `${input.Prefix}12/x.gz`, LastModified: new Date("2026-03-08T12:00:00Z") }]
         : [],
     }));
+    s3.on(ListObjectVersionsCommand).resolves({ IsTruncated: false });
     s3.on(PutObjectCommand).resolves({});
     sns.on(PublishCommand).resolves({ MessageId: "m-1" });
+    kms.on(GetPublicKeyCommand).resolves({
+      PublicKey: new Uint8Array(
+        generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({
+          format: "der",
+          type: "spki",
+        }),
+      ),
+      KeySpec: "ECC_NIST_P256",
+      KeyUsage: "SIGN_VERIFY",
+    });
     const handler = buildHandler({
       config: loadReviewerConfig(ENV),
       search: {
@@ -53,6 +74,7 @@ describe("the scheduled weekly review", () => {
         },
       },
       s3: new S3Client({ region: "eu-west-1" }),
+      kms: new KMSClient({ region: "eu-west-1" }),
       sns: new SNSClient({ region: "eu-west-1" }),
       cloudFormation: new CloudFormationClient({ region: "eu-west-1" }),
       logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
@@ -70,8 +92,13 @@ describe("the scheduled weekly review", () => {
       ["reports/weekly/2026-03-09/review.md", "*", "SHA256"],
       ["reports/weekly/2026-03-09/review.html", "*", "SHA256"],
     ]);
-    const stored = JSON.parse(String(puts[0]?.Body)) as { pipeline: { errorRecords: { count: number } } };
+    const stored = JSON.parse(String(puts[0]?.Body)) as {
+      pipeline: { errorRecords: { count: number }; digestChain: { status: string; detail: string } };
+    };
     expect(stored.pipeline.errorRecords.count).toBe(1);
+    // No digest in the (empty) listing: the week's chain cannot be verified.
+    expect(stored.pipeline.digestChain).toMatchObject({ status: "failed" });
+    expect(stored.pipeline.digestChain.detail).toContain("no digest found in the requested range");
     const message = sns.commandCalls(PublishCommand)[0]?.args[0].input;
     expect(message?.TopicArn).toBe(ENV.AUDIT_TRAIL_OPS_TOPIC_ARN);
     expect(message?.Subject).toBe("[REVIEW] prod: weekly audit review 2026-03-09");
@@ -101,6 +128,7 @@ describe("the scheduled weekly review", () => {
       config: loadReviewerConfig({ ...ENV, AUDIT_TRAIL_COMPLIANCE_REQUESTS: JSON.stringify(requests) }),
       search: { search: async () => ({}) },
       s3: new S3Client({ region: "eu-west-1" }),
+      kms: new KMSClient({ region: "eu-west-1" }),
       sns: new SNSClient({ region: "eu-west-1" }),
       cloudFormation: new CloudFormationClient({ region: "eu-west-1" }),
       logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
