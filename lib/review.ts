@@ -34,7 +34,7 @@ export interface AuditReviewProps extends FunctionPlacement {
   readonly domain: opensearch.IDomain;
   /**
    * The Object Lock archive: the reports are written create-only under `reports/` (its default retention applies),
-   * and the error prefixes and digest files are listed for the pipeline's health.
+   * and the error prefixes are listed and the week's digest chain verified for the pipeline's health.
    */
   readonly archiveBucket: s3.IBucket;
   /** The archive's key (S3 encrypts the reports with it, and decrypts the digests the review reads). */
