@@ -230,6 +230,7 @@ export class AuditTrailStack extends Stack {
       domain,
       archiveBucket: this.archive.archiveBucket,
       archiveKey: keys.dataKey,
+      digestSigningKey: this.tamperEvidence.signingKey,
       digestPeriod: Duration.minutes(config.tamperEvidence.digestPeriodMinutes),
       opsTopic: this.alerting.opsTopic,
       opsTopicKey: keys.dataKey,

@@ -20,6 +20,9 @@ import type { FunctionPlacement } from "./network.js";
 import { auditFunction, functionSetup } from "./private/function.js";
 import { tokenFinding } from "./private/nag.js";
 
+/** The prefixes the archiver writes and the digests seal (lib/tamper-evidence.ts): the objects a digest names. */
+const SEALED_PREFIXES = [ARCHIVE_PREFIXES.documents, "errors/"] as const;
+
 /** The description the function carries (the permission contract recognizes the function by it). */
 export const REVIEWER_DESCRIPTION =
   "mesh-audit-trail: scheduled weekly audit review (report stored under Object Lock, summary to the ops topic)";
@@ -31,11 +34,16 @@ export interface AuditReviewProps extends FunctionPlacement {
   readonly domain: opensearch.IDomain;
   /**
    * The Object Lock archive: the reports are written create-only under `reports/` (its default retention applies),
-   * and the error prefixes and digest files are listed for the pipeline's health.
+   * and the error prefixes are listed and the week's digest chain verified for the pipeline's health.
    */
   readonly archiveBucket: s3.IBucket;
-  /** The archive's key (S3 encrypts the reports with it). */
+  /** The archive's key (S3 encrypts the reports with it, and decrypts the digests the review reads). */
   readonly archiveKey: kms.IKey;
+  /**
+   * The asymmetric key that signs the digests: the review reads its public key (`kms:GetPublicKey`, nothing else) and
+   * verifies the week's digest chain with it, as `audit-trail verify` does.
+   */
+  readonly digestSigningKey: kms.IKey;
   /** The period of the digest chain, to tell a missing digest. */
   readonly digestPeriod: Duration;
   /** Where the summary with the link goes. */
@@ -73,8 +81,10 @@ export interface AuditReviewProps extends FunctionPlacement {
  * The weekly review, in AWS: a function scheduled weekly that builds the review of the week from the indices (the
  * code of `audit-trail review -c env=NAME`), stores it under `reports/weekly/<date>/` of the archive (create-only,
  * under the archive's Object Lock retention) and publishes a short summary with the links to the ops topic. Its role
- * reads the indices and the alerts (POST _search), lists the error prefixes and the digest files, writes under
- * `reports/` and publishes to the ops topic: nothing else.
+ * reads the indices and the alerts (POST _search), lists the error prefixes and the digest files, verifies the week's
+ * digest chain (the versions under the week's digest day prefixes, each digest, the size and SHA-256 of each object
+ * a digest names, the signing key's public key), writes under `reports/` and publishes to the ops topic: nothing
+ * else.
  */
 export class AuditReview extends Construct {
   public readonly reviewFunction: lambda.IFunction;
@@ -89,6 +99,7 @@ export class AuditReview extends Construct {
       [REVIEWER_ENV.archiveBucketName]: props.archiveBucket.bucketName,
       [REVIEWER_ENV.opsTopicArn]: props.opsTopic.topicArn,
       [REVIEWER_ENV.digestPeriodMinutes]: String(props.digestPeriod.toMinutes()),
+      [REVIEWER_ENV.digestSigningKeyArn]: props.digestSigningKey.keyArn,
       [REVIEWER_ENV.stackName]: Stack.of(this).stackName,
       [REVIEWER_ENV.complianceRequests]: JSON.stringify(props.complianceRequests ?? []),
     };
@@ -127,6 +138,33 @@ export class AuditReview extends Construct {
         },
       },
     });
+    // Verifies the week's digest chain (lambdas/shared/s3-archive.ts): ListObjectVersions under the week's digest day
+    // prefixes, GetObject of each digest version, GetObjectAttributes of each object version a digest names (the
+    // archiver's prefixes), the signing key's public key. Versioned reads only: every listed or named object has a
+    // version id.
+    iam.Grant.addToPrincipal({
+      grantee: reviewer,
+      actions: ["s3:ListBucketVersions"],
+      resourceArns: [props.archiveBucket.bucketArn],
+      conditions: { StringLike: { "s3:prefix": [`${ARCHIVE_PREFIXES.digests}*`] } },
+    });
+    const digestFiles = props.archiveBucket.arnForObjects(`${ARCHIVE_PREFIXES.digests}*`);
+    const sealed = SEALED_PREFIXES.map((prefix) => props.archiveBucket.arnForObjects(`${prefix}*`));
+    iam.Grant.addToPrincipal({
+      grantee: reviewer,
+      actions: ["s3:GetObjectVersion"],
+      resourceArns: [digestFiles, ...sealed],
+    });
+    iam.Grant.addToPrincipal({
+      grantee: reviewer,
+      actions: ["s3:GetObjectVersionAttributes"],
+      resourceArns: sealed,
+    });
+    iam.Grant.addToPrincipal({
+      grantee: reviewer,
+      actions: ["kms:GetPublicKey"],
+      resourceArns: [props.digestSigningKey.keyArn],
+    });
     const reports = props.archiveBucket.arnForObjects(`${ARCHIVE_PREFIXES.reports}*`);
     iam.Grant.addToPrincipal({ grantee: reviewer, actions: ["s3:PutObject"], resourceArns: [reports] });
     iam.Grant.addToPrincipal({
@@ -149,7 +187,8 @@ export class AuditReview extends Construct {
     const region = Stack.of(this).region;
     reviewer.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ["kms:GenerateDataKey"],
+        // Decrypt: the digests it reads; GenerateDataKey: the reports it writes.
+        actions: ["kms:Decrypt", "kms:GenerateDataKey"],
         resources: [props.archiveKey.keyArn],
         conditions: { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } },
       }),
@@ -167,6 +206,14 @@ export class AuditReview extends Construct {
         "The review searches (POST _search) the daily audit-YYYY-MM-DD indices, whose names are known only at run time, and the alerts index; POST only, on this one domain; its OpenSearch role is read-only.",
       [`AwsSolutions-IAM5[Resource::${tokenFinding(props.archiveBucket, "Arn", `/${ARCHIVE_PREFIXES.reports}*`)}]`]:
         "The review creates (If-None-Match only, so never overwrites) its weekly reports under reports/weekly/<date>/ of the archive; no read, no delete, no retention change.",
+      [`AwsSolutions-IAM5[Resource::${tokenFinding(props.archiveBucket, "Arn", `/${ARCHIVE_PREFIXES.digests}*`)}]`]:
+        "The review reads (GetObjectVersion only) the digest files of the week it verifies; their keys name periods known only at run time, under digests/.",
+      ...Object.fromEntries(
+        SEALED_PREFIXES.map((prefix) => [
+          `AwsSolutions-IAM5[Resource::${tokenFinding(props.archiveBucket, "Arn", `/${prefix}*`)}]`,
+          `The review checks the size and SHA-256 (GetObjectVersion, GetObjectVersionAttributes of the version a digest names) of the archived objects the week's digests name; their keys are known only from the digests, under ${prefix}.`,
+        ]),
+      ),
       [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/${Stack.of(this).stackName}/*]`]:
         "The quarterly compliance report reads (GetTemplate only) this stack's own deployed template; a stack's ARN ends in an id CloudFormation generates, so the stack's name followed by /* is the narrowest ARN that names it.",
     };

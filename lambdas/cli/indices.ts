@@ -27,10 +27,10 @@ import {
 import { type IndexSearch, postureFromSearch, reviewFromSearch } from "../core/review/indices.js";
 import { transportSearchClient } from "../detector/opensearch.js";
 import { listKeys } from "../reviewer/archive.js";
+import { kmsVerifier, s3ArchiveReader } from "../shared/s3-archive.js";
 import { CanarySearchError, CanaryStackError, explainedSearch, readStackOutputs } from "./commands/canary.js";
 import type { PostureArgs } from "./commands/posture.js";
 import type { ReviewArgs } from "./commands/review.js";
-import { kmsVerifier, s3ArchiveReader } from "./commands/verify.js";
 import { EnvironmentAccessError } from "./indices-errors.js";
 import { awsSetupProblem } from "./usage.js";
 

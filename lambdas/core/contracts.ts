@@ -42,6 +42,8 @@ export const REVIEWER_ENV = {
   archiveBucketName: "AUDIT_TRAIL_ARCHIVE_BUCKET",
   opsTopicArn: "AUDIT_TRAIL_OPS_TOPIC_ARN",
   digestPeriodMinutes: "AUDIT_TRAIL_DIGEST_PERIOD_MINUTES",
+  /** ARN of the asymmetric KMS key that signs the digests: the review verifies the period's chain with its public key. */
+  digestSigningKeyArn: "AUDIT_TRAIL_DIGEST_SIGNING_KEY_ARN",
   /** Hours a workload certificate may be in use (`detection.certificateRotationHours`); unset: 24. */
   certificateRotationHours: "AUDIT_TRAIL_CERTIFICATE_ROTATION_HOURS",
   /** The stack whose deployed template the quarterly compliance report assesses. */

@@ -1,7 +1,8 @@
 /**
  * The scheduled weekly review (EventBridge, weekly): builds the review of the week that just ended from the indices
  * (`lambdas/core/review/indices.ts`, the code `audit-trail review -c env=NAME` runs), with the pipeline's health
- * read from the archive (objects under the error prefixes, a digest per period), stores it create-only under
+ * read from the archive (objects under the error prefixes; the period's digest chain verified as `audit-trail verify`
+ * checks it, with the shared S3 reader and KMS verifier of `lambdas/shared/s3-archive.ts`), stores it create-only under
  * `reports/weekly/<date>/` of the archive (JSON, markdown, HTML; the archive's Object Lock retention applies), and
  * publishes a short summary with the links to the ops topic. A retried invocation reviews the same week and finds
  * the report already stored (412 on the create-only write): it publishes the summary again rather than failing.
@@ -16,6 +17,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
@@ -25,8 +27,9 @@ import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import type { ScheduledEvent } from "aws-lambda";
 import { assess, asTemplate, type FrameworkRequest, renderReport } from "../core/compliance/index.js";
 import { ARCHIVE_PREFIXES, QUARTERLY_COMPLIANCE_INPUT, REVIEWER_ENV } from "../core/contracts.js";
+import { verifyArchive } from "../core/digest/verify.js";
 import {
-  digestChainOf,
+  digestChainOfVerify,
   digestDayPrefixes,
   errorDayPrefixes,
   errorRecordsOf,
@@ -40,6 +43,7 @@ import {
 } from "../core/review/index.js";
 import { type IndexSearch, reviewFromSearch } from "../core/review/indices.js";
 import { transportSearchClient } from "../detector/opensearch.js";
+import { kmsVerifier, s3ArchiveReader } from "../shared/s3-archive.js";
 import { listKeys } from "./archive.js";
 
 export interface ReviewerConfig {
@@ -48,6 +52,8 @@ export interface ReviewerConfig {
   readonly archiveBucketName: string;
   readonly opsTopicArn: string;
   readonly digestPeriodMinutes: number;
+  /** The key whose public key verifies the digests' signatures. */
+  readonly digestSigningKeyArn: string;
   readonly certificateRotationHours?: number;
   readonly region: string;
   readonly stackName: string;
@@ -74,6 +80,7 @@ export function loadReviewerConfig(env: Readonly<Record<string, string | undefin
     archiveBucketName: required(REVIEWER_ENV.archiveBucketName),
     opsTopicArn: required(REVIEWER_ENV.opsTopicArn),
     digestPeriodMinutes,
+    digestSigningKeyArn: required(REVIEWER_ENV.digestSigningKeyArn),
     ...(rotationHours === undefined ? {} : { certificateRotationHours: rotationHours }),
     region: required("AWS_REGION"),
     stackName: required(REVIEWER_ENV.stackName),
@@ -96,6 +103,8 @@ export interface ReviewerDependencies {
   readonly config: ReviewerConfig;
   readonly search: IndexSearch;
   readonly s3: S3Client;
+  /** Reads the digest signing key's public key (GetPublicKey). */
+  readonly kms: KMSClient;
   readonly sns: SNSClient;
   readonly cloudFormation: CloudFormationClient;
   readonly logger: Logger;
@@ -190,6 +199,34 @@ async function quarterlyCompliance(deps: ReviewerDependencies): Promise<Reviewer
   return { since: at, until: at, keys: [key], alreadyStored: !stored, messageId: published.MessageId ?? "" };
 }
 
+/**
+ * The period's digest chain, as `audit-trail verify --bucket --from since --to until` checks it, bounded to the
+ * period: versions are listed under the digest day prefixes of the period (and of the digest period before it, the
+ * link the first digest of the week continues), not the whole bucket; every digest's signature (the public key from
+ * KMS GetPublicKey, checked locally), links, sequence and continuity; and every object those digests name, by
+ * GetObjectAttributes (size and the SHA-256 S3 stored). Objects named by no digest are what `audit-trail verify
+ * --bucket` finds with its listing of the whole bucket; the weekly review does not list the data prefixes.
+ */
+async function verifyChain(deps: ReviewerDependencies, since: string, until: string) {
+  const { config } = deps;
+  const periodMs = config.digestPeriodMinutes * 60_000;
+  const reader = s3ArchiveReader(deps.s3, config.archiveBucketName, {
+    prefixes: digestDayPrefixes(new Date(Date.parse(since) - periodMs).toISOString(), until),
+  });
+  const verifier = await kmsVerifier(deps.kms, reader, config.digestSigningKeyArn);
+  const report = await verifyArchive(reader, verifier, {
+    fromMs: Date.parse(since),
+    toMs: Date.parse(until),
+    pendingFrom: "last-period-start",
+  });
+  deps.logger.info("digest chain verified", {
+    digests: report.digestsChecked,
+    objects: report.objectsChecked,
+    findings: report.findings.length,
+  });
+  return report;
+}
+
 function isQuarterly(event: unknown): boolean {
   return (event as { report?: unknown } | null)?.report === QUARTERLY_COMPLIANCE_INPUT.report;
 }
@@ -204,7 +241,7 @@ export function buildHandler(deps: ReviewerDependencies) {
       const { since, until } = reviewPeriod(event.time);
       const bucket = config.archiveBucketName;
       const errors = await listKeys(deps.s3, bucket, errorDayPrefixes(since, until));
-      const digests = await listKeys(deps.s3, bucket, digestDayPrefixes(since, until));
+      const verified = await verifyChain(deps, since, until);
       const report = await reviewFromSearch(
         deps.search,
         {
@@ -218,12 +255,7 @@ export function buildHandler(deps: ReviewerDependencies) {
         },
         {
           errorRecords: errorRecordsOf(errors, since, until),
-          digestChain: digestChainOf(
-            digests.map((d) => d.key),
-            since,
-            until,
-            config.digestPeriodMinutes,
-          ),
+          digestChain: digestChainOfVerify(verified, since, until),
         },
       );
       const bodies = {
@@ -279,6 +311,7 @@ export function defaultDependencies(env: Readonly<Record<string, string | undefi
     config,
     search: transportSearchClient(client),
     s3: tracer.captureAWSv3Client(new S3Client({ region: config.region })),
+    kms: tracer.captureAWSv3Client(new KMSClient({ region: config.region })),
     sns: tracer.captureAWSv3Client(new SNSClient({ region: config.region })),
     cloudFormation: tracer.captureAWSv3Client(new CloudFormationClient({ region: config.region })),
     logger: new Logger({ serviceName: "reviewer" }),

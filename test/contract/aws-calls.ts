@@ -166,6 +166,34 @@ export function iamCallsOfCommand(sent: SentCommand, template: ResolvedTemplate)
         }),
       ];
     }
+    case "s3:GetObjectAttributesCommand": {
+      // Metadata only (no KMS call); a version id needs the Version actions, both of them.
+      const bucket = text(input.Bucket, "Bucket", name);
+      const key = text(input.Key, "Key", name);
+      const versioned = typeof input.VersionId === "string";
+      const context = { "aws:SecureTransport": "true" };
+      const resource = s3ObjectArn(bucket, key);
+      return versioned
+        ? [
+            { via, action: "s3:GetObjectVersion", resource, context },
+            { via, action: "s3:GetObjectVersionAttributes", resource, context },
+          ]
+        : [
+            { via, action: "s3:GetObject", resource, context },
+            { via, action: "s3:GetObjectAttributes", resource, context },
+          ];
+    }
+    case "s3:ListObjectVersionsCommand": {
+      const bucket = text(input.Bucket, "Bucket", name);
+      return [
+        {
+          via,
+          action: "s3:ListBucketVersions",
+          resource: `arn:${PARTITION}:s3:::${bucket}`,
+          context: { "aws:SecureTransport": "true", "s3:prefix": String(input.Prefix ?? "") },
+        },
+      ];
+    }
     case "s3:ListObjectsV2Command": {
       const bucket = text(input.Bucket, "Bucket", name);
       return [

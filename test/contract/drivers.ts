@@ -8,6 +8,7 @@
  * Any client left unmocked would fail against a closed loopback endpoint (`AWS_ENDPOINT_URL`), never reach AWS.
  */
 
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -23,9 +24,17 @@ import {
   PutRecordBatchCommand,
   type PutRecordBatchCommandInput,
 } from "@aws-sdk/client-firehose";
-import { KMSClient, SignCommand } from "@aws-sdk/client-kms";
+import { GetPublicKeyCommand, KMSClient, SignCommand } from "@aws-sdk/client-kms";
 import { DescribeDomainCommand, OpenSearchClient } from "@aws-sdk/client-opensearch";
-import { ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import {
+  GetObjectAttributesCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -33,6 +42,7 @@ import type { Context, FirehoseTransformationEvent, ScheduledEvent, SQSEvent } f
 import { type AwsStub, mockClient } from "aws-sdk-client-mock";
 import { vi } from "vitest";
 import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
+import { digestKey, serializeDigest, unsignedDigest } from "../../lambdas/core/digest/format.js";
 import { HEAD_KEY } from "../../lambdas/core/digest/ledger.js";
 import { defaultRulesDir } from "../../lambdas/core/rules/index.js";
 import { precompileRulePack } from "../../lambdas/core/rules/load.js";
@@ -598,6 +608,43 @@ async function driveReviewer(template: ResolvedTemplate, functionId: string): Pr
     Contents: [{ Key: `${input.Prefix ?? ""}object-1`, LastModified: new Date(NOW - 3_600_000) }],
     IsTruncated: false,
   }));
+  // The week's chain: one digest (in the listing of its day's prefix) naming an archived document and an error
+  // record; the verification reads the digest, the two objects' attributes and the signing key's public key.
+  const kms = recorder.track("kms", mockClient(KMSClient));
+  const signing = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  kms.on(GetPublicKeyCommand).resolves({
+    PublicKey: new Uint8Array(signing.publicKey.export({ format: "der", type: "spki" })),
+    KeySpec: "ECC_NIST_P256",
+    KeyUsage: "SIGN_VERIFY",
+  });
+  const periodStart = Math.floor(NOW / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+  const sealedKey = digestKey(periodStart);
+  const unsigned = unsignedDigest({
+    sequence: 1,
+    periodStartMs: periodStart,
+    periodEndMs: periodStart + 3_600_000,
+    previousDigest: null,
+    objects: ["documents/2026/01/01/00/firehose-1", "errors/processing-failed/2026/01/01/00/firehose-2"].map(
+      (key) => ({
+        key,
+        versionId: "v-1",
+        size: 5,
+        sha256: "0".repeat(64),
+        archivedAt: new Date(periodStart).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      }),
+    ),
+    signingKeyId: "contract-key",
+  });
+  s3.on(ListObjectVersionsCommand).callsFake((input: { Prefix?: string }) => ({
+    Versions: sealedKey.startsWith(input.Prefix ?? "")
+      ? [{ Key: sealedKey, VersionId: "d-1", LastModified: new Date(periodStart + 3_600_000) }]
+      : [],
+    IsTruncated: false,
+  }));
+  s3.on(GetObjectCommand).callsFake(() => ({
+    Body: { transformToByteArray: async () => serializeDigest({ ...unsigned, signature: "c2ln" }) },
+  }));
+  s3.on(GetObjectAttributesCommand).resolves({ ObjectSize: 5 });
   s3.on(PutObjectCommand)
     .resolvesOnce({})
     .resolvesOnce({})
@@ -630,6 +677,7 @@ async function driveReviewer(template: ResolvedTemplate, functionId: string): Pr
       config,
       search: transportSearchClient(transport),
       s3: new S3Client({ region: REGION }),
+      kms: new KMSClient({ region: REGION }),
       sns: new SNSClient({ region: REGION }),
       cloudFormation: new CloudFormationClient({ region: REGION }),
       logger: new Logger({ serviceName: "reviewer" }),

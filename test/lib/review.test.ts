@@ -29,7 +29,7 @@ describe("the scheduled weekly review (AuditReview)", () => {
     });
   });
 
-  it("may search the indices, list the error and digest prefixes, write reports/ and publish to ops; nothing else", () => {
+  it("may search the indices, list the error and digest prefixes, verify the digest chain, write reports/ and publish to ops; nothing else", () => {
     const actions = reviewerPolicy(template)
       .flatMap((s) => [s.Action].flat())
       .filter((a) => !a.startsWith("logs:") && !a.startsWith("xray:") && !a.startsWith("ec2:"))
@@ -40,9 +40,14 @@ describe("the scheduled weekly review (AuditReview)", () => {
         "es:ESHttpPost",
         "kms:Decrypt",
         "kms:Decrypt",
+        "kms:Decrypt",
         "kms:GenerateDataKey",
         "kms:GenerateDataKey",
+        "kms:GetPublicKey",
+        "s3:GetObjectVersion",
+        "s3:GetObjectVersionAttributes",
         "s3:ListBucket",
+        "s3:ListBucketVersions",
         "s3:PutObject",
         "sns:Publish",
       ].sort(),
@@ -53,6 +58,34 @@ describe("the scheduled weekly review (AuditReview)", () => {
     expect(list?.Condition).toEqual({
       StringLike: { "s3:prefix": ["errors/*", "digests/*", "reports/weekly/*"] },
     });
+  });
+
+  it("verifies the chain with versioned reads of the digests and the objects they name, and the signing key's public key only", () => {
+    const policy = reviewerPolicy(template);
+    const versions = policy.find((s) => s.Action === "s3:ListBucketVersions");
+    expect(versions?.Condition).toEqual({ StringLike: { "s3:prefix": ["digests/*"] } });
+    const objectPaths = (action: string) =>
+      [JSON.stringify(policy.find((s) => s.Action === action)?.Resource).match(/"\/[a-z]+\/\*"/g)]
+        .flat()
+        .sort();
+    expect(objectPaths("s3:GetObjectVersion")).toEqual(['"/digests/*"', '"/documents/*"', '"/errors/*"']);
+    expect(objectPaths("s3:GetObjectVersionAttributes")).toEqual(['"/documents/*"', '"/errors/*"']);
+    const publicKey = policy.find((s) => s.Action === "kms:GetPublicKey");
+    const signingKeys = template.findResources("AWS::KMS::Key", { Properties: { KeySpec: "ECC_NIST_P256" } });
+    expect(Object.keys(signingKeys)).toHaveLength(1);
+    expect(publicKey?.Resource).toEqual({ "Fn::GetAtt": [Object.keys(signingKeys)[0], "Arn"] });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Description: REVIEWER_DESCRIPTION,
+      Environment: {
+        Variables: Match.objectLike({
+          AUDIT_TRAIL_DIGEST_SIGNING_KEY_ARN: { "Fn::GetAtt": [Object.keys(signingKeys)[0], "Arn"] },
+        }),
+      },
+    });
+    const archiveKeyViaS3 = policy.find(
+      (s) => JSON.stringify(s.Condition ?? {}).includes("s3.") && [s.Action].flat().includes("kms:Decrypt"),
+    );
+    expect([archiveKeyViaS3?.Action].flat().sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
   });
 
   it("makes the quarterly compliance report on the first day of each quarter, with the environment's frameworks", () => {

@@ -7,6 +7,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { buildAlert } from "../../core/alerts/index.js";
+import { SigningKeyError } from "../../core/digest/signer.js";
 import type { EcsDocument } from "../../core/ecs.js";
 import { normalizeRecord } from "../../core/normalize/index.js";
 import {
@@ -212,7 +213,7 @@ export const command: Command = {
         usage: USAGE,
         parse: parseReviewArgs,
         run: (args) => runReview(args, process.stdout, process.stderr),
-        userErrors: [InputError, RuleError, EnvironmentAccessError],
+        userErrors: [InputError, RuleError, EnvironmentAccessError, SigningKeyError],
       },
       argv,
     ),

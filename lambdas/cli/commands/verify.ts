@@ -7,29 +7,20 @@
  * KMS `GetPublicKey` unless `--public-key` is given.
  */
 import { readFile } from "node:fs/promises";
-import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import {
-  GetObjectAttributesCommand,
-  GetObjectCommand,
-  ListObjectVersionsCommand,
-  NoSuchKey,
-  S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
-import { ARCHIVE_PREFIXES } from "../../core/contracts.js";
-import { DigestFormatError, parseDigest } from "../../core/digest/format.js";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { S3Client } from "@aws-sdk/client-s3";
+import { DigestFormatError } from "../../core/digest/format.js";
 import { LocalArchiveError, localArchiveReader } from "../../core/digest/local-archive.js";
 import { PeriodError, parseInstant } from "../../core/digest/period.js";
 import { keyRing, nodeVerifier, SigningKeyError, type Verifier } from "../../core/digest/signer.js";
 import {
   type ArchiveReader,
   formatFinding,
-  type ObjectState,
-  type StoredVersion,
   type VerifyReport,
   verifyArchive,
 } from "../../core/digest/verify.js";
 import { errorMessage } from "../../core/errors.js";
+import { kmsVerifier, s3ArchiveReader } from "../../shared/s3-archive.js";
 import { countProgress, type ProgressOptions } from "../progress.js";
 import { type OptionValues, parseVerbArgs, runVerb, UsageError } from "../usage.js";
 import type { Command } from "./command.js";
@@ -51,123 +42,8 @@ the total, rate, time left); nothing when stderr is piped.
   --key-id KMS_KEY   KMS key (id, ARN or alias) whose public key to use, repeatable like --public-key;
                      default: the key the first digest names`;
 
-function notFound(error: unknown): boolean {
-  return (
-    error instanceof NoSuchKey ||
-    (error instanceof S3ServiceException &&
-      (error.name === "NoSuchKey" ||
-        error.name === "NoSuchVersion" ||
-        error.$metadata.httpStatusCode === 404))
-  );
-}
-
-/** The S3 side of `verify`. Listing is done once and cached. */
-export function s3ArchiveReader(s3: S3Client, bucket: string): ArchiveReader {
-  let listing: Promise<StoredVersion[]> | undefined;
-  const list = async (): Promise<StoredVersion[]> => {
-    const versions: StoredVersion[] = [];
-    let keyMarker: string | undefined;
-    let versionIdMarker: string | undefined;
-    for (;;) {
-      const page = await s3.send(
-        new ListObjectVersionsCommand({
-          Bucket: bucket,
-          KeyMarker: keyMarker,
-          VersionIdMarker: versionIdMarker,
-        }),
-      );
-      for (const v of page.Versions ?? []) {
-        if (v.Key === undefined) continue;
-        versions.push({
-          key: v.Key,
-          versionId: v.VersionId ?? "null",
-          lastModifiedMs: v.LastModified?.getTime() ?? 0,
-          deleteMarker: false,
-        });
-      }
-      for (const m of page.DeleteMarkers ?? []) {
-        if (m.Key === undefined) continue;
-        versions.push({
-          key: m.Key,
-          versionId: m.VersionId ?? "null",
-          lastModifiedMs: m.LastModified?.getTime() ?? 0,
-          deleteMarker: true,
-        });
-      }
-      if (!page.IsTruncated) return versions;
-      keyMarker = page.NextKeyMarker;
-      versionIdMarker = page.NextVersionIdMarker;
-    }
-  };
-  return {
-    listVersions: () => {
-      listing ??= list();
-      return listing;
-    },
-    async readDigest(key, versionId) {
-      try {
-        const object = await s3.send(
-          new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId ?? undefined }),
-        );
-        return await object.Body?.transformToByteArray();
-      } catch (error: unknown) {
-        if (notFound(error)) return undefined;
-        throw error;
-      }
-    },
-    async objectState(key, versionId): Promise<ObjectState | undefined> {
-      try {
-        const attributes = await s3.send(
-          new GetObjectAttributesCommand({
-            Bucket: bucket,
-            Key: key,
-            VersionId: versionId ?? undefined,
-            ObjectAttributes: ["ObjectSize", "Checksum"],
-          }),
-        );
-        const checksum = attributes.Checksum?.ChecksumSHA256;
-        const fullObject = checksum !== undefined && !checksum.includes("-");
-        return {
-          size: attributes.ObjectSize ?? -1,
-          sha256: fullObject ? Buffer.from(checksum, "base64").toString("hex") : undefined,
-        };
-      } catch (error: unknown) {
-        if (notFound(error)) return undefined;
-        throw error;
-      }
-    },
-  };
-}
-
-/** The public key of the KMS key that signed the chain: `keyId`, or the one the earliest digest names. */
-export async function kmsVerifier(
-  kms: KMSClient,
-  reader: ArchiveReader,
-  keyId: string | undefined,
-): Promise<Verifier & { keyId: string; source: string }> {
-  let id = keyId;
-  let source = "given with --key-id";
-  if (id === undefined) {
-    const digests = (await reader.listVersions())
-      .filter((v) => v.key.startsWith(ARCHIVE_PREFIXES.digests) && !v.deleteMarker)
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.lastModifiedMs - b.lastModifiedMs));
-    const first = digests[0];
-    const bytes = first === undefined ? undefined : await reader.readDigest(first.key, first.versionId);
-    if (first === undefined || bytes === undefined) {
-      throw new UsageError("no digest in the bucket names a signing key; pass --public-key or --key-id");
-    }
-    id = parseDigest(bytes, first.key).signingKeyId;
-    source = `named by ${first.key}; pass --key-id or --public-key to pin it`;
-  }
-  const key = await kms.send(new GetPublicKeyCommand({ KeyId: id }));
-  if (key.PublicKey === undefined) throw new UsageError(`KMS key ${id}: GetPublicKey returned no key`);
-  if (key.KeySpec !== "ECC_NIST_P256" || key.KeyUsage !== "SIGN_VERIFY") {
-    throw new UsageError(
-      `KMS key ${id}: expected an ECC_NIST_P256 SIGN_VERIFY key, got ${key.KeySpec} ${key.KeyUsage}`,
-    );
-  }
-  return { ...nodeVerifier(key.PublicKey, `KMS key ${id}`), keyId: id, source };
-}
+/** The S3 reader and KMS verifier live in `lambdas/shared/s3-archive.ts` (the scheduled review runs them too). */
+export { kmsVerifier, s3ArchiveReader };
 
 const OPTIONS = {
   bucket: { type: "string" },

@@ -113,9 +113,9 @@ export interface PipelineHealth {
   readonly digestChain: {
     /**
      * `verified` / `failed`: `audit-trail verify`'s check of the period (signatures, links, continuity, every
-     * object's size and SHA-256); `complete` / `gaps`: digests listed per period only; `not checked`.
+     * object's size and SHA-256); `not checked` (from files).
      */
-    readonly status: "verified" | "failed" | "complete" | "gaps" | "not checked";
+    readonly status: "verified" | "failed" | "not checked";
     readonly detail: string;
   };
 }

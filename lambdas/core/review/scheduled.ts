@@ -1,9 +1,9 @@
 /**
  * What the scheduled review function decides, pure: the period it reviews, where the reports go, how the pipeline's
- * health reads from the archive listing (error records, digests per period), and the short summary it publishes.
+ * health reads from the archive (error records, the verified digest chain), and the short summary it publishes.
  */
 import { ARCHIVE_PREFIXES } from "../contracts.js";
-import { digestKey, periodStartFromDigestKey } from "../digest/format.js";
+import { digestKey } from "../digest/format.js";
 import { formatFinding, type VerifyReport } from "../digest/verify.js";
 import type { PipelineHealth, ReviewReport } from "./build.js";
 
@@ -88,35 +88,6 @@ export function digestDayPrefixes(since: string, until: string): string[] {
     out.add(key.slice(0, key.lastIndexOf("/") + 1));
   }
   return [...out];
-}
-
-/** Whether every digest period that ended in the period has its digest file. */
-export function digestChainOf(
-  keys: readonly string[],
-  since: string,
-  until: string,
-  periodMinutes: number,
-): PipelineHealth["digestChain"] {
-  const period = periodMinutes * 60_000;
-  const from = Math.ceil(Date.parse(since) / period) * period;
-  // The last period closes at `until`; the digest writer seals it within minutes, so the last one is not expected yet.
-  const last = Math.floor(Date.parse(until) / period) * period - period;
-  const present = new Set(keys.map(periodStartFromDigestKey).filter((ms): ms is number => ms !== undefined));
-  const missing: string[] = [];
-  let expected = 0;
-  for (let ms = from; ms < last; ms += period) {
-    expected++;
-    if (!present.has(ms)) missing.push(new Date(ms).toISOString());
-  }
-  if (missing.length === 0)
-    return {
-      status: "complete",
-      detail: `a digest for each of the ${expected} periods of ${periodMinutes} min; signatures, links and objects: audit-trail verify --bucket <archive> --from ${since} --to ${until}`,
-    };
-  return {
-    status: "gaps",
-    detail: `${missing.length} of ${expected} periods have no digest (first ${missing.slice(0, 3).join(", ")}): run audit-trail verify for the period and see docs/runbooks/pipeline_source_silent.md`,
-  };
 }
 
 /** `reports/quarterly/2026-04-01/compliance.md` for the report made on that day. */

@@ -122,6 +122,7 @@ export class FakeS3 {
     this.mock.on(ListObjectVersionsCommand).callsFake(async (input) => {
       // Pages of two entries, to exercise pagination.
       const all = [...(this.buckets.get(input.Bucket ?? "") ?? new Map<string, StoredObjectVersion[]>())]
+        .filter(([key]) => key.startsWith(input.Prefix ?? ""))
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .flatMap(([key, list]) => list.map((v) => ({ key, v })));
       const start =

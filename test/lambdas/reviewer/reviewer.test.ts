@@ -1,25 +1,28 @@
+import { generateKeyPairSync } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import {
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { digestKey } from "../../../lambdas/core/digest/format.js";
-import {
-  digestChainOf,
-  errorDayPrefixes,
-  reviewPeriod,
-  weeklyReportKey,
-} from "../../../lambdas/core/review/index.js";
+import { errorDayPrefixes, reviewPeriod, weeklyReportKey } from "../../../lambdas/core/review/index.js";
 import { buildHandler, loadReviewerConfig } from "../../../lambdas/reviewer/build.js";
 
 const s3 = mockClient(S3Client);
 const sns = mockClient(SNSClient);
+const kms = mockClient(KMSClient);
 afterEach(() => {
   s3.reset();
   sns.reset();
+  kms.reset();
 });
 
 const ENV = {
@@ -30,6 +33,7 @@ const ENV = {
   AUDIT_TRAIL_ARCHIVE_BUCKET: "archive",
   AUDIT_TRAIL_OPS_TOPIC_ARN: "arn:aws:sns:eu-west-1:111122223333:ops",
   AUDIT_TRAIL_DIGEST_PERIOD_MINUTES: "60",
+  AUDIT_TRAIL_DIGEST_SIGNING_KEY_ARN: "arn:aws:kms:eu-west-1:111122223333:key/digests",
   AWS_REGION: "eu-west-1",
 };
 
@@ -42,8 +46,19 @@ describe("the scheduled weekly review", () => {
         ? [{ Key: `${input.Prefix}12/x.gz`, LastModified: new Date("2026-03-08T12:00:00Z") }]
         : [],
     }));
+    s3.on(ListObjectVersionsCommand).resolves({ IsTruncated: false });
     s3.on(PutObjectCommand).resolves({});
     sns.on(PublishCommand).resolves({ MessageId: "m-1" });
+    kms.on(GetPublicKeyCommand).resolves({
+      PublicKey: new Uint8Array(
+        generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({
+          format: "der",
+          type: "spki",
+        }),
+      ),
+      KeySpec: "ECC_NIST_P256",
+      KeyUsage: "SIGN_VERIFY",
+    });
     const handler = buildHandler({
       config: loadReviewerConfig(ENV),
       search: {
@@ -53,6 +68,7 @@ describe("the scheduled weekly review", () => {
         },
       },
       s3: new S3Client({ region: "eu-west-1" }),
+      kms: new KMSClient({ region: "eu-west-1" }),
       sns: new SNSClient({ region: "eu-west-1" }),
       cloudFormation: new CloudFormationClient({ region: "eu-west-1" }),
       logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
@@ -70,8 +86,13 @@ describe("the scheduled weekly review", () => {
       ["reports/weekly/2026-03-09/review.md", "*", "SHA256"],
       ["reports/weekly/2026-03-09/review.html", "*", "SHA256"],
     ]);
-    const stored = JSON.parse(String(puts[0]?.Body)) as { pipeline: { errorRecords: { count: number } } };
+    const stored = JSON.parse(String(puts[0]?.Body)) as {
+      pipeline: { errorRecords: { count: number }; digestChain: { status: string; detail: string } };
+    };
     expect(stored.pipeline.errorRecords.count).toBe(1);
+    // No digest in the (empty) listing: the week's chain cannot be verified.
+    expect(stored.pipeline.digestChain).toMatchObject({ status: "failed" });
+    expect(stored.pipeline.digestChain.detail).toContain("no digest found in the requested range");
     const message = sns.commandCalls(PublishCommand)[0]?.args[0].input;
     expect(message?.TopicArn).toBe(ENV.AUDIT_TRAIL_OPS_TOPIC_ARN);
     expect(message?.Subject).toBe("[REVIEW] prod: weekly audit review 2026-03-09");
@@ -101,6 +122,7 @@ describe("the scheduled weekly review", () => {
       config: loadReviewerConfig({ ...ENV, AUDIT_TRAIL_COMPLIANCE_REQUESTS: JSON.stringify(requests) }),
       search: { search: async () => ({}) },
       s3: new S3Client({ region: "eu-west-1" }),
+      kms: new KMSClient({ region: "eu-west-1" }),
       sns: new SNSClient({ region: "eu-west-1" }),
       cloudFormation: new CloudFormationClient({ region: "eu-west-1" }),
       logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
@@ -144,16 +166,6 @@ describe("pipeline health from the archive listing", () => {
       "errors/processing-failed/2026/03/09/",
       "errors/AmazonOpenSearchService-failed/2026/03/09/",
     ]);
-  });
-
-  it("says complete when every closed period has its digest, and names the gaps otherwise", () => {
-    const since = "2026-03-09T00:00:00.000Z";
-    const until = "2026-03-09T05:00:00.000Z";
-    const all = [0, 1, 2, 3].map((h) => digestKey(Date.parse(since) + h * 3_600_000));
-    expect(digestChainOf(all, since, until, 60).status).toBe("complete");
-    const gaps = digestChainOf([all[0] as string, all[3] as string], since, until, 60);
-    expect(gaps.status).toBe("gaps");
-    expect(gaps.detail).toContain("2 of 4 periods have no digest (first 2026-03-09T01:00:00.000Z");
   });
 
   it("reviews to the minute of the schedule, so a retry reviews the same week", () => {
