@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import { beforeAll } from "vitest";
 import { AuditTrailStack } from "../../lib/audit-trail-stack.js";
 import { ENVIRONMENTS, type EnvironmentConfigInput, parseEnvironmentConfig } from "../../lib/config/index.js";
 
@@ -44,6 +45,20 @@ export function build(name: string, input: EnvironmentConfigInput): { app: App; 
 
 export function synthesizeShipped(name: keyof typeof ENVIRONMENTS): Synthesized {
   return synthesize(name, ENVIRONMENTS[name]);
+}
+
+/**
+ * The shipped environments' stacks, synthesized once before the suite's tests run (call it in a `describe`; read
+ * the stacks inside the tests: `shipped.prod.template`).
+ */
+export function shippedStacks<N extends keyof typeof ENVIRONMENTS>(
+  ...names: N[]
+): Readonly<Record<N, Synthesized>> {
+  const stacks = {} as Record<N, Synthesized>;
+  beforeAll(() => {
+    for (const name of names) stacks[name] = synthesizeShipped(name);
+  });
+  return stacks;
 }
 
 /** A shipped entry with some top-level keys replaced (for override tests). */
