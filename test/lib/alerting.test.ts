@@ -1,6 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
-import { shippedStacks, synthesize, variant } from "./fixtures.js";
+import { ACCOUNT, REGION, regionalArn, shippedStacks, synthesize, variant } from "./fixtures.js";
 
 describe("alerting", () => {
   const shipped = shippedStacks("prod");
@@ -65,26 +65,7 @@ describe("alerting", () => {
         policy as { Properties: { PolicyDocument: { Statement: { Resource: unknown }[] } } }
       ).Properties.PolicyDocument.Statement.map((statement) => statement.Resource),
     );
-    expect(resources).toEqual([
-      {
-        "Fn::Join": [
-          "",
-          [
-            "arn:",
-            { Ref: "AWS::Partition" },
-            ":logs:",
-            { Ref: "AWS::Region" },
-            ":",
-            { Ref: "AWS::AccountId" },
-            ":log-group:sns/",
-            { Ref: "AWS::Region" },
-            "/",
-            { Ref: "AWS::AccountId" },
-            "/*",
-          ],
-        ],
-      },
-    ]);
+    expect(resources).toEqual([regionalArn("logs", ":log-group:sns/", REGION, "/", ACCOUNT, "/*")]);
   });
 
   it("subscribes the configured e-mail addresses and HTTPS endpoints per severity", () => {

@@ -75,3 +75,22 @@ export function onlyResource(template: Template, type: string): { Properties: Re
   if (found.length !== 1) throw new Error(`expected exactly one ${type}, found ${found.length}`);
   return found[0] as { Properties: Record<string, unknown> };
 }
+
+/** The account and region as a synthesized template refers to them. */
+export const ACCOUNT = { Ref: "AWS::AccountId" } as const;
+export const REGION = { Ref: "AWS::Region" } as const;
+
+/** `arn:<partition>:<service>:<region>:<account><resource…>` as a synthesized template joins it. */
+export function regionalArn(service: string, ...resource: (string | { readonly Ref: string })[]): unknown {
+  return {
+    "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:${service}:`, REGION, ":", ACCOUNT, ...resource]],
+  };
+}
+
+/** The confused-deputy guard of a service principal's trust: this account, and a source ARN like `sourceArn`. */
+export function sameAccountCondition(sourceArn: unknown): Record<string, unknown> {
+  return {
+    StringEquals: { "aws:SourceAccount": ACCOUNT },
+    ArnLike: { "aws:SourceArn": sourceArn },
+  };
+}

@@ -8,7 +8,15 @@ import { describe, expect, it } from "vitest";
 import { ARCHIVE_PREFIXES, AUDIT_INDEX_PREFIX, TRANSFORM_ENV } from "../../lambdas/core/contracts.js";
 import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
 import { AuditIngestion } from "../../lib/ingestion.js";
-import { onlyResource, type Synthesized, shippedStacks, synthesize, variant } from "./fixtures.js";
+import {
+  onlyResource,
+  regionalArn,
+  type Synthesized,
+  sameAccountCondition,
+  shippedStacks,
+  synthesize,
+  variant,
+} from "./fixtures.js";
 
 function transformOf(synthesized: Synthesized): Record<string, unknown> {
   const found = synthesized.template.findResources("AWS::Lambda::Function", {
@@ -356,25 +364,7 @@ describe("ingestion", () => {
         Statement: [
           Match.objectLike({
             Principal: { Service: "firehose.amazonaws.com" },
-            Condition: {
-              StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
-              ArnLike: {
-                "aws:SourceArn": {
-                  "Fn::Join": [
-                    "",
-                    [
-                      "arn:",
-                      { Ref: "AWS::Partition" },
-                      ":firehose:",
-                      { Ref: "AWS::Region" },
-                      ":",
-                      { Ref: "AWS::AccountId" },
-                      ":deliverystream/*",
-                    ],
-                  ],
-                },
-              },
-            },
+            Condition: sameAccountCondition(regionalArn("firehose", ":deliverystream/*")),
           }),
         ],
       },
@@ -387,27 +377,7 @@ describe("ingestion", () => {
         Statement: [
           Match.objectLike({
             Principal: { Service: "logs.amazonaws.com" },
-            Condition: {
-              StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
-              ArnLike: {
-                "aws:SourceArn": [
-                  {
-                    "Fn::Join": [
-                      "",
-                      [
-                        "arn:",
-                        { Ref: "AWS::Partition" },
-                        ":logs:",
-                        { Ref: "AWS::Region" },
-                        ":",
-                        { Ref: "AWS::AccountId" },
-                        ":log-group:/aws/eks/prod-mesh/cluster:*",
-                      ],
-                    ],
-                  },
-                ],
-              },
-            },
+            Condition: sameAccountCondition([regionalArn("logs", ":log-group:/aws/eks/prod-mesh/cluster:*")]),
           }),
         ],
       },

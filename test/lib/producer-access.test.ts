@@ -1,6 +1,14 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
-import { onlyResource, type Synthesized, shippedStacks, synthesize, variant } from "./fixtures.js";
+import {
+  onlyResource,
+  regionalArn,
+  type Synthesized,
+  sameAccountCondition,
+  shippedStacks,
+  synthesize,
+  variant,
+} from "./fixtures.js";
 
 function producerRole(synthesized: Synthesized): { AssumeRolePolicyDocument: { Statement: unknown[] } } {
   const roles = synthesized.template.findResources("AWS::IAM::Role", {
@@ -165,25 +173,7 @@ describe("producer access", () => {
     expect(role.AssumeRolePolicyDocument.Statement).toEqual([
       expect.objectContaining({
         Principal: { Service: "pods.eks.amazonaws.com" },
-        Condition: {
-          StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
-          ArnLike: {
-            "aws:SourceArn": {
-              "Fn::Join": [
-                "",
-                [
-                  "arn:",
-                  { Ref: "AWS::Partition" },
-                  ":eks:",
-                  { Ref: "AWS::Region" },
-                  ":",
-                  { Ref: "AWS::AccountId" },
-                  ":cluster/*",
-                ],
-              ],
-            },
-          },
-        },
+        Condition: sameAccountCondition(regionalArn("eks", ":cluster/*")),
       }),
     ]);
     shipped.dev.template.resourceCountIs("AWS::EKS::PodIdentityAssociation", 0);

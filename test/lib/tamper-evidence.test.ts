@@ -1,7 +1,14 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { ARCHIVER_ENV, DIGEST_WRITER_ENV } from "../../lambdas/core/contracts.js";
-import { type Synthesized, shippedStacks, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import {
+  type Synthesized,
+  sameAccountCondition,
+  shippedStacks,
+  synthesize,
+  synthesizeShipped,
+  variant,
+} from "./fixtures.js";
 
 function functionNamed(synthesized: Synthesized, description: RegExp): Record<string, unknown> {
   const found = Object.values(synthesized.template.findResources("AWS::Lambda::Function")) as {
@@ -99,24 +106,19 @@ describe("tamper evidence", () => {
     });
     expect(sendStatements).toEqual([
       expect.objectContaining({
-        Condition: {
-          StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
-          ArnLike: {
-            "aws:SourceArn": {
-              "Fn::Join": [
-                "",
-                [
-                  "arn:",
-                  { Ref: "AWS::Partition" },
-                  ":s3:::mat-prod-staging-",
-                  { Ref: "AWS::AccountId" },
-                  "-",
-                  { Ref: "AWS::Region" },
-                ],
-              ],
-            },
-          },
-        },
+        Condition: sameAccountCondition({
+          "Fn::Join": [
+            "",
+            [
+              "arn:",
+              { Ref: "AWS::Partition" },
+              ":s3:::mat-prod-staging-",
+              { Ref: "AWS::AccountId" },
+              "-",
+              { Ref: "AWS::Region" },
+            ],
+          ],
+        }),
       }),
     ]);
   });
