@@ -247,6 +247,31 @@ interface ResolvedCorrelation {
   readonly location: (key: string) => { file: string; rule: string; key: string };
 }
 
+/** The fields a stateful correlation (behaviour, `mtls_mode`) starts with, up to its condition. */
+function statefulHead(
+  resolved: ResolvedCorrelation,
+  type: "new_value" | "geo" | "mtls_mode",
+  groupBy: readonly string[],
+  condition: CorrelationCondition,
+  suppression: { aligned?: true } = {},
+) {
+  const { pending, rules, timespanMs, override, location } = resolved;
+  const { yaml, name, file } = pending;
+  return {
+    kind: "correlation" as const,
+    ...commonOf(yaml, name, file, override.level, {
+      ...windowSuppression(yaml, override, timespanMs, location),
+      ...suppression,
+    }),
+    fields: yaml.fields,
+    type,
+    rules,
+    groupBy,
+    timespanMs,
+    condition,
+  };
+}
+
 export function compileCorrelation(
   pending: PendingCorrelation,
   resolveRule: (reference: string, key: string) => string,
@@ -317,8 +342,8 @@ export const DEFAULT_MAX_SPEED_KMH = 1000;
  * detector's periodic rebuild reads `learning + known-for` back, which then decides every group exactly).
  */
 function compileBehaviour(resolved: ResolvedCorrelation, type: "new_value" | "geo"): CorrelationRule {
-  const { pending, rules, timespanMs, resolveRule, override, location } = resolved;
-  const { yaml, name, file } = pending;
+  const { pending, rules, resolveRule, override, location } = resolved;
+  const { yaml, name } = pending;
   const spec = yaml.correlation;
   /** Refuses the keys of the other behaviour kind, which a `kind` rule does not take. */
   const refuseOthers = (keys: readonly (keyof typeof spec)[], kind: string): void => {
@@ -386,14 +411,7 @@ function compileBehaviour(resolved: ResolvedCorrelation, type: "new_value" | "ge
       );
   }
   return {
-    kind: "correlation",
-    ...commonOf(yaml, name, file, override.level, windowSuppression(yaml, override, timespanMs, location)),
-    fields: yaml.fields,
-    type,
-    rules,
-    groupBy,
-    timespanMs,
-    condition: hasCondition ? given : { gte: 1 },
+    ...statefulHead(resolved, type, groupBy, hasCondition ? given : { gte: 1 }),
     ...(type === "geo" ? { field: spec.field ?? "source.ip" } : {}),
     minCount: 0,
     generate: spec.generate,
@@ -425,7 +443,7 @@ export const MODE_DAY_MS = 86_400_000;
  * so the timespan is a day; no condition (every request judged not STRICT counts).
  */
 function compileMode(resolved: ResolvedCorrelation): CorrelationRule {
-  const { pending, rules, timespanMs, resolveRule, override, location } = resolved;
+  const { pending, timespanMs, resolveRule, override, location } = resolved;
   const { yaml, name, file } = pending;
   const spec = yaml.correlation;
   for (const key of [
@@ -465,17 +483,7 @@ function compileMode(resolved: ResolvedCorrelation): CorrelationRule {
   const resolveAll = (list: readonly string[], key: string) =>
     list.map((reference, index) => resolveRule(reference, `correlation.mode.${key}.${index}`));
   return {
-    kind: "correlation",
-    ...commonOf(yaml, name, file, override.level, {
-      ...windowSuppression(yaml, override, timespanMs, location),
-      aligned: true,
-    }),
-    fields: yaml.fields,
-    type: "mtls_mode",
-    rules,
-    groupBy: spec["group-by"],
-    timespanMs,
-    condition: { gte: 1 },
+    ...statefulHead(resolved, "mtls_mode", spec["group-by"], { gte: 1 }, { aligned: true }),
     minCount: 0,
     generate: spec.generate,
     behaviour: {
