@@ -21,7 +21,7 @@ import { DBIP_FILES } from "../../lambdas/core/geo/index.js";
 import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
 import { AuditDetection, type AuditDetectionProps } from "../../lib/detection.js";
 import { geoIpPackageDir } from "../../lib/private/bundle.js";
-import { build, cdkJsonContext, shippedStacks } from "./fixtures.js";
+import { build, cdkJsonContext, PK_SK_KEYS, shippedStacks } from "./fixtures.js";
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -221,14 +221,7 @@ describe("detection", () => {
       DeletionPolicy: "Retain",
       UpdateReplacePolicy: "Retain",
       Properties: {
-        KeySchema: [
-          { AttributeName: "pk", KeyType: "HASH" },
-          { AttributeName: "sk", KeyType: "RANGE" },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: "pk", AttributeType: "S" },
-          { AttributeName: "sk", AttributeType: "S" },
-        ],
+        ...PK_SK_KEYS,
         BillingMode: "PAY_PER_REQUEST",
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: true,

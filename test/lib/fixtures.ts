@@ -94,3 +94,15 @@ export function sameAccountCondition(sourceArn: unknown): Record<string, unknown
     ArnLike: { "aws:SourceArn": sourceArn },
   };
 }
+
+/** The key of the stack's DynamoDB tables (ledger, detector state): string `pk` (hash) and `sk` (range). */
+export const PK_SK_KEYS = {
+  KeySchema: [
+    { AttributeName: "pk", KeyType: "HASH" },
+    { AttributeName: "sk", KeyType: "RANGE" },
+  ],
+  AttributeDefinitions: [
+    { AttributeName: "pk", AttributeType: "S" },
+    { AttributeName: "sk", AttributeType: "S" },
+  ],
+};
