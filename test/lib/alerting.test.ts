@@ -1,17 +1,13 @@
 import { Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
-import { type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import { describe, expect, it } from "vitest";
+import { ACCOUNT, REGION, regionalArn, shippedStacks, synthesize, variant } from "./fixtures.js";
 
 describe("alerting", () => {
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("prod");
 
   it("creates one KMS-encrypted topic per severity plus the ops topic, with HTTP/S delivery-status logging", () => {
     // Act
-    const topics = Object.values(prod.template.findResources("AWS::SNS::Topic")) as {
+    const topics = Object.values(shipped.prod.template.findResources("AWS::SNS::Topic")) as {
       Properties: Record<string, unknown>;
     }[];
 
@@ -35,7 +31,7 @@ describe("alerting", () => {
 
   it("denies publishing to any topic without TLS", () => {
     // Act
-    const policies = Object.values(prod.template.findResources("AWS::SNS::TopicPolicy"));
+    const policies = Object.values(shipped.prod.template.findResources("AWS::SNS::TopicPolicy"));
 
     // Assess
     expect(policies).toHaveLength(5);
@@ -46,7 +42,7 @@ describe("alerting", () => {
 
   it("lets SNS write delivery status only into its own log groups, and only for this account's topics", () => {
     // Act
-    const roles = prod.template.findResources("AWS::IAM::Role", {
+    const roles = shipped.prod.template.findResources("AWS::IAM::Role", {
       Properties: {
         AssumeRolePolicyDocument: {
           Statement: [Match.objectLike({ Principal: { Service: "sns.amazonaws.com" } })],
@@ -54,7 +50,7 @@ describe("alerting", () => {
       },
     });
     const [roleId, role] = Object.entries(roles)[0] ?? [];
-    const policies = Object.values(prod.template.findResources("AWS::IAM::Policy")).filter((policy) =>
+    const policies = Object.values(shipped.prod.template.findResources("AWS::IAM::Policy")).filter((policy) =>
       JSON.stringify(policy).includes(`{"Ref":"${roleId}"}`),
     );
 
@@ -69,41 +65,22 @@ describe("alerting", () => {
         policy as { Properties: { PolicyDocument: { Statement: { Resource: unknown }[] } } }
       ).Properties.PolicyDocument.Statement.map((statement) => statement.Resource),
     );
-    expect(resources).toEqual([
-      {
-        "Fn::Join": [
-          "",
-          [
-            "arn:",
-            { Ref: "AWS::Partition" },
-            ":logs:",
-            { Ref: "AWS::Region" },
-            ":",
-            { Ref: "AWS::AccountId" },
-            ":log-group:sns/",
-            { Ref: "AWS::Region" },
-            "/",
-            { Ref: "AWS::AccountId" },
-            "/*",
-          ],
-        ],
-      },
-    ]);
+    expect(resources).toEqual([regionalArn("logs", ":log-group:sns/", REGION, "/", ACCOUNT, "/*")]);
   });
 
   it("subscribes the configured e-mail addresses and HTTPS endpoints per severity", () => {
-    prod.template.resourceCountIs("AWS::SNS::Subscription", 6);
-    prod.template.hasResourceProperties("AWS::SNS::Subscription", {
+    shipped.prod.template.resourceCountIs("AWS::SNS::Subscription", 6);
+    shipped.prod.template.hasResourceProperties("AWS::SNS::Subscription", {
       Protocol: "https",
       Endpoint: "https://events.pagerduty.com/integration/example/enqueue",
       TopicArn: { Ref: Match.stringLikeRegexp("^AlertingCriticalAlerts") },
     });
-    prod.template.hasResourceProperties("AWS::SNS::Subscription", {
+    shipped.prod.template.hasResourceProperties("AWS::SNS::Subscription", {
       Protocol: "email",
       Endpoint: "platform-oncall@example.com",
       TopicArn: { Ref: Match.stringLikeRegexp("^AlertingOpsAlarms") },
     });
-    prod.template.hasResourceProperties("AWS::SNS::Subscription", {
+    shipped.prod.template.hasResourceProperties("AWS::SNS::Subscription", {
       Protocol: "email",
       Endpoint: "secops-triage@example.com",
       TopicArn: { Ref: Match.stringLikeRegexp("^AlertingLowAlerts") },

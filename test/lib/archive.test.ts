@@ -1,7 +1,7 @@
 import { Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../lib/config/index.js";
-import { type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import { type Synthesized, shippedStacks, synthesize, variant } from "./fixtures.js";
 
 function buckets(synthesized: Synthesized) {
   const all = synthesized.template.findResources("AWS::S3::Bucket");
@@ -22,17 +22,11 @@ function buckets(synthesized: Synthesized) {
 }
 
 describe("archive", () => {
-  let prod: Synthesized;
-  let dev: Synthesized;
-
-  beforeAll(() => {
-    prod = synthesizeShipped("prod");
-    dev = synthesizeShipped("dev");
-  });
+  const shipped = shippedStacks("prod", "dev");
 
   it("locks the archive in COMPLIANCE mode for the longest retention the frameworks require", () => {
     // Act
-    const { archive } = buckets(prod);
+    const { archive } = buckets(shipped.prod);
 
     // Assess
     expect(archive.properties).toMatchObject({
@@ -47,7 +41,7 @@ describe("archive", () => {
 
   it("uses the configured retention when no framework applies (dev)", () => {
     // Act
-    const { archive } = buckets(dev);
+    const { archive } = buckets(shipped.dev);
 
     // Assess
     expect(archive.properties).toMatchObject({
@@ -57,7 +51,7 @@ describe("archive", () => {
 
   it("encrypts archive and staging with the rotating customer-managed key", () => {
     // Act
-    const { archive, staging } = buckets(prod);
+    const { archive, staging } = buckets(shipped.prod);
 
     // Assess
     for (const bucket of [archive, staging]) {
@@ -73,7 +67,7 @@ describe("archive", () => {
         ],
       });
     }
-    prod.template.hasResourceProperties("AWS::KMS::Key", {
+    shipped.prod.template.hasResourceProperties("AWS::KMS::Key", {
       Description: Match.stringLikeRegexp("audit data at rest"),
       EnableKeyRotation: true,
     });
@@ -81,7 +75,7 @@ describe("archive", () => {
 
   it("blocks public access, versions every bucket and retains them on delete", () => {
     // Act
-    const { all } = buckets(prod);
+    const { all } = buckets(shipped.prod);
 
     // Assess
     expect(Object.keys(all)).toHaveLength(3);
@@ -102,7 +96,7 @@ describe("archive", () => {
 
   it("denies non-TLS requests and TLS below 1.2 on every bucket", () => {
     // Act
-    const policies = Object.values(prod.template.findResources("AWS::S3::BucketPolicy"));
+    const policies = Object.values(shipped.prod.template.findResources("AWS::S3::BucketPolicy"));
 
     // Assess
     expect(policies).toHaveLength(3);
@@ -124,7 +118,7 @@ describe("archive", () => {
 
   it("tiers archived objects to colder classes and expires them after the retention", () => {
     // Act
-    const { archive } = buckets(prod);
+    const { archive } = buckets(shipped.prod);
 
     // Assess
     expect(archive.properties.LifecycleConfiguration).toEqual({
@@ -144,7 +138,7 @@ describe("archive", () => {
 
   it("skips transitions that would come at or after the expiry (dev keeps 30 days)", () => {
     // Act
-    const { archive } = buckets(dev);
+    const { archive } = buckets(shipped.dev);
 
     // Assess
     const rules = (archive.properties.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
@@ -154,7 +148,7 @@ describe("archive", () => {
 
   it("logs server access of archive and staging into the separate unlocked bucket", () => {
     // Act
-    const { archive, staging, accessLogs } = buckets(prod);
+    const { archive, staging, accessLogs } = buckets(shipped.prod);
 
     // Assess
     expect(archive.properties.LoggingConfiguration).toEqual({
@@ -173,8 +167,8 @@ describe("archive", () => {
 
   it("expires staged backups after days, not hours", () => {
     // Act
-    const prodStaging = buckets(prod).staging;
-    const devStaging = buckets(dev).staging;
+    const prodStaging = buckets(shipped.prod).staging;
+    const devStaging = buckets(shipped.dev).staging;
 
     // Assess
     expect(prodStaging.properties.LifecycleConfiguration).toEqual({
@@ -188,7 +182,7 @@ describe("archive", () => {
 
   it("notifies the archive queue of every object created in staging", () => {
     // Act
-    const { staging } = buckets(prod);
+    const { staging } = buckets(shipped.prod);
 
     // Assess
     expect(staging.properties.NotificationConfiguration).toEqual({

@@ -1,18 +1,14 @@
 import { Annotations, Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../lib/config/index.js";
-import { type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import { type Synthesized, shippedStacks, synthesize, variant } from "./fixtures.js";
 
 describe("audit trail stack", () => {
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("prod");
 
   it("outputs what Fluent Bit and operators need", () => {
     // Act
-    const outputs = prod.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const outputs = shipped.prod.template.toJSON().Outputs as Record<string, { Value: unknown }>;
 
     // Assess
     expect(Object.keys(outputs).sort()).toEqual(
@@ -56,11 +52,11 @@ describe("audit trail stack", () => {
 
   it("is environment-agnostic by default (no account or region baked in)", () => {
     // Act
-    const json = JSON.stringify(prod.template.toJSON());
+    const json = JSON.stringify(shipped.prod.template.toJSON());
 
     // Assess
     expect(json).not.toMatch(/\b\d{12}\b/);
-    expect(prod.stack.region).toMatch(/^\$\{Token/);
+    expect(shipped.prod.stack.region).toMatch(/^\$\{Token/);
   });
 
   it("targets the configured account and region without lookups", () => {
@@ -106,7 +102,9 @@ describe("audit trail stack", () => {
     const small = synthesize("dev", variant("dev", { concurrency: { transform: 3, archiver: 2 } }));
 
     // Assess
-    expect(reserved(prod.template).filter((units) => units !== undefined && units > 1)).toEqual([5, 20]);
+    expect(reserved(shipped.prod.template).filter((units) => units !== undefined && units > 1)).toEqual([
+      5, 20,
+    ]);
     expect(reserved(small.template).filter((units) => units !== undefined && units > 1)).toEqual([2, 3]);
   });
 

@@ -21,7 +21,7 @@ import { DBIP_FILES } from "../../lambdas/core/geo/index.js";
 import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
 import { AuditDetection, type AuditDetectionProps } from "../../lib/detection.js";
 import { geoIpPackageDir } from "../../lib/private/bundle.js";
-import { build, cdkJsonContext, type Synthesized, synthesizeShipped } from "./fixtures.js";
+import { build, cdkJsonContext, PK_SK_KEYS, shippedStacks } from "./fixtures.js";
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -92,17 +92,11 @@ function standalone(
 }
 
 describe("detection", () => {
-  let dev: Synthesized;
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    dev = synthesizeShipped("dev");
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("dev", "prod");
 
   it("runs the detector handler with a 2-minute timeout, 1024 MB and one run at a time", () => {
     // Act
-    const [, detector] = detectorOf(prod.template);
+    const [, detector] = detectorOf(shipped.prod.template);
 
     // Assess
     expect(detector).toMatchObject({
@@ -119,7 +113,7 @@ describe("detection", () => {
 
   it("hands the detector its environment: name, endpoint host, rules, overrides, topics, state table, links", () => {
     // Act
-    const [, detector] = detectorOf(prod.template);
+    const [, detector] = detectorOf(shipped.prod.template);
     const variables = (detector.Environment as { Variables: Record<string, unknown> }).Variables;
 
     // Assess
@@ -175,7 +169,7 @@ describe("detection", () => {
 
   it("leaves out the runbook link when alerts.runbookBaseUrl is unset", () => {
     // Act
-    const [, detector] = detectorOf(dev.template);
+    const [, detector] = detectorOf(shipped.dev.template);
     const variables = (detector.Environment as { Variables: Record<string, unknown> }).Variables;
 
     // Assess
@@ -188,29 +182,29 @@ describe("detection", () => {
 
   it("runs every minute from an EventBridge schedule and does not retry a failed run", () => {
     // Act
-    const [logicalId] = detectorOf(prod.template);
+    const [logicalId] = detectorOf(shipped.prod.template);
 
     // Assess
-    prod.template.hasResourceProperties("AWS::Events::Rule", {
+    shipped.prod.template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(1 minute)",
       State: "ENABLED",
       Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [logicalId, "Arn"] } })],
     });
     // Not before the bootstrap has mapped the detector's role and created the alerts index template.
     const [schedule] = Object.values(
-      prod.template.findResources("AWS::Events::Rule", {
+      shipped.prod.template.findResources("AWS::Events::Rule", {
         Properties: { ScheduleExpression: "rate(1 minute)" },
       }),
     ) as { DependsOn?: string[] }[];
     expect(schedule?.DependsOn).toEqual(
       expect.arrayContaining([expect.stringMatching(/^SearchBootstrap[0-9A-F]{8}$/)]),
     );
-    prod.template.hasResourceProperties("AWS::Lambda::Permission", {
+    shipped.prod.template.hasResourceProperties("AWS::Lambda::Permission", {
       Action: "lambda:InvokeFunction",
       Principal: "events.amazonaws.com",
       FunctionName: { "Fn::GetAtt": [logicalId, "Arn"] },
     });
-    prod.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+    shipped.prod.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
       FunctionName: { Ref: logicalId },
       MaximumRetryAttempts: 0,
       MaximumEventAgeInSeconds: 120,
@@ -219,7 +213,7 @@ describe("detection", () => {
 
   it("keeps the watermark in an on-demand, PITR, CMK-encrypted, retained table keyed pk/sk", () => {
     // Act
-    const tables = prod.template.findResources("AWS::DynamoDB::Table");
+    const tables = shipped.prod.template.findResources("AWS::DynamoDB::Table");
     const state = Object.entries(tables).find(([logicalId]) => logicalId.startsWith("DetectionState"));
 
     // Assess
@@ -227,14 +221,7 @@ describe("detection", () => {
       DeletionPolicy: "Retain",
       UpdateReplacePolicy: "Retain",
       Properties: {
-        KeySchema: [
-          { AttributeName: "pk", KeyType: "HASH" },
-          { AttributeName: "sk", KeyType: "RANGE" },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: "pk", AttributeType: "S" },
-          { AttributeName: "sk", AttributeType: "S" },
-        ],
+        ...PK_SK_KEYS,
         BillingMode: "PAY_PER_REQUEST",
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: true,
@@ -249,23 +236,25 @@ describe("detection", () => {
 
   it("runs as the stack's detector role, the one the domain's access policy and the bootstrap name", () => {
     // Act
-    const [, detector] = detectorOf(prod.template);
+    const [, detector] = detectorOf(shipped.prod.template);
 
     // Assess
-    const roleId = prod.stack.getLogicalId(prod.stack.detectorRole.node.defaultChild as CfnElement);
+    const roleId = shipped.prod.stack.getLogicalId(
+      shipped.prod.stack.detectorRole.node.defaultChild as CfnElement,
+    );
     expect(detector.Role).toEqual({ "Fn::GetAtt": [roleId, "Arn"] });
-    prod.template.hasResourceProperties("Custom::AuditTrailSearchBootstrap", {
+    shipped.prod.template.hasResourceProperties("Custom::AuditTrailSearchBootstrap", {
       DetectorRoleArn: detector.Role,
     });
     const domain = Object.values(
-      prod.template.findResources("AWS::OpenSearchService::Domain"),
+      shipped.prod.template.findResources("AWS::OpenSearchService::Domain"),
     )[0] as Resource;
     expect(JSON.stringify(domain.Properties.AccessPolicies)).toContain(JSON.stringify(detector.Role));
   });
 
   it("may search the audit indices and read and write alert documents of this domain, nothing else", () => {
     // Act
-    const statements = detectorStatements(prod.template).filter((statement) =>
+    const statements = detectorStatements(shipped.prod.template).filter((statement) =>
       actionsOf(statement).some((action) => action.startsWith("es:")),
     );
 
@@ -281,7 +270,7 @@ describe("detection", () => {
 
   it("may publish to the four severity topics and the ops topic, and use the data key", () => {
     // Act
-    const statements = detectorStatements(prod.template);
+    const statements = detectorStatements(shipped.prod.template);
     const publish = statements.filter((statement) => actionsOf(statement).includes("sns:Publish"));
     const kmsActions = statements
       .filter((statement) => JSON.stringify(statement.Resource).includes("KeysDataKey"))
@@ -303,7 +292,7 @@ describe("detection", () => {
 
   it("may read and update items of its state table only (no scan, query or delete)", () => {
     // Act
-    const dynamo = detectorStatements(prod.template).filter((statement) =>
+    const dynamo = detectorStatements(shipped.prod.template).filter((statement) =>
       actionsOf(statement).some((action) => action.startsWith("dynamodb:")),
     );
 
@@ -319,8 +308,8 @@ describe("detection", () => {
 
   it("runs in the VPC's private subnets with the client security group when the network is vpc", () => {
     // Act
-    const [, inVpc] = detectorOf(prod.template);
-    const [, publicDomain] = detectorOf(dev.template);
+    const [, inVpc] = detectorOf(shipped.prod.template);
+    const [, publicDomain] = detectorOf(shipped.dev.template);
 
     // Assess
     expect(inVpc.VpcConfig).toEqual({
@@ -335,8 +324,8 @@ describe("detection", () => {
 
   it("records why the detector has no dead-letter queue for checkov", () => {
     // Act
-    const [logicalId] = detectorOf(prod.template);
-    const metadata = resourcesOf(prod.template)[logicalId]?.Metadata;
+    const [logicalId] = detectorOf(shipped.prod.template);
+    const metadata = resourcesOf(shipped.prod.template)[logicalId]?.Metadata;
 
     // Assess
     expect(metadata?.checkov).toEqual({
@@ -346,8 +335,8 @@ describe("detection", () => {
 
   it("alarms on the detector's errors, throttles and duration, failed deliveries and watermark lag", () => {
     // Act
-    const alarms = alarmsOf(prod.template);
-    const [logicalId] = detectorOf(prod.template);
+    const alarms = alarmsOf(shipped.prod.template);
+    const [logicalId] = detectorOf(shipped.prod.template);
     const opsTopic = [{ Ref: expect.stringMatching(/^AlertingOpsAlarms/) }];
     const detectorMetric = {
       Namespace: "MeshAuditTrail",
@@ -413,7 +402,7 @@ describe("detection", () => {
 
   it("alarms only on metrics of the detector's contract, under its namespace and service", () => {
     // Prepare
-    const template = prod.template.toJSON() as {
+    const template = shipped.prod.template.toJSON() as {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
     };
     const emitted: string[] = Object.values(DETECTOR_METRICS.names);
@@ -436,7 +425,7 @@ describe("detection", () => {
 
   it("outputs the detector function and state table names", () => {
     // Act
-    const outputs = prod.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const outputs = shipped.prod.template.toJSON().Outputs as Record<string, { Value: unknown }>;
 
     // Assess
     expect(outputs.DetectorFunctionName?.Value).toEqual({ Ref: expect.stringMatching(/^DetectionDetector/) });

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import { beforeAll } from "vitest";
 import { AuditTrailStack } from "../../lib/audit-trail-stack.js";
 import { ENVIRONMENTS, type EnvironmentConfigInput, parseEnvironmentConfig } from "../../lib/config/index.js";
 
@@ -46,6 +47,20 @@ export function synthesizeShipped(name: keyof typeof ENVIRONMENTS): Synthesized 
   return synthesize(name, ENVIRONMENTS[name]);
 }
 
+/**
+ * The shipped environments' stacks, synthesized once before the suite's tests run (call it in a `describe`; read
+ * the stacks inside the tests: `shipped.prod.template`).
+ */
+export function shippedStacks<N extends keyof typeof ENVIRONMENTS>(
+  ...names: N[]
+): Readonly<Record<N, Synthesized>> {
+  const stacks = {} as Record<N, Synthesized>;
+  beforeAll(() => {
+    for (const name of names) stacks[name] = synthesizeShipped(name);
+  });
+  return stacks;
+}
+
 /** A shipped entry with some top-level keys replaced (for override tests). */
 export function variant(
   name: keyof typeof ENVIRONMENTS,
@@ -60,3 +75,34 @@ export function onlyResource(template: Template, type: string): { Properties: Re
   if (found.length !== 1) throw new Error(`expected exactly one ${type}, found ${found.length}`);
   return found[0] as { Properties: Record<string, unknown> };
 }
+
+/** The account and region as a synthesized template refers to them. */
+export const ACCOUNT = { Ref: "AWS::AccountId" } as const;
+export const REGION = { Ref: "AWS::Region" } as const;
+
+/** `arn:<partition>:<service>:<region>:<account><resource…>` as a synthesized template joins it. */
+export function regionalArn(service: string, ...resource: (string | { readonly Ref: string })[]): unknown {
+  return {
+    "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:${service}:`, REGION, ":", ACCOUNT, ...resource]],
+  };
+}
+
+/** The confused-deputy guard of a service principal's trust: this account, and a source ARN like `sourceArn`. */
+export function sameAccountCondition(sourceArn: unknown): Record<string, unknown> {
+  return {
+    StringEquals: { "aws:SourceAccount": ACCOUNT },
+    ArnLike: { "aws:SourceArn": sourceArn },
+  };
+}
+
+/** The key of the stack's DynamoDB tables (ledger, detector state): string `pk` (hash) and `sk` (range). */
+export const PK_SK_KEYS = {
+  KeySchema: [
+    { AttributeName: "pk", KeyType: "HASH" },
+    { AttributeName: "sk", KeyType: "RANGE" },
+  ],
+  AttributeDefinitions: [
+    { AttributeName: "pk", AttributeType: "S" },
+    { AttributeName: "sk", AttributeType: "S" },
+  ],
+};

@@ -4,11 +4,19 @@ import * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as opensearch from "aws-cdk-lib/aws-opensearchservice";
 import * as s3 from "aws-cdk-lib/aws-s3";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ARCHIVE_PREFIXES, AUDIT_INDEX_PREFIX, TRANSFORM_ENV } from "../../lambdas/core/contracts.js";
 import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
 import { AuditIngestion } from "../../lib/ingestion.js";
-import { onlyResource, type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import {
+  onlyResource,
+  regionalArn,
+  type Synthesized,
+  sameAccountCondition,
+  shippedStacks,
+  synthesize,
+  variant,
+} from "./fixtures.js";
 
 function transformOf(synthesized: Synthesized): Record<string, unknown> {
   const found = synthesized.template.findResources("AWS::Lambda::Function", {
@@ -25,16 +33,10 @@ function destinationOf(synthesized: Synthesized): Record<string, unknown> {
 }
 
 describe("ingestion", () => {
-  let dev: Synthesized;
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    dev = synthesizeShipped("dev");
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("dev", "prod");
 
   it("is a Direct PUT stream encrypted with the customer-managed key", () => {
-    prod.template.hasResourceProperties("AWS::KinesisFirehose::DeliveryStream", {
+    shipped.prod.template.hasResourceProperties("AWS::KinesisFirehose::DeliveryStream", {
       DeliveryStreamType: "DirectPut",
       DeliveryStreamEncryptionConfigurationInput: {
         KeyType: "CUSTOMER_MANAGED_CMK",
@@ -45,7 +47,7 @@ describe("ingestion", () => {
 
   it("delivers into daily audit-YYYY-MM-DD indices on the domain", () => {
     // Act
-    const destination = destinationOf(prod);
+    const destination = destinationOf(shipped.prod);
 
     // Assess
     expect(destination).toMatchObject({
@@ -57,7 +59,7 @@ describe("ingestion", () => {
 
   it("backs every document up into the staging bucket, failures under the error prefix", () => {
     // Act
-    const destination = destinationOf(prod);
+    const destination = destinationOf(shipped.prod);
 
     // Assess
     expect(destination.S3BackupMode).toBe("AllDocuments");
@@ -76,7 +78,7 @@ describe("ingestion", () => {
   });
 
   it("writes the backup GZIP-compressed, so staging and the archive hold about an eighth of the documents' bytes", () => {
-    for (const stack of [prod, dev]) {
+    for (const stack of [shipped.prod, shipped.dev]) {
       // Act
       const destination = destinationOf(stack);
 
@@ -86,11 +88,11 @@ describe("ingestion", () => {
   });
 
   it("takes buffering and retry duration from the config", () => {
-    expect(destinationOf(prod)).toMatchObject({
+    expect(destinationOf(shipped.prod)).toMatchObject({
       BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 5 },
       RetryOptions: { DurationInSeconds: 900 },
     });
-    expect(destinationOf(dev)).toMatchObject({
+    expect(destinationOf(shipped.dev)).toMatchObject({
       BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 1 },
       RetryOptions: { DurationInSeconds: 60 },
     });
@@ -98,7 +100,7 @@ describe("ingestion", () => {
 
   it("logs delivery errors to CloudWatch", () => {
     // Act
-    const destination = destinationOf(prod);
+    const destination = destinationOf(shipped.prod);
 
     // Assess
     expect(destination.CloudWatchLoggingOptions).toEqual({
@@ -110,7 +112,7 @@ describe("ingestion", () => {
 
   it("runs the transform Lambda as the record processor", () => {
     // Act
-    const destination = destinationOf(prod);
+    const destination = destinationOf(shipped.prod);
 
     // Assess
     expect(destination.ProcessingConfiguration).toEqual({
@@ -133,7 +135,7 @@ describe("ingestion", () => {
   });
 
   it("reaches a VPC domain through the private subnets and the client security group", () => {
-    expect(destinationOf(prod).VpcConfiguration).toEqual({
+    expect(destinationOf(shipped.prod).VpcConfiguration).toEqual({
       RoleARN: { "Fn::GetAtt": [expect.stringMatching(/^IngestionDeliveryRole/), "Arn"] },
       SubnetIds: [
         { Ref: expect.stringMatching(/^NetworkVpcPrivateSubnet1/) },
@@ -141,12 +143,14 @@ describe("ingestion", () => {
       ],
       SecurityGroupIds: [{ "Fn::GetAtt": [expect.stringMatching(/^NetworkClientSecurityGroup/), "GroupId"] }],
     });
-    expect(destinationOf(dev).VpcConfiguration).toBeUndefined();
+    expect(destinationOf(shipped.dev).VpcConfiguration).toBeUndefined();
   });
 
   it("creates the stream only after the bootstrap has installed templates and ISM", () => {
     // Act
-    const stream = Object.values(prod.template.findResources("AWS::KinesisFirehose::DeliveryStream"))[0] as {
+    const stream = Object.values(
+      shipped.prod.template.findResources("AWS::KinesisFirehose::DeliveryStream"),
+    )[0] as {
       DependsOn: string[];
     };
 
@@ -156,7 +160,8 @@ describe("ingestion", () => {
 
   it("hands the transform its environment: name, rules directory, event.original (overrides are in its pack)", () => {
     // Act
-    const variables = (transformOf(dev).Environment as { Variables: Record<string, string> }).Variables;
+    const variables = (transformOf(shipped.dev).Environment as { Variables: Record<string, string> })
+      .Variables;
 
     // Assess
     expect(variables).toMatchObject({
@@ -170,7 +175,7 @@ describe("ingestion", () => {
   });
 
   it("generates the re-ingest key as a KMS-encrypted secret, named to the transform, readable by its role only", () => {
-    for (const synthesized of [dev, prod]) {
+    for (const synthesized of [shipped.dev, shipped.prod]) {
       // Act
       const secrets = synthesized.template.findResources("AWS::SecretsManager::Secret", {
         Properties: { Description: Match.stringLikeRegexp("re-ingested documents") },
@@ -199,7 +204,8 @@ describe("ingestion", () => {
 
   it("pseudonymizes prod's fields with the key from SSM, readable by the transform only", () => {
     // Act
-    const variables = (transformOf(prod).Environment as { Variables: Record<string, string> }).Variables;
+    const variables = (transformOf(shipped.prod).Environment as { Variables: Record<string, string> })
+      .Variables;
 
     // Assess
     expect(variables).toMatchObject({
@@ -207,7 +213,7 @@ describe("ingestion", () => {
       [TRANSFORM_ENV.pseudonymizeFields]: ENVIRONMENTS.prod.pseudonymization.fields.join(","),
       [TRANSFORM_ENV.pseudonymizationKeyParameterName]: "/audit-trail/prod/pseudonymization-key",
     });
-    prod.template.hasResourceProperties("AWS::IAM::Policy", {
+    shipped.prod.template.hasResourceProperties("AWS::IAM::Policy", {
       Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }],
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -224,7 +230,7 @@ describe("ingestion", () => {
 
   it("gives the transform only the parameter read it makes (no GetParameterHistory, DescribeParameters or GetParameters)", () => {
     // Act
-    const policies = JSON.stringify(prod.template.findResources("AWS::IAM::Policy"));
+    const policies = JSON.stringify(shipped.prod.template.findResources("AWS::IAM::Policy"));
 
     // Assess
     expect(policies).toContain('"ssm:GetParameter"');
@@ -236,7 +242,7 @@ describe("ingestion", () => {
   it("lets the transform re-ingest into its own stream only (PutRecordBatch, nothing else)", () => {
     // Act
     const policies = Object.values(
-      prod.template.findResources("AWS::IAM::Policy", {
+      shipped.prod.template.findResources("AWS::IAM::Policy", {
         Properties: { Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }] },
       }),
     ) as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }[];
@@ -316,7 +322,7 @@ describe("ingestion", () => {
   it("lets Firehose invoke only the transform, write only staging and only write documents into this domain", () => {
     // Act
     const policy = Object.values(
-      prod.template.findResources("AWS::IAM::Policy", {
+      shipped.prod.template.findResources("AWS::IAM::Policy", {
         Properties: { Roles: [{ Ref: Match.stringLikeRegexp("^IngestionDeliveryRole") }] },
       }),
     )[0] as {
@@ -353,30 +359,12 @@ describe("ingestion", () => {
   });
 
   it("trusts Firehose only for delivery streams of this account", () => {
-    prod.template.hasResourceProperties("AWS::IAM::Role", {
+    shipped.prod.template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: {
         Statement: [
           Match.objectLike({
             Principal: { Service: "firehose.amazonaws.com" },
-            Condition: {
-              StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
-              ArnLike: {
-                "aws:SourceArn": {
-                  "Fn::Join": [
-                    "",
-                    [
-                      "arn:",
-                      { Ref: "AWS::Partition" },
-                      ":firehose:",
-                      { Ref: "AWS::Region" },
-                      ":",
-                      { Ref: "AWS::AccountId" },
-                      ":deliverystream/*",
-                    ],
-                  ],
-                },
-              },
-            },
+            Condition: sameAccountCondition(regionalArn("firehose", ":deliverystream/*")),
           }),
         ],
       },
@@ -384,32 +372,12 @@ describe("ingestion", () => {
   });
 
   it("trusts CloudWatch Logs only for the subscribed EKS log groups of this account", () => {
-    prod.template.hasResourceProperties("AWS::IAM::Role", {
+    shipped.prod.template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: {
         Statement: [
           Match.objectLike({
             Principal: { Service: "logs.amazonaws.com" },
-            Condition: {
-              StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
-              ArnLike: {
-                "aws:SourceArn": [
-                  {
-                    "Fn::Join": [
-                      "",
-                      [
-                        "arn:",
-                        { Ref: "AWS::Partition" },
-                        ":logs:",
-                        { Ref: "AWS::Region" },
-                        ":",
-                        { Ref: "AWS::AccountId" },
-                        ":log-group:/aws/eks/prod-mesh/cluster:*",
-                      ],
-                    ],
-                  },
-                ],
-              },
-            },
+            Condition: sameAccountCondition([regionalArn("logs", ":log-group:/aws/eks/prod-mesh/cluster:*")]),
           }),
         ],
       },
@@ -418,7 +386,7 @@ describe("ingestion", () => {
 
   it("subscribes each configured EKS cluster's audit log group into the stream", () => {
     // Act
-    const filters = Object.values(prod.template.findResources("AWS::Logs::SubscriptionFilter"));
+    const filters = Object.values(shipped.prod.template.findResources("AWS::Logs::SubscriptionFilter"));
 
     // Assess
     expect(filters).toEqual([
@@ -431,7 +399,7 @@ describe("ingestion", () => {
         },
       }),
     ]);
-    dev.template.resourceCountIs("AWS::Logs::SubscriptionFilter", 0);
+    shipped.dev.template.resourceCountIs("AWS::Logs::SubscriptionFilter", 0);
   });
 
   it("uses a cluster's own log group name when configured", () => {
@@ -456,7 +424,7 @@ describe("ingestion", () => {
 
   it("runs the transform on Node.js 22, ARM64, from the bundled ESM handler", () => {
     // Act
-    const transform = transformOf(prod);
+    const transform = transformOf(shipped.prod);
 
     // Assess
     expect(transform).toMatchObject({
@@ -468,7 +436,7 @@ describe("ingestion", () => {
 
   it("gives the transform a 32 MiB semi-space, not the few MiB V8 would derive from 1024 MB", () => {
     // Act
-    const transform = transformOf(prod);
+    const transform = transformOf(shipped.prod);
 
     // Assess
     expect(transform).toMatchObject({

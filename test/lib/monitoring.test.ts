@@ -1,9 +1,9 @@
 import { Duration } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../lib/config/index.js";
-import { build, type Synthesized, synthesizeShipped } from "./fixtures.js";
+import { build, type Synthesized, shippedStacks } from "./fixtures.js";
 
 type Alarm = { Properties: Record<string, unknown> };
 
@@ -17,17 +17,11 @@ function alarms(synthesized: Synthesized): Map<string, Record<string, unknown>> 
 }
 
 describe("pipeline monitoring", () => {
-  let dev: Synthesized;
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    dev = synthesizeShipped("dev");
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("dev", "prod");
 
   it("alarms on every pipeline signal the issue lists", () => {
     // Act
-    const labels = [...alarms(prod).keys()].sort();
+    const labels = [...alarms(shipped.prod).keys()].sort();
 
     // Assess
     expect(labels).toEqual(
@@ -78,7 +72,7 @@ describe("pipeline monitoring", () => {
   });
 
   it("sends every alarm and its recovery to the ops topic", () => {
-    for (const alarm of alarms(prod).values()) {
+    for (const alarm of alarms(shipped.prod).values()) {
       const opsTopic = [{ Ref: expect.stringMatching(/^AlertingOpsAlarms/) }];
       expect(alarm.AlarmActions).toEqual(opsTopic);
       expect(alarm.OKActions).toEqual(opsTopic);
@@ -87,7 +81,7 @@ describe("pipeline monitoring", () => {
 
   it("watches Firehose delivery success and freshness on this stream", () => {
     // Act
-    const byLabel = alarms(prod);
+    const byLabel = alarms(shipped.prod);
 
     // Assess
     expect(byLabel.get("FirehoseOpenSearchDelivery")).toMatchObject({
@@ -111,7 +105,7 @@ describe("pipeline monitoring", () => {
 
   it("pages when records stop being indexed: a share that fails to parse, or documents that could not be re-ingested", () => {
     // Act
-    const byLabel = alarms(prod);
+    const byLabel = alarms(shipped.prod);
 
     // Assess
     const failed = byLabel.get("TransformFailedRecords");
@@ -154,7 +148,7 @@ describe("pipeline monitoring", () => {
 
   it("watches the domain: red, yellow, storage at 25 % of EBS, JVM pressure, blocked writes, KMS errors", () => {
     // Act
-    const byLabel = alarms(prod);
+    const byLabel = alarms(shipped.prod);
 
     // Assess
     const domainDimensions = expect.arrayContaining([
@@ -189,7 +183,7 @@ describe("pipeline monitoring", () => {
   });
 
   it("alarms on function duration at 80 % of its timeout", () => {
-    expect(alarms(prod).get("TransformDuration")).toMatchObject({
+    expect(alarms(shipped.prod).get("TransformDuration")).toMatchObject({
       MetricName: "Duration",
       ExtendedStatistic: "p99",
       Threshold: 180_000 * 0.8,
@@ -199,7 +193,7 @@ describe("pipeline monitoring", () => {
 
   it("skips the master JVM alarm without dedicated masters and scales storage to the EBS size", () => {
     // Act
-    const byLabel = alarms(dev);
+    const byLabel = alarms(shipped.dev);
 
     // Assess
     expect(byLabel.has("MasterJvmMemoryPressure")).toBe(false);

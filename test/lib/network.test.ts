@@ -1,42 +1,36 @@
 import { Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
-import { onlyResource, type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import { describe, expect, it } from "vitest";
+import { onlyResource, shippedStacks, synthesize, variant } from "./fixtures.js";
 
 describe("network", () => {
-  let dev: Synthesized;
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    dev = synthesizeShipped("dev");
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("dev", "prod");
 
   it("creates no VPC for a public-endpoint environment", () => {
-    dev.template.resourceCountIs("AWS::EC2::VPC", 0);
-    dev.template.resourceCountIs("AWS::EC2::SecurityGroup", 0);
+    shipped.dev.template.resourceCountIs("AWS::EC2::VPC", 0);
+    shipped.dev.template.resourceCountIs("AWS::EC2::SecurityGroup", 0);
   });
 
   it("creates a VPC with private subnets, NAT per config, S3/DynamoDB gateway endpoints and flow logs", () => {
-    prod.template.hasResourceProperties("AWS::EC2::VPC", { CidrBlock: "10.42.0.0/16" });
-    prod.template.resourceCountIs("AWS::EC2::NatGateway", 2);
-    prod.template.resourceCountIs("AWS::EC2::VPCEndpoint", 2);
-    prod.template.hasResourceProperties("AWS::EC2::FlowLog", {
+    shipped.prod.template.hasResourceProperties("AWS::EC2::VPC", { CidrBlock: "10.42.0.0/16" });
+    shipped.prod.template.resourceCountIs("AWS::EC2::NatGateway", 2);
+    shipped.prod.template.resourceCountIs("AWS::EC2::VPCEndpoint", 2);
+    shipped.prod.template.hasResourceProperties("AWS::EC2::FlowLog", {
       TrafficType: "ALL",
       LogDestinationType: "cloud-watch-logs",
     });
-    for (const subnet of Object.values(prod.template.findResources("AWS::EC2::Subnet"))) {
+    for (const subnet of Object.values(shipped.prod.template.findResources("AWS::EC2::Subnet"))) {
       expect(subnet).toMatchObject({ Properties: { MapPublicIpOnLaunch: false } });
     }
   });
 
   it("lets the clients out on HTTPS only and the domain in from the clients only", () => {
-    prod.template.hasResourceProperties("AWS::EC2::SecurityGroup", {
+    shipped.prod.template.hasResourceProperties("AWS::EC2::SecurityGroup", {
       GroupDescription: Match.stringLikeRegexp("clients of the OpenSearch domain"),
       SecurityGroupEgress: [
         { CidrIp: "0.0.0.0/0", FromPort: 443, ToPort: 443, IpProtocol: "tcp", Description: Match.anyValue() },
       ],
     });
-    prod.template.hasResourceProperties("AWS::EC2::SecurityGroup", {
+    shipped.prod.template.hasResourceProperties("AWS::EC2::SecurityGroup", {
       GroupDescription: Match.stringLikeRegexp("HTTPS from the stack clients only"),
       SecurityGroupIngress: Match.absent(),
     });
@@ -69,7 +63,7 @@ describe("network", () => {
 
   it("places every stack function in the private subnets in a VPC environment", () => {
     // Act
-    const functions = Object.values(prod.template.findResources("AWS::Lambda::Function")) as {
+    const functions = Object.values(shipped.prod.template.findResources("AWS::Lambda::Function")) as {
       Properties: { VpcConfig?: { SubnetIds: unknown[] } };
     }[];
 

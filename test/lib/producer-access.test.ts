@@ -1,6 +1,14 @@
 import { Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
-import { onlyResource, type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import { describe, expect, it } from "vitest";
+import {
+  onlyResource,
+  regionalArn,
+  type Synthesized,
+  sameAccountCondition,
+  shippedStacks,
+  synthesize,
+  variant,
+} from "./fixtures.js";
 
 function producerRole(synthesized: Synthesized): { AssumeRolePolicyDocument: { Statement: unknown[] } } {
   const roles = synthesized.template.findResources("AWS::IAM::Role", {
@@ -14,18 +22,10 @@ function producerRole(synthesized: Synthesized): { AssumeRolePolicyDocument: { S
 }
 
 describe("producer access", () => {
-  let dev: Synthesized;
-  let staging: Synthesized;
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    dev = synthesizeShipped("dev");
-    staging = synthesizeShipped("staging");
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("dev", "staging", "prod");
 
   it("allows the producer only PutRecord and PutRecordBatch on this stream", () => {
-    for (const { template } of [dev, staging, prod]) {
+    for (const { template } of [shipped.dev, shipped.staging, shipped.prod]) {
       template.hasResourceProperties("AWS::IAM::Policy", {
         Roles: [{ Ref: Match.stringLikeRegexp("^ProducerRole") }],
         PolicyDocument: {
@@ -43,7 +43,7 @@ describe("producer access", () => {
 
   it("trusts an IRSA cluster's OIDC issuer for Fluent Bit's service account only", () => {
     // Act
-    const role = producerRole(staging);
+    const role = producerRole(shipped.staging);
 
     // Assess
     const issuer = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
@@ -108,8 +108,8 @@ describe("producer access", () => {
 
   it("trusts EKS Pod Identity for the configured cluster ARNs and creates the association", () => {
     // Act
-    const role = producerRole(prod);
-    const association = onlyResource(prod.template, "AWS::EKS::PodIdentityAssociation");
+    const role = producerRole(shipped.prod);
+    const association = onlyResource(shipped.prod.template, "AWS::EKS::PodIdentityAssociation");
 
     // Assess
     expect(role.AssumeRolePolicyDocument.Statement).toEqual([
@@ -167,33 +167,15 @@ describe("producer access", () => {
 
   it("without clusters, lets Pod Identity associations of this account's clusters use it (onboarding)", () => {
     // Act
-    const role = producerRole(dev);
+    const role = producerRole(shipped.dev);
 
     // Assess
     expect(role.AssumeRolePolicyDocument.Statement).toEqual([
       expect.objectContaining({
         Principal: { Service: "pods.eks.amazonaws.com" },
-        Condition: {
-          StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
-          ArnLike: {
-            "aws:SourceArn": {
-              "Fn::Join": [
-                "",
-                [
-                  "arn:",
-                  { Ref: "AWS::Partition" },
-                  ":eks:",
-                  { Ref: "AWS::Region" },
-                  ":",
-                  { Ref: "AWS::AccountId" },
-                  ":cluster/*",
-                ],
-              ],
-            },
-          },
-        },
+        Condition: sameAccountCondition(regionalArn("eks", ":cluster/*")),
       }),
     ]);
-    dev.template.resourceCountIs("AWS::EKS::PodIdentityAssociation", 0);
+    shipped.dev.template.resourceCountIs("AWS::EKS::PodIdentityAssociation", 0);
   });
 });

@@ -3,30 +3,22 @@ import { Match } from "aws-cdk-lib/assertions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
 import { SearchDomain } from "../../lib/search-domain.js";
-import { onlyResource, type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import { onlyResource, shippedStacks, synthesize, variant } from "./fixtures.js";
 
 describe("search domain", () => {
-  let dev: Synthesized;
-  let staging: Synthesized;
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    dev = synthesizeShipped("dev");
-    staging = synthesizeShipped("staging");
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("dev", "staging", "prod");
 
   it("runs by default the OpenSearch version the real-node integration tests run", () => {
-    for (const { template } of [dev, staging, prod]) {
+    for (const { template } of [shipped.dev, shipped.staging, shipped.prod]) {
       template.hasResourceProperties("AWS::OpenSearchService::Domain", { EngineVersion: "OpenSearch_2.19" });
     }
   });
 
   it("encrypts at rest with the CMK, node to node, and only speaks HTTPS with TLS 1.2+", () => {
-    for (const { template } of [dev, staging, prod]) {
+    for (const { template } of [shipped.dev, shipped.staging, shipped.prod]) {
       template.hasResourceProperties("AWS::OpenSearchService::Domain", {
         EncryptionAtRestOptions: { Enabled: true, KmsKeyId: { Ref: Match.stringLikeRegexp("^KeysDataKey") } },
         NodeToNodeEncryptionOptions: { Enabled: true },
@@ -37,7 +29,7 @@ describe("search domain", () => {
 
   it("enables fine-grained access control with the IAM master role and no internal users or passwords", () => {
     // Act
-    const domain = onlyResource(prod.template, "AWS::OpenSearchService::Domain");
+    const domain = onlyResource(shipped.prod.template, "AWS::OpenSearchService::Domain");
 
     // Assess
     expect(domain.Properties.AdvancedSecurityOptions).toEqual({
@@ -47,11 +39,11 @@ describe("search domain", () => {
         MasterUserARN: { "Fn::GetAtt": [expect.stringMatching(/^SearchMasterRole/), "Arn"] },
       },
     });
-    expect(JSON.stringify(prod.template.toJSON())).not.toMatch(/MasterUserPassword/);
+    expect(JSON.stringify(shipped.prod.template.toJSON())).not.toMatch(/MasterUserPassword/);
   });
 
   it("sizes prod from its config: dedicated masters, zone awareness, UltraWarm, cold storage, gp3", () => {
-    prod.template.hasResourceProperties("AWS::OpenSearchService::Domain", {
+    shipped.prod.template.hasResourceProperties("AWS::OpenSearchService::Domain", {
       DomainName: "audit-trail-prod",
       ClusterConfig: {
         InstanceType: "r7g.large.search",
@@ -72,7 +64,7 @@ describe("search domain", () => {
 
   it("keeps dev small: one node, no masters, no UltraWarm, no cold storage, single AZ", () => {
     // Act
-    const domain = onlyResource(dev.template, "AWS::OpenSearchService::Domain");
+    const domain = onlyResource(shipped.dev.template, "AWS::OpenSearchService::Domain");
 
     // Assess
     expect(domain.Properties.ClusterConfig).toMatchObject({
@@ -88,7 +80,7 @@ describe("search domain", () => {
 
   it("publishes application, slow search, slow index and audit logs to encrypted groups with retention", () => {
     // Act
-    const domain = onlyResource(prod.template, "AWS::OpenSearchService::Domain");
+    const domain = onlyResource(shipped.prod.template, "AWS::OpenSearchService::Domain");
 
     // Assess
     expect(Object.keys(domain.Properties.LogPublishingOptions as object).sort()).toEqual([
@@ -103,7 +95,7 @@ describe("search domain", () => {
       "SearchSlowIndexLogs",
       "SearchAuditLogs",
     ]) {
-      const groups = prod.template.findResources("AWS::Logs::LogGroup");
+      const groups = shipped.prod.template.findResources("AWS::Logs::LogGroup");
       const group = Object.entries(groups).find(([logicalId]) => logicalId.startsWith(prefix));
       expect(group?.[1]).toMatchObject({
         Properties: {
@@ -112,14 +104,14 @@ describe("search domain", () => {
         },
       });
     }
-    prod.template.hasResourceProperties("AWS::Logs::ResourcePolicy", {
+    shipped.prod.template.hasResourceProperties("AWS::Logs::ResourcePolicy", {
       PolicyName: "audit-trail-prod-opensearch-logs",
     });
   });
 
   it("limits the access policy to this stack's roles on this domain", () => {
     // Act
-    const domain = onlyResource(prod.template, "AWS::OpenSearchService::Domain");
+    const domain = onlyResource(shipped.prod.template, "AWS::OpenSearchService::Domain");
 
     // Assess
     const policy = domain.Properties.AccessPolicies as { Statement: Record<string, unknown>[] };
@@ -142,7 +134,7 @@ describe("search domain", () => {
 
   it("places a VPC domain in private subnets behind its own HTTPS-only security group", () => {
     // Act
-    const domain = onlyResource(prod.template, "AWS::OpenSearchService::Domain");
+    const domain = onlyResource(shipped.prod.template, "AWS::OpenSearchService::Domain");
 
     // Assess
     expect(domain.Properties.VPCOptions).toEqual({
@@ -152,7 +144,7 @@ describe("search domain", () => {
         { Ref: expect.stringMatching(/^NetworkVpcPrivateSubnet2/) },
       ],
     });
-    prod.template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", {
+    shipped.prod.template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", {
       IpProtocol: "tcp",
       FromPort: 443,
       ToPort: 443,
@@ -215,27 +207,21 @@ describe("search domain", () => {
   });
 
   it("retains the domain and its log groups on stack delete", () => {
-    prod.template.hasResource("AWS::OpenSearchService::Domain", {
+    shipped.prod.template.hasResource("AWS::OpenSearchService::Domain", {
       DeletionPolicy: "Retain",
       UpdateReplacePolicy: "Retain",
     });
-    for (const group of Object.values(prod.template.findResources("AWS::Logs::LogGroup"))) {
+    for (const group of Object.values(shipped.prod.template.findResources("AWS::Logs::LogGroup"))) {
       expect(group).toMatchObject({ DeletionPolicy: "Retain" });
     }
   });
 });
 
 describe("search bootstrap", () => {
-  let dev: Synthesized;
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    dev = synthesizeShipped("dev");
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("dev", "prod");
 
   it("passes the lifecycle, features and role ARNs from config to the custom resource", () => {
-    prod.template.hasResourceProperties("Custom::AuditTrailSearchBootstrap", {
+    shipped.prod.template.hasResourceProperties("Custom::AuditTrailSearchBootstrap", {
       DomainEndpoint: { "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "DomainEndpoint"] },
       DomainName: { Ref: Match.stringLikeRegexp("^SearchDomain") },
       HotDays: 30,
@@ -254,7 +240,7 @@ describe("search bootstrap", () => {
       ShardCount: 2,
       AuditReadHistory: true,
     });
-    dev.template.hasResourceProperties("Custom::AuditTrailSearchBootstrap", {
+    shipped.dev.template.hasResourceProperties("Custom::AuditTrailSearchBootstrap", {
       HotDays: 7,
       WarmDays: 7,
       ColdDays: 0,
@@ -269,7 +255,7 @@ describe("search bootstrap", () => {
 
   it("runs the handler behind cr.Provider as the fine-grained-access master role", () => {
     // Act
-    const functions = prod.template.findResources("AWS::Lambda::Function", {
+    const functions = shipped.prod.template.findResources("AWS::Lambda::Function", {
       Properties: { Description: Match.stringLikeRegexp("OpenSearch bootstrap") },
     });
 
@@ -279,13 +265,13 @@ describe("search bootstrap", () => {
       "Fn::GetAtt": [expect.stringMatching(/^SearchMasterRole/), "Arn"],
     });
     expect(bootstrap?.Properties.ReservedConcurrentExecutions).toBe(1);
-    prod.template.hasResourceProperties("AWS::Lambda::Function", {
+    shipped.prod.template.hasResourceProperties("AWS::Lambda::Function", {
       Environment: { Variables: { USER_ON_EVENT_FUNCTION_ARN: { "Fn::GetAtt": [Match.anyValue(), "Arn"] } } },
     });
   });
 
   it("allows the bootstrap role the data-plane methods it sends (no PATCH) and DescribeDomain", () => {
-    prod.template.hasResourceProperties("AWS::IAM::Policy", {
+    shipped.prod.template.hasResourceProperties("AWS::IAM::Policy", {
       Roles: [{ Ref: Match.stringLikeRegexp("^SearchMasterRole") }],
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -308,12 +294,12 @@ describe("search bootstrap", () => {
 
   it("gives the provider framework a role of its own: its logs, its environment key and the bootstrap invocation", () => {
     // Act
-    const roles = prod.template.findResources("AWS::IAM::Role", {
+    const roles = shipped.prod.template.findResources("AWS::IAM::Role", {
       Properties: { Description: Match.stringLikeRegexp("provider framework of the OpenSearch bootstrap") },
     });
     const [roleId, role] = Object.entries(roles)[0] ?? [];
     const policy = Object.values(
-      prod.template.findResources("AWS::IAM::Policy", { Properties: { Roles: [{ Ref: roleId }] } }),
+      shipped.prod.template.findResources("AWS::IAM::Policy", { Properties: { Roles: [{ Ref: roleId }] } }),
     )[0] as { Properties: { PolicyDocument: { Statement: { Action: string | string[] }[] } } };
 
     // Assess: no AWS managed policy (CreateLogGroup on *), kms:Decrypt for its encrypted environment
@@ -336,7 +322,7 @@ describe("search bootstrap", () => {
   });
 
   it("keeps the resource (and so the indices) when the stack is deleted", () => {
-    prod.template.hasResource("Custom::AuditTrailSearchBootstrap", { DeletionPolicy: "Retain" });
+    shipped.prod.template.hasResource("Custom::AuditTrailSearchBootstrap", { DeletionPolicy: "Retain" });
   });
 
   it("maps an analyst role when one is configured", () => {

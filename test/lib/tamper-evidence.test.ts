@@ -1,7 +1,15 @@
 import { Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ARCHIVER_ENV, DIGEST_WRITER_ENV } from "../../lambdas/core/contracts.js";
-import { type Synthesized, synthesize, synthesizeShipped, variant } from "./fixtures.js";
+import {
+  PK_SK_KEYS,
+  type Synthesized,
+  sameAccountCondition,
+  shippedStacks,
+  synthesize,
+  synthesizeShipped,
+  variant,
+} from "./fixtures.js";
 
 function functionNamed(synthesized: Synthesized, description: RegExp): Record<string, unknown> {
   const found = Object.values(synthesized.template.findResources("AWS::Lambda::Function")) as {
@@ -13,24 +21,13 @@ function functionNamed(synthesized: Synthesized, description: RegExp): Record<st
 }
 
 describe("tamper evidence", () => {
-  let prod: Synthesized;
-
-  beforeAll(() => {
-    prod = synthesizeShipped("prod");
-  });
+  const shipped = shippedStacks("prod");
 
   it("keeps the ledger in an on-demand, PITR, CMK-encrypted, retained DynamoDB table keyed pk/sk", () => {
-    prod.template.hasResource("AWS::DynamoDB::Table", {
+    shipped.prod.template.hasResource("AWS::DynamoDB::Table", {
       DeletionPolicy: "Retain",
       Properties: {
-        KeySchema: [
-          { AttributeName: "pk", KeyType: "HASH" },
-          { AttributeName: "sk", KeyType: "RANGE" },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: "pk", AttributeType: "S" },
-          { AttributeName: "sk", AttributeType: "S" },
-        ],
+        ...PK_SK_KEYS,
         BillingMode: "PAY_PER_REQUEST",
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: {
@@ -40,7 +37,7 @@ describe("tamper evidence", () => {
         },
       },
     });
-    prod.template.hasResourceProperties("AWS::Backup::BackupSelection", {
+    shipped.prod.template.hasResourceProperties("AWS::Backup::BackupSelection", {
       BackupSelection: Match.objectLike({
         Resources: [{ "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceLedger"), "Arn"] }],
       }),
@@ -48,14 +45,14 @@ describe("tamper evidence", () => {
   });
 
   it("signs digests with an asymmetric ECC P-256 key that is retained", () => {
-    prod.template.hasResource("AWS::KMS::Key", {
+    shipped.prod.template.hasResource("AWS::KMS::Key", {
       DeletionPolicy: "Retain",
       Properties: { KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" },
     });
   });
 
   it("feeds staged objects through a KMS-encrypted, TLS-only queue with a dead-letter queue to the archiver", () => {
-    prod.template.hasResourceProperties("AWS::SQS::Queue", {
+    shipped.prod.template.hasResourceProperties("AWS::SQS::Queue", {
       KmsMasterKeyId: { "Fn::GetAtt": [Match.stringLikeRegexp("^KeysDataKey"), "Arn"] },
       RedrivePolicy: {
         deadLetterTargetArn: {
@@ -64,7 +61,7 @@ describe("tamper evidence", () => {
         maxReceiveCount: 5,
       },
     });
-    prod.template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+    shipped.prod.template.hasResourceProperties("AWS::SQS::QueuePolicy", {
       Queues: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceArchiveQueue") }],
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -78,7 +75,7 @@ describe("tamper evidence", () => {
         ]),
       },
     });
-    prod.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+    shipped.prod.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceArchiveQueue"), "Arn"] },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
     });
@@ -86,10 +83,10 @@ describe("tamper evidence", () => {
 
   it("lets only the staging bucket, by its fixed name, send notifications to the archive queue", () => {
     // Act
-    const staging = Object.entries(prod.template.findResources("AWS::S3::Bucket")).find(([id]) =>
+    const staging = Object.entries(shipped.prod.template.findResources("AWS::S3::Bucket")).find(([id]) =>
       id.startsWith("ArchiveStagingBucket"),
     )?.[1] as { Properties: { BucketName: unknown } };
-    const sendStatements = Object.entries(prod.template.findResources("AWS::SQS::QueuePolicy"))
+    const sendStatements = Object.entries(shipped.prod.template.findResources("AWS::SQS::QueuePolicy"))
       .filter(([id]) => id.startsWith("TamperEvidenceArchiveQueuePolicy"))
       .flatMap(([, policy]) =>
         (policy.Properties.PolicyDocument.Statement as { Action: string; Condition?: unknown }[]).filter(
@@ -103,24 +100,19 @@ describe("tamper evidence", () => {
     });
     expect(sendStatements).toEqual([
       expect.objectContaining({
-        Condition: {
-          StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
-          ArnLike: {
-            "aws:SourceArn": {
-              "Fn::Join": [
-                "",
-                [
-                  "arn:",
-                  { Ref: "AWS::Partition" },
-                  ":s3:::mat-prod-staging-",
-                  { Ref: "AWS::AccountId" },
-                  "-",
-                  { Ref: "AWS::Region" },
-                ],
-              ],
-            },
-          },
-        },
+        Condition: sameAccountCondition({
+          "Fn::Join": [
+            "",
+            [
+              "arn:",
+              { Ref: "AWS::Partition" },
+              ":s3:::mat-prod-staging-",
+              { Ref: "AWS::AccountId" },
+              "-",
+              { Ref: "AWS::Region" },
+            ],
+          ],
+        }),
       }),
     ]);
   });
@@ -133,7 +125,7 @@ describe("tamper evidence", () => {
 
   it("writes the staging bucket's notification only after the queue allows S3", () => {
     // Act
-    const staging = Object.entries(prod.template.findResources("AWS::S3::Bucket")).find(([id]) =>
+    const staging = Object.entries(shipped.prod.template.findResources("AWS::S3::Bucket")).find(([id]) =>
       id.startsWith("ArchiveStagingBucket"),
     )?.[1] as { DependsOn: string[] };
 
@@ -145,7 +137,7 @@ describe("tamper evidence", () => {
 
   it("gives the archiver its environment, create-only writes under the staged prefixes and scoped ledger keys", () => {
     // Act
-    const archiver = functionNamed(prod, /Object Lock archive with SHA-256/);
+    const archiver = functionNamed(shipped.prod, /Object Lock archive with SHA-256/);
 
     // Assess
     expect((archiver.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
@@ -159,7 +151,7 @@ describe("tamper evidence", () => {
         [{ "Fn::GetAtt": [Match.stringLikeRegexp("^ArchiveArchiveBucket"), "Arn"] }, `/${prefix}*`],
       ],
     });
-    prod.template.hasResourceProperties("AWS::IAM::Policy", {
+    shipped.prod.template.hasResourceProperties("AWS::IAM::Policy", {
       Roles: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceArchiverRole") }],
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -182,7 +174,7 @@ describe("tamper evidence", () => {
         ]),
       },
     });
-    const policies = JSON.stringify(prod.template.findResources("AWS::IAM::Policy"));
+    const policies = JSON.stringify(shipped.prod.template.findResources("AWS::IAM::Policy"));
     expect(policies).not.toMatch(
       /s3:DeleteObject|s3:PutObjectRetention|s3:BypassGovernanceRetention|dynamodb:DeleteItem|dynamodb:BatchWriteItem|dynamodb:Scan/,
     );
@@ -190,7 +182,7 @@ describe("tamper evidence", () => {
 
   it("denies every principal a PUT without If-None-Match, and digests/ to all but the digest writer, in the archive's policy", () => {
     // Assess
-    prod.template.hasResourceProperties("AWS::S3::BucketPolicy", {
+    shipped.prod.template.hasResourceProperties("AWS::S3::BucketPolicy", {
       Bucket: { Ref: Match.stringLikeRegexp("^ArchiveArchiveBucket") },
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -221,7 +213,7 @@ describe("tamper evidence", () => {
 
   it("runs the digest writer every 5 minutes with reserved concurrency 1, kms:Sign, create-only digests/ and the chain head", () => {
     // Act
-    const writer = functionNamed(prod, /signed, chained archive digest/);
+    const writer = functionNamed(shipped.prod, /signed, chained archive digest/);
 
     // Assess
     expect(writer.ReservedConcurrentExecutions).toBe(1);
@@ -234,8 +226,10 @@ describe("tamper evidence", () => {
       },
       [DIGEST_WRITER_ENV.digestPeriodMinutes]: "60",
     });
-    prod.template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(5 minutes)" });
-    prod.template.hasResourceProperties("AWS::IAM::Policy", {
+    shipped.prod.template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(5 minutes)",
+    });
+    shipped.prod.template.hasResourceProperties("AWS::IAM::Policy", {
       Roles: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceDigestWriterRole") }],
       PolicyDocument: {
         Statement: Match.arrayWith([

@@ -98,8 +98,9 @@ export function buildAlert(detection: Detection, context: AlertContext): Alert {
   const matched = detection.matched ?? summarizeTallies(detection.tallies ?? []);
   const { values, distinct } = distinctValues(events, group, rule.fields, matched);
   const seen = seenOf(events, detection.count, windowStartMs, windowEndMs, matched);
-  const summary = summarize(detection, first, ip, country, values, distinct);
-  const details = deriveDetails(detection, first, ip, country, values, distinct, summary);
+  const facts: DetectionFacts = { detection, first, ip, country, values, distinct };
+  const summary = summarize(facts);
+  const details = deriveDetails(facts, summary);
   const fields: Record<string, Scalar> = {};
   for (const path of rule.fields) {
     const value = group[path] ?? firstValueIn(events, path);
@@ -265,14 +266,21 @@ function firstValueIn(events: readonly EcsDocument[], path: string): Scalar | un
   return undefined;
 }
 
-function summarize(
-  detection: Detection,
-  first: EcsDocument | undefined,
-  ip: string | undefined,
-  country: string | undefined,
-  values: Readonly<Record<string, readonly Scalar[]>>,
-  distinct: Readonly<Record<string, number>>,
-): Alert["summary"] {
+/** What an alert's summary and details are made of: the detection and what was read from its events. */
+interface DetectionFacts {
+  readonly detection: Detection;
+  /** The detection's first event, when it carries one. */
+  readonly first: EcsDocument | undefined;
+  /** The caller's address (the group's, else the first event's). */
+  readonly ip: string | undefined;
+  /** The caller's country, from the GeoIP database. */
+  readonly country: string | undefined;
+  /** The distinct values of the rule's fields across the events, and how many there were. */
+  readonly values: Readonly<Record<string, readonly Scalar[]>>;
+  readonly distinct: Readonly<Record<string, number>>;
+}
+
+function summarize({ detection, first, ip, country, values, distinct }: DetectionFacts): Alert["summary"] {
   const { rule, groupBy: group } = detection;
   if (rule.kind === "silence") return silenceSummary(rule, detection);
   const audit = first?.kubernetes?.audit;
@@ -412,12 +420,7 @@ function behaviourSentence(detection: Detection, span: string): string {
 }
 
 function deriveDetails(
-  detection: Detection,
-  first: EcsDocument | undefined,
-  ip: string | undefined,
-  country: string | undefined,
-  values: Readonly<Record<string, readonly Scalar[]>>,
-  distinct: Readonly<Record<string, number>>,
+  { detection, first, ip, country, values, distinct }: DetectionFacts,
   summary: Alert["summary"],
 ): AlertDetail[] {
   const details: AlertDetail[] = [];

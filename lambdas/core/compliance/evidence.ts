@@ -93,6 +93,19 @@ const atLeast =
   (value: unknown): boolean =>
     Number.isFinite(asNumber(value)) && asNumber(value) >= minimum;
 const days = (minimum: number): string => (minimum > 0 ? `≥ ${minimum} days` : "set");
+/** What a setting of at least `minimum` days is expected to be, and the test of its value. */
+const atLeastDays = (minimum: number) => ({ expected: days(minimum), accept: atLeast(minimum) });
+
+/** The shortest `ExpirationInDays` of a bucket's enabled lifecycle rules; undefined when none expires objects. */
+function shortestExpiration(bucket: Located): number | undefined {
+  const rules = valueAt(bucket.properties, "LifecycleConfiguration.Rules");
+  const expirations = (Array.isArray(rules) ? rules : [])
+    .filter((rule) => valueAt(rule, "Status") === "Enabled")
+    .map((rule) => valueAt(rule, "ExpirationInDays"))
+    .filter((value) => value !== undefined)
+    .map(asNumber);
+  return expirations.length === 0 ? undefined : Math.min(...expirations);
+}
 
 /** Object Lock is on for the archive bucket. */
 export function objectLockEnabled({ parts }: EvidenceContext): Evidence {
@@ -120,8 +133,7 @@ export function objectLockDays({ parts, requirements }: EvidenceContext): Eviden
   return checkSetting(parts.archiveBucket, "the archive bucket", {
     claim: "every archived version is locked for the retention period",
     setting: "ObjectLockConfiguration.Rule.DefaultRetention.Days",
-    expected: days(minimum),
-    accept: atLeast(minimum),
+    ...atLeastDays(minimum),
     // A retention given in years counts leap days, as the presets do.
     read: (resource) => {
       const retention = valueAt(resource.properties, "ObjectLockConfiguration.Rule.DefaultRetention");
@@ -145,15 +157,7 @@ export function archiveExpiration({ parts, requirements }: EvidenceContext): Evi
     setting: "LifecycleConfiguration.Rules[].ExpirationInDays",
     expected: `≥ ${minimum} days, or no expiration`,
     accept: (value) => value === "none" || atLeast(minimum)(value),
-    read: (resource) => {
-      const rules = valueAt(resource.properties, "LifecycleConfiguration.Rules");
-      const expirations = (Array.isArray(rules) ? rules : [])
-        .filter((rule) => valueAt(rule, "Status") === "Enabled")
-        .map((rule) => valueAt(rule, "ExpirationInDays"))
-        .filter((value) => value !== undefined)
-        .map(asNumber);
-      return expirations.length === 0 ? "none" : Math.min(...expirations);
-    },
+    read: (resource) => shortestExpiration(resource) ?? "none",
   });
 }
 
@@ -447,8 +451,7 @@ export function searchAuditLogRetention(
   return checkSetting(logGroup, "the OpenSearch audit log group", {
     claim: "the OpenSearch audit log is kept",
     setting: "RetentionInDays",
-    expected: days(auditLogRetentionDays),
-    accept: atLeast(auditLogRetentionDays),
+    ...atLeastDays(auditLogRetentionDays),
     // No RetentionInDays means CloudWatch keeps the events forever.
     read: (resource) => resource.properties.RetentionInDays ?? "never expires",
   });
@@ -460,8 +463,7 @@ export function searchableWindow({ parts, requirements }: EvidenceContext): Evid
   return checkSetting(parts.searchBootstrap, "the OpenSearch bootstrap (ISM policy)", {
     claim: "indices stay immediately searchable (hot + warm) for the required window",
     setting: "HotDays + WarmDays",
-    expected: days(minimum),
-    accept: atLeast(minimum),
+    ...atLeastDays(minimum),
     read: (resource) => {
       const hot = resource.properties.HotDays;
       const warm = resource.properties.WarmDays ?? 0;
@@ -756,15 +758,7 @@ export function archiveErasure({ parts, requirements }: EvidenceContext): Eviden
     setting: "LifecycleConfiguration.Rules[].ExpirationInDays",
     expected: longest === undefined ? "set" : `set, ≥ ${longest} days (longest declared purpose)`,
     accept: (value) => longest === undefined || atLeast(longest)(value),
-    read: (resource) => {
-      const rules = valueAt(resource.properties, "LifecycleConfiguration.Rules");
-      const expirations = (Array.isArray(rules) ? rules : [])
-        .filter((rule) => valueAt(rule, "Status") === "Enabled")
-        .map((rule) => valueAt(rule, "ExpirationInDays"))
-        .filter((value) => value !== undefined)
-        .map(asNumber);
-      return expirations.length === 0 ? undefined : Math.min(...expirations);
-    },
+    read: shortestExpiration,
   });
 }
 

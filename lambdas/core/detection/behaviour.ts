@@ -45,11 +45,9 @@ import { asDocument } from "./correlations.js";
 import { evaluateMode } from "./mode.js";
 import type { SearchClient } from "./ports.js";
 import { parseSearchResponse, SearchResponseError } from "./responses.js";
+import { readRuleState, ruleStateText, writeRuleState } from "./rule-state.js";
 
-/** The baseline document's `_id` in the alerts index. */
-export function baselineId(rule: BehaviourRule): string {
-  return `baseline.${rule.name}`;
-}
+export { baselineId } from "./rule-state.js";
 
 export interface BehaviourRunOptions {
   readonly nowMs: number;
@@ -96,8 +94,7 @@ export async function evaluateBehaviour(
   if (rule.type === "mtls_mode") return evaluateMode(client, rule, options);
   const counter: Counter = { requests: 0 };
   const settleMs = options.nowMs - options.lookbackMs;
-  const id = baselineId(rule);
-  const stored = await client.get({ index: options.alertsIndex, id });
+  const stored = await readRuleState(client, options.alertsIndex, rule);
   counter.requests++;
   let state: BaselineState;
   let first = false;
@@ -142,30 +139,15 @@ export async function evaluateBehaviour(
     get requests() {
       return counter.requests;
     },
-    async commit() {
-      const document = { baseline: { rule: rule.name, state: JSON.stringify(state) } };
-      const result =
-        stored === undefined
-          ? await client.write({ index: options.alertsIndex, id, document, create: true })
-          : await client.write({
-              index: options.alertsIndex,
-              id,
-              document,
-              ifSeqNo: stored.seqNo,
-              ifPrimaryTerm: stored.primaryTerm,
-            });
-      return result.outcome === "written";
+    commit() {
+      return writeRuleState(client, options.alertsIndex, rule, stored, state);
     },
   };
 }
 
 /** Reads a stored baseline; one that cannot be read is rebuilt (the error names the rule). */
 export function parseBaseline(source: Record<string, unknown>, rule: BehaviourRule): BaselineState {
-  const baseline = source.baseline as { state?: unknown } | undefined;
-  const text = baseline?.state;
-  if (typeof text !== "string")
-    throw new SearchResponseError(`baseline of ${rule.name}: no state in the document`);
-  const parsed = JSON.parse(text) as { version?: unknown };
+  const parsed = JSON.parse(ruleStateText(source, "baseline", rule)) as { version?: unknown };
   const state = upgradeBaseline(parsed);
   if (state === undefined)
     throw new SearchResponseError(

@@ -41,6 +41,7 @@ import type { BehaviourProgress, BehaviourRunOptions } from "./behaviour.js";
 import { asDocument } from "./correlations.js";
 import type { SearchClient } from "./ports.js";
 import { parseSearchResponse, SearchResponseError } from "./responses.js";
+import { readRuleState, ruleStateText, writeRuleState } from "./rule-state.js";
 
 const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
 const DEFAULT_REBUILD_EVERY_MS = DAY_MS;
@@ -76,10 +77,7 @@ function tagsOf(doc: EcsDocument): readonly string[] {
 
 /** Reads a stored state; one that cannot be read is an error naming the rule. */
 export function parseModeState(source: Record<string, unknown>, rule: BehaviourRule): StoredModeState {
-  const text = (source.baseline as { state?: unknown } | undefined)?.state;
-  if (typeof text !== "string")
-    throw new SearchResponseError(`state of ${rule.name}: no state in the document`);
-  const state = JSON.parse(text) as StoredModeState;
+  const state = JSON.parse(ruleStateText(source, "state", rule)) as StoredModeState;
   if (state.version !== 1 || state.kind !== "mtls_mode" || typeof state.throughMs !== "number")
     throw new SearchResponseError(`state of ${rule.name}: not an mtls_mode state of version 1`);
   return state;
@@ -102,8 +100,7 @@ export async function evaluateMode(
   const counter: Counter = { requests: 0 };
   const settleMs = options.nowMs - options.lookbackMs;
   const judgeFrom = settleMs - options.maxCatchUpMs;
-  const id = `baseline.${rule.name}`;
-  const stored = await client.get({ index: options.alertsIndex, id });
+  const stored = await readRuleState(client, options.alertsIndex, rule);
   counter.requests++;
 
   /** Every change in `[from, to)` (from the start when `from` is undefined), in event order. */
@@ -289,19 +286,8 @@ export async function evaluateMode(
     get requests() {
       return counter.requests;
     },
-    async commit() {
-      const document = { baseline: { rule: rule.name, state: JSON.stringify(state) } };
-      const result =
-        stored === undefined
-          ? await client.write({ index: options.alertsIndex, id, document, create: true })
-          : await client.write({
-              index: options.alertsIndex,
-              id,
-              document,
-              ifSeqNo: stored.seqNo,
-              ifPrimaryTerm: stored.primaryTerm,
-            });
-      return result.outcome === "written";
+    commit() {
+      return writeRuleState(client, options.alertsIndex, rule, stored, state);
     },
   };
 }

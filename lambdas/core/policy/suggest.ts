@@ -132,7 +132,25 @@ function foldPaths(operation: Operation): void {
 
 const q = (value: string) => JSON.stringify(value);
 
-/** Operations and paths in a fixed order (by method, by path), whatever order the calls came in. */
+/** The lines every suggested manifest starts with, up to its `spec:`. */
+function manifestHead(apiVersion: string, kind: string, name: string, namespace: string): string[] {
+  return [
+    `apiVersion: ${apiVersion}`,
+    `kind: ${kind}`,
+    "metadata:",
+    `  name: ${q(name)}`,
+    `  namespace: ${q(namespace)}`,
+    "spec:",
+  ];
+}
+
+/** Callers, operations and paths in a fixed order (by principal, method, path), whatever order the calls came in. */
+function sortedCallers(destination: Destination): Caller[] {
+  return [...destination.callers.values()].sort((a, b) =>
+    (a.principal ?? "").localeCompare(b.principal ?? ""),
+  );
+}
+
 function sortedOperations(caller: Caller): Operation[] {
   return [...caller.operations.values()].sort((a, b) => (a.method ?? "").localeCompare(b.method ?? ""));
 }
@@ -171,25 +189,21 @@ export function suggestIstio(destinations: readonly Destination[]): string {
     const lines = [
       ...header(destination, "istio"),
       `# The selector assumes the workload carries the label app=${destination.workload}; adjust it to its labels.`,
-      "apiVersion: security.istio.io/v1",
-      "kind: AuthorizationPolicy",
-      "metadata:",
-      `  name: ${q(`${destination.workload}-allow-observed`)}`,
-      `  namespace: ${q(destination.namespace)}`,
-      "spec:",
+      ...manifestHead(
+        "security.istio.io/v1",
+        "AuthorizationPolicy",
+        `${destination.workload}-allow-observed`,
+        destination.namespace,
+      ),
       "  selector:",
       "    matchLabels:",
       `      app: ${q(destination.workload)}`,
       "  action: ALLOW",
       "  rules:",
     ];
-    const callers = [...destination.callers.values()].sort((a, b) =>
-      (a.principal ?? "").localeCompare(b.principal ?? ""),
-    );
+    const callers = sortedCallers(destination);
     for (const caller of callers) {
-      const operations = [...caller.operations.values()].sort((a, b) =>
-        (a.method ?? "").localeCompare(b.method ?? ""),
-      );
+      const operations = sortedOperations(caller);
       // Calls without method or path (TCP): Istio matches them only by a rule without HTTP conditions.
       const tcp = operations.find(
         (operation) => operation.method === undefined && operation.paths.has(undefined),
@@ -224,13 +238,32 @@ export function suggestIstio(destinations: readonly Destination[]): string {
   return `${documents.join("\n---\n")}\n`;
 }
 
+/** A Linkerd `AuthorizationPolicy` that lets the callers of one authentication reach one `Server`. */
+function linkerdAuthorizationPolicy(
+  name: string,
+  namespace: string,
+  serverName: string,
+  authentication: "MeshTLSAuthentication" | "NetworkAuthentication",
+  authenticationName: string,
+): string {
+  return [
+    ...manifestHead("policy.linkerd.io/v1alpha1", "AuthorizationPolicy", name, namespace),
+    "  targetRef:",
+    "    group: policy.linkerd.io",
+    "    kind: Server",
+    `    name: ${q(serverName)}`,
+    "  requiredAuthenticationRefs:",
+    "    - group: policy.linkerd.io",
+    `      kind: ${authentication}`,
+    `      name: ${q(authenticationName)}`,
+  ].join("\n");
+}
+
 /** Linkerd `Server`, `MeshTLSAuthentication` and `AuthorizationPolicy` per destination workload and port. */
 export function suggestLinkerd(destinations: readonly Destination[]): string {
   const documents: string[] = [];
   for (const destination of destinations) {
-    const callers = [...destination.callers.values()].sort((a, b) =>
-      (a.principal ?? "").localeCompare(b.principal ?? ""),
-    );
+    const callers = sortedCallers(destination);
     const identities = callers.filter((caller) => caller.principal !== undefined);
     const anonymous = callers.find((caller) => caller.principal === undefined);
     const ports = [...destination.ports].sort((a, b) => a - b);
@@ -242,12 +275,7 @@ export function suggestLinkerd(destinations: readonly Destination[]): string {
       "# to narrow them further.",
     ];
     const mtls = [
-      "apiVersion: policy.linkerd.io/v1alpha1",
-      "kind: MeshTLSAuthentication",
-      "metadata:",
-      `  name: ${q(authName)}`,
-      `  namespace: ${q(destination.namespace)}`,
-      "spec:",
+      ...manifestHead("policy.linkerd.io/v1alpha1", "MeshTLSAuthentication", authName, destination.namespace),
       "  identities:",
     ];
     const notIncluded: string[] = [];
@@ -286,12 +314,12 @@ export function suggestLinkerd(destinations: readonly Destination[]): string {
         [
           `# ${plural(anonymous.calls, "call")} without a caller identity (plaintext, or a log format without the peer's identity):`,
           "# this allows any unauthenticated caller. Remove it once every caller uses mTLS.",
-          "apiVersion: policy.linkerd.io/v1alpha1",
-          "kind: NetworkAuthentication",
-          "metadata:",
-          `  name: ${q(networkName)}`,
-          `  namespace: ${q(destination.namespace)}`,
-          "spec:",
+          ...manifestHead(
+            "policy.linkerd.io/v1alpha1",
+            "NetworkAuthentication",
+            networkName,
+            destination.namespace,
+          ),
           "  networks:",
           '    - cidr: "0.0.0.0/0"',
           '    - cidr: "::/0"',
@@ -304,12 +332,7 @@ export function suggestLinkerd(destinations: readonly Destination[]): string {
         [
           ...(included === 0 && port === (ports[0] ?? undefined) ? intro : []),
           `# The podSelector assumes the workload carries the label app=${base}.`,
-          "apiVersion: policy.linkerd.io/v1beta3",
-          "kind: Server",
-          "metadata:",
-          `  name: ${q(serverName)}`,
-          `  namespace: ${q(destination.namespace)}`,
-          "spec:",
+          ...manifestHead("policy.linkerd.io/v1beta3", "Server", serverName, destination.namespace),
           "  podSelector:",
           "    matchLabels:",
           `      app: ${q(base)}`,
@@ -320,41 +343,23 @@ export function suggestLinkerd(destinations: readonly Destination[]): string {
       );
       if (included > 0)
         documents.push(
-          [
-            "apiVersion: policy.linkerd.io/v1alpha1",
-            "kind: AuthorizationPolicy",
-            "metadata:",
-            `  name: ${q(`${serverName}-observed`)}`,
-            `  namespace: ${q(destination.namespace)}`,
-            "spec:",
-            "  targetRef:",
-            "    group: policy.linkerd.io",
-            "    kind: Server",
-            `    name: ${q(serverName)}`,
-            "  requiredAuthenticationRefs:",
-            "    - group: policy.linkerd.io",
-            "      kind: MeshTLSAuthentication",
-            `      name: ${q(authName)}`,
-          ].join("\n"),
+          linkerdAuthorizationPolicy(
+            `${serverName}-observed`,
+            destination.namespace,
+            serverName,
+            "MeshTLSAuthentication",
+            authName,
+          ),
         );
       if (anonymous !== undefined)
         documents.push(
-          [
-            "apiVersion: policy.linkerd.io/v1alpha1",
-            "kind: AuthorizationPolicy",
-            "metadata:",
-            `  name: ${q(`${serverName}-unauthenticated`)}`,
-            `  namespace: ${q(destination.namespace)}`,
-            "spec:",
-            "  targetRef:",
-            "    group: policy.linkerd.io",
-            "    kind: Server",
-            `    name: ${q(serverName)}`,
-            "  requiredAuthenticationRefs:",
-            "    - group: policy.linkerd.io",
-            "      kind: NetworkAuthentication",
-            `      name: ${q(networkName)}`,
-          ].join("\n"),
+          linkerdAuthorizationPolicy(
+            `${serverName}-unauthenticated`,
+            destination.namespace,
+            serverName,
+            "NetworkAuthentication",
+            networkName,
+          ),
         );
     }
   }
@@ -367,19 +372,17 @@ export function suggestConsul(destinations: readonly Destination[]): string {
     const lines = [
       ...header(destination, "consul"),
       "# Sources are Consul service names (for non-Consul identities: the service account's name).",
-      "apiVersion: consul.hashicorp.com/v1alpha1",
-      "kind: ServiceIntentions",
-      "metadata:",
-      `  name: ${q(destination.workload)}`,
-      `  namespace: ${q(destination.namespace)}`,
-      "spec:",
+      ...manifestHead(
+        "consul.hashicorp.com/v1alpha1",
+        "ServiceIntentions",
+        destination.workload,
+        destination.namespace,
+      ),
       "  destination:",
       `    name: ${q(destination.workload)}`,
       "  sources:",
     ];
-    const callers = [...destination.callers.values()].sort((a, b) =>
-      (a.principal ?? "").localeCompare(b.principal ?? ""),
-    );
+    const callers = sortedCallers(destination);
     for (const caller of callers) {
       const name = caller.principal === undefined ? undefined : consulSource(caller.principal);
       if (name === undefined) {

@@ -237,6 +237,12 @@ function addShare(into: MutableShare, from: TrafficShare): void {
 }
 
 /** Collects documents; `report()` reads the posture of the period. */
+/** Why a service counts as covered by an authorization policy, or may be. */
+const COVERED_BASIS =
+  "a policy with no selector in the namespace (or mesh), one naming the service, or one selecting app=<service>";
+const UNKNOWN_BASIS =
+  "policies in the namespace select pods by labels the trail cannot map to this service (or the audit level did not record them)";
+
 export class PostureBuilder {
   private readonly ledger = new PolicyLedger();
   private readonly services = new Map<string, ServiceAccumulator>();
@@ -611,21 +617,13 @@ export class PostureBuilder {
         covering.push(label(state));
       else if (!selectsOtherService(state.selector)) maybe.push(label(state));
     }
-    const unique = (list: string[]): string[] => [...new Set(list)];
     if (covering.length > 0)
       return {
         status: "covered",
-        policies: unique(covering),
-        basis:
-          "a policy with no selector in the namespace (or mesh), one naming the service, or one selecting app=<service>",
+        policies: [...new Set(covering)],
+        basis: COVERED_BASIS,
       };
-    if (maybe.length > 0)
-      return {
-        status: "unknown",
-        policies: unique(maybe),
-        basis:
-          "policies in the namespace select pods by labels the trail cannot map to this service (or the audit level did not record them)",
-      };
+    if (maybe.length > 0) return { status: "unknown", policies: [...new Set(maybe)], basis: UNKNOWN_BASIS };
     const removed = ever.filter((state) => !state.present && state.namespace === namespace);
     return {
       status: "not covered",

@@ -228,16 +228,54 @@ export interface PendingCorrelation {
   readonly file: string;
 }
 
+/** What `AUDIT_TRAIL_RULE_OVERRIDES` may change in a correlation. */
+interface CorrelationOverride {
+  timespan?: string;
+  condition?: CorrelationCondition;
+  minCount?: number;
+  suppression?: string;
+  level?: string;
+}
+
+/** A correlation with its timespan and rules resolved, as the stateful kinds (behaviour, `mtls_mode`) take it. */
+interface ResolvedCorrelation {
+  readonly pending: PendingCorrelation;
+  readonly rules: readonly string[];
+  readonly timespanMs: number;
+  readonly resolveRule: (reference: string, key: string) => string;
+  readonly override: CorrelationOverride;
+  readonly location: (key: string) => { file: string; rule: string; key: string };
+}
+
+/** The fields a stateful correlation (behaviour, `mtls_mode`) starts with, up to its condition. */
+function statefulHead(
+  resolved: ResolvedCorrelation,
+  type: "new_value" | "geo" | "mtls_mode",
+  groupBy: readonly string[],
+  condition: CorrelationCondition,
+  suppression: { aligned?: true } = {},
+) {
+  const { pending, rules, timespanMs, override, location } = resolved;
+  const { yaml, name, file } = pending;
+  return {
+    kind: "correlation" as const,
+    ...commonOf(yaml, name, file, override.level, {
+      ...windowSuppression(yaml, override, timespanMs, location),
+      ...suppression,
+    }),
+    fields: yaml.fields,
+    type,
+    rules,
+    groupBy,
+    timespanMs,
+    condition,
+  };
+}
+
 export function compileCorrelation(
   pending: PendingCorrelation,
   resolveRule: (reference: string, key: string) => string,
-  override: {
-    timespan?: string;
-    condition?: CorrelationCondition;
-    minCount?: number;
-    suppression?: string;
-    level?: string;
-  },
+  override: CorrelationOverride,
 ): CorrelationRule {
   const { yaml, name, file } = pending;
   const spec = yaml.correlation;
@@ -246,10 +284,9 @@ export function compileCorrelation(
   const timespanMs = durationMs(override.timespan ?? spec.timespan, location("correlation.timespan"));
   if (timespanMs <= 0) throw new RuleError("the timespan must be positive", location("correlation.timespan"));
   const rules = spec.rules.map((reference, index) => resolveRule(reference, `correlation.rules.${index}`));
-  if (type === "new_value" || type === "geo") {
-    return compileBehaviour(pending, type, rules, timespanMs, resolveRule, override);
-  }
-  if (type === "mtls_mode") return compileMode(pending, rules, timespanMs, resolveRule, override);
+  const resolved: ResolvedCorrelation = { pending, rules, timespanMs, resolveRule, override, location };
+  if (type === "new_value" || type === "geo") return compileBehaviour(resolved, type);
+  if (type === "mtls_mode") return compileMode(resolved);
   for (const key of ["fields", "learning", "known-for", "follow-up", "check", "max-speed-kmh"] as const) {
     if (spec[key] !== undefined)
       throw new RuleError(`'${key}' applies to new_value and geo rules only`, location(`correlation.${key}`));
@@ -304,17 +341,10 @@ export const DEFAULT_MAX_SPEED_KMH = 1000;
  * (`new_value`) or the country of `field` (`geo`); `learning` is required; `known-for` may not exceed it (the
  * detector's periodic rebuild reads `learning + known-for` back, which then decides every group exactly).
  */
-function compileBehaviour(
-  pending: PendingCorrelation,
-  type: "new_value" | "geo",
-  rules: readonly string[],
-  timespanMs: number,
-  resolveRule: (reference: string, key: string) => string,
-  override: { condition?: CorrelationCondition; minCount?: number; suppression?: string; level?: string },
-): CorrelationRule {
-  const { yaml, name, file } = pending;
+function compileBehaviour(resolved: ResolvedCorrelation, type: "new_value" | "geo"): CorrelationRule {
+  const { pending, rules, resolveRule, override, location } = resolved;
+  const { yaml, name } = pending;
   const spec = yaml.correlation;
-  const location = (key: string) => ({ file, rule: name, key });
   /** Refuses the keys of the other behaviour kind, which a `kind` rule does not take. */
   const refuseOthers = (keys: readonly (keyof typeof spec)[], kind: string): void => {
     for (const key of keys) {
@@ -381,14 +411,7 @@ function compileBehaviour(
       );
   }
   return {
-    kind: "correlation",
-    ...commonOf(yaml, name, file, override.level, windowSuppression(yaml, override, timespanMs, location)),
-    fields: yaml.fields,
-    type,
-    rules,
-    groupBy,
-    timespanMs,
-    condition: hasCondition ? given : { gte: 1 },
+    ...statefulHead(resolved, type, groupBy, hasCondition ? given : { gte: 1 }),
     ...(type === "geo" ? { field: spec.field ?? "source.ip" } : {}),
     minCount: 0,
     generate: spec.generate,
@@ -419,16 +442,10 @@ export const MODE_DAY_MS = 86_400_000;
  * declare the namespace's and the mesh's mode and those that prove plaintext. One detection per group and UTC day,
  * so the timespan is a day; no condition (every request judged not STRICT counts).
  */
-function compileMode(
-  pending: PendingCorrelation,
-  rules: readonly string[],
-  timespanMs: number,
-  resolveRule: (reference: string, key: string) => string,
-  override: { condition?: CorrelationCondition; minCount?: number; suppression?: string; level?: string },
-): CorrelationRule {
+function compileMode(resolved: ResolvedCorrelation): CorrelationRule {
+  const { pending, timespanMs, resolveRule, override, location } = resolved;
   const { yaml, name, file } = pending;
   const spec = yaml.correlation;
-  const location = (key: string) => ({ file, rule: name, key });
   for (const key of [
     "fields",
     "learning",
@@ -466,17 +483,7 @@ function compileMode(
   const resolveAll = (list: readonly string[], key: string) =>
     list.map((reference, index) => resolveRule(reference, `correlation.mode.${key}.${index}`));
   return {
-    kind: "correlation",
-    ...commonOf(yaml, name, file, override.level, {
-      ...windowSuppression(yaml, override, timespanMs, location),
-      aligned: true,
-    }),
-    fields: yaml.fields,
-    type: "mtls_mode",
-    rules,
-    groupBy: spec["group-by"],
-    timespanMs,
-    condition: { gte: 1 },
+    ...statefulHead(resolved, "mtls_mode", spec["group-by"], { gte: 1 }, { aligned: true }),
     minCount: 0,
     generate: spec.generate,
     behaviour: {
