@@ -44,7 +44,7 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { asDocument } from "./correlations.js";
 import { evaluateMode } from "./mode.js";
 import type { SearchClient } from "./ports.js";
-import { parseSearchResponse, SearchResponseError } from "./responses.js";
+import { type CompositePage, pageComposite, parseSearchResponse, SearchResponseError } from "./responses.js";
 import { readRuleState, ruleStateText, writeRuleState } from "./rule-state.js";
 
 export { baselineId } from "./rule-state.js";
@@ -337,54 +337,54 @@ async function forEachComposite(
   visit: (values: string[], firstMs: number, lastMs: number) => void,
 ): Promise<number | undefined> {
   const size = options.pageSize ?? 1000;
-  let after: Record<string, unknown> | undefined;
+  const purpose = `baseline of ${rule.name}`;
   let earliest: number | undefined;
-  for (let page = 0; ; page++) {
-    const body = {
-      size: 0,
-      track_total_hits: false,
-      query: { bool: { filter: [taggedWith(rule.rules), timeRange(from, to)] } },
-      aggs: {
-        keys: {
-          composite: {
-            size,
-            sources: fields.map((field, i) => ({ [`k${i}`]: { terms: { field } } })),
-            ...(after === undefined ? {} : { after }),
+  type KeyBucket = { key: Record<string, unknown>; first: { value: number }; last: { value: number } };
+  await pageComposite<KeyBucket>(
+    purpose,
+    size,
+    async (after, page) => {
+      const body = {
+        size: 0,
+        track_total_hits: false,
+        query: { bool: { filter: [taggedWith(rule.rules), timeRange(from, to)] } },
+        aggs: {
+          keys: {
+            composite: {
+              size,
+              sources: fields.map((field, i) => ({ [`k${i}`]: { terms: { field } } })),
+              ...(after === undefined ? {} : { after }),
+            },
+            aggs: { first: { min: { field: "@timestamp" } }, last: { max: { field: "@timestamp" } } },
           },
-          aggs: { first: { min: { field: "@timestamp" } }, last: { max: { field: "@timestamp" } } },
+          // Every input event, with or without the key's fields: the trail's start counts them all.
+          ...(page === 0 ? { any: { min: { field: "@timestamp" } } } : {}),
         },
-        // Every input event, with or without the key's fields: the trail's start counts them all.
-        ...(page === 0 ? { any: { min: { field: "@timestamp" } } } : {}),
-      },
-    };
-    counter.requests++;
-    const purpose = `baseline of ${rule.name}`;
-    const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
-    const keys = response.aggregations?.keys as
-      | {
-          after_key?: Record<string, unknown>;
-          buckets: { key: Record<string, unknown>; first: { value: number }; last: { value: number } }[];
-        }
-      | undefined;
-    // No aggregations at all: no index matched the pattern (nothing indexed yet).
-    if (keys === undefined && response.aggregations === undefined) return undefined;
-    if (keys === undefined)
-      throw new SearchResponseError(`${purpose}: no composite aggregation in the response`);
-    if (page === 0) {
-      const any = (response.aggregations?.any as { value?: number | null } | undefined)?.value;
-      earliest = any === null || any === undefined ? undefined : any;
-    }
-    for (const bucket of keys.buckets) {
-      visit(
-        fields.map((_, i) => String(bucket.key[`k${i}`])),
-        bucket.first.value,
-        bucket.last.value,
-      );
-    }
-    if (keys.after_key === undefined || keys.buckets.length < size) return earliest;
-    if (page > 100_000) throw new SearchResponseError(`${purpose}: composite paging did not end`);
-    after = keys.after_key;
-  }
+      };
+      counter.requests++;
+      const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
+      const keys = response.aggregations?.keys as CompositePage<KeyBucket> | undefined;
+      // No aggregations at all: no index matched the pattern (nothing indexed yet).
+      if (keys === undefined && response.aggregations === undefined) return undefined;
+      if (keys === undefined)
+        throw new SearchResponseError(`${purpose}: no composite aggregation in the response`);
+      if (page === 0) {
+        const any = (response.aggregations?.any as { value?: number | null } | undefined)?.value;
+        earliest = any === null || any === undefined ? undefined : any;
+      }
+      return keys;
+    },
+    (buckets) => {
+      for (const bucket of buckets) {
+        visit(
+          fields.map((_, i) => String(bucket.key[`k${i}`])),
+          bucket.first.value,
+          bucket.last.value,
+        );
+      }
+    },
+  );
+  return earliest;
 }
 
 /** The key's events at its first sighting (what replay holds for a first-sighting detection). */

@@ -32,6 +32,7 @@ import {
 } from "./queries.js";
 import {
   compositeSchema,
+  pageComposite,
   parseAggregation,
   parseMatched,
   parseSearchResponse,
@@ -223,33 +224,38 @@ async function forEachWindowBucket(
   visit: (groupBy: Record<string, string>, bucket: WindowBucket) => void,
 ): Promise<void> {
   const purpose = `correlation ${rule.name}`;
-  let after: Record<string, unknown> | undefined;
-  for (let page = 0; ; page++) {
-    const body = query(rule, windows, pageSize, after);
+  if (rule.groupBy.length === 0) {
+    const body = query(rule, windows, pageSize, undefined);
     const response = parseSearchResponse(await client.search({ index, body }), purpose);
-    if (rule.groupBy.length === 0) {
-      const histograms = parseAggregation(response.aggregations, histogramsSchema, purpose, "w0/w1");
-      for (const bucket of [...histograms.w0.buckets, ...histograms.w1.buckets]) visit({}, bucket);
-      return;
-    }
-    const groups = parseAggregation(response.aggregations?.groups, compositeSchema, purpose, "groups");
-    for (const bucket of groups.buckets) {
-      const groupBy: Record<string, string> = {};
-      rule.groupBy.forEach((field, position) => {
-        const value = bucket.key[groupSourceName(position)];
-        if (value === undefined) {
-          throw new SearchResponseError(
-            `${purpose}: composite key lacks ${groupSourceName(position)} (${field})`,
-          );
-        }
-        groupBy[field] = String(value);
-      });
-      for (const window of [...bucket.w0.buckets, ...bucket.w1.buckets]) visit(groupBy, window);
-    }
-    if (groups.after_key === undefined || groups.buckets.length < pageSize) return;
-    if (page > 10_000) throw new SearchResponseError(`${purpose}: composite paging did not end`);
-    after = groups.after_key;
+    const histograms = parseAggregation(response.aggregations, histogramsSchema, purpose, "w0/w1");
+    for (const bucket of [...histograms.w0.buckets, ...histograms.w1.buckets]) visit({}, bucket);
+    return;
   }
+  await pageComposite(
+    purpose,
+    pageSize,
+    async (after) => {
+      const body = query(rule, windows, pageSize, after);
+      const response = parseSearchResponse(await client.search({ index, body }), purpose);
+      return parseAggregation(response.aggregations?.groups, compositeSchema, purpose, "groups");
+    },
+    (buckets) => {
+      for (const bucket of buckets) {
+        const groupBy: Record<string, string> = {};
+        rule.groupBy.forEach((field, position) => {
+          const value = bucket.key[groupSourceName(position)];
+          if (value === undefined) {
+            throw new SearchResponseError(
+              `${purpose}: composite key lacks ${groupSourceName(position)} (${field})`,
+            );
+          }
+          groupBy[field] = String(value);
+        });
+        for (const window of [...bucket.w0.buckets, ...bucket.w1.buckets]) visit(groupBy, window);
+      }
+    },
+    10_000,
+  );
 }
 
 /**

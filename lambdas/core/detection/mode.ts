@@ -40,7 +40,7 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import type { BehaviourProgress, BehaviourRunOptions } from "./behaviour.js";
 import { asDocument } from "./correlations.js";
 import type { SearchClient } from "./ports.js";
-import { parseSearchResponse, SearchResponseError } from "./responses.js";
+import { type CompositePage, pageComposite, parseSearchResponse, SearchResponseError } from "./responses.js";
 import { readRuleState, ruleStateText, writeRuleState } from "./rule-state.js";
 
 const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
@@ -167,65 +167,65 @@ export async function evaluateMode(
   async function judgePiece(start: number, end: number): Promise<void> {
     const [clusterField, namespaceField] = rule.groupBy as [string, string];
     const size = options.pageSize ?? 1000;
-    let after: Record<string, unknown> | undefined;
-    for (let page = 0; ; page++) {
-      const body = {
-        size: 0,
-        track_total_hits: false,
-        query: { bool: { filter: [taggedWith(trafficRules), timeRange(start, end)] } },
-        aggs: {
-          groups: {
-            composite: {
-              size,
-              sources: [
-                { cluster: { terms: { field: clusterField, missing_bucket: true } } },
-                { namespace: { terms: { field: namespaceField } } },
-              ],
-              ...(after === undefined ? {} : { after }),
-            },
-            aggs: {
-              first: { min: { field: "@timestamp" } },
-              last: { max: { field: "@timestamp" } },
-              proof: {
-                filter:
-                  roles.plaintextRules.length === 0 ? { match_none: {} } : taggedWith(roles.plaintextRules),
-                aggs: { first: { min: { field: "@timestamp" } }, last: { max: { field: "@timestamp" } } },
+    const purpose = `traffic of ${rule.name}`;
+    type GroupBucket = {
+      key: { cluster?: unknown; namespace?: unknown };
+      doc_count: number;
+      first: { value: number | null };
+      last: { value: number | null };
+      proof: { doc_count: number; first: { value: number | null }; last: { value: number | null } };
+    };
+    await pageComposite<GroupBucket>(
+      purpose,
+      size,
+      async (after) => {
+        const body = {
+          size: 0,
+          track_total_hits: false,
+          query: { bool: { filter: [taggedWith(trafficRules), timeRange(start, end)] } },
+          aggs: {
+            groups: {
+              composite: {
+                size,
+                sources: [
+                  { cluster: { terms: { field: clusterField, missing_bucket: true } } },
+                  { namespace: { terms: { field: namespaceField } } },
+                ],
+                ...(after === undefined ? {} : { after }),
+              },
+              aggs: {
+                first: { min: { field: "@timestamp" } },
+                last: { max: { field: "@timestamp" } },
+                proof: {
+                  filter:
+                    roles.plaintextRules.length === 0 ? { match_none: {} } : taggedWith(roles.plaintextRules),
+                  aggs: { first: { min: { field: "@timestamp" } }, last: { max: { field: "@timestamp" } } },
+                },
               },
             },
           },
-        },
-      };
-      counter.requests++;
-      const purpose = `traffic of ${rule.name}`;
-      const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
-      const groups = response.aggregations?.groups as
-        | {
-            after_key?: Record<string, unknown>;
-            buckets: {
-              key: { cluster?: unknown; namespace?: unknown };
-              doc_count: number;
-              first: { value: number | null };
-              last: { value: number | null };
-              proof: { doc_count: number; first: { value: number | null }; last: { value: number | null } };
-            }[];
-          }
-        | undefined;
-      // No aggregations at all: no index matched the pattern (nothing indexed yet).
-      if (groups === undefined && response.aggregations === undefined) return;
-      if (groups === undefined)
-        throw new SearchResponseError(`${purpose}: no composite aggregation in the response`);
-      for (const bucket of groups.buckets) {
-        const cluster = typeof bucket.key.cluster === "string" ? bucket.key.cluster : "";
-        const group = modeGroup(rule, cluster, String(bucket.key.namespace));
-        const all = allowsPlaintext(effectiveMode(state, group.cluster, group.namespace));
-        const counted = all ? bucket : bucket.proof;
-        if (counted.doc_count === 0 || counted.first.value === null || counted.last.value === null) continue;
-        await count(group, start, end, all, counted.doc_count, counted.first.value, counted.last.value);
-      }
-      if (groups.after_key === undefined || groups.buckets.length < size) return;
-      if (page > 100_000) throw new SearchResponseError(`${purpose}: composite paging did not end`);
-      after = groups.after_key;
-    }
+        };
+        counter.requests++;
+        const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
+        const groups = response.aggregations?.groups as CompositePage<GroupBucket> | undefined;
+        // No aggregations at all: no index matched the pattern (nothing indexed yet).
+        if (groups === undefined && response.aggregations === undefined) return undefined;
+        if (groups === undefined)
+          throw new SearchResponseError(`${purpose}: no composite aggregation in the response`);
+        return groups;
+      },
+      async (buckets) => {
+        for (const bucket of buckets) {
+          const cluster = typeof bucket.key.cluster === "string" ? bucket.key.cluster : "";
+          const group = modeGroup(rule, cluster, String(bucket.key.namespace));
+          const all = allowsPlaintext(effectiveMode(state, group.cluster, group.namespace));
+          const counted = all ? bucket : bucket.proof;
+          if (counted.doc_count === 0 || counted.first.value === null || counted.last.value === null)
+            continue;
+          await count(group, start, end, all, counted.doc_count, counted.first.value, counted.last.value);
+        }
+      },
+    );
   }
 
   /** Adds a piece's counted requests to the group's day, with the earliest events while the day holds fewer than the cap. */

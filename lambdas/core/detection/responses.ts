@@ -14,6 +14,36 @@ export class SearchResponseError extends Error {
   }
 }
 
+/** One page of a composite aggregation: its buckets and the key to ask the next page after. */
+export interface CompositePage<B> {
+  readonly after_key?: Record<string, unknown> | undefined;
+  readonly buckets: readonly B[];
+}
+
+/**
+ * Pages a composite aggregation to its end, the one loop every composite query of the detector uses. `fetch(after,
+ * page)` sends one page's search and returns its composite, or `undefined` when there is nothing to page (no index
+ * matched); `visit` takes each page's buckets in order. Paging ends at a short page or a page without `after_key`,
+ * and a query that would page past `maxPages` fails naming `purpose` rather than looping.
+ */
+export async function pageComposite<B>(
+  purpose: string,
+  pageSize: number,
+  fetch: (after: Record<string, unknown> | undefined, page: number) => Promise<CompositePage<B> | undefined>,
+  visit: (buckets: readonly B[]) => void | Promise<void>,
+  maxPages = 100_000,
+): Promise<void> {
+  let after: Record<string, unknown> | undefined;
+  for (let page = 0; ; page++) {
+    const composite = await fetch(after, page);
+    if (composite === undefined) return;
+    await visit(composite.buckets);
+    if (composite.after_key === undefined || composite.buckets.length < pageSize) return;
+    if (page >= maxPages) throw new SearchResponseError(`${purpose}: composite paging did not end`);
+    after = composite.after_key;
+  }
+}
+
 const hitSchema = z.object({
   _index: z.string(),
   _id: z.string(),

@@ -11,7 +11,7 @@ import type { Detection, SilenceRule } from "../rules/types.js";
 import { asDocument } from "./correlations.js";
 import type { SearchClient } from "./ports.js";
 import { groupSourceName, LATEST_EVENT_FIRST } from "./queries.js";
-import { parseAggregation, parseSearchResponse, SearchResponseError } from "./responses.js";
+import { pageComposite, parseAggregation, parseSearchResponse, SearchResponseError } from "./responses.js";
 
 /** Every source's latest event time in `[nowMs - lookback, nowMs]`, a page of sources at a time. */
 export function sourcesQuery(
@@ -98,28 +98,31 @@ export async function evaluateSilence(
   const purpose = `silence ${rule.name}`;
   const seen: Record<string, string>[] = [];
   const silent: Record<string, string>[] = [];
-  let after: Record<string, unknown> | undefined;
-  for (let page = 0; ; page++) {
-    const response = parseSearchResponse(
-      await client.search({ index, body: sourcesQuery(rule, nowMs, pageSize, after) }),
-      purpose,
-    );
-    const sources = parseAggregation(response.aggregations?.sources, sourcesSchema, purpose, "sources");
-    for (const bucket of sources.buckets) {
-      const groupBy: Record<string, string> = {};
-      rule.groupBy.forEach((field, position) => {
-        const value = bucket.key[groupSourceName(position)];
-        if (value !== null && value !== undefined) groupBy[field] = String(value);
-      });
-      // Documents with none of the fields belong to no source.
-      if (Object.keys(groupBy).length === 0 || bucket.last.value === null) continue;
-      seen.push(groupBy);
-      if (nowMs - bucket.last.value >= rule.timespanMs) silent.push(groupBy);
-    }
-    if (sources.after_key === undefined || sources.buckets.length < pageSize) break;
-    if (page > 10_000) throw new SearchResponseError(`${purpose}: composite paging did not end`);
-    after = sources.after_key;
-  }
+  await pageComposite(
+    purpose,
+    pageSize,
+    async (after) => {
+      const response = parseSearchResponse(
+        await client.search({ index, body: sourcesQuery(rule, nowMs, pageSize, after) }),
+        purpose,
+      );
+      return parseAggregation(response.aggregations?.sources, sourcesSchema, purpose, "sources");
+    },
+    (buckets) => {
+      for (const bucket of buckets) {
+        const groupBy: Record<string, string> = {};
+        rule.groupBy.forEach((field, position) => {
+          const value = bucket.key[groupSourceName(position)];
+          if (value !== null && value !== undefined) groupBy[field] = String(value);
+        });
+        // Documents with none of the fields belong to no source.
+        if (Object.keys(groupBy).length === 0 || bucket.last.value === null) continue;
+        seen.push(groupBy);
+        if (nowMs - bucket.last.value >= rule.timespanMs) silent.push(groupBy);
+      }
+    },
+    10_000,
+  );
   const detections: Detection[] = [];
   for (const groupBy of silent) {
     const response = parseSearchResponse(
