@@ -10,6 +10,7 @@
  * The policies' audit events (Istio, Linkerd and Consul authorization objects) are few: they are read as documents,
  * all of them up to the period's end (a policy created before the period is in force in it).
  */
+import { pageComposite } from "../detection/responses.js";
 import { AUDIT_EVENTS_INDICES } from "../detection/run.js";
 import type { EcsDocument } from "../ecs.js";
 import { type IndexSearch, searchAll } from "../review/indices.js";
@@ -176,47 +177,51 @@ export async function callsFromSearch(
 ): Promise<{ calls: ObservedCall[]; requests: number }> {
   const max = query.maxBuckets ?? DEFAULT_MAX_BUCKETS;
   const calls: ObservedCall[] = [];
-  let after: Record<string, unknown> | undefined;
   let buckets = 0;
   let requests = 0;
-  for (;;) {
-    const body = {
-      size: 0,
-      track_total_hits: false,
-      query: callsQuery(query),
-      aggs: {
-        calls: {
-          composite: {
-            size: PAGE,
-            sources: CALL_FIELDS.map(([name, field]) => ({
-              [name]: { terms: { field, missing_bucket: true } },
-            })),
-            ...(after === undefined ? {} : { after }),
+  await pageComposite(
+    "the period's calls",
+    PAGE,
+    async (after) => {
+      const body = {
+        size: 0,
+        track_total_hits: false,
+        query: callsQuery(query),
+        aggs: {
+          calls: {
+            composite: {
+              size: PAGE,
+              sources: CALL_FIELDS.map(([name, field]) => ({
+                [name]: { terms: { field, missing_bucket: true } },
+              })),
+              ...(after === undefined ? {} : { after }),
+            },
+            aggs: { first: { min: { field: "@timestamp" } }, last: { max: { field: "@timestamp" } } },
           },
-          aggs: { first: { min: { field: "@timestamp" } }, last: { max: { field: "@timestamp" } } },
         },
-      },
-    };
-    requests++;
-    const page = checkedAggregation(await client.search({ index: AUDIT_EVENTS_INDICES, body }));
-    buckets += page.buckets.length;
-    if (buckets > max)
-      throw new PolicyIndicesError(
-        `more than ${max} distinct (caller, destination, method, path, port, status) combinations between ${query.since} and ${query.until}: give a shorter --since`,
-      );
-    for (const bucket of page.buckets) {
-      const firstMs = bucket.first?.value;
-      const lastMs = bucket.last?.value;
-      if (typeof firstMs !== "number" || typeof lastMs !== "number") continue;
-      const first = new Date(firstMs).toISOString();
-      const call = observeCall(bucketDocument(bucket.key, first));
-      if (call === undefined) continue;
-      calls.push({ ...call, count: bucket.doc_count, lastTime: new Date(lastMs).toISOString() });
-    }
-    progress?.(requests, buckets);
-    if (page.buckets.length < PAGE || page.after === undefined) break;
-    after = page.after;
-  }
+      };
+      requests++;
+      const page = checkedAggregation(await client.search({ index: AUDIT_EVENTS_INDICES, body }));
+      buckets += page.buckets.length;
+      if (buckets > max)
+        throw new PolicyIndicesError(
+          `more than ${max} distinct (caller, destination, method, path, port, status) combinations between ${query.since} and ${query.until}: give a shorter --since`,
+        );
+      return { buckets: page.buckets, after_key: page.after };
+    },
+    (page) => {
+      for (const bucket of page) {
+        const firstMs = bucket.first?.value;
+        const lastMs = bucket.last?.value;
+        if (typeof firstMs !== "number" || typeof lastMs !== "number") continue;
+        const first = new Date(firstMs).toISOString();
+        const call = observeCall(bucketDocument(bucket.key, first));
+        if (call === undefined) continue;
+        calls.push({ ...call, count: bucket.doc_count, lastTime: new Date(lastMs).toISOString() });
+      }
+      progress?.(requests, buckets);
+    },
+  );
   return { calls, requests };
 }
 

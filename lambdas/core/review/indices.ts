@@ -8,6 +8,7 @@
  */
 import type { Alert } from "../alerts/index.js";
 import { ALERTS_INDEX } from "../contracts.js";
+import { type CompositePage, pageComposite } from "../detection/responses.js";
 import { AUDIT_EVENTS_INDICES } from "../detection/run.js";
 import type { EcsDocument } from "../ecs.js";
 import { destinationOf, PostureBuilder, type PostureOptions, type PostureReport } from "../posture/build.js";
@@ -118,77 +119,77 @@ export async function edgesBefore(
   before: string,
 ): Promise<{ cluster?: string; source: string; destination: string; firstSeen: string }[]> {
   const out = new Map<string, { cluster?: string; source: string; destination: string; firstSeen: string }>();
-  let after: Record<string, unknown> | undefined;
-  for (;;) {
-    const body = {
-      size: 0,
-      query: {
-        bool: {
-          filter: [
-            { exists: { field: "mesh.source.principal" } },
-            { range: { "@timestamp": { lt: before } } },
-          ],
-          must_not: [{ term: { "event.dataset": "kubernetes.audit" } }],
-        },
-      },
-      aggs: {
-        edges: {
-          composite: {
-            size: PAGE,
-            sources: EDGE_SOURCES.map(([name, field]) => ({
-              [name]: { terms: { field, missing_bucket: true } },
-            })),
-            ...(after === undefined ? {} : { after }),
-          },
-          aggs: { first: { min: { field: "@timestamp" } } },
-        },
-      },
-    };
-    const response = checked(await client.search({ index: AUDIT_EVENTS_INDICES, body }), "service edges");
-    const edges = response.aggregations?.edges as
-      | {
-          buckets?: { key: Record<string, unknown>; first?: { value_as_string?: string; value?: number } }[];
-          after_key?: Record<string, unknown>;
-        }
-      | undefined;
-    for (const bucket of edges?.buckets ?? []) {
-      const k = bucket.key;
-      const value = (name: string): string | undefined =>
-        typeof k[name] === "string" ? (k[name] as string) : undefined;
-      const doc = {
-        "@timestamp": before,
-        mesh: {
-          name: "mesh",
-          ...(value("direction") === undefined ? {} : { direction: value("direction") }),
-          destination: {
-            ...(value("service") === undefined ? {} : { service: value("service") }),
-            ...(value("workload") === undefined ? {} : { workload: value("workload") }),
-            ...(value("namespace") === undefined ? {} : { namespace: value("namespace") }),
+  type EdgeBucket = { key: Record<string, unknown>; first?: { value_as_string?: string; value?: number } };
+  await pageComposite<EdgeBucket>(
+    "service edges",
+    PAGE,
+    async (after) => {
+      const body = {
+        size: 0,
+        query: {
+          bool: {
+            filter: [
+              { exists: { field: "mesh.source.principal" } },
+              { range: { "@timestamp": { lt: before } } },
+            ],
+            must_not: [{ term: { "event.dataset": "kubernetes.audit" } }],
           },
         },
-        ...(value("domain") === undefined ? {} : { url: { domain: value("domain") } }),
-        ...(value("pod_namespace") === undefined
-          ? {}
-          : { kubernetes: { namespace: value("pod_namespace") } }),
-      } as unknown as EcsDocument;
-      const { service, namespace } = destinationOf(doc);
-      const source = value("principal");
-      if (service === undefined || source === undefined) continue;
-      const destination = namespace === undefined ? service : `${namespace}/${service}`;
-      const firstMs = bucket.first?.value;
-      const firstSeen =
-        bucket.first?.value_as_string !== undefined
-          ? new Date(Date.parse(bucket.first.value_as_string)).toISOString()
-          : new Date(firstMs ?? Date.parse(before)).toISOString();
-      const cluster = value("cluster");
-      const key = `${cluster ?? ""}\u0000${source}\u0000${destination}`;
-      const known = out.get(key);
-      if (known === undefined || firstSeen < known.firstSeen)
-        out.set(key, { ...(cluster === undefined ? {} : { cluster }), source, destination, firstSeen });
-    }
-    if ((edges?.buckets?.length ?? 0) < PAGE || edges?.after_key === undefined) break;
-    after = edges.after_key;
-  }
+        aggs: {
+          edges: {
+            composite: {
+              size: PAGE,
+              sources: EDGE_SOURCES.map(([name, field]) => ({
+                [name]: { terms: { field, missing_bucket: true } },
+              })),
+              ...(after === undefined ? {} : { after }),
+            },
+            aggs: { first: { min: { field: "@timestamp" } } },
+          },
+        },
+      };
+      const response = checked(await client.search({ index: AUDIT_EVENTS_INDICES, body }), "service edges");
+      const edges = response.aggregations?.edges as CompositePage<EdgeBucket> | undefined;
+      return edges ?? { buckets: [] };
+    },
+    (buckets) => {
+      for (const bucket of buckets) {
+        const k = bucket.key;
+        const value = (name: string): string | undefined =>
+          typeof k[name] === "string" ? (k[name] as string) : undefined;
+        const doc = {
+          "@timestamp": before,
+          mesh: {
+            name: "mesh",
+            ...(value("direction") === undefined ? {} : { direction: value("direction") }),
+            destination: {
+              ...(value("service") === undefined ? {} : { service: value("service") }),
+              ...(value("workload") === undefined ? {} : { workload: value("workload") }),
+              ...(value("namespace") === undefined ? {} : { namespace: value("namespace") }),
+            },
+          },
+          ...(value("domain") === undefined ? {} : { url: { domain: value("domain") } }),
+          ...(value("pod_namespace") === undefined
+            ? {}
+            : { kubernetes: { namespace: value("pod_namespace") } }),
+        } as unknown as EcsDocument;
+        const { service, namespace } = destinationOf(doc);
+        const source = value("principal");
+        if (service === undefined || source === undefined) continue;
+        const destination = namespace === undefined ? service : `${namespace}/${service}`;
+        const firstMs = bucket.first?.value;
+        const firstSeen =
+          bucket.first?.value_as_string !== undefined
+            ? new Date(Date.parse(bucket.first.value_as_string)).toISOString()
+            : new Date(firstMs ?? Date.parse(before)).toISOString();
+        const cluster = value("cluster");
+        const key = `${cluster ?? ""}\u0000${source}\u0000${destination}`;
+        const known = out.get(key);
+        if (known === undefined || firstSeen < known.firstSeen)
+          out.set(key, { ...(cluster === undefined ? {} : { cluster }), source, destination, firstSeen });
+      }
+    },
+  );
   return [...out.values()];
 }
 
