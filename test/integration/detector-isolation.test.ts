@@ -12,22 +12,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../lambdas/core/alerts/model.js";
 import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { runDetection } from "../../lambdas/core/detection/run.js";
-import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
-import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
+import { testClient } from "./helpers.js";
 import {
   comparable,
-  incidentFiles,
-  indexDocuments,
+  incidentOnNode,
   indexedAlerts,
-  judgedAllMs,
   QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
-  replayAlerts,
-  transformedDocuments,
 } from "./incident.js";
 
 const ENVIRONMENT = "isolation-test";
@@ -61,15 +56,7 @@ describe("detector with a rule whose query fails (real node, bundled incident)",
     dir = await mkdtemp(join(tmpdir(), "detector-isolation-"));
     await writeFile(join(dir, "test_unaggregatable_grouping.yml"), BROKEN);
     pack = await loadRulePack([defaultRulesDir(), dir], QUIET_SOURCES);
-    const documents = transformedDocuments(incidentFiles(), pack);
-    const times = documents.map((doc) => Date.parse(doc["@timestamp"]));
-    startMs = Math.floor(Math.min(...times) / 60_000) * 60_000;
-    const lastMs = Math.max(...times);
-    nowMs = judgedAllMs(pack, lastMs);
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
-    indices = await indexDocuments(client, documents);
-    replayed = await replayAlerts(incidentFiles(), ENVIRONMENT, QUIET_SOURCES);
+    ({ indices, replayed, startMs, nowMs } = await incidentOnNode(client, pack, ENVIRONMENT));
   });
 
   afterAll(async () => {

@@ -17,9 +17,11 @@ import { DETECTION_DEFAULTS, type DetectionReport, runDetection } from "../../la
 import type { AlertDocument } from "../../lambdas/core/detection/store.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
+import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { isBehaviourRule, type RulePack } from "../../lambdas/core/rules/types.js";
 import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
+import { TEST_BOOTSTRAP_OPTIONS, testSettings } from "./helpers.js";
 
 export const INCIDENT_DIR = fileURLToPath(new URL("../../examples/incident/", import.meta.url));
 
@@ -90,6 +92,27 @@ export function judgedAllMs(pack: RulePack, lastMs: number): number {
       .map((rule) => Math.floor(lastMs / hopMs(rule.timespanMs)) * hopMs(rule.timespanMs) + rule.timespanMs),
     lastMs + DETECTION_DEFAULTS.lookbackMs + 1,
   );
+}
+
+/**
+ * The incident on a fresh node for comparing the detector with replay: a bootstrapped domain with an empty alerts
+ * index, the incident's documents (tagged by `pack`) indexed, and replay's alerts for the same files; `startMs` is
+ * the minute of the first event, `nowMs` the first run time at which the detector has judged them all.
+ */
+export async function incidentOnNode(
+  client: Client,
+  pack: RulePack,
+  environment: string,
+): Promise<{ indices: string[]; replayed: Alert[]; startMs: number; nowMs: number }> {
+  const documents = transformedDocuments(incidentFiles(), pack);
+  const times = documents.map((doc) => Date.parse(doc["@timestamp"]));
+  const startMs = Math.floor(Math.min(...times) / 60_000) * 60_000;
+  const nowMs = judgedAllMs(pack, Math.max(...times));
+  await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+  await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
+  const indices = await indexDocuments(client, documents);
+  const replayed = await replayAlerts(incidentFiles(), environment, QUIET_SOURCES);
+  return { indices, replayed, startMs, nowMs };
 }
 
 /** `audit-trail replay --json` in-process; `overrides` as a file, or as an object written to a temporary one. */
