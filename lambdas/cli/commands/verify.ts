@@ -42,9 +42,6 @@ the total, rate, time left); nothing when stderr is piped.
   --key-id KMS_KEY   KMS key (id, ARN or alias) whose public key to use, repeatable like --public-key;
                      default: the key the first digest names`;
 
-/** The S3 reader and KMS verifier live in `lambdas/shared/s3-archive.ts` (the scheduled review runs them too). */
-export { kmsVerifier, s3ArchiveReader };
-
 const OPTIONS = {
   bucket: { type: "string" },
   dir: { type: "string" },

@@ -9,7 +9,6 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ArchiveError, archiveObject } from "../../../lambdas/archiver/archive.js";
-import { s3ArchiveReader } from "../../../lambdas/cli/commands/verify.js";
 import { digestKey, parseDigest, sha256Hex } from "../../../lambdas/core/digest/format.js";
 import { HEAD_KEY, objectMarkerKey, periodObjectKey } from "../../../lambdas/core/digest/ledger.js";
 import { nodeSigner, nodeVerifier } from "../../../lambdas/core/digest/signer.js";
@@ -20,6 +19,7 @@ import {
   startChain,
   writeDueDigests,
 } from "../../../lambdas/digest-writer/write-digests.js";
+import { s3ArchiveReader } from "../../../lambdas/shared/s3-archive.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
 
 const HOUR = 3_600_000;

@@ -3,7 +3,6 @@ import { DynamoDBClient, type UpdateItemCommandInput } from "@aws-sdk/client-dyn
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { archiveObject } from "../../../lambdas/archiver/archive.js";
-import { s3ArchiveReader } from "../../../lambdas/cli/commands/verify.js";
 import { digestKey, parseDigest, sha256Hex } from "../../../lambdas/core/digest/format.js";
 import { HEAD_KEY } from "../../../lambdas/core/digest/ledger.js";
 import { nodeSigner, nodeVerifier } from "../../../lambdas/core/digest/signer.js";
@@ -14,6 +13,7 @@ import {
   startChain,
   writeDueDigests,
 } from "../../../lambdas/digest-writer/write-digests.js";
+import { s3ArchiveReader } from "../../../lambdas/shared/s3-archive.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
 
 const HOUR = 3_600_000;
