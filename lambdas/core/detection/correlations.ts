@@ -18,6 +18,7 @@ import {
   correlationQuery,
   countedAlertName,
   DEFAULT_AGGREGATION_BUDGET,
+  FIRST_EVENTS,
   firesOnOpenWindows,
   groupSourceName,
   type IngestWindow,
@@ -27,11 +28,13 @@ import {
   singleEventCountsQuery,
   singleEventQuery,
   touchedSlotsQuery,
+  type WindowSpan,
   windowChunks,
   windowEventsQuery,
 } from "./queries.js";
 import {
   compositeSchema,
+  hitSchema,
   pageComposite,
   parseAggregation,
   parseMatched,
@@ -350,28 +353,48 @@ export interface SearchRequest<T> {
 }
 
 /**
- * The first matched events in `[fromMs, toExclusiveMs)` for the group, oldest first, and the summary of every
- * matched event there (first and last time, distinct values of the rule's exact fields): one request.
+ * The first matched events of several alerts of one correlation, oldest first, and the summary of every matched
+ * event of each (first and last time, distinct values of the rule's exact fields): one request
+ * (`windowEventsQuery`), an answer per span in the order of `spans`. Keep `spans` to
+ * `countedAlertsPerRequest(exactFieldsOf(rule))`.
  */
 export function windowEventsRequest(
   rule: CorrelationRule,
-  groupBy: Readonly<Record<string, string>>,
-  fromMs: number,
-  toExclusiveMs: number,
-): SearchRequest<WindowEvents> {
+  spans: readonly WindowSpan[],
+): SearchRequest<WindowEvents[]> {
   const fields = exactFieldsOf(rule);
   const purpose = `events of ${rule.name}`;
   return {
-    body: windowEventsQuery(rule, groupBy, fromMs, toExclusiveMs, fields),
+    body: windowEventsQuery(rule, spans, fields),
     read(raw) {
       const response = parseSearchResponse(raw, purpose);
-      return {
-        events: response.hits.hits.map((hit) => asDocument(hit, rule.name)),
-        matched: parseMatched(response.aggregations, fields, ALERT_VALUES_KEPT, purpose),
-      };
+      const { buckets } = parseAggregation(
+        response.aggregations?.[COUNTED_ALERTS],
+        alertEventsSchema,
+        purpose,
+        COUNTED_ALERTS,
+      );
+      return spans.map((_, position) => {
+        const name = countedAlertName(position);
+        const bucket = buckets[name];
+        if (bucket === undefined) {
+          throw new SearchResponseError(`${purpose}: the response has no bucket ${name}`);
+        }
+        return {
+          events: bucket[FIRST_EVENTS].hits.hits.map((hit) => asDocument(hit, rule.name)),
+          matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
+        };
+      });
     },
   };
 }
+
+const alertEventsSchema = z.object({
+  buckets: z.record(
+    z.string(),
+    z.object({ [FIRST_EVENTS]: z.object({ hits: z.object({ hits: z.array(hitSchema) }) }) }).loose(),
+  ),
+});
 
 /** One page of a single-event rule's documents, and the cursor of the next (undefined on the last page). */
 export interface SingleEventPage {

@@ -216,7 +216,10 @@ export interface CountSpan {
   readonly toMs: number;
 }
 
-/** Name of the `filters` aggregation holding one bucket per alert (`singleEventCountsQuery`), and of a bucket. */
+/**
+ * Name of the `filters` aggregation holding one bucket per alert (`singleEventCountsQuery`, `windowEventsQuery`), and
+ * of a bucket.
+ */
 export const COUNTED_ALERTS = "alerts";
 export function countedAlertName(position: number): string {
   return `a${position}`;
@@ -619,24 +622,52 @@ function windowedQuery(
   return { size: 0, track_total_hits: false, query: { bool: { filter } }, aggs };
 }
 
+/** One correlation alert's span (`[fromMs, toExclusiveMs)`, its window or merged windows) and group. */
+export interface WindowSpan {
+  readonly groupBy: Readonly<Record<string, string>>;
+  readonly fromMs: number;
+  readonly toExclusiveMs: number;
+}
+
+/** Name of the `top_hits` under each alert's bucket of `windowEventsQuery`: the alert's first events. */
+export const FIRST_EVENTS = "first_events";
+
 /**
- * The first matched events of one window (or merged span) and group, oldest first, for the alert, and what every
- * matched event of it says (`matchedAggregations` over `fields`).
+ * The first matched events of several alerts of one correlation (each its window or merged span and group), oldest
+ * first, and what every matched event of each says: a `filters` aggregation with one bucket per alert (`a0`, `a1`,
+ * …, `countedAlertName`), each holding a `top_hits` of `DETECTION_EVENT_CAP` events in `EVENT_ORDER` and
+ * `matchedBucketAggregations` over `fields`. The query keeps the rule's documents in the spans' overall range, so
+ * the node reads them once for all the alerts. A request holds at most `spans × DETECTION_EVENT_CAP` hits: keep
+ * `spans` to `countedAlertsPerRequest(fields)`.
  */
 export function windowEventsQuery(
   rule: CorrelationRule,
-  groupBy: Readonly<Record<string, string>>,
-  fromMs: number,
-  toExclusiveMs: number,
+  spans: readonly WindowSpan[],
   fields: readonly ExactField[] = [],
 ) {
-  const filter: Record<string, unknown>[] = [taggedWith(rule.rules), timeRange(fromMs, toExclusiveMs - 1)];
-  for (const field of Object.keys(groupBy).sort()) filter.push({ term: { [field]: groupBy[field] } });
+  if (spans.length === 0) throw new Error(`events of ${rule.name}: no alert to read`);
+  const filters: Record<string, unknown> = {};
+  spans.forEach((span, position) => {
+    const filter: Record<string, unknown>[] = [timeRange(span.fromMs, span.toExclusiveMs - 1)];
+    for (const field of Object.keys(span.groupBy).sort()) {
+      filter.push({ term: { [field]: span.groupBy[field] } });
+    }
+    filters[countedAlertName(position)] = { bool: { filter } };
+  });
+  const fromMs = Math.min(...spans.map((span) => span.fromMs));
+  const toExclusiveMs = Math.max(...spans.map((span) => span.toExclusiveMs));
   return {
-    size: DETECTION_EVENT_CAP,
+    size: 0,
     track_total_hits: false,
-    sort: EVENT_ORDER,
-    query: { bool: { filter } },
-    aggs: matchedAggregations(fields),
+    query: { bool: { filter: [taggedWith(rule.rules), timeRange(fromMs, toExclusiveMs - 1)] } },
+    aggs: {
+      [COUNTED_ALERTS]: {
+        filters: { filters },
+        aggs: {
+          [FIRST_EVENTS]: { top_hits: { size: DETECTION_EVENT_CAP, sort: EVENT_ORDER } },
+          ...matchedBucketAggregations(fields),
+        },
+      },
+    },
   };
 }

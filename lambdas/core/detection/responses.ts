@@ -44,7 +44,7 @@ export async function pageComposite<B>(
   }
 }
 
-const hitSchema = z.object({
+export const hitSchema = z.object({
   _index: z.string(),
   _id: z.string(),
   _source: z.record(z.string(), z.unknown()),

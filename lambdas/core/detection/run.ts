@@ -39,7 +39,7 @@ import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import { extendDetection, grew, planSuppression } from "../rules/suppression.js";
-import type { CompiledRule, Detection, RulePack, SingleEventRule } from "../rules/types.js";
+import type { CompiledRule, CorrelationRule, Detection, RulePack, SingleEventRule } from "../rules/types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
 import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
@@ -626,9 +626,9 @@ function lastTime(documents: readonly EcsDocument[]): number | undefined {
  * What a new (or grown) alert needs from the index besides its firing, for a batch of detections in one `_msearch`:
  * a single-event alert's exact count and matched summary, a correlation's first events and matched summary. The
  * single-event alerts of one rule are counted together, up to `countedAlertsPerRequest` per search
- * (`singleEventCountsRequest`: one `filters` bucket each), so a batch makes about one search per rule, not one per
- * alert; each correlation alert has its own (`windowEventsRequest`). An answer per detection, in order; a search
- * that fails fails the detections it was for, and only those.
+ * (`singleEventCountsRequest`: one `filters` bucket each), and the alerts of one correlation likewise
+ * (`windowEventsRequest`), so a batch makes about one search per rule, not one per alert. An answer per detection,
+ * in order; a search that fails fails the detections it was for, and only those.
  */
 async function withSummaries(
   deps: DetectionDependencies,
@@ -674,6 +674,7 @@ type SummaryRequest = SearchRequest<Detection[]> & { readonly positions: readonl
 function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
   const requests: SummaryRequest[] = [];
   const singles = new Map<string, number[]>();
+  const correlated = new Map<string, number[]>();
   detections.forEach((detection, position) => {
     const { rule } = detection;
     if (rule.kind === "single") {
@@ -683,27 +684,38 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
       return;
     }
     if (rule.kind !== "correlation" || isBehaviourRule(rule)) return;
-    const request = windowEventsRequest(
-      rule,
-      detection.groupBy,
-      Date.parse(detection.windowStart),
-      Date.parse(detection.windowEnd),
-    );
-    requests.push({
-      positions: [position],
-      body: request.body,
-      read(response) {
-        const { events, matched } = request.read(response);
-        return [
-          {
-            ...detection,
-            events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
-            ...(matched === undefined ? {} : { matched }),
-          },
-        ];
-      },
-    });
+    const positions = correlated.get(rule.name) ?? [];
+    positions.push(position);
+    correlated.set(rule.name, positions);
   });
+  for (const all of correlated.values()) {
+    const rule = (detections[all[0] as number] as Detection).rule as CorrelationRule;
+    for (const positions of chunks(all, countedAlertsPerRequest(exactFieldsOf(rule)))) {
+      const read = positions.map((position) => detections[position] as Detection);
+      const request = windowEventsRequest(
+        rule,
+        read.map((detection) => ({
+          groupBy: detection.groupBy,
+          fromMs: Date.parse(detection.windowStart),
+          toExclusiveMs: Date.parse(detection.windowEnd),
+        })),
+      );
+      requests.push({
+        positions,
+        body: request.body,
+        read(response) {
+          return request.read(response).map(({ events, matched }, offset) => {
+            const detection = read[offset] as Detection;
+            return {
+              ...detection,
+              events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
+              ...(matched === undefined ? {} : { matched }),
+            };
+          });
+        },
+      });
+    }
+  }
   for (const all of singles.values()) {
     const rule = (detections[all[0] as number] as Detection).rule as SingleEventRule;
     for (const positions of chunks(all, countedAlertsPerRequest(exactFieldsOf(rule)))) {

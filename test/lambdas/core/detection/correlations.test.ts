@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { exactFieldsOf } from "../../../../lambdas/core/alerts/matched.js";
 import {
   bucketValue,
   evaluateCorrelation,
   singleEventCountsRequest,
+  windowEventsRequest,
 } from "../../../../lambdas/core/detection/correlations.js";
 import type { SearchClient } from "../../../../lambdas/core/detection/ports.js";
 import { SearchResponseError } from "../../../../lambdas/core/detection/responses.js";
@@ -301,6 +303,84 @@ describe("singleEventCountsRequest", () => {
     const request = singleEventCountsRequest(rule, spans);
     expect(() =>
       request.read({ hits: { hits: [] }, aggregations: { alerts: { buckets: { a0: { doc_count: 0 } } } } }),
+    ).toThrow(SearchResponseError);
+  });
+});
+
+describe("windowEventsRequest", () => {
+  const rule = correlationRule();
+  const spans = [
+    {
+      groupBy: { "mesh.source.principal": "spiffe://a" },
+      fromMs: at("2025-03-04T10:00:00Z"),
+      toExclusiveMs: at("2025-03-04T10:01:00Z"),
+    },
+    {
+      groupBy: { "mesh.source.principal": "spiffe://b" },
+      fromMs: at("2025-03-04T10:00:30Z"),
+      toExclusiveMs: at("2025-03-04T10:01:30Z"),
+    },
+  ];
+  const hit = (id: string, iso: string, principal: string) => ({
+    _index: "audit-2025.03.04",
+    _id: id,
+    _source: { "@timestamp": iso, mesh: { source: { principal } } },
+  });
+  const bucket = (hits: ReturnType<typeof hit>[]) => ({
+    doc_count: hits.length,
+    first_events: { hits: { hits } },
+    matched_first: { value: hits.length === 0 ? null : at(hits[0]?._source["@timestamp"] ?? "") },
+    matched_last: { value: hits.length === 0 ? null : at(hits.at(-1)?._source["@timestamp"] ?? "") },
+    // The rule's exact fields: no values listed in these documents.
+    ...Object.fromEntries(
+      exactFieldsOf(rule).flatMap((_, i) => [
+        [`values_${i}`, { buckets: [] }],
+        [`distinct_${i}`, { value: 0 }],
+      ]),
+    ),
+  });
+
+  it("reads each alert's first events and summary from its own bucket, in the order of the spans", () => {
+    const request = windowEventsRequest(rule, spans);
+    const read = request.read({
+      hits: { hits: [] },
+      aggregations: {
+        alerts: {
+          buckets: {
+            a1: bucket([hit("b1", "2025-03-04T10:00:40Z", "spiffe://b")]),
+            a0: bucket([
+              hit("a1", "2025-03-04T10:00:01Z", "spiffe://a"),
+              hit("a2", "2025-03-04T10:00:02Z", "spiffe://a"),
+            ]),
+          },
+        },
+      },
+    });
+    expect(read.map(({ events }) => events.map((event) => event["@timestamp"]))).toEqual([
+      ["2025-03-04T10:00:01Z", "2025-03-04T10:00:02Z"],
+      ["2025-03-04T10:00:40Z"],
+    ]);
+    expect(read[0]?.matched).toMatchObject({
+      firstMs: at("2025-03-04T10:00:01Z"),
+      lastMs: at("2025-03-04T10:00:02Z"),
+    });
+  });
+
+  it("refuses an answer missing an alert's bucket rather than giving it no events", () => {
+    const request = windowEventsRequest(rule, spans);
+    expect(() =>
+      request.read({ hits: { hits: [] }, aggregations: { alerts: { buckets: { a0: bucket([]) } } } }),
+    ).toThrow(/no bucket a1/);
+  });
+
+  it("refuses an event without a valid @timestamp", () => {
+    const request = windowEventsRequest(rule, spans);
+    const broken = { ...hit("x", "2025-03-04T10:00:01Z", "spiffe://a"), _source: { "@timestamp": "soon" } };
+    expect(() =>
+      request.read({
+        hits: { hits: [] },
+        aggregations: { alerts: { buckets: { a0: bucket([broken as never]), a1: bucket([]) } } },
+      }),
     ).toThrow(SearchResponseError);
   });
 });

@@ -242,9 +242,10 @@ function withMatchedAggregations(body: Record<string, unknown>, response: unknow
 }
 
 /**
- * A counts query (`singleEventCountsQuery`: a `filters` bucket per alert) answered as the alerts' own count queries
- * would be, each bucket from the recorded answer to its filter alone: its `doc_count` that answer's exact total,
- * its values (`terms` in key order) and distinct counts those of the answer's documents.
+ * A query with a `filters` bucket per alert (`singleEventCountsQuery`, `windowEventsQuery`) answered as the alerts'
+ * own queries would be, each bucket from the recorded answer to the request's query and its filter together: its
+ * `doc_count` that answer's exact total, its first events (`first_events`, where asked) that answer's hits, its
+ * values (`terms` in key order) and distinct counts those of the answer's documents.
  */
 function countedAlerts(
   body: Record<string, unknown>,
@@ -258,7 +259,8 @@ function countedAlerts(
       };
     }
   ).alerts;
-  const sub = counted.aggs;
+  const { first_events: firstEvents, ...sub } = counted.aggs;
+  const topHits = firstEvents?.top_hits as { size: number; sort: unknown } | undefined;
   const aggs: Record<string, unknown> = {};
   for (const [name, agg] of Object.entries(sub)) {
     const terms = agg.terms as { field: string; size: number } | undefined;
@@ -267,9 +269,15 @@ function countedAlerts(
         ? agg
         : { composite: { size: terms.size, sources: [{ v: { terms: { field: terms.field } } }] } };
   }
+  const shared = (body.query as { bool: { filter: unknown[] } }).bool.filter;
   const buckets: Record<string, unknown> = {};
-  for (const [name, query] of Object.entries(counted.filters.filters)) {
-    const one = answer({ size: 0, track_total_hits: true, query, aggs }) as {
+  for (const [name, filter] of Object.entries(counted.filters.filters)) {
+    const query = { bool: { filter: [...shared, filter] } };
+    const one = answer(
+      topHits === undefined
+        ? { size: 0, track_total_hits: true, query, aggs }
+        : { size: topHits.size, track_total_hits: false, sort: topHits.sort, query, aggs },
+    ) as {
       hits: { total?: { value: number }; hits?: unknown[] };
       aggregations?: Record<string, { buckets?: { key: { v: unknown } }[] }>;
     };
@@ -280,7 +288,11 @@ function countedAlerts(
           ? value
           : { buckets: value.buckets.map((bucket) => ({ key: bucket.key.v, doc_count: 1 })) };
     }
-    buckets[name] = { doc_count: one.hits.total?.value ?? one.hits.hits?.length ?? 0, ...aggregations };
+    buckets[name] = {
+      doc_count: one.hits.total?.value ?? one.hits.hits?.length ?? 0,
+      ...(topHits === undefined ? {} : { first_events: { hits: { hits: one.hits.hits ?? [] } } }),
+      ...aggregations,
+    };
   }
   return {
     took: 1,

@@ -285,42 +285,69 @@ describe("event queries", () => {
     });
   });
 
-  it("summarizes every matched event of an alert in memory bounded by the values it lists", () => {
+  const spanOf = (principal: string, fromMs: number, toExclusiveMs: number) => ({
+    groupBy: { "mesh.source.principal": principal },
+    fromMs,
+    toExclusiveMs,
+  });
+
+  it("summarizes every matched event of each alert in memory bounded by the values it lists", () => {
     const body = windowEventsQuery(
       correlationRule(),
-      { "mesh.source.principal": "spiffe://a" },
-      1000,
-      61_000,
+      [spanOf("spiffe://a", 1000, 61_000)],
       [
         { path: "mesh.destination.service", type: "keyword" },
         { path: "source.ip", type: "ip" },
       ],
     );
-    expect(body.aggs).toEqual({
+    expect(body.aggs.alerts.aggs).toEqual({
+      first_events: {
+        top_hits: {
+          size: 20,
+          sort: [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }],
+        },
+      },
       matched_first: { min: { field: "@timestamp" } },
       matched_last: { max: { field: "@timestamp" } },
-      values_0: {
-        composite: { size: 51, sources: [{ v: { terms: { field: "mesh.destination.service" } } }] },
-      },
+      values_0: { terms: { field: "mesh.destination.service", size: 51, order: { _key: "asc" } } },
       distinct_0: { cardinality: { field: "mesh.destination.service", precision_threshold: 3000 } },
-      values_1: { composite: { size: 51, sources: [{ v: { terms: { field: "source.ip" } } }] } },
+      values_1: { terms: { field: "source.ip", size: 51, order: { _key: "asc" } } },
       distinct_1: { cardinality: { field: "source.ip", precision_threshold: 3000 } },
     });
   });
 
-  it("fetches a window's first events for its group, end excluded", () => {
-    const body = windowEventsQuery(
-      correlationRule(),
-      { "mesh.source.principal": "spiffe://a" },
-      1000,
-      61_000,
-    );
+  it("fetches each alert's first events from its own bucket: its group and window, end excluded", () => {
+    const body = windowEventsQuery(correlationRule(), [
+      spanOf("spiffe://a", 1000, 61_000),
+      spanOf("spiffe://b", 31_000, 91_000),
+    ]);
+    expect(body.size).toBe(0);
     expect(body.query.bool.filter).toEqual([
       { term: { "rule.name": "mesh_auth_failure" } },
-      { range: { "@timestamp": { gte: 1000, lte: 60_999, format: "epoch_millis" } } },
-      { term: { "mesh.source.principal": "spiffe://a" } },
+      { range: { "@timestamp": { gte: 1000, lte: 90_999, format: "epoch_millis" } } },
     ]);
-    expect(body.size).toBe(20);
+    expect(body.aggs.alerts.filters.filters).toEqual({
+      a0: {
+        bool: {
+          filter: [
+            { range: { "@timestamp": { gte: 1000, lte: 60_999, format: "epoch_millis" } } },
+            { term: { "mesh.source.principal": "spiffe://a" } },
+          ],
+        },
+      },
+      a1: {
+        bool: {
+          filter: [
+            { range: { "@timestamp": { gte: 31_000, lte: 90_999, format: "epoch_millis" } } },
+            { term: { "mesh.source.principal": "spiffe://b" } },
+          ],
+        },
+      },
+    });
+  });
+
+  it("refuses to build a request for no alert", () => {
+    expect(() => windowEventsQuery(correlationRule(), [])).toThrow(/no alert to read/);
   });
 });
 
