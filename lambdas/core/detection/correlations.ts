@@ -356,7 +356,7 @@ export interface SearchRequest<T> {
  * The first matched events of several alerts of one correlation, oldest first, and the summary of every matched
  * event of each (first and last time, distinct values of the rule's exact fields): one request
  * (`windowEventsQuery`), an answer per span in the order of `spans`. Keep `spans` to
- * `countedAlertsPerRequest(exactFieldsOf(rule))`.
+ * `eventsAlertsPerRequest(rule, exactFieldsOf(rule))`.
  */
 export function windowEventsRequest(
   rule: CorrelationRule,

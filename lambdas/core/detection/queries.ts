@@ -622,6 +622,22 @@ function windowedQuery(
   return { size: 0, track_total_hits: false, query: { bool: { filter } }, aggs };
 }
 
+/** Lucene's limit on the clauses of one query (`indices.query.bool.max_clause_count`, 1,024), with room to spare. */
+const QUERY_CLAUSES_PER_REQUEST = 900;
+
+/**
+ * Alerts of a correlation read in one `windowEventsQuery`: as many as `countedAlertsPerRequest` allows, and few
+ * enough that their filters (a time range and a term per group field each, twice: buckets and query) stay under the
+ * clause limit.
+ */
+export function eventsAlertsPerRequest(rule: CorrelationRule, fields: readonly ExactField[]): number {
+  const clausesPerAlert = 2 * (1 + rule.groupBy.length);
+  return Math.max(
+    1,
+    Math.min(countedAlertsPerRequest(fields), Math.floor(QUERY_CLAUSES_PER_REQUEST / clausesPerAlert)),
+  );
+}
+
 /** One correlation alert's span (`[fromMs, toExclusiveMs)`, its window or merged windows) and group. */
 export interface WindowSpan {
   readonly groupBy: Readonly<Record<string, string>>;
@@ -636,9 +652,9 @@ export const FIRST_EVENTS = "first_events";
  * The first matched events of several alerts of one correlation (each its window or merged span and group), oldest
  * first, and what every matched event of each says: a `filters` aggregation with one bucket per alert (`a0`, `a1`,
  * …, `countedAlertName`), each holding a `top_hits` of `DETECTION_EVENT_CAP` events in `EVENT_ORDER` and
- * `matchedBucketAggregations` over `fields`. The query keeps the rule's documents in the spans' overall range, so
- * the node reads them once for all the alerts. A request holds at most `spans × DETECTION_EVENT_CAP` hits: keep
- * `spans` to `countedAlertsPerRequest(fields)`.
+ * `matchedBucketAggregations` over `fields`. The query keeps the rule's documents of some alert's span and group, so
+ * the node reads each once for all the alerts. A request holds at most `spans × DETECTION_EVENT_CAP` hits and
+ * `spans × (groups + 1)` query clauses: keep `spans` to `eventsAlertsPerRequest(rule, fields)`.
  */
 export function windowEventsQuery(
   rule: CorrelationRule,
@@ -656,10 +672,13 @@ export function windowEventsQuery(
   });
   const fromMs = Math.min(...spans.map((span) => span.fromMs));
   const toExclusiveMs = Math.max(...spans.map((span) => span.toExclusiveMs));
+  // Only the alerts' own documents reach the buckets: the node tests each bucket's filter on every document the
+  // query keeps, and the rule's documents of the overall range can be all the traffic.
+  const ofAlerts = { bool: { should: Object.values(filters), minimum_should_match: 1 } };
   return {
     size: 0,
     track_total_hits: false,
-    query: { bool: { filter: [taggedWith(rule.rules), timeRange(fromMs, toExclusiveMs - 1)] } },
+    query: { bool: { filter: [taggedWith(rule.rules), timeRange(fromMs, toExclusiveMs - 1), ofAlerts] } },
     aggs: {
       [COUNTED_ALERTS]: {
         filters: { filters },

@@ -57,6 +57,7 @@ import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
 import {
   type AggregationBudget,
   countedAlertsPerRequest,
+  eventsAlertsPerRequest,
   DEFAULT_AGGREGATION_BUDGET,
   type EvaluationRange,
   evaluationRange,
@@ -690,7 +691,7 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
   });
   for (const all of correlated.values()) {
     const rule = (detections[all[0] as number] as Detection).rule as CorrelationRule;
-    for (const positions of chunks(all, countedAlertsPerRequest(exactFieldsOf(rule)))) {
+    for (const positions of chunks(all, eventsAlertsPerRequest(rule, exactFieldsOf(rule)))) {
       const read = positions.map((position) => detections[position] as Detection);
       const request = windowEventsRequest(
         rule,

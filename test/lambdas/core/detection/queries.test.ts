@@ -7,6 +7,7 @@ import {
   DEFAULT_AGGREGATION_BUDGET,
   distinctPrecision,
   evaluationRange,
+  eventsAlertsPerRequest,
   firesOnOpenWindows,
   minWindowCount,
   percentileCandidatesQuery,
@@ -322,28 +323,37 @@ describe("event queries", () => {
       spanOf("spiffe://b", 31_000, 91_000),
     ]);
     expect(body.size).toBe(0);
+    const a0 = {
+      bool: {
+        filter: [
+          { range: { "@timestamp": { gte: 1000, lte: 60_999, format: "epoch_millis" } } },
+          { term: { "mesh.source.principal": "spiffe://a" } },
+        ],
+      },
+    };
+    const a1 = {
+      bool: {
+        filter: [
+          { range: { "@timestamp": { gte: 31_000, lte: 90_999, format: "epoch_millis" } } },
+          { term: { "mesh.source.principal": "spiffe://b" } },
+        ],
+      },
+    };
+    expect(body.aggs.alerts.filters.filters).toEqual({ a0, a1 });
+    // Only the alerts' own documents reach the buckets, not all the rule's documents of the range.
     expect(body.query.bool.filter).toEqual([
       { term: { "rule.name": "mesh_auth_failure" } },
       { range: { "@timestamp": { gte: 1000, lte: 90_999, format: "epoch_millis" } } },
+      { bool: { should: [a0, a1], minimum_should_match: 1 } },
     ]);
-    expect(body.aggs.alerts.filters.filters).toEqual({
-      a0: {
-        bool: {
-          filter: [
-            { range: { "@timestamp": { gte: 1000, lte: 60_999, format: "epoch_millis" } } },
-            { term: { "mesh.source.principal": "spiffe://a" } },
-          ],
-        },
-      },
-      a1: {
-        bool: {
-          filter: [
-            { range: { "@timestamp": { gte: 31_000, lte: 90_999, format: "epoch_millis" } } },
-            { term: { "mesh.source.principal": "spiffe://b" } },
-          ],
-        },
-      },
-    });
+  });
+
+  it("reads as many alerts a request as keep the query under the clause limit", () => {
+    const fields = [{ path: "mesh.destination.service", type: "keyword" as const }];
+    expect(eventsAlertsPerRequest(correlationRule(), fields)).toBe(100);
+    const wide = correlationRule({ groupBy: ["a", "b", "c", "d", "e", "f", "g", "h"] });
+    expect(eventsAlertsPerRequest(wide, fields)).toBe(50);
+    expect(2 * (1 + wide.groupBy.length) * eventsAlertsPerRequest(wide, fields)).toBeLessThan(1024);
   });
 
   it("refuses to build a request for no alert", () => {
