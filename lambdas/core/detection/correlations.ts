@@ -353,24 +353,26 @@ export interface SearchRequest<T> {
 }
 
 /**
- * The first matched events of several alerts of one correlation, oldest first, and the summary of every matched
- * event of each (first and last time, distinct values of the rule's exact fields): one request
+ * The first matched events of several alerts of one correlation, oldest first (none without `withEvents`), and the
+ * summary of every matched event of each (first and last time, distinct values of the rule's exact fields): one
+ * request
  * (`windowEventsQuery`), an answer per span in the order of `spans`. Keep `spans` to
  * `eventsAlertsPerRequest(rule, exactFieldsOf(rule))`.
  */
 export function windowEventsRequest(
   rule: CorrelationRule,
   spans: readonly WindowSpan[],
+  withEvents = true,
 ): SearchRequest<WindowEvents[]> {
   const fields = exactFieldsOf(rule);
-  const purpose = `events of ${rule.name}`;
+  const purpose = `${withEvents ? "events" : "summaries"} of ${rule.name}`;
   return {
-    body: windowEventsQuery(rule, spans, fields),
+    body: windowEventsQuery(rule, spans, fields, withEvents),
     read(raw) {
       const response = parseSearchResponse(raw, purpose);
       const { buckets } = parseAggregation(
         response.aggregations?.[COUNTED_ALERTS],
-        alertEventsSchema,
+        withEvents ? alertEventsSchema : alertSummariesSchema,
         purpose,
         COUNTED_ALERTS,
       );
@@ -381,7 +383,7 @@ export function windowEventsRequest(
           throw new SearchResponseError(`${purpose}: the response has no bucket ${name}`);
         }
         return {
-          events: bucket[FIRST_EVENTS].hits.hits.map((hit) => asDocument(hit, rule.name)),
+          events: (bucket[FIRST_EVENTS]?.hits.hits ?? []).map((hit) => asDocument(hit, rule.name)),
           matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
         };
       });
@@ -389,11 +391,12 @@ export function windowEventsRequest(
   };
 }
 
+const firstEventsSchema = z.object({ hits: z.object({ hits: z.array(hitSchema) }) });
 const alertEventsSchema = z.object({
-  buckets: z.record(
-    z.string(),
-    z.object({ [FIRST_EVENTS]: z.object({ hits: z.object({ hits: z.array(hitSchema) }) }) }).loose(),
-  ),
+  buckets: z.record(z.string(), z.object({ [FIRST_EVENTS]: firstEventsSchema }).loose()),
+});
+const alertSummariesSchema = z.object({
+  buckets: z.record(z.string(), z.object({ [FIRST_EVENTS]: firstEventsSchema.optional() }).loose()),
 });
 
 /** One page of a single-event rule's documents, and the cursor of the next (undefined on the last page). */

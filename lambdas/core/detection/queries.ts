@@ -654,12 +654,15 @@ export const FIRST_EVENTS = "first_events";
  * …, `countedAlertName`), each holding a `top_hits` of `DETECTION_EVENT_CAP` events in `EVENT_ORDER` and
  * `matchedBucketAggregations` over `fields`. The query keeps the rule's documents of some alert's span and group, so
  * the node reads each once for all the alerts. A request holds at most `spans × DETECTION_EVENT_CAP` hits and
- * `spans × (groups + 1)` query clauses: keep `spans` to `eventsAlertsPerRequest(rule, fields)`.
+ * `spans × (groups + 1)` query clauses: keep `spans` to `eventsAlertsPerRequest(rule, fields)`. Without
+ * `withEvents`, only the summaries: for alerts that already hold `DETECTION_EVENT_CAP` events (the node then loads no
+ * document).
  */
 export function windowEventsQuery(
   rule: CorrelationRule,
   spans: readonly WindowSpan[],
   fields: readonly ExactField[] = [],
+  withEvents = true,
 ) {
   if (spans.length === 0) throw new Error(`events of ${rule.name}: no alert to read`);
   const filters: Record<string, unknown> = {};
@@ -683,7 +686,9 @@ export function windowEventsQuery(
       [COUNTED_ALERTS]: {
         filters: { filters },
         aggs: {
-          [FIRST_EVENTS]: { top_hits: { size: DETECTION_EVENT_CAP, sort: EVENT_ORDER } },
+          ...(withEvents
+            ? { [FIRST_EVENTS]: { top_hits: { size: DETECTION_EVENT_CAP, sort: EVENT_ORDER } } }
+            : {}),
           ...matchedBucketAggregations(fields),
         },
       },

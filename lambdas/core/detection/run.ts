@@ -57,10 +57,10 @@ import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
 import {
   type AggregationBudget,
   countedAlertsPerRequest,
-  eventsAlertsPerRequest,
   DEFAULT_AGGREGATION_BUDGET,
   type EvaluationRange,
   evaluationRange,
+  eventsAlertsPerRequest,
   type IngestWindow,
   type WindowRange,
   windowRange,
@@ -685,12 +685,15 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
       return;
     }
     if (rule.kind !== "correlation" || isBehaviourRule(rule)) return;
-    const positions = correlated.get(rule.name) ?? [];
+    // Alerts that already hold their first events need only their summary.
+    const key = `${rule.name}|${detection.events.length >= DETECTION_EVENT_CAP ? "summary" : "events"}`;
+    const positions = correlated.get(key) ?? [];
     positions.push(position);
-    correlated.set(rule.name, positions);
+    correlated.set(key, positions);
   });
-  for (const all of correlated.values()) {
+  for (const [key, all] of correlated) {
     const rule = (detections[all[0] as number] as Detection).rule as CorrelationRule;
+    const withEvents = key.endsWith("|events");
     for (const positions of chunks(all, eventsAlertsPerRequest(rule, exactFieldsOf(rule)))) {
       const read = positions.map((position) => detections[position] as Detection);
       const request = windowEventsRequest(
@@ -700,6 +703,7 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
           fromMs: Date.parse(detection.windowStart),
           toExclusiveMs: Date.parse(detection.windowEnd),
         })),
+        withEvents,
       );
       requests.push({
         positions,
@@ -709,7 +713,7 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
             const detection = read[offset] as Detection;
             return {
               ...detection,
-              events: detection.events.length >= DETECTION_EVENT_CAP ? detection.events : events,
+              events: withEvents ? events : detection.events,
               ...(matched === undefined ? {} : { matched }),
             };
           });

@@ -366,6 +366,18 @@ describe("windowEventsRequest", () => {
     });
   });
 
+  it("reads summaries without events when asked for none, and refuses an events answer without them", () => {
+    const { first_events: _, ...summary } = bucket([hit("a1", "2025-03-04T10:00:01Z", "spiffe://a")]);
+    const answer = {
+      hits: { hits: [] },
+      aggregations: { alerts: { buckets: { a0: summary, a1: summary } } },
+    };
+    const read = windowEventsRequest(rule, spans, false).read(answer);
+    expect(read.map(({ events }) => events)).toEqual([[], []]);
+    expect(read[1]?.matched?.firstMs).toBe(at("2025-03-04T10:00:01Z"));
+    expect(() => windowEventsRequest(rule, spans).read(answer)).toThrow(SearchResponseError);
+  });
+
   it("refuses an answer missing an alert's bucket rather than giving it no events", () => {
     const request = windowEventsRequest(rule, spans);
     expect(() =>

@@ -269,14 +269,17 @@ function countedAlerts(
         ? agg
         : { composite: { size: terms.size, sources: [{ v: { terms: { field: terms.field } } }] } };
   }
-  const shared = (body.query as { bool: { filter: unknown[] } }).bool.filter;
+  const shared = (body.query as { bool: { filter: Record<string, { should?: unknown }>[] } }).bool.filter;
+  // A correlation's events query keeps only its alerts' documents (a should of their filters); asked without its
+  // events it is answered as the events query, without them.
+  const correlation = shared.some((clause) => clause.bool?.should !== undefined);
   const buckets: Record<string, unknown> = {};
   for (const [name, filter] of Object.entries(counted.filters.filters)) {
     const query = { bool: { filter: [...shared, filter] } };
     const one = answer(
-      topHits === undefined
+      topHits === undefined && !correlation
         ? { size: 0, track_total_hits: true, query, aggs }
-        : { size: topHits.size, track_total_hits: false, sort: topHits.sort, query, aggs },
+        : { size: topHits?.size ?? 20, track_total_hits: false, sort: topHits?.sort, query, aggs },
     ) as {
       hits: { total?: { value: number }; hits?: unknown[] };
       aggregations?: Record<string, { buckets?: { key: { v: unknown } }[] }>;

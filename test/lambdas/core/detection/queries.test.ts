@@ -356,6 +356,11 @@ describe("event queries", () => {
     expect(2 * (1 + wide.groupBy.length) * eventsAlertsPerRequest(wide, fields)).toBeLessThan(1024);
   });
 
+  it("asks for no events for alerts that already hold theirs, only their summaries", () => {
+    const body = windowEventsQuery(correlationRule(), [spanOf("spiffe://a", 1000, 61_000)], [], false);
+    expect(Object.keys(body.aggs.alerts.aggs)).toEqual(["matched_first", "matched_last"]);
+  });
+
   it("refuses to build a request for no alert", () => {
     expect(() => windowEventsQuery(correlationRule(), [])).toThrow(/no alert to read/);
   });
