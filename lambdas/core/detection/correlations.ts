@@ -12,8 +12,8 @@ import { conditionHolds, groupKey, hopMs } from "../rules/windows.js";
 import type { SearchClient } from "./ports.js";
 import type { AggregationBudget, EvaluationRange, PercentilePrefilter, WindowRange } from "./queries.js";
 import {
+  type AlertSpan,
   COUNTED_ALERTS,
-  type CountSpan,
   compositePageSize,
   correlationQuery,
   countedAlertName,
@@ -28,7 +28,6 @@ import {
   singleEventCountsQuery,
   singleEventQuery,
   touchedSlotsQuery,
-  type WindowSpan,
   windowChunks,
   windowEventsQuery,
 } from "./queries.js";
@@ -361,7 +360,7 @@ export interface SearchRequest<T> {
  */
 export function windowEventsRequest(
   rule: CorrelationRule,
-  spans: readonly WindowSpan[],
+  spans: readonly AlertSpan[],
   withEvents = true,
 ): SearchRequest<WindowEvents[]> {
   const fields = exactFieldsOf(rule);
@@ -369,24 +368,11 @@ export function windowEventsRequest(
   return {
     body: windowEventsQuery(rule, spans, fields, withEvents),
     read(raw) {
-      const response = parseSearchResponse(raw, purpose);
-      const { buckets } = parseAggregation(
-        response.aggregations?.[COUNTED_ALERTS],
-        withEvents ? alertEventsSchema : alertSummariesSchema,
-        purpose,
-        COUNTED_ALERTS,
-      );
-      return spans.map((_, position) => {
-        const name = countedAlertName(position);
-        const bucket = buckets[name];
-        if (bucket === undefined) {
-          throw new SearchResponseError(`${purpose}: the response has no bucket ${name}`);
-        }
-        return {
-          events: (bucket[FIRST_EVENTS]?.hits.hits ?? []).map((hit) => asDocument(hit, rule.name)),
-          matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
-        };
-      });
+      const schema = withEvents ? alertEventsSchema : alertSummariesSchema;
+      return alertBuckets(raw, schema, spans.length, purpose).map(({ bucket, name }) => ({
+        events: (bucket[FIRST_EVENTS]?.hits.hits ?? []).map((hit) => asDocument(hit, rule.name)),
+        matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
+      }));
     },
   };
 }
@@ -454,33 +440,44 @@ const countedAlertsSchema = z.object({
  */
 export function singleEventCountsRequest(
   rule: SingleEventRule,
-  spans: readonly CountSpan[],
+  spans: readonly AlertSpan[],
 ): SearchRequest<SingleEventCount[]> {
   const purpose = `counts of ${rule.name}`;
   const fields = exactFieldsOf(rule);
   return {
     body: singleEventCountsQuery(rule, spans, fields),
     read(raw) {
-      const response = parseSearchResponse(raw, purpose);
-      const { buckets } = parseAggregation(
-        response.aggregations?.[COUNTED_ALERTS],
-        countedAlertsSchema,
-        purpose,
-        COUNTED_ALERTS,
-      );
-      return spans.map((_, position) => {
-        const name = countedAlertName(position);
-        const bucket = buckets[name];
-        if (bucket === undefined) {
-          throw new SearchResponseError(`${purpose}: the response has no bucket ${name}`);
-        }
-        return {
-          count: bucket.doc_count,
-          matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
-        };
-      });
+      return alertBuckets(raw, countedAlertsSchema, spans.length, purpose).map(({ bucket, name }) => ({
+        count: bucket.doc_count,
+        matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
+      }));
     },
   };
+}
+
+/**
+ * The buckets of a `filters` aggregation with one per alert (`COUNTED_ALERTS`), in the order of the alerts asked
+ * for, each with its name; an answer missing one is refused rather than read as an alert with nothing.
+ */
+function alertBuckets<B>(
+  raw: unknown,
+  schema: z.ZodType<{ buckets: Record<string, B> }>,
+  alerts: number,
+  purpose: string,
+): { bucket: B; name: string }[] {
+  const response = parseSearchResponse(raw, purpose);
+  const { buckets } = parseAggregation(
+    response.aggregations?.[COUNTED_ALERTS],
+    schema,
+    purpose,
+    COUNTED_ALERTS,
+  );
+  return Array.from({ length: alerts }, (_, position) => {
+    const name = countedAlertName(position);
+    const bucket = buckets[name];
+    if (bucket === undefined) throw new SearchResponseError(`${purpose}: the response has no bucket ${name}`);
+    return { bucket, name };
+  });
 }
 
 /** An indexed document as the ECS type, after checking the one field detection relies on. */

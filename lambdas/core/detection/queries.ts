@@ -209,8 +209,12 @@ export function singleEventCountQuery(
   };
 }
 
-/** One single-event alert's span and group, as `singleEventCountQuery` counts it. */
-export interface CountSpan {
+/**
+ * An alert's stored span (`window.start`, `window.end`) and group, as the batched summary searches take it: a
+ * single-event alert's span holds its last event (`[fromMs, toMs]`, `singleEventCountsQuery`), a correlation's
+ * window ends before `toMs` (`[fromMs, toMs)`, `windowEventsQuery`).
+ */
+export interface AlertSpan {
   readonly groupBy: Readonly<Record<string, string>>;
   readonly fromMs: number;
   readonly toMs: number;
@@ -245,7 +249,7 @@ export function countedAlertsPerRequest(fields: readonly ExactField[]): number {
  */
 export function singleEventCountsQuery(
   rule: SingleEventRule,
-  spans: readonly CountSpan[],
+  spans: readonly AlertSpan[],
   fields: readonly ExactField[] = [],
 ) {
   if (spans.length === 0) throw new Error(`counts of ${rule.name}: no alert to count`);
@@ -638,13 +642,6 @@ export function eventsAlertsPerRequest(rule: CorrelationRule, fields: readonly E
   );
 }
 
-/** One correlation alert's span (`[fromMs, toExclusiveMs)`, its window or merged windows) and group. */
-export interface WindowSpan {
-  readonly groupBy: Readonly<Record<string, string>>;
-  readonly fromMs: number;
-  readonly toExclusiveMs: number;
-}
-
 /** Name of the `top_hits` under each alert's bucket of `windowEventsQuery`: the alert's first events. */
 export const FIRST_EVENTS = "first_events";
 
@@ -660,21 +657,21 @@ export const FIRST_EVENTS = "first_events";
  */
 export function windowEventsQuery(
   rule: CorrelationRule,
-  spans: readonly WindowSpan[],
+  spans: readonly AlertSpan[],
   fields: readonly ExactField[] = [],
   withEvents = true,
 ) {
   if (spans.length === 0) throw new Error(`events of ${rule.name}: no alert to read`);
   const filters: Record<string, unknown> = {};
   spans.forEach((span, position) => {
-    const filter: Record<string, unknown>[] = [timeRange(span.fromMs, span.toExclusiveMs - 1)];
+    const filter: Record<string, unknown>[] = [timeRange(span.fromMs, span.toMs - 1)];
     for (const field of Object.keys(span.groupBy).sort()) {
       filter.push({ term: { [field]: span.groupBy[field] } });
     }
     filters[countedAlertName(position)] = { bool: { filter } };
   });
   const fromMs = Math.min(...spans.map((span) => span.fromMs));
-  const toExclusiveMs = Math.max(...spans.map((span) => span.toExclusiveMs));
+  const toExclusiveMs = Math.max(...spans.map((span) => span.toMs));
   // Only the alerts' own documents reach the buckets: the node tests each bucket's filter on every document the
   // query keeps, and the rule's documents of the overall range can be all the traffic.
   const ofAlerts = { bool: { should: Object.values(filters), minimum_should_match: 1 } };

@@ -56,6 +56,7 @@ import { type DeliveryOutcome, Outbox } from "./outbox.js";
 import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
 import {
   type AggregationBudget,
+  type AlertSpan,
   countedAlertsPerRequest,
   DEFAULT_AGGREGATION_BUDGET,
   type EvaluationRange,
@@ -696,15 +697,7 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
     const withEvents = key.endsWith("|events");
     for (const positions of chunks(all, eventsAlertsPerRequest(rule, exactFieldsOf(rule)))) {
       const read = positions.map((position) => detections[position] as Detection);
-      const request = windowEventsRequest(
-        rule,
-        read.map((detection) => ({
-          groupBy: detection.groupBy,
-          fromMs: Date.parse(detection.windowStart),
-          toExclusiveMs: Date.parse(detection.windowEnd),
-        })),
-        withEvents,
-      );
+      const request = windowEventsRequest(rule, read.map(alertSpan), withEvents);
       requests.push({
         positions,
         body: request.body,
@@ -725,14 +718,7 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
     const rule = (detections[all[0] as number] as Detection).rule as SingleEventRule;
     for (const positions of chunks(all, countedAlertsPerRequest(exactFieldsOf(rule)))) {
       const counted = positions.map((position) => detections[position] as Detection);
-      const request = singleEventCountsRequest(
-        rule,
-        counted.map((detection) => ({
-          groupBy: detection.groupBy,
-          fromMs: Date.parse(detection.windowStart),
-          toMs: Date.parse(detection.windowEnd),
-        })),
-      );
+      const request = singleEventCountsRequest(rule, counted.map(alertSpan));
       requests.push({
         positions,
         body: request.body,
@@ -747,6 +733,15 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
     }
   }
   return requests;
+}
+
+/** A detection's span and group, as the batched summary searches take them. */
+function alertSpan(detection: Detection): AlertSpan {
+  return {
+    groupBy: detection.groupBy,
+    fromMs: Date.parse(detection.windowStart),
+    toMs: Date.parse(detection.windowEnd),
+  };
 }
 
 /**

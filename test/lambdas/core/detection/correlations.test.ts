@@ -313,12 +313,12 @@ describe("windowEventsRequest", () => {
     {
       groupBy: { "mesh.source.principal": "spiffe://a" },
       fromMs: at("2025-03-04T10:00:00Z"),
-      toExclusiveMs: at("2025-03-04T10:01:00Z"),
+      toMs: at("2025-03-04T10:01:00Z"),
     },
     {
       groupBy: { "mesh.source.principal": "spiffe://b" },
       fromMs: at("2025-03-04T10:00:30Z"),
-      toExclusiveMs: at("2025-03-04T10:01:30Z"),
+      toMs: at("2025-03-04T10:01:30Z"),
     },
   ];
   const hit = (id: string, iso: string, principal: string) => ({

@@ -286,10 +286,10 @@ describe("event queries", () => {
     });
   });
 
-  const spanOf = (principal: string, fromMs: number, toExclusiveMs: number) => ({
+  const spanOf = (principal: string, fromMs: number, toMs: number) => ({
     groupBy: { "mesh.source.principal": principal },
     fromMs,
-    toExclusiveMs,
+    toMs,
   });
 
   it("summarizes every matched event of each alert in memory bounded by the values it lists", () => {
