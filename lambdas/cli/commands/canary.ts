@@ -47,9 +47,9 @@ import { transportSearchClient } from "../../detector/opensearch.js";
 import {
   ENVIRONMENT_OPTIONS,
   type OptionValues,
-  parseVerbArgs,
+  optionValues,
+  requiredEnvironment,
   runVerb,
-  selectedEnvironment,
   UsageError,
 } from "../usage.js";
 import type { Command } from "./command.js";
@@ -134,11 +134,6 @@ const OPTIONS = {
 
 type Options = OptionValues<typeof OPTIONS>;
 
-function parseCanaryArgs(argv: readonly string[]): Options | "help" {
-  const args = parseVerbArgs(argv, OPTIONS);
-  return args === "help" ? "help" : args.values;
-}
-
 /** Runs the verb; resolves to the exit status (0 everything arrived, 1 something did not, 2 usage or setup). */
 export async function runCanaryCommand(
   argv: readonly string[],
@@ -148,8 +143,8 @@ export async function runCanaryCommand(
     {
       name: "canary",
       usage: USAGE,
-      parse: parseCanaryArgs,
-      run: (values) => canary(values, deps),
+      parse: optionValues(OPTIONS),
+      run: (values: Options) => canary(values, deps),
       userErrors: [AuditTrailConfigError, CanaryStackError, RuleError],
     },
     argv,
@@ -158,7 +153,7 @@ export async function runCanaryCommand(
 
 async function canary(values: Options, deps: CanaryCommandDependencies): Promise<number> {
   const clock = deps.clock ?? wallClock;
-  const config = loadEnvironmentConfig(environmentFrom(values), ENVIRONMENTS);
+  const config = loadEnvironmentConfig(requiredEnvironment(values, Object.keys(ENVIRONMENTS)), ENVIRONMENTS);
   const timeoutMs =
     values.timeout === undefined
       ? (config.firehose.bufferingIntervalSeconds + PIPELINE_ALLOWANCE_SECONDS) * 1000
@@ -258,17 +253,6 @@ async function canary(values: Options, deps: CanaryCommandDependencies): Promise
   );
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderCanaryReport(report));
   return report.ok ? 0 : 1;
-}
-
-/** The environment the canary runs against: required. */
-function environmentFrom(values: Options): string {
-  const name = selectedEnvironment(values);
-  if (name === undefined) {
-    throw new UsageError(
-      `no environment selected; pass -c env=NAME (one of ${Object.keys(ENVIRONMENTS).sort().join(", ")})`,
-    );
-  }
-  return name;
 }
 
 /** `90s`, `20m`, `1h`, or a whole number of seconds. */

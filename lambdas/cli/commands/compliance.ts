@@ -40,6 +40,7 @@ import {
   frameworksOption,
   type OptionValues,
   parseVerbArgs,
+  requiredEnvironment,
   runVerb,
   selectedEnvironment,
   UsageError,
@@ -185,12 +186,10 @@ async function complianceReport(
       );
     }
   }
-  if (name === undefined) {
-    throw new UsageError(
-      `no environment selected; pass -c env=NAME (one of ${Object.keys(ENVIRONMENTS).sort().join(", ")})`,
-    );
-  }
-  const config = loadEnvironmentConfig(name, ENVIRONMENTS);
+  const config = loadEnvironmentConfig(
+    name ?? requiredEnvironment(values, Object.keys(ENVIRONMENTS)),
+    ENVIRONMENTS,
+  );
   const assessed = frameworks.length > 0 ? frameworks : [...config.compliance.frameworks];
   const requests = assessed.map((framework) => frameworkRequest(framework, config));
   const subject = `environment "${config.name}" (stack AuditTrail-${config.name})`;

@@ -25,10 +25,10 @@ import { InputError, readLines } from "../input.js";
 import { sinceMs, untilInstant } from "../trail.js";
 import {
   ENVIRONMENT_OPTIONS,
+  environmentOrFiles,
   type OptionValues,
   parseVerbArgs,
   runVerb,
-  selectedEnvironment,
   subVerb,
   UsageError,
   type VerbOptions,
@@ -150,11 +150,7 @@ function parsePolicyArgs(verb: keyof typeof OPTIONS, argv: readonly string[]): P
   const kind = values.mesh ?? "istio";
   if (kind !== "istio" && kind !== "linkerd" && kind !== "consul")
     throw new UsageError(`--mesh: '${kind}' is not one of istio, linkerd, consul`);
-  const environment = selectedEnvironment(values);
-  if (environment !== undefined && parsed.positionals.length > 0)
-    throw new UsageError("give either -c env=NAME or files, not both");
-  if (environment === undefined && parsed.positionals.length === 0)
-    throw new UsageError("no input: give files or directories, or -c env=NAME");
+  const environment = environmentOrFiles(values, parsed.positionals);
   return {
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
     mesh: kind,

@@ -25,10 +25,9 @@ import { sinceMs, untilInstant } from "../trail.js";
 import {
   checkOutputFolder,
   ENVIRONMENT_OPTIONS,
+  environmentOrFiles,
   parseVerbArgs,
   runVerb,
-  selectedEnvironment,
-  UsageError,
 } from "../usage.js";
 import type { Command } from "./command.js";
 import { expandInputs, replayRulePack } from "./replay.js";
@@ -86,14 +85,10 @@ export function parseReviewArgs(argv: readonly string[]): ReviewArgs | "help" {
   if (parsed === "help") return "help";
   const { positionals } = parsed;
   const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
-  const environment = selectedEnvironment({
-    context: (values.context as string[] | undefined) ?? [],
-    env: values.env as string | undefined,
-  });
-  if (environment !== undefined && positionals.length > 0)
-    throw new UsageError("give either -c env=NAME or files, not both");
-  if (environment === undefined && positionals.length === 0)
-    throw new UsageError("no input: give files or directories, or -c env=NAME");
+  const environment = environmentOrFiles(
+    { context: values.context as string[] | undefined, env: values.env as string | undefined },
+    positionals,
+  );
   const str = (key: string): string | undefined => values[key] as string | undefined;
   return {
     ...(environment === undefined ? {} : { environment }),

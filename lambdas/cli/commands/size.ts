@@ -31,7 +31,7 @@ import {
   ENVIRONMENT_OPTIONS,
   frameworksOption,
   type OptionValues,
-  parseVerbArgs,
+  optionValues,
   runVerb,
   selectedEnvironment,
   UsageError,
@@ -298,11 +298,6 @@ function sizingRequest(values: Options): SizingRequest {
   };
 }
 
-function parseSizeArgs(argv: readonly string[]): Options | "help" {
-  const args = parseVerbArgs(argv, OPTIONS);
-  return args === "help" ? "help" : args.values;
-}
-
 /** Runs the verb: output to `out`, errors to `err`; resolves to the exit status. */
 export async function runSize(
   argv: readonly string[],
@@ -313,8 +308,8 @@ export async function runSize(
     {
       name: "size",
       usage: USAGE,
-      parse: parseSizeArgs,
-      run: async (values) => {
+      parse: optionValues(OPTIONS),
+      run: async (values: Options) => {
         let sizing: ReturnType<typeof sizeAuditTrail>;
         try {
           sizing = sizeAuditTrail(sizingRequest(values));
