@@ -44,8 +44,16 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { asDocument } from "./correlations.js";
 import { evaluateMode } from "./mode.js";
 import type { SearchClient } from "./ports.js";
-import { type CompositePage, pageComposite, parseSearchResponse, SearchResponseError } from "./responses.js";
-import { readRuleState, ruleStateText, writeRuleState } from "./rule-state.js";
+import { EVENT_ORDER, taggedWith } from "./queries.js";
+import {
+  type CompositePage,
+  pageComposite,
+  pageEvents,
+  parseSearchResponse,
+  type RequestCounter,
+  SearchResponseError,
+} from "./responses.js";
+import { readRuleState, ruleProgress, ruleStateText } from "./rule-state.js";
 
 export { baselineId } from "./rule-state.js";
 
@@ -80,10 +88,6 @@ export interface BehaviourProgress {
 const DAY_MS = 86_400_000;
 export const DEFAULT_REBUILD_EVERY_MS = DAY_MS;
 
-interface Counter {
-  requests: number;
-}
-
 /** Evaluates one behavioural rule up to `now - lookback`. */
 export async function evaluateBehaviour(
   client: SearchClient,
@@ -92,7 +96,7 @@ export async function evaluateBehaviour(
 ): Promise<BehaviourProgress> {
   // The effective-mode kind keeps its own state (`mode.ts`), in the same place.
   if (rule.type === "mtls_mode") return evaluateMode(client, rule, options);
-  const counter: Counter = { requests: 0 };
+  const counter: RequestCounter = { requests: 0 };
   const settleMs = options.nowMs - options.lookbackMs;
   const stored = await readRuleState(client, options.alertsIndex, rule);
   counter.requests++;
@@ -133,16 +137,7 @@ export async function evaluateBehaviour(
   await settleFollowUps(client, rule, state, settleMs, options, counter, detections);
   prune(rule, state, settleMs);
 
-  return {
-    detections,
-    skipped,
-    get requests() {
-      return counter.requests;
-    },
-    commit() {
-      return writeRuleState(client, options.alertsIndex, rule, stored, state);
-    },
-  };
+  return ruleProgress(client, options.alertsIndex, rule, { detections, skipped, counter }, stored, state);
 }
 
 /** Reads a stored baseline; one that cannot be read is rebuilt (the error names the rule). */
@@ -167,7 +162,7 @@ async function rebuild(
   rule: BehaviourRule,
   stored: BaselineState,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
 ): Promise<BaselineState> {
   const state = emptyBaseline(stored.throughMs);
   state.trailStartMs = stored.trailStartMs;
@@ -184,21 +179,15 @@ async function rebuild(
   return state;
 }
 
-function taggedWith(names: readonly string[]): Record<string, unknown> {
-  return names.length === 1 ? { term: { "rule.name": names[0] } } : { terms: { "rule.name": [...names] } };
-}
-
 function timeRange(fromMs: number, toExclusiveMs: number): Record<string, unknown> {
   return { range: { "@timestamp": { gte: fromMs, lt: toExclusiveMs, format: "epoch_millis" } } };
 }
-
-const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
 
 async function earliestEvent(
   client: SearchClient,
   rule: BehaviourRule,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
 ): Promise<number | undefined> {
   const body = {
     size: 0,
@@ -233,7 +222,7 @@ async function stretchStep(
   to: number,
   judge: boolean,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   out: Detection[],
 ): Promise<void> {
   if (rule.behaviour.geo === "impossible_travel") {
@@ -333,7 +322,7 @@ async function forEachComposite(
   from: number,
   to: number,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   visit: (values: string[], firstMs: number, lastMs: number) => void,
 ): Promise<number | undefined> {
   const size = options.pageSize ?? 1000;
@@ -393,7 +382,7 @@ async function firstEvents(
   rule: BehaviourRule,
   entry: KeyStretch,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
 ): Promise<EcsDocument[]> {
   const filter: Record<string, unknown>[] = [
     taggedWith(rule.rules),
@@ -425,7 +414,7 @@ async function settleFollowUps(
   state: BaselineState,
   settleMs: number,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   out: Detection[],
 ): Promise<void> {
   const waiting: typeof state.pending = [];
@@ -467,37 +456,22 @@ async function travelStretch(
   from: number,
   to: number,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   out: Detection[],
 ): Promise<void> {
-  let after: unknown[] | undefined;
-  const size = options.pageSize ?? 1000;
-  for (;;) {
-    const body = {
-      size,
-      track_total_hits: false,
-      sort: EVENT_ORDER,
-      query: { bool: { filter: [taggedWith(rule.rules), timeRange(from, to)] } },
-      ...(after === undefined ? {} : { search_after: after }),
-    };
-    counter.requests++;
-    const response = parseSearchResponse(
-      await client.search({ index: options.index, body }),
-      `travel of ${rule.name}`,
-    );
-    for (const hit of response.hits.hits) {
-      const doc = asDocument(hit, rule.name);
-      const time = Date.parse(doc["@timestamp"]);
-      foldTrailStart(state, time);
-      const read = readBehaviourKey(rule, doc, options.geo);
-      if (read === undefined) continue;
-      const detection = travelStep(rule, state, read, time, doc);
-      if (detection !== undefined) out.push(detection);
-    }
-    const last = response.hits.hits[response.hits.hits.length - 1];
-    if (response.hits.hits.length < size || last === undefined) return;
-    if (last.sort === undefined)
-      throw new SearchResponseError(`travel of ${rule.name}: a hit without sort values`);
-    after = last.sort;
-  }
+  const request = {
+    index: options.index,
+    filter: [taggedWith(rule.rules), timeRange(from, to)],
+    pageSize: options.pageSize ?? 1000,
+    purpose: `travel of ${rule.name}`,
+  };
+  await pageEvents(client, request, counter, (hit) => {
+    const doc = asDocument(hit, rule.name);
+    const time = Date.parse(doc["@timestamp"]);
+    foldTrailStart(state, time);
+    const read = readBehaviourKey(rule, doc, options.geo);
+    if (read === undefined) return;
+    const detection = travelStep(rule, state, read, time, doc);
+    if (detection !== undefined) out.push(detection);
+  });
 }

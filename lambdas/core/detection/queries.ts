@@ -88,12 +88,16 @@ function timeRange(fromMs: number, toMs: number): Record<string, unknown> {
   return { range: { "@timestamp": { gte: fromMs, lte: toMs, format: "epoch_millis" } } };
 }
 
-function taggedWith(names: readonly string[]): Record<string, unknown> {
+/** The documents the transform tagged with any of `names` (`rule.name`). */
+export function taggedWith(names: readonly string[]): Record<string, unknown> {
   return names.length === 1 ? { term: { "rule.name": names[0] } } : { terms: { "rule.name": [...names] } };
 }
 
 /** The order of matched events: `compareEvents` (rules/windows.ts), which replay uses. */
-const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
+export const EVENT_ORDER = [
+  { "@timestamp": { order: "asc" } },
+  { "event.id": { order: "asc", missing: "_last" } },
+];
 
 /** `EVENT_ORDER` reversed: the latest event first (missing ids, last in ascending order, first). */
 export const LATEST_EVENT_FIRST = [

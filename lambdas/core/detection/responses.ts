@@ -5,7 +5,8 @@
  */
 import * as z from "zod";
 import type { ExactField, FieldValues, MatchedSummary } from "../alerts/matched.js";
-import { matchedDistinctName, matchedValuesName } from "./queries.js";
+import type { SearchClient } from "./ports.js";
+import { EVENT_ORDER, matchedDistinctName, matchedValuesName } from "./queries.js";
 
 export class SearchResponseError extends Error {
   constructor(message: string) {
@@ -41,6 +42,47 @@ export async function pageComposite<B>(
     if (composite.after_key === undefined || composite.buckets.length < pageSize) return;
     if (page >= maxPages) throw new SearchResponseError(`${purpose}: composite paging did not end`);
     after = composite.after_key;
+  }
+}
+
+/** The searches a run has sent so far (for the benchmark), counted by whoever sends one. */
+export interface RequestCounter {
+  requests: number;
+}
+
+/**
+ * Every document of `index` matching `filter`, in event order (`EVENT_ORDER`), read a page of `pageSize` at a time
+ * with `search_after`, the one loop the stateful rules read events with: `visit` takes each hit in order, and each
+ * page's search counts on `counter`. A full page whose last hit has no sort values fails naming `purpose`.
+ */
+export async function pageEvents(
+  client: SearchClient,
+  request: {
+    readonly index: string;
+    readonly filter: readonly Record<string, unknown>[];
+    readonly pageSize: number;
+    readonly purpose: string;
+  },
+  counter: RequestCounter,
+  visit: (hit: SearchHit) => void,
+): Promise<void> {
+  const { index, filter, pageSize, purpose } = request;
+  let after: unknown[] | undefined;
+  for (;;) {
+    const body = {
+      size: pageSize,
+      track_total_hits: false,
+      sort: EVENT_ORDER,
+      query: { bool: { filter } },
+      ...(after === undefined ? {} : { search_after: after }),
+    };
+    counter.requests++;
+    const response = parseSearchResponse(await client.search({ index, body }), purpose);
+    for (const hit of response.hits.hits) visit(hit);
+    const last = response.hits.hits[response.hits.hits.length - 1];
+    if (response.hits.hits.length < pageSize || last === undefined) return;
+    if (last.sort === undefined) throw new SearchResponseError(`${purpose}: a hit without sort values`);
+    after = last.sort;
   }
 }
 
