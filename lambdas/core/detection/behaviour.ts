@@ -44,7 +44,7 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { asDocument } from "./correlations.js";
 import { evaluateMode } from "./mode.js";
 import type { SearchClient } from "./ports.js";
-import { EVENT_ORDER, taggedWith } from "./queries.js";
+import { EVENT_ORDER, halfOpenTimeRange, taggedWith } from "./queries.js";
 import {
   type CompositePage,
   pageComposite,
@@ -177,10 +177,6 @@ async function rebuild(
     from = to;
   }
   return state;
-}
-
-function timeRange(fromMs: number, toExclusiveMs: number): Record<string, unknown> {
-  return { range: { "@timestamp": { gte: fromMs, lt: toExclusiveMs, format: "epoch_millis" } } };
 }
 
 async function earliestEvent(
@@ -336,7 +332,7 @@ async function forEachComposite(
       const body = {
         size: 0,
         track_total_hits: false,
-        query: { bool: { filter: [taggedWith(rule.rules), timeRange(from, to)] } },
+        query: { bool: { filter: [taggedWith(rule.rules), halfOpenTimeRange(from, to)] } },
         aggs: {
           keys: {
             composite: {
@@ -386,7 +382,7 @@ async function firstEvents(
 ): Promise<EcsDocument[]> {
   const filter: Record<string, unknown>[] = [
     taggedWith(rule.rules),
-    timeRange(entry.firstMs, entry.firstMs + 1),
+    halfOpenTimeRange(entry.firstMs, entry.firstMs + 1),
   ];
   for (const [path, value] of Object.entries(entry.groupValues)) filter.push({ term: { [path]: value } });
   if (rule.type === "geo") filter.push({ terms: { [rule.behaviour.ipField as string]: [...entry.ips] } });
@@ -426,7 +422,7 @@ async function settleFollowUps(
     }
     const filter: Record<string, unknown>[] = [
       taggedWith(rule.behaviour.followUpRules),
-      timeRange(pending.firstMs, endMs),
+      halfOpenTimeRange(pending.firstMs, endMs),
     ];
     for (const path of keyFields(rule)) filter.push({ term: { [path]: pending.groupBy[path] } });
     const body = {
@@ -461,7 +457,7 @@ async function travelStretch(
 ): Promise<void> {
   const request = {
     index: options.index,
-    filter: [taggedWith(rule.rules), timeRange(from, to)],
+    filter: [taggedWith(rule.rules), halfOpenTimeRange(from, to)],
     pageSize: options.pageSize ?? 1000,
     purpose: `travel of ${rule.name}`,
   };

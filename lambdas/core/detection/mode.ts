@@ -40,7 +40,7 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import type { BehaviourProgress, BehaviourRunOptions } from "./behaviour.js";
 import { asDocument } from "./correlations.js";
 import type { SearchClient } from "./ports.js";
-import { EVENT_ORDER } from "./queries.js";
+import { EVENT_ORDER, halfOpenTimeRange, taggedWith } from "./queries.js";
 import {
   type CompositePage,
   pageComposite,
@@ -55,22 +55,6 @@ const DEFAULT_REBUILD_EVERY_MS = DAY_MS;
 
 interface StoredModeState extends ModeState {
   rebuiltAtMs?: number;
-}
-
-function taggedWith(names: readonly string[]): Record<string, unknown> {
-  return { terms: { "rule.name": [...names] } };
-}
-
-function timeRange(fromMs: number | undefined, toExclusiveMs: number): Record<string, unknown> {
-  return {
-    range: {
-      "@timestamp": {
-        ...(fromMs === undefined ? {} : { gte: fromMs }),
-        lt: toExclusiveMs,
-        format: "epoch_millis",
-      },
-    },
-  };
 }
 
 function tagsOf(doc: EcsDocument): readonly string[] {
@@ -112,7 +96,7 @@ export async function evaluateMode(
       client,
       options,
       counter,
-      [taggedWith(changeRules), timeRange(from, to)],
+      [taggedWith(changeRules), halfOpenTimeRange(from, to)],
       `changes of ${rule.name}`,
     );
   const fold = (state: ModeState, doc: EcsDocument) =>
@@ -185,7 +169,7 @@ export async function evaluateMode(
         const body = {
           size: 0,
           track_total_hits: false,
-          query: { bool: { filter: [taggedWith(trafficRules), timeRange(start, end)] } },
+          query: { bool: { filter: [taggedWith(trafficRules), halfOpenTimeRange(start, end)] } },
           aggs: {
             groups: {
               composite: {
@@ -253,7 +237,7 @@ export async function evaluateMode(
     const [clusterField, namespaceField] = rule.groupBy as [string, string];
     const filter: Record<string, unknown>[] = [
       taggedWith(all ? trafficRules : roles.plaintextRules),
-      timeRange(start, end),
+      halfOpenTimeRange(start, end),
       { term: { [namespaceField]: group.namespace } },
     ];
     const mustNot = group.cluster === "" ? [{ exists: { field: clusterField } }] : [];

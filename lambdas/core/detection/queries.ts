@@ -88,6 +88,22 @@ function timeRange(fromMs: number, toMs: number): Record<string, unknown> {
   return { range: { "@timestamp": { gte: fromMs, lte: toMs, format: "epoch_millis" } } };
 }
 
+/** Events of `[fromMs, toExclusiveMs)` (from the start when `fromMs` is undefined): the stateful rules' stretches. */
+export function halfOpenTimeRange(
+  fromMs: number | undefined,
+  toExclusiveMs: number,
+): Record<string, unknown> {
+  return {
+    range: {
+      "@timestamp": {
+        ...(fromMs === undefined ? {} : { gte: fromMs }),
+        lt: toExclusiveMs,
+        format: "epoch_millis",
+      },
+    },
+  };
+}
+
 /** The documents the transform tagged with any of `names` (`rule.name`). */
 export function taggedWith(names: readonly string[]): Record<string, unknown> {
   return names.length === 1 ? { term: { "rule.name": names[0] } } : { terms: { "rule.name": [...names] } };
