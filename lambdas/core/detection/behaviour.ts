@@ -44,7 +44,7 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { asDocument } from "./correlations.js";
 import { evaluateMode } from "./mode.js";
 import type { SearchClient } from "./ports.js";
-import { EVENT_ORDER, halfOpenTimeRange, taggedWith } from "./queries.js";
+import { halfOpenTimeRange, taggedWith } from "./queries.js";
 import {
   type CompositePage,
   pageComposite,
@@ -52,6 +52,7 @@ import {
   parseSearchResponse,
   type RequestCounter,
   SearchResponseError,
+  searchEarliestEvents,
 } from "./responses.js";
 import { readRuleState, ruleProgress, ruleStateText } from "./rule-state.js";
 
@@ -387,17 +388,13 @@ async function firstEvents(
   for (const [path, value] of Object.entries(entry.groupValues)) filter.push({ term: { [path]: value } });
   if (rule.type === "geo") filter.push({ terms: { [rule.behaviour.ipField as string]: [...entry.ips] } });
   else for (const path of rule.behaviour.valueFields) filter.push({ term: { [path]: entry.groupBy[path] } });
-  const body = {
+  const request = {
+    index: options.index,
+    filter,
     size: DETECTION_EVENT_CAP,
-    track_total_hits: false,
-    sort: EVENT_ORDER,
-    query: { bool: { filter } },
+    purpose: `events of ${rule.name}`,
   };
-  counter.requests++;
-  const response = parseSearchResponse(
-    await client.search({ index: options.index, body }),
-    `events of ${rule.name}`,
-  );
+  const response = await searchEarliestEvents(client, request, counter);
   const documents = response.hits.hits.map((hit) => asDocument(hit, rule.name));
   // The address filter is wider than the country when an address moved country within the stretch: keep the key's.
   return documents.filter((doc) => readBehaviourKey(rule, doc, options.geo) !== undefined);
@@ -425,15 +422,12 @@ async function settleFollowUps(
       halfOpenTimeRange(pending.firstMs, endMs),
     ];
     for (const path of keyFields(rule)) filter.push({ term: { [path]: pending.groupBy[path] } });
-    const body = {
-      size: DETECTION_EVENT_CAP,
-      track_total_hits: true,
-      sort: EVENT_ORDER,
-      query: { bool: { filter } },
-    };
-    counter.requests++;
     const purpose = `follow-up of ${rule.name}`;
-    const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
+    const response = await searchEarliestEvents(
+      client,
+      { index: options.index, filter, size: DETECTION_EVENT_CAP, exactTotal: true, purpose },
+      counter,
+    );
     const total = response.hits.total;
     if (total === undefined || total.relation !== "eq")
       throw new SearchResponseError(`${purpose}: the response has no exact hits.total`);

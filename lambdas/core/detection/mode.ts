@@ -40,7 +40,7 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import type { BehaviourProgress, BehaviourRunOptions } from "./behaviour.js";
 import { asDocument } from "./correlations.js";
 import type { SearchClient } from "./ports.js";
-import { EVENT_ORDER, halfOpenTimeRange, taggedWith } from "./queries.js";
+import { halfOpenTimeRange, taggedWith } from "./queries.js";
 import {
   type CompositePage,
   pageComposite,
@@ -48,6 +48,7 @@ import {
   parseSearchResponse,
   type RequestCounter,
   SearchResponseError,
+  searchEarliestEvents,
 } from "./responses.js";
 import { readRuleState, ruleProgress, ruleStateText } from "./rule-state.js";
 
@@ -242,17 +243,14 @@ export async function evaluateMode(
     ];
     const mustNot = group.cluster === "" ? [{ exists: { field: clusterField } }] : [];
     if (group.cluster !== "") filter.push({ term: { [clusterField]: group.cluster } });
-    const body = {
+    const request = {
+      index: options.index,
+      filter,
+      mustNot,
       size: DETECTION_EVENT_CAP - tally.held,
-      track_total_hits: false,
-      sort: EVENT_ORDER,
-      query: { bool: { filter, must_not: mustNot } },
+      purpose: `events of ${rule.name}`,
     };
-    counter.requests++;
-    const response = parseSearchResponse(
-      await client.search({ index: options.index, body }),
-      `events of ${rule.name}`,
-    );
+    const response = await searchEarliestEvents(client, request, counter);
     const events = response.hits.hits.map((hit) => asDocument(hit, rule.name));
     tally.held += events.length;
     entry.events.push(...events);

@@ -86,6 +86,34 @@ export async function pageEvents(
   }
 }
 
+/**
+ * The earliest `size` events matching `filter` (and none of `mustNot`), in event order, in one search: the events a
+ * stateful rule's alert holds. `exactTotal` also asks how many match in all (`hits.total`). The search counts on
+ * `counter`; a response the detector cannot read fails naming `purpose`.
+ */
+export async function searchEarliestEvents(
+  client: SearchClient,
+  request: {
+    readonly index: string;
+    readonly filter: readonly Record<string, unknown>[];
+    readonly mustNot?: readonly Record<string, unknown>[];
+    readonly size: number;
+    readonly exactTotal?: boolean;
+    readonly purpose: string;
+  },
+  counter: RequestCounter,
+): Promise<SearchResponse> {
+  const { index, filter, mustNot, size, exactTotal = false, purpose } = request;
+  const body = {
+    size,
+    track_total_hits: exactTotal,
+    sort: EVENT_ORDER,
+    query: { bool: { filter, ...(mustNot === undefined ? {} : { must_not: mustNot }) } },
+  };
+  counter.requests++;
+  return parseSearchResponse(await client.search({ index, body }), purpose);
+}
+
 const hitSchema = z.object({
   _index: z.string(),
   _id: z.string(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SearchClient } from "../../../../lambdas/core/detection/ports.js";
-import { pageEvents } from "../../../../lambdas/core/detection/responses.js";
+import { pageEvents, searchEarliestEvents } from "../../../../lambdas/core/detection/responses.js";
 
 /** A search of `total` numbered hits served in event order, recording each request body it is sent. */
 function numberedHits(total: number, { sorted = true } = {}) {
@@ -58,5 +58,47 @@ describe("pageEvents", () => {
         () => {},
       ),
     ).rejects.toThrow("travel of r: a hit without sort values");
+  });
+});
+
+describe("searchEarliestEvents", () => {
+  it("asks once for the earliest events in event order, with the exact total and exclusions only when asked", async () => {
+    // Prepare
+    const { bodies, client } = numberedHits(5);
+    const counter = { requests: 0 };
+
+    // Act
+    const plain = await searchEarliestEvents(
+      client,
+      { index: "audit-*", filter: [{ term: { a: 1 } }], size: 3, purpose: "events of r" },
+      counter,
+    );
+    await searchEarliestEvents(
+      client,
+      {
+        index: "audit-*",
+        filter: [],
+        mustNot: [{ exists: { field: "c" } }],
+        size: 2,
+        exactTotal: true,
+        purpose: "p",
+      },
+      counter,
+    );
+
+    // Assess
+    expect(plain.hits.hits.map((hit) => hit._id)).toEqual(["0", "1", "2"]);
+    expect(counter.requests).toBe(2);
+    expect(bodies[0]).toEqual({
+      size: 3,
+      track_total_hits: false,
+      sort: [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }],
+      query: { bool: { filter: [{ term: { a: 1 } }] } },
+    });
+    expect(bodies[1]).toMatchObject({
+      size: 2,
+      track_total_hits: true,
+      query: { bool: { filter: [], must_not: [{ exists: { field: "c" } }] } },
+    });
   });
 });
