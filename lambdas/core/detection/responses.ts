@@ -114,6 +114,22 @@ export async function searchEarliestEvents(
   return parseSearchResponse(await client.search({ index, body }), purpose);
 }
 
+/**
+ * The `composite` of one page that `pageComposite` pages: a bucket per distinct combination of the `sources` fields
+ * (`[name, field]`, a missing value being a bucket of its own), `size` buckets a page, after `after`.
+ */
+export function termsComposite(
+  sources: readonly (readonly [name: string, field: string])[],
+  size: number,
+  after: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  return {
+    size,
+    sources: sources.map(([name, field]) => ({ [name]: { terms: { field, missing_bucket: true } } })),
+    ...(after === undefined ? {} : { after }),
+  };
+}
+
 const hitSchema = z.object({
   _index: z.string(),
   _id: z.string(),
