@@ -7,9 +7,6 @@
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { Client } from "@opensearch-project/opensearch";
-import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../lib/config/index.js";
 import { verifyArchive } from "../core/digest/verify.js";
 import { errorDescription } from "../core/errors.js";
@@ -27,6 +24,7 @@ import {
 import { type IndexSearch, postureFromSearch, reviewFromSearch } from "../core/review/indices.js";
 import { transportSearchClient } from "../detector/opensearch.js";
 import { listKeys } from "../reviewer/archive.js";
+import { signedOpenSearchClient } from "../shared/opensearch-client.js";
 import { kmsVerifier, s3ArchiveReader } from "../shared/s3-archive.js";
 import { CanarySearchError, CanaryStackError, explainedSearch, readStackOutputs } from "./commands/canary.js";
 import type { PostureArgs } from "./commands/posture.js";
@@ -46,13 +44,7 @@ export interface IndicesDependencies {
 
 /** The SigV4-signed client (service `es`) with the credentials of the SDK's default chain. */
 export function signedSearch(endpoint: string, region: string, node = `https://${endpoint}`): IndexSearch {
-  const client = new Client({
-    ...AwsSigv4Signer({ region, service: "es", getCredentials: defaultProvider() }),
-    node,
-    requestTimeout: 60_000,
-    maxRetries: 2,
-  });
-  return transportSearchClient(client);
+  return transportSearchClient(signedOpenSearchClient({ endpoint, region, node, requestTimeoutMs: 60_000 }));
 }
 
 async function environmentSearch(

@@ -8,9 +8,6 @@
 import { randomBytes } from "node:crypto";
 import { CloudFormationClient, DescribeStacksCommand, type Stack } from "@aws-sdk/client-cloudformation";
 import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { Client } from "@opensearch-project/opensearch";
-import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import {
   AuditTrailConfigError,
   ENVIRONMENTS,
@@ -44,6 +41,7 @@ import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
 import { defaultRulesDir, ruleFiles } from "../../core/rules/load.js";
 import { transportSearchClient } from "../../detector/opensearch.js";
+import { signedOpenSearchClient } from "../../shared/opensearch-client.js";
 import {
   ENVIRONMENT_OPTIONS,
   type OptionValues,
@@ -347,13 +345,7 @@ export function firehoseSender(firehose: FirehoseClient, streamName: string): Ca
 }
 
 function signedSearch(endpoint: string, region: string): CanarySearch {
-  const client = new Client({
-    ...AwsSigv4Signer({ region, service: "es", getCredentials: defaultProvider() }),
-    node: `https://${endpoint}`,
-    requestTimeout: 30_000,
-    maxRetries: 2,
-  });
-  return transportSearchClient(client);
+  return transportSearchClient(signedOpenSearchClient({ endpoint, region, requestTimeoutMs: 30_000 }));
 }
 
 /** Turns the OpenSearch client's errors into what to check: access (401/403) or reachability. */
