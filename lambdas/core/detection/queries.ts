@@ -291,19 +291,9 @@ export function singleEventCountsQuery(
  * shard returns its smallest keys, and the overall smallest are among them), and the same `cardinality`.
  */
 export function matchedBucketAggregations(fields: readonly ExactField[]): Record<string, unknown> {
-  const aggs: Record<string, unknown> = {
-    matched_first: { min: { field: "@timestamp" } },
-    matched_last: { max: { field: "@timestamp" } },
-  };
-  fields.forEach(({ path }, index) => {
-    aggs[matchedValuesName(index)] = {
-      terms: { field: path, size: ALERT_VALUES_KEPT + 1, order: { _key: "asc" } },
-    };
-    aggs[matchedDistinctName(index)] = {
-      cardinality: { field: path, precision_threshold: DISTINCT_TOTAL_PRECISION },
-    };
-  });
-  return aggs;
+  return matchedOf(fields, (path) => ({
+    terms: { field: path, size: ALERT_VALUES_KEPT + 1, order: { _key: "asc" } },
+  }));
 }
 
 /** Name of the aggregation listing the values of the `index`-th exact field, and of its distinct count. */
@@ -323,14 +313,22 @@ export function matchedDistinctName(index: number): string {
  * number of matched events.
  */
 export function matchedAggregations(fields: readonly ExactField[]): Record<string, unknown> {
+  return matchedOf(fields, (path) => ({
+    composite: { size: ALERT_VALUES_KEPT + 1, sources: [{ v: { terms: { field: path } } }] },
+  }));
+}
+
+/** The matched aggregations, each exact field's first values listed by `valuesOf` (top-level or under a bucket). */
+function matchedOf(
+  fields: readonly ExactField[],
+  valuesOf: (path: string) => Record<string, unknown>,
+): Record<string, unknown> {
   const aggs: Record<string, unknown> = {
     matched_first: { min: { field: "@timestamp" } },
     matched_last: { max: { field: "@timestamp" } },
   };
   fields.forEach(({ path }, index) => {
-    aggs[matchedValuesName(index)] = {
-      composite: { size: ALERT_VALUES_KEPT + 1, sources: [{ v: { terms: { field: path } } }] },
-    };
+    aggs[matchedValuesName(index)] = valuesOf(path);
     aggs[matchedDistinctName(index)] = {
       cardinality: { field: path, precision_threshold: DISTINCT_TOTAL_PRECISION },
     };
