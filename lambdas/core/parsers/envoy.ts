@@ -5,6 +5,7 @@
 import {
   ECS_VERSION,
   type EcsDocument,
+  eventTypes,
   type MeshFields,
   type MeshIdentity,
   type MtlsEvidence,
@@ -124,8 +125,7 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
   } else {
     outcome = "success";
   }
-  const type = tcp ? ["connection"] : ["access"];
-  if (code === 403 || code === 401) type.push("denied");
+  const type = eventTypes(tcp ? "connection" : "access", code);
 
   const doc: EcsDocument = {
     "@timestamp": ts,

@@ -4,7 +4,7 @@
  * cloud wrappers: AKS diagnostic records (`properties.log`, an
  * object or an escaped JSON string) and GKE Cloud Audit Logs (`protoPayload`, mapped onto the same fields).
  */
-import { ECS_VERSION, type EcsDocument, type KubernetesAuditFields } from "../ecs.js";
+import { ECS_VERSION, type EcsDocument, eventTypes, type KubernetesAuditFields } from "../ecs.js";
 import { errorMessage } from "../errors.js";
 import { MAX_OBJECT_DEPTH, type Redaction, redactAuditSecrets } from "./k8s-redact.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
@@ -269,8 +269,7 @@ function tooDeep(field: string): ParseResult {
 export function auditDocument(ts: string, audit: KubernetesAuditFields): EcsDocument {
   const code = audit.responseStatus?.code;
   const outcome = code === undefined ? "unknown" : code >= 400 ? "failure" : "success";
-  const type = [verbType(audit.verb)];
-  if (code === 401 || code === 403) type.push("denied");
+  const type = eventTypes(verbType(audit.verb), code);
   const doc: EcsDocument = {
     "@timestamp": ts,
     ecs: { version: ECS_VERSION },

@@ -9,7 +9,7 @@
  * format carries one, is the proxy's own verdict (`linkerd_tls`); `grpc_status`, when present, is parsed as in
  * Envoy formats (a non-OK status is a failure even with HTTP 200).
  */
-import { ECS_VERSION, type EcsDocument, type MeshFields } from "../ecs.js";
+import { ECS_VERSION, type EcsDocument, eventTypes, type MeshFields } from "../ecs.js";
 import { parseIdentity } from "../normalize/identity.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
 import { address, bool, grpcStatus, httpVersion, int, ipVersion, str, timestamp, url } from "./values.js";
@@ -115,8 +115,7 @@ function build(access: LinkerdAccess): ParseResult {
         : status >= 400 || status === 0
           ? "failure"
           : "success";
-  const type = ["access"];
-  if (status === 401 || status === 403) type.push("denied");
+  const type = eventTypes("access", status);
   const doc: EcsDocument = {
     "@timestamp": ts,
     ecs: { version: ECS_VERSION },
