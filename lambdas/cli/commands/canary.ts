@@ -50,7 +50,7 @@ import {
   runVerb,
   UsageError,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 /** Added to the environment's Firehose buffering interval for the default timeout: transform, indexing, the
  * detector's one-minute schedule and SNS. */
@@ -400,7 +400,6 @@ function randomHex(): string {
   return randomBytes(3).toString("hex");
 }
 
-export const command: Command = {
-  summary: "send a synthetic record per source and time it to OpenSearch and the canary alert",
+export const command: VerbModule = {
   run: (argv) => runCanaryCommand(argv),
 };

@@ -45,7 +45,7 @@ import {
   selectedEnvironment,
   UsageError,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 const USAGE = `usage: audit-trail compliance [-c env=NAME | --env NAME] [--template FILE] [--framework F]… [--out FILE]
                                 [--html FILE]
@@ -242,7 +242,6 @@ async function complianceReport(
   return status;
 }
 
-export const command: Command = {
-  summary: "auditor's report: each compliance control and the template setting that satisfies it",
+export const command: VerbModule = {
   run: (argv) => runCompliance(argv),
 };

@@ -33,7 +33,7 @@ import {
   UsageError,
   type VerbOptions,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 import { expandInputs } from "./replay.js";
 
 const USAGE = `usage: audit-trail policy suggest [--namespace N] [--mesh istio|linkerd|consul] [PERIOD] (FILE|DIR... | -c env=NAME)
@@ -239,7 +239,6 @@ async function policy(
   return failed > 0 || report.denied.length > 0 || report.notAllowed.length > 0 ? 1 : 0;
 }
 
-export const command: Command = {
-  summary: "policy suggest|drift: mesh authorization policies from the trail, and drift from declared ones",
+export const command: VerbModule = {
   run: (argv) => runPolicy(argv, { out: process.stdout, err: process.stderr }),
 };

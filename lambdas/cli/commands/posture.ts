@@ -16,7 +16,7 @@ import { EnvironmentAccessError } from "../indices-errors.js";
 import { InputError } from "../input.js";
 import { readTrailFiles, sinceMs, untilInstant } from "../trail.js";
 import { ENVIRONMENT_OPTIONS, environmentOrFiles, parseVerbArgs, runVerb, UsageError } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 import { expandInputs } from "./replay.js";
 
 const USAGE = `usage: audit-trail posture [-c env=NAME | FILE|DIR...] [--since 7d] [--until TIME] [--json]
@@ -131,9 +131,7 @@ export async function runPosture(
   return rejected > 0 ? 1 : 0;
 }
 
-export const command: Command = {
-  summary:
-    "mesh security posture per cluster, namespace and service: declared mTLS, observed traffic, policies",
+export const command: VerbModule = {
   run: (argv) =>
     runVerb(
       {

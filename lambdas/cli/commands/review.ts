@@ -29,7 +29,7 @@ import {
   parseVerbArgs,
   runVerb,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 import { expandInputs, replayRulePack } from "./replay.js";
 
 const USAGE = `usage: audit-trail review [--since 7d] [-c env=NAME | FILE|DIR...] [--html FILE] [--markdown FILE] [--json]
@@ -199,8 +199,7 @@ export async function runReview(
   return rejected > 0 ? 1 : 0;
 }
 
-export const command: Command = {
-  summary: "the weekly review: alerts, exec sessions, security and RBAC changes, denials, new edges, posture",
+export const command: VerbModule = {
   run: (argv) =>
     runVerb(
       {

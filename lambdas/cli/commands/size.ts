@@ -36,7 +36,7 @@ import {
   selectedEnvironment,
   UsageError,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 /** The flag of each input of the sizing model. */
 const FLAG: Readonly<Record<SizingField, string>> = {
@@ -328,8 +328,6 @@ export async function runSize(
 }
 
 /** The `size` verb. */
-export const command: Command = {
-  summary:
-    "recommend instances, streams and concurrency for a daily log volume, and estimate the monthly cost",
+export const command: VerbModule = {
   run: (argv) => runSize(argv),
 };
