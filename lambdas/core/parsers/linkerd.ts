@@ -12,7 +12,18 @@
 import { ECS_VERSION, type EcsDocument, eventTypes, type MeshFields } from "../ecs.js";
 import { parseIdentity } from "../normalize/identity.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
-import { address, bool, grpcStatus, httpVersion, int, ipVersion, str, timestamp, url } from "./values.js";
+import {
+  address,
+  bool,
+  ecsUrl,
+  grpcStatus,
+  httpVersion,
+  int,
+  ipVersion,
+  str,
+  timestamp,
+  url,
+} from "./values.js";
 
 interface LinkerdAccess {
   clientAddr?: string;
@@ -161,13 +172,7 @@ function build(access: LinkerdAccess): ParseResult {
   }
   doc.http = http;
   if (access.uri !== undefined) {
-    const u = url(access.uri);
-    const target: NonNullable<EcsDocument["url"]> = { original: u.original };
-    if (u.path !== undefined) target.path = u.path;
-    if (u.query !== undefined) target.query = u.query;
-    if (u.scheme !== undefined) target.scheme = u.scheme;
-    if (u.domain !== undefined) target.domain = u.domain;
-    if (u.port !== undefined) target.port = u.port;
+    const target: NonNullable<EcsDocument["url"]> = ecsUrl(access.uri);
     if (target.domain === undefined && access.host !== undefined) {
       const host = url(`http://${access.host}/`);
       if (host.domain !== undefined) target.domain = host.domain;

@@ -197,6 +197,21 @@ export function url(target: string): ParsedUrl {
   return out;
 }
 
+/**
+ * ECS `url.*` of a request target that may be absolute: `original`, then `path`, `query`, `scheme`, `domain` and
+ * `port` where the target has them.
+ */
+export function ecsUrl(target: string): ParsedUrl {
+  const u = url(target);
+  const out: ParsedUrl = { original: u.original };
+  if (u.path !== undefined) out.path = u.path;
+  if (u.query !== undefined) out.query = u.query;
+  if (u.scheme !== undefined) out.scheme = u.scheme;
+  if (u.domain !== undefined) out.domain = u.domain;
+  if (u.port !== undefined) out.port = u.port;
+  return out;
+}
+
 /** An RFC 3339 timestamp normalized to ISO 8601 UTC with millisecond precision; `undefined` when unparseable. */
 export function timestamp(value: unknown): string | undefined {
   if (typeof value === "number") {
