@@ -8,6 +8,7 @@ import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-clo
 import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../lib/config/index.js";
+import { STACK_OUTPUTS } from "../core/contracts.js";
 import { verifyArchive } from "../core/digest/verify.js";
 import { errorDescription } from "../core/errors.js";
 import type { AuditedPolicies } from "../core/policy/drift.js";
@@ -91,12 +92,12 @@ async function archiveOutputs(
 ): Promise<ArchiveOutputs> {
   const stack = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
   const outputs = new Map((stack?.Outputs ?? []).map((output) => [output.OutputKey, output.OutputValue]));
-  const bucket = outputs.get("ArchiveBucketName");
-  const signingKeyArn = outputs.get("DigestSigningKeyArn");
+  const bucket = outputs.get(STACK_OUTPUTS.archiveBucketName);
+  const signingKeyArn = outputs.get(STACK_OUTPUTS.digestSigningKeyArn);
   if (!bucket || !signingKeyArn) {
     const missing = [
-      bucket ? [] : ["ArchiveBucketName"],
-      signingKeyArn ? [] : ["DigestSigningKeyArn"],
+      bucket ? [] : [STACK_OUTPUTS.archiveBucketName],
+      signingKeyArn ? [] : [STACK_OUTPUTS.digestSigningKeyArn],
     ].flat();
     throw new EnvironmentAccessError(
       `stack ${stackName} has no output ${missing.join(", ")}: the review reads the archive's error records and digest chain from it; deploy this version (npx cdk deploy -c env=${environment})`,

@@ -33,7 +33,7 @@ import {
   runCanary,
   wrapParagraph,
 } from "../../core/canary/index.js";
-import { ALERTS_INDEX, ENVIRONMENTS_FILE } from "../../core/contracts.js";
+import { ALERTS_INDEX, ENVIRONMENTS_FILE, STACK_OUTPUTS } from "../../core/contracts.js";
 import { AUDIT_EVENTS_INDICES } from "../../core/detection/run.js";
 import { errorDescription } from "../../core/errors.js";
 import { loadPack } from "../../core/rules/assemble.js";
@@ -89,11 +89,11 @@ ${wrapParagraph(CANARY_NOT_PROVEN, 116)}`;
 
 /** The stack outputs the canary reads (`lib/audit-trail-stack.ts`). */
 const REQUIRED_OUTPUTS = [
-  "DeliveryStreamName",
-  "Region",
-  "DomainEndpoint",
-  "OpsTopicArn",
-  "DetectorFunctionName",
+  STACK_OUTPUTS.deliveryStreamName,
+  STACK_OUTPUTS.region,
+  STACK_OUTPUTS.domainEndpoint,
+  STACK_OUTPUTS.opsTopicArn,
+  STACK_OUTPUTS.detectorFunctionName,
 ] as const;
 type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
 
