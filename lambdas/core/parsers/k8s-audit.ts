@@ -8,7 +8,7 @@ import { ECS_VERSION, type EcsDocument, eventTypes, type KubernetesAuditFields }
 import { errorMessage } from "../errors.js";
 import { MAX_OBJECT_DEPTH, type Redaction, redactAuditSecrets } from "./k8s-redact.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
-import { int, ipVersion, obj, str, strings, timestamp, url } from "./values.js";
+import { int, ipVersion, obj, str, stringMap, strings, timestamp, url } from "./values.js";
 
 export function isAuditEvent(o: Record<string, unknown>): boolean {
   return (
@@ -130,21 +130,6 @@ function verbType(verb: string | undefined): string {
     default:
       return "info";
   }
-}
-
-function stringMap(value: unknown): Record<string, string> | undefined {
-  const o = obj(value);
-  if (o === undefined) return undefined;
-  const out: Record<string, string> = {};
-  let any = false;
-  for (const key of Object.keys(o)) {
-    const v = o[key];
-    if (typeof v === "string" && v !== "") {
-      out[key] = v;
-      any = true;
-    }
-  }
-  return any ? out : undefined;
 }
 
 /** Copies the present string fields of `from` listed in `keys`. */
