@@ -2,7 +2,7 @@ import { Annotations, Aws, CfnOutput, Duration, Stack, type StackProps, Tags } f
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { ARCHIVE_PREFIXES } from "../lambdas/core/contracts.js";
+import { ARCHIVE_PREFIXES, STACK_OUTPUTS } from "../lambdas/core/contracts.js";
 import { Alerting } from "./alerting.js";
 import { AuditArchive } from "./archive.js";
 import { AuditTrailConfigError } from "./config/errors.js";
@@ -301,11 +301,11 @@ export class AuditTrailStack extends Stack {
       }
     }
 
-    new CfnOutput(this, "DeliveryStreamName", {
+    new CfnOutput(this, STACK_OUTPUTS.deliveryStreamName, {
       value: this.ingestion.deliveryStreamName,
       description: "Firehose stream Fluent Bit ships to (kinesis_firehose output: delivery_stream)",
     });
-    new CfnOutput(this, "Region", {
+    new CfnOutput(this, STACK_OUTPUTS.region, {
       value: this.region,
       description: "Region of the stream (kinesis_firehose: region)",
     });
@@ -313,7 +313,7 @@ export class AuditTrailStack extends Stack {
       value: this.producer.role.roleArn,
       description: "Role Fluent Bit assumes (IRSA annotation or Pod Identity association)",
     });
-    new CfnOutput(this, "DomainEndpoint", {
+    new CfnOutput(this, STACK_OUTPUTS.domainEndpoint, {
       value: domain.domainEndpoint,
       description: "OpenSearch endpoint (HTTPS)",
     });
@@ -327,11 +327,11 @@ export class AuditTrailStack extends Stack {
         description: `SNS topic for ${severity} alerts`,
       });
     }
-    new CfnOutput(this, "OpsTopicArn", {
+    new CfnOutput(this, STACK_OUTPUTS.opsTopicArn, {
       value: this.alerting.opsTopic.topicArn,
       description: "SNS topic for pipeline alarms",
     });
-    new CfnOutput(this, "DetectorFunctionName", {
+    new CfnOutput(this, STACK_OUTPUTS.detectorFunctionName, {
       value: this.detection.detectorFunction.functionName,
       description: "Detector function (its logs and metrics show each detection run)",
     });
@@ -339,7 +339,7 @@ export class AuditTrailStack extends Stack {
       value: this.detection.stateTable.tableName,
       description: "DynamoDB table holding the detector's watermark",
     });
-    new CfnOutput(this, "ArchiveBucketName", {
+    new CfnOutput(this, STACK_OUTPUTS.archiveBucketName, {
       value: this.archive.archiveBucket.bucketName,
       description: "Object Lock archive (COMPLIANCE mode)",
     });
@@ -347,7 +347,7 @@ export class AuditTrailStack extends Stack {
       value: this.archive.stagingBucket.bucketName,
       description: `Firehose's backup bucket: documents before archiving, and under errors/ what was not indexed (${ARCHIVE_PREFIXES.processingFailed}: records the transform could not parse)`,
     });
-    new CfnOutput(this, "DigestSigningKeyArn", {
+    new CfnOutput(this, STACK_OUTPUTS.digestSigningKeyArn, {
       value: this.tamperEvidence.signingKey.keyArn,
       description: "Asymmetric key whose public key verifies the archive digests",
     });

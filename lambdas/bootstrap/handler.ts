@@ -14,10 +14,8 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { OpenSearchClient } from "@aws-sdk/client-opensearch";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import middy from "@middy/core";
-import { Client } from "@opensearch-project/opensearch";
-import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
+import type { Client } from "@opensearch-project/opensearch";
 import type { CloudFormationCustomResourceEvent, Context } from "aws-lambda";
 import { BOOTSTRAP_METRICS } from "../core/contracts.js";
 import {
@@ -26,6 +24,7 @@ import {
   type OpenSearchTransportClient,
 } from "../core/opensearch/bootstrap.js";
 import { type BootstrapSettings, parseBootstrapProperties } from "../core/opensearch/settings.js";
+import { signedOpenSearchClient } from "../shared/opensearch-client.js";
 import { type DomainWaitOptions, domainNameOf, waitForDomain } from "./domain.js";
 
 /** What `cr.Provider` expects back from `onEvent`. */
@@ -53,12 +52,7 @@ const controlPlane = tracer.captureAWSv3Client(new OpenSearchClient({ region }))
 
 /** A SigV4-signed client for the domain endpoint (service `es`). */
 export function signedClient(endpoint: string): Client {
-  return new Client({
-    ...AwsSigv4Signer({ region, service: "es", getCredentials: defaultProvider() }),
-    node: `https://${endpoint}`,
-    requestTimeout: 60_000,
-    maxRetries: 3,
-  });
+  return signedOpenSearchClient({ endpoint, region, requestTimeoutMs: 60_000, maxRetries: 3 });
 }
 
 export interface HandlerDependencies {

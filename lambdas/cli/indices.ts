@@ -7,10 +7,8 @@
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { Client } from "@opensearch-project/opensearch";
-import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../lib/config/index.js";
+import { STACK_OUTPUTS } from "../core/contracts.js";
 import { verifyArchive } from "../core/digest/verify.js";
 import { errorDescription } from "../core/errors.js";
 import type { AuditedPolicies } from "../core/policy/drift.js";
@@ -27,6 +25,7 @@ import {
 import { type IndexSearch, postureFromSearch, reviewFromSearch } from "../core/review/indices.js";
 import { transportSearchClient } from "../detector/opensearch.js";
 import { listKeys } from "../reviewer/archive.js";
+import { signedOpenSearchClient } from "../shared/opensearch-client.js";
 import { kmsVerifier, s3ArchiveReader } from "../shared/s3-archive.js";
 import { CanarySearchError, CanaryStackError, explainedSearch, readStackOutputs } from "./commands/canary.js";
 import type { PostureArgs } from "./commands/posture.js";
@@ -46,13 +45,7 @@ export interface IndicesDependencies {
 
 /** The SigV4-signed client (service `es`) with the credentials of the SDK's default chain. */
 export function signedSearch(endpoint: string, region: string, node = `https://${endpoint}`): IndexSearch {
-  const client = new Client({
-    ...AwsSigv4Signer({ region, service: "es", getCredentials: defaultProvider() }),
-    node,
-    requestTimeout: 60_000,
-    maxRetries: 2,
-  });
-  return transportSearchClient(client);
+  return transportSearchClient(signedOpenSearchClient({ endpoint, region, node, requestTimeoutMs: 60_000 }));
 }
 
 async function environmentSearch(
@@ -99,12 +92,12 @@ async function archiveOutputs(
 ): Promise<ArchiveOutputs> {
   const stack = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
   const outputs = new Map((stack?.Outputs ?? []).map((output) => [output.OutputKey, output.OutputValue]));
-  const bucket = outputs.get("ArchiveBucketName");
-  const signingKeyArn = outputs.get("DigestSigningKeyArn");
+  const bucket = outputs.get(STACK_OUTPUTS.archiveBucketName);
+  const signingKeyArn = outputs.get(STACK_OUTPUTS.digestSigningKeyArn);
   if (!bucket || !signingKeyArn) {
     const missing = [
-      bucket ? [] : ["ArchiveBucketName"],
-      signingKeyArn ? [] : ["DigestSigningKeyArn"],
+      bucket ? [] : [STACK_OUTPUTS.archiveBucketName],
+      signingKeyArn ? [] : [STACK_OUTPUTS.digestSigningKeyArn],
     ].flat();
     throw new EnvironmentAccessError(
       `stack ${stackName} has no output ${missing.join(", ")}: the review reads the archive's error records and digest chain from it; deploy this version (npx cdk deploy -c env=${environment})`,

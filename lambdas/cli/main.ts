@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * `audit-trail`: the command line. Each verb is a module under `commands/` exporting a `Command` (a summary, and
- * `run(argv)` with the arguments after the verb's name, resolving to the process exit status), listed in
- * `commands/index.ts`. Every verb reads its arguments and says its usage and errors through `runVerb` in `usage.ts`.
+ * `audit-trail`: the command line. Each verb is a module under `commands/` exporting a `VerbModule` (`run(argv)`
+ * with the arguments after the verb's name, resolving to the process exit status), listed with its one-line summary
+ * in `commands/index.ts`. Every verb reads its arguments and says its usage and errors through `runVerb` in `usage.ts`.
  * The verbs reuse the pure modules the Lambdas run.
  */
 import { errorMessage } from "../core/errors.js";

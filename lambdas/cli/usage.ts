@@ -38,6 +38,39 @@ export function selectedEnvironment(options: {
   return [...names][0];
 }
 
+/**
+ * The environment of a verb that cannot run without one (`selectedEnvironment`, required): throws `UsageError`
+ * naming the `known` environments when none is selected.
+ */
+export function requiredEnvironment(
+  options: Parameters<typeof selectedEnvironment>[0],
+  known: readonly string[],
+): string {
+  const name = selectedEnvironment(options);
+  if (name === undefined) {
+    throw new UsageError(
+      `no environment selected; pass -c env=NAME (one of ${[...known].sort().join(", ")})`,
+    );
+  }
+  return name;
+}
+
+/**
+ * The environment of a verb that reads either a deployed environment or files (`policy`, `posture`, `review`):
+ * undefined when files are given. Throws `UsageError` when both or neither are.
+ */
+export function environmentOrFiles(
+  options: Parameters<typeof selectedEnvironment>[0],
+  files: readonly string[],
+): string | undefined {
+  const environment = selectedEnvironment(options);
+  if (environment !== undefined && files.length > 0)
+    throw new UsageError("give either -c env=NAME or files, not both");
+  if (environment === undefined && files.length === 0)
+    throw new UsageError("no input: give files or directories, or -c env=NAME");
+  return environment;
+}
+
 /** A class of error the user can act on (usage, config, input), as opposed to a bug. */
 export type UserErrorClass = abstract new (...args: never[]) => Error;
 
@@ -192,6 +225,19 @@ export function parseVerbArgs<O extends VerbOptions>(
     }
   }
   return { values: values as OptionValues<O>, positionals };
+}
+
+/**
+ * The `parse` of a verb that takes options only and uses their values as they are (`parseVerbArgs` with no
+ * positionals).
+ */
+export function optionValues<O extends VerbOptions>(
+  options: O,
+): (argv: readonly string[]) => OptionValues<O> | "help" {
+  return (argv) => {
+    const args = parseVerbArgs(argv, options);
+    return args === "help" ? "help" : args.values;
+  };
 }
 
 /**

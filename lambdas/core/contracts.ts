@@ -14,6 +14,21 @@ export const ALERTS_INDEX = "audit-alerts";
 /** The ISM policy id managing the audit indices. */
 export const ISM_POLICY_ID = "audit-trail-lifecycle";
 
+/**
+ * The stack's CloudFormation outputs the command line reads (`canary`, and the verbs that read a deployed
+ * environment): `lib/audit-trail-stack.ts` writes them under these names (each also the output's construct id, so
+ * a rename replaces the output and breaks every reader: never rename one).
+ */
+export const STACK_OUTPUTS = {
+  deliveryStreamName: "DeliveryStreamName",
+  region: "Region",
+  domainEndpoint: "DomainEndpoint",
+  opsTopicArn: "OpsTopicArn",
+  detectorFunctionName: "DetectorFunctionName",
+  archiveBucketName: "ArchiveBucketName",
+  digestSigningKeyArn: "DigestSigningKeyArn",
+} as const;
+
 /** Keys in the Firehose backup bucket (staging) and in the archive. */
 export const ARCHIVE_PREFIXES = {
   /** Every document Firehose delivered (S3 backup mode `AllDocuments`). */

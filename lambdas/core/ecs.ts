@@ -247,3 +247,11 @@ export interface KubernetesAuditFields {
 }
 
 export const ECS_VERSION = "8.17.0";
+
+/**
+ * `event.type` of a request or connection: `base` (`access`, `connection`, the audit verb's type), and `denied` when
+ * the HTTP status refused it (401 not authenticated, 403 not authorized), the same for every source.
+ */
+export function eventTypes(base: string, status: number | undefined): string[] {
+  return status === 401 || status === 403 ? [base, "denied"] : [base];
+}

@@ -22,10 +22,7 @@ import { Tracer } from "@aws-lambda-powertools/tracer";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import middy from "@middy/core";
-import { Client } from "@opensearch-project/opensearch";
-import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import type { AlertContext } from "../core/alerts/model.js";
 import { DETECTOR_METRICS } from "../core/contracts.js";
@@ -35,6 +32,7 @@ import { GeoIpDatabase } from "../core/geo/index.js";
 import { loadPack } from "../core/rules/assemble.js";
 import { ruleFiles } from "../core/rules/load.js";
 import type { RulePack } from "../core/rules/types.js";
+import { signedOpenSearchClient } from "../shared/opensearch-client.js";
 import { snsPublisher, WatermarkStore } from "./aws.js";
 import { type DetectorConfig, loadDetectorConfig } from "./config.js";
 import { transportSearchClient } from "./opensearch.js";
@@ -184,11 +182,10 @@ export async function defaultDependencies(
 ): Promise<DetectorDependencies> {
   const config = loadDetectorConfig(env);
   const tracer = new Tracer({ serviceName: "detector" });
-  const client = new Client({
-    ...AwsSigv4Signer({ region: config.region, service: "es", getCredentials: defaultProvider() }),
-    node: `https://${config.domainEndpoint}`,
-    requestTimeout: 20_000,
-    maxRetries: 2,
+  const client = signedOpenSearchClient({
+    endpoint: config.domainEndpoint,
+    region: config.region,
+    requestTimeoutMs: 20_000,
   });
   const geo = GeoIpDatabase.load(config.geoIpDir);
   return {

@@ -20,10 +20,7 @@ import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudf
 import { KMSClient } from "@aws-sdk/client-kms";
 import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import middy from "@middy/core";
-import { Client } from "@opensearch-project/opensearch";
-import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import type { ScheduledEvent } from "aws-lambda";
 import { assess, asTemplate, type FrameworkRequest, renderReport } from "../core/compliance/index.js";
 import { ARCHIVE_PREFIXES, QUARTERLY_COMPLIANCE_INPUT, REVIEWER_ENV } from "../core/contracts.js";
@@ -43,6 +40,7 @@ import {
 } from "../core/review/index.js";
 import { type IndexSearch, reviewFromSearch } from "../core/review/indices.js";
 import { transportSearchClient } from "../detector/opensearch.js";
+import { signedOpenSearchClient } from "../shared/opensearch-client.js";
 import { kmsVerifier, s3ArchiveReader } from "../shared/s3-archive.js";
 import { listKeys } from "./archive.js";
 
@@ -301,11 +299,10 @@ export function buildHandler(deps: ReviewerDependencies) {
 export function defaultDependencies(env: Readonly<Record<string, string | undefined>>): ReviewerDependencies {
   const config = loadReviewerConfig(env);
   const tracer = new Tracer({ serviceName: "reviewer" });
-  const client = new Client({
-    ...AwsSigv4Signer({ region: config.region, service: "es", getCredentials: defaultProvider() }),
-    node: `https://${config.domainEndpoint}`,
-    requestTimeout: 60_000,
-    maxRetries: 2,
+  const client = signedOpenSearchClient({
+    endpoint: config.domainEndpoint,
+    region: config.region,
+    requestTimeoutMs: 60_000,
   });
   return {
     config,

@@ -21,6 +21,21 @@ import { parseDigest } from "../core/digest/format.js";
 import { nodeVerifier, SigningKeyError, type Verifier } from "../core/digest/signer.js";
 import type { ArchiveReader, ObjectState, StoredVersion } from "../core/digest/verify.js";
 
+/** An entry of `ListObjectVersions` (a version or a delete marker) as a stored version; one without a key is skipped. */
+function pushVersion(
+  versions: StoredVersion[],
+  entry: { readonly Key?: string; readonly VersionId?: string; readonly LastModified?: Date },
+  deleteMarker: boolean,
+): void {
+  if (entry.Key === undefined) return;
+  versions.push({
+    key: entry.Key,
+    versionId: entry.VersionId ?? "null",
+    lastModifiedMs: entry.LastModified?.getTime() ?? 0,
+    deleteMarker,
+  });
+}
+
 function notFound(error: unknown): boolean {
   return (
     error instanceof NoSuchKey ||
@@ -59,24 +74,8 @@ export function s3ArchiveReader(
           VersionIdMarker: versionIdMarker,
         }),
       );
-      for (const v of page.Versions ?? []) {
-        if (v.Key === undefined) continue;
-        versions.push({
-          key: v.Key,
-          versionId: v.VersionId ?? "null",
-          lastModifiedMs: v.LastModified?.getTime() ?? 0,
-          deleteMarker: false,
-        });
-      }
-      for (const m of page.DeleteMarkers ?? []) {
-        if (m.Key === undefined) continue;
-        versions.push({
-          key: m.Key,
-          versionId: m.VersionId ?? "null",
-          lastModifiedMs: m.LastModified?.getTime() ?? 0,
-          deleteMarker: true,
-        });
-      }
+      for (const v of page.Versions ?? []) pushVersion(versions, v, false);
+      for (const m of page.DeleteMarkers ?? []) pushVersion(versions, m, true);
       if (!page.IsTruncated) return;
       keyMarker = page.NextKeyMarker;
       versionIdMarker = page.NextVersionIdMarker;

@@ -1,10 +1,16 @@
 import { Annotations, Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { STACK_OUTPUTS } from "../../lambdas/core/contracts.js";
 import { ENVIRONMENTS } from "../../lib/config/index.js";
 import { type Synthesized, shippedStacks, synthesize, variant } from "./fixtures.js";
 
 describe("audit trail stack", () => {
   const shipped = shippedStacks("prod");
+
+  it("writes every output the command line reads, under the name the contract gives it", () => {
+    const outputs = shipped.prod.template.toJSON().Outputs as Record<string, unknown>;
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(Object.values(STACK_OUTPUTS)));
+  });
 
   it("outputs what Fluent Bit and operators need", () => {
     // Act

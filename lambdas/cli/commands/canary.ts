@@ -8,9 +8,6 @@
 import { randomBytes } from "node:crypto";
 import { CloudFormationClient, DescribeStacksCommand, type Stack } from "@aws-sdk/client-cloudformation";
 import { FirehoseClient, PutRecordBatchCommand } from "@aws-sdk/client-firehose";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { Client } from "@opensearch-project/opensearch";
-import { AwsSigv4Signer } from "@opensearch-project/opensearch/aws-v3";
 import {
   AuditTrailConfigError,
   ENVIRONMENTS,
@@ -36,7 +33,7 @@ import {
   runCanary,
   wrapParagraph,
 } from "../../core/canary/index.js";
-import { ALERTS_INDEX, ENVIRONMENTS_FILE } from "../../core/contracts.js";
+import { ALERTS_INDEX, ENVIRONMENTS_FILE, STACK_OUTPUTS } from "../../core/contracts.js";
 import { AUDIT_EVENTS_INDICES } from "../../core/detection/run.js";
 import { errorDescription } from "../../core/errors.js";
 import { loadPack } from "../../core/rules/assemble.js";
@@ -44,15 +41,16 @@ import { parseDuration } from "../../core/rules/duration.js";
 import { RuleError } from "../../core/rules/errors.js";
 import { defaultRulesDir, ruleFiles } from "../../core/rules/load.js";
 import { transportSearchClient } from "../../detector/opensearch.js";
+import { signedOpenSearchClient } from "../../shared/opensearch-client.js";
 import {
   ENVIRONMENT_OPTIONS,
   type OptionValues,
-  parseVerbArgs,
+  optionValues,
+  requiredEnvironment,
   runVerb,
-  selectedEnvironment,
   UsageError,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 /** Added to the environment's Firehose buffering interval for the default timeout: transform, indexing, the
  * detector's one-minute schedule and SNS. */
@@ -91,11 +89,11 @@ ${wrapParagraph(CANARY_NOT_PROVEN, 116)}`;
 
 /** The stack outputs the canary reads (`lib/audit-trail-stack.ts`). */
 const REQUIRED_OUTPUTS = [
-  "DeliveryStreamName",
-  "Region",
-  "DomainEndpoint",
-  "OpsTopicArn",
-  "DetectorFunctionName",
+  STACK_OUTPUTS.deliveryStreamName,
+  STACK_OUTPUTS.region,
+  STACK_OUTPUTS.domainEndpoint,
+  STACK_OUTPUTS.opsTopicArn,
+  STACK_OUTPUTS.detectorFunctionName,
 ] as const;
 type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
 
@@ -134,11 +132,6 @@ const OPTIONS = {
 
 type Options = OptionValues<typeof OPTIONS>;
 
-function parseCanaryArgs(argv: readonly string[]): Options | "help" {
-  const args = parseVerbArgs(argv, OPTIONS);
-  return args === "help" ? "help" : args.values;
-}
-
 /** Runs the verb; resolves to the exit status (0 everything arrived, 1 something did not, 2 usage or setup). */
 export async function runCanaryCommand(
   argv: readonly string[],
@@ -148,8 +141,8 @@ export async function runCanaryCommand(
     {
       name: "canary",
       usage: USAGE,
-      parse: parseCanaryArgs,
-      run: (values) => canary(values, deps),
+      parse: optionValues(OPTIONS),
+      run: (values: Options) => canary(values, deps),
       userErrors: [AuditTrailConfigError, CanaryStackError, RuleError],
     },
     argv,
@@ -158,7 +151,7 @@ export async function runCanaryCommand(
 
 async function canary(values: Options, deps: CanaryCommandDependencies): Promise<number> {
   const clock = deps.clock ?? wallClock;
-  const config = loadEnvironmentConfig(environmentFrom(values), ENVIRONMENTS);
+  const config = loadEnvironmentConfig(requiredEnvironment(values, Object.keys(ENVIRONMENTS)), ENVIRONMENTS);
   const timeoutMs =
     values.timeout === undefined
       ? (config.firehose.bufferingIntervalSeconds + PIPELINE_ALLOWANCE_SECONDS) * 1000
@@ -260,17 +253,6 @@ async function canary(values: Options, deps: CanaryCommandDependencies): Promise
   return report.ok ? 0 : 1;
 }
 
-/** The environment the canary runs against: required. */
-function environmentFrom(values: Options): string {
-  const name = selectedEnvironment(values);
-  if (name === undefined) {
-    throw new UsageError(
-      `no environment selected; pass -c env=NAME (one of ${Object.keys(ENVIRONMENTS).sort().join(", ")})`,
-    );
-  }
-  return name;
-}
-
 /** `90s`, `20m`, `1h`, or a whole number of seconds. */
 function durationFlag(flag: string, text: string): number {
   const ms = /^\d+$/.test(text) ? Number(text) * 1000 : tryDuration(text);
@@ -363,13 +345,7 @@ export function firehoseSender(firehose: FirehoseClient, streamName: string): Ca
 }
 
 function signedSearch(endpoint: string, region: string): CanarySearch {
-  const client = new Client({
-    ...AwsSigv4Signer({ region, service: "es", getCredentials: defaultProvider() }),
-    node: `https://${endpoint}`,
-    requestTimeout: 30_000,
-    maxRetries: 2,
-  });
-  return transportSearchClient(client);
+  return transportSearchClient(signedOpenSearchClient({ endpoint, region, requestTimeoutMs: 30_000 }));
 }
 
 /** Turns the OpenSearch client's errors into what to check: access (401/403) or reachability. */
@@ -424,7 +400,6 @@ function randomHex(): string {
   return randomBytes(3).toString("hex");
 }
 
-export const command: Command = {
-  summary: "send a synthetic record per source and time it to OpenSearch and the canary alert",
+export const command: VerbModule = {
   run: (argv) => runCanaryCommand(argv),
 };

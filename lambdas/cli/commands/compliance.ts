@@ -40,11 +40,12 @@ import {
   frameworksOption,
   type OptionValues,
   parseVerbArgs,
+  requiredEnvironment,
   runVerb,
   selectedEnvironment,
   UsageError,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 const USAGE = `usage: audit-trail compliance [-c env=NAME | --env NAME] [--template FILE] [--framework F]… [--out FILE]
                                 [--html FILE]
@@ -185,12 +186,10 @@ async function complianceReport(
       );
     }
   }
-  if (name === undefined) {
-    throw new UsageError(
-      `no environment selected; pass -c env=NAME (one of ${Object.keys(ENVIRONMENTS).sort().join(", ")})`,
-    );
-  }
-  const config = loadEnvironmentConfig(name, ENVIRONMENTS);
+  const config = loadEnvironmentConfig(
+    name ?? requiredEnvironment(values, Object.keys(ENVIRONMENTS)),
+    ENVIRONMENTS,
+  );
   const assessed = frameworks.length > 0 ? frameworks : [...config.compliance.frameworks];
   const requests = assessed.map((framework) => frameworkRequest(framework, config));
   const subject = `environment "${config.name}" (stack AuditTrail-${config.name})`;
@@ -243,7 +242,6 @@ async function complianceReport(
   return status;
 }
 
-export const command: Command = {
-  summary: "auditor's report: each compliance control and the template setting that satisfies it",
+export const command: VerbModule = {
   run: (argv) => runCompliance(argv),
 };

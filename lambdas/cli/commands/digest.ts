@@ -9,7 +9,7 @@ import { PeriodError, parseInstant, parsePeriod } from "../../core/digest/period
 import { nodeSigner, SigningKeyError } from "../../core/digest/signer.js";
 import { errorMessage } from "../../core/errors.js";
 import { type OptionValues, parseVerbArgs, runVerb, UsageError } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 const USAGE = `usage: audit-trail digest --dir PATH --private-key FILE [--period 1h] [--until TIME] [--rotate-key]
 
@@ -74,8 +74,7 @@ async function runDigest(values: DigestArgs): Promise<number> {
   return 0;
 }
 
-export const command: Command = {
-  summary: "build the signed digest chain over a local archive copy",
+export const command: VerbModule = {
   run: (argv) =>
     runVerb(
       {

@@ -1,9 +1,9 @@
-import type { Command } from "./command.js";
+import type { Command, VerbModule } from "./command.js";
 
 /**
  * The verbs, loaded lazily so that `audit-trail normalize` does not pay for the AWS SDK that `verify` needs.
  */
-function lazy(summary: string, load: () => Promise<{ command: Command }>): Command {
+function lazy(summary: string, load: () => Promise<{ command: VerbModule }>): Command {
   return { summary, run: async (argv) => (await load()).command.run(argv) };
 }
 

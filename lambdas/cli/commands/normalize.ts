@@ -9,7 +9,7 @@ import { normalizeRecord } from "../../core/normalize/index.js";
 import { InputError, readLines, totalBytes } from "../input.js";
 import { type ProgressOptions, readProgress } from "../progress.js";
 import { parseVerbArgs, runVerb, UsageError } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 const USAGE = `usage: audit-trail normalize [--json] [--no-original] FILE...
 
@@ -111,7 +111,6 @@ async function normalizeFiles(
   return failed > 0 ? 1 : 0;
 }
 
-export const command: Command = {
-  summary: "parse log files into ECS documents (NDJSON on stdout)",
+export const command: VerbModule = {
   run: (argv) => runNormalize(argv),
 };

@@ -25,15 +25,15 @@ import { InputError, readLines } from "../input.js";
 import { sinceMs, untilInstant } from "../trail.js";
 import {
   ENVIRONMENT_OPTIONS,
+  environmentOrFiles,
   type OptionValues,
   parseVerbArgs,
   runVerb,
-  selectedEnvironment,
   subVerb,
   UsageError,
   type VerbOptions,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 import { expandInputs } from "./replay.js";
 
 const USAGE = `usage: audit-trail policy suggest [--namespace N] [--mesh istio|linkerd|consul] [PERIOD] (FILE|DIR... | -c env=NAME)
@@ -150,11 +150,7 @@ function parsePolicyArgs(verb: keyof typeof OPTIONS, argv: readonly string[]): P
   const kind = values.mesh ?? "istio";
   if (kind !== "istio" && kind !== "linkerd" && kind !== "consul")
     throw new UsageError(`--mesh: '${kind}' is not one of istio, linkerd, consul`);
-  const environment = selectedEnvironment(values);
-  if (environment !== undefined && parsed.positionals.length > 0)
-    throw new UsageError("give either -c env=NAME or files, not both");
-  if (environment === undefined && parsed.positionals.length === 0)
-    throw new UsageError("no input: give files or directories, or -c env=NAME");
+  const environment = environmentOrFiles(values, parsed.positionals);
   return {
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
     mesh: kind,
@@ -243,7 +239,6 @@ async function policy(
   return failed > 0 || report.denied.length > 0 || report.notAllowed.length > 0 ? 1 : 0;
 }
 
-export const command: Command = {
-  summary: "policy suggest|drift: mesh authorization policies from the trail, and drift from declared ones",
+export const command: VerbModule = {
   run: (argv) => runPolicy(argv, { out: process.stdout, err: process.stderr }),
 };

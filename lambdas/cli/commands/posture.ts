@@ -15,8 +15,8 @@ import { parseDuration } from "../../core/rules/index.js";
 import { EnvironmentAccessError } from "../indices-errors.js";
 import { InputError } from "../input.js";
 import { readTrailFiles, sinceMs, untilInstant } from "../trail.js";
-import { ENVIRONMENT_OPTIONS, parseVerbArgs, runVerb, selectedEnvironment, UsageError } from "../usage.js";
-import type { Command } from "./command.js";
+import { ENVIRONMENT_OPTIONS, environmentOrFiles, parseVerbArgs, runVerb, UsageError } from "../usage.js";
+import type { VerbModule } from "./command.js";
 import { expandInputs } from "./replay.js";
 
 const USAGE = `usage: audit-trail posture [-c env=NAME | FILE|DIR...] [--since 7d] [--until TIME] [--json]
@@ -63,11 +63,7 @@ export function parsePostureArgs(argv: readonly string[]): PostureArgs | "help" 
   );
   if (parsed === "help") return "help";
   const { values, positionals } = parsed;
-  const environment = selectedEnvironment({ context: values.context ?? [], env: values.env });
-  if (environment !== undefined && positionals.length > 0)
-    throw new UsageError("give either -c env=NAME or files, not both");
-  if (environment === undefined && positionals.length === 0)
-    throw new UsageError("no input: give files or directories, or -c env=NAME");
+  const environment = environmentOrFiles(values, positionals);
   let rotationMs = 24 * 3_600_000;
   if (values.rotation !== undefined) {
     try {
@@ -135,9 +131,7 @@ export async function runPosture(
   return rejected > 0 ? 1 : 0;
 }
 
-export const command: Command = {
-  summary:
-    "mesh security posture per cluster, namespace and service: declared mTLS, observed traffic, policies",
+export const command: VerbModule = {
   run: (argv) =>
     runVerb(
       {

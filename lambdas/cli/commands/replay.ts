@@ -26,7 +26,7 @@ import { renderIncidentPage, ServiceGraph } from "../html/incident.js";
 import { InputError, readLines, totalBytes } from "../input.js";
 import { type ProgressOptions, readProgress } from "../progress.js";
 import { checkOutputFolder, parseVerbArgs, runVerb, UsageError } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 const USAGE = `usage: audit-trail replay [--rules DIR]... [--json] [--html FILE] [options] FILE|DIR...
 
@@ -282,8 +282,7 @@ export async function runReplay(
   return summary.rejected > 0 ? 1 : 0;
 }
 
-export const command: Command = {
-  summary: "run the rules, correlations included, over log files and print the alerts",
+export const command: VerbModule = {
   run: (argv) =>
     runVerb(
       {

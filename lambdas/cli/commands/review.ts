@@ -25,12 +25,11 @@ import { sinceMs, untilInstant } from "../trail.js";
 import {
   checkOutputFolder,
   ENVIRONMENT_OPTIONS,
+  environmentOrFiles,
   parseVerbArgs,
   runVerb,
-  selectedEnvironment,
-  UsageError,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 import { expandInputs, replayRulePack } from "./replay.js";
 
 const USAGE = `usage: audit-trail review [--since 7d] [-c env=NAME | FILE|DIR...] [--html FILE] [--markdown FILE] [--json]
@@ -86,14 +85,10 @@ export function parseReviewArgs(argv: readonly string[]): ReviewArgs | "help" {
   if (parsed === "help") return "help";
   const { positionals } = parsed;
   const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
-  const environment = selectedEnvironment({
-    context: (values.context as string[] | undefined) ?? [],
-    env: values.env as string | undefined,
-  });
-  if (environment !== undefined && positionals.length > 0)
-    throw new UsageError("give either -c env=NAME or files, not both");
-  if (environment === undefined && positionals.length === 0)
-    throw new UsageError("no input: give files or directories, or -c env=NAME");
+  const environment = environmentOrFiles(
+    { context: values.context as string[] | undefined, env: values.env as string | undefined },
+    positionals,
+  );
   const str = (key: string): string | undefined => values[key] as string | undefined;
   return {
     ...(environment === undefined ? {} : { environment }),
@@ -204,8 +199,7 @@ export async function runReview(
   return rejected > 0 ? 1 : 0;
 }
 
-export const command: Command = {
-  summary: "the weekly review: alerts, exec sessions, security and RBAC changes, denials, new edges, posture",
+export const command: VerbModule = {
   run: (argv) =>
     runVerb(
       {

@@ -6,7 +6,7 @@
 import { defaultRulesDir, RuleError } from "../../core/rules/index.js";
 import { type RuleTestResult, runRuleTests } from "../../core/rules/testing.js";
 import { parseVerbArgs, runVerb, subVerb } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 const USAGE = `usage: audit-trail rules test [DIR…]
 
@@ -78,8 +78,7 @@ function parseDirs(argv: readonly string[]): string[] | "help" {
   return args.positionals.length === 0 ? [defaultRulesDir()] : args.positionals;
 }
 
-export const command: Command = {
-  summary: "'rules test [DIR]': run every rule's own test events",
+export const command: VerbModule = {
   run: (argv) =>
     runVerb(
       {

@@ -31,12 +31,12 @@ import {
   ENVIRONMENT_OPTIONS,
   frameworksOption,
   type OptionValues,
-  parseVerbArgs,
+  optionValues,
   runVerb,
   selectedEnvironment,
   UsageError,
 } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 /** The flag of each input of the sizing model. */
 const FLAG: Readonly<Record<SizingField, string>> = {
@@ -298,11 +298,6 @@ function sizingRequest(values: Options): SizingRequest {
   };
 }
 
-function parseSizeArgs(argv: readonly string[]): Options | "help" {
-  const args = parseVerbArgs(argv, OPTIONS);
-  return args === "help" ? "help" : args.values;
-}
-
 /** Runs the verb: output to `out`, errors to `err`; resolves to the exit status. */
 export async function runSize(
   argv: readonly string[],
@@ -313,8 +308,8 @@ export async function runSize(
     {
       name: "size",
       usage: USAGE,
-      parse: parseSizeArgs,
-      run: async (values) => {
+      parse: optionValues(OPTIONS),
+      run: async (values: Options) => {
         let sizing: ReturnType<typeof sizeAuditTrail>;
         try {
           sizing = sizeAuditTrail(sizingRequest(values));
@@ -333,8 +328,6 @@ export async function runSize(
 }
 
 /** The `size` verb. */
-export const command: Command = {
-  summary:
-    "recommend instances, streams and concurrency for a daily log volume, and estimate the monthly cost",
+export const command: VerbModule = {
   run: (argv) => runSize(argv),
 };

@@ -23,7 +23,7 @@ import { errorMessage } from "../../core/errors.js";
 import { kmsVerifier, s3ArchiveReader } from "../../shared/s3-archive.js";
 import { countProgress, type ProgressOptions } from "../progress.js";
 import { type OptionValues, parseVerbArgs, runVerb, UsageError } from "../usage.js";
-import type { Command } from "./command.js";
+import type { VerbModule } from "./command.js";
 
 const USAGE = `usage: audit-trail verify --bucket NAME [--from TIME] [--to TIME] [--public-key FILE… | --key-id KMS_KEY…]
        audit-trail verify --dir PATH --public-key FILE… [--from TIME] [--to TIME]
@@ -171,7 +171,6 @@ function defaultClients(region: string | undefined): VerifyClients {
   return { s3: new S3Client(config), kms: new KMSClient(config) };
 }
 
-export const command: Command = {
-  summary: "verify the digest chain and every object of an archive (S3 or local)",
+export const command: VerbModule = {
   run: (argv) => runVerify(argv),
 };

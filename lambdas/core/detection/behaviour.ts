@@ -44,8 +44,17 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { asDocument } from "./correlations.js";
 import { evaluateMode } from "./mode.js";
 import type { SearchClient } from "./ports.js";
-import { type CompositePage, pageComposite, parseSearchResponse, SearchResponseError } from "./responses.js";
-import { readRuleState, ruleStateText, writeRuleState } from "./rule-state.js";
+import { halfOpenTimeRange, taggedWith } from "./queries.js";
+import {
+  type CompositePage,
+  pageComposite,
+  pageEvents,
+  parseSearchResponse,
+  type RequestCounter,
+  SearchResponseError,
+  searchEarliestEvents,
+} from "./responses.js";
+import { readRuleState, ruleProgress, ruleStateText } from "./rule-state.js";
 
 export { baselineId } from "./rule-state.js";
 
@@ -80,10 +89,6 @@ export interface BehaviourProgress {
 const DAY_MS = 86_400_000;
 export const DEFAULT_REBUILD_EVERY_MS = DAY_MS;
 
-interface Counter {
-  requests: number;
-}
-
 /** Evaluates one behavioural rule up to `now - lookback`. */
 export async function evaluateBehaviour(
   client: SearchClient,
@@ -92,7 +97,7 @@ export async function evaluateBehaviour(
 ): Promise<BehaviourProgress> {
   // The effective-mode kind keeps its own state (`mode.ts`), in the same place.
   if (rule.type === "mtls_mode") return evaluateMode(client, rule, options);
-  const counter: Counter = { requests: 0 };
+  const counter: RequestCounter = { requests: 0 };
   const settleMs = options.nowMs - options.lookbackMs;
   const stored = await readRuleState(client, options.alertsIndex, rule);
   counter.requests++;
@@ -133,16 +138,7 @@ export async function evaluateBehaviour(
   await settleFollowUps(client, rule, state, settleMs, options, counter, detections);
   prune(rule, state, settleMs);
 
-  return {
-    detections,
-    skipped,
-    get requests() {
-      return counter.requests;
-    },
-    commit() {
-      return writeRuleState(client, options.alertsIndex, rule, stored, state);
-    },
-  };
+  return ruleProgress(client, options.alertsIndex, rule, { detections, skipped, counter }, stored, state);
 }
 
 /** Reads a stored baseline; one that cannot be read is rebuilt (the error names the rule). */
@@ -167,7 +163,7 @@ async function rebuild(
   rule: BehaviourRule,
   stored: BaselineState,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
 ): Promise<BaselineState> {
   const state = emptyBaseline(stored.throughMs);
   state.trailStartMs = stored.trailStartMs;
@@ -184,21 +180,11 @@ async function rebuild(
   return state;
 }
 
-function taggedWith(names: readonly string[]): Record<string, unknown> {
-  return names.length === 1 ? { term: { "rule.name": names[0] } } : { terms: { "rule.name": [...names] } };
-}
-
-function timeRange(fromMs: number, toExclusiveMs: number): Record<string, unknown> {
-  return { range: { "@timestamp": { gte: fromMs, lt: toExclusiveMs, format: "epoch_millis" } } };
-}
-
-const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
-
 async function earliestEvent(
   client: SearchClient,
   rule: BehaviourRule,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
 ): Promise<number | undefined> {
   const body = {
     size: 0,
@@ -233,7 +219,7 @@ async function stretchStep(
   to: number,
   judge: boolean,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   out: Detection[],
 ): Promise<void> {
   if (rule.behaviour.geo === "impossible_travel") {
@@ -333,7 +319,7 @@ async function forEachComposite(
   from: number,
   to: number,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   visit: (values: string[], firstMs: number, lastMs: number) => void,
 ): Promise<number | undefined> {
   const size = options.pageSize ?? 1000;
@@ -347,7 +333,7 @@ async function forEachComposite(
       const body = {
         size: 0,
         track_total_hits: false,
-        query: { bool: { filter: [taggedWith(rule.rules), timeRange(from, to)] } },
+        query: { bool: { filter: [taggedWith(rule.rules), halfOpenTimeRange(from, to)] } },
         aggs: {
           keys: {
             composite: {
@@ -393,26 +379,22 @@ async function firstEvents(
   rule: BehaviourRule,
   entry: KeyStretch,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
 ): Promise<EcsDocument[]> {
   const filter: Record<string, unknown>[] = [
     taggedWith(rule.rules),
-    timeRange(entry.firstMs, entry.firstMs + 1),
+    halfOpenTimeRange(entry.firstMs, entry.firstMs + 1),
   ];
   for (const [path, value] of Object.entries(entry.groupValues)) filter.push({ term: { [path]: value } });
   if (rule.type === "geo") filter.push({ terms: { [rule.behaviour.ipField as string]: [...entry.ips] } });
   else for (const path of rule.behaviour.valueFields) filter.push({ term: { [path]: entry.groupBy[path] } });
-  const body = {
+  const request = {
+    index: options.index,
+    filter,
     size: DETECTION_EVENT_CAP,
-    track_total_hits: false,
-    sort: EVENT_ORDER,
-    query: { bool: { filter } },
+    purpose: `events of ${rule.name}`,
   };
-  counter.requests++;
-  const response = parseSearchResponse(
-    await client.search({ index: options.index, body }),
-    `events of ${rule.name}`,
-  );
+  const response = await searchEarliestEvents(client, request, counter);
   const documents = response.hits.hits.map((hit) => asDocument(hit, rule.name));
   // The address filter is wider than the country when an address moved country within the stretch: keep the key's.
   return documents.filter((doc) => readBehaviourKey(rule, doc, options.geo) !== undefined);
@@ -425,7 +407,7 @@ async function settleFollowUps(
   state: BaselineState,
   settleMs: number,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   out: Detection[],
 ): Promise<void> {
   const waiting: typeof state.pending = [];
@@ -437,18 +419,15 @@ async function settleFollowUps(
     }
     const filter: Record<string, unknown>[] = [
       taggedWith(rule.behaviour.followUpRules),
-      timeRange(pending.firstMs, endMs),
+      halfOpenTimeRange(pending.firstMs, endMs),
     ];
     for (const path of keyFields(rule)) filter.push({ term: { [path]: pending.groupBy[path] } });
-    const body = {
-      size: DETECTION_EVENT_CAP,
-      track_total_hits: true,
-      sort: EVENT_ORDER,
-      query: { bool: { filter } },
-    };
-    counter.requests++;
     const purpose = `follow-up of ${rule.name}`;
-    const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
+    const response = await searchEarliestEvents(
+      client,
+      { index: options.index, filter, size: DETECTION_EVENT_CAP, exactTotal: true, purpose },
+      counter,
+    );
     const total = response.hits.total;
     if (total === undefined || total.relation !== "eq")
       throw new SearchResponseError(`${purpose}: the response has no exact hits.total`);
@@ -467,37 +446,22 @@ async function travelStretch(
   from: number,
   to: number,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   out: Detection[],
 ): Promise<void> {
-  let after: unknown[] | undefined;
-  const size = options.pageSize ?? 1000;
-  for (;;) {
-    const body = {
-      size,
-      track_total_hits: false,
-      sort: EVENT_ORDER,
-      query: { bool: { filter: [taggedWith(rule.rules), timeRange(from, to)] } },
-      ...(after === undefined ? {} : { search_after: after }),
-    };
-    counter.requests++;
-    const response = parseSearchResponse(
-      await client.search({ index: options.index, body }),
-      `travel of ${rule.name}`,
-    );
-    for (const hit of response.hits.hits) {
-      const doc = asDocument(hit, rule.name);
-      const time = Date.parse(doc["@timestamp"]);
-      foldTrailStart(state, time);
-      const read = readBehaviourKey(rule, doc, options.geo);
-      if (read === undefined) continue;
-      const detection = travelStep(rule, state, read, time, doc);
-      if (detection !== undefined) out.push(detection);
-    }
-    const last = response.hits.hits[response.hits.hits.length - 1];
-    if (response.hits.hits.length < size || last === undefined) return;
-    if (last.sort === undefined)
-      throw new SearchResponseError(`travel of ${rule.name}: a hit without sort values`);
-    after = last.sort;
-  }
+  const request = {
+    index: options.index,
+    filter: [taggedWith(rule.rules), halfOpenTimeRange(from, to)],
+    pageSize: options.pageSize ?? 1000,
+    purpose: `travel of ${rule.name}`,
+  };
+  await pageEvents(client, request, counter, (hit) => {
+    const doc = asDocument(hit, rule.name);
+    const time = Date.parse(doc["@timestamp"]);
+    foldTrailStart(state, time);
+    const read = readBehaviourKey(rule, doc, options.geo);
+    if (read === undefined) return;
+    const detection = travelStep(rule, state, read, time, doc);
+    if (detection !== undefined) out.push(detection);
+  });
 }

@@ -40,30 +40,22 @@ import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import type { BehaviourProgress, BehaviourRunOptions } from "./behaviour.js";
 import { asDocument } from "./correlations.js";
 import type { SearchClient } from "./ports.js";
-import { type CompositePage, pageComposite, parseSearchResponse, SearchResponseError } from "./responses.js";
-import { readRuleState, ruleStateText, writeRuleState } from "./rule-state.js";
+import { halfOpenTimeRange, taggedWith } from "./queries.js";
+import {
+  type CompositePage,
+  pageComposite,
+  pageEvents,
+  parseSearchResponse,
+  type RequestCounter,
+  SearchResponseError,
+  searchEarliestEvents,
+} from "./responses.js";
+import { readRuleState, ruleProgress, ruleStateText } from "./rule-state.js";
 
-const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
 const DEFAULT_REBUILD_EVERY_MS = DAY_MS;
 
 interface StoredModeState extends ModeState {
   rebuiltAtMs?: number;
-}
-
-function taggedWith(names: readonly string[]): Record<string, unknown> {
-  return { terms: { "rule.name": [...names] } };
-}
-
-function timeRange(fromMs: number | undefined, toExclusiveMs: number): Record<string, unknown> {
-  return {
-    range: {
-      "@timestamp": {
-        ...(fromMs === undefined ? {} : { gte: fromMs }),
-        lt: toExclusiveMs,
-        format: "epoch_millis",
-      },
-    },
-  };
 }
 
 function tagsOf(doc: EcsDocument): readonly string[] {
@@ -83,10 +75,6 @@ export function parseModeState(source: Record<string, unknown>, rule: BehaviourR
   return state;
 }
 
-interface Counter {
-  requests: number;
-}
-
 /** Evaluates one `mtls_mode` rule up to `now - lookback`. */
 export async function evaluateMode(
   client: SearchClient,
@@ -97,7 +85,7 @@ export async function evaluateMode(
   const changeRules = [...roles.namespaceRules, ...roles.meshRules];
   const meshRules = new Set(roles.meshRules);
   const trafficRules = [...new Set([...rule.rules, ...roles.plaintextRules])];
-  const counter: Counter = { requests: 0 };
+  const counter: RequestCounter = { requests: 0 };
   const settleMs = options.nowMs - options.lookbackMs;
   const judgeFrom = settleMs - options.maxCatchUpMs;
   const stored = await readRuleState(client, options.alertsIndex, rule);
@@ -109,7 +97,7 @@ export async function evaluateMode(
       client,
       options,
       counter,
-      [taggedWith(changeRules), timeRange(from, to)],
+      [taggedWith(changeRules), halfOpenTimeRange(from, to)],
       `changes of ${rule.name}`,
     );
   const fold = (state: ModeState, doc: EcsDocument) =>
@@ -182,7 +170,7 @@ export async function evaluateMode(
         const body = {
           size: 0,
           track_total_hits: false,
-          query: { bool: { filter: [taggedWith(trafficRules), timeRange(start, end)] } },
+          query: { bool: { filter: [taggedWith(trafficRules), halfOpenTimeRange(start, end)] } },
           aggs: {
             groups: {
               composite: {
@@ -250,22 +238,19 @@ export async function evaluateMode(
     const [clusterField, namespaceField] = rule.groupBy as [string, string];
     const filter: Record<string, unknown>[] = [
       taggedWith(all ? trafficRules : roles.plaintextRules),
-      timeRange(start, end),
+      halfOpenTimeRange(start, end),
       { term: { [namespaceField]: group.namespace } },
     ];
     const mustNot = group.cluster === "" ? [{ exists: { field: clusterField } }] : [];
     if (group.cluster !== "") filter.push({ term: { [clusterField]: group.cluster } });
-    const body = {
+    const request = {
+      index: options.index,
+      filter,
+      mustNot,
       size: DETECTION_EVENT_CAP - tally.held,
-      track_total_hits: false,
-      sort: EVENT_ORDER,
-      query: { bool: { filter, must_not: mustNot } },
+      purpose: `events of ${rule.name}`,
     };
-    counter.requests++;
-    const response = parseSearchResponse(
-      await client.search({ index: options.index, body }),
-      `events of ${rule.name}`,
-    );
+    const response = await searchEarliestEvents(client, request, counter);
     const events = response.hits.hits.map((hit) => asDocument(hit, rule.name));
     tally.held += events.length;
     entry.events.push(...events);
@@ -280,43 +265,19 @@ export async function evaluateMode(
   for (const [key, tally] of Object.entries(state.days))
     if (utcDayStart(tally.firstMs) + DAY_MS <= state.throughMs) delete state.days[key];
 
-  return {
-    detections,
-    skipped,
-    get requests() {
-      return counter.requests;
-    },
-    commit() {
-      return writeRuleState(client, options.alertsIndex, rule, stored, state);
-    },
-  };
+  return ruleProgress(client, options.alertsIndex, rule, { detections, skipped, counter }, stored, state);
 }
 
 /** Every document matching `filter`, in event order (`search_after` pages). */
 async function readAll(
   client: SearchClient,
   options: BehaviourRunOptions,
-  counter: Counter,
+  counter: RequestCounter,
   filter: Record<string, unknown>[],
   purpose: string,
 ): Promise<EcsDocument[]> {
-  const size = options.pageSize ?? 1000;
   const out: EcsDocument[] = [];
-  let after: unknown[] | undefined;
-  for (;;) {
-    const body = {
-      size,
-      track_total_hits: false,
-      sort: EVENT_ORDER,
-      query: { bool: { filter } },
-      ...(after === undefined ? {} : { search_after: after }),
-    };
-    counter.requests++;
-    const response = parseSearchResponse(await client.search({ index: options.index, body }), purpose);
-    for (const hit of response.hits.hits) out.push(asDocument(hit, purpose));
-    const last = response.hits.hits[response.hits.hits.length - 1];
-    if (response.hits.hits.length < size || last === undefined) return out;
-    if (last.sort === undefined) throw new SearchResponseError(`${purpose}: a hit without sort values`);
-    after = last.sort;
-  }
+  const request = { index: options.index, filter, pageSize: options.pageSize ?? 1000, purpose };
+  await pageEvents(client, request, counter, (hit) => out.push(asDocument(hit, purpose)));
+  return out;
 }

@@ -88,12 +88,32 @@ function timeRange(fromMs: number, toMs: number): Record<string, unknown> {
   return { range: { "@timestamp": { gte: fromMs, lte: toMs, format: "epoch_millis" } } };
 }
 
-function taggedWith(names: readonly string[]): Record<string, unknown> {
+/** Events of `[fromMs, toExclusiveMs)` (from the start when `fromMs` is undefined): the stateful rules' stretches. */
+export function halfOpenTimeRange(
+  fromMs: number | undefined,
+  toExclusiveMs: number,
+): Record<string, unknown> {
+  return {
+    range: {
+      "@timestamp": {
+        ...(fromMs === undefined ? {} : { gte: fromMs }),
+        lt: toExclusiveMs,
+        format: "epoch_millis",
+      },
+    },
+  };
+}
+
+/** The documents the transform tagged with any of `names` (`rule.name`). */
+export function taggedWith(names: readonly string[]): Record<string, unknown> {
   return names.length === 1 ? { term: { "rule.name": names[0] } } : { terms: { "rule.name": [...names] } };
 }
 
 /** The order of matched events: `compareEvents` (rules/windows.ts), which replay uses. */
-const EVENT_ORDER = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc", missing: "_last" } }];
+export const EVENT_ORDER = [
+  { "@timestamp": { order: "asc" } },
+  { "event.id": { order: "asc", missing: "_last" } },
+];
 
 /** `EVENT_ORDER` reversed: the latest event first (missing ids, last in ascending order, first). */
 export const LATEST_EVENT_FIRST = [
@@ -278,19 +298,9 @@ export function singleEventCountsQuery(
  * shard returns its smallest keys, and the overall smallest are among them), and the same `cardinality`.
  */
 export function matchedBucketAggregations(fields: readonly ExactField[]): Record<string, unknown> {
-  const aggs: Record<string, unknown> = {
-    matched_first: { min: { field: "@timestamp" } },
-    matched_last: { max: { field: "@timestamp" } },
-  };
-  fields.forEach(({ path }, index) => {
-    aggs[matchedValuesName(index)] = {
-      terms: { field: path, size: ALERT_VALUES_KEPT + 1, order: { _key: "asc" } },
-    };
-    aggs[matchedDistinctName(index)] = {
-      cardinality: { field: path, precision_threshold: DISTINCT_TOTAL_PRECISION },
-    };
-  });
-  return aggs;
+  return matchedOf(fields, (path) => ({
+    terms: { field: path, size: ALERT_VALUES_KEPT + 1, order: { _key: "asc" } },
+  }));
 }
 
 /** Name of the aggregation listing the values of the `index`-th exact field, and of its distinct count. */
@@ -310,14 +320,22 @@ export function matchedDistinctName(index: number): string {
  * number of matched events.
  */
 export function matchedAggregations(fields: readonly ExactField[]): Record<string, unknown> {
+  return matchedOf(fields, (path) => ({
+    composite: { size: ALERT_VALUES_KEPT + 1, sources: [{ v: { terms: { field: path } } }] },
+  }));
+}
+
+/** The matched aggregations, each exact field's first values listed by `valuesOf` (top-level or under a bucket). */
+function matchedOf(
+  fields: readonly ExactField[],
+  valuesOf: (path: string) => Record<string, unknown>,
+): Record<string, unknown> {
   const aggs: Record<string, unknown> = {
     matched_first: { min: { field: "@timestamp" } },
     matched_last: { max: { field: "@timestamp" } },
   };
   fields.forEach(({ path }, index) => {
-    aggs[matchedValuesName(index)] = {
-      composite: { size: ALERT_VALUES_KEPT + 1, sources: [{ v: { terms: { field: path } } }] },
-    };
+    aggs[matchedValuesName(index)] = valuesOf(path);
     aggs[matchedDistinctName(index)] = {
       cardinality: { field: path, precision_threshold: DISTINCT_TOTAL_PRECISION },
     };

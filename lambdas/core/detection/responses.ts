@@ -5,7 +5,8 @@
  */
 import * as z from "zod";
 import type { ExactField, FieldValues, MatchedSummary } from "../alerts/matched.js";
-import { matchedDistinctName, matchedValuesName } from "./queries.js";
+import type { SearchClient } from "./ports.js";
+import { EVENT_ORDER, matchedDistinctName, matchedValuesName } from "./queries.js";
 
 export class SearchResponseError extends Error {
   constructor(message: string) {
@@ -42,6 +43,91 @@ export async function pageComposite<B>(
     if (page >= maxPages) throw new SearchResponseError(`${purpose}: composite paging did not end`);
     after = composite.after_key;
   }
+}
+
+/** The searches a run has sent so far (for the benchmark), counted by whoever sends one. */
+export interface RequestCounter {
+  requests: number;
+}
+
+/**
+ * Every document of `index` matching `filter`, in event order (`EVENT_ORDER`), read a page of `pageSize` at a time
+ * with `search_after`, the one loop the stateful rules read events with: `visit` takes each hit in order, and each
+ * page's search counts on `counter`. A full page whose last hit has no sort values fails naming `purpose`.
+ */
+export async function pageEvents(
+  client: SearchClient,
+  request: {
+    readonly index: string;
+    readonly filter: readonly Record<string, unknown>[];
+    readonly pageSize: number;
+    readonly purpose: string;
+  },
+  counter: RequestCounter,
+  visit: (hit: SearchHit) => void,
+): Promise<void> {
+  const { index, filter, pageSize, purpose } = request;
+  let after: unknown[] | undefined;
+  for (;;) {
+    const body = {
+      size: pageSize,
+      track_total_hits: false,
+      sort: EVENT_ORDER,
+      query: { bool: { filter } },
+      ...(after === undefined ? {} : { search_after: after }),
+    };
+    counter.requests++;
+    const response = parseSearchResponse(await client.search({ index, body }), purpose);
+    for (const hit of response.hits.hits) visit(hit);
+    const last = response.hits.hits[response.hits.hits.length - 1];
+    if (response.hits.hits.length < pageSize || last === undefined) return;
+    if (last.sort === undefined) throw new SearchResponseError(`${purpose}: a hit without sort values`);
+    after = last.sort;
+  }
+}
+
+/**
+ * The earliest `size` events matching `filter` (and none of `mustNot`), in event order, in one search: the events a
+ * stateful rule's alert holds. `exactTotal` also asks how many match in all (`hits.total`). The search counts on
+ * `counter`; a response the detector cannot read fails naming `purpose`.
+ */
+export async function searchEarliestEvents(
+  client: SearchClient,
+  request: {
+    readonly index: string;
+    readonly filter: readonly Record<string, unknown>[];
+    readonly mustNot?: readonly Record<string, unknown>[];
+    readonly size: number;
+    readonly exactTotal?: boolean;
+    readonly purpose: string;
+  },
+  counter: RequestCounter,
+): Promise<SearchResponse> {
+  const { index, filter, mustNot, size, exactTotal = false, purpose } = request;
+  const body = {
+    size,
+    track_total_hits: exactTotal,
+    sort: EVENT_ORDER,
+    query: { bool: { filter, ...(mustNot === undefined ? {} : { must_not: mustNot }) } },
+  };
+  counter.requests++;
+  return parseSearchResponse(await client.search({ index, body }), purpose);
+}
+
+/**
+ * The `composite` of one page that `pageComposite` pages: a bucket per distinct combination of the `sources` fields
+ * (`[name, field]`, a missing value being a bucket of its own), `size` buckets a page, after `after`.
+ */
+export function termsComposite(
+  sources: readonly (readonly [name: string, field: string])[],
+  size: number,
+  after: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  return {
+    size,
+    sources: sources.map(([name, field]) => ({ [name]: { terms: { field, missing_bucket: true } } })),
+    ...(after === undefined ? {} : { after }),
+  };
 }
 
 export const hitSchema = z.object({

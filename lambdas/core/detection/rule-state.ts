@@ -4,9 +4,10 @@
  * `baseline.state`. Written with `op_type=create` the first time and with optimistic concurrency afterwards, so two
  * runs that raced cannot both advance it.
  */
-import type { BehaviourRule } from "../rules/types.js";
+import type { BehaviourRule, Detection } from "../rules/types.js";
+import type { BehaviourProgress } from "./behaviour.js";
 import type { SearchClient, StoredDocument } from "./ports.js";
-import { SearchResponseError } from "./responses.js";
+import { type RequestCounter, SearchResponseError } from "./responses.js";
 
 /** The state document's `_id` in the alerts index. */
 export function baselineId(rule: BehaviourRule): string {
@@ -54,4 +55,32 @@ export async function writeRuleState(
           ifPrimaryTerm: stored.primaryTerm,
         });
   return result.outcome === "written";
+}
+
+/**
+ * A stateful rule's run as the detector takes it: its detections, the range it folded without judging, the searches
+ * it sent (read when asked, so the commit's are not counted), and `commit`, which writes `state` over `stored`.
+ */
+export function ruleProgress(
+  client: SearchClient,
+  alertsIndex: string,
+  rule: BehaviourRule,
+  run: {
+    readonly detections: Detection[];
+    readonly skipped: { readonly fromMs: number; readonly toMs: number } | undefined;
+    readonly counter: RequestCounter;
+  },
+  stored: StoredDocument | undefined,
+  state: unknown,
+): BehaviourProgress {
+  return {
+    detections: run.detections,
+    skipped: run.skipped,
+    get requests() {
+      return run.counter.requests;
+    },
+    commit() {
+      return writeRuleState(client, alertsIndex, rule, stored, state);
+    },
+  };
 }

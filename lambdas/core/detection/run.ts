@@ -279,6 +279,15 @@ export async function runDetection(
       ...(from === undefined ? {} : { resumeFrom: new Date(from).toISOString() }),
     });
   };
+  /** A rule stopped for the run's time (or event budget): it resumes at `from` next run. */
+  const stopAt = (rule: CompiledRule, from: number, why = "out of the run's time") => {
+    resume.set(rule.name, from);
+    partialRules.push(rule.name);
+    logger.warn(`${why}; the rule resumes where it stopped`, {
+      rule: rule.name,
+      resumeFrom: new Date(from).toISOString(),
+    });
+  };
   const outOfWriteTime = () => options.writeDeadlineMs !== undefined && clock() >= options.writeDeadlineMs;
   /** Rules with alerts left unwritten at the write deadline: they resume from before those alerts. */
   const carried = new Set<string>();
@@ -329,12 +338,7 @@ export async function runDetection(
       for (;;) {
         if (outOfTime() || eventsHeld >= settings.maxEventsPerRun) {
           // Resume at the last document read: its time's other documents are read again, their ids dedupe.
-          resume.set(rule.name, lastTimeMs ?? own.fromMs);
-          partialRules.push(rule.name);
-          logger.warn("out of the run's time or event budget; the rule resumes where it stopped", {
-            rule: rule.name,
-            resumeFrom: new Date(lastTimeMs ?? own.fromMs).toISOString(),
-          });
+          stopAt(rule, lastTimeMs ?? own.fromMs, "out of the run's time or event budget");
           break;
         }
         const size = Math.min(settings.singleEventPageSize, settings.maxEventsPerRun - eventsHeld);
@@ -392,12 +396,7 @@ export async function runDetection(
           progress.evaluatedThroughStartMs === undefined
             ? Math.min(own.fromMs, windows.firstStartMs + rule.timespanMs - hopMs(rule.timespanMs))
             : progress.evaluatedThroughStartMs + rule.timespanMs;
-        resume.set(rule.name, from);
-        partialRules.push(rule.name);
-        logger.warn("out of the run's time; the rule resumes where it stopped", {
-          rule: rule.name,
-          resumeFrom: new Date(from).toISOString(),
-        });
+        stopAt(rule, from);
         break;
       }
     } catch (error) {
@@ -463,12 +462,7 @@ export async function runDetection(
     ranges.set(rule.name, { fromMs: times[0] as number, toMs: options.nowMs, catchUpTruncated: false });
     for (const at of times) {
       if (at !== options.nowMs && outOfTime()) {
-        resume.set(rule.name, at);
-        partialRules.push(rule.name);
-        logger.warn("out of the run's time; the rule resumes where it stopped", {
-          rule: rule.name,
-          resumeFrom: new Date(at).toISOString(),
-        });
+        stopAt(rule, at);
         break;
       }
       try {

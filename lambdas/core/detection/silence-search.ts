@@ -11,7 +11,13 @@ import type { Detection, SilenceRule } from "../rules/types.js";
 import { asDocument } from "./correlations.js";
 import type { SearchClient } from "./ports.js";
 import { groupSourceName, LATEST_EVENT_FIRST } from "./queries.js";
-import { pageComposite, parseAggregation, parseSearchResponse, SearchResponseError } from "./responses.js";
+import {
+  pageComposite,
+  parseAggregation,
+  parseSearchResponse,
+  SearchResponseError,
+  termsComposite,
+} from "./responses.js";
 
 /** Every source's latest event time in `[nowMs - lookback, nowMs]`, a page of sources at a time. */
 export function sourcesQuery(
@@ -33,13 +39,11 @@ export function sourcesQuery(
     },
     aggs: {
       sources: {
-        composite: {
-          size: pageSize,
-          sources: rule.groupBy.map((field, index) => ({
-            [groupSourceName(index)]: { terms: { field, missing_bucket: true } },
-          })),
-          ...(after === undefined ? {} : { after }),
-        },
+        composite: termsComposite(
+          rule.groupBy.map((field, index) => [groupSourceName(index), field] as const),
+          pageSize,
+          after,
+        ),
         aggs: { last: { max: { field: "@timestamp" } } },
       },
     },

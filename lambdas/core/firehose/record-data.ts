@@ -38,18 +38,7 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
   const length = scratch.write(data, 0, "base64");
   if (length === 0) return reject("empty_record", "empty record (no data after base64 decoding)");
   if (scratch[0] === 0x1f && scratch[1] === 0x8b && length > 1) {
-    const limit = Math.max(1, Math.min(maxBytes, MAX_GUNZIP_BYTES));
-    try {
-      return gunzipSync(scratch.subarray(0, length), { maxOutputLength: limit }).toString("utf8");
-    } catch (error) {
-      if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
-        return reject(
-          "decompressed_size_limit",
-          `decompressed size limit: gzip data expands beyond ${limit} bytes`,
-        );
-      }
-      return reject("gzip", `gzip: ${errorMessage(error)}`);
-    }
+    return decompressed("gzip", gunzipSync, scratch.subarray(0, length), maxBytes);
   }
   if (
     length > 3 &&
@@ -64,18 +53,7 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
         `zstd: the record is zstd-compressed and this runtime's Node.js ${process.version} cannot read zstd (22.15 or later can): set compression gzip on Fluent Bit's kinesis_firehose output`,
       );
     }
-    const limit = Math.max(1, Math.min(maxBytes, MAX_GUNZIP_BYTES));
-    try {
-      return zstdDecompressSync(scratch.subarray(0, length), { maxOutputLength: limit }).toString("utf8");
-    } catch (error) {
-      if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
-        return reject(
-          "decompressed_size_limit",
-          `decompressed size limit: zstd data expands beyond ${limit} bytes`,
-        );
-      }
-      return reject("zstd", `zstd: ${errorMessage(error)}`);
-    }
+    return decompressed("zstd", zstdDecompressSync, scratch.subarray(0, length), maxBytes);
   }
   // The snappy framing format's stream identifier: ff 06 00 00 "sNaPpY".
   if (length > 9 && scratch[0] === 0xff && scratch.toString("latin1", 4, 10) === "sNaPpY") {
@@ -85,4 +63,29 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
     );
   }
   return scratch.toString("utf8", 0, length);
+}
+
+/**
+ * Compressed `data` as text, decompressed by `decompress` into at most `maxBytes` (and `MAX_GUNZIP_BYTES`): data that
+ * would expand beyond is refused (`decompressed_size_limit`) before it is held in memory, data `format` cannot read is
+ * refused under the format's own code.
+ */
+function decompressed(
+  format: "gzip" | "zstd",
+  decompress: (data: Uint8Array, options: { maxOutputLength: number }) => Buffer,
+  data: Uint8Array,
+  maxBytes: number,
+): string | Rejected {
+  const limit = Math.max(1, Math.min(maxBytes, MAX_GUNZIP_BYTES));
+  try {
+    return decompress(data, { maxOutputLength: limit }).toString("utf8");
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+      return reject(
+        "decompressed_size_limit",
+        `decompressed size limit: ${format} data expands beyond ${limit} bytes`,
+      );
+    }
+    return reject(format, `${format}: ${errorMessage(error)}`);
+  }
 }

@@ -8,7 +8,7 @@
  */
 import type { EcsDocument } from "../ecs.js";
 import type { Sender } from "../parsers/index.js";
-import { obj, str } from "../parsers/values.js";
+import { obj, str, stringMap } from "../parsers/values.js";
 
 export type KubernetesMetadata = NonNullable<EcsDocument["kubernetes"]>;
 
@@ -180,19 +180,8 @@ export function kubernetesMetadata(k: Record<string, unknown> | undefined): Kube
     if (containerName !== undefined) out.container.name = containerName;
     if (image !== undefined) out.container.image = image;
   }
-  const labels = obj(k.labels);
-  if (labels !== undefined) {
-    const flat: Record<string, string> = {};
-    let any = false;
-    for (const key of Object.keys(labels)) {
-      const v = labels[key];
-      if (typeof v === "string" && v !== "") {
-        flat[key] = v;
-        any = true;
-      }
-    }
-    if (any) out.labels = flat;
-  }
+  const labels = stringMap(k.labels);
+  if (labels !== undefined) out.labels = labels;
   return out.pod === undefined &&
     out.namespace === undefined &&
     out.node === undefined &&

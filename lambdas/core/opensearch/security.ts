@@ -78,32 +78,39 @@ export function buildSecurityRoles(options: SecurityOptions): SecurityRole[] {
     },
   ];
   if (options.analystRoleArn !== undefined && options.analystRoleArn !== "") {
-    roles.push({
-      name: ANALYST_SECURITY_ROLE,
-      body: {
-        description: "mesh-audit-trail: analysts search audit documents and alerts, read-only",
-        cluster_permissions: ["cluster_composite_ops_ro"],
-        index_permissions: [
-          { index_patterns: [DAILY_AUDIT_INDEX_PATTERN, ALERTS_INDEX], allowed_actions: ["read"] },
-        ],
-      },
-      backendRoles: [options.analystRoleArn],
-    });
+    roles.push(
+      readOnlyRole(
+        ANALYST_SECURITY_ROLE,
+        "mesh-audit-trail: analysts search audit documents and alerts, read-only",
+        options.analystRoleArn,
+      ),
+    );
   }
   if (options.reviewerRoleArn !== undefined && options.reviewerRoleArn !== "") {
-    roles.push({
-      name: REVIEWER_SECURITY_ROLE,
-      body: {
-        description: "mesh-audit-trail: the scheduled review reads audit documents and alerts, read-only",
-        cluster_permissions: ["cluster_composite_ops_ro"],
-        index_permissions: [
-          { index_patterns: [DAILY_AUDIT_INDEX_PATTERN, ALERTS_INDEX], allowed_actions: ["read"] },
-        ],
-      },
-      backendRoles: [options.reviewerRoleArn],
-    });
+    roles.push(
+      readOnlyRole(
+        REVIEWER_SECURITY_ROLE,
+        "mesh-audit-trail: the scheduled review reads audit documents and alerts, read-only",
+        options.reviewerRoleArn,
+      ),
+    );
   }
   return roles;
+}
+
+/** A role that searches the audit documents and the alerts and changes nothing (the analysts', the review's). */
+function readOnlyRole(name: string, description: string, roleArn: string): SecurityRole {
+  return {
+    name,
+    body: {
+      description,
+      cluster_permissions: ["cluster_composite_ops_ro"],
+      index_permissions: [
+        { index_patterns: [DAILY_AUDIT_INDEX_PATTERN, ALERTS_INDEX], allowed_actions: ["read"] },
+      ],
+    },
+    backendRoles: [roleArn],
+  };
 }
 
 /** Body of `PUT _plugins/_security/api/rolesmapping/<role>`. */

@@ -5,6 +5,7 @@
 import {
   ECS_VERSION,
   type EcsDocument,
+  eventTypes,
   type MeshFields,
   type MeshIdentity,
   type MtlsEvidence,
@@ -99,6 +100,22 @@ export function looksLikeConsul(access: EnvoyAccess): boolean {
   );
 }
 
+/** The `envoy.*` fields of a document, in its order, each from its access-log field. */
+const ENVOY_FIELDS = [
+  ["responseCodeDetails", "response_code_details"],
+  ["connectionTerminationDetails", "connection_termination_details"],
+  ["upstreamTransportFailureReason", "upstream_transport_failure_reason"],
+  ["upstreamCluster", "upstream_cluster"],
+  ["routeName", "route_name"],
+  ["authority", "authority"],
+  ["upstreamServiceTimeMs", "upstream_service_time_ms"],
+  ["upstreamRequestAttemptCount", "upstream_request_attempt_count"],
+  ["requestDurationMs", "request_duration_ms"],
+  ["responseDurationMs", "response_duration_ms"],
+  ["downstreamLocalAddress", "downstream_local_address"],
+  ["upstreamLocalAddress", "upstream_local_address"],
+] as const satisfies readonly (readonly [keyof EnvoyAccess, keyof NonNullable<EcsDocument["envoy"]>])[];
+
 export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): ParseResult {
   const ts = timestamp(access.startTime);
   if (ts === undefined) {
@@ -124,8 +141,7 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
   } else {
     outcome = "success";
   }
-  const type = tcp ? ["connection"] : ["access"];
-  if (code === 403 || code === 401) type.push("denied");
+  const type = eventTypes(tcp ? "connection" : "access", code);
 
   const doc: EcsDocument = {
     "@timestamp": ts,
@@ -238,57 +254,14 @@ export function buildEnvoyDocument(access: EnvoyAccess, flavor: EnvoyFlavor): Pa
   }
   if (access.traceId !== undefined) doc.trace = { id: access.traceId };
 
-  const envoy: NonNullable<EcsDocument["envoy"]> = {};
-  let anyEnvoy = false;
-  if (access.responseCodeDetails !== undefined) {
-    envoy.response_code_details = access.responseCodeDetails;
-    anyEnvoy = true;
+  const envoy: Record<string, string | number> = {};
+  for (const [from, to] of ENVOY_FIELDS) {
+    // The authority is `url.domain` when the request has a URL.
+    if (to === "authority" && doc.url !== undefined) continue;
+    const value = access[from];
+    if (value !== undefined) envoy[to] = value;
   }
-  if (access.connectionTerminationDetails !== undefined) {
-    envoy.connection_termination_details = access.connectionTerminationDetails;
-    anyEnvoy = true;
-  }
-  if (access.upstreamTransportFailureReason !== undefined) {
-    envoy.upstream_transport_failure_reason = access.upstreamTransportFailureReason;
-    anyEnvoy = true;
-  }
-  if (access.upstreamCluster !== undefined) {
-    envoy.upstream_cluster = access.upstreamCluster;
-    anyEnvoy = true;
-  }
-  if (access.routeName !== undefined) {
-    envoy.route_name = access.routeName;
-    anyEnvoy = true;
-  }
-  if (access.authority !== undefined && doc.url === undefined) {
-    envoy.authority = access.authority;
-    anyEnvoy = true;
-  }
-  if (access.upstreamServiceTimeMs !== undefined) {
-    envoy.upstream_service_time_ms = access.upstreamServiceTimeMs;
-    anyEnvoy = true;
-  }
-  if (access.upstreamRequestAttemptCount !== undefined) {
-    envoy.upstream_request_attempt_count = access.upstreamRequestAttemptCount;
-    anyEnvoy = true;
-  }
-  if (access.requestDurationMs !== undefined) {
-    envoy.request_duration_ms = access.requestDurationMs;
-    anyEnvoy = true;
-  }
-  if (access.responseDurationMs !== undefined) {
-    envoy.response_duration_ms = access.responseDurationMs;
-    anyEnvoy = true;
-  }
-  if (access.downstreamLocalAddress !== undefined) {
-    envoy.downstream_local_address = access.downstreamLocalAddress;
-    anyEnvoy = true;
-  }
-  if (access.upstreamLocalAddress !== undefined) {
-    envoy.upstream_local_address = access.upstreamLocalAddress;
-    anyEnvoy = true;
-  }
-  if (anyEnvoy) doc.envoy = envoy;
+  if (Object.keys(envoy).length > 0) doc.envoy = envoy;
 
   const mesh = meshFields(access, flavor, flags);
   if (grpc !== undefined) {

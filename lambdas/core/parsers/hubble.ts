@@ -18,7 +18,7 @@ import {
   type MeshIdentity,
 } from "../ecs.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
-import { bool, httpVersion, int, ipVersion, obj, str, strings, timestamp, url } from "./values.js";
+import { bool, ecsUrl, httpVersion, int, ipVersion, obj, str, strings, timestamp } from "./values.js";
 
 const FAILED_VERDICTS = new Set(["DROPPED", "ERROR"]);
 
@@ -143,14 +143,7 @@ export function parseHubble(record: Record<string, unknown>): ParseResult {
     doc.http = http;
     const target = str(http7.url);
     if (target !== undefined) {
-      const u = url(target);
-      const out: NonNullable<EcsDocument["url"]> = { original: u.original };
-      if (u.path !== undefined) out.path = u.path;
-      if (u.query !== undefined) out.query = u.query;
-      if (u.scheme !== undefined) out.scheme = u.scheme;
-      if (u.domain !== undefined) out.domain = u.domain;
-      if (u.port !== undefined) out.port = u.port;
-      doc.url = out;
+      doc.url = ecsUrl(target);
     }
   }
 

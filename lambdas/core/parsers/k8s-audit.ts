@@ -4,11 +4,11 @@
  * cloud wrappers: AKS diagnostic records (`properties.log`, an
  * object or an escaped JSON string) and GKE Cloud Audit Logs (`protoPayload`, mapped onto the same fields).
  */
-import { ECS_VERSION, type EcsDocument, type KubernetesAuditFields } from "../ecs.js";
+import { ECS_VERSION, type EcsDocument, eventTypes, type KubernetesAuditFields } from "../ecs.js";
 import { errorMessage } from "../errors.js";
 import { MAX_OBJECT_DEPTH, type Redaction, redactAuditSecrets } from "./k8s-redact.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
-import { int, ipVersion, obj, str, strings, timestamp, url } from "./values.js";
+import { int, ipVersion, obj, str, stringMap, strings, timestamp, url } from "./values.js";
 
 export function isAuditEvent(o: Record<string, unknown>): boolean {
   return (
@@ -130,21 +130,6 @@ function verbType(verb: string | undefined): string {
     default:
       return "info";
   }
-}
-
-function stringMap(value: unknown): Record<string, string> | undefined {
-  const o = obj(value);
-  if (o === undefined) return undefined;
-  const out: Record<string, string> = {};
-  let any = false;
-  for (const key of Object.keys(o)) {
-    const v = o[key];
-    if (typeof v === "string" && v !== "") {
-      out[key] = v;
-      any = true;
-    }
-  }
-  return any ? out : undefined;
 }
 
 /** Copies the present string fields of `from` listed in `keys`. */
@@ -269,8 +254,7 @@ function tooDeep(field: string): ParseResult {
 export function auditDocument(ts: string, audit: KubernetesAuditFields): EcsDocument {
   const code = audit.responseStatus?.code;
   const outcome = code === undefined ? "unknown" : code >= 400 ? "failure" : "success";
-  const type = [verbType(audit.verb)];
-  if (code === 401 || code === 403) type.push("denied");
+  const type = eventTypes(verbType(audit.verb), code);
   const doc: EcsDocument = {
     "@timestamp": ts,
     ecs: { version: ECS_VERSION },

@@ -9,10 +9,21 @@
  * format carries one, is the proxy's own verdict (`linkerd_tls`); `grpc_status`, when present, is parsed as in
  * Envoy formats (a non-OK status is a failure even with HTTP 200).
  */
-import { ECS_VERSION, type EcsDocument, type MeshFields } from "../ecs.js";
+import { ECS_VERSION, type EcsDocument, eventTypes, type MeshFields } from "../ecs.js";
 import { parseIdentity } from "../normalize/identity.js";
 import { DATASETS, type ParseResult, reject } from "./types.js";
-import { address, bool, grpcStatus, httpVersion, int, ipVersion, str, timestamp, url } from "./values.js";
+import {
+  address,
+  bool,
+  ecsUrl,
+  grpcStatus,
+  httpVersion,
+  int,
+  ipVersion,
+  str,
+  timestamp,
+  url,
+} from "./values.js";
 
 interface LinkerdAccess {
   clientAddr?: string;
@@ -115,8 +126,7 @@ function build(access: LinkerdAccess): ParseResult {
         : status >= 400 || status === 0
           ? "failure"
           : "success";
-  const type = ["access"];
-  if (status === 401 || status === 403) type.push("denied");
+  const type = eventTypes("access", status);
   const doc: EcsDocument = {
     "@timestamp": ts,
     ecs: { version: ECS_VERSION },
@@ -162,13 +172,7 @@ function build(access: LinkerdAccess): ParseResult {
   }
   doc.http = http;
   if (access.uri !== undefined) {
-    const u = url(access.uri);
-    const target: NonNullable<EcsDocument["url"]> = { original: u.original };
-    if (u.path !== undefined) target.path = u.path;
-    if (u.query !== undefined) target.query = u.query;
-    if (u.scheme !== undefined) target.scheme = u.scheme;
-    if (u.domain !== undefined) target.domain = u.domain;
-    if (u.port !== undefined) target.port = u.port;
+    const target: NonNullable<EcsDocument["url"]> = ecsUrl(access.uri);
     if (target.domain === undefined && access.host !== undefined) {
       const host = url(`http://${access.host}/`);
       if (host.domain !== undefined) target.domain = host.domain;

@@ -16,6 +16,25 @@ export function str(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A map of strings (Kubernetes labels, annotations): the entries whose value is a non-empty string; `undefined`
+ * when none is.
+ */
+export function stringMap(value: unknown): Record<string, string> | undefined {
+  const o = obj(value);
+  if (o === undefined) return undefined;
+  const out: Record<string, string> = {};
+  let any = false;
+  for (const key of Object.keys(o)) {
+    const v = o[key];
+    if (typeof v === "string" && v !== "") {
+      out[key] = v;
+      any = true;
+    }
+  }
+  return any ? out : undefined;
+}
+
 /** A non-negative integer from a JSON number or a string of digits; anything else is unknown. */
 export function int(value: unknown): number | undefined {
   if (typeof value === "number") {
@@ -194,6 +213,21 @@ export function url(target: string): ParsedUrl {
     if (path !== "") out.path = path;
     if (query !== "") out.query = query;
   }
+  return out;
+}
+
+/**
+ * ECS `url.*` of a request target that may be absolute: `original`, then `path`, `query`, `scheme`, `domain` and
+ * `port` where the target has them.
+ */
+export function ecsUrl(target: string): ParsedUrl {
+  const u = url(target);
+  const out: ParsedUrl = { original: u.original };
+  if (u.path !== undefined) out.path = u.path;
+  if (u.query !== undefined) out.query = u.query;
+  if (u.scheme !== undefined) out.scheme = u.scheme;
+  if (u.domain !== undefined) out.domain = u.domain;
+  if (u.port !== undefined) out.port = u.port;
   return out;
 }
 

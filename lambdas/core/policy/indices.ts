@@ -10,7 +10,7 @@
  * The policies' audit events (Istio, Linkerd and Consul authorization objects) are few: they are read as documents,
  * all of them up to the period's end (a policy created before the period is in force in it).
  */
-import { pageComposite } from "../detection/responses.js";
+import { pageComposite, termsComposite } from "../detection/responses.js";
 import { AUDIT_EVENTS_INDICES } from "../detection/run.js";
 import type { EcsDocument } from "../ecs.js";
 import { type IndexSearch, searchAll } from "../review/indices.js";
@@ -189,13 +189,7 @@ export async function callsFromSearch(
         query: callsQuery(query),
         aggs: {
           calls: {
-            composite: {
-              size: PAGE,
-              sources: CALL_FIELDS.map(([name, field]) => ({
-                [name]: { terms: { field, missing_bucket: true } },
-              })),
-              ...(after === undefined ? {} : { after }),
-            },
+            composite: termsComposite(CALL_FIELDS, PAGE, after),
             aggs: { first: { min: { field: "@timestamp" } }, last: { max: { field: "@timestamp" } } },
           },
         },

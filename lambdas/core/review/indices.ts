@@ -8,7 +8,7 @@
  */
 import type { Alert } from "../alerts/index.js";
 import { ALERTS_INDEX } from "../contracts.js";
-import { type CompositePage, pageComposite } from "../detection/responses.js";
+import { type CompositePage, pageComposite, termsComposite } from "../detection/responses.js";
 import { AUDIT_EVENTS_INDICES } from "../detection/run.js";
 import type { EcsDocument } from "../ecs.js";
 import { destinationOf, PostureBuilder, type PostureOptions, type PostureReport } from "../posture/build.js";
@@ -137,13 +137,7 @@ export async function edgesBefore(
         },
         aggs: {
           edges: {
-            composite: {
-              size: PAGE,
-              sources: EDGE_SOURCES.map(([name, field]) => ({
-                [name]: { terms: { field, missing_bucket: true } },
-              })),
-              ...(after === undefined ? {} : { after }),
-            },
+            composite: termsComposite(EDGE_SOURCES, PAGE, after),
             aggs: { first: { min: { field: "@timestamp" } } },
           },
         },

@@ -139,6 +139,14 @@ const AUDIT_PREFIX = "kubernetes.audit.";
 /** Containers of a pod spec that can carry a security context. */
 const CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"] as const;
 
+/** Every container of a pod spec (`CONTAINER_LISTS`, in that order). */
+function containersOf(spec: Record<string, unknown>): unknown[] {
+  return CONTAINER_LISTS.flatMap((list) => {
+    const containers = spec[list];
+    return Array.isArray(containers) ? containers : [];
+  });
+}
+
 /**
  * Virtual field `capabilities`: the Linux capabilities the request asks for — every `securityContext.capabilities.add`
  * entry of the pod's containers, and `ALL` for a privileged container (privileged implies every capability).
@@ -146,20 +154,16 @@ const CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"] 
 const capabilitiesAccessor: FieldAccessor = (doc, predicate) => {
   const spec = podSpec(doc);
   if (spec === undefined) return false;
-  for (const list of CONTAINER_LISTS) {
-    const containers = spec[list];
-    if (!Array.isArray(containers)) continue;
-    for (const container of containers) {
-      const context = (
-        container as { securityContext?: { privileged?: unknown; capabilities?: { add?: unknown } } }
-      )?.securityContext;
-      if (context === undefined || context === null) continue;
-      if (context.privileged === true && predicate("ALL")) return true;
-      const add = context.capabilities?.add;
-      if (Array.isArray(add)) {
-        for (const capability of add) {
-          if (typeof capability === "string" && predicate(capability)) return true;
-        }
+  for (const container of containersOf(spec)) {
+    const context = (
+      container as { securityContext?: { privileged?: unknown; capabilities?: { add?: unknown } } }
+    )?.securityContext;
+    if (context === undefined || context === null) continue;
+    if (context.privileged === true && predicate("ALL")) return true;
+    const add = context.capabilities?.add;
+    if (Array.isArray(add)) {
+      for (const capability of add) {
+        if (typeof capability === "string" && predicate(capability)) return true;
       }
     }
   }
@@ -229,15 +233,7 @@ function containerAccessor(path: string): FieldAccessor {
   const inner = pathAccessor(path);
   return (doc, predicate) => {
     const spec = requestPodSpec(doc);
-    if (spec === undefined) return false;
-    for (const list of CONTAINER_LISTS) {
-      const containers = spec[list];
-      if (!Array.isArray(containers)) continue;
-      for (const container of containers) {
-        if (inner(container, predicate)) return true;
-      }
-    }
-    return false;
+    return spec !== undefined && containersOf(spec).some((container) => inner(container, predicate));
   };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { command, runSize } from "../../../lambdas/cli/commands/size.js";
+import { commands } from "../../../lambdas/cli/commands/index.js";
+import { runSize } from "../../../lambdas/cli/commands/size.js";
 import type { Sizing } from "../../../lambdas/core/sizing/index.js";
 import { STORAGE_MEASUREMENTS } from "../../../lambdas/core/sizing/measurements.js";
 
@@ -24,7 +25,7 @@ async function sizeJson(...args: string[]): Promise<Sizing> {
 
 describe("audit-trail size", () => {
   it("has a summary for the command list", () => {
-    expect(command.summary).toMatch(/recommend instances, streams and concurrency/);
+    expect(commands.size?.summary).toMatch(/recommend instances, streams and concurrency/);
   });
 
   it("prints the tables for 100 GB a day under PCI DSS and HIPAA, exit 0", async () => {

@@ -1,6 +1,15 @@
 import { describe, expect, it, vi } from "vitest";
 import { commands } from "../../../lambdas/cli/commands/index.js";
-import { parseVerbArgs, runVerb, subVerb, UsageError, type Verb } from "../../../lambdas/cli/usage.js";
+import {
+  environmentOrFiles,
+  optionValues,
+  parseVerbArgs,
+  requiredEnvironment,
+  runVerb,
+  subVerb,
+  UsageError,
+  type Verb,
+} from "../../../lambdas/cli/usage.js";
 import { captureProcessOutput, sink } from "./helpers.js";
 
 const OPTIONS = {
@@ -47,6 +56,37 @@ describe("parseVerbArgs", () => {
     [["stray"], "unexpected argument 'stray'"],
   ])("refuses %j with the usage error %j", (argv, message) => {
     expect(() => parseVerbArgs(argv, OPTIONS)).toThrow(new UsageError(message));
+  });
+});
+
+describe("optionValues", () => {
+  it("parses options only, answering their values or help", () => {
+    const parse = optionValues(OPTIONS);
+    expect(parse(["--json", "--days", "7"])).toEqual({ json: true, days: "7" });
+    expect(parse(["-h"])).toBe("help");
+    expect(() => parse(["a.log"])).toThrow(new UsageError("unexpected argument 'a.log'"));
+  });
+});
+
+describe("requiredEnvironment", () => {
+  it("answers the selected environment, and names the known ones when none is selected", () => {
+    expect(requiredEnvironment({ context: ["env=dev"] }, ["prod", "dev"])).toBe("dev");
+    expect(() => requiredEnvironment({}, ["prod", "dev"])).toThrow(
+      new UsageError("no environment selected; pass -c env=NAME (one of dev, prod)"),
+    );
+  });
+});
+
+describe("environmentOrFiles", () => {
+  it("answers the environment, or undefined for files, and refuses both or neither", () => {
+    expect(environmentOrFiles({ env: "dev" }, [])).toBe("dev");
+    expect(environmentOrFiles({}, ["a.log"])).toBeUndefined();
+    expect(() => environmentOrFiles({ env: "dev" }, ["a.log"])).toThrow(
+      new UsageError("give either -c env=NAME or files, not both"),
+    );
+    expect(() => environmentOrFiles({}, [])).toThrow(
+      new UsageError("no input: give files or directories, or -c env=NAME"),
+    );
   });
 });
 

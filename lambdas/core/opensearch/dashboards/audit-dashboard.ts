@@ -87,6 +87,41 @@ const MESH_TRAFFIC: readonly LuceneClause[] = [exists("mesh.name"), SERVER_SIDE]
 const MESH_HTTP_RESPONSES: readonly LuceneClause[] = [...MESH_TRAFFIC, exists("http.response.status_code")];
 const STATUS = "http.response.status_code";
 
+/** A split by the calling workload identity, the busiest `size` first. */
+function byCallerIdentity(id: string, schema: "segment" | "group" | "bucket", size: number) {
+  return termsBucket(id, schema, "mesh.source.principal", {
+    size,
+    order: { byMetric: "1", direction: "desc" },
+    label: "Caller identity",
+  });
+}
+
+/** A stacked histogram of counts over time (`@timestamp`), one colour per value of `split`. */
+function stackedCountsOverTime(spec: {
+  readonly id: string;
+  readonly title: string;
+  readonly description: string;
+  /** What is counted, as the series and the value axis say it. */
+  readonly counted: string;
+  readonly split: ReturnType<typeof termsBucket>;
+  readonly source: Parameters<typeof aggregationVisualizationObject>[0]["source"];
+}): SavedObject {
+  return aggregationVisualizationObject({
+    id: spec.id,
+    title: spec.title,
+    description: spec.description,
+    chart: "histogram",
+    params: xyChartParams({
+      seriesType: "histogram",
+      stacked: true,
+      series: [{ metricId: "1", label: spec.counted }],
+      valueAxisTitle: spec.counted,
+    }),
+    aggs: [countMetric("1", spec.counted), dateHistogramBucket("2", "segment", "@timestamp"), spec.split],
+    source: spec.source,
+  });
+}
+
 const RED = "#E7664C";
 const GREEN = "#54B399";
 
@@ -108,22 +143,12 @@ const sensitiveReads: SavedSearchSpec = {
   sort: [["@timestamp", "desc"]],
 };
 
-const authFailuresOverTime = aggregationVisualizationObject({
+const authFailuresOverTime = stackedCountsOverTime({
   id: `${SAVED_OBJECT_ID_PREFIX}auth-failures-over-time`,
   title: "Mesh auth failures (401/403) over time",
   description: "Mesh requests answered 401 (not authenticated) or 403 (not authorized), per status code.",
-  chart: "histogram",
-  params: xyChartParams({
-    seriesType: "histogram",
-    stacked: true,
-    series: [{ metricId: "1", label: "Requests" }],
-    valueAxisTitle: "Requests",
-  }),
-  aggs: [
-    countMetric("1", "Requests"),
-    dateHistogramBucket("2", "segment", "@timestamp"),
-    termsBucket("3", "group", STATUS, { size: 2, order: { byKey: "asc" }, label: "Status" }),
-  ],
+  counted: "Requests",
+  split: termsBucket("3", "group", STATUS, { size: 2, order: { byKey: "asc" }, label: "Status" }),
   source: {
     indexPattern: AUDIT_EVENTS_INDEX_PATTERN,
     query: luceneQuery(lucene(...MESH_HTTP_RESPONSES, anyOf(STATUS, [401, 403]))),
@@ -140,11 +165,7 @@ const authFailuresByCaller = aggregationVisualizationObject({
   aggs: [
     countMetric("1", "Auth failures"),
     dateHistogramBucket("2", "segment", "@timestamp"),
-    termsBucket("3", "group", "mesh.source.principal", {
-      size: 10,
-      order: { byMetric: "1", direction: "desc" },
-      label: "Caller identity",
-    }),
+    byCallerIdentity("3", "group", 10),
   ],
   source: {
     indexPattern: AUDIT_EVENTS_INDEX_PATTERN,
@@ -181,14 +202,7 @@ const topCallers = aggregationVisualizationObject({
     series: [{ metricId: "1", label: "Requests" }],
     valueAxisTitle: "Requests",
   }),
-  aggs: [
-    countMetric("1", "Requests"),
-    termsBucket("2", "segment", "mesh.source.principal", {
-      size: 15,
-      order: { byMetric: "1", direction: "desc" },
-      label: "Caller identity",
-    }),
-  ],
+  aggs: [countMetric("1", "Requests"), byCallerIdentity("2", "segment", 15)],
   source: { indexPattern: AUDIT_EVENTS_INDEX_PATTERN, query: luceneQuery(lucene(...MESH_TRAFFIC)) },
 });
 
@@ -223,10 +237,16 @@ const errorRatio = {
   numerator: lucene(between(STATUS, 400, 599)),
   denominator: MATCH_ALL,
 };
-const errorBands = [
-  { id: "ok", from: 0, color: GREEN },
-  { id: "alerting", from: ERROR_RATE_ALERT_THRESHOLD, color: RED },
-];
+/** What both error-rate panels read (the mesh's HTTP responses) and how they colour (red from the alert threshold). */
+const errorRatePanel = {
+  indexPattern: AUDIT_EVENTS_INDEX_PATTERN.title,
+  timeField: AUDIT_EVENTS_INDEX_PATTERN.timeField,
+  filter: lucene(...MESH_HTTP_RESPONSES),
+  bands: [
+    { id: "ok", from: 0, color: GREEN },
+    { id: "alerting", from: ERROR_RATE_ALERT_THRESHOLD, color: RED },
+  ],
+};
 
 const errorRateGauge = timeSeriesVisualizationObject({
   id: `${SAVED_OBJECT_ID_PREFIX}error-rate`,
@@ -236,13 +256,10 @@ const errorRateGauge = timeSeriesVisualizationObject({
   panel: timeSeriesPanel({
     id: "error-rate-gauge",
     type: "gauge",
-    indexPattern: AUDIT_EVENTS_INDEX_PATTERN.title,
-    timeField: AUDIT_EVENTS_INDEX_PATTERN.timeField,
-    filter: lucene(...MESH_HTTP_RESPONSES),
+    ...errorRatePanel,
     series: [
       ratioSeries({ id: "error-rate", label: "Error rate", ratio: { id: "error-ratio", ...errorRatio } }),
     ],
-    bands: errorBands,
     gaugeMax: 0.2,
   }),
 });
@@ -255,9 +272,7 @@ const errorRateByService = timeSeriesVisualizationObject({
   panel: timeSeriesPanel({
     id: "error-rate-by-service",
     type: "top_n",
-    indexPattern: AUDIT_EVENTS_INDEX_PATTERN.title,
-    timeField: AUDIT_EVENTS_INDEX_PATTERN.timeField,
-    filter: lucene(...MESH_HTTP_RESPONSES),
+    ...errorRatePanel,
     series: [
       ratioSeries({
         id: "error-rate-per-service",
@@ -266,7 +281,6 @@ const errorRateByService = timeSeriesVisualizationObject({
         splitByTerms: { field: "mesh.destination.service", size: 10 },
       }),
     ],
-    bands: errorBands,
   }),
 });
 
@@ -281,11 +295,7 @@ const sensitiveAccess = aggregationVisualizationObject({
     countMetric("1", "Reads"),
     cardinalityMetric("2", "url.path", "Distinct paths"),
     maxMetric("3", "@timestamp", "Last read"),
-    termsBucket("4", "bucket", "mesh.source.principal", {
-      size: 20,
-      order: { byMetric: "1", direction: "desc" },
-      label: "Caller identity",
-    }),
+    byCallerIdentity("4", "bucket", 20),
     termsBucket("5", "bucket", "mesh.destination.service", {
       size: 5,
       order: { byMetric: "1", direction: "desc" },
@@ -295,26 +305,16 @@ const sensitiveAccess = aggregationVisualizationObject({
   source: { savedSearch: sensitiveReads },
 });
 
-const alertsOverTime = aggregationVisualizationObject({
+const alertsOverTime = stackedCountsOverTime({
   id: `${SAVED_OBJECT_ID_PREFIX}alerts-over-time`,
   title: "Alerts over time by severity",
   description: "Alerts the detector raised (the audit-alerts index), per severity.",
-  chart: "histogram",
-  params: xyChartParams({
-    seriesType: "histogram",
-    stacked: true,
-    series: [{ metricId: "1", label: "Alerts" }],
-    valueAxisTitle: "Alerts",
+  counted: "Alerts",
+  split: termsBucket("3", "group", "severity", {
+    size: 5,
+    order: { byMetric: "1", direction: "desc" },
+    label: "Severity",
   }),
-  aggs: [
-    countMetric("1", "Alerts"),
-    dateHistogramBucket("2", "segment", "@timestamp"),
-    termsBucket("3", "group", "severity", {
-      size: 5,
-      order: { byMetric: "1", direction: "desc" },
-      label: "Severity",
-    }),
-  ],
   source: { indexPattern: ALERTS_INDEX_PATTERN, query: luceneQuery(ALERTS_ONLY_QUERY) },
 });
 
