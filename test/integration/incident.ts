@@ -213,6 +213,8 @@ export async function detectorRun(options: {
   readonly watermark: InMemoryWatermark;
   readonly nowMs: number;
   readonly runId: string;
+  /** How often behavioural rules rebuild their baseline. @default the detector's (daily) */
+  readonly baselineRebuildEveryMs?: number;
 }): Promise<DetectionReport> {
   const { nowMs, watermark } = options;
   const report = await runDetection(
@@ -223,7 +225,15 @@ export async function detectorRun(options: {
       pack: options.pack,
       alertContext: options.alertContext,
     },
-    { nowMs, watermarkMs: watermark.valueMs, runId: options.runId, clock: () => nowMs },
+    {
+      nowMs,
+      watermarkMs: watermark.valueMs,
+      runId: options.runId,
+      clock: () => nowMs,
+      ...(options.baselineRebuildEveryMs === undefined
+        ? {}
+        : { baselineRebuildEveryMs: options.baselineRebuildEveryMs }),
+    },
   );
   if (report.complete) watermark.valueMs = nowMs;
   return report;
