@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../lambdas/core/alerts/model.js";
-import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { runDetection } from "../../lambdas/core/detection/run.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
@@ -23,6 +22,7 @@ import {
   QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
+  removeFromNode,
 } from "./incident.js";
 
 const ENVIRONMENT = "isolation-test";
@@ -60,7 +60,7 @@ describe("detector with a rule whose query fails (real node, bundled incident)",
   });
 
   afterAll(async () => {
-    await client.indices.delete({ index: [...indices, ALERTS_INDEX].join(","), ignore_unavailable: true });
+    await removeFromNode(client, indices);
     await rm(dir, { recursive: true, force: true });
   });
 

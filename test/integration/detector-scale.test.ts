@@ -5,9 +5,6 @@
  * circuit breaker here), more single-event matches than one page are all read and counted, and the detector's alerts
  * are exactly replay's on the same lines.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../lambdas/core/alerts/model.js";
 import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
@@ -23,7 +20,8 @@ import {
   indexedAlerts,
   RecordingLogger,
   RecordingPublisher,
-  replayAlerts,
+  removeFromNode,
+  replayLines,
 } from "./incident.js";
 
 const ENVIRONMENT = "scale-test";
@@ -42,7 +40,6 @@ describe("detector at 10k events per 15 minutes, 1,000 principals, on the defaul
   const client = testClient();
   let pack: RulePack;
   let indices: string[] = [];
-  let dir: string;
   let replayed: Alert[];
   /** Every window holding an event has closed. */
   const nowMs = START + SHAPE.spanMs + 10 * 60_000;
@@ -52,15 +49,11 @@ describe("detector at 10k events per 15 minutes, 1,000 principals, on the defaul
     await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
     await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
     indices = await indexTraffic(client, trafficDocuments(SHAPE, pack));
-    dir = await mkdtemp(join(tmpdir(), "detector-scale-"));
-    const file = join(dir, "traffic.log");
-    await writeFile(file, `${[...trafficLines(SHAPE)].join("\n")}\n`);
-    replayed = await replayAlerts([file], ENVIRONMENT);
+    replayed = await replayLines(trafficLines(SHAPE), ENVIRONMENT, "traffic.log");
   });
 
   afterAll(async () => {
-    await client.indices.delete({ index: [...indices, ALERTS_INDEX].join(","), ignore_unavailable: true });
-    await rm(dir, { recursive: true, force: true });
+    await removeFromNode(client, indices);
   });
 
   it("evaluates every rule, reads every match, and gives exactly replay's alerts", async () => {

@@ -7,21 +7,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAlert } from "../../lambdas/core/alerts/build.js";
 import type { SnsAlertMessage } from "../../lambdas/core/alerts/render.js";
-import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
-import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { StreamEvaluator } from "../../lambdas/core/rules/evaluator.js";
 import { mergeDetections } from "../../lambdas/core/rules/suppression.js";
 import type { CompiledRule, RulePack } from "../../lambdas/core/rules/types.js";
 import { silenceRule } from "../lambdas/core/alerts/factories.js";
-import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
+import { testClient } from "./helpers.js";
 import {
   comparable,
   detectorRun,
+  freshNodeWith,
   InMemoryWatermark,
-  indexDocuments,
   indexedAlerts,
   RecordingLogger,
+  removeFromNode,
 } from "./incident.js";
 
 const MINUTE = 60_000;
@@ -79,16 +78,11 @@ describe("source silence on a real OpenSearch node", () => {
   let dailyIndices: string[] = [];
 
   beforeAll(async () => {
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
-    dailyIndices = await indexDocuments(client, documents);
+    dailyIndices = await freshNodeWith(client, documents);
   });
 
   afterAll(async () => {
-    await client.indices.delete({
-      index: [...dailyIndices, ALERTS_INDEX].join(","),
-      ignore_unavailable: true,
-    });
+    await removeFromNode(client, dailyIndices);
   });
 
   it("pages the ops topic once per silent source and gives exactly replay's alerts", async () => {

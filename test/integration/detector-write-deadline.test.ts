@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../lambdas/core/alerts/model.js";
-import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { runDetection } from "../../lambdas/core/detection/run.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
@@ -19,6 +18,7 @@ import {
   QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
+  removeFromNode,
 } from "./incident.js";
 
 const ENVIRONMENT = "write-deadline-test";
@@ -38,7 +38,7 @@ describe("detector whose write time runs out (real node, bundled incident)", () 
   });
 
   afterAll(async () => {
-    await client.indices.delete({ index: [...indices, ALERTS_INDEX].join(","), ignore_unavailable: true });
+    await removeFromNode(client, indices);
   });
 
   it("writes what fits, carries the rest over with its rules, and the next run writes it: replay's alerts, each paged once", async () => {

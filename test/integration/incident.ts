@@ -37,17 +37,20 @@ export function incidentFiles(): string[] {
  * `rule.name` set to `pack.matchSingleEvent` when it matched anything (`lambdas/core/firehose/transform.ts`).
  */
 export function transformedDocuments(files: readonly string[], pack: RulePack): EcsDocument[] {
+  return files.flatMap((file) => transformedLines(readFileSync(file, "utf8").split("\n"), pack, file));
+}
+
+/** Log lines as the transform makes them (`transformedDocuments`); a line it cannot read throws, naming `source`. */
+export function transformedLines(lines: readonly string[], pack: RulePack, source = "line"): EcsDocument[] {
   const documents: EcsDocument[] = [];
-  for (const file of files) {
-    for (const [index, line] of readFileSync(file, "utf8").split("\n").entries()) {
-      if (line.trim() === "") continue;
-      const result = normalizeRecord(line);
-      if (!result.ok) throw new Error(`${file}:${index + 1}: ${result.reason}`);
-      for (const doc of result.documents) {
-        const tags = pack.matchSingleEvent(doc);
-        if (tags.length > 0) doc.rule = { ...doc.rule, name: [...tags] };
-        documents.push(doc);
-      }
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === "") continue;
+    const result = normalizeRecord(line);
+    if (!result.ok) throw new Error(`${source}:${index + 1}: ${result.reason}`);
+    for (const doc of result.documents) {
+      const tags = pack.matchSingleEvent(doc);
+      if (tags.length > 0) doc.rule = { ...doc.rule, name: [...tags] };
+      documents.push(doc);
     }
   }
   return documents;
@@ -72,7 +75,6 @@ export async function indexDocuments(client: Client, documents: readonly EcsDocu
   return indices;
 }
 
-/** What `audit-trail replay --json --environment ENV [--overrides FILE] FILES` prints, one alert per line. */
 /**
  * Overrides for comparing the detector with replay on the incident. It ends abruptly: once the detector has judged
  * every event (`judgedAllMs`), every source reads as silent, which replay does not report for the sources its input
@@ -95,6 +97,21 @@ export function judgedAllMs(pack: RulePack, lastMs: number): number {
 }
 
 /**
+ * A fresh node holding `documents`: the alerts index deleted, the domain bootstrapped (which creates it empty), then
+ * the documents bulk-indexed in the order given. Returns their daily indices, for `removeFromNode`.
+ */
+export async function freshNodeWith(client: Client, documents: readonly EcsDocument[]): Promise<string[]> {
+  await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+  await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
+  return indexDocuments(client, documents);
+}
+
+/** Deletes what a test put on the node: its daily `indices` and the alerts index. */
+export async function removeFromNode(client: Client, indices: readonly string[]): Promise<void> {
+  await client.indices.delete({ index: [...indices, ALERTS_INDEX].join(","), ignore_unavailable: true });
+}
+
+/**
  * The incident on a fresh node for comparing the detector with replay: a bootstrapped domain with an empty alerts
  * index, the incident's documents (tagged by `pack`) indexed, and replay's alerts for the same files; `startMs` is
  * the minute of the first event, `nowMs` the first run time at which the detector has judged them all.
@@ -108,11 +125,25 @@ export async function incidentOnNode(
   const times = documents.map((doc) => Date.parse(doc["@timestamp"]));
   const startMs = Math.floor(Math.min(...times) / 60_000) * 60_000;
   const nowMs = judgedAllMs(pack, Math.max(...times));
-  await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-  await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
-  const indices = await indexDocuments(client, documents);
+  const indices = await freshNodeWith(client, documents);
   const replayed = await replayAlerts(incidentFiles(), environment, QUIET_SOURCES);
   return { indices, replayed, startMs, nowMs };
+}
+
+/** `audit-trail replay --json` in-process over `lines`, written to a temporary file named `fileName`. */
+export async function replayLines(
+  lines: Iterable<string>,
+  environment: string,
+  fileName: string,
+): Promise<Alert[]> {
+  const dir = mkdtempSync(join(tmpdir(), "replay-lines-"));
+  try {
+    const file = join(dir, fileName);
+    writeFileSync(file, `${[...lines].join("\n")}\n`);
+    return await replayAlerts([file], environment);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** `audit-trail replay --json` in-process; `overrides` as a file, or as an object written to a temporary one. */
