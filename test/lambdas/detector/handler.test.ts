@@ -14,6 +14,7 @@ import type { DetectorConfig } from "../../../lambdas/detector/config.js";
 import { correlationRule, singleRule } from "../core/alerts/factories.js";
 import { FakeOpenSearch } from "../core/detection/fake-opensearch.js";
 import { NOW, packOf, recordedAudit } from "../core/detection/scenario.js";
+import { stubHandlerEnvironment } from "../handler-environment.js";
 
 const sns = mockClient(SNSClient);
 const dynamodb = mockClient(DynamoDBClient);
@@ -52,10 +53,7 @@ beforeEach(() => {
   vi.resetModules();
   sns.reset();
   dynamodb.reset();
-  vi.stubEnv("AWS_REGION", "eu-west-1");
-  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
-  vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv("POWERTOOLS_TRACE_ENABLED", "false");
+  stubHandlerEnvironment();
 });
 afterEach(() => {
   vi.unstubAllEnvs();
