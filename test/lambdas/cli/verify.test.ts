@@ -9,7 +9,14 @@ import { runVerify } from "../../../lambdas/cli/commands/verify.js";
 import { digestKey } from "../../../lambdas/core/digest/format.js";
 import { writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
-import { buildArchive, HOUR, keyPair, removeDir, tempDir } from "../core/digest/local-archive-helpers.js";
+import {
+  buildArchive,
+  HOUR,
+  keyPair,
+  removeDir,
+  sealedTwoPeriodCopy,
+  tempDir,
+} from "../core/digest/local-archive-helpers.js";
 import { digestWriterDeps, kmsPublicKey, stageAndArchive } from "../digest-writer/chain-on-fake-aws.js";
 import { captureProcessOutput } from "./helpers.js";
 
@@ -29,16 +36,7 @@ describe("audit-trail verify --dir", () => {
 
   beforeEach(async () => {
     dir = await tempDir();
-    await buildArchive(
-      join(dir, "archive"),
-      {
-        "documents/a": { content: "alpha", atMs: T0 + 60_000 },
-        "documents/b": { content: "bravo", atMs: T0 + HOUR + 60_000 },
-      },
-      keys.signer,
-      T0 + 2 * HOUR,
-    );
-    await writeFile(join(dir, "public.pem"), keys.publicPem);
+    await sealedTwoPeriodCopy(dir, keys, T0);
   });
 
   afterEach(async () => {
