@@ -11,14 +11,12 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseReviewArgs, reviewFromFiles, writeReview } from "../../lambdas/cli/commands/review.js";
 import type { ReviewReport } from "../../lambdas/core/review/index.js";
+import { INCIDENT_DIR } from "../fixtures/incident.js";
 import { openPage, printA4, printedPages, screenshot, withoutChromium } from "./page.js";
-
-const INCIDENT = fileURLToPath(new URL("../../examples/incident/", import.meta.url));
 
 describe.skipIf(withoutChromium)("the review --html page in Chromium", () => {
   let dir: string;
@@ -34,7 +32,7 @@ describe.skipIf(withoutChromium)("the review --html page in Chromium", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "review-page-"));
     const file = join(dir, "review.html");
-    const args = parseReviewArgs([INCIDENT, "--html", file, "--markdown", join(dir, "review.md")]);
+    const args = parseReviewArgs([INCIDENT_DIR, "--html", file, "--markdown", join(dir, "review.md")]);
     if (args === "help") throw new Error("help");
     const quiet = { write: () => true };
     ({ report } = await reviewFromFiles(args, quiet));

@@ -5,7 +5,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Client } from "@opensearch-project/opensearch";
 import { runReplay } from "../../lambdas/cli/commands/replay.js";
 import { documentFingerprint } from "../../lambdas/core/alerts/ids.js";
@@ -21,9 +20,8 @@ import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { isBehaviourRule, type RulePack } from "../../lambdas/core/rules/types.js";
 import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
+import { INCIDENT_DIR } from "../fixtures/incident.js";
 import { TEST_BOOTSTRAP_OPTIONS, testSettings } from "./helpers.js";
-
-export const INCIDENT_DIR = fileURLToPath(new URL("../../examples/incident/", import.meta.url));
 
 export function incidentFiles(): string[] {
   return readdirSync(INCIDENT_DIR)

@@ -6,6 +6,7 @@ import { command, formatAlertRow, parseReplayArgs, runReplay } from "../../../la
 import { MAX_RECORD_BYTES } from "../../../lambdas/cli/input.js";
 import { UsageError } from "../../../lambdas/cli/usage.js";
 import { buildAlert } from "../../../lambdas/core/alerts/index.js";
+import { INCIDENT_RULES } from "../../fixtures/incident.js";
 import { execEvent, singleDetection, singleRule } from "../core/alerts/factories.js";
 import { sink } from "./helpers.js";
 
@@ -17,15 +18,6 @@ async function replayArgs(argv: string[]) {
   const status = await runReplay(args, out, err);
   return { status, out: out.text(), err: err.text() };
 }
-
-const INCIDENT_ALERTS = [
-  "k8s_pod_exec",
-  "mesh_auth_failure_burst",
-  "mesh_config_change",
-  "mesh_namespace_not_strict",
-  "mesh_plaintext_suspected",
-  "mesh_service_discovery_scan",
-];
 
 describe("audit-trail replay", () => {
   let dir: string;
@@ -55,7 +47,7 @@ describe("audit-trail replay", () => {
             events: unknown[];
           },
       );
-    expect(alerts.map((alert) => alert.rule.name).sort()).toEqual(INCIDENT_ALERTS);
+    expect(alerts.map((alert) => alert.rule.name).sort()).toEqual(INCIDENT_RULES);
     for (const alert of alerts) {
       expect(alert.rule.level).toMatch(/^(low|medium|high|critical|informational)$/);
       expect(Date.parse(alert["@timestamp"])).not.toBeNaN();

@@ -18,6 +18,7 @@ import {
   suggestLinkerd,
 } from "../../../../lambdas/core/policy/suggest.js";
 import { type ObservedCall, observeCall } from "../../../../lambdas/core/policy/traffic.js";
+import { INCIDENT_DIR } from "../../../fixtures/incident.js";
 
 function call(over: Partial<ObservedCall> = {}): ObservedCall {
   return {
@@ -168,7 +169,7 @@ describe("policy suggest", () => {
 
   it("covers every successful call of the bundled incident", () => {
     // Prepare
-    const dir = join(import.meta.dirname, "../../../../examples/incident");
+    const dir = INCIDENT_DIR;
     const calls: ObservedCall[] = [];
     for (const file of readdirSync(dir).filter((name) => name.endsWith(".log"))) {
       for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
