@@ -68,3 +68,23 @@ export function stubTransformEnvironment(rulesDir: string): void {
     [TRANSFORM_ENV.reingestKeySecretArn]: REINGEST_SECRET_ARN,
   });
 }
+
+/**
+ * The API server's audit line of alice's `kubectl exec` into shop/cart-0 (the response started: the stream is open),
+ * which the default pack's `k8s_pod_exec` matches; `extra` adds or replaces fields of the event.
+ */
+export function podExecAuditLine(extra: Readonly<Record<string, unknown>> = {}): string {
+  return JSON.stringify({
+    kind: "Event",
+    apiVersion: "audit.k8s.io/v1",
+    auditID: "e-1",
+    stage: "ResponseStarted",
+    verb: "create",
+    requestURI: "/api/v1/namespaces/shop/pods/cart-0/exec?command=sh&container=cart",
+    user: { username: "alice" },
+    objectRef: { resource: "pods", subresource: "exec", namespace: "shop", name: "cart-0" },
+    responseStatus: { code: 101 },
+    requestReceivedTimestamp: "2024-02-02T02:02:02Z",
+    ...extra,
+  });
+}
