@@ -19,24 +19,9 @@ import {
 } from "../../../../lambdas/core/policy/suggest.js";
 import { type ObservedCall, observeCall } from "../../../../lambdas/core/policy/traffic.js";
 import { INCIDENT_DIR } from "../../../fixtures/incident.js";
+import { observedCall } from "./calls.js";
 
-function call(over: Partial<ObservedCall> = {}): ObservedCall {
-  return {
-    principal: "spiffe://cluster.local/ns/shop/sa/frontend",
-    service: "orders.shop.svc.cluster.local",
-    namespace: "shop",
-    workload: "orders",
-    method: "GET",
-    path: "/api/orders",
-    port: 8080,
-    allowed: true,
-    deniedByPolicy: false,
-    denyingPolicy: undefined,
-    mesh: "istio",
-    time: "2026-03-02T10:00:00.000Z",
-    ...over,
-  };
-}
+const call = observedCall;
 
 const callArbitrary = fc.record({
   principal: fc.option(
