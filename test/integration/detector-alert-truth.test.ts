@@ -21,6 +21,7 @@ import {
   RecordingPublisher,
   removeFromNode,
   replayLines,
+  sortedById,
   transformedLines,
 } from "./incident.js";
 
@@ -147,8 +148,6 @@ describe("alerts that summarize every matched event, on a real OpenSearch node",
         .join(", ")} +${SCANNED - 5} more`,
     );
     // Replay says the same, field for field.
-    const sortById = <T extends { id: string }>(alerts: T[]) =>
-      alerts.sort((a, b) => a.id.localeCompare(b.id));
-    expect(sortById(detector)).toEqual(sortById(replayed.map(comparable)));
+    expect(sortedById(detector)).toEqual(sortedById(replayed.map(comparable)));
   });
 });

@@ -22,6 +22,7 @@ import {
   RecordingPublisher,
   removeFromNode,
   replayLines,
+  sortedById,
 } from "./incident.js";
 
 const ENVIRONMENT = "scale-test";
@@ -93,8 +94,6 @@ describe("detector at 10k events per 15 minutes, 1,000 principals, on the defaul
       .filter((alert) => alert.rule.name === "mesh_plaintext_traffic")
       .reduce((sum, alert) => sum + alert.count, 0);
     expect(counted).toBe(plaintext);
-    const sortById = <T extends { id: string }>(alerts: T[]) =>
-      alerts.sort((a, b) => a.id.localeCompare(b.id));
-    expect(sortById(stored.map(comparable))).toEqual(sortById(replayed.map(comparable)));
+    expect(sortedById(stored.map(comparable))).toEqual(sortedById(replayed.map(comparable)));
   });
 });

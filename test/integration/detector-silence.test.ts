@@ -21,6 +21,7 @@ import {
   indexedAlerts,
   RecordingLogger,
   removeFromNode,
+  sortedById,
 } from "./incident.js";
 
 const MINUTE = 60_000;
@@ -116,8 +117,7 @@ describe("source silence on a real OpenSearch node", () => {
     expect([first.complete, second.complete]).toEqual([true, true]);
     expect(publisher.topics).toEqual(["ops", "ops", "ops"]);
     const alerts = (await indexedAlerts(client)).map((hit) => comparable(hit.document));
-    const byId = (list: typeof alerts) => [...list].sort((a, b) => a.id.localeCompare(b.id));
-    expect(byId(alerts)).toEqual(byId(replayed));
+    expect(sortedById(alerts)).toEqual(sortedById(replayed));
     expect(alerts.map((alert) => `${alert.window.start} ${alert.summary.to}`).sort()).toEqual([
       "2026-05-07T00:00:00.000Z event.dataset=consul.access orchestrator.cluster.name=prod",
       "2026-05-07T10:05:30.000Z event.dataset=kubernetes.audit orchestrator.cluster.name=prod",

@@ -9,16 +9,17 @@ import type { Alert } from "../../lambdas/core/alerts/model.js";
 import { runDetection } from "../../lambdas/core/detection/run.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
-import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { testClient } from "./helpers.js";
 import {
   comparable,
+  detectorOnNode,
   incidentOnNode,
   indexedAlerts,
   QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
   removeFromNode,
+  sortedById,
 } from "./incident.js";
 
 const ENVIRONMENT = "write-deadline-test";
@@ -57,13 +58,13 @@ describe("detector whose write time runs out (real node, bundled incident)", () 
     const run = (at: number, watermarkMs: number, extra: Partial<Parameters<typeof runDetection>[1]>) => {
       clock = at;
       return runDetection(
-        {
-          search: transportSearchClient(client),
+        detectorOnNode({
+          client,
           publisher: slowPublisher,
           logger: new RecordingLogger(),
           pack,
           alertContext: { environment: ENVIRONMENT },
-        },
+        }),
         { nowMs: at, watermarkMs, runId: `run-${at}`, clock: () => clock, writeBatchSize: BATCH, ...extra },
       );
     };
@@ -86,8 +87,7 @@ describe("detector whose write time runs out (real node, bundled incident)", () 
     // The next run wrote the rest: in all exactly replay's alerts, each paged once.
     expect(second.complete).toBe(true);
     const stored = (await indexedAlerts(client)).map((hit) => hit.document);
-    const byId = <T extends { id: string }>(alerts: T[]) => alerts.sort((a, b) => a.id.localeCompare(b.id));
-    expect(byId(stored.map(comparable))).toEqual(byId(replayed.map(comparable)));
+    expect(sortedById(stored.map(comparable))).toEqual(sortedById(replayed.map(comparable)));
     expect(publisher.ids().sort()).toEqual(
       replayed
         .filter((alert) => alert.paged)

@@ -33,6 +33,7 @@ import {
   RecordingLogger,
   RecordingPublisher,
   replayAlerts,
+  sortedById,
   transformedDocuments,
 } from "./incident.js";
 
@@ -67,8 +68,7 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
   /** Just after the last event: every window holding an incident event has closed. */
   let nowMs: number;
 
-  const byId = (alerts: readonly Parameters<typeof comparable>[0][]) =>
-    alerts.map(comparable).sort((a, b) => a.id.localeCompare(b.id));
+  const byId = (alerts: readonly Parameters<typeof comparable>[0][]) => sortedById(alerts.map(comparable));
   const pagedIds = () =>
     replayed
       .filter((alert) => alert.paged)

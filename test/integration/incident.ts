@@ -12,7 +12,12 @@ import type { Alert, AlertContext } from "../../lambdas/core/alerts/model.js";
 import type { SnsAlertMessage } from "../../lambdas/core/alerts/render.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PREFIX } from "../../lambdas/core/contracts.js";
 import type { AlertPublisher, DetectionLogger } from "../../lambdas/core/detection/ports.js";
-import { DETECTION_DEFAULTS, type DetectionReport, runDetection } from "../../lambdas/core/detection/run.js";
+import {
+  DETECTION_DEFAULTS,
+  type DetectionDependencies,
+  type DetectionReport,
+  runDetection,
+} from "../../lambdas/core/detection/run.js";
 import type { AlertDocument } from "../../lambdas/core/detection/store.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
@@ -246,24 +251,15 @@ export async function detectorRun(options: {
   readonly baselineRebuildEveryMs?: number;
 }): Promise<DetectionReport> {
   const { nowMs, watermark } = options;
-  const report = await runDetection(
-    {
-      search: transportSearchClient(options.client),
-      publisher: options.publisher,
-      logger: options.logger,
-      pack: options.pack,
-      alertContext: options.alertContext,
-    },
-    {
-      nowMs,
-      watermarkMs: watermark.valueMs,
-      runId: options.runId,
-      clock: () => nowMs,
-      ...(options.baselineRebuildEveryMs === undefined
-        ? {}
-        : { baselineRebuildEveryMs: options.baselineRebuildEveryMs }),
-    },
-  );
+  const report = await runDetection(detectorOnNode(options), {
+    nowMs,
+    watermarkMs: watermark.valueMs,
+    runId: options.runId,
+    clock: () => nowMs,
+    ...(options.baselineRebuildEveryMs === undefined
+      ? {}
+      : { baselineRebuildEveryMs: options.baselineRebuildEveryMs }),
+  });
   if (report.complete) watermark.valueMs = nowMs;
   return report;
 }
@@ -282,6 +278,23 @@ export async function indexedAlerts(client: Client): Promise<{ _id: string; docu
     _id: String(hit._id),
     document: hit._source as unknown as AlertDocument,
   }));
+}
+
+/** A copy of `alerts` ordered by id, for comparing the alerts of two paths whatever order each gives them in. */
+export function sortedById<T extends { readonly id: string }>(alerts: readonly T[]): T[] {
+  return [...alerts].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** The detector's dependencies as the Lambda builds them: the production `SearchClient` over a plain HTTP client. */
+export function detectorOnNode(options: {
+  readonly client: Client;
+  readonly pack: RulePack;
+  readonly alertContext: AlertContext;
+  readonly publisher: AlertPublisher;
+  readonly logger: DetectionLogger;
+}): DetectionDependencies {
+  const { client, ...rest } = options;
+  return { search: transportSearchClient(client), ...rest };
 }
 
 /**
