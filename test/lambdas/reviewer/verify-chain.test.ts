@@ -3,26 +3,23 @@
  * KMS key's public key, links, continuity, every object the digests name), bounded to the digest day prefixes of the
  * week, and stores the verdict in the weekly report.
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { Tracer } from "@aws-lambda-powertools/tracer";
-import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
 import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   GetObjectAttributesCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
-  S3Client,
 } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
-import { buildHandler, loadReviewerConfig } from "../../../lambdas/reviewer/build.js";
+import { loadReviewerConfig } from "../../../lambdas/reviewer/build.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
 import { HOUR, keyPair } from "../core/digest/local-archive-helpers.js";
 import { digestWriterDeps, kmsPublicKey, stageAndArchive } from "../digest-writer/chain-on-fake-aws.js";
+import { reviewerWith } from "./fixtures.js";
 
 const REGION = "eu-west-1";
 const ARCHIVE = "audit-archive-prod";
@@ -52,15 +49,9 @@ const archiveAt = (key: string, content: string, atMs: number) =>
   stageAndArchive(s3, ARCHIVE, key, content, atMs);
 
 function reviewer() {
-  return buildHandler({
+  return reviewerWith({
     config: loadReviewerConfig(ENV),
     search: { search: async () => ({ hits: { hits: [] }, aggregations: { edges: { buckets: [] } } }) },
-    s3: new S3Client({ region: REGION }),
-    kms: new KMSClient({ region: REGION }),
-    sns: new SNSClient({ region: REGION }),
-    cloudFormation: new CloudFormationClient({ region: REGION }),
-    logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
-    tracer: new Tracer({ serviceName: "reviewer", enabled: false }),
   });
 }
 
