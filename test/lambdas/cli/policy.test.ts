@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runPolicy } from "../../../lambdas/cli/commands/policy.js";
 import { parsePolicies } from "../../../lambdas/core/policy/istio.js";
 import { INCIDENT_DIR } from "../../fixtures/incident.js";
+import { useTempDir } from "../../fixtures/temp-dir.js";
 
 async function policy(...argv: string[]) {
   let stdout = "";
@@ -27,13 +27,7 @@ async function policy(...argv: string[]) {
 }
 
 describe("audit-trail policy", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "policy-cli-"));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir("policy-cli-");
 
   it("suggest: one Istio AuthorizationPolicy per destination of the namespace, with call counts", async () => {
     // Act
@@ -49,9 +43,9 @@ describe("audit-trail policy", () => {
   it("drift: the suggested Istio policies allow all Istio traffic and only the Linkerd workload's goes unused; the newsletter's 403s are denied by policy (exit 1)", async () => {
     // Prepare
     const suggested = await policy("suggest", INCIDENT_DIR);
-    await writeFile(join(dir, "suggested.yaml"), suggested.stdout);
+    await writeFile(join(dir(), "suggested.yaml"), suggested.stdout);
     // Act
-    const result = await policy("drift", "--policies", dir, "--json", INCIDENT_DIR);
+    const result = await policy("drift", "--policies", dir(), "--json", INCIDENT_DIR);
     // Assess
     expect(result.status).toBe(1);
     const report = JSON.parse(result.stdout) as {
@@ -70,7 +64,7 @@ describe("audit-trail policy", () => {
 
   it("drift: reads Linkerd policies from --policies and judges the Linkerd workload's calls by them", async () => {
     // Prepare
-    const linkerdDir = join(dir, "linkerd");
+    const linkerdDir = join(dir(), "linkerd");
     const suggested = await policy("suggest", "--mesh", "linkerd", "--namespace", "booksapp", INCIDENT_DIR);
     await mkdir(linkerdDir);
     // The declared policy lets no identity in: every successful Linkerd call would have been refused.
@@ -101,7 +95,7 @@ describe("audit-trail policy", () => {
     expect((await policy("suggest", "--mesh", "kuma", INCIDENT_DIR)).stderr).toMatch(
       /--mesh: 'kuma' is not one of istio, linkerd, consul/,
     );
-    const missing = await policy("drift", "--policies", join(dir, "nope"), INCIDENT_DIR);
+    const missing = await policy("drift", "--policies", join(dir(), "nope"), INCIDENT_DIR);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/--policies .*nope: not a directory/);
     expect((await policy("suggest")).status).toBe(2);

@@ -1,12 +1,12 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { command, formatAlertRow, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
 import { MAX_RECORD_BYTES } from "../../../lambdas/cli/input.js";
 import { UsageError } from "../../../lambdas/cli/usage.js";
 import { buildAlert } from "../../../lambdas/core/alerts/index.js";
 import { INCIDENT_RULES } from "../../fixtures/incident.js";
+import { useTempDir } from "../../fixtures/temp-dir.js";
 import { execEvent, singleDetection, singleRule } from "../core/alerts/factories.js";
 import { sink } from "./helpers.js";
 
@@ -20,13 +20,7 @@ async function replayArgs(argv: string[]) {
 }
 
 describe("audit-trail replay", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "replay-"));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir("replay-");
 
   it("shows the bundled incident's alerts as NDJSON built by buildAlert", async () => {
     // Act
@@ -87,9 +81,9 @@ describe("audit-trail replay", () => {
 
   it("adds rules from --rules directories, honours --overrides, and reports unparseable lines", async () => {
     // Prepare
-    const rules = join(dir, "extra");
+    const rules = join(dir(), "extra");
     await writeFile(
-      join(dir, "overrides.json"),
+      join(dir(), "overrides.json"),
       JSON.stringify({ rules: { mesh_service_discovery_scan: { enabled: false } } }),
     );
     await mkdir(rules, { recursive: true });
@@ -97,7 +91,7 @@ describe("audit-trail replay", () => {
       join(rules, "probe_seen.yml"),
       "title: Probe seen\nid: probe-seen\nname: probe_seen\nlevel: low\nlogsource: { product: mesh }\ndetection:\n  sel:\n    user_agent.original|startswith: kube-probe/\n  condition: sel\nsuppression: { timespan: 1h }\n",
     );
-    const logs = join(dir, "logs.log");
+    const logs = join(dir(), "logs.log");
     const linkerd = await readFile("examples/incident/linkerd-booksapp-json.log", "utf8");
     await writeFile(logs, `${linkerd.split("\n").slice(0, 40).join("\n")}\nthis is not a log line\n`);
     // Act
@@ -106,7 +100,7 @@ describe("audit-trail replay", () => {
       "--rules",
       rules,
       "--overrides",
-      join(dir, "overrides.json"),
+      join(dir(), "overrides.json"),
       logs,
     ]);
     // Assess: the alerts of what parsed, and status 1 for what did not (normalize's policy)
@@ -132,7 +126,7 @@ describe("audit-trail replay", () => {
 
   it("reports a record over the maximum record size as unparseable, by its line, and replays the rest", async () => {
     // Prepare
-    const logs = join(dir, "one-long-line.log");
+    const logs = join(dir(), "one-long-line.log");
     const linkerd = (await readFile("examples/incident/linkerd-booksapp-json.log", "utf8")).split("\n");
     await writeFile(logs, `${linkerd[0]}\n${"x".repeat(MAX_RECORD_BYTES + 1)}\n${linkerd[1]}\n`);
 
@@ -149,9 +143,9 @@ describe("audit-trail replay", () => {
 
   it("blames the --overrides file, not an environment variable, for bad overrides", async () => {
     // Prepare
-    const notJson = join(dir, "not-json.json");
+    const notJson = join(dir(), "not-json.json");
     await writeFile(notJson, "{ rules: ");
-    const unknownRule = join(dir, "unknown-rule.json");
+    const unknownRule = join(dir(), "unknown-rule.json");
     await writeFile(unknownRule, JSON.stringify({ rules: { no_such_rule: { enabled: false } } }));
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
@@ -186,7 +180,7 @@ describe("audit-trail replay", () => {
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
       expect(await command.run([])).toBe(2);
-      expect(await command.run([join(dir, "missing.log")])).toBe(2);
+      expect(await command.run([join(dir(), "missing.log")])).toBe(2);
       expect(stderr.mock.calls.map((call) => String(call[0])).join("")).toMatch(
         /missing\.log: no such file or directory/,
       );
