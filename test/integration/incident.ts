@@ -26,6 +26,7 @@ import { isBehaviourRule, type RulePack } from "../../lambdas/core/rules/types.j
 import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { INCIDENT_DIR } from "../fixtures/incident.js";
+import { sink } from "../lambdas/cli/helpers.js";
 import { TEST_BOOTSTRAP_OPTIONS, testSettings } from "./helpers.js";
 
 export function incidentFiles(): string[] {
@@ -166,8 +167,8 @@ export async function replayAlerts(
     }
   }
   const overridesFile = overrides;
-  let stdout = "";
-  let stderr = "";
+  const stdout = sink();
+  const stderr = sink();
   const status = await runReplay(
     {
       ruleDirs: [],
@@ -178,21 +179,12 @@ export async function replayAlerts(
       inputs: [...files],
       ...(overridesFile === undefined ? {} : { overridesFile }),
     },
-    {
-      write(text) {
-        stdout += text;
-        return true;
-      },
-    },
-    {
-      write(text) {
-        stderr += text;
-        return true;
-      },
-    },
+    stdout,
+    stderr,
   );
-  if (status !== 0) throw new Error(`replay exited ${status}: ${stderr}`);
+  if (status !== 0) throw new Error(`replay exited ${status}: ${stderr.text()}`);
   return stdout
+    .text()
     .split("\n")
     .filter((line) => line !== "")
     .map((line) => JSON.parse(line) as Alert);

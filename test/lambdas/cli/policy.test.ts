@@ -5,25 +5,13 @@ import { runPolicy } from "../../../lambdas/cli/commands/policy.js";
 import { parsePolicies } from "../../../lambdas/core/policy/istio.js";
 import { INCIDENT_DIR } from "../../fixtures/incident.js";
 import { useTempDir } from "../../fixtures/temp-dir.js";
+import { sink } from "./helpers.js";
 
 async function policy(...argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const status = await runPolicy(argv, {
-    out: {
-      write(text) {
-        stdout += text;
-        return true;
-      },
-    },
-    err: {
-      write(text) {
-        stderr += text;
-        return true;
-      },
-    },
-  });
-  return { status, stdout, stderr };
+  const out = sink();
+  const err = sink();
+  const status = await runPolicy(argv, { out, err });
+  return { status, stdout: out.text(), stderr: err.text() };
 }
 
 describe("audit-trail policy", () => {
