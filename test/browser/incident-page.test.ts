@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseReplayArgs, runReplay } from "../../lambdas/cli/commands/replay.js";
 import { calleeOf, callerOf } from "../../lambdas/cli/html/incident.js";
 import type { Alert } from "../../lambdas/core/alerts/index.js";
+import { parsedArgs } from "../lambdas/cli/helpers.js";
 import { openPage, screenshot, withoutChromium } from "./page.js";
 
 describe.skipIf(withoutChromium)("the replay --html page in Chromium", () => {
@@ -36,8 +37,7 @@ describe.skipIf(withoutChromium)("the replay --html page in Chromium", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "incident-page-"));
     const file = join(dir, "incident.html");
-    const args = parseReplayArgs(["--json", "--html", file, "examples/incident"]);
-    if (args === "help") throw new Error("unexpected help");
+    const args = parsedArgs(parseReplayArgs(["--json", "--html", file, "examples/incident"]));
     const lines: string[] = [];
     await runReplay(args, { write: (text) => lines.push(text) > 0 }, { write: () => true });
     alerts = lines

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseReviewArgs, reviewFromFiles, writeReview } from "../../lambdas/cli/commands/review.js";
 import type { ReviewReport } from "../../lambdas/core/review/index.js";
 import { INCIDENT_DIR } from "../fixtures/incident.js";
+import { parsedArgs } from "../lambdas/cli/helpers.js";
 import { openPage, printA4, printedPages, screenshot, withoutChromium } from "./page.js";
 
 describe.skipIf(withoutChromium)("the review --html page in Chromium", () => {
@@ -32,8 +33,9 @@ describe.skipIf(withoutChromium)("the review --html page in Chromium", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "review-page-"));
     const file = join(dir, "review.html");
-    const args = parseReviewArgs([INCIDENT_DIR, "--html", file, "--markdown", join(dir, "review.md")]);
-    if (args === "help") throw new Error("help");
+    const args = parsedArgs(
+      parseReviewArgs([INCIDENT_DIR, "--html", file, "--markdown", join(dir, "review.md")]),
+    );
     const quiet = { write: () => true };
     ({ report } = await reviewFromFiles(args, quiet));
     await writeReview(args, report, quiet, quiet);

@@ -16,6 +16,7 @@ import { reviewRelevant } from "../../lambdas/core/review/relevant.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { INCIDENT_DIR, INCIDENT_RULES } from "../fixtures/incident.js";
+import { parsedArgs } from "../lambdas/cli/helpers.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
   detectorRun,
@@ -77,8 +78,7 @@ describe("the weekly review from a real OpenSearch node and from the files (bund
     if (!report.complete) throw new Error("the detector run did not complete");
     await client.indices.refresh({ index: ALERTS_INDEX });
 
-    const args = parseReviewArgs([INCIDENT_DIR, "--environment", ENVIRONMENT]);
-    if (args === "help") throw new Error("help");
+    const args = parsedArgs(parseReviewArgs([INCIDENT_DIR, "--environment", ENVIRONMENT]));
     ({ report: fromFiles } = await reviewFromFiles(args, { write: () => true }));
     const search = transportSearchClient(client);
     fromNode = await reviewFromSearch(

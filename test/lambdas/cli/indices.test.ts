@@ -19,6 +19,7 @@ import { writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
 import { HOUR, keyPair } from "../core/digest/local-archive-helpers.js";
 import { digestWriterDeps, kmsPublicKey, stageAndArchive } from "../digest-writer/chain-on-fake-aws.js";
+import { parsedArgs } from "./helpers.js";
 
 const REGION = "eu-central-1";
 const ACCESS_KEY = "AKIDINDICESTEST";
@@ -127,9 +128,7 @@ afterEach(() => {
 });
 
 function postureArgs(argv: string[]) {
-  const args = parsePostureArgs(argv);
-  if (args === "help") throw new Error("unexpected help");
-  return args;
+  return parsedArgs(parsePostureArgs(argv));
 }
 
 const sink = { write: () => true };
@@ -321,9 +320,7 @@ describe("review -c env=NAME reads the pipeline's health from the archive", () =
   });
 
   function reviewArgs() {
-    const args = parseReviewArgs(["-c", "env=dev", "--since", "1d"]);
-    if (args === "help") throw new Error("unexpected help");
-    return args;
+    return parsedArgs(parseReviewArgs(["-c", "env=dev", "--since", "1d"]));
   }
 
   it("counts the error prefix's objects of the period per reason and verifies the digest chain with KMS's key", async () => {

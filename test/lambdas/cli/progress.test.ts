@@ -11,6 +11,7 @@ import { parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay
 import { runVerify } from "../../../lambdas/cli/commands/verify.js";
 import { countProgress, type ProgressStream, readProgress } from "../../../lambdas/cli/progress.js";
 import { keyPair, removeDir, sealedTwoPeriodCopy, tempDir } from "../core/digest/local-archive-helpers.js";
+import { parsedArgs } from "./helpers.js";
 
 function stream(isTTY: boolean): ProgressStream & { text: () => string; writes: string[] } {
   const writes: string[] = [];
@@ -105,8 +106,7 @@ describe("countProgress", () => {
 describe("progress of the verbs", () => {
   it("replay shows records and bytes of the files' total on a terminal, then erases it", async () => {
     // Prepare
-    const args = parseReplayArgs(["--json", INCIDENT]);
-    if (args === "help") throw new Error("unexpected help");
+    const args = parsedArgs(parseReplayArgs(["--json", INCIDENT]));
     const tty = stream(true);
 
     // Act
@@ -120,8 +120,7 @@ describe("progress of the verbs", () => {
 
   it("replay writes no progress when stderr is piped", async () => {
     // Prepare
-    const args = parseReplayArgs(["--json", INCIDENT]);
-    if (args === "help") throw new Error("unexpected help");
+    const args = parsedArgs(parseReplayArgs(["--json", INCIDENT]));
     const piped = stream(false);
 
     // Act

@@ -8,11 +8,10 @@ import { buildAlert } from "../../../lambdas/core/alerts/index.js";
 import { INCIDENT_RULES } from "../../fixtures/incident.js";
 import { useTempDir } from "../../fixtures/temp-dir.js";
 import { execEvent, singleDetection, singleRule } from "../core/alerts/factories.js";
-import { sink } from "./helpers.js";
+import { parsedArgs, sink } from "./helpers.js";
 
 async function replayArgs(argv: string[]) {
-  const args = parseReplayArgs(argv);
-  if (args === "help") throw new Error("unexpected help");
+  const args = parsedArgs(parseReplayArgs(argv));
   const out = sink();
   const err = sink();
   const status = await runReplay(args, out, err);

@@ -10,6 +10,7 @@ import {
   reviewRelevant,
 } from "../../../../lambdas/core/review/index.js";
 import { INCIDENT_DIR } from "../../../fixtures/incident.js";
+import { parsedArgs } from "../../cli/helpers.js";
 import { auditEvent, istioRequest, PERIOD_END, PERIOD_START, plantedDocuments } from "../posture/planted.js";
 
 function sink() {
@@ -20,8 +21,7 @@ describe("the review of the bundled incident", () => {
   let report: ReviewReport;
   let markdown: string;
   beforeAll(async () => {
-    const args = parseReviewArgs([INCIDENT_DIR, "--environment", "incident"]);
-    if (args === "help") throw new Error("help");
+    const args = parsedArgs(parseReviewArgs([INCIDENT_DIR, "--environment", "incident"]));
     ({ report } = await reviewFromFiles(args, sink()));
     markdown = renderReviewMarkdown(report);
   });
