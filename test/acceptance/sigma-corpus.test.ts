@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { loadRulePack, type RulePack } from "../../lambdas/core/rules/index.js";
-import { deepMerge } from "../fixtures/deep-merge.js";
+import { deepMerge } from "../../lambdas/core/rules/testing.js";
 import { corpusPath } from "./corpus.js";
 
 const SIGMA_DIR = corpusPath("k8s_audit", "rules_reference", "sigma");

@@ -1,6 +1,6 @@
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { buildRulePack, type RulePack } from "../../../../lambdas/core/rules/index.js";
-import { deepMerge } from "../../../fixtures/deep-merge.js";
+import { deepMerge } from "../../../../lambdas/core/rules/testing.js";
 
 /** Any subset of a document's keys, with values of any shape (tests build odd documents on purpose). */
 type Over<T> = { [K in keyof T]?: unknown };
