@@ -8,6 +8,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadRulePack, type RulePack } from "../../lambdas/core/rules/index.js";
+import { INCIDENT_DIR, INCIDENT_RULES } from "../fixtures/incident.js";
 import { corpusPath } from "./corpus.js";
 import { replayFiles } from "./k8s-replay.js";
 
@@ -22,18 +23,8 @@ describe("default pack false-positive budget", () => {
   });
 
   it("examples/incident raises exactly its six intended alerts", async () => {
-    const dir = "examples/incident";
-    const files = readdirSync(dir).map((file) => join(dir, file));
-    expect(names(await replayFiles(pack, files))).toEqual([
-      "k8s_pod_exec",
-      "mesh_auth_failure_burst",
-      "mesh_config_change",
-      // The shop namespace carries traffic after the same PeerAuthentication patch left it PERMISSIVE.
-      "mesh_namespace_not_strict",
-      // The incident's plaintext calls are Istio TEXT lines without the mesh's SNI: weak evidence, the low finding.
-      "mesh_plaintext_suspected",
-      "mesh_service_discovery_scan",
-    ]);
+    const files = readdirSync(INCIDENT_DIR).map((file) => join(INCIDENT_DIR, file));
+    expect(names(await replayFiles(pack, files))).toEqual(INCIDENT_RULES);
   });
 
   it("audit2rbac's demo log (impersonation of bob and a service account, 403s, lists) raises nothing", async () => {

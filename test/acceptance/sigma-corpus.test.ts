@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { loadRulePack, type RulePack } from "../../lambdas/core/rules/index.js";
+import { deepMerge } from "../../lambdas/core/rules/testing.js";
 import { corpusPath } from "./corpus.js";
 
 const SIGMA_DIR = corpusPath("k8s_audit", "rules_reference", "sigma");
@@ -54,23 +55,8 @@ function traceLines(file: string): string[] {
 
 /** A real trace event with some audit fields replaced (deep-merged), normalized. */
 function variant(file: string, change: Record<string, unknown>): EcsDocument {
-  const merge = (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> => {
-    const out = { ...base };
-    for (const [key, value] of Object.entries(over)) {
-      const existing = out[key];
-      out[key] =
-        typeof existing === "object" &&
-        existing !== null &&
-        typeof value === "object" &&
-        value !== null &&
-        !Array.isArray(value)
-          ? merge(existing as Record<string, unknown>, value as Record<string, unknown>)
-          : value;
-    }
-    return out;
-  };
   const event = JSON.parse(traceLines(file)[0] as string) as Record<string, unknown>;
-  const docs = normalize(JSON.stringify(merge(event, change)));
+  const docs = normalize(JSON.stringify(deepMerge(event, change)));
   expect(docs).toHaveLength(1);
   return docs[0] as EcsDocument;
 }

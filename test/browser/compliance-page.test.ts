@@ -8,12 +8,10 @@
  * Without Chromium (`apt-get install chromium`, or CHROMIUM_PATH) these tests skip with one line; in CI
  * (`CI=true`) a missing Chromium fails them instead (`.ci/run` installs it).
  */
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   frameworkRequest,
@@ -22,15 +20,7 @@ import {
 } from "../../lambdas/cli/commands/compliance.js";
 import { type Assessment, assess } from "../../lambdas/core/compliance/index.js";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../lib/config/index.js";
-
-const CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"];
-const executablePath = CANDIDATES.find((path): path is string => path !== undefined && existsSync(path));
-const inCi = process.env.CI === "true" || process.env.CI === "1";
-if (executablePath === undefined && !inCi) {
-  process.stderr.write(
-    "browser tests skipped: no Chromium (apt-get install chromium, or set CHROMIUM_PATH)\n",
-  );
-}
+import { openPage, printA4, printedPages, screenshot, withoutChromium } from "./page.js";
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
@@ -42,19 +32,18 @@ interface FrameworkCounts {
   summaryNotMet: number;
 }
 
-describe.skipIf(executablePath === undefined && !inCi)("the compliance --html page in Chromium", () => {
+describe.skipIf(withoutChromium)("the compliance --html page in Chromium", () => {
   let dir: string;
   let browser: Browser;
   let page: Page;
   let assessment: Assessment;
   let pdf: Buffer;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[];
   let counts: FrameworkCounts[];
   let overflowing: string[];
+  let pdfPath: string;
 
   beforeAll(async () => {
-    if (executablePath === undefined)
-      throw new Error("Chromium not found in CI: .ci/run installs it (apt-get install chromium)");
     dir = await mkdtemp(join(tmpdir(), "compliance-page-"));
     const config = loadEnvironmentConfig("prod", ENVIRONMENTS);
     const template = (await synthesizeEnvironment(config)) as { Resources: Resources };
@@ -83,14 +72,7 @@ describe.skipIf(executablePath === undefined && !inCi)("the compliance --html pa
     }
     expect(status).toBe(1);
 
-    browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("console", (message) => {
-      if (message.type() === "error") consoleErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(error.message));
-    page.on("requestfailed", (request) => consoleErrors.push(`request failed: ${request.url()}`));
-    await page.goto(pathToFileURL(file).href);
+    ({ browser, page, consoleErrors } = await openPage(file));
     counts = [];
     for (const framework of assessment.frameworks) {
       const id = framework.framework;
@@ -104,23 +86,12 @@ describe.skipIf(executablePath === undefined && !inCi)("the compliance --html pa
         summaryNotMet: Number(await page.locator(`${summary} td`).nth(3).textContent()),
       });
     }
-    await mkdir(".cache", { recursive: true });
-    await page.screenshot({ path: join(".cache", "compliance-report.png"), fullPage: true });
-
-    // Printed: A4 at 96 dpi is 794 px wide, less the 12 mm margins.
-    await page.emulateMedia({ media: "print" });
-    await page.setViewportSize({ width: 703, height: 1000 });
-    // (Expressions as text: the page's DOM is not in this project's TypeScript libraries.)
-    overflowing = await page.evaluate<string[]>(
-      `[...document.querySelectorAll("table")]
-        .filter((table) => table.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-        .map((table) => table.closest("section")?.getAttribute("data-control") ?? table.className)`,
-    );
-    pdf = await page.pdf({
-      path: join(".cache", "compliance-report.pdf"),
-      format: "A4",
-      printBackground: true,
-    });
+    await screenshot(page, "compliance-report.png");
+    ({ overflowing, pdf, pdfPath } = await printA4(
+      page,
+      "compliance-report.pdf",
+      `table.closest("section")?.getAttribute("data-control") ?? table.className`,
+    ));
   }, 300_000);
 
   afterAll(async () => {
@@ -154,9 +125,8 @@ describe.skipIf(executablePath === undefined && !inCi)("the compliance --html pa
     );
     expect(breaks).toEqual(assessment.frameworks.map(() => "page"));
     // A PDF page object per printed page: at least the summary page and one per framework.
-    const pages = (pdf.toString("latin1").match(/\/Type\s*\/Page[^s]/g) ?? []).length;
-    expect(pages).toBeGreaterThanOrEqual(1 + assessment.frameworks.length);
-    expect((await readFile(join(".cache", "compliance-report.pdf"))).subarray(0, 5).toString()).toBe("%PDF-");
+    expect(printedPages(pdf)).toBeGreaterThanOrEqual(1 + assessment.frameworks.length);
+    expect((await readFile(pdfPath)).subarray(0, 5).toString()).toBe("%PDF-");
   });
 
   it("loads without a console error or a failed request", () => {

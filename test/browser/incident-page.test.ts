@@ -6,31 +6,22 @@
  * Without Chromium (`apt-get install chromium`, or CHROMIUM_PATH) these tests skip with one line; in CI
  * (`CI=true`) a missing Chromium fails them instead (`.ci/run` installs it).
  */
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseReplayArgs, runReplay } from "../../lambdas/cli/commands/replay.js";
 import { calleeOf, callerOf } from "../../lambdas/cli/html/incident.js";
 import type { Alert } from "../../lambdas/core/alerts/index.js";
+import { parsedArgs } from "../lambdas/cli/helpers.js";
+import { openPage, screenshot, withoutChromium } from "./page.js";
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"];
-const executablePath = CANDIDATES.find((path): path is string => path !== undefined && existsSync(path));
-const inCi = process.env.CI === "true" || process.env.CI === "1";
-if (executablePath === undefined && !inCi) {
-  process.stderr.write(
-    "browser tests skipped: no Chromium (apt-get install chromium, or set CHROMIUM_PATH)\n",
-  );
-}
-
-describe.skipIf(executablePath === undefined && !inCi)("the replay --html page in Chromium", () => {
+describe.skipIf(withoutChromium)("the replay --html page in Chromium", () => {
   let dir: string;
   let browser: Browser;
   let alerts: Alert[];
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[];
   let counts: {
     articles: number;
     ruleLanes: number;
@@ -44,12 +35,9 @@ describe.skipIf(executablePath === undefined && !inCi)("the replay --html page i
   };
 
   beforeAll(async () => {
-    if (executablePath === undefined)
-      throw new Error("Chromium not found in CI: .ci/run installs it (apt-get install chromium)");
     dir = await mkdtemp(join(tmpdir(), "incident-page-"));
     const file = join(dir, "incident.html");
-    const args = parseReplayArgs(["--json", "--html", file, "examples/incident"]);
-    if (args === "help") throw new Error("unexpected help");
+    const args = parsedArgs(parseReplayArgs(["--json", "--html", file, "examples/incident"]));
     const lines: string[] = [];
     await runReplay(args, { write: (text) => lines.push(text) > 0 }, { write: () => true });
     alerts = lines
@@ -58,14 +46,9 @@ describe.skipIf(executablePath === undefined && !inCi)("the replay --html page i
       .split("\n")
       .map((line) => JSON.parse(line) as Alert);
 
-    browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("console", (message) => {
-      if (message.type() === "error") consoleErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(error.message));
-    page.on("requestfailed", (request) => consoleErrors.push(`request failed: ${request.url()}`));
-    await page.goto(pathToFileURL(file).href);
+    const opened = await openPage(file);
+    ({ browser, consoleErrors } = opened);
+    const { page } = opened;
     const count = (selector: string) => page.locator(selector).count();
     const graph = await page.locator("svg.service-graph").boundingBox();
     counts = {
@@ -79,8 +62,7 @@ describe.skipIf(executablePath === undefined && !inCi)("the replay --html page i
       graphWidth: graph?.width ?? 0,
       graphHeight: graph?.height ?? 0,
     };
-    await mkdir(".cache", { recursive: true });
-    await page.screenshot({ path: join(".cache", "replay-incident.png"), fullPage: true });
+    await screenshot(page, "replay-incident.png");
   }, 120_000);
 
   afterAll(async () => {

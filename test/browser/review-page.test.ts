@@ -8,69 +8,45 @@
  * Without Chromium (`apt-get install chromium`, or CHROMIUM_PATH) these tests skip with one line; in CI
  * (`CI=true`) a missing Chromium fails them instead.
  */
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseReviewArgs, reviewFromFiles, writeReview } from "../../lambdas/cli/commands/review.js";
 import type { ReviewReport } from "../../lambdas/core/review/index.js";
+import { INCIDENT_DIR } from "../fixtures/incident.js";
+import { parsedArgs } from "../lambdas/cli/helpers.js";
+import { openPage, printA4, printedPages, screenshot, withoutChromium } from "./page.js";
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"];
-const executablePath = CANDIDATES.find((path): path is string => path !== undefined && existsSync(path));
-const inCi = process.env.CI === "true" || process.env.CI === "1";
-if (executablePath === undefined && !inCi) {
-  process.stderr.write(
-    "browser tests skipped: no Chromium (apt-get install chromium, or set CHROMIUM_PATH)\n",
-  );
-}
-const INCIDENT = fileURLToPath(new URL("../../examples/incident/", import.meta.url));
-
-describe.skipIf(executablePath === undefined && !inCi)("the review --html page in Chromium", () => {
+describe.skipIf(withoutChromium)("the review --html page in Chromium", () => {
   let dir: string;
   let browser: Browser;
   let page: Page;
   let report: ReviewReport;
   let pdf: Buffer;
   let overflowing: string[];
-  const consoleErrors: string[] = [];
+  let pdfPath: string;
+  let consoleErrors: string[];
   const rows = (table: string) => page.locator(`table[data-table="${table}"] tbody tr`).count();
 
   beforeAll(async () => {
-    if (executablePath === undefined)
-      throw new Error("Chromium not found in CI: .ci/run installs it (apt-get install chromium)");
     dir = await mkdtemp(join(tmpdir(), "review-page-"));
     const file = join(dir, "review.html");
-    const args = parseReviewArgs([INCIDENT, "--html", file, "--markdown", join(dir, "review.md")]);
-    if (args === "help") throw new Error("help");
+    const args = parsedArgs(
+      parseReviewArgs([INCIDENT_DIR, "--html", file, "--markdown", join(dir, "review.md")]),
+    );
     const quiet = { write: () => true };
     ({ report } = await reviewFromFiles(args, quiet));
     await writeReview(args, report, quiet, quiet);
 
-    browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("console", (message) => {
-      if (message.type() === "error") consoleErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(error.message));
-    page.on("requestfailed", (request) => consoleErrors.push(`request failed: ${request.url()}`));
-    await page.goto(pathToFileURL(file).href);
-    await mkdir(".cache", { recursive: true });
-    await page.screenshot({ path: join(".cache", "review-incident.png"), fullPage: true });
-    await page.emulateMedia({ media: "print" });
-    await page.setViewportSize({ width: 703, height: 1000 });
-    overflowing = await page.evaluate<string[]>(
-      `[...document.querySelectorAll("table")]
-        .filter((table) => table.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-        .map((table) => table.getAttribute("data-table"))`,
-    );
-    pdf = await page.pdf({
-      path: join(".cache", "review-incident.pdf"),
-      format: "A4",
-      printBackground: true,
-    });
+    ({ browser, page, consoleErrors } = await openPage(file));
+    await screenshot(page, "review-incident.png");
+    ({ overflowing, pdf, pdfPath } = await printA4(
+      page,
+      "review-incident.pdf",
+      `table.getAttribute("data-table")`,
+    ));
   }, 300_000);
 
   afterAll(async () => {
@@ -96,9 +72,8 @@ describe.skipIf(executablePath === undefined && !inCi)("the review --html page i
       `[getComputedStyle(document.querySelector("#posture")).breakBefore, getComputedStyle(document.querySelector("#signoff")).breakInside]`,
     );
     expect(styles).toEqual(["page", "avoid"]);
-    const pages = (pdf.toString("latin1").match(/\/Type\s*\/Page[^s]/g) ?? []).length;
-    expect(pages).toBeGreaterThanOrEqual(2);
-    expect((await readFile(join(".cache", "review-incident.pdf"))).subarray(0, 5).toString()).toBe("%PDF-");
+    expect(printedPages(pdf)).toBeGreaterThanOrEqual(2);
+    expect((await readFile(pdfPath)).subarray(0, 5).toString()).toBe("%PDF-");
   });
 
   it("loads without a console error or a failed request", () => {

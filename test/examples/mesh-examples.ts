@@ -98,3 +98,27 @@ export const PLAINTEXT_REQUEST: OperatorValues = {
   "%REQ(X-REQUEST-ID)%": "0c4d1f7e-2b3a-4c5d-8e9f-a0b1c2d3e4f5",
   "%TRACE_ID%": null,
 };
+
+/**
+ * A line of the Linkerd proxy's JSON access log (`config.linkerd.io/access-log: json`): a GET from `clientId` ("-"
+ * for a client without a mesh identity) to `url`, answered 200.
+ */
+export function linkerdJsonLine(clientId: string, url: string): string {
+  const { host } = new URL(url);
+  return JSON.stringify({
+    "client.addr": "10.0.1.7:51000",
+    "client.id": clientId,
+    host,
+    method: "GET",
+    processing_ns: "39826",
+    request_bytes: "",
+    response_bytes: "512",
+    status: 200,
+    timestamp: "2025-03-04T10:00:00.121Z",
+    total_ns: "1234567",
+    trace_id: "",
+    uri: url,
+    user_agent: "Go-http-client/1.1",
+    version: "HTTP/1.1",
+  });
+}

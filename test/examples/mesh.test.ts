@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { asMap, EXAMPLES_DIR, inputFor, loadFluentBitExamples, property } from "./fluent-bit-pipeline.js";
-import { exampleDocuments, exampleOfKind } from "./mesh-examples.js";
+import { exampleDocuments, exampleOfKind, linkerdJsonLine } from "./mesh-examples.js";
 
 function normalizeOne(line: string): EcsDocument {
   const result = normalizeRecord(line);
@@ -36,22 +36,7 @@ describe("Linkerd (namespace.yaml)", () => {
   const namespace = exampleOfKind("mesh/linkerd/namespace.yaml", "Namespace");
   const annotations = asMap(asMap(namespace.metadata, "metadata").annotations, "annotations");
   const jsonLine = (clientId: string) =>
-    JSON.stringify({
-      "client.addr": "10.0.1.7:51000",
-      "client.id": clientId,
-      host: "ledger.payments:8080",
-      method: "GET",
-      processing_ns: "39826",
-      request_bytes: "",
-      response_bytes: "512",
-      status: 200,
-      timestamp: "2025-03-04T10:00:00.121Z",
-      total_ns: "1234567",
-      trace_id: "",
-      uri: "http://ledger.payments:8080/api/v1/accounts/42",
-      user_agent: "Go-http-client/1.1",
-      version: "HTTP/1.1",
-    });
+    linkerdJsonLine(clientId, "http://ledger.payments:8080/api/v1/accounts/42");
 
   it("injects the proxy with JSON access logs and admits only authenticated clients", () => {
     expect(annotations).toEqual({

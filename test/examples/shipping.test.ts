@@ -15,7 +15,7 @@ import {
   shipFile,
   shippedOnly,
 } from "./fluent-bit-pipeline.js";
-import { istioLogFormats, MTLS_REQUEST, renderEnvoyJson } from "./mesh-examples.js";
+import { istioLogFormats, linkerdJsonLine, MTLS_REQUEST, renderEnvoyJson } from "./mesh-examples.js";
 
 const { plain } = loadFluentBitExamples();
 const ID = "c".repeat(64);
@@ -45,22 +45,10 @@ const cri = (stream: "stdout" | "stderr", line: string) =>
   `2025-03-04T10:00:00.130000000Z ${stream} F ${line}`;
 
 const ISTIO_LINE = renderEnvoyJson(istioLogFormats().get("audit-trail-json") ?? {}, MTLS_REQUEST);
-const LINKERD_LINE = JSON.stringify({
-  "client.addr": "10.0.1.7:51000",
-  "client.id": "frontend.web.serviceaccount.identity.linkerd.cluster.local",
-  host: "books.booksapp:7002",
-  method: "GET",
-  processing_ns: "39826",
-  request_bytes: "",
-  response_bytes: "512",
-  status: 200,
-  timestamp: "2025-03-04T10:00:00.121Z",
-  total_ns: "1234567",
-  trace_id: "",
-  uri: "http://books.booksapp:7002/books/1",
-  user_agent: "Go-http-client/1.1",
-  version: "HTTP/1.1",
-});
+const LINKERD_LINE = linkerdJsonLine(
+  "frontend.web.serviceaccount.identity.linkerd.cluster.local",
+  "http://books.booksapp:7002/books/1",
+);
 const CONSUL_LINE = JSON.stringify({
   authority: "cart",
   bytes_received: 0,

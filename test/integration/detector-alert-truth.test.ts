@@ -5,28 +5,24 @@
  * (its in-memory tallies) give the same alerts: first and last event time exact, every destination of the burst,
  * the scan's first `ALERT_VALUES_KEPT` services in term order and how many there are.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALERT_VALUES_KEPT } from "../../lambdas/core/alerts/matched.js";
 import type { Alert } from "../../lambdas/core/alerts/model.js";
-import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
-import type { EcsDocument } from "../../lambdas/core/ecs.js";
-import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
-import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import { DETECTION_EVENT_CAP, type RulePack } from "../../lambdas/core/rules/types.js";
-import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
+import { testClient } from "./helpers.js";
 import {
   comparable,
   detectorRun,
+  freshNodeWith,
   InMemoryWatermark,
-  indexDocuments,
   indexedAlerts,
   RecordingLogger,
   RecordingPublisher,
-  replayAlerts,
+  removeFromNode,
+  replayLines,
+  sortedById,
+  transformedLines,
 } from "./incident.js";
 
 const ENVIRONMENT = "alert-truth-test";
@@ -80,36 +76,18 @@ describe("alerts that summarize every matched event, on a real OpenSearch node",
   const client = testClient();
   let pack: RulePack;
   let dailyIndices: string[] = [];
-  let dir: string;
   let replayed: Alert[];
 
   beforeAll(async () => {
     pack = await loadRulePack([defaultRulesDir()]);
     const lines = [...burst, ...scan];
-    const documents: EcsDocument[] = lines.flatMap((text) => {
-      const result = normalizeRecord(text);
-      if (!result.ok) throw new Error(result.reason);
-      return result.documents.map((doc) => {
-        const tags = pack.matchSingleEvent(doc);
-        return tags.length === 0 ? doc : { ...doc, rule: { ...doc.rule, name: tags } };
-      });
-    });
-    dir = await mkdtemp(join(tmpdir(), "alert-truth-"));
-    const file = join(dir, "istio-proxy.log");
-    await writeFile(file, `${lines.join("\n")}\n`);
-    replayed = await replayAlerts([file], ENVIRONMENT);
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
+    replayed = await replayLines(lines, ENVIRONMENT, "istio-proxy.log");
     // Newest first: the queries, not the indexing order, decide what an alert lists.
-    dailyIndices = await indexDocuments(client, [...documents].reverse());
+    dailyIndices = await freshNodeWith(client, transformedLines(lines, pack).reverse());
   });
 
   afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-    await client.indices.delete({
-      index: [...dailyIndices, ALERTS_INDEX].join(","),
-      ignore_unavailable: true,
-    });
+    await removeFromNode(client, dailyIndices);
   });
 
   it("names every destination of a burst and its last event, beyond the events it keeps, as replay does", async () => {
@@ -170,8 +148,6 @@ describe("alerts that summarize every matched event, on a real OpenSearch node",
         .join(", ")} +${SCANNED - 5} more`,
     );
     // Replay says the same, field for field.
-    const sortById = <T extends { id: string }>(alerts: T[]) =>
-      alerts.sort((a, b) => a.id.localeCompare(b.id));
-    expect(sortById(detector)).toEqual(sortById(replayed.map(comparable)));
+    expect(sortedById(detector)).toEqual(sortedById(replayed.map(comparable)));
   });
 });

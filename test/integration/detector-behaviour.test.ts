@@ -15,17 +15,10 @@ import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { GeoIpDatabase } from "../../lambdas/core/geo/index.js";
 import { packagedGeoIpDir } from "../../lambdas/core/geo/packaged.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
-import { buildRulePack, StreamEvaluator } from "../../lambdas/core/rules/index.js";
-import type { Detection, RulePack } from "../../lambdas/core/rules/types.js";
+import { buildRulePack } from "../../lambdas/core/rules/index.js";
+import type { RulePack } from "../../lambdas/core/rules/types.js";
+import { type Arriving, detectorAsDocumentsArrive, replayInArrivalOrder } from "./arrival.js";
 import { deleteIndices, TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
-import {
-  detectorRun,
-  InMemoryWatermark,
-  indexDocuments,
-  indexedAlerts,
-  RecordingLogger,
-  RecordingPublisher,
-} from "./incident.js";
 
 const ENVIRONMENT = "behaviour-test";
 const HOUR = 3_600_000;
@@ -127,14 +120,9 @@ correlation:
   timespan: 1h
 `;
 
-interface Planned {
-  readonly doc: EcsDocument;
-  readonly arrivalMs: number;
-}
-
 function plan(
   events: readonly { minute: number; principal: number; service: number; post: boolean; delay: number }[],
-): Planned[] {
+): Arriving[] {
   return events.map((e, i) => {
     const ms = T0 + e.minute * 60_000;
     const doc = {
@@ -150,6 +138,17 @@ function plan(
     } as unknown as EcsDocument;
     return { doc, arrivalMs: ms + e.delay };
   });
+}
+
+/** A Kubernetes API request by `user` from `ip` at `ms`, as the transform indexes it. */
+function apiRequest(ms: number, user: string, ip: string, id: string): EcsDocument {
+  return {
+    "@timestamp": new Date(ms).toISOString(),
+    ecs: { version: "8.17.0" },
+    event: { id, kind: "event", dataset: "kubernetes.audit" },
+    source: { ip },
+    kubernetes: { audit: { stage: "ResponseComplete", verb: "get", user: { username: user } } },
+  } as unknown as EcsDocument;
 }
 
 describe("behavioural rules: detector on a real node against replay", () => {
@@ -168,14 +167,9 @@ describe("behavioural rules: detector on a real node against replay", () => {
     await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
   });
 
-  const replayIds = (planned: readonly Planned[]): string[] => {
-    const evaluator = new StreamEvaluator(pack, { allowedLatenessMs: LOOKBACK });
-    const detections: Detection[] = [];
-    for (const item of [...planned].sort((a, b) => a.arrivalMs - b.arrivalMs)) {
-      detections.push(...evaluator.push(structuredClone(item.doc)));
-    }
-    detections.push(...evaluator.finish());
-    expect(evaluator.stats.late).toBe(0);
+  const replayIds = (planned: readonly Arriving[]): string[] => {
+    const { detections, late } = replayInArrivalOrder(pack, planned);
+    expect(late).toBe(0);
     return detections
       .filter((d) => d.rule.kind === "correlation")
       .map((d) => {
@@ -185,54 +179,25 @@ describe("behavioural rules: detector on a real node against replay", () => {
       .sort();
   };
 
-  const detectorIds = async (planned: readonly Planned[], runEveryMs: number, rebuildEveryMs?: number) => {
-    await deleteIndices(client, "audit-2030-*");
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await client.indices.create({ index: ALERTS_INDEX });
-    const tagged = planned.map((item) => {
-      const doc = structuredClone(item.doc);
-      const tags = pack.matchSingleEvent(doc);
-      if (tags.length > 0) doc.rule = { ...doc.rule, name: tags };
-      return { doc, arrivalMs: item.arrivalMs };
+  const detectorIds = async (
+    planned: readonly Arriving[],
+    runEveryMs: number,
+    baselineRebuildEveryMs?: number,
+  ) => {
+    const lastMs = Math.max(...planned.map((item) => Date.parse(item.doc["@timestamp"])));
+    const { alerts, failures } = await detectorAsDocumentsArrive({
+      client,
+      pack,
+      alertContext: context,
+      arriving: planned,
+      auditIndices: "audit-2030-*",
+      firstRunMs: T0 + runEveryMs,
+      runEveryMs,
+      endMs: lastMs + LOOKBACK + 2 * HOUR,
+      ...(baselineRebuildEveryMs === undefined ? {} : { baselineRebuildEveryMs }),
     });
-    const lastMs = Math.max(...tagged.map((item) => Date.parse(item.doc["@timestamp"])));
-    const endMs = lastMs + LOOKBACK + 2 * HOUR;
-    const watermark = new InMemoryWatermark(undefined);
-    let indexed = 0;
-    const byArrival = [...tagged].sort((a, b) => a.arrivalMs - b.arrivalMs);
-    let requests = 0;
-    for (let now = T0 + runEveryMs; ; now += runEveryMs) {
-      const at = Math.min(now, endMs);
-      const arrived = byArrival.slice(indexed).filter((item) => item.arrivalMs <= at);
-      if (arrived.length > 0)
-        await indexDocuments(
-          client,
-          arrived.map((item) => item.doc),
-        );
-      indexed += arrived.length;
-      const report = await detectorRun({
-        client,
-        pack,
-        alertContext: context,
-        publisher: new RecordingPublisher(),
-        logger: new RecordingLogger(),
-        watermark,
-        nowMs: at,
-        runId: `run-${at}`,
-        ...(rebuildEveryMs === undefined ? {} : { baselineRebuildEveryMs: rebuildEveryMs }),
-      });
-      expect(report.failures).toEqual([]);
-      requests++;
-      if (at === endMs) break;
-    }
-    const alerts = await indexedAlerts(client);
-    return {
-      ids: alerts
-        .filter((alert) => alert.document.rule !== undefined)
-        .map((alert) => `${alert._id} ${alert.document.rule.name} ${alert.document.count}`)
-        .sort(),
-      runs: requests,
-    };
+    expect(failures).toEqual([]);
+    return alerts.map((alert) => `${alert._id} ${alert.document.rule.name} ${alert.document.count}`).sort();
   };
 
   it("raises the same first-seen alerts as replay, with records up to the look-back late", async () => {
@@ -249,8 +214,7 @@ describe("behavioural rules: detector on a real node against replay", () => {
         const planned = plan(events);
         const expected = replayIds(planned);
         alerts += expected.length;
-        const actual = await detectorIds(planned, 6 * HOUR);
-        expect(actual.ids).toEqual(expected);
+        expect(await detectorIds(planned, 6 * HOUR)).toEqual(expected);
       }),
       { numRuns: 12, endOnFailure: true },
     );
@@ -279,62 +243,53 @@ describe("behavioural rules: detector on a real node against replay", () => {
     const rebuilt = await detectorIds(planned, 4 * HOUR, 1);
     // Assess
     expect(expected.length).toBeGreaterThan(0);
-    expect(rebuilt.ids).toEqual(expected);
+    expect(rebuilt).toEqual(expected);
   });
+  /** Every document on the node before the first of the runs every 6 hours from `T0 + 6h` to `endMs`. */
+  const geoDetector = async (
+    geoPack: RulePack,
+    context: AlertContext,
+    docs: readonly EcsDocument[],
+    endMs: number,
+  ) => {
+    const { alerts, failures } = await detectorAsDocumentsArrive({
+      client,
+      pack: geoPack,
+      alertContext: context,
+      arriving: docs.map((doc) => ({ doc, arrivalMs: T0 })),
+      auditIndices: "audit-2030-*",
+      firstRunMs: T0 + 6 * HOUR,
+      runEveryMs: 6 * HOUR,
+      endMs,
+    });
+    expect(failures).toEqual([]);
+    return alerts;
+  };
+
   it("judges new countries and impossible travel as replay does (DB-IP countries)", async () => {
     // Prepare: alice works from Germany daily; on day 2 she is in Brazil 30 minutes after a German request.
     const geoPack = buildRulePack([{ file: "test/geo.yml", text: GEO_RULES }], []);
     const geo = GeoIpDatabase.load(packagedGeoIpDir());
-    const request = (ms: number, user: string, ip: string, i: number) =>
-      ({
-        "@timestamp": new Date(ms).toISOString(),
-        ecs: { version: "8.17.0" },
-        event: { id: `geo-${i}`, kind: "event", dataset: "kubernetes.audit" },
-        source: { ip },
-        kubernetes: { audit: { stage: "ResponseComplete", verb: "get", user: { username: user } } },
-      }) as unknown as EcsDocument;
     const docs: EcsDocument[] = [];
+    const request = (ms: number, user: string, ip: string) => apiRequest(ms, user, ip, `geo-${docs.length}`);
     for (let day = 0; day < 3; day++) {
-      docs.push(request(T0 + day * 24 * HOUR + 8 * HOUR, "alice", "5.9.0.1", docs.length));
-      docs.push(request(T0 + day * 24 * HOUR + 9 * HOUR, "bob", "62.210.0.1", docs.length));
+      docs.push(request(T0 + day * 24 * HOUR + 8 * HOUR, "alice", "5.9.0.1"));
+      docs.push(request(T0 + day * 24 * HOUR + 9 * HOUR, "bob", "62.210.0.1"));
     }
-    docs.push(request(T0 + 2 * 24 * HOUR + 8.5 * HOUR, "alice", "200.160.0.8", docs.length));
-    docs.push(request(T0 + 2 * 24 * HOUR + 10 * HOUR, "bob", "10.1.2.3", docs.length));
+    docs.push(request(T0 + 2 * 24 * HOUR + 8.5 * HOUR, "alice", "200.160.0.8"));
+    docs.push(request(T0 + 2 * 24 * HOUR + 10 * HOUR, "bob", "10.1.2.3"));
     docs.sort((a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]));
-    const evaluator = new StreamEvaluator(geoPack, { allowedLatenessMs: LOOKBACK, geo });
-    const replayed: Detection[] = [];
-    for (const doc of docs) replayed.push(...evaluator.push(structuredClone(doc)));
-    replayed.push(...evaluator.finish());
-    const context = { environment: ENVIRONMENT, geo };
-    const expected = replayed.map((d) => `${buildAlert(d, context).id} ${d.rule.name}`).sort();
-    await deleteIndices(client, "audit-2030-*");
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await client.indices.create({ index: ALERTS_INDEX });
-    await indexDocuments(
-      client,
-      docs.map((doc) => {
-        const copy = structuredClone(doc);
-        copy.rule = { name: geoPack.matchSingleEvent(copy) };
-        return copy;
-      }),
+    const replayed = replayInArrivalOrder(
+      geoPack,
+      docs.map((doc) => ({ doc, arrivalMs: T0 })),
+      geo,
     );
+    const context = { environment: ENVIRONMENT, geo };
+    const expected = replayed.detections.map((d) => `${buildAlert(d, context).id} ${d.rule.name}`).sort();
     // Act: a run every 6 hours.
-    const watermark = new InMemoryWatermark(undefined);
-    for (let now = T0 + 6 * HOUR; now <= T0 + 4 * 24 * HOUR; now += 6 * HOUR) {
-      const report = await detectorRun({
-        client,
-        pack: geoPack,
-        alertContext: context,
-        publisher: new RecordingPublisher(),
-        logger: new RecordingLogger(),
-        watermark,
-        nowMs: now,
-        runId: `geo-${now}`,
-      });
-      expect(report.failures).toEqual([]);
-    }
-    const alerts = await indexedAlerts(client);
+    const alerts = await geoDetector(geoPack, context, docs, T0 + 4 * 24 * HOUR);
     // Assess
+    expect(replayed.late).toBe(0);
     expect(expected.map((line) => line.split(" ")[1]).sort()).toEqual(["geo_new_country", "geo_travel"]);
     expect(alerts.map((alert) => `${alert._id} ${alert.document.rule.name}`).sort()).toEqual(expected);
   });
@@ -346,13 +301,7 @@ describe("behavioural rules: detector on a real node against replay", () => {
     const travelPack = buildRulePack([{ file: "test/geo.yml", text: GEO_RULES }], []);
     const geo = GeoIpDatabase.load(packagedGeoIpDir());
     const request = (ms: number, user: string, ip: string, i: number) =>
-      ({
-        "@timestamp": new Date(ms).toISOString(),
-        ecs: { version: "8.17.0" },
-        event: { id: `hop-${String(i).padStart(3, "0")}`, kind: "event", dataset: "kubernetes.audit" },
-        source: { ip },
-        kubernetes: { audit: { stage: "ResponseComplete", verb: "get", user: { username: user } } },
-      }) as unknown as EcsDocument;
+      apiRequest(ms, user, ip, `hop-${String(i).padStart(3, "0")}`);
     const judgedUpTo = T0 + 6 * HOUR - LOOKBACK;
     const docs = [
       request(judgedUpTo - 20 * 60_000, "alice", "5.9.0.1", 0),
@@ -363,41 +312,18 @@ describe("behavioural rules: detector on a real node against replay", () => {
       request(judgedUpTo - 10 * 60_000, "carol", "77.88.8.8", 5),
       request(judgedUpTo + 10 * HOUR, "carol", "8.8.8.8", 6),
     ].sort((a, b) => a["@timestamp"].localeCompare(b["@timestamp"]));
-    const evaluator = new StreamEvaluator(travelPack, { allowedLatenessMs: LOOKBACK, geo });
-    const replayed: Detection[] = [];
-    for (const doc of docs) replayed.push(...evaluator.push(structuredClone(doc)));
-    replayed.push(...evaluator.finish());
-    const context = { environment: ENVIRONMENT, geo };
-    const travels = replayed.filter((d) => d.rule.name === "geo_travel");
-    const expected = travels.map((d) => `${buildAlert(d, context).id} ${d.rule.name}`).sort();
-    await deleteIndices(client, "audit-2030-*");
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await client.indices.create({ index: ALERTS_INDEX });
-    await indexDocuments(
-      client,
-      docs.map((doc) => {
-        const copy = structuredClone(doc);
-        copy.rule = { name: travelPack.matchSingleEvent(copy) };
-        return copy;
-      }),
+    const replayed = replayInArrivalOrder(
+      travelPack,
+      docs.map((doc) => ({ doc, arrivalMs: T0 })),
+      geo,
     );
+    const context = { environment: ENVIRONMENT, geo };
+    const travels = replayed.detections.filter((d) => d.rule.name === "geo_travel");
+    const expected = travels.map((d) => `${buildAlert(d, context).id} ${d.rule.name}`).sort();
     // Act: a run every 6 hours; the first judges up to the US request.
-    const watermark = new InMemoryWatermark(undefined);
-    for (let now = T0 + 6 * HOUR; now <= T0 + 24 * HOUR; now += 6 * HOUR) {
-      const report = await detectorRun({
-        client,
-        pack: travelPack,
-        alertContext: context,
-        publisher: new RecordingPublisher(),
-        logger: new RecordingLogger(),
-        watermark,
-        nowMs: now,
-        runId: `hops-${now}`,
-      });
-      expect(report.failures).toEqual([]);
-    }
-    const alerts = await indexedAlerts(client);
+    const alerts = await geoDetector(travelPack, context, docs, T0 + 24 * HOUR);
     // Assess
+    expect(replayed.late).toBe(0);
     expect(travels.map((d) => d.groupBy)).toEqual([
       {
         "kubernetes.audit.user.username": "alice",

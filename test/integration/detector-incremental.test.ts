@@ -14,10 +14,17 @@ import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
-import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { indexTraffic, trafficDocuments } from "./detector-traffic.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
-import { comparable, dailyIndex, indexedAlerts, RecordingLogger, RecordingPublisher } from "./incident.js";
+import {
+  comparable,
+  dailyIndex,
+  detectorOnNode,
+  indexedAlerts,
+  RecordingLogger,
+  RecordingPublisher,
+  sortedById,
+} from "./incident.js";
 
 const START = Date.parse("2026-06-02T10:00:00.000Z");
 const SPAN_MS = 15 * 60_000;
@@ -80,13 +87,13 @@ describe("incremental evaluation on a real OpenSearch node", () => {
         }
       }
       const report: DetectionReport = await runDetection(
-        {
-          search: transportSearchClient(client),
+        detectorOnNode({
+          client,
           publisher: new RecordingPublisher(),
           logger,
           pack,
           alertContext: { environment: "incremental-test" },
-        },
+        }),
         {
           nowMs,
           watermarkMs,
@@ -144,8 +151,8 @@ describe("incremental evaluation on a real OpenSearch node", () => {
     expect(late[0]?.seen.first).toBe(new Date(LATE_EXEC_AT).toISOString());
     // The whole-lookback detector never looked 40 minutes back at the time the exec arrived.
     expect(whole.filter((alert) => alert.rule.name === "k8s_pod_exec")).toEqual([]);
-    const byId = (alerts: ReturnType<typeof comparable>[]) =>
-      [...alerts].sort((a, b) => a.id.localeCompare(b.id));
-    expect(byId(incremental.filter((alert) => alert.rule.name !== "k8s_pod_exec"))).toEqual(byId(whole));
+    expect(sortedById(incremental.filter((alert) => alert.rule.name !== "k8s_pod_exec"))).toEqual(
+      sortedById(whole),
+    );
   });
 });

@@ -10,19 +10,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../lambdas/core/alerts/model.js";
-import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { runDetection } from "../../lambdas/core/detection/run.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
-import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { testClient } from "./helpers.js";
 import {
   comparable,
+  detectorOnNode,
   incidentOnNode,
   indexedAlerts,
   QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
+  removeFromNode,
+  sortedById,
 } from "./incident.js";
 
 const ENVIRONMENT = "isolation-test";
@@ -60,7 +61,7 @@ describe("detector with a rule whose query fails (real node, bundled incident)",
   });
 
   afterAll(async () => {
-    await client.indices.delete({ index: [...indices, ALERTS_INDEX].join(","), ignore_unavailable: true });
+    await removeFromNode(client, indices);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -70,13 +71,7 @@ describe("detector with a rule whose query fails (real node, bundled incident)",
     const logger = new RecordingLogger();
     const run = (at: number, watermarkMs: number, resumeFromMs: Readonly<Record<string, number>>) =>
       runDetection(
-        {
-          search: transportSearchClient(client),
-          publisher,
-          logger,
-          pack,
-          alertContext: { environment: ENVIRONMENT },
-        },
+        detectorOnNode({ client, publisher, logger, pack, alertContext: { environment: ENVIRONMENT } }),
         { nowMs: at, watermarkMs, resumeFromMs, runId: `run-${at}`, clock: () => at },
       );
 
@@ -87,8 +82,7 @@ describe("detector with a rule whose query fails (real node, bundled incident)",
     const second = await run(nowMs + 60_000, nowMs, first.resumeFromMs);
 
     // Assess: the other rules published exactly replay's alerts.
-    const byId = <T extends { id: string }>(alerts: T[]) => alerts.sort((a, b) => a.id.localeCompare(b.id));
-    expect(byId(stored.map(comparable))).toEqual(byId(replayed.map(comparable)));
+    expect(sortedById(stored.map(comparable))).toEqual(sortedById(replayed.map(comparable)));
     expect(first.failedRules).toEqual(["test_unaggregatable_grouping"]);
     expect(first.failures[0]?.error).toMatch(/event\.original/);
     expect(first.resumeFromMs).toEqual({ test_unaggregatable_grouping: startMs - 15 * 60_000 });

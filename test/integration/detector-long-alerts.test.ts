@@ -4,26 +4,21 @@
  * (suppression 10 minutes, grouped by user and pod), holds the earliest `DETECTION_EVENT_CAP`, counts each exec once however
  * many runs re-read it, pages once, and says what `audit-trail replay` says about the same log.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
-import type { EcsDocument } from "../../lambdas/core/ecs.js";
-import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
-import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import { DETECTION_EVENT_CAP, type RulePack } from "../../lambdas/core/rules/types.js";
-import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
+import { testClient } from "./helpers.js";
 import {
   comparable,
   detectorRun,
+  freshNodeWith,
   InMemoryWatermark,
-  indexDocuments,
   indexedAlerts,
   RecordingLogger,
   RecordingPublisher,
-  replayAlerts,
+  removeFromNode,
+  replayLines,
+  transformedLines,
 } from "./incident.js";
 
 const ENVIRONMENT = "long-alert-test";
@@ -62,23 +57,14 @@ describe("a sustained single-event incident on a real OpenSearch node", () => {
 
   beforeAll(async () => {
     pack = await loadRulePack([defaultRulesDir()]);
-    const documents: EcsDocument[] = lines.flatMap((line) => {
-      const result = normalizeRecord(line);
-      if (!result.ok) throw new Error(result.reason);
-      return result.documents.map((doc) => ({ ...doc, rule: { name: pack.matchSingleEvent(doc) } }));
-    });
+    const documents = transformedLines(lines, pack);
     expect(documents.every((doc) => doc.rule?.name?.includes("k8s_pod_exec"))).toBe(true);
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
     // Indexed newest first: the query order, not the indexing order, decides which execs the alert holds.
-    dailyIndices = await indexDocuments(client, [...documents].reverse());
+    dailyIndices = await freshNodeWith(client, documents.reverse());
   });
 
   afterAll(async () => {
-    await client.indices.delete({
-      index: [...dailyIndices, ALERTS_INDEX].join(","),
-      ignore_unavailable: true,
-    });
+    await removeFromNode(client, dailyIndices);
   });
 
   it("counts every exec once across minute-by-minute runs, pages once, and agrees with replay", async () => {
@@ -87,11 +73,7 @@ describe("a sustained single-event incident on a real OpenSearch node", () => {
     const logger = new RecordingLogger();
     const watermark = new InMemoryWatermark(START_MS);
     const lastEventMs = START_MS + (EXECS - 1) * EVERY_MS + 5_000;
-    const dir = await mkdtemp(join(tmpdir(), "long-alert-"));
-    const file = join(dir, "kube-apiserver-audit.log");
-    await writeFile(file, `${lines.join("\n")}\n`);
-    const replayed = (await replayAlerts([file], ENVIRONMENT)).map(comparable);
-    await rm(dir, { recursive: true });
+    const replayed = (await replayLines(lines, ENVIRONMENT, "kube-apiserver-audit.log")).map(comparable);
 
     // Act
     for (let nowMs = START_MS + 60_000; nowMs <= lastEventMs + 5 * 60_000; nowMs += 60_000) {

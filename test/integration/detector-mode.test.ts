@@ -12,28 +12,16 @@ import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { DETECTION_DEFAULTS } from "../../lambdas/core/detection/run.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
-import { defaultRulesDir, loadRulePack, StreamEvaluator } from "../../lambdas/core/rules/index.js";
+import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/index.js";
 import type { Detection, RulePack } from "../../lambdas/core/rules/types.js";
+import { type Arriving, detectorAsDocumentsArrive, replayInArrivalOrder } from "./arrival.js";
 import { deleteIndices, TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
-import {
-  detectorRun,
-  InMemoryWatermark,
-  indexDocuments,
-  indexedAlerts,
-  RecordingLogger,
-  RecordingPublisher,
-} from "./incident.js";
 
 const RULE = "mesh_namespace_not_strict";
 const HOUR = 3_600_000;
 const T0 = Date.parse("2031-01-01T00:00:00Z");
 const LOOKBACK = DETECTION_DEFAULTS.lookbackMs;
 const context: AlertContext = { environment: "mode-test" };
-
-interface Planned {
-  readonly doc: EcsDocument;
-  readonly arrivalMs: number;
-}
 
 let seq = 0;
 /** Up to the look-back late, deterministically. */
@@ -45,7 +33,7 @@ function peerAuthentication(
   namespace: string,
   verb: "create" | "patch" | "delete",
   mode?: string,
-): Planned {
+): Arriving {
   const ms = T0 + hour * HOUR;
   const i = seq++;
   const audit: Record<string, unknown> = {
@@ -76,7 +64,7 @@ function peerAuthentication(
   };
 }
 
-function request(minute: number, cluster: string, namespace: string, plaintext = false): Planned {
+function request(minute: number, cluster: string, namespace: string, plaintext = false): Arriving {
   const ms = T0 + minute * 60_000;
   const i = seq++;
   return {
@@ -101,8 +89,8 @@ function request(minute: number, cluster: string, namespace: string, plaintext =
 }
 
 /** Two days of traffic: a request every 30 minutes into each namespace, and the planted PeerAuthentications. */
-function planted(): Planned[] {
-  const out: Planned[] = [
+function planted(): Arriving[] {
+  const out: Arriving[] = [
     // prod: mesh-wide STRICT from hour 1.
     peerAuthentication(1, "prod", "istio-system", "create", "STRICT"),
     // permissive-ns: PERMISSIVE from hour 2 on (both days fire).
@@ -160,13 +148,9 @@ describe("mesh_namespace_not_strict: detector on a real node against replay", ()
   it("fires exactly on the planted namespaces and days, and the detector raises replay's alerts", async () => {
     // Prepare
     const plan = planted();
-    const evaluator = new StreamEvaluator(pack, { allowedLatenessMs: LOOKBACK });
-    const replayed: Detection[] = [];
-    for (const item of [...plan].sort((a, b) => a.arrivalMs - b.arrivalMs))
-      replayed.push(...evaluator.push(structuredClone(item.doc)));
-    replayed.push(...evaluator.finish());
-    expect(evaluator.stats.late).toBe(0);
-    const ours = replayed.filter((d) => d.rule.name === RULE);
+    const replayed = replayInArrivalOrder(pack, plan);
+    expect(replayed.late).toBe(0);
+    const ours = replayed.detections.filter((d) => d.rule.name === RULE);
 
     // Assess (replay): the planted cases, per cluster, namespace and day, with the exact counts.
     const day = (d: Detection) => d.windowStart.slice(0, 10);
@@ -192,45 +176,25 @@ describe("mesh_namespace_not_strict: detector on a real node against replay", ()
     );
 
     // Act: the detector, a run every 3 hours, documents indexed as they arrive.
-    await deleteIndices(client, "audit-2031-*");
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await client.indices.create({ index: ALERTS_INDEX });
-    const tagged = plan.map((item) => {
-      const doc = structuredClone(item.doc);
-      const tags = pack.matchSingleEvent(doc);
-      if (tags.length > 0) doc.rule = { ...doc.rule, name: tags };
-      return { doc, arrivalMs: item.arrivalMs };
+    const { alerts, failures } = await detectorAsDocumentsArrive({
+      client,
+      pack,
+      alertContext: context,
+      arriving: plan,
+      auditIndices: "audit-2031-*",
+      firstRunMs: T0 + 3 * HOUR,
+      runEveryMs: 3 * HOUR,
+      endMs: T0 + 48 * HOUR + LOOKBACK + 2 * HOUR,
     });
-    const byArrival = [...tagged].sort((a, b) => a.arrivalMs - b.arrivalMs);
-    const endMs = T0 + 48 * HOUR + LOOKBACK + 2 * HOUR;
-    const watermark = new InMemoryWatermark(undefined);
-    let indexed = 0;
-    for (let now = T0 + 3 * HOUR; ; now += 3 * HOUR) {
-      const at = Math.min(now, endMs);
-      const arrived = byArrival.slice(indexed).filter((item) => item.arrivalMs <= at);
-      if (arrived.length > 0)
-        await indexDocuments(
-          client,
-          arrived.map((item) => item.doc),
-        );
-      indexed += arrived.length;
-      const report = await detectorRun({
-        client,
-        pack,
-        alertContext: context,
-        publisher: new RecordingPublisher(),
-        logger: new RecordingLogger(),
-        watermark,
-        nowMs: at,
-        runId: `run-${at}`,
-      });
-      expect(report.failures).toEqual([]);
-      if (at === endMs) break;
-    }
+    expect(failures).toEqual([]);
 
     // Assess (detector): the same alerts, ids and counts as replay.
     const expected = ours.map((d) => `${buildAlert(d, context).id} ${d.count}`).sort();
-    const alerts = (await indexedAlerts(client)).filter((alert) => alert.document.rule?.name === RULE);
-    expect(alerts.map((alert) => `${alert._id} ${alert.document.count}`).sort()).toEqual(expected);
+    expect(
+      alerts
+        .filter((alert) => alert.document.rule?.name === RULE)
+        .map((alert) => `${alert._id} ${alert.document.count}`)
+        .sort(),
+    ).toEqual(expected);
   });
 });

@@ -5,9 +5,6 @@
  * circuit breaker here), more single-event matches than one page are all read and counted, and the detector's alerts
  * are exactly replay's on the same lines.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../lambdas/core/alerts/model.js";
 import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
@@ -23,7 +20,9 @@ import {
   indexedAlerts,
   RecordingLogger,
   RecordingPublisher,
-  replayAlerts,
+  removeFromNode,
+  replayLines,
+  sortedById,
 } from "./incident.js";
 
 const ENVIRONMENT = "scale-test";
@@ -42,7 +41,6 @@ describe("detector at 10k events per 15 minutes, 1,000 principals, on the defaul
   const client = testClient();
   let pack: RulePack;
   let indices: string[] = [];
-  let dir: string;
   let replayed: Alert[];
   /** Every window holding an event has closed. */
   const nowMs = START + SHAPE.spanMs + 10 * 60_000;
@@ -52,15 +50,11 @@ describe("detector at 10k events per 15 minutes, 1,000 principals, on the defaul
     await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
     await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
     indices = await indexTraffic(client, trafficDocuments(SHAPE, pack));
-    dir = await mkdtemp(join(tmpdir(), "detector-scale-"));
-    const file = join(dir, "traffic.log");
-    await writeFile(file, `${[...trafficLines(SHAPE)].join("\n")}\n`);
-    replayed = await replayAlerts([file], ENVIRONMENT);
+    replayed = await replayLines(trafficLines(SHAPE), ENVIRONMENT, "traffic.log");
   });
 
   afterAll(async () => {
-    await client.indices.delete({ index: [...indices, ALERTS_INDEX].join(","), ignore_unavailable: true });
-    await rm(dir, { recursive: true, force: true });
+    await removeFromNode(client, indices);
   });
 
   it("evaluates every rule, reads every match, and gives exactly replay's alerts", async () => {
@@ -100,8 +94,6 @@ describe("detector at 10k events per 15 minutes, 1,000 principals, on the defaul
       .filter((alert) => alert.rule.name === "mesh_plaintext_traffic")
       .reduce((sum, alert) => sum + alert.count, 0);
     expect(counted).toBe(plaintext);
-    const sortById = <T extends { id: string }>(alerts: T[]) =>
-      alerts.sort((a, b) => a.id.localeCompare(b.id));
-    expect(sortById(stored.map(comparable))).toEqual(sortById(replayed.map(comparable)));
+    expect(sortedById(stored.map(comparable))).toEqual(sortedById(replayed.map(comparable)));
   });
 });

@@ -7,21 +7,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAlert } from "../../lambdas/core/alerts/build.js";
 import type { SnsAlertMessage } from "../../lambdas/core/alerts/render.js";
-import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
-import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { StreamEvaluator } from "../../lambdas/core/rules/evaluator.js";
 import { mergeDetections } from "../../lambdas/core/rules/suppression.js";
 import type { CompiledRule, RulePack } from "../../lambdas/core/rules/types.js";
 import { silenceRule } from "../lambdas/core/alerts/factories.js";
-import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
+import { testClient } from "./helpers.js";
 import {
   comparable,
   detectorRun,
+  freshNodeWith,
   InMemoryWatermark,
-  indexDocuments,
   indexedAlerts,
   RecordingLogger,
+  removeFromNode,
+  sortedById,
 } from "./incident.js";
 
 const MINUTE = 60_000;
@@ -79,16 +79,11 @@ describe("source silence on a real OpenSearch node", () => {
   let dailyIndices: string[] = [];
 
   beforeAll(async () => {
-    await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-    await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
-    dailyIndices = await indexDocuments(client, documents);
+    dailyIndices = await freshNodeWith(client, documents);
   });
 
   afterAll(async () => {
-    await client.indices.delete({
-      index: [...dailyIndices, ALERTS_INDEX].join(","),
-      ignore_unavailable: true,
-    });
+    await removeFromNode(client, dailyIndices);
   });
 
   it("pages the ops topic once per silent source and gives exactly replay's alerts", async () => {
@@ -122,8 +117,7 @@ describe("source silence on a real OpenSearch node", () => {
     expect([first.complete, second.complete]).toEqual([true, true]);
     expect(publisher.topics).toEqual(["ops", "ops", "ops"]);
     const alerts = (await indexedAlerts(client)).map((hit) => comparable(hit.document));
-    const byId = (list: typeof alerts) => [...list].sort((a, b) => a.id.localeCompare(b.id));
-    expect(byId(alerts)).toEqual(byId(replayed));
+    expect(sortedById(alerts)).toEqual(sortedById(replayed));
     expect(alerts.map((alert) => `${alert.window.start} ${alert.summary.to}`).sort()).toEqual([
       "2026-05-07T00:00:00.000Z event.dataset=consul.access orchestrator.cluster.name=prod",
       "2026-05-07T10:05:30.000Z event.dataset=kubernetes.audit orchestrator.cluster.name=prod",

@@ -6,19 +6,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../lambdas/core/alerts/model.js";
-import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { runDetection } from "../../lambdas/core/detection/run.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
-import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { testClient } from "./helpers.js";
 import {
   comparable,
+  detectorOnNode,
   incidentOnNode,
   indexedAlerts,
   QUIET_SOURCES,
   RecordingLogger,
   RecordingPublisher,
+  removeFromNode,
+  sortedById,
 } from "./incident.js";
 
 const ENVIRONMENT = "write-deadline-test";
@@ -38,7 +39,7 @@ describe("detector whose write time runs out (real node, bundled incident)", () 
   });
 
   afterAll(async () => {
-    await client.indices.delete({ index: [...indices, ALERTS_INDEX].join(","), ignore_unavailable: true });
+    await removeFromNode(client, indices);
   });
 
   it("writes what fits, carries the rest over with its rules, and the next run writes it: replay's alerts, each paged once", async () => {
@@ -57,13 +58,13 @@ describe("detector whose write time runs out (real node, bundled incident)", () 
     const run = (at: number, watermarkMs: number, extra: Partial<Parameters<typeof runDetection>[1]>) => {
       clock = at;
       return runDetection(
-        {
-          search: transportSearchClient(client),
+        detectorOnNode({
+          client,
           publisher: slowPublisher,
           logger: new RecordingLogger(),
           pack,
           alertContext: { environment: ENVIRONMENT },
-        },
+        }),
         { nowMs: at, watermarkMs, runId: `run-${at}`, clock: () => clock, writeBatchSize: BATCH, ...extra },
       );
     };
@@ -86,8 +87,7 @@ describe("detector whose write time runs out (real node, bundled incident)", () 
     // The next run wrote the rest: in all exactly replay's alerts, each paged once.
     expect(second.complete).toBe(true);
     const stored = (await indexedAlerts(client)).map((hit) => hit.document);
-    const byId = <T extends { id: string }>(alerts: T[]) => alerts.sort((a, b) => a.id.localeCompare(b.id));
-    expect(byId(stored.map(comparable))).toEqual(byId(replayed.map(comparable)));
+    expect(sortedById(stored.map(comparable))).toEqual(sortedById(replayed.map(comparable)));
     expect(publisher.ids().sort()).toEqual(
       replayed
         .filter((alert) => alert.paged)

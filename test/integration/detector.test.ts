@@ -19,6 +19,7 @@ import { GeoIpDatabase } from "../../lambdas/core/geo/index.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import { DETECTION_EVENT_CAP, type RulePack } from "../../lambdas/core/rules/types.js";
+import { INCIDENT_RULES } from "../fixtures/incident.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
   comparable,
@@ -32,6 +33,7 @@ import {
   RecordingLogger,
   RecordingPublisher,
   replayAlerts,
+  sortedById,
   transformedDocuments,
 } from "./incident.js";
 
@@ -66,8 +68,7 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
   /** Just after the last event: every window holding an incident event has closed. */
   let nowMs: number;
 
-  const byId = (alerts: readonly Parameters<typeof comparable>[0][]) =>
-    alerts.map(comparable).sort((a, b) => a.id.localeCompare(b.id));
+  const byId = (alerts: readonly Parameters<typeof comparable>[0][]) => sortedById(alerts.map(comparable));
   const pagedIds = () =>
     replayed
       .filter((alert) => alert.paged)
@@ -127,14 +128,7 @@ describe("detector on a real OpenSearch node (bundled incident)", () => {
     // Assess
     expect(logger.entries).toEqual([]);
     expect(report).toMatchObject({ complete: true, failedRules: [], partialRules: [], skipped: [] });
-    expect(replayed.map((alert) => alert.rule.name).sort()).toEqual([
-      "k8s_pod_exec",
-      "mesh_auth_failure_burst",
-      "mesh_config_change",
-      "mesh_namespace_not_strict",
-      "mesh_plaintext_suspected",
-      "mesh_service_discovery_scan",
-    ]);
+    expect(replayed.map((alert) => alert.rule.name).sort()).toEqual(INCIDENT_RULES);
     const stored = await indexedAlerts(client);
     expect(stored.map((hit) => hit._id)).toEqual(stored.map((hit) => hit.document.id));
     expect(byId(stored.map((hit) => hit.document))).toEqual(byId(replayed));

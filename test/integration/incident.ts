@@ -5,7 +5,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Client } from "@opensearch-project/opensearch";
 import { runReplay } from "../../lambdas/cli/commands/replay.js";
 import { documentFingerprint } from "../../lambdas/core/alerts/ids.js";
@@ -13,7 +12,12 @@ import type { Alert, AlertContext } from "../../lambdas/core/alerts/model.js";
 import type { SnsAlertMessage } from "../../lambdas/core/alerts/render.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PREFIX } from "../../lambdas/core/contracts.js";
 import type { AlertPublisher, DetectionLogger } from "../../lambdas/core/detection/ports.js";
-import { DETECTION_DEFAULTS, type DetectionReport, runDetection } from "../../lambdas/core/detection/run.js";
+import {
+  DETECTION_DEFAULTS,
+  type DetectionDependencies,
+  type DetectionReport,
+  runDetection,
+} from "../../lambdas/core/detection/run.js";
 import type { AlertDocument } from "../../lambdas/core/detection/store.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
@@ -21,9 +25,9 @@ import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { isBehaviourRule, type RulePack } from "../../lambdas/core/rules/types.js";
 import { hopMs } from "../../lambdas/core/rules/windows.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
+import { INCIDENT_DIR } from "../fixtures/incident.js";
+import { sink } from "../lambdas/cli/helpers.js";
 import { TEST_BOOTSTRAP_OPTIONS, testSettings } from "./helpers.js";
-
-export const INCIDENT_DIR = fileURLToPath(new URL("../../examples/incident/", import.meta.url));
 
 export function incidentFiles(): string[] {
   return readdirSync(INCIDENT_DIR)
@@ -37,17 +41,20 @@ export function incidentFiles(): string[] {
  * `rule.name` set to `pack.matchSingleEvent` when it matched anything (`lambdas/core/firehose/transform.ts`).
  */
 export function transformedDocuments(files: readonly string[], pack: RulePack): EcsDocument[] {
+  return files.flatMap((file) => transformedLines(readFileSync(file, "utf8").split("\n"), pack, file));
+}
+
+/** Log lines as the transform makes them (`transformedDocuments`); a line it cannot read throws, naming `source`. */
+export function transformedLines(lines: readonly string[], pack: RulePack, source = "line"): EcsDocument[] {
   const documents: EcsDocument[] = [];
-  for (const file of files) {
-    for (const [index, line] of readFileSync(file, "utf8").split("\n").entries()) {
-      if (line.trim() === "") continue;
-      const result = normalizeRecord(line);
-      if (!result.ok) throw new Error(`${file}:${index + 1}: ${result.reason}`);
-      for (const doc of result.documents) {
-        const tags = pack.matchSingleEvent(doc);
-        if (tags.length > 0) doc.rule = { ...doc.rule, name: [...tags] };
-        documents.push(doc);
-      }
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === "") continue;
+    const result = normalizeRecord(line);
+    if (!result.ok) throw new Error(`${source}:${index + 1}: ${result.reason}`);
+    for (const doc of result.documents) {
+      const tags = pack.matchSingleEvent(doc);
+      if (tags.length > 0) doc.rule = { ...doc.rule, name: [...tags] };
+      documents.push(doc);
     }
   }
   return documents;
@@ -72,7 +79,6 @@ export async function indexDocuments(client: Client, documents: readonly EcsDocu
   return indices;
 }
 
-/** What `audit-trail replay --json --environment ENV [--overrides FILE] FILES` prints, one alert per line. */
 /**
  * Overrides for comparing the detector with replay on the incident. It ends abruptly: once the detector has judged
  * every event (`judgedAllMs`), every source reads as silent, which replay does not report for the sources its input
@@ -95,6 +101,21 @@ export function judgedAllMs(pack: RulePack, lastMs: number): number {
 }
 
 /**
+ * A fresh node holding `documents`: the alerts index deleted, the domain bootstrapped (which creates it empty), then
+ * the documents bulk-indexed in the order given. Returns their daily indices, for `removeFromNode`.
+ */
+export async function freshNodeWith(client: Client, documents: readonly EcsDocument[]): Promise<string[]> {
+  await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
+  await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
+  return indexDocuments(client, documents);
+}
+
+/** Deletes what a test put on the node: its daily `indices` and the alerts index. */
+export async function removeFromNode(client: Client, indices: readonly string[]): Promise<void> {
+  await client.indices.delete({ index: [...indices, ALERTS_INDEX].join(","), ignore_unavailable: true });
+}
+
+/**
  * The incident on a fresh node for comparing the detector with replay: a bootstrapped domain with an empty alerts
  * index, the incident's documents (tagged by `pack`) indexed, and replay's alerts for the same files; `startMs` is
  * the minute of the first event, `nowMs` the first run time at which the detector has judged them all.
@@ -108,11 +129,25 @@ export async function incidentOnNode(
   const times = documents.map((doc) => Date.parse(doc["@timestamp"]));
   const startMs = Math.floor(Math.min(...times) / 60_000) * 60_000;
   const nowMs = judgedAllMs(pack, Math.max(...times));
-  await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
-  await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
-  const indices = await indexDocuments(client, documents);
+  const indices = await freshNodeWith(client, documents);
   const replayed = await replayAlerts(incidentFiles(), environment, QUIET_SOURCES);
   return { indices, replayed, startMs, nowMs };
+}
+
+/** `audit-trail replay --json` in-process over `lines`, written to a temporary file named `fileName`. */
+export async function replayLines(
+  lines: Iterable<string>,
+  environment: string,
+  fileName: string,
+): Promise<Alert[]> {
+  const dir = mkdtempSync(join(tmpdir(), "replay-lines-"));
+  try {
+    const file = join(dir, fileName);
+    writeFileSync(file, `${[...lines].join("\n")}\n`);
+    return await replayAlerts([file], environment);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** `audit-trail replay --json` in-process; `overrides` as a file, or as an object written to a temporary one. */
@@ -132,8 +167,8 @@ export async function replayAlerts(
     }
   }
   const overridesFile = overrides;
-  let stdout = "";
-  let stderr = "";
+  const stdout = sink();
+  const stderr = sink();
   const status = await runReplay(
     {
       ruleDirs: [],
@@ -144,21 +179,12 @@ export async function replayAlerts(
       inputs: [...files],
       ...(overridesFile === undefined ? {} : { overridesFile }),
     },
-    {
-      write(text) {
-        stdout += text;
-        return true;
-      },
-    },
-    {
-      write(text) {
-        stderr += text;
-        return true;
-      },
-    },
+    stdout,
+    stderr,
   );
-  if (status !== 0) throw new Error(`replay exited ${status}: ${stderr}`);
+  if (status !== 0) throw new Error(`replay exited ${status}: ${stderr.text()}`);
   return stdout
+    .text()
     .split("\n")
     .filter((line) => line !== "")
     .map((line) => JSON.parse(line) as Alert);
@@ -213,18 +239,19 @@ export async function detectorRun(options: {
   readonly watermark: InMemoryWatermark;
   readonly nowMs: number;
   readonly runId: string;
+  /** How often behavioural rules rebuild their baseline. @default the detector's (daily) */
+  readonly baselineRebuildEveryMs?: number;
 }): Promise<DetectionReport> {
   const { nowMs, watermark } = options;
-  const report = await runDetection(
-    {
-      search: transportSearchClient(options.client),
-      publisher: options.publisher,
-      logger: options.logger,
-      pack: options.pack,
-      alertContext: options.alertContext,
-    },
-    { nowMs, watermarkMs: watermark.valueMs, runId: options.runId, clock: () => nowMs },
-  );
+  const report = await runDetection(detectorOnNode(options), {
+    nowMs,
+    watermarkMs: watermark.valueMs,
+    runId: options.runId,
+    clock: () => nowMs,
+    ...(options.baselineRebuildEveryMs === undefined
+      ? {}
+      : { baselineRebuildEveryMs: options.baselineRebuildEveryMs }),
+  });
   if (report.complete) watermark.valueMs = nowMs;
   return report;
 }
@@ -243,6 +270,23 @@ export async function indexedAlerts(client: Client): Promise<{ _id: string; docu
     _id: String(hit._id),
     document: hit._source as unknown as AlertDocument,
   }));
+}
+
+/** A copy of `alerts` ordered by id, for comparing the alerts of two paths whatever order each gives them in. */
+export function sortedById<T extends { readonly id: string }>(alerts: readonly T[]): T[] {
+  return [...alerts].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** The detector's dependencies as the Lambda builds them: the production `SearchClient` over a plain HTTP client. */
+export function detectorOnNode(options: {
+  readonly client: Client;
+  readonly pack: RulePack;
+  readonly alertContext: AlertContext;
+  readonly publisher: AlertPublisher;
+  readonly logger: DetectionLogger;
+}): DetectionDependencies {
+  const { client, ...rest } = options;
+  return { search: transportSearchClient(client), ...rest };
 }
 
 /**

@@ -17,8 +17,9 @@ import { type MeshKind, suggest } from "../../lambdas/core/policy/suggest.js";
 import type { ObservedCall } from "../../lambdas/core/policy/traffic.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
+import { INCIDENT_DIR } from "../fixtures/incident.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
-import { INCIDENT_DIR, incidentFiles, indexDocuments, transformedDocuments } from "./incident.js";
+import { incidentFiles, indexDocuments, transformedDocuments } from "./incident.js";
 
 async function fromFiles(...argv: string[]): Promise<string> {
   const stdout: string[] = [];

@@ -15,10 +15,11 @@ import { postureFromSearch, reviewFromSearch } from "../../lambdas/core/review/i
 import { reviewRelevant } from "../../lambdas/core/review/relevant.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
+import { INCIDENT_DIR, INCIDENT_RULES } from "../fixtures/incident.js";
+import { parsedArgs } from "../lambdas/cli/helpers.js";
 import { TEST_BOOTSTRAP_OPTIONS, testClient, testSettings } from "./helpers.js";
 import {
   detectorRun,
-  INCIDENT_DIR,
   InMemoryWatermark,
   incidentFiles,
   indexDocuments,
@@ -77,8 +78,7 @@ describe("the weekly review from a real OpenSearch node and from the files (bund
     if (!report.complete) throw new Error("the detector run did not complete");
     await client.indices.refresh({ index: ALERTS_INDEX });
 
-    const args = parseReviewArgs([INCIDENT_DIR, "--environment", ENVIRONMENT]);
-    if (args === "help") throw new Error("help");
+    const args = parsedArgs(parseReviewArgs([INCIDENT_DIR, "--environment", ENVIRONMENT]));
     ({ report: fromFiles } = await reviewFromFiles(args, { write: () => true }));
     const search = transportSearchClient(client);
     fromNode = await reviewFromSearch(
@@ -123,14 +123,7 @@ describe("the weekly review from a real OpenSearch node and from the files (bund
       "alice (authenticated as kubernetes-admin): payments-7d9c8b6f5-x2k4q sh -c env",
     ]);
     expect(fromNode.deniedIdentities[0]?.identity).toBe("spiffe://cluster.local/ns/marketing/sa/newsletter");
-    expect(fromNode.alerts.map((a) => a.rule).sort()).toEqual([
-      "k8s_pod_exec",
-      "mesh_auth_failure_burst",
-      "mesh_config_change",
-      "mesh_namespace_not_strict",
-      "mesh_plaintext_suspected",
-      "mesh_service_discovery_scan",
-    ]);
+    expect(fromNode.alerts.map((a) => a.rule).sort()).toEqual(INCIDENT_RULES);
     expect(new Set(fromNode.alerts.map((a) => a.state))).toEqual(new Set(["published"]));
   });
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
+import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll } from "vitest";
 import { AuditTrailStack } from "../../lib/audit-trail-stack.js";
 import { ENVIRONMENTS, type EnvironmentConfigInput, parseEnvironmentConfig } from "../../lib/config/index.js";
@@ -106,3 +106,28 @@ export const PK_SK_KEYS = {
     { AttributeName: "sk", AttributeType: "S" },
   ],
 };
+
+/**
+ * Asserts that the inline policy of the role whose logical id starts with `rolePrefix` holds `statements` (each as
+ * given: wrap one in `Match.objectLike` to match only some of its fields), among others.
+ */
+export function hasRoleStatements(
+  template: Template,
+  rolePrefix: string,
+  statements: readonly unknown[],
+): void {
+  template.hasResourceProperties("AWS::IAM::Policy", {
+    Roles: [{ Ref: Match.stringLikeRegexp(`^${rolePrefix}`) }],
+    PolicyDocument: { Statement: Match.arrayWith([...statements]) },
+  });
+}
+
+/** What `act` throws (undefined when it returns): for asserting both the error's class and its message. */
+export function thrownBy(act: () => unknown): unknown {
+  try {
+    act();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}

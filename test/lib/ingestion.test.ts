@@ -9,12 +9,14 @@ import { ARCHIVE_PREFIXES, AUDIT_INDEX_PREFIX, TRANSFORM_ENV } from "../../lambd
 import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
 import { AuditIngestion } from "../../lib/ingestion.js";
 import {
+  hasRoleStatements,
   onlyResource,
   regionalArn,
   type Synthesized,
   sameAccountCondition,
   shippedStacks,
   synthesize,
+  thrownBy,
   variant,
 } from "./fixtures.js";
 
@@ -213,19 +215,14 @@ describe("ingestion", () => {
       [TRANSFORM_ENV.pseudonymizeFields]: ENVIRONMENTS.prod.pseudonymization.fields.join(","),
       [TRANSFORM_ENV.pseudonymizationKeyParameterName]: "/audit-trail/prod/pseudonymization-key",
     });
-    shipped.prod.template.hasResourceProperties("AWS::IAM::Policy", {
-      Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Action: "ssm:GetParameter",
-            Resource: Match.objectLike({
-              "Fn::Join": ["", Match.arrayWith([":parameter/audit-trail/prod/pseudonymization-key"])],
-            }),
-          }),
-        ]),
-      },
-    });
+    hasRoleStatements(shipped.prod.template, "IngestionTransformRole", [
+      Match.objectLike({
+        Action: "ssm:GetParameter",
+        Resource: Match.objectLike({
+          "Fn::Join": ["", Match.arrayWith([":parameter/audit-trail/prod/pseudonymization-key"])],
+        }),
+      }),
+    ]);
   });
 
   it("gives the transform only the parameter read it makes (no GetParameterHistory, DescribeParameters or GetParameters)", () => {
@@ -288,35 +285,25 @@ describe("ingestion", () => {
     expect(JSON.stringify(variables[TRANSFORM_ENV.pseudonymizationKeySecretArn])).toContain(
       ":secret:audit-trail/prod/hmac",
     );
-    secret.template.hasResourceProperties("AWS::IAM::Policy", {
-      Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Action: "secretsmanager:GetSecretValue",
-            Resource: Match.objectLike({
-              "Fn::Join": ["", Match.arrayWith([":secret:audit-trail/prod/hmac-??????"])],
-            }),
-          }),
-        ]),
-      },
-    });
-    parameter.template.hasResourceProperties("AWS::IAM::Policy", {
-      Roles: [{ Ref: Match.stringLikeRegexp("^IngestionTransformRole") }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Action: "kms:Decrypt",
-            Resource: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            Condition: {
-              StringEquals: {
-                "kms:ViaService": { "Fn::Join": ["", ["ssm.", { Ref: "AWS::Region" }, ".amazonaws.com"]] },
-              },
-            },
-          }),
-        ]),
-      },
-    });
+    hasRoleStatements(secret.template, "IngestionTransformRole", [
+      Match.objectLike({
+        Action: "secretsmanager:GetSecretValue",
+        Resource: Match.objectLike({
+          "Fn::Join": ["", Match.arrayWith([":secret:audit-trail/prod/hmac-??????"])],
+        }),
+      }),
+    ]);
+    hasRoleStatements(parameter.template, "IngestionTransformRole", [
+      Match.objectLike({
+        Action: "kms:Decrypt",
+        Resource: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        Condition: {
+          StringEquals: {
+            "kms:ViaService": { "Fn::Join": ["", ["ssm.", { Ref: "AWS::Region" }, ".amazonaws.com"]] },
+          },
+        },
+      }),
+    ]);
   });
 
   it("lets Firehose invoke only the transform, write only staging and only write documents into this domain", () => {
@@ -468,12 +455,7 @@ describe("ingestion validation", () => {
       });
 
     // Assess
-    let thrown: unknown;
-    try {
-      act();
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(act);
     expect(thrown).toBeInstanceOf(AuditTrailConfigError);
     expect((thrown as Error).message).toMatch(
       /pseudonymization\.key; fields \["user\.name"\] are to be pseudonymized but no HMAC key source is given/,

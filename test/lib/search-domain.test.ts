@@ -6,7 +6,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import { describe, expect, it } from "vitest";
 import { AuditTrailConfigError, ENVIRONMENTS } from "../../lib/config/index.js";
 import { SearchDomain } from "../../lib/search-domain.js";
-import { onlyResource, shippedStacks, synthesize, variant } from "./fixtures.js";
+import { hasRoleStatements, onlyResource, shippedStacks, synthesize, thrownBy, variant } from "./fixtures.js";
 
 describe("search domain", () => {
   const shipped = shippedStacks("dev", "staging", "prod");
@@ -271,25 +271,20 @@ describe("search bootstrap", () => {
   });
 
   it("allows the bootstrap role the data-plane methods it sends (no PATCH) and DescribeDomain", () => {
-    shipped.prod.template.hasResourceProperties("AWS::IAM::Policy", {
-      Roles: [{ Ref: Match.stringLikeRegexp("^SearchMasterRole") }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          {
-            Effect: "Allow",
-            Action: ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"],
-            Resource: {
-              "Fn::Join": ["", [{ "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] }, "/*"]],
-            },
-          },
-          {
-            Effect: "Allow",
-            Action: "es:DescribeDomain",
-            Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] },
-          },
-        ]),
+    hasRoleStatements(shipped.prod.template, "SearchMasterRole", [
+      {
+        Effect: "Allow",
+        Action: ["es:ESHttpDelete", "es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"],
+        Resource: {
+          "Fn::Join": ["", [{ "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] }, "/*"]],
+        },
       },
-    });
+      {
+        Effect: "Allow",
+        Action: "es:DescribeDomain",
+        Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^SearchDomain"), "Arn"] },
+      },
+    ]);
   });
 
   it("gives the provider framework a role of its own: its logs, its environment key and the bootstrap invocation", () => {
@@ -363,12 +358,7 @@ describe("search domain validation", () => {
       });
 
     // Assess
-    let thrown: unknown;
-    try {
-      act();
-    } catch (error) {
-      thrown = error;
-    }
+    const thrown = thrownBy(act);
     expect(thrown).toBeInstanceOf(AuditTrailConfigError);
     expect((thrown as Error).message).toMatch(
       /network\.allowedCidrs is \[\]; a public endpoint needs an IP allow list/,

@@ -2,6 +2,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { ARCHIVER_ENV, DIGEST_WRITER_ENV } from "../../lambdas/core/contracts.js";
 import {
+  hasRoleStatements,
   PK_SK_KEYS,
   type Synthesized,
   sameAccountCondition,
@@ -151,29 +152,24 @@ describe("tamper evidence", () => {
         [{ "Fn::GetAtt": [Match.stringLikeRegexp("^ArchiveArchiveBucket"), "Arn"] }, `/${prefix}*`],
       ],
     });
-    shipped.prod.template.hasResourceProperties("AWS::IAM::Policy", {
-      Roles: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceArchiverRole") }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Sid: "CreateArchiveObjectsOnly",
-            Action: "s3:PutObject",
-            Resource: [archivePrefix("documents/"), archivePrefix("errors/")],
-            Condition: { Null: { "s3:if-none-match": "false" } },
-          }),
-          Match.objectLike({
-            Sid: "RecordArchivedObjects",
-            Action: "dynamodb:PutItem",
-            Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["OBJECT#*", "PERIOD#*"] } },
-          }),
-          Match.objectLike({
-            Sid: "CheckThePeriodIsOpen",
-            Action: "dynamodb:ConditionCheckItem",
-            Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["CHAIN"] } },
-          }),
-        ]),
-      },
-    });
+    hasRoleStatements(shipped.prod.template, "TamperEvidenceArchiverRole", [
+      Match.objectLike({
+        Sid: "CreateArchiveObjectsOnly",
+        Action: "s3:PutObject",
+        Resource: [archivePrefix("documents/"), archivePrefix("errors/")],
+        Condition: { Null: { "s3:if-none-match": "false" } },
+      }),
+      Match.objectLike({
+        Sid: "RecordArchivedObjects",
+        Action: "dynamodb:PutItem",
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["OBJECT#*", "PERIOD#*"] } },
+      }),
+      Match.objectLike({
+        Sid: "CheckThePeriodIsOpen",
+        Action: "dynamodb:ConditionCheckItem",
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["CHAIN"] } },
+      }),
+    ]);
     const policies = JSON.stringify(shipped.prod.template.findResources("AWS::IAM::Policy"));
     expect(policies).not.toMatch(
       /s3:DeleteObject|s3:PutObjectRetention|s3:BypassGovernanceRetention|dynamodb:DeleteItem|dynamodb:BatchWriteItem|dynamodb:Scan/,
@@ -229,27 +225,22 @@ describe("tamper evidence", () => {
     shipped.prod.template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(5 minutes)",
     });
-    shipped.prod.template.hasResourceProperties("AWS::IAM::Policy", {
-      Roles: [{ Ref: Match.stringLikeRegexp("^TamperEvidenceDigestWriterRole") }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Sid: "CreateDigestsOnly",
-            Action: "s3:PutObject",
-            Condition: { Null: { "s3:if-none-match": "false" } },
-          }),
-          Match.objectLike({
-            Sid: "MaintainTheChainHead",
-            Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["CHAIN"] } },
-          }),
-          Match.objectLike({
-            Action: "kms:Sign",
-            Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceDigestSigningKey"), "Arn"] },
-          }),
-        ]),
-      },
-    });
+    hasRoleStatements(shipped.prod.template, "TamperEvidenceDigestWriterRole", [
+      Match.objectLike({
+        Sid: "CreateDigestsOnly",
+        Action: "s3:PutObject",
+        Condition: { Null: { "s3:if-none-match": "false" } },
+      }),
+      Match.objectLike({
+        Sid: "MaintainTheChainHead",
+        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["CHAIN"] } },
+      }),
+      Match.objectLike({
+        Action: "kms:Sign",
+        Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^TamperEvidenceDigestSigningKey"), "Arn"] },
+      }),
+    ]);
   });
 
   it("runs the digest writer every 5 minutes whatever the configured period, which it reads from its environment", () => {

@@ -90,8 +90,15 @@ export async function serveAws(options: ServeOptions): Promise<StandInServer> {
   const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
     void respond(options, req, res);
   });
-  // AWS's endpoints keep an idle connection for about a minute; Node's 5 s default would reset the clients' pooled
-  // sockets between calls, and a request caught in that race is retried by the SDK (a second delivery).
+  return listenOnLoopback(server);
+}
+
+/**
+ * Serves `server` on a free port of 127.0.0.1, keeping idle connections as AWS's endpoints do: about a minute.
+ * Node's 5 s default would reset the clients' pooled sockets between calls, and a request caught in that race is
+ * retried by the SDK (a second delivery).
+ */
+export async function listenOnLoopback(server: Server): Promise<StandInServer> {
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

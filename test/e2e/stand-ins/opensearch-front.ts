@@ -5,8 +5,7 @@
  */
 import { request as httpRequest } from "node:http";
 import { createServer } from "node:https";
-import type { AddressInfo } from "node:net";
-import { credentialScope, type StandInServer } from "./aws-http.js";
+import { credentialScope, listenOnLoopback, type StandInServer } from "./aws-http.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface OpenSearchFront extends StandInServer {
@@ -44,21 +43,6 @@ export async function startOpenSearchFront(options: {
     });
     req.pipe(upstream);
   });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `https://127.0.0.1:${port}`,
-    port,
-    endpoint: `127.0.0.1:${port}`,
-    counters,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const listening = await listenOnLoopback(server);
+  return { ...listening, endpoint: `127.0.0.1:${listening.port}`, counters };
 }

@@ -3,6 +3,7 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ARCHIVER_ENV } from "../../../lambdas/core/contracts.js";
 import { startChain } from "../../../lambdas/digest-writer/write-digests.js";
+import { stubHandlerEnvironment } from "../handler-environment.js";
 import { FakeLedger, FakeS3 } from "./fake-aws.js";
 
 const context = {
@@ -30,12 +31,11 @@ let ledger: FakeLedger;
 
 beforeEach(async () => {
   vi.resetModules();
-  vi.stubEnv("AWS_REGION", "eu-west-1");
-  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
-  vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv(ARCHIVER_ENV.archiveBucketName, "archive");
-  vi.stubEnv(ARCHIVER_ENV.ledgerTableName, "ledger");
-  vi.stubEnv(ARCHIVER_ENV.digestPeriodMinutes, "60");
+  stubHandlerEnvironment({
+    [ARCHIVER_ENV.archiveBucketName]: "archive",
+    [ARCHIVER_ENV.ledgerTableName]: "ledger",
+    [ARCHIVER_ENV.digestPeriodMinutes]: "60",
+  });
   s3 = new FakeS3();
   ledger = new FakeLedger();
   // The digest writer has started the chain (the archiver never writes the head).

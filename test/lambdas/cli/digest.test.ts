@@ -19,6 +19,10 @@ let dir: string;
 let root: string;
 const { out, err } = captureProcessOutput();
 
+/** `audit-trail digest --dir ARCHIVE --private-key KEY_FILE OPTIONS`, the key file in the test's folder. */
+const digestWith = (keyFile: string, ...options: string[]) =>
+  command.run(["--dir", root, "--private-key", join(dir, keyFile), ...options]);
+
 beforeEach(async () => {
   dir = await tempDir();
   root = join(dir, "archive");
@@ -37,16 +41,7 @@ describe("audit-trail digest", () => {
     await writeObject(root, "documents/b", "bravo", T0 + 2 * HOUR + 60_000);
 
     // Act
-    const status = await command.run([
-      "--dir",
-      root,
-      "--private-key",
-      join(dir, "key.pem"),
-      "--period",
-      "1h",
-      "--until",
-      "2026-11-20T09:00:00Z",
-    ]);
+    const status = await digestWith("key.pem", "--period", "1h", "--until", "2026-11-20T09:00:00Z");
 
     // Assess
     expect(status).toBe(0);
@@ -73,14 +68,7 @@ describe("audit-trail digest", () => {
     await writeFile(join(dir, "key.pem"), keyPair().privatePem);
 
     // Act
-    const status = await command.run([
-      "--dir",
-      root,
-      "--private-key",
-      join(dir, "key.pem"),
-      "--period",
-      "7m",
-    ]);
+    const status = await digestWith("key.pem", "--period", "7m");
 
     // Assess
     expect(status).toBe(2);
@@ -93,7 +81,7 @@ describe("audit-trail digest", () => {
     await writeObject(root, "documents/a", "alpha", T0);
 
     // Act
-    const status = await command.run(["--dir", root, "--private-key", join(dir, "key.pem")]);
+    const status = await digestWith("key.pem");
 
     // Assess
     expect(status).toBe(2);
@@ -110,14 +98,7 @@ describe("audit-trail digest: the signing key of an existing chain", () => {
     await writeFile(join(dir, "first.pub.pem"), first.publicPem);
     await writeFile(join(dir, "second.pub.pem"), second.publicPem);
     await writeObject(root, "documents/a", "alpha", T0 + 60_000);
-    const status = await command.run([
-      "--dir",
-      root,
-      "--private-key",
-      join(dir, "first.pem"),
-      "--until",
-      "2026-11-20T07:00:00Z",
-    ]);
+    const status = await digestWith("first.pem", "--until", "2026-11-20T07:00:00Z");
     expect(status).toBe(0);
     await writeObject(root, "documents/b", "bravo", T0 + HOUR + 60_000);
     out.length = 0;
@@ -130,14 +111,7 @@ describe("audit-trail digest: the signing key of an existing chain", () => {
     const { first, second } = await chainSignedWithFirstKey();
 
     // Act
-    const status = await command.run([
-      "--dir",
-      root,
-      "--private-key",
-      join(dir, "second.pem"),
-      "--until",
-      "2026-11-20T08:00:00Z",
-    ]);
+    const status = await digestWith("second.pem", "--until", "2026-11-20T08:00:00Z");
 
     // Assess
     expect(status).toBe(2);
@@ -154,15 +128,7 @@ describe("audit-trail digest: the signing key of an existing chain", () => {
     const { first, second } = await chainSignedWithFirstKey();
 
     // Act
-    const status = await command.run([
-      "--dir",
-      root,
-      "--private-key",
-      join(dir, "second.pem"),
-      "--rotate-key",
-      "--until",
-      "2026-11-20T08:00:00Z",
-    ]);
+    const status = await digestWith("second.pem", "--rotate-key", "--until", "2026-11-20T08:00:00Z");
 
     // Assess
     expect(status).toBe(0);
@@ -185,14 +151,7 @@ describe("audit-trail digest: the signing key of an existing chain", () => {
     await chainSignedWithFirstKey();
 
     // Act
-    const status = await command.run([
-      "--dir",
-      root,
-      "--private-key",
-      join(dir, "first.pem"),
-      "--until",
-      "2026-11-20T08:00:00Z",
-    ]);
+    const status = await digestWith("first.pem", "--until", "2026-11-20T08:00:00Z");
 
     // Assess
     expect(status).toBe(0);

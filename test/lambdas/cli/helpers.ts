@@ -24,3 +24,9 @@ export function captureProcessOutput(): { readonly out: string[]; readonly err: 
   });
   return captured;
 }
+
+/** A verb's parsed arguments; a parse that asks for `--help` instead fails the test. */
+export function parsedArgs<T>(parsed: T | "help"): T {
+  if (parsed === "help") throw new Error("unexpected help");
+  return parsed;
+}

@@ -7,19 +7,19 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { archiveObject } from "../../../lambdas/archiver/archive.js";
 import { parsePostureArgs, command as postureCommand } from "../../../lambdas/cli/commands/posture.js";
 import { parseReviewArgs, command as reviewCommand } from "../../../lambdas/cli/commands/review.js";
 import { postureFromEnvironment, reviewFromEnvironment } from "../../../lambdas/cli/indices.js";
 import { EnvironmentAccessError } from "../../../lambdas/cli/indices-errors.js";
-import { startChain, writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
+import { writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
 import { HOUR, keyPair } from "../core/digest/local-archive-helpers.js";
+import { digestWriterDeps, kmsPublicKey, stageAndArchive } from "../digest-writer/chain-on-fake-aws.js";
+import { parsedArgs } from "./helpers.js";
 
 const REGION = "eu-central-1";
 const ACCESS_KEY = "AKIDINDICESTEST";
@@ -128,9 +128,7 @@ afterEach(() => {
 });
 
 function postureArgs(argv: string[]) {
-  const args = parsePostureArgs(argv);
-  if (args === "help") throw new Error("unexpected help");
-  return args;
+  return parsedArgs(parsePostureArgs(argv));
 }
 
 const sink = { write: () => true };
@@ -264,30 +262,13 @@ describe("review -c env=NAME reads the pipeline's health from the archive", () =
   let s3: FakeS3;
   let ledger: FakeLedger;
   const start = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
-  const spki = new Uint8Array(
-    Buffer.from(keys.publicPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"),
-  );
   const archiveClients = () => ({
     s3: new S3Client({ region: REGION }),
     kms: new KMSClient({ region: REGION }),
   });
 
-  async function archiveAt(key: string, content: string, atMs: number) {
-    s3.now = () => new Date(atMs);
-    s3.put("staging", key, content);
-    await startChain(new DynamoDBClient({ region: REGION }), "ledger", Math.floor(atMs / HOUR) * HOUR);
-    await archiveObject(
-      {
-        s3: new S3Client({ region: REGION }),
-        dynamo: new DynamoDBClient({ region: REGION }),
-        archiveBucketName: ARCHIVE,
-        ledgerTableName: "ledger",
-        periodMs: HOUR,
-        now: () => atMs,
-      },
-      { bucket: "staging", key },
-    );
-  }
+  const archiveAt = (key: string, content: string, atMs: number) =>
+    stageAndArchive(s3, ARCHIVE, key, content, atMs);
 
   const day = (ms: number) => new Date(ms).toISOString().slice(0, 13).replace(/-/g, "/").replace("T", "/");
 
@@ -295,9 +276,7 @@ describe("review -c env=NAME reads the pipeline's health from the archive", () =
     s3 = new FakeS3();
     ledger = new FakeLedger();
     kms.reset();
-    kms
-      .on(GetPublicKeyCommand)
-      .resolves({ PublicKey: spki, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" });
+    kms.on(GetPublicKeyCommand).resolves(kmsPublicKey(keys.publicPem));
     // The archive's listing by prefix (what the scheduled review and this path read of the error prefixes).
     s3.mock.on(ListObjectsV2Command).callsFake(async (input) => {
       const objects = s3.buckets.get(input.Bucket ?? "") ?? new Map();
@@ -318,17 +297,7 @@ describe("review -c env=NAME reads the pipeline's health from the archive", () =
       "refused",
       start + HOUR + 2 * 60_000,
     );
-    await writeDueDigests({
-      s3: new S3Client({ region: REGION }),
-      dynamo: new DynamoDBClient({ region: REGION }),
-      signer: keys.signer,
-      archiveBucketName: ARCHIVE,
-      stagingBucketName: "staging",
-      ledgerTableName: "ledger",
-      periodMs: HOUR,
-      now: () => Date.now(),
-      hasTimeLeft: () => true,
-    });
+    await writeDueDigests(digestWriterDeps(ARCHIVE, keys.signer, () => Date.now()));
     s3.now = () => new Date();
     const stack = stackWith(endpoint);
     cloudFormation.on(DescribeStacksCommand).resolves({
@@ -351,9 +320,7 @@ describe("review -c env=NAME reads the pipeline's health from the archive", () =
   });
 
   function reviewArgs() {
-    const args = parseReviewArgs(["-c", "env=dev", "--since", "1d"]);
-    if (args === "help") throw new Error("unexpected help");
-    return args;
+    return parsedArgs(parseReviewArgs(["-c", "env=dev", "--since", "1d"]));
   }
 
   it("counts the error prefix's objects of the period per reason and verifies the digest chain with KMS's key", async () => {

@@ -1,44 +1,25 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runPolicy } from "../../../lambdas/cli/commands/policy.js";
 import { parsePolicies } from "../../../lambdas/core/policy/istio.js";
-
-const INCIDENT = join(import.meta.dirname, "../../../examples/incident");
+import { INCIDENT_DIR } from "../../fixtures/incident.js";
+import { useTempDir } from "../../fixtures/temp-dir.js";
+import { sink } from "./helpers.js";
 
 async function policy(...argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const status = await runPolicy(argv, {
-    out: {
-      write(text) {
-        stdout += text;
-        return true;
-      },
-    },
-    err: {
-      write(text) {
-        stderr += text;
-        return true;
-      },
-    },
-  });
-  return { status, stdout, stderr };
+  const out = sink();
+  const err = sink();
+  const status = await runPolicy(argv, { out, err });
+  return { status, stdout: out.text(), stderr: err.text() };
 }
 
 describe("audit-trail policy", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "policy-cli-"));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir("policy-cli-");
 
   it("suggest: one Istio AuthorizationPolicy per destination of the namespace, with call counts", async () => {
     // Act
-    const result = await policy("suggest", "--namespace", "shop", INCIDENT);
+    const result = await policy("suggest", "--namespace", "shop", INCIDENT_DIR);
     // Assess
     expect(result.status).toBe(0);
     const policies = parsePolicies(result.stdout, "stdout");
@@ -49,10 +30,10 @@ describe("audit-trail policy", () => {
 
   it("drift: the suggested Istio policies allow all Istio traffic and only the Linkerd workload's goes unused; the newsletter's 403s are denied by policy (exit 1)", async () => {
     // Prepare
-    const suggested = await policy("suggest", INCIDENT);
-    await writeFile(join(dir, "suggested.yaml"), suggested.stdout);
+    const suggested = await policy("suggest", INCIDENT_DIR);
+    await writeFile(join(dir(), "suggested.yaml"), suggested.stdout);
     // Act
-    const result = await policy("drift", "--policies", dir, "--json", INCIDENT);
+    const result = await policy("drift", "--policies", dir(), "--json", INCIDENT_DIR);
     // Assess
     expect(result.status).toBe(1);
     const report = JSON.parse(result.stdout) as {
@@ -71,8 +52,8 @@ describe("audit-trail policy", () => {
 
   it("drift: reads Linkerd policies from --policies and judges the Linkerd workload's calls by them", async () => {
     // Prepare
-    const linkerdDir = join(dir, "linkerd");
-    const suggested = await policy("suggest", "--mesh", "linkerd", "--namespace", "booksapp", INCIDENT);
+    const linkerdDir = join(dir(), "linkerd");
+    const suggested = await policy("suggest", "--mesh", "linkerd", "--namespace", "booksapp", INCIDENT_DIR);
     await mkdir(linkerdDir);
     // The declared policy lets no identity in: every successful Linkerd call would have been refused.
     await writeFile(
@@ -83,7 +64,7 @@ describe("audit-trail policy", () => {
       ),
     );
     // Act
-    const result = await policy("drift", "--policies", linkerdDir, "--json", INCIDENT);
+    const result = await policy("drift", "--policies", linkerdDir, "--json", INCIDENT_DIR);
     // Assess
     const report = JSON.parse(result.stdout) as {
       policies: number;
@@ -99,13 +80,13 @@ describe("audit-trail policy", () => {
   });
 
   it("refuses an unknown mesh, a missing policies directory and no input, with status 2", async () => {
-    expect((await policy("suggest", "--mesh", "kuma", INCIDENT)).stderr).toMatch(
+    expect((await policy("suggest", "--mesh", "kuma", INCIDENT_DIR)).stderr).toMatch(
       /--mesh: 'kuma' is not one of istio, linkerd, consul/,
     );
-    const missing = await policy("drift", "--policies", join(dir, "nope"), INCIDENT);
+    const missing = await policy("drift", "--policies", join(dir(), "nope"), INCIDENT_DIR);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/--policies .*nope: not a directory/);
     expect((await policy("suggest")).status).toBe(2);
-    expect((await policy("explain", INCIDENT)).status).toBe(2);
+    expect((await policy("explain", INCIDENT_DIR)).status).toBe(2);
   });
 });

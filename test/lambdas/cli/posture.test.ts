@@ -6,11 +6,10 @@ import { parsePostureArgs, runPosture } from "../../../lambdas/cli/commands/post
 import { UsageError } from "../../../lambdas/cli/usage.js";
 import type { PostureReport } from "../../../lambdas/core/posture/index.js";
 import { plantedLines } from "../core/posture/planted.js";
-import { sink } from "./helpers.js";
+import { parsedArgs, sink } from "./helpers.js";
 
 async function posture(argv: string[]) {
-  const args = parsePostureArgs(argv);
-  if (args === "help") throw new Error("unexpected help");
+  const args = parsedArgs(parsePostureArgs(argv));
   const out = sink();
   const err = sink();
   const status = await runPosture(args, out, err);

@@ -3,7 +3,6 @@
  * total, rate, time left), erased at the end; nothing at all when stderr is a file or a pipe.
  */
 import { readdirSync, statSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { runCompliance } from "../../../lambdas/cli/commands/compliance.js";
@@ -11,7 +10,8 @@ import { runNormalize } from "../../../lambdas/cli/commands/normalize.js";
 import { parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
 import { runVerify } from "../../../lambdas/cli/commands/verify.js";
 import { countProgress, type ProgressStream, readProgress } from "../../../lambdas/cli/progress.js";
-import { buildArchive, HOUR, keyPair, removeDir, tempDir } from "../core/digest/local-archive-helpers.js";
+import { keyPair, removeDir, sealedTwoPeriodCopy, tempDir } from "../core/digest/local-archive-helpers.js";
+import { parsedArgs } from "./helpers.js";
 
 function stream(isTTY: boolean): ProgressStream & { text: () => string; writes: string[] } {
   const writes: string[] = [];
@@ -106,8 +106,7 @@ describe("countProgress", () => {
 describe("progress of the verbs", () => {
   it("replay shows records and bytes of the files' total on a terminal, then erases it", async () => {
     // Prepare
-    const args = parseReplayArgs(["--json", INCIDENT]);
-    if (args === "help") throw new Error("unexpected help");
+    const args = parsedArgs(parseReplayArgs(["--json", INCIDENT]));
     const tty = stream(true);
 
     // Act
@@ -121,8 +120,7 @@ describe("progress of the verbs", () => {
 
   it("replay writes no progress when stderr is piped", async () => {
     // Prepare
-    const args = parseReplayArgs(["--json", INCIDENT]);
-    if (args === "help") throw new Error("unexpected help");
+    const args = parsedArgs(parseReplayArgs(["--json", INCIDENT]));
     const piped = stream(false);
 
     // Act
@@ -174,17 +172,7 @@ describe("progress of the verbs", () => {
 
     async function archive(): Promise<{ dir: string; argv: string[] }> {
       const dir = await tempDir();
-      await buildArchive(
-        join(dir, "archive"),
-        {
-          "documents/a": { content: "alpha", atMs: T0 + 60_000 },
-          "documents/b": { content: "bravo", atMs: T0 + HOUR + 60_000 },
-        },
-        keys.signer,
-        T0 + 2 * HOUR,
-      );
-      await writeFile(join(dir, "public.pem"), keys.publicPem);
-      return { dir, argv: ["--dir", join(dir, "archive"), "--public-key", join(dir, "public.pem")] };
+      return { dir, argv: await sealedTwoPeriodCopy(dir, keys, T0) };
     }
 
     it("shows the digests and objects checked of the total on a terminal, then erases the line", async () => {

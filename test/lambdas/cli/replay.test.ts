@@ -1,40 +1,25 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { command, formatAlertRow, parseReplayArgs, runReplay } from "../../../lambdas/cli/commands/replay.js";
 import { MAX_RECORD_BYTES } from "../../../lambdas/cli/input.js";
 import { UsageError } from "../../../lambdas/cli/usage.js";
 import { buildAlert } from "../../../lambdas/core/alerts/index.js";
+import { INCIDENT_RULES } from "../../fixtures/incident.js";
+import { useTempDir } from "../../fixtures/temp-dir.js";
 import { execEvent, singleDetection, singleRule } from "../core/alerts/factories.js";
-import { sink } from "./helpers.js";
+import { parsedArgs, sink } from "./helpers.js";
 
 async function replayArgs(argv: string[]) {
-  const args = parseReplayArgs(argv);
-  if (args === "help") throw new Error("unexpected help");
+  const args = parsedArgs(parseReplayArgs(argv));
   const out = sink();
   const err = sink();
   const status = await runReplay(args, out, err);
   return { status, out: out.text(), err: err.text() };
 }
 
-const INCIDENT_ALERTS = [
-  "k8s_pod_exec",
-  "mesh_auth_failure_burst",
-  "mesh_config_change",
-  "mesh_namespace_not_strict",
-  "mesh_plaintext_suspected",
-  "mesh_service_discovery_scan",
-];
-
 describe("audit-trail replay", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "replay-"));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir("replay-");
 
   it("shows the bundled incident's alerts as NDJSON built by buildAlert", async () => {
     // Act
@@ -55,7 +40,7 @@ describe("audit-trail replay", () => {
             events: unknown[];
           },
       );
-    expect(alerts.map((alert) => alert.rule.name).sort()).toEqual(INCIDENT_ALERTS);
+    expect(alerts.map((alert) => alert.rule.name).sort()).toEqual(INCIDENT_RULES);
     for (const alert of alerts) {
       expect(alert.rule.level).toMatch(/^(low|medium|high|critical|informational)$/);
       expect(Date.parse(alert["@timestamp"])).not.toBeNaN();
@@ -95,9 +80,9 @@ describe("audit-trail replay", () => {
 
   it("adds rules from --rules directories, honours --overrides, and reports unparseable lines", async () => {
     // Prepare
-    const rules = join(dir, "extra");
+    const rules = join(dir(), "extra");
     await writeFile(
-      join(dir, "overrides.json"),
+      join(dir(), "overrides.json"),
       JSON.stringify({ rules: { mesh_service_discovery_scan: { enabled: false } } }),
     );
     await mkdir(rules, { recursive: true });
@@ -105,7 +90,7 @@ describe("audit-trail replay", () => {
       join(rules, "probe_seen.yml"),
       "title: Probe seen\nid: probe-seen\nname: probe_seen\nlevel: low\nlogsource: { product: mesh }\ndetection:\n  sel:\n    user_agent.original|startswith: kube-probe/\n  condition: sel\nsuppression: { timespan: 1h }\n",
     );
-    const logs = join(dir, "logs.log");
+    const logs = join(dir(), "logs.log");
     const linkerd = await readFile("examples/incident/linkerd-booksapp-json.log", "utf8");
     await writeFile(logs, `${linkerd.split("\n").slice(0, 40).join("\n")}\nthis is not a log line\n`);
     // Act
@@ -114,7 +99,7 @@ describe("audit-trail replay", () => {
       "--rules",
       rules,
       "--overrides",
-      join(dir, "overrides.json"),
+      join(dir(), "overrides.json"),
       logs,
     ]);
     // Assess: the alerts of what parsed, and status 1 for what did not (normalize's policy)
@@ -140,7 +125,7 @@ describe("audit-trail replay", () => {
 
   it("reports a record over the maximum record size as unparseable, by its line, and replays the rest", async () => {
     // Prepare
-    const logs = join(dir, "one-long-line.log");
+    const logs = join(dir(), "one-long-line.log");
     const linkerd = (await readFile("examples/incident/linkerd-booksapp-json.log", "utf8")).split("\n");
     await writeFile(logs, `${linkerd[0]}\n${"x".repeat(MAX_RECORD_BYTES + 1)}\n${linkerd[1]}\n`);
 
@@ -157,9 +142,9 @@ describe("audit-trail replay", () => {
 
   it("blames the --overrides file, not an environment variable, for bad overrides", async () => {
     // Prepare
-    const notJson = join(dir, "not-json.json");
+    const notJson = join(dir(), "not-json.json");
     await writeFile(notJson, "{ rules: ");
-    const unknownRule = join(dir, "unknown-rule.json");
+    const unknownRule = join(dir(), "unknown-rule.json");
     await writeFile(unknownRule, JSON.stringify({ rules: { no_such_rule: { enabled: false } } }));
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
@@ -194,7 +179,7 @@ describe("audit-trail replay", () => {
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
       expect(await command.run([])).toBe(2);
-      expect(await command.run([join(dir, "missing.log")])).toBe(2);
+      expect(await command.run([join(dir(), "missing.log")])).toBe(2);
       expect(stderr.mock.calls.map((call) => String(call[0])).join("")).toMatch(
         /missing\.log: no such file or directory/,
       );

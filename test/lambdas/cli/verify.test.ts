@@ -1,17 +1,23 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { archiveObject } from "../../../lambdas/archiver/archive.js";
 import { runVerify } from "../../../lambdas/cli/commands/verify.js";
 import { digestKey } from "../../../lambdas/core/digest/format.js";
-import { startChain, writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
+import { writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
-import { buildArchive, HOUR, keyPair, removeDir, tempDir } from "../core/digest/local-archive-helpers.js";
+import {
+  buildArchive,
+  HOUR,
+  keyPair,
+  removeDir,
+  sealedTwoPeriodCopy,
+  tempDir,
+} from "../core/digest/local-archive-helpers.js";
+import { digestWriterDeps, kmsPublicKey, stageAndArchive } from "../digest-writer/chain-on-fake-aws.js";
 import { captureProcessOutput } from "./helpers.js";
 
 const BUCKET = "audit-archive";
@@ -30,16 +36,7 @@ describe("audit-trail verify --dir", () => {
 
   beforeEach(async () => {
     dir = await tempDir();
-    await buildArchive(
-      join(dir, "archive"),
-      {
-        "documents/a": { content: "alpha", atMs: T0 + 60_000 },
-        "documents/b": { content: "bravo", atMs: T0 + HOUR + 60_000 },
-      },
-      keys.signer,
-      T0 + 2 * HOUR,
-    );
-    await writeFile(join(dir, "public.pem"), keys.publicPem);
+    await sealedTwoPeriodCopy(dir, keys, T0);
   });
 
   afterEach(async () => {
@@ -149,48 +146,17 @@ describe("audit-trail verify --bucket", () => {
   let s3: FakeS3;
   let ledger: FakeLedger;
   const start = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
-  const spki = new Uint8Array(
-    // The DER SubjectPublicKeyInfo, as KMS GetPublicKey returns it.
-    Buffer.from(keys.publicPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"),
-  );
-
-  async function archiveAt(key: string, content: string, atMs: number) {
-    s3.now = () => new Date(atMs);
-    s3.put("staging", key, content);
-    await startChain(new DynamoDBClient({ region: "eu-west-1" }), "ledger", Math.floor(atMs / HOUR) * HOUR);
-    await archiveObject(
-      {
-        s3: new S3Client({ region: "eu-west-1" }),
-        dynamo: new DynamoDBClient({ region: "eu-west-1" }),
-        archiveBucketName: BUCKET,
-        ledgerTableName: "ledger",
-        periodMs: HOUR,
-        now: () => atMs,
-      },
-      { bucket: "staging", key },
-    );
-  }
+  const archiveAt = (key: string, content: string, atMs: number) =>
+    stageAndArchive(s3, BUCKET, key, content, atMs);
 
   beforeEach(async () => {
     s3 = new FakeS3();
     ledger = new FakeLedger();
     kms.reset();
-    kms
-      .on(GetPublicKeyCommand)
-      .resolves({ PublicKey: spki, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" });
+    kms.on(GetPublicKeyCommand).resolves(kmsPublicKey(keys.publicPem));
     await archiveAt("documents/a", "alpha", start + 60_000);
     await archiveAt("documents/b", "bravo", start + HOUR + 60_000);
-    await writeDueDigests({
-      s3: new S3Client({ region: "eu-west-1" }),
-      dynamo: new DynamoDBClient({ region: "eu-west-1" }),
-      signer: keys.signer,
-      archiveBucketName: BUCKET,
-      stagingBucketName: "staging",
-      ledgerTableName: "ledger",
-      periodMs: HOUR,
-      now: () => Date.now(),
-      hasTimeLeft: () => true,
-    });
+    await writeDueDigests(digestWriterDeps(BUCKET, keys.signer, () => Date.now()));
     s3.now = () => new Date();
   });
 
@@ -299,12 +265,7 @@ describe("audit-trail verify --bucket", () => {
   it("takes --key-id more than once after a key rotation: valid when one of the keys verifies each digest", async () => {
     // Prepare
     const retired = keyPair();
-    const retiredSpki = new Uint8Array(
-      Buffer.from(retired.publicPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"),
-    );
-    kms
-      .on(GetPublicKeyCommand, { KeyId: "alias/retired" })
-      .resolves({ PublicKey: retiredSpki, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" });
+    kms.on(GetPublicKeyCommand, { KeyId: "alias/retired" }).resolves(kmsPublicKey(retired.publicPem));
 
     // Act
     const onlyRetired = await runVerify(["--bucket", BUCKET, "--key-id", "alias/retired"], clients);
@@ -321,7 +282,7 @@ describe("audit-trail verify --bucket", () => {
 
   it("exits 2 when the KMS key is not an ECC P-256 signing key", async () => {
     // Prepare
-    kms.on(GetPublicKeyCommand).resolves({ PublicKey: spki, KeySpec: "RSA_2048", KeyUsage: "SIGN_VERIFY" });
+    kms.on(GetPublicKeyCommand).resolves({ ...kmsPublicKey(keys.publicPem), KeySpec: "RSA_2048" });
 
     // Act
     const status = await runVerify(["--bucket", BUCKET], clients);

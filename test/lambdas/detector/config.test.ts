@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DETECTOR_ENV } from "../../../lambdas/core/contracts.js";
 import { DetectorConfigError, loadDetectorConfig } from "../../../lambdas/detector/config.js";
-
-const TOPICS = {
-  critical: "arn:aws:sns:eu-west-1:111122223333:audit-critical",
-  high: "arn:aws:sns:eu-west-1:111122223333:audit-high",
-  medium: "arn:aws:sns:eu-west-1:111122223333:audit-medium",
-  low: "arn:aws:sns:eu-west-1:111122223333:audit-low",
-  ops: "arn:aws:sns:eu-west-1:111122223333:audit-ops",
-};
+import { TOPICS } from "./topics.js";
 
 const complete = (): Record<string, string | undefined> => ({
   AWS_REGION: "eu-west-1",

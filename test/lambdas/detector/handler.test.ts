@@ -14,17 +14,11 @@ import type { DetectorConfig } from "../../../lambdas/detector/config.js";
 import { correlationRule, singleRule } from "../core/alerts/factories.js";
 import { FakeOpenSearch } from "../core/detection/fake-opensearch.js";
 import { NOW, packOf, recordedAudit } from "../core/detection/scenario.js";
+import { stubHandlerEnvironment } from "../handler-environment.js";
+import { TOPICS } from "./topics.js";
 
 const sns = mockClient(SNSClient);
 const dynamodb = mockClient(DynamoDBClient);
-
-const TOPICS = {
-  critical: "arn:aws:sns:eu-west-1:111122223333:audit-critical",
-  high: "arn:aws:sns:eu-west-1:111122223333:audit-high",
-  medium: "arn:aws:sns:eu-west-1:111122223333:audit-medium",
-  low: "arn:aws:sns:eu-west-1:111122223333:audit-low",
-  ops: "arn:aws:sns:eu-west-1:111122223333:audit-ops",
-};
 
 const context = { awsRequestId: "req-1", functionName: "detector" } as unknown as Context;
 const scheduled = {
@@ -52,10 +46,7 @@ beforeEach(() => {
   vi.resetModules();
   sns.reset();
   dynamodb.reset();
-  vi.stubEnv("AWS_REGION", "eu-west-1");
-  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
-  vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv("POWERTOOLS_TRACE_ENABLED", "false");
+  stubHandlerEnvironment();
 });
 afterEach(() => {
   vi.unstubAllEnvs();

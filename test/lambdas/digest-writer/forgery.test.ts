@@ -4,63 +4,38 @@
  * proves which calls those are against the synthesized template): none may end up as a sealed object that verify
  * accepts, and none may stall the chain silently.
  */
-import { generateKeyPairSync } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { S3Client } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ArchiveError, archiveObject } from "../../../lambdas/archiver/archive.js";
 import { digestKey, parseDigest, sha256Hex } from "../../../lambdas/core/digest/format.js";
 import { HEAD_KEY, objectMarkerKey, periodObjectKey } from "../../../lambdas/core/digest/ledger.js";
-import { nodeSigner, nodeVerifier } from "../../../lambdas/core/digest/signer.js";
-import { verifyArchive } from "../../../lambdas/core/digest/verify.js";
 import {
   ChainConflictError,
-  type DigestWriterDeps,
   startChain,
   writeDueDigests,
 } from "../../../lambdas/digest-writer/write-digests.js";
-import { s3ArchiveReader } from "../../../lambdas/shared/s3-archive.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
+import { HOUR, keyPair } from "../core/digest/local-archive-helpers.js";
+import {
+  archiverDeps,
+  digestWriterDeps,
+  fakeClients,
+  LEDGER,
+  STAGING,
+  stageAndArchive,
+  verifyBucket,
+} from "./chain-on-fake-aws.js";
 
-const HOUR = 3_600_000;
 const T0 = Date.parse("2026-11-23T06:00:00Z");
 const ARCHIVE = "archive";
-const STAGING = "staging";
-const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-const signer = nodeSigner(privateKey.export({ format: "pem", type: "pkcs8" }));
-const verifier = nodeVerifier(publicKey.export({ format: "pem", type: "spki" }));
+const { signer, verifier } = keyPair();
 
 let s3: FakeS3;
 let ledger: FakeLedger;
 let clock: number;
 
-const clients = () => ({
-  s3: new S3Client({ region: "eu-west-1" }),
-  dynamo: new DynamoDBClient({ region: "eu-west-1" }),
-});
-
-function writer(): DigestWriterDeps {
-  return {
-    ...clients(),
-    signer,
-    archiveBucketName: ARCHIVE,
-    stagingBucketName: STAGING,
-    ledgerTableName: "ledger",
-    periodMs: HOUR,
-    now: () => clock,
-    hasTimeLeft: () => true,
-  };
-}
-
-async function archiveAt(key: string, content: string, atMs: number) {
-  clock = atMs;
-  s3.now = () => new Date(atMs);
-  s3.put(STAGING, key, content);
-  return archiveObject(
-    { ...clients(), archiveBucketName: ARCHIVE, ledgerTableName: "ledger", periodMs: HOUR, now: () => atMs },
-    { bucket: STAGING, key },
-  );
-}
+const writer = () => digestWriterDeps(ARCHIVE, signer, () => clock);
+const archiveAt = (key: string, content: string, atMs: number) =>
+  stageAndArchive(s3, ARCHIVE, key, content, atMs);
 
 /** What a holder of the archiver role's credentials can write: an archive object and its two ledger items. */
 function forgeWithArchiverRole(key: string, content: string, periodStartMs: number, atMs: number) {
@@ -86,18 +61,13 @@ function forgeWithArchiverRole(key: string, content: string, periodStartMs: numb
   });
 }
 
-function verifyNow() {
-  return verifyArchive(s3ArchiveReader(new S3Client({ region: "eu-west-1" }), ARCHIVE), verifier, {
-    toMs: clock,
-    pendingFrom: "last-period-start",
-  });
-}
+const verifyNow = () => verifyBucket(ARCHIVE, verifier, clock);
 
 beforeEach(async () => {
   s3 = new FakeS3();
   ledger = new FakeLedger();
   clock = T0;
-  await startChain(new DynamoDBClient({ region: "eu-west-1" }), "ledger", T0);
+  await startChain(fakeClients().dynamo, LEDGER, T0);
 });
 
 afterEach(() => {
@@ -155,16 +125,7 @@ describe("forgeries with the archiver role, tried against the chain", () => {
     s3.put(STAGING, key, "genuine content");
 
     // Act
-    const attempt = archiveObject(
-      {
-        ...clients(),
-        archiveBucketName: ARCHIVE,
-        ledgerTableName: "ledger",
-        periodMs: HOUR,
-        now: () => T0 + HOUR,
-      },
-      { bucket: STAGING, key },
-    );
+    const attempt = archiveObject(archiverDeps(ARCHIVE, T0 + HOUR), { bucket: STAGING, key });
 
     // Assess
     await expect(attempt).rejects.toThrow(ArchiveError);
@@ -177,10 +138,7 @@ describe("forgeries with the archiver role, tried against the chain", () => {
     s3.put(STAGING, "documents/a", "alpha");
 
     // Act
-    const attempt = archiveObject(
-      { ...clients(), archiveBucketName: ARCHIVE, ledgerTableName: "ledger", periodMs: HOUR, now: () => T0 },
-      { bucket: STAGING, key: "documents/a" },
-    );
+    const attempt = archiveObject(archiverDeps(ARCHIVE, T0), { bucket: STAGING, key: "documents/a" });
 
     // Assess
     await expect(attempt).rejects.toThrow(/the digest chain has not started/);

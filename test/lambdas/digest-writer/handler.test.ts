@@ -4,8 +4,10 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DIGEST_WRITER_ENV } from "../../../lambdas/core/contracts.js";
 import { digestKey, parseDigest } from "../../../lambdas/core/digest/format.js";
-import { HEAD_KEY } from "../../../lambdas/core/digest/ledger.js";
+import { startChain } from "../../../lambdas/digest-writer/write-digests.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
+import { stubHandlerEnvironment } from "../handler-environment.js";
+import { fakeClients, LEDGER } from "./chain-on-fake-aws.js";
 
 const HOUR = 3_600_000;
 const KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -22,14 +24,13 @@ const kms = mockClient(KMSClient);
 
 beforeEach(() => {
   vi.resetModules();
-  vi.stubEnv("AWS_REGION", "eu-west-1");
-  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
-  vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv(DIGEST_WRITER_ENV.archiveBucketName, "archive");
-  vi.stubEnv(DIGEST_WRITER_ENV.stagingBucketName, "staging");
-  vi.stubEnv(DIGEST_WRITER_ENV.ledgerTableName, "ledger");
-  vi.stubEnv(DIGEST_WRITER_ENV.signingKeyId, KEY_ARN);
-  vi.stubEnv(DIGEST_WRITER_ENV.digestPeriodMinutes, "60");
+  stubHandlerEnvironment({
+    [DIGEST_WRITER_ENV.archiveBucketName]: "archive",
+    [DIGEST_WRITER_ENV.stagingBucketName]: "staging",
+    [DIGEST_WRITER_ENV.ledgerTableName]: "ledger",
+    [DIGEST_WRITER_ENV.signingKeyId]: KEY_ARN,
+    [DIGEST_WRITER_ENV.digestPeriodMinutes]: "60",
+  });
   s3 = new FakeS3();
   ledger = new FakeLedger();
   kms.reset();
@@ -42,16 +43,17 @@ afterEach(() => {
   ledger.mock.restore();
 });
 
+/** The chain started two hours ago: two closed periods to seal. Returns the first one's start. */
+async function chainStartedTwoPeriodsAgo(): Promise<number> {
+  const start = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
+  await startChain(fakeClients().dynamo, LEDGER, start);
+  return start;
+}
+
 describe("digest writer handler", () => {
   it("signs each closed period's digest with the configured KMS key", async () => {
     // Prepare
-    const start = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
-    ledger.items.set(`${HEAD_KEY.pk}|${HEAD_KEY.sk}`, {
-      pk: { S: HEAD_KEY.pk },
-      sk: { S: HEAD_KEY.sk },
-      nextPeriodStartMs: { N: String(start) },
-      sequence: { N: "0" },
-    });
+    const start = await chainStartedTwoPeriodsAgo();
     const { handler } = await import("../../../lambdas/digest-writer/handler.js");
 
     // Act
@@ -66,13 +68,7 @@ describe("digest writer handler", () => {
 
   it("fails the invocation with an error naming the digest key when it holds something else", async () => {
     // Prepare
-    const start = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
-    ledger.items.set(`${HEAD_KEY.pk}|${HEAD_KEY.sk}`, {
-      pk: { S: HEAD_KEY.pk },
-      sk: { S: HEAD_KEY.sk },
-      nextPeriodStartMs: { N: String(start) },
-      sequence: { N: "0" },
-    });
+    const start = await chainStartedTwoPeriodsAgo();
     s3.put("archive", digestKey(start), "junk");
     const { handler } = await import("../../../lambdas/digest-writer/handler.js");
 

@@ -1,66 +1,29 @@
-import { generateKeyPairSync } from "node:crypto";
-import { DynamoDBClient, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { archiveObject } from "../../../lambdas/archiver/archive.js";
 import { digestKey, parseDigest, sha256Hex } from "../../../lambdas/core/digest/format.js";
 import { HEAD_KEY } from "../../../lambdas/core/digest/ledger.js";
-import { nodeSigner, nodeVerifier } from "../../../lambdas/core/digest/signer.js";
-import { verifyArchive } from "../../../lambdas/core/digest/verify.js";
 import {
   ChainConflictError,
   type DigestWriterDeps,
-  startChain,
   writeDueDigests,
 } from "../../../lambdas/digest-writer/write-digests.js";
-import { s3ArchiveReader } from "../../../lambdas/shared/s3-archive.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
+import { HOUR, keyPair } from "../core/digest/local-archive-helpers.js";
+import { digestWriterDeps, stageAndArchive, verifyBucket } from "./chain-on-fake-aws.js";
 
-const HOUR = 3_600_000;
 const T0 = Date.parse("2026-11-23T06:00:00Z");
 const ARCHIVE = "archive";
-const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-const signer = nodeSigner(privateKey.export({ format: "pem", type: "pkcs8" }));
-const verifier = nodeVerifier(publicKey.export({ format: "pem", type: "spki" }));
+const { signer, verifier } = keyPair();
 
 let s3: FakeS3;
 let ledger: FakeLedger;
 let clock: number;
 
-function deps(overrides: Partial<DigestWriterDeps> = {}): DigestWriterDeps {
-  return {
-    s3: new S3Client({ region: "eu-west-1" }),
-    dynamo: new DynamoDBClient({ region: "eu-west-1" }),
-    signer,
-    archiveBucketName: ARCHIVE,
-    stagingBucketName: "staging",
-    ledgerTableName: "ledger",
-    periodMs: HOUR,
-    now: () => clock,
-    hasTimeLeft: () => true,
-    ...overrides,
-  };
-}
-
-/** Archives a staging object at `atMs` through the real archiver code. */
-async function archiveAt(key: string, content: string, atMs: number): Promise<void> {
-  clock = atMs;
-  s3.now = () => new Date(atMs);
-  s3.put("staging", key, content);
-  // The digest writer starts the chain on its first run; the archiver never writes the head.
-  await startChain(new DynamoDBClient({ region: "eu-west-1" }), "ledger", Math.floor(atMs / HOUR) * HOUR);
-  await archiveObject(
-    {
-      s3: new S3Client({ region: "eu-west-1" }),
-      dynamo: new DynamoDBClient({ region: "eu-west-1" }),
-      archiveBucketName: ARCHIVE,
-      ledgerTableName: "ledger",
-      periodMs: HOUR,
-      now: () => atMs,
-    },
-    { bucket: "staging", key },
-  );
-}
+const deps = (overrides: Partial<DigestWriterDeps> = {}) =>
+  digestWriterDeps(ARCHIVE, signer, () => clock, overrides);
+const archiveAt = (key: string, content: string, atMs: number) =>
+  stageAndArchive(s3, ARCHIVE, key, content, atMs);
 
 async function readDigest(periodStartMs: number) {
   const [version] = s3.versions(ARCHIVE, digestKey(periodStartMs));
@@ -112,14 +75,7 @@ describe("writeDueDigests", () => {
       nextPeriodStartMs: { N: String(T0 + 3 * HOUR) },
       lastDigestSha256: { S: third.sha256 },
     });
-    const report = await verifyArchive(
-      s3ArchiveReader(new S3Client({ region: "eu-west-1" }), ARCHIVE),
-      verifier,
-      {
-        toMs: clock,
-        pendingFrom: "last-period-start",
-      },
-    );
+    const report = await verifyBucket(ARCHIVE, verifier, clock);
     expect(report.findings).toEqual([]);
     expect(report.objectsChecked).toBe(3);
   });
@@ -174,14 +130,7 @@ describe("writeDueDigests", () => {
     const sequences = [...one, ...two].map((w) => w.sequence).sort();
     expect(sequences).toEqual([1, 2, 3, 4]);
     for (let i = 0; i < 4; i++) expect(s3.versions(ARCHIVE, digestKey(T0 + i * HOUR))).toHaveLength(1);
-    const report = await verifyArchive(
-      s3ArchiveReader(new S3Client({ region: "eu-west-1" }), ARCHIVE),
-      verifier,
-      {
-        toMs: clock,
-        pendingFrom: "last-period-start",
-      },
-    );
+    const report = await verifyBucket(ARCHIVE, verifier, clock);
     expect(report.findings).toEqual([]);
   });
 

@@ -1,6 +1,4 @@
 import { generateKeyPairSync } from "node:crypto";
-import { Logger } from "@aws-lambda-powertools/logger";
-import { Tracer } from "@aws-lambda-powertools/tracer";
 import { CloudFormationClient, GetTemplateCommand } from "@aws-sdk/client-cloudformation";
 import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
@@ -14,7 +12,8 @@ import type { Context, ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { errorDayPrefixes, reviewPeriod, weeklyReportKey } from "../../../lambdas/core/review/index.js";
-import { buildHandler, loadReviewerConfig } from "../../../lambdas/reviewer/build.js";
+import { loadReviewerConfig } from "../../../lambdas/reviewer/build.js";
+import { reviewerWith } from "./fixtures.js";
 
 const s3 = mockClient(S3Client);
 const sns = mockClient(SNSClient);
@@ -59,7 +58,7 @@ describe("the scheduled weekly review", () => {
       KeySpec: "ECC_NIST_P256",
       KeyUsage: "SIGN_VERIFY",
     });
-    const handler = buildHandler({
+    const handler = reviewerWith({
       config: loadReviewerConfig(ENV),
       search: {
         async search({ index }) {
@@ -67,12 +66,6 @@ describe("the scheduled weekly review", () => {
           return { hits: { hits: [] }, aggregations: { edges: { buckets: [] } } };
         },
       },
-      s3: new S3Client({ region: "eu-west-1" }),
-      kms: new KMSClient({ region: "eu-west-1" }),
-      sns: new SNSClient({ region: "eu-west-1" }),
-      cloudFormation: new CloudFormationClient({ region: "eu-west-1" }),
-      logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
-      tracer: new Tracer({ serviceName: "reviewer", enabled: false }),
     });
 
     // Act
@@ -118,15 +111,9 @@ describe("the scheduled weekly review", () => {
         requirementsSource: "test",
       },
     ];
-    const handler = buildHandler({
+    const handler = reviewerWith({
       config: loadReviewerConfig({ ...ENV, AUDIT_TRAIL_COMPLIANCE_REQUESTS: JSON.stringify(requests) }),
       search: { search: async () => ({}) },
-      s3: new S3Client({ region: "eu-west-1" }),
-      kms: new KMSClient({ region: "eu-west-1" }),
-      sns: new SNSClient({ region: "eu-west-1" }),
-      cloudFormation: new CloudFormationClient({ region: "eu-west-1" }),
-      logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
-      tracer: new Tracer({ serviceName: "reviewer", enabled: false }),
       clock: () => Date.parse("2026-04-01T07:00:00Z"),
     });
 

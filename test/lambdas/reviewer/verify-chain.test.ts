@@ -3,27 +3,23 @@
  * KMS key's public key, links, continuity, every object the digests name), bounded to the digest day prefixes of the
  * week, and stores the verdict in the weekly report.
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { Tracer } from "@aws-lambda-powertools/tracer";
-import { CloudFormationClient } from "@aws-sdk/client-cloudformation";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetPublicKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   GetObjectAttributesCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
-  S3Client,
 } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { archiveObject } from "../../../lambdas/archiver/archive.js";
-import { startChain, writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
-import { buildHandler, loadReviewerConfig } from "../../../lambdas/reviewer/build.js";
+import { writeDueDigests } from "../../../lambdas/digest-writer/write-digests.js";
+import { loadReviewerConfig } from "../../../lambdas/reviewer/build.js";
 import { FakeLedger, FakeS3 } from "../archiver/fake-aws.js";
 import { HOUR, keyPair } from "../core/digest/local-archive-helpers.js";
+import { digestWriterDeps, kmsPublicKey, stageAndArchive } from "../digest-writer/chain-on-fake-aws.js";
+import { reviewerWith } from "./fixtures.js";
 
 const REGION = "eu-west-1";
 const ARCHIVE = "audit-archive-prod";
@@ -44,41 +40,18 @@ const START = Date.parse("2026-03-08T22:00:00Z");
 const SCHEDULED = "2026-03-09T01:10:00Z";
 
 const keys = keyPair();
-const spki = new Uint8Array(
-  Buffer.from(keys.publicPem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"),
-);
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);
 let s3: FakeS3;
 let ledger: FakeLedger;
 
-async function archiveAt(key: string, content: string, atMs: number) {
-  s3.now = () => new Date(atMs);
-  s3.put("staging", key, content);
-  await startChain(new DynamoDBClient({ region: REGION }), "ledger", Math.floor(atMs / HOUR) * HOUR);
-  await archiveObject(
-    {
-      s3: new S3Client({ region: REGION }),
-      dynamo: new DynamoDBClient({ region: REGION }),
-      archiveBucketName: ARCHIVE,
-      ledgerTableName: "ledger",
-      periodMs: HOUR,
-      now: () => atMs,
-    },
-    { bucket: "staging", key },
-  );
-}
+const archiveAt = (key: string, content: string, atMs: number) =>
+  stageAndArchive(s3, ARCHIVE, key, content, atMs);
 
 function reviewer() {
-  return buildHandler({
+  return reviewerWith({
     config: loadReviewerConfig(ENV),
     search: { search: async () => ({ hits: { hits: [] }, aggregations: { edges: { buckets: [] } } }) },
-    s3: new S3Client({ region: REGION }),
-    kms: new KMSClient({ region: REGION }),
-    sns: new SNSClient({ region: REGION }),
-    cloudFormation: new CloudFormationClient({ region: REGION }),
-    logger: new Logger({ serviceName: "reviewer", logLevel: "SILENT" }),
-    tracer: new Tracer({ serviceName: "reviewer", enabled: false }),
   });
 }
 
@@ -96,25 +69,13 @@ describe("the scheduled review verifies the week's digest chain", () => {
     ledger = new FakeLedger();
     kms.reset();
     sns.reset();
-    kms
-      .on(GetPublicKeyCommand)
-      .resolves({ PublicKey: spki, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" });
+    kms.on(GetPublicKeyCommand).resolves(kmsPublicKey(keys.publicPem));
     sns.on(PublishCommand).resolves({ MessageId: "m-1" });
     s3.mock.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
     await archiveAt("documents/2026/03/08/22/a", "alpha", START + 60_000);
     await archiveAt("documents/2026/03/08/23/b", "bravo", START + HOUR + 60_000);
     await archiveAt("documents/2026/03/09/00/c", "charlie", START + 2 * HOUR + 60_000);
-    await writeDueDigests({
-      s3: new S3Client({ region: REGION }),
-      dynamo: new DynamoDBClient({ region: REGION }),
-      signer: keys.signer,
-      archiveBucketName: ARCHIVE,
-      stagingBucketName: "staging",
-      ledgerTableName: "ledger",
-      periodMs: HOUR,
-      now: () => START + 3 * HOUR + 5 * 60_000,
-      hasTimeLeft: () => true,
-    });
+    await writeDueDigests(digestWriterDeps(ARCHIVE, keys.signer, () => START + 3 * HOUR + 5 * 60_000));
     s3.now = () => new Date(Date.parse(SCHEDULED) + 30_000);
   });
 

@@ -6,11 +6,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Context, FirehoseTransformationEvent } from "aws-lambda";
-import { afterAll, beforeAll, vi } from "vitest";
+import { afterAll, beforeAll } from "vitest";
 import { TRANSFORM_ENV } from "../../../lambdas/core/contracts.js";
 import { defaultRulesDir } from "../../../lambdas/core/rules/index.js";
 import { precompileRulePack } from "../../../lambdas/core/rules/load.js";
 import { PRECOMPILED_RULE_PACK_FILE } from "../../../lambdas/core/rules/precompiled.js";
+import { stubHandlerEnvironment } from "../handler-environment.js";
 
 export const lambdaContext = {
   functionName: "transform",
@@ -62,9 +63,28 @@ export function useBundledRulesDir(): () => string {
 
 /** The environment the stack gives the transform (quiet Powertools, no metrics flushed). */
 export function stubTransformEnvironment(rulesDir: string): void {
-  vi.stubEnv("AWS_REGION", "eu-west-1");
-  vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
-  vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "true");
-  vi.stubEnv(TRANSFORM_ENV.rulesDir, rulesDir);
-  vi.stubEnv(TRANSFORM_ENV.reingestKeySecretArn, REINGEST_SECRET_ARN);
+  stubHandlerEnvironment({
+    [TRANSFORM_ENV.rulesDir]: rulesDir,
+    [TRANSFORM_ENV.reingestKeySecretArn]: REINGEST_SECRET_ARN,
+  });
+}
+
+/**
+ * The API server's audit line of alice's `kubectl exec` into shop/cart-0 (the response started: the stream is open),
+ * which the default pack's `k8s_pod_exec` matches; `extra` adds or replaces fields of the event.
+ */
+export function podExecAuditLine(extra: Readonly<Record<string, unknown>> = {}): string {
+  return JSON.stringify({
+    kind: "Event",
+    apiVersion: "audit.k8s.io/v1",
+    auditID: "e-1",
+    stage: "ResponseStarted",
+    verb: "create",
+    requestURI: "/api/v1/namespaces/shop/pods/cart-0/exec?command=sh&container=cart",
+    user: { username: "alice" },
+    objectRef: { resource: "pods", subresource: "exec", namespace: "shop", name: "cart-0" },
+    responseStatus: { code: 101 },
+    requestReceivedTimestamp: "2024-02-02T02:02:02Z",
+    ...extra,
+  });
 }

@@ -8,6 +8,7 @@ import { createReingestSealer } from "../../../lambdas/core/normalize/reingest.j
 import {
   firehoseEvent,
   lambdaContext,
+  podExecAuditLine,
   REINGEST_SECRET_ARN,
   stubTransformEnvironment,
   useBundledRulesDir,
@@ -249,18 +250,7 @@ describe("forgery from a producer's position", () => {
 
   it("lets the transform's own sealed re-ingested documents through unchanged, re-tagged by the rule pack", async () => {
     // Prepare: a multi-document record whose second document goes back through the stream, sealed
-    const exec = JSON.stringify({
-      kind: "Event",
-      apiVersion: "audit.k8s.io/v1",
-      auditID: "e-1",
-      stage: "ResponseStarted",
-      verb: "create",
-      requestURI: "/api/v1/namespaces/shop/pods/cart-0/exec?command=sh&container=cart",
-      user: { username: "alice" },
-      objectRef: { resource: "pods", subresource: "exec", namespace: "shop", name: "cart-0" },
-      responseStatus: { code: 101 },
-      requestReceivedTimestamp: "2024-02-02T02:02:02Z",
-    });
+    const exec = podExecAuditLine();
     const { handler } = await import("../../../lambdas/transform/handler.js");
     await handler(event(`${LINKERD}\n${exec}\n`), context);
     const sent = firehose

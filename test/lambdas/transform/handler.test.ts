@@ -11,6 +11,7 @@ import type { TransformConfig } from "../../../lambdas/transform/config.js";
 import {
   firehoseEvent,
   lambdaContext,
+  podExecAuditLine,
   REINGEST_SECRET_ARN,
   stubTransformEnvironment,
   useBundledRulesDir,
@@ -121,19 +122,7 @@ describe("transform handler", () => {
 
   it("tags each document with the single-event rules of the bundled pack that it matches", async () => {
     // Prepare: an exec into a pod, which the default pack's k8s_pod_exec rule matches, and a health probe
-    const exec = JSON.stringify({
-      kind: "Event",
-      apiVersion: "audit.k8s.io/v1",
-      auditID: "e-1",
-      stage: "ResponseStarted",
-      verb: "create",
-      requestURI: "/api/v1/namespaces/shop/pods/cart-0/exec?command=sh&container=cart",
-      user: { username: "alice" },
-      sourceIPs: ["198.51.100.7"],
-      objectRef: { resource: "pods", subresource: "exec", namespace: "shop", name: "cart-0" },
-      responseStatus: { code: 101 },
-      requestReceivedTimestamp: "2024-02-02T02:02:02Z",
-    });
+    const exec = podExecAuditLine({ sourceIPs: ["198.51.100.7"] });
     const { handler } = await import("../../../lambdas/transform/handler.js");
     // Act
     const result = await handler(event(exec, AUDIT), context);

@@ -1,10 +1,8 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   loadPrecompiledRulePack,
   PRECOMPILED_RULE_PACK_FILE,
@@ -15,6 +13,7 @@ import {
   precompiledRulePackCommands,
   TRANSFORM_BUNDLE,
 } from "../../../lib/private/bundle.js";
+import { useTempDir } from "../../fixtures/temp-dir.js";
 import { REPO_ROOT } from "../fixtures.js";
 
 const run = promisify(execFile);
@@ -31,32 +30,26 @@ async function runHook(command: string): Promise<{ code: number; stderr: string 
 }
 
 describe("the transform's bundle", () => {
-  let outputDir: string;
-  beforeAll(async () => {
-    outputDir = await mkdtemp(join(tmpdir(), "transform-bundle-"));
-  });
-  afterAll(async () => {
-    await rm(outputDir, { recursive: true, force: true });
-  });
+  const outputDir = useTempDir("transform-bundle-");
 
   it("gets the rule pack precompiled with the environment's overrides, ready for the Lambda to load", async () => {
     // Prepare
     const [command] = precompiledRulePackCommands({ rules: { mesh_latency_p99_high: { enabled: false } } })(
       REPO_ROOT,
-      outputDir,
+      outputDir(),
     );
     // Act
     const result = await runHook(command as string);
     // Assess
     expect(result).toEqual({ code: 0, stderr: "" });
-    const pack = loadPrecompiledRulePack(join(outputDir, BUNDLED_RULES_DIR, PRECOMPILED_RULE_PACK_FILE));
+    const pack = loadPrecompiledRulePack(join(outputDir(), BUNDLED_RULES_DIR, PRECOMPILED_RULE_PACK_FILE));
     expect(pack.get("k8s_pod_exec")).toBeDefined();
     expect(pack.get("mesh_latency_p99_high")).toBeUndefined();
   }, 30_000);
 
   it("fails the bundling on an override the Lambda would refuse, naming the key", async () => {
     // Prepare
-    const target = join(outputDir, "refused");
+    const target = join(outputDir(), "refused");
     const [command] = precompiledRulePackCommands({ rules: { no_such_rule: { enabled: false } } })(
       REPO_ROOT,
       target,

@@ -9,31 +9,19 @@ import {
 import type { SearchClient } from "../../../../lambdas/core/detection/ports.js";
 import { SearchResponseError } from "../../../../lambdas/core/detection/responses.js";
 import { correlationRule, publicAccessRule, singleRule } from "../alerts/factories.js";
+import { searchOnly } from "./fake-opensearch.js";
 import { fixture } from "./scenario.js";
 
 const at = (iso: string) => Date.parse(iso);
 
 /** A search client replaying `responses` in order and recording the request bodies. */
 function replaying(...responses: unknown[]): SearchClient & { bodies: Record<string, unknown>[] } {
-  const bodies: Record<string, unknown>[] = [];
-  return {
-    bodies,
-    search: async ({ body }) => {
-      bodies.push(body);
-      const next = responses.shift();
-      if (next === undefined) throw new Error("no more recorded responses");
-      return next;
-    },
-    get: async () => undefined,
-    write: async () => ({ outcome: "conflict" }),
-    refresh: async () => {},
-    msearch: async () => {
-      throw new Error("this test expects no _msearch");
-    },
-    bulk: async () => {
-      throw new Error("this test expects no _bulk");
-    },
-  };
+  const { client, bodies } = searchOnly(() => {
+    const next = responses.shift();
+    if (next === undefined) throw new Error("no more recorded responses");
+    return next;
+  });
+  return Object.assign(client, { bodies });
 }
 
 const windows = {

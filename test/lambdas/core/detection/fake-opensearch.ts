@@ -305,3 +305,30 @@ function countedAlerts(
     aggregations: { alerts: { buckets } },
   };
 }
+
+/**
+ * A client for tests of one query: each search's body is recorded in `bodies` and answered by `answer`; reads,
+ * writes and refreshes do nothing, and `_msearch` or `_bulk` fail the test.
+ */
+export function searchOnly(answer: AuditResponder): {
+  client: SearchClient;
+  bodies: Record<string, unknown>[];
+} {
+  const bodies: Record<string, unknown>[] = [];
+  const client: SearchClient = {
+    search: async ({ body }) => {
+      bodies.push(body);
+      return answer(body);
+    },
+    get: async () => undefined,
+    write: async () => ({ outcome: "conflict" }),
+    refresh: async () => {},
+    msearch: async () => {
+      throw new Error("this test expects no _msearch");
+    },
+    bulk: async () => {
+      throw new Error("this test expects no _bulk");
+    },
+  };
+  return { client, bodies };
+}

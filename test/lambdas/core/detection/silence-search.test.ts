@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { SearchClient } from "../../../../lambdas/core/detection/ports.js";
 import {
   evaluateSilence,
   lastDocumentQuery,
   sourcesQuery,
 } from "../../../../lambdas/core/detection/silence-search.js";
 import { silenceRule } from "../alerts/factories.js";
+import { searchOnly } from "./fake-opensearch.js";
 
 const MINUTE = 60_000;
 const NOW = Date.parse("2026-03-02T10:30:00.000Z");
@@ -18,44 +18,30 @@ const shards = { total: 2, successful: 2, skipped: 0, failed: 0 };
 
 /** What OpenSearch answers: the composite page(s) of sources, then the last document of each silent source. */
 function recorded(pages: unknown[][], lastDocuments: Record<string, unknown>) {
-  const bodies: Record<string, unknown>[] = [];
-  const client: SearchClient = {
-    async search({ body }) {
-      bodies.push(body);
-      if (body.aggs !== undefined) {
-        const buckets = pages.shift() ?? [];
-        return {
-          took: 3,
-          timed_out: false,
-          _shards: shards,
-          hits: { hits: [] },
-          aggregations: {
-            sources: { ...(pages.length > 0 ? { after_key: { g0: "x", g1: "y" } } : {}), buckets },
-          },
-        };
-      }
-      const dataset = JSON.stringify(body).match(/"event.dataset":"([^"]+)"/)?.[1] ?? "(none)";
-      const source = lastDocuments[dataset];
+  return searchOnly((body) => {
+    if (body.aggs !== undefined) {
+      const buckets = pages.shift() ?? [];
       return {
-        took: 1,
+        took: 3,
         timed_out: false,
         _shards: shards,
-        hits: {
-          hits: source === undefined ? [] : [{ _index: "audit-2026-03-02", _id: dataset, _source: source }],
+        hits: { hits: [] },
+        aggregations: {
+          sources: { ...(pages.length > 0 ? { after_key: { g0: "x", g1: "y" } } : {}), buckets },
         },
       };
-    },
-    get: async () => undefined,
-    write: async () => ({ outcome: "conflict" }),
-    refresh: async () => {},
-    msearch: async () => {
-      throw new Error("this test expects no _msearch");
-    },
-    bulk: async () => {
-      throw new Error("this test expects no _bulk");
-    },
-  };
-  return { client, bodies };
+    }
+    const dataset = JSON.stringify(body).match(/"event.dataset":"([^"]+)"/)?.[1] ?? "(none)";
+    const source = lastDocuments[dataset];
+    return {
+      took: 1,
+      timed_out: false,
+      _shards: shards,
+      hits: {
+        hits: source === undefined ? [] : [{ _index: "audit-2026-03-02", _id: dataset, _source: source }],
+      },
+    };
+  });
 }
 
 const bucket = (cluster: string | null, dataset: string | null, lastMs: number | null) => ({

@@ -1,27 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { SearchClient } from "../../../../lambdas/core/detection/ports.js";
 import { AlertStore, OUTBOX_MAPPING } from "../../../../lambdas/core/detection/store.js";
 import { alertsProperties } from "../../../../lambdas/core/opensearch/alerts-template.js";
+import { searchOnly } from "./fake-opensearch.js";
 
-function recording(response: unknown) {
-  const bodies: Record<string, unknown>[] = [];
-  const client: SearchClient = {
-    search: async ({ body }) => {
-      bodies.push(body);
-      return response;
-    },
-    get: async () => undefined,
-    write: async () => ({ outcome: "conflict" }),
-    refresh: async () => {},
-    msearch: async () => {
-      throw new Error("this test expects no _msearch");
-    },
-    bulk: async () => {
-      throw new Error("this test expects no _bulk");
-    },
-  };
-  return { client, bodies };
-}
+/** Answers every search with `response`. */
+const recording = (response: unknown) => searchOnly(() => response);
 
 const hitsOf = (hits: unknown[]) => ({
   took: 1,

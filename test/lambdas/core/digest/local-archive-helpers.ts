@@ -61,3 +61,26 @@ export function verifyDir(
     ...(toMs === undefined ? {} : { toMs }),
   });
 }
+
+/**
+ * A sealed local copy as `audit-trail verify --dir` reads it: in `dir`, `archive/` holding `documents/a` (a minute
+ * into the period starting at `startMs`) and `documents/b` (a minute into the next), both periods sealed by `keys`,
+ * and their public key in `public.pem`. Returns verify's arguments for it.
+ */
+export async function sealedTwoPeriodCopy(
+  dir: string,
+  keys: ReturnType<typeof keyPair>,
+  startMs: number,
+): Promise<string[]> {
+  await buildArchive(
+    join(dir, "archive"),
+    {
+      "documents/a": { content: "alpha", atMs: startMs + 60_000 },
+      "documents/b": { content: "bravo", atMs: startMs + HOUR + 60_000 },
+    },
+    keys.signer,
+    startMs + 2 * HOUR,
+  );
+  await writeFile(join(dir, "public.pem"), keys.publicPem);
+  return ["--dir", join(dir, "archive"), "--public-key", join(dir, "public.pem")];
+}

@@ -5,27 +5,13 @@ import { drift } from "../../../../lambdas/core/policy/drift.js";
 import { PolicyInputError } from "../../../../lambdas/core/policy/istio.js";
 import { evaluateLinkerd } from "../../../../lambdas/core/policy/linkerd.js";
 import type { ObservedCall } from "../../../../lambdas/core/policy/traffic.js";
+import { observedCall } from "./calls.js";
 
 const WEB = "web.shop.serviceaccount.identity.linkerd.cluster.local";
 const BATCH = "batch.jobs.serviceaccount.identity.linkerd.cluster.local";
 
-function call(over: Partial<ObservedCall> = {}): ObservedCall {
-  return {
-    principal: WEB,
-    service: "orders.shop.svc.cluster.local",
-    namespace: "shop",
-    workload: "orders",
-    method: "GET",
-    path: "/api/orders",
-    port: 8080,
-    allowed: true,
-    deniedByPolicy: false,
-    denyingPolicy: undefined,
-    mesh: "linkerd",
-    time: "2026-03-02T10:00:00.000Z",
-    ...over,
-  };
-}
+/** A successful call into orders by shop's web workload, over Linkerd. */
+const call = (over: Partial<ObservedCall> = {}) => observedCall({ principal: WEB, mesh: "linkerd", ...over });
 
 const SERVER = `apiVersion: policy.linkerd.io/v1beta3
 kind: Server

@@ -18,24 +18,10 @@ import {
   suggestLinkerd,
 } from "../../../../lambdas/core/policy/suggest.js";
 import { type ObservedCall, observeCall } from "../../../../lambdas/core/policy/traffic.js";
+import { INCIDENT_DIR } from "../../../fixtures/incident.js";
+import { observedCall } from "./calls.js";
 
-function call(over: Partial<ObservedCall> = {}): ObservedCall {
-  return {
-    principal: "spiffe://cluster.local/ns/shop/sa/frontend",
-    service: "orders.shop.svc.cluster.local",
-    namespace: "shop",
-    workload: "orders",
-    method: "GET",
-    path: "/api/orders",
-    port: 8080,
-    allowed: true,
-    deniedByPolicy: false,
-    denyingPolicy: undefined,
-    mesh: "istio",
-    time: "2026-03-02T10:00:00.000Z",
-    ...over,
-  };
-}
+const call = observedCall;
 
 const callArbitrary = fc.record({
   principal: fc.option(
@@ -168,7 +154,7 @@ describe("policy suggest", () => {
 
   it("covers every successful call of the bundled incident", () => {
     // Prepare
-    const dir = join(import.meta.dirname, "../../../../examples/incident");
+    const dir = INCIDENT_DIR;
     const calls: ObservedCall[] = [];
     for (const file of readdirSync(dir).filter((name) => name.endsWith(".log"))) {
       for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {

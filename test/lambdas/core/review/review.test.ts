@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseReviewArgs, reviewFromFiles } from "../../../../lambdas/cli/commands/review.js";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
@@ -10,9 +9,9 @@ import {
   renderReviewMarkdown,
   reviewRelevant,
 } from "../../../../lambdas/core/review/index.js";
+import { INCIDENT_DIR } from "../../../fixtures/incident.js";
+import { parsedArgs } from "../../cli/helpers.js";
 import { auditEvent, istioRequest, PERIOD_END, PERIOD_START, plantedDocuments } from "../posture/planted.js";
-
-const INCIDENT = fileURLToPath(new URL("../../../../examples/incident/", import.meta.url));
 
 function sink() {
   return { write: () => true };
@@ -22,8 +21,7 @@ describe("the review of the bundled incident", () => {
   let report: ReviewReport;
   let markdown: string;
   beforeAll(async () => {
-    const args = parseReviewArgs([INCIDENT, "--environment", "incident"]);
-    if (args === "help") throw new Error("help");
+    const args = parsedArgs(parseReviewArgs([INCIDENT_DIR, "--environment", "incident"]));
     ({ report } = await reviewFromFiles(args, sink()));
     markdown = renderReviewMarkdown(report);
   });

@@ -1,29 +1,13 @@
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { buildRulePack, type RulePack } from "../../../../lambdas/core/rules/index.js";
+import { deepMerge } from "../../../../lambdas/core/rules/testing.js";
 
 /** Any subset of a document's keys, with values of any shape (tests build odd documents on purpose). */
 type Over<T> = { [K in keyof T]?: unknown };
 
-function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const existing = out[key];
-    out[key] =
-      typeof existing === "object" &&
-      existing !== null &&
-      !Array.isArray(existing) &&
-      typeof value === "object" &&
-      value !== null &&
-      !Array.isArray(value)
-        ? merge(existing as Record<string, unknown>, value as Record<string, unknown>)
-        : value;
-  }
-  return out;
-}
-
 /** An Istio inbound access-log document; `over` is deep-merged. */
 export function meshDoc(over: Over<EcsDocument> = {}): EcsDocument {
-  return merge(
+  return deepMerge(
     {
       "@timestamp": "2026-03-02T10:00:00.000Z",
       ecs: { version: "8.17.0" },
@@ -51,7 +35,7 @@ export function meshDoc(over: Over<EcsDocument> = {}): EcsDocument {
 
 /** A Kubernetes audit document (as the normalizer produces it); `over` is deep-merged. */
 export function auditDoc(over: Over<EcsDocument> = {}): EcsDocument {
-  return merge(
+  return deepMerge(
     {
       "@timestamp": "2026-03-02T10:00:00.000Z",
       ecs: { version: "8.17.0" },

@@ -1,7 +1,6 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../../../lambdas/core/normalize/index.js";
 import { defaultRulesDir, loadRulePack, RuleError } from "../../../../lambdas/core/rules/index.js";
@@ -13,6 +12,7 @@ import {
   rulePackFromPrecompiled,
   serializeRuleSet,
 } from "../../../../lambdas/core/rules/precompiled.js";
+import { useTempDir } from "../../../fixtures/temp-dir.js";
 import { meshDoc, ruleYaml } from "./helpers.js";
 
 const RULES = defaultRulesDir();
@@ -81,13 +81,7 @@ describe("a precompiled rule pack", () => {
 });
 
 describe("precompiling refuses", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "precompiled-"));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir("precompiled-");
 
   it("an override the Lambda would refuse, naming the key", () => {
     expect(() =>
@@ -109,7 +103,7 @@ describe("precompiling refuses", () => {
 
   it("a broken rule file, naming it", async () => {
     // Prepare
-    const rules = join(dir, "broken", "rules");
+    const rules = join(dir(), "broken", "rules");
     await mkdir(rules, { recursive: true });
     await writeFile(join(rules, "bad.yml"), "title: [unclosed");
     // Act / Assess
@@ -120,16 +114,10 @@ describe("precompiling refuses", () => {
 });
 
 describe("loading a precompiled pack refuses", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "precompiled-"));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir("precompiled-");
 
   it("a missing file, naming it", () => {
-    const path = join(dir, "absent.json");
+    const path = join(dir(), "absent.json");
     expect(() => loadPrecompiledRulePack(path)).toThrowError(`${path}: precompiled rule pack not found`);
   });
 
@@ -142,7 +130,7 @@ describe("loading a precompiled pack refuses", () => {
       /pack\.json, key 'rules': missing or malformed/,
     ],
   ])("%s, naming the file and key", async (_label, text, message) => {
-    const path = join(dir, "pack.json");
+    const path = join(dir(), "pack.json");
     await writeFile(path, text);
     expect(() => loadPrecompiledRulePack(path)).toThrowError(message);
   });
