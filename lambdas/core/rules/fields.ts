@@ -149,10 +149,11 @@ function containersOf(spec: Record<string, unknown>): unknown[] {
 
 /**
  * Virtual field `capabilities`: the Linux capabilities the request asks for — every `securityContext.capabilities.add`
- * entry of the pod's containers, and `ALL` for a privileged container (privileged implies every capability).
+ * entry of the containers of the request's pod spec (a Pod's, or a pod template's: `requestPodSpec`), and `ALL` for a
+ * privileged container (privileged implies every capability).
  */
 const capabilitiesAccessor: FieldAccessor = (doc, predicate) => {
-  const spec = podSpec(doc);
+  const spec = requestPodSpec(doc);
   if (spec === undefined) return false;
   for (const container of containersOf(spec)) {
     const context = (
@@ -169,16 +170,6 @@ const capabilitiesAccessor: FieldAccessor = (doc, predicate) => {
   }
   return false;
 };
-
-function podSpec(doc: unknown): Record<string, unknown> | undefined {
-  const audit = (doc as { kubernetes?: { audit?: { requestObject?: unknown } } } | undefined)?.kubernetes
-    ?.audit;
-  const object = audit?.requestObject as { kind?: unknown; spec?: unknown } | undefined;
-  if (object === undefined || object === null || typeof object.spec !== "object" || object.spec === null) {
-    return undefined;
-  }
-  return object.spec as Record<string, unknown>;
-}
 
 /** A value's property when the value is a plain object. */
 function child(node: unknown, key: string): unknown {
@@ -283,14 +274,13 @@ const dataKeyAccessor: FieldAccessor = (doc, predicate) => {
 /**
  * Kubernetes audit (`product: kubernetes, service: audit`): SigmaHQ writes the audit event's own field names
  * (`verb`, `objectRef.resource`, `responseStatus.code`); our documents keep them under `kubernetes.audit.*`.
- * Special names: `apiGroup` → `objectRef.apiGroup`; `hostPath` → the pod's `hostPath` volume paths;
- * `capabilities` → the virtual field above; our own virtual fields `podSpec.<path>`, `container.<path>`,
+ * Special names: `apiGroup` → `objectRef.apiGroup`; `hostPath` → the `hostPath` volume paths of the request's pod
+ * spec (a Pod's or a pod template's, `requestPodSpec`); `capabilities` → the virtual field above; our own virtual fields `podSpec.<path>`, `container.<path>`,
  * `rbacPermission` and `dataKey` (above). Fields starting with an ECS top-level key (except `user`, which is
  * also an audit field) pass through, so our own rules can mix in `source.ip`.
  */
 const AUDIT_SPECIAL: Readonly<Record<string, string>> = {
   apiGroup: "kubernetes.audit.objectRef.apiGroup",
-  hostPath: "kubernetes.audit.requestObject.spec.volumes.hostPath.path",
 };
 
 export const kubernetesAuditMapping: FieldMapping = {
@@ -298,6 +288,7 @@ export const kubernetesAuditMapping: FieldMapping = {
   guard: (doc) => doc.event?.dataset === "kubernetes.audit",
   resolve(field) {
     if (field === "capabilities") return { path: "capabilities", accessor: capabilitiesAccessor };
+    if (field === "hostPath") return { path: field, accessor: podSpecAccessor("volumes.hostPath.path") };
     if (field === "rbacPermission") return { path: field, accessor: rbacPermissionAccessor };
     if (field === "dataKey") return { path: field, accessor: dataKeyAccessor };
     if (field.startsWith("podSpec.")) {

@@ -78,6 +78,50 @@ describe("podSpec.* and container.*", () => {
   });
 });
 
+describe("capabilities (Sigma's field)", () => {
+  const sysAdmin = matcher("sel:\n  capabilities: SYS_ADMIN\ncondition: sel");
+  const all = matcher("sel:\n  capabilities: ALL\ncondition: sel");
+  const adding = (add: string[]) => ({
+    containers: [{ name: "app", image: "nginx", securityContext: { capabilities: { add } } }],
+  });
+
+  it("reads the capabilities a Pod's or a pod template's containers add", () => {
+    const docs = [
+      withObject("pods", { kind: "Pod", spec: adding(["SYS_ADMIN"]) }),
+      withObject("deployments", { kind: "Deployment", spec: { template: { spec: adding(["SYS_ADMIN"]) } } }),
+      withObject("cronjobs", {
+        kind: "CronJob",
+        spec: { jobTemplate: { spec: { template: { spec: adding(["SYS_ADMIN"]) } } } },
+      }),
+    ];
+    for (const doc of docs) expect(sysAdmin(doc)).toBe(true);
+    expect(sysAdmin(withObject("pods", { kind: "Pod", spec: adding(["NET_BIND_SERVICE"]) }))).toBe(false);
+  });
+
+  it("counts a privileged container, in a template too, as asking for ALL", () => {
+    expect(all(withObject("daemonsets", { spec: { template: { spec: privilegedSpec } } }))).toBe(true);
+  });
+
+  it("does not read a Service's spec as a pod spec", () => {
+    expect(sysAdmin(withObject("services", { kind: "Service", spec: adding(["SYS_ADMIN"]) }))).toBe(false);
+  });
+});
+
+describe("hostPath (Sigma's field)", () => {
+  const etc = matcher("sel:\n  hostPath|startswith: /etc\ncondition: sel");
+  const mounting = (path: string) => ({
+    containers: [{ name: "app", image: "nginx" }],
+    volumes: [{ name: "host", hostPath: { path } }],
+  });
+
+  it("reads the hostPath volumes of a Pod's or a pod template's spec", () => {
+    expect(etc(withObject("pods", { kind: "Pod", spec: mounting("/etc/kubernetes") }))).toBe(true);
+    expect(etc(withObject("statefulsets", { spec: { template: { spec: mounting("/etc") } } }))).toBe(true);
+    expect(etc(withObject("pods", { kind: "Pod", spec: mounting("/var/log") }))).toBe(false);
+    expect(etc(withObject("services", { kind: "Service", spec: mounting("/etc") }))).toBe(false);
+  });
+});
+
 describe("rbacPermission", () => {
   const writesSecrets = matcher("sel:\n  rbacPermission: ['create:secrets', '\\*:secrets']\ncondition: sel");
 
