@@ -2,8 +2,9 @@
  * A Firehose record's data as text: base64 decoded and, when the bytes start with the gzip magic number (CloudWatch
  * Logs subscription payloads, Fluent Bit's `compression gzip`), gunzipped; zstd (Fluent Bit's `compression zstd`) is
  * read where the runtime's Node.js has `zlib.zstdDecompressSync` (22.15 and later) and refused naming the fix
- * elsewhere, and snappy-framed data is refused naming the fix: a compressed record never reaches a parser as text. Shared by the transform (every record it receives) and the normalizer
- * (the `rawData` of Firehose's own error output, replayed).
+ * elsewhere (zstd frames cut short are refused on every runtime: `zstdFramesWhole`), and snappy-framed data is
+ * refused naming the fix: a compressed record never reaches a parser as text. Shared by the transform (every record
+ * it receives) and the normalizer (the `rawData` of Firehose's own error output, replayed).
  */
 import * as zlib from "node:zlib";
 import { gunzipSync } from "node:zlib";
@@ -47,6 +48,8 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
     scratch[2] === 0x2f &&
     scratch[3] === 0xfd
   ) {
+    const whole = zstdFramesWhole(scratch.subarray(0, length));
+    if (whole !== true) return reject("zstd", `zstd: ${whole}`);
     if (zstdDecompressSync === undefined) {
       return reject(
         "zstd",
@@ -63,6 +66,45 @@ export function decodeRecordData(data: string, maxBytes = MAX_GUNZIP_BYTES): str
     );
   }
   return scratch.toString("utf8", 0, length);
+}
+
+/**
+ * Whether `data` is whole zstd frames (RFC 8878 §3.1): each frame's header, blocks up to the one marked last, its
+ * checksum when the header says so, and nothing after the last frame; skippable frames are allowed. Node.js's
+ * `zstdDecompressSync` returns what it decoded so far, without an error, for a frame cut short (an empty string for
+ * a header alone), so a truncated record would otherwise reach the parsers as less text than was sent. True, or
+ * what is wrong.
+ */
+export function zstdFramesWhole(data: Uint8Array): true | string {
+  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let at = 0;
+  for (let frame = 1; at < view.length; frame++) {
+    if (view.length - at < 8) return `frame ${frame} is cut short (${view.length - at} bytes)`;
+    const magic = view.readUInt32LE(at);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      at += 8 + view.readUInt32LE(at + 4);
+      if (at > view.length) return `skippable frame ${frame} is cut short`;
+      continue;
+    }
+    if (magic !== 0xfd2fb528) return `frame ${frame} does not start with the zstd magic number`;
+    const descriptor = view[at + 4] as number;
+    const singleSegment = (descriptor & 0x20) !== 0;
+    const contentSizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >> 6] as number;
+    const dictionaryBytes = [0, 1, 2, 4][descriptor & 0x03] as number;
+    at += 5 + (singleSegment ? 0 : 1) + dictionaryBytes + contentSizeBytes;
+    for (let last = false; !last; ) {
+      if (at + 3 > view.length) return `frame ${frame} is cut short (a block header is missing)`;
+      const header = view.readUIntLE(at, 3);
+      last = (header & 1) === 1;
+      const type = (header >> 1) & 0x03;
+      if (type === 3) return `frame ${frame} has a block of the reserved type`;
+      at += 3 + (type === 1 ? 1 : header >>> 3);
+      if (at > view.length) return `frame ${frame} is cut short (a block is incomplete)`;
+    }
+    if ((descriptor & 0x04) !== 0) at += 4;
+    if (at > view.length) return `frame ${frame} is cut short (its checksum is missing)`;
+  }
+  return true;
 }
 
 /**
