@@ -670,7 +670,7 @@ type SummaryRequest = SearchRequest<Detection[]> & { readonly positions: readonl
 function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
   const requests: SummaryRequest[] = [];
   const singles = new Map<string, number[]>();
-  const correlated = new Map<string, number[]>();
+  const correlated = new Map<string, { rule: CorrelationRule; withEvents: boolean; positions: number[] }>();
   detections.forEach((detection, position) => {
     const { rule } = detection;
     if (rule.kind === "single") {
@@ -681,14 +681,13 @@ function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
     }
     if (rule.kind !== "correlation" || isBehaviourRule(rule)) return;
     // Alerts that already hold their first events need only their summary.
-    const key = `${rule.name}|${detection.events.length >= DETECTION_EVENT_CAP ? "summary" : "events"}`;
-    const positions = correlated.get(key) ?? [];
-    positions.push(position);
-    correlated.set(key, positions);
+    const withEvents = detection.events.length < DETECTION_EVENT_CAP;
+    const key = `${rule.name}|${withEvents}`;
+    const group = correlated.get(key) ?? { rule, withEvents, positions: [] };
+    group.positions.push(position);
+    correlated.set(key, group);
   });
-  for (const [key, all] of correlated) {
-    const rule = (detections[all[0] as number] as Detection).rule as CorrelationRule;
-    const withEvents = key.endsWith("|events");
+  for (const { rule, withEvents, positions: all } of correlated.values()) {
     for (const positions of chunks(all, eventsAlertsPerRequest(rule, exactFieldsOf(rule)))) {
       const read = positions.map((position) => detections[position] as Detection);
       const request = windowEventsRequest(rule, read.map(alertSpan), withEvents);
