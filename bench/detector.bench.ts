@@ -59,6 +59,23 @@ function ingestLagMs(): number | undefined {
   }
   return seconds * 1000;
 }
+/**
+ * Destination services each caller calls outside the scan bursts (`TrafficShape.dependencies`):
+ * `AUDIT_TRAIL_BENCH_DETECTOR_DEPENDENCIES`, a number or `all` (every service uniformly: at 1M events per 15
+ * minutes every caller then reaches more than 10 services a minute, so `mesh_service_discovery_scan` fires for every
+ * caller every minute). @default 8
+ */
+function dependencies(): number | undefined {
+  const raw = process.env.AUDIT_TRAIL_BENCH_DETECTOR_DEPENDENCIES ?? "8";
+  if (raw === "all") return undefined;
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(
+      `AUDIT_TRAIL_BENCH_DETECTOR_DEPENDENCIES: "${raw}" is not a whole number of services or "all"`,
+    );
+  }
+  return count;
+}
 const DEFAULT_STEPS = "10000x200,100000x200,1000000x200,10000x1000,100000x1000,1000000x1000";
 
 interface Step {
@@ -202,6 +219,11 @@ export default async function bench(): Promise<BenchResult> {
     const pack = await loadRulePack([defaultRulesDir()]);
     const silent = { info() {}, warn() {}, error() {} };
     const lagMs = ingestLagMs();
+    const perCaller = dependencies();
+    result.dependenciesPerCaller = {
+      value: perCaller ?? -1,
+      unit: perCaller === undefined ? "(all: every service)" : "services each caller calls",
+    };
     result.ingestLagSeconds = {
       value: lagMs === undefined ? -1 : lagMs / 1000,
       unit: lagMs === undefined ? "(off: whole lookback every pass)" : "s (incremental evaluation)",
@@ -237,6 +259,7 @@ export default async function bench(): Promise<BenchResult> {
             startMs: START,
             spanMs: SPAN_MS + STEADY_PASSES * 60_000,
             ingestDelayMs: INGEST_DELAY_MS,
+            ...(perCaller === undefined ? {} : { dependencies: perCaller }),
           },
           pack,
         ),
@@ -351,7 +374,11 @@ export default async function bench(): Promise<BenchResult> {
       index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX}`,
       ignore_unavailable: true,
     });
-    if (process.env.AUDIT_TRAIL_BENCH_DETECTOR_STEPS === undefined && lagMs !== undefined) {
+    if (
+      process.env.AUDIT_TRAIL_BENCH_DETECTOR_STEPS === undefined &&
+      process.env.AUDIT_TRAIL_BENCH_DETECTOR_DEPENDENCIES === undefined &&
+      lagMs !== undefined
+    ) {
       const info = (await client.info()).body as { version: { number: string } };
       const heapMB = Math.round((await nodeStats(node.url)).heapMax / 2 ** 20);
       const output: DetectorMeasurements = {

@@ -5,6 +5,8 @@
  * many runs re-read it, pages once, and says what `audit-trail replay` says about the same log.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EcsDocument } from "../../lambdas/core/ecs.js";
+import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import { DETECTION_EVENT_CAP, type RulePack } from "../../lambdas/core/rules/types.js";
 import { testClient } from "./helpers.js";
@@ -13,6 +15,7 @@ import {
   detectorRun,
   freshNodeWith,
   InMemoryWatermark,
+  indexDocuments,
   indexedAlerts,
   RecordingLogger,
   RecordingPublisher,
@@ -29,8 +32,8 @@ const EVERY_MS = 20_000;
 const POD = "payments-7d9c8b6f5-x2k4q";
 
 /** One `kubectl exec` by `alice` into the same pod, as the API server logs its completion. */
-function execEvent(n: number): string {
-  const at = new Date(START_MS + n * EVERY_MS + 5_000).toISOString();
+function execEvent(n: number, startMs = START_MS, everyMs = EVERY_MS): string {
+  const at = new Date(startMs + n * everyMs + 5_000).toISOString();
   return JSON.stringify({
     kind: "Event",
     apiVersion: "audit.k8s.io/v1",
@@ -113,5 +116,101 @@ describe("a sustained single-event incident on a real OpenSearch node", () => {
     });
     expect(alert?.events).toHaveLength(DETECTION_EVENT_CAP);
     expect(alerts).toEqual(replayed);
+  });
+});
+
+describe("a sustained incident whose events arrive while the detector runs, on a real OpenSearch node", () => {
+  const client = testClient();
+  const startMs = START_MS + 86_400_000;
+  const execs = 70;
+  const everyMs = 10_000;
+  const lagMs = 180_000;
+  const happenedMs = (n: number) => startMs + n * everyMs + 5_000;
+  /**
+   * Firehose receives each record 3 s after it happened, but for a backlog: execs 10 to 64 reach it together with
+   * the 64th (more than an alert lists arrive between two runs), then the last five as they happen again. The node
+   * can search each 30 s after Firehose received it.
+   */
+  const receivedMs = (n: number) => (n >= 10 && n <= 64 ? happenedMs(64) : happenedMs(n)) + 3_000;
+  const searchableMs = (n: number) => receivedMs(n) + 30_000;
+  const lines = Array.from({ length: execs }, (_, n) => execEvent(n, startMs, everyMs));
+  let pack: RulePack;
+  let dailyIndices: string[] = [];
+
+  beforeAll(async () => {
+    pack = await loadRulePack([defaultRulesDir()]);
+    dailyIndices = await freshNodeWith(client, []);
+  });
+
+  afterAll(async () => {
+    await removeFromNode(client, dailyIndices);
+  });
+
+  it("reads each summary from what arrived since the last one, and agrees with replay on the whole incident", async () => {
+    // Runs see: the alert created from the first execs and grown by a few (both sides list every value: merged),
+    // then 55 at once (more than it lists: read over its whole span again), then one at a time (its audit IDs now
+    // listed in part: merged with their distinct count over the whole span).
+    // Prepare
+    const documents = lines.map((line, n) => {
+      const result = normalizeRecord(line, { receivedAt: new Date(receivedMs(n)).toISOString() });
+      if (!result.ok) throw new Error(`exec ${n}: ${result.reason}`);
+      return result.documents.map((doc) => ({ ...doc, rule: { name: pack.matchSingleEvent(doc) } }));
+    });
+    const publisher = new RecordingPublisher();
+    const logger = new RecordingLogger();
+    const watermark = new InMemoryWatermark(startMs);
+    const replayed = (await replayLines(lines, ENVIRONMENT, "kube-apiserver-audit.log")).map(comparable);
+    let arrivedCount = 0;
+    let lastRunMs = startMs;
+
+    // Act: every minute, the execs the node can search by then are indexed, and the detector runs incrementally.
+    for (
+      let nowMs = startMs + 60_000;
+      arrivedCount < execs || nowMs <= searchableMs(execs - 1) + lagMs;
+      nowMs += 60_000
+    ) {
+      const arrived: EcsDocument[] = [];
+      while (arrivedCount < execs && searchableMs(arrivedCount) <= nowMs) {
+        arrived.push(...(documents[arrivedCount++] ?? []));
+      }
+      if (arrived.length > 0)
+        dailyIndices = [...new Set([...dailyIndices, ...(await indexDocuments(client, arrived))])];
+      const report = await detectorRun({
+        client,
+        pack,
+        alertContext: { environment: ENVIRONMENT },
+        publisher,
+        logger,
+        watermark,
+        nowMs,
+        runId: `run-${nowMs}`,
+        ingestLagMs: lagMs,
+      });
+      expect(report.complete).toBe(true);
+      lastRunMs = nowMs;
+      // After every run the alert accounts for every exec the node could search: each counted, each audit ID.
+      const [current, ...others] = (await indexedAlerts(client)).map((hit) => hit.document);
+      expect(others).toEqual([]);
+      if (current !== undefined) {
+        expect([current.count, current.distinct["kubernetes.audit.auditID"], current.seen.complete]).toEqual([
+          arrivedCount,
+          arrivedCount,
+          true,
+        ]);
+      }
+    }
+
+    // Assess
+    expect(logger.entries).toEqual([]);
+    expect(publisher.published.map((message) => message.attributes.rule)).toEqual(["k8s_pod_exec"]);
+    const indexed = (await indexedAlerts(client)).map((hit) => hit.document);
+    expect(indexed).toHaveLength(1);
+    const [alert] = indexed;
+    // Every exec counted once, and more distinct audit IDs than an alert lists: their total merged exactly.
+    expect(alert?.count).toBe(execs);
+    expect(alert?.distinct["kubernetes.audit.auditID"]).toBe(execs);
+    // The summary the alert holds read everything ingested before its last rewrite's run, less the ingest lag.
+    expect(Date.parse(alert?.seen.through ?? "")).toBeLessThanOrEqual(lastRunMs - lagMs);
+    expect(indexed.map(comparable)).toEqual(replayed);
   });
 });

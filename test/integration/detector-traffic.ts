@@ -32,6 +32,11 @@ export interface TrafficShape {
    * reads). @default none: no `event.ingested`
    */
   readonly ingestDelayMs?: number;
+  /**
+   * How many destination services each caller calls outside the scan bursts: a fixed set per caller (drawn from the
+   * seed), as a workload has a stable set of dependencies. @default every service, uniformly at random
+   */
+  readonly dependencies?: number;
 }
 
 /** mulberry32: a small deterministic PRNG. */
@@ -49,16 +54,34 @@ function random(seed: number): () => number {
 /** The i-th service's short name. */
 const serviceName = (n: number) => `svc-${n}`;
 
+/** Each caller's destination services (`TrafficShape.dependencies`), or undefined: every service. */
+function dependencyGraph(shape: TrafficShape): number[][] | undefined {
+  if (shape.dependencies === undefined) return undefined;
+  const count = Math.min(shape.dependencies, shape.services);
+  const rnd = random((shape.seed ?? 1) ^ 0x5eed);
+  return Array.from({ length: shape.principals }, () => {
+    const chosen = new Set<number>();
+    while (chosen.size < count) chosen.add(Math.floor(rnd() * shape.services));
+    return [...chosen];
+  });
+}
+
 /** The access-log lines, in event-time order. */
 export function* trafficLines(shape: TrafficShape): Generator<string> {
   const rnd = random(shape.seed ?? 1);
   const pick = (n: number) => Math.floor(rnd() * n);
+  const dependencies = dependencyGraph(shape);
   for (let i = 0; i < shape.events; i++) {
     const timeMs = shape.startMs + Math.floor((i * shape.spanMs) / shape.events);
     // One burst in every 500 events: 12 consecutive calls from one caller to 12 distinct services.
     const scanning = i % 500 < 12;
     const principal = scanning ? Math.floor(i / 500) % shape.principals : pick(shape.principals);
-    const service = scanning ? (Math.floor(i / 500) * 13 + (i % 500)) % shape.services : pick(shape.services);
+    const ownDependencies = dependencies?.[principal];
+    const service = scanning
+      ? (Math.floor(i / 500) * 13 + (i % 500)) % shape.services
+      : ownDependencies === undefined
+        ? pick(shape.services)
+        : (ownDependencies[pick(ownDependencies.length)] as number);
     const r = rnd();
     const plaintext = rnd() < (shape.plaintextShare ?? 0.006);
     const status = r < 0.01 ? 403 : r < 0.03 ? 503 : 200;

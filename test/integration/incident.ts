@@ -107,7 +107,7 @@ export function judgedAllMs(pack: RulePack, lastMs: number): number {
 export async function freshNodeWith(client: Client, documents: readonly EcsDocument[]): Promise<string[]> {
   await client.indices.delete({ index: ALERTS_INDEX, ignore_unavailable: true });
   await bootstrapDomain(client, testSettings(), TEST_BOOTSTRAP_OPTIONS);
-  return indexDocuments(client, documents);
+  return documents.length === 0 ? [] : indexDocuments(client, documents);
 }
 
 /** Deletes what a test put on the node: its daily `indices` and the alerts index. */
@@ -241,6 +241,8 @@ export async function detectorRun(options: {
   readonly runId: string;
   /** How often behavioural rules rebuild their baseline. @default the detector's (daily) */
   readonly baselineRebuildEveryMs?: number;
+  /** Incremental evaluation (`DetectionOptions.ingestLagMs`). @default the whole lookback every run */
+  readonly ingestLagMs?: number;
 }): Promise<DetectionReport> {
   const { nowMs, watermark } = options;
   const report = await runDetection(detectorOnNode(options), {
@@ -251,6 +253,7 @@ export async function detectorRun(options: {
     ...(options.baselineRebuildEveryMs === undefined
       ? {}
       : { baselineRebuildEveryMs: options.baselineRebuildEveryMs }),
+    ...(options.ingestLagMs === undefined ? {} : { ingestLagMs: options.ingestLagMs }),
   });
   if (report.complete) watermark.valueMs = nowMs;
   return report;
@@ -290,11 +293,14 @@ export function detectorOnNode(options: {
 }
 
 /**
- * An alert in a form both paths must agree on exactly: everything but the outbox, and the matched events by
- * fingerprint (the indexed copies carry the transform's `rule.name` tags, the replayed ones do not).
+ * An alert in a form both paths must agree on exactly: everything but the outbox and the ingest time its summary
+ * read up to (`seen.through`: the incremental detector's bookkeeping, which replay and a whole-lookback detector do
+ * not keep), and the matched events by fingerprint (the indexed copies carry the transform's `rule.name` tags, the
+ * replayed ones do not).
  */
 export function comparable(alert: Alert | AlertDocument) {
-  const { events, ...rest } = alert;
+  const { events, seen, ...rest } = alert;
   const { outbox: _outbox, ...content } = rest as typeof rest & { outbox?: unknown };
-  return { ...content, events: events.map(documentFingerprint) };
+  const { through: _through, ...read } = seen;
+  return { ...content, seen: read, events: events.map(documentFingerprint) };
 }

@@ -200,6 +200,9 @@ function seenOf(
       first: new Date(matched.firstMs).toISOString(),
       last: new Date(matched.lastMs).toISOString(),
       complete: true,
+      ...(matched.ingestedBeforeMs === undefined
+        ? {}
+        : { through: new Date(matched.ingestedBeforeMs).toISOString() }),
     };
   }
   let firstMs = Number.POSITIVE_INFINITY;

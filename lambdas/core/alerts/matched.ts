@@ -16,6 +16,7 @@ import type { FieldMapping, Properties } from "../opensearch/mappings.js";
 import { parseIpv4, parseIpv6 } from "../rules/ip.js";
 import type { CompiledRule } from "../rules/types.js";
 import { type Scalar, valuesAt } from "./fields.js";
+import type { Alert } from "./model.js";
 
 /** Distinct values an alert keeps per field (its JSON body); the rest is counted ("+N more"). */
 export const ALERT_VALUES_KEPT = 50;
@@ -200,6 +201,79 @@ export interface MatchedSummary {
   readonly lastMs: number;
   /** Exact field path → its values; a field no matched event carries is absent. */
   readonly values: Readonly<Record<string, FieldValues>>;
+  /**
+   * The summary read every matched document of the span ingested before this (epoch ms; and perhaps later ones):
+   * the detector's, in incremental evaluation (`Alert.seen.through`). @default unknown: read the whole span again
+   */
+  readonly ingestedBeforeMs?: number;
+}
+
+/**
+ * An alert's summary after reading more of its span: `known`, what an earlier summary read, with `unread`, the
+ * documents it had not read (some may be in both: a union counts each value once). The first and last time and each
+ * field's first `ALERT_VALUES_KEPT` values are exact: each side lists its own first values, and the union's first
+ * are among them. A field's total is exact while both sides list every value they have; otherwise it is
+ * `totals[path]`, the field's distinct count over the whole span; undefined when a field needs that count and
+ * `totals` has none (then summarize the whole span).
+ */
+export function mergeSummaries(
+  fields: readonly ExactField[],
+  known: MatchedSummary,
+  unread: MatchedSummary | undefined,
+  totals: Readonly<Record<string, number>>,
+): MatchedSummary | undefined {
+  if (unread === undefined) return known;
+  const values: Record<string, FieldValues> = {};
+  for (const { path, type } of fields) {
+    const before = known.values[path];
+    const after = unread.values[path];
+    if (before === undefined && after === undefined) continue;
+    const union = [...new Set([...(before?.values ?? []), ...(after?.values ?? [])])].sort(
+      compareIndexed(type),
+    );
+    const listsAll = (side: FieldValues | undefined) =>
+      side === undefined || side.total <= side.values.length;
+    const total = listsAll(before) && listsAll(after) ? union.length : totals[path];
+    if (total === undefined) return undefined;
+    values[path] = { values: union.slice(0, ALERT_VALUES_KEPT), total: Math.max(total, union.length) };
+  }
+  return {
+    firstMs: Math.min(known.firstMs, unread.firstMs),
+    lastMs: Math.max(known.lastMs, unread.lastMs),
+    values,
+  };
+}
+
+/**
+ * The summary an indexed alert holds (`seen`, `values`, `distinct`), when the detector wrote it from every matched
+ * document ingested before `seen.through`; undefined otherwise (an alert from before `through`, or built without its
+ * summary): its next summary reads the whole span.
+ */
+export function storedSummary(alert: Alert, fields: readonly ExactField[]): MatchedSummary | undefined {
+  const { first, last, complete, through } = alert.seen;
+  if (!complete || through === undefined) return undefined;
+  const [firstMs, lastMs, ingestedBeforeMs] = [first, last, through].map(Date.parse) as [
+    number,
+    number,
+    number,
+  ];
+  if ([firstMs, lastMs, ingestedBeforeMs].some(Number.isNaN)) return undefined;
+  const values: Record<string, FieldValues> = {};
+  for (const { path } of fields) {
+    const listed = alert.values[path];
+    const total = alert.distinct[path];
+    if (listed !== undefined && total !== undefined && listed.length > 0)
+      values[path] = { values: listed, total };
+  }
+  return { firstMs, lastMs, values, ingestedBeforeMs };
+}
+
+/** The exact fields (indices into `fields`) whose distinct count `known` does not list in full. */
+export function partlyListed(fields: readonly ExactField[], known: MatchedSummary): number[] {
+  return fields.flatMap(({ path }, index) => {
+    const side = known.values[path];
+    return side !== undefined && side.total > side.values.length ? [index] : [];
+  });
 }
 
 /**

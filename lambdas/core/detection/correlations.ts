@@ -22,12 +22,14 @@ import {
   firesOnOpenWindows,
   groupSourceName,
   type IngestWindow,
+  matchedDistinctName,
   PERCENTILE_CANDIDATE_BUCKET_BYTES,
   percentileCandidatesQuery,
   percentilePrefilter,
   singleEventCountsQuery,
   singleEventQuery,
   touchedSlotsQuery,
+  WHOLE_SPANS,
   windowChunks,
   windowEventsQuery,
 } from "./queries.js";
@@ -339,10 +341,16 @@ function detectionOf(
   };
 }
 
-/** An alert's first matched events, and what every matched event of its span and group says. */
-export interface WindowEvents {
+/**
+ * What a batched summary search says of one alert: its first matched events (when asked for), the summary of the
+ * matched events it read (all of its span's, or, when the span was summarized before, those that summary did not
+ * read: `AlertSpan.read`), and the distinct counts over the whole span of the fields asked for (`totals`).
+ */
+export interface AlertSummary {
   readonly events: EcsDocument[];
   readonly matched: MatchedSummary | undefined;
+  /** Exact field path → its distinct count over the whole span, for the fields the request named. */
+  readonly totals: Readonly<Record<string, number>>;
 }
 
 /** One search and how to read its response: requests of this shape can travel together in one `_msearch`. */
@@ -354,36 +362,97 @@ export interface SearchRequest<T> {
 /**
  * The first matched events of several alerts of one correlation, oldest first (none without `withEvents`), and the
  * summary of every matched event of each (first and last time, distinct values of the rule's exact fields): one
- * request
- * (`windowEventsQuery`), an answer per span in the order of `spans`. Keep `spans` to
- * `eventsAlertsPerRequest(rule, exactFieldsOf(rule))`.
+ * request (`windowEventsQuery`), an answer per span in the order of `spans`. Keep `spans` to
+ * `eventsAlertsPerRequest(rule, exactFieldsOf(rule))`. `totals`: indices of `exactFieldsOf(rule)` whose distinct
+ * counts over the whole span are wanted.
  */
 export function windowEventsRequest(
   rule: CorrelationRule,
   spans: readonly AlertSpan[],
   withEvents = true,
-): SearchRequest<WindowEvents[]> {
+  totals: readonly number[] = [],
+): SearchRequest<AlertSummary[]> {
   const fields = exactFieldsOf(rule);
   const purpose = `${withEvents ? "events" : "summaries"} of ${rule.name}`;
   return {
-    body: windowEventsQuery(rule, spans, fields, withEvents),
+    body: windowEventsQuery(rule, spans, fields, withEvents, totals),
     read(raw) {
-      const schema = withEvents ? alertEventsSchema : alertSummariesSchema;
-      return alertBuckets(raw, schema, spans.length, purpose).map(({ bucket, name }) => ({
-        events: (bucket[FIRST_EVENTS]?.hits.hits ?? []).map((hit) => asDocument(hit, rule.name)),
-        matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
-      }));
+      return alertSummaries(raw, spans, fields, totals, withEvents, purpose).map(
+        ({ events, matched, totals: counted }) => ({
+          events: events.map((hit) => asDocument(hit, rule.name)),
+          matched,
+          totals: counted,
+        }),
+      );
     },
   };
 }
 
 const firstEventsSchema = z.object({ hits: z.object({ hits: z.array(hitSchema) }) });
-const alertEventsSchema = z.object({
-  buckets: z.record(z.string(), z.object({ [FIRST_EVENTS]: firstEventsSchema }).loose()),
+const alertBucketSchema = z.object({
+  doc_count: z.number().int(),
+  [FIRST_EVENTS]: firstEventsSchema.optional(),
 });
-const alertSummariesSchema = z.object({
-  buckets: z.record(z.string(), z.object({ [FIRST_EVENTS]: firstEventsSchema.optional() }).loose()),
-});
+const alertBucketsSchema = z.object({ buckets: z.record(z.string(), alertBucketSchema.loose()) });
+
+/**
+ * Reads a batched summary search (`singleEventCountsQuery`, `windowEventsQuery`): per alert, in the order of
+ * `spans`, its count over the whole span, first events (when `withEvents`: refused when missing), summary and
+ * `totals`. An answer missing an alert's bucket is refused rather than read as an alert with nothing.
+ */
+function alertSummaries(
+  raw: unknown,
+  spans: readonly AlertSpan[],
+  fields: ReturnType<typeof exactFieldsOf>,
+  totals: readonly number[],
+  withEvents: boolean,
+  purpose: string,
+): {
+  count: number;
+  events: SearchHit[];
+  matched: MatchedSummary | undefined;
+  totals: Record<string, number>;
+}[] {
+  const response = parseSearchResponse(raw, purpose);
+  const bucketsOf = (name: string) =>
+    parseAggregation(response.aggregations?.[name], alertBucketsSchema, purpose, name).buckets;
+  const incremental = totals.length > 0 || spans.some((span) => span.read !== undefined);
+  const unread = bucketsOf(COUNTED_ALERTS);
+  const whole = incremental ? bucketsOf(WHOLE_SPANS) : unread;
+  return spans.map((_, position) => {
+    const name = countedAlertName(position);
+    const read = unread[name];
+    const span = whole[name];
+    if (read === undefined || span === undefined) {
+      throw new SearchResponseError(`${purpose}: the response has no bucket ${name}`);
+    }
+    const events = span[FIRST_EVENTS]?.hits.hits;
+    if (withEvents && events === undefined) {
+      throw new SearchResponseError(`${purpose}: bucket ${name} has no ${FIRST_EVENTS}`);
+    }
+    const counted: Record<string, number> = {};
+    for (const index of totals) {
+      const field = fields[index];
+      const distinctName = matchedDistinctName(index);
+      if (field === undefined) continue;
+      const value = parseAggregation(
+        (span as Record<string, unknown>)[distinctName],
+        distinctCountSchema,
+        `${purpose} (${name})`,
+        distinctName,
+      ).value;
+      counted[field.path] = value ?? 0;
+    }
+    return {
+      count: span.doc_count,
+      events: events ?? [],
+      matched: parseMatched(read, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
+      totals: counted,
+    };
+  });
+}
+
+const distinctCountSchema = z.object({ value: z.number().nullable() });
 
 /** One page of a single-event rule's documents, and the cursor of the next (undefined on the last page). */
 export interface SingleEventPage {
@@ -423,61 +492,35 @@ export async function fetchSingleEventPage(
   return { documents, next: last.sort };
 }
 
-/** An alert's exact count and what its documents say. */
-export interface SingleEventCount {
+/** An alert's exact count and what its documents say (`AlertSummary`, without events). */
+export interface SingleEventCount extends Omit<AlertSummary, "events"> {
   readonly count: number;
-  readonly matched: MatchedSummary | undefined;
 }
-
-const countedAlertsSchema = z.object({
-  buckets: z.record(z.string(), z.object({ doc_count: z.number().int() }).loose()),
-});
 
 /**
  * `singleEventCountRequest` for several alerts of one rule in one request (`singleEventCountsQuery`): each alert's
- * exact count (its bucket's `doc_count`, the documents its own count query would find) and summary, in the order of
- * `spans`. Keep `spans` to `countedAlertsPerRequest(exactFieldsOf(rule))`.
+ * exact count (the documents its own count query would find) and summary, in the order of `spans`. Keep `spans` to
+ * `countedAlertsPerRequest(exactFieldsOf(rule))`. `totals` as `windowEventsRequest`'s.
  */
 export function singleEventCountsRequest(
   rule: SingleEventRule,
   spans: readonly AlertSpan[],
+  totals: readonly number[] = [],
 ): SearchRequest<SingleEventCount[]> {
   const purpose = `counts of ${rule.name}`;
   const fields = exactFieldsOf(rule);
   return {
-    body: singleEventCountsQuery(rule, spans, fields),
+    body: singleEventCountsQuery(rule, spans, fields, totals),
     read(raw) {
-      return alertBuckets(raw, countedAlertsSchema, spans.length, purpose).map(({ bucket, name }) => ({
-        count: bucket.doc_count,
-        matched: parseMatched(bucket, fields, ALERT_VALUES_KEPT, `${purpose} (${name})`, "terms"),
-      }));
+      return alertSummaries(raw, spans, fields, totals, false, purpose).map(
+        ({ count, matched, totals: counted }) => ({
+          count,
+          matched,
+          totals: counted,
+        }),
+      );
     },
   };
-}
-
-/**
- * The buckets of a `filters` aggregation with one per alert (`COUNTED_ALERTS`), in the order of the alerts asked
- * for, each with its name; an answer missing one is refused rather than read as an alert with nothing.
- */
-function alertBuckets<B>(
-  raw: unknown,
-  schema: z.ZodType<{ buckets: Record<string, B> }>,
-  alerts: number,
-  purpose: string,
-): { bucket: B; name: string }[] {
-  const response = parseSearchResponse(raw, purpose);
-  const { buckets } = parseAggregation(
-    response.aggregations?.[COUNTED_ALERTS],
-    schema,
-    purpose,
-    COUNTED_ALERTS,
-  );
-  return Array.from({ length: alerts }, (_, position) => {
-    const name = countedAlertName(position);
-    const bucket = buckets[name];
-    if (bucket === undefined) throw new SearchResponseError(`${purpose}: the response has no bucket ${name}`);
-    return { bucket, name };
-  });
 }
 
 /** An indexed document as the ECS type, after checking the one field detection relies on. */

@@ -238,6 +238,109 @@ export interface AlertSpan {
   readonly groupBy: Readonly<Record<string, string>>;
   readonly fromMs: number;
   readonly toMs: number;
+  /**
+   * What an earlier summary of the alert read (`Alert.seen.through`): the documents of its span then that were
+   * ingested before `ingestedBeforeMs`. The summary reads only the others (`unreadFilter`), to merge with the stored
+   * one; the count and first events still come from the whole span. @default the summary reads the whole span
+   */
+  readonly read?: SummaryRead;
+}
+
+/** An alert's span when it was last summarized, and the ingest time everything before which that summary read. */
+export interface SummaryRead {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly ingestedBeforeMs: number;
+}
+
+/**
+ * The documents of an alert's span its last summary did not read (`span.read`), given the filter of the whole span
+ * and how a span's end reads (a single-event alert's `[fromMs, toMs]`, a correlation's `[fromMs, toMs)`): those
+ * ingested at or after the summary's `ingestedBeforeMs`, those without `event.ingested`, and those outside the span
+ * it had then. Without `span.read`, the whole span.
+ */
+function unreadFilter(
+  span: AlertSpan,
+  spanFilter: Record<string, unknown>,
+  endExclusive: boolean,
+): Record<string, unknown> {
+  const { read } = span;
+  if (read === undefined) return spanFilter;
+  const readSpan = timeRange(read.fromMs, endExclusive ? read.toMs - 1 : read.toMs);
+  return {
+    bool: {
+      filter: [
+        spanFilter,
+        {
+          bool: {
+            should: [
+              { range: { "event.ingested": { gte: read.ingestedBeforeMs, format: "epoch_millis" } } },
+              { bool: { must_not: [{ exists: { field: "event.ingested" } }] } },
+              { bool: { must_not: [readSpan] } },
+            ],
+            minimum_should_match: 1,
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * Name of the `filters` aggregation with one bucket per alert over its whole span when the summaries read only the
+ * unread documents (`COUNTED_ALERTS` then holds those): each bucket's `doc_count` is the alert's count, with its
+ * first events (`FIRST_EVENTS`) and the distinct counts over the whole span of the fields asked for
+ * (`matchedDistinctName`).
+ */
+export const WHOLE_SPANS = "spans";
+
+/** A `filters` aggregation with one bucket per alert, and its sub-aggregations. */
+interface AlertBuckets {
+  readonly filters: { readonly filters: Record<string, unknown> };
+  readonly aggs: Record<string, unknown>;
+}
+
+/**
+ * The aggregations of a batched summary search: `COUNTED_ALERTS`, one bucket per alert with `unreadFilter`'s
+ * documents and `matchedBucketAggregations`; and when some span was read before or `totals` names fields, `WHOLE_SPANS`
+ * with `extra` (the first events) and a `cardinality` per field of `totals` (indices into `fields`).
+ */
+function alertSummaryAggregations(
+  spans: readonly AlertSpan[],
+  spanFilter: (span: AlertSpan) => Record<string, unknown>,
+  endExclusive: boolean,
+  fields: readonly ExactField[],
+  totals: readonly number[],
+  extra: Record<string, unknown>,
+): { [COUNTED_ALERTS]: AlertBuckets; [WHOLE_SPANS]?: AlertBuckets } {
+  const whole: Record<string, unknown> = {};
+  const unread: Record<string, unknown> = {};
+  spans.forEach((span, position) => {
+    const filter = spanFilter(span);
+    whole[countedAlertName(position)] = filter;
+    unread[countedAlertName(position)] = unreadFilter(span, filter, endExclusive);
+  });
+  const incremental = totals.length > 0 || spans.some((span) => span.read !== undefined);
+  if (!incremental) {
+    return {
+      [COUNTED_ALERTS]: {
+        filters: { filters: whole },
+        aggs: { ...extra, ...matchedBucketAggregations(fields) },
+      },
+    };
+  }
+  const distinct: Record<string, unknown> = {};
+  for (const index of totals) {
+    const field = fields[index];
+    if (field === undefined) throw new Error(`totals: no exact field ${index} of ${fields.length}`);
+    distinct[matchedDistinctName(index)] = {
+      cardinality: { field: field.path, precision_threshold: DISTINCT_TOTAL_PRECISION },
+    };
+  }
+  return {
+    [COUNTED_ALERTS]: { filters: { filters: unread }, aggs: matchedBucketAggregations(fields) },
+    [WHOLE_SPANS]: { filters: { filters: whole }, aggs: { ...extra, ...distinct } },
+  };
 }
 
 /**
@@ -265,30 +368,31 @@ export function countedAlertsPerRequest(fields: readonly ExactField[]): number {
  * The exact counts and summaries of several alerts of one single-event rule in one request: a `filters`
  * aggregation with one bucket per alert whose filter is exactly that alert's `singleEventCountQuery` (its
  * `doc_count` is the alert's exact count), each bucket with `matchedBucketAggregations`. The query keeps the rule's
- * documents in the spans' overall range, so the node reads them once for all the alerts instead of once each.
+ * documents in the spans' overall range, so the node reads them once for all the alerts instead of once each. When
+ * a span was summarized before (`AlertSpan.read`) or `totals` names fields, the summaries read only the unread
+ * documents and the counts come from `WHOLE_SPANS` (`alertSummaryAggregations`).
  */
 export function singleEventCountsQuery(
   rule: SingleEventRule,
   spans: readonly AlertSpan[],
   fields: readonly ExactField[] = [],
+  totals: readonly number[] = [],
 ) {
   if (spans.length === 0) throw new Error(`counts of ${rule.name}: no alert to count`);
-  const filters: Record<string, unknown> = {};
-  spans.forEach((span, position) => {
-    filters[countedAlertName(position)] = singleEventCountQuery(
-      rule,
-      span.groupBy,
-      span.fromMs,
-      span.toMs,
-    ).query;
-  });
   const fromMs = Math.min(...spans.map((span) => span.fromMs));
   const toMs = Math.max(...spans.map((span) => span.toMs));
   return {
     size: 0,
     track_total_hits: false,
     query: { bool: { filter: [taggedWith([rule.name]), timeRange(fromMs, toMs)] } },
-    aggs: { [COUNTED_ALERTS]: { filters: { filters }, aggs: matchedBucketAggregations(fields) } },
+    aggs: alertSummaryAggregations(
+      spans,
+      (span) => singleEventCountQuery(rule, span.groupBy, span.fromMs, span.toMs).query,
+      false,
+      fields,
+      totals,
+      {},
+    ),
   };
 }
 
@@ -678,35 +782,32 @@ export function windowEventsQuery(
   spans: readonly AlertSpan[],
   fields: readonly ExactField[] = [],
   withEvents = true,
+  totals: readonly number[] = [],
 ) {
   if (spans.length === 0) throw new Error(`events of ${rule.name}: no alert to read`);
-  const filters: Record<string, unknown> = {};
-  spans.forEach((span, position) => {
+  const spanFilter = (span: AlertSpan) => {
     const filter: Record<string, unknown>[] = [timeRange(span.fromMs, span.toMs - 1)];
     for (const field of Object.keys(span.groupBy).sort()) {
       filter.push({ term: { [field]: span.groupBy[field] } });
     }
-    filters[countedAlertName(position)] = { bool: { filter } };
-  });
+    return { bool: { filter } };
+  };
   const fromMs = Math.min(...spans.map((span) => span.fromMs));
   const toExclusiveMs = Math.max(...spans.map((span) => span.toMs));
   // Only the alerts' own documents reach the buckets: the node tests each bucket's filter on every document the
   // query keeps, and the rule's documents of the overall range can be all the traffic.
-  const ofAlerts = { bool: { should: Object.values(filters), minimum_should_match: 1 } };
+  const ofAlerts = { bool: { should: spans.map(spanFilter), minimum_should_match: 1 } };
   return {
     size: 0,
     track_total_hits: false,
     query: { bool: { filter: [taggedWith(rule.rules), timeRange(fromMs, toExclusiveMs - 1), ofAlerts] } },
-    aggs: {
-      [COUNTED_ALERTS]: {
-        filters: { filters },
-        aggs: {
-          ...(withEvents
-            ? { [FIRST_EVENTS]: { top_hits: { size: DETECTION_EVENT_CAP, sort: EVENT_ORDER } } }
-            : {}),
-          ...matchedBucketAggregations(fields),
-        },
-      },
-    },
+    aggs: alertSummaryAggregations(
+      spans,
+      spanFilter,
+      true,
+      fields,
+      totals,
+      withEvents ? { [FIRST_EVENTS]: { top_hits: { size: DETECTION_EVENT_CAP, sort: EVENT_ORDER } } } : {},
+    ),
   };
 }

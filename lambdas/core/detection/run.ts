@@ -32,19 +32,26 @@
  * The run is `complete` when every rule was evaluated to `nowMs` and every new alert was written.
  */
 import { buildAlert } from "../alerts/build.js";
-import { exactFieldsOf } from "../alerts/matched.js";
+import {
+  exactFieldsOf,
+  type MatchedSummary,
+  mergeSummaries,
+  partlyListed,
+  storedSummary,
+} from "../alerts/matched.js";
 import type { Alert, AlertContext } from "../alerts/model.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
 import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import { extendDetection, grew, planSuppression } from "../rules/suppression.js";
-import type { CompiledRule, CorrelationRule, Detection, RulePack, SingleEventRule } from "../rules/types.js";
+import type { CompiledRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
 import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
 import { chunks } from "./concurrency.js";
 import {
+  type AlertSummary,
   evaluateCorrelationInChunks,
   fetchSingleEventPage,
   type SearchRequest,
@@ -499,6 +506,10 @@ export async function runDetection(
   const plan = planSuppression(firings, existing);
 
   const delivered = emptyOutcomes();
+  // Incremental evaluation: every document ingested before this is searchable, so the alerts' summaries have read
+  // them all (`withSummaries`).
+  const summariesReadBeforeMs =
+    options.ingestLagMs === undefined ? undefined : options.nowMs - options.ingestLagMs;
   // New alerts a batch at a time: one `_msearch` reads every alert's count and events, one `_bulk` creates them,
   // SNS takes the paging ones a few at a time, one `_bulk` marks them. A batch not started by the write deadline
   // carries over: its rules resume from before its alerts (next run evaluates and writes them again).
@@ -507,7 +518,12 @@ export async function runDetection(
       for (const detection of batch) carry(detection.rule, [detection]);
       continue;
     }
-    const summarized = await withSummaries(deps, auditIndex, batch);
+    const summarized = await withSummaries(
+      deps,
+      auditIndex,
+      batch.map((detection) => ({ detection })),
+      summariesReadBeforeMs,
+    );
     const alerts: Alert[] = [];
     const rules: CompiledRule[] = [];
     summarized.forEach((entry, position) => {
@@ -558,7 +574,7 @@ export async function runDetection(
       for (const { firings: later } of batch) carry(later[0]?.rule as CompiledRule, later);
       continue;
     }
-    extended += await extendBatch(deps, store, auditIndex, batch);
+    extended += await extendBatch(deps, store, auditIndex, batch, summariesReadBeforeMs);
   }
 
   if (plan.fresh.length > 0 || extended > 0) {
@@ -618,6 +634,21 @@ function lastTime(documents: readonly EcsDocument[]): number | undefined {
   return last === undefined ? undefined : Date.parse(last["@timestamp"]);
 }
 
+/** A detection to summarize, and the summary its indexed alert already holds (a grown alert's, `storedSummary`). */
+interface ToSummarize {
+  readonly detection: Detection;
+  readonly known?: KnownSummary;
+}
+
+/** An alert's stored summary and the span it summarized. */
+interface KnownSummary {
+  readonly summary: MatchedSummary & { readonly ingestedBeforeMs: number };
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+type Summarized = { detection: Detection } | { error: unknown };
+
 /**
  * What a new (or grown) alert needs from the index besides its firing, for a batch of detections in one `_msearch`:
  * a single-event alert's exact count and matched summary, a correlation's first events and matched summary. The
@@ -625,115 +656,155 @@ function lastTime(documents: readonly EcsDocument[]): number | undefined {
  * (`singleEventCountsRequest`: one `filters` bucket each), and the alerts of one correlation likewise
  * (`windowEventsRequest`), so a batch makes about one search per rule, not one per alert. An answer per detection,
  * in order; a search that fails fails the detections it was for, and only those.
+ *
+ * A grown alert whose indexed summary says what it read (`known`: `Alert.seen.through`) is summarized from the
+ * documents that summary did not read, merged with it (`mergeSummaries`): a pass reads what arrived since, not the
+ * alert's whole span again (an alert that grows every minute for hours would otherwise be read whole every minute).
+ * Its count and first events still come from the whole span. When a field's total cannot be merged (it outgrew the
+ * values both sides list), the alert is summarized again over its whole span in a second `_msearch`. With
+ * `ingestedBeforeMs` (incremental evaluation: every document ingested before it is searchable), the summaries record
+ * it, so the next one can do the same.
  */
 async function withSummaries(
   deps: DetectionDependencies,
   index: string,
-  detections: readonly Detection[],
-): Promise<({ detection: Detection } | { error: unknown })[]> {
-  const requests = summaryRequests(detections);
-  const results: ({ detection: Detection } | { error: unknown })[] = detections.map((detection) => ({
-    detection,
-  }));
-  if (requests.length === 0) return results;
-  let answers: Awaited<ReturnType<SearchClient["msearch"]>>;
-  try {
-    answers = await deps.search.msearch({ index, bodies: requests.map((request) => request.body) });
-    if (answers.length !== requests.length) {
-      throw new Error(`${requests.length} searches sent, ${answers.length} answers`);
-    }
-  } catch (error) {
-    for (const request of requests) for (const position of request.positions) results[position] = { error };
-    return results;
-  }
-  requests.forEach((request, at) => {
-    const answer = answers[at] as (typeof answers)[number];
-    let read: Detection[];
+  items: readonly ToSummarize[],
+  ingestedBeforeMs: number | undefined,
+): Promise<Summarized[]> {
+  const results: Summarized[] = items.map(({ detection }) => ({ detection }));
+  const stamped = (detection: Detection): Detection =>
+    ingestedBeforeMs === undefined || detection.matched === undefined
+      ? detection
+      : { ...detection, matched: { ...detection.matched, ingestedBeforeMs } };
+  let pending = items.map((item, position) => ({ item, position }));
+  // At most two rounds: the second reads whole spans, which always answer.
+  while (pending.length > 0) {
+    const requests = summaryRequests(pending.map(({ item }) => item));
+    const wholeSpan: typeof pending = [];
+    let answers: Awaited<ReturnType<SearchClient["msearch"]>> = [];
     try {
-      if (!answer.ok) throw new Error(`search for the alert's events: ${answer.error}`);
-      read = request.read(answer.body);
+      if (requests.length > 0) {
+        answers = await deps.search.msearch({ index, bodies: requests.map((request) => request.body) });
+      }
+      if (answers.length !== requests.length) {
+        throw new Error(`${requests.length} searches sent, ${answers.length} answers`);
+      }
     } catch (error) {
-      for (const position of request.positions) results[position] = { error };
-      return;
+      for (const request of requests) {
+        for (const at of request.positions)
+          results[(pending[at] as (typeof pending)[number]).position] = { error };
+      }
+      return results;
     }
-    request.positions.forEach((position, offset) => {
-      results[position] = { detection: read[offset] as Detection };
+    requests.forEach((request, at) => {
+      const answer = answers[at] as (typeof answers)[number];
+      let read: (Detection | undefined)[];
+      try {
+        if (!answer.ok) throw new Error(`search for the alert's events: ${answer.error}`);
+        read = request.read(answer.body);
+      } catch (error) {
+        for (const offset of request.positions) {
+          results[(pending[offset] as (typeof pending)[number]).position] = { error };
+        }
+        return;
+      }
+      request.positions.forEach((offset, nth) => {
+        const entry = pending[offset] as (typeof pending)[number];
+        const detection = read[nth];
+        if (detection !== undefined) results[entry.position] = { detection: stamped(detection) };
+        else wholeSpan.push({ item: { detection: entry.item.detection }, position: entry.position });
+      });
     });
-  });
+    pending = wholeSpan;
+  }
   return results;
 }
 
-/** A search of `withSummaries` and the detections (by position) it completes, in the order `read` returns them. */
-type SummaryRequest = SearchRequest<Detection[]> & { readonly positions: readonly number[] };
+/**
+ * A search of `withSummaries` and the detections (by position) it completes, in the order `read` returns them:
+ * undefined for one whose summary must be read over its whole span.
+ */
+type SummaryRequest = SearchRequest<(Detection | undefined)[]> & { readonly positions: readonly number[] };
 
-/** The searches `detections` need (see `withSummaries`); a detection that needs none has none. */
-function summaryRequests(detections: readonly Detection[]): SummaryRequest[] {
+/**
+ * The searches `items` need (see `withSummaries`); a detection that needs none has none. A rule's alerts travel
+ * together, apart by whether they need their first events and by which fields' whole-span totals they need (a
+ * `cardinality` over the whole span for some alerts is not paid by the others).
+ */
+function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
   const requests: SummaryRequest[] = [];
-  const singles = new Map<string, number[]>();
-  const correlated = new Map<string, { rule: CorrelationRule; withEvents: boolean; positions: number[] }>();
-  detections.forEach((detection, position) => {
+  const groups = new Map<
+    string,
+    { rule: CompiledRule; withEvents: boolean; totals: number[]; positions: number[] }
+  >();
+  items.forEach(({ detection, known }, position) => {
     const { rule } = detection;
-    if (rule.kind === "single") {
-      const positions = singles.get(rule.name) ?? [];
-      positions.push(position);
-      singles.set(rule.name, positions);
-      return;
-    }
-    if (rule.kind !== "correlation" || isBehaviourRule(rule)) return;
+    if (rule.kind === "silence" || (rule.kind === "correlation" && isBehaviourRule(rule))) return;
     // Alerts that already hold their first events need only their summary.
-    const withEvents = detection.events.length < DETECTION_EVENT_CAP;
-    const key = `${rule.name}|${withEvents}`;
-    const group = correlated.get(key) ?? { rule, withEvents, positions: [] };
+    const withEvents = rule.kind === "correlation" && detection.events.length < DETECTION_EVENT_CAP;
+    const totals = known === undefined ? [] : partlyListed(exactFieldsOf(rule), known.summary);
+    const key = `${rule.name}|${withEvents}|${totals.join(",")}`;
+    const group = groups.get(key) ?? { rule, withEvents, totals, positions: [] };
     group.positions.push(position);
-    correlated.set(key, group);
+    groups.set(key, group);
   });
-  for (const { rule, withEvents, positions: all } of correlated.values()) {
-    for (const positions of chunks(all, eventsAlertsPerRequest(rule, exactFieldsOf(rule)))) {
-      const read = positions.map((position) => detections[position] as Detection);
-      const request = windowEventsRequest(rule, read.map(alertSpan), withEvents);
-      requests.push({
-        positions,
-        body: request.body,
-        read(response) {
-          return request.read(response).map(({ events, matched }, offset) => {
-            const detection = read[offset] as Detection;
-            return {
-              ...detection,
-              events: withEvents ? events : detection.events,
-              ...(matched === undefined ? {} : { matched }),
-            };
-          });
-        },
-      });
-    }
-  }
-  for (const all of singles.values()) {
-    const rule = (detections[all[0] as number] as Detection).rule as SingleEventRule;
-    for (const positions of chunks(all, countedAlertsPerRequest(exactFieldsOf(rule)))) {
-      const counted = positions.map((position) => detections[position] as Detection);
-      const request = singleEventCountsRequest(rule, counted.map(alertSpan));
-      requests.push({
-        positions,
-        body: request.body,
-        read(response) {
-          return request.read(response).map(({ count, matched }, offset) => ({
-            ...(counted[offset] as Detection),
-            count,
-            ...(matched === undefined ? {} : { matched }),
-          }));
-        },
-      });
+  for (const { rule, withEvents, totals, positions: all } of groups.values()) {
+    const fields = exactFieldsOf(rule);
+    const perRequest =
+      rule.kind === "correlation" ? eventsAlertsPerRequest(rule, fields) : countedAlertsPerRequest(fields);
+    for (const positions of chunks(all, perRequest)) {
+      const batch = positions.map((position) => items[position] as ToSummarize);
+      const spans = batch.map(alertSpan);
+      const merged = (offset: number, answer: AlertSummary): MatchedSummary | undefined | "whole span" => {
+        const known = (batch[offset] as ToSummarize).known;
+        if (known === undefined) return answer.matched;
+        return mergeSummaries(fields, known.summary, answer.matched, answer.totals) ?? "whole span";
+      };
+      const complete = (offset: number, matched: MatchedSummary | undefined, changes: Partial<Detection>) => {
+        const detection = (batch[offset] as ToSummarize).detection;
+        return { ...detection, ...changes, ...(matched === undefined ? {} : { matched }) };
+      };
+      if (rule.kind === "correlation") {
+        const request = windowEventsRequest(rule, spans, withEvents, totals);
+        requests.push({
+          positions,
+          body: request.body,
+          read: (response) =>
+            request.read(response).map((answer, offset) => {
+              const matched = merged(offset, answer);
+              if (matched === "whole span") return undefined;
+              return complete(offset, matched, withEvents ? { events: answer.events } : {});
+            }),
+        });
+      } else if (rule.kind === "single") {
+        const request = singleEventCountsRequest(rule, spans, totals);
+        requests.push({
+          positions,
+          body: request.body,
+          read: (response) =>
+            request.read(response).map((answer, offset) => {
+              const matched = merged(offset, { ...answer, events: [] });
+              if (matched === "whole span") return undefined;
+              return complete(offset, matched, { count: answer.count });
+            }),
+        });
+      }
     }
   }
   return requests;
 }
 
-/** A detection's span and group, as the batched summary searches take them. */
-function alertSpan(detection: Detection): AlertSpan {
+/** A detection's span and group, and what its last summary read, as the batched summary searches take them. */
+function alertSpan({ detection, known }: ToSummarize): AlertSpan {
   return {
     groupBy: detection.groupBy,
     fromMs: Date.parse(detection.windowStart),
     toMs: Date.parse(detection.windowEnd),
+    ...(known === undefined
+      ? {}
+      : {
+          read: { fromMs: known.fromMs, toMs: known.toMs, ingestedBeforeMs: known.summary.ingestedBeforeMs },
+        }),
   };
 }
 
@@ -749,6 +820,7 @@ async function extendBatch(
   store: AlertStore,
   index: string,
   batch: readonly { stored: StoredAlert; firings: Detection[] }[],
+  ingestedBeforeMs: number | undefined,
 ): Promise<number> {
   const { logger } = deps;
   const warn = (alertId: string, error: unknown) =>
@@ -792,7 +864,20 @@ async function extendBatch(
   const summarized = await withSummaries(
     deps,
     index,
-    folds.map(({ folded }) => folded),
+    folds.map(({ stored, folded }) => {
+      const summary = storedSummary(stored.document, exactFieldsOf(folded.rule));
+      if (summary?.ingestedBeforeMs === undefined) return { detection: folded };
+      const { window } = stored.document;
+      return {
+        detection: folded,
+        known: {
+          summary: { ...summary, ingestedBeforeMs: summary.ingestedBeforeMs },
+          fromMs: Date.parse(window.start),
+          toMs: Date.parse(window.end),
+        },
+      };
+    }),
+    ingestedBeforeMs,
   );
   const rewrites: { stored: StoredAlert; document: AlertDocument }[] = [];
   summarized.forEach((entry, position) => {

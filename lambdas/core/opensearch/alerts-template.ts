@@ -47,8 +47,11 @@ export function alertsProperties(): Record<string, Record<string, unknown>> {
       runbook: keyword,
     }),
     window: object({ start: date, end: date }),
-    /** First and last matched event of the alert (`complete: false` when only the kept events were known). */
-    seen: object({ first: date, last: date, complete: bool }),
+    /**
+     * First and last matched event of the alert (`complete: false` when only the kept events were known); `through`:
+     * the ingest time before which its summary read every matched document.
+     */
+    seen: object({ first: date, last: date, complete: bool, through: date }),
     /** Group-by field path → value (`group.source.ip`, …), searchable whatever the rule groups by. */
     group: openMap,
     count: long,

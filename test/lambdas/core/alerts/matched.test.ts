@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildAlert } from "../../../../lambdas/core/alerts/build.js";
 import {
@@ -5,6 +6,9 @@ import {
   EventTally,
   exactTypeOf,
   indexedValue,
+  mergeSummaries,
+  partlyListed,
+  storedSummary,
   summarizeTallies,
 } from "../../../../lambdas/core/alerts/matched.js";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
@@ -61,6 +65,104 @@ describe("the values an alert lists, as the index holds and orders them", () => 
     expect(summary?.values["url.path"]?.total).toBe(70);
     expect(summary?.values["url.path"]?.values).toHaveLength(50);
     expect(summary?.values["url.path"]?.values[49]).toBe("/p49");
+  });
+});
+
+describe("a grown alert's summary from what its last summary had not read", () => {
+  const fields = [
+    { path: "url.path", type: "keyword" as const },
+    { path: "http.response.status_code", type: "long" as const },
+  ];
+  const tally = (events: readonly { path: number; status: number; at: number }[]) => {
+    const counted = new EventTally(fields);
+    for (const { path, status, at } of events) {
+      counted.add(meshDoc({ url: { path: `/p${path}` }, http: { response: { status_code: status } } }), at);
+    }
+    return counted;
+  };
+  const event = fc.record({
+    path: fc.integer({ min: 0, max: 120 }),
+    status: fc.constantFrom(200, 403, 503),
+    at: fc.integer({ min: 0, max: 10_000 }),
+  });
+
+  it("is the summary of everything read, given the whole span's totals where a side lists only part", () => {
+    fc.assert(
+      fc.property(
+        fc.array(event, { minLength: 1, maxLength: 150 }),
+        fc.array(event),
+        fc.nat(),
+        (known, later, overlap) => {
+          // The unread documents may include some the last summary read too: a union counts them once.
+          const unread = [...later, ...known.slice(0, overlap % (known.length + 1))];
+          const whole = summarizeTallies([tally([...known, ...later])]);
+          const totals = Object.fromEntries(
+            Object.entries(whole?.values ?? {}).map(([path, v]) => [path, v.total]),
+          );
+          const before = summarizeTallies([tally(known)]);
+          if (before === undefined) throw new Error("a known summary holds events");
+          expect(mergeSummaries(fields, before, summarizeTallies([tally(unread)]), totals)).toEqual(whole);
+        },
+      ),
+    );
+  });
+
+  it("needs no total while both sides list every value, and asks for the whole span when one does not", () => {
+    const before = summarizeTallies([tally([{ path: 1, status: 200, at: 10 }])]);
+    const few = summarizeTallies([tally([{ path: 2, status: 403, at: 20 }])]);
+    const many = summarizeTallies([
+      tally(Array.from({ length: 60 }, (_, i) => ({ path: i, status: 200, at: i }))),
+    ]);
+    if (before === undefined) throw new Error("unreachable");
+    expect(mergeSummaries(fields, before, few, {})?.values["url.path"]).toEqual({
+      values: ["/p1", "/p2"],
+      total: 2,
+    });
+    expect(mergeSummaries(fields, before, many, {})).toBeUndefined();
+    expect(mergeSummaries(fields, before, many, { "url.path": 60 })?.values["url.path"]?.total).toBe(60);
+    expect(mergeSummaries(fields, before, undefined, {})).toBe(before);
+  });
+
+  it("asks for the whole span's count of the fields the known summary lists only in part", () => {
+    const known = summarizeTallies([
+      tally(Array.from({ length: 60 }, (_, i) => ({ path: i, status: 200, at: i }))),
+    ]);
+    if (known === undefined) throw new Error("unreachable");
+    expect(partlyListed(fields, known)).toEqual([0]);
+  });
+
+  it("is read back from the alert the detector wrote, with the ingest time it read up to", () => {
+    const pack = packOf([
+      ruleYaml(
+        "sel:\n  http.response.status_code: 403\ncondition: sel",
+        "fields:\n  - url.path\n  - http.response.status_code",
+        "paths",
+      ),
+    ]);
+    const rule = pack.get("paths");
+    if (rule === undefined) throw new Error("unreachable");
+    const doc = meshDoc({ url: { path: "/p1" }, http: { response: { status_code: 403 } } });
+    const matched = summarizeTallies([tally([{ path: 1, status: 403, at: Date.parse(doc["@timestamp"]) }])]);
+    if (matched === undefined) throw new Error("unreachable");
+    const detection: Detection = {
+      rule,
+      windowStart: doc["@timestamp"],
+      windowEnd: doc["@timestamp"],
+      groupBy: {},
+      count: 1,
+      events: [doc],
+      matched: { ...matched, ingestedBeforeMs: Date.parse("2026-06-01T10:00:00Z") },
+    };
+    const alert = buildAlert(detection, { environment: "test" });
+    expect(alert.seen.through).toBe("2026-06-01T10:00:00.000Z");
+    expect(storedSummary(alert, fields)).toEqual({
+      ...matched,
+      ingestedBeforeMs: Date.parse("2026-06-01T10:00:00Z"),
+    });
+    // Without `through` (replay's, or a summary from the whole lookback), the next summary reads the whole span.
+    expect(
+      storedSummary(buildAlert({ ...detection, matched }, { environment: "test" }), fields),
+    ).toBeUndefined();
   });
 });
 

@@ -364,6 +364,65 @@ describe("event queries", () => {
   it("refuses to build a request for no alert", () => {
     expect(() => windowEventsQuery(correlationRule(), [])).toThrow(/no alert to read/);
   });
+
+  it("summarizes a grown alert from what its last summary did not read, and counts and lists events over its whole span", () => {
+    const fields = [{ path: "mesh.destination.service", type: "keyword" as const }];
+    const grown = {
+      ...spanOf("spiffe://a", 1000, 121_000),
+      read: { fromMs: 1000, toMs: 61_000, ingestedBeforeMs: 50_000 },
+    };
+    const body = windowEventsQuery(
+      correlationRule(),
+      [grown, spanOf("spiffe://b", 1000, 61_000)],
+      fields,
+      true,
+      [0],
+    );
+    const whole = {
+      bool: {
+        filter: [
+          { range: { "@timestamp": { gte: 1000, lte: 120_999, format: "epoch_millis" } } },
+          { term: { "mesh.source.principal": "spiffe://a" } },
+        ],
+      },
+    };
+    expect(body.aggs.alerts.filters.filters.a0).toEqual({
+      bool: {
+        filter: [
+          whole,
+          {
+            bool: {
+              should: [
+                { range: { "event.ingested": { gte: 50_000, format: "epoch_millis" } } },
+                { bool: { must_not: [{ exists: { field: "event.ingested" } }] } },
+                {
+                  bool: {
+                    must_not: [
+                      { range: { "@timestamp": { gte: 1000, lte: 60_999, format: "epoch_millis" } } },
+                    ],
+                  },
+                },
+              ],
+              minimum_should_match: 1,
+            },
+          },
+        ],
+      },
+    });
+    // An alert never summarized before is read whole.
+    expect(body.aggs.alerts.filters.filters.a1).toEqual(body.aggs.spans?.filters.filters.a1);
+    expect(body.aggs.spans?.filters.filters.a0).toEqual(whole);
+    expect(Object.keys(body.aggs.alerts.aggs)).toEqual([
+      "matched_first",
+      "matched_last",
+      "values_0",
+      "distinct_0",
+    ]);
+    expect(body.aggs.spans?.aggs).toEqual({
+      first_events: expect.objectContaining({ top_hits: expect.anything() }),
+      distinct_0: { cardinality: { field: "mesh.destination.service", precision_threshold: 3000 } },
+    });
+  });
 });
 
 describe("aggregation budget", () => {
