@@ -20,6 +20,11 @@
  * what arrived since the last one. Passes evaluate incrementally with the ingest lag
  * `AUDIT_TRAIL_BENCH_DETECTOR_INGEST_LAG` (seconds; default 180, the dev stack's 60 s buffering + 60 s retries +
  * 60 s), or the whole lookback every pass when it is `off`.
+ *
+ * For working on the detector: with `OPENSEARCH_URL` (a node you started with `scripts/opensearch-node.sh start DIR`)
+ * and `AUDIT_TRAIL_BENCH_DETECTOR_REUSE=1`, a step whose traffic the node already holds (same count of documents) is
+ * not indexed again, only its alerts are deleted; `AUDIT_TRAIL_BENCH_DETECTOR_TRACE=1` prints every search of the
+ * passes (rule, `took`, alerts per summary search and whether it reads their events).
  */
 import { writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
@@ -144,16 +149,28 @@ function measured(inner: SearchClient, pack: RulePack) {
       const response = (await inner.search(request)) as { took?: number };
       searches++;
       requests++;
-      add(request.index === ALERTS_INDEX ? "alerts index" : ruleOf(request.body, pack), response.took);
+      const rule = request.index === ALERTS_INDEX ? "alerts index" : ruleOf(request.body, pack);
+      add(rule, response.took);
+      if (TRACE) process.stderr.write(`detector bench: trace search ${rule} took ${response.took} ms\n`);
       return response;
     },
     async msearch(request) {
       const answers = await timed(() => inner.msearch(request));
       requests++;
       searches += request.bodies.length;
-      for (const answer of answers) {
-        if (answer.ok) add("alert summaries", (answer.body as { took?: number }).took);
-      }
+      answers.forEach((answer, at) => {
+        const took = answer.ok ? (answer.body as { took?: number }).took : undefined;
+        add("alert summaries", took);
+        if (TRACE) {
+          const body = request.bodies[at] as Record<string, unknown>;
+          const aggs = body.aggs as Record<string, { filters?: { filters: object } }> | undefined;
+          const alerts = Object.keys(aggs?.alerts?.filters?.filters ?? {}).length;
+          const detail = `${alerts} alerts${JSON.stringify(aggs).includes("top_hits") ? " with events" : ""}${aggs?.spans === undefined ? "" : ", incremental"}`;
+          process.stderr.write(
+            `detector bench: trace summary ${ruleOf(body, pack)} took ${took ?? "failed"} ms (${detail})\n`,
+          );
+        }
+      });
       return answers;
     },
     async bulk(request) {
@@ -202,6 +219,20 @@ async function nodeStats(url: string): Promise<{ heapUsed: number; heapMax: numb
   };
 }
 
+const TRACE = process.env.AUDIT_TRAIL_BENCH_DETECTOR_TRACE === "1";
+
+/** Where the bench notes which step's traffic the node holds, for `AUDIT_TRAIL_BENCH_DETECTOR_REUSE`. */
+const TRAFFIC_NOTE_INDEX = "bench-detector-traffic";
+
+/** The step whose traffic the node holds, when its audit indices hold exactly that step's documents. */
+async function trafficHeld(client: Client): Promise<string | undefined> {
+  const note = await client.get({ index: TRAFFIC_NOTE_INDEX, id: "traffic" }, { ignore: [404] });
+  const body = note.body as { found?: boolean; _source?: { step: string; documents: number } };
+  if (body.found !== true || body._source === undefined) return undefined;
+  const count = await client.count({ index: AUDIT_INDEX_PATTERN, allow_no_indices: true });
+  return (count.body as { count: number }).count === body._source.documents ? body._source.step : undefined;
+}
+
 const round = (value: number) => Math.round(value * 1000) / 1000;
 
 const median = (values: number[]) => {
@@ -231,8 +262,12 @@ export default async function bench(): Promise<BenchResult> {
     const publisher = { publish: async () => "bench" };
     for (const step of steps()) {
       const label = `${step.events >= 1e6 ? `${step.events / 1e6}M` : `${step.events / 1e3}k`}x${step.services}`;
+      const eventsIndexed = Math.round((step.events * (SPAN_MS + STEADY_PASSES * 60_000)) / SPAN_MS);
+      const traffic = `${label}/${perCaller ?? "all"}`;
+      const reuse =
+        process.env.AUDIT_TRAIL_BENCH_DETECTOR_REUSE === "1" && (await trafficHeld(client)) === traffic;
       await client.indices.delete({
-        index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX}`,
+        index: reuse ? ALERTS_INDEX : `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX},${TRAFFIC_NOTE_INDEX}`,
         ignore_unavailable: true,
       });
       await bootstrapDomain(
@@ -248,22 +283,30 @@ export default async function bench(): Promise<BenchResult> {
         { ismFlavor: "plain", ageUnit: "m", allowMissingPlugins: ["security", "ism"] },
       );
       const indexStart = performance.now();
-      await indexTraffic(
-        client,
-        trafficDocuments(
-          {
-            // The same rate past the first pass: a minute more per steady pass.
-            events: Math.round((step.events * (SPAN_MS + STEADY_PASSES * 60_000)) / SPAN_MS),
-            services: step.services,
-            principals: PRINCIPALS,
-            startMs: START,
-            spanMs: SPAN_MS + STEADY_PASSES * 60_000,
-            ingestDelayMs: INGEST_DELAY_MS,
-            ...(perCaller === undefined ? {} : { dependencies: perCaller }),
-          },
-          pack,
-        ),
-      );
+      if (!reuse) {
+        await indexTraffic(
+          client,
+          trafficDocuments(
+            {
+              // The same rate past the first pass: a minute more per steady pass.
+              events: eventsIndexed,
+              services: step.services,
+              principals: PRINCIPALS,
+              startMs: START,
+              spanMs: SPAN_MS + STEADY_PASSES * 60_000,
+              ingestDelayMs: INGEST_DELAY_MS,
+              ...(perCaller === undefined ? {} : { dependencies: perCaller }),
+            },
+            pack,
+          ),
+        );
+      }
+      await client.index({
+        index: TRAFFIC_NOTE_INDEX,
+        id: "traffic",
+        body: { step: traffic, documents: eventsIndexed },
+        refresh: true,
+      });
       const indexSeconds = (performance.now() - indexStart) / 1000;
 
       const search = measured(transportSearchClient(client), pack);
@@ -370,10 +413,12 @@ export default async function bench(): Promise<BenchResult> {
         );
       }
     }
-    await client.indices.delete({
-      index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX}`,
-      ignore_unavailable: true,
-    });
+    if (process.env.AUDIT_TRAIL_BENCH_DETECTOR_REUSE !== "1") {
+      await client.indices.delete({
+        index: `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX},${TRAFFIC_NOTE_INDEX}`,
+        ignore_unavailable: true,
+      });
+    }
     if (
       process.env.AUDIT_TRAIL_BENCH_DETECTOR_STEPS === undefined &&
       process.env.AUDIT_TRAIL_BENCH_DETECTOR_DEPENDENCIES === undefined &&

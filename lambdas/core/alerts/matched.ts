@@ -268,6 +268,27 @@ export function storedSummary(alert: Alert, fields: readonly ExactField[]): Matc
   return { firstMs, lastMs, values, ingestedBeforeMs };
 }
 
+/**
+ * `summary` with the total of each field it lists only in part taken from `totals` (distinct counts over the same
+ * documents: the detector asks for them only when a field lists more than `ALERT_VALUES_KEPT` values); undefined
+ * when one is missing.
+ */
+export function withTotals(
+  fields: readonly ExactField[],
+  summary: MatchedSummary,
+  totals: Readonly<Record<string, number>>,
+): MatchedSummary | undefined {
+  const values: Record<string, FieldValues> = { ...summary.values };
+  for (const index of partlyListed(fields, summary)) {
+    const { path } = fields[index] as ExactField;
+    const listed = values[path] as FieldValues;
+    const total = totals[path];
+    if (total === undefined) return undefined;
+    values[path] = { values: listed.values, total: Math.max(listed.total, total) };
+  }
+  return { ...summary, values };
+}
+
 /** The exact fields (indices into `fields`) whose distinct count `known` does not list in full. */
 export function partlyListed(fields: readonly ExactField[], known: MatchedSummary): number[] {
   return fields.flatMap(({ path }, index) => {

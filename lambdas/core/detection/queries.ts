@@ -333,9 +333,7 @@ function alertSummaryAggregations(
   for (const index of totals) {
     const field = fields[index];
     if (field === undefined) throw new Error(`totals: no exact field ${index} of ${fields.length}`);
-    distinct[matchedDistinctName(index)] = {
-      cardinality: { field: field.path, precision_threshold: DISTINCT_TOTAL_PRECISION },
-    };
+    distinct[matchedDistinctName(index)] = distinctCount(field.path);
   }
   return {
     [COUNTED_ALERTS]: { filters: { filters: unread }, aggs: matchedBucketAggregations(fields) },
@@ -399,12 +397,16 @@ export function singleEventCountsQuery(
 /**
  * `matchedAggregations` as sub-aggregations of a bucket (a `composite` must be top-level): per exact field its first
  * `ALERT_VALUES_KEPT + 1` values by a `terms` in ascending key order, which is exact on any number of shards (each
- * shard returns its smallest keys, and the overall smallest are among them), and the same `cardinality`.
+ * shard returns its smallest keys, and the overall smallest are among them). No `cardinality`: it is about half the
+ * cost of a summary on the node and only a field listing more than `ALERT_VALUES_KEPT` values needs it, so the
+ * detector asks for it then, over the alert's whole span (`WHOLE_SPANS`, `totals`).
  */
 export function matchedBucketAggregations(fields: readonly ExactField[]): Record<string, unknown> {
-  return matchedOf(fields, (path) => ({
-    terms: { field: path, size: ALERT_VALUES_KEPT + 1, order: { _key: "asc" } },
-  }));
+  return matchedOf(
+    fields,
+    (path) => ({ terms: { field: path, size: ALERT_VALUES_KEPT + 1, order: { _key: "asc" } } }),
+    false,
+  );
 }
 
 /** Name of the aggregation listing the values of the `index`-th exact field, and of its distinct count. */
@@ -433,6 +435,7 @@ export function matchedAggregations(fields: readonly ExactField[]): Record<strin
 function matchedOf(
   fields: readonly ExactField[],
   valuesOf: (path: string) => Record<string, unknown>,
+  withDistinct = true,
 ): Record<string, unknown> {
   const aggs: Record<string, unknown> = {
     matched_first: { min: { field: "@timestamp" } },
@@ -440,11 +443,14 @@ function matchedOf(
   };
   fields.forEach(({ path }, index) => {
     aggs[matchedValuesName(index)] = valuesOf(path);
-    aggs[matchedDistinctName(index)] = {
-      cardinality: { field: path, precision_threshold: DISTINCT_TOTAL_PRECISION },
-    };
+    if (withDistinct) aggs[matchedDistinctName(index)] = distinctCount(path);
   });
   return aggs;
+}
+
+/** A field's distinct count (`DISTINCT_TOTAL_PRECISION`). */
+function distinctCount(path: string): Record<string, unknown> {
+  return { cardinality: { field: path, precision_threshold: DISTINCT_TOTAL_PRECISION } };
 }
 
 /**

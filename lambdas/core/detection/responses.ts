@@ -265,7 +265,7 @@ function listedValues(
 /**
  * Reads `matchedAggregations` over `fields` (`shape` "terms": `matchedBucketAggregations` under a bucket):
  * undefined when no document matched (no first time). A field's total is the number of values listed while fewer
- * than `kept + 1` came back, else the larger of that and the `cardinality`.
+ * than `kept + 1` came back, else the larger of that and the `cardinality` (`kept + 1` under a bucket without one).
  */
 export function parseMatched(
   aggregations: Record<string, unknown> | undefined,
@@ -284,12 +284,12 @@ export function parseMatched(
     const listed = listedValues(aggregations?.[name], field, shape, purpose, name);
     if (listed.length === 0) return;
     const distinctName = matchedDistinctName(index);
-    const estimate = parseAggregation(
-      aggregations?.[distinctName],
-      metricSchema,
-      purpose,
-      distinctName,
-    ).value;
+    // Under a bucket the distinct count is asked for separately (`matchedBucketAggregations`): without it, a field
+    // listing more than `kept` values has a total of `kept + 1` (more than it lists), for `withTotals` to complete.
+    const estimate =
+      shape === "terms" && aggregations?.[distinctName] === undefined
+        ? undefined
+        : parseAggregation(aggregations?.[distinctName], metricSchema, purpose, distinctName).value;
     const total = listed.length <= kept ? listed.length : Math.max(listed.length, estimate ?? 0);
     values[path] = { values: listed.slice(0, kept), total };
   });

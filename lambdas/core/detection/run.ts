@@ -38,6 +38,7 @@ import {
   mergeSummaries,
   partlyListed,
   storedSummary,
+  withTotals,
 } from "../alerts/matched.js";
 import type { Alert, AlertContext } from "../alerts/model.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../contracts.js";
@@ -634,10 +635,15 @@ function lastTime(documents: readonly EcsDocument[]): number | undefined {
   return last === undefined ? undefined : Date.parse(last["@timestamp"]);
 }
 
-/** A detection to summarize, and the summary its indexed alert already holds (a grown alert's, `storedSummary`). */
+/**
+ * A detection to summarize, the summary its indexed alert already holds (a grown alert's, `storedSummary`), and
+ * the exact fields (indices into `exactFieldsOf`) whose distinct count over the whole span it needs besides those
+ * the known summary lists in part.
+ */
 interface ToSummarize {
   readonly detection: Detection;
   readonly known?: KnownSummary;
+  readonly totals?: readonly number[];
 }
 
 /** An alert's stored summary and the span it summarized. */
@@ -677,10 +683,12 @@ async function withSummaries(
       ? detection
       : { ...detection, matched: { ...detection.matched, ingestedBeforeMs } };
   let pending = items.map((item, position) => ({ item, position }));
-  // At most two rounds: the second reads whole spans, which always answer.
-  while (pending.length > 0) {
+  // The first round asks no distinct count but those a known summary needs; an alert that lists more values than it
+  // keeps, or whose summary cannot be merged, is read again with the counts it lacks, over its whole span (which
+  // always completes it: a third round would be a fault).
+  for (let round = 1; pending.length > 0; round++) {
     const requests = summaryRequests(pending.map(({ item }) => item));
-    const wholeSpan: typeof pending = [];
+    const again: typeof pending = [];
     let answers: Awaited<ReturnType<SearchClient["msearch"]>> = [];
     try {
       if (requests.length > 0) {
@@ -698,7 +706,7 @@ async function withSummaries(
     }
     requests.forEach((request, at) => {
       const answer = answers[at] as (typeof answers)[number];
-      let read: (Detection | undefined)[];
+      let read: (Detection | { readonly totals: readonly number[] })[];
       try {
         if (!answer.ok) throw new Error(`search for the alert's events: ${answer.error}`);
         read = request.read(answer.body);
@@ -710,21 +718,32 @@ async function withSummaries(
       }
       request.positions.forEach((offset, nth) => {
         const entry = pending[offset] as (typeof pending)[number];
-        const detection = read[nth];
-        if (detection !== undefined) results[entry.position] = { detection: stamped(detection) };
-        else wholeSpan.push({ item: { detection: entry.item.detection }, position: entry.position });
+        const outcome = read[nth] as (typeof read)[number];
+        if (!("totals" in outcome)) results[entry.position] = { detection: stamped(outcome) };
+        else if (round > 1) {
+          results[entry.position] = {
+            error: new Error("the alert's summary lacked distinct counts after they were asked for"),
+          };
+        } else {
+          again.push({
+            item: { detection: entry.item.detection, totals: outcome.totals },
+            position: entry.position,
+          });
+        }
       });
     });
-    pending = wholeSpan;
+    pending = again;
   }
   return results;
 }
 
 /**
- * A search of `withSummaries` and the detections (by position) it completes, in the order `read` returns them:
- * undefined for one whose summary must be read over its whole span.
+ * A search of `withSummaries` and the detections (by position) it completes, in the order `read` returns them, or
+ * for one it cannot complete, the fields whose distinct counts over the whole span a second search must ask for.
  */
-type SummaryRequest = SearchRequest<(Detection | undefined)[]> & { readonly positions: readonly number[] };
+type SummaryRequest = SearchRequest<(Detection | { readonly totals: readonly number[] })[]> & {
+  readonly positions: readonly number[];
+};
 
 /**
  * The searches `items` need (see `withSummaries`); a detection that needs none has none. A rule's alerts travel
@@ -737,12 +756,13 @@ function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
     string,
     { rule: CompiledRule; withEvents: boolean; totals: number[]; positions: number[] }
   >();
-  items.forEach(({ detection, known }, position) => {
+  items.forEach(({ detection, known, totals: asked = [] }, position) => {
     const { rule } = detection;
     if (rule.kind === "silence" || (rule.kind === "correlation" && isBehaviourRule(rule))) return;
     // Alerts that already hold their first events need only their summary.
     const withEvents = rule.kind === "correlation" && detection.events.length < DETECTION_EVENT_CAP;
-    const totals = known === undefined ? [] : partlyListed(exactFieldsOf(rule), known.summary);
+    const partly = known === undefined ? [] : partlyListed(exactFieldsOf(rule), known.summary);
+    const totals = [...new Set([...asked, ...partly])].sort((a, b) => a - b);
     const key = `${rule.name}|${withEvents}|${totals.join(",")}`;
     const group = groups.get(key) ?? { rule, withEvents, totals, positions: [] };
     group.positions.push(position);
@@ -755,11 +775,30 @@ function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
     for (const positions of chunks(all, perRequest)) {
       const batch = positions.map((position) => items[position] as ToSummarize);
       const spans = batch.map(alertSpan);
-      const merged = (offset: number, answer: AlertSummary): MatchedSummary | undefined | "whole span" => {
+      // The alert's summary, or the distinct counts over its whole span that a second search must ask for: those of the
+      // fields it lists in part (read whole), or of every field (a known summary that could not be merged).
+      const merged = (
+        offset: number,
+        answer: AlertSummary,
+      ): MatchedSummary | undefined | { readonly totals: readonly number[] } => {
         const known = (batch[offset] as ToSummarize).known;
-        if (known === undefined) return answer.matched;
-        return mergeSummaries(fields, known.summary, answer.matched, answer.totals) ?? "whole span";
+        if (known !== undefined) {
+          return (
+            mergeSummaries(fields, known.summary, answer.matched, answer.totals) ?? {
+              totals: fields.map((_, index) => index),
+            }
+          );
+        }
+        if (answer.matched === undefined) return undefined;
+        return (
+          withTotals(fields, answer.matched, answer.totals) ?? {
+            totals: partlyListed(fields, answer.matched),
+          }
+        );
       };
+      const unfinished = (
+        matched: ReturnType<typeof merged>,
+      ): matched is { readonly totals: readonly number[] } => matched !== undefined && "totals" in matched;
       const complete = (offset: number, matched: MatchedSummary | undefined, changes: Partial<Detection>) => {
         const detection = (batch[offset] as ToSummarize).detection;
         return { ...detection, ...changes, ...(matched === undefined ? {} : { matched }) };
@@ -772,7 +811,7 @@ function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
           read: (response) =>
             request.read(response).map((answer, offset) => {
               const matched = merged(offset, answer);
-              if (matched === "whole span") return undefined;
+              if (unfinished(matched)) return matched;
               return complete(offset, matched, withEvents ? { events: answer.events } : {});
             }),
         });
@@ -784,7 +823,7 @@ function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
           read: (response) =>
             request.read(response).map((answer, offset) => {
               const matched = merged(offset, { ...answer, events: [] });
-              if (matched === "whole span") return undefined;
+              if (unfinished(matched)) return matched;
               return complete(offset, matched, { count: answer.count });
             }),
         });

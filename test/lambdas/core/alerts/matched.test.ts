@@ -10,6 +10,7 @@ import {
   partlyListed,
   storedSummary,
   summarizeTallies,
+  withTotals,
 } from "../../../../lambdas/core/alerts/matched.js";
 import type { EcsDocument } from "../../../../lambdas/core/ecs.js";
 import { mergeDetections, StreamEvaluator } from "../../../../lambdas/core/rules/index.js";
@@ -121,6 +122,20 @@ describe("a grown alert's summary from what its last summary had not read", () =
     expect(mergeSummaries(fields, before, many, {})).toBeUndefined();
     expect(mergeSummaries(fields, before, many, { "url.path": 60 })?.values["url.path"]?.total).toBe(60);
     expect(mergeSummaries(fields, before, undefined, {})).toBe(before);
+  });
+
+  it("completes a summary read without distinct counts with those of the fields it lists in part", () => {
+    const many = summarizeTallies([
+      tally(Array.from({ length: 60 }, (_, i) => ({ path: i, status: 200, at: i }))),
+    ]);
+    if (many === undefined) throw new Error("unreachable");
+    // As read from the node without a distinct count: one value more than it keeps, so the total is unknown.
+    const read = {
+      ...many,
+      values: { ...many.values, "url.path": { values: many.values["url.path"]?.values ?? [], total: 51 } },
+    };
+    expect(withTotals(fields, read, {})).toBeUndefined();
+    expect(withTotals(fields, read, { "url.path": 60 })).toEqual(many);
   });
 
   it("asks for the whole span's count of the fields the known summary lists only in part", () => {
