@@ -433,7 +433,7 @@ export default async function bench(): Promise<BenchResult> {
         opensearch: `OpenSearch ${info.version.number}, one shard, ${heapMB} MB heap`,
         machine: `${cpus().length} × ${cpus()[0]?.model ?? "unknown"}, Node.js ${process.version}, 1-minute load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the steps' ends (shared)`,
         notes: [
-          `incremental evaluation, ingest lag ${lagMs / 1000} s; ${PRINCIPALS} callers; median of ${STEADY_PASSES} steady passes while the traffic keeps arriving`,
+          `incremental evaluation, ingest lag ${lagMs / 1000} s; ${PRINCIPALS} callers, each calling ${perCaller ?? "every"} destination services besides its scan bursts; median of ${STEADY_PASSES} steady passes while the traffic keeps arriving`,
         ],
         steps: measuredSteps,
       };

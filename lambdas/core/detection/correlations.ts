@@ -30,6 +30,7 @@ import {
   singleEventQuery,
   touchedSlotsQuery,
   WHOLE_SPANS,
+  wholeSpansApart,
   windowChunks,
   windowEventsQuery,
 } from "./queries.js";
@@ -416,9 +417,8 @@ function alertSummaries(
   const response = parseSearchResponse(raw, purpose);
   const bucketsOf = (name: string) =>
     parseAggregation(response.aggregations?.[name], alertBucketsSchema, purpose, name).buckets;
-  const incremental = totals.length > 0 || spans.some((span) => span.read !== undefined);
   const unread = bucketsOf(COUNTED_ALERTS);
-  const whole = incremental ? bucketsOf(WHOLE_SPANS) : unread;
+  const whole = wholeSpansApart(spans, totals) ? bucketsOf(WHOLE_SPANS) : unread;
   return spans.map((_, position) => {
     const name = countedAlertName(position);
     const read = unread[name];

@@ -294,6 +294,14 @@ function unreadFilter(
  */
 export const WHOLE_SPANS = "spans";
 
+/**
+ * Whether a batched summary search reads the alerts' whole spans apart (`WHOLE_SPANS`): when some span was summarized
+ * before or distinct counts over the whole spans are asked for; otherwise `COUNTED_ALERTS` holds the whole spans.
+ */
+export function wholeSpansApart(spans: readonly AlertSpan[], totals: readonly number[]): boolean {
+  return totals.length > 0 || spans.some((span) => span.read !== undefined);
+}
+
 /** A `filters` aggregation with one bucket per alert, and its sub-aggregations. */
 interface AlertBuckets {
   readonly filters: { readonly filters: Record<string, unknown> };
@@ -320,8 +328,7 @@ function alertSummaryAggregations(
     whole[countedAlertName(position)] = filter;
     unread[countedAlertName(position)] = unreadFilter(span, filter, endExclusive);
   });
-  const incremental = totals.length > 0 || spans.some((span) => span.read !== undefined);
-  if (!incremental) {
+  if (!wholeSpansApart(spans, totals)) {
     return {
       [COUNTED_ALERTS]: {
         filters: { filters: whole },
