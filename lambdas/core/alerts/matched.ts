@@ -231,9 +231,7 @@ export function mergeSummaries(
     const union = [...new Set([...(before?.values ?? []), ...(after?.values ?? [])])].sort(
       compareIndexed(type),
     );
-    const listsAll = (side: FieldValues | undefined) =>
-      side === undefined || side.total <= side.values.length;
-    const total = listsAll(before) && listsAll(after) ? union.length : totals[path];
+    const total = listsEvery(before) && listsEvery(after) ? union.length : totals[path];
     if (total === undefined) return undefined;
     values[path] = { values: union.slice(0, ALERT_VALUES_KEPT), total: Math.max(total, union.length) };
   }
@@ -249,7 +247,10 @@ export function mergeSummaries(
  * document ingested before `seen.through`; undefined otherwise (an alert from before `through`, or built without its
  * summary): its next summary reads the whole span.
  */
-export function storedSummary(alert: Alert, fields: readonly ExactField[]): MatchedSummary | undefined {
+export function storedSummary(
+  alert: Alert,
+  fields: readonly ExactField[],
+): (MatchedSummary & { readonly ingestedBeforeMs: number }) | undefined {
   const { first, last, complete, through } = alert.seen;
   if (!complete || through === undefined) return undefined;
   const [firstMs, lastMs, ingestedBeforeMs] = [first, last, through].map(Date.parse) as [
@@ -291,10 +292,12 @@ export function withTotals(
 
 /** The exact fields (indices into `fields`) whose distinct count `known` does not list in full. */
 export function partlyListed(fields: readonly ExactField[], known: MatchedSummary): number[] {
-  return fields.flatMap(({ path }, index) => {
-    const side = known.values[path];
-    return side !== undefined && side.total > side.values.length ? [index] : [];
-  });
+  return fields.flatMap(({ path }, index) => (listsEvery(known.values[path]) ? [] : [index]));
+}
+
+/** Whether a field's listed values are all it has (a field without values has none to list). */
+function listsEvery(side: FieldValues | undefined): boolean {
+  return side === undefined || side.total <= side.values.length;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import * as z from "zod";
-import { ALERT_VALUES_KEPT, exactFieldsOf, type MatchedSummary } from "../alerts/matched.js";
+import { ALERT_VALUES_KEPT, type ExactField, exactFieldsOf, type MatchedSummary } from "../alerts/matched.js";
 import type { EcsDocument } from "../ecs.js";
 import type { CorrelationRule, Detection, SingleEventRule } from "../rules/types.js";
 import { conditionHolds, groupKey, hopMs } from "../rules/windows.js";
@@ -37,6 +37,7 @@ import {
 import {
   compositeSchema,
   hitSchema,
+  metricSchema,
   pageComposite,
   parseAggregation,
   parseMatched,
@@ -404,7 +405,7 @@ const alertBucketsSchema = z.object({ buckets: z.record(z.string(), alertBucketS
 function alertSummaries(
   raw: unknown,
   spans: readonly AlertSpan[],
-  fields: ReturnType<typeof exactFieldsOf>,
+  fields: readonly ExactField[],
   totals: readonly number[],
   withEvents: boolean,
   purpose: string,
@@ -437,7 +438,7 @@ function alertSummaries(
       if (field === undefined) continue;
       const value = parseAggregation(
         (span as Record<string, unknown>)[distinctName],
-        distinctCountSchema,
+        metricSchema,
         `${purpose} (${name})`,
         distinctName,
       ).value;
@@ -451,8 +452,6 @@ function alertSummaries(
     };
   });
 }
-
-const distinctCountSchema = z.object({ value: z.number().nullable() });
 
 /** One page of a single-event rule's documents, and the cursor of the next (undefined on the last page). */
 export interface SingleEventPage {
@@ -512,13 +511,7 @@ export function singleEventCountsRequest(
   return {
     body: singleEventCountsQuery(rule, spans, fields, totals),
     read(raw) {
-      return alertSummaries(raw, spans, fields, totals, false, purpose).map(
-        ({ count, matched, totals: counted }) => ({
-          count,
-          matched,
-          totals: counted,
-        }),
-      );
+      return alertSummaries(raw, spans, fields, totals, false, purpose);
     },
   };
 }

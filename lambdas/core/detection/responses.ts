@@ -228,7 +228,8 @@ const compositeValuesSchema = z.object({
   after_key: z.record(z.string(), z.unknown()).optional(),
   buckets: z.array(z.object({ key: z.object({ v: z.union([z.string(), z.number(), z.boolean()]) }) })),
 });
-const metricSchema = z.object({ value: z.number().nullable() });
+/** A single-value metric aggregation's answer (`min`, `max`, `cardinality`). */
+export const metricSchema = z.object({ value: z.number().nullable() });
 const termsValuesSchema = z.object({
   buckets: z.array(
     z.object({ key: z.union([z.string(), z.number(), z.boolean()]), key_as_string: z.string().optional() }),

@@ -905,12 +905,12 @@ async function extendBatch(
     index,
     folds.map(({ stored, folded }) => {
       const summary = storedSummary(stored.document, exactFieldsOf(folded.rule));
-      if (summary?.ingestedBeforeMs === undefined) return { detection: folded };
+      if (summary === undefined) return { detection: folded };
       const { window } = stored.document;
       return {
         detection: folded,
         known: {
-          summary: { ...summary, ingestedBeforeMs: summary.ingestedBeforeMs },
+          summary,
           fromMs: Date.parse(window.start),
           toMs: Date.parse(window.end),
         },
