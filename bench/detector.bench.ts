@@ -15,11 +15,16 @@
  * small machine. With the default steps and ingest lag, the figures `audit-trail size` reads are written to
  * `lambdas/core/sizing/detector-measurements.json`.
  *
- * The traffic keeps its rate past the first pass (15 minutes, then one more minute per steady pass), each record
- * received by Firehose 5 s after its event (`event.ingested`), so every pass finds a full lookback behind it and
- * what arrived since the last one. Passes evaluate incrementally with the ingest lag
- * `AUDIT_TRAIL_BENCH_DETECTOR_INGEST_LAG` (seconds; default 180, the dev stack's 60 s buffering + 60 s retries +
- * 60 s), or the whole lookback every pass when it is `off`.
+ * The traffic keeps its rate past the first pass: 15 minutes are indexed before it, then each steady pass's minute
+ * of traffic is indexed just before that pass, as it would arrive, each record received by Firehose 5 s after its
+ * event (`event.ingested`) and stamped by the node when indexed (`INDEXED_AT_FIELD`). Every pass finds a full
+ * lookback behind it and what arrived since the last one. Passes evaluate incrementally as the Lambda does: the
+ * first by `event.ingested` with the ingest lag `AUDIT_TRAIL_BENCH_DETECTOR_INGEST_LAG` (seconds; default 180, the
+ * dev stack's 60 s buffering + 60 s retries + 60 s), the steady ones by the index stamp from the last pass's newest
+ * (`indexedWatermarkMs`); or every pass the whole lookback when the lag is `off`. The bench indexes a minute of
+ * traffic in seconds, so the index lag of a steady pass is the time indexing the minute before it took: the pass
+ * reads again about one minute of traffic besides the new one, as the detector's 60 s index lag does in production
+ * at a steady rate.
  *
  * For working on the detector: with `OPENSEARCH_URL` (a node you started with `scripts/opensearch-node.sh start DIR`)
  * and `AUDIT_TRAIL_BENCH_DETECTOR_REUSE=1`, a step whose traffic the node already holds (same count of documents) is
@@ -33,7 +38,8 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@opensearch-project/opensearch";
 import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../lambdas/core/contracts.js";
 import type { SearchClient } from "../lambdas/core/detection/ports.js";
-import { runDetection } from "../lambdas/core/detection/run.js";
+import { AUDIT_EVENTS_INDICES, runDetection } from "../lambdas/core/detection/run.js";
+import type { EcsDocument } from "../lambdas/core/ecs.js";
 import { bootstrapDomain } from "../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../lambdas/core/rules/load.js";
 import type { RulePack } from "../lambdas/core/rules/types.js";
@@ -99,6 +105,31 @@ function steps(): Step[] {
     }
     return { events: Number(match[1]), services: Number(match[2]) };
   });
+}
+
+/**
+ * The documents of a time-ordered stream in the order they arrive: `until(ms)` yields those before `ms` not yet
+ * yielded, holding back the first at or after it for the next call.
+ */
+function arrivingUntil(documents: Iterable<EcsDocument>): (untilMs: number) => Generator<EcsDocument> {
+  const iterator = documents[Symbol.iterator]();
+  let held: EcsDocument | undefined;
+  return function* until(untilMs: number) {
+    for (;;) {
+      let doc = held;
+      held = undefined;
+      if (doc === undefined) {
+        const next = iterator.next();
+        if (next.done === true) return;
+        doc = next.value;
+      }
+      if (Date.parse(doc["@timestamp"]) >= untilMs) {
+        held = doc;
+        return;
+      }
+      yield doc;
+    }
+  };
 }
 
 /** Which rule a search belongs to: its `rule.name` filter, mapped back from building blocks to their correlation. */
@@ -282,24 +313,34 @@ export default async function bench(): Promise<BenchResult> {
         }),
         { ismFlavor: "plain", ageUnit: "m", allowMissingPlugins: ["security", "ism"] },
       );
+      const end = START + SPAN_MS;
+      const arrivals = arrivingUntil(
+        trafficDocuments(
+          {
+            // The same rate past the first pass: a minute more per steady pass.
+            events: eventsIndexed,
+            services: step.services,
+            principals: PRINCIPALS,
+            startMs: START,
+            spanMs: SPAN_MS + STEADY_PASSES * 60_000,
+            ingestDelayMs: INGEST_DELAY_MS,
+            ...(perCaller === undefined ? {} : { dependencies: perCaller }),
+          },
+          pack,
+        ),
+      );
       const indexStart = performance.now();
-      if (!reuse) {
-        await indexTraffic(
-          client,
-          trafficDocuments(
-            {
-              // The same rate past the first pass: a minute more per steady pass.
-              events: eventsIndexed,
-              services: step.services,
-              principals: PRINCIPALS,
-              startMs: START,
-              spanMs: SPAN_MS + STEADY_PASSES * 60_000,
-              ingestDelayMs: INGEST_DELAY_MS,
-              ...(perCaller === undefined ? {} : { dependencies: perCaller }),
-            },
-            pack,
-          ),
-        );
+      if (reuse) {
+        // The steady passes' traffic arrives again, stamped now.
+        await client.deleteByQuery({
+          index: AUDIT_EVENTS_INDICES,
+          refresh: true,
+          body: { query: { range: { "@timestamp": { gte: end, format: "epoch_millis" } } } },
+        });
+        // The first 15 minutes are on the node from an earlier run: read past them.
+        for (const _ of arrivals(end));
+      } else {
+        await indexTraffic(client, arrivals(end));
       }
       await client.index({
         index: TRAFFIC_NOTE_INDEX,
@@ -328,9 +369,15 @@ export default async function bench(): Promise<BenchResult> {
         alerts: number;
         failed: string[];
       }[] = [];
-      const end = START + SPAN_MS;
+      let indexedThroughMs: number | undefined;
+      let indexLagMs: number | undefined;
       for (let pass = 0; pass <= STEADY_PASSES; pass++) {
         const nowMs = end + pass * 60_000;
+        if (pass > 0) {
+          const arriving = performance.now();
+          await indexTraffic(client, arrivals(nowMs));
+          indexLagMs = Math.ceil(performance.now() - arriving);
+        }
         const started = performance.now();
         const report = await runDetection(
           { search: search.client, publisher, logger: silent, pack, alertContext: { environment: "bench" } },
@@ -340,8 +387,11 @@ export default async function bench(): Promise<BenchResult> {
             runId: `bench-${pass}`,
             clock: () => nowMs,
             ...(lagMs === undefined ? {} : { ingestLagMs: lagMs }),
+            ...(indexedThroughMs === undefined ? {} : { indexedWatermarkMs: indexedThroughMs }),
+            ...(indexLagMs === undefined ? {} : { indexLagMs }),
           },
         );
+        indexedThroughMs = report.indexedThroughMs;
         const ms = performance.now() - started;
         const alerts = Object.values(report.delivered).reduce((sum, count) => sum + count, 0);
         passes.push({ ms, ...search.take(), alerts, failed: [...report.failedRules] });

@@ -6,7 +6,9 @@
 #   scripts/opensearch-node.sh stop STATE     stop the node started with that STATE directory and remove it
 #
 # Artifacts come from Maven Central: the integ-test distribution (core server and transport modules only: no
-# painless, analysis-common or mapper-extras), job-scheduler and index-management (ISM). Downloads and the unpacked
+# painless, analysis-common or mapper-extras), the ingest-common module (the `set` processor of the audit indices'
+# final pipeline; Maven has its jars, not the module, so it is assembled here with its grok and dissect libraries),
+# job-scheduler and index-management (ISM). Downloads and the unpacked
 # node are cached in .cache/opensearch (override with OPENSEARCH_CACHE_DIR). When index-management cannot be had,
 # the node starts without it and the ISM tests say why they skip.
 #
@@ -92,10 +94,51 @@ fetch() {
   fi
   local java_home
   java_home="$(find_java_home)" || die "Java 17 is needed to run OpenSearch: install it (apt-get install openjdk-17-jdk-headless) or point OPENSEARCH_URL at a running node"
+  install_ingest_common
   install_plugin "$java_home" opensearch-job-scheduler
   if [ -s "$DOWNLOADS/opensearch-index-management-$PLUGIN_VERSION.zip" ]; then
     install_plugin "$java_home" opensearch-index-management
   fi
+}
+
+# The ingest-common module as the full distribution ships it (modules/ingest-common): its jar and the libraries it
+# loads, and a descriptor. Painless is not on the node, so it does not extend lang-painless (that only adds the
+# processors' helper methods to Painless scripts).
+INGEST_COMMON_JARS=(
+  "org.opensearch.plugin:ingest-common:$OPENSEARCH_VERSION:jar"
+  "org.opensearch:opensearch-grok:$OPENSEARCH_VERSION:jar"
+  "org.opensearch:opensearch-dissect:$OPENSEARCH_VERSION:jar"
+  "org.jruby.joni:joni:2.2.1:jar"
+  "org.jruby.jcodings:jcodings:1.0.61:jar"
+)
+
+install_ingest_common() {
+  local module="$HOME_DIR/modules/ingest-common"
+  if [ -s "$module/plugin-descriptor.properties" ]; then return 0; fi
+  local artifact artifact_id version
+  for artifact in "${INGEST_COMMON_JARS[@]}"; do
+    IFS=: read -r _ artifact_id version _ <<<"$artifact"
+    maven_copy "$artifact" "$artifact_id-$version.jar" \
+      || die "could not fetch $artifact: $(grep -m1 ERROR "$DOWNLOADS/$artifact_id-$version.jar.log" || true)"
+  done
+  local assemble="$CACHE/ingest-common.$$"
+  rm -rf "$assemble" && mkdir -p "$assemble"
+  for artifact in "${INGEST_COMMON_JARS[@]}"; do
+    IFS=: read -r _ artifact_id version _ <<<"$artifact"
+    cp "$DOWNLOADS/$artifact_id-$version.jar" "$assemble/"
+  done
+  cat >"$assemble/plugin-descriptor.properties" <<PROPERTIES
+description=Module for ingest processors that do not require additional security permissions or have large dependencies and resources
+version=$OPENSEARCH_VERSION
+name=ingest-common
+classname=org.opensearch.ingest.common.IngestCommonPlugin
+java.version=11
+opensearch.version=$OPENSEARCH_VERSION
+extended.plugins=
+has.native.controller=false
+PROPERTIES
+  rm -rf "$module"
+  mv "$assemble" "$module"
 }
 
 install_plugin() {

@@ -9,6 +9,15 @@ import type { FailureCode } from "./parsers/types.js";
 /** Daily audit indices are `audit-YYYY-MM-DD` (Firehose `OneDay` rotation appends `-YYYY-MM-DD`). */
 export const AUDIT_INDEX_PREFIX = "audit";
 export const AUDIT_INDEX_PATTERN = `${AUDIT_INDEX_PREFIX}-*`;
+/**
+ * When the node indexed a document (its clock, `_ingest.timestamp`): set on every audit document by the ingest
+ * pipeline `INDEXED_AT_PIPELINE`, the audit indices' `index.final_pipeline`, which no write can skip or override.
+ * Mapped and searchable but left out of `_source`: the indexed documents stay what Firehose delivered and the
+ * archive holds. The detector reads what arrived since its last run by it (`queries.ts`, `ArrivalMark`).
+ */
+export const INDEXED_AT_FIELD = "audit_trail.indexed_at";
+/** The ingest pipeline that stamps `INDEXED_AT_FIELD`. */
+export const INDEXED_AT_PIPELINE = "audit-trail-indexed-at";
 /** Alerts live in one index; the detector writes them with deterministic ids. */
 export const ALERTS_INDEX = "audit-alerts";
 /** The ISM policy id managing the audit indices. */

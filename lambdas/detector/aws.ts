@@ -48,11 +48,17 @@ export interface DetectorState {
   readonly watermarkMs: number | undefined;
   /** Rules behind the watermark, each with the point it resumes from (`DetectionReport.resumeFromMs`). */
   readonly resumeFromMs: Readonly<Record<string, number>>;
+  /**
+   * The newest index stamp the last run found (`DetectionReport.indexedThroughMs`, the node's clock); undefined
+   * before a run found one.
+   */
+  readonly indexedThroughMs: number | undefined;
 }
 
 /**
- * The detector's watermark item: `pk = "detector"`, `sk = "watermark#<environment>"`, with `watermarkMs` and the map
- * `resumeFromMs` (rule name → epoch ms) of rules that failed or ran out of time and resume from their own point.
+ * The detector's watermark item: `pk = "detector"`, `sk = "watermark#<environment>"`, with `watermarkMs`, the map
+ * `resumeFromMs` (rule name → epoch ms) of rules that failed or ran out of time and resume from their own point,
+ * and `indexedThroughMs`, the newest index stamp the last run found.
  */
 export class WatermarkStore {
   constructor(
@@ -79,7 +85,9 @@ export class WatermarkStore {
       }
       resumeFromMs[rule] = this.epochMs(value.N, `resumeFromMs.${rule}`);
     }
-    return { watermarkMs, resumeFromMs };
+    const indexed = output.Item?.indexedThroughMs?.N;
+    const indexedThroughMs = indexed === undefined ? undefined : this.epochMs(indexed, "indexedThroughMs");
+    return { watermarkMs, resumeFromMs, indexedThroughMs };
   }
 
   private epochMs(raw: string, what: string): number {
@@ -91,20 +99,24 @@ export class WatermarkStore {
   }
 
   /**
-   * Moves the watermark forward to `ms` (never back) and records the rules that resume from their own point;
-   * false when a later run already moved it further.
+   * Moves the watermark forward to `ms` (never back) and records the rules that resume from their own point and the
+   * newest index stamp the run found (kept as it was when the run found none); false when a later run already moved
+   * it further.
    */
   async advance(
     ms: number,
     runId: string,
     resumeFromMs: Readonly<Record<string, number>> = {},
+    indexedThroughMs?: number,
   ): Promise<boolean> {
     try {
       await this.dynamodb.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(),
-          UpdateExpression: "SET watermarkMs = :ms, updatedAt = :at, runId = :run, resumeFromMs = :resume",
+          UpdateExpression: `SET watermarkMs = :ms, updatedAt = :at, runId = :run, resumeFromMs = :resume${
+            indexedThroughMs === undefined ? "" : ", indexedThroughMs = :indexed"
+          }`,
           ConditionExpression: "attribute_not_exists(watermarkMs) OR watermarkMs < :ms",
           ExpressionAttributeValues: {
             ":ms": { N: String(ms) },
@@ -115,6 +127,7 @@ export class WatermarkStore {
                 Object.entries(resumeFromMs).map(([rule, at]) => [rule, { N: String(at) }]),
               ),
             },
+            ...(indexedThroughMs === undefined ? {} : { ":indexed": { N: String(indexedThroughMs) } }),
           },
         }),
       );

@@ -79,7 +79,7 @@ export function buildHandler(deps: DetectorDependencies) {
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .handler(async (_event: ScheduledEvent, context: Context) => {
       const nowMs = clock();
-      const { watermarkMs, resumeFromMs } = await watermarks.read();
+      const { watermarkMs, resumeFromMs, indexedThroughMs } = await watermarks.read();
       const deadlineMs = deadlineFor(context, clock);
       const writeDeadlineMs = deadlineFor(context, clock, DETECTOR_STATE_SAVE_MS);
       const report = await runDetection(
@@ -92,6 +92,7 @@ export function buildHandler(deps: DetectorDependencies) {
           clock,
           leaseMs: leaseFor(context),
           ...(config.ingestLagMs === undefined ? {} : { ingestLagMs: config.ingestLagMs }),
+          ...(indexedThroughMs === undefined ? {} : { indexedWatermarkMs: indexedThroughMs }),
           ...(deadlineMs === undefined ? {} : { deadlineMs }),
           ...(writeDeadlineMs === undefined ? {} : { writeDeadlineMs }),
         },
@@ -120,7 +121,7 @@ export function buildHandler(deps: DetectorDependencies) {
           },
         );
       }
-      await watermarks.advance(nowMs, context.awsRequestId, report.resumeFromMs);
+      await watermarks.advance(nowMs, context.awsRequestId, report.resumeFromMs, report.indexedThroughMs);
       return result;
     });
 }

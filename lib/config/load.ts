@@ -1,6 +1,8 @@
 import type { z } from "zod";
 import { ENVIRONMENTS_FILE } from "../../lambdas/core/contracts.js";
+import { INDEXED_AT_MINIMUM_VERSION } from "../../lambdas/core/opensearch/audit-template.js";
 import { applyCompliance } from "./compliance.js";
+import { DEFAULTS } from "./defaults.js";
 import { AuditTrailConfigError } from "./errors.js";
 import { withApprovedNetworks, withCertificateRotation } from "./rule-overrides.js";
 import {
@@ -71,6 +73,15 @@ function checkFeasibility(environment: string, config: ParsedEnvironmentConfig):
       search.indexCodec,
       `needs OpenSearch 2.9 or later, and search.engineVersion is "${search.engineVersion}"`,
       'use "best_compression", or raise search.engineVersion to "2.9" or later',
+    );
+  }
+  const { major, minor } = INDEXED_AT_MINIMUM_VERSION;
+  if (olderThan(search.engineVersion, major, minor)) {
+    fail(
+      "search.engineVersion",
+      search.engineVersion,
+      `the audit indices' ingest pipeline stamps when each document was indexed with the copy processor, which needs OpenSearch ${major}.${minor} or later (the detector reads what arrived since its last run by that stamp)`,
+      `raise search.engineVersion to "${major}.${minor}" or later ("${DEFAULTS.engineVersion}" is the version the tests run)`,
     );
   }
   if (search.coldStorage && search.ultraWarm === undefined) {

@@ -11,7 +11,7 @@ import { documentFingerprint } from "../../lambdas/core/alerts/ids.js";
 import type { Alert, AlertContext } from "../../lambdas/core/alerts/model.js";
 import type { SnsAlertMessage } from "../../lambdas/core/alerts/render.js";
 import { ALERTS_INDEX, AUDIT_INDEX_PREFIX } from "../../lambdas/core/contracts.js";
-import type { AlertPublisher, DetectionLogger } from "../../lambdas/core/detection/ports.js";
+import type { AlertPublisher, DetectionLogger, SearchClient } from "../../lambdas/core/detection/ports.js";
 import {
   DETECTION_DEFAULTS,
   type DetectionDependencies,
@@ -224,8 +224,12 @@ export class RecordingLogger implements DetectionLogger {
   }
 }
 
-/** The detector's watermark (DynamoDB in production): advanced to `nowMs` only after a complete run. */
+/**
+ * The detector's watermark (DynamoDB in production): advanced to `nowMs` only after a complete run, with the newest
+ * index stamp the run found (`DetectionReport.indexedThroughMs`).
+ */
 export class InMemoryWatermark {
+  indexedThroughMs: number | undefined;
   constructor(public valueMs: number | undefined) {}
 }
 
@@ -241,21 +245,38 @@ export async function detectorRun(options: {
   readonly runId: string;
   /** How often behavioural rules rebuild their baseline. @default the detector's (daily) */
   readonly baselineRebuildEveryMs?: number;
-  /** Incremental evaluation (`DetectionOptions.ingestLagMs`). @default the whole lookback every run */
+  /**
+   * Incremental evaluation (`DetectionOptions.ingestLagMs`), by the index stamp from the second run on as the Lambda
+   * reads it. @default the whole lookback every run
+   */
   readonly ingestLagMs?: number;
+  /** `DetectionOptions.indexLagMs`. @default the detector's (60 s) */
+  readonly indexLagMs?: number;
+  /** Wraps the production search client (to look at what the run reads). @default as it is */
+  readonly wrapSearch?: (search: SearchClient) => SearchClient;
 }): Promise<DetectionReport> {
   const { nowMs, watermark } = options;
-  const report = await runDetection(detectorOnNode(options), {
-    nowMs,
-    watermarkMs: watermark.valueMs,
-    runId: options.runId,
-    clock: () => nowMs,
-    ...(options.baselineRebuildEveryMs === undefined
-      ? {}
-      : { baselineRebuildEveryMs: options.baselineRebuildEveryMs }),
-    ...(options.ingestLagMs === undefined ? {} : { ingestLagMs: options.ingestLagMs }),
-  });
-  if (report.complete) watermark.valueMs = nowMs;
+  const { wrapSearch, ...rest } = options;
+  const deps = detectorOnNode(rest);
+  const report = await runDetection(
+    wrapSearch === undefined ? deps : { ...deps, search: wrapSearch(deps.search) },
+    {
+      nowMs,
+      watermarkMs: watermark.valueMs,
+      runId: options.runId,
+      clock: () => nowMs,
+      ...(options.baselineRebuildEveryMs === undefined
+        ? {}
+        : { baselineRebuildEveryMs: options.baselineRebuildEveryMs }),
+      ...(options.ingestLagMs === undefined ? {} : { ingestLagMs: options.ingestLagMs }),
+      ...(watermark.indexedThroughMs === undefined ? {} : { indexedWatermarkMs: watermark.indexedThroughMs }),
+      ...(options.indexLagMs === undefined ? {} : { indexLagMs: options.indexLagMs }),
+    },
+  );
+  if (report.complete) {
+    watermark.valueMs = nowMs;
+    watermark.indexedThroughMs = report.indexedThroughMs;
+  }
   return report;
 }
 

@@ -6,7 +6,9 @@
  * offsets 0 and `timespan / 2`, under a `composite` aggregation on the group-by fields, over documents the
  * transform tagged (`rule.name`) with one of the correlation's rules.
  */
+
 import { ALERT_VALUES_KEPT, DISTINCT_TOTAL_PRECISION, type ExactField } from "../alerts/matched.js";
+import { INDEXED_AT_FIELD } from "../contracts.js";
 import type { CorrelationRule, SingleEventRule } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { hopMs } from "../rules/windows.js";
@@ -122,34 +124,68 @@ export const LATEST_EVENT_FIRST = [
 ];
 
 /**
- * Incremental evaluation: the documents that may have become searchable since the last run. Firehose stamps
- * `event.ingested` when it receives a record; the record is searchable at most `ingestLagMs` later (buffering,
- * retries, refresh), so every document first visible after the last run has `event.ingested` after
- * `watermark - ingestLagMs`. Documents without `event.ingested` (loaded by other means) count as new while their
- * event time is in the rule's lookback range, as without incremental evaluation.
+ * A point in the order documents became searchable, in the clocks that record it: the node's index stamp
+ * (`INDEXED_AT_FIELD`, set by the audit indices' final pipeline) and, for documents indexed before the stamp existed,
+ * the time Firehose received them (`event.ingested`). A document is searchable at most a refresh interval and a
+ * bulk request after the node stamped it, so the index stamp bounds what can still appear by seconds where
+ * `event.ingested` bounds it only by Firehose's buffering and retries (up to the retry duration: 15 minutes in prod).
+ */
+export interface ArrivalMark {
+  /**
+   * Documents with the index stamp arrived since the mark when stamped at or after this (the node's clock).
+   * @default undefined - the index stamp is not used: every document is judged by `event.ingested`
+   */
+  readonly indexedFromMs?: number;
+  /** Documents judged by `event.ingested` arrived since the mark when received at or after this. */
+  readonly ingestedFromMs: number;
+}
+
+/** The clauses (any one suffices) of documents that arrived at or after `mark`; none matches a document with neither stamp. */
+export function arrivedSince(mark: ArrivalMark): Record<string, unknown>[] {
+  const ingested = { range: { "event.ingested": { gte: mark.ingestedFromMs, format: "epoch_millis" } } };
+  if (mark.indexedFromMs === undefined) return [ingested];
+  return [
+    { range: { [INDEXED_AT_FIELD]: { gte: mark.indexedFromMs, format: "epoch_millis" } } },
+    { bool: { filter: [ingested], must_not: [{ exists: { field: INDEXED_AT_FIELD } }] } },
+  ];
+}
+
+/**
+ * Documents `arrivedSince(mark)` cannot judge: without `event.ingested` and, when the mark reads the index stamp,
+ * without that too (loaded into an index without the pipeline by other means than Firehose).
+ */
+export function withoutArrivalStamp(mark: ArrivalMark): Record<string, unknown> {
+  const stamps = mark.indexedFromMs === undefined ? ["event.ingested"] : ["event.ingested", INDEXED_AT_FIELD];
+  return { bool: { must_not: stamps.map((field) => ({ exists: { field } })) } };
+}
+
+/**
+ * Incremental evaluation: the documents that may have become searchable since the last run, those that arrived at
+ * or after `arrived` (`ArrivalMark`: the last run's newest index stamp less the index lag, or its start less the
+ * ingest lag). Documents with neither stamp count as new while their event time is in the rule's lookback range,
+ * as without incremental evaluation.
  */
 export interface IngestWindow {
-  /** `event.ingested` after this (epoch ms) is new. */
-  readonly ingestedAfterMs: number;
-  /** Documents without `event.ingested`: new when their event time is at or after this. */
+  /** What arrived at or after this is new. */
+  readonly arrived: ArrivalMark;
+  /** Documents without either stamp: new when their event time is at or after this. */
   readonly untaggedFromMs: number;
   /** No event time before this is evaluated (the catch-up limit). */
   readonly floorMs: number;
   readonly toMs: number;
 }
 
-/** The `ingest` window's documents: ingested after its start, or without `event.ingested` and in the lookback. */
+/** The `ingest` window's documents: arrived since its mark, or without a stamp and in the lookback. */
 export function ingestedFilter(ingest: IngestWindow): Record<string, unknown>[] {
   return [
     timeRange(ingest.floorMs, ingest.toMs),
     {
       bool: {
         should: [
-          { range: { "event.ingested": { gt: ingest.ingestedAfterMs, format: "epoch_millis" } } },
+          ...arrivedSince(ingest.arrived),
           {
             bool: {
-              must_not: [{ exists: { field: "event.ingested" } }],
-              filter: [timeRange(ingest.untaggedFromMs, ingest.toMs)],
+              filter: [withoutArrivalStamp(ingest.arrived), timeRange(ingest.untaggedFromMs, ingest.toMs)],
             },
           },
         ],
@@ -158,6 +194,24 @@ export function ingestedFilter(ingest: IngestWindow): Record<string, unknown>[] 
     },
   ];
 }
+
+/**
+ * The newest index stamp (`INDEXED_AT_FIELD`) on a searchable document, at or after `fromMs` when given: the mark
+ * of the next run's incremental reads (`ArrivalMark`). A `max` over a date field reads its points, not the documents.
+ */
+export function newestIndexStampQuery(fromMs: number | undefined) {
+  return {
+    size: 0,
+    track_total_hits: false,
+    ...(fromMs === undefined
+      ? {}
+      : { query: { range: { [INDEXED_AT_FIELD]: { gte: fromMs, format: "epoch_millis" } } } }),
+    aggs: { [NEWEST_INDEX_STAMP]: { max: { field: INDEXED_AT_FIELD } } },
+  };
+}
+
+/** Name of `newestIndexStampQuery`'s aggregation. */
+export const NEWEST_INDEX_STAMP = "newest";
 
 /**
  * Documents the transform tagged with a single-event rule, oldest first, a page of `size` after `after`: in the

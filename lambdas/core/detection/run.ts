@@ -71,9 +71,12 @@ import {
   evaluationRange,
   eventsAlertsPerRequest,
   type IngestWindow,
+  NEWEST_INDEX_STAMP,
+  newestIndexStampQuery,
   type WindowRange,
   windowRange,
 } from "./queries.js";
+import { metricSchema, parseAggregation, parseSearchResponse } from "./responses.js";
 import { ruleFailureMessage } from "./rule-failure.js";
 import { evaluateSilence } from "./silence-search.js";
 import { type AlertDocument, type AlertGroup, AlertStore, type StoredAlert } from "./store.js";
@@ -104,6 +107,13 @@ export const DETECTION_DEFAULTS = {
   deliveryConcurrency: 8,
   /** New alerts per batch: one `_msearch` of their counts and events, one `_bulk` to create, one to mark. */
   writeBatchSize: 100,
+  /**
+   * A document is searchable this long at most after the node stamped it (`INDEXED_AT_FIELD`): the rest of its bulk
+   * request, the audit indices' 5 s refresh, and clock differences between nodes, with room to spare. Elastic's
+   * detection engine reads by the same kind of stamp (`event.ingested` set by an ingest pipeline) with a one-minute
+   * additional look-back by default.
+   */
+  indexLagMs: 60_000,
 } as const;
 
 export interface DetectionRunOptions {
@@ -162,6 +172,17 @@ export interface DetectionRunOptions {
    * rule on the first run, evaluates its whole range. @default undefined: every run evaluates the whole lookback
    */
   readonly ingestLagMs?: number;
+  /**
+   * Incremental evaluation by the node's index stamp (`INDEXED_AT_FIELD`): the newest stamp searchable when the last
+   * run started (its report's `indexedThroughMs`). With it, a document with the stamp is new when stamped at or
+   * after `indexedWatermarkMs - indexLagMs` (`ArrivalMark`), seconds of traffic where `ingestLagMs` spans Firehose's
+   * buffering and retries; documents without it (indexed before the audit indices had the pipeline) are still read
+   * by `event.ingested`. Both marks are in the clock that stamped the documents, so the detector's own clock does
+   * not enter. Used only with `ingestLagMs` and `watermarkMs`. @default undefined: every document by `event.ingested`
+   */
+  readonly indexedWatermarkMs?: number;
+  /** How long after the node stamps a document it may first become searchable. @default 60 s */
+  readonly indexLagMs?: number;
   /** Wall clock for outbox timestamps, leases and the deadline. @default Date.now */
   readonly clock?: () => number;
   /** How often behavioural rules rebuild their baseline from the indices. @default 24 hours */
@@ -219,6 +240,11 @@ export interface DetectionReport {
   readonly skipped: readonly SkippedRange[];
   /** Every rule evaluated to `nowMs` and every new alert written. */
   readonly complete: boolean;
+  /**
+   * Incremental evaluation (`ingestLagMs`): the newest index stamp searchable when this run started, or the last
+   * run's when none is newer or it could not be read. Pass it back as `indexedWatermarkMs`.
+   */
+  readonly indexedThroughMs: number | undefined;
 }
 
 export async function runDetection(
@@ -246,6 +272,17 @@ export async function runDetection(
   } catch (error) {
     logger.error("could not look for pending alerts; they stay pending", { error: errorDescription(error) });
   }
+  // Read before any evaluation: whatever becomes searchable after it, the next run reads.
+  const indexedThroughMs =
+    options.ingestLagMs === undefined
+      ? undefined
+      : await newestIndexStamp(
+          deps.search,
+          auditIndex,
+          options.indexedWatermarkMs,
+          settings.indexLagMs,
+          logger,
+        );
 
   const rangeOptions = {
     nowMs: options.nowMs,
@@ -327,7 +364,12 @@ export async function runDetection(
     previousResume[rule.name] !== undefined
       ? undefined
       : {
-          ingestedAfterMs: options.watermarkMs - options.ingestLagMs,
+          arrived: {
+            ingestedFromMs: options.watermarkMs - options.ingestLagMs,
+            ...(options.indexedWatermarkMs === undefined
+              ? {}
+              : { indexedFromMs: options.indexedWatermarkMs - settings.indexLagMs }),
+          },
           untaggedFromMs: own.fromMs,
           floorMs: options.nowMs - settings.maxCatchUpMs,
           toMs: options.nowMs,
@@ -626,7 +668,43 @@ export async function runDetection(
       resumeFromMs: Object.fromEntries(resume),
       skipped,
       complete: failures.size === 0 && partialRules.length === 0 && outcomes.persist_failed === 0,
+      indexedThroughMs,
     };
+  }
+}
+
+/**
+ * The newest index stamp searchable now (`newestIndexStampQuery`), at or after the last run's less the index lag;
+ * the last run's when there is none newer or the search fails (the next run then reads from the same mark again).
+ */
+async function newestIndexStamp(
+  search: SearchClient,
+  auditIndex: string,
+  lastMs: number | undefined,
+  indexLagMs: number,
+  logger: DetectionLogger,
+): Promise<number | undefined> {
+  const purpose = "newest index stamp";
+  try {
+    const response = parseSearchResponse(
+      await search.search({
+        index: auditIndex,
+        body: newestIndexStampQuery(lastMs === undefined ? undefined : lastMs - indexLagMs),
+      }),
+      purpose,
+    );
+    const newest = parseAggregation(
+      response.aggregations?.[NEWEST_INDEX_STAMP],
+      metricSchema,
+      purpose,
+      NEWEST_INDEX_STAMP,
+    ).value;
+    return newest === null ? lastMs : Math.max(newest, lastMs ?? newest);
+  } catch (error) {
+    logger.warn("could not read the newest index stamp; the next run reads from the same mark again", {
+      error: errorDescription(error),
+    });
+    return lastMs;
   }
 }
 

@@ -5,7 +5,12 @@
  * `index.mapping.ignore_malformed` keeps a document whose value does not fit its type (a non-IP in `source.ip`)
  * instead of refusing it: the bad field is listed in `_ignored` and the rest stays searchable.
  */
-import { AUDIT_INDEX_PATTERN, AUDIT_INDEX_PREFIX } from "../contracts.js";
+import {
+  AUDIT_INDEX_PATTERN,
+  AUDIT_INDEX_PREFIX,
+  INDEXED_AT_FIELD,
+  INDEXED_AT_PIPELINE,
+} from "../contracts.js";
 import {
   bool,
   date,
@@ -246,6 +251,43 @@ export function auditProperties(options: Pick<AuditTemplateOptions, "indexEventO
   };
 }
 
+/**
+ * Body of `PUT _ingest/pipeline/audit-trail-indexed-at`: stamps `INDEXED_AT_FIELD` with the time the node indexes
+ * the document (`_ingest.timestamp`), overwriting any value a writer sent. The audit indices run it as their
+ * `index.final_pipeline`, which applies to every write and which a request cannot skip (`pipeline=_none` skips only
+ * a default pipeline). The `copy` processor (OpenSearch 2.12+) reads the timestamp without a template engine.
+ */
+export function buildIndexedAtPipeline(): Record<string, unknown> {
+  return {
+    description:
+      "mesh-audit-trail: when the node indexed the document, for the detector's incremental reads (kept out of _source)",
+    processors: [
+      {
+        copy: {
+          source_field: "_ingest.timestamp",
+          target_field: INDEXED_AT_FIELD,
+          override_target: true,
+          tag: "indexed-at",
+        },
+      },
+    ],
+  };
+}
+
+/** The oldest OpenSearch whose ingest pipelines have the `copy` processor `buildIndexedAtPipeline` uses. */
+export const INDEXED_AT_MINIMUM_VERSION = { major: 2, minor: 12 } as const;
+
+/**
+ * The object holding the fields the node adds to a document (`INDEXED_AT_FIELD`): mapped, and left out of `_source`
+ * whole (excluding only the leaf would leave an empty object in every document).
+ */
+export const INDEX_ONLY_NAMESPACE = INDEXED_AT_FIELD.split(".")[0] as string;
+
+/** The mapping of `INDEXED_AT_FIELD`, beside the document's own fields. */
+const indexedAtProperty = (): Properties => ({
+  [INDEX_ONLY_NAMESPACE]: object({ [INDEXED_AT_FIELD.slice(INDEX_ONLY_NAMESPACE.length + 1)]: date }),
+});
+
 /** Body of `PUT _index_template/audit-trail-events`. */
 export function buildAuditIndexTemplate(options: AuditTemplateOptions): Record<string, unknown> {
   return {
@@ -258,17 +300,17 @@ export function buildAuditIndexTemplate(options: AuditTemplateOptions): Record<s
         "index.mapping.ignore_malformed": true,
         "index.mapping.total_fields.limit": 1000,
         "index.refresh_interval": "5s",
+        "index.final_pipeline": INDEXED_AT_PIPELINE,
         ...(options.codec === undefined || options.codec === "default"
           ? {}
           : { "index.codec": options.codec }),
       },
       mappings: {
-        ...(options.sourceExcludes === undefined || options.sourceExcludes.length === 0
-          ? {}
-          : { _source: { excludes: [...options.sourceExcludes] } }),
+        // The index stamp is searchable only: `_source` stays the document Firehose delivered.
+        _source: { excludes: [INDEX_ONLY_NAMESPACE, ...(options.sourceExcludes ?? [])] },
         dynamic: false,
         date_detection: false,
-        properties: auditProperties(options),
+        properties: { ...auditProperties(options), ...indexedAtProperty() },
       },
     },
     _meta: { managed_by: "mesh-audit-trail", description: "ECS audit events, one index per day" },

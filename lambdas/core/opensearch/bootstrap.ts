@@ -1,5 +1,6 @@
 /**
- * `bootstrapDomain`: applies the index templates, the alerts index, the ISM policy, the fine-grained-access roles,
+ * `bootstrapDomain`: applies the ingest pipeline that stamps when a document was indexed, the index templates, the
+ * alerts index, the ISM policy, the fine-grained-access roles,
  * the security audit configuration (reads of the trail are recorded) and the OpenSearch Dashboards saved objects
  * to an OpenSearch domain through any client with the `@opensearch-project/opensearch` transport shape.
  * Every step is idempotent: templates, roles and mappings are PUTs; the ISM policy is rewritten only when its
@@ -8,9 +9,9 @@
  * except to add missing mappings to the alerts index and to attach the policy to unmanaged daily indices. The only
  * DELETE is of the analyst role mapping when no analyst role is configured any more (access, not data).
  */
-import { ALERTS_INDEX, ISM_POLICY_ID } from "../contracts.js";
+import { ALERTS_INDEX, INDEXED_AT_PIPELINE, ISM_POLICY_ID } from "../contracts.js";
 import { ALERTS_TEMPLATE_NAME, alertsProperties, buildAlertsIndexTemplate } from "./alerts-template.js";
-import { AUDIT_TEMPLATE_NAME, buildAuditIndexTemplate } from "./audit-template.js";
+import { AUDIT_TEMPLATE_NAME, buildAuditIndexTemplate, buildIndexedAtPipeline } from "./audit-template.js";
 import { buildDashboardsSavedObjects } from "./dashboards/audit-dashboard.js";
 import { importFileField, multipartForm, renderSavedObjectsNdjson } from "./dashboards/import-file.js";
 import {
@@ -128,6 +129,15 @@ export async function bootstrapDomain(
     coldStorage: settings.ColdStorageEnabled,
   });
 
+  // Before the template that names it: an index created from the template refuses writes until it exists.
+  steps.push(
+    await putExpectingOk(
+      client,
+      `ingest pipeline ${INDEXED_AT_PIPELINE}`,
+      `/_ingest/pipeline/${INDEXED_AT_PIPELINE}`,
+      buildIndexedAtPipeline(),
+    ),
+  );
   steps.push(
     await putExpectingOk(
       client,

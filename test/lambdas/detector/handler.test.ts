@@ -13,7 +13,7 @@ import { defaultRulesDir } from "../../../lambdas/core/rules/load.js";
 import type { DetectorConfig } from "../../../lambdas/detector/config.js";
 import { correlationRule, singleRule } from "../core/alerts/factories.js";
 import { FakeOpenSearch } from "../core/detection/fake-opensearch.js";
-import { NOW, packOf, recordedAudit } from "../core/detection/scenario.js";
+import { EMPTY_SEARCH, NOW, packOf, recordedAudit } from "../core/detection/scenario.js";
 import { stubHandlerEnvironment } from "../handler-environment.js";
 import { TOPICS } from "./topics.js";
 
@@ -55,10 +55,11 @@ afterEach(() => {
 async function handlerWith(
   search: FakeOpenSearch,
   metrics = new Metrics({ namespace: "Test", serviceName: "detector" }),
+  configured: DetectorConfig = config,
 ) {
   const { buildHandler } = await import("../../../lambdas/detector/build.js");
   return buildHandler({
-    config,
+    config: configured,
     pack: packOf([singleRule(), correlationRule()]),
     search,
     sns: new SNSClient({ region: "eu-west-1" }),
@@ -202,6 +203,33 @@ describe("detector handler", () => {
     await handler(scheduled, context);
     const burst = search.searches.find((request) => isWindowAggregation(request.body));
     expect(JSON.stringify(burst?.body)).toContain(`"gte":${NOW - 60_000 - 15 * 60_000 - 30_000}`);
+  });
+
+  it("reads from the newest index stamp the last run found, and saves the one this run found", async () => {
+    // Prepare
+    dynamodb.on(GetItemCommand).resolves({
+      Item: { watermarkMs: { N: String(NOW - 60_000) }, indexedThroughMs: { N: String(NOW - 65_000) } },
+    });
+    dynamodb.on(UpdateItemCommand).resolves({});
+    sns.on(PublishCommand).resolves({ MessageId: "m-1" });
+    const newestStamp = (body: Record<string, unknown>) =>
+      (body.aggs as Record<string, unknown> | undefined)?.newest !== undefined;
+    const search = new FakeOpenSearch(ALERTS_INDEX, (body) =>
+      newestStamp(body)
+        ? { ...EMPTY_SEARCH, aggregations: { newest: { value: NOW - 3_000 } } }
+        : recordedAudit(body),
+    );
+    const handler = await handlerWith(search, undefined, { ...config, ingestLagMs: 180_000 });
+
+    // Act
+    await handler(scheduled, context);
+
+    // Assess
+    const stampSearch = search.searches.find((request) => newestStamp(request.body));
+    expect(JSON.stringify(stampSearch?.body.query)).toContain(`"gte":${NOW - 65_000 - 60_000}`);
+    const update = dynamodb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(update?.UpdateExpression).toContain("indexedThroughMs = :indexed");
+    expect(update?.ExpressionAttributeValues).toMatchObject({ ":indexed": { N: String(NOW - 3_000) } });
   });
 
   it("holds outbox claims longer than the invocation can run", async () => {

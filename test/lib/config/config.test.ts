@@ -640,6 +640,12 @@ describe("feasibility", () => {
         /search\.indexCodec is "zstd"; needs OpenSearch 2\.9 or later, and search\.engineVersion is "2\.7"\. Fix: use "best_compression", or raise search\.engineVersion/,
     },
     {
+      title: "an engine without the copy processor the index stamp needs",
+      input: withPatch({ search: { ...minimal.search, engineVersion: "2.11" } }),
+      expected:
+        /search\.engineVersion is "2\.11"; the audit indices' ingest pipeline stamps when each document was indexed with the copy processor, which needs OpenSearch 2\.12 or later.*Fix: raise search\.engineVersion to "2\.12" or later/,
+    },
+    {
       title: "a cluster listed twice",
       input: withPatch({
         eksClusters: [

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { INDEXED_AT_FIELD } from "../../../../lambdas/core/contracts.js";
 import {
   bucketBytes,
   compositePageSize,
@@ -9,6 +10,7 @@ import {
   evaluationRange,
   eventsAlertsPerRequest,
   firesOnOpenWindows,
+  ingestedFilter,
   minWindowCount,
   percentileCandidatesQuery,
   percentilePrefilter,
@@ -526,5 +528,45 @@ describe("minWindowCount", () => {
     expect(
       minWindowCount(correlationRule({ type: "percentile", minCount: 10, condition: { gt: 5e9 } })),
     ).toBe(10);
+  });
+});
+
+describe("ingestedFilter", () => {
+  const window = { untaggedFromMs: 1_000, floorMs: 0, toMs: 9_000 };
+  const range = (field: string, gte: number) => ({ range: { [field]: { gte, format: "epoch_millis" } } });
+  const without = (...fields: string[]) => ({
+    bool: { must_not: fields.map((field) => ({ exists: { field } })) },
+  });
+  const untagged = (...fields: string[]) => ({
+    bool: {
+      filter: [
+        without(...fields),
+        { range: { "@timestamp": { gte: 1_000, lte: 9_000, format: "epoch_millis" } } },
+      ],
+    },
+  });
+  const clauses = (filter: Record<string, unknown>[]) =>
+    (filter[1] as { bool: { should: unknown[] } }).bool.should;
+
+  it("reads stamped documents by the node's stamp, the others by event.ingested, the rest by event time", () => {
+    expect(
+      clauses(ingestedFilter({ ...window, arrived: { indexedFromMs: 7_000, ingestedFromMs: 5_000 } })),
+    ).toEqual([
+      range(INDEXED_AT_FIELD, 7_000),
+      {
+        bool: {
+          filter: [range("event.ingested", 5_000)],
+          must_not: [{ exists: { field: INDEXED_AT_FIELD } }],
+        },
+      },
+      untagged("event.ingested", INDEXED_AT_FIELD),
+    ]);
+  });
+
+  it("reads every document by event.ingested before a run has found a stamp", () => {
+    expect(clauses(ingestedFilter({ ...window, arrived: { ingestedFromMs: 5_000 } }))).toEqual([
+      range("event.ingested", 5_000),
+      untagged("event.ingested"),
+    ]);
   });
 });

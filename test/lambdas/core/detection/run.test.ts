@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
+import { ALERTS_INDEX, INDEXED_AT_FIELD } from "../../../../lambdas/core/contracts.js";
 import { runDetection } from "../../../../lambdas/core/detection/run.js";
 import type { CompiledRule } from "../../../../lambdas/core/rules/types.js";
 import { correlationRule, silenceRule, singleRule } from "../alerts/factories.js";
@@ -165,6 +165,98 @@ describe("runDetection", () => {
     expect(report.skipped).toEqual([
       { rule: "k8s_pod_exec", fromMs: NOW - 3 * 24 * 3600_000 - 15 * 60_000, toMs: NOW - 24 * 3600_000 },
     ]);
+  });
+});
+
+describe("incremental evaluation by the index stamp", () => {
+  const LAST_STAMP = NOW - 50_000;
+  const isNewestStampSearch = (body: Record<string, unknown>) =>
+    (body.aggs as Record<string, unknown> | undefined)?.newest !== undefined;
+  /** The recorded audit searches, and the newest index stamp `newest` (null: no document has one). */
+  const stamped = (newest: number | null) =>
+    new FakeOpenSearch(ALERTS_INDEX, (body) =>
+      isNewestStampSearch(body)
+        ? { ...EMPTY_SEARCH, aggregations: { newest: { value: newest } } }
+        : recordedAudit(body),
+    );
+  const incremental = { nowMs: NOW, watermarkMs: NOW - 60_000, runId: "r", ingestLagMs: 180_000 };
+  const singleEventSearch = (search: FakeOpenSearch) =>
+    search.searches.find((request) => request.index !== ALERTS_INDEX && request.body.size === 1000);
+
+  it("reads what was stamped since the last run's newest stamp less the index lag, and reports the newest now", async () => {
+    // Prepare
+    const search = stamped(NOW - 2_000);
+
+    // Act
+    const report = await runDetection(deps(search, new RecordingPublisher()), {
+      ...incremental,
+      indexedWatermarkMs: LAST_STAMP,
+    });
+
+    // Assess
+    expect(report.complete).toBe(true);
+    expect(report.indexedThroughMs).toBe(NOW - 2_000);
+    const newest = search.searches.find((request) => isNewestStampSearch(request.body));
+    expect(newest?.body.query).toEqual({
+      range: { [INDEXED_AT_FIELD]: { gte: LAST_STAMP - 60_000, format: "epoch_millis" } },
+    });
+    const query = JSON.stringify(singleEventSearch(search)?.body.query);
+    expect(query).toContain(`{"range":{"${INDEXED_AT_FIELD}":{"gte":${LAST_STAMP - 60_000}`);
+    // Documents indexed before the pipeline existed are still read by when Firehose received them.
+    expect(query).toContain(`{"range":{"event.ingested":{"gte":${NOW - 60_000 - 180_000}`);
+  });
+
+  it("reads everything by event.ingested until a run has found a stamp, and reports the first one", async () => {
+    // Prepare
+    const search = stamped(NOW - 2_000);
+
+    // Act
+    const report = await runDetection(deps(search, new RecordingPublisher()), incremental);
+
+    // Assess
+    expect(report.indexedThroughMs).toBe(NOW - 2_000);
+    expect(search.searches.find((request) => request.body.aggs !== undefined)?.body).not.toHaveProperty(
+      "query",
+    );
+    expect(JSON.stringify(singleEventSearch(search)?.body.query)).not.toContain(INDEXED_AT_FIELD);
+  });
+
+  it("keeps the last mark when nothing newer is searchable, or the newest stamp cannot be read", async () => {
+    // Prepare
+    const nothingNewer = stamped(null);
+    const failing = stamped(NOW - 2_000);
+    failing.failSearch = (_index, body) => isNewestStampSearch(body);
+    const options = { ...incremental, indexedWatermarkMs: LAST_STAMP };
+
+    // Act
+    const quiet = await runDetection(deps(nothingNewer, new RecordingPublisher()), options);
+    const unreadable = await runDetection(deps(failing, new RecordingPublisher()), options);
+
+    // Assess
+    expect(quiet.indexedThroughMs).toBe(LAST_STAMP);
+    expect(unreadable.indexedThroughMs).toBe(LAST_STAMP);
+    // The rules still read from the last mark.
+    expect(unreadable.complete).toBe(true);
+    expect(JSON.stringify(singleEventSearch(failing)?.body.query)).toContain(
+      `{"range":{"${INDEXED_AT_FIELD}":{"gte":${LAST_STAMP - 60_000}`,
+    );
+  });
+
+  it("does not look for stamps when every run evaluates its whole lookback", async () => {
+    // Prepare
+    const search = stamped(NOW - 2_000);
+
+    // Act
+    const report = await runDetection(deps(search, new RecordingPublisher()), {
+      nowMs: NOW,
+      watermarkMs: NOW - 60_000,
+      runId: "r",
+      indexedWatermarkMs: LAST_STAMP,
+    });
+
+    // Assess
+    expect(report.indexedThroughMs).toBeUndefined();
+    expect(JSON.stringify(search.searches.map((request) => request.body))).not.toContain(INDEXED_AT_FIELD);
   });
 });
 

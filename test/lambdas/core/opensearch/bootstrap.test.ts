@@ -44,7 +44,7 @@ const bodyOf = (fake: FakeOpenSearch, method: TransportRequest["method"], path: 
   fake.requests.find((request) => request.method === method && request.path === path);
 
 describe("bootstrapDomain", () => {
-  it("applies templates, alerts index, ISM policy, roles and role mappings on a fresh domain", async () => {
+  it("applies the index-stamp pipeline, templates, alerts index, ISM policy, roles and role mappings on a fresh domain", async () => {
     // Prepare
     const fake = freshDomain();
 
@@ -53,6 +53,7 @@ describe("bootstrapDomain", () => {
 
     // Assess
     expect(fake.calls()).toEqual([
+      "PUT /_ingest/pipeline/audit-trail-indexed-at",
       "PUT /_index_template/audit-trail-events",
       "PUT /_index_template/audit-alerts-template",
       `HEAD /${ALERTS_INDEX}`,
@@ -274,7 +275,7 @@ describe("bootstrapDomain", () => {
 
     // Act and assess
     await expect(bootstrapDomain(fake, settings)).rejects.toThrow(
-      'bootstrap step "index template audit-trail-events" failed: PUT /_index_template/audit-trail-events: connect ECONNREFUSED',
+      'bootstrap step "ingest pipeline audit-trail-indexed-at" failed: PUT /_ingest/pipeline/audit-trail-indexed-at: connect ECONNREFUSED',
     );
   });
 });

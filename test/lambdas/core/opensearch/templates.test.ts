@@ -1,7 +1,12 @@
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import { ALERTS_INDEX, AUDIT_INDEX_PATTERN } from "../../../../lambdas/core/contracts.js";
+import {
+  ALERTS_INDEX,
+  AUDIT_INDEX_PATTERN,
+  INDEXED_AT_FIELD,
+  INDEXED_AT_PIPELINE,
+} from "../../../../lambdas/core/contracts.js";
 import {
   ALERTS_TEMPLATE_PRIORITY,
   alertsProperties,
@@ -11,6 +16,7 @@ import {
   AUDIT_TEMPLATE_PRIORITY,
   auditProperties,
   buildAuditIndexTemplate,
+  buildIndexedAtPipeline,
 } from "../../../../lambdas/core/opensearch/audit-template.js";
 
 const ECS_FILE = fileURLToPath(new URL("../../../../lambdas/core/ecs.ts", import.meta.url));
@@ -177,7 +183,7 @@ describe("audit index template", () => {
     expect(template.template.mappings.dynamic).toBe(false);
   });
 
-  it("sets no codec and keeps the whole _source unless told otherwise", () => {
+  it("sets no codec and keeps the whole document in _source unless told otherwise", () => {
     // Act
     const template = buildAuditIndexTemplate({
       shardCount: 1,
@@ -189,7 +195,7 @@ describe("audit index template", () => {
 
     // Assess
     expect(template.template.settings).not.toHaveProperty("index.codec");
-    expect(template.template.mappings).not.toHaveProperty("_source");
+    expect(template.template.mappings._source).toEqual({ excludes: ["audit_trail"] });
   });
 
   it("sets the stored-fields codec and the fields left out of _source when asked", () => {
@@ -204,7 +210,34 @@ describe("audit index template", () => {
 
     // Assess
     expect(template.template.settings["index.codec"]).toBe("best_compression");
-    expect(template.template.mappings._source).toEqual({ excludes: ["kubernetes.audit.responseObject"] });
+    expect(template.template.mappings._source).toEqual({
+      excludes: ["audit_trail", "kubernetes.audit.responseObject"],
+    });
+  });
+
+  it("stamps every document with the time the node indexed it, searchable but out of _source", () => {
+    // Act
+    const template = buildAuditIndexTemplate({
+      shardCount: 1,
+      replicaCount: 0,
+      indexEventOriginal: false,
+    }) as {
+      template: { settings: Record<string, unknown>; mappings: { properties: Record<string, Mapping> } };
+    };
+    const pipeline = buildIndexedAtPipeline() as { processors: Record<string, unknown>[] };
+
+    // Assess
+    expect(template.template.settings["index.final_pipeline"]).toBe(INDEXED_AT_PIPELINE);
+    expect(template.template.mappings.properties.audit_trail?.properties?.indexed_at?.type).toBe("date");
+    expect(pipeline.processors).toEqual([
+      {
+        copy: expect.objectContaining({
+          source_field: "_ingest.timestamp",
+          target_field: INDEXED_AT_FIELD,
+          override_target: true,
+        }),
+      },
+    ]);
   });
 });
 
