@@ -314,14 +314,14 @@ export function detectorOnNode(options: {
 }
 
 /**
- * An alert in a form both paths must agree on exactly: everything but the outbox and the ingest time its summary
- * read up to (`seen.through`: the incremental detector's bookkeeping, which replay and a whole-lookback detector do
- * not keep), and the matched events by fingerprint (the indexed copies carry the transform's `rule.name` tags, the
+ * An alert in a form both paths must agree on exactly: everything but the outbox and the arrival its summary read up
+ * to (`seen.through`, `seen.indexedThrough`: the incremental detector's bookkeeping, which replay and a
+ * whole-lookback detector do not keep), and the matched events by fingerprint (the indexed copies carry the transform's `rule.name` tags, the
  * replayed ones do not).
  */
 export function comparable(alert: Alert | AlertDocument) {
   const { events, seen, ...rest } = alert;
   const { outbox: _outbox, ...content } = rest as typeof rest & { outbox?: unknown };
-  const { through: _through, ...read } = seen;
+  const { through: _through, indexedThrough: _indexedThrough, ...read } = seen;
   return { ...content, seen: read, events: events.map(documentFingerprint) };
 }

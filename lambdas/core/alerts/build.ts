@@ -200,9 +200,14 @@ function seenOf(
       first: new Date(matched.firstMs).toISOString(),
       last: new Date(matched.lastMs).toISOString(),
       complete: true,
-      ...(matched.ingestedBeforeMs === undefined
+      ...(matched.readBefore === undefined
         ? {}
-        : { through: new Date(matched.ingestedBeforeMs).toISOString() }),
+        : {
+            through: new Date(matched.readBefore.ingestedFromMs).toISOString(),
+            ...(matched.readBefore.indexedFromMs === undefined
+              ? {}
+              : { indexedThrough: new Date(matched.readBefore.indexedFromMs).toISOString() }),
+          }),
     };
   }
   let firstMs = Number.POSITIVE_INFINITY;

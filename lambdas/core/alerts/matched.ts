@@ -10,6 +10,7 @@
  * boolean. The others (dates, flat objects, stored-only objects, fields outside the mapping) are listed from the kept
  * events, as before, by both.
  */
+import type { ArrivalMark } from "../detection/queries.js";
 import type { EcsDocument } from "../ecs.js";
 import { auditProperties } from "../opensearch/audit-template.js";
 import type { FieldMapping, Properties } from "../opensearch/mappings.js";
@@ -202,10 +203,11 @@ export interface MatchedSummary {
   /** Exact field path → its values; a field no matched event carries is absent. */
   readonly values: Readonly<Record<string, FieldValues>>;
   /**
-   * The summary read every matched document of the span ingested before this (epoch ms; and perhaps later ones):
-   * the detector's, in incremental evaluation (`Alert.seen.through`). @default unknown: read the whole span again
+   * The summary read every matched document of the span that arrived before this mark (and perhaps later ones): the
+   * detector's, in incremental evaluation (`Alert.seen.through`, `indexedThrough`). @default unknown: read the whole
+   * span again
    */
-  readonly ingestedBeforeMs?: number;
+  readonly readBefore?: ArrivalMark;
 }
 
 /**
@@ -244,21 +246,23 @@ export function mergeSummaries(
 
 /**
  * The summary an indexed alert holds (`seen`, `values`, `distinct`), when the detector wrote it from every matched
- * document ingested before `seen.through`; undefined otherwise (an alert from before `through`, or built without its
- * summary): its next summary reads the whole span.
+ * document that arrived before `seen.through` (and `seen.indexedThrough`, by the index stamp); undefined otherwise
+ * (an alert from before `through`, or built without its summary): its next summary reads the whole span.
  */
 export function storedSummary(
   alert: Alert,
   fields: readonly ExactField[],
-): (MatchedSummary & { readonly ingestedBeforeMs: number }) | undefined {
-  const { first, last, complete, through } = alert.seen;
+): (MatchedSummary & { readonly readBefore: ArrivalMark }) | undefined {
+  const { first, last, complete, through, indexedThrough } = alert.seen;
   if (!complete || through === undefined) return undefined;
-  const [firstMs, lastMs, ingestedBeforeMs] = [first, last, through].map(Date.parse) as [
+  const [firstMs, lastMs, ingestedFromMs] = [first, last, through].map(Date.parse) as [
     number,
     number,
     number,
   ];
-  if ([firstMs, lastMs, ingestedBeforeMs].some(Number.isNaN)) return undefined;
+  const indexedFromMs = indexedThrough === undefined ? undefined : Date.parse(indexedThrough);
+  if ([firstMs, lastMs, ingestedFromMs, indexedFromMs ?? 0].some(Number.isNaN)) return undefined;
+  const readBefore = { ingestedFromMs, ...(indexedFromMs === undefined ? {} : { indexedFromMs }) };
   const values: Record<string, FieldValues> = {};
   for (const { path } of fields) {
     const listed = alert.values[path];
@@ -266,7 +270,7 @@ export function storedSummary(
     if (listed !== undefined && total !== undefined && listed.length > 0)
       values[path] = { values: listed, total };
   }
-  return { firstMs, lastMs, values, ingestedBeforeMs };
+  return { firstMs, lastMs, values, readBefore };
 }
 
 /**

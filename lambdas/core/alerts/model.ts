@@ -60,14 +60,16 @@ export interface Alert {
    * When the matching events happened: the first and last matched event (not the window, which can start before
    * the first), of every matched event of the alert's span and group (`complete: true`). `complete` is false when
    * only the kept events were known (a detection built without its summary, a silent source's window). `through`:
-   * the summary (`first`, `last`, `values`, `distinct`) read every matched document ingested before this time (the
-   * detector's, in incremental evaluation), so the next one reads only the documents ingested since.
+   * the summary (`first`, `last`, `values`, `distinct`) read every matched document Firehose received before this
+   * time, and `indexedThrough` every one the node stamped before this one (`ArrivalMark`; the detector's, in
+   * incremental evaluation), so the next one reads only the documents that arrived since.
    */
   readonly seen: {
     readonly first: string;
     readonly last: string;
     readonly complete: boolean;
     readonly through?: string;
+    readonly indexedThrough?: string;
   };
   /** Group-by field path → value. */
   readonly group: Readonly<Record<string, string>>;

@@ -293,25 +293,25 @@ export interface AlertSpan {
   readonly fromMs: number;
   readonly toMs: number;
   /**
-   * What an earlier summary of the alert read (`Alert.seen.through`): the documents of its span then that were
-   * ingested before `ingestedBeforeMs`. The summary reads only the others (`unreadFilter`), to merge with the stored
-   * one; the count and first events still come from the whole span. @default the summary reads the whole span
+   * What an earlier summary of the alert read (`Alert.seen.through`, `indexedThrough`): the documents of its span
+   * then that arrived before `readBefore`. The summary reads only the others (`unreadFilter`), to merge with the
+   * stored one; the count and first events still come from the whole span. @default the summary reads the whole span
    */
   readonly read?: SummaryRead;
 }
 
-/** An alert's span when it was last summarized, and the ingest time everything before which that summary read. */
+/** An alert's span when it was last summarized, and the mark everything that arrived before which it read. */
 export interface SummaryRead {
   readonly fromMs: number;
   readonly toMs: number;
-  readonly ingestedBeforeMs: number;
+  readonly readBefore: ArrivalMark;
 }
 
 /**
  * The documents of an alert's span its last summary did not read (`span.read`), given the filter of the whole span
  * and how a span's end reads (a single-event alert's `[fromMs, toMs]`, a correlation's `[fromMs, toMs)`): those
- * ingested at or after the summary's `ingestedBeforeMs`, those without `event.ingested`, and those outside the span
- * it had then. Without `span.read`, the whole span.
+ * that arrived at or after the summary's `readBefore` (`arrivedSince`), those without the stamps that tell, and those
+ * outside the span it had then. Without `span.read`, the whole span.
  */
 function unreadFilter(
   span: AlertSpan,
@@ -328,8 +328,8 @@ function unreadFilter(
         {
           bool: {
             should: [
-              { range: { "event.ingested": { gte: read.ingestedBeforeMs, format: "epoch_millis" } } },
-              { bool: { must_not: [{ exists: { field: "event.ingested" } }] } },
+              ...arrivedSince(read.readBefore),
+              withoutArrivalStamp(read.readBefore),
               { bool: { must_not: [readSpan] } },
             ],
             minimum_should_match: 1,

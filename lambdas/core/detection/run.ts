@@ -65,6 +65,7 @@ import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
 import {
   type AggregationBudget,
   type AlertSpan,
+  type ArrivalMark,
   countedAlertsPerRequest,
   DEFAULT_AGGREGATION_BUDGET,
   type EvaluationRange,
@@ -549,10 +550,18 @@ export async function runDetection(
   const plan = planSuppression(firings, existing);
 
   const delivered = emptyOutcomes();
-  // Incremental evaluation: every document ingested before this is searchable, so the alerts' summaries have read
-  // them all (`withSummaries`).
-  const summariesReadBeforeMs =
-    options.ingestLagMs === undefined ? undefined : options.nowMs - options.ingestLagMs;
+  // Incremental evaluation: every document that arrived before this mark is searchable (Firehose received it more
+  // than the ingest lag ago, or the node stamped it more than the index lag before the newest stamp this run found),
+  // so the alerts' summaries have read them all (`withSummaries`).
+  const summariesReadBefore: ArrivalMark | undefined =
+    options.ingestLagMs === undefined
+      ? undefined
+      : {
+          ingestedFromMs: options.nowMs - options.ingestLagMs,
+          ...(indexedThroughMs === undefined
+            ? {}
+            : { indexedFromMs: indexedThroughMs - settings.indexLagMs }),
+        };
   // New alerts a batch at a time: one `_msearch` reads every alert's count and events, one `_bulk` creates them,
   // SNS takes the paging ones a few at a time, one `_bulk` marks them. A batch not started by the write deadline
   // carries over: its rules resume from before its alerts (next run evaluates and writes them again).
@@ -565,7 +574,7 @@ export async function runDetection(
       deps,
       auditIndex,
       batch.map((detection) => ({ detection })),
-      summariesReadBeforeMs,
+      summariesReadBefore,
     );
     const alerts: Alert[] = [];
     const rules: CompiledRule[] = [];
@@ -617,7 +626,7 @@ export async function runDetection(
       for (const { firings: later } of batch) carry(later[0]?.rule as CompiledRule, later);
       continue;
     }
-    extended += await extendBatch(deps, store, auditIndex, batch, summariesReadBeforeMs);
+    extended += await extendBatch(deps, store, auditIndex, batch, summariesReadBefore);
   }
 
   if (plan.fresh.length > 0 || extended > 0) {
@@ -726,7 +735,7 @@ interface ToSummarize {
 
 /** An alert's stored summary and the span it summarized. */
 interface KnownSummary {
-  readonly summary: MatchedSummary & { readonly ingestedBeforeMs: number };
+  readonly summary: MatchedSummary & { readonly readBefore: ArrivalMark };
   readonly fromMs: number;
   readonly toMs: number;
 }
@@ -746,20 +755,20 @@ type Summarized = { detection: Detection } | { error: unknown };
  * alert's whole span again (an alert that grows every minute for hours would otherwise be read whole every minute).
  * Its count and first events still come from the whole span. When a field's total cannot be merged (it outgrew the
  * values both sides list), the alert is summarized again over its whole span in a second `_msearch`. With
- * `ingestedBeforeMs` (incremental evaluation: every document ingested before it is searchable), the summaries record
- * it, so the next one can do the same.
+ * `readBefore` (incremental evaluation: every document that arrived before that mark is searchable), the summaries
+ * record it, so the next one can do the same.
  */
 async function withSummaries(
   deps: DetectionDependencies,
   index: string,
   items: readonly ToSummarize[],
-  ingestedBeforeMs: number | undefined,
+  readBefore: ArrivalMark | undefined,
 ): Promise<Summarized[]> {
   const results: Summarized[] = items.map(({ detection }) => ({ detection }));
   const stamped = (detection: Detection): Detection =>
-    ingestedBeforeMs === undefined || detection.matched === undefined
+    readBefore === undefined || detection.matched === undefined
       ? detection
-      : { ...detection, matched: { ...detection.matched, ingestedBeforeMs } };
+      : { ...detection, matched: { ...detection.matched, readBefore } };
   let pending = items.map((item, position) => ({ item, position }));
   // The first round asks no distinct count but those a known summary needs; an alert that lists more values than it
   // keeps, or whose summary cannot be merged, is read again with the counts it lacks, over its whole span (which
@@ -920,7 +929,7 @@ function alertSpan({ detection, known }: ToSummarize): AlertSpan {
     ...(known === undefined
       ? {}
       : {
-          read: { fromMs: known.fromMs, toMs: known.toMs, ingestedBeforeMs: known.summary.ingestedBeforeMs },
+          read: { fromMs: known.fromMs, toMs: known.toMs, readBefore: known.summary.readBefore },
         }),
   };
 }
@@ -937,7 +946,7 @@ async function extendBatch(
   store: AlertStore,
   index: string,
   batch: readonly { stored: StoredAlert; firings: Detection[] }[],
-  ingestedBeforeMs: number | undefined,
+  readBefore: ArrivalMark | undefined,
 ): Promise<number> {
   const { logger } = deps;
   const warn = (alertId: string, error: unknown) =>
@@ -994,7 +1003,7 @@ async function extendBatch(
         },
       };
     }),
-    ingestedBeforeMs,
+    readBefore,
   );
   const rewrites: { stored: StoredAlert; document: AlertDocument }[] = [];
   summarized.forEach((entry, position) => {

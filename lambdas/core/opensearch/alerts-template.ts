@@ -48,10 +48,10 @@ export function alertsProperties(): Record<string, Record<string, unknown>> {
     }),
     window: object({ start: date, end: date }),
     /**
-     * First and last matched event of the alert (`complete: false` when only the kept events were known); `through`:
-     * the ingest time before which its summary read every matched document.
+     * First and last matched event of the alert (`complete: false` when only the kept events were known); `through`
+     * and `indexedThrough`: the ingest time and index stamp before which its summary read every matched document.
      */
-    seen: object({ first: date, last: date, complete: bool, through: date }),
+    seen: object({ first: date, last: date, complete: bool, through: date, indexedThrough: date }),
     /** Group-by field path → value (`group.source.ip`, …), searchable whatever the rule groups by. */
     group: openMap,
     count: long,

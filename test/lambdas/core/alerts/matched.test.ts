@@ -159,6 +159,10 @@ describe("a grown alert's summary from what its last summary had not read", () =
     const doc = meshDoc({ url: { path: "/p1" }, http: { response: { status_code: 403 } } });
     const matched = summarizeTallies([tally([{ path: 1, status: 403, at: Date.parse(doc["@timestamp"]) }])]);
     if (matched === undefined) throw new Error("unreachable");
+    const readBefore = {
+      ingestedFromMs: Date.parse("2026-06-01T10:00:00Z"),
+      indexedFromMs: Date.parse("2026-06-01T10:02:00Z"),
+    };
     const detection: Detection = {
       rule,
       windowStart: doc["@timestamp"],
@@ -166,14 +170,20 @@ describe("a grown alert's summary from what its last summary had not read", () =
       groupBy: {},
       count: 1,
       events: [doc],
-      matched: { ...matched, ingestedBeforeMs: Date.parse("2026-06-01T10:00:00Z") },
+      matched: { ...matched, readBefore },
     };
     const alert = buildAlert(detection, { environment: "test" });
     expect(alert.seen.through).toBe("2026-06-01T10:00:00.000Z");
-    expect(storedSummary(alert, fields)).toEqual({
-      ...matched,
-      ingestedBeforeMs: Date.parse("2026-06-01T10:00:00Z"),
-    });
+    expect(alert.seen.indexedThrough).toBe("2026-06-01T10:02:00.000Z");
+    expect(storedSummary(alert, fields)).toEqual({ ...matched, readBefore });
+    // A summary before the index stamp was read by Firehose's receipt alone.
+    const { indexedFromMs: _stamp, ...byReceipt } = readBefore;
+    expect(
+      storedSummary(
+        buildAlert({ ...detection, matched: { ...matched, readBefore: byReceipt } }, { environment: "test" }),
+        fields,
+      ),
+    ).toEqual({ ...matched, readBefore: byReceipt });
     // Without `through` (replay's, or a summary from the whole lookback), the next summary reads the whole span.
     expect(
       storedSummary(buildAlert({ ...detection, matched }, { environment: "test" }), fields),

@@ -371,7 +371,7 @@ describe("event queries", () => {
     const fields = [{ path: "mesh.destination.service", type: "keyword" as const }];
     const grown = {
       ...spanOf("spiffe://a", 1000, 121_000),
-      read: { fromMs: 1000, toMs: 61_000, ingestedBeforeMs: 50_000 },
+      read: { fromMs: 1000, toMs: 61_000, readBefore: { ingestedFromMs: 50_000, indexedFromMs: 70_000 } },
     };
     const body = windowEventsQuery(
       correlationRule(),
@@ -395,8 +395,21 @@ describe("event queries", () => {
           {
             bool: {
               should: [
-                { range: { "event.ingested": { gte: 50_000, format: "epoch_millis" } } },
-                { bool: { must_not: [{ exists: { field: "event.ingested" } }] } },
+                { range: { [INDEXED_AT_FIELD]: { gte: 70_000, format: "epoch_millis" } } },
+                {
+                  bool: {
+                    filter: [{ range: { "event.ingested": { gte: 50_000, format: "epoch_millis" } } }],
+                    must_not: [{ exists: { field: INDEXED_AT_FIELD } }],
+                  },
+                },
+                {
+                  bool: {
+                    must_not: [
+                      { exists: { field: "event.ingested" } },
+                      { exists: { field: INDEXED_AT_FIELD } },
+                    ],
+                  },
+                },
                 {
                   bool: {
                     must_not: [
