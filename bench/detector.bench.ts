@@ -27,9 +27,11 @@
  * at a steady rate.
  *
  * For working on the detector: with `OPENSEARCH_URL` (a node you started with `scripts/opensearch-node.sh start DIR`)
- * and `AUDIT_TRAIL_BENCH_DETECTOR_REUSE=1`, a step whose traffic the node already holds (same count of documents) is
- * not indexed again, only its alerts are deleted; `AUDIT_TRAIL_BENCH_DETECTOR_TRACE=1` prints every search of the
- * passes (rule, `took`, alerts per summary search and whether it reads their events).
+ * and `AUDIT_TRAIL_BENCH_DETECTOR_REUSE=1`, the first 15 minutes of a step whose traffic the node already holds are
+ * not indexed again (its alerts are deleted, and the steady passes' minutes arrive again);
+ * `AUDIT_TRAIL_BENCH_DETECTOR_TRACE=1` prints every search of the passes (rule, `took`, alerts per summary search and
+ * whether it reads their events); `AUDIT_TRAIL_BENCH_DETECTOR_ANOMALIES=fixed` keeps the anomalies (and so the
+ * alerts) as many as at 10,000 events per 15 minutes whatever the volume.
  */
 import { writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
@@ -86,6 +88,19 @@ function dependencies(): number | undefined {
     );
   }
   return count;
+}
+/**
+ * How the anomalies (plaintext, 403s, slow requests, scan bursts) grow with the traffic:
+ * `AUDIT_TRAIL_BENCH_DETECTOR_ANOMALIES`, `proportional` (a fixed share of the events: alerts grow with the volume)
+ * or `fixed` (as many per 15 minutes as 10,000 events have, whatever the volume: what the detector's reading of the
+ * traffic costs, apart from writing more alerts). @default proportional
+ */
+function anomalies(): "proportional" | "fixed" {
+  const raw = process.env.AUDIT_TRAIL_BENCH_DETECTOR_ANOMALIES ?? "proportional";
+  if (raw !== "proportional" && raw !== "fixed") {
+    throw new Error(`AUDIT_TRAIL_BENCH_DETECTOR_ANOMALIES: "${raw}" is neither "proportional" nor "fixed"`);
+  }
+  return raw;
 }
 const DEFAULT_STEPS = "10000x200,100000x200,1000000x200,10000x1000,100000x1000,1000000x1000";
 
@@ -282,6 +297,14 @@ export default async function bench(): Promise<BenchResult> {
     const silent = { info() {}, warn() {}, error() {} };
     const lagMs = ingestLagMs();
     const perCaller = dependencies();
+    const anomalyGrowth = anomalies();
+    result.anomalies = {
+      value: anomalyGrowth === "fixed" ? 0 : 1,
+      unit:
+        anomalyGrowth === "fixed"
+          ? "(fixed: as many per 15 minutes as 10,000 events have)"
+          : "(proportional: a fixed share of the events)",
+    };
     result.dependenciesPerCaller = {
       value: perCaller ?? -1,
       unit: perCaller === undefined ? "(all: every service)" : "services each caller calls",
@@ -294,7 +317,7 @@ export default async function bench(): Promise<BenchResult> {
     for (const step of steps()) {
       const label = `${step.events >= 1e6 ? `${step.events / 1e6}M` : `${step.events / 1e3}k`}x${step.services}`;
       const eventsIndexed = Math.round((step.events * (SPAN_MS + STEADY_PASSES * 60_000)) / SPAN_MS);
-      const traffic = `${label}/${perCaller ?? "all"}`;
+      const traffic = `${label}/${perCaller ?? "all"}/${anomalyGrowth}`;
       const reuse =
         process.env.AUDIT_TRAIL_BENCH_DETECTOR_REUSE === "1" && (await trafficHeld(client)) === traffic;
       await client.indices.delete({
@@ -324,6 +347,7 @@ export default async function bench(): Promise<BenchResult> {
             startMs: START,
             spanMs: SPAN_MS + STEADY_PASSES * 60_000,
             ingestDelayMs: INGEST_DELAY_MS,
+            ...(anomalyGrowth === "fixed" ? { anomalyScale: 10_000 / step.events } : {}),
             ...(perCaller === undefined ? {} : { dependencies: perCaller }),
           },
           pack,
@@ -472,6 +496,7 @@ export default async function bench(): Promise<BenchResult> {
     if (
       process.env.AUDIT_TRAIL_BENCH_DETECTOR_STEPS === undefined &&
       process.env.AUDIT_TRAIL_BENCH_DETECTOR_DEPENDENCIES === undefined &&
+      anomalyGrowth === "proportional" &&
       lagMs !== undefined
     ) {
       const info = (await client.info()).body as { version: { number: string } };

@@ -7,7 +7,7 @@
  * The mix: 0.6 % plaintext requests (no peer identity, `connection_security_policy: none`: `mesh_plaintext_traffic`), 1 % 403s (`mesh_auth_failure`),
  * 2 % 5xx, durations of a few to a few hundred milliseconds with 0.5 % above 5 s (`mesh_latency_p99_high`'s
  * threshold), and in every 500 events a burst of 12 calls from one caller to 12 distinct services
- * (`mesh_service_discovery_scan`).
+ * (`mesh_service_discovery_scan`); `anomalyScale` makes the anomalies rarer or more frequent.
  */
 import type { Client } from "@opensearch-project/opensearch";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
@@ -37,6 +37,11 @@ export interface TrafficShape {
    * seed), as a workload has a stable set of dependencies. @default every service, uniformly at random
    */
   readonly dependencies?: number;
+  /**
+   * Multiplies how often the anomalies occur (plaintext, 403s, slow requests, scan bursts): `10_000 / events` keeps
+   * as many per span as 10,000 events have, as when more traffic does not bring more attackers. @default 1
+   */
+  readonly anomalyScale?: number;
 }
 
 /** mulberry32: a small deterministic PRNG. */
@@ -71,21 +76,23 @@ export function* trafficLines(shape: TrafficShape): Generator<string> {
   const rnd = random(shape.seed ?? 1);
   const pick = (n: number) => Math.floor(rnd() * n);
   const dependencies = dependencyGraph(shape);
+  const scale = shape.anomalyScale ?? 1;
+  const burstEvery = Math.max(12, Math.round(500 / scale));
   for (let i = 0; i < shape.events; i++) {
     const timeMs = shape.startMs + Math.floor((i * shape.spanMs) / shape.events);
-    // One burst in every 500 events: 12 consecutive calls from one caller to 12 distinct services.
-    const scanning = i % 500 < 12;
-    const principal = scanning ? Math.floor(i / 500) % shape.principals : pick(shape.principals);
+    // One burst in every 500 events (at scale 1): 12 consecutive calls from one caller to 12 distinct services.
+    const scanning = i % burstEvery < 12;
+    const principal = scanning ? Math.floor(i / burstEvery) % shape.principals : pick(shape.principals);
     const ownDependencies = dependencies?.[principal];
     const service = scanning
-      ? (Math.floor(i / 500) * 13 + (i % 500)) % shape.services
+      ? (Math.floor(i / burstEvery) * 13 + (i % burstEvery)) % shape.services
       : ownDependencies === undefined
         ? pick(shape.services)
         : (ownDependencies[pick(ownDependencies.length)] as number);
     const r = rnd();
-    const plaintext = rnd() < (shape.plaintextShare ?? 0.006);
-    const status = r < 0.01 ? 403 : r < 0.03 ? 503 : 200;
-    const slow = rnd() < 0.005;
+    const plaintext = rnd() < (shape.plaintextShare ?? 0.006) * scale;
+    const status = r < 0.01 * scale ? 403 : r < 0.01 * scale + 0.02 ? 503 : 200;
+    const slow = rnd() < 0.005 * scale;
     const durationMs = slow ? 5000 + pick(10_000) : 2 + Math.floor(rnd() ** 3 * 400);
     const svc = serviceName(service);
     yield JSON.stringify({
