@@ -24,7 +24,8 @@
  * (`indexedWatermarkMs`); or every pass the whole lookback when the lag is `off`. The bench indexes a minute of
  * traffic in seconds, so the index lag of a steady pass is the time indexing the minute before it took: the pass
  * reads again about one minute of traffic besides the new one, as the detector's 60 s index lag does in production
- * at a steady rate.
+ * at a steady rate; and each pass starts once the node has finished merging what that burst wrote (production
+ * spreads the minute's indexing over the minute).
  *
  * For working on the detector: with `OPENSEARCH_URL` (a node you started with `scripts/opensearch-node.sh start DIR`)
  * and `AUDIT_TRAIL_BENCH_DETECTOR_REUSE=1`, the first 15 minutes of a step whose traffic the node already holds are
@@ -265,6 +266,23 @@ async function nodeStats(url: string): Promise<{ heapUsed: number; heapMax: numb
   };
 }
 
+/**
+ * Waits until the node merges no segments (at most `limitMs`). Production indexes a minute of traffic over the
+ * minute; the bench indexes it in seconds just before a pass, and the merges that burst starts would otherwise run
+ * through the pass.
+ */
+async function mergesSettled(url: string, limitMs = 30_000): Promise<void> {
+  const until = performance.now() + limitMs;
+  while (performance.now() < until) {
+    const response = await fetch(`${url}/_nodes/_local/stats/indices/merge`);
+    const body = (await response.json()) as {
+      nodes: Record<string, { indices: { merges: { current: number } } }>;
+    };
+    if (Object.values(body.nodes).every((node) => node.indices.merges.current === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 const TRACE = process.env.AUDIT_TRAIL_BENCH_DETECTOR_TRACE === "1";
 
 /** Where the bench notes which step's traffic the node holds, for `AUDIT_TRAIL_BENCH_DETECTOR_REUSE`. */
@@ -402,6 +420,7 @@ export default async function bench(): Promise<BenchResult> {
           await indexTraffic(client, arrivals(nowMs));
           indexLagMs = Math.ceil(performance.now() - arriving);
         }
+        await mergesSettled(node.url);
         const started = performance.now();
         const report = await runDetection(
           { search: search.client, publisher, logger: silent, pack, alertContext: { environment: "bench" } },
@@ -508,7 +527,7 @@ export default async function bench(): Promise<BenchResult> {
         opensearch: `OpenSearch ${info.version.number}, one shard, ${heapMB} MB heap`,
         machine: `${cpus().length} × ${cpus()[0]?.model ?? "unknown"}, Node.js ${process.version}, 1-minute load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} at the steps' ends (shared)`,
         notes: [
-          `incremental evaluation, ingest lag ${lagMs / 1000} s; ${PRINCIPALS} callers, each calling ${perCaller ?? "every"} destination services besides its scan bursts; median of ${STEADY_PASSES} steady passes while the traffic keeps arriving`,
+          `incremental evaluation: the first pass by event.ingested with an ingest lag of ${lagMs / 1000} s, the steady ones by the index stamp (index lag: the time indexing the minute before took); ${PRINCIPALS} callers, each calling ${perCaller ?? "every"} destination services besides its scan bursts; median of ${STEADY_PASSES} steady passes while the traffic keeps arriving`,
         ],
         steps: measuredSteps,
       };

@@ -28,11 +28,13 @@ import { cpus } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, gzipSync, constants as zlibConstants } from "node:zlib";
+import { INDEXED_AT_PIPELINE } from "../lambdas/core/contracts.js";
 import type { EcsDocument } from "../lambdas/core/ecs.js";
 import { type FirehoseInputRecord, transformBatch } from "../lambdas/core/firehose/transform.js";
 import {
   type AuditTemplateOptions,
   buildAuditIndexTemplate,
+  buildIndexedAtPipeline,
   type IndexCodec,
   type SourceExcludableField,
 } from "../lambdas/core/opensearch/audit-template.js";
@@ -226,6 +228,12 @@ async function measure(node: NodeApi, variant: Variant, input: Input): Promise<n
     .template as { settings: Record<string, unknown>; mappings: Record<string, unknown> };
   await node.request("DELETE", `/${index}?ignore_unavailable=true`);
   try {
+    // The template's final pipeline stamps every document as a deployed domain does.
+    await node.request(
+      "PUT",
+      `/_ingest/pipeline/${INDEXED_AT_PIPELINE}`,
+      JSON.stringify(buildIndexedAtPipeline()),
+    );
     await node.request(
       "PUT",
       `/${index}`,
@@ -270,10 +278,11 @@ async function measure(node: NodeApi, variant: Variant, input: Input): Promise<n
     await node.request("POST", `/${index}/_refresh`);
   }
   await node.request("POST", `/${index}/_flush`);
-  // With `_source` filtered, a shard also stores each document's full source (`_recovery_source`) until its
-  // peer-recovery retention lease has moved past it; a merge after that drops it. A daily index gets there within
-  // a minute of its last write (the global checkpoint sync), so measure after it, as a closed day's index is.
-  if (variant.sourceExcludes.length > 0) await leasesPastAllOperations(node, index);
+  // With `_source` filtered (every audit index leaves the index stamp out), a shard also stores each document's
+  // full source (`_recovery_source`) until its peer-recovery retention lease has moved past it; a merge after that
+  // drops it. A daily index gets there within a minute of its last write (the global checkpoint sync), so measure
+  // after it, as a closed day's index is.
+  await leasesPastAllOperations(node, index);
   await node.request("POST", `/${index}/_forcemerge?max_num_segments=1`);
   // The merged segment replaces the old ones for searches (and on disk) only at the next refresh.
   await node.request("POST", `/${index}/_refresh`);

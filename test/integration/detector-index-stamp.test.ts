@@ -8,16 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INDEXED_AT_FIELD } from "../../lambdas/core/contracts.js";
 import type { SearchClient } from "../../lambdas/core/detection/ports.js";
-import { runDetection } from "../../lambdas/core/detection/run.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
-import { transportSearchClient } from "../../lambdas/detector/opensearch.js";
 import { testClient } from "./helpers.js";
 import {
   dailyIndex,
-  detectorOnNode,
   detectorRun,
   freshNodeWith,
   InMemoryWatermark,
@@ -167,14 +164,14 @@ describe("the index stamp on a real OpenSearch node", () => {
     });
     indices.push(...(await indexDocuments(client, [other])));
     const watermark = new InMemoryWatermark(undefined);
-    const run = (nowMs: number, wrapSearch?: (search: SearchClient) => SearchClient) =>
+    const run = (nowMs: number, wrapSearch?: (search: SearchClient) => SearchClient, state = watermark) =>
       detectorRun({
         client,
         pack,
         alertContext: { environment: ENVIRONMENT },
         publisher: new RecordingPublisher(),
         logger: new RecordingLogger(),
-        watermark,
+        watermark: state,
         nowMs,
         runId: `run-${nowMs}`,
         ingestLagMs: INGEST_LAG_MS,
@@ -195,26 +192,9 @@ describe("the index stamp on a real OpenSearch node", () => {
       receivedMs: NOW_MS - 19 * 60_000,
     });
     indices.push(...(await indexDocuments(client, [replayed])));
+    // A detector that has no index stamp to read from reads by event.ingested alone.
     const byIngestedOnly = new Set<string>();
-    await runDetection(
-      {
-        ...detectorOnNode({
-          client,
-          pack,
-          alertContext: { environment: ENVIRONMENT },
-          publisher: new RecordingPublisher(),
-          logger: new RecordingLogger(),
-        }),
-        search: noting(transportSearchClient(client), byIngestedOnly),
-      },
-      {
-        nowMs: NOW_MS + 60_000,
-        watermarkMs: NOW_MS,
-        runId: "by-ingested-only",
-        clock: () => NOW_MS + 60_000,
-        ingestLagMs: INGEST_LAG_MS,
-      },
-    );
+    await run(NOW_MS + 60_000, (search) => noting(search, byIngestedOnly), new InMemoryWatermark(NOW_MS));
 
     // Act
     const read = new Set<string>();

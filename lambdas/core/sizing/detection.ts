@@ -3,9 +3,9 @@
  * `npm run bench -- detector` measured it (`detector-measurements.json`: the default pack over generated mesh
  * traffic on one shard of the real node, `docs/sizing.md`).
  *
- * The detector runs once a minute and evaluates incrementally: a pass reads the documents Firehose stamped
- * (`event.ingested`) since the last pass minus the ingest lag, the correlation windows holding one, and writes the
- * alerts they raise. Its cost follows the event rate. Its searches run on every shard of the daily index at once
+ * The detector runs once a minute and evaluates incrementally: a pass reads the documents the node stamped when it
+ * indexed them (`audit_trail.indexed_at`) since the last pass's newest stamp minus the index lag, the correlation
+ * windows holding one, and writes the alerts they raise. Its cost follows the event rate. Its searches run on every shard of the daily index at once
  * (OpenSearch searches a query's shards in parallel, and the domain has 1.5 vCPU per active shard by AWS's
  * guidance), so a pass with `shards` primary shards costs what the benchmark measured on one shard at
  * `events per 15 minutes / shards`: read off the measured curve (the slowest pass of the service counts measured
@@ -145,7 +145,7 @@ export function detectionMethod(measurements: DetectorMeasurements = DETECTOR_ME
   const points = curve
     .map((point) => `${point.seconds.toFixed(1)} s at ${compact(point.eventsPer15Minutes)}`)
     .join(", ");
-  return `detector pass: the benchmark's steady pass on one shard (${points} events per 15 minutes; ${measurements.file}, ${measurements.measuredAt}, \`${measurements.command}\`) at the volume per primary shard, linear between the measured volumes and along the last slope beyond; assumes a pass evaluates incrementally by event.ingested every minute, the shards are searched in parallel with a core each, and the alerts a pass writes in all are no more than the benchmark's at the volume per shard (the alerts index is one shard and every alert's summary search reaches every shard: an alert storm costs more than the curve says)`;
+  return `detector pass: the benchmark's steady pass on one shard (${points} events per 15 minutes; ${measurements.file}, ${measurements.measuredAt}, \`${measurements.command}\`) at the volume per primary shard, linear between the measured volumes and along the last slope beyond; assumes a pass evaluates incrementally by the index stamp every minute, the shards are searched in parallel with a core each, and the alerts a pass writes in all are no more than the benchmark's at the volume per shard (the alerts index is one shard and every alert's summary search reaches every shard: an alert storm costs more than the curve says)`;
 }
 
 function compact(events: number): string {

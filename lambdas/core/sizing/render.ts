@@ -286,7 +286,7 @@ export function renderSizing(sizing: Sizing): string {
   const { detection } = sizing;
   parts.push(
     section(
-      "Detection (a pass a minute over what arrived since the last, by event.ingested)",
+      "Detection (a pass a minute over what arrived since the last, by the index stamp)",
       table(
         [
           ["events per 15 minutes (the benchmark's unit)", count(detection.eventsPer15Minutes, 0)],

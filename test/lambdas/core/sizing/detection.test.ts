@@ -48,7 +48,7 @@ describe("the detector's pass curve", () => {
   it("is built from the committed benchmark figures, and the method names them", () => {
     expect(DETECTOR_PASS_CURVE.length).toBeGreaterThanOrEqual(2);
     expect(detectionMethod()).toContain("lambdas/core/sizing/detector-measurements.json");
-    expect(detectionMethod()).toContain("event.ingested");
+    expect(detectionMethod()).toContain("by the index stamp");
   });
 });
 

@@ -23,7 +23,7 @@ describe("renderSizing", () => {
       "Firehose (Direct PUT)",
       "Transform Lambda",
       "S3",
-      "Detection (a pass a minute over what arrived since the last, by event.ingested)",
+      "Detection (a pass a minute over what arrived since the last, by the index stamp)",
       "Monthly cost (USD, on-demand, us-east-1)",
       "Beside the alternatives (same volume, retention and query load; the same price table)",
       // The notes (the detector's shards follow the committed benchmark figures).
