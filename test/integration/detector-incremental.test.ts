@@ -10,7 +10,6 @@ import type { Alert } from "../../lambdas/core/alerts/model.js";
 import { ALERTS_INDEX } from "../../lambdas/core/contracts.js";
 import { type DetectionReport, runDetection } from "../../lambdas/core/detection/run.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
-import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { bootstrapDomain } from "../../lambdas/core/opensearch/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
@@ -24,6 +23,7 @@ import {
   RecordingLogger,
   RecordingPublisher,
   sortedById,
+  transformedLines,
 } from "./incident.js";
 
 const START = Date.parse("2026-06-02T10:00:00.000Z");
@@ -37,32 +37,28 @@ const LATE_AUDIT_ID = "0a1b2c3d-0000-4000-8000-00000000late";
 /** The late exec as the transform indexes it: normalized, tagged with the rules it matches. */
 function lateExec(pack: RulePack): EcsDocument[] {
   const at = new Date(LATE_EXEC_AT).toISOString();
-  const result = normalizeRecord(
-    JSON.stringify({
-      kind: "Event",
-      apiVersion: "audit.k8s.io/v1",
-      level: "Metadata",
-      auditID: LATE_AUDIT_ID,
-      stage: "ResponseComplete",
-      requestURI: "/api/v1/namespaces/shop/pods/cart-0/exec?command=sh&container=cart",
-      verb: "create",
-      user: { username: "mallory@example.com", groups: ["system:authenticated"] },
-      sourceIPs: ["10.0.12.9"],
-      objectRef: {
-        resource: "pods",
-        subresource: "exec",
-        namespace: "shop",
-        name: "cart-0",
-        apiVersion: "v1",
-      },
-      responseStatus: { metadata: {}, code: 101 },
-      requestReceivedTimestamp: at,
-      stageTimestamp: at,
-    }),
-    { receivedAt: new Date(LATE_EXEC_RECEIVED).toISOString() },
-  );
-  if (!result.ok) throw new Error(result.reason);
-  return result.documents.map((doc) => ({ ...doc, rule: { name: pack.matchSingleEvent(doc) } }));
+  const line = JSON.stringify({
+    kind: "Event",
+    apiVersion: "audit.k8s.io/v1",
+    level: "Metadata",
+    auditID: LATE_AUDIT_ID,
+    stage: "ResponseComplete",
+    requestURI: "/api/v1/namespaces/shop/pods/cart-0/exec?command=sh&container=cart",
+    verb: "create",
+    user: { username: "mallory@example.com", groups: ["system:authenticated"] },
+    sourceIPs: ["10.0.12.9"],
+    objectRef: {
+      resource: "pods",
+      subresource: "exec",
+      namespace: "shop",
+      name: "cart-0",
+      apiVersion: "v1",
+    },
+    responseStatus: { metadata: {}, code: 101 },
+    requestReceivedTimestamp: at,
+    stageTimestamp: at,
+  });
+  return transformedLines([line], pack, "late exec", new Date(LATE_EXEC_RECEIVED).toISOString());
 }
 
 describe("incremental evaluation on a real OpenSearch node", () => {

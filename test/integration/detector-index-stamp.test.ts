@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INDEXED_AT_FIELD } from "../../lambdas/core/contracts.js";
 import type { SearchClient } from "../../lambdas/core/detection/ports.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
-import { normalizeRecord } from "../../lambdas/core/normalize/index.js";
 import { defaultRulesDir, loadRulePack } from "../../lambdas/core/rules/load.js";
 import type { RulePack } from "../../lambdas/core/rules/types.js";
 import { testClient } from "./helpers.js";
@@ -23,6 +22,7 @@ import {
   RecordingLogger,
   RecordingPublisher,
   removeFromNode,
+  transformedLines,
 } from "./incident.js";
 
 const ENVIRONMENT = "index-stamp-test";
@@ -36,35 +36,30 @@ function auditEvent(
 ): EcsDocument {
   const at = new Date(options.atMs).toISOString();
   const exec = options.subresource === "exec";
-  const result = normalizeRecord(
-    JSON.stringify({
-      kind: "Event",
-      apiVersion: "audit.k8s.io/v1",
-      level: "Metadata",
-      auditID: options.id,
-      stage: "ResponseComplete",
-      requestURI: `/api/v1/namespaces/shop/pods/${options.pod}${exec ? "/exec?command=sh&container=app" : ""}`,
-      verb: exec ? "create" : "get",
-      user: { username: options.user, groups: ["system:authenticated"] },
-      sourceIPs: ["10.0.12.9"],
-      objectRef: {
-        resource: "pods",
-        ...(exec ? { subresource: "exec" } : {}),
-        namespace: "shop",
-        name: options.pod,
-        apiVersion: "v1",
-      },
-      responseStatus: { metadata: {}, code: exec ? 101 : 200 },
-      requestReceivedTimestamp: at,
-      stageTimestamp: at,
-    }),
-    { receivedAt: new Date(options.receivedMs).toISOString() },
-  );
-  if (!result.ok) throw new Error(result.reason);
-  const [doc] = result.documents;
-  if (doc === undefined) throw new Error("no document");
-  const tags = pack.matchSingleEvent(doc);
-  return tags.length === 0 ? doc : { ...doc, rule: { name: [...tags] } };
+  const line = JSON.stringify({
+    kind: "Event",
+    apiVersion: "audit.k8s.io/v1",
+    level: "Metadata",
+    auditID: options.id,
+    stage: "ResponseComplete",
+    requestURI: `/api/v1/namespaces/shop/pods/${options.pod}${exec ? "/exec?command=sh&container=app" : ""}`,
+    verb: exec ? "create" : "get",
+    user: { username: options.user, groups: ["system:authenticated"] },
+    sourceIPs: ["10.0.12.9"],
+    objectRef: {
+      resource: "pods",
+      ...(exec ? { subresource: "exec" } : {}),
+      namespace: "shop",
+      name: options.pod,
+      apiVersion: "v1",
+    },
+    responseStatus: { metadata: {}, code: exec ? 101 : 200 },
+    requestReceivedTimestamp: at,
+    stageTimestamp: at,
+  });
+  const [doc] = transformedLines([line], pack, options.id, new Date(options.receivedMs).toISOString());
+  if (doc === undefined) throw new Error(`${options.id}: no document`);
+  return doc;
 }
 
 /** The production search client, noting the `event.id` of every document a search returns. */

@@ -44,12 +44,20 @@ export function transformedDocuments(files: readonly string[], pack: RulePack): 
   return files.flatMap((file) => transformedLines(readFileSync(file, "utf8").split("\n"), pack, file));
 }
 
-/** Log lines as the transform makes them (`transformedDocuments`); a line it cannot read throws, naming `source`. */
-export function transformedLines(lines: readonly string[], pack: RulePack, source = "line"): EcsDocument[] {
+/**
+ * Log lines as the transform makes them (`transformedDocuments`), received by Firehose at `receivedAt`
+ * (`event.ingested`) when given; a line it cannot read throws, naming `source`.
+ */
+export function transformedLines(
+  lines: readonly string[],
+  pack: RulePack,
+  source = "line",
+  receivedAt?: string,
+): EcsDocument[] {
   const documents: EcsDocument[] = [];
   for (const [index, line] of lines.entries()) {
     if (line.trim() === "") continue;
-    const result = normalizeRecord(line);
+    const result = normalizeRecord(line, receivedAt === undefined ? {} : { receivedAt });
     if (!result.ok) throw new Error(`${source}:${index + 1}: ${result.reason}`);
     for (const doc of result.documents) {
       const tags = pack.matchSingleEvent(doc);

@@ -13,7 +13,13 @@ import { defaultRulesDir } from "../../../lambdas/core/rules/load.js";
 import type { DetectorConfig } from "../../../lambdas/detector/config.js";
 import { correlationRule, singleRule } from "../core/alerts/factories.js";
 import { FakeOpenSearch } from "../core/detection/fake-opensearch.js";
-import { EMPTY_SEARCH, NOW, packOf, recordedAudit } from "../core/detection/scenario.js";
+import {
+  isNewestStampSearch,
+  NOW,
+  packOf,
+  recordedAudit,
+  recordedAuditStamped,
+} from "../core/detection/scenario.js";
 import { stubHandlerEnvironment } from "../handler-environment.js";
 import { TOPICS } from "./topics.js";
 
@@ -212,20 +218,14 @@ describe("detector handler", () => {
     });
     dynamodb.on(UpdateItemCommand).resolves({});
     sns.on(PublishCommand).resolves({ MessageId: "m-1" });
-    const newestStamp = (body: Record<string, unknown>) =>
-      (body.aggs as Record<string, unknown> | undefined)?.newest !== undefined;
-    const search = new FakeOpenSearch(ALERTS_INDEX, (body) =>
-      newestStamp(body)
-        ? { ...EMPTY_SEARCH, aggregations: { newest: { value: NOW - 3_000 } } }
-        : recordedAudit(body),
-    );
+    const search = new FakeOpenSearch(ALERTS_INDEX, recordedAuditStamped(NOW - 3_000));
     const handler = await handlerWith(search, undefined, { ...config, ingestLagMs: 180_000 });
 
     // Act
     await handler(scheduled, context);
 
     // Assess
-    const stampSearch = search.searches.find((request) => newestStamp(request.body));
+    const stampSearch = search.searches.find((request) => isNewestStampSearch(request.body));
     expect(JSON.stringify(stampSearch?.body.query)).toContain(`"gte":${NOW - 65_000 - 60_000}`);
     const update = dynamodb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
     expect(update?.UpdateExpression).toContain("indexedThroughMs = :indexed");

@@ -7,10 +7,12 @@ import { FakeOpenSearch } from "./fake-opensearch.js";
 import {
   EMPTY_SEARCH,
   fixture,
+  isNewestStampSearch,
   NOW,
   packOf,
   RecordingPublisher,
   recordedAudit,
+  recordedAuditStamped,
   silentLogger,
 } from "./scenario.js";
 
@@ -170,15 +172,7 @@ describe("runDetection", () => {
 
 describe("incremental evaluation by the index stamp", () => {
   const LAST_STAMP = NOW - 50_000;
-  const isNewestStampSearch = (body: Record<string, unknown>) =>
-    (body.aggs as Record<string, unknown> | undefined)?.newest !== undefined;
-  /** The recorded audit searches, and the newest index stamp `newest` (null: no document has one). */
-  const stamped = (newest: number | null) =>
-    new FakeOpenSearch(ALERTS_INDEX, (body) =>
-      isNewestStampSearch(body)
-        ? { ...EMPTY_SEARCH, aggregations: { newest: { value: newest } } }
-        : recordedAudit(body),
-    );
+  const stamped = (newest: number | null) => new FakeOpenSearch(ALERTS_INDEX, recordedAuditStamped(newest));
   const incremental = { nowMs: NOW, watermarkMs: NOW - 60_000, runId: "r", ingestLagMs: 180_000 };
   const singleEventSearch = (search: FakeOpenSearch) =>
     search.searches.find((request) => request.index !== ALERTS_INDEX && request.body.size === 1000);

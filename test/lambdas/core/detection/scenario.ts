@@ -7,6 +7,7 @@ import type { SnsAlertMessage } from "../../../../lambdas/core/alerts/render.js"
 import type { AlertTopic } from "../../../../lambdas/core/contracts.js";
 import { ALERTS_INDEX } from "../../../../lambdas/core/contracts.js";
 import type { AlertPublisher, DetectionLogger } from "../../../../lambdas/core/detection/ports.js";
+import { NEWEST_INDEX_STAMP } from "../../../../lambdas/core/detection/queries.js";
 import {
   type DetectionReport,
   type DetectionRunOptions,
@@ -41,6 +42,19 @@ export function packOf(rules: readonly CompiledRule[]): RulePack {
     get: (name) => rules.find((rule) => rule.name === name || rule.id === name),
     matchSingleEvent: (doc) => singles.filter((rule) => rule.matches(doc)).map((rule) => rule.name),
   };
+}
+
+/** The run's search for the newest index stamp (`newestIndexStampQuery`). */
+export function isNewestStampSearch(body: Record<string, unknown>): boolean {
+  return (body.aggs as Record<string, unknown> | undefined)?.[NEWEST_INDEX_STAMP] !== undefined;
+}
+
+/** `recordedAudit`, with `newest` as the newest index stamp on the audit indices (null: no document has one). */
+export function recordedAuditStamped(newest: number | null): (body: Record<string, unknown>) => unknown {
+  return (body) =>
+    isNewestStampSearch(body)
+      ? { ...EMPTY_SEARCH, aggregations: { [NEWEST_INDEX_STAMP]: { value: newest } } }
+      : recordedAudit(body);
 }
 
 /** Answers the audit searches of the scenario's rules from the fixtures. */
