@@ -4,9 +4,11 @@
  * missing buckets and `max`, then each silent source's last document) pages the ops topic once per silence, and its
  * alerts are exactly the ones the in-memory evaluator (replay) gives on the same documents.
  */
+import type { Client } from "@opensearch-project/opensearch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAlert } from "../../lambdas/core/alerts/build.js";
 import type { SnsAlertMessage } from "../../lambdas/core/alerts/render.js";
+import { ALERTS_INDEX, INDEXED_AT_FIELD } from "../../lambdas/core/contracts.js";
 import type { EcsDocument } from "../../lambdas/core/ecs.js";
 import { StreamEvaluator } from "../../lambdas/core/rules/evaluator.js";
 import { mergeDetections } from "../../lambdas/core/rules/suppression.js";
@@ -18,6 +20,7 @@ import {
   detectorRun,
   freshNodeWith,
   InMemoryWatermark,
+  indexDocuments,
   indexedAlerts,
   RecordingLogger,
   removeFromNode,
@@ -124,4 +127,95 @@ describe("source silence on a real OpenSearch node", () => {
       "2026-05-07T10:10:15.000Z event.dataset=linkerd.access",
     ]);
   });
+
+  it("starts each run from the last one's sightings, reading only what arrived since, with replay's alerts", async () => {
+    // Prepare: a fresh trail, judged incrementally by the index stamp (no index lag: the node stamped every document
+    // before the run that follows it).
+    await removeFromNode(client, dailyIndices);
+    dailyIndices = await freshNodeWith(client, documents);
+    const publisher = new OpsPublisher();
+    const logger = new RecordingLogger();
+    const watermark = new InMemoryWatermark(START_MS + 40 * MINUTE);
+    const sourcesRead: number[] = [];
+    const run = (minute: number) =>
+      detectorRun({
+        client,
+        pack,
+        alertContext: { environment: ENVIRONMENT },
+        publisher,
+        logger,
+        watermark,
+        nowMs: START_MS + minute * MINUTE,
+        runId: `run-${minute}`,
+        ingestLagMs: 60_000,
+        indexLagMs: 0,
+        wrapSearch: (search) => ({
+          ...search,
+          async search(request) {
+            const response = await search.search(request);
+            const sources = (
+              response as { aggregations?: { sources?: { buckets: { doc_count: number }[] } } }
+            ).aggregations?.sources;
+            if (sources !== undefined)
+              sourcesRead.push(sources.buckets.reduce((sum, b) => sum + b.doc_count, 0));
+            return response;
+          },
+        }),
+      });
+    // Istio's last document before the first run, stamped after the others: the first run's newest stamp is its own.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const lastBefore = doc("prod", "istio.access", 40, 30);
+    dailyIndices = [...new Set([...dailyIndices, ...(await indexDocuments(client, [lastBefore]))])];
+    await run(41);
+    // The audit log comes back late (a document of minute 41 arrives after that run) and Istio goes on.
+    const arriving = [
+      doc("prod", "kubernetes.audit", 41, 30),
+      doc("prod", "istio.access", 41, 45),
+      doc("prod", "istio.access", 42),
+    ];
+    const stampedBefore = await stampedSince(client, dailyIndices, watermark.indexedThroughMs as number);
+    dailyIndices = [...new Set([...dailyIndices, ...(await indexDocuments(client, arriving))])];
+
+    // Act
+    const second = await run(42);
+
+    // Assess: the second run read the three new documents and the one with the first run's newest stamp.
+    expect(logger.entries).toEqual([]);
+    expect(second.complete).toBe(true);
+    expect(stampedBefore).toBe(1);
+    expect(sourcesRead).toEqual([documents.length, arriving.length + 1]);
+    const all = [...documents, lastBefore, ...arriving].sort(
+      (a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]),
+    );
+    const evaluator = new StreamEvaluator(pack);
+    const replayed = mergeDetections([
+      ...all.flatMap((d) => evaluator.push(d, d.rule?.name ?? [])),
+      ...evaluator.finish(),
+    ]).map((detection) => comparable(buildAlert(detection, { environment: ENVIRONMENT })));
+    const alerts = (await indexedAlerts(client)).map((hit) => comparable(hit.document));
+    expect(sortedById(alerts)).toEqual(sortedById(replayed));
+    const state = await client.get({ index: ALERTS_INDEX, id: `baseline.${rule.name}` });
+    const sightings = JSON.parse((state.body._source as { baseline: { state: string } }).baseline.state);
+    expect(sightings.asOfMs).toBe(START_MS + 42 * MINUTE);
+    expect(sightings.sources).toContainEqual({
+      groupBy: { "orchestrator.cluster.name": "prod", "event.dataset": "kubernetes.audit" },
+      lastMs: START_MS + 41 * MINUTE + 30_000,
+    });
+  });
 });
+
+/** Documents of `indices` the node stamped at or after `fromMs`, but the rule's excluded ones (the canary's). */
+async function stampedSince(client: Client, indices: readonly string[], fromMs: number): Promise<number> {
+  const response = await client.count({
+    index: indices.join(","),
+    body: {
+      query: {
+        bool: {
+          filter: [{ range: { [INDEXED_AT_FIELD]: { gte: fromMs, format: "epoch_millis" } } }],
+          must_not: [{ terms: { "rule.name": [...rule.excludeRules] } }],
+        },
+      },
+    },
+  });
+  return (response.body as { count: number }).count;
+}

@@ -1,16 +1,16 @@
 /**
  * The per-rule state document of the stateful kinds (behavioural baselines in `behaviour.ts`, effective mTLS modes
- * in `mode.ts`): one document per rule in the alerts index, `baseline.<rule>`, holding the state as JSON text under
+ * in `mode.ts`, source sightings in `silence-search.ts`): one document per rule in the alerts index, `baseline.<rule>`, holding the state as JSON text under
  * `baseline.state`. Written with `op_type=create` the first time and with optimistic concurrency afterwards, so two
  * runs that raced cannot both advance it.
  */
-import type { BehaviourRule, Detection } from "../rules/types.js";
+import type { BehaviourRule, CompiledRule, Detection } from "../rules/types.js";
 import type { BehaviourProgress } from "./behaviour.js";
 import type { SearchClient, StoredDocument } from "./ports.js";
 import { type RequestCounter, SearchResponseError } from "./responses.js";
 
 /** The state document's `_id` in the alerts index. */
-export function baselineId(rule: BehaviourRule): string {
+export function baselineId(rule: Pick<CompiledRule, "name">): string {
   return `baseline.${rule.name}`;
 }
 
@@ -18,13 +18,17 @@ export function baselineId(rule: BehaviourRule): string {
 export function readRuleState(
   client: SearchClient,
   alertsIndex: string,
-  rule: BehaviourRule,
+  rule: Pick<CompiledRule, "name">,
 ): Promise<StoredDocument | undefined> {
   return client.get({ index: alertsIndex, id: baselineId(rule) });
 }
 
 /** The state's JSON text in a stored document; an error naming `what` and the rule when there is none. */
-export function ruleStateText(source: Record<string, unknown>, what: string, rule: BehaviourRule): string {
+export function ruleStateText(
+  source: Record<string, unknown>,
+  what: string,
+  rule: Pick<CompiledRule, "name">,
+): string {
   const text = (source.baseline as { state?: unknown } | undefined)?.state;
   if (typeof text !== "string")
     throw new SearchResponseError(`${what} of ${rule.name}: no state in the document`);
@@ -38,7 +42,7 @@ export function ruleStateText(source: Record<string, unknown>, what: string, rul
 export async function writeRuleState(
   client: SearchClient,
   alertsIndex: string,
-  rule: BehaviourRule,
+  rule: Pick<CompiledRule, "name">,
   stored: StoredDocument | undefined,
   state: unknown,
 ): Promise<boolean> {

@@ -61,7 +61,7 @@ import {
   windowEventsRequest,
 } from "./correlations.js";
 import { type DeliveryOutcome, Outbox } from "./outbox.js";
-import type { AlertPublisher, DetectionLogger, SearchClient } from "./ports.js";
+import type { AlertPublisher, DetectionLogger, SearchClient, StoredDocument } from "./ports.js";
 import {
   type AggregationBudget,
   type AlertSpan,
@@ -79,7 +79,8 @@ import {
 } from "./queries.js";
 import { metricSchema, parseAggregation, parseSearchResponse } from "./responses.js";
 import { ruleFailureMessage } from "./rule-failure.js";
-import { evaluateSilence } from "./silence-search.js";
+import { readRuleState, writeRuleState } from "./rule-state.js";
+import { knownSightings, SilenceJudge } from "./silence-search.js";
 import { type AlertDocument, type AlertGroup, AlertStore, type StoredAlert } from "./store.js";
 
 /**
@@ -457,7 +458,8 @@ export async function runDetection(
 
   // Behavioural rules judge from their own baseline's point (`behaviour.ts`); the baseline moves on only once
   // their alerts are written (below), so a failed write judges the same events again next run.
-  const behaviours = new Map<string, BehaviourProgress>();
+  /** Rules whose state (`rule-state.ts`) this run advanced: saved once their alerts are written. */
+  const statefulRules = new Map<string, Pick<BehaviourProgress, "commit">>();
   for (const rule of pack.correlationRules) {
     if (!rule.generatesAlerts || !isBehaviourRule(rule)) continue;
     try {
@@ -472,7 +474,7 @@ export async function runDetection(
           ? {}
           : { rebuildEveryMs: options.baselineRebuildEveryMs }),
       });
-      behaviours.set(rule.name, progress);
+      statefulRules.set(rule.name, progress);
       firings.push(...progress.detections);
       if (progress.skipped !== undefined) {
         skipped.push({ rule: rule.name, ...progress.skipped });
@@ -492,7 +494,8 @@ export async function runDetection(
 
   // A silence rule judges its sources as of a time. Behind (it failed, or ran out of time), it judges them as of
   // every scheduled minute since its resume point, so a source that went silent and came back meanwhile is still
-  // alerted (the same silence judged twice is the same alert); the catch-up limit bounds how far back.
+  // alerted (the same silence judged twice is the same alert); the catch-up limit bounds how far back. A rule not
+  // behind starts from the sightings the last run left (`SilenceJudge`), reading only what arrived since.
   for (const rule of pack.rules) {
     if (rule.kind !== "silence" || !rule.generatesAlerts) continue;
     const resumeAt = previousResume[rule.name];
@@ -510,18 +513,40 @@ export async function runDetection(
       for (let at = Math.max(resumeAt, floor); at < options.nowMs; at += SILENCE_STEP_MS) times.push(at);
     }
     times.push(options.nowMs);
-    ranges.set(rule.name, { fromMs: times[0] as number, toMs: options.nowMs, catchUpTruncated: false });
+    const own = { fromMs: times[0] as number, toMs: options.nowMs, catchUpTruncated: false };
+    ranges.set(rule.name, own);
+    const alertsIndex = options.alertsIndex ?? ALERTS_INDEX;
+    let judge: SilenceJudge;
+    let stored: StoredDocument | undefined;
+    try {
+      stored = await readRuleState(deps.search, alertsIndex, rule);
+      const arrived = ingestWindowOf(rule, own)?.arrived;
+      const known =
+        arrived === undefined ? undefined : knownSightings(stored, rule, options.watermarkMs, arrived);
+      judge = new SilenceJudge(deps.search, auditIndex, rule, 500, known);
+    } catch (error) {
+      fail(rule, times[0], error, "reading the silence rule's sightings");
+      continue;
+    }
+    let judged = true;
     for (const at of times) {
       if (at !== options.nowMs && outOfTime()) {
         stopAt(rule, at);
+        judged = false;
         break;
       }
       try {
-        firings.push(...(await evaluateSilence(deps.search, auditIndex, rule, at, 500)));
+        firings.push(...(await judge.at(at)));
       } catch (error) {
         fail(rule, at, error, "silence evaluation");
+        judged = false;
         break;
       }
+    }
+    if (judged) {
+      statefulRules.set(rule.name, {
+        commit: () => writeRuleState(deps.search, alertsIndex, rule, stored, judge.sightings()),
+      });
     }
   }
 
@@ -605,13 +630,13 @@ export async function runDetection(
     });
   }
 
-  for (const [name, progress] of behaviours) {
+  for (const [name, progress] of statefulRules) {
     if (failures.has(name) || carried.has(name)) continue;
     try {
       if (!(await progress.commit()))
-        logger.warn("another run moved the rule's baseline first; kept theirs", { rule: name });
+        logger.warn("another run moved the rule's state first; kept theirs", { rule: name });
     } catch (error) {
-      logger.warn("could not save the rule's baseline; the next run judges the same events again", {
+      logger.warn("could not save the rule's state; the next run starts from the one saved before", {
         rule: name,
         error: errorDescription(error),
       });
