@@ -312,8 +312,10 @@ describe("event queries", () => {
       },
       matched_first: { min: { field: "@timestamp" } },
       matched_last: { max: { field: "@timestamp" } },
-      values_0: { terms: { field: "mesh.destination.service", size: 51, order: { _key: "asc" } } },
-      values_1: { terms: { field: "source.ip", size: 51, order: { _key: "asc" } } },
+      values_0: {
+        terms: { field: "mesh.destination.service", size: 51, order: { _key: "asc" }, execution_hint: "map" },
+      },
+      values_1: { terms: { field: "source.ip", size: 51, order: { _key: "asc" }, execution_hint: "map" } },
     });
     // The distinct counts only when asked for (a field listing more than it keeps), over each alert's whole span.
     expect(body.aggs.spans).toBeUndefined();
