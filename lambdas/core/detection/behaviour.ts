@@ -72,9 +72,19 @@ export interface BehaviourRunOptions {
   readonly rebuildEveryMs?: number;
   /** Country of an address (`geo` rules). */
   readonly geo?: CountryLookup;
-  /** Composite page size. @default 1000 */
+  /** Keys per composite page of a stretch. @default BASELINE_KEYS_PER_PAGE */
   readonly pageSize?: number;
+  /** Located events per page (`impossible_travel`). @default 1000 */
+  readonly eventsPageSize?: number;
 }
+
+/**
+ * Keys (and groups) per composite page of a stretch. Each page reads every event of the stretch again, so a page
+ * holds as many keys as fit comfortably: a bucket is its key's ordinals and two `min`/`max` values (well under 200
+ * bytes on the node, about 150 in the response), so a page is at most about 2 MB either side, and a minute of
+ * 1,000 callers × 8 dependencies is one page instead of eight.
+ */
+export const BASELINE_KEYS_PER_PAGE = 10_000;
 
 export interface BehaviourProgress {
   readonly detections: Detection[];
@@ -322,7 +332,7 @@ async function forEachComposite(
   counter: RequestCounter,
   visit: (values: string[], firstMs: number, lastMs: number) => void,
 ): Promise<number | undefined> {
-  const size = options.pageSize ?? 1000;
+  const size = options.pageSize ?? BASELINE_KEYS_PER_PAGE;
   const purpose = `baseline of ${rule.name}`;
   let earliest: number | undefined;
   type KeyBucket = { key: Record<string, unknown>; first: { value: number }; last: { value: number } };
@@ -452,7 +462,7 @@ async function travelStretch(
   const request = {
     index: options.index,
     filter: [taggedWith(rule.rules), halfOpenTimeRange(from, to)],
-    pageSize: options.pageSize ?? 1000,
+    pageSize: options.eventsPageSize ?? 1000,
     purpose: `travel of ${rule.name}`,
   };
   await pageEvents(client, request, counter, (hit) => {
