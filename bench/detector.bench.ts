@@ -288,13 +288,48 @@ const TRACE = process.env.AUDIT_TRAIL_BENCH_DETECTOR_TRACE === "1";
 /** Where the bench notes which step's traffic the node holds, for `AUDIT_TRAIL_BENCH_DETECTOR_REUSE`. */
 const TRAFFIC_NOTE_INDEX = "bench-detector-traffic";
 
-/** The step whose traffic the node holds, when its audit indices hold exactly that step's documents. */
-async function trafficHeld(client: Client): Promise<string | undefined> {
+/** Documents of the audit indices with an event time before `endMs`: a step's first 15 minutes. */
+async function documentsBefore(client: Client, endMs: number): Promise<number> {
+  const count = await client.count({
+    index: AUDIT_EVENTS_INDICES,
+    allow_no_indices: true,
+    body: { query: { range: { "@timestamp": { lt: endMs, format: "epoch_millis" } } } },
+  });
+  return (count.body as { count: number }).count;
+}
+
+/**
+ * The step whose traffic the node holds, when its audit indices hold exactly that step's first 15 minutes (ending
+ * at `endMs`; the steady passes' minutes after it arrive again each run).
+ */
+async function trafficHeld(client: Client, endMs: number): Promise<string | undefined> {
   const note = await client.get({ index: TRAFFIC_NOTE_INDEX, id: "traffic" }, { ignore: [404] });
   const body = note.body as { found?: boolean; _source?: { step: string; documents: number } };
   if (body.found !== true || body._source === undefined) return undefined;
-  const count = await client.count({ index: AUDIT_INDEX_PATTERN, allow_no_indices: true });
-  return (count.body as { count: number }).count === body._source.documents ? body._source.step : undefined;
+  return (await documentsBefore(client, endMs)) === body._source.documents ? body._source.step : undefined;
+}
+
+/**
+ * Deletes the audit documents with an event time at or after `fromMs`, ten thousand at a time (the test node has no
+ * `_delete_by_query`: that is the reindex module's).
+ */
+async function deleteFrom(client: Client, fromMs: number): Promise<void> {
+  for (;;) {
+    const found = await client.search({
+      index: AUDIT_EVENTS_INDICES,
+      body: {
+        size: 10_000,
+        _source: false,
+        query: { range: { "@timestamp": { gte: fromMs, format: "epoch_millis" } } },
+      },
+    });
+    const hits = (found.body as { hits: { hits: { _index: string; _id: string }[] } }).hits.hits;
+    if (hits.length === 0) return;
+    await client.bulk({
+      refresh: true,
+      body: hits.map((hit) => ({ delete: { _index: hit._index, _id: hit._id } })),
+    });
+  }
 }
 
 const round = (value: number) => Math.round(value * 1000) / 1000;
@@ -337,7 +372,8 @@ export default async function bench(): Promise<BenchResult> {
       const eventsIndexed = Math.round((step.events * (SPAN_MS + STEADY_PASSES * 60_000)) / SPAN_MS);
       const traffic = `${label}/${perCaller ?? "all"}/${anomalyGrowth}`;
       const reuse =
-        process.env.AUDIT_TRAIL_BENCH_DETECTOR_REUSE === "1" && (await trafficHeld(client)) === traffic;
+        process.env.AUDIT_TRAIL_BENCH_DETECTOR_REUSE === "1" &&
+        (await trafficHeld(client, START + SPAN_MS)) === traffic;
       await client.indices.delete({
         index: reuse ? ALERTS_INDEX : `${AUDIT_INDEX_PATTERN},${ALERTS_INDEX},${TRAFFIC_NOTE_INDEX}`,
         ignore_unavailable: true,
@@ -374,11 +410,7 @@ export default async function bench(): Promise<BenchResult> {
       const indexStart = performance.now();
       if (reuse) {
         // The steady passes' traffic arrives again, stamped now.
-        await client.deleteByQuery({
-          index: AUDIT_EVENTS_INDICES,
-          refresh: true,
-          body: { query: { range: { "@timestamp": { gte: end, format: "epoch_millis" } } } },
-        });
+        await deleteFrom(client, end);
         // The first 15 minutes are on the node from an earlier run: read past them.
         for (const _ of arrivals(end));
       } else {
@@ -387,7 +419,7 @@ export default async function bench(): Promise<BenchResult> {
       await client.index({
         index: TRAFFIC_NOTE_INDEX,
         id: "traffic",
-        body: { step: traffic, documents: eventsIndexed },
+        body: { step: traffic, documents: await documentsBefore(client, end) },
         refresh: true,
       });
       const indexSeconds = (performance.now() - indexStart) / 1000;
