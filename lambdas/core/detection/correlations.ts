@@ -10,7 +10,13 @@ import type { EcsDocument } from "../ecs.js";
 import type { CorrelationRule, Detection, SingleEventRule } from "../rules/types.js";
 import { conditionHolds, groupKey, hopMs } from "../rules/windows.js";
 import type { SearchClient } from "./ports.js";
-import type { AggregationBudget, EvaluationRange, PercentilePrefilter, WindowRange } from "./queries.js";
+import type {
+  AggregationBudget,
+  DistinctPrefilter,
+  EvaluationRange,
+  PercentilePrefilter,
+  WindowRange,
+} from "./queries.js";
 import {
   type AlertSpan,
   COUNTED_ALERTS,
@@ -18,6 +24,8 @@ import {
   correlationQuery,
   countedAlertName,
   DEFAULT_AGGREGATION_BUDGET,
+  distinctCandidatesQuery,
+  distinctPrefilter,
   FIRST_EVENTS,
   firesOnOpenWindows,
   groupSourceName,
@@ -95,6 +103,10 @@ export async function evaluateCorrelation(
   pageSize: number,
   candidatePageSize = pageSize,
 ): Promise<Detection[]> {
+  const distinct = distinctPrefilter(rule);
+  if (distinct !== undefined) {
+    return evaluateDistinctInTwoPhases(client, index, rule, distinct, windows, pageSize, candidatePageSize);
+  }
   const prefilter = percentilePrefilter(rule);
   if (prefilter === undefined) {
     const detections: Detection[] = [];
@@ -247,21 +259,31 @@ async function forEachWindowBucket(
     },
     (buckets) => {
       for (const bucket of buckets) {
-        const groupBy: Record<string, string> = {};
-        rule.groupBy.forEach((field, position) => {
-          const value = bucket.key[groupSourceName(position)];
-          if (value === undefined) {
-            throw new SearchResponseError(
-              `${purpose}: composite key lacks ${groupSourceName(position)} (${field})`,
-            );
-          }
-          groupBy[field] = String(value);
-        });
+        const groupBy = groupOf(rule, bucket.key, purpose);
         for (const window of [...bucket.w0.buckets, ...bucket.w1.buckets]) visit(groupBy, window);
       }
     },
     10_000,
   );
+}
+
+/** The group of a composite bucket's key (`groupSourceName` per group-by field). */
+function groupOf(
+  rule: CorrelationRule,
+  key: Readonly<Record<string, unknown>>,
+  purpose: string,
+): Record<string, string> {
+  const groupBy: Record<string, string> = {};
+  rule.groupBy.forEach((field, position) => {
+    const value = key[groupSourceName(position)];
+    if (value === undefined) {
+      throw new SearchResponseError(
+        `${purpose}: composite key lacks ${groupSourceName(position)} (${field})`,
+      );
+    }
+    groupBy[field] = String(value);
+  });
+  return groupBy;
 }
 
 /**
@@ -306,6 +328,67 @@ async function evaluatePercentileInTwoPhases(
   }
   return detections;
 }
+
+/**
+ * A `value_count` rule in two phases (`DistinctPrefilter`): phase 1 counts each group's distinct values over the
+ * whole chunk (`distinctCandidatesQuery`: one `cardinality` per group, no histograms); a group whose count does not
+ * meet the bound meets it in no window. Phase 2 counts the windows of the others alone, exactly as the single-phase
+ * query would. A workload calls its few dependencies: at 1,000 callers only those that reach many services (a scan,
+ * a gateway) are counted per window.
+ */
+async function evaluateDistinctInTwoPhases(
+  client: SearchClient,
+  index: string,
+  rule: CorrelationRule,
+  prefilter: DistinctPrefilter,
+  windows: WindowRange,
+  pageSize: number,
+  candidatePageSize: number,
+): Promise<Detection[]> {
+  const purpose = `correlation ${rule.name}`;
+  const candidates: Record<string, string>[] = [];
+  await pageComposite(
+    purpose,
+    candidatePageSize,
+    async (after) => {
+      const body = distinctCandidatesQuery(rule, windows, candidatePageSize, after);
+      const response = parseSearchResponse(await client.search({ index, body }), purpose);
+      return parseAggregation(response.aggregations?.groups, distinctGroupsSchema, purpose, "groups");
+    },
+    (buckets) => {
+      for (const bucket of buckets) {
+        const distinct = bucket.distinct.value;
+        const meets =
+          prefilter.bound === "gt" ? distinct > prefilter.threshold : distinct >= prefilter.threshold;
+        if (meets) candidates.push(groupOf(rule, bucket.key, purpose));
+      }
+    },
+    10_000,
+  );
+  const detections: Detection[] = [];
+  for (let offset = 0; offset < candidates.length; offset += pageSize) {
+    const only = candidates.slice(offset, offset + pageSize);
+    const keys = new Set(only.map(groupKey));
+    const phaseTwo: QueryBuilder = (r, w, size, after) => correlationQuery(r, w, size, after, only);
+    await forEachWindowBucket(client, index, rule, phaseTwo, windows, pageSize, (groupBy, bucket) => {
+      // The `only` filter is per field: combinations of candidates' values that are no candidate may come back.
+      if (!keys.has(groupKey(groupBy))) return;
+      const detection = detectionOf(rule, windows, groupBy, bucket);
+      if (detection !== undefined) detections.push(detection);
+    });
+  }
+  return detections;
+}
+
+const distinctGroupsSchema = z.object({
+  after_key: z.record(z.string(), z.unknown()).optional(),
+  buckets: z.array(
+    z.object({
+      key: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+      distinct: z.object({ value: z.number() }),
+    }),
+  ),
+});
 
 /** Whether the window's counts leave room for its percentile to meet a lower-bound condition. */
 function couldExceed(rule: CorrelationRule, bucket: WindowBucket): boolean {

@@ -690,6 +690,39 @@ export function percentileCandidatesQuery(
   return windowedQuery(rule, windows, pageSize, histogramsWith(rule, aggs), after);
 }
 
+/**
+ * A `value_count` rule with group-by fields whose condition is a lower bound alone (`gt` or `gte`): a group whose
+ * distinct count over all the windows of a chunk does not meet it meets it in none of them (each window holds a part
+ * of those values), so one count per group decides most groups before any window is counted.
+ */
+export interface DistinctPrefilter {
+  readonly bound: "gt" | "gte";
+  readonly threshold: number;
+}
+
+export function distinctPrefilter(rule: CorrelationRule): DistinctPrefilter | undefined {
+  if (rule.type !== "value_count" || rule.groupBy.length === 0) return undefined;
+  const { gt, gte, lt, lte, eq, neq } = rule.condition;
+  if (lt !== undefined || lte !== undefined || eq !== undefined || neq !== undefined) return undefined;
+  if (gt !== undefined && gte === undefined) return { bound: "gt", threshold: gt };
+  if (gte !== undefined && gt === undefined) return { bound: "gte", threshold: gte };
+  return undefined;
+}
+
+/**
+ * Phase 1 of a `value_count` rule (`DistinctPrefilter`): per group, the distinct count of the field over every
+ * window of the chunk at once (`distinct`), and the number of events, with the precision the windows' counts use.
+ * No histograms: one `cardinality` per group.
+ */
+export function distinctCandidatesQuery(
+  rule: CorrelationRule,
+  windows: WindowRange,
+  pageSize: number,
+  after?: Record<string, unknown>,
+) {
+  return windowedQuery(rule, windows, pageSize, windowValueAggregations(rule), after);
+}
+
 /** Sub-aggregations of each window bucket, per correlation type. */
 function windowValueAggregations(rule: CorrelationRule): Record<string, unknown> {
   switch (rule.type) {

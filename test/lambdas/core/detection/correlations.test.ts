@@ -148,6 +148,76 @@ describe("evaluateCorrelation", () => {
     expect(second.query.bool.filter[2]).toEqual({ terms: { "mesh.source.principal": ["a"] } });
   });
 
+  it("counts windows only for groups whose distinct count over all the windows passes the bound", async () => {
+    // Prepare: a scan rule; over the whole chunk caller a reached 12 services, b 8 (so no window of b can pass).
+    const rule = correlationRule({
+      type: "value_count",
+      field: "mesh.destination.service",
+      condition: { gt: 10 },
+    });
+    const candidates = aggregationResponse({
+      groups: {
+        buckets: [
+          { key: { g0: "a" }, doc_count: 40, distinct: { value: 12 } },
+          { key: { g0: "b" }, doc_count: 900, distinct: { value: 8 } },
+        ],
+      },
+    });
+    const start = at("2025-03-04T10:05:00Z");
+    const windowsOfA = aggregationResponse({
+      groups: {
+        buckets: [
+          {
+            key: { g0: "a" },
+            doc_count: 40,
+            w0: { buckets: [{ key: start, doc_count: 30, distinct: { value: 11 } }] },
+            w1: { buckets: [{ key: start + 30_000, doc_count: 20, distinct: { value: 6 } }] },
+          },
+        ],
+      },
+    });
+    const client = replaying(candidates, windowsOfA);
+
+    // Act
+    const detections = await evaluateCorrelation(client, "audit-*", rule, windows, 500);
+
+    // Assess
+    expect(detections.map((d) => [d.groupBy["mesh.source.principal"], d.windowStart, d.value])).toEqual([
+      ["a", "2025-03-04T10:05:00.000Z", 11],
+    ]);
+    const first = client.bodies[0] as { aggs: { groups: { aggs: Record<string, unknown> } } };
+    expect(first.aggs.groups.aggs).toEqual({
+      distinct: { cardinality: { field: "mesh.destination.service", precision_threshold: 100 } },
+    });
+    const second = client.bodies[1] as { query: { bool: { filter: unknown[] } } };
+    expect(second.query.bool.filter[2]).toEqual({ terms: { "mesh.source.principal": ["a"] } });
+  });
+
+  it("counts no window when no group's distinct count passes, and every window when the bound is an upper one", async () => {
+    const scan = correlationRule({
+      type: "value_count",
+      field: "mesh.destination.service",
+      condition: { gte: 11 },
+    });
+    const none = replaying(
+      aggregationResponse({
+        groups: { buckets: [{ key: { g0: "b" }, doc_count: 9, distinct: { value: 10 } }] },
+      }),
+    );
+    expect(await evaluateCorrelation(none, "audit-*", scan, windows, 500)).toEqual([]);
+    expect(none.bodies).toHaveLength(1);
+
+    // "Fewer than 3 services": a part of the values may pass where the whole does not, so windows are counted at once.
+    const few = correlationRule({
+      type: "value_count",
+      field: "mesh.destination.service",
+      condition: { lt: 3 },
+    });
+    const single = replaying(aggregationResponse({ groups: { buckets: [] } }));
+    await evaluateCorrelation(single, "audit-*", few, windows, 500);
+    expect(JSON.stringify(single.bodies[0])).toContain('"w0"');
+  });
+
   it("asks for no digest at all when no window can pass", async () => {
     const rule = correlationRule({
       type: "percentile",
