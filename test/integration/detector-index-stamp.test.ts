@@ -62,17 +62,25 @@ function auditEvent(
   return doc;
 }
 
-/** The production search client, noting the `event.id` of every document a search returns. */
+/** The production search client, noting the `event.id` of every document a search (or `_msearch`) returns. */
 function noting(search: SearchClient, seen: Set<string>): SearchClient {
+  const note = (answer: unknown) => {
+    for (const hit of (answer as { hits?: { hits?: { _source?: EcsDocument }[] } }).hits?.hits ?? []) {
+      const id = hit._source?.event?.id;
+      if (id !== undefined) seen.add(id);
+    }
+  };
   return {
     ...search,
     async search(request) {
-      const body = (await search.search(request)) as { hits?: { hits?: { _source?: EcsDocument }[] } };
-      for (const hit of body.hits?.hits ?? []) {
-        const id = hit._source?.event?.id;
-        if (id !== undefined) seen.add(id);
-      }
+      const body = await search.search(request);
+      note(body);
       return body;
+    },
+    async msearch(request) {
+      const answers = await search.msearch(request);
+      for (const answer of answers) if (answer.ok) note(answer.body);
+      return answers;
     },
   };
 }

@@ -2,7 +2,8 @@
  * One detection run (the detector Lambda calls it every minute):
  *
  * 1. retry alerts still `pending` in the outbox;
- * 2. evaluate single-event rules (documents the transform tagged, paged to the end) and correlation windows
+ * 2. evaluate single-event rules (documents the transform tagged, paged to the end: every rule's first page in a
+ *    few `_msearch` requests, `firstSingleEventPages`) and correlation windows
  *    (aggregations cut to a memory budget, `queries.ts`) over each rule's evaluation range: from
  *    `min(watermark, now) - lookback` to now, so late records within `lookback` are counted and ids make
  *    re-evaluation harmless; a rule that fell behind resumes from its own point (`resumeFromMs`);
@@ -55,7 +56,9 @@ import {
   type AlertSummary,
   evaluateCorrelationInChunks,
   fetchSingleEventPage,
+  firstSingleEventPages,
   type SearchRequest,
+  type SingleEventPage,
   singleEventCountsRequest,
   touchedWindowRanges,
   windowEventsRequest,
@@ -379,22 +382,50 @@ export async function runDetection(
 
   const firings: Detection[] = [];
   let eventsHeld = 0;
-  for (const rule of pack.singleEventRules) {
-    if (!rule.generatesAlerts) continue;
-    const own = rangeOf(rule);
-    ranges.set(rule.name, own);
-    const ingest = ingestWindowOf(rule, own);
+  const singles = pack.singleEventRules
+    .filter((rule) => rule.generatesAlerts)
+    .map((rule) => {
+      const own = rangeOf(rule);
+      ranges.set(rule.name, own);
+      return { rule, range: own, ingest: ingestWindowOf(rule, own) };
+    });
+  // Every rule's first page in a few `_msearch` requests when they all fit the event budget; a rule with more pages
+  // reads the rest on its own. Without an answer (the request failed as a whole), each reads its first page itself.
+  let firstPages: (SingleEventPage | Error)[] | undefined;
+  if (!outOfTime() && singles.length * settings.singleEventPageSize <= settings.maxEventsPerRun) {
+    try {
+      firstPages = await firstSingleEventPages(
+        deps.search,
+        auditIndex,
+        singles,
+        settings.singleEventPageSize,
+      );
+    } catch (error) {
+      logger.warn("could not read the single-event rules' first pages together; each reads its own", {
+        error: errorDescription(error),
+      });
+    }
+  }
+  for (const [position, { rule, range: own, ingest }] of singles.entries()) {
+    let prefetched = firstPages?.[position];
     let after: unknown[] | undefined;
     let lastTimeMs: number | undefined;
     try {
       for (;;) {
-        if (outOfTime() || eventsHeld >= settings.maxEventsPerRun) {
-          // Resume at the last document read: its time's other documents are read again, their ids dedupe.
-          stopAt(rule, lastTimeMs ?? own.fromMs, "out of the run's time or event budget");
-          break;
+        let page: SingleEventPage;
+        if (prefetched !== undefined) {
+          if (prefetched instanceof Error) throw prefetched;
+          page = prefetched;
+          prefetched = undefined;
+        } else {
+          if (outOfTime() || eventsHeld >= settings.maxEventsPerRun) {
+            // Resume at the last document read: its time's other documents are read again, their ids dedupe.
+            stopAt(rule, lastTimeMs ?? own.fromMs, "out of the run's time or event budget");
+            break;
+          }
+          const size = Math.min(settings.singleEventPageSize, settings.maxEventsPerRun - eventsHeld);
+          page = await fetchSingleEventPage(deps.search, auditIndex, rule, own, size, after, ingest);
         }
-        const size = Math.min(settings.singleEventPageSize, settings.maxEventsPerRun - eventsHeld);
-        const page = await fetchSingleEventPage(deps.search, auditIndex, rule, own, size, after, ingest);
         for (const doc of page.documents) firings.push(singleDetection(rule, doc));
         eventsHeld += page.documents.length;
         lastTimeMs = lastTime(page.documents) ?? lastTimeMs;

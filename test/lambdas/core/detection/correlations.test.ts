@@ -3,6 +3,7 @@ import { exactFieldsOf } from "../../../../lambdas/core/alerts/matched.js";
 import {
   bucketValue,
   evaluateCorrelation,
+  firstSingleEventPages,
   singleEventCountsRequest,
   windowEventsRequest,
 } from "../../../../lambdas/core/detection/correlations.js";
@@ -32,6 +33,12 @@ const windows = {
 };
 
 const shards = { total: 3, successful: 3, skipped: 0, failed: 0 };
+const hitsResponse = (hits: unknown[]) => ({
+  took: 5,
+  timed_out: false,
+  _shards: shards,
+  hits: { total: { value: hits.length, relation: "eq" }, max_score: null, hits },
+});
 const aggregationResponse = (aggregations: unknown) => ({
   took: 5,
   timed_out: false,
@@ -289,6 +296,54 @@ describe("evaluateCorrelation", () => {
     await expect(
       evaluateCorrelation(replaying(aggregationResponse({})), "audit-*", correlationRule(), windows, 500),
     ).rejects.toThrowError(/correlation mesh_auth_failure_burst: unexpected aggregation groups/);
+  });
+});
+
+describe("firstSingleEventPages", () => {
+  it("reads every rule's first page, ten rules per _msearch, each page or its own rule's error", async () => {
+    // Prepare: twelve rules; the node refuses the fourth one's search, the first finds a full page (one document).
+    const rules = Array.from({ length: 12 }, (_, i) => singleRule({ name: `rule_${i}` }));
+    const range = {
+      fromMs: at("2025-03-04T10:00:00Z"),
+      toMs: at("2025-03-04T10:15:00Z"),
+      catchUpTruncated: false,
+    };
+    const requests: number[] = [];
+    const hit = {
+      _index: "audit-2025-03-04",
+      _id: "d1",
+      _source: { "@timestamp": "2025-03-04T10:01:00.000Z", event: { id: "e1" } },
+      sort: [at("2025-03-04T10:01:00Z"), "e1"],
+    };
+    const client: SearchClient = {
+      ...searchOnly(() => {
+        throw new Error("this test expects only _msearch");
+      }).client,
+      async msearch({ bodies }) {
+        requests.push(bodies.length);
+        return bodies.map((body) => {
+          const name = JSON.stringify(body).match(/rule_\d+/)?.[0];
+          if (name === "rule_3") return { ok: false as const, error: "status 400: too_many_clauses" };
+          return { ok: true as const, body: hitsResponse(name === "rule_0" ? [hit] : []) };
+        });
+      },
+    };
+
+    // Act
+    const pages = await firstSingleEventPages(
+      client,
+      "audit-*",
+      rules.map((rule) => ({ rule, range })),
+      1,
+    );
+
+    // Assess
+    expect(requests).toEqual([10, 2]);
+    expect(pages).toHaveLength(12);
+    expect(pages[0]).toMatchObject({ documents: [{ event: { id: "e1" } }], next: hit.sort });
+    expect(pages[1]).toEqual({ documents: [], next: undefined });
+    expect(pages[3]).toBeInstanceOf(SearchResponseError);
+    expect(String(pages[3])).toContain("single-event rule rule_3: status 400: too_many_clauses");
   });
 });
 
