@@ -91,25 +91,14 @@ describe("source silence on a real OpenSearch node", () => {
 
   it("pages the ops topic once per silent source and gives exactly replay's alerts", async () => {
     // Prepare
-    const evaluator = new StreamEvaluator(pack);
-    const replayed = mergeDetections([
-      ...documents.flatMap((d) => evaluator.push(d, d.rule?.name ?? [])),
-      ...evaluator.finish(),
-    ]).map((detection) => comparable(buildAlert(detection, { environment: ENVIRONMENT })));
+    const replayed = replayedAlerts(documents);
     const publisher = new OpsPublisher();
     const logger = new RecordingLogger();
-    const watermark = new InMemoryWatermark(START_MS + 40 * MINUTE);
-    const run = (minute: number) =>
-      detectorRun({
-        client,
-        pack,
-        alertContext: { environment: ENVIRONMENT },
-        publisher,
-        logger,
-        watermark,
-        nowMs: START_MS + minute * MINUTE,
-        runId: `run-${minute}`,
-      });
+    const run = runsAt(client, {
+      publisher,
+      logger,
+      watermark: new InMemoryWatermark(START_MS + 40 * MINUTE),
+    });
 
     // Act
     const first = await run(41);
@@ -137,16 +126,10 @@ describe("source silence on a real OpenSearch node", () => {
     const logger = new RecordingLogger();
     const watermark = new InMemoryWatermark(START_MS + 40 * MINUTE);
     const sourcesRead: number[] = [];
-    const run = (minute: number) =>
-      detectorRun({
-        client,
-        pack,
-        alertContext: { environment: ENVIRONMENT },
-        publisher,
-        logger,
-        watermark,
-        nowMs: START_MS + minute * MINUTE,
-        runId: `run-${minute}`,
+    const run = runsAt(
+      client,
+      { publisher, logger, watermark },
+      {
         ingestLagMs: 60_000,
         indexLagMs: 0,
         wrapSearch: (search) => ({
@@ -161,7 +144,8 @@ describe("source silence on a real OpenSearch node", () => {
             return response;
           },
         }),
-      });
+      },
+    );
     // Istio's last document before the first run, stamped after the others: the first run's newest stamp is its own.
     await new Promise((resolve) => setTimeout(resolve, 20));
     const lastBefore = doc("prod", "istio.access", 40, 30);
@@ -183,17 +167,13 @@ describe("source silence on a real OpenSearch node", () => {
     expect(logger.entries).toEqual([]);
     expect(second.complete).toBe(true);
     expect(stampedBefore).toBe(1);
-    expect(sourcesRead).toEqual([documents.length, arriving.length + 1]);
+    // The first run read the whole lookback: every document but the canary's, and the one stamped last.
+    expect(sourcesRead).toEqual([documents.length - 1 + 1, arriving.length + 1]);
     const all = [...documents, lastBefore, ...arriving].sort(
       (a, b) => Date.parse(a["@timestamp"]) - Date.parse(b["@timestamp"]),
     );
-    const evaluator = new StreamEvaluator(pack);
-    const replayed = mergeDetections([
-      ...all.flatMap((d) => evaluator.push(d, d.rule?.name ?? [])),
-      ...evaluator.finish(),
-    ]).map((detection) => comparable(buildAlert(detection, { environment: ENVIRONMENT })));
     const alerts = (await indexedAlerts(client)).map((hit) => comparable(hit.document));
-    expect(sortedById(alerts)).toEqual(sortedById(replayed));
+    expect(sortedById(alerts)).toEqual(sortedById(replayedAlerts(all)));
     const state = await client.get({ index: ALERTS_INDEX, id: `baseline.${rule.name}` });
     const sightings = JSON.parse((state.body._source as { baseline: { state: string } }).baseline.state);
     expect(sightings.asOfMs).toBe(START_MS + 42 * MINUTE);
@@ -203,6 +183,33 @@ describe("source silence on a real OpenSearch node", () => {
     });
   });
 });
+
+/** What replay alerts on `docs` (in event-time order). */
+function replayedAlerts(docs: readonly EcsDocument[]) {
+  const evaluator = new StreamEvaluator(pack);
+  return mergeDetections([
+    ...docs.flatMap((d) => evaluator.push(d, d.rule?.name ?? [])),
+    ...evaluator.finish(),
+  ]).map((detection) => comparable(buildAlert(detection, { environment: ENVIRONMENT })));
+}
+
+/** The detector's run at a given minute past the start, with the test's pack and environment. */
+function runsAt(
+  client: Client,
+  shared: Pick<Parameters<typeof detectorRun>[0], "publisher" | "logger" | "watermark">,
+  options: Partial<Parameters<typeof detectorRun>[0]> = {},
+) {
+  return (minute: number) =>
+    detectorRun({
+      client,
+      pack,
+      alertContext: { environment: ENVIRONMENT },
+      ...shared,
+      nowMs: START_MS + minute * MINUTE,
+      runId: `run-${minute}`,
+      ...options,
+    });
+}
 
 /** Documents of `indices` the node stamped at or after `fromMs`, but the rule's excluded ones (the canary's). */
 async function stampedSince(client: Client, indices: readonly string[], fromMs: number): Promise<number> {
