@@ -135,11 +135,23 @@ export interface SourceSighting {
  */
 export interface SourceSightings {
   readonly asOfMs: number;
+  /** What a source is to the rule that took them (`sightingsDefinition`): another definition's are not used. */
+  readonly definition: string;
   readonly sources: readonly SourceSighting[];
+}
+
+/** The parts of a silence rule that decide its sightings: its group-by fields, lookback and excluded rules. */
+export function sightingsDefinition(rule: SilenceRule): string {
+  return JSON.stringify({
+    groupBy: rule.groupBy,
+    lookbackMs: rule.lookbackMs,
+    excludeRules: rule.excludeRules,
+  });
 }
 
 export const sourceSightingsSchema = z.object({
   asOfMs: z.number().int(),
+  definition: z.string(),
   sources: z.array(
     z.object({ groupBy: z.record(z.string(), z.string()), lastMs: z.number().int() }).readonly(),
   ),
@@ -153,7 +165,8 @@ export interface KnownSightings {
 
 /**
  * The sightings in the rule's state document (`rule-state.ts`) when the last run left them as of `watermarkMs` (its
- * `now`), to start from with what `arrived` since; otherwise (none yet, another run's, or not readable) undefined:
+ * `now`) for the rule as it is, to start from with what `arrived` since; otherwise (none yet, another run's, taken
+ * for other group-by fields, lookback or exclusions, or not readable) undefined:
  * the first judgment reads the whole lookback and the state is written anew.
  */
 export function knownSightings(
@@ -170,7 +183,13 @@ export function knownSightings(
     return undefined;
   }
   const sightings = sourceSightingsSchema.safeParse(parsed);
-  if (!sightings.success || sightings.data.asOfMs !== watermarkMs) return undefined;
+  if (
+    !sightings.success ||
+    sightings.data.asOfMs !== watermarkMs ||
+    sightings.data.definition !== sightingsDefinition(rule)
+  ) {
+    return undefined;
+  }
   return { sightings: sightings.data, arrived };
 }
 
@@ -210,7 +229,11 @@ export class SilenceJudge {
   /** Where the judgments got: every source's latest time as of the last one. */
   sightings(): SourceSightings {
     if (this.#asOfMs === undefined) throw new Error(`silence ${this.rule.name}: no judgment made yet`);
-    return { asOfMs: this.#asOfMs, sources: [...this.#sources.values()] };
+    return {
+      asOfMs: this.#asOfMs,
+      definition: sightingsDefinition(this.rule),
+      sources: [...this.#sources.values()],
+    };
   }
 
   /** Detections of the sources silent at `nowMs` (later than any earlier call), and of expected sources not seen. */

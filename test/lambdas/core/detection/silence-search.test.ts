@@ -6,6 +6,7 @@ import {
   lastDocumentQuery,
   SilenceJudge,
   type SourceSightings,
+  sightingsDefinition,
   sourcesQuery,
 } from "../../../../lambdas/core/detection/silence-search.js";
 import { silenceRule } from "../alerts/factories.js";
@@ -149,6 +150,7 @@ describe("source silence on OpenSearch", () => {
     // before (older than the lookback by now).
     const sightings: SourceSightings = {
       asOfMs: NOW - MINUTE,
+      definition: sightingsDefinition(rule),
       sources: [
         {
           groupBy: { "orchestrator.cluster.name": "prod", "event.dataset": "istio.access" },
@@ -214,6 +216,7 @@ describe("source silence on OpenSearch", () => {
     ]);
     expect(judge.sightings()).toEqual({
       asOfMs: NOW,
+      definition: sightingsDefinition(rule),
       sources: [
         {
           groupBy: { "orchestrator.cluster.name": "prod", "event.dataset": "istio.access" },
@@ -265,8 +268,12 @@ describe("source silence on OpenSearch", () => {
     await expect(judge.at(NOW)).rejects.toThrow(/judged as of .*before the sightings'/);
   });
 
-  it("starts from stored sightings only when the last run left them as of its own time", () => {
-    const sightings: SourceSightings = { asOfMs: NOW - MINUTE, sources: [] };
+  it("starts from stored sightings only when the last run left them as of its own time, for the rule as it is", () => {
+    const sightings: SourceSightings = {
+      asOfMs: NOW - MINUTE,
+      definition: sightingsDefinition(rule),
+      sources: [],
+    };
     const stored = (state: unknown): StoredDocument => ({
       id: "baseline.pipeline_source_silent",
       source: { baseline: { rule: rule.name, state: JSON.stringify(state) } },
@@ -281,5 +288,8 @@ describe("source silence on OpenSearch", () => {
     expect(knownSightings(undefined, rule, NOW - MINUTE, arrived)).toBeUndefined();
     expect(knownSightings(stored(sightings), rule, undefined, arrived)).toBeUndefined();
     expect(knownSightings(stored({ asOfMs: "soon" }), rule, NOW - MINUTE, arrived)).toBeUndefined();
+    // Taken for another definition of a source: the rule's group-by fields were changed since.
+    const perCluster = { ...rule, groupBy: ["orchestrator.cluster.name"] };
+    expect(knownSightings(stored(sightings), perCluster, NOW - MINUTE, arrived)).toBeUndefined();
   });
 });
