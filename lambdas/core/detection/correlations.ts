@@ -10,13 +10,7 @@ import type { EcsDocument } from "../ecs.js";
 import type { CorrelationRule, Detection, SingleEventRule } from "../rules/types.js";
 import { conditionHolds, groupKey, hopMs } from "../rules/windows.js";
 import type { SearchClient } from "./ports.js";
-import type {
-  AggregationBudget,
-  DistinctPrefilter,
-  EvaluationRange,
-  PercentilePrefilter,
-  WindowRange,
-} from "./queries.js";
+import type { AggregationBudget, EvaluationRange, PercentilePrefilter, WindowRange } from "./queries.js";
 import {
   type AlertSpan,
   COUNTED_ALERTS,
@@ -25,7 +19,7 @@ import {
   countedAlertName,
   DEFAULT_AGGREGATION_BUDGET,
   distinctCandidatesQuery,
-  distinctPrefilter,
+  distinctPrefiltered,
   FIRST_EVENTS,
   firesOnOpenWindows,
   groupSourceName,
@@ -103,9 +97,8 @@ export async function evaluateCorrelation(
   pageSize: number,
   candidatePageSize = pageSize,
 ): Promise<Detection[]> {
-  const distinct = distinctPrefilter(rule);
-  if (distinct !== undefined) {
-    return evaluateDistinctInTwoPhases(client, index, rule, distinct, windows, pageSize, candidatePageSize);
+  if (distinctPrefiltered(rule)) {
+    return evaluateDistinctInTwoPhases(client, index, rule, windows, pageSize, candidatePageSize);
   }
   const prefilter = percentilePrefilter(rule);
   if (prefilter === undefined) {
@@ -314,14 +307,40 @@ async function evaluatePercentileInTwoPhases(
     entry.starts.add(bucket.key);
     candidates.set(key, entry);
   });
+  const groups = [...candidates.values()].map((entry) => entry.groupBy);
+  return evaluateWindowsOf(
+    client,
+    index,
+    rule,
+    windows,
+    pageSize,
+    groups,
+    (groupBy, bucket) => candidates.get(groupKey(groupBy))?.starts.has(bucket.key) === true,
+  );
+}
+
+/**
+ * Phase 2 of a two-phase correlation: the windows of `groups` alone (`correlationQuery` restricted to their values,
+ * `pageSize` groups a request), each window bucket of a request's own groups that `candidate` accepts judged as the
+ * single-phase query would. The restriction is per field, so other combinations of the groups' values may come
+ * back: they are no request's groups, and each group is judged in its own request only.
+ */
+async function evaluateWindowsOf(
+  client: SearchClient,
+  index: string,
+  rule: CorrelationRule,
+  windows: WindowRange,
+  pageSize: number,
+  groups: readonly Record<string, string>[],
+  candidate: (groupBy: Record<string, string>, bucket: WindowBucket) => boolean = () => true,
+): Promise<Detection[]> {
   const detections: Detection[] = [];
-  const groups = [...candidates.values()];
   for (let offset = 0; offset < groups.length; offset += pageSize) {
-    const batch = groups.slice(offset, offset + pageSize);
-    const only = batch.map((entry) => entry.groupBy);
+    const only = groups.slice(offset, offset + pageSize);
+    const own = new Set(only.map(groupKey));
     const phaseTwo: QueryBuilder = (r, w, size, after) => correlationQuery(r, w, size, after, only);
     await forEachWindowBucket(client, index, rule, phaseTwo, windows, pageSize, (groupBy, bucket) => {
-      if (candidates.get(groupKey(groupBy))?.starts.has(bucket.key) !== true) return;
+      if (!own.has(groupKey(groupBy)) || !candidate(groupBy, bucket)) return;
       const detection = detectionOf(rule, windows, groupBy, bucket);
       if (detection !== undefined) detections.push(detection);
     });
@@ -330,7 +349,7 @@ async function evaluatePercentileInTwoPhases(
 }
 
 /**
- * A `value_count` rule in two phases (`DistinctPrefilter`): phase 1 counts each group's distinct values over the
+ * A `value_count` rule in two phases (`distinctPrefiltered`): phase 1 counts each group's distinct values over the
  * whole chunk (`distinctCandidatesQuery`: one `cardinality` per group, no histograms); a group whose count does not
  * meet the bound meets it in no window. Phase 2 counts the windows of the others alone, exactly as the single-phase
  * query would. A workload calls its few dependencies: at 1,000 callers only those that reach many services (a scan,
@@ -340,7 +359,6 @@ async function evaluateDistinctInTwoPhases(
   client: SearchClient,
   index: string,
   rule: CorrelationRule,
-  prefilter: DistinctPrefilter,
   windows: WindowRange,
   pageSize: number,
   candidatePageSize: number,
@@ -357,27 +375,14 @@ async function evaluateDistinctInTwoPhases(
     },
     (buckets) => {
       for (const bucket of buckets) {
-        const distinct = bucket.distinct.value;
-        const meets =
-          prefilter.bound === "gt" ? distinct > prefilter.threshold : distinct >= prefilter.threshold;
-        if (meets) candidates.push(groupOf(rule, bucket.key, purpose));
+        if (conditionHolds(rule.condition, bucket.distinct.value)) {
+          candidates.push(groupOf(rule, bucket.key, purpose));
+        }
       }
     },
     10_000,
   );
-  const detections: Detection[] = [];
-  for (let offset = 0; offset < candidates.length; offset += pageSize) {
-    const only = candidates.slice(offset, offset + pageSize);
-    const keys = new Set(only.map(groupKey));
-    const phaseTwo: QueryBuilder = (r, w, size, after) => correlationQuery(r, w, size, after, only);
-    await forEachWindowBucket(client, index, rule, phaseTwo, windows, pageSize, (groupBy, bucket) => {
-      // The `only` filter is per field: combinations of candidates' values that are no candidate may come back.
-      if (!keys.has(groupKey(groupBy))) return;
-      const detection = detectionOf(rule, windows, groupBy, bucket);
-      if (detection !== undefined) detections.push(detection);
-    });
-  }
-  return detections;
+  return evaluateWindowsOf(client, index, rule, windows, pageSize, candidates);
 }
 
 const distinctGroupsSchema = z.object({

@@ -9,7 +9,7 @@
 
 import { ALERT_VALUES_KEPT, DISTINCT_TOTAL_PRECISION, type ExactField } from "../alerts/matched.js";
 import { INDEXED_AT_FIELD } from "../contracts.js";
-import type { CorrelationRule, SingleEventRule } from "../rules/types.js";
+import type { CorrelationCondition, CorrelationRule, SingleEventRule } from "../rules/types.js";
 import { DETECTION_EVENT_CAP } from "../rules/types.js";
 import { hopMs } from "../rules/windows.js";
 
@@ -664,11 +664,18 @@ export const PERCENTILE_CANDIDATE_BUCKET_BYTES = 3 * WINDOW_BUCKET_BYTES;
 
 export function percentilePrefilter(rule: CorrelationRule): PercentilePrefilter | undefined {
   if (rule.type !== "percentile") return undefined;
-  const { gt, gte, lt, lte, eq, neq } = rule.condition;
+  const lower = lowerBoundAlone(rule.condition);
+  return lower === undefined ? undefined : { field: requireField(rule), ...lower };
+}
+
+/** A condition's lower bound (`gt` or `gte`) when it is the condition's only bound. */
+function lowerBoundAlone(
+  condition: CorrelationCondition,
+): Pick<PercentilePrefilter, "bound" | "threshold"> | undefined {
+  const { gt, gte, lt, lte, eq, neq } = condition;
   if (lt !== undefined || lte !== undefined || eq !== undefined || neq !== undefined) return undefined;
-  const field = requireField(rule);
-  if (gt !== undefined && gte === undefined) return { field, bound: "gt", threshold: gt };
-  if (gte !== undefined && gt === undefined) return { field, bound: "gte", threshold: gte };
+  if (gt !== undefined && gte === undefined) return { bound: "gt", threshold: gt };
+  if (gte !== undefined && gt === undefined) return { bound: "gte", threshold: gte };
   return undefined;
 }
 
@@ -691,26 +698,19 @@ export function percentileCandidatesQuery(
 }
 
 /**
- * A `value_count` rule with group-by fields whose condition is a lower bound alone (`gt` or `gte`): a group whose
- * distinct count over all the windows of a chunk does not meet it meets it in none of them (each window holds a part
- * of those values), so one count per group decides most groups before any window is counted.
+ * Whether a `value_count` rule is decided per group first: it has group-by fields and its condition is a lower bound
+ * alone (`gt` or `gte`), so a group whose distinct count over all the windows of a chunk does not meet it meets it in
+ * none of them (each window holds a part of those values), and one count per group decides most groups before any
+ * window is counted.
  */
-export interface DistinctPrefilter {
-  readonly bound: "gt" | "gte";
-  readonly threshold: number;
-}
-
-export function distinctPrefilter(rule: CorrelationRule): DistinctPrefilter | undefined {
-  if (rule.type !== "value_count" || rule.groupBy.length === 0) return undefined;
-  const { gt, gte, lt, lte, eq, neq } = rule.condition;
-  if (lt !== undefined || lte !== undefined || eq !== undefined || neq !== undefined) return undefined;
-  if (gt !== undefined && gte === undefined) return { bound: "gt", threshold: gt };
-  if (gte !== undefined && gt === undefined) return { bound: "gte", threshold: gte };
-  return undefined;
+export function distinctPrefiltered(rule: CorrelationRule): boolean {
+  return (
+    rule.type === "value_count" && rule.groupBy.length > 0 && lowerBoundAlone(rule.condition) !== undefined
+  );
 }
 
 /**
- * Phase 1 of a `value_count` rule (`DistinctPrefilter`): per group, the distinct count of the field over every
+ * Phase 1 of a `value_count` rule (`distinctPrefiltered`): per group, the distinct count of the field over every
  * window of the chunk at once (`distinct`), and the number of events, with the precision the windows' counts use.
  * No histograms: one `cardinality` per group.
  */
