@@ -260,7 +260,8 @@ export async function runDetection(
   const clock = options.clock ?? Date.now;
   const auditIndex = options.auditIndex ?? AUDIT_EVENTS_INDICES;
   const budget = options.aggregationBudget ?? DEFAULT_AGGREGATION_BUDGET;
-  const store = new AlertStore(deps.search, options.alertsIndex ?? ALERTS_INDEX);
+  const alertsIndex = options.alertsIndex ?? ALERTS_INDEX;
+  const store = new AlertStore(deps.search, alertsIndex);
   const outbox = new Outbox(store, deps.publisher, deps.logger, {
     runId: options.runId,
     clock,
@@ -499,7 +500,7 @@ export async function runDetection(
         lookbackMs: settings.lookbackMs,
         maxCatchUpMs: settings.maxCatchUpMs,
         index: auditIndex,
-        alertsIndex: options.alertsIndex ?? ALERTS_INDEX,
+        alertsIndex,
         ...(deps.alertContext.geo === undefined ? {} : { geo: deps.alertContext.geo }),
         ...(options.baselineRebuildEveryMs === undefined
           ? {}
@@ -546,7 +547,6 @@ export async function runDetection(
     times.push(options.nowMs);
     const own = { fromMs: times[0] as number, toMs: options.nowMs, catchUpTruncated: false };
     ranges.set(rule.name, own);
-    const alertsIndex = options.alertsIndex ?? ALERTS_INDEX;
     let judge: SilenceJudge;
     let stored: StoredDocument | undefined;
     try {
@@ -688,7 +688,7 @@ export async function runDetection(
   if (plan.fresh.length > 0 || extended > 0) {
     // The next run (a minute later, or at once when catching up) must find these alerts to fold into them.
     try {
-      await deps.search.refresh({ index: options.alertsIndex ?? ALERTS_INDEX });
+      await deps.search.refresh({ index: alertsIndex });
     } catch (error) {
       logger.warn("could not refresh the alerts index; it becomes searchable within its refresh interval", {
         error: errorDescription(error),
