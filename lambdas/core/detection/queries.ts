@@ -443,7 +443,11 @@ export function singleEventCountsQuery(
   return {
     size: 0,
     track_total_hits: false,
-    query: { bool: { filter: [taggedWith([rule.name]), timeRange(fromMs, toMs)] } },
+    query: {
+      bool: {
+        filter: [taggedWith([rule.name]), timeRange(fromMs, toMs), ...ofAlertGroups(rule.suppression.groupBy, spans)],
+      },
+    },
     aggs: alertSummaryAggregations(
       spans,
       (span) => singleEventCountQuery(rule, span.groupBy, span.fromMs, span.toMs).query,
@@ -453,6 +457,21 @@ export function singleEventCountsQuery(
       {},
     ),
   };
+}
+
+/**
+ * The documents of the alerts' groups, as far as `terms` filters can say it: per group field that every span has a
+ * value of, one of those values. The node tests each alert's bucket filter on every document the query keeps, at a
+ * cost of alerts × documents, where a `terms` filter is one lookup per value and segment; without it the query keeps
+ * all the rule's documents of the spans' overall range, most of them other groups' in an alert storm. A field some
+ * alert has no value of (its filter asks that the field be absent) is left to the buckets.
+ */
+function ofAlertGroups(groupBy: readonly string[], spans: readonly AlertSpan[]): Record<string, unknown>[] {
+  return groupBy.flatMap((path) => {
+    const values = spans.map((span) => span.groupBy[path]);
+    if (values.some((value) => value === undefined)) return [];
+    return [{ terms: { [path]: [...new Set(values)].sort() } }];
+  });
 }
 
 /**

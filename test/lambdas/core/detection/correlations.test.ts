@@ -378,6 +378,32 @@ describe("singleEventCountsRequest", () => {
     );
   });
 
+  it("keeps only the documents of the alerts' groups where every alert has a value, so the buckets test no other group's", () => {
+    const pair = singleRule({
+      fields: ["mesh.mtls"],
+      suppression: { ms: 3_600_000, groupBy: ["user.name", "source.ip"] },
+    });
+    const span = (user: string, ip?: string) => ({
+      groupBy: { "user.name": user, ...(ip === undefined ? {} : { "source.ip": ip }) },
+      fromMs: at("2025-03-04T10:00:00Z"),
+      toMs: at("2025-03-04T10:30:00Z"),
+    });
+    const filters = (alerts: ReturnType<typeof span>[]) =>
+      (singleEventCountsRequest(pair, alerts).body.query as { bool: { filter: Record<string, unknown>[] } }).bool
+        .filter;
+
+    expect(filters([span("bob", "10.0.0.2"), span("alice", "10.0.0.1"), span("bob", "10.0.0.3")])).toEqual(
+      expect.arrayContaining([
+        { terms: { "user.name": ["alice", "bob"] } },
+        { terms: { "source.ip": ["10.0.0.1", "10.0.0.2", "10.0.0.3"] } },
+      ]),
+    );
+    // An alert of documents without a source IP: that field cannot narrow the query.
+    const withoutIp = filters([span("bob", "10.0.0.2"), span("alice")]);
+    expect(withoutIp).toContainEqual({ terms: { "user.name": ["alice", "bob"] } });
+    expect(JSON.stringify(withoutIp)).not.toContain('"terms":{"source.ip"');
+  });
+
   it("reads each alert's exact count and values from its bucket, booleans from their text", () => {
     const request = singleEventCountsRequest(rule, spans);
     const bucket = (count: number, mtls: unknown[], asString: string[]) => ({
