@@ -47,11 +47,11 @@ import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import { extendDetection, grew, planSuppression } from "../rules/suppression.js";
-import type { CompiledRule, Detection, RulePack } from "../rules/types.js";
+import type { BehaviourRule, CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
 import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
-import { chunks } from "./concurrency.js";
+import { chunks, forEachConcurrently } from "./concurrency.js";
 import {
   type AlertSummary,
   evaluateCorrelationInChunks,
@@ -91,6 +91,12 @@ import { type AlertDocument, type AlertGroup, AlertStore, type StoredAlert } fro
  * `rule.name` and `@timestamp` and would otherwise be read back as matched events (an alert loop).
  */
 export const AUDIT_EVENTS_INDICES = `${AUDIT_INDEX_PATTERN},-${ALERTS_INDEX}`;
+
+/**
+ * Correlation and behavioural rules evaluated at once: a search thread each on the node (the smallest domain the
+ * stack deploys has two vCPUs), and at most twice `DEFAULT_AGGREGATION_BUDGET` of the node's heap.
+ */
+const RULES_AT_ONCE = 2;
 
 /** A silence rule behind judges its sources as of every scheduled run it missed: one a minute. */
 const SILENCE_STEP_MS = 60_000;
@@ -438,11 +444,12 @@ export async function runDetection(
       fail(rule, own.fromMs, error, "single-event rule evaluation");
     }
   }
-  for (const rule of pack.correlationRules) {
-    if (!rule.generatesAlerts || isBehaviourRule(rule)) continue;
+  /** A correlation's windows with new documents (every window of its range without incremental evaluation). */
+  const correlationOf = async (rule: CorrelationRule): Promise<() => void> => {
     const own = rangeOf(rule);
     ranges.set(rule.name, own);
     const ingest = ingestWindowOf(rule, own);
+    const detections: Detection[] = [];
     try {
       let toEvaluate: WindowRange[];
       if (ingest === undefined) {
@@ -472,7 +479,7 @@ export async function runDetection(
           ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
           clock,
         });
-        firings.push(...progress.detections);
+        detections.push(...progress.detections);
         if (progress.complete) continue;
         // Windows starting after the last one evaluated are those ending after `resumeFrom`; none evaluated of
         // this range: from its first window on.
@@ -480,20 +487,25 @@ export async function runDetection(
           progress.evaluatedThroughStartMs === undefined
             ? Math.min(own.fromMs, windows.firstStartMs + rule.timespanMs - hopMs(rule.timespanMs))
             : progress.evaluatedThroughStartMs + rule.timespanMs;
-        stopAt(rule, from);
-        break;
+        return () => {
+          firings.push(...detections);
+          stopAt(rule, from);
+        };
       }
+      return () => firings.push(...detections);
     } catch (error) {
-      fail(rule, own.fromMs, error, "correlation evaluation");
+      return () => {
+        firings.push(...detections);
+        fail(rule, own.fromMs, error, "correlation evaluation");
+      };
     }
-  }
+  };
 
   // Behavioural rules judge from their own baseline's point (`behaviour.ts`); the baseline moves on only once
   // their alerts are written (below), so a failed write judges the same events again next run.
   /** Rules whose state (`rule-state.ts`) this run advanced: saved once their alerts are written. */
   const statefulRules = new Map<string, Pick<BehaviourProgress, "commit">>();
-  for (const rule of pack.correlationRules) {
-    if (!rule.generatesAlerts || !isBehaviourRule(rule)) continue;
+  const behaviourOf = async (rule: BehaviourRule): Promise<() => void> => {
     try {
       const progress = await evaluateBehaviour(deps.search, rule, {
         nowMs: options.nowMs,
@@ -506,9 +518,10 @@ export async function runDetection(
           ? {}
           : { rebuildEveryMs: options.baselineRebuildEveryMs }),
       });
-      statefulRules.set(rule.name, progress);
-      firings.push(...progress.detections);
-      if (progress.skipped !== undefined) {
+      return () => {
+        statefulRules.set(rule.name, progress);
+        firings.push(...progress.detections);
+        if (progress.skipped === undefined) return;
         skipped.push({ rule: rule.name, ...progress.skipped });
         logger.warn(
           "rule was behind by more than the catch-up limit; a range was folded into its baseline unjudged",
@@ -518,11 +531,24 @@ export async function runDetection(
             to: new Date(progress.skipped.toMs).toISOString(),
           },
         );
-      }
+      };
     } catch (error) {
-      fail(rule, options.nowMs - settings.lookbackMs, error, "behaviour evaluation");
+      return () => fail(rule, options.nowMs - settings.lookbackMs, error, "behaviour evaluation");
     }
+  };
+  // The correlation and behavioural rules, `RULES_AT_ONCE` at a time: each is a few searches the detector waits on,
+  // which the node answers on a search thread each. What each found is applied in the pack's order once all are
+  // done, so a run's alerts, failures and resume points do not depend on which answered first.
+  const evaluations: (() => Promise<() => void>)[] = [];
+  for (const rule of pack.correlationRules) {
+    if (!rule.generatesAlerts) continue;
+    evaluations.push(isBehaviourRule(rule) ? () => behaviourOf(rule) : () => correlationOf(rule));
   }
+  const found: (() => void)[] = [];
+  await forEachConcurrently(evaluations, RULES_AT_ONCE, async (evaluate, position) => {
+    found[position] = await evaluate();
+  });
+  for (const apply of found) apply();
 
   // A silence rule judges its sources as of a time. Behind (it failed, or ran out of time), it judges them as of
   // every scheduled minute since its resume point, so a source that went silent and came back meanwhile is still

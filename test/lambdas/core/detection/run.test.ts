@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ALERTS_INDEX, INDEXED_AT_FIELD } from "../../../../lambdas/core/contracts.js";
 import { runDetection } from "../../../../lambdas/core/detection/run.js";
 import type { CompiledRule } from "../../../../lambdas/core/rules/types.js";
-import { correlationRule, silenceRule, singleRule } from "../alerts/factories.js";
+import { correlationRule, publicAccessRule, silenceRule, singleRule } from "../alerts/factories.js";
 import { FakeOpenSearch } from "./fake-opensearch.js";
 import {
   EMPTY_SEARCH,
@@ -149,6 +149,40 @@ describe("runDetection", () => {
     );
     expect(report.firings).toBe(0);
     expect(search.searches.filter((request) => request.index !== ALERTS_INDEX)).toHaveLength(0);
+  });
+
+  it("evaluates two correlation rules at once, and reports them in the pack's order whichever answers first", async () => {
+    // Prepare: the first rule's searches answer late and fail, the second's at once.
+    const first = correlationRule();
+    const second = publicAccessRule();
+    const inner = new FakeOpenSearch(ALERTS_INDEX, recordedAudit);
+    inner.failSearch = (index) => index !== ALERTS_INDEX;
+    const ofRule = (body: Record<string, unknown>) =>
+      [first, second].find((rule) => JSON.stringify(body).includes(`"${rule.rules.at(-1)}"`))?.name;
+    const started: string[] = [];
+    const answered: string[] = [];
+    const search = Object.assign(Object.create(inner) as FakeOpenSearch, {
+      async search(request: { index: string; body: Record<string, unknown> }) {
+        const rule = ofRule(request.body);
+        if (rule !== undefined) started.push(rule);
+        try {
+          if (rule === first.name) await new Promise((resolve) => setTimeout(resolve, 50));
+          return await inner.search(request);
+        } finally {
+          if (rule !== undefined) answered.push(rule);
+        }
+      },
+    });
+    // Act
+    const report = await runDetection(deps(search, new RecordingPublisher(), [first, second]), {
+      nowMs: NOW,
+      watermarkMs: undefined,
+      runId: "r",
+    });
+    // Assess: the second rule was asked before the first answered, answered first, and is reported second.
+    expect(started.slice(0, 2)).toEqual([first.name, second.name]);
+    expect(answered[0]).toBe(second.name);
+    expect(report.failedRules).toEqual([first.name, second.name]);
   });
 
   it("warns when the watermark is older than the catch-up limit and starts at the limit", async () => {
