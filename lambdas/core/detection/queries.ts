@@ -445,7 +445,11 @@ export function singleEventCountsQuery(
     track_total_hits: false,
     query: {
       bool: {
-        filter: [taggedWith([rule.name]), timeRange(fromMs, toMs), ...ofAlertGroups(rule.suppression.groupBy, spans)],
+        filter: [
+          taggedWith([rule.name]),
+          timeRange(fromMs, toMs),
+          ...ofAlertGroups(rule.suppression.groupBy, spans),
+        ],
       },
     },
     aggs: alertSummaryAggregations(

@@ -93,8 +93,9 @@ import { type AlertDocument, type AlertGroup, AlertStore, type StoredAlert } fro
 export const AUDIT_EVENTS_INDICES = `${AUDIT_INDEX_PATTERN},-${ALERTS_INDEX}`;
 
 /**
- * Correlation and behavioural rules evaluated at once: a search thread each on the node (the smallest domain the
- * stack deploys has two vCPUs), and at most twice `DEFAULT_AGGREGATION_BUDGET` of the node's heap.
+ * Correlation and behavioural rules evaluated at once, and batches of grown alerts rewritten at once: a search thread
+ * each on the node (the smallest domain the stack deploys has two vCPUs), and at most twice
+ * `DEFAULT_AGGREGATION_BUDGET` of the node's heap.
  */
 const RULES_AT_ONCE = 2;
 
@@ -701,15 +702,22 @@ export async function runDetection(
   }
 
   // Indexed alerts that later firings fold into, a batch at a time (one search for the documents, one `_msearch` for
-  // their counts and events, one `_bulk` to rewrite them); a batch not started by the write deadline carries over.
+  // their counts and events, one `_bulk` to rewrite them), two batches at once: each rewrites its own alerts, each
+  // guarded by its sequence number. A batch not started by the write deadline carries over.
   let extended = 0;
-  for (const batch of chunks(plan.extensions, settings.writeBatchSize)) {
-    if (outOfWriteTime()) {
-      for (const { firings: later } of batch) carry(later[0]?.rule as CompiledRule, later);
-      continue;
-    }
-    extended += await extendBatch(deps, store, auditIndex, batch, summariesReadBefore);
-  }
+  await forEachConcurrently(
+    chunks(plan.extensions, settings.writeBatchSize),
+    RULES_AT_ONCE,
+    async (batch) => {
+      if (outOfWriteTime()) {
+        for (const { firings: later } of batch) carry(later[0]?.rule as CompiledRule, later);
+        return;
+      }
+      // Not `extended += await …`: that reads `extended` before the other batch adds to it.
+      const rewritten = await extendBatch(deps, store, auditIndex, batch, summariesReadBefore);
+      extended += rewritten;
+    },
+  );
 
   if (plan.fresh.length > 0 || extended > 0) {
     // The next run (a minute later, or at once when catching up) must find these alerts to fold into them.

@@ -389,8 +389,8 @@ describe("singleEventCountsRequest", () => {
       toMs: at("2025-03-04T10:30:00Z"),
     });
     const filters = (alerts: ReturnType<typeof span>[]) =>
-      (singleEventCountsRequest(pair, alerts).body.query as { bool: { filter: Record<string, unknown>[] } }).bool
-        .filter;
+      (singleEventCountsRequest(pair, alerts).body.query as { bool: { filter: Record<string, unknown>[] } })
+        .bool.filter;
 
     expect(filters([span("bob", "10.0.0.2"), span("alice", "10.0.0.1"), span("bob", "10.0.0.3")])).toEqual(
       expect.arrayContaining([

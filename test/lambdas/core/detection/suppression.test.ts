@@ -212,8 +212,11 @@ describe("suppression across runs", () => {
     expect(search.writes.length).toBe(writes);
   });
 
-  it("counts the grown alerts of a rule together: one search for a batch, not one per alert", async () => {
-    // Prepare: 40 users each exec into a pod once (40 alerts), then once more a minute later (40 grown alerts).
+  /** 40 users each exec into a pod once (40 alerts), then once more a minute later (40 grown alerts). */
+  function fortyGrownAlerts(
+    settings: { writeBatchSize?: number } = {},
+    through: (search: FakeOpenSearch) => FakeOpenSearch = (search) => search,
+  ) {
     const rule = singleRule({ suppression: { ms: 3_600_000, groupBy: ["user.name"] } });
     const users = Array.from({ length: 40 }, (_, i) => `user-${String(i).padStart(2, "0")}`);
     const indexed: EcsDocument[] = [];
@@ -246,17 +249,29 @@ describe("suppression across runs", () => {
       return { ...EMPTY_SEARCH, hits: { total: { value: own.length, relation: "eq" }, hits: hits(own) } };
     });
     const deps = {
-      search,
+      search: through(search),
       publisher: new RecordingPublisher(),
       logger: silentLogger,
       pack: packOf([rule]),
       alertContext: { environment: "prod" },
     };
     const runAt = (iso: string) =>
-      runDetection(deps, { nowMs: at(iso), watermarkMs: at(iso) - 60_000, runId: iso, clock: () => at(iso) });
+      runDetection(deps, {
+        nowMs: at(iso),
+        watermarkMs: at(iso) - 60_000,
+        runId: iso,
+        clock: () => at(iso),
+        ...settings,
+      });
     arrive("2025-03-04T10:03:30.000Z");
+    return { rule, search, runAt, grow: () => arrive("2025-03-04T10:04:30.000Z") };
+  }
+
+  it("counts the grown alerts of a rule together: one search for a batch, not one per alert", async () => {
+    // Prepare
+    const { rule, search, runAt, grow } = fortyGrownAlerts();
     await runAt("2025-03-04T10:04:00Z");
-    arrive("2025-03-04T10:04:30.000Z");
+    grow();
     const before = search.searches.length;
     // Act
     const second = await runAt("2025-03-04T10:05:00Z");
@@ -272,6 +287,33 @@ describe("suppression across runs", () => {
     );
     expect(alerts).toHaveLength(40);
     expect(alerts.every((alert) => alert.count === 2)).toBe(true);
+  });
+
+  it("rewrites two batches of grown alerts at once, each to its exact count", async () => {
+    // Prepare: batches of 20; the first batch's read of its alerts answers late.
+    const reads: string[] = [];
+    const slowFirstRead = (inner: FakeOpenSearch) =>
+      Object.assign(Object.create(inner) as FakeOpenSearch, {
+        async search(request: { index: string; body: Record<string, unknown> }) {
+          if (!JSON.stringify(request.body.query).includes('"ids"')) return inner.search(request);
+          const batch = reads.filter((read) => read.startsWith("read")).length + 1;
+          reads.push(`read ${batch}`);
+          if (batch === 1) await new Promise((resolve) => setTimeout(resolve, 50));
+          const answer = await inner.search(request);
+          reads.push(`answered ${batch}`);
+          return answer;
+        },
+      });
+    const { search, runAt, grow } = fortyGrownAlerts({ writeBatchSize: 20 }, slowFirstRead);
+    await runAt("2025-03-04T10:04:00Z");
+    grow();
+    // Act
+    const second = await runAt("2025-03-04T10:05:00Z");
+    // Assess: the second batch was read while the first waited; every alert grew to its exact count.
+    expect(reads).toEqual(["read 1", "read 2", "answered 2", "answered 1"]);
+    expect(second.extended).toBe(40);
+    const counts = [...search.documents.values()].map((doc) => (doc.source as { count: number }).count);
+    expect(counts).toEqual(Array.from({ length: 40 }, () => 2));
   });
 });
 
