@@ -145,7 +145,7 @@ export function detectionMethod(measurements: DetectorMeasurements = DETECTOR_ME
   const points = curve
     .map((point) => `${point.seconds.toFixed(1)} s at ${compact(point.eventsPer15Minutes)}`)
     .join(", ");
-  return `detector pass: the benchmark's steady pass on one shard (${points} events per 15 minutes; ${measurements.file}, ${measurements.measuredAt}, \`${measurements.command}\`) at the volume per primary shard, linear between the measured volumes and along the last slope beyond; assumes a pass evaluates incrementally by the index stamp every minute, the shards are searched in parallel with a core each, and the alerts a pass writes in all are no more than the benchmark's at the volume per shard (the alerts index is one shard and every alert's summary search reaches every shard: an alert storm costs more than the curve says)`;
+  return `detector pass: the benchmark's steady pass on one shard (${points} events per 15 minutes; ${measurements.file}, ${measurements.measuredAt}, \`${measurements.command}\`) at the volume per primary shard, linear between the measured volumes and along the last slope beyond; assumes a pass evaluates incrementally by the index stamp every minute, the shards are searched in parallel with two vCPUs each as on the benchmark's node (1.5 vCPU per active shard gives a primary and its replica three; the detector sends two rules' searches at once), and the alerts a pass writes in all are no more than the benchmark's at the volume per shard (the alerts index is one shard and every alert's summary search reaches every shard: an alert storm costs more than the curve says)`;
 }
 
 function compact(events: number): string {
