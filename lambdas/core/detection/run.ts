@@ -97,7 +97,7 @@ export const AUDIT_EVENTS_INDICES = `${AUDIT_INDEX_PATTERN},-${ALERTS_INDEX}`;
  * each on the node (the smallest domain the stack deploys has two vCPUs), and at most twice
  * `DEFAULT_AGGREGATION_BUDGET` of the node's heap.
  */
-const RULES_AT_ONCE = 2;
+const SEARCHES_AT_ONCE = 2;
 
 /** A silence rule behind judges its sources as of every scheduled run it missed: one a minute. */
 const SILENCE_STEP_MS = 60_000;
@@ -537,7 +537,7 @@ export async function runDetection(
       return () => fail(rule, options.nowMs - settings.lookbackMs, error, "behaviour evaluation");
     }
   };
-  // The correlation and behavioural rules, `RULES_AT_ONCE` at a time: each is a few searches the detector waits on,
+  // The correlation and behavioural rules, `SEARCHES_AT_ONCE` at a time: each is a few searches the detector waits on,
   // which the node answers on a search thread each. What each found is applied in the pack's order once all are
   // done, so a run's alerts, failures and resume points do not depend on which answered first.
   const evaluations: (() => Promise<() => void>)[] = [];
@@ -546,7 +546,7 @@ export async function runDetection(
     evaluations.push(isBehaviourRule(rule) ? () => behaviourOf(rule) : () => correlationOf(rule));
   }
   const found: (() => void)[] = [];
-  await forEachConcurrently(evaluations, RULES_AT_ONCE, async (evaluate, position) => {
+  await forEachConcurrently(evaluations, SEARCHES_AT_ONCE, async (evaluate, position) => {
     found[position] = await evaluate();
   });
   for (const apply of found) apply();
@@ -707,7 +707,7 @@ export async function runDetection(
   let extended = 0;
   await forEachConcurrently(
     chunks(plan.extensions, settings.writeBatchSize),
-    RULES_AT_ONCE,
+    SEARCHES_AT_ONCE,
     async (batch) => {
       if (outOfWriteTime()) {
         for (const { firings: later } of batch) carry(later[0]?.rule as CompiledRule, later);
