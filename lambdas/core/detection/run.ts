@@ -1163,7 +1163,7 @@ const RECENT_GROUPS_PER_REQUEST = 200;
 
 /**
  * The indexed alerts the firings may fold into: of their rules and groups (an alert of another group never takes
- * a firing), ending at or after `sinceMs`, all of them, a batch of groups per request.
+ * a firing), ending at or after `sinceMs`, all of them, a batch of groups per request, two requests at once.
  */
 async function findRecentFor(
   store: AlertStore,
@@ -1178,13 +1178,15 @@ async function findRecentFor(
       group: firing.groupBy,
     });
   }
-  const all = [...pairs.values()];
-  const found = new Map<string, StoredAlert>();
-  for (let offset = 0; offset < all.length; offset += RECENT_GROUPS_PER_REQUEST) {
-    const batch = all.slice(offset, offset + RECENT_GROUPS_PER_REQUEST);
+  const batches = chunks([...pairs.values()], RECENT_GROUPS_PER_REQUEST);
+  const answers: StoredAlert[][] = [];
+  await forEachConcurrently(batches, SEARCHES_AT_ONCE, async (batch, position) => {
     const names = [...new Set(batch.map((pair) => pair.rule))];
-    for (const alert of await store.findRecent(names, sinceMs, pageSize, batch)) found.set(alert.id, alert);
-  }
+    answers[position] = await store.findRecent(names, sinceMs, pageSize, batch);
+  });
+  // In the batches' order, whichever answered first.
+  const found = new Map<string, StoredAlert>();
+  for (const alert of answers.flat()) found.set(alert.id, alert);
   return [...found.values()];
 }
 

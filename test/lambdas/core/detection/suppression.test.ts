@@ -212,13 +212,14 @@ describe("suppression across runs", () => {
     expect(search.writes.length).toBe(writes);
   });
 
-  /** 40 users each exec into a pod once (40 alerts), then once more a minute later (40 grown alerts). */
-  function fortyGrownAlerts(
+  /** `count` users each exec into a pod once (as many alerts), then once more a minute later (as many grown alerts). */
+  function grownAlerts(
+    count: number,
     settings: { writeBatchSize?: number } = {},
     through: (search: FakeOpenSearch) => FakeOpenSearch = (search) => search,
   ) {
     const rule = singleRule({ suppression: { ms: 3_600_000, groupBy: ["user.name"] } });
-    const users = Array.from({ length: 40 }, (_, i) => `user-${String(i).padStart(2, "0")}`);
+    const users = Array.from({ length: count }, (_, i) => `user-${String(i).padStart(3, "0")}`);
     const indexed: EcsDocument[] = [];
     let arriving: EcsDocument[] = [];
     const arrive = (iso: string) => {
@@ -269,7 +270,7 @@ describe("suppression across runs", () => {
 
   it("counts the grown alerts of a rule together: one search for a batch, not one per alert", async () => {
     // Prepare
-    const { rule, search, runAt, grow } = fortyGrownAlerts();
+    const { rule, search, runAt, grow } = grownAlerts(40);
     await runAt("2025-03-04T10:04:00Z");
     grow();
     const before = search.searches.length;
@@ -304,7 +305,7 @@ describe("suppression across runs", () => {
           return answer;
         },
       });
-    const { search, runAt, grow } = fortyGrownAlerts({ writeBatchSize: 20 }, slowFirstRead);
+    const { search, runAt, grow } = grownAlerts(40, { writeBatchSize: 20 }, slowFirstRead);
     await runAt("2025-03-04T10:04:00Z");
     grow();
     // Act
@@ -314,6 +315,35 @@ describe("suppression across runs", () => {
     expect(second.extended).toBe(40);
     const counts = [...search.documents.values()].map((doc) => (doc.source as { count: number }).count);
     expect(counts).toEqual(Array.from({ length: 40 }, () => 2));
+  });
+
+  it("looks for the alerts of many groups two requests at once, and finds every one", async () => {
+    // Prepare: 450 grown alerts, more groups than one recent-alerts request holds (200).
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const counted = (inner: FakeOpenSearch) =>
+      Object.assign(Object.create(inner) as FakeOpenSearch, {
+        async search(request: { index: string; body: Record<string, unknown> }) {
+          if (!JSON.stringify(request.body.sort ?? []).includes("window.end")) return inner.search(request);
+          mostInFlight = Math.max(mostInFlight, ++inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          try {
+            return await inner.search(request);
+          } finally {
+            inFlight--;
+          }
+        },
+      });
+    const { search, runAt, grow } = grownAlerts(450, {}, counted);
+    await runAt("2025-03-04T10:04:00Z");
+    grow();
+    // Act
+    const second = await runAt("2025-03-04T10:05:00Z");
+    // Assess: every firing folded into its alert (none written as new), from requests two at a time.
+    expect(mostInFlight).toBe(2);
+    expect(second.extended).toBe(450);
+    expect(second.delivered.published).toBe(0);
+    expect(search.documents.size).toBe(450);
   });
 });
 
