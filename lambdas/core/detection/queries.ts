@@ -427,7 +427,8 @@ export function countedAlertsPerRequest(fields: readonly ExactField[]): number {
  * The exact counts and summaries of several alerts of one single-event rule in one request: a `filters`
  * aggregation with one bucket per alert whose filter is exactly that alert's `singleEventCountQuery` (its
  * `doc_count` is the alert's exact count), each bucket with `matchedBucketAggregations`. The query keeps the rule's
- * documents in the spans' overall range, so the node reads them once for all the alerts instead of once each. When
+ * documents of the alerts' groups (`ofAlertGroups`) in the spans' overall range, so the node reads them once for all
+ * the alerts instead of once each. When
  * a span was summarized before (`AlertSpan.read`) or `totals` names fields, the summaries read only the unread
  * documents and the counts come from `WHOLE_SPANS` (`alertSummaryAggregations`).
  */
