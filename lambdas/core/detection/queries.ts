@@ -427,10 +427,9 @@ export function countedAlertsPerRequest(fields: readonly ExactField[]): number {
  * The exact counts and summaries of several alerts of one single-event rule in one request: a `filters`
  * aggregation with one bucket per alert whose filter is exactly that alert's `singleEventCountQuery` (its
  * `doc_count` is the alert's exact count), each bucket with `matchedBucketAggregations`. The query keeps the rule's
- * documents of the alerts' groups (`ofAlertGroups`) in the spans' overall range, so the node reads them once for all
- * the alerts instead of once each. When
- * a span was summarized before (`AlertSpan.read`) or `totals` names fields, the summaries read only the unread
- * documents and the counts come from `WHOLE_SPANS` (`alertSummaryAggregations`).
+ * documents of the alerts' groups (`ofGroups`) in the spans' overall range, so the node reads them once for all
+ * the alerts instead of once each. When a span was summarized before (`AlertSpan.read`) or `totals` names fields, the
+ * summaries read only the unread documents and the counts come from `WHOLE_SPANS` (`alertSummaryAggregations`).
  */
 export function singleEventCountsQuery(
   rule: SingleEventRule,
@@ -449,7 +448,13 @@ export function singleEventCountsQuery(
         filter: [
           taggedWith([rule.name]),
           timeRange(fromMs, toMs),
-          ...ofAlertGroups(rule.suppression.groupBy, spans),
+          // The node tests each alert's bucket filter on every document the query keeps (alerts × documents), where
+          // a `terms` filter is one lookup per value and segment: without it the query keeps all the rule's
+          // documents of the spans' overall range, most of them other groups' in an alert storm.
+          ...ofGroups(
+            rule.suppression.groupBy,
+            spans.map((span) => span.groupBy),
+          ),
         ],
       },
     },
@@ -465,17 +470,18 @@ export function singleEventCountsQuery(
 }
 
 /**
- * The documents of the alerts' groups, as far as `terms` filters can say it: per group field that every span has a
- * value of, one of those values. The node tests each alert's bucket filter on every document the query keeps, at a
- * cost of alerts × documents, where a `terms` filter is one lookup per value and segment; without it the query keeps
- * all the rule's documents of the spans' overall range, most of them other groups' in an alert storm. A field some
- * alert has no value of (its filter asks that the field be absent) is left to the buckets.
+ * The documents of `groups`, as far as `terms` filters can say it: per field of `groupBy` that every group has a value
+ * of, one of those values. A field some group has no value of (its filter asks that the field be absent) is left to
+ * the caller's per-group filters, and so are combinations of the values that are no group's.
  */
-function ofAlertGroups(groupBy: readonly string[], spans: readonly AlertSpan[]): Record<string, unknown>[] {
-  return groupBy.flatMap((path) => {
-    const values = spans.map((span) => span.groupBy[path]);
+function ofGroups(
+  groupBy: readonly string[],
+  groups: readonly Readonly<Record<string, string>>[],
+): Record<string, unknown>[] {
+  return groupBy.flatMap((field) => {
+    const values = groups.map((group) => group[field]);
     if (values.some((value) => value === undefined)) return [];
-    return [{ terms: { [path]: [...new Set(values)].sort() } }];
+    return [{ terms: { [field]: [...new Set(values)].sort() } }];
   });
 }
 
@@ -853,12 +859,7 @@ function windowedQuery(
     taggedWith(rule.rules),
     timeRange(windows.eventsFromMs, windows.eventsToMs),
   ];
-  if (only !== undefined) {
-    for (const field of rule.groupBy) {
-      const values = [...new Set(only.map((group) => group[field]).filter((v) => v !== undefined))].sort();
-      filter.push({ terms: { [field]: values } });
-    }
-  }
+  if (only !== undefined) filter.push(...ofGroups(rule.groupBy, only));
   const aggs =
     rule.groupBy.length === 0
       ? histograms
