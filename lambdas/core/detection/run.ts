@@ -451,6 +451,8 @@ export async function runDetection(
     ranges.set(rule.name, own);
     const ingest = ingestWindowOf(rule, own);
     const detections: Detection[] = [];
+    /** Why the rule stopped short of its range, if it did: applied after its detections. */
+    let stopped: (() => void) | undefined;
     try {
       let toEvaluate: WindowRange[];
       if (ingest === undefined) {
@@ -488,18 +490,16 @@ export async function runDetection(
           progress.evaluatedThroughStartMs === undefined
             ? Math.min(own.fromMs, windows.firstStartMs + rule.timespanMs - hopMs(rule.timespanMs))
             : progress.evaluatedThroughStartMs + rule.timespanMs;
-        return () => {
-          firings.push(...detections);
-          stopAt(rule, from);
-        };
+        stopped = () => stopAt(rule, from);
+        break;
       }
-      return () => firings.push(...detections);
     } catch (error) {
-      return () => {
-        firings.push(...detections);
-        fail(rule, own.fromMs, error, "correlation evaluation");
-      };
+      stopped = () => fail(rule, own.fromMs, error, "correlation evaluation");
     }
+    return () => {
+      firings.push(...detections);
+      stopped?.();
+    };
   };
 
   // Behavioural rules judge from their own baseline's point (`behaviour.ts`); the baseline moves on only once
