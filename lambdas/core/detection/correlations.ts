@@ -25,6 +25,7 @@ import {
   groupSourceName,
   type IngestWindow,
   matchedDistinctName,
+  minWindowCount,
   PERCENTILE_CANDIDATE_BUCKET_BYTES,
   percentileCandidatesQuery,
   percentilePrefilter,
@@ -47,13 +48,76 @@ import {
   type SearchHit,
   SearchResponseError,
   type WindowBucket,
-  windowBucketSchema,
+  type WindowHistograms,
+  windowHistogramsSchema,
 } from "./responses.js";
 
-const histogramsSchema = z.object({
-  w0: z.object({ buckets: z.array(windowBucketSchema) }),
-  w1: z.object({ buckets: z.array(windowBucketSchema) }),
-});
+/**
+ * The window buckets of one group: the two window histograms' as they are, or the windows added up from the hop
+ * slots (`windowsOfSlots`).
+ */
+function windowsOf(rule: CorrelationRule, histograms: WindowHistograms, purpose: string): WindowBucket[] {
+  if (histograms.slots !== undefined) return windowsOfSlots(rule, histograms.slots.buckets);
+  if (histograms.w0 === undefined || histograms.w1 === undefined) {
+    throw new SearchResponseError(
+      `${purpose}: the response holds neither the window histograms nor the slots`,
+    );
+  }
+  return [...histograms.w0.buckets, ...histograms.w1.buckets];
+}
+
+/**
+ * Windows added up from hop slots (`windowsAddUp` in `queries.ts`): the window starting at a slot holds that slot and
+ * the next, so each slot adds its counts (documents, failures, values and values beyond a threshold, documents per
+ * rule) to the window starting there and to the one starting a hop before. Windows with fewer documents than the
+ * rule could fire on (`minWindowCount`) are left out, as the window histograms' `min_doc_count` leaves them out.
+ * Windows at the edges of the queried range hold one slot of two, as the histograms' edge buckets hold part of
+ * theirs: the callers judge only the windows of their range (`inRange`).
+ */
+export function windowsOfSlots(rule: CorrelationRule, slots: readonly WindowBucket[]): WindowBucket[] {
+  const hop = hopMs(rule.timespanMs);
+  const windows = new Map<number, WindowBucket>();
+  for (const slot of slots) {
+    for (const start of [slot.key - hop, slot.key]) {
+      windows.set(start, addedUp(windows.get(start) ?? { key: start, doc_count: 0 }, slot));
+    }
+  }
+  const fewest = minWindowCount(rule);
+  return [...windows.values()].filter((window) => window.doc_count >= fewest).sort((a, b) => a.key - b.key);
+}
+
+/** A window's counts with one more slot's added. */
+function addedUp(window: WindowBucket, slot: WindowBucket): WindowBucket {
+  const sum = (a: number | undefined, b: number | undefined) => (a ?? 0) + (b ?? 0);
+  const rules =
+    slot.rules === undefined && window.rules === undefined
+      ? undefined
+      : Object.fromEntries(
+          [
+            ...new Set([
+              ...Object.keys(window.rules?.buckets ?? {}),
+              ...Object.keys(slot.rules?.buckets ?? {}),
+            ]),
+          ].map((name) => [
+            name,
+            { doc_count: sum(window.rules?.buckets[name]?.doc_count, slot.rules?.buckets[name]?.doc_count) },
+          ]),
+        );
+  return {
+    key: window.key,
+    doc_count: window.doc_count + slot.doc_count,
+    ...(slot.failures === undefined && window.failures === undefined
+      ? {}
+      : { failures: { doc_count: sum(window.failures?.doc_count, slot.failures?.doc_count) } }),
+    ...(slot.values === undefined && window.values === undefined
+      ? {}
+      : { values: { value: sum(window.values?.value, slot.values?.value) } }),
+    ...(slot.beyond === undefined && window.beyond === undefined
+      ? {}
+      : { beyond: { doc_count: sum(window.beyond?.doc_count, slot.beyond?.doc_count) } }),
+    ...(rules === undefined ? {} : { rules: { buckets: rules } }),
+  };
+}
 
 /** The value of one window bucket, or undefined when the correlation does not fire there. */
 export function bucketValue(rule: CorrelationRule, bucket: WindowBucket): number | undefined {
@@ -238,8 +302,8 @@ async function forEachWindowBucket(
   if (rule.groupBy.length === 0) {
     const body = query(rule, windows, pageSize, undefined);
     const response = parseSearchResponse(await client.search({ index, body }), purpose);
-    const histograms = parseAggregation(response.aggregations, histogramsSchema, purpose, "w0/w1");
-    for (const bucket of [...histograms.w0.buckets, ...histograms.w1.buckets]) visit({}, bucket);
+    const histograms = parseAggregation(response.aggregations, windowHistogramsSchema, purpose, "windows");
+    for (const bucket of windowsOf(rule, histograms, purpose)) visit({}, bucket);
     return;
   }
   await pageComposite(
@@ -253,7 +317,7 @@ async function forEachWindowBucket(
     (buckets) => {
       for (const bucket of buckets) {
         const groupBy = groupOf(rule, bucket.key, purpose);
-        for (const window of [...bucket.w0.buckets, ...bucket.w1.buckets]) visit(groupBy, window);
+        for (const window of windowsOf(rule, bucket, purpose)) visit(groupBy, window);
       }
     },
     10_000,

@@ -724,7 +724,7 @@ export function percentileCandidatesQuery(
     values: { value_count: { field: prefilter.field } },
     beyond: { filter: { range: { [prefilter.field]: { [prefilter.bound]: prefilter.threshold } } } },
   };
-  return windowedQuery(rule, windows, pageSize, histogramsWith(rule, aggs), after);
+  return windowedQuery(rule, windows, pageSize, slotHistogram(rule, aggs), after);
 }
 
 /**
@@ -807,9 +807,46 @@ export function minWindowCount(rule: CorrelationRule): number {
   return Math.max(1, rule.minCount, byCondition);
 }
 
-/** The two hopping-window histograms, offsets 0 and timespan/2, each bucket with the rule's value aggregation. */
+/**
+ * The rule's windows as the node builds them: one histogram of hop slots when a window's value adds up from its two
+ * slots' (`windowsAddUp`), else the two hopping-window histograms, offsets 0 and timespan/2; each bucket with the
+ * rule's value aggregation.
+ */
 export function windowAggregations(rule: CorrelationRule): Record<string, unknown> {
-  return histogramsWith(rule, windowValueAggregations(rule));
+  const aggs = windowValueAggregations(rule);
+  return windowsAddUp(rule) ? slotHistogram(rule, aggs) : histogramsWith(rule, aggs);
+}
+
+/**
+ * Whether every window's value is a sum over its two hop slots (event counts, failures, counts of rules seen), so
+ * the node reads one histogram of slots and the detector adds the windows up (`windowsOfSlots` in
+ * `correlations.ts`): each document then lands in one bucket instead of two, which halves the aggregation's work
+ * per document (measured on the benchmark's 1M events per 15 minutes: a 5-minute ratio over 7.5 minutes of
+ * traffic, 96 ms with two window histograms, 50 ms with one of slots). A distinct count or a percentile digest is
+ * not a sum: those keep the window histograms (a percentile's first phase, counts only, reads slots).
+ */
+export function windowsAddUp(rule: CorrelationRule): boolean {
+  return rule.type === "event_count" || rule.type === "failure_ratio" || rule.type === "temporal";
+}
+
+/** Name of the hop-slot histogram (`slotHistogram`). */
+export const SLOTS = "slots";
+
+/**
+ * One histogram of hop slots (`timespan / 2`, aligned to the epoch as the windows are), each bucket with `aggs`.
+ * Every non-empty slot comes back: a window's minimum count applies to the sum of its two slots.
+ */
+function slotHistogram(rule: CorrelationRule, aggs: Record<string, unknown>): Record<string, unknown> {
+  return {
+    [SLOTS]: {
+      date_histogram: {
+        field: "@timestamp",
+        fixed_interval: `${hopMs(rule.timespanMs)}ms`,
+        min_doc_count: 1,
+      },
+      ...(Object.keys(aggs).length === 0 ? {} : { aggs }),
+    },
+  };
 }
 
 function histogramsWith(rule: CorrelationRule, aggs: Record<string, unknown>): Record<string, unknown> {

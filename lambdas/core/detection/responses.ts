@@ -212,15 +212,27 @@ export const windowBucketSchema = z.object({
 
 export type WindowBucket = z.infer<typeof windowBucketSchema>;
 
+/**
+ * A correlation query's windows: the two window histograms (`w0`, `w1`), or the hop slots the windows add up from
+ * (`slots`, `windowsAddUp` in `queries.ts`).
+ */
+export const windowHistogramsSchema = z.object({
+  w0: z.object({ buckets: z.array(windowBucketSchema) }).optional(),
+  w1: z.object({ buckets: z.array(windowBucketSchema) }).optional(),
+  slots: z.object({ buckets: z.array(windowBucketSchema) }).optional(),
+});
+
+export type WindowHistograms = z.infer<typeof windowHistogramsSchema>;
+
 export const compositeSchema = z.object({
   after_key: z.record(z.string(), z.unknown()).optional(),
   buckets: z.array(
-    z.object({
-      key: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-      doc_count: z.number().int(),
-      w0: z.object({ buckets: z.array(windowBucketSchema) }),
-      w1: z.object({ buckets: z.array(windowBucketSchema) }),
-    }),
+    z
+      .object({
+        key: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+        doc_count: z.number().int(),
+      })
+      .extend(windowHistogramsSchema.shape),
   ),
 });
 

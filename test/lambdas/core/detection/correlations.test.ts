@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { exactFieldsOf } from "../../../../lambdas/core/alerts/matched.js";
 import {
@@ -6,9 +7,11 @@ import {
   firstSingleEventPages,
   singleEventCountsRequest,
   windowEventsRequest,
+  windowsOfSlots,
 } from "../../../../lambdas/core/detection/correlations.js";
 import type { SearchClient } from "../../../../lambdas/core/detection/ports.js";
 import { SearchResponseError } from "../../../../lambdas/core/detection/responses.js";
+import { windowStartsContaining } from "../../../../lambdas/core/rules/windows.js";
 import { correlationRule, publicAccessRule, singleRule } from "../alerts/factories.js";
 import { searchOnly } from "./fake-opensearch.js";
 import { fixture } from "./scenario.js";
@@ -45,6 +48,59 @@ const aggregationResponse = (aggregations: unknown) => ({
   _shards: shards,
   hits: { total: { value: 0, relation: "eq" }, max_score: null, hits: [] },
   aggregations,
+});
+
+describe("windowsOfSlots", () => {
+  it("adds up each window from its two slots exactly as the window histograms count it (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 120 }).map((seconds) => seconds * 1000),
+        fc.array(fc.integer({ min: 0, max: 3_600_000 }), { maxLength: 60 }),
+        fc.integer({ min: 1, max: 4 }),
+        (timespanMs, times, fewest) => {
+          const rule = correlationRule({ timespanMs, condition: { gte: fewest } });
+          // What the node's slot histogram returns: the events per non-empty hop slot.
+          const hop = timespanMs / 2;
+          const perSlot = new Map<number, number>();
+          for (const t of times)
+            perSlot.set(Math.floor(t / hop) * hop, (perSlot.get(Math.floor(t / hop) * hop) ?? 0) + 1);
+          const slots = [...perSlot].map(([key, doc_count]) => ({ key, doc_count }));
+          // What the two window histograms count: every event in each of its two windows.
+          const perWindow = new Map<number, number>();
+          for (const t of times) {
+            for (const start of windowStartsContaining(t, timespanMs))
+              perWindow.set(start, (perWindow.get(start) ?? 0) + 1);
+          }
+          const expected = [...perWindow]
+            .filter(([, count]) => count >= fewest)
+            .map(([key, doc_count]) => ({ key, doc_count }))
+            .sort((a, b) => a.key - b.key);
+          expect(windowsOfSlots(rule, slots)).toEqual(expected);
+        },
+      ),
+    );
+  });
+
+  it("adds up failures, values, values beyond the threshold and each rule's documents", () => {
+    const rule = correlationRule({ timespanMs: 60_000, condition: { gte: 1 } });
+    const slot = (key: number, n: number) => ({
+      key,
+      doc_count: n,
+      failures: { doc_count: n - 1 },
+      values: { value: n },
+      beyond: { doc_count: 1 },
+      rules: { buckets: { a: { doc_count: n }, b: { doc_count: 0 } } },
+    });
+    const window = windowsOfSlots(rule, [slot(0, 5), slot(30_000, 7)]).find(({ key }) => key === 0);
+    expect(window).toEqual({
+      key: 0,
+      doc_count: 12,
+      failures: { doc_count: 10 },
+      values: { value: 12 },
+      beyond: { doc_count: 2 },
+      rules: { buckets: { a: { doc_count: 12 }, b: { doc_count: 0 } } },
+    });
+  });
 });
 
 describe("evaluateCorrelation", () => {
@@ -94,8 +150,7 @@ describe("evaluateCorrelation", () => {
             {
               key: { g0: port },
               doc_count: 1,
-              w0: { buckets: [{ key: at("2025-03-04T10:05:00Z"), key_as_string: "x", doc_count: 1 }] },
-              w1: { buckets: [] },
+              slots: { buckets: [{ key: at("2025-03-04T10:05:00Z"), key_as_string: "x", doc_count: 1 }] },
             },
           ],
         },
@@ -103,10 +158,12 @@ describe("evaluateCorrelation", () => {
     const client = replaying(page(8080, true), page(9090, false));
     // Act
     const detections = await evaluateCorrelation(client, "audit-*", rule, windows, 1);
-    // Assess
-    expect(detections.map((detection) => detection.groupBy)).toEqual([
-      { "destination.port": "8080" },
-      { "destination.port": "9090" },
+    // Assess: the slot's event lies in two windows, each of its group.
+    expect(detections.map(({ groupBy, windowStart }) => [groupBy, windowStart])).toEqual([
+      [{ "destination.port": "8080" }, "2025-03-04T10:04:30.000Z"],
+      [{ "destination.port": "8080" }, "2025-03-04T10:05:00.000Z"],
+      [{ "destination.port": "9090" }, "2025-03-04T10:04:30.000Z"],
+      [{ "destination.port": "9090" }, "2025-03-04T10:05:00.000Z"],
     ]);
     const second = client.bodies[1] as { aggs: { groups: { composite: { after: unknown } } } };
     expect(second.aggs.groups.composite.after).toEqual({ g0: 8080 });
@@ -128,8 +185,7 @@ describe("evaluateCorrelation", () => {
         buckets: ["a", "b"].map((principal, i) => ({
           key: { g0: principal },
           doc_count: 100,
-          w0: { buckets: [bucket({ values: { value: 100 }, beyond: { doc_count: 1 - i } })] },
-          w1: { buckets: [] },
+          slots: { buckets: [bucket({ values: { value: 100 }, beyond: { doc_count: 1 - i } })] },
         })),
       },
     });

@@ -136,7 +136,7 @@ const histogramKey = (t: number, interval: number, offset: number) =>
   Math.floor((t - offset) / interval) * interval + offset;
 
 describe("correlationQuery", () => {
-  it("aggregates by group with two hopping-window histograms over tagged documents", () => {
+  it("aggregates by group with one histogram of hop slots over tagged documents when windows add up", () => {
     // Prepare
     const rule = correlationRule();
     const windows = {
@@ -169,18 +169,31 @@ describe("correlationQuery", () => {
             after: { g0: "spiffe://a" },
           },
           aggs: {
-            w0: { date_histogram: { field: "@timestamp", fixed_interval: "60000ms", min_doc_count: 3 } },
-            w1: {
-              date_histogram: {
-                field: "@timestamp",
-                fixed_interval: "60000ms",
-                offset: "+30000ms",
-                min_doc_count: 3,
-              },
-            },
+            slots: { date_histogram: { field: "@timestamp", fixed_interval: "30000ms", min_doc_count: 1 } },
           },
         },
       },
+    });
+  });
+
+  it("aggregates a distinct count with two hopping-window histograms, since it does not add up", () => {
+    const rule = correlationRule({
+      type: "value_count",
+      field: "mesh.destination.service",
+      condition: { gt: 10 },
+    });
+    const body = correlationQuery(
+      rule,
+      { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 },
+      10,
+    );
+    const aggs = (body.aggs as { groups: { aggs: Record<string, { date_histogram: unknown }> } }).groups.aggs;
+    expect(Object.keys(aggs)).toEqual(["w0", "w1"]);
+    expect(aggs.w1?.date_histogram).toEqual({
+      field: "@timestamp",
+      fixed_interval: "60000ms",
+      offset: "+30000ms",
+      min_doc_count: 11,
     });
   });
 
@@ -191,7 +204,7 @@ describe("correlationQuery", () => {
         fc.integer({ min: 0, max: 2 ** 41 }),
         (timespanMs, t) => {
           const body = correlationQuery(
-            correlationRule({ timespanMs }),
+            correlationRule({ timespanMs, type: "value_count", field: "mesh.destination.service" }),
             { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 },
             1,
           );
@@ -210,9 +223,12 @@ describe("correlationQuery", () => {
 
   it("adds the value aggregation each correlation type needs", () => {
     const windows = { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 };
-    const sub = (rule: ReturnType<typeof correlationRule>) =>
-      (correlationQuery(rule, windows, 10).aggs as { groups: { aggs: Record<string, { aggs?: unknown }> } })
-        .groups.aggs.w0?.aggs;
+    const sub = (rule: ReturnType<typeof correlationRule>) => {
+      const aggs = (
+        correlationQuery(rule, windows, 10).aggs as { groups: { aggs: Record<string, { aggs?: unknown }> } }
+      ).groups.aggs;
+      return (aggs.slots ?? aggs.w0)?.aggs;
+    };
     expect(sub(correlationRule({ type: "value_count", field: "mesh.destination.service" }))).toEqual({
       distinct: { cardinality: { field: "mesh.destination.service", precision_threshold: 100 } },
     });
@@ -235,7 +251,7 @@ describe("correlationQuery", () => {
       { firstStartMs: 0, lastStartMs: 0, eventsFromMs: 0, eventsToMs: 0 },
       10,
     );
-    expect(Object.keys(body.aggs)).toEqual(["w0", "w1"]);
+    expect(Object.keys(body.aggs)).toEqual(["slots"]);
   });
 
   it("rejects a value_count rule without a field, naming the rule", () => {
@@ -513,8 +529,8 @@ describe("percentile prefilter", () => {
     const prefilter = percentilePrefilter(p99);
     expect(prefilter).toEqual({ field: "event.duration", bound: "gt", threshold: 5e9 });
     const body = percentileCandidatesQuery(p99, prefilter as NonNullable<typeof prefilter>, windows, 10);
-    const w0 = (body.aggs as { groups: { aggs: { w0: { aggs: unknown } } } }).groups.aggs.w0.aggs;
-    expect(w0).toEqual({
+    const slots = (body.aggs as { groups: { aggs: { slots: { aggs: unknown } } } }).groups.aggs.slots.aggs;
+    expect(slots).toEqual({
       values: { value_count: { field: "event.duration" } },
       beyond: { filter: { range: { "event.duration": { gt: 5e9 } } } },
     });
