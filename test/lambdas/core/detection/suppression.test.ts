@@ -121,8 +121,8 @@ describe("planSuppression", () => {
 });
 
 describe("suppression across runs", () => {
-  /** A burst that keeps going: each run's composite shows the windows seen so far. */
-  function burstResponder(windows: { start: string; count: number }[]) {
+  /** A burst that keeps going: each run's composite shows the hop slots (30 s) seen so far. */
+  function burstResponder(slots: { start: string; count: number }[]) {
     return (body: Record<string, unknown>): unknown => {
       if (body.size !== 0) {
         const events = [
@@ -148,8 +148,6 @@ describe("suppression across runs", () => {
         key_as_string: start,
         doc_count: count,
       });
-      const aligned = (offsetMs: number) =>
-        windows.filter((w) => (at(w.start) - offsetMs) % 60_000 === 0).map((w) => bucket(w.start, w.count));
       return {
         ...EMPTY_SEARCH,
         aggregations: {
@@ -158,8 +156,7 @@ describe("suppression across runs", () => {
               {
                 key: { g0: PRINCIPAL },
                 doc_count: 9,
-                w0: { buckets: aligned(0) },
-                w1: { buckets: aligned(30_000) },
+                slots: { buckets: slots.map((slot) => bucket(slot.start, slot.count)) },
               },
             ],
           },
@@ -170,8 +167,12 @@ describe("suppression across runs", () => {
 
   it("pages a sustained burst once and extends the indexed alert as it grows", async () => {
     // Prepare
-    const windows = [{ start: "2025-03-04T10:03:00.000Z", count: 4 }];
-    const search = new FakeOpenSearch(ALERTS_INDEX, burstResponder(windows));
+    // The window of 10:03 holds 4 failures (the rule fires at 3), those before and after it 2 each.
+    const slots = [
+      { start: "2025-03-04T10:03:00.000Z", count: 2 },
+      { start: "2025-03-04T10:03:30.000Z", count: 2 },
+    ];
+    const search = new FakeOpenSearch(ALERTS_INDEX, burstResponder(slots));
     const publisher = new RecordingPublisher();
     const deps = {
       search,
@@ -183,11 +184,8 @@ describe("suppression across runs", () => {
     const runAt = (iso: string) =>
       runDetection(deps, { nowMs: at(iso), watermarkMs: at(iso) - 60_000, runId: iso, clock: () => at(iso) });
     await runAt("2025-03-04T10:04:00Z");
-    // Act: the burst continues into the next windows.
-    windows.push(
-      { start: "2025-03-04T10:03:30.000Z", count: 5 },
-      { start: "2025-03-04T10:04:00.000Z", count: 7 },
-    );
+    // Act: the burst continues into the next windows (10:03:30 with 7 failures, 10:04 with 5).
+    slots.push({ start: "2025-03-04T10:04:00.000Z", count: 5 });
     const requests = { ...search.requests };
     const gets = search.searches.length;
     const second = await runAt("2025-03-04T10:05:00Z");
