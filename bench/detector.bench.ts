@@ -40,7 +40,12 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@opensearch-project/opensearch";
-import { ALERTS_INDEX, AUDIT_INDEX_PATTERN, AUDIT_INDEX_PREFIX } from "../lambdas/core/contracts.js";
+import {
+  ALERTS_INDEX,
+  AUDIT_INDEX_PATTERN,
+  AUDIT_INDEX_PREFIX,
+  INDEXED_AT_FIELD,
+} from "../lambdas/core/contracts.js";
 import type { SearchClient } from "../lambdas/core/detection/ports.js";
 import { AUDIT_EVENTS_INDICES, runDetection } from "../lambdas/core/detection/run.js";
 import type { EcsDocument } from "../lambdas/core/ecs.js";
@@ -202,7 +207,11 @@ function measured(inner: SearchClient, pack: RulePack) {
       requests++;
       const rule = request.index === ALERTS_INDEX ? "alerts index" : ruleOf(request.body, pack);
       add(rule, response.took);
-      if (TRACE) process.stderr.write(`detector bench: trace search ${rule} took ${response.took} ms\n`);
+      if (TRACE) {
+        process.stderr.write(
+          `detector bench: trace search ${rule} took ${response.took} ms (${searchShape(request.body)})\n`,
+        );
+      }
       return response;
     },
     async msearch(request) {
@@ -296,6 +305,30 @@ async function mergesSettled(url: string, limitMs = 30_000): Promise<void> {
 }
 
 const TRACE = process.env.AUDIT_TRAIL_BENCH_DETECTOR_TRACE === "1";
+
+/**
+ * What a traced search reads: its aggregations' names (top level, then those under the first) and the minutes of
+ * event time or of arrival its filter spans.
+ */
+function searchShape(body: Record<string, unknown>): string {
+  const aggs = (body.aggs ?? {}) as Record<string, { aggs?: Record<string, unknown> }>;
+  const names = Object.entries(aggs).map(([name, agg]) =>
+    agg.aggs === undefined ? name : `${name}>${Object.keys(agg.aggs).join("+")}`,
+  );
+  const spans: string[] = [];
+  JSON.stringify(body, (key, value) => {
+    if ((key === "@timestamp" || key === INDEXED_AT_FIELD) && typeof value === "object" && value !== null) {
+      const { gte, gt, lte, lt } = value as Record<string, unknown>;
+      const from = Number(gte ?? gt);
+      const to = Number(lte ?? lt);
+      const minutes =
+        Number.isFinite(from) && Number.isFinite(to) ? `${Math.round((to - from) / 6000) / 10} min` : "open";
+      spans.push(`${key === INDEXED_AT_FIELD ? "arrived" : "events"} ${minutes}`);
+    }
+    return value;
+  });
+  return [names.join(", ") || "hits", ...spans].join("; ");
+}
 
 /** Where the bench notes which step's traffic the node holds, for `AUDIT_TRAIL_BENCH_DETECTOR_REUSE`. */
 const TRAFFIC_NOTE_INDEX = "bench-detector-traffic";
