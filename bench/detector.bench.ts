@@ -31,8 +31,8 @@
  * For working on the detector: with `OPENSEARCH_URL` (a node you started with `scripts/opensearch-node.sh start DIR`)
  * and `AUDIT_TRAIL_BENCH_DETECTOR_REUSE=1`, the first 15 minutes of a step whose traffic the node already holds are
  * not indexed again (its alerts are deleted, and the steady passes' minutes arrive again);
- * `AUDIT_TRAIL_BENCH_DETECTOR_TRACE=1` prints every search of the passes (rule, `took`, alerts per summary search and
- * whether it reads their events); `AUDIT_TRAIL_BENCH_DETECTOR_ANOMALIES=fixed` keeps the anomalies (and so the
+ * `AUDIT_TRAIL_BENCH_DETECTOR_TRACE=1` prints every search of the passes (rule, `took`, its aggregations and the
+ * minutes of events or arrivals it spans, alerts per summary search and whether it reads their events); `AUDIT_TRAIL_BENCH_DETECTOR_ANOMALIES=fixed` keeps the anomalies (and so the
  * alerts) as many as at 10,000 events per 15 minutes whatever the volume.
  */
 import { writeFile } from "node:fs/promises";
