@@ -792,7 +792,8 @@ function requireField(rule: CorrelationRule): string {
 }
 
 /**
- * The fewest events a window needs before the rule can fire there, so the node returns no smaller window: the
+ * The fewest events a window needs before the rule can fire there, so no smaller window is returned (the window
+ * histograms' `min_doc_count`; for rules read by hop slots, `windowsOfSlots` once it has added them up): the
  * rule's `minCount`, and for counts, distinct counts and rules seen (none of which exceeds the event count) the
  * count a lower bound of the condition asks for. At 1,000 principals most principal × minute windows hold a few
  * calls, and a scan needs more than 10: this keeps them out of the response (its size and its parsing), not out
@@ -829,16 +830,13 @@ export function windowsAddUp(rule: CorrelationRule): boolean {
   return rule.type === "event_count" || rule.type === "failure_ratio" || rule.type === "temporal";
 }
 
-/** Name of the hop-slot histogram (`slotHistogram`). */
-export const SLOTS = "slots";
-
 /**
  * One histogram of hop slots (`timespan / 2`, aligned to the epoch as the windows are), each bucket with `aggs`.
  * Every non-empty slot comes back: a window's minimum count applies to the sum of its two slots.
  */
 function slotHistogram(rule: CorrelationRule, aggs: Record<string, unknown>): Record<string, unknown> {
   return {
-    [SLOTS]: {
+    slots: {
       date_histogram: {
         field: "@timestamp",
         fixed_interval: `${hopMs(rule.timespanMs)}ms`,
