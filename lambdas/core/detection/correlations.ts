@@ -714,6 +714,24 @@ export function singleEventCountsRequest(
   };
 }
 
+/**
+ * The exact counts of several alerts of one single-event rule, without their summaries: `singleEventCountsQuery`'s
+ * `filters` buckets alone (no values, no distinct counts), to check alerts summarized from the documents a run
+ * fetched (`withSummaries` in `run.ts`).
+ */
+export function singleEventCountsOnlyRequest(
+  rule: SingleEventRule,
+  spans: readonly AlertSpan[],
+): SearchRequest<number[]> {
+  const purpose = `counts of ${rule.name}`;
+  return {
+    body: singleEventCountsQuery(rule, spans),
+    read(raw) {
+      return alertSummaries(raw, spans, [], [], false, purpose).map((answer) => answer.count);
+    },
+  };
+}
+
 /** An indexed document as the ECS type, after checking the one field detection relies on. */
 export function asDocument(hit: SearchHit, ruleName: string): EcsDocument {
   const timestamp = hit._source["@timestamp"];

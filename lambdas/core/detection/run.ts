@@ -34,11 +34,13 @@
  */
 import { buildAlert } from "../alerts/build.js";
 import {
+  EventTally,
   exactFieldsOf,
   type MatchedSummary,
   mergeSummaries,
   partlyListed,
   storedSummary,
+  summarizeTallies,
   withTotals,
 } from "../alerts/matched.js";
 import type { Alert, AlertContext } from "../alerts/model.js";
@@ -47,7 +49,14 @@ import type { EcsDocument } from "../ecs.js";
 import { errorDescription } from "../errors.js";
 import { singleDetection } from "../rules/evaluator.js";
 import { extendDetection, grew, planSuppression } from "../rules/suppression.js";
-import type { BehaviourRule, CompiledRule, CorrelationRule, Detection, RulePack } from "../rules/types.js";
+import type {
+  BehaviourRule,
+  CompiledRule,
+  CorrelationRule,
+  Detection,
+  RulePack,
+  SingleEventRule,
+} from "../rules/types.js";
 import { DETECTION_EVENT_CAP, isBehaviourRule } from "../rules/types.js";
 import { groupKey, hopMs } from "../rules/windows.js";
 import { type BehaviourProgress, evaluateBehaviour } from "./behaviour.js";
@@ -59,6 +68,7 @@ import {
   firstSingleEventPages,
   type SearchRequest,
   type SingleEventPage,
+  singleEventCountsOnlyRequest,
   singleEventCountsRequest,
   touchedWindowRanges,
   windowEventsRequest,
@@ -648,6 +658,7 @@ export async function runDetection(
   // New alerts a batch at a time: one `_msearch` reads every alert's count and events, one `_bulk` creates them,
   // SNS takes the paging ones a few at a time, one `_bulk` marks them. A batch not started by the write deadline
   // carries over: its rules resume from before its alerts (next run evaluates and writes them again).
+  const fetched = fetchedDocuments(firings);
   for (const batch of chunks(plan.fresh, settings.writeBatchSize)) {
     if (outOfWriteTime()) {
       for (const detection of batch) carry(detection.rule, [detection]);
@@ -656,7 +667,9 @@ export async function runDetection(
     const summarized = await withSummaries(
       deps,
       auditIndex,
-      batch.map((detection) => ({ detection })),
+      batch.map((detection) =>
+        detection.rule.kind === "single" ? { detection, fetched: fetched(detection) } : { detection },
+      ),
       summariesReadBefore,
     );
     const alerts: Alert[] = [];
@@ -813,6 +826,29 @@ function lastTime(documents: readonly EcsDocument[]): number | undefined {
 }
 
 /**
+ * The documents the run fetched of a single-event detection's rule and group, in its span (its firings' documents),
+ * found by rule and group among the firings in the order they were read.
+ */
+function fetchedDocuments(firings: readonly Detection[]): (detection: Detection) => EcsDocument[] {
+  const byGroup = new Map<string, EcsDocument[]>();
+  for (const firing of firings) {
+    if (firing.rule.kind !== "single") continue;
+    const key = `${firing.rule.name}|${groupKey(firing.groupBy)}`;
+    const documents = byGroup.get(key) ?? [];
+    documents.push(...firing.events);
+    byGroup.set(key, documents);
+  }
+  return (detection) => {
+    const fromMs = Date.parse(detection.windowStart);
+    const toMs = Date.parse(detection.windowEnd);
+    return (byGroup.get(`${detection.rule.name}|${groupKey(detection.groupBy)}`) ?? []).filter((document) => {
+      const timeMs = Date.parse(document["@timestamp"]);
+      return timeMs >= fromMs && timeMs <= toMs;
+    });
+  };
+}
+
+/**
  * A detection to summarize, the summary its indexed alert already holds (a grown alert's, `storedSummary`), and
  * the exact fields (indices into `exactFieldsOf`) whose distinct count over the whole span it needs besides those
  * the known summary lists in part.
@@ -821,6 +857,10 @@ interface ToSummarize {
   readonly detection: Detection;
   readonly known?: KnownSummary;
   readonly totals?: readonly number[];
+  /** A new single-event alert's documents among those the run fetched: its group's, in its span. */
+  readonly fetched?: readonly EcsDocument[];
+  /** Summarize from the index although `fetched` is given: the index holds more of the alert's documents. */
+  readonly fromIndex?: boolean;
 }
 
 /** An alert's stored summary and the span it summarized. */
@@ -831,6 +871,9 @@ interface KnownSummary {
 }
 
 type Summarized = { detection: Detection } | { error: unknown };
+
+/** What a summary search says of one detection: complete, or what a further search must ask. */
+type SummaryOutcome = Detection | { readonly totals: readonly number[] } | { readonly fromIndex: true };
 
 /**
  * What a new (or grown) alert needs from the index besides its firing, for a batch of detections in one `_msearch`:
@@ -847,6 +890,13 @@ type Summarized = { detection: Detection } | { error: unknown };
  * values both sides list), the alert is summarized again over its whole span in a second `_msearch`. With
  * `readBefore` (incremental evaluation: every document that arrived before that mark is searchable), the summaries
  * record it, so the next one can do the same.
+ *
+ * A new single-event alert comes with the documents of its group and span the run fetched (`fetched`): when the index
+ * holds exactly as many (one `filters` bucket per alert and nothing else, `singleEventCountsOnlyRequest`), those are
+ * all of its documents, and its count and summary are theirs (`EventTally`, `summarizeTallies`: the values and totals
+ * the index's aggregations would give) without reading them again; otherwise (documents that arrived before what the
+ * run read, or another group's document holding its value too) it is summarized from the index as any other. In an
+ * alert storm, most new alerts are of documents the run has just fetched.
  */
 async function withSummaries(
   deps: DetectionDependencies,
@@ -862,8 +912,9 @@ async function withSummaries(
   let pending = items.map((item, position) => ({ item, position }));
   // The first round asks no distinct count but those a known summary needs; an alert that lists more values than it
   // keeps, or whose summary cannot be merged, is read again with the counts it lacks, over its whole span (which
-  // always completes it: a third round would be a fault).
-  for (let round = 1; pending.length > 0; round++) {
+  // always completes it: asking twice would be a fault). An alert whose tallies are not all its documents is read
+  // again from the index.
+  while (pending.length > 0) {
     const requests = summaryRequests(pending.map(({ item }) => item));
     const again: typeof pending = [];
     let answers: Awaited<ReturnType<SearchClient["msearch"]>> = [];
@@ -883,7 +934,7 @@ async function withSummaries(
     }
     requests.forEach((request, at) => {
       const answer = answers[at] as (typeof answers)[number];
-      let read: (Detection | { readonly totals: readonly number[] })[];
+      let read: SummaryOutcome[];
       try {
         if (!answer.ok) throw new Error(`search for the alert's events: ${answer.error}`);
         read = request.read(answer.body);
@@ -895,17 +946,17 @@ async function withSummaries(
       }
       request.positions.forEach((offset, nth) => {
         const entry = pending[offset] as (typeof pending)[number];
-        const outcome = read[nth] as (typeof read)[number];
-        if (!("totals" in outcome)) results[entry.position] = { detection: stamped(outcome) };
-        else if (round > 1) {
+        const outcome = read[nth] as SummaryOutcome;
+        if ("fromIndex" in outcome) {
+          again.push({ item: { ...entry.item, fromIndex: true }, position: entry.position });
+        } else if (!("totals" in outcome)) {
+          results[entry.position] = { detection: stamped(outcome) };
+        } else if (entry.item.totals !== undefined) {
           results[entry.position] = {
             error: new Error("the alert's summary lacked distinct counts after they were asked for"),
           };
         } else {
-          again.push({
-            item: { detection: entry.item.detection, totals: outcome.totals },
-            position: entry.position,
-          });
+          again.push({ item: { ...entry.item, totals: outcome.totals }, position: entry.position });
         }
       });
     });
@@ -918,7 +969,7 @@ async function withSummaries(
  * A search of `withSummaries` and the detections (by position) it completes, in the order `read` returns them, or
  * for one it cannot complete, the fields whose distinct counts over the whole span a second search must ask for.
  */
-type SummaryRequest = SearchRequest<(Detection | { readonly totals: readonly number[] })[]> & {
+type SummaryRequest = SearchRequest<SummaryOutcome[]> & {
   readonly positions: readonly number[];
 };
 
@@ -933,9 +984,16 @@ function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
     string,
     { rule: CompiledRule; withEvents: boolean; totals: number[]; positions: number[] }
   >();
-  items.forEach(({ detection, known, totals: asked = [] }, position) => {
+  const fromTallies = new Map<string, { rule: SingleEventRule; positions: number[] }>();
+  items.forEach(({ detection, known, totals: asked = [], fetched, fromIndex }, position) => {
     const { rule } = detection;
     if (rule.kind === "silence" || (rule.kind === "correlation" && isBehaviourRule(rule))) return;
+    if (rule.kind === "single" && known === undefined && fetched !== undefined && fromIndex !== true) {
+      const group = fromTallies.get(rule.name) ?? { rule, positions: [] };
+      group.positions.push(position);
+      fromTallies.set(rule.name, group);
+      return;
+    }
     // Alerts that already hold their first events need only their summary.
     const withEvents = rule.kind === "correlation" && detection.events.length < DETECTION_EVENT_CAP;
     const partly = known === undefined ? [] : partlyListed(exactFieldsOf(rule), known.summary);
@@ -945,6 +1003,26 @@ function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
     group.positions.push(position);
     groups.set(key, group);
   });
+  for (const { rule, positions: all } of fromTallies.values()) {
+    for (const positions of chunks(all, countedAlertsPerRequest([]))) {
+      const batch = positions.map((position) => items[position] as ToSummarize);
+      const request = singleEventCountsOnlyRequest(rule, batch.map(alertSpan));
+      const fields = exactFieldsOf(rule);
+      requests.push({
+        positions,
+        body: request.body,
+        read: (response) =>
+          request.read(response).map((count, offset): SummaryOutcome => {
+            const { detection, fetched = [] } = batch[offset] as ToSummarize;
+            if (count !== fetched.length) return { fromIndex: true };
+            const tally = new EventTally(fields);
+            for (const document of fetched) tally.add(document, Date.parse(document["@timestamp"]));
+            const matched = summarizeTallies([tally]);
+            return { ...detection, count, ...(matched === undefined ? {} : { matched }) };
+          }),
+      });
+    }
+  }
   for (const { rule, withEvents, totals, positions: all } of groups.values()) {
     const fields = exactFieldsOf(rule);
     const perRequest =

@@ -67,6 +67,57 @@ describe("runDetection", () => {
     expect(alert.count).toBe(2500);
   });
 
+  it("summarizes a new alert from the documents it fetched when the index holds no other of its group and span", async () => {
+    // Prepare: three matches of one group; the index holds `held` documents of the alert's group and span.
+    const recorded = fixture("pod-exec.hits.json") as { hits: { hits: Record<string, unknown>[] } };
+    const template = recorded.hits.hits[0] as { _source: { event: Record<string, unknown> } };
+    const documents = ["alice", "bob", "carol", "dave"].map((user, i) => ({
+      ...template,
+      _id: `doc-${i}`,
+      sort: [NOW - 600_000 + i, `id-${i}`],
+      _source: {
+        ...template._source,
+        "@timestamp": new Date(NOW - 600_000 + i).toISOString(),
+        event: { ...template._source.event, id: `id-${i}` },
+        user: { name: user },
+      },
+    }));
+    const fetched = documents.slice(0, 3);
+    const runWith = async (held: number) => {
+      const search = new FakeOpenSearch(ALERTS_INDEX, (body) => {
+        // Counts and summaries (size 0) see what the index holds; the run's pages fetch the first three.
+        if (body.size === 0) {
+          const hits = documents.slice(0, held);
+          return { ...EMPTY_SEARCH, hits: { total: { value: hits.length, relation: "eq" }, hits } };
+        }
+        return { ...EMPTY_SEARCH, hits: { hits: body.search_after === undefined ? fetched : [] } };
+      });
+      const rule = singleRule({ suppression: { ms: 3_600_000, groupBy: [] }, fields: ["user.name"] });
+      await runDetection(deps(search, new RecordingPublisher(), [rule]), {
+        nowMs: NOW,
+        watermarkMs: NOW - 60_000,
+        runId: "r",
+      });
+      const summaries = search.searches.filter(
+        (request) =>
+          request.index !== ALERTS_INDEX && JSON.stringify(request.body.aggs ?? {}).includes("values_"),
+      );
+      const alert = [...search.documents.values()][0]?.source as { count: number };
+      return { summaries: summaries.length, alert };
+    };
+    // Act: the index holds exactly the three fetched; then one more that arrived before what the run read.
+    const fetchedAll = await runWith(3);
+    const oneMore = await runWith(4);
+    // Assess: no summary search when the counts agree, and the values come from the fetched documents.
+    expect(fetchedAll.summaries).toBe(0);
+    expect(fetchedAll.alert.count).toBe(3);
+    expect(JSON.stringify(fetchedAll.alert)).toContain('"carol"');
+    // The index's count differs: the alert is summarized from the index, with its count and values.
+    expect(oneMore.summaries).toBeGreaterThan(0);
+    expect(oneMore.alert.count).toBe(4);
+    expect(JSON.stringify(oneMore.alert)).toContain('"dave"');
+  });
+
   it("stops at the run's event budget and resumes the rule from the last document it read", async () => {
     const search = new FakeOpenSearch(ALERTS_INDEX, recordedAudit);
     const report = await runDetection(deps(search, new RecordingPublisher()), {
