@@ -912,8 +912,8 @@ async function withSummaries(
   let pending = items.map((item, position) => ({ item, position }));
   // The first round asks no distinct count but those a known summary needs; an alert that lists more values than it
   // keeps, or whose summary cannot be merged, is read again with the counts it lacks, over its whole span (which
-  // always completes it: asking twice would be a fault). An alert whose tallies are not all its documents is read
-  // again from the index.
+  // always completes it: asking twice would be a fault). A new alert whose fetched documents are not all of its
+  // documents is read again from the index.
   while (pending.length > 0) {
     const requests = summaryRequests(pending.map(({ item }) => item));
     const again: typeof pending = [];
@@ -967,7 +967,8 @@ async function withSummaries(
 
 /**
  * A search of `withSummaries` and the detections (by position) it completes, in the order `read` returns them, or
- * for one it cannot complete, the fields whose distinct counts over the whole span a second search must ask for.
+ * for one it cannot complete, the fields whose distinct counts over the whole span a further search must ask for, or
+ * that the index must summarize it (its fetched documents are not all of its documents).
  */
 type SummaryRequest = SearchRequest<SummaryOutcome[]> & {
   readonly positions: readonly number[];
