@@ -8,8 +8,9 @@
  * spread over 15 minutes, then detection passes as the Lambda makes them (`runDetection` over the production
  * `SearchClient`, default pack, a minute apart, each with the previous pass's `now` as watermark, so each evaluates
  * the 15-minute lookback). Reports per step: the first pass (which writes the alerts), the median of the steady
- * passes after it (and their mean and range), searches per pass, each rule's summed `took` in the median pass, the node's heap high-water mark
- * during the passes (sampled every 100 ms from `_nodes/stats/jvm`), and the request circuit breaker's trips.
+ * passes after it (and their mean and range), searches per pass, each rule's summed `took` in the median pass, the
+ * node's heap high-water mark during the passes (sampled every 100 ms from `_nodes/stats/jvm`), and the request
+ * circuit breaker's trips.
  *
  * Steps: `AUDIT_TRAIL_BENCH_DETECTOR_STEPS`, comma-separated `EVENTSxSERVICES` (default
  * `10000x200,100000x200,1000000x200,10000x1000,100000x1000,1000000x1000`). Indexing 1M events takes minutes on a
@@ -32,8 +33,9 @@
  * and `AUDIT_TRAIL_BENCH_DETECTOR_REUSE=1`, the first 15 minutes of a step whose traffic the node already holds are
  * not indexed again (its alerts are deleted, and the steady passes' minutes arrive again);
  * `AUDIT_TRAIL_BENCH_DETECTOR_TRACE=1` prints every search of the passes (rule, `took`, its aggregations and the
- * minutes of events or arrivals it spans, alerts per summary search and whether it reads their events); `AUDIT_TRAIL_BENCH_DETECTOR_ANOMALIES=fixed` keeps the anomalies (and so the
- * alerts) as many as at 10,000 events per 15 minutes whatever the volume.
+ * minutes of events or arrivals it spans, alerts per summary search and whether it reads their events);
+ * `AUDIT_TRAIL_BENCH_DETECTOR_ANOMALIES=fixed` keeps the anomalies (and so the alerts) as many as at 10,000 events per
+ * 15 minutes whatever the volume.
  */
 import { writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
@@ -311,8 +313,8 @@ async function mergesSettled(url: string, limitMs = 30_000): Promise<void> {
 const TRACE = process.env.AUDIT_TRAIL_BENCH_DETECTOR_TRACE === "1";
 
 /**
- * What a traced search reads: its aggregations' names (top level, then those under the first) and the minutes of
- * event time or of arrival its filter spans.
+ * What a traced search reads: each top-level aggregation's name with those directly under it, and the minutes of
+ * event time or of arrival its filters span.
  */
 function searchShape(body: Record<string, unknown>): string {
   const aggs = (body.aggs ?? {}) as Record<string, { aggs?: Record<string, unknown> }>;

@@ -985,14 +985,14 @@ function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
     string,
     { rule: CompiledRule; withEvents: boolean; totals: number[]; positions: number[] }
   >();
-  const fromTallies = new Map<string, { rule: SingleEventRule; positions: number[] }>();
+  const fromFetched = new Map<string, { rule: SingleEventRule; positions: number[] }>();
   items.forEach(({ detection, known, totals: asked = [], fetched, fromIndex }, position) => {
     const { rule } = detection;
     if (rule.kind === "silence" || (rule.kind === "correlation" && isBehaviourRule(rule))) return;
     if (rule.kind === "single" && known === undefined && fetched !== undefined && fromIndex !== true) {
-      const group = fromTallies.get(rule.name) ?? { rule, positions: [] };
+      const group = fromFetched.get(rule.name) ?? { rule, positions: [] };
       group.positions.push(position);
-      fromTallies.set(rule.name, group);
+      fromFetched.set(rule.name, group);
       return;
     }
     // Alerts that already hold their first events need only their summary.
@@ -1004,7 +1004,7 @@ function summaryRequests(items: readonly ToSummarize[]): SummaryRequest[] {
     group.positions.push(position);
     groups.set(key, group);
   });
-  for (const { rule, positions: all } of fromTallies.values()) {
+  for (const { rule, positions: all } of fromFetched.values()) {
     for (const positions of chunks(all, countedAlertsPerRequest([]))) {
       const batch = positions.map((position) => items[position] as ToSummarize);
       const request = singleEventCountsOnlyRequest(rule, batch.map(alertSpan));
